@@ -1,0 +1,300 @@
+/* The iframe's script: progressive enhancement of a page that works without it.
+   Data goes into the page with textContent only. The one exception is comment HTML rendered and
+   sanitised by the server (rendering.py), which is parsed as HTML from our own responses. */
+(function () {
+  'use strict';
+  var doc = document;
+  var root = doc.documentElement;
+
+  function reportHeight() {
+    var height = Math.ceil(root.getBoundingClientRect().height);
+    if (parent !== window) parent.postMessage({ widget: 'height', height: height }, '*');
+  }
+  if (window.ResizeObserver) new ResizeObserver(reportHeight).observe(root);
+  addEventListener('load', reportHeight);
+  reportHeight();
+
+  var configNode = doc.getElementById('wg-config');
+  if (!configNode) return; // an error page: it only needs its height reported
+  var config = JSON.parse(configNode.textContent);
+  var strings = config.strings;
+
+  // Storage that survives browsers refusing it (third-party storage blocked): memory then.
+  var memory = {};
+  var store = {
+    get: function (key) {
+      try { var v = localStorage.getItem(key); if (v !== null) return JSON.parse(v); } catch (e) { /* blocked */ }
+      return memory[key];
+    },
+    set: function (key, value) {
+      memory[key] = value;
+      try { localStorage.setItem(key, JSON.stringify(value)); } catch (e) { /* blocked */ }
+    },
+    remove: function (key) {
+      delete memory[key];
+      try { localStorage.removeItem(key); } catch (e) { /* blocked */ }
+    }
+  };
+  var TOKENS = 'widget:edit:' + config.site;
+  var VOTER = 'widget:voter';
+  var DETAILS = 'widget:details';
+
+  function api(method, path, body) {
+    return fetch('/api/v1/' + path, {
+      method: method,
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+      credentials: 'same-origin'
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        return { ok: response.ok, status: response.status, data: data };
+      });
+    });
+  }
+  function withPage(extra) {
+    var body = { site: config.site };
+    Object.keys(config.params).forEach(function (k) { body[k] = config.params[k]; });
+    Object.keys(extra).forEach(function (k) { body[k] = extra[k]; });
+    return body;
+  }
+  function serverHtml(html) {
+    return doc.createRange().createContextualFragment(html);
+  }
+  function el(tag, className, text) {
+    var node = doc.createElement(tag);
+    if (className) node.className = className;
+    if (text) node.textContent = text;
+    return node;
+  }
+  function scrollParentTo(node) {
+    var top = node.getBoundingClientRect().top + scrollY;
+    if (parent !== window) parent.postMessage({ widget: 'scroll', top: top }, '*');
+    else node.scrollIntoView();
+  }
+
+  // -- dates: "3 minutes ago", the exact time in the tooltip ---------------------------------
+  var relative = window.Intl && Intl.RelativeTimeFormat
+    ? new Intl.RelativeTimeFormat(config.lang, { numeric: 'auto' }) : null;
+  var UNITS = [['year', 31536000], ['month', 2592000], ['week', 604800], ['day', 86400],
+    ['hour', 3600], ['minute', 60], ['second', 1]];
+  function describeTimes(scope) {
+    if (!relative) return;
+    scope.querySelectorAll('time[datetime]').forEach(function (node) {
+      var when = new Date(node.getAttribute('datetime'));
+      var seconds = (when - new Date()) / 1000;
+      for (var i = 0; i < UNITS.length; i++) {
+        if (Math.abs(seconds) >= UNITS[i][1] || i === UNITS.length - 1) {
+          node.textContent = relative.format(Math.round(seconds / UNITS[i][1]), UNITS[i][0]);
+          break;
+        }
+      }
+      node.title = when.toLocaleString(config.lang);
+    });
+  }
+  describeTimes(doc);
+  setInterval(function () { describeTimes(doc); }, 60000);
+
+  // -- the reply form --------------------------------------------------------------------------
+  var form = doc.getElementById('wg-form');
+  var respond = doc.getElementById('respond');
+  var home = respond.parentNode, homeNext = respond.nextSibling;
+  var parentInput = doc.getElementById('wg-parent');
+  var cancel = doc.getElementById('cancel-reply');
+  var replyTitle = doc.getElementById('reply-title-text');
+  var submit = doc.getElementById('wg-submit');
+  var formError = doc.getElementById('wg-form-error');
+
+  function replyTo(link) {
+    var item = link.closest('.wg-comment');
+    item.querySelector('.wg-comment-body').after(respond);
+    parentInput.value = link.getAttribute('data-reply');
+    replyTitle.textContent = strings.leave_reply + ' — ' + link.getAttribute('data-author');
+    cancel.hidden = false;
+    form.elements.body.focus();
+  }
+  function resetReply() {
+    home.insertBefore(respond, homeNext);
+    parentInput.value = '';
+    replyTitle.textContent = strings.leave_reply;
+    cancel.hidden = true;
+  }
+  doc.addEventListener('click', function (event) {
+    var link = event.target.closest('a.wg-reply');
+    if (link) { event.preventDefault(); replyTo(link); }
+  });
+  cancel.addEventListener('click', function (event) { event.preventDefault(); resetReply(); });
+
+  var details = store.get(DETAILS);
+  if (details) {
+    ['name', 'email', 'website'].forEach(function (f) {
+      if (!form.elements[f].value) form.elements[f].value = details[f] || '';
+    });
+    form.elements.save.checked = true;
+  }
+
+  function showErrors(data) {
+    form.querySelectorAll('.wg-error').forEach(function (node) {
+      node.textContent = (data.fields && data.fields[node.getAttribute('data-field')]) || '';
+    });
+    formError.textContent = data.error || '';
+    formError.hidden = !data.error;
+  }
+
+  form.addEventListener('submit', function (event) {
+    event.preventDefault();
+    var f = form.elements;
+    var parentId = f.parent.value ? Number(f.parent.value) : null;
+    submit.disabled = true;
+    submit.textContent = strings.posting;
+    api('POST', 'comments', withPage({
+      body: f.body.value, name: f.name.value, email: f.email.value, website: f.website.value,
+      notify: f.notify.checked, parent: parentId
+    })).then(function (result) {
+      if (!result.ok) { showErrors(result.data); return; }
+      showErrors({});
+      if (f.save.checked) {
+        store.set(DETAILS, { name: f.name.value, email: f.email.value, website: f.website.value });
+      } else {
+        store.remove(DETAILS);
+      }
+      var tokens = store.get(TOKENS) || {};
+      tokens[result.data.comment.id] = result.data.edit_token;
+      store.set(TOKENS, tokens);
+      insertComment(result.data, parentId);
+      f.body.value = '';
+      resetReply();
+    }, function () {
+      showErrors({ error: strings.problem });
+    }).then(function () {
+      submit.disabled = false;
+      submit.textContent = strings.post_comment;
+    });
+  });
+
+  function insertComment(data, parentId) {
+    var list;
+    var parentItem = parentId && doc.getElementById('comment-' + data.comment.parent);
+    if (parentItem) {
+      list = parentItem.querySelector(':scope > ol.wg-children');
+      if (!list) { list = el('ol', 'wg-children'); parentItem.appendChild(list); }
+      list.appendChild(serverHtml(data.html));
+    } else {
+      list = doc.querySelector('ol.wg-comments');
+      var node = serverHtml(data.html);
+      if (config.order === 'newest') list.prepend(node); else list.appendChild(node);
+    }
+    doc.getElementById('comments-title').textContent = data.title_text;
+    var item = doc.getElementById('comment-' + data.comment.id);
+    describeTimes(item);
+    enableLikes(item);
+    addOwnControls(item, data.comment.id, null);
+    scrollParentTo(item);
+  }
+
+  // -- likes -------------------------------------------------------------------------------------
+  function enableLikes(scope) {
+    scope.querySelectorAll('button.wg-like').forEach(function (button) { button.hidden = false; });
+  }
+  function markLiked(button, liked) {
+    button.setAttribute('aria-pressed', liked ? 'true' : 'false');
+    button.textContent = liked ? strings.liked : strings.like;
+  }
+  doc.addEventListener('click', function (event) {
+    var button = event.target.closest('button.wg-like');
+    if (!button || button.getAttribute('data-busy')) return;
+    button.setAttribute('data-busy', '1'); // a double click sends one request
+    var target = button.getAttribute('data-like');
+    var liked = button.getAttribute('aria-pressed') !== 'true';
+    api('POST', 'likes', withPage({
+      comment: target === 'post' ? null : Number(target), liked: liked, voter: store.get(VOTER) || ''
+    })).then(function (result) {
+      if (!result.ok) return;
+      store.set(VOTER, result.data.voter);
+      markLiked(button, result.data.liked);
+      var count = button.parentNode.querySelector('.wg-like-count, .wg-post-like-count');
+      count.textContent = result.data.text;
+      count.setAttribute('data-count', result.data.count);
+    }).then(function () { button.removeAttribute('data-busy'); });
+  });
+  enableLikes(doc);
+
+  // -- this browser's own state: likes, and comments it may still edit -----------------------------
+  var sources = {};
+  function addOwnControls(item, id, source) {
+    if (!item || item.querySelector('.wg-own')) return;
+    if (source !== null) sources[id] = source;
+    var actions = item.querySelector('.wg-actions');
+    var edit = el('button', 'wg-own wg-edit', strings.edit);
+    var remove = el('button', 'wg-own wg-delete', strings.delete);
+    edit.type = remove.type = 'button';
+    edit.addEventListener('click', function () { startEdit(item, id); });
+    remove.addEventListener('click', function () { deleteComment(item, id); });
+    actions.append(edit, remove);
+  }
+  function ownToken(id) {
+    return (store.get(TOKENS) || {})[id];
+  }
+  var tokens = store.get(TOKENS) || {};
+  var tokenList = Object.keys(tokens).map(function (k) { return tokens[k]; });
+  api('POST', 'me', withPage({ voter: store.get(VOTER) || '', edit_tokens: tokenList }))
+    .then(function (result) {
+      if (!result.ok) return;
+      result.data.liked.forEach(function (id) {
+        var button = doc.querySelector('button.wg-like[data-like="' + Number(id) + '"]');
+        if (button) markLiked(button, true);
+      });
+      if (result.data.post_liked) markLiked(doc.querySelector('button.wg-post-like'), true);
+      Object.keys(result.data.editable).forEach(function (id) {
+        addOwnControls(doc.getElementById('comment-' + Number(id)), id,
+          result.data.editable[id].body);
+      });
+    });
+
+  function startEdit(item, id) {
+    var text = item.querySelector('.wg-text');
+    if (item.querySelector('.wg-edit-form')) return;
+    var box = el('div', 'wg-edit-form');
+    var area = el('textarea', 'wg-edit-body');
+    area.rows = 5;
+    area.value = sources[id] !== undefined ? sources[id] : text.textContent;
+    var error = el('span', 'wg-error');
+    var save = el('button', 'wg-save', strings.save);
+    var back = el('button', 'wg-cancel', strings.cancel);
+    save.type = back.type = 'button';
+    box.append(area, error, save, back);
+    text.hidden = true;
+    text.after(box);
+    area.focus();
+    back.addEventListener('click', function () { box.remove(); text.hidden = false; });
+    save.addEventListener('click', function () {
+      save.disabled = true;
+      api('PATCH', 'comments/' + id, { token: ownToken(id), body: area.value }).then(function (r) {
+        save.disabled = false;
+        if (!r.ok) { error.textContent = (r.data.fields && r.data.fields.body) || r.data.error; return; }
+        sources[id] = area.value;
+        text.replaceChildren(serverHtml(r.data.comment.html));
+        box.remove();
+        text.hidden = false;
+      });
+    });
+  }
+
+  function deleteComment(item, id) {
+    if (!confirm(strings.confirm_delete)) return;
+    api('DELETE', 'comments/' + id, { token: ownToken(id), lang: config.lang }).then(function (r) {
+      if (!r.ok) { alert(r.data.error || strings.problem); return; }
+      doc.getElementById('comments-title').textContent = r.data.title_text;
+      if (item.querySelector(':scope > ol.wg-children')) {
+        item.querySelector('.wg-comment-body').replaceChildren(el('p', 'wg-deleted', strings.deleted));
+      } else {
+        item.remove();
+      }
+    });
+  }
+
+  // Opened from a link to one comment (#comment-12): bring it into view in the host page.
+  if (/^#comment-\d+$/.test(location.hash)) {
+    var target = doc.getElementById(location.hash.slice(1));
+    if (target) addEventListener('load', function () { scrollParentTo(target); });
+  }
+})();

@@ -1,0 +1,72 @@
+"""The application factory: `create_app(settings)` builds everything; nothing happens at import."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Host, Route
+
+from widget import demo
+from widget.auth.tokens import TokenSigner
+from widget.config import Settings, load_settings
+from widget.storage import Storage, storage_for_url
+from widget.views import api, embed
+from widget.views.assets import Assets
+from widget.views.context import AppContext, app_context
+from widget.views.errors import exception_handlers
+from widget.views.html import HtmlRenderer
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+async def healthz(request: Request) -> Response:
+    try:
+        await app_context(request).storage.ping()
+    except Exception:
+        log.exception("health check failed")
+        return JSONResponse({"status": "database unavailable"}, status_code=503)
+    return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
+
+
+def create_app(settings: Settings | None = None, storage: Storage | None = None) -> Starlette:
+    settings = settings or load_settings()
+    storage = storage or storage_for_url(settings.database_url)
+    assets = Assets()
+    context = AppContext(
+        settings=settings,
+        storage=storage,
+        signer=TokenSigner(settings.secret_key),
+        assets=assets,
+        html=HtmlRenderer(settings, assets, storage),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await storage.open()
+        try:
+            if settings.demo:
+                await demo.ensure_demo_site(storage, settings)
+            yield
+        finally:
+            await storage.close()
+
+    routes: list[BaseRoute] = []
+    if settings.demo:
+        # The demo blog is another site (another host name) so that its embed is cross-site.
+        routes.append(Host(demo.DEMO_HOST, demo.create_demo_app(settings)))
+    routes += [
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        *assets.routes(),
+        *embed.routes,
+        *api.routes,
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)
+    app.state.widget = context
+    return app

@@ -1,0 +1,1 @@
+"""Signed tokens now; sessions and sign-in providers later."""

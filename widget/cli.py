@@ -1,0 +1,295 @@
+"""The `widget` command: run the server, manage sites, show settings, migrate the database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from widget import __version__, demo
+from widget.config import SETTINGS, ConfigError, Settings, load_settings
+from widget.errors import ClientError
+from widget.sites import SITE_SETTINGS, add_site, change_site_setting, get_site, normalize_origin
+from widget.sites import settings_of as site_settings_of
+from widget.storage import Site, Storage, storage_for_url
+
+__all__ = ["main"]
+
+T = TypeVar("T")
+
+DESCRIPTION = """\
+widget: a self-hosted comment server.
+
+Start with `widget serve`: it creates its database and secret in ./widget-data on first run and
+serves a demo blog post at http://blog.localhost:8000/ whose comments come from this server.
+"""
+
+SETTINGS_HELP = "settings (environment WIDGET_<NAME>, or the --config file):\n" + "\n".join(
+    f"  {s.name:<22} {s.help}" + (f" [default: {s.default}]" if s.default else "")
+    for s in SETTINGS
+)
+
+
+def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -> T:
+    async def run() -> T:
+        storage = storage_for_url(settings.database_url)
+        await storage.open()
+        try:
+            return await work(storage)
+        finally:
+            await storage.close()
+
+    return asyncio.run(run())
+
+
+# -- serve ------------------------------------------------------------------------------------
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from widget.app import create_app
+
+    port = args.port or settings.public_port
+    app = create_app(settings)
+    print(f"widget {__version__} serving on http://{args.host}:{port}")
+    print(f"  comments server: {settings.public_url}")
+    if settings.demo:
+        print(f"  demo blog post:  {demo.demo_origin(settings)}/   (WIDGET_DEMO=false turns it off)")
+    print(f"  database:        {settings.database_url}")
+    sys.stdout.flush()
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=port,
+        log_level=settings.log_level,
+        proxy_headers=False,  # X-Forwarded-For is read by widget itself, from trusted proxies only
+        server_header=False,
+    )
+    return 0
+
+
+# -- sites ------------------------------------------------------------------------------------
+
+
+def _print_site(site: Site) -> None:
+    print(f"{site.id}  ({site.name})")
+    for origin in site.origins:
+        print(f"  origin  {origin}")
+
+
+def cmd_site_add(settings: Settings, args: argparse.Namespace) -> int:
+    overrides = dict(_parse_assignment(item) for item in args.set or [])
+
+    async def work(storage: Storage) -> None:
+        site = await add_site(storage, args.site, args.origin, args.name or "", overrides)
+        print(f"Added site {site.id!r}. Paste this where the comments should appear:\n")
+        print(f'  <script src="{settings.public_url}/embed.js" data-site="{site.id}" async></script>')
+
+    _with_storage(settings, work)
+    return 0
+
+
+def _parse_assignment(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise ClientError(f"--set takes NAME=VALUE, not {text!r}.")
+    return name.strip(), value.strip()
+
+
+def cmd_site_list(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(storage: Storage) -> None:
+        sites = await storage.list_sites()
+        if not sites:
+            print("No sites yet. Add one: widget site add myblog --origin https://blog.example")
+        for site in sites:
+            _print_site(site)
+
+    _with_storage(settings, work)
+    return 0
+
+
+def cmd_site_show(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(storage: Storage) -> None:
+        site = await get_site(storage, args.site)
+        _print_site(site)
+        resolved = site_settings_of(site)
+        for setting in SITE_SETTINGS:
+            source = "set" if setting.name in site.settings else "default"
+            value = getattr(resolved, setting.name)
+            print(f"  {setting.name:<14} {value!s:<10} ({source}) {setting.help}")
+
+    _with_storage(settings, work)
+    return 0
+
+
+def cmd_site_set(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(storage: Storage) -> None:
+        await change_site_setting(storage, args.site, args.name, args.value)
+        print(f"{args.site}: {args.name} = {args.value}")
+
+    _with_storage(settings, work)
+    return 0
+
+
+def cmd_site_origin(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(storage: Storage) -> None:
+        site = await get_site(storage, args.site)
+        origin = normalize_origin(args.origin)
+        if args.origin_action == "add-origin":
+            origins = sorted({*site.origins, origin})
+        else:
+            if origin not in site.origins:
+                raise ClientError(f"{origin} is not an origin of {site.id!r}.")
+            origins = [o for o in site.origins if o != origin]
+            if not origins:
+                raise ClientError("A site needs at least one origin; add another one first.")
+        _print_site(await storage.update_site(site.id, origins=origins))
+
+    _with_storage(settings, work)
+    return 0
+
+
+def cmd_site_remove(settings: Settings, args: argparse.Namespace) -> int:
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("Removing a site deletes all its comments; add --yes to confirm.", file=sys.stderr)
+            return 2
+        answer = input(f"Delete site {args.site!r} and every comment on it? [y/N] ")
+        if answer.strip().lower() not in {"y", "yes"}:
+            print("Nothing removed.")
+            return 1
+
+    async def work(storage: Storage) -> bool:
+        return await storage.remove_site(args.site)
+
+    if not _with_storage(settings, work):
+        print(f"There is no site called {args.site!r}.", file=sys.stderr)
+        return 1
+    print(f"Removed site {args.site!r}.")
+    return 0
+
+
+# -- settings and database ---------------------------------------------------------------------
+
+
+def cmd_settings(settings: Settings, args: argparse.Namespace) -> int:
+    for name, value, source in settings.describe():
+        print(f"{name:<22} {value}   [{source}]")
+    return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(storage: Storage) -> None:
+        return None  # opening the storage applies every pending migration
+
+    _with_storage(settings, work)
+    print(f"The database at {settings.database_url} is up to date.")
+    return 0
+
+
+# -- the parser ---------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="widget",
+        description=DESCRIPTION,
+        epilog=SETTINGS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"widget {__version__}")
+    parser.add_argument("--config", metavar="FILE", help="a TOML file of settings (name = value)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the comment server",
+        description="Run the comment server (and the demo blog unless WIDGET_DEMO=false).",
+        epilog=SETTINGS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: the public URL's port)")
+    serve.set_defaults(run=cmd_serve)
+
+    site = commands.add_parser("site", help="add, list, change and remove sites")
+    site_commands = site.add_subparsers(dest="site_command", metavar="ACTION", required=True)
+
+    add = site_commands.add_parser(
+        "add",
+        help="add a site that may embed comments",
+        description="Add a site: an id used in the embed snippet and the origins allowed to embed it.",
+    )
+    add.add_argument("site", help="the site's id: lowercase letters, digits, '-' and '_'")
+    add.add_argument(
+        "--origin", action="append", required=True,
+        help="an origin allowed to embed the comments, e.g. https://blog.example (repeatable)",
+    )  # fmt: skip
+    add.add_argument("--name", help="a name for people (default: the id)")
+    add.add_argument(
+        "--set", action="append", metavar="NAME=VALUE",
+        help="a site setting (see `widget site show`), e.g. --set order=newest (repeatable)",
+    )  # fmt: skip
+    add.set_defaults(run=cmd_site_add)
+
+    listing = site_commands.add_parser("list", help="list the sites and their origins")
+    listing.set_defaults(run=cmd_site_list)
+
+    show = site_commands.add_parser("show", help="show a site's origins and settings")
+    show.add_argument("site")
+    show.set_defaults(run=cmd_site_show)
+
+    setting_names = ", ".join(s.name for s in SITE_SETTINGS)
+    change = site_commands.add_parser(
+        "set", help="change a site setting", description=f"Change a site setting: {setting_names}."
+    )
+    change.add_argument("site")
+    change.add_argument("name", help="the setting's name")
+    change.add_argument("value", help="its new value")
+    change.set_defaults(run=cmd_site_set)
+
+    for action, text in (("add-origin", "allow another origin"), ("remove-origin", "drop an origin")):
+        origin = site_commands.add_parser(action, help=f"{text} to embed a site's comments")
+        origin.add_argument("site")
+        origin.add_argument("origin", help="e.g. https://blog.example")
+        origin.set_defaults(run=cmd_site_origin, origin_action=action)
+
+    remove = site_commands.add_parser(
+        "remove", help="remove a site and all its comments",
+        description="Remove a site with every thread and comment on it. This cannot be undone.",
+    )  # fmt: skip
+    remove.add_argument("site")
+    remove.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    remove.set_defaults(run=cmd_site_remove)
+
+    show_settings = commands.add_parser(
+        "settings", help="print the settings in effect (secrets hidden) and where each comes from"
+    )
+    show_settings.set_defaults(run=cmd_settings)
+
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate.set_defaults(run=cmd_migrate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"widget: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        result: int = args.run(settings, args)
+    except ClientError as exc:
+        print(f"widget: {exc.message}", file=sys.stderr)
+        return 1
+    return result

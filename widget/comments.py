@@ -1,0 +1,414 @@
+"""Posting rules: what a visitor may write, reply to, like, edit and delete.
+
+No Request objects and no SQL here: views hand in parsed values, storage keeps the results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from widget.auth.tokens import BadToken, Purpose, TokenSigner
+from widget.errors import BadRequest, Forbidden, Invalid, NotFound
+from widget.rendering import render_markdown
+from widget.sites import SiteSettings, settings_of
+from widget.storage import (
+    POST_LIKE,
+    Comment,
+    NewComment,
+    PageRef,
+    RateLimit,
+    Site,
+    Storage,
+    ThreadHead,
+)
+
+__all__ = [
+    "CommentForm",
+    "EditForm",
+    "LikeResult",
+    "OwnComment",
+    "PostedComment",
+    "ViewerState",
+    "check_comment_form",
+    "check_edit_form",
+    "delete_comment",
+    "edit_comment",
+    "form_token",
+    "page_ref",
+    "post_comment",
+    "set_like",
+    "verify_form_token",
+    "viewer_state",
+]
+
+MAX_NAME_CHARS = 100
+MAX_EMAIL_CHARS = 254
+MAX_URL_CHARS = 500
+MAX_PAGE_ID_CHARS = 500
+MAX_TITLE_CHARS = 300
+MAX_EDIT_TOKENS = 100
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
+# Control characters other than tab and newline have no place in a comment.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_OR_NEWLINE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CommentForm:
+    body: str
+    name: str
+    email: str
+    website: str
+    notify: bool
+    parent_id: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EditForm:
+    body: str
+    name: str | None
+    website: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PostedComment:
+    comment: Comment
+    head: ThreadHead
+    edit_token: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LikeResult:
+    liked: bool
+    count: int
+    voter_token: str
+    head: ThreadHead
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OwnComment:
+    """A comment this browser wrote and may still change."""
+
+    seconds_left: int
+    body_source: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ViewerState:
+    liked: frozenset[int]  # comment ids; POST_LIKE (0) for the post itself
+    editable: Mapping[int, OwnComment]
+
+
+# -- pages ----------------------------------------------------------------------------------
+
+
+def page_ref(site: Site, page: str, url: str = "", title: str = "") -> PageRef:
+    """The page a request names, checked: its id, and its URL within the site's origins.
+
+    A page id given as a full URL is reduced to its path, so that `https://blog.example/a/` and
+    `/a/` name one thread whichever of them the embed or a count element uses.
+    """
+    page_id = page.strip()
+    if not page_id:
+        raise BadRequest("Say which page this is about: the page parameter is empty.")
+    parts = urlsplit(page_id)
+    if parts.scheme in {"http", "https"} and parts.netloc:
+        page_id = parts.path or "/"
+    if len(page_id) > MAX_PAGE_ID_CHARS or _CONTROL_OR_NEWLINE.search(page_id):
+        raise BadRequest(
+            f"The page id must be at most {MAX_PAGE_ID_CHARS} characters of ordinary text."
+        )
+    url = url.strip()
+    if url:
+        url_parts = urlsplit(url)
+        origin = f"{url_parts.scheme}://{url_parts.netloc}".lower()
+        if url_parts.scheme not in {"http", "https"} or len(url) > 2000:
+            raise BadRequest("The page URL must be an http or https address.")
+        if origin not in site.origins:
+            raise Forbidden(
+                f"This page ({origin}) is not one of the origins of the site {site.id!r}"
+                f" ({', '.join(site.origins)}). The site owner can allow it with:"
+                f" widget site add-origin {site.id} {origin}"
+            )
+    title = _CONTROL_OR_NEWLINE.sub(" ", title).strip()[:MAX_TITLE_CHARS]
+    return PageRef(site_id=site.id, page_id=page_id, url=url, title=title)
+
+
+# -- what visitors type ---------------------------------------------------------------------
+
+
+def check_comment_form(raw: Mapping[str, str], max_body_chars: int) -> CommentForm:
+    """The visitor's input, cleaned; raises Invalid naming every field that is wrong."""
+    errors: dict[str, str] = {}
+    body = _check_body(raw.get("body", ""), max_body_chars, errors)
+    name = _check_name(raw.get("name", ""), errors)
+    email = raw.get("email", "").strip()
+    if not email:
+        errors["email"] = "Enter your email address (it is never shown)."
+    elif len(email) > MAX_EMAIL_CHARS or not _EMAIL.match(email) or _CONTROL.search(email):
+        errors["email"] = "Enter an email address such as name@example.com."
+    website = _check_website(raw.get("website", ""), errors)
+    parent_id = None
+    parent_raw = raw.get("parent", "").strip()
+    if parent_raw:
+        if not parent_raw.isdigit() or int(parent_raw) <= 0 or len(parent_raw) > 18:
+            errors["parent"] = "The comment you are replying to is not valid."
+        else:
+            parent_id = int(parent_raw)
+    if errors:
+        raise Invalid(_summary(errors), errors)
+    notify = raw.get("notify", "").lower() in {"1", "on", "true", "yes"}
+    return CommentForm(body, name, email, website, notify, parent_id)
+
+
+def check_edit_form(raw: Mapping[str, str], max_body_chars: int) -> EditForm:
+    errors: dict[str, str] = {}
+    body = _check_body(raw.get("body", ""), max_body_chars, errors)
+    name = _check_name(raw["name"], errors) if "name" in raw else None
+    website = _check_website(raw["website"], errors) if "website" in raw else None
+    if errors:
+        raise Invalid(_summary(errors), errors)
+    return EditForm(body, name, website)
+
+
+def _summary(errors: Mapping[str, str]) -> str:
+    return " ".join(errors.values())
+
+
+def _check_body(raw: str, max_chars: int, errors: dict[str, str]) -> str:
+    body = raw.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not body:
+        errors["body"] = "Write a comment before posting."
+    elif len(body) > max_chars:
+        errors["body"] = (
+            f"Your comment is {len(body):,} characters long; the limit is {max_chars:,}."
+            " Shorten it and post again."
+        )
+    elif _CONTROL.search(body):
+        errors["body"] = "Your comment contains invisible control characters; remove them."
+    return body
+
+
+def _check_name(raw: str, errors: dict[str, str]) -> str:
+    name = raw.strip()
+    if not name:
+        errors["name"] = "Enter your name."
+    elif len(name) > MAX_NAME_CHARS:
+        errors["name"] = f"Use a name of at most {MAX_NAME_CHARS} characters."
+    elif _CONTROL_OR_NEWLINE.search(name):
+        errors["name"] = "Your name contains control characters or line breaks; remove them."
+    return name
+
+
+def _check_website(raw: str, errors: dict[str, str]) -> str:
+    website = raw.strip()
+    if not website:
+        return ""
+    scheme = _SCHEME.match(website)
+    # "example.com" or "example.com:8080/x" has no scheme yet: assume https.
+    if "://" not in website and not (scheme and not website[scheme.end() :][:1].isdigit()):
+        website = "https://" + website
+    parts = urlsplit(website)
+    try:
+        parts.port  # noqa: B018 -- raises ValueError for a malformed port
+        valid_port = True
+    except ValueError:
+        valid_port = False
+    if parts.scheme.lower() not in {"http", "https"}:
+        errors["website"] = "Enter a website address starting with http:// or https://."
+    elif (
+        len(website) > MAX_URL_CHARS
+        or not parts.hostname
+        or not valid_port
+        or parts.username is not None
+        or re.search(r"[\s<>\"'`\x00-\x1f\x7f]", website)
+    ):
+        errors["website"] = "Enter a website address such as https://example.com."
+    return website
+
+
+# -- writing --------------------------------------------------------------------------------
+
+
+async def post_comment(
+    storage: Storage,
+    signer: TokenSigner,
+    page: PageRef,
+    form: CommentForm,
+    *,
+    settings: SiteSettings,
+    remote_ip: str,
+    rate_limit: RateLimit | None,
+    now: datetime | None = None,
+) -> PostedComment:
+    """Store a new comment (published at once) and hand back the token to edit it."""
+    parent_id = form.parent_id
+    if parent_id is not None:
+        parent_id = await _reply_target(storage, page, parent_id, settings.max_depth)
+    new = NewComment(
+        page=page,
+        parent_id=parent_id,
+        author_name=form.name,
+        author_email=form.email,
+        author_url=form.website,
+        body_source=form.body,
+        body_html=render_markdown(form.body),
+        notify=form.notify,
+        remote_ip=remote_ip,
+        created_at=now or datetime.now(UTC),
+    )
+    comment, head = await storage.add_comment(new, rate_limit)
+    return PostedComment(comment, head, signer.sign(Purpose.EDIT, {"c": comment.id}))
+
+
+async def _reply_target(storage: Storage, page: PageRef, parent_id: int, max_depth: int) -> int:
+    """The comment a reply hangs under: the one replied to, or, when that one is already at
+    the deepest level, its parent, so the reply sits beside it at that level (as WordPress)."""
+    parent = await storage.get_comment(parent_id)
+    head = await storage.get_thread_head(page.site_id, page.page_id)
+    if parent is None or head is None or parent.thread_id != head.id:
+        raise Invalid(
+            "The comment you are replying to is not on this page.",
+            {"parent": "That comment is not on this page."},
+        )
+    while parent.depth >= max_depth and parent.parent_id is not None:
+        grandparent = await storage.get_comment(parent.parent_id)
+        if grandparent is None:
+            break
+        parent = grandparent
+    return parent.id
+
+
+def _authorised_comment_id(signer: TokenSigner, token: str) -> int:
+    try:
+        value = signer.verify(Purpose.EDIT, token)
+    except BadToken as exc:
+        if exc.expired:
+            raise Forbidden("The time to edit or delete this comment is over.") from exc
+        raise Forbidden("This edit token is not valid.") from exc
+    if not isinstance(value, dict) or not isinstance(value.get("c"), int):
+        raise Forbidden("This edit token is not valid.")
+    return int(value["c"])
+
+
+async def _editable_comment(
+    storage: Storage, signer: TokenSigner, comment_id: int, token: str, now: datetime
+) -> Comment:
+    if _authorised_comment_id(signer, token) != comment_id:
+        raise Forbidden("This edit token is for another comment.")
+    comment = await storage.get_comment(comment_id)
+    head = await storage.get_thread(comment.thread_id) if comment is not None else None
+    site = await storage.get_site(head.site_id) if head is not None else None
+    if comment is None or site is None or comment.status != "approved":
+        raise NotFound("This comment does not exist or has been removed.")
+    window = timedelta(seconds=settings_of(site).edit_window_s)
+    if now - comment.created_at > window:
+        raise Forbidden("The time to edit or delete this comment is over.")
+    return comment
+
+
+async def edit_comment(
+    storage: Storage,
+    signer: TokenSigner,
+    comment_id: int,
+    token: str,
+    form: EditForm,
+    now: datetime | None = None,
+) -> tuple[Comment, ThreadHead]:
+    """Change a comment within its site's edit window, by the holder of its edit token."""
+    now = now or datetime.now(UTC)
+    comment = await _editable_comment(storage, signer, comment_id, token, now)
+    return await storage.edit_comment(
+        comment.id,
+        body_source=form.body,
+        body_html=render_markdown(form.body),
+        author_name=form.name if form.name is not None else comment.author_name,
+        author_url=form.website if form.website is not None else comment.author_url,
+        edited_at=now,
+    )
+
+
+async def delete_comment(
+    storage: Storage,
+    signer: TokenSigner,
+    comment_id: int,
+    token: str,
+    now: datetime | None = None,
+) -> ThreadHead:
+    """Remove a comment within its site's edit window; replies under it stay, under a
+    placeholder."""
+    now = now or datetime.now(UTC)
+    comment = await _editable_comment(storage, signer, comment_id, token, now)
+    return await storage.delete_comment(comment.id)
+
+
+# -- likes and the viewer's own state --------------------------------------------------------
+
+
+def _voter_id(signer: TokenSigner, token: str | None) -> str | None:
+    if not token:
+        return None
+    try:
+        value = signer.verify(Purpose.VOTER, token)
+    except BadToken:
+        return None
+    return value if isinstance(value, str) else None
+
+
+async def set_like(
+    storage: Storage,
+    signer: TokenSigner,
+    page: PageRef,
+    comment_id: int | None,
+    liked: bool,
+    voter_token: str | None,
+    rate_limit: RateLimit | None,
+    now: datetime | None = None,
+) -> LikeResult:
+    """Like or unlike; the browser's voter id is minted on its first like and re-signed on
+    each one, so it stays valid while the browser keeps using it."""
+    voter = _voter_id(signer, voter_token) or secrets.token_urlsafe(16)
+    count, head = await storage.set_like(
+        page, POST_LIKE if comment_id is None else comment_id, voter, liked, rate_limit,
+        now or datetime.now(UTC),
+    )  # fmt: skip
+    return LikeResult(liked, count, signer.sign(Purpose.VOTER, voter), head)
+
+
+async def viewer_state(
+    storage: Storage,
+    signer: TokenSigner,
+    site: Site,
+    page: PageRef,
+    voter_token: str | None,
+    edit_tokens: Sequence[str],
+    now: datetime | None = None,
+) -> ViewerState:
+    """What this browser liked on the page, and which of its comments it may still edit."""
+    now = now or datetime.now(UTC)
+    head = await storage.get_thread_head(page.site_id, page.page_id)
+    if head is None:
+        return ViewerState(frozenset(), {})
+    voter = _voter_id(signer, voter_token)
+    liked = await storage.get_voter_likes(head.id, voter) if voter else set()
+    window = timedelta(seconds=settings_of(site).edit_window_s)
+    editable: dict[int, OwnComment] = {}
+    for token in edit_tokens[:MAX_EDIT_TOKENS]:
+        try:
+            comment_id = _authorised_comment_id(signer, token)
+        except Forbidden:
+            continue
+        comment = await storage.get_comment(comment_id)
+        if comment is None or comment.thread_id != head.id or comment.status != "approved":
+            continue
+        left = window - (now - comment.created_at)
+        if left.total_seconds() > 0:
+            editable[comment_id] = OwnComment(int(left.total_seconds()), comment.body_source)
+    return ViewerState(frozenset(liked), editable)

@@ -1,0 +1,243 @@
+"""Settings: one table of names, defaults and help; environment over config file over default.
+
+Every setting is read from `WIDGET_<NAME>` in the environment, else from the TOML config file
+(`--config FILE` or `WIDGET_CONFIG`), else its default. Secrets are generated on first run and
+kept in the data folder, so the embedded default needs no set-up at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import secrets
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["SETTINGS", "ConfigError", "Setting", "Settings", "load_settings"]
+
+
+class ConfigError(Exception):
+    """A setting has a value the server cannot run with; the message says which and why."""
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+def _parse_positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError(f"expected a positive whole number, got {raw!r}")
+    return value
+
+
+def _parse_networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    parts = [p.strip() for p in raw.replace(";", ",").split(",") if p.strip()]
+    return tuple(ipaddress.ip_network(p, strict=False) for p in parts)
+
+
+def _parse_public_url(raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"expected an http(s) URL such as https://comments.example, got {raw!r}")
+    if parts.query or parts.fragment or parts.path not in {"", "/"}:
+        raise ValueError("the public URL must be an origin only (no path, query or fragment)")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+    parse: Callable[[str], Any] = str
+    secret: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data_dir", "./widget-data", "folder for the embedded database and generated secrets"),
+    Setting(
+        "database_url",
+        "",
+        "sqlite:///PATH for the embedded backend; empty means DATA_DIR/widget.db",
+    ),
+    Setting(
+        "public_url",
+        "http://comments.localhost:8000",
+        "the server's own origin as browsers see it",
+        _parse_public_url,
+    ),
+    Setting(
+        "secret_key",
+        "",
+        "signs every token; empty means generated once and kept in DATA_DIR/secret_key",
+        secret=True,
+    ),
+    Setting(
+        "demo",
+        "true",
+        "serve the demo blog at http://blog.localhost:PORT/ (created on start)",
+        _parse_bool,
+    ),
+    Setting(
+        "max_body_chars",
+        "10000",
+        "longest comment accepted, in characters (longer ones are refused, never cut)",
+        _parse_positive_int,
+    ),
+    Setting(
+        "max_request_bytes",
+        "262144",
+        "largest request body accepted, in bytes (413 beyond)",
+        _parse_positive_int,
+    ),
+    Setting(
+        "post_rate_per_minute",
+        "5",
+        "comments one IP address (IPv6: one /64) may post per minute",
+        _parse_positive_int,
+    ),
+    Setting(
+        "trusted_proxies",
+        "",
+        "comma-separated addresses or networks whose X-Forwarded-For is believed",
+        _parse_networks,
+    ),
+    Setting(
+        "fragment_cache_bytes",
+        "16777216",
+        "memory for rendered thread fragments, in bytes",
+        _parse_positive_int,
+    ),
+    Setting("log_level", "info", "debug, info, warning or error"),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The resolved settings; build with `load_settings` (tests may pass overrides)."""
+
+    data_dir: Path
+    database_url: str
+    public_url: str
+    secret_key: str
+    demo: bool
+    max_body_chars: int
+    max_request_bytes: int
+    post_rate_per_minute: int
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    fragment_cache_bytes: int
+    log_level: str
+    sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
+
+    @property
+    def public_port(self) -> int:
+        parts = urlsplit(self.public_url)
+        return parts.port or (443 if parts.scheme == "https" else 80)
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(name, value, where it came from) for every setting, secrets redacted."""
+        rows = []
+        for setting in SETTINGS:
+            value = getattr(self, setting.name)
+            shown = "********" if setting.secret and value else _show(value)
+            rows.append((setting.name, shown, self.sources.get(setting.name, "default")))
+        return rows
+
+
+def _show(value: object) -> str:
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Resolve every setting. `overrides` (already-typed values) win over everything else."""
+    environ = os.environ if environ is None else environ
+    config_file = config_file or environ.get("WIDGET_CONFIG") or None
+    from_file: dict[str, Any] = {}
+    if config_file:
+        try:
+            from_file = tomllib.loads(Path(config_file).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {config_file}: {exc}") from exc
+        unknown = sorted(set(from_file) - set(_BY_NAME))
+        if unknown:
+            raise ConfigError(f"unknown setting(s) in {config_file}: {', '.join(unknown)}")
+
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for setting in SETTINGS:
+        env_name = "WIDGET_" + setting.name.upper()
+        if setting.name in overrides:
+            values[setting.name] = overrides[setting.name]
+            sources[setting.name] = "argument"
+            continue
+        if env_name in environ:
+            raw, source = environ[env_name], env_name
+        elif setting.name in from_file:
+            raw, source = _toml_to_text(from_file[setting.name]), str(config_file)
+        else:
+            raw, source = setting.default, "default"
+        try:
+            values[setting.name] = setting.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{setting.name} (from {source}): {exc}") from exc
+        sources[setting.name] = source
+
+    data_dir = Path(values["data_dir"]).expanduser()
+    values["data_dir"] = data_dir
+    if not values["database_url"]:
+        values["database_url"] = f"sqlite:///{data_dir / 'widget.db'}"
+    if not values["secret_key"]:
+        values["secret_key"] = _stored_secret(data_dir)
+        sources["secret_key"] = str(data_dir / "secret_key")
+    if values["log_level"] not in {"debug", "info", "warning", "error"}:
+        raise ConfigError(f"log_level must be debug, info, warning or error, not {values['log_level']!r}")
+    return Settings(**values, sources=sources)
+
+
+def _toml_to_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _stored_secret(data_dir: Path) -> str:
+    """The secret kept in the data folder, created (readable by its owner only) on first run."""
+    path = data_dir / "secret_key"
+    try:
+        existing = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        existing = ""
+    if existing:
+        return existing
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    # O_EXCL: when two processes start at once, one secret wins and both read it back.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secret + "\n")
+    return secret

@@ -1,0 +1,49 @@
+"""The demo blog: a post at http://blog.localhost:PORT/ whose comments come from this server at
+its public URL, a different site, so that the demo is a real cross-site embed."""
+
+from __future__ import annotations
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from widget.config import Settings
+from widget.storage import Storage
+
+__all__ = ["DEMO_HOST", "DEMO_SITE", "create_demo_app", "demo_origin", "ensure_demo_site"]
+
+DEMO_HOST = "blog.localhost"
+DEMO_SITE = "demo"
+
+
+def demo_origin(settings: Settings) -> str:
+    port = settings.public_port
+    default = 443 if settings.public_url.startswith("https:") else 80
+    scheme = settings.public_url.split(":", 1)[0]
+    return f"{scheme}://{DEMO_HOST}" + ("" if port == default else f":{port}")
+
+
+async def ensure_demo_site(storage: Storage, settings: Settings) -> None:
+    """Create the demo site, or give it back its origin if the port has changed."""
+    origin = demo_origin(settings)
+    site = await storage.get_site(DEMO_SITE)
+    if site is None:
+        await storage.add_site(DEMO_SITE, "The demo blog", [origin], {})
+    elif origin not in site.origins:
+        await storage.update_site(DEMO_SITE, origins=[*site.origins, origin])
+
+
+def create_demo_app(settings: Settings) -> Starlette:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("widget", "templates"), autoescape=True
+    )
+    page = env.get_template("demo/post.html").render(
+        public_url=settings.public_url, site=DEMO_SITE
+    )
+
+    async def post(request: Request) -> Response:
+        return HTMLResponse(page)
+
+    return Starlette(routes=[Route("/", post)])

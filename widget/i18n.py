@@ -1,0 +1,214 @@
+"""The words of the comment section, in each supported language.
+
+A message is a string with `{placeholders}`, or a mapping of plural category to string. Plural
+categories follow CLDR: English and German use one/other, Russian one/few/many.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+__all__ = ["LANGUAGES", "Translator", "choose_language"]
+
+Message = str | Mapping[str, str]
+
+
+def _plural_one_other(n: int) -> str:
+    return "one" if n == 1 else "other"
+
+
+def _plural_russian(n: int) -> str:
+    if n % 10 == 1 and n % 100 != 11:
+        return "one"
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return "few"
+    return "many"
+
+
+EN: dict[str, Message] = {
+    "responses_to": {
+        "zero": "No Responses to “{title}”",
+        "one": "One Response to “{title}”",
+        "other": "{n} Responses to “{title}”",
+    },
+    "count": {"zero": "No Responses", "one": "1 Response", "other": "{n} Responses"},
+    "says": "says:",
+    "reply": "Reply",
+    "reply_to": "Reply to {name}",
+    "cancel_reply": "Cancel reply",
+    "like": "Like",
+    "liked": "Liked",
+    "likes": {"zero": "", "one": "{n} like", "other": "{n} likes"},
+    "post_likes": {
+        "zero": "Be the first to like this.",
+        "one": "One person likes this.",
+        "other": "{n} people like this.",
+    },
+    "permalink": "Permalink",
+    "edited": "edited",
+    "deleted": "This comment was deleted.",
+    "older": "Older comments",
+    "newer": "Newer comments",
+    "leave_reply": "Leave a Reply",
+    "leave_reply_to": "Leave a Reply to {name}",
+    "fill_details": "Fill in your details below.",
+    "comment": "Comment",
+    "name": "Name",
+    "email": "Email",
+    "website": "Website",
+    "required": "required",
+    "email_private": "Your email address will not be published.",
+    "save_details": "Save my name, email, and website in this browser for the next time I comment.",
+    "notify": "Notify me of follow-up comments via email.",
+    "post_comment": "Post Comment",
+    "posting": "Posting…",
+    "edit": "Edit",
+    "delete": "Delete",
+    "save": "Save",
+    "cancel": "Cancel",
+    "confirm_delete": "Delete this comment? This cannot be undone.",
+    "markdown_hint": "Markdown works: **bold**, _italic_, [links](https://example.com), `code`.",
+    "comments_on": "Comments on “{title}”",
+    "problem": "Something went wrong",
+}
+
+DE: dict[str, Message] = {
+    "responses_to": {
+        "zero": "Keine Antworten auf „{title}“",
+        "one": "Eine Antwort auf „{title}“",
+        "other": "{n} Antworten auf „{title}“",
+    },
+    "count": {"zero": "Keine Antworten", "one": "1 Antwort", "other": "{n} Antworten"},
+    "says": "sagt:",
+    "reply": "Antworten",
+    "reply_to": "Antwort an {name}",
+    "cancel_reply": "Antworten abbrechen",
+    "like": "Gefällt mir",
+    "liked": "Gefällt mir nicht mehr",
+    "likes": {"zero": "", "one": "{n} Like", "other": "{n} Likes"},
+    "post_likes": {
+        "zero": "Sei der Erste, dem das gefällt.",
+        "one": "Einer Person gefällt das.",
+        "other": "{n} Personen gefällt das.",
+    },
+    "permalink": "Permalink",
+    "edited": "bearbeitet",
+    "deleted": "Dieser Kommentar wurde gelöscht.",
+    "older": "Ältere Kommentare",
+    "newer": "Neuere Kommentare",
+    "leave_reply": "Hinterlasse einen Kommentar",
+    "leave_reply_to": "Antworte {name}",
+    "fill_details": "Gib unten deine Angaben ein.",
+    "comment": "Kommentar",
+    "name": "Name",
+    "email": "E-Mail",
+    "website": "Website",
+    "required": "erforderlich",
+    "email_private": "Deine E-Mail-Adresse wird nicht veröffentlicht.",
+    "save_details": (
+        "Meinen Namen, meine E-Mail-Adresse und meine Website in diesem Browser speichern,"
+        " bis ich wieder kommentiere."
+    ),
+    "notify": "Benachrichtige mich über nachfolgende Kommentare via E-Mail.",
+    "post_comment": "Kommentar abschicken",
+    "posting": "Wird gesendet…",
+    "edit": "Bearbeiten",
+    "delete": "Löschen",
+    "save": "Speichern",
+    "cancel": "Abbrechen",
+    "confirm_delete": "Diesen Kommentar löschen? Das lässt sich nicht rückgängig machen.",
+    "markdown_hint": "Markdown geht: **fett**, _kursiv_, [Links](https://example.com), `Code`.",
+    "comments_on": "Kommentare zu {title}",
+    "problem": "Etwas ist schiefgelaufen",
+}
+
+RU: dict[str, Message] = {
+    "responses_to": {
+        "zero": "Нет откликов на «{title}»",
+        "one": "{n} отклик на «{title}»",
+        "few": "{n} отклика на «{title}»",
+        "many": "{n} откликов на «{title}»",
+    },
+    "count": {
+        "zero": "Нет откликов",
+        "one": "{n} отклик",
+        "few": "{n} отклика",
+        "many": "{n} откликов",
+    },
+    "says": "пишет:",
+    "reply": "Ответить",
+    "reply_to": "Ответ для {name}",
+    "cancel_reply": "Отменить ответ",
+    "like": "Нравится",
+    "liked": "Больше не нравится",
+    "likes": {"zero": "", "one": "{n} отметка", "few": "{n} отметки", "many": "{n} отметок"},
+    "post_likes": {
+        "zero": "Будьте первым, кому это понравится.",
+        "one": "Это нравится {n} человеку.",
+        "few": "Это нравится {n} людям.",
+        "many": "Это нравится {n} людям.",
+    },
+    "permalink": "Ссылка",
+    "edited": "изменено",
+    "deleted": "Этот комментарий удалён.",
+    "older": "Более ранние комментарии",
+    "newer": "Более поздние комментарии",
+    "leave_reply": "Добавить комментарий",
+    "leave_reply_to": "Ответить {name}",
+    "fill_details": "Заполните поля ниже.",
+    "comment": "Комментарий",
+    "name": "Имя",
+    "email": "Эл. почта",
+    "website": "Сайт",
+    "required": "обязательно",
+    "email_private": "Ваш адрес эл. почты не будет опубликован.",
+    "save_details": "Сохранить моё имя, почту и адрес сайта в этом браузере для следующих комментариев.",
+    "notify": "Уведомлять меня о новых комментариях по почте.",
+    "post_comment": "Отправить комментарий",
+    "posting": "Отправка…",
+    "edit": "Изменить",
+    "delete": "Удалить",
+    "save": "Сохранить",
+    "cancel": "Отмена",
+    "confirm_delete": "Удалить этот комментарий? Это нельзя отменить.",
+    "markdown_hint": "Работает Markdown: **жирный**, _курсив_, [ссылки](https://example.com), `код`.",
+    "comments_on": "Комментарии к «{title}»",
+    "problem": "Что-то пошло не так",
+}
+
+_CATALOGS: dict[str, tuple[dict[str, Message], Callable[[int], str]]] = {
+    "en": (EN, _plural_one_other),
+    "de": (DE, _plural_one_other),
+    "ru": (RU, _plural_russian),
+}
+LANGUAGES = tuple(_CATALOGS)
+
+
+def choose_language(requested: str | None) -> str:
+    """A supported language for `requested` ("de", "de-AT", "RU"); English otherwise."""
+    if requested:
+        base = requested.strip().lower().replace("_", "-").split("-")[0]
+        if base in _CATALOGS:
+            return base
+    return "en"
+
+
+class Translator:
+    """`t(key, n=..., **values)` in one language; falls back to English for a missing key."""
+
+    def __init__(self, language: str) -> None:
+        self.language = choose_language(language)
+        self._catalog, self._plural = _CATALOGS[self.language]
+
+    def __call__(self, key: str, n: int | None = None, **values: object) -> str:
+        message = self._catalog.get(key) or EN[key]
+        if isinstance(message, Mapping):
+            if n is None:
+                raise ValueError(f"message {key!r} needs a count")
+            category = "zero" if n == 0 and "zero" in message else self._plural(n)
+            message = message[category]
+        return message.format(n=n, **values)
+
+    def strings(self, keys: tuple[str, ...]) -> dict[str, str]:
+        """Plain (non-plural) messages, for the iframe's script."""
+        return {key: self(key) for key in keys}

@@ -1,0 +1,205 @@
+"""Sites: who may embed comments, and each site's settings.
+
+A site is an id used in URLs (`/embed/{site}/...`), a name, the origins allowed to embed it, and
+overrides of the per-site settings below (one table: name, default, help, parser).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from widget.errors import Invalid, NotFound
+from widget.storage import Site, Storage
+
+__all__ = [
+    "SITE_SETTINGS",
+    "SiteSetting",
+    "SiteSettings",
+    "add_site",
+    "change_site_setting",
+    "get_site",
+    "normalize_origin",
+    "settings_of",
+    "validate_site_id",
+]
+
+SITE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def _int_between(low: int, high: int) -> Callable[[Any], int]:
+    def parse(raw: Any) -> int:
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected a whole number from {low} to {high}") from None
+        if not low <= value <= high:
+            raise ValueError(f"expected a whole number from {low} to {high}, got {value}")
+        return value
+
+    return parse
+
+
+def _choice(*options: str) -> Callable[[Any], str]:
+    def parse(raw: Any) -> str:
+        if raw not in options:
+            raise ValueError(f"expected one of {', '.join(options)}, got {raw!r}")
+        return str(raw)
+
+    return parse
+
+
+def _wording(placeholder: bool) -> Callable[[Any], str]:
+    def parse(raw: Any) -> str:
+        text = str(raw).strip()
+        if not text:
+            return ""  # back to the language's own wording
+        if len(text) > 80:
+            raise ValueError("expected a short text (1 to 80 characters)")
+        if placeholder and "{n}" not in text:
+            raise ValueError("expected a text containing {n}, where the number goes")
+        return text
+
+    return parse
+
+
+@dataclasses.dataclass(frozen=True)
+class SiteSetting:
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[Any], Any]
+
+
+SITE_SETTINGS: tuple[SiteSetting, ...] = (
+    SiteSetting("order", "oldest", "oldest or newest comments first", _choice("oldest", "newest")),
+    SiteSetting("max_depth", 5, "deepest level of nested replies", _int_between(2, 20)),
+    SiteSetting("page_size", 50, "top-level comments per page", _int_between(1, 500)),
+    SiteSetting(
+        "edit_window_s", 900, "seconds during which authors may edit or delete their comment",
+        _int_between(0, 7 * 24 * 3600),
+    ),
+    SiteSetting("count_zero", "", "count wording for no comments (empty: the language's)", _wording(False)),
+    SiteSetting("count_one", "", "count wording for one comment (empty: the language's)", _wording(False)),
+    SiteSetting(
+        "count_many", "", "count wording for more, with {n} (empty: the language's)", _wording(True)
+    ),
+)  # fmt: skip
+
+_SITE_SETTING = {s.name: s for s in SITE_SETTINGS}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SiteSettings:
+    order: Literal["oldest", "newest"]
+    max_depth: int
+    page_size: int
+    edit_window_s: int
+    count_zero: str
+    count_one: str
+    count_many: str
+
+
+def settings_of(site: Site) -> SiteSettings:
+    return _resolve(site.id, site.revision, tuple(sorted(site.settings.items())))
+
+
+@lru_cache(maxsize=1024)
+def _resolve(site_id: str, revision: int, overrides: tuple[tuple[str, Any], ...]) -> SiteSettings:
+    values = {s.name: s.default for s in SITE_SETTINGS}
+    for name, raw in overrides:
+        if name in _SITE_SETTING:  # a setting dropped from the code is ignored, not fatal
+            try:
+                values[name] = _SITE_SETTING[name].parse(raw)
+            except ValueError:
+                continue
+    return SiteSettings(**values)
+
+
+def validate_site_id(site_id: str) -> str:
+    if not SITE_ID.match(site_id):
+        raise Invalid(
+            f"{site_id!r} is not a usable site id: use 1 to 63 lowercase letters, digits,"
+            " '-' or '_', starting with a letter or digit.",
+            {"site": "Use lowercase letters, digits, '-' and '_'."},
+        )
+    return site_id
+
+
+def normalize_origin(raw: str) -> str:
+    """`https://Blog.Example:443/` -> `https://blog.example`; raises Invalid for non-origins."""
+    parts = urlsplit(raw.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in {"http", "https"} or not parts.hostname or port == -1:
+        raise Invalid(
+            f"{raw!r} is not an origin: write it as https://blog.example (scheme and host,"
+            " and a port when it is not the usual one).",
+            {"origin": "Write an origin such as https://blog.example."},
+        )
+    if parts.path not in {"", "/"} or parts.query or parts.fragment or parts.username:
+        raise Invalid(
+            f"{raw!r} is not an origin: leave out the path, query and user name"
+            " (https://blog.example, not https://blog.example/posts/).",
+            {"origin": "Leave out the path."},
+        )
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port in {None, default_port} else f"{host}:{port}"
+    return f"{parts.scheme}://{netloc}"
+
+
+def parse_site_settings(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Typed per-site overrides; raises Invalid naming the first unknown or bad one."""
+    parsed = {}
+    for name, value in raw.items():
+        setting = _SITE_SETTING.get(name)
+        if setting is None:
+            known = ", ".join(_SITE_SETTING)
+            raise Invalid(f"There is no site setting called {name!r}; the settings are: {known}.")
+        try:
+            parsed[name] = setting.parse(value)
+        except ValueError as exc:
+            raise Invalid(f"{name}: {exc}.", {name: str(exc)}) from exc
+    return parsed
+
+
+async def add_site(
+    storage: Storage,
+    site_id: str,
+    origins: Sequence[str],
+    name: str = "",
+    settings: Mapping[str, Any] | None = None,
+) -> Site:
+    validate_site_id(site_id)
+    normalized = sorted({normalize_origin(origin) for origin in origins})
+    if not normalized:
+        raise Invalid("A site needs at least one origin allowed to embed it.")
+    return await storage.add_site(
+        site_id, name.strip() or site_id, normalized, parse_site_settings(settings or {})
+    )
+
+
+async def get_site(storage: Storage, site_id: str) -> Site:
+    site = await storage.get_site(site_id)
+    if site is None:
+        raise NotFound(
+            f"There is no site called {site_id!r} on this comment server. The site owner can"
+            f" add it with: widget site add {site_id} --origin https://their-blog.example"
+        )
+    return site
+
+
+async def change_site_setting(storage: Storage, site_id: str, name: str, value: Any) -> Site:
+    site = await get_site(storage, site_id)
+    merged = dict(site.settings)
+    merged.update(parse_site_settings({name: value}))
+    return await storage.update_site(site_id, settings=merged)

@@ -1,0 +1,205 @@
+"""The Storage protocol and the records it trades in.
+
+Every backend implements `Storage`; SQL stays inside the backend. Records are plain frozen
+dataclasses so the domain and the templates never hold a database row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+__all__ = [
+    "POST_LIKE",
+    "Comment",
+    "CommentStatus",
+    "NewComment",
+    "PageRef",
+    "PageWindow",
+    "RateLimit",
+    "Site",
+    "Storage",
+    "ThreadHead",
+    "ThreadPage",
+]
+
+CommentStatus = Literal["approved", "pending", "spam", "deleted"]
+
+# Likes of the post itself are stored with this comment id.
+POST_LIKE = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Site:
+    id: str
+    name: str
+    origins: tuple[str, ...]
+    settings: Mapping[str, Any]  # per-site overrides of the defaults in widget.sites
+    revision: int  # bumped on every change; part of fragment ETags
+    created_at: datetime
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ThreadHead:
+    """What a thread's readers need without its comments: version, counts, title."""
+
+    id: int
+    site_id: str
+    page_id: str
+    url: str
+    title: str
+    version: int  # bumped by every change visible in the thread's HTML
+    comment_count: int  # approved comments, replies included
+    like_count: int  # likes of the post itself
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Comment:
+    id: int
+    thread_id: int
+    parent_id: int | None
+    root_id: int  # the top-level comment this one hangs under (itself when top-level)
+    depth: int  # 1 for top-level comments
+    status: CommentStatus
+    author_name: str
+    author_email: str
+    author_url: str
+    body_source: str
+    body_html: str
+    notify: bool
+    remote_ip: str
+    like_count: int
+    created_at: datetime
+    edited_at: datetime | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PageRef:
+    """A page of a site as the embed names it; threads are created for pages on first write."""
+
+    site_id: str
+    page_id: str
+    url: str
+    title: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NewComment:
+    page: PageRef
+    parent_id: int | None  # already resolved by the domain's depth rule
+    author_name: str
+    author_email: str
+    author_url: str
+    body_source: str
+    body_html: str
+    notify: bool
+    remote_ip: str
+    created_at: datetime
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most `limit` events per `period_s` seconds for `key` (smoothly, not per window)."""
+
+    key: str
+    limit: int
+    period_s: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PageWindow:
+    """Which top-level comments a page shows: the `size` nearest ids after or before `cursor`.
+
+    `after` with cursor 0 is the start of the thread; `before` with cursor None is its end.
+    """
+
+    direction: Literal["after", "before"]
+    cursor: int | None
+    size: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ThreadPage:
+    roots: Sequence[Comment]  # ascending by id
+    replies: Sequence[Comment]  # every visible reply under those roots, ascending by id
+    more_before: bool  # visible roots exist with smaller ids
+    more_after: bool  # visible roots exist with larger ids
+
+
+class Storage(Protocol):
+    """What the domain needs from a database. Writes are durable when the call returns."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None: ...
+
+    # Sites
+    async def add_site(
+        self, site_id: str, name: str, origins: Sequence[str], settings: Mapping[str, Any]
+    ) -> Site: ...
+
+    async def get_site(self, site_id: str) -> Site | None: ...
+
+    async def list_sites(self) -> list[Site]: ...
+
+    async def update_site(
+        self,
+        site_id: str,
+        *,
+        name: str | None = None,
+        origins: Sequence[str] | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> Site: ...
+
+    async def remove_site(self, site_id: str) -> bool: ...
+
+    # Threads
+    async def get_thread_head(self, site_id: str, page_id: str) -> ThreadHead | None: ...
+
+    async def get_thread_heads(
+        self, site_id: str, page_ids: Sequence[str]
+    ) -> dict[str, ThreadHead]: ...
+
+    async def get_thread(self, thread_id: int) -> ThreadHead | None: ...
+
+    async def get_thread_page(
+        self, thread_id: int, window: PageWindow
+    ) -> tuple[ThreadHead, ThreadPage]: ...
+
+    # Comments
+    async def get_comment(self, comment_id: int) -> Comment | None: ...
+
+    async def add_comment(
+        self, new: NewComment, rate_limit: RateLimit | None
+    ) -> tuple[Comment, ThreadHead]: ...
+
+    async def edit_comment(
+        self,
+        comment_id: int,
+        *,
+        body_source: str,
+        body_html: str,
+        author_name: str,
+        author_url: str,
+        edited_at: datetime,
+    ) -> tuple[Comment, ThreadHead]: ...
+
+    async def delete_comment(self, comment_id: int) -> ThreadHead: ...
+
+    # Likes
+    async def set_like(
+        self, page: PageRef, comment_id: int, voter: str, liked: bool, rate_limit: RateLimit | None,
+        at: datetime,
+    ) -> tuple[int, ThreadHead]:
+        """Like (or take back the like of) a comment, or the post when `comment_id` is POST_LIKE.
+
+        Idempotent: liking twice counts once. Liking the post of a page without comments
+        creates its thread. Returns the like count and the thread's head.
+        """
+        ...
+
+    async def get_voter_likes(self, thread_id: int, voter: str) -> set[int]: ...

@@ -1,0 +1,784 @@
+"""The embedded backend: one SQLite file in WAL mode.
+
+One writer connection takes every write, in batches: whatever writes queue up while a batch
+commits go into the next transaction together (group commit), each inside its own savepoint so
+that one failing write never undoes another. A write is acknowledged only after its COMMIT has
+returned with `synchronous=FULL`, so an acknowledged comment survives a killed process.
+
+Reads go through a small pool of read-only connections. Thread heads (version and counts) and
+sites are kept in memory: this process makes every write to the file that the server itself
+makes, so it updates them as it commits. Writes from other processes (the command line) are
+noticed through `PRAGMA data_version` within about a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import sqlite3
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from widget.errors import Conflict, Invalid, NotFound, RateLimited, StorageUnavailable
+
+from .base import (
+    POST_LIKE,
+    Comment,
+    NewComment,
+    PageRef,
+    PageWindow,
+    RateLimit,
+    Site,
+    ThreadHead,
+    ThreadPage,
+)
+
+__all__ = ["SQLiteStorage", "migrations"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+WriteOp = Callable[[aiosqlite.Connection], Awaitable[T]]
+AfterCommit = Callable[[T], None]
+
+MAX_BATCH = 256  # writes per transaction
+READERS = 2
+HEAD_CACHE_ENTRIES = 20_000
+EXTERNAL_CHECK_S = 1.0  # how often to look for writes made by other processes
+RATE_LIMIT_PRUNE_S = 300.0  # how often to drop rate-limit rows that no longer limit anyone
+BUSY_TIMEOUT_MS = 5_000
+
+_COMMENT_COLUMNS = (
+    "id, thread_id, parent_id, root_id, depth, status, author_name, author_email, author_url,"
+    " body_source, body_html, notify, remote_ip, like_count, created_at, edited_at"
+)
+_HEAD_COLUMNS = "id, site_id, page_id, url, title, version, comment_count, like_count"
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(number, name, SQL) of every migration file, in order."""
+    found = []
+    folder = resources.files("widget.storage.migrations") / "sqlite"
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            number, _, name = entry.name.removesuffix(".sql").partition("_")
+            found.append((int(number), name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def _ts(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+def _dt(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _comment(row: sqlite3.Row) -> Comment:
+    return Comment(
+        id=row["id"],
+        thread_id=row["thread_id"],
+        parent_id=row["parent_id"],
+        root_id=row["root_id"] or row["id"],
+        depth=row["depth"],
+        status=row["status"],
+        author_name=row["author_name"],
+        author_email=row["author_email"],
+        author_url=row["author_url"],
+        body_source=row["body_source"],
+        body_html=row["body_html"],
+        notify=bool(row["notify"]),
+        remote_ip=row["remote_ip"],
+        like_count=row["like_count"],
+        created_at=_dt(row["created_at"]),
+        edited_at=_dt(row["edited_at"]) if row["edited_at"] is not None else None,
+    )
+
+
+def _head(row: sqlite3.Row) -> ThreadHead:
+    return ThreadHead(
+        id=row["id"],
+        site_id=row["site_id"],
+        page_id=row["page_id"],
+        url=row["url"],
+        title=row["title"],
+        version=row["version"],
+        comment_count=row["comment_count"],
+        like_count=row["like_count"],
+    )
+
+
+@dataclasses.dataclass(slots=True)
+class _QueuedWrite:
+    op: WriteOp[Any]
+    future: asyncio.Future[Any]
+    after_commit: AfterCommit[Any] | None
+
+
+class SQLiteStorage:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._writer: aiosqlite.Connection | None = None
+        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        self._all_readers: list[aiosqlite.Connection] = []
+        self._queue: asyncio.Queue[_QueuedWrite | None] = asyncio.Queue()
+        self._writer_task: asyncio.Task[None] | None = None
+        # (site_id, page_id) -> head, or None for a page known to have no thread yet.
+        self._heads: OrderedDict[tuple[str, str], ThreadHead | None] = OrderedDict()
+        self._sites: dict[str, Site | None] = {}
+        self._data_version = 0
+        self._last_external_check = 0.0
+        self._last_prune = 0.0
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        writer = await self._connect()
+        await writer.execute("PRAGMA journal_mode = WAL")
+        self._writer = writer
+        await self._migrate(writer)
+        self._data_version = await self._read_data_version()
+        for _ in range(READERS):
+            reader = await self._connect()
+            await reader.execute("PRAGMA query_only = ON")
+            self._all_readers.append(reader)
+            self._readers.put_nowait(reader)
+        self._writer_task = asyncio.create_task(self._run_writer(), name="sqlite-writer")
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await conn.execute("PRAGMA synchronous = FULL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    async def close(self) -> None:
+        if self._writer_task is not None:
+            await self._queue.put(None)
+            await self._writer_task
+            self._writer_task = None
+        for reader in self._all_readers:
+            await reader.close()
+        self._all_readers.clear()
+        if self._writer is not None:
+            await self._writer.close()
+            self._writer = None
+
+    async def _migrate(self, conn: aiosqlite.Connection) -> None:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations"
+            " (number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+        )
+        rows = await conn.execute_fetchall("SELECT number FROM schema_migrations")
+        applied = {row["number"] for row in rows}
+        for number, name, sql in migrations():
+            if number in applied:
+                continue
+            # executescript would commit on its own; run the statements inside one transaction.
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _split_sql(sql):
+                    await conn.execute(statement)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (number, name, applied_at) VALUES (?, ?, ?)",
+                    (number, name, time.time()),
+                )
+                await conn.execute("COMMIT")
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            log.info("applied migration %04d_%s", number, name)
+
+    async def ping(self) -> None:
+        async with self._reader() as conn:
+            await conn.execute_fetchall("SELECT 1")
+
+    # -- the writer ---------------------------------------------------------------------------
+
+    async def _write(self, op: WriteOp[T], after_commit: AfterCommit[T] | None = None) -> T:
+        """Run `op` in the next write transaction; return its result once committed.
+
+        `after_commit` runs with the result right after the COMMIT, in the writer, so caches
+        follow the database even when the caller has gone away in the meantime.
+        """
+        if self._writer_task is None:
+            raise RuntimeError("storage is not open")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_QueuedWrite(op, future, after_commit))
+        return await future
+
+    async def _run_writer(self) -> None:
+        while True:
+            try:
+                item = await asyncio.wait_for(self._queue.get(), timeout=EXTERNAL_CHECK_S)
+            except TimeoutError:
+                await self._check_external_writes()
+                continue
+            if item is None:
+                return
+            batch = [item]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                queued = self._queue.get_nowait()
+                if queued is None:
+                    await self._commit_batch(batch)
+                    return
+                batch.append(queued)
+            await self._commit_batch(batch)
+            if time.monotonic() - self._last_external_check > EXTERNAL_CHECK_S:
+                await self._check_external_writes()
+
+    async def _commit_batch(self, batch: list[_QueuedWrite]) -> None:
+        conn = self._writer
+        assert conn is not None
+        outcomes: list[tuple[_QueuedWrite, Any, BaseException | None]] = []
+        try:
+            await conn.execute("BEGIN IMMEDIATE")
+            for write in batch:
+                if write.future.cancelled():  # nobody waits, so nobody was told it happened
+                    continue
+                await conn.execute("SAVEPOINT write_op")
+                try:
+                    result = await write.op(conn)
+                except Exception as exc:
+                    if not conn.in_transaction:  # SQLite rolled the whole transaction back
+                        raise
+                    await conn.execute("ROLLBACK TO write_op")
+                    await conn.execute("RELEASE write_op")
+                    outcomes.append((write, None, exc))
+                else:
+                    await conn.execute("RELEASE write_op")
+                    outcomes.append((write, result, None))
+            await conn.execute("COMMIT")
+        except Exception as exc:
+            log.exception("write transaction failed; %d writes refused", len(batch))
+            if conn.in_transaction:
+                with contextlib.suppress(Exception):
+                    await conn.execute("ROLLBACK")
+            failure = StorageUnavailable("The database could not save this; please try again.")
+            failure.__cause__ = exc
+            for write in batch:
+                if not write.future.done():
+                    write.future.set_exception(failure)
+            return
+        for write, result, error in outcomes:
+            if error is None and write.after_commit is not None:
+                try:
+                    write.after_commit(result)
+                except Exception:
+                    log.exception("after-commit step failed; forgetting cached state")
+                    self._forget_cached()
+            if write.future.done():
+                continue
+            if error is not None:
+                write.future.set_exception(error)
+            else:
+                write.future.set_result(result)
+
+    async def _read_data_version(self) -> int:
+        assert self._writer is not None
+        rows = await self._writer.execute_fetchall("PRAGMA data_version")
+        return int(rows[0][0])
+
+    async def _check_external_writes(self) -> None:
+        """Forget cached heads and sites when another process has written to the file.
+
+        `data_version` on the writer connection changes only for other connections' commits.
+        """
+        self._last_external_check = time.monotonic()
+        try:
+            version = await self._read_data_version()
+        except sqlite3.Error:
+            log.exception("could not read data_version")
+            return
+        if version != self._data_version:
+            self._data_version = version
+            self._forget_cached()
+        await self._prune_rate_limits()
+
+    async def _prune_rate_limits(self) -> None:
+        if time.monotonic() - self._last_prune < RATE_LIMIT_PRUNE_S:
+            return
+        self._last_prune = time.monotonic()
+        assert self._writer is not None
+        # A key whose due time has passed limits nobody: dropping it changes no decision.
+        with contextlib.suppress(sqlite3.Error):
+            await self._writer.execute("DELETE FROM rate_limits WHERE due_at < ?", (time.time(),))
+
+    def _remember_committed(self, head: ThreadHead) -> None:
+        self._remember_head((head.site_id, head.page_id), head, fresh=True)
+
+    def _forget_cached(self) -> None:
+        self._heads.clear()
+        self._sites.clear()
+
+    # -- reads --------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
+        conn = await self._readers.get()
+        try:
+            yield conn
+        finally:
+            self._readers.put_nowait(conn)
+
+    # -- caches -------------------------------------------------------------------------------
+
+    def _remember_head(self, key: tuple[str, str], head: ThreadHead | None, *, fresh: bool) -> None:
+        """Cache a head. Heads from a commit (`fresh`) always win. A head read through a reader
+        may predate a commit that was cached meanwhile, so it only replaces an older one."""
+        if not fresh and key in self._heads:
+            current = self._heads[key]
+            newer = head is not None and (current is None or head.version > current.version)
+            if not newer:
+                return
+        self._heads[key] = head
+        self._heads.move_to_end(key)
+        while len(self._heads) > HEAD_CACHE_ENTRIES:
+            self._heads.popitem(last=False)
+
+    # -- sites --------------------------------------------------------------------------------
+
+    async def add_site(
+        self, site_id: str, name: str, origins: Sequence[str], settings: Mapping[str, Any]
+    ) -> Site:
+        now = time.time()
+
+        async def op(conn: aiosqlite.Connection) -> None:
+            try:
+                await conn.execute(
+                    "INSERT INTO sites (id, name, settings, created_at) VALUES (?, ?, ?, ?)",
+                    (site_id, name, json.dumps(dict(settings)), now),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise Conflict(f"A site called {site_id!r} already exists.") from exc
+            await conn.executemany(
+                "INSERT OR IGNORE INTO site_origins (site_id, origin) VALUES (?, ?)",
+                [(site_id, origin) for origin in origins],
+            )
+
+        await self._write(op, lambda _: self._sites.pop(site_id, None))
+        site = await self.get_site(site_id)
+        assert site is not None
+        return site
+
+    async def get_site(self, site_id: str) -> Site | None:
+        if site_id in self._sites:
+            return self._sites[site_id]
+        async with self._reader() as conn:
+            site = await self._load_site(conn, site_id)
+        self._sites[site_id] = site
+        return site
+
+    async def _load_site(self, conn: aiosqlite.Connection, site_id: str) -> Site | None:
+        rows = await conn.execute_fetchall("SELECT * FROM sites WHERE id = ?", (site_id,))
+        if not rows:
+            return None
+        origins = await conn.execute_fetchall(
+            "SELECT origin FROM site_origins WHERE site_id = ? ORDER BY origin", (site_id,)
+        )
+        row = rows[0]
+        return Site(
+            id=row["id"],
+            name=row["name"],
+            origins=tuple(o["origin"] for o in origins),
+            settings=json.loads(row["settings"]),
+            revision=row["revision"],
+            created_at=_dt(row["created_at"]),
+        )
+
+    async def list_sites(self) -> list[Site]:
+        async with self._reader() as conn:
+            rows = await conn.execute_fetchall("SELECT id FROM sites ORDER BY id")
+            sites = [await self._load_site(conn, row["id"]) for row in rows]
+        return [site for site in sites if site is not None]
+
+    async def update_site(
+        self,
+        site_id: str,
+        *,
+        name: str | None = None,
+        origins: Sequence[str] | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> Site:
+        async def op(conn: aiosqlite.Connection) -> None:
+            cursor = await conn.execute(
+                "UPDATE sites SET revision = revision + 1,"
+                " name = coalesce(?, name), settings = coalesce(?, settings) WHERE id = ?",
+                (name, json.dumps(dict(settings)) if settings is not None else None, site_id),
+            )
+            if cursor.rowcount == 0:
+                raise NotFound(f"There is no site called {site_id!r}.")
+            if origins is not None:
+                await conn.execute("DELETE FROM site_origins WHERE site_id = ?", (site_id,))
+                await conn.executemany(
+                    "INSERT OR IGNORE INTO site_origins (site_id, origin) VALUES (?, ?)",
+                    [(site_id, origin) for origin in origins],
+                )
+
+        await self._write(op, lambda _: self._sites.pop(site_id, None))
+        site = await self.get_site(site_id)
+        assert site is not None
+        return site
+
+    async def remove_site(self, site_id: str) -> bool:
+        async def op(conn: aiosqlite.Connection) -> bool:
+            cursor = await conn.execute("DELETE FROM sites WHERE id = ?", (site_id,))
+            return cursor.rowcount > 0
+
+        return await self._write(op, lambda _: self._forget_cached())
+
+    # -- threads ------------------------------------------------------------------------------
+
+    async def get_thread_head(self, site_id: str, page_id: str) -> ThreadHead | None:
+        key = (site_id, page_id)
+        if key in self._heads:
+            return self._heads[key]
+        async with self._reader() as conn:
+            rows = await conn.execute_fetchall(
+                f"SELECT {_HEAD_COLUMNS} FROM threads WHERE site_id = ? AND page_id = ?",
+                (site_id, page_id),
+            )
+        head = _head(rows[0]) if rows else None
+        self._remember_head(key, head, fresh=False)
+        return self._heads.get(key, head)
+
+    async def get_thread_heads(
+        self, site_id: str, page_ids: Sequence[str]
+    ) -> dict[str, ThreadHead]:
+        found: dict[str, ThreadHead] = {}
+        missing = []
+        for page_id in page_ids:
+            key = (site_id, page_id)
+            if key in self._heads:
+                head = self._heads[key]
+                if head is not None:
+                    found[page_id] = head
+            else:
+                missing.append(page_id)
+        if missing:
+            marks = ",".join("?" * len(missing))
+            async with self._reader() as conn:
+                rows = await conn.execute_fetchall(
+                    f"SELECT {_HEAD_COLUMNS} FROM threads"  # noqa: S608 -- only placeholders
+                    f" WHERE site_id = ? AND page_id IN ({marks})",
+                    (site_id, *missing),
+                )
+            loaded = {row["page_id"]: _head(row) for row in rows}
+            for page_id in missing:
+                self._remember_head((site_id, page_id), loaded.get(page_id), fresh=False)
+            found.update(loaded)
+        return found
+
+    async def get_thread(self, thread_id: int) -> ThreadHead | None:
+        async with self._reader() as conn:
+            rows = await conn.execute_fetchall(
+                f"SELECT {_HEAD_COLUMNS} FROM threads WHERE id = ?", (thread_id,)
+            )
+        return _head(rows[0]) if rows else None
+
+    async def get_thread_page(
+        self, thread_id: int, window: PageWindow
+    ) -> tuple[ThreadHead, ThreadPage]:
+        # A root is visible when approved, or deleted but with an approved reply under it
+        # (it then shows as a placeholder that keeps the replies in place).
+        visible_root = (
+            "thread_id = ? AND parent_id IS NULL AND (status = 'approved' OR (status = 'deleted'"
+            " AND EXISTS (SELECT 1 FROM comments r WHERE r.root_id = comments.id"
+            " AND r.status = 'approved')))"
+        )
+        async with self._reader() as conn:
+            # One read transaction, so the head and the comments come from one snapshot.
+            await conn.execute("BEGIN")
+            try:
+                head_rows = await conn.execute_fetchall(
+                    f"SELECT {_HEAD_COLUMNS} FROM threads WHERE id = ?", (thread_id,)
+                )
+                if not head_rows:
+                    raise NotFound("This thread does not exist.")
+                if window.direction == "after":
+                    cursor = window.cursor or 0
+                    rows = await conn.execute_fetchall(
+                        f"SELECT {_COMMENT_COLUMNS} FROM comments"  # noqa: S608
+                        f" WHERE {visible_root} AND id > ? ORDER BY id LIMIT ?",
+                        (thread_id, cursor, window.size + 1),
+                    )
+                    more_after = len(rows) > window.size
+                    roots = rows[: window.size]
+                    more_before = cursor > 0 and await _exists(
+                        conn, f"{visible_root} AND id <= ?", (thread_id, cursor)
+                    )
+                else:
+                    cursor = window.cursor if window.cursor is not None else 2**62
+                    rows = await conn.execute_fetchall(
+                        f"SELECT {_COMMENT_COLUMNS} FROM comments"  # noqa: S608
+                        f" WHERE {visible_root} AND id < ? ORDER BY id DESC LIMIT ?",
+                        (thread_id, cursor, window.size + 1),
+                    )
+                    more_before = len(rows) > window.size
+                    roots = list(reversed(rows[: window.size]))
+                    more_after = window.cursor is not None and await _exists(
+                        conn, f"{visible_root} AND id >= ?", (thread_id, cursor)
+                    )
+                replies: list[sqlite3.Row] = []
+                if roots:
+                    marks = ",".join("?" * len(roots))
+                    replies = list(
+                        await conn.execute_fetchall(
+                            f"SELECT {_COMMENT_COLUMNS} FROM comments"  # noqa: S608
+                            f" WHERE root_id IN ({marks}) AND status IN ('approved', 'deleted')"
+                            " ORDER BY id",
+                            [row["id"] for row in roots],
+                        )
+                    )
+            finally:
+                await conn.execute("COMMIT")
+        page = ThreadPage(
+            roots=[_comment(row) for row in roots],
+            replies=[_comment(row) for row in replies],
+            more_before=more_before,
+            more_after=more_after,
+        )
+        return _head(head_rows[0]), page
+
+    # -- comments -----------------------------------------------------------------------------
+
+    async def get_comment(self, comment_id: int) -> Comment | None:
+        async with self._reader() as conn:
+            rows = await conn.execute_fetchall(
+                f"SELECT {_COMMENT_COLUMNS} FROM comments WHERE id = ?", (comment_id,)
+            )
+        return _comment(rows[0]) if rows else None
+
+    async def add_comment(
+        self, new: NewComment, rate_limit: RateLimit | None
+    ) -> tuple[Comment, ThreadHead]:
+        async def op(conn: aiosqlite.Connection) -> tuple[Comment, ThreadHead]:
+            now = _ts(new.created_at)
+            if rate_limit is not None:
+                await _take_rate_token(conn, rate_limit, now)
+            thread_id = await _ensure_thread(conn, new.page, now)
+            root_id, depth = None, 1
+            if new.parent_id is not None:
+                parents = await conn.execute_fetchall(
+                    "SELECT thread_id, root_id, depth, status FROM comments WHERE id = ?",
+                    (new.parent_id,),
+                )
+                if not parents or parents[0]["thread_id"] != thread_id:
+                    raise Invalid(
+                        "The comment you are replying to is not on this page.",
+                        {"parent": "That comment is not on this page."},
+                    )
+                if parents[0]["status"] != "approved":
+                    raise Invalid(
+                        "The comment you are replying to has been removed.",
+                        {"parent": "That comment has been removed."},
+                    )
+                root_id = parents[0]["root_id"] or new.parent_id
+                depth = parents[0]["depth"] + 1
+            rows = await conn.execute_fetchall(
+                "INSERT INTO comments (thread_id, parent_id, root_id, depth, status, author_name,"
+                " author_email, author_url, body_source, body_html, notify, remote_ip,"
+                " created_at) VALUES (?, ?, ?, ?, 'approved', ?, ?, ?, ?, ?, ?, ?, ?)"
+                f" RETURNING {_COMMENT_COLUMNS}",
+                (
+                    thread_id,
+                    new.parent_id,
+                    root_id,
+                    depth,
+                    new.author_name,
+                    new.author_email,
+                    new.author_url,
+                    new.body_source,
+                    new.body_html,
+                    int(new.notify),
+                    new.remote_ip,
+                    now,
+                ),
+            )
+            comment = _comment(rows[0])
+            # The newest comment's page title and URL win: pages get renamed.
+            head = await _bump_thread(
+                conn,
+                thread_id,
+                "comment_count = comment_count + 1,"
+                " title = coalesce(nullif(?, ''), title), url = coalesce(nullif(?, ''), url)",
+                (new.page.title, new.page.url),
+            )
+            return comment, head
+
+        return await self._write(op, lambda result: self._remember_committed(result[1]))
+
+    async def edit_comment(
+        self,
+        comment_id: int,
+        *,
+        body_source: str,
+        body_html: str,
+        author_name: str,
+        author_url: str,
+        edited_at: datetime,
+    ) -> tuple[Comment, ThreadHead]:
+        async def op(conn: aiosqlite.Connection) -> tuple[Comment, ThreadHead]:
+            rows = await conn.execute_fetchall(
+                "UPDATE comments SET body_source = ?, body_html = ?, author_name = ?,"
+                " author_url = ?, edited_at = ? WHERE id = ? AND status = 'approved'"
+                f" RETURNING {_COMMENT_COLUMNS}",
+                (body_source, body_html, author_name, author_url, _ts(edited_at), comment_id),
+            )
+            if not rows:
+                raise NotFound("This comment does not exist or has been removed.")
+            comment = _comment(rows[0])
+            return comment, await _bump_thread(conn, comment.thread_id)
+
+        return await self._write(op, lambda result: self._remember_committed(result[1]))
+
+    async def delete_comment(self, comment_id: int) -> ThreadHead:
+        async def op(conn: aiosqlite.Connection) -> ThreadHead:
+            rows = await conn.execute_fetchall(
+                "UPDATE comments SET status = 'deleted' WHERE id = ? AND status = 'approved'"
+                " RETURNING thread_id",
+                (comment_id,),
+            )
+            if not rows:
+                raise NotFound("This comment does not exist or has already been removed.")
+            return await _bump_thread(
+                conn, rows[0]["thread_id"], "comment_count = comment_count - 1"
+            )
+
+        return await self._write(op, self._remember_committed)
+
+    # -- likes --------------------------------------------------------------------------------
+
+    async def set_like(
+        self,
+        page: PageRef,
+        comment_id: int,
+        voter: str,
+        liked: bool,
+        rate_limit: RateLimit | None,
+        at: datetime,
+    ) -> tuple[int, ThreadHead]:
+        async def op(conn: aiosqlite.Connection) -> tuple[int, ThreadHead]:
+            if rate_limit is not None:
+                await _take_rate_token(conn, rate_limit, _ts(at))
+            if comment_id == POST_LIKE:
+                thread_id = await _ensure_thread(conn, page, _ts(at))
+            else:
+                target = await conn.execute_fetchall(
+                    "SELECT c.thread_id FROM comments c JOIN threads t ON t.id = c.thread_id"
+                    " WHERE c.id = ? AND t.site_id = ? AND t.page_id = ?"
+                    " AND c.status = 'approved'",
+                    (comment_id, page.site_id, page.page_id),
+                )
+                if not target:
+                    raise NotFound("This comment is not on this page, or has been removed.")
+                thread_id = target[0]["thread_id"]
+            if liked:
+                cursor = await conn.execute(
+                    "INSERT OR IGNORE INTO likes (thread_id, voter, comment_id, created_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (thread_id, voter, comment_id, _ts(at)),
+                )
+            else:
+                cursor = await conn.execute(
+                    "DELETE FROM likes WHERE thread_id = ? AND voter = ? AND comment_id = ?",
+                    (thread_id, voter, comment_id),
+                )
+            change = (1 if liked else -1) if cursor.rowcount > 0 else 0
+            if comment_id == POST_LIKE:
+                head = await _bump_thread(
+                    conn, thread_id, "like_count = like_count + ?", (change,), bump=change != 0
+                )
+                return head.like_count, head
+            count_rows = await conn.execute_fetchall(
+                "UPDATE comments SET like_count = like_count + ? WHERE id = ?"
+                " RETURNING like_count",
+                (change, comment_id),
+            )
+            head = await _bump_thread(conn, thread_id, bump=change != 0)
+            return count_rows[0]["like_count"], head
+
+        return await self._write(op, lambda result: self._remember_committed(result[1]))
+
+    async def get_voter_likes(self, thread_id: int, voter: str) -> set[int]:
+        async with self._reader() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT comment_id FROM likes WHERE thread_id = ? AND voter = ?",
+                (thread_id, voter),
+            )
+        return {row["comment_id"] for row in rows}
+
+
+async def _ensure_thread(conn: aiosqlite.Connection, page: PageRef, now: float) -> int:
+    """The id of the page's thread, created if the page has none yet."""
+    rows = await conn.execute_fetchall(
+        "INSERT INTO threads (site_id, page_id, url, title, created_at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (site_id, page_id) DO UPDATE SET site_id = excluded.site_id"
+        " RETURNING id",
+        (page.site_id, page.page_id, page.url, page.title, now),
+    )
+    return int(rows[0]["id"])
+
+
+async def _exists(conn: aiosqlite.Connection, where: str, params: Sequence[Any]) -> bool:
+    rows = await conn.execute_fetchall(
+        f"SELECT 1 FROM comments WHERE {where} LIMIT 1", params  # noqa: S608
+    )
+    return bool(rows)
+
+
+async def _bump_thread(
+    conn: aiosqlite.Connection,
+    thread_id: int,
+    changes: str = "",
+    params: Sequence[Any] = (),
+    *,
+    bump: bool = True,
+) -> ThreadHead:
+    """Apply `changes` to a thread and, when `bump`, move its version on; return its head."""
+    assignments = ", ".join(
+        part for part in ("version = version + 1" if bump else "", changes) if part
+    ) or "version = version"
+    rows = await conn.execute_fetchall(
+        f"UPDATE threads SET {assignments} WHERE id = ? RETURNING {_HEAD_COLUMNS}",  # noqa: S608
+        (*params, thread_id),
+    )
+    return _head(rows[0])
+
+
+async def _take_rate_token(conn: aiosqlite.Connection, limit: RateLimit, now: float) -> None:
+    """Generic cell rate algorithm: `limit.limit` events per period, spread evenly, with a
+    burst of up to `limit.limit`. Raises RateLimited with the seconds until the next one."""
+    interval = limit.period_s / limit.limit
+    rows = await conn.execute_fetchall(
+        "SELECT due_at FROM rate_limits WHERE key = ?", (limit.key,)
+    )
+    due_at = max(rows[0]["due_at"], now) if rows else now
+    wait = due_at + interval - now - limit.period_s
+    if wait > 0:
+        raise RateLimited(
+            f"You are posting too fast; try again in {int(wait) + 1} seconds.", retry_after_s=wait
+        )
+    await conn.execute(
+        "INSERT INTO rate_limits (key, due_at) VALUES (?, ?)"
+        " ON CONFLICT (key) DO UPDATE SET due_at = excluded.due_at",
+        (limit.key, due_at + interval),
+    )
+
+
+def _split_sql(script: str) -> list[str]:
+    """Statements of a migration file (which holds no semicolons inside string literals)."""
+    lines = [line.split("--", 1)[0] for line in script.splitlines()]
+    return [stmt.strip() for stmt in "\n".join(lines).split(";") if stmt.strip()]

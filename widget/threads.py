@@ -1,0 +1,126 @@
+"""Reading a thread: one page of top-level comments with their replies, as a tree to display.
+
+Pages are cut by top-level comment, with keyset cursors (`before`/`after` a comment id), so a
+page costs the same in a thread of 10 comments and in one of 100,000.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Literal
+
+from widget.errors import BadRequest
+from widget.sites import SiteSettings
+from widget.storage import Comment, PageRef, PageWindow, Storage, ThreadHead
+
+__all__ = ["CommentNode", "ThreadCursor", "ThreadView", "load_thread", "parse_cursor"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ThreadCursor:
+    """Which page: the one right after or right before a top-level comment id; None for the
+    default page (the start when oldest comes first, the end when newest does)."""
+
+    direction: Literal["after", "before"] | None = None
+    comment_id: int = 0
+
+
+def parse_cursor(before: str | None, after: str | None) -> ThreadCursor:
+    if before and after:
+        raise BadRequest("Ask for comments before or after a comment, not both.")
+    for direction, raw in (("before", before), ("after", after)):
+        if raw:
+            if not raw.isdigit() or len(raw) > 18:
+                raise BadRequest(f"'{direction}' must be a comment number.")
+            return ThreadCursor(direction, int(raw))  # type: ignore[arg-type]
+    return ThreadCursor()
+
+
+@dataclasses.dataclass(slots=True)
+class CommentNode:
+    comment: Comment
+    depth: int  # as displayed, at most the site's maximum depth
+    replies: list[CommentNode] = dataclasses.field(default_factory=list)
+
+    @property
+    def deleted(self) -> bool:
+        return self.comment.status == "deleted"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ThreadView:
+    page: PageRef
+    title: str
+    head: ThreadHead | None
+    roots: list[CommentNode]  # in display order
+    older_cursor: int | None  # `before` value of the page of older comments, if any
+    newer_cursor: int | None  # `after` value of the page of newer comments, if any
+
+    @property
+    def comment_count(self) -> int:
+        return self.head.comment_count if self.head else 0
+
+    @property
+    def like_count(self) -> int:
+        return self.head.like_count if self.head else 0
+
+    @property
+    def version(self) -> int:
+        return self.head.version if self.head else 0
+
+
+async def load_thread(
+    storage: Storage,
+    page: PageRef,
+    settings: SiteSettings,
+    cursor: ThreadCursor,
+    head: ThreadHead | None,
+) -> ThreadView:
+    """The page of the thread `cursor` names. `head` is the thread's current head (None when
+    the page has no thread yet); the page read may be newer than it, never older."""
+    title = (head.title if head else "") or page.title or page.page_id
+    if head is None:
+        return ThreadView(page, title, None, [], None, None)
+    if cursor.direction is None:
+        direction = "after" if settings.order == "oldest" else "before"
+        window = PageWindow(direction, None, settings.page_size)
+    else:
+        window = PageWindow(cursor.direction, cursor.comment_id, settings.page_size)
+    current, rows = await storage.get_thread_page(head.id, window)
+    roots = _build_tree(rows.roots, rows.replies, settings.max_depth)
+    if settings.order == "newest":
+        roots.reverse()
+    older = rows.roots[0].id if rows.more_before and rows.roots else None
+    newer = rows.roots[-1].id if rows.more_after and rows.roots else None
+    return ThreadView(page, title, current, roots, older, newer)
+
+
+def _build_tree(
+    roots: Sequence[Comment], replies: Sequence[Comment], max_depth: int
+) -> list[CommentNode]:
+    nodes: dict[int, CommentNode] = {}
+    top: list[CommentNode] = []
+    for comment in roots:
+        node = CommentNode(comment, 1)
+        nodes[comment.id] = node
+        top.append(node)
+    for comment in replies:
+        # Parents have smaller ids, so they are placed first. A reply under a hidden comment
+        # (held as pending or spam after the reply was written) is hidden with it.
+        parent = nodes.get(comment.parent_id) if comment.parent_id is not None else None
+        if parent is None:
+            continue
+        # Replies deeper than the site's maximum (it may have been lowered) show at that depth.
+        while parent.depth >= max_depth and parent.comment.parent_id in nodes:
+            parent = nodes[parent.comment.parent_id]
+        node = CommentNode(comment, min(parent.depth + 1, max_depth))
+        nodes[comment.id] = node
+        parent.replies.append(node)
+    return [node for node in top if _prune_deleted(node)]
+
+
+def _prune_deleted(node: CommentNode) -> bool:
+    """Drop deleted comments that have nothing visible under them; True if `node` stays."""
+    node.replies = [reply for reply in node.replies if _prune_deleted(reply)]
+    return not node.deleted or bool(node.replies)

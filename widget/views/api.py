@@ -1,0 +1,280 @@
+"""The JSON API under /api/v1: counts for index pages, the thread as data, the per-viewer
+state, and the writes the iframe's script makes (post, edit, delete, like)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from widget import comments
+from widget.addresses import rate_limit_key
+from widget.avatars import avatar_key
+from widget.errors import BadRequest, NotFound
+from widget.i18n import Translator, choose_language
+from widget.sites import SiteSettings, get_site, settings_of
+from widget.storage import POST_LIKE, Comment, Site, ThreadHead
+from widget.threads import CommentNode, load_thread
+
+from .context import AppContext, app_context
+from .html import EmbedQuery
+from .inputs import read_json_object, read_query, remote_address, require_own_origin
+
+__all__ = ["routes"]
+
+MAX_COUNT_PAGES = 100
+
+
+def _text(data: dict[str, Any], key: str, default: str = "") -> str:
+    value = data.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise BadRequest(f"'{key}' must be a string.")
+    return value
+
+
+def count_text(settings: SiteSettings, translator: Translator, n: int) -> str:
+    """The site's own wording of a comment count when it has one, else the language's."""
+    custom = settings.count_zero if n == 0 else settings.count_one if n == 1 else settings.count_many
+    return custom.format(n=n) if custom else translator("count", n=n)
+
+
+def _comment_json(context: AppContext, comment: Comment, depth: int) -> dict[str, Any]:
+    deleted = comment.status == "deleted"
+    key = avatar_key(context.settings.secret_key, comment.author_email.lower())
+    return {
+        "id": comment.id,
+        "parent": comment.parent_id,
+        "depth": depth,
+        "deleted": deleted,
+        "author": None if deleted else {
+            "name": comment.author_name,
+            "url": comment.author_url or None,
+            "avatar": f"{context.settings.public_url}/avatars/{key}.svg",
+        },
+        "html": "" if deleted else comment.body_html,
+        "created_at": comment.created_at.isoformat(),
+        "edited_at": comment.edited_at.isoformat() if comment.edited_at else None,
+        "likes": comment.like_count,
+    }  # fmt: skip
+
+
+def _responses_to(head: ThreadHead, lang: str) -> str:
+    """The thread's heading, "2 Responses to “Title”", after a change to its count."""
+    title = head.title or head.page_id
+    return Translator(choose_language(lang))("responses_to", n=head.comment_count, title=title)
+
+
+def _cors_headers(request: Request, site: Site) -> dict[str, str]:
+    origin = request.headers.get("origin", "")
+    headers = {"Vary": "Origin"}
+    if origin.lower() in site.origins:
+        headers["Access-Control-Allow-Origin"] = origin
+    return headers
+
+
+async def counts(request: Request) -> Response:
+    """`?site=S&page=A&page=B…`: the comment count of each page, as number and as text. Read
+    by embed.js on the host page, so it answers the site's origins with CORS."""
+    context = app_context(request)
+    read_query(request)  # refuses bad UTF-8 and oversized values
+    site = await get_site(context.storage, request.query_params.get("site", ""))
+    raw_pages = request.query_params.getlist("page")
+    if not raw_pages:
+        raise BadRequest("Name at least one page: ?site=SITE&page=/a-post/&page=/another/")
+    if len(raw_pages) > MAX_COUNT_PAGES:
+        raise BadRequest(f"Ask for at most {MAX_COUNT_PAGES} pages at once.")
+    by_raw = {raw: comments.page_ref(site, raw).page_id for raw in raw_pages}
+    heads = await context.storage.get_thread_heads(site.id, sorted(set(by_raw.values())))
+    settings = settings_of(site)
+    translator = Translator(choose_language(request.query_params.get("lang")))
+    result = {}
+    for raw, page_id in by_raw.items():
+        n = heads[page_id].comment_count if page_id in heads else 0
+        result[raw] = {"count": n, "text": count_text(settings, translator, n)}
+    headers = {**_cors_headers(request, site), "Cache-Control": "public, max-age=30"}
+    return JSONResponse({"counts": result}, headers=headers)
+
+
+async def thread(request: Request) -> Response:
+    """The page of a thread as data; 404 for a page nobody has commented on yet."""
+    context = app_context(request)
+    params = read_query(request)
+    site = await get_site(context.storage, params.get("site", ""))
+    query = EmbedQuery.parse(site, params)
+    head = await context.storage.get_thread_head(site.id, query.page.page_id)
+    if head is None:
+        raise NotFound(f"Nobody has commented on {query.page.page_id!r} yet.")
+    settings = settings_of(site)
+    view = await load_thread(context.storage, query.page, settings, query.cursor, head)
+    translator = Translator(query.lang)
+
+    def tree(node: CommentNode) -> dict[str, Any]:
+        item = _comment_json(context, node.comment, node.depth)
+        item["replies"] = [tree(reply) for reply in node.replies]
+        return item
+
+    return JSONResponse(
+        {
+            "site": site.id,
+            "page": query.page.page_id,
+            "title": view.title,
+            "count": view.comment_count,
+            "count_text": count_text(settings, translator, view.comment_count),
+            "likes": view.like_count,
+            "version": view.version,
+            "comments": [tree(node) for node in view.roots],
+            "older": view.older_cursor,
+            "newer": view.newer_cursor,
+        },
+        headers=_cors_headers(request, site),
+    )
+
+
+async def _body_and_query(request: Request) -> tuple[AppContext, dict[str, Any], EmbedQuery]:
+    context = app_context(request)
+    require_own_origin(request, context.settings)
+    data = await read_json_object(request, context.settings.max_request_bytes)
+    site = await get_site(context.storage, _text(data, "site"))
+    params = {key: _text(data, key) for key in ("page", "url", "title", "theme", "lang")}
+    return context, data, EmbedQuery.parse(site, params)
+
+
+async def viewer(request: Request) -> Response:
+    """This browser's state on a page: its likes and the comments it may still edit. POST,
+    because the tokens it sends do not belong in URLs and logs; it changes nothing."""
+    context, data, query = await _body_and_query(request)
+    tokens = data.get("edit_tokens") or []
+    if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+        raise BadRequest("'edit_tokens' must be a list of strings.")
+    state = await comments.viewer_state(
+        context.storage, context.signer, query.site, query.page, _text(data, "voter"), tokens
+    )
+    return JSONResponse(
+        {
+            "liked": sorted(c for c in state.liked if c != POST_LIKE),
+            "post_liked": POST_LIKE in state.liked,
+            "editable": {
+                str(comment_id): {"seconds_left": own.seconds_left, "body": own.body_source}
+                for comment_id, own in state.editable.items()
+            },
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def post_comment(request: Request) -> Response:
+    context, data, query = await _body_and_query(request)
+    fields = {key: _text(data, key) for key in ("body", "name", "email", "website")}
+    fields["notify"] = "1" if data.get("notify") is True else ""
+    parent = data.get("parent")
+    if parent is not None and (not isinstance(parent, int) or isinstance(parent, bool)):
+        raise BadRequest("'parent' must be a comment id (a number) or null.")
+    fields["parent"] = str(parent) if parent is not None else ""
+    form = comments.check_comment_form(fields, context.settings.max_body_chars)
+    address = remote_address(request, context.settings)
+    settings = settings_of(query.site)
+    posted = await comments.post_comment(
+        context.storage,
+        context.signer,
+        query.page,
+        form,
+        settings=settings,
+        remote_ip=address,
+        rate_limit=context.post_rate_limit(rate_limit_key(address)),
+    )
+    depth = min(posted.comment.depth, settings.max_depth)
+    return JSONResponse(
+        {
+            "comment": _comment_json(context, posted.comment, depth),
+            "html": context.html.comment_html(query, posted.comment, depth),
+            "edit_token": posted.edit_token,
+            "edit_window_s": settings.edit_window_s,
+            "count": posted.head.comment_count,
+            "title_text": _responses_to(posted.head, query.lang),
+        },
+        status_code=201,
+    )
+
+
+def _comment_id(request: Request) -> int:
+    raw = request.path_params["comment_id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise NotFound("There is no such comment.")
+    return int(raw)
+
+
+async def edit_comment(request: Request) -> Response:
+    context = app_context(request)
+    require_own_origin(request, context.settings)
+    data = await read_json_object(request, context.settings.max_request_bytes)
+    fields = {key: _text(data, key) for key in ("body", "name", "website") if key in data}
+    form = comments.check_edit_form(fields, context.settings.max_body_chars)
+    comment, head = await comments.edit_comment(
+        context.storage, context.signer, _comment_id(request), _text(data, "token"), form
+    )
+    return JSONResponse(
+        {"comment": _comment_json(context, comment, comment.depth), "version": head.version}
+    )
+
+
+async def delete_comment(request: Request) -> Response:
+    context = app_context(request)
+    require_own_origin(request, context.settings)
+    data = await read_json_object(request, context.settings.max_request_bytes)
+    head = await comments.delete_comment(
+        context.storage, context.signer, _comment_id(request), _text(data, "token")
+    )
+    return JSONResponse(
+        {
+            "deleted": True,
+            "count": head.comment_count,
+            "title_text": _responses_to(head, _text(data, "lang")),
+        }
+    )
+
+
+async def like(request: Request) -> Response:
+    """`{"comment": id or null for the post, "liked": true/false, "voter": token}`; setting
+    the state (not toggling) makes double clicks and retries count once."""
+    context, data, query = await _body_and_query(request)
+    target = data.get("comment")
+    if target is not None and (not isinstance(target, int) or isinstance(target, bool)):
+        raise BadRequest("'comment' must be a comment id, or null for the post itself.")
+    liked = data.get("liked")
+    if not isinstance(liked, bool):
+        raise BadRequest("'liked' must be true or false.")
+    address = remote_address(request, context.settings)
+    result = await comments.set_like(
+        context.storage,
+        context.signer,
+        query.page,
+        target,
+        liked,
+        _text(data, "voter"),
+        context.like_rate_limit(rate_limit_key(address)),
+    )
+    translator = Translator(query.lang)
+    key = "post_likes" if target is None else "likes"
+    return JSONResponse(
+        {
+            "liked": result.liked,
+            "count": result.count,
+            "text": translator(key, n=result.count),
+            "voter": result.voter_token,
+        }
+    )
+
+
+routes = [
+    Route("/api/v1/counts", counts, methods=["GET"]),
+    Route("/api/v1/threads", thread, methods=["GET"]),
+    Route("/api/v1/me", viewer, methods=["POST"]),
+    Route("/api/v1/comments", post_comment, methods=["POST"]),
+    Route("/api/v1/comments/{comment_id}", edit_comment, methods=["PATCH"]),
+    Route("/api/v1/comments/{comment_id}", delete_comment, methods=["DELETE"]),
+    Route("/api/v1/likes", like, methods=["POST"]),
+]

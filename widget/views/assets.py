@@ -1,0 +1,99 @@
+"""Browser code: `/embed.js` (fixed URL, short cache) and `/static/…` (content-hashed, cached
+for a year). The files live at the top of the repository (`embed.js`, `static/`) or, in an
+installed wheel, inside the package (`widget/_assets/`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import mimetypes
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+__all__ = ["Assets", "find_assets"]
+
+_PACKAGE = Path(__file__).resolve().parent.parent
+_CANDIDATES = (_PACKAGE / "_assets", _PACKAGE.parent)
+YEAR_S = 365 * 24 * 3600
+EMBED_MAX_AGE_S = 300  # the snippet's URL never changes, so browsers must look again soon
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Asset:
+    body: bytes
+    gzipped: bytes
+    media_type: str
+    etag: str
+
+
+def _asset(path: Path) -> Asset:
+    body = path.read_bytes()
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    if media_type.startswith("text/") or media_type.endswith("javascript"):
+        media_type += "; charset=utf-8"
+    digest = hashlib.sha256(body).hexdigest()[:12]
+    return Asset(body, gzip.compress(body, 9, mtime=0), media_type, f'"{digest}"')
+
+
+def find_assets() -> Path:
+    for folder in _CANDIDATES:
+        if (folder / "embed.js").is_file() and (folder / "static").is_dir():
+            return folder
+    raise RuntimeError("cannot find embed.js and static/: is the package installed completely?")
+
+
+class Assets:
+    """Loads every asset once, at start-up; `url(name)` gives its hashed URL for templates."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        folder = folder or find_assets()
+        self.embed_js = _asset(folder / "embed.js")
+        self._by_hashed: dict[str, Asset] = {}
+        self._urls: dict[str, str] = {}
+        for path in sorted((folder / "static").rglob("*")):
+            if not path.is_file():
+                continue
+            asset = _asset(path)
+            name = path.relative_to(folder / "static").as_posix()
+            stem, dot, suffix = name.rpartition(".")
+            hashed = f"{stem}.{asset.etag.strip(chr(34))}{dot}{suffix}"
+            self._by_hashed[hashed] = asset
+            self._urls[name] = f"/static/{hashed}"
+
+    def url(self, name: str) -> str:
+        return self._urls[name]
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/embed.js", self._serve_embed_js, methods=["GET", "HEAD"]),
+            Route("/static/{name:path}", self._serve_static, methods=["GET", "HEAD"]),
+        ]
+
+    async def _serve_embed_js(self, request: Request) -> Response:
+        return _respond(request, self.embed_js, f"public, max-age={EMBED_MAX_AGE_S}")
+
+    async def _serve_static(self, request: Request) -> Response:
+        asset = self._by_hashed.get(request.path_params["name"])
+        if asset is None:
+            return Response("No such file.\n", 404, media_type="text/plain; charset=utf-8")
+        return _respond(request, asset, f"public, max-age={YEAR_S}, immutable")
+
+
+def _respond(request: Request, asset: Asset, cache_control: str) -> Response:
+    headers = {
+        "Cache-Control": cache_control,
+        "ETag": asset.etag,
+        "Vary": "Accept-Encoding",
+        "Access-Control-Allow-Origin": "*",  # embed.js loads into every host page
+        "X-Content-Type-Options": "nosniff",
+    }
+    if request.headers.get("if-none-match") == asset.etag:
+        return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(asset.gzipped, media_type=asset.media_type, headers=headers)
+    return Response(asset.body, media_type=asset.media_type, headers=headers)

@@ -1,0 +1,38 @@
+"""What every view reaches through `request.app.state`: the parts `create_app` built."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from starlette.requests import Request
+
+from widget.auth.tokens import TokenSigner
+from widget.config import Settings
+from widget.storage import RateLimit, Storage
+
+from .assets import Assets
+from .html import HtmlRenderer
+
+__all__ = ["AppContext", "app_context"]
+
+LIKE_RATE_PER_MINUTE = 60
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AppContext:
+    settings: Settings
+    storage: Storage
+    signer: TokenSigner
+    assets: Assets
+    html: HtmlRenderer
+
+    def post_rate_limit(self, address_key: str) -> RateLimit:
+        return RateLimit(f"post:{address_key}", self.settings.post_rate_per_minute, 60.0)
+
+    def like_rate_limit(self, address_key: str) -> RateLimit:
+        return RateLimit(f"like:{address_key}", LIKE_RATE_PER_MINUTE, 60.0)
+
+
+def app_context(request: Request) -> AppContext:
+    context: AppContext = request.app.state.widget
+    return context

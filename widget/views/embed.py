@@ -1,0 +1,216 @@
+"""The iframe's side: the thread document, the bare fragment, the no-JavaScript form post, and
+avatars. Each handler parses, makes one domain call and responds."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from widget import comments
+from widget.addresses import rate_limit_key
+from widget.auth.tokens import BadToken, Purpose
+from widget.avatars import AVATAR_KEY, identicon_svg
+from widget.errors import ClientError, Forbidden, NotFound, RateLimited
+from widget.sites import get_site, settings_of
+from widget.storage import Comment, Site, ThreadHead
+
+from .context import AppContext, app_context
+from .html import EmbedQuery
+from .inputs import read_form, read_query, remote_address, require_own_origin
+from .security import document_headers
+
+__all__ = ["routes"]
+
+FORM_FIELDS = ("body", "name", "email", "website", "notify")
+
+
+async def _embed_query(request: Request, params: Mapping[str, str]) -> EmbedQuery:
+    context = app_context(request)
+    site = await get_site(context.storage, request.path_params["site"])
+    _check_referrer(request, site, context.settings.public_url)
+    return EmbedQuery.parse(site, params)
+
+
+def _check_referrer(request: Request, site: Site, public_url: str) -> None:
+    """The frame's own page (the host page's origin, as browsers send it) must be the site's."""
+    referrer = request.headers.get("referer", "")
+    if not referrer:
+        return
+    origin = "/".join(referrer.split("/", 3)[:3]).lower()
+    if origin != public_url and origin not in site.origins:
+        raise Forbidden(
+            f"This comment section belongs to {', '.join(site.origins)}, and this page is on"
+            f" {origin}. The site owner can allow it with:"
+            f" widget site add-origin {site.id} {origin}"
+        )
+
+
+async def thread_document(request: Request) -> Response:
+    """The iframe: thread, reply form and script. `replytocom` puts the form under a comment
+    for browsers without JavaScript."""
+    context = app_context(request)
+    params = read_query(request)
+    query = await _embed_query(request, params)
+    head = await context.storage.get_thread_head(query.site.id, query.page.page_id)
+    reply_to = await _reply_target(context, head, params.get("replytocom", ""))
+    return await _render_document(request, context, query, head, reply_to=reply_to)
+
+
+async def _reply_target(
+    context: AppContext, head: ThreadHead | None, raw_id: str
+) -> Comment | None:
+    if not raw_id.isdigit() or head is None or len(raw_id) > 18:
+        return None
+    comment = await context.storage.get_comment(int(raw_id))
+    if comment is None or comment.thread_id != head.id or comment.status != "approved":
+        return None
+    return comment
+
+
+async def _render_document(
+    request: Request,
+    context: AppContext,
+    query: EmbedQuery,
+    head: ThreadHead | None,
+    *,
+    reply_to: Comment | None = None,
+    values: Mapping[str, str] | None = None,
+    error: ClientError | None = None,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    fragment = await context.html.thread_fragment(query, head)
+    html = context.html
+    form_token = context.signer.sign(Purpose.FORM, {"s": query.site.id, "p": query.page.page_id})
+    config = {
+        "site": query.site.id,
+        "params": query.params(),
+        "publicUrl": context.settings.public_url,
+        "maxBody": context.settings.max_body_chars,
+        "strings": html.script_strings(query.lang),
+        "lang": query.lang,
+        "order": settings_of(query.site).order,
+    }
+    title = (head.title if head else "") or query.page.title or query.page.page_id
+    response = html.templates.TemplateResponse(
+        request,
+        "embed/thread.html",
+        {
+            "query": query,
+            "title": title,
+            "t": html.translator(query.lang),
+            # Rendered from our own templates and sanitised comment HTML, cached as bytes.
+            "fragment": Markup(fragment.body.decode("utf-8")),  # noqa: S704
+            "reply_to": reply_to,
+            "values": defaultdict(str, values or {}),
+            "errors": defaultdict(str, error.fields if error else {}),
+            "form_error": error.message if error else "",
+            "form_token": form_token,
+            "config": config,
+        },
+        status_code=status_code,
+        headers={**document_headers(query.site.origins), **(headers or {})},
+    )
+    return response
+
+
+async def thread_fragment(request: Request) -> Response:
+    """The thread alone, identical for every viewer: cacheable by ETag here, in proxies and CDNs."""
+    context = app_context(request)
+    query = await _embed_query(request, read_query(request))
+    head = await context.storage.get_thread_head(query.site.id, query.page.page_id)
+    etag = context.html.etag(query, head)
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "public, no-cache",
+        "Vary": "Accept-Encoding",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    gzipped = "gzip" in request.headers.get("accept-encoding", "")
+    fragment = await context.html.thread_fragment(query, head, gzipped=gzipped)
+    if gzipped and fragment.gzipped is not None:
+        headers["Content-Encoding"] = "gzip"
+        return Response(fragment.gzipped, media_type="text/html; charset=utf-8", headers=headers)
+    return Response(fragment.body, media_type="text/html; charset=utf-8", headers=headers)
+
+
+async def post_from_form(request: Request) -> Response:
+    """The reply form posted without JavaScript: 303 to the new comment, or the form again
+    with the visitor's text and a message beside each field that needs fixing."""
+    context = app_context(request)
+    require_own_origin(request, context.settings)
+    form = await read_form(request, context.settings.max_request_bytes)
+    query = await _embed_query(request, form)
+    values = {name: form.get(name, "") for name in FORM_FIELDS}
+    storage = context.storage
+    try:
+        _check_form_token(context, query, form.get("form_token", ""))
+        comment_form = comments.check_comment_form(form, context.settings.max_body_chars)
+        address = remote_address(request, context.settings)
+        posted = await comments.post_comment(
+            storage,
+            context.signer,
+            query.page,
+            comment_form,
+            settings=settings_of(query.site),
+            remote_ip=address,
+            rate_limit=context.post_rate_limit(rate_limit_key(address)),
+        )
+    except ClientError as error:
+        head = await storage.get_thread_head(query.site.id, query.page.page_id)
+        reply_to = await _reply_target(context, head, form.get("parent", ""))
+        headers = {}
+        if isinstance(error, RateLimited):
+            headers["Retry-After"] = str(int(error.retry_after_s) + 1)
+        return await _render_document(
+            request, context, query, head, reply_to=reply_to, values=values, error=error,
+            status_code=error.status, headers=headers,
+        )  # fmt: skip
+    comment = posted.comment
+    # The page that ends with this comment's thread: it is on it, whatever the order.
+    location = query.document_path(before=comment.root_id + 1, after=None)
+    return RedirectResponse(f"{location}#comment-{comment.id}", status_code=303)
+
+
+def _check_form_token(context: AppContext, query: EmbedQuery, token: str) -> None:
+    try:
+        value: Any = context.signer.verify(Purpose.FORM, token)
+    except BadToken as exc:
+        if exc.expired:
+            raise Forbidden(
+                "This form was open for too long. Your comment is still here: post it again."
+            ) from exc
+        raise Forbidden("This form is not valid; reload the page and try again.") from exc
+    if value != {"s": query.site.id, "p": query.page.page_id}:
+        raise Forbidden("This form belongs to another page; reload the page and try again.")
+
+
+async def avatar(request: Request) -> Response:
+    key = request.path_params["key"]
+    if not AVATAR_KEY.match(key):
+        raise NotFound("There is no such avatar.")
+    return Response(
+        identicon_svg(key),
+        media_type="image/svg+xml",
+        headers={
+            "Cache-Control": "public, max-age=31536000, immutable",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+routes = [
+    Route("/embed/{site}/thread", thread_document, methods=["GET", "HEAD"]),
+    Route("/embed/{site}/thread/fragment", thread_fragment, methods=["GET", "HEAD"]),
+    Route("/embed/{site}/thread/comments", post_from_form, methods=["POST"]),
+    Route("/avatars/{key}.svg", avatar, methods=["GET", "HEAD"]),
+]

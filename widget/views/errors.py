@@ -1,0 +1,71 @@
+"""Client errors become a page a person can read (in the iframe) or a JSON body (in the API)."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from widget.errors import ClientError, RateLimited
+
+from .context import app_context
+from .security import error_page_headers
+
+__all__ = ["exception_handlers"]
+
+log = logging.getLogger(__name__)
+
+_TITLES = {
+    400: "This request cannot be understood",
+    403: "Not allowed here",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Already exists",
+    413: "Too large",
+    415: "Wrong content type",
+    422: "Please check what you entered",
+    429: "Too many requests",
+    503: "Try again in a moment",
+}
+
+
+def _respond(request: Request, status: int, message: str, extra: dict[str, str]) -> Response:
+    if request.url.path.startswith("/api/"):
+        body = {"error": message}
+        return JSONResponse(body, status_code=status, headers=extra)
+    title = _TITLES.get(status, "Something went wrong")
+    html = app_context(request).html
+    return html.templates.TemplateResponse(
+        request,
+        "errors/error.html",
+        {"title": title, "message": message},
+        status_code=status,
+        headers={**error_page_headers(), **extra},
+    )
+
+
+async def client_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ClientError)
+    extra = {}
+    if isinstance(exc, RateLimited):
+        extra["Retry-After"] = str(int(exc.retry_after_s) + 1)
+    if request.url.path.startswith("/api/") and exc.fields:
+        return JSONResponse(
+            {"error": exc.message, "fields": exc.fields}, status_code=exc.status, headers=extra
+        )
+    return _respond(request, exc.status, exc.message, extra)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    messages = {
+        404: "There is nothing at this address.",
+        405: f"This address does not accept {request.method} requests.",
+    }
+    message = messages.get(exc.status_code, str(exc.detail))
+    return _respond(request, exc.status_code, message, dict(exc.headers or {}))
+
+
+exception_handlers = {ClientError: client_error, HTTPException: http_error}

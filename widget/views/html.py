@@ -1,0 +1,212 @@
+"""HTML out: the Jinja2 environment, the thread fragment and its in-process cache.
+
+The fragment is the same bytes for every viewer of a thread version, so it is rendered once per
+(thread version, site revision, embed parameters) and kept in a cache bounded by bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+from collections import OrderedDict
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+import jinja2
+from starlette.templating import Jinja2Templates
+
+from widget import __version__
+from widget.avatars import avatar_key
+from widget.comments import page_ref
+from widget.config import Settings
+from widget.errors import BadRequest
+from widget.i18n import LANGUAGES, Translator, choose_language
+from widget.sites import SiteSettings, settings_of
+from widget.storage import Comment, PageRef, Site, Storage, ThreadHead
+from widget.threads import CommentNode, ThreadCursor, ThreadView, load_thread, parse_cursor
+
+from .assets import Assets
+
+__all__ = ["EmbedQuery", "Fragment", "HtmlRenderer"]
+
+Theme = Literal["light", "dark", "auto"]
+THEMES = ("light", "dark", "auto")
+
+# Strings the iframe's script needs, handed over as JSON in the document.
+SCRIPT_STRINGS = (
+    "reply", "cancel_reply", "like", "liked", "edit", "delete", "save", "cancel",
+    "confirm_delete", "posting", "post_comment", "leave_reply", "problem", "deleted",
+)  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EmbedQuery:
+    """The parameters of one embed: which page, shown how. Everything in the fragment's links
+    comes from here, so it is also the fragment's cache key (with the thread version)."""
+
+    site: Site
+    page: PageRef
+    theme: Theme
+    lang: str
+    cursor: ThreadCursor
+
+    @classmethod
+    def parse(cls, site: Site, params: Mapping[str, str]) -> EmbedQuery:
+        theme = params.get("theme", "auto") or "auto"
+        if theme not in THEMES:
+            raise BadRequest(f"theme must be light, dark or auto, not {theme!r}.")
+        lang = params.get("lang", "")
+        if lang and choose_language(lang) == "en" and not lang.lower().startswith("en"):
+            lang = "en"  # an unsupported language falls back to English rather than failing
+        return cls(
+            site=site,
+            page=page_ref(site, params.get("page", ""), params.get("url", ""),
+                          params.get("title", "")),
+            theme=theme,  # type: ignore[arg-type]
+            lang=choose_language(lang),
+            cursor=parse_cursor(params.get("before"), params.get("after")),
+        )  # fmt: skip
+
+    def params(self, **changes: str | int | None) -> dict[str, str]:
+        values: dict[str, Any] = {
+            "page": self.page.page_id,
+            "url": self.page.url,
+            "title": self.page.title,
+            "theme": self.theme,
+            "lang": self.lang,
+        }
+        if self.cursor.direction:
+            values[self.cursor.direction] = self.cursor.comment_id
+        values.update(changes)
+        return {k: str(v) for k, v in values.items() if v not in (None, "")}
+
+    def document_path(self, **changes: str | int | None) -> str:
+        return f"/embed/{self.site.id}/thread?{urlencode(self.params(**changes))}"
+
+    def cache_key(self, head: ThreadHead | None) -> tuple[Any, ...]:
+        # Without a thread yet, the title comes from the request, so it is part of the key.
+        title = None if head and head.title else self.page.title
+        return (self.site.id, self.page.page_id, self.page.url, title, self.theme, self.lang,
+                self.cursor)  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Fragment:
+    etag: str
+    body: bytes
+    gzipped: bytes | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + len(self.gzipped or b"")
+
+
+class FragmentCache:
+    """Least recently used fragments, bounded by their total size in bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple[Any, ...], Fragment] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: tuple[Any, ...], etag: str) -> Fragment | None:
+        fragment = self._entries.get(key)
+        if fragment is None or fragment.etag != etag:
+            return None
+        self._entries.move_to_end(key)
+        return fragment
+
+    def put(self, key: tuple[Any, ...], fragment: Fragment) -> None:
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._bytes -= old.size
+        if fragment.size > self.max_bytes:
+            return
+        self._entries[key] = fragment
+        self._bytes += fragment.size
+        while self._bytes > self.max_bytes:
+            _, evicted = self._entries.popitem(last=False)
+            self._bytes -= evicted.size
+
+
+def _exact_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+class HtmlRenderer:
+    def __init__(self, settings: Settings, assets: Assets, storage: Storage) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.env = jinja2.Environment(
+            loader=jinja2.PackageLoader("widget", "templates"),
+            autoescape=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            undefined=jinja2.StrictUndefined,
+        )
+        self.env.globals.update(
+            static_url=assets.url,
+            public_url=settings.public_url,
+            version=__version__,
+            languages=LANGUAGES,
+        )
+        self.env.filters["exact_time"] = _exact_time
+        self.templates = Jinja2Templates(env=self.env)
+        self.fragments = FragmentCache(settings.fragment_cache_bytes)
+        # Part of every ETag, so a new release never serves fragments cached by the old one.
+        self._build = hashlib.sha256(__version__.encode()).hexdigest()[:6]
+
+    def etag(self, query: EmbedQuery, head: ThreadHead | None) -> str:
+        version = head.version if head else 0
+        return f'"{self._build}-{query.site.revision}-{version}"'
+
+    async def thread_fragment(
+        self, query: EmbedQuery, head: ThreadHead | None, *, gzipped: bool = False
+    ) -> Fragment:
+        """The rendered thread for `query` at `head`'s version, from the cache when it can."""
+        key = query.cache_key(head)
+        etag = self.etag(query, head)
+        fragment = self.fragments.get(key, etag)
+        if fragment is None:
+            settings = settings_of(query.site)
+            view = await load_thread(self.storage, query.page, settings, query.cursor, head)
+            html = self.env.get_template("embed/fragment.html").render(
+                self._fragment_context(query, view, settings)
+            )
+            # Label the bytes with the head we were given: the page read may be newer than
+            # that head, never older, so a later request for a newer version re-renders.
+            fragment = Fragment(etag, html.encode("utf-8"))
+            self.fragments.put(key, fragment)
+        if gzipped and fragment.gzipped is None:
+            fragment = dataclasses.replace(fragment, gzipped=gzip.compress(fragment.body, 6))
+            self.fragments.put(key, fragment)
+        return fragment
+
+    def comment_html(self, query: EmbedQuery, comment: Comment, depth: int) -> str:
+        """One comment as the fragment shows it, for the script to insert after posting."""
+        template = self.env.get_template("embed/_comment.html")
+        context = self._fragment_context(query, None, settings_of(query.site))
+        module = template.make_module(context)
+        return str(module.comment(CommentNode(comment, depth)))  # type: ignore[attr-defined]
+
+    def _fragment_context(
+        self, query: EmbedQuery, view: ThreadView | None, settings: SiteSettings
+    ) -> dict[str, Any]:
+        secret = self.settings.secret_key
+        return {
+            "query": query,
+            "view": view,
+            "settings": settings,
+            "t": Translator(query.lang),
+            "avatar_url": lambda c: f"/avatars/{avatar_key(secret, c.author_email.lower())}.svg",
+            "permalink_base": query.page.url or (self.settings.public_url + query.document_path()),
+        }
+
+    def translator(self, lang: str) -> Translator:
+        return Translator(lang)
+
+    def script_strings(self, lang: str) -> dict[str, str]:
+        return Translator(lang).strings(SCRIPT_STRINGS)

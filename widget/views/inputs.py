@@ -1,0 +1,134 @@
+"""Reading requests strictly: size limits, UTF-8, content types and origins.
+
+Starlette's own form parser replaces undecodable bytes silently; these helpers refuse them with a
+message instead, and refuse bodies over the limit before reading them whole.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+
+from widget.addresses import client_address
+from widget.config import Settings
+from widget.errors import BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType
+
+__all__ = [
+    "read_form",
+    "read_json_object",
+    "read_query",
+    "remote_address",
+    "require_own_origin",
+]
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    too_large = PayloadTooLarge(
+        f"This request is larger than the {limit:,} bytes this server accepts."
+    )
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise BadRequest("The Content-Length header is not a number.")
+        if int(declared) > limit:
+            raise too_large
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _check_text(value: str, what: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, as JSON's \ud800 escapes can produce
+        raise BadRequest(f"The {what} is not valid Unicode text.") from None
+    return value
+
+
+async def read_form(request: Request, limit: int) -> dict[str, str]:
+    """An `application/x-www-form-urlencoded` body as a dict (the last value of a repeated
+    field wins). Refuses other media types, bodies over `limit`, and bytes that are not UTF-8."""
+    if _media_type(request) != "application/x-www-form-urlencoded":
+        raise UnsupportedMediaType("Send the form as application/x-www-form-urlencoded.")
+    body = await _read_body(request, limit)
+    try:
+        text = body.decode("ascii")
+        pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise BadRequest(
+            "The form holds text that is not valid UTF-8; check your browser's encoding."
+        ) from None
+    return {key: _check_text(value, f"field {key!r}") for key, value in pairs}
+
+
+async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
+    """A JSON object body. Refuses other media types (so that a cross-site form cannot post
+    here without a CORS preflight we never grant), oversized bodies, and bad UTF-8."""
+    if _media_type(request) != "application/json":
+        raise UnsupportedMediaType("Send the request body as application/json.")
+    body = await _read_body(request, limit)
+    try:
+        value = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BadRequest("The request body is not valid UTF-8.") from None
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"The request body is not valid JSON: {exc.msg} at {exc.pos}.") from None
+    if not isinstance(value, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    _check_strings(value)
+    return value
+
+
+def _check_strings(value: Any) -> None:
+    if isinstance(value, str):
+        _check_text(value, "request body")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, "request body")
+            _check_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_strings(item)
+
+
+def require_own_origin(request: Request, settings: Settings) -> None:
+    """Mutations must come from our own pages: browsers send `Origin` with every POST."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        raise Forbidden("This request has no Origin header; send it from the comment form.")
+    if origin.rstrip("/").lower() != settings.public_url:
+        raise Forbidden(f"Requests from {origin} may not change anything here.")
+
+
+def remote_address(request: Request, settings: Settings) -> str:
+    peer = request.client.host if request.client else None
+    return client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxies)
+
+
+def read_query(request: Request, max_chars: int = 2000) -> dict[str, str]:
+    """The query parameters (the last of a repeated one wins), refusing undecodable text and
+    values longer than `max_chars`."""
+    raw = request.scope.get("query_string", b"")
+    if b"%" in raw or not raw.isascii():
+        # Starlette decodes percent-escapes with errors="replace"; check the bytes ourselves.
+        try:
+            parse_qsl(raw.decode("ascii"), keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+            raise BadRequest("The address holds text that is not valid UTF-8.") from None
+    params = dict(request.query_params)
+    for name, value in params.items():
+        if len(value) > max_chars:
+            raise BadRequest(f"The {name!r} parameter is longer than {max_chars:,} characters.")
+    return params
