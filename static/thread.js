@@ -13,6 +13,11 @@
   if (window.ResizeObserver) new ResizeObserver(reportHeight).observe(root);
   addEventListener('load', reportHeight);
   reportHeight();
+  // The frame is always as tall as its content, so its own scroll position must stay at the
+  // top; focusing a field or a restored scroll position after a reload would otherwise hide
+  // the top of the thread. Scrolling happens in the host page instead (scrollParentTo).
+  if ('scrollRestoration' in history) history.scrollRestoration = 'manual';
+  addEventListener('scroll', function () { if (scrollY) scrollTo(0, 0); });
 
   var configNode = doc.getElementById('wg-config');
   if (!configNode) return; // an error page: it only needs its height reported
@@ -110,7 +115,8 @@
     parentInput.value = link.getAttribute('data-reply');
     replyTitle.textContent = strings.leave_reply + ' — ' + link.getAttribute('data-author');
     cancel.hidden = false;
-    form.elements.body.focus();
+    form.elements.body.focus({ preventScroll: true });
+    scrollParentTo(respond);
   }
   function resetReply() {
     home.insertBefore(respond, homeNext);
@@ -201,8 +207,10 @@
   }
   doc.addEventListener('click', function (event) {
     var button = event.target.closest('button.wg-like');
-    if (!button || button.getAttribute('data-busy')) return;
-    button.setAttribute('data-busy', '1'); // a double click sends one request
+    // The second click of a double click (detail 2) and clicks while a request is out do
+    // nothing: a double click is one like, not a like taken back.
+    if (!button || event.detail > 1 || button.getAttribute('data-busy')) return;
+    button.setAttribute('data-busy', '1');
     var target = button.getAttribute('data-like');
     var liked = button.getAttribute('aria-pressed') !== 'true';
     api('POST', 'likes', withPage({

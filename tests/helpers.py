@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import html.parser
+
 import httpx
 
 from widget.config import Settings, load_settings
@@ -48,3 +50,20 @@ async def posted(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     data: dict[str, Any] = response.json()
     return data
+
+
+def hidden_inputs(document: str) -> dict[str, str]:
+    """The hidden fields of a page's forms, as a browser would send them back."""
+
+    class Collector(html.parser.HTMLParser):
+        fields: dict[str, str] = {}
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            found = dict(attrs)
+            if tag == "input" and found.get("type") == "hidden" and found.get("name"):
+                self.fields[found["name"] or ""] = found.get("value") or ""
+
+    collector = Collector()
+    collector.fields = {}
+    collector.feed(document)
+    return collector.fields

@@ -95,7 +95,8 @@ async def counts(request: Request) -> Response:
     for raw, page_id in by_raw.items():
         n = heads[page_id].comment_count if page_id in heads else 0
         result[raw] = {"count": n, "text": count_text(settings, translator, n)}
-    headers = {**_cors_headers(request, site), "Cache-Control": "public, max-age=30"}
+    # Not cached by browsers: a visitor who just commented must see the new count on reload.
+    headers = {**_cors_headers(request, site), "Cache-Control": "no-cache"}
     return JSONResponse({"counts": result}, headers=headers)
 
 

@@ -1,0 +1,113 @@
+"""Chromium through Playwright, the blog on blog.localhost and widget on comments.localhost."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from tests.servers import HostPages, WidgetServer, host_pages, widget_cli, widget_server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]  # fmt: skip
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/browser/" in str(item.path):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="module")
+def blog() -> Iterator[HostPages]:
+    with host_pages() as pages:
+        yield pages
+
+
+@pytest.fixture(scope="module")
+def widget(blog: HostPages, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WidgetServer]:
+    data_dir = tmp_path_factory.mktemp("widget") / "data"
+    widget_cli(data_dir, "site", "add", "blog", "--origin", blog.origin)
+    with widget_server(data_dir) as server:
+        yield server
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    context = browser.new_context(viewport={"width": 1000, "height": 900})
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return context.new_page()
+
+
+@pytest.fixture
+def open_context(playwright: Playwright, tmp_path: Path) -> Iterator[BrowserContext]:
+    """A browser that allows third-party cookies and storage, as many users' still do.
+
+    The default context above blocks them (as Chromium does here by default, and as Safari
+    always does), so the iframe's localStorage is refused there and state lives in memory.
+    """
+    profile = tmp_path / "profile"
+    (profile / "Default").mkdir(parents=True)
+    (profile / "Default" / "Preferences").write_text(
+        json.dumps({"profile": {"cookie_controls_mode": 0}})
+    )
+    context = playwright.chromium.launch_persistent_context(
+        str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+        viewport={"width": 1000, "height": 900},
+    )  # fmt: skip
+    yield context
+    context.close()
+
+
+def blog_post(blog: HostPages, widget: WidgetServer, path: str, title: str, extra: str = "") -> str:
+    """Publish a post on the blog with the snippet, and return its URL."""
+    blog.pages[path] = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>
+<body>
+<h1>{title}</h1>
+<p>Some words. <a href="#comments" data-comment-count="{path}">Comments</a></p>
+{extra}
+<div id="comments"></div>
+<script src="{widget.public_url}/embed.js" data-site="blog" data-page-id="{path}" async></script>
+</body></html>"""
+    return blog.url + path
+
+
+def api_post(widget: WidgetServer, blog: HostPages, path: str, **fields: Any) -> dict[str, Any]:
+    """Post a comment the way the iframe's script does, from Python."""
+    body = {"site": "blog", "page": path, "url": blog.url + path, "title": "", "name": "Bea",
+            "email": "bea@example.com", "body": "A comment"}  # fmt: skip
+    body.update(fields)
+    response = httpx.post(
+        f"{widget.local_url}/api/v1/comments", json=body, headers={"Origin": widget.public_url}
+    )
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()
+    return data

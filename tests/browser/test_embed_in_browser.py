@@ -1,0 +1,255 @@
+"""The comment section as a visitor meets it: in Chromium, in a cross-site iframe."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.browser.conftest import ARTIFACTS, api_post, blog_post
+from tests.servers import HostPages, WidgetServer, host_pages, widget_server
+
+FRAME = "#comments iframe"
+
+
+def fill_details(frame, body: str, name: str = "Ann", email: str = "ann@example.com") -> None:  # type: ignore[no-untyped-def]
+    frame.locator("#wg-body").fill(body)
+    frame.locator("#wg-name").fill(name)
+    frame.locator("#wg-email").fill(email)
+
+
+def iframe_height(page: Page) -> float:
+    box = page.locator(FRAME).bounding_box()
+    assert box is not None
+    return float(box["height"])
+
+
+def test_a_guest_posts_a_comment_and_a_reply(page: Page, blog: HostPages, widget: WidgetServer) -> None:
+    url = blog_post(blog, widget, "/first-post/", "First post")
+    page.goto(url)
+    frame = page.frame_locator(FRAME)
+    expect(frame.locator("#comments-title")).to_have_text("No Responses to “First post”")
+    expect(page.locator("[data-comment-count]")).to_have_text("No Responses")
+    start_height = iframe_height(page)
+
+    fill_details(frame, "Hello from **Chromium**")
+    frame.locator("#wg-submit").click()
+    first = frame.locator(".wg-comments > .wg-comment").first
+    expect(first.locator(".wg-text")).to_have_text("Hello from Chromium")
+    expect(first.locator(".wg-text strong")).to_have_text("Chromium")
+    expect(frame.locator("#comments-title")).to_have_text("One Response to “First post”")
+    assert page.url == url  # shown in place, no reload of the host page
+
+    first.locator(".wg-reply").click()
+    # The form moves under the comment, with a way back.
+    expect(first.locator("#respond")).to_be_visible()
+    expect(frame.locator("#cancel-reply")).to_be_visible()
+    frame.locator("#wg-body").fill("And a reply")
+    frame.locator("#wg-submit").click()
+    reply = first.locator(".wg-children .wg-comment")
+    expect(reply.locator(".wg-text")).to_have_text("And a reply")
+    expect(frame.locator("#comments-title")).to_have_text("2 Responses to “First post”")
+    expect(frame.locator("#cancel-reply")).to_be_hidden()
+
+    # The frame grew with its content, through the height messages embed.js accepts.
+    page.wait_for_function(
+        f"document.querySelector('{FRAME}').getBoundingClientRect().height > {start_height + 100}"
+    )
+    inner = frame.locator("html").evaluate("e => e.getBoundingClientRect().height")
+    assert abs(iframe_height(page) - inner) <= 2
+
+    page.reload()
+    expect(page.locator("[data-comment-count]")).to_have_text("2 Responses")
+    expect(page.frame_locator(FRAME).locator(".wg-children .wg-text")).to_have_text("And a reply")
+
+
+def test_errors_show_beside_their_field_and_keep_the_text(
+    page: Page, blog: HostPages, widget: WidgetServer
+) -> None:
+    page.goto(blog_post(blog, widget, "/errors/", "Errors"))
+    frame = page.frame_locator(FRAME)
+    frame.locator("#wg-body").fill("Something worth keeping")
+    frame.locator("#wg-email").fill("not an address")
+    frame.locator("#wg-website").fill("javascript:alert(1)")
+    frame.locator("#wg-submit").click()
+    expect(frame.locator("#wg-name-error")).to_have_text("Enter your name.")
+    expect(frame.locator("#wg-email-error")).to_have_text(
+        "Enter an email address such as name@example.com."
+    )
+    expect(frame.locator("#wg-website-error")).to_contain_text("http:// or https://")
+    expect(frame.locator("#wg-body")).to_have_value("Something worth keeping")
+    expect(frame.locator("#wg-body-error")).to_be_hidden()
+    expect(frame.locator(".wg-comment")).to_have_count(0)
+
+
+def test_a_like_toggles(page: Page, blog: HostPages, widget: WidgetServer) -> None:
+    url = blog_post(blog, widget, "/liked/", "Liked")
+    comment_id = api_post(widget, blog, "/liked/", body="Like me")["comment"]["id"]
+    page.goto(url)
+    frame = page.frame_locator(FRAME)
+    button = frame.locator(f"#comment-{comment_id} button.wg-like")
+    count = frame.locator(f"#comment-{comment_id} .wg-like-count")
+    expect(button).to_have_attribute("aria-pressed", "false")
+    button.dblclick()  # a double click is one like, not a like taken back
+    expect(button).to_have_attribute("aria-pressed", "true")
+    expect(count).to_have_text("1 like")
+    page.wait_for_timeout(300)
+    expect(button).to_have_attribute("aria-pressed", "true")
+    button.click()
+    expect(button).to_have_attribute("aria-pressed", "false")
+    expect(count).to_have_attribute("data-count", "0")
+    frame.locator("button.wg-post-like").click()
+    expect(frame.locator(".wg-post-like-count")).to_have_text("One person likes this.")
+
+
+def test_own_comments_can_be_edited_even_where_storage_is_refused(
+    page: Page, blog: HostPages, widget: WidgetServer
+) -> None:
+    # Here third-party storage is blocked: the edit token lives in the frame's memory.
+    page.goto(blog_post(blog, widget, "/edit-now/", "Edit now"))
+    frame = page.frame_locator(FRAME)
+    fill_details(frame, "Frist!")
+    frame.locator("#wg-submit").click()
+    mine = frame.locator(".wg-comment").first
+    mine.locator("button.wg-edit").click()
+    editor = mine.locator("textarea.wg-edit-body")
+    expect(editor).to_have_value("Frist!")
+    editor.fill("First, *properly*.")
+    mine.locator("button.wg-save").click()
+    expect(mine.locator(".wg-text em")).to_have_text("properly")
+
+
+def test_where_storage_is_allowed_the_frame_remembers(
+    open_context: BrowserContext, blog: HostPages, widget: WidgetServer
+) -> None:
+    url = blog_post(blog, widget, "/remembered/", "Remembered")
+    other = api_post(widget, blog, "/remembered/", body="Someone else's")["comment"]["id"]
+    page = open_context.new_page()
+    page.goto(url)
+    frame = page.frame_locator(FRAME)
+    fill_details(frame, "Frist!", name="Carla", email="carla@example.com")
+    frame.locator("#wg-website").fill("https://carla.example")
+    frame.locator("#wg-save").check()
+    frame.locator("#wg-submit").click()
+    mine = frame.locator(".wg-comment").last
+    expect(mine.locator(".wg-author a")).to_have_attribute("href", "https://carla.example")
+    frame.locator(f"#comment-{other} button.wg-like").click()
+    expect(frame.locator(f"#comment-{other} .wg-like-count")).to_have_text("1 like")
+
+    page.reload()
+    frame = page.frame_locator(FRAME)
+    # The details, the like and the right to edit all came back from the frame's storage.
+    expect(frame.locator("#wg-name")).to_have_value("Carla")
+    expect(frame.locator("#wg-email")).to_have_value("carla@example.com")
+    expect(frame.locator("#wg-save")).to_be_checked()
+    expect(frame.locator(f"#comment-{other} button.wg-like")).to_have_attribute("aria-pressed", "true")
+    expect(frame.locator(f"#comment-{other} button.wg-edit")).to_have_count(0)
+    mine = frame.locator(".wg-comment").last
+    mine.locator("button.wg-edit").click()
+    editor = mine.locator("textarea.wg-edit-body")
+    expect(editor).to_have_value("Frist!")
+    editor.fill("First, *properly*.")
+    mine.locator("button.wg-save").click()
+    expect(mine.locator(".wg-text em")).to_have_text("properly")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    mine.locator("button.wg-delete").click()
+    expect(frame.locator(".wg-comment")).to_have_count(1)
+    expect(frame.locator("#comments-title")).to_have_text("One Response to “Remembered”")
+
+
+def test_posting_works_with_javascript_off(
+    browser: Browser, blog: HostPages, widget: WidgetServer
+) -> None:
+    params = urlencode(
+        {"page": "/no-script/", "url": f"{blog.url}/no-script/", "title": "No script"}
+    )
+    # With scripts off, embed.js cannot run: a <noscript> iframe is how such pages embed.
+    blog.pages["/no-script/"] = f"""<!doctype html><html><head><title>No script</title></head>
+<body><noscript><iframe src="{widget.public_url}/embed/blog/thread?{params}"
+style="width:100%;height:1800px;border:0"></iframe></noscript></body></html>"""
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(f"{blog.url}/no-script/")
+        frame = page.frame_locator("iframe")
+        frame.locator("#wg-body").fill("Posted without a script")
+        frame.locator("#wg-name").fill("Dora")
+        frame.locator("#wg-submit").click()  # email missing: the form comes back
+        expect(frame.locator("#wg-email-error")).to_have_text("Enter your email address (it is never shown).")
+        expect(frame.locator("#wg-body")).to_have_value("Posted without a script")
+        frame.locator("#wg-email").fill("dora@example.com")
+        frame.locator("#wg-submit").click()
+        expect(frame.locator(".wg-comment .wg-text")).to_have_text("Posted without a script")
+        expect(frame.locator("#comments-title")).to_have_text("One Response to “No script”")
+
+        frame.locator(".wg-reply").click()  # a link: the form comes back under "Reply to"
+        expect(frame.locator("#reply-title-text")).to_have_text("Leave a Reply to Dora")
+        frame.locator("#wg-body").fill("A reply without a script")
+        frame.locator("#wg-name").fill("Eve")
+        frame.locator("#wg-email").fill("eve@example.com")
+        frame.locator("#wg-submit").click()
+        expect(frame.locator(".wg-children .wg-text")).to_have_text("A reply without a script")
+    finally:
+        context.close()
+
+
+def test_a_screenshot_of_the_demo_post(browser: Browser, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+    data_dir = tmp_path_factory.mktemp("demo") / "data"
+    with widget_server(data_dir, demo="true") as server:
+        demo_url = f"http://blog.localhost:{server.port}/"
+        context = browser.new_context(viewport={"width": 1000, "height": 1800})
+        try:
+            page = context.new_page()
+            page.goto(demo_url)
+            frame = page.frame_locator(FRAME)
+            for name, body in [
+                ("Grace", "The comments live on another site, and it *just works*."),
+                ("Linus", "Tried it with JavaScript off as well: still fine."),
+            ]:
+                fill_details(frame, body, name=name, email=f"{name.lower()}@example.com")
+                frame.locator("#wg-submit").click()
+                expect(frame.locator(".wg-text", has_text=body.split(",")[0].split(":")[0])).to_be_visible()
+            frame.locator(".wg-reply").first.click()
+            fill_details(frame, "Agreed. And the avatars are drawn locally.", name="Ada",
+                         email="ada@example.com")  # fmt: skip
+            frame.locator("#wg-submit").click()
+            expect(frame.locator(".wg-children .wg-comment")).to_have_count(1)
+            page.reload()
+            expect(page.locator("[data-comment-count]")).to_have_text("3 Responses")
+            frame = page.frame_locator(FRAME)
+            expect(frame.locator("#comments-title")).to_have_text(
+                "3 Responses to “Hello from the demo blog”"
+            )
+            ARTIFACTS.mkdir(exist_ok=True)
+            shot = ARTIFACTS / "demo-post.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 20_000
+        finally:
+            context.close()
+
+
+def test_messages_from_other_windows_do_not_resize_the_frame(
+    page: Page, blog: HostPages, widget: WidgetServer
+) -> None:
+    page.goto(blog_post(blog, widget, "/spoof/", "Spoof"))
+    frame = page.frame_locator(FRAME)
+    expect(frame.locator("#comments-title")).to_be_visible()
+    page.wait_for_timeout(300)
+    before = iframe_height(page)
+    # The host page itself (wrong source) posts a height message: ignored.
+    page.evaluate("window.postMessage({widget: 'height', height: 5000}, '*')")
+    page.wait_for_timeout(300)
+    assert iframe_height(page) == before
+
+
+def test_the_frame_refuses_to_load_on_a_site_not_allowed(
+    page: Page, widget: WidgetServer
+) -> None:
+    with host_pages() as stranger:
+        stranger.pages["/"] = f"""<!doctype html><html><body><div id="comments"></div>
+<script src="{widget.public_url}/embed.js" data-site="blog" async></script></body></html>"""
+        page.goto(stranger.url + "/")
+        frame = page.frame_locator(FRAME)
+        # A readable error in the frame, not a blank box.
+        expect(frame.locator(".wg-problem")).to_contain_text("widget site add-origin blog")

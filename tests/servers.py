@@ -1,0 +1,141 @@
+"""Real servers for the tests that need them: widget under uvicorn in its own process, and a
+host page ("the blog") on another port, so that the browser sees two different sites."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import httpx
+
+__all__ = ["HostPages", "WidgetServer", "free_port", "host_pages", "widget_cli", "widget_server"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class WidgetServer:
+    def __init__(self, process: subprocess.Popen[bytes], port: int, data_dir: Path) -> None:
+        self.process = process
+        self.port = port
+        self.data_dir = data_dir
+        # Browsers reach it by name; Python reaches it by address (it does not resolve *.localhost).
+        self.public_url = f"http://comments.localhost:{port}"
+        self.local_url = f"http://127.0.0.1:{port}"
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+
+def widget_cli(data_dir: Path, *args: str) -> str:
+    """Run `widget ARGS` on the data folder of a (running or future) server."""
+    result = subprocess.run(
+        [sys.executable, "-m", "widget", *args],
+        env=_widget_env(data_dir, "http://comments.localhost:8000", {}),
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    return result.stdout
+
+
+def _widget_env(data_dir: Path, public_url: str, extra: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIDGET_")}
+    env.update(
+        WIDGET_DATA_DIR=str(data_dir),
+        WIDGET_PUBLIC_URL=public_url,
+        WIDGET_DEMO="false",
+        WIDGET_POST_RATE_PER_MINUTE="100000",
+        WIDGET_LOG_LEVEL="warning",
+    )
+    env.update(extra)
+    return env
+
+
+@contextlib.contextmanager
+def widget_server(data_dir: Path, **settings: str) -> Iterator[WidgetServer]:
+    """`widget serve` in a child process on a free port, stopped (or killed) afterwards."""
+    port = free_port()
+    extra = {f"WIDGET_{name.upper()}": value for name, value in settings.items()}
+    env = _widget_env(data_dir, f"http://comments.localhost:{port}", extra)
+    log = open(data_dir.parent / f"widget-{port}.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "widget", "serve", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    server = WidgetServer(process, port, data_dir)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{server.local_url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                output = (data_dir.parent / f"widget-{port}.log").read_text(errors="replace")
+                raise RuntimeError(f"widget did not start:\n{output}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        log.close()
+
+
+class HostPages:
+    """A blog on another site: pages set by the test, served from a thread."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"http://blog.localhost:{port}"
+        self.origin = self.url
+        self.pages: dict[str, str] = {}
+
+
+@contextlib.contextmanager
+def host_pages() -> Iterator[HostPages]:
+    port = free_port()
+    host = HostPages(port)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = host.pages.get(self.path.split("?")[0])
+            if body is None:
+                self.send_error(404)
+                return
+            data = body.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield host
+    finally:
+        server.shutdown()
+        server.server_close()

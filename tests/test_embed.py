@@ -1,0 +1,355 @@
+"""The iframe document, the fragment, and the reply form posted without JavaScript."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from starlette.applications import Starlette
+
+from tests.helpers import BLOG, OWN_ORIGIN, PAGE, hidden_inputs, posted
+from widget.sites import change_site_setting
+
+EMBED = {key: value for key, value in PAGE.items() if key != "site"}
+
+
+def form_token(html: str) -> str:
+    match = re.search(r'name="form_token" value="([^"]+)"', html)
+    assert match, "the document has no form token"
+    return match.group(1)
+
+
+async def open_form(client: httpx.AsyncClient, **params: str) -> dict[str, str]:
+    """What a browser without JavaScript would send back from the document's form."""
+    response = await client.get("/embed/blog/thread", params={**EMBED, **params})
+    assert response.status_code == 200
+    return hidden_inputs(response.text)
+
+
+async def test_the_document_embeds_only_in_the_sites_origins(client: httpx.AsyncClient) -> None:
+    response = await client.get("/embed/blog/thread", params=EMBED)
+    assert response.status_code == 200
+    policy = response.headers["content-security-policy"]
+    assert f"frame-ancestors {BLOG}" in policy
+    assert "script-src 'self'" in policy
+    assert "No Responses to “Hello world”" in response.text
+    assert "Leave a Reply" in response.text
+    assert "Notify me of follow-up comments via email." in response.text
+    assert "Save my name, email, and website in this browser" in response.text
+
+
+async def test_an_unknown_site_gets_a_readable_error_page(client: httpx.AsyncClient) -> None:
+    response = await client.get("/embed/nosuch/thread", params=EMBED)
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert "There is no site called &#39;nosuch&#39;" in response.text
+    assert "widget site add nosuch" in response.text
+    # It must show inside any frame, or the site owner would see a blank box.
+    assert "frame-ancestors *" in response.headers["content-security-policy"]
+
+
+async def test_a_page_outside_the_origins_gets_an_error_page(client: httpx.AsyncClient) -> None:
+    response = await client.get(
+        "/embed/blog/thread", params={**EMBED, "url": "https://elsewhere.example/p/"}
+    )
+    assert response.status_code == 403
+    assert "https://elsewhere.example" in response.text
+    assert "widget site add-origin blog https://elsewhere.example" in response.text
+    framed_elsewhere = await client.get(
+        "/embed/blog/thread", params=EMBED, headers={"Referer": "https://elsewhere.example/x"}
+    )
+    assert framed_elsewhere.status_code == 403
+
+
+async def test_bad_embed_parameters_are_400(client: httpx.AsyncClient) -> None:
+    for params, message in [
+        ({**EMBED, "theme": "neon"}, "theme must be light, dark or auto"),
+        ({**EMBED, "before": "abc"}, "must be a comment number"),
+        ({**EMBED, "before": "3", "after": "4"}, "not both"),
+        ({**EMBED, "page": ""}, "page parameter is empty"),
+        ({**EMBED, "page": "x" * 2001}, "longer than 2,000 characters"),
+    ]:
+        response = await client.get("/embed/blog/thread", params=params)
+        assert response.status_code == 400, params
+        assert message in response.text
+
+
+async def test_invalid_utf8_in_the_address_is_400(client: httpx.AsyncClient) -> None:
+    response = await client.get("/embed/blog/thread?page=%2Fa%FF%FE&title=x")
+    assert response.status_code == 400
+    assert "not valid UTF-8" in response.text
+
+
+async def test_the_fragment_has_an_etag_and_answers_304(client: httpx.AsyncClient) -> None:
+    first = await client.get("/embed/blog/thread/fragment", params=EMBED)
+    assert first.status_code == 200
+    etag = first.headers["etag"]
+    again = await client.get(
+        "/embed/blog/thread/fragment", params=EMBED, headers={"If-None-Match": etag}
+    )
+    assert again.status_code == 304
+    assert again.content == b""
+    await posted(client)
+    changed = await client.get(
+        "/embed/blog/thread/fragment", params=EMBED, headers={"If-None-Match": etag}
+    )
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != etag
+    assert "One Response to" in changed.text
+
+
+async def test_the_fragment_is_the_same_for_every_viewer(client: httpx.AsyncClient) -> None:
+    data = await posted(client)
+    plain = await client.get("/embed/blog/thread/fragment", params=EMBED)
+    # A browser holding the author's tokens gets exactly the same bytes.
+    author = await client.get(
+        "/embed/blog/thread/fragment", params=EMBED,
+        headers={"Cookie": f"edit={data['edit_token']}", "Authorization": "Bearer x"},
+    )  # fmt: skip
+    assert author.content == plain.content
+    assert author.headers["etag"] == plain.headers["etag"]
+    assert data["edit_token"] not in plain.text
+    assert "form_token" not in plain.text
+
+
+async def test_the_fragment_compresses(client: httpx.AsyncClient) -> None:
+    await posted(client)
+    response = await client.get(
+        "/embed/blog/thread/fragment", params=EMBED, headers={"Accept-Encoding": "gzip"}
+    )
+    assert response.headers["content-encoding"] == "gzip"
+    assert "One Response to" in response.text  # httpx decompresses
+
+
+async def test_a_site_setting_change_changes_the_etag(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    await posted(client)
+    before = await client.get("/embed/blog/thread/fragment", params=EMBED)
+    await change_site_setting(app.state.widget.storage, "blog", "order", "newest")
+    after = await client.get(
+        "/embed/blog/thread/fragment", params=EMBED,
+        headers={"If-None-Match": before.headers["etag"]},
+    )  # fmt: skip
+    assert after.status_code == 200
+
+
+async def test_posting_without_javascript_redirects_to_the_comment(
+    client: httpx.AsyncClient,
+) -> None:
+    form = await open_form(client)
+    response = await client.post(
+        "/embed/blog/thread/comments",
+        data={**form, "body": "No script here", "name": "Nojs", "email": "n@example.com",
+              "notify": "1"},
+        headers=OWN_ORIGIN,
+    )  # fmt: skip
+    assert response.status_code == 303
+    location = response.headers["location"]
+    assert location.startswith("/embed/blog/thread?")
+    comment_id = int(location.rsplit("#comment-", 1)[1])
+    page = await client.get(location.split("#")[0])
+    assert f'id="comment-{comment_id}"' in page.text
+    assert "No script here" in page.text
+    assert "One Response to “Hello world”" in page.text
+
+
+async def test_a_form_post_keeps_what_was_typed_and_shows_errors(
+    client: httpx.AsyncClient,
+) -> None:
+    form = await open_form(client)
+    response = await client.post(
+        "/embed/blog/thread/comments",
+        data={**form, "body": "My <long> thoughts", "name": "", "email": "bad",
+              "website": "javascript:alert(1)"},
+        headers=OWN_ORIGIN,
+    )  # fmt: skip
+    assert response.status_code == 422
+    html = response.text
+    assert "My &lt;long&gt; thoughts</textarea>" in html
+    assert 'id="wg-name-error" data-field="name">Enter your name.</span>' in html
+    assert "Enter an email address such as name@example.com." in html
+    assert 'value="javascript:alert(1)"' in html  # kept, escaped, for the visitor to fix
+    assert "http:// or https://" in html
+
+
+async def test_a_form_post_needs_a_valid_token(client: httpx.AsyncClient) -> None:
+    form = await open_form(client)
+    fields = {**form, "body": "Hi", "name": "Ann", "email": "ann@example.com"}
+    forged = await client.post(
+        "/embed/blog/thread/comments", data={**fields, "form_token": "forged"}, headers=OWN_ORIGIN
+    )
+    assert forged.status_code == 403
+    assert "This form is not valid" in forged.text
+    assert ">Hi</textarea>" in forged.text
+    other_page = await open_form(client, page="/other/", url=f"{BLOG}/other/")
+    wrong = await client.post(
+        "/embed/blog/thread/comments",
+        data={**fields, "form_token": other_page["form_token"]},
+        headers=OWN_ORIGIN,
+    )
+    assert wrong.status_code == 403
+    assert "another page" in wrong.text
+
+
+async def test_a_form_post_needs_our_origin(client: httpx.AsyncClient) -> None:
+    form = await open_form(client)
+    response = await client.post(
+        "/embed/blog/thread/comments",
+        data={**form, "body": "Hi", "name": "Ann", "email": "ann@example.com"},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert response.status_code == 403
+    assert "may not change anything" in response.text
+
+
+async def test_a_form_post_with_invalid_utf8_is_400(client: httpx.AsyncClient) -> None:
+    form = await open_form(client)
+    encoded = "&".join(f"{k}={v}" for k, v in form.items() if k in {"page", "form_token"})
+    response = await client.post(
+        "/embed/blog/thread/comments",
+        content=(encoded + "&name=Ann&email=a%40b.example&body=%C3%28").encode(),
+        headers={**OWN_ORIGIN, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 400
+    assert "not valid UTF-8" in response.text
+
+
+async def test_reply_without_javascript_via_replytocom(client: httpx.AsyncClient) -> None:
+    first = await posted(client, name="Zoe")
+    form = await open_form(client, replytocom=str(first["comment"]["id"]))
+    assert form["parent"] == str(first["comment"]["id"])
+    document = await client.get(
+        "/embed/blog/thread", params={**EMBED, "replytocom": first["comment"]["id"]}
+    )
+    assert "Leave a Reply to Zoe" in document.text
+    response = await client.post(
+        "/embed/blog/thread/comments",
+        data={**form, "body": "Reply by form", "name": "Ann", "email": "ann@example.com"},
+        headers=OWN_ORIGIN,
+    )
+    assert response.status_code == 303
+    thread = (await client.get("/api/v1/threads", params=PAGE)).json()
+    assert thread["comments"][0]["replies"][0]["html"] == "<p>Reply by form</p>"
+
+
+async def test_paging_by_top_level_comment(client: httpx.AsyncClient, app: Starlette) -> None:
+    await change_site_setting(app.state.widget.storage, "blog", "page_size", 3)
+    ids = [(await posted(client, body=f"top {i}"))["comment"]["id"] for i in range(7)]
+    await posted(client, body="reply to the first", parent=ids[0])
+    first = (await client.get("/api/v1/threads", params=PAGE)).json()
+    assert [c["html"] for c in first["comments"]] == ["<p>top 0</p>", "<p>top 1</p>", "<p>top 2</p>"]
+    assert first["comments"][0]["replies"][0]["html"] == "<p>reply to the first</p>"
+    assert first["older"] is None
+    second = (await client.get("/api/v1/threads", params={**PAGE, "after": first["newer"]})).json()
+    assert [c["id"] for c in second["comments"]] == ids[3:6]
+    third = (await client.get("/api/v1/threads", params={**PAGE, "after": second["newer"]})).json()
+    assert [c["id"] for c in third["comments"]] == ids[6:]
+    assert third["newer"] is None
+    back = (await client.get("/api/v1/threads", params={**PAGE, "before": third["older"]})).json()
+    assert [c["id"] for c in back["comments"]] == ids[3:6]
+
+    fragment = await client.get("/embed/blog/thread/fragment", params=EMBED)
+    assert "Newer comments" in fragment.text
+    assert "Older comments" not in fragment.text
+    link = re.search(r'class="wg-newer" href="([^"]+)"', fragment.text)
+    assert link
+    query = parse_qs(urlsplit(link.group(1).replace("&amp;", "&")).query)
+    assert query["after"] == [str(ids[2])]
+
+
+async def test_newest_first_order(client: httpx.AsyncClient, app: Starlette) -> None:
+    await change_site_setting(app.state.widget.storage, "blog", "order", "newest")
+    await change_site_setting(app.state.widget.storage, "blog", "page_size", 2)
+    ids = [(await posted(client, body=f"top {i}"))["comment"]["id"] for i in range(5)]
+    page = (await client.get("/api/v1/threads", params=PAGE)).json()
+    assert [c["id"] for c in page["comments"]] == [ids[4], ids[3]]
+    assert page["newer"] is None
+    older = (await client.get("/api/v1/threads", params={**PAGE, "before": page["older"]})).json()
+    assert [c["id"] for c in older["comments"]] == [ids[2], ids[1]]
+
+
+async def test_the_redirect_after_posting_shows_the_comments_page(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    await change_site_setting(app.state.widget.storage, "blog", "page_size", 2)
+    for i in range(5):
+        await posted(client, body=f"top {i}")
+    form = await open_form(client)
+    response = await client.post(
+        "/embed/blog/thread/comments",
+        data={**form, "body": "the newest", "name": "Ann", "email": "ann@example.com"},
+        headers=OWN_ORIGIN,
+    )
+    page = await client.get(response.headers["location"].split("#")[0])
+    assert "the newest" in page.text
+
+
+async def test_a_deleted_comment_with_replies_leaves_a_placeholder(
+    client: httpx.AsyncClient,
+) -> None:
+    first = await posted(client, body="to be deleted")
+    await posted(client, body="the reply stays", parent=first["comment"]["id"])
+    lonely = await posted(client, body="deleted without replies")
+    for data in (first, lonely):
+        response = await client.request(
+            "DELETE", f"/api/v1/comments/{data['comment']['id']}",
+            json={"token": data["edit_token"]}, headers=OWN_ORIGIN,
+        )  # fmt: skip
+        assert response.status_code == 200
+    fragment = (await client.get("/embed/blog/thread/fragment", params=EMBED)).text
+    assert "This comment was deleted." in fragment
+    assert "the reply stays" in fragment
+    assert "to be deleted" not in fragment
+    assert "deleted without replies" not in fragment
+    assert "One Response to" in fragment
+
+
+async def test_languages(client: httpx.AsyncClient) -> None:
+    await posted(client)
+    await posted(client)
+    german = await client.get("/embed/blog/thread", params={**EMBED, "lang": "de-AT"})
+    assert "2 Antworten auf „Hello world“" in german.text
+    assert '<html lang="de"' in german.text
+    russian = await client.get("/embed/blog/thread/fragment", params={**EMBED, "lang": "ru"})
+    assert "2 отклика на «Hello world»" in russian.text
+    unknown = await client.get("/embed/blog/thread", params={**EMBED, "lang": "xx"})
+    assert "2 Responses to" in unknown.text
+
+
+async def test_themes(client: httpx.AsyncClient) -> None:
+    for theme in ("light", "dark", "auto"):
+        response = await client.get("/embed/blog/thread", params={**EMBED, "theme": theme})
+        assert f'class="wg-theme-{theme}"' in response.text
+
+
+async def test_avatars_are_local_and_do_not_reveal_the_email(client: httpx.AsyncClient) -> None:
+    import hashlib
+
+    await posted(client, email="Ann@Example.com")
+    fragment = (await client.get("/embed/blog/thread/fragment", params=EMBED)).text
+    match = re.search(r'<img class="wg-avatar" src="(/avatars/[0-9a-f]{16}\.svg)"', fragment)
+    assert match
+    assert hashlib.md5(b"ann@example.com").hexdigest()[:16] not in fragment  # noqa: S324
+    avatar = await client.get(match.group(1))
+    assert avatar.status_code == 200
+    assert avatar.headers["content-type"] == "image/svg+xml"
+    assert avatar.text.startswith("<svg")
+    assert (await client.get("/avatars/not-a-key.svg")).status_code == 404
+
+
+async def test_static_files_are_hashed_and_cached(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/embed/blog/thread", params=EMBED)).text
+    css = re.search(r'href="(/static/widget\.[0-9a-f]{12}\.css)"', document)
+    js = re.search(r'src="(/static/thread\.[0-9a-f]{12}\.js)"', document)
+    assert css and js
+    for path in (css.group(1), js.group(1)):
+        response = await client.get(path)
+        assert response.status_code == 200
+        assert "immutable" in response.headers["cache-control"]
+    embed = await client.get("/embed.js")
+    assert embed.status_code == 200
+    assert embed.headers["content-type"].startswith("text/javascript")
+    assert "max-age=300" in embed.headers["cache-control"]
+    assert (await client.get("/static/thread.js")).status_code == 404

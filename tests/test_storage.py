@@ -1,0 +1,235 @@
+"""The storage contract, run against every backend, and the SQLite backend's own promises."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from widget.errors import Conflict, Invalid, NotFound, RateLimited
+from widget.storage import (
+    POST_LIKE,
+    NewComment,
+    PageRef,
+    PageWindow,
+    RateLimit,
+    Storage,
+    storage_for_url,
+)
+from widget.storage.sqlite import SQLiteStorage, migrations
+
+PAGE = PageRef("blog", "/p/", "https://blog.example/p/", "A post")
+
+
+def new_comment(body: str = "hi", parent: int | None = None, page: PageRef = PAGE) -> NewComment:
+    return NewComment(
+        page=page, parent_id=parent, author_name="Ann", author_email="ann@example.com",
+        author_url="", body_source=body, body_html=f"<p>{body}</p>", notify=False,
+        remote_ip="192.0.2.1", created_at=datetime.now(UTC),
+    )  # fmt: skip
+
+
+@pytest.fixture(params=["sqlite"])
+async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
+    backend = storage_for_url(f"sqlite:///{tmp_path / 'widget.db'}")
+    await backend.open()
+    await backend.add_site("blog", "Blog", ["https://blog.example"], {})
+    yield backend
+    await backend.close()
+
+
+async def test_sites(storage: Storage) -> None:
+    site = await storage.get_site("blog")
+    assert site is not None
+    assert site.origins == ("https://blog.example",)
+    with pytest.raises(Conflict):
+        await storage.add_site("blog", "Again", ["https://x.example"], {})
+    changed = await storage.update_site(
+        "blog", origins=["https://a.example", "https://b.example"], settings={"order": "newest"}
+    )
+    assert changed.origins == ("https://a.example", "https://b.example")
+    assert changed.settings == {"order": "newest"}
+    assert changed.revision == site.revision + 1
+    with pytest.raises(NotFound):
+        await storage.update_site("nope", name="x")
+    assert [s.id for s in await storage.list_sites()] == ["blog"]
+    assert await storage.remove_site("blog") is True
+    assert await storage.get_site("blog") is None
+    assert await storage.remove_site("blog") is False
+
+
+async def test_threads_are_created_by_the_first_comment(storage: Storage) -> None:
+    assert await storage.get_thread_head("blog", "/p/") is None
+    comment, head = await storage.add_comment(new_comment(), None)
+    assert head.comment_count == 1
+    assert head.title == "A post"
+    assert comment.depth == 1
+    assert comment.root_id == comment.id
+    assert await storage.get_thread_head("blog", "/p/") == head
+    reply, head2 = await storage.add_comment(new_comment("re", comment.id), None)
+    assert reply.depth == 2
+    assert reply.root_id == comment.id
+    assert head2.version > head.version
+    heads = await storage.get_thread_heads("blog", ["/p/", "/none/"])
+    assert list(heads) == ["/p/"]
+
+
+async def test_a_parent_must_be_in_the_same_thread(storage: Storage) -> None:
+    other, _ = await storage.add_comment(new_comment(page=PageRef("blog", "/o/", "", "")), None)
+    with pytest.raises(Invalid):
+        await storage.add_comment(new_comment(parent=other.id), None)
+    with pytest.raises(Invalid):
+        await storage.add_comment(new_comment(parent=12345), None)
+
+
+async def test_one_failing_write_does_not_undo_its_batch(storage: Storage) -> None:
+    writes = [storage.add_comment(new_comment(f"ok {i}"), None) for i in range(20)]
+    writes.insert(10, storage.add_comment(new_comment(parent=99999), None))
+    results = await asyncio.gather(*writes, return_exceptions=True)
+    assert sum(isinstance(r, Invalid) for r in results) == 1
+    head = await storage.get_thread_head("blog", "/p/")
+    assert head is not None
+    assert head.comment_count == 20
+
+
+async def test_pages_by_top_level_comment(storage: Storage) -> None:
+    roots = []
+    for i in range(10):
+        comment, head = await storage.add_comment(new_comment(f"root {i}"), None)
+        roots.append(comment.id)
+        await storage.add_comment(new_comment(f"reply {i}", comment.id), None)
+    _, first = await storage.get_thread_page(head.id, PageWindow("after", None, 4))
+    assert [c.id for c in first.roots] == roots[:4]
+    assert len(first.replies) == 4
+    assert (first.more_before, first.more_after) == (False, True)
+    _, middle = await storage.get_thread_page(head.id, PageWindow("after", roots[3], 4))
+    assert [c.id for c in middle.roots] == roots[4:8]
+    assert (middle.more_before, middle.more_after) == (True, True)
+    _, last = await storage.get_thread_page(head.id, PageWindow("before", None, 4))
+    assert [c.id for c in last.roots] == roots[6:]
+    assert (last.more_before, last.more_after) == (True, False)
+    _, before = await storage.get_thread_page(head.id, PageWindow("before", roots[2], 4))
+    assert [c.id for c in before.roots] == roots[:2]
+    assert (before.more_before, before.more_after) == (False, True)
+
+
+async def test_likes_are_idempotent(storage: Storage) -> None:
+    comment, _ = await storage.add_comment(new_comment(), None)
+    now = datetime.now(UTC)
+    assert (await storage.set_like(PAGE, comment.id, "v1", True, None, now))[0] == 1
+    assert (await storage.set_like(PAGE, comment.id, "v1", True, None, now))[0] == 1
+    assert (await storage.set_like(PAGE, comment.id, "v2", True, None, now))[0] == 1 + 1
+    assert (await storage.set_like(PAGE, POST_LIKE, "v1", True, None, now))[0] == 1
+    head = await storage.get_thread_head("blog", "/p/")
+    assert head is not None
+    assert await storage.get_voter_likes(head.id, "v1") == {comment.id, POST_LIKE}
+    assert (await storage.set_like(PAGE, comment.id, "v1", False, None, now))[0] == 1
+    assert (await storage.set_like(PAGE, comment.id, "v1", False, None, now))[0] == 1
+
+
+async def test_rate_limits_allow_a_burst_then_refuse(storage: Storage) -> None:
+    limit = RateLimit("post:192.0.2.1", 3, 60.0)
+    for i in range(3):
+        await storage.add_comment(new_comment(f"n{i}"), limit)
+    with pytest.raises(RateLimited) as refused:
+        await storage.add_comment(new_comment("too many"), limit)
+    assert 0 < refused.value.retry_after_s <= 20
+    head = await storage.get_thread_head("blog", "/p/")
+    assert head is not None
+    assert head.comment_count == 3
+
+
+async def test_edit_and_delete(storage: Storage) -> None:
+    comment, head = await storage.add_comment(new_comment(), None)
+    edited, head2 = await storage.edit_comment(
+        comment.id, body_source="new", body_html="<p>new</p>", author_name="Ann",
+        author_url="", edited_at=datetime.now(UTC),
+    )  # fmt: skip
+    assert edited.body_html == "<p>new</p>"
+    assert edited.edited_at is not None
+    assert head2.version > head.version
+    head3 = await storage.delete_comment(comment.id)
+    assert head3.comment_count == 0
+    with pytest.raises(NotFound):
+        await storage.delete_comment(comment.id)
+
+
+async def test_removing_a_site_removes_its_threads(storage: Storage) -> None:
+    for i in range(5):
+        comment, _ = await storage.add_comment(new_comment(f"{i}"), None)
+        await storage.add_comment(new_comment("re", comment.id), None)
+    assert await storage.remove_site("blog")
+    assert await storage.get_thread_head("blog", "/p/") is None
+
+
+# -- SQLite's own promises ---------------------------------------------------------------------
+
+
+async def test_sqlite_runs_in_wal_with_full_sync(tmp_path: Path) -> None:
+    storage = SQLiteStorage(tmp_path / "w.db")
+    await storage.open()
+    await storage.close()
+    conn = sqlite3.connect(tmp_path / "w.db")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    numbers = [row[0] for row in conn.execute("SELECT number FROM schema_migrations")]
+    assert numbers == [number for number, _, _ in migrations()]
+    conn.close()
+
+
+async def test_each_migration_applies_to_the_schema_before_it(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "m.db")
+    applied = []
+    for number, name, sql in migrations():
+        conn.executescript(sql)  # raises if it does not fit the schema before it
+        applied.append(number)
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"sites", "threads", "comments", "likes", "rate_limits"} <= tables
+    assert applied == sorted(applied)
+    conn.close()
+
+
+async def test_writes_by_another_process_are_seen_within_a_second(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    server = SQLiteStorage(path)
+    await server.open()
+    await server.add_site("blog", "Blog", ["https://blog.example"], {})
+    await server.add_comment(new_comment(), None)
+    head = await server.get_thread_head("blog", "/p/")  # now cached in memory
+    assert head is not None
+    cli = SQLiteStorage(path)  # the command line, another connection
+    await cli.open()
+    await cli.add_comment(new_comment("from the CLI"), None)
+    await cli.close()
+    for _ in range(30):
+        fresh = await server.get_thread_head("blog", "/p/")
+        if fresh is not None and fresh.comment_count == 2:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        pytest.fail("the server never saw the other process's comment")
+    await server.close()
+
+
+async def test_the_page_query_uses_the_roots_index(tmp_path: Path) -> None:
+    storage = SQLiteStorage(tmp_path / "q.db")
+    await storage.open()
+    await storage.close()
+    conn = sqlite3.connect(tmp_path / "q.db")
+    plan = " ".join(
+        row[3] for row in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM comments WHERE thread_id = 1 AND parent_id IS NULL"
+            " AND id > 0 ORDER BY id LIMIT 51"
+        )
+    )  # fmt: skip
+    assert "comments_roots" in plan
+    replies = " ".join(
+        row[3] for row in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM comments WHERE root_id IN (1, 2, 3) ORDER BY id"
+        )
+    )  # fmt: skip
+    assert "comments_by_root" in replies
+    conn.close()
