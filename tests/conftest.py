@@ -14,6 +14,7 @@ from widget.app import create_app
 from widget.config import Settings
 from widget.sites import add_site
 
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path / "data")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import html.parser
 from pathlib import Path
 from typing import Any
-
-import html.parser
 
 import httpx
 
@@ -55,15 +54,13 @@ async def posted(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
 def hidden_inputs(document: str) -> dict[str, str]:
     """The hidden fields of a page's forms, as a browser would send them back."""
 
-    class Collector(html.parser.HTMLParser):
-        fields: dict[str, str] = {}
+    fields: dict[str, str] = {}
 
+    class Collector(html.parser.HTMLParser):
         def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
             found = dict(attrs)
             if tag == "input" and found.get("type") == "hidden" and found.get("name"):
-                self.fields[found["name"] or ""] = found.get("value") or ""
+                fields[found["name"] or ""] = found.get("value") or ""
 
-    collector = Collector()
-    collector.fields = {}
-    collector.feed(document)
-    return collector.fields
+    Collector().feed(document)
+    return fields

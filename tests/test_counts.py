@@ -58,7 +58,9 @@ async def test_the_wording_is_a_site_setting(client: httpx.AsyncClient, app: Sta
 async def test_counts_follow_the_language(client: httpx.AsyncClient) -> None:
     for _ in range(3):
         await posted(client, page="/a/")
-    response = await client.get("/api/v1/counts", params={"site": "blog", "page": "/a/", "lang": "ru"})
+    response = await client.get(
+        "/api/v1/counts", params={"site": "blog", "page": "/a/", "lang": "ru"}
+    )
     assert response.json()["counts"]["/a/"]["text"] == "3 отклика"
 
 

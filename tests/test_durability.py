@@ -40,7 +40,7 @@ async def test_acknowledged_comments_survive_kill_9(tmp_path: Path) -> None:
         async with httpx.AsyncClient(base_url=server.local_url, timeout=10) as client:
             tasks = [asyncio.create_task(writer(client, w)) for w in range(10)]
             started = time.monotonic()
-            while len(acknowledged) < 200 and time.monotonic() - started < 30:
+            while len(acknowledged) < 200 and time.monotonic() - started < 30:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
             server.kill()  # SIGKILL: no shutdown, no flush, no goodbye
             await asyncio.gather(*tasks)

@@ -72,7 +72,11 @@ async def test_a_website_without_scheme_gets_https(client: httpx.AsyncClient) ->
     [
         ({"body": ""}, "body", "Write a comment before posting."),
         ({"body": "   \n  "}, "body", "Write a comment before posting."),
-        ({"body": "x" * 10_001}, "body", "Your comment is 10,001 characters long; the limit is 10,000."),
+        (
+            {"body": "x" * 10_001},
+            "body",
+            "Your comment is 10,001 characters long; the limit is 10,000.",
+        ),
         ({"body": "bell \x07"}, "body", "invisible control characters"),
         ({"name": ""}, "name", "Enter your name."),
         ({"name": "x" * 101}, "name", "at most 100 characters"),
@@ -85,7 +89,11 @@ async def test_a_website_without_scheme_gets_https(client: httpx.AsyncClient) ->
         ({"website": "data:text/html,hi"}, "website", "http:// or https://"),
         ({"website": "https://"}, "website", "such as https://example.com"),
         ({"website": "http://x@evil.example"}, "website", "such as https://example.com"),
-        ({"website": 'https://a.example/"onmouseover="x'}, "website", "such as https://example.com"),
+        (
+            {"website": 'https://a.example/"onmouseover="x'},
+            "website",
+            "such as https://example.com",
+        ),
         ({"parent": 0}, "parent", "not valid"),
     ],
 )
@@ -200,7 +208,9 @@ async def test_broken_json_is_400(client: httpx.AsyncClient) -> None:
     assert response.status_code == 400
     assert "not valid JSON" in response.json()["error"]
     array = await client.post(
-        "/api/v1/comments", content=b"[]", headers={**OWN_ORIGIN, "Content-Type": "application/json"}
+        "/api/v1/comments",
+        content=b"[]",
+        headers={**OWN_ORIGIN, "Content-Type": "application/json"},
     )
     assert array.status_code == 400
     assert "JSON object" in array.json()["error"]
@@ -238,7 +248,9 @@ async def test_oversized_streamed_requests_are_413(client: httpx.AsyncClient) ->
             yield b"x" * 10_000
 
     response = await client.post(
-        "/api/v1/comments", content=chunks(), headers={**OWN_ORIGIN, "Content-Type": "application/json"}
+        "/api/v1/comments",
+        content=chunks(),
+        headers={**OWN_ORIGIN, "Content-Type": "application/json"},
     )
     assert response.status_code == 413
 

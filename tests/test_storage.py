@@ -183,7 +183,7 @@ async def test_sqlite_runs_in_wal_with_full_sync(tmp_path: Path) -> None:
 async def test_each_migration_applies_to_the_schema_before_it(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "m.db")
     applied = []
-    for number, name, sql in migrations():
+    for number, _name, sql in migrations():
         conn.executescript(sql)  # raises if it does not fit the schema before it
         applied.append(number)
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}

@@ -138,7 +138,9 @@ async def test_editing_within_the_window(client: httpx.AsyncClient) -> None:
 async def test_edits_are_validated_like_new_comments(client: httpx.AsyncClient) -> None:
     data = await posted(client)
     url = f"/api/v1/comments/{data['comment']['id']}"
-    empty = await client.patch(url, json={"token": data["edit_token"], "body": ""}, headers=OWN_ORIGIN)
+    empty = await client.patch(
+        url, json={"token": data["edit_token"], "body": ""}, headers=OWN_ORIGIN
+    )
     assert empty.status_code == 422
     assert empty.json()["fields"]["body"] == "Write a comment before posting."
     bad_site = await client.patch(
@@ -192,11 +194,15 @@ async def test_the_edit_window_closes(client: httpx.AsyncClient, app: Starlette)
 async def test_deleting_own_comment(client: httpx.AsyncClient) -> None:
     data = await posted(client)
     url = f"/api/v1/comments/{data['comment']['id']}"
-    response = await client.request("DELETE", url, json={"token": data["edit_token"]}, headers=OWN_ORIGIN)
+    response = await client.request(
+        "DELETE", url, json={"token": data["edit_token"]}, headers=OWN_ORIGIN
+    )
     assert response.status_code == 200
     assert response.json()["count"] == 0
     assert response.json()["title_text"] == "No Responses to “Hello world”"
-    twice = await client.request("DELETE", url, json={"token": data["edit_token"]}, headers=OWN_ORIGIN)
+    twice = await client.request(
+        "DELETE", url, json={"token": data["edit_token"]}, headers=OWN_ORIGIN
+    )
     assert twice.status_code == 404
     edit_after = await client.patch(
         url, json={"token": data["edit_token"], "body": "back?"}, headers=OWN_ORIGIN
@@ -208,9 +214,15 @@ async def test_writes_need_our_origin(client: httpx.AsyncClient) -> None:
     data = await posted(client)
     url = f"/api/v1/comments/{data['comment']['id']}"
     evil = {"Origin": "https://evil.example"}
-    assert (await client.patch(url, json={"token": data["edit_token"], "body": "x"}, headers=evil)).status_code == 403
-    assert (await client.request("DELETE", url, json={"token": data["edit_token"]}, headers=evil)).status_code == 403
-    likes = await client.post("/api/v1/likes", json={**PAGE, "comment": None, "liked": True}, headers=evil)
+    assert (
+        await client.patch(url, json={"token": data["edit_token"], "body": "x"}, headers=evil)
+    ).status_code == 403
+    assert (
+        await client.request("DELETE", url, json={"token": data["edit_token"]}, headers=evil)
+    ).status_code == 403
+    likes = await client.post(
+        "/api/v1/likes", json={**PAGE, "comment": None, "liked": True}, headers=evil
+    )
     assert likes.status_code == 403
 
 

@@ -34,7 +34,8 @@ def identicon_svg(key: str) -> str:
         for row in range(_GRID):
             if bits & 1:
                 for x in {column, _GRID - 1 - column}:
-                    cells.append(f'<rect x="{x * _CELL + 4}" y="{row * _CELL + 4}" width="8" height="8"/>')
+                    left, top = x * _CELL + 4, row * _CELL + 4
+                    cells.append(f'<rect x="{left}" y="{top}" width="8" height="8"/>')
             bits >>= 1
     size = _GRID * _CELL + 8
     return (

@@ -28,8 +28,7 @@ serves a demo blog post at http://blog.localhost:8000/ whose comments come from 
 """
 
 SETTINGS_HELP = "settings (environment WIDGET_<NAME>, or the --config file):\n" + "\n".join(
-    f"  {s.name:<22} {s.help}" + (f" [default: {s.default}]" if s.default else "")
-    for s in SETTINGS
+    f"  {s.name:<22} {s.help}" + (f" [default: {s.default}]" if s.default else "") for s in SETTINGS
 )
 
 
@@ -58,7 +57,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     print(f"widget {__version__} serving on http://{args.host}:{port}")
     print(f"  comments server: {settings.public_url}")
     if settings.demo:
-        print(f"  demo blog post:  {demo.demo_origin(settings)}/   (WIDGET_DEMO=false turns it off)")
+        demo_url = f"{demo.demo_origin(settings)}/"
+        print(f"  demo blog post:  {demo_url}   (WIDGET_DEMO=false turns it off)")
     print(f"  database:        {settings.database_url}")
     sys.stdout.flush()
     uvicorn.run(
@@ -87,7 +87,8 @@ def cmd_site_add(settings: Settings, args: argparse.Namespace) -> int:
     async def work(storage: Storage) -> None:
         site = await add_site(storage, args.site, args.origin, args.name or "", overrides)
         print(f"Added site {site.id!r}. Paste this where the comments should appear:\n")
-        print(f'  <script src="{settings.public_url}/embed.js" data-site="{site.id}" async></script>')
+        src = f"{settings.public_url}/embed.js"
+        print(f'  <script src="{src}" data-site="{site.id}" async></script>')
 
     _with_storage(settings, work)
     return 0
@@ -156,7 +157,8 @@ def cmd_site_origin(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_site_remove(settings: Settings, args: argparse.Namespace) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
-            print("Removing a site deletes all its comments; add --yes to confirm.", file=sys.stderr)
+            message = "Removing a site deletes all its comments; add --yes to confirm."
+            print(message, file=sys.stderr)
             return 2
         answer = input(f"Delete site {args.site!r} and every comment on it? [y/N] ")
         if answer.strip().lower() not in {"y", "yes"}:
@@ -212,8 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=SETTINGS_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port to listen on (default: the public URL's port)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=int, help="port to listen on (default: the public URL's port)"
+    )
     serve.set_defaults(run=cmd_serve)
 
     site = commands.add_parser("site", help="add, list, change and remove sites")
@@ -222,7 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     add = site_commands.add_parser(
         "add",
         help="add a site that may embed comments",
-        description="Add a site: an id used in the embed snippet and the origins allowed to embed it.",
+        description=(
+            "Add a site: an id used in the embed snippet and the origins allowed to embed it."
+        ),
     )
     add.add_argument("site", help="the site's id: lowercase letters, digits, '-' and '_'")
     add.add_argument(
@@ -252,7 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     change.add_argument("value", help="its new value")
     change.set_defaults(run=cmd_site_set)
 
-    for action, text in (("add-origin", "allow another origin"), ("remove-origin", "drop an origin")):
+    origin_actions = (("add-origin", "allow another origin"), ("remove-origin", "drop an origin"))
+    for action, text in origin_actions:
         origin = site_commands.add_parser(action, help=f"{text} to embed a site's comments")
         origin.add_argument("site")
         origin.add_argument("origin", help="e.g. https://blog.example")

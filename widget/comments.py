@@ -10,7 +10,6 @@ import re
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
 from widget.auth.tokens import BadToken, Purpose, TokenSigner
 from widget.errors import BadRequest, Forbidden, Invalid, NotFound
@@ -26,6 +25,7 @@ from widget.storage import (
     Storage,
     ThreadHead,
 )
+from widget.urls import is_host_name, origin_of, split_url
 
 __all__ = [
     "CommentForm",
@@ -38,11 +38,9 @@ __all__ = [
     "check_edit_form",
     "delete_comment",
     "edit_comment",
-    "form_token",
     "page_ref",
     "post_comment",
     "set_like",
-    "verify_form_token",
     "viewer_state",
 ]
 
@@ -118,8 +116,8 @@ def page_ref(site: Site, page: str, url: str = "", title: str = "") -> PageRef:
     page_id = page.strip()
     if not page_id:
         raise BadRequest("Say which page this is about: the page parameter is empty.")
-    parts = urlsplit(page_id)
-    if parts.scheme in {"http", "https"} and parts.netloc:
+    parts = split_url(page_id)
+    if parts is not None and parts.scheme in {"http", "https"} and parts.netloc:
         page_id = parts.path or "/"
     if len(page_id) > MAX_PAGE_ID_CHARS or _CONTROL_OR_NEWLINE.search(page_id):
         raise BadRequest(
@@ -127,10 +125,10 @@ def page_ref(site: Site, page: str, url: str = "", title: str = "") -> PageRef:
         )
     url = url.strip()
     if url:
-        url_parts = urlsplit(url)
-        origin = f"{url_parts.scheme}://{url_parts.netloc}".lower()
-        if url_parts.scheme not in {"http", "https"} or len(url) > 2000:
+        url_parts = split_url(url)
+        if url_parts is None or url_parts.scheme not in {"http", "https"} or len(url) > 2000:
             raise BadRequest("The page URL must be an http or https address.")
+        origin = origin_of(url_parts)
         if origin not in site.origins:
             raise Forbidden(
                 f"This page ({origin}) is not one of the origins of the site {site.id!r}"
@@ -215,18 +213,14 @@ def _check_website(raw: str, errors: dict[str, str]) -> str:
     # "example.com" or "example.com:8080/x" has no scheme yet: assume https.
     if "://" not in website and not (scheme and not website[scheme.end() :][:1].isdigit()):
         website = "https://" + website
-    parts = urlsplit(website)
-    try:
-        parts.port  # noqa: B018 -- raises ValueError for a malformed port
-        valid_port = True
-    except ValueError:
-        valid_port = False
-    if parts.scheme.lower() not in {"http", "https"}:
+    parts = split_url(website)
+    if parts is not None and parts.scheme.lower() not in {"http", "https"}:
         errors["website"] = "Enter a website address starting with http:// or https://."
     elif (
-        len(website) > MAX_URL_CHARS
+        parts is None
+        or len(website) > MAX_URL_CHARS
         or not parts.hostname
-        or not valid_port
+        or not is_host_name(parts.hostname)
         or parts.username is not None
         or re.search(r"[\s<>\"'`\x00-\x1f\x7f]", website)
     ):

@@ -210,7 +210,8 @@ def load_settings(
         values["secret_key"] = _stored_secret(data_dir)
         sources["secret_key"] = str(data_dir / "secret_key")
     if values["log_level"] not in {"debug", "info", "warning", "error"}:
-        raise ConfigError(f"log_level must be debug, info, warning or error, not {values['log_level']!r}")
+        level = values["log_level"]
+        raise ConfigError(f"log_level must be debug, info, warning or error, not {level!r}")
     return Settings(**values, sources=sources)
 
 

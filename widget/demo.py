@@ -36,12 +36,8 @@ async def ensure_demo_site(storage: Storage, settings: Settings) -> None:
 
 
 def create_demo_app(settings: Settings) -> Starlette:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("widget", "templates"), autoescape=True
-    )
-    page = env.get_template("demo/post.html").render(
-        public_url=settings.public_url, site=DEMO_SITE
-    )
+    env = jinja2.Environment(loader=jinja2.PackageLoader("widget", "templates"), autoescape=True)
+    page = env.get_template("demo/post.html").render(public_url=settings.public_url, site=DEMO_SITE)
 
     async def post(request: Request) -> Response:
         return HTMLResponse(page)

@@ -7,10 +7,10 @@ script, no event handler, no style and no link other than http, https or mailto.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import nh3
 from markdown_it import MarkdownIt
+
+from widget.urls import split_url
 
 __all__ = ["ALLOWED_TAGS", "LINK_REL", "LINK_SCHEMES", "render_markdown"]
 
@@ -31,7 +31,8 @@ _markdown = MarkdownIt("js-default", {"linkify": True}).enable("linkify").disabl
 def _keep_absolute_links(tag: str, attribute: str, value: str) -> str | None:
     if tag == "a" and attribute == "href":
         # Relative links would point into the comment server; only absolute links survive.
-        if urlsplit(value).scheme.lower() not in LINK_SCHEMES:
+        parts = split_url(value)
+        if parts is None or parts.scheme.lower() not in LINK_SCHEMES:
             return None
     if tag == "ol" and attribute == "start" and not value.isdigit():
         return None

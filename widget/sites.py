@@ -11,10 +11,10 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from widget.errors import Invalid, NotFound
 from widget.storage import Site, Storage
+from widget.urls import split_url
 
 __all__ = [
     "SITE_SETTINGS",
@@ -83,8 +83,12 @@ SITE_SETTINGS: tuple[SiteSetting, ...] = (
         "edit_window_s", 900, "seconds during which authors may edit or delete their comment",
         _int_between(0, 7 * 24 * 3600),
     ),
-    SiteSetting("count_zero", "", "count wording for no comments (empty: the language's)", _wording(False)),
-    SiteSetting("count_one", "", "count wording for one comment (empty: the language's)", _wording(False)),
+    SiteSetting(
+        "count_zero", "", "count wording for no comments (empty: the language's)", _wording(False)
+    ),
+    SiteSetting(
+        "count_one", "", "count wording for one comment (empty: the language's)", _wording(False)
+    ),
     SiteSetting(
         "count_many", "", "count wording for more, with {n} (empty: the language's)", _wording(True)
     ),
@@ -132,12 +136,8 @@ def validate_site_id(site_id: str) -> str:
 
 def normalize_origin(raw: str) -> str:
     """`https://Blog.Example:443/` -> `https://blog.example`; raises Invalid for non-origins."""
-    parts = urlsplit(raw.strip())
-    try:
-        port = parts.port
-    except ValueError:
-        port = -1
-    if parts.scheme not in {"http", "https"} or not parts.hostname or port == -1:
+    parts = split_url(raw.strip())
+    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
         raise Invalid(
             f"{raw!r} is not an origin: write it as https://blog.example (scheme and host,"
             " and a port when it is not the usual one).",
@@ -149,6 +149,7 @@ def normalize_origin(raw: str) -> str:
             " (https://blog.example, not https://blog.example/posts/).",
             {"origin": "Leave out the path."},
         )
+    port = parts.port
     default_port = {"http": 80, "https": 443}[parts.scheme]
     host = parts.hostname.lower()
     if ":" in host:

@@ -83,8 +83,10 @@ async def load_thread(
     if head is None:
         return ThreadView(page, title, None, [], None, None)
     if cursor.direction is None:
-        direction = "after" if settings.order == "oldest" else "before"
-        window = PageWindow(direction, None, settings.page_size)
+        if settings.order == "oldest":
+            window = PageWindow("after", None, settings.page_size)
+        else:
+            window = PageWindow("before", None, settings.page_size)
     else:
         window = PageWindow(cursor.direction, cursor.comment_id, settings.page_size)
     current, rows = await storage.get_thread_page(head.id, window)

@@ -24,7 +24,9 @@ def iframe_height(page: Page) -> float:
     return float(box["height"])
 
 
-def test_a_guest_posts_a_comment_and_a_reply(page: Page, blog: HostPages, widget: WidgetServer) -> None:
+def test_a_guest_posts_a_comment_and_a_reply(
+    page: Page, blog: HostPages, widget: WidgetServer
+) -> None:
     url = blog_post(blog, widget, "/first-post/", "First post")
     page.goto(url)
     frame = page.frame_locator(FRAME)
@@ -142,7 +144,9 @@ def test_where_storage_is_allowed_the_frame_remembers(
     expect(frame.locator("#wg-name")).to_have_value("Carla")
     expect(frame.locator("#wg-email")).to_have_value("carla@example.com")
     expect(frame.locator("#wg-save")).to_be_checked()
-    expect(frame.locator(f"#comment-{other} button.wg-like")).to_have_attribute("aria-pressed", "true")
+    expect(frame.locator(f"#comment-{other} button.wg-like")).to_have_attribute(
+        "aria-pressed", "true"
+    )
     expect(frame.locator(f"#comment-{other} button.wg-edit")).to_have_count(0)
     mine = frame.locator(".wg-comment").last
     mine.locator("button.wg-edit").click()
@@ -176,7 +180,9 @@ style="width:100%;height:1800px;border:0"></iframe></noscript></body></html>"""
         frame.locator("#wg-body").fill("Posted without a script")
         frame.locator("#wg-name").fill("Dora")
         frame.locator("#wg-submit").click()  # email missing: the form comes back
-        expect(frame.locator("#wg-email-error")).to_have_text("Enter your email address (it is never shown).")
+        expect(frame.locator("#wg-email-error")).to_have_text(
+            "Enter your email address (it is never shown)."
+        )
         expect(frame.locator("#wg-body")).to_have_value("Posted without a script")
         frame.locator("#wg-email").fill("dora@example.com")
         frame.locator("#wg-submit").click()
@@ -209,7 +215,9 @@ def test_a_screenshot_of_the_demo_post(browser: Browser, tmp_path_factory) -> No
             ]:
                 fill_details(frame, body, name=name, email=f"{name.lower()}@example.com")
                 frame.locator("#wg-submit").click()
-                expect(frame.locator(".wg-text", has_text=body.split(",")[0].split(":")[0])).to_be_visible()
+                expect(
+                    frame.locator(".wg-text", has_text=body.split(",")[0].split(":")[0])
+                ).to_be_visible()
             frame.locator(".wg-reply").first.click()
             fill_details(frame, "Agreed. And the avatars are drawn locally.", name="Ada",
                          email="ada@example.com")  # fmt: skip
@@ -243,9 +251,7 @@ def test_messages_from_other_windows_do_not_resize_the_frame(
     assert iframe_height(page) == before
 
 
-def test_the_frame_refuses_to_load_on_a_site_not_allowed(
-    page: Page, widget: WidgetServer
-) -> None:
+def test_the_frame_refuses_to_load_on_a_site_not_allowed(page: Page, widget: WidgetServer) -> None:
     with host_pages() as stranger:
         stranger.pages["/"] = f"""<!doctype html><html><body><div id="comments"></div>
 <script src="{widget.public_url}/embed.js" data-site="blog" async></script></body></html>"""

@@ -192,7 +192,12 @@ class Storage(Protocol):
 
     # Likes
     async def set_like(
-        self, page: PageRef, comment_id: int, voter: str, liked: bool, rate_limit: RateLimit | None,
+        self,
+        page: PageRef,
+        comment_id: int,
+        voter: str,
+        liked: bool,
+        rate_limit: RateLimit | None,
         at: datetime,
     ) -> tuple[int, ThreadHead]:
         """Like (or take back the like of) a comment, or the post when `comment_id` is POST_LIKE.

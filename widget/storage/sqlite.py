@@ -181,7 +181,7 @@ class SQLiteStorage:
             "CREATE TABLE IF NOT EXISTS schema_migrations"
             " (number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
         )
-        rows = await conn.execute_fetchall("SELECT number FROM schema_migrations")
+        rows = await _fetch(conn, "SELECT number FROM schema_migrations")
         applied = {row["number"] for row in rows}
         for number, name, sql in migrations():
             if number in applied:
@@ -203,7 +203,7 @@ class SQLiteStorage:
 
     async def ping(self) -> None:
         async with self._reader() as conn:
-            await conn.execute_fetchall("SELECT 1")
+            await _fetch(conn, "SELECT 1")
 
     # -- the writer ---------------------------------------------------------------------------
 
@@ -288,7 +288,7 @@ class SQLiteStorage:
 
     async def _read_data_version(self) -> int:
         assert self._writer is not None
-        rows = await self._writer.execute_fetchall("PRAGMA data_version")
+        rows = await _fetch(self._writer, "PRAGMA data_version")
         return int(rows[0][0])
 
     async def _check_external_writes(self) -> None:
@@ -318,6 +318,9 @@ class SQLiteStorage:
 
     def _remember_committed(self, head: ThreadHead) -> None:
         self._remember_head((head.site_id, head.page_id), head, fresh=True)
+
+    def _forget_site(self, site_id: str) -> None:
+        self._sites.pop(site_id, None)
 
     def _forget_cached(self) -> None:
         self._heads.clear()
@@ -368,7 +371,7 @@ class SQLiteStorage:
                 [(site_id, origin) for origin in origins],
             )
 
-        await self._write(op, lambda _: self._sites.pop(site_id, None))
+        await self._write(op, lambda _: self._forget_site(site_id))
         site = await self.get_site(site_id)
         assert site is not None
         return site
@@ -382,11 +385,11 @@ class SQLiteStorage:
         return site
 
     async def _load_site(self, conn: aiosqlite.Connection, site_id: str) -> Site | None:
-        rows = await conn.execute_fetchall("SELECT * FROM sites WHERE id = ?", (site_id,))
+        rows = await _fetch(conn, "SELECT * FROM sites WHERE id = ?", (site_id,))
         if not rows:
             return None
-        origins = await conn.execute_fetchall(
-            "SELECT origin FROM site_origins WHERE site_id = ? ORDER BY origin", (site_id,)
+        origins = await _fetch(
+            conn, "SELECT origin FROM site_origins WHERE site_id = ? ORDER BY origin", (site_id,)
         )
         row = rows[0]
         return Site(
@@ -400,7 +403,7 @@ class SQLiteStorage:
 
     async def list_sites(self) -> list[Site]:
         async with self._reader() as conn:
-            rows = await conn.execute_fetchall("SELECT id FROM sites ORDER BY id")
+            rows = await _fetch(conn, "SELECT id FROM sites ORDER BY id")
             sites = [await self._load_site(conn, row["id"]) for row in rows]
         return [site for site in sites if site is not None]
 
@@ -427,7 +430,7 @@ class SQLiteStorage:
                     [(site_id, origin) for origin in origins],
                 )
 
-        await self._write(op, lambda _: self._sites.pop(site_id, None))
+        await self._write(op, lambda _: self._forget_site(site_id))
         site = await self.get_site(site_id)
         assert site is not None
         return site
@@ -446,7 +449,8 @@ class SQLiteStorage:
         if key in self._heads:
             return self._heads[key]
         async with self._reader() as conn:
-            rows = await conn.execute_fetchall(
+            rows = await _fetch(
+                conn,
                 f"SELECT {_HEAD_COLUMNS} FROM threads WHERE site_id = ? AND page_id = ?",
                 (site_id, page_id),
             )
@@ -470,8 +474,9 @@ class SQLiteStorage:
         if missing:
             marks = ",".join("?" * len(missing))
             async with self._reader() as conn:
-                rows = await conn.execute_fetchall(
-                    f"SELECT {_HEAD_COLUMNS} FROM threads"  # noqa: S608 -- only placeholders
+                rows = await _fetch(
+                    conn,
+                    f"SELECT {_HEAD_COLUMNS} FROM threads"
                     f" WHERE site_id = ? AND page_id IN ({marks})",
                     (site_id, *missing),
                 )
@@ -483,8 +488,8 @@ class SQLiteStorage:
 
     async def get_thread(self, thread_id: int) -> ThreadHead | None:
         async with self._reader() as conn:
-            rows = await conn.execute_fetchall(
-                f"SELECT {_HEAD_COLUMNS} FROM threads WHERE id = ?", (thread_id,)
+            rows = await _fetch(
+                conn, f"SELECT {_HEAD_COLUMNS} FROM threads WHERE id = ?", (thread_id,)
             )
         return _head(rows[0]) if rows else None
 
@@ -502,15 +507,16 @@ class SQLiteStorage:
             # One read transaction, so the head and the comments come from one snapshot.
             await conn.execute("BEGIN")
             try:
-                head_rows = await conn.execute_fetchall(
-                    f"SELECT {_HEAD_COLUMNS} FROM threads WHERE id = ?", (thread_id,)
+                head_rows = await _fetch(
+                    conn, f"SELECT {_HEAD_COLUMNS} FROM threads WHERE id = ?", (thread_id,)
                 )
                 if not head_rows:
                     raise NotFound("This thread does not exist.")
                 if window.direction == "after":
                     cursor = window.cursor or 0
-                    rows = await conn.execute_fetchall(
-                        f"SELECT {_COMMENT_COLUMNS} FROM comments"  # noqa: S608
+                    rows = await _fetch(
+                        conn,
+                        f"SELECT {_COMMENT_COLUMNS} FROM comments"
                         f" WHERE {visible_root} AND id > ? ORDER BY id LIMIT ?",
                         (thread_id, cursor, window.size + 1),
                     )
@@ -521,8 +527,9 @@ class SQLiteStorage:
                     )
                 else:
                     cursor = window.cursor if window.cursor is not None else 2**62
-                    rows = await conn.execute_fetchall(
-                        f"SELECT {_COMMENT_COLUMNS} FROM comments"  # noqa: S608
+                    rows = await _fetch(
+                        conn,
+                        f"SELECT {_COMMENT_COLUMNS} FROM comments"
                         f" WHERE {visible_root} AND id < ? ORDER BY id DESC LIMIT ?",
                         (thread_id, cursor, window.size + 1),
                     )
@@ -535,8 +542,9 @@ class SQLiteStorage:
                 if roots:
                     marks = ",".join("?" * len(roots))
                     replies = list(
-                        await conn.execute_fetchall(
-                            f"SELECT {_COMMENT_COLUMNS} FROM comments"  # noqa: S608
+                        await _fetch(
+                            conn,
+                            f"SELECT {_COMMENT_COLUMNS} FROM comments"
                             f" WHERE root_id IN ({marks}) AND status IN ('approved', 'deleted')"
                             " ORDER BY id",
                             [row["id"] for row in roots],
@@ -556,8 +564,8 @@ class SQLiteStorage:
 
     async def get_comment(self, comment_id: int) -> Comment | None:
         async with self._reader() as conn:
-            rows = await conn.execute_fetchall(
-                f"SELECT {_COMMENT_COLUMNS} FROM comments WHERE id = ?", (comment_id,)
+            rows = await _fetch(
+                conn, f"SELECT {_COMMENT_COLUMNS} FROM comments WHERE id = ?", (comment_id,)
             )
         return _comment(rows[0]) if rows else None
 
@@ -571,7 +579,8 @@ class SQLiteStorage:
             thread_id = await _ensure_thread(conn, new.page, now)
             root_id, depth = None, 1
             if new.parent_id is not None:
-                parents = await conn.execute_fetchall(
+                parents = await _fetch(
+                    conn,
                     "SELECT thread_id, root_id, depth, status FROM comments WHERE id = ?",
                     (new.parent_id,),
                 )
@@ -587,7 +596,8 @@ class SQLiteStorage:
                     )
                 root_id = parents[0]["root_id"] or new.parent_id
                 depth = parents[0]["depth"] + 1
-            rows = await conn.execute_fetchall(
+            rows = await _fetch(
+                conn,
                 "INSERT INTO comments (thread_id, parent_id, root_id, depth, status, author_name,"
                 " author_email, author_url, body_source, body_html, notify, remote_ip,"
                 " created_at) VALUES (?, ?, ?, ?, 'approved', ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -631,7 +641,8 @@ class SQLiteStorage:
         edited_at: datetime,
     ) -> tuple[Comment, ThreadHead]:
         async def op(conn: aiosqlite.Connection) -> tuple[Comment, ThreadHead]:
-            rows = await conn.execute_fetchall(
+            rows = await _fetch(
+                conn,
                 "UPDATE comments SET body_source = ?, body_html = ?, author_name = ?,"
                 " author_url = ?, edited_at = ? WHERE id = ? AND status = 'approved'"
                 f" RETURNING {_COMMENT_COLUMNS}",
@@ -646,7 +657,8 @@ class SQLiteStorage:
 
     async def delete_comment(self, comment_id: int) -> ThreadHead:
         async def op(conn: aiosqlite.Connection) -> ThreadHead:
-            rows = await conn.execute_fetchall(
+            rows = await _fetch(
+                conn,
                 "UPDATE comments SET status = 'deleted' WHERE id = ? AND status = 'approved'"
                 " RETURNING thread_id",
                 (comment_id,),
@@ -676,7 +688,8 @@ class SQLiteStorage:
             if comment_id == POST_LIKE:
                 thread_id = await _ensure_thread(conn, page, _ts(at))
             else:
-                target = await conn.execute_fetchall(
+                target = await _fetch(
+                    conn,
                     "SELECT c.thread_id FROM comments c JOIN threads t ON t.id = c.thread_id"
                     " WHERE c.id = ? AND t.site_id = ? AND t.page_id = ?"
                     " AND c.status = 'approved'",
@@ -702,9 +715,9 @@ class SQLiteStorage:
                     conn, thread_id, "like_count = like_count + ?", (change,), bump=change != 0
                 )
                 return head.like_count, head
-            count_rows = await conn.execute_fetchall(
-                "UPDATE comments SET like_count = like_count + ? WHERE id = ?"
-                " RETURNING like_count",
+            count_rows = await _fetch(
+                conn,
+                "UPDATE comments SET like_count = like_count + ? WHERE id = ? RETURNING like_count",
                 (change, comment_id),
             )
             head = await _bump_thread(conn, thread_id, bump=change != 0)
@@ -714,16 +727,24 @@ class SQLiteStorage:
 
     async def get_voter_likes(self, thread_id: int, voter: str) -> set[int]:
         async with self._reader() as conn:
-            rows = await conn.execute_fetchall(
+            rows = await _fetch(
+                conn,
                 "SELECT comment_id FROM likes WHERE thread_id = ? AND voter = ?",
                 (thread_id, voter),
             )
         return {row["comment_id"] for row in rows}
 
 
+async def _fetch(
+    conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()
+) -> list[sqlite3.Row]:
+    return list(await conn.execute_fetchall(sql, params))
+
+
 async def _ensure_thread(conn: aiosqlite.Connection, page: PageRef, now: float) -> int:
     """The id of the page's thread, created if the page has none yet."""
-    rows = await conn.execute_fetchall(
+    rows = await _fetch(
+        conn,
         "INSERT INTO threads (site_id, page_id, url, title, created_at) VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT (site_id, page_id) DO UPDATE SET site_id = excluded.site_id"
         " RETURNING id",
@@ -733,8 +754,10 @@ async def _ensure_thread(conn: aiosqlite.Connection, page: PageRef, now: float) 
 
 
 async def _exists(conn: aiosqlite.Connection, where: str, params: Sequence[Any]) -> bool:
-    rows = await conn.execute_fetchall(
-        f"SELECT 1 FROM comments WHERE {where} LIMIT 1", params  # noqa: S608
+    rows = await _fetch(
+        conn,
+        f"SELECT 1 FROM comments WHERE {where} LIMIT 1",
+        params,
     )
     return bool(rows)
 
@@ -748,11 +771,13 @@ async def _bump_thread(
     bump: bool = True,
 ) -> ThreadHead:
     """Apply `changes` to a thread and, when `bump`, move its version on; return its head."""
-    assignments = ", ".join(
-        part for part in ("version = version + 1" if bump else "", changes) if part
-    ) or "version = version"
-    rows = await conn.execute_fetchall(
-        f"UPDATE threads SET {assignments} WHERE id = ? RETURNING {_HEAD_COLUMNS}",  # noqa: S608
+    assignments = (
+        ", ".join(part for part in ("version = version + 1" if bump else "", changes) if part)
+        or "version = version"
+    )
+    rows = await _fetch(
+        conn,
+        f"UPDATE threads SET {assignments} WHERE id = ? RETURNING {_HEAD_COLUMNS}",
         (*params, thread_id),
     )
     return _head(rows[0])
@@ -762,9 +787,7 @@ async def _take_rate_token(conn: aiosqlite.Connection, limit: RateLimit, now: fl
     """Generic cell rate algorithm: `limit.limit` events per period, spread evenly, with a
     burst of up to `limit.limit`. Raises RateLimited with the seconds until the next one."""
     interval = limit.period_s / limit.limit
-    rows = await conn.execute_fetchall(
-        "SELECT due_at FROM rate_limits WHERE key = ?", (limit.key,)
-    )
+    rows = await _fetch(conn, "SELECT due_at FROM rate_limits WHERE key = ?", (limit.key,))
     due_at = max(rows[0]["due_at"], now) if rows else now
     wait = due_at + interval - now - limit.period_s
     if wait > 0:

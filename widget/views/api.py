@@ -38,7 +38,10 @@ def _text(data: dict[str, Any], key: str, default: str = "") -> str:
 
 def count_text(settings: SiteSettings, translator: Translator, n: int) -> str:
     """The site's own wording of a comment count when it has one, else the language's."""
-    custom = settings.count_zero if n == 0 else settings.count_one if n == 1 else settings.count_many
+    if n == 0:
+        custom = settings.count_zero
+    else:
+        custom = settings.count_one if n == 1 else settings.count_many
     return custom.format(n=n) if custom else translator("count", n=n)
 
 
@@ -212,7 +215,9 @@ async def edit_comment(request: Request) -> Response:
     context = app_context(request)
     require_own_origin(request, context.settings)
     data = await read_json_object(request, context.settings.max_request_bytes)
-    fields = {key: _text(data, key) for key in ("body", "name", "website") if key in data}
+    fields: dict[str, str] = {
+        key: _text(data, key) for key in ("body", "name", "website") if key in data
+    }
     form = comments.check_edit_form(fields, context.settings.max_body_chars)
     comment, head = await comments.edit_comment(
         context.storage, context.signer, _comment_id(request), _text(data, "token"), form

@@ -1,0 +1,50 @@
+"""URLs typed by people: parsed without exceptions escaping, and reduced to origins."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import unicodedata
+from urllib.parse import SplitResult, urlsplit
+
+__all__ = ["is_host_name", "origin_of", "split_url"]
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+
+
+def split_url(value: str) -> SplitResult | None:
+    """`urlsplit`, or None where it raises (a bracketed host that is no IP address, a port
+    that is not a number)."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 -- raises ValueError for a malformed port
+    except ValueError:
+        return None
+    return parts
+
+
+def origin_of(parts: SplitResult) -> str:
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def is_host_name(host: str) -> bool:
+    """A host a browser will take as such: an IP address, or dot-separated labels of letters,
+    digits and inner hyphens (international names checked in their IDNA form)."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        return True
+    # Browsers read a name whose last label is numeric ("08", "0x1f", Arabic-Indic digits) as
+    # an IPv4 address and refuse it; real top-level labels hold letters.
+    if not all(c.isascii() or unicodedata.category(c)[0] in "LMN" for c in host):
+        return False  # invisible format characters (bidi controls, joiners) and symbols
+    top = host.rsplit(".", 1)[-1]
+    if top.lower().startswith("0x") or not any(unicodedata.category(c)[0] == "L" for c in top):
+        return False
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return False
+    return len(ascii_host) <= 253 and all(_LABEL.match(label) for label in ascii_host.split("."))
