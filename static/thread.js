@@ -109,11 +109,15 @@
   var submit = doc.getElementById('wg-submit');
   var formError = doc.getElementById('wg-form-error');
 
+  function commentId(item) {
+    return Number(item.id.replace('comment-', ''));
+  }
   function replyTo(link) {
     var item = link.closest('.wg-comment');
     item.querySelector('.wg-comment-body').after(respond);
-    parentInput.value = link.getAttribute('data-reply');
-    replyTitle.textContent = strings.leave_reply + ' — ' + link.getAttribute('data-author');
+    parentInput.value = commentId(item);
+    replyTitle.textContent = strings.leave_reply_to.replace(
+      '{name}', item.querySelector('.wg-author').textContent);
     cancel.hidden = false;
     form.elements.body.focus({ preventScroll: true });
     scrollParentTo(respond);
@@ -198,8 +202,16 @@
   }
 
   // -- likes -------------------------------------------------------------------------------------
+  // Like buttons need this script (and its voter id), so the script adds them.
   function enableLikes(scope) {
-    scope.querySelectorAll('button.wg-like').forEach(function (button) { button.hidden = false; });
+    scope.querySelectorAll('.wg-like-count').forEach(function (count) {
+      var button = el('button', 'wg-like', strings.like);
+      button.type = 'button';
+      button.setAttribute('aria-pressed', 'false');
+      count.before(button);
+    });
+    var postLike = doc.querySelector('button.wg-post-like');
+    if (postLike) postLike.hidden = false;
   }
   function markLiked(button, liked) {
     button.setAttribute('aria-pressed', liked ? 'true' : 'false');
@@ -211,20 +223,19 @@
     // nothing: a double click is one like, not a like taken back.
     if (!button || event.detail > 1 || button.getAttribute('data-busy')) return;
     button.setAttribute('data-busy', '1');
-    var target = button.getAttribute('data-like');
+    var item = button.closest('.wg-comment');
     var liked = button.getAttribute('aria-pressed') !== 'true';
     api('POST', 'likes', withPage({
-      comment: target === 'post' ? null : Number(target), liked: liked, voter: store.get(VOTER) || ''
+      comment: item ? commentId(item) : null, liked: liked, voter: store.get(VOTER) || ''
     })).then(function (result) {
       if (!result.ok) return;
       store.set(VOTER, result.data.voter);
       markLiked(button, result.data.liked);
       var count = button.parentNode.querySelector('.wg-like-count, .wg-post-like-count');
       count.textContent = result.data.text;
-      count.setAttribute('data-count', result.data.count);
     }).then(function () { button.removeAttribute('data-busy'); });
   });
-  enableLikes(doc);
+  enableLikes(doc.querySelector('.wg-comments'));
 
   // -- this browser's own state: likes, and comments it may still edit -----------------------------
   var sources = {};
@@ -248,8 +259,8 @@
     .then(function (result) {
       if (!result.ok) return;
       result.data.liked.forEach(function (id) {
-        var button = doc.querySelector('button.wg-like[data-like="' + Number(id) + '"]');
-        if (button) markLiked(button, true);
+        var item = doc.getElementById('comment-' + Number(id));
+        if (item) markLiked(item.querySelector('button.wg-like'), true);
       });
       if (result.data.post_liked) markLiked(doc.querySelector('button.wg-post-like'), true);
       Object.keys(result.data.editable).forEach(function (id) {

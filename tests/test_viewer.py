@@ -52,7 +52,7 @@ async def test_a_like_counts_once_per_browser_and_can_be_taken_back(
     taken_back = await like(client, comment_id, False, voter)
     assert taken_back == {**taken_back, "liked": False, "count": 1}
     fragment = (await client.get("/embed/blog/thread/fragment", params=EMBED)).text
-    assert 'data-count="1">1 like</span>' in fragment
+    assert '<span class="wg-like-count">1 like</span>' in fragment
 
 
 async def test_concurrent_double_clicks_count_once(client: httpx.AsyncClient) -> None:

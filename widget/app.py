@@ -57,16 +57,16 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
         finally:
             await storage.close()
 
-    routes: list[BaseRoute] = []
+    routes: list[BaseRoute] = [
+        *embed.routes,  # the hottest routes first: matching goes down the list
+        *api.routes,
+        *assets.routes(),
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+    ]
     if settings.demo:
         # The demo blog is another site (another host name) so that its embed is cross-site.
+        # None of the routes above answers "/", so the demo's home page falls through to here.
         routes.append(Host(demo.DEMO_HOST, demo.create_demo_app(settings)))
-    routes += [
-        Route("/healthz", healthz, methods=["GET", "HEAD"]),
-        *assets.routes(),
-        *embed.routes,
-        *api.routes,
-    ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)
     app.state.widget = context
     return app

@@ -116,9 +116,10 @@ def page_ref(site: Site, page: str, url: str = "", title: str = "") -> PageRef:
     page_id = page.strip()
     if not page_id:
         raise BadRequest("Say which page this is about: the page parameter is empty.")
-    parts = split_url(page_id)
-    if parts is not None and parts.scheme in {"http", "https"} and parts.netloc:
-        page_id = parts.path or "/"
+    if not page_id.startswith("/"):
+        parts = split_url(page_id)
+        if parts is not None and parts.scheme in {"http", "https"} and parts.netloc:
+            page_id = parts.path or "/"
     if len(page_id) > MAX_PAGE_ID_CHARS or _CONTROL_OR_NEWLINE.search(page_id):
         raise BadRequest(
             f"The page id must be at most {MAX_PAGE_ID_CHARS} characters of ordinary text."

@@ -214,5 +214,10 @@ class Translator:
         return message.format(n=n, **values)
 
     def strings(self, keys: tuple[str, ...]) -> dict[str, str]:
-        """Plain (non-plural) messages, for the iframe's script."""
-        return {key: self(key) for key in keys}
+        """Plain (non-plural) messages, placeholders left in, for the iframe's script."""
+        messages = {}
+        for key in keys:
+            message = self._catalog.get(key) or EN[key]
+            assert isinstance(message, str), f"{key} is a plural message"
+            messages[key] = message
+        return messages

@@ -3,6 +3,8 @@ state, and the writes the iframe's script makes (post, edit, delete, like)."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from typing import Any
 
 from starlette.requests import Request
@@ -20,7 +22,13 @@ from widget.threads import CommentNode, load_thread
 
 from .context import AppContext, app_context
 from .html import EmbedQuery
-from .inputs import read_json_object, read_query, remote_address, require_own_origin
+from .inputs import (
+    parse_query_pairs,
+    read_json_object,
+    read_query,
+    remote_address,
+    require_own_origin,
+)
 
 __all__ = ["routes"]
 
@@ -79,28 +87,63 @@ def _cors_headers(request: Request, site: Site) -> dict[str, str]:
     return headers
 
 
-async def counts(request: Request) -> Response:
-    """`?site=S&page=A&page=B…`: the comment count of each page, as number and as text. Read
-    by embed.js on the host page, so it answers the site's origins with CORS."""
-    context = app_context(request)
-    read_query(request)  # refuses bad UTF-8 and oversized values
-    site = await get_site(context.storage, request.query_params.get("site", ""))
-    raw_pages = request.query_params.getlist("page")
+@dataclasses.dataclass(frozen=True, slots=True)
+class CountQuery:
+    """A checked counts request: each page as asked for, the page id it names, and the words."""
+
+    site_id: str
+    site_revision: int
+    pages: tuple[tuple[str, str], ...]  # (as asked for, page id)
+    page_ids: tuple[str, ...]
+    settings: SiteSettings
+    translator: Translator
+
+
+def _count_query(site: Site, pairs: list[tuple[str, str]]) -> CountQuery:
+    raw_pages = [value for name, value in pairs if name == "page"]
     if not raw_pages:
         raise BadRequest("Name at least one page: ?site=SITE&page=/a-post/&page=/another/")
     if len(raw_pages) > MAX_COUNT_PAGES:
         raise BadRequest(f"Ask for at most {MAX_COUNT_PAGES} pages at once.")
-    by_raw = {raw: comments.page_ref(site, raw).page_id for raw in raw_pages}
-    heads = await context.storage.get_thread_heads(site.id, sorted(set(by_raw.values())))
-    settings = settings_of(site)
-    translator = Translator(choose_language(request.query_params.get("lang")))
-    result = {}
-    for raw, page_id in by_raw.items():
-        n = heads[page_id].comment_count if page_id in heads else 0
-        result[raw] = {"count": n, "text": count_text(settings, translator, n)}
+    pages = tuple((raw, comments.page_ref(site, raw).page_id) for raw in raw_pages)
+    lang = choose_language(dict(pairs).get("lang"))
+    page_ids = tuple(sorted({page_id for _, page_id in pages}))
+    return CountQuery(site.id, site.revision, pages, page_ids, settings_of(site), Translator(lang))
+
+
+async def counts(request: Request) -> Response:
+    """`?site=S&page=A&page=B…`: the comment count of each page, as number and as text. Read
+    by embed.js on the host page, so it answers the site's origins with CORS.
+
+    Index pages ask the same question on every view, so the checked question is kept per query
+    string (and site revision), and the answer's bytes per question and counts."""
+    context = app_context(request)
+    raw_query = request.scope.get("query_string", b"")
+    query = context.count_queries.get(raw_query)
+    site = await get_site(context.storage, query.site_id) if query else None
+    if query is None or site is None or site.revision != query.site_revision:
+        pairs = parse_query_pairs(raw_query)
+        site = await get_site(context.storage, dict(pairs).get("site", ""))
+        query = _count_query(site, pairs)
+        context.count_queries.put(raw_query, query)
+    key = (raw_query, site.revision)
+    heads = await context.storage.get_thread_heads(site.id, query.page_ids)
+    numbers = tuple(heads[p].comment_count if p in heads else 0 for p in query.page_ids)
+    body = context.count_bodies.get((key, numbers))
+    if body is None:
+        by_page = dict(zip(query.page_ids, numbers, strict=True))
+        result = {
+            raw: {
+                "count": by_page[page_id],
+                "text": count_text(query.settings, query.translator, by_page[page_id]),
+            }
+            for raw, page_id in query.pages
+        }
+        body = json.dumps({"counts": result}, ensure_ascii=False, separators=(",", ":")).encode()
+        context.count_bodies.put((key, numbers), body)
     # Not cached by browsers: a visitor who just commented must see the new count on reload.
     headers = {**_cors_headers(request, site), "Cache-Control": "no-cache"}
-    return JSONResponse({"counts": result}, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 async def thread(request: Request) -> Response:

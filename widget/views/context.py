@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from starlette.requests import Request
 
 from widget.auth.tokens import TokenSigner
 from widget.config import Settings
+from widget.lru import LruCache
 from widget.storage import RateLimit, Storage
 
 from .assets import Assets
@@ -18,6 +20,9 @@ __all__ = ["AppContext", "app_context"]
 LIKE_RATE_PER_MINUTE = 60
 
 
+CACHE_ENTRIES = 4096
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class AppContext:
     settings: Settings
@@ -25,6 +30,13 @@ class AppContext:
     signer: TokenSigner
     assets: Assets
     html: HtmlRenderer
+    # The counts API's checked questions and its answers' bytes (see views.api.counts).
+    count_queries: LruCache[bytes, Any] = dataclasses.field(
+        default_factory=lambda: LruCache(CACHE_ENTRIES)
+    )
+    count_bodies: LruCache[tuple[Any, ...], bytes] = dataclasses.field(
+        default_factory=lambda: LruCache(CACHE_ENTRIES)
+    )
 
     def post_rate_limit(self, address_key: str) -> RateLimit:
         return RateLimit(f"post:{address_key}", self.settings.post_rate_per_minute, 60.0)

@@ -30,11 +30,17 @@ __all__ = ["routes"]
 FORM_FIELDS = ("body", "name", "email", "website", "notify")
 
 
-async def _embed_query(request: Request, params: Mapping[str, str]) -> EmbedQuery:
+async def _embed_site(request: Request) -> Site:
     context = app_context(request)
     site = await get_site(context.storage, request.path_params["site"])
     _check_referrer(request, site, context.settings.public_url)
-    return EmbedQuery.parse(site, params)
+    return site
+
+
+async def _embed_query(request: Request) -> EmbedQuery:
+    """The embed named by the request's query string, checked."""
+    site = await _embed_site(request)
+    return app_context(request).html.embed_query(site, request.scope.get("query_string", b""))
 
 
 def _check_referrer(request: Request, site: Site, public_url: str) -> None:
@@ -55,10 +61,9 @@ async def thread_document(request: Request) -> Response:
     """The iframe: thread, reply form and script. `replytocom` puts the form under a comment
     for browsers without JavaScript."""
     context = app_context(request)
-    params = read_query(request)
-    query = await _embed_query(request, params)
+    query = await _embed_query(request)
     head = await context.storage.get_thread_head(query.site.id, query.page.page_id)
-    reply_to = await _reply_target(context, head, params.get("replytocom", ""))
+    reply_to = await _reply_target(context, head, read_query(request).get("replytocom", ""))
     return await _render_document(request, context, query, head, reply_to=reply_to)
 
 
@@ -123,7 +128,7 @@ async def _render_document(
 async def thread_fragment(request: Request) -> Response:
     """The thread alone, identical for every viewer: cacheable by ETag here, in proxies and CDNs."""
     context = app_context(request)
-    query = await _embed_query(request, read_query(request))
+    query = await _embed_query(request)
     head = await context.storage.get_thread_head(query.site.id, query.page.page_id)
     etag = context.html.etag(query, head)
     headers = {
@@ -148,7 +153,7 @@ async def post_from_form(request: Request) -> Response:
     context = app_context(request)
     require_own_origin(request, context.settings)
     form = await read_form(request, context.settings.max_request_bytes)
-    query = await _embed_query(request, form)
+    query = EmbedQuery.parse(await _embed_site(request), form)
     values = {name: form.get(name, "") for name in FORM_FIELDS}
     storage = context.storage
     try:

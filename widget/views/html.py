@@ -24,11 +24,13 @@ from widget.comments import page_ref
 from widget.config import Settings
 from widget.errors import BadRequest
 from widget.i18n import LANGUAGES, Translator, choose_language
+from widget.lru import LruCache
 from widget.sites import SiteSettings, settings_of
 from widget.storage import Comment, PageRef, Site, Storage, ThreadHead
 from widget.threads import CommentNode, ThreadCursor, ThreadView, load_thread, parse_cursor
 
 from .assets import Assets
+from .inputs import parse_query_string
 
 __all__ = ["EmbedQuery", "Fragment", "HtmlRenderer"]
 
@@ -38,8 +40,10 @@ THEMES = ("light", "dark", "auto")
 # Strings the iframe's script needs, handed over as JSON in the document.
 SCRIPT_STRINGS = (
     "reply", "cancel_reply", "like", "liked", "edit", "delete", "save", "cancel",
-    "confirm_delete", "posting", "post_comment", "leave_reply", "problem", "deleted",
+    "confirm_delete", "posting", "post_comment", "leave_reply", "leave_reply_to", "problem",
+    "deleted",
 )  # fmt: skip
+QUERY_CACHE_ENTRIES = 4096
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -84,7 +88,28 @@ class EmbedQuery:
         return {k: str(v) for k, v in values.items() if v not in (None, "")}
 
     def document_path(self, **changes: str | int | None) -> str:
+        """The iframe document for this embed, every parameter kept."""
         return f"/embed/{self.site.id}/thread?{urlencode(self.params(**changes))}"
+
+    def link_path(self, before: int | None = None, after: int | None = None) -> str:
+        """A short link to another view of this thread from inside it (a page, a reply form).
+
+        Such links exist only once the thread does, and the thread keeps the page's URL and
+        title, so they carry just the page and the non-default display settings: the fragment
+        repeats this link for every comment.
+        """
+        values = {"page": self.page.page_id}
+        if self.theme != "auto":
+            values["theme"] = self.theme
+        if self.lang != "en":
+            values["lang"] = self.lang
+        if before is None and after is None and self.cursor.direction:
+            values[self.cursor.direction] = str(self.cursor.comment_id)
+        elif before is not None:
+            values["before"] = str(before)
+        elif after is not None:
+            values["after"] = str(after)
+        return f"/embed/{self.site.id}/thread?{urlencode(values)}"
 
     def cache_key(self, head: ThreadHead | None) -> tuple[Any, ...]:
         # Without a thread yet, the title comes from the request, so it is part of the key.
@@ -156,8 +181,20 @@ class HtmlRenderer:
         self.env.filters["exact_time"] = _exact_time
         self.templates = Jinja2Templates(env=self.env)
         self.fragments = FragmentCache(settings.fragment_cache_bytes)
+        self._queries: LruCache[tuple[str, int, bytes], EmbedQuery] = LruCache(QUERY_CACHE_ENTRIES)
         # Part of every ETag, so a new release never serves fragments cached by the old one.
         self._build = hashlib.sha256(__version__.encode()).hexdigest()[:6]
+
+    def embed_query(self, site: Site, raw_query: bytes) -> EmbedQuery:
+        """The checked parameters of an embed URL. The same URLs come again and again (every
+        reader of a post asks for the same one), so the checks run once per URL and site
+        revision; a URL that fails them raises every time."""
+        key = (site.id, site.revision, raw_query)
+        query = self._queries.get(key)
+        if query is None:
+            query = EmbedQuery.parse(site, parse_query_string(raw_query))
+            self._queries.put(key, query)
+        return query
 
     def etag(self, query: EmbedQuery, head: ThreadHead | None) -> str:
         version = head.version if head else 0
@@ -202,7 +239,10 @@ class HtmlRenderer:
             "settings": settings,
             "t": Translator(query.lang),
             "avatar_url": lambda c: f"/avatars/{avatar_key(secret, c.author_email.lower())}.svg",
-            "permalink_base": query.page.url or (self.settings.public_url + query.document_path()),
+            "permalink_base": query.page.url
+            or (view.head.url if view and view.head else "")
+            or (self.settings.public_url + query.document_path()),
+            "link_path": query.link_path(),
         }
 
     def translator(self, lang: str) -> Translator:

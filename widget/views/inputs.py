@@ -17,6 +17,8 @@ from widget.config import Settings
 from widget.errors import BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType
 
 __all__ = [
+    "parse_query_pairs",
+    "parse_query_string",
     "read_form",
     "read_json_object",
     "read_query",
@@ -117,18 +119,23 @@ def remote_address(request: Request, settings: Settings) -> str:
     return client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxies)
 
 
-def read_query(request: Request, max_chars: int = 2000) -> dict[str, str]:
-    """The query parameters (the last of a repeated one wins), refusing undecodable text and
-    values longer than `max_chars`."""
-    raw = request.scope.get("query_string", b"")
-    if b"%" in raw or not raw.isascii():
-        # Starlette decodes percent-escapes with errors="replace"; check the bytes ourselves.
-        try:
-            parse_qsl(raw.decode("ascii"), keep_blank_values=True, errors="strict")
-        except UnicodeDecodeError:
-            raise BadRequest("The address holds text that is not valid UTF-8.") from None
-    params = dict(request.query_params)
-    for name, value in params.items():
+def parse_query_pairs(raw: bytes, max_chars: int = 2000) -> list[tuple[str, str]]:
+    """Query parameters in order, refusing undecodable text and values longer than
+    `max_chars`. (Starlette's own parser replaces bad bytes silently.)"""
+    try:
+        pairs = parse_qsl(raw.decode("ascii"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise BadRequest("The address holds text that is not valid UTF-8.") from None
+    for name, value in pairs:
         if len(value) > max_chars:
             raise BadRequest(f"The {name!r} parameter is longer than {max_chars:,} characters.")
-    return params
+    return pairs
+
+
+def parse_query_string(raw: bytes) -> dict[str, str]:
+    """Query parameters as a dict; the last of a repeated one wins."""
+    return dict(parse_query_pairs(raw))
+
+
+def read_query(request: Request) -> dict[str, str]:
+    return parse_query_string(request.scope.get("query_string", b""))

@@ -1,0 +1,333 @@
+"""Benchmark widget under uvicorn (one worker) with wrk, against a bare Starlette route served the
+same way in the same run; then the render time of a thread's first page by thread size.
+
+    .venv/bin/python bench/run.py [--duration 10] [--connections 10]
+
+Needs wrk (Debian: apt-get install wrk). Everything runs on 127.0.0.1; figures are printed and
+written to bench/results/latest.json. Ratios, not absolute numbers, are what compare across
+machines: the load generator and the server share this machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from widget.auth.tokens import TokenSigner  # noqa: E402
+from widget.comments import CommentForm, page_ref, post_comment  # noqa: E402
+from widget.config import Settings, load_settings  # noqa: E402
+from widget.sites import add_site, settings_of  # noqa: E402
+from widget.storage import storage_for_url  # noqa: E402
+
+BLOG = "http://blog.localhost:8000"
+THREAD_PARAMS = "page=%2Fbench%2F&url=http%3A%2F%2Fblog.localhost%3A8000%2Fbench%2F&title=Bench"
+COUNT_PAGES = [f"/post-{i}/" for i in range(10)]
+LOREM = (
+    "Just read your post and I think you make some *really* good points, especially about"
+    " the relationship-building side. Would be cool to know more: [see here](https://example.com)."
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def bench_settings(data_dir: Path, port: int = 8000) -> Settings:
+    return load_settings(
+        environ={},
+        data_dir=str(data_dir),
+        public_url=f"http://comments.localhost:{port}",
+        demo=False,
+        post_rate_per_minute=10**9,
+    )
+
+
+def plan_thread(comments: int, reply_share: float) -> list[int | None]:
+    """For each comment in order, the index of the comment it replies to (None: top level).
+
+    A reply answers one of the 20 comments written just before it, as conversations go, and the
+    plan of the first comments is the same whatever the thread's length, so the first pages of
+    a small and a big thread hold the same comments. (Drawn from all earlier comments instead,
+    the first ones would gather more replies the longer the thread.)"""
+    rng = random.Random(2026)
+    plan: list[int | None] = []
+    for n in range(comments):
+        is_reply = n > 0 and rng.random() < reply_share
+        plan.append(n - 1 - rng.randrange(min(20, n)) if is_reply else None)
+    return plan
+
+
+async def seed_thread(
+    settings: Settings, site_id: str, page: str, comments: int, reply_share: float
+) -> float:
+    """Post a planned thread through the domain (rendering, storage); seconds taken.
+
+    Comments go in waves, top level first and then each level of replies, each wave posted
+    concurrently (so the writer commits them in groups) after the parents it needs."""
+    storage = storage_for_url(settings.database_url)
+    await storage.open()
+    try:
+        site = await storage.get_site(site_id)
+        if site is None:
+            site = await add_site(storage, site_id, [BLOG], "Benchmark")
+        ref = page_ref(site, page, f"{BLOG}{page}", "Bench")
+        signer = TokenSigner(settings.secret_key)
+        site_settings = settings_of(site)
+        plan = plan_thread(comments, reply_share)
+        level: list[int] = []
+        for parent in plan:
+            level.append(0 if parent is None else level[parent] + 1)
+        ids: dict[int, int] = {}
+
+        async def one(n: int) -> None:
+            parent = plan[n]
+            website = "https://example.com" if n % 3 else ""
+            form = CommentForm(
+                f"{n}: {LOREM}", f"Reader {n % 97}", f"r{n}@example.com", website, False,
+                ids[parent] if parent is not None else None,
+            )  # fmt: skip
+            posted = await post_comment(
+                storage, signer, ref, form, settings=site_settings, remote_ip="127.0.0.1",
+                rate_limit=None,
+            )  # fmt: skip
+            ids[n] = posted.comment.id
+
+        started = time.perf_counter()
+        for wave in range(max(level) + 1):
+            numbers = [n for n in range(comments) if level[n] == wave]
+            for start in range(0, len(numbers), 500):
+                await asyncio.gather(*(one(n) for n in numbers[start : start + 500]))
+        return time.perf_counter() - started
+    finally:
+        await storage.close()
+
+
+# -- servers and wrk ----------------------------------------------------------------------------
+
+
+def start_uvicorn(
+    target: str, port: int, env: dict[str, str], factory: bool
+) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
+               "--workers", "1", "--log-level", "warning", "--no-access-log"]  # fmt: skip
+    if factory:
+        command.append("--factory")
+    process = subprocess.Popen(command, env=env, cwd=ROOT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"{target} did not start")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"VmHWM:\s+(\d+) kB", status)
+    assert match
+    return int(match.group(1)) / 1024
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(
+    url: str, duration: int, connections: int, headers: dict[str, str] | None = None,
+    script: Path | None = None, env: dict[str, str] | None = None,
+) -> dict[str, float]:  # fmt: skip
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "5s"]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    if script:
+        command += ["-s", str(script)]
+    # A short warm-up, so that caches and connections are in their steady state.
+    subprocess.run(
+        [*command[:3], "-d2s", *command[4:], url], capture_output=True, env=env, check=True
+    )
+    output = subprocess.run(
+        [*command, url], capture_output=True, text=True, env=env, check=True
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
+    assert p99, output
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    return {
+        "rps": rps,
+        "p99_ms": float(p99.group(1)) * _UNITS[p99.group(2)],
+        "bad_responses": int(errors.group(1)) if errors else 0,
+        "socket_errors": socket_errors.group(1) if socket_errors else "",  # type: ignore[dict-item]
+    }
+
+
+# -- render time by thread size ---------------------------------------------------------------
+
+
+async def first_page_render_ms(settings: Settings, page: str, runs: int) -> tuple[float, int]:
+    """Median time to render a thread's first page with every cache cold (database read,
+    tree, template), as the fragment endpoint does on a miss."""
+    from widget.views.assets import Assets
+    from widget.views.html import EmbedQuery, HtmlRenderer
+
+    storage = storage_for_url(settings.database_url)
+    await storage.open()
+    try:
+        site = await storage.get_site("render")
+        assert site is not None
+        renderer = HtmlRenderer(settings, Assets(), storage)
+        query = EmbedQuery.parse(site, {"page": page, "url": f"{BLOG}{page}", "title": "Bench"})
+        head = await storage.get_thread_head("render", page)
+        timings = []
+        shown = 0
+        for _ in range(runs):
+            renderer.fragments = type(renderer.fragments)(renderer.fragments.max_bytes)
+            started = time.perf_counter()
+            fragment = await renderer.thread_fragment(query, head)
+            timings.append((time.perf_counter() - started) * 1000)
+            shown = fragment.body.count(b'class="wg-comment"')
+        return statistics.median(timings), shown
+    finally:
+        await storage.close()
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=10)
+    parser.add_argument("--render-sizes", default="10,1000,100000")
+    args = parser.parse_args()
+    results: dict[str, Any] = {"when": datetime.now(UTC).isoformat(), "args": vars(args)}
+
+    with tempfile.TemporaryDirectory(prefix="widget-bench-") as tmp:
+        port = free_port()
+        settings = bench_settings(Path(tmp) / "http", port)
+        asyncio.run(seed_thread(settings, "bench", "/bench/", 200, 0.3))
+        for page in COUNT_PAGES:
+            asyncio.run(seed_thread(settings, "bench", page, 3, 0.0))
+
+        env = {
+            **os.environ,
+            "WIDGET_DATA_DIR": str(settings.data_dir),
+            "WIDGET_PUBLIC_URL": settings.public_url,
+            "WIDGET_DEMO": "false",
+            "WIDGET_POST_RATE_PER_MINUTE": str(10**9),
+            "WIDGET_LOG_LEVEL": "warning",
+        }
+        base = f"http://127.0.0.1:{port}"
+        fragment_url = f"{base}/embed/bench/thread/fragment?{THREAD_PARAMS}"
+        counts_url = f"{base}/api/v1/counts?site=bench&" + "&".join(
+            f"page={p}" for p in COUNT_PAGES
+        )
+        runs: dict[str, dict[str, float]] = {}
+
+        baseline = start_uvicorn("bench.baseline:app", port, env, factory=False)
+        runs["baseline (before)"] = wrk(f"{base}/", args.duration, args.connections)
+        stop(baseline)
+
+        server = start_uvicorn("widget.app:create_app", port, env, factory=True)
+        try:
+            first = httpx.get(fragment_url)
+            assert first.status_code == 200 and first.text.count('class="wg-comment"') > 50
+            results["fragment_bytes"] = len(first.content)
+            runs["fragment"] = wrk(fragment_url, args.duration, args.connections)
+            runs["fragment, gzip"] = wrk(
+                fragment_url, args.duration, args.connections, {"Accept-Encoding": "gzip"}
+            )
+            runs["fragment, If-None-Match"] = wrk(
+                fragment_url,
+                args.duration,
+                args.connections,
+                {"If-None-Match": first.headers["etag"]},
+            )
+            counts = httpx.get(counts_url).json()["counts"]
+            assert all(counts[p]["count"] == 3 for p in COUNT_PAGES), counts
+            runs["counts, 10 pages"] = wrk(counts_url, args.duration, args.connections)
+            before = httpx.get(f"{base}/api/v1/counts?site=bench&page=/posting/").json()
+            runs["posting"] = wrk(
+                base, args.duration, args.connections, script=ROOT / "bench" / "post.lua",
+                env={**os.environ, "WIDGET_BENCH_ORIGIN": settings.public_url},
+            )  # fmt: skip
+            after = httpx.get(f"{base}/api/v1/counts?site=bench&page=/posting/").json()
+            stored = after["counts"]["/posting/"]["count"] - before["counts"]["/posting/"]["count"]
+            results["comments_stored_during_posting"] = stored
+            results["server_peak_rss_mb"] = round(peak_rss_mb(server.pid), 1)
+        finally:
+            stop(server)
+
+        baseline = start_uvicorn("bench.baseline:app", port, env, factory=False)
+        runs["baseline (after)"] = wrk(f"{base}/", args.duration, args.connections)
+        stop(baseline)
+
+        reference = statistics.mean(
+            [runs["baseline (before)"]["rps"], runs["baseline (after)"]["rps"]]
+        )
+        for figures in runs.values():
+            figures["ratio"] = round(figures["rps"] / reference, 3)
+        results["wrk"] = runs
+
+        render: dict[str, float] = {}
+        render_shown: dict[str, int] = {}
+        render_settings = bench_settings(Path(tmp) / "render")
+        for size in (int(s) for s in args.render_sizes.split(",")):
+            page = f"/thread-{size}/"
+            seconds = asyncio.run(seed_thread(render_settings, "render", page, size, 0.3))
+            print(f"seeded {size:,} comments in {seconds:.1f} s", file=sys.stderr)
+            median_ms, shown = asyncio.run(first_page_render_ms(render_settings, page, runs=30))
+            render[str(size)] = round(median_ms, 2)
+            render_shown[str(size)] = shown
+        results["first_page_render_ms"] = render
+        results["first_page_comments"] = render_shown
+
+    print(f"{'scenario':<26}{'req/s':>10}{'p99 ms':>10}{'ratio':>8}{'bad':>6}")
+    for name, figures in runs.items():
+        print(f"{name:<26}{figures['rps']:>10.0f}{figures['p99_ms']:>10.2f}"
+              f"{figures['ratio']:>8.2f}{figures['bad_responses']:>6}")  # fmt: skip
+    print(f"comments stored while posting: {results['comments_stored_during_posting']:,}")
+    print(f"fragment size: {results['fragment_bytes']:,} bytes")
+    print(f"server peak RSS: {results['server_peak_rss_mb']} MB")
+    print(
+        "first page render (ms, median): "
+        + ", ".join(f"{k}: {v} ({render_shown[k]} comments shown)" for k, v in render.items())
+    )
+    if "1000" in render and "100000" in render:
+        print(f"100,000 vs 1,000 comments: {render['100000'] / render['1000']:.2f}x")
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
