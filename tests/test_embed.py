@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from starlette.applications import Starlette
 
-from tests.helpers import BLOG, OWN_ORIGIN, PAGE, hidden_inputs, posted
+from tests.helpers import BLOG, OWN_ORIGIN, PAGE, PUBLIC_URL, hidden_inputs, posted
 from widget.sites import change_site_setting
 
 EMBED = {key: value for key, value in PAGE.items() if key != "site"}
@@ -357,3 +357,35 @@ async def test_static_files_are_hashed_and_cached(client: httpx.AsyncClient) -> 
     assert embed.headers["content-type"].startswith("text/javascript")
     assert "max-age=300" in embed.headers["cache-control"]
     assert (await client.get("/static/thread.js")).status_code == 404
+
+
+async def test_the_demo_blog_is_another_site_served_on_its_own_host(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.helpers import make_settings
+    from widget.app import create_app
+
+    app = create_app(make_settings(tmp_path, demo=True))
+    async with app.router.lifespan_context(app):
+        site = await app.state.widget.storage.get_site("demo")
+        assert site is not None
+        assert site.origins == ("http://blog.localhost:8000",)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://blog.localhost:8000"
+        ) as blog:
+            post = await blog.get("/")
+            assert post.status_code == 200
+            assert (
+                '<script src="http://comments.localhost:8000/embed.js" data-site="demo"'
+                in post.text
+            )
+            assert 'data-comment-count="/"' in post.text
+        async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as comments:
+            assert (await comments.get("/")).status_code == 404  # the blog is not on this host
+
+
+async def test_without_the_demo_there_is_no_demo_site(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    assert await app.state.widget.storage.get_site("demo") is None
+    response = await client.get("/", headers={"Host": "blog.localhost:8000"})
+    assert response.status_code == 404

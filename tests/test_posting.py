@@ -300,3 +300,21 @@ async def test_unknown_addresses_are_404_json_under_the_api(client_from: ClientF
     response = await client.get("/api/v1/nothing")
     assert response.status_code == 404
     assert response.json() == {"error": "There is nothing at this address."}
+
+
+async def test_notify_is_stored_with_the_comment(client: httpx.AsyncClient, app: Starlette) -> None:
+    wants = await posted(client, notify=True)
+    does_not = await posted(client)
+    storage = app.state.widget.storage
+    first = await storage.get_comment(wants["comment"]["id"])
+    second = await storage.get_comment(does_not["comment"]["id"])
+    assert first is not None and first.notify is True
+    assert second is not None and second.notify is False
+    assert first.author_email == "ann@example.com"
+    assert first.remote_ip == "203.0.113.7"
+
+
+async def test_an_unknown_thread_is_404(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/threads", params={**PAGE, "page": "/never/"})
+    assert response.status_code == 404
+    assert response.json()["error"] == "Nobody has commented on '/never/' yet."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -53,6 +54,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from widget.app import create_app
 
     port = args.port or settings.public_port
+    if args.port and settings.sources.get("public_url") == "default":
+        # Unconfigured, the public URL follows the port, so the demo and its links still work.
+        public_url = f"http://comments.localhost:{port}"
+        settings = dataclasses.replace(settings, public_url=public_url)
     app = create_app(settings)
     print(f"widget {__version__} serving on http://{args.host}:{port}")
     print(f"  comments server: {settings.public_url}")
@@ -222,7 +227,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(run=cmd_serve)
 
-    site = commands.add_parser("site", help="add, list, change and remove sites")
+    site = commands.add_parser(
+        "site", help="add, list, change and remove sites",
+        description="Sites are the blogs that embed comments: an id for the snippet, the"
+        " origins allowed to embed it, and its settings.",
+    )  # fmt: skip
     site_commands = site.add_subparsers(dest="site_command", metavar="ACTION", required=True)
 
     add = site_commands.add_parser(
@@ -244,10 +253,16 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     add.set_defaults(run=cmd_site_add)
 
-    listing = site_commands.add_parser("list", help="list the sites and their origins")
+    listing = site_commands.add_parser(
+        "list", help="list the sites and their origins",
+        description="List every site with the origins allowed to embed its comments.",
+    )  # fmt: skip
     listing.set_defaults(run=cmd_site_list)
 
-    show = site_commands.add_parser("show", help="show a site's origins and settings")
+    show = site_commands.add_parser(
+        "show", help="show a site's origins and settings",
+        description="Show a site's origins and every site setting, set or default, with help.",
+    )  # fmt: skip
     show.add_argument("site")
     show.set_defaults(run=cmd_site_show)
 
@@ -262,7 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     origin_actions = (("add-origin", "allow another origin"), ("remove-origin", "drop an origin"))
     for action, text in origin_actions:
-        origin = site_commands.add_parser(action, help=f"{text} to embed a site's comments")
+        origin = site_commands.add_parser(
+            action, help=f"{text} to embed a site's comments",
+            description=f"{text.capitalize()} to embed a site's comments.",
+        )  # fmt: skip
         origin.add_argument("site")
         origin.add_argument("origin", help="e.g. https://blog.example")
         origin.set_defaults(run=cmd_site_origin, origin_action=action)
@@ -276,11 +294,18 @@ def build_parser() -> argparse.ArgumentParser:
     remove.set_defaults(run=cmd_site_remove)
 
     show_settings = commands.add_parser(
-        "settings", help="print the settings in effect (secrets hidden) and where each comes from"
-    )
+        "settings", help="print the settings in effect (secrets hidden) and where each comes from",
+        description="Print every setting in effect (secrets hidden) and where it comes from:"
+        " the environment, the --config file, or the default.",
+        epilog=SETTINGS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     show_settings.set_defaults(run=cmd_settings)
 
-    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate = commands.add_parser(
+        "migrate", help="bring the database schema up to date",
+        description="Apply every pending numbered migration to the database schema. The server"
+        " does this on start too; run it alone before switching versions.",
+    )  # fmt: skip
     migrate.set_defaults(run=cmd_migrate)
     return parser
 

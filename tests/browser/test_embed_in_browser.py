@@ -259,3 +259,23 @@ def test_the_frame_refuses_to_load_on_a_site_not_allowed(page: Page, widget: Wid
         frame = page.frame_locator(FRAME)
         # A readable error in the frame, not a blank box.
         expect(frame.locator(".wg-problem")).to_contain_text("widget site add-origin blog")
+
+
+def test_without_a_comments_div_the_frame_follows_the_script_with_its_options(
+    page: Page, blog: HostPages, widget: WidgetServer
+) -> None:
+    blog.pages["/options/"] = f"""<!doctype html><html lang="de"><head><title>Ignored</title>
+<link rel="canonical" href="{blog.url}/canonical/"></head><body>
+<p id="before">Vorher</p>
+<script src="{widget.public_url}/embed.js" data-site="blog" data-title="Ein Beitrag"
+ data-theme="dark" async></script>
+<p id="after">Nachher</p></body></html>"""
+    api_post(widget, blog, "/canonical/", body="Schon da")
+    page.goto(f"{blog.url}/options/")
+    frame_element = page.locator("script[data-site] + iframe")
+    expect(frame_element).to_be_attached()
+    frame = page.frame_locator("script[data-site] + iframe")
+    # The page id came from <link rel=canonical>, the language from <html lang>.
+    expect(frame.locator("#comments-title")).to_have_text("Eine Antwort auf „Ein Beitrag“")
+    expect(frame.locator("html")).to_have_class("wg-theme-dark")
+    expect(frame.locator("#wg-submit")).to_have_text("Kommentar abschicken")
