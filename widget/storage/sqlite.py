@@ -133,12 +133,14 @@ class SQLiteStorage:
         self._all_readers: list[aiosqlite.Connection] = []
         self._queue: asyncio.Queue[_QueuedWrite | None] = asyncio.Queue()
         self._writer_task: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
         # (site_id, page_id) -> head, or None for a page known to have no thread yet.
         self._heads: OrderedDict[tuple[str, str], ThreadHead | None] = OrderedDict()
         self._sites: dict[str, Site | None] = {}
         self._data_version = 0
-        self._last_external_check = 0.0
-        self._last_prune = 0.0
+        # Bumped whenever cached state is dropped: a read that began before the drop may hold
+        # what was just dropped, so it must not put it back.
+        self._generation = 0
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -155,6 +157,7 @@ class SQLiteStorage:
             self._all_readers.append(reader)
             self._readers.put_nowait(reader)
         self._writer_task = asyncio.create_task(self._run_writer(), name="sqlite-writer")
+        self._watch_task = asyncio.create_task(self._watch(), name="sqlite-watch")
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
@@ -165,6 +168,11 @@ class SQLiteStorage:
         return conn
 
     async def close(self) -> None:
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch_task
+            self._watch_task = None
         if self._writer_task is not None:
             await self._queue.put(None)
             await self._writer_task
@@ -221,11 +229,7 @@ class SQLiteStorage:
 
     async def _run_writer(self) -> None:
         while True:
-            try:
-                item = await asyncio.wait_for(self._queue.get(), timeout=EXTERNAL_CHECK_S)
-            except TimeoutError:
-                await self._check_external_writes()
-                continue
+            item = await self._queue.get()
             if item is None:
                 return
             batch = [item]
@@ -236,8 +240,6 @@ class SQLiteStorage:
                     return
                 batch.append(queued)
             await self._commit_batch(batch)
-            if time.monotonic() - self._last_external_check > EXTERNAL_CHECK_S:
-                await self._check_external_writes()
 
     async def _commit_batch(self, batch: list[_QueuedWrite]) -> None:
         conn = self._writer
@@ -291,40 +293,41 @@ class SQLiteStorage:
         rows = await _fetch(self._writer, "PRAGMA data_version")
         return int(rows[0][0])
 
-    async def _check_external_writes(self) -> None:
+    async def _watch(self) -> None:
+        """Housekeeping through the writer's queue, so it never runs inside a batch: notice
+        writes by other processes (the command line), and drop spent rate-limit rows."""
+        last_prune = time.monotonic()
+        while True:
+            await asyncio.sleep(EXTERNAL_CHECK_S)
+            try:
+                await self._write(self._notice_external_writes)
+                if time.monotonic() - last_prune > RATE_LIMIT_PRUNE_S:
+                    last_prune = time.monotonic()
+                    await self._write(_prune_rate_limits)
+            except StorageUnavailable:
+                continue  # logged by the writer; try again on the next round
+
+    async def _notice_external_writes(self, conn: aiosqlite.Connection) -> None:
         """Forget cached heads and sites when another process has written to the file.
 
         `data_version` on the writer connection changes only for other connections' commits.
         """
-        self._last_external_check = time.monotonic()
-        try:
-            version = await self._read_data_version()
-        except sqlite3.Error:
-            log.exception("could not read data_version")
-            return
+        version = await self._read_data_version()
         if version != self._data_version:
             self._data_version = version
             self._forget_cached()
-        await self._prune_rate_limits()
-
-    async def _prune_rate_limits(self) -> None:
-        if time.monotonic() - self._last_prune < RATE_LIMIT_PRUNE_S:
-            return
-        self._last_prune = time.monotonic()
-        assert self._writer is not None
-        # A key whose due time has passed limits nobody: dropping it changes no decision.
-        with contextlib.suppress(sqlite3.Error):
-            await self._writer.execute("DELETE FROM rate_limits WHERE due_at < ?", (time.time(),))
 
     def _remember_committed(self, head: ThreadHead) -> None:
         self._remember_head((head.site_id, head.page_id), head, fresh=True)
 
     def _forget_site(self, site_id: str) -> None:
         self._sites.pop(site_id, None)
+        self._generation += 1
 
     def _forget_cached(self) -> None:
         self._heads.clear()
         self._sites.clear()
+        self._generation += 1
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -379,9 +382,11 @@ class SQLiteStorage:
     async def get_site(self, site_id: str) -> Site | None:
         if site_id in self._sites:
             return self._sites[site_id]
+        generation = self._generation
         async with self._reader() as conn:
             site = await self._load_site(conn, site_id)
-        self._sites[site_id] = site
+        if generation == self._generation:
+            self._sites[site_id] = site
         return site
 
     async def _load_site(self, conn: aiosqlite.Connection, site_id: str) -> Site | None:
@@ -448,6 +453,7 @@ class SQLiteStorage:
         key = (site_id, page_id)
         if key in self._heads:
             return self._heads[key]
+        generation = self._generation
         async with self._reader() as conn:
             rows = await _fetch(
                 conn,
@@ -455,7 +461,8 @@ class SQLiteStorage:
                 (site_id, page_id),
             )
         head = _head(rows[0]) if rows else None
-        self._remember_head(key, head, fresh=False)
+        if generation == self._generation:
+            self._remember_head(key, head, fresh=False)
         return self._heads.get(key, head)
 
     async def get_thread_heads(
@@ -473,6 +480,7 @@ class SQLiteStorage:
                 missing.append(page_id)
         if missing:
             marks = ",".join("?" * len(missing))
+            generation = self._generation
             async with self._reader() as conn:
                 rows = await _fetch(
                     conn,
@@ -481,8 +489,9 @@ class SQLiteStorage:
                     (site_id, *missing),
                 )
             loaded = {row["page_id"]: _head(row) for row in rows}
-            for page_id in missing:
-                self._remember_head((site_id, page_id), loaded.get(page_id), fresh=False)
+            if generation == self._generation:
+                for page_id in missing:
+                    self._remember_head((site_id, page_id), loaded.get(page_id), fresh=False)
             found.update(loaded)
         return found
 
@@ -733,6 +742,11 @@ class SQLiteStorage:
                 (thread_id, voter),
             )
         return {row["comment_id"] for row in rows}
+
+
+async def _prune_rate_limits(conn: aiosqlite.Connection) -> None:
+    # A key whose due time has passed limits nobody: dropping it changes no decision.
+    await conn.execute("DELETE FROM rate_limits WHERE due_at < ?", (time.time(),))
 
 
 async def _fetch(
