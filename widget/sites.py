@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from widget.errors import Invalid, NotFound
 from widget.storage import Site, Storage
-from widget.urls import split_url
+from widget.urls import origin_of, split_url
 
 __all__ = [
     "SITE_SETTINGS",
@@ -149,13 +149,7 @@ def normalize_origin(raw: str) -> str:
             " (https://blog.example, not https://blog.example/posts/).",
             {"origin": "Leave out the path."},
         )
-    port = parts.port
-    default_port = {"http": 80, "https": 443}[parts.scheme]
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host if port in {None, default_port} else f"{host}:{port}"
-    return f"{parts.scheme}://{netloc}"
+    return origin_of(parts)
 
 
 def parse_site_settings(raw: Mapping[str, Any]) -> dict[str, Any]:

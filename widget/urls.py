@@ -23,8 +23,19 @@ def split_url(value: str) -> SplitResult | None:
     return parts
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def origin_of(parts: SplitResult) -> str:
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    """`https://Blog.Example:443/x` -> `https://blog.example`: scheme, host, and the port only
+    when it is not the scheme's usual one (as browsers write origins)."""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    scheme = parts.scheme.lower()
+    suffix = "" if port is None or port == _DEFAULT_PORTS.get(scheme) else f":{port}"
+    return f"{scheme}://{host}{suffix}"
 
 
 def is_host_name(host: str) -> bool:

@@ -21,8 +21,9 @@ class Purpose(enum.Enum):
     FORM = ("widget.form", 2 * 24 * 3600)
     # A browser's anonymous voter id for likes.
     VOTER = ("widget.voter", 365 * 24 * 3600)
-    # Lets the author edit or delete one comment; the site's edit window is checked too.
-    EDIT = ("widget.edit", 24 * 3600)
+    # Lets the author edit or delete one comment. The site's edit window (at most this long,
+    # see widget.sites) is what really limits it; this bounds a token's life whatever the site.
+    EDIT = ("widget.edit", 7 * 24 * 3600)
 
     def __init__(self, salt: str, max_age_s: int) -> None:
         self.salt = salt

@@ -3,6 +3,7 @@ avatars. Each handler parses, makes one domain call and responds."""
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +20,7 @@ from widget.avatars import AVATAR_KEY, identicon_svg
 from widget.errors import ClientError, Forbidden, NotFound, RateLimited
 from widget.sites import get_site, settings_of
 from widget.storage import Comment, Site, ThreadHead
+from widget.urls import origin_of, split_url
 
 from .context import AppContext, app_context
 from .html import EmbedQuery
@@ -30,25 +32,27 @@ __all__ = ["routes"]
 FORM_FIELDS = ("body", "name", "email", "website", "notify")
 
 
-async def _embed_site(request: Request) -> Site:
-    context = app_context(request)
+async def _embed_site(context: AppContext, request: Request) -> Site:
     site = await get_site(context.storage, request.path_params["site"])
     _check_referrer(request, site, context.settings.public_url)
     return site
 
 
-async def _embed_query(request: Request) -> EmbedQuery:
+async def _embed_query(context: AppContext, request: Request) -> EmbedQuery:
     """The embed named by the request's query string, checked."""
-    site = await _embed_site(request)
-    return app_context(request).html.embed_query(site, request.scope.get("query_string", b""))
+    site = await _embed_site(context, request)
+    return context.html.embed_query(site, request.scope.get("query_string", b""))
 
 
 def _check_referrer(request: Request, site: Site, public_url: str) -> None:
     """The frame's own page (the host page's origin, as browsers send it) must be the site's."""
-    referrer = request.headers.get("referer", "")
+    referrer = request.headers.get("referer")
     if not referrer:
+        return  # a referrer policy may withhold it: the frame-ancestors policy still holds
+    parts = split_url(referrer)
+    if parts is None or parts.scheme not in {"http", "https"}:
         return
-    origin = "/".join(referrer.split("/", 3)[:3]).lower()
+    origin = origin_of(parts)
     if origin != public_url and origin not in site.origins:
         raise Forbidden(
             f"This comment section belongs to {', '.join(site.origins)}, and this page is on"
@@ -61,7 +65,7 @@ async def thread_document(request: Request) -> Response:
     """The iframe: thread, reply form and script. `replytocom` puts the form under a comment
     for browsers without JavaScript."""
     context = app_context(request)
-    query = await _embed_query(request)
+    query = await _embed_query(context, request)
     head = await context.storage.get_thread_head(query.site.id, query.page.page_id)
     reply_to = await _reply_target(context, head, read_query(request).get("replytocom", ""))
     return await _render_document(request, context, query, head, reply_to=reply_to)
@@ -125,26 +129,44 @@ async def _render_document(
     return response
 
 
+class PreparedResponse(Response):
+    """A response whose headers arrive already encoded, for the hottest answers."""
+
+    def __init__(self, status_code: int, body: bytes, raw_headers: list[tuple[bytes, bytes]]):
+        self.status_code = status_code
+        self.body = body
+        self.background = None
+        self.raw_headers = raw_headers
+
+
+@functools.lru_cache(maxsize=4096)
+def _fragment_headers(etag: str) -> tuple[tuple[bytes, bytes], ...]:
+    return (
+        (b"etag", etag.encode("latin-1")),
+        (b"cache-control", b"public, no-cache"),
+        (b"vary", b"Accept-Encoding"),
+        (b"x-content-type-options", b"nosniff"),
+    )
+
+
 async def thread_fragment(request: Request) -> Response:
     """The thread alone, identical for every viewer: cacheable by ETag here, in proxies and CDNs."""
     context = app_context(request)
-    query = await _embed_query(request)
+    query = await _embed_query(context, request)
     head = await context.storage.get_thread_head(query.site.id, query.page.page_id)
     etag = context.html.etag(query, head)
-    headers = {
-        "ETag": etag,
-        "Cache-Control": "public, no-cache",
-        "Vary": "Accept-Encoding",
-        "X-Content-Type-Options": "nosniff",
-    }
+    headers = list(_fragment_headers(etag))
     if etag in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers=headers)
+        return PreparedResponse(304, b"", headers)
     gzipped = "gzip" in request.headers.get("accept-encoding", "")
     fragment = await context.html.thread_fragment(query, head, gzipped=gzipped)
+    body = fragment.body
     if gzipped and fragment.gzipped is not None:
-        headers["Content-Encoding"] = "gzip"
-        return Response(fragment.gzipped, media_type="text/html; charset=utf-8", headers=headers)
-    return Response(fragment.body, media_type="text/html; charset=utf-8", headers=headers)
+        body = fragment.gzipped
+        headers.append((b"content-encoding", b"gzip"))
+    headers.append((b"content-type", b"text/html; charset=utf-8"))
+    headers.append((b"content-length", str(len(body)).encode("latin-1")))
+    return PreparedResponse(200, body, headers)
 
 
 async def post_from_form(request: Request) -> Response:
@@ -153,7 +175,7 @@ async def post_from_form(request: Request) -> Response:
     context = app_context(request)
     require_own_origin(request, context.settings)
     form = await read_form(request, context.settings.max_request_bytes)
-    query = EmbedQuery.parse(await _embed_site(request), form)
+    query = EmbedQuery.parse(await _embed_site(context, request), form)
     values = {name: form.get(name, "") for name in FORM_FIELDS}
     storage = context.storage
     try:
@@ -214,8 +236,9 @@ async def avatar(request: Request) -> Response:
 
 
 routes = [
-    Route("/embed/{site}/thread", thread_document, methods=["GET", "HEAD"]),
+    # The fragment first: it is the hottest route, and routes are matched in order.
     Route("/embed/{site}/thread/fragment", thread_fragment, methods=["GET", "HEAD"]),
+    Route("/embed/{site}/thread", thread_document, methods=["GET", "HEAD"]),
     Route("/embed/{site}/thread/comments", post_from_form, methods=["POST"]),
     Route("/avatars/{key}.svg", avatar, methods=["GET", "HEAD"]),
 ]
