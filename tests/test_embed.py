@@ -9,7 +9,7 @@ import httpx
 from starlette.applications import Starlette
 
 from tests.helpers import BLOG, OWN_ORIGIN, PAGE, PUBLIC_URL, hidden_inputs, posted
-from widget.sites import change_site_setting
+from widget.sites import add_site, change_site_setting
 
 EMBED = {key: value for key, value in PAGE.items() if key != "site"}
 
@@ -389,3 +389,20 @@ async def test_without_the_demo_there_is_no_demo_site(
     assert await app.state.widget.storage.get_site("demo") is None
     response = await client.get("/", headers={"Host": "blog.localhost:8000"})
     assert response.status_code == 404
+
+
+async def test_a_site_added_again_never_gets_an_old_fragment(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    storage = app.state.widget.storage
+    await posted(client, body="from the first life of the site")
+    old = await client.get("/embed/blog/thread/fragment", params=EMBED)
+    assert await storage.remove_site("blog")
+    await add_site(storage, "blog", [BLOG])
+    await posted(client, body="from the second life")
+    new = await client.get(
+        "/embed/blog/thread/fragment", params=EMBED, headers={"If-None-Match": old.headers["etag"]}
+    )
+    assert new.status_code == 200, (old.headers["etag"], new.headers["etag"])
+    assert "from the second life" in new.text
+    assert "first life" not in new.text

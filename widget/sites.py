@@ -109,11 +109,11 @@ class SiteSettings:
 
 
 def settings_of(site: Site) -> SiteSettings:
-    return _resolve(site.id, site.revision, tuple(sorted(site.settings.items())))
+    return _resolve(tuple(sorted(site.settings.items())))
 
 
 @lru_cache(maxsize=1024)
-def _resolve(site_id: str, revision: int, overrides: tuple[tuple[str, Any], ...]) -> SiteSettings:
+def _resolve(overrides: tuple[tuple[str, Any], ...]) -> SiteSettings:
     values = {s.name: s.default for s in SITE_SETTINGS}
     for name, raw in overrides:
         if name in _SITE_SETTING:  # a setting dropped from the code is ignored, not fatal

@@ -40,6 +40,12 @@ class Site:
     revision: int  # bumped on every change; part of fragment ETags
     created_at: datetime
 
+    @property
+    def stamp(self) -> tuple[str, float, int]:
+        """Changes whenever anything about the site does, also when it is removed and added
+        again under the same id (its revision then starts over, its creation time does not)."""
+        return (self.id, self.created_at.timestamp(), self.revision)
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ThreadHead:

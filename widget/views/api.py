@@ -91,8 +91,7 @@ def _cors_headers(request: Request, site: Site) -> dict[str, str]:
 class CountQuery:
     """A checked counts request: each page as asked for, the page id it names, and the words."""
 
-    site_id: str
-    site_revision: int
+    site_stamp: tuple[str, float, int]
     pages: tuple[tuple[str, str], ...]  # (as asked for, page id)
     page_ids: tuple[str, ...]
     settings: SiteSettings
@@ -108,7 +107,7 @@ def _count_query(site: Site, pairs: list[tuple[str, str]]) -> CountQuery:
     pages = tuple((raw, comments.page_ref(site, raw).page_id) for raw in raw_pages)
     lang = choose_language(dict(pairs).get("lang"))
     page_ids = tuple(sorted({page_id for _, page_id in pages}))
-    return CountQuery(site.id, site.revision, pages, page_ids, settings_of(site), Translator(lang))
+    return CountQuery(site.stamp, pages, page_ids, settings_of(site), Translator(lang))
 
 
 async def counts(request: Request) -> Response:
@@ -116,17 +115,17 @@ async def counts(request: Request) -> Response:
     by embed.js on the host page, so it answers the site's origins with CORS.
 
     Index pages ask the same question on every view, so the checked question is kept per query
-    string (and site revision), and the answer's bytes per question and counts."""
+    string (and site version), and the answer's bytes per question and counts."""
     context = app_context(request)
     raw_query = request.scope.get("query_string", b"")
     query = context.count_queries.get(raw_query)
-    site = await get_site(context.storage, query.site_id) if query else None
-    if query is None or site is None or site.revision != query.site_revision:
+    site = await get_site(context.storage, query.site_stamp[0]) if query else None
+    if query is None or site is None or site.stamp != query.site_stamp:
         pairs = parse_query_pairs(raw_query)
         site = await get_site(context.storage, dict(pairs).get("site", ""))
         query = _count_query(site, pairs)
         context.count_queries.put(raw_query, query)
-    key = (raw_query, site.revision)
+    key = (raw_query, site.stamp)
     heads = await context.storage.get_thread_heads(site.id, query.page_ids)
     numbers = tuple(heads[p].comment_count if p in heads else 0 for p in query.page_ids)
     body = context.count_bodies.get((key, numbers))

@@ -18,6 +18,7 @@ from widget.addresses import rate_limit_key
 from widget.auth.tokens import BadToken, Purpose
 from widget.avatars import AVATAR_KEY, identicon_svg
 from widget.errors import ClientError, Forbidden, NotFound, RateLimited
+from widget.i18n import Translator
 from widget.sites import get_site, settings_of
 from widget.storage import Comment, Site, ThreadHead
 from widget.urls import origin_of, split_url
@@ -113,7 +114,7 @@ async def _render_document(
         {
             "query": query,
             "title": title,
-            "t": html.translator(query.lang),
+            "t": Translator(query.lang),
             # Rendered from our own templates and sanitised comment HTML, cached as bytes.
             "fragment": Markup(fragment.body.decode("utf-8")),  # noqa: S704
             "reply_to": reply_to,

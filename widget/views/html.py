@@ -181,15 +181,17 @@ class HtmlRenderer:
         self.env.filters["exact_time"] = _exact_time
         self.templates = Jinja2Templates(env=self.env)
         self.fragments = FragmentCache(settings.fragment_cache_bytes)
-        self._queries: LruCache[tuple[str, int, bytes], EmbedQuery] = LruCache(QUERY_CACHE_ENTRIES)
+        self._queries: LruCache[tuple[tuple[str, float, int], bytes], EmbedQuery] = LruCache(
+            QUERY_CACHE_ENTRIES
+        )
         # Part of every ETag, so a new release never serves fragments cached by the old one.
         self._build = hashlib.sha256(__version__.encode()).hexdigest()[:6]
 
     def embed_query(self, site: Site, raw_query: bytes) -> EmbedQuery:
         """The checked parameters of an embed URL. The same URLs come again and again (every
         reader of a post asks for the same one), so the checks run once per URL and site
-        revision; a URL that fails them raises every time."""
-        key = (site.id, site.revision, raw_query)
+        version; a URL that fails them raises every time."""
+        key = (site.stamp, raw_query)
         query = self._queries.get(key)
         if query is None:
             query = EmbedQuery.parse(site, parse_query_string(raw_query))
@@ -197,8 +199,13 @@ class HtmlRenderer:
         return query
 
     def etag(self, query: EmbedQuery, head: ThreadHead | None) -> str:
-        version = head.version if head else 0
-        return f'"{self._build}-{query.site.revision}-{version}"'
+        """Names what the fragment shows: this release, this site (created when, changed how
+        often), this thread and its version. A site removed and added again, or a thread
+        created anew, starts its counters again but never its name."""
+        site = query.site
+        born = int(site.created_at.timestamp() * 1_000_000)
+        thread = f"{head.id}.{head.version}" if head else "0"
+        return f'"{self._build}-{born:x}.{site.revision}-{thread}"'
 
     async def thread_fragment(
         self, query: EmbedQuery, head: ThreadHead | None, *, gzipped: bool = False
@@ -244,9 +251,6 @@ class HtmlRenderer:
             or (self.settings.public_url + query.document_path()),
             "link_path": query.link_path(),
         }
-
-    def translator(self, lang: str) -> Translator:
-        return Translator(lang)
 
     def script_strings(self, lang: str) -> dict[str, str]:
         return Translator(lang).strings(SCRIPT_STRINGS)
