@@ -1,0 +1,1 @@
+"""HTTP only: parse, make one domain call, respond. Mounted by audience (embed, api)."""
