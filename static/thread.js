@@ -62,8 +62,12 @@
     Object.keys(extra).forEach(function (k) { body[k] = extra[k]; });
     return body;
   }
+  // Parsed through a <template>: nodes made this way are inert (a script among them would
+  // never run), unlike Range.createContextualFragment's.
   function serverHtml(html) {
-    return doc.createRange().createContextualFragment(html);
+    var template = doc.createElement('template');
+    template.innerHTML = html;
+    return template.content;
   }
   function el(tag, className, text) {
     var node = doc.createElement(tag);
