@@ -35,7 +35,7 @@ from widget.auth.tokens import TokenSigner  # noqa: E402
 from widget.comments import CommentForm, page_ref, post_comment  # noqa: E402
 from widget.config import Settings, load_settings  # noqa: E402
 from widget.sites import add_site, settings_of  # noqa: E402
-from widget.storage import storage_for_url  # noqa: E402
+from widget.storage import storage_for_settings  # noqa: E402
 
 BLOG = "http://blog.localhost:8000"
 THREAD_PARAMS = "page=%2Fbench%2F&url=http%3A%2F%2Fblog.localhost%3A8000%2Fbench%2F&title=Bench"
@@ -85,7 +85,7 @@ async def seed_thread(
 
     Comments go in waves, top level first and then each level of replies, each wave posted
     concurrently (so the writer commits them in groups) after the parents it needs."""
-    storage = storage_for_url(settings.database_url)
+    storage = storage_for_settings(settings)
     await storage.open()
     try:
         site = await storage.get_site(site_id)
@@ -198,7 +198,7 @@ async def first_page_render_ms(settings: Settings, page: str, runs: int) -> tupl
     from widget.views.assets import Assets
     from widget.views.html import EmbedQuery, HtmlRenderer
 
-    storage = storage_for_url(settings.database_url)
+    storage = storage_for_settings(settings)
     await storage.open()
     try:
         site = await storage.get_site("render")

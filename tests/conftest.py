@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -14,10 +17,32 @@ from widget.app import create_app
 from widget.config import Settings
 from widget.sites import add_site
 
+POSTGRES_URL = os.environ.get("WIDGET_TEST_POSTGRES_URL", "")
+# Every test that takes `database_url` runs on each backend: SQLite always, PostgreSQL when
+# WIDGET_TEST_POSTGRES_URL names a server (scripts/test sets it when one answers; CI always).
+BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'data' / 'widget.db'}"
+        return
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    conn = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await conn.execute(f'CREATE SCHEMA "{schema}"')
+        separator = "&" if "?" in POSTGRES_URL else "?"
+        yield f"{POSTGRES_URL}{separator}search_path={schema}"
+    finally:
+        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await conn.close()
+
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path / "data")
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path / "data", database_url=database_url)
 
 
 @pytest.fixture

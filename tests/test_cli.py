@@ -10,14 +10,16 @@ from pathlib import Path
 import pytest
 
 
-def widget(
-    data_dir: Path, *args: str, input: str | None = None
+def run_widget(
+    data_dir: Path, *args: str, database_url: str = ""
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WIDGET_")}
     env["WIDGET_DATA_DIR"] = str(data_dir)
+    if database_url:
+        env["WIDGET_DATABASE_URL"] = database_url
     return subprocess.run(
         [sys.executable, "-m", "widget", *args], env=env, capture_output=True, text=True,
-        timeout=60, input=input,
+        timeout=60,
     )  # fmt: skip
 
 
@@ -35,50 +37,49 @@ def widget(
     ],
 )
 def test_every_command_has_help(tmp_path: Path, args: tuple[str, ...], expected: str) -> None:
-    result = widget(tmp_path, *args, "--help")
+    result = run_widget(tmp_path, *args, "--help")
     assert result.returncode == 0
     assert expected in result.stdout
-    assert "WIDGET_" in widget(tmp_path, "--help").stdout
+    assert "WIDGET_" in run_widget(tmp_path, "--help").stdout
 
 
-def test_sites_from_the_command_line(tmp_path: Path) -> None:
-    added = widget(tmp_path, "site", "add", "myblog", "--origin", "https://Blog.Example:443/",
+def test_sites_from_the_command_line(tmp_path: Path, database_url: str) -> None:
+    def widget(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_widget(tmp_path, *args, database_url=database_url)
+
+    added = widget("site", "add", "myblog", "--origin", "https://Blog.Example:443/",
                    "--origin", "http://localhost:4000", "--name", "My blog", "--set", "order=newest")  # fmt: skip
     assert added.returncode == 0, added.stderr
     assert (
         '<script src="http://comments.localhost:8000/embed.js" data-site="myblog" async>'
         in added.stdout
     )
-    listed = widget(tmp_path, "site", "list").stdout
+    listed = widget("site", "list").stdout
     assert "myblog  (My blog)" in listed
     assert "origin  https://blog.example" in listed
     assert "origin  http://localhost:4000" in listed
-    shown = widget(tmp_path, "site", "show", "myblog").stdout
+    shown = widget("site", "show", "myblog").stdout
     assert "order          newest" in shown
     assert "max_depth      5          (default)" in shown
 
-    assert widget(tmp_path, "site", "set", "myblog", "max_depth", "3").returncode == 0
-    assert "max_depth      3          (set)" in widget(tmp_path, "site", "show", "myblog").stdout
-    bad = widget(tmp_path, "site", "set", "myblog", "max_depth", "99")
+    assert widget("site", "set", "myblog", "max_depth", "3").returncode == 0
+    assert "max_depth      3          (set)" in widget("site", "show", "myblog").stdout
+    bad = widget("site", "set", "myblog", "max_depth", "99")
     assert bad.returncode == 1
     assert "from 2 to 20" in bad.stderr
-    unknown = widget(tmp_path, "site", "set", "myblog", "colour", "red")
+    unknown = widget("site", "set", "myblog", "colour", "red")
     assert "no site setting called 'colour'" in unknown.stderr
 
-    assert (
-        widget(tmp_path, "site", "add-origin", "myblog", "https://www.blog.example").returncode == 0
-    )
-    assert "https://www.blog.example" in widget(tmp_path, "site", "list").stdout
-    assert (
-        widget(tmp_path, "site", "remove-origin", "myblog", "http://localhost:4000").returncode == 0
-    )
-    assert "localhost:4000" not in widget(tmp_path, "site", "list").stdout
+    assert widget("site", "add-origin", "myblog", "https://www.blog.example").returncode == 0
+    assert "https://www.blog.example" in widget("site", "list").stdout
+    assert widget("site", "remove-origin", "myblog", "http://localhost:4000").returncode == 0
+    assert "localhost:4000" not in widget("site", "list").stdout
 
-    refused = widget(tmp_path, "site", "remove", "myblog")  # not a terminal: needs --yes
+    refused = widget("site", "remove", "myblog")  # not a terminal: needs --yes
     assert refused.returncode == 2
     assert "--yes" in refused.stderr
-    assert widget(tmp_path, "site", "remove", "myblog", "--yes").returncode == 0
-    assert "No sites yet" in widget(tmp_path, "site", "list").stdout
+    assert widget("site", "remove", "myblog", "--yes").returncode == 0
+    assert "No sites yet" in widget("site", "list").stdout
 
 
 @pytest.mark.parametrize(
@@ -92,15 +93,15 @@ def test_sites_from_the_command_line(tmp_path: Path) -> None:
     ],
 )
 def test_bad_site_commands_say_why(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
-    result = widget(tmp_path, *args)
+    result = run_widget(tmp_path, *args)
     assert result.returncode == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_a_site_cannot_be_added_twice(tmp_path: Path) -> None:
-    assert widget(tmp_path, "site", "add", "a", "--origin", "https://a.example").returncode == 0
-    again = widget(tmp_path, "site", "add", "a", "--origin", "https://a.example")
+    assert run_widget(tmp_path, "site", "add", "a", "--origin", "https://a.example").returncode == 0
+    again = run_widget(tmp_path, "site", "add", "a", "--origin", "https://a.example")
     assert again.returncode == 1
     assert "already exists" in again.stderr
 
@@ -108,7 +109,7 @@ def test_a_site_cannot_be_added_twice(tmp_path: Path) -> None:
 def test_settings_are_shown_with_their_source_and_secrets_hidden(tmp_path: Path) -> None:
     config = tmp_path / "widget.toml"
     config.write_text('public_url = "https://comments.example"\nmax_body_chars = 5000\n')
-    result = widget(tmp_path, "--config", str(config), "settings")
+    result = run_widget(tmp_path, "--config", str(config), "settings")
     assert result.returncode == 0, result.stderr
     lines = {line.split()[0]: line for line in result.stdout.splitlines()}
     assert "https://comments.example" in lines["public_url"]
@@ -122,13 +123,13 @@ def test_settings_are_shown_with_their_source_and_secrets_hidden(tmp_path: Path)
 def test_bad_settings_stop_with_a_message(tmp_path: Path) -> None:
     config = tmp_path / "widget.toml"
     config.write_text("colour = 'red'\n")
-    result = widget(tmp_path, "--config", str(config), "settings")
+    result = run_widget(tmp_path, "--config", str(config), "settings")
     assert result.returncode == 2
     assert "unknown setting(s)" in result.stderr
 
 
 def test_migrate_creates_the_database(tmp_path: Path) -> None:
-    result = widget(tmp_path, "migrate")
+    result = run_widget(tmp_path, "migrate")
     assert result.returncode == 0
     assert "up to date" in result.stdout
     assert (tmp_path / "widget.db").is_file()

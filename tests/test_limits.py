@@ -18,9 +18,11 @@ from widget.sites import add_site
 
 
 @pytest.fixture
-async def default_app(tmp_path: Path) -> AsyncIterator[Starlette]:
+async def default_app(tmp_path: Path, database_url: str) -> AsyncIterator[Starlette]:
     trusted = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("fd00::/8"))
-    settings = make_settings(tmp_path, post_rate_per_minute=5, trusted_proxies=trusted)
+    settings = make_settings(
+        tmp_path, post_rate_per_minute=5, trusted_proxies=trusted, database_url=database_url
+    )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         await add_site(app.state.widget.storage, "blog", [BLOG])

@@ -20,7 +20,8 @@ from widget.storage import (
     Storage,
     storage_for_url,
 )
-from widget.storage.sqlite import SQLiteStorage, migrations
+from widget.storage.migrations import migrations
+from widget.storage.sqlite import SQLiteStorage
 
 PAGE = PageRef("blog", "/p/", "https://blog.example/p/", "A post")
 
@@ -33,9 +34,9 @@ def new_comment(body: str = "hi", parent: int | None = None, page: PageRef = PAG
     )  # fmt: skip
 
 
-@pytest.fixture(params=["sqlite"])
-async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
-    backend = storage_for_url(f"sqlite:///{tmp_path / 'widget.db'}")
+@pytest.fixture
+async def storage(database_url: str) -> AsyncIterator[Storage]:
+    backend = storage_for_url(database_url)
     await backend.open()
     await backend.add_site("blog", "Blog", ["https://blog.example"], {})
     yield backend
@@ -176,14 +177,14 @@ async def test_sqlite_runs_in_wal_with_full_sync(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "w.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     numbers = [row[0] for row in conn.execute("SELECT number FROM schema_migrations")]
-    assert numbers == [number for number, _, _ in migrations()]
+    assert numbers == [number for number, _, _ in migrations("sqlite")]
     conn.close()
 
 
 async def test_each_migration_applies_to_the_schema_before_it(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "m.db")
     applied = []
-    for number, _name, sql in migrations():
+    for number, _name, sql in migrations("sqlite"):
         conn.executescript(sql)  # raises if it does not fit the schema before it
         applied.append(number)
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}

@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Host, Route
 from widget import demo
 from widget.auth.tokens import TokenSigner
 from widget.config import Settings, load_settings
-from widget.storage import Storage, storage_for_url
+from widget.storage import Storage, storage_for_settings
 from widget.views import api, embed
 from widget.views.assets import Assets
 from widget.views.context import AppContext, app_context
@@ -37,7 +37,7 @@ async def healthz(request: Request) -> Response:
 
 def create_app(settings: Settings | None = None, storage: Storage | None = None) -> Starlette:
     settings = settings or load_settings()
-    storage = storage or storage_for_url(settings.database_url)
+    storage = storage or storage_for_settings(settings)
     assets = Assets()
     context = AppContext(
         settings=settings,

@@ -15,7 +15,7 @@ from widget.config import SETTINGS, ConfigError, Settings, load_settings
 from widget.errors import ClientError
 from widget.sites import SITE_SETTINGS, add_site, change_site_setting, get_site, normalize_origin
 from widget.sites import settings_of as site_settings_of
-from widget.storage import Site, Storage, storage_for_url
+from widget.storage import Site, Storage, storage_for_settings
 
 __all__ = ["main"]
 
@@ -35,7 +35,7 @@ SETTINGS_HELP = "settings (environment WIDGET_<NAME>, or the --config file):\n" 
 
 def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -> T:
     async def run() -> T:
-        storage = storage_for_url(settings.database_url)
+        storage = storage_for_settings(settings)
         await storage.open()
         try:
             return await work(storage)

@@ -68,7 +68,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "database_url",
         "",
-        "sqlite:///PATH for the embedded backend; empty means DATA_DIR/widget.db",
+        "sqlite:///PATH (empty: DATA_DIR/widget.db) or postgresql://USER@HOST/DATABASE",
+    ),
+    Setting(
+        "database_pool_min", "1", "PostgreSQL: connections the pool keeps open", _parse_positive_int
+    ),
+    Setting(
+        "database_pool_max",
+        "10",
+        "PostgreSQL: most connections the pool opens",
+        _parse_positive_int,
     ),
     Setting(
         "public_url",
@@ -130,6 +139,8 @@ class Settings:
 
     data_dir: Path
     database_url: str
+    database_pool_min: int
+    database_pool_max: int
     public_url: str
     secret_key: str
     demo: bool

@@ -23,7 +23,6 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,8 +41,9 @@ from .base import (
     ThreadHead,
     ThreadPage,
 )
+from .migrations import migrations, split_statements
 
-__all__ = ["SQLiteStorage", "migrations"]
+__all__ = ["SQLiteStorage"]
 
 log = logging.getLogger(__name__)
 
@@ -63,17 +63,6 @@ _COMMENT_COLUMNS = (
     " body_source, body_html, notify, remote_ip, like_count, created_at, edited_at"
 )
 _HEAD_COLUMNS = "id, site_id, page_id, url, title, version, comment_count, like_count"
-
-
-def migrations() -> list[tuple[int, str, str]]:
-    """(number, name, SQL) of every migration file, in order."""
-    found = []
-    folder = resources.files("widget.storage.migrations") / "sqlite"
-    for entry in folder.iterdir():
-        if entry.name.endswith(".sql"):
-            number, _, name = entry.name.removesuffix(".sql").partition("_")
-            found.append((int(number), name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
 
 
 def _ts(moment: datetime) -> float:
@@ -191,13 +180,13 @@ class SQLiteStorage:
         )
         rows = await _fetch(conn, "SELECT number FROM schema_migrations")
         applied = {row["number"] for row in rows}
-        for number, name, sql in migrations():
+        for number, name, sql in migrations("sqlite"):
             if number in applied:
                 continue
             # executescript would commit on its own; run the statements inside one transaction.
             await conn.execute("BEGIN IMMEDIATE")
             try:
-                for statement in _split_sql(sql):
+                for statement in split_statements(sql):
                     await conn.execute(statement)
                 await conn.execute(
                     "INSERT INTO schema_migrations (number, name, applied_at) VALUES (?, ?, ?)",
@@ -813,9 +802,3 @@ async def _take_rate_token(conn: aiosqlite.Connection, limit: RateLimit, now: fl
         " ON CONFLICT (key) DO UPDATE SET due_at = excluded.due_at",
         (limit.key, due_at + interval),
     )
-
-
-def _split_sql(script: str) -> list[str]:
-    """Statements of a migration file (which holds no semicolons inside string literals)."""
-    lines = [line.split("--", 1)[0] for line in script.splitlines()]
-    return [stmt.strip() for stmt in "\n".join(lines).split(";") if stmt.strip()]

@@ -1,0 +1,554 @@
+"""The PostgreSQL backend, for several app instances sharing one database.
+
+A pool of asyncpg connections; every write is one transaction, acknowledged after its COMMIT.
+Instances share everything through the database (rate-limit state included), so nothing is
+cached in memory here: two instances must never disagree about a thread's version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import asyncpg
+
+from widget.errors import Conflict, Invalid, NotFound, RateLimited, StorageUnavailable
+
+from .base import (
+    POST_LIKE,
+    Comment,
+    NewComment,
+    PageRef,
+    PageWindow,
+    RateLimit,
+    Site,
+    ThreadHead,
+    ThreadPage,
+)
+from .migrations import migrations
+
+__all__ = ["PostgresStorage"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_COMMENT_COLUMNS = (
+    "id, thread_id, parent_id, root_id, depth, status, author_name, author_email, author_url,"
+    " body_source, body_html, notify, remote_ip, like_count, created_at, edited_at"
+)
+_HEAD_COLUMNS = "id, site_id, page_id, url, title, version, comment_count, like_count"
+# A root shows when approved, or deleted but with an approved reply under it (a placeholder).
+_VISIBLE_ROOT = (
+    "thread_id = $1 AND parent_id IS NULL AND (status = 'approved' OR (status = 'deleted'"
+    " AND EXISTS (SELECT 1 FROM comments r WHERE r.root_id = comments.id"
+    " AND r.status = 'approved')))"
+)
+_UNAVAILABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+RATE_LIMIT_PRUNE_S = 300.0
+
+
+def _comment(row: asyncpg.Record) -> Comment:
+    return Comment(
+        id=row["id"],
+        thread_id=row["thread_id"],
+        parent_id=row["parent_id"],
+        root_id=row["root_id"] or row["id"],
+        depth=row["depth"],
+        status=row["status"],
+        author_name=row["author_name"],
+        author_email=row["author_email"],
+        author_url=row["author_url"],
+        body_source=row["body_source"],
+        body_html=row["body_html"],
+        notify=row["notify"],
+        remote_ip=row["remote_ip"],
+        like_count=row["like_count"],
+        created_at=row["created_at"],
+        edited_at=row["edited_at"],
+    )
+
+
+def _head(row: asyncpg.Record) -> ThreadHead:
+    return ThreadHead(
+        id=row["id"],
+        site_id=row["site_id"],
+        page_id=row["page_id"],
+        url=row["url"],
+        title=row["title"],
+        version=row["version"],
+        comment_count=row["comment_count"],
+        like_count=row["like_count"],
+    )
+
+
+class PostgresStorage:
+    def __init__(self, url: str, *, pool_min: int = 1, pool_max: int = 10) -> None:
+        self.url = url
+        self.pool_min = pool_min
+        self.pool_max = pool_max
+        self._pool: asyncpg.Pool | None = None
+        self._housekeeping: asyncio.Task[None] | None = None
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self._pool = await asyncpg.create_pool(
+            self.url, min_size=self.pool_min, max_size=self.pool_max, init=_init_connection
+        )
+        async with self._pool.acquire() as conn:
+            await _migrate(conn)
+        self._housekeeping = asyncio.create_task(self._prune_periodically(), name="pg-prune")
+
+    async def close(self) -> None:
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeping
+            self._housekeeping = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def _prune_periodically(self) -> None:
+        """Drop rate-limit rows that limit nobody any more (any instance may: it is idempotent)."""
+        while True:
+            await asyncio.sleep(RATE_LIMIT_PRUNE_S)
+            try:
+                await self._write(_prune_rate_limits)
+            except StorageUnavailable:
+                continue
+
+    async def ping(self) -> None:
+        async with self._connection() as conn:
+            await conn.fetchval("SELECT 1")
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        if self._pool is None:
+            raise RuntimeError("storage is not open")
+        try:
+            async with self._pool.acquire() as conn:
+                yield conn
+        except _UNAVAILABLE as exc:
+            log.exception("database unavailable")
+            raise StorageUnavailable("The database cannot be reached; please try again.") from exc
+
+    async def _write(self, op: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """Run `op` in its own transaction; its result once committed."""
+        async with self._connection() as conn:
+            try:
+                async with conn.transaction():
+                    return await op(conn)
+            except asyncpg.DeadlockDetectedError as exc:
+                raise StorageUnavailable("The database was busy; please try again.") from exc
+
+    # -- sites --------------------------------------------------------------------------------
+
+    async def add_site(
+        self, site_id: str, name: str, origins: Sequence[str], settings: Mapping[str, Any]
+    ) -> Site:
+        async def op(conn: asyncpg.Connection) -> None:
+            try:
+                await conn.execute(
+                    "INSERT INTO sites (id, name, settings, created_at) VALUES ($1, $2, $3, $4)",
+                    site_id, name, dict(settings), datetime.now(UTC),
+                )  # fmt: skip
+            except asyncpg.UniqueViolationError as exc:
+                raise Conflict(f"A site called {site_id!r} already exists.") from exc
+            await _set_origins(conn, site_id, origins)
+
+        await self._write(op)
+        site = await self.get_site(site_id)
+        assert site is not None
+        return site
+
+    async def get_site(self, site_id: str) -> Site | None:
+        async with self._connection() as conn:
+            return await _load_site(conn, site_id)
+
+    async def list_sites(self) -> list[Site]:
+        async with self._connection() as conn:
+            ids = [row["id"] for row in await conn.fetch("SELECT id FROM sites ORDER BY id")]
+            sites = [await _load_site(conn, site_id) for site_id in ids]
+        return [site for site in sites if site is not None]
+
+    async def update_site(
+        self,
+        site_id: str,
+        *,
+        name: str | None = None,
+        origins: Sequence[str] | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> Site:
+        async def op(conn: asyncpg.Connection) -> None:
+            found = await conn.fetchval(
+                "UPDATE sites SET revision = revision + 1, name = coalesce($1, name),"
+                " settings = coalesce($2::jsonb, settings) WHERE id = $3 RETURNING id",
+                name, dict(settings) if settings is not None else None, site_id,
+            )  # fmt: skip
+            if found is None:
+                raise NotFound(f"There is no site called {site_id!r}.")
+            if origins is not None:
+                await conn.execute("DELETE FROM site_origins WHERE site_id = $1", site_id)
+                await _set_origins(conn, site_id, origins)
+
+        await self._write(op)
+        site = await self.get_site(site_id)
+        assert site is not None
+        return site
+
+    async def remove_site(self, site_id: str) -> bool:
+        async def op(conn: asyncpg.Connection) -> bool:
+            return (
+                await conn.fetchval("DELETE FROM sites WHERE id = $1 RETURNING id", site_id)
+                is not None
+            )
+
+        return await self._write(op)
+
+    # -- threads ------------------------------------------------------------------------------
+
+    async def get_thread_head(self, site_id: str, page_id: str) -> ThreadHead | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {_HEAD_COLUMNS} FROM threads WHERE site_id = $1 AND page_id = $2",
+                site_id, page_id,
+            )  # fmt: skip
+        return _head(row) if row else None
+
+    async def get_thread_heads(
+        self, site_id: str, page_ids: Sequence[str]
+    ) -> dict[str, ThreadHead]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                f"SELECT {_HEAD_COLUMNS} FROM threads WHERE site_id = $1 AND page_id = ANY($2)",
+                site_id, list(page_ids),
+            )  # fmt: skip
+        return {row["page_id"]: _head(row) for row in rows}
+
+    async def get_thread(self, thread_id: int) -> ThreadHead | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {_HEAD_COLUMNS} FROM threads WHERE id = $1", thread_id
+            )
+        return _head(row) if row else None
+
+    async def get_thread_page(
+        self, thread_id: int, window: PageWindow
+    ) -> tuple[ThreadHead, ThreadPage]:
+        # One snapshot for the head and the comments.
+        async with (
+            self._connection() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            head_row = await conn.fetchrow(
+                f"SELECT {_HEAD_COLUMNS} FROM threads WHERE id = $1", thread_id
+            )
+            if head_row is None:
+                raise NotFound("This thread does not exist.")
+            if window.direction == "after":
+                cursor = window.cursor or 0
+                rows = await conn.fetch(
+                    f"SELECT {_COMMENT_COLUMNS} FROM comments WHERE {_VISIBLE_ROOT}"
+                    " AND id > $2 ORDER BY id LIMIT $3",
+                    thread_id, cursor, window.size + 1,
+                )  # fmt: skip
+                more_after = len(rows) > window.size
+                roots = list(rows[: window.size])
+                more_before = cursor > 0 and await _exists(
+                    conn, f"{_VISIBLE_ROOT} AND id <= $2", thread_id, cursor
+                )
+            else:
+                cursor = window.cursor if window.cursor is not None else 2**62
+                rows = await conn.fetch(
+                    f"SELECT {_COMMENT_COLUMNS} FROM comments WHERE {_VISIBLE_ROOT}"
+                    " AND id < $2 ORDER BY id DESC LIMIT $3",
+                    thread_id, cursor, window.size + 1,
+                )  # fmt: skip
+                more_before = len(rows) > window.size
+                roots = list(reversed(rows[: window.size]))
+                more_after = window.cursor is not None and await _exists(
+                    conn, f"{_VISIBLE_ROOT} AND id >= $2", thread_id, cursor
+                )
+            replies = []
+            if roots:
+                replies = await conn.fetch(
+                    f"SELECT {_COMMENT_COLUMNS} FROM comments WHERE root_id = ANY($1)"
+                    " AND status IN ('approved', 'deleted') ORDER BY id",
+                    [row["id"] for row in roots],
+                )
+        page = ThreadPage(
+            roots=[_comment(row) for row in roots],
+            replies=[_comment(row) for row in replies],
+            more_before=more_before,
+            more_after=more_after,
+        )
+        return _head(head_row), page
+
+    # -- comments -----------------------------------------------------------------------------
+
+    async def get_comment(self, comment_id: int) -> Comment | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {_COMMENT_COLUMNS} FROM comments WHERE id = $1", comment_id
+            )
+        return _comment(row) if row else None
+
+    async def add_comment(
+        self, new: NewComment, rate_limit: RateLimit | None
+    ) -> tuple[Comment, ThreadHead]:
+        async def op(conn: asyncpg.Connection) -> tuple[Comment, ThreadHead]:
+            if rate_limit is not None:
+                await _take_rate_token(conn, rate_limit, new.created_at.timestamp())
+            thread_id = await _ensure_thread(conn, new.page, new.created_at)
+            root_id, depth = None, 1
+            if new.parent_id is not None:
+                parent = await conn.fetchrow(
+                    "SELECT thread_id, root_id, depth, status FROM comments WHERE id = $1",
+                    new.parent_id,
+                )
+                if parent is None or parent["thread_id"] != thread_id:
+                    raise Invalid(
+                        "The comment you are replying to is not on this page.",
+                        {"parent": "That comment is not on this page."},
+                    )
+                if parent["status"] != "approved":
+                    raise Invalid(
+                        "The comment you are replying to has been removed.",
+                        {"parent": "That comment has been removed."},
+                    )
+                root_id = parent["root_id"] or new.parent_id
+                depth = parent["depth"] + 1
+            row = await conn.fetchrow(
+                "INSERT INTO comments (thread_id, parent_id, root_id, depth, status, author_name,"
+                " author_email, author_url, body_source, body_html, notify, remote_ip,"
+                " created_at) VALUES ($1, $2, $3, $4, 'approved', $5, $6, $7, $8, $9, $10, $11,"
+                f" $12) RETURNING {_COMMENT_COLUMNS}",
+                thread_id, new.parent_id, root_id, depth, new.author_name, new.author_email,
+                new.author_url, new.body_source, new.body_html, new.notify, new.remote_ip,
+                new.created_at,
+            )  # fmt: skip
+            # The newest comment's page title and URL win: pages get renamed.
+            head = await _bump_thread(
+                conn,
+                thread_id,
+                "comment_count = comment_count + 1,"
+                " title = coalesce(nullif($2, ''), title), url = coalesce(nullif($3, ''), url)",
+                new.page.title,
+                new.page.url,
+            )
+            return _comment(row), head
+
+        return await self._write(op)
+
+    async def edit_comment(
+        self,
+        comment_id: int,
+        *,
+        body_source: str,
+        body_html: str,
+        author_name: str,
+        author_url: str,
+        edited_at: datetime,
+    ) -> tuple[Comment, ThreadHead]:
+        async def op(conn: asyncpg.Connection) -> tuple[Comment, ThreadHead]:
+            row = await conn.fetchrow(
+                "UPDATE comments SET body_source = $1, body_html = $2, author_name = $3,"
+                " author_url = $4, edited_at = $5 WHERE id = $6 AND status = 'approved'"
+                f" RETURNING {_COMMENT_COLUMNS}",
+                body_source, body_html, author_name, author_url, edited_at, comment_id,
+            )  # fmt: skip
+            if row is None:
+                raise NotFound("This comment does not exist or has been removed.")
+            comment = _comment(row)
+            return comment, await _bump_thread(conn, comment.thread_id)
+
+        return await self._write(op)
+
+    async def delete_comment(self, comment_id: int) -> ThreadHead:
+        async def op(conn: asyncpg.Connection) -> ThreadHead:
+            thread_id = await conn.fetchval(
+                "UPDATE comments SET status = 'deleted' WHERE id = $1 AND status = 'approved'"
+                " RETURNING thread_id",
+                comment_id,
+            )
+            if thread_id is None:
+                raise NotFound("This comment does not exist or has already been removed.")
+            return await _bump_thread(conn, thread_id, "comment_count = comment_count - 1")
+
+        return await self._write(op)
+
+    # -- likes --------------------------------------------------------------------------------
+
+    async def set_like(
+        self,
+        page: PageRef,
+        comment_id: int,
+        voter: str,
+        liked: bool,
+        rate_limit: RateLimit | None,
+        at: datetime,
+    ) -> tuple[int, ThreadHead]:
+        async def op(conn: asyncpg.Connection) -> tuple[int, ThreadHead]:
+            if rate_limit is not None:
+                await _take_rate_token(conn, rate_limit, at.timestamp())
+            if comment_id == POST_LIKE:
+                thread_id = await _ensure_thread(conn, page, at)
+            else:
+                thread_id = await conn.fetchval(
+                    "SELECT c.thread_id FROM comments c JOIN threads t ON t.id = c.thread_id"
+                    " WHERE c.id = $1 AND t.site_id = $2 AND t.page_id = $3"
+                    " AND c.status = 'approved'",
+                    comment_id, page.site_id, page.page_id,
+                )  # fmt: skip
+                if thread_id is None:
+                    raise NotFound("This comment is not on this page, or has been removed.")
+            if liked:
+                changed = await conn.fetchval(
+                    "INSERT INTO likes (thread_id, voter, comment_id, created_at)"
+                    " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1",
+                    thread_id, voter, comment_id, at,
+                )  # fmt: skip
+            else:
+                changed = await conn.fetchval(
+                    "DELETE FROM likes WHERE thread_id = $1 AND voter = $2 AND comment_id = $3"
+                    " RETURNING 1",
+                    thread_id, voter, comment_id,
+                )  # fmt: skip
+            change = (1 if liked else -1) if changed else 0
+            if comment_id == POST_LIKE:
+                head = await _bump_thread(
+                    conn, thread_id, "like_count = like_count + $2", change, bump=change != 0
+                )
+                return head.like_count, head
+            count = await conn.fetchval(
+                "UPDATE comments SET like_count = like_count + $1 WHERE id = $2"
+                " RETURNING like_count",
+                change, comment_id,
+            )  # fmt: skip
+            head = await _bump_thread(conn, thread_id, bump=change != 0)
+            return count, head
+
+        return await self._write(op)
+
+    async def get_voter_likes(self, thread_id: int, voter: str) -> set[int]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                "SELECT comment_id FROM likes WHERE thread_id = $1 AND voter = $2",
+                thread_id, voter,
+            )  # fmt: skip
+        return {row["comment_id"] for row in rows}
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def _migrate(conn: asyncpg.Connection) -> None:
+    # One instance at a time: instances starting together must not apply a migration twice.
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('widget.migrations'))")
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations"
+            " (number integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)"
+        )
+        applied = {
+            row["number"] for row in await conn.fetch("SELECT number FROM schema_migrations")
+        }
+        for number, name, sql in migrations("postgres"):
+            if number in applied:
+                continue
+            await conn.execute(sql)
+            await conn.execute(
+                "INSERT INTO schema_migrations (number, name, applied_at) VALUES ($1, $2, now())",
+                number, name,
+            )  # fmt: skip
+            log.info("applied migration %04d_%s", number, name)
+
+
+async def _load_site(conn: asyncpg.Connection, site_id: str) -> Site | None:
+    row = await conn.fetchrow("SELECT * FROM sites WHERE id = $1", site_id)
+    if row is None:
+        return None
+    origins = await conn.fetch(
+        "SELECT origin FROM site_origins WHERE site_id = $1 ORDER BY origin", site_id
+    )
+    return Site(
+        id=row["id"],
+        name=row["name"],
+        origins=tuple(o["origin"] for o in origins),
+        settings=row["settings"],
+        revision=row["revision"],
+        created_at=row["created_at"],
+    )
+
+
+async def _set_origins(conn: asyncpg.Connection, site_id: str, origins: Sequence[str]) -> None:
+    await conn.executemany(
+        "INSERT INTO site_origins (site_id, origin) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        [(site_id, origin) for origin in origins],
+    )
+
+
+async def _ensure_thread(conn: asyncpg.Connection, page: PageRef, now: datetime) -> int:
+    """The id of the page's thread, created if the page has none yet."""
+    thread_id: int = await conn.fetchval(
+        "INSERT INTO threads (site_id, page_id, url, title, created_at) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (site_id, page_id) DO UPDATE SET site_id = excluded.site_id RETURNING id",
+        page.site_id, page.page_id, page.url, page.title, now,
+    )  # fmt: skip
+    return thread_id
+
+
+async def _exists(conn: asyncpg.Connection, where: str, *params: Any) -> bool:
+    return bool(await conn.fetchval(f"SELECT 1 FROM comments WHERE {where} LIMIT 1", *params))
+
+
+async def _bump_thread(
+    conn: asyncpg.Connection, thread_id: int, changes: str = "", *params: Any, bump: bool = True
+) -> ThreadHead:
+    """Apply `changes` ($2… are `params`) to a thread and, when `bump`, move its version on."""
+    assignments = (
+        ", ".join(part for part in ("version = version + 1" if bump else "", changes) if part)
+        or "version = version"
+    )
+    row = await conn.fetchrow(
+        f"UPDATE threads SET {assignments} WHERE id = $1 RETURNING {_HEAD_COLUMNS}",
+        thread_id, *params,
+    )  # fmt: skip
+    return _head(row)
+
+
+async def _take_rate_token(conn: asyncpg.Connection, limit: RateLimit, now: float) -> None:
+    """The generic cell rate algorithm of the SQLite backend, made safe for many instances by
+    locking the key's row for the rest of the transaction."""
+    interval = limit.period_s / limit.limit
+    await conn.execute(
+        "INSERT INTO rate_limits (key, due_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        limit.key, now,
+    )  # fmt: skip
+    stored = await conn.fetchval(
+        "SELECT due_at FROM rate_limits WHERE key = $1 FOR UPDATE", limit.key
+    )
+    due_at = max(stored, now)
+    wait = due_at + interval - now - limit.period_s
+    if wait > 0:
+        raise RateLimited(
+            f"You are posting too fast; try again in {int(wait) + 1} seconds.", retry_after_s=wait
+        )
+    await conn.execute(
+        "UPDATE rate_limits SET due_at = $2 WHERE key = $1", limit.key, due_at + interval
+    )
+
+
+async def _prune_rate_limits(conn: asyncpg.Connection) -> None:
+    # A key whose due time has passed limits nobody: dropping it changes no decision.
+    await conn.execute("DELETE FROM rate_limits WHERE due_at < $1", time.time())
