@@ -160,6 +160,7 @@
     var parentId = f.parent.value ? Number(f.parent.value) : null;
     submit.disabled = true;
     submit.textContent = strings.posting;
+    posting += 1;
     api('POST', 'comments', withPage({
       body: f.body.value, name: f.name.value, email: f.email.value, website: f.website.value,
       notify: f.notify.checked, parent: parentId
@@ -182,6 +183,10 @@
     }).then(function () {
       submit.disabled = false;
       submit.textContent = strings.post_comment;
+      posting -= 1;
+      var waiting = deferred;
+      deferred = [];
+      waiting.forEach(noticeComment);
     });
   });
 
@@ -257,21 +262,24 @@
   function ownToken(id) {
     return (store.get(TOKENS) || {})[id];
   }
-  var tokens = store.get(TOKENS) || {};
-  var tokenList = Object.keys(tokens).map(function (k) { return tokens[k]; });
-  api('POST', 'me', withPage({ voter: store.get(VOTER) || '', edit_tokens: tokenList }))
-    .then(function (result) {
-      if (!result.ok) return;
-      result.data.liked.forEach(function (id) {
-        var item = doc.getElementById('comment-' + Number(id));
-        if (item) markLiked(item.querySelector('button.wg-like'), true);
+  function loadViewerState() {
+    var tokens = store.get(TOKENS) || {};
+    var tokenList = Object.keys(tokens).map(function (k) { return tokens[k]; });
+    api('POST', 'me', withPage({ voter: store.get(VOTER) || '', edit_tokens: tokenList }))
+      .then(function (result) {
+        if (!result.ok) return;
+        result.data.liked.forEach(function (id) {
+          var item = doc.getElementById('comment-' + Number(id));
+          if (item) markLiked(item.querySelector('button.wg-like'), true);
+        });
+        if (result.data.post_liked) markLiked(doc.querySelector('button.wg-post-like'), true);
+        Object.keys(result.data.editable).forEach(function (id) {
+          addOwnControls(doc.getElementById('comment-' + Number(id)), id,
+            result.data.editable[id].body);
+        });
       });
-      if (result.data.post_liked) markLiked(doc.querySelector('button.wg-post-like'), true);
-      Object.keys(result.data.editable).forEach(function (id) {
-        addOwnControls(doc.getElementById('comment-' + Number(id)), id,
-          result.data.editable[id].body);
-      });
-    });
+  }
+  loadViewerState();
 
   function startEdit(item, id) {
     var text = item.querySelector('.wg-text');
@@ -291,6 +299,7 @@
     back.addEventListener('click', function () { box.remove(); text.hidden = false; });
     save.addEventListener('click', function () {
       save.disabled = true;
+      ownWrites['edit' + id] = true; // its live event is no news to this reader
       api('PATCH', 'comments/' + id, { token: ownToken(id), body: area.value }).then(function (r) {
         save.disabled = false;
         if (!r.ok) { error.textContent = (r.data.fields && r.data.fields.body) || r.data.error; return; }
@@ -304,6 +313,7 @@
 
   function deleteComment(item, id) {
     if (!confirm(strings.confirm_delete)) return;
+    ownWrites['delete' + id] = true;
     api('DELETE', 'comments/' + id, { token: ownToken(id), lang: config.lang }).then(function (r) {
       if (!r.ok) { alert(r.data.error || strings.problem); return; }
       doc.getElementById('comments-title').textContent = r.data.title_text;
@@ -313,6 +323,81 @@
         item.remove();
       }
     });
+  }
+
+  // -- live updates ------------------------------------------------------------------------------
+  // New comments and edits wait behind a button ("Show 2 new comments"): nothing moves under
+  // the reader's eyes. Like counts change in place.
+  var pendingComments = {};
+  var pendingChanges = false;
+  var posting = 0;
+  var deferred = []; // comment events that arrived while this reader's own post was on its way
+  var ownWrites = {};
+  var plural = window.Intl && Intl.PluralRules ? new Intl.PluralRules(config.lang) : null;
+
+  function pluralText(forms, n) {
+    var category = n === 0 && 'zero' in forms ? 'zero' : plural ? plural.select(n) : (n === 1 ? 'one' : 'other');
+    return (forms[category] || forms.other || forms.many).replace('{n}', n);
+  }
+  var banner = el('p', 'wg-live');
+  var bannerButton = el('button', 'wg-live-button');
+  bannerButton.type = 'button';
+  banner.appendChild(bannerButton);
+  banner.hidden = true;
+  function showBanner() {
+    var count = Object.keys(pendingComments).length;
+    bannerButton.textContent = count ? pluralText(config.plurals.new_comments, count) : strings.new_activity;
+    banner.hidden = !(count || pendingChanges);
+    var title = doc.getElementById('comments-title');
+    if (title && banner.previousSibling !== title) title.after(banner);
+  }
+  function noticeComment(data) {
+    if (posting) { deferred.push(data); return; }
+    if (doc.getElementById('comment-' + data.comment)) return; // this reader's own
+    pendingComments[data.comment] = true;
+    showBanner();
+  }
+  bannerButton.addEventListener('click', function () {
+    resetReply();
+    fetch('/embed/' + encodeURIComponent(config.site) + '/thread/fragment?' +
+      new URLSearchParams(config.params)).then(function (response) {
+      return response.ok ? response.text() : Promise.reject(response.status);
+    }).then(function (html) {
+      var fresh = serverHtml(html).querySelector('#comments');
+      var old = doc.getElementById('comments');
+      old.replaceWith(fresh);
+      pendingComments = {};
+      pendingChanges = false;
+      showBanner();
+      describeTimes(fresh);
+      enableLikes(fresh.querySelector('.wg-comments'));
+      loadViewerState();
+    }, function () { showBanner(); });
+  });
+  if (window.EventSource) {
+    var events = new EventSource('/api/v1/events?' +
+      new URLSearchParams({ site: config.site, page: config.params.page }));
+    events.addEventListener('hello', function () { root.setAttribute('data-live', 'on'); });
+    events.addEventListener('comment', function (e) { noticeComment(JSON.parse(e.data)); });
+    ['edit', 'delete'].forEach(function (kind) {
+      events.addEventListener(kind, function (e) {
+        var data = JSON.parse(e.data);
+        if (ownWrites[kind + data.comment] || !doc.getElementById('comment-' + data.comment)) return;
+        pendingChanges = true;
+        showBanner();
+      });
+    });
+    events.addEventListener('like', function (e) {
+      var data = JSON.parse(e.data);
+      var item = data.comment ? doc.getElementById('comment-' + data.comment) : null;
+      var count = data.comment
+        ? item && item.querySelector('.wg-like-count')
+        : doc.querySelector('.wg-post-like-count');
+      if (count) {
+        count.textContent = pluralText(config.plurals[data.comment ? 'likes' : 'post_likes'], data.count);
+      }
+    });
+    events.addEventListener('reset', function () { pendingChanges = true; showBanner(); });
   }
 
   // Opened from a link to one comment (#comment-12): bring it into view in the host page.

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import json
 import os
+import queue
 import signal
 import socket
 import subprocess
@@ -14,10 +16,19 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-__all__ = ["HostPages", "WidgetServer", "free_port", "host_pages", "widget_cli", "widget_server"]
+__all__ = [
+    "EventStream",
+    "HostPages",
+    "WidgetServer",
+    "free_port",
+    "host_pages",
+    "widget_cli",
+    "widget_server",
+]
 
 
 def free_port() -> int:
@@ -41,11 +52,12 @@ class WidgetServer:
         self.process.wait(timeout=10)
 
 
-def widget_cli(data_dir: Path, *args: str) -> str:
-    """Run `widget ARGS` on the data folder of a (running or future) server."""
+def widget_cli(data_dir: Path, *args: str, **settings: str) -> str:
+    """Run `widget ARGS` on the data folder (and settings) of a running or future server."""
+    extra = {f"WIDGET_{name.upper()}": value for name, value in settings.items()}
     result = subprocess.run(
         [sys.executable, "-m", "widget", *args],
-        env=_widget_env(data_dir, "http://comments.localhost:8000", {}),
+        env=_widget_env(data_dir, "http://comments.localhost:8000", extra),
         capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
     return result.stdout
@@ -139,3 +151,48 @@ def host_pages() -> Iterator[HostPages]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+class EventStream:
+    """A reader of `/api/v1/events`, on a thread of its own: `wait_for("comment", 1.0)`."""
+
+    def __init__(self, base_url: str, site: str, page: str) -> None:
+        self.events: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+        self._client = httpx.Client(base_url=base_url, timeout=httpx.Timeout(5, read=None))
+        self._response = self._client.send(
+            self._client.build_request(
+                "GET", "/api/v1/events", params={"site": site, "page": page}
+            ),
+            stream=True,
+        )
+        self.status_code = self._response.status_code
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        kind = ""
+        try:
+            for line in self._response.iter_lines():
+                if line.startswith("event: "):
+                    kind = line.removeprefix("event: ")
+                elif line.startswith("data: "):
+                    self.events.put((kind, json.loads(line.removeprefix("data: "))))
+        except httpx.HTTPError:
+            pass
+
+    def wait_for(self, kind: str, timeout_s: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no {kind!r} event within {timeout_s} s")
+            try:
+                got, data = self.events.get(timeout=left)
+            except queue.Empty:
+                continue
+            if got == kind:
+                return data
+
+    def close(self) -> None:
+        self._response.close()
+        self._client.close()

@@ -18,6 +18,7 @@ from widget.storage import (
     PageWindow,
     RateLimit,
     Storage,
+    ThreadEvent,
     storage_for_url,
 )
 from widget.storage.migrations import migrations
@@ -234,3 +235,29 @@ async def test_the_page_query_uses_the_roots_index(tmp_path: Path) -> None:
     )  # fmt: skip
     assert "comments_by_root" in replies
     conn.close()
+
+
+async def test_committed_changes_reach_the_event_sink(storage: Storage) -> None:
+    seen: list[ThreadEvent] = []
+    storage.on_event(seen.append)
+    comment, _ = await storage.add_comment(new_comment(), None)
+    with pytest.raises(Invalid):
+        await storage.add_comment(new_comment(parent=99999), None)  # rolled back: no event
+    await storage.set_like(PAGE, comment.id, "v1", True, None, datetime.now(UTC))
+    await storage.edit_comment(
+        comment.id, body_source="new", body_html="<p>new</p>", author_name="Ann",
+        author_url="", edited_at=datetime.now(UTC),
+    )  # fmt: skip
+    await storage.delete_comment(comment.id)
+    for _ in range(50):  # PostgreSQL delivers through LISTEN, a moment after COMMIT
+        if len(seen) >= 4:
+            break
+        await asyncio.sleep(0.02)
+    assert [(e.kind, e.comment_id, e.count) for e in seen] == [
+        ("comment", comment.id, 1),
+        ("like", comment.id, 1),
+        ("edit", comment.id, 1),
+        ("delete", comment.id, 0),
+    ]
+    versions = [e.version for e in seen]
+    assert versions == sorted(versions) and len(set(versions)) == 4

@@ -14,8 +14,10 @@ from starlette.routing import BaseRoute, Host, Route
 from widget import demo
 from widget.auth.tokens import TokenSigner
 from widget.config import Settings, load_settings
+from widget.events import EventHub
 from widget.storage import Storage, storage_for_settings
 from widget.views import api, embed
+from widget.views import events as live
 from widget.views.assets import Assets
 from widget.views.context import AppContext, app_context
 from widget.views.errors import exception_handlers
@@ -39,12 +41,15 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     settings = settings or load_settings()
     storage = storage or storage_for_settings(settings)
     assets = Assets()
+    events = EventHub(settings.live_readers_per_thread, settings.live_readers_total)
+    storage.on_event(events.publish)
     context = AppContext(
         settings=settings,
         storage=storage,
         signer=TokenSigner(settings.secret_key),
         assets=assets,
         html=HtmlRenderer(settings, assets, storage),
+        events=events,
     )
 
     @contextlib.asynccontextmanager
@@ -55,11 +60,13 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
                 await demo.ensure_demo_site(storage, settings)
             yield
         finally:
+            events.close()
             await storage.close()
 
     routes: list[BaseRoute] = [
         *embed.routes,  # the hottest routes first: matching goes down the list
         *api.routes,
+        *live.routes,
         *assets.routes(),
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
     ]

@@ -73,6 +73,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         log_level=settings.log_level,
         proxy_headers=False,  # X-Forwarded-For is read by widget itself, from trusted proxies only
         server_header=False,
+        # Live-update streams stay open; on shutdown they get this long to end by themselves.
+        timeout_graceful_shutdown=5,
     )
     return 0
 

@@ -127,6 +127,18 @@ SETTINGS: tuple[Setting, ...] = (
         "memory for rendered thread fragments, in bytes",
         _parse_positive_int,
     ),
+    Setting(
+        "live_readers_per_thread",
+        "500",
+        "readers of one thread following live updates",
+        _parse_positive_int,
+    ),
+    Setting(
+        "live_readers_total",
+        "5000",
+        "readers following live updates, all threads together",
+        _parse_positive_int,
+    ),
     Setting("log_level", "info", "debug, info, warning or error"),
 )
 
@@ -149,6 +161,8 @@ class Settings:
     post_rate_per_minute: int
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     fragment_cache_bytes: int
+    live_readers_per_thread: int
+    live_readers_total: int
     log_level: str
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
 

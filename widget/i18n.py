@@ -70,6 +70,8 @@ EN: dict[str, Message] = {
     "markdown_hint": "Markdown works: **bold**, _italic_, [links](https://example.com), `code`.",
     "comments_on": "Comments on “{title}”",
     "problem": "Something went wrong",
+    "new_comments": {"one": "Show {n} new comment", "other": "Show {n} new comments"},
+    "new_activity": "Show the latest changes",
 }
 
 DE: dict[str, Message] = {
@@ -120,6 +122,11 @@ DE: dict[str, Message] = {
     "markdown_hint": "Markdown geht: **fett**, _kursiv_, [Links](https://example.com), `Code`.",
     "comments_on": "Kommentare zu {title}",
     "problem": "Etwas ist schiefgelaufen",
+    "new_comments": {
+        "one": "{n} neuen Kommentar anzeigen",
+        "other": "{n} neue Kommentare anzeigen",
+    },
+    "new_activity": "Neueste Änderungen anzeigen",
 }
 
 RU: dict[str, Message] = {
@@ -178,6 +185,12 @@ RU: dict[str, Message] = {
     ),
     "comments_on": "Комментарии к «{title}»",
     "problem": "Что-то пошло не так",
+    "new_comments": {
+        "one": "Показать {n} новый комментарий",
+        "few": "Показать {n} новых комментария",
+        "many": "Показать {n} новых комментариев",
+    },
+    "new_activity": "Показать последние изменения",
 }
 
 _CATALOGS: dict[str, tuple[dict[str, Message], Callable[[int], str]]] = {
@@ -212,6 +225,13 @@ class Translator:
             category = "zero" if n == 0 and "zero" in message else self._plural(n)
             message = message[category]
         return message.format(n=n, **values)
+
+    def plural_forms(self, key: str) -> dict[str, str]:
+        """A plural message's forms by CLDR category, placeholders left in, for the script
+        (which picks the category with Intl.PluralRules)."""
+        message = self._catalog.get(key) or EN[key]
+        assert isinstance(message, Mapping), f"{key} is not a plural message"
+        return dict(message)
 
     def strings(self, keys: tuple[str, ...]) -> dict[str, str]:
         """Plain (non-plural) messages, placeholders left in, for the iframe's script."""

@@ -279,3 +279,38 @@ def test_without_a_comments_div_the_frame_follows_the_script_with_its_options(
     expect(frame.locator("#comments-title")).to_have_text("Eine Antwort auf „Ein Beitrag“")
     expect(frame.locator("html")).to_have_class("wg-theme-dark")
     expect(frame.locator("#wg-submit")).to_have_text("Kommentar abschicken")
+
+
+def test_two_readers_see_each_others_comments_appear(
+    browser: Browser, blog: HostPages, widget: WidgetServer
+) -> None:
+    url = blog_post(blog, widget, "/together/", "Together")
+    contexts = [browser.new_context(viewport={"width": 1000, "height": 900}) for _ in range(2)]
+    try:
+        ann, bea = (context.new_page() for context in contexts)
+        for page in (ann, bea):
+            page.goto(url)
+            expect(page.frame_locator(FRAME).locator("html")).to_have_attribute("data-live", "on")
+        at_ann, at_bea = ann.frame_locator(FRAME), bea.frame_locator(FRAME)
+
+        fill_details(at_ann, "Hello from Ann", name="Ann")
+        at_ann.locator("#wg-submit").click()
+        expect(at_bea.locator(".wg-live-button")).to_have_text("Show 1 new comment")
+        expect(at_bea.locator(".wg-comment")).to_have_count(0)  # nothing moves by itself
+        at_bea.locator(".wg-live-button").click()
+        expect(at_bea.locator(".wg-comment .wg-text")).to_have_text("Hello from Ann")
+        expect(at_bea.locator(".wg-live")).to_be_hidden()
+
+        fill_details(at_bea, "Hi Ann, Bea here", name="Bea", email="bea@example.com")
+        at_bea.locator("#wg-submit").click()
+        expect(at_ann.locator(".wg-live-button")).to_have_text("Show 1 new comment")
+        # Ann's own comment never counted as news for Ann.
+        at_ann.locator(".wg-live-button").click()
+        expect(at_ann.locator(".wg-comment")).to_have_count(2)
+
+        # Likes change in place, no button to press.
+        at_bea.locator(".wg-comment").first.locator("button.wg-like").click()
+        expect(at_ann.locator(".wg-comment").first.locator(".wg-like-count")).to_have_text("1 like")
+    finally:
+        for context in contexts:
+            context.close()

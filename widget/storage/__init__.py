@@ -15,6 +15,7 @@ from .base import (
     RateLimit,
     Site,
     Storage,
+    ThreadEvent,
     ThreadHead,
     ThreadPage,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "RateLimit",
     "Site",
     "Storage",
+    "ThreadEvent",
     "ThreadHead",
     "ThreadPage",
     "storage_for_settings",

@@ -7,7 +7,8 @@ dataclasses so the domain and the templates never hold a database row.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -15,12 +16,15 @@ __all__ = [
     "POST_LIKE",
     "Comment",
     "CommentStatus",
+    "EventSink",
     "NewComment",
     "PageRef",
     "PageWindow",
     "RateLimit",
     "Site",
     "Storage",
+    "ThreadEvent",
+    "ThreadEventKind",
     "ThreadHead",
     "ThreadPage",
 ]
@@ -134,8 +138,40 @@ class ThreadPage:
     more_after: bool  # visible roots exist with larger ids
 
 
+ThreadEventKind = Literal["comment", "edit", "delete", "like"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ThreadEvent:
+    """A committed change that readers of a thread see: the live updates' unit."""
+
+    site_id: str
+    page_id: str
+    kind: ThreadEventKind
+    comment_id: int  # POST_LIKE for a like of the post itself
+    version: int  # the thread's version after the change
+    count: int  # likes after a like; the thread's comment count otherwise
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> ThreadEvent:
+        return cls(**json.loads(text))
+
+
+EventSink = Callable[[ThreadEvent], None]
+
+
 class Storage(Protocol):
-    """What the domain needs from a database. Writes are durable when the call returns."""
+    """What the domain needs from a database. Writes are durable when the call returns.
+
+    Every committed change to a thread is also handed, once committed, to the event sink set
+    with `on_event`; with a database shared by several instances, every instance's sink hears
+    every instance's changes.
+    """
+
+    def on_event(self, sink: EventSink) -> None: ...
 
     async def open(self) -> None: ...
 

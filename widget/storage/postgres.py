@@ -24,11 +24,14 @@ from widget.errors import Conflict, Invalid, NotFound, RateLimited, StorageUnava
 from .base import (
     POST_LIKE,
     Comment,
+    EventSink,
     NewComment,
     PageRef,
     PageWindow,
     RateLimit,
     Site,
+    ThreadEvent,
+    ThreadEventKind,
     ThreadHead,
     ThreadPage,
 )
@@ -53,6 +56,9 @@ _VISIBLE_ROOT = (
 )
 _UNAVAILABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 RATE_LIMIT_PRUNE_S = 300.0
+EVENTS_CHANNEL = "widget_events"
+LISTEN_RETRY_S = 1.0
+LISTEN_PROBE_S = 30.0
 
 
 def _comment(row: asyncpg.Record) -> Comment:
@@ -96,6 +102,8 @@ class PostgresStorage:
         self.pool_max = pool_max
         self._pool: asyncpg.Pool | None = None
         self._housekeeping: asyncio.Task[None] | None = None
+        self._listening: asyncio.Task[None] | None = None
+        self._event_sink: EventSink | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -106,16 +114,64 @@ class PostgresStorage:
         async with self._pool.acquire() as conn:
             await _migrate(conn)
         self._housekeeping = asyncio.create_task(self._prune_periodically(), name="pg-prune")
+        listening = asyncio.get_running_loop().create_future()
+        self._listening = asyncio.create_task(self._listen(listening), name="pg-listen")
+        await listening  # events committed after open() returns reach this instance
 
     async def close(self) -> None:
-        if self._housekeeping is not None:
-            self._housekeeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._housekeeping
-            self._housekeeping = None
+        for task in (self._housekeeping, self._listening):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._housekeeping = self._listening = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+    def on_event(self, sink: EventSink) -> None:
+        self._event_sink = sink
+
+    async def _listen(self, started: asyncio.Future[None]) -> None:
+        """LISTEN on a connection of its own and hand every instance's changes to the sink.
+
+        NOTIFY is sent inside each write's transaction, so it is delivered on COMMIT and only
+        then. If the connection drops, this reconnects; changes in between are not replayed
+        (readers' streams say so: see widget/events.py).
+        """
+
+        def deliver(connection: object, pid: int, channel: str, payload: str) -> None:
+            if self._event_sink is not None:
+                try:
+                    self._event_sink(ThreadEvent.from_json(payload))
+                except Exception:
+                    log.exception("cannot deliver event %r", payload)
+
+        while True:
+            try:
+                conn = await asyncpg.connect(self.url)
+                closed = asyncio.Event()
+                conn.add_termination_listener(lambda _, closed=closed: closed.set())
+                try:
+                    await conn.add_listener(EVENTS_CHANNEL, deliver)
+                    if not started.done():
+                        started.set_result(None)
+                    while not closed.is_set():
+                        # A connection can also die silently: ask it something now and then.
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(closed.wait(), LISTEN_PROBE_S)
+                        if not closed.is_set():
+                            await conn.fetchval("SELECT 1")
+                finally:
+                    await conn.close()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not started.done():
+                    started.set_exception(exc)
+                    return
+                log.warning("lost the events connection (%s); reconnecting", exc)
+                await asyncio.sleep(LISTEN_RETRY_S)
 
     async def _prune_periodically(self) -> None:
         """Drop rate-limit rows that limit nobody any more (any instance may: it is idempotent)."""
@@ -345,7 +401,9 @@ class PostgresStorage:
                 new.page.title,
                 new.page.url,
             )
-            return _comment(row), head
+            comment = _comment(row)
+            await _notify(conn, head, "comment", comment.id, head.comment_count)
+            return comment, head
 
         return await self._write(op)
 
@@ -369,7 +427,9 @@ class PostgresStorage:
             if row is None:
                 raise NotFound("This comment does not exist or has been removed.")
             comment = _comment(row)
-            return comment, await _bump_thread(conn, comment.thread_id)
+            head = await _bump_thread(conn, comment.thread_id)
+            await _notify(conn, head, "edit", comment.id, head.comment_count)
+            return comment, head
 
         return await self._write(op)
 
@@ -382,7 +442,9 @@ class PostgresStorage:
             )
             if thread_id is None:
                 raise NotFound("This comment does not exist or has already been removed.")
-            return await _bump_thread(conn, thread_id, "comment_count = comment_count - 1")
+            head = await _bump_thread(conn, thread_id, "comment_count = comment_count - 1")
+            await _notify(conn, head, "delete", comment_id, head.comment_count)
+            return head
 
         return await self._write(op)
 
@@ -428,6 +490,7 @@ class PostgresStorage:
                 head = await _bump_thread(
                     conn, thread_id, "like_count = like_count + $2", change, bump=change != 0
                 )
+                await _notify(conn, head, "like", comment_id, head.like_count)
                 return head.like_count, head
             count = await conn.fetchval(
                 "UPDATE comments SET like_count = like_count + $1 WHERE id = $2"
@@ -435,6 +498,7 @@ class PostgresStorage:
                 change, comment_id,
             )  # fmt: skip
             head = await _bump_thread(conn, thread_id, bump=change != 0)
+            await _notify(conn, head, "like", comment_id, count)
             return count, head
 
         return await self._write(op)
@@ -506,6 +570,14 @@ async def _ensure_thread(conn: asyncpg.Connection, page: PageRef, now: datetime)
         page.site_id, page.page_id, page.url, page.title, now,
     )  # fmt: skip
     return thread_id
+
+
+async def _notify(
+    conn: asyncpg.Connection, head: ThreadHead, kind: ThreadEventKind, comment_id: int, count: int
+) -> None:
+    """Tell every instance, when (and only if) this transaction commits."""
+    event = ThreadEvent(head.site_id, head.page_id, kind, comment_id, head.version, count)
+    await conn.execute("SELECT pg_notify($1, $2)", EVENTS_CHANNEL, event.to_json())
 
 
 async def _exists(conn: asyncpg.Connection, where: str, *params: Any) -> bool:

@@ -33,11 +33,14 @@ from widget.errors import Conflict, Invalid, NotFound, RateLimited, StorageUnava
 from .base import (
     POST_LIKE,
     Comment,
+    EventSink,
     NewComment,
     PageRef,
     PageWindow,
     RateLimit,
     Site,
+    ThreadEvent,
+    ThreadEventKind,
     ThreadHead,
     ThreadPage,
 )
@@ -127,6 +130,7 @@ class SQLiteStorage:
         self._heads: OrderedDict[tuple[str, str], ThreadHead | None] = OrderedDict()
         self._sites: dict[str, Site | None] = {}
         self._data_version = 0
+        self._event_sink: EventSink | None = None
         # Bumped whenever cached state is dropped: a read that began before the drop may hold
         # what was just dropped, so it must not put it back.
         self._generation = 0
@@ -306,8 +310,17 @@ class SQLiteStorage:
             self._data_version = version
             self._forget_cached()
 
-    def _remember_committed(self, head: ThreadHead) -> None:
+    def on_event(self, sink: EventSink) -> None:
+        self._event_sink = sink
+
+    def _committed(
+        self, head: ThreadHead, kind: ThreadEventKind, comment_id: int, count: int
+    ) -> None:
+        """After a commit that changed a thread: cache its head and tell the readers."""
         self._remember_head((head.site_id, head.page_id), head, fresh=True)
+        if self._event_sink is not None:
+            event = ThreadEvent(head.site_id, head.page_id, kind, comment_id, head.version, count)
+            self._event_sink(event)
 
     def _forget_site(self, site_id: str) -> None:
         self._sites.pop(site_id, None)
@@ -626,7 +639,11 @@ class SQLiteStorage:
             )
             return comment, head
 
-        return await self._write(op, lambda result: self._remember_committed(result[1]))
+        def committed(result: tuple[Comment, ThreadHead]) -> None:
+            comment, head = result
+            self._committed(head, "comment", comment.id, head.comment_count)
+
+        return await self._write(op, committed)
 
     async def edit_comment(
         self,
@@ -651,7 +668,11 @@ class SQLiteStorage:
             comment = _comment(rows[0])
             return comment, await _bump_thread(conn, comment.thread_id)
 
-        return await self._write(op, lambda result: self._remember_committed(result[1]))
+        def committed(result: tuple[Comment, ThreadHead]) -> None:
+            comment, head = result
+            self._committed(head, "edit", comment.id, head.comment_count)
+
+        return await self._write(op, committed)
 
     async def delete_comment(self, comment_id: int) -> ThreadHead:
         async def op(conn: aiosqlite.Connection) -> ThreadHead:
@@ -667,7 +688,9 @@ class SQLiteStorage:
                 conn, rows[0]["thread_id"], "comment_count = comment_count - 1"
             )
 
-        return await self._write(op, self._remember_committed)
+        return await self._write(
+            op, lambda head: self._committed(head, "delete", comment_id, head.comment_count)
+        )
 
     # -- likes --------------------------------------------------------------------------------
 
@@ -721,7 +744,11 @@ class SQLiteStorage:
             head = await _bump_thread(conn, thread_id, bump=change != 0)
             return count_rows[0]["like_count"], head
 
-        return await self._write(op, lambda result: self._remember_committed(result[1]))
+        def committed(result: tuple[int, ThreadHead]) -> None:
+            count, head = result
+            self._committed(head, "like", comment_id, count)
+
+        return await self._write(op, committed)
 
     async def get_voter_likes(self, thread_id: int, voter: str) -> set[int]:
         async with self._reader() as conn:

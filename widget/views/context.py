@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from widget.auth.tokens import TokenSigner
 from widget.config import Settings
+from widget.events import EventHub
 from widget.lru import LruCache
 from widget.storage import RateLimit, Storage
 
@@ -30,6 +31,7 @@ class AppContext:
     signer: TokenSigner
     assets: Assets
     html: HtmlRenderer
+    events: EventHub
     # The counts API's checked questions and its answers' bytes (see views.api.counts).
     count_queries: LruCache[bytes, Any] = dataclasses.field(
         default_factory=lambda: LruCache(CACHE_ENTRIES)

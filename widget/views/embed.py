@@ -104,6 +104,7 @@ async def _render_document(
         "publicUrl": context.settings.public_url,
         "maxBody": context.settings.max_body_chars,
         "strings": html.script_strings(query.lang),
+        "plurals": html.script_plurals(query.lang),
         "lang": query.lang,
         "order": settings_of(query.site).order,
     }

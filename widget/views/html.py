@@ -41,8 +41,9 @@ THEMES = ("light", "dark", "auto")
 SCRIPT_STRINGS = (
     "reply", "cancel_reply", "like", "liked", "edit", "delete", "save", "cancel",
     "confirm_delete", "posting", "post_comment", "leave_reply", "leave_reply_to", "problem",
-    "deleted",
+    "deleted", "new_activity",
 )  # fmt: skip
+SCRIPT_PLURALS = ("likes", "post_likes", "new_comments")
 QUERY_CACHE_ENTRIES = 4096
 
 
@@ -254,3 +255,7 @@ class HtmlRenderer:
 
     def script_strings(self, lang: str) -> dict[str, str]:
         return Translator(lang).strings(SCRIPT_STRINGS)
+
+    def script_plurals(self, lang: str) -> dict[str, dict[str, str]]:
+        translator = Translator(lang)
+        return {key: translator.plural_forms(key) for key in SCRIPT_PLURALS}

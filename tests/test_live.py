@@ -1,0 +1,163 @@
+"""Live updates: committed changes reach every open stream, across instances on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.conftest import POSTGRES_URL
+from tests.servers import EventStream, WidgetServer, widget_cli, widget_server
+from widget.events import EventHub, TooManyListeners
+from widget.storage import ThreadEvent
+
+pytestmark = pytest.mark.slow
+
+BLOG = "https://blog.example"
+
+
+def event(page: str = "/p/", version: int = 1) -> ThreadEvent:
+    return ThreadEvent("blog", page, "comment", 1, version, 1)
+
+
+async def test_a_slow_reader_is_dropped_and_never_blocks_the_others() -> None:
+    hub = EventHub(per_thread=10, total=10)
+    slow = hub.subscribe("blog", "/p/")
+    fast = hub.subscribe("blog", "/p/")
+    for version in range(200):  # the slow one reads nothing
+        hub.publish(event(version=version))
+        assert await fast.next(1.0) == event(version=version)
+    assert slow.ended is True
+    assert fast.ended is False
+    assert hub.listeners == 1
+
+
+async def test_readers_are_bounded_per_thread_and_in_all() -> None:
+    hub = EventHub(per_thread=2, total=3)
+    first = hub.subscribe("blog", "/a/")
+    hub.subscribe("blog", "/a/")
+    with pytest.raises(TooManyListeners):
+        hub.subscribe("blog", "/a/")
+    hub.subscribe("blog", "/b/")
+    with pytest.raises(TooManyListeners):
+        hub.subscribe("blog", "/c/")
+    hub.unsubscribe(first)
+    hub.subscribe("blog", "/c/")
+    assert hub.listeners == 3
+
+
+async def test_a_quiet_stream_waits_without_losing_what_comes_next() -> None:
+    hub = EventHub(per_thread=10, total=10)
+    reader = hub.subscribe("blog", "/p/")
+    assert await reader.next(0.05) is None  # a heartbeat's worth of quiet
+    hub.publish(event(version=7))
+    assert await reader.next(1.0) == event(version=7)
+
+
+def post(server: WidgetServer, page: str, body: str) -> httpx.Response:
+    return httpx.post(
+        f"{server.local_url}/api/v1/comments",
+        json={"site": "blog", "page": page, "body": body, "name": "Ann", "email": "a@example.com"},
+        headers={"Origin": server.public_url},
+    )
+
+
+def test_a_stream_receives_new_comments_edits_likes_and_deletions(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    widget_cli(data_dir, "site", "add", "blog", "--origin", BLOG)
+    with widget_server(data_dir) as server:
+        stream = EventStream(server.local_url, "blog", "/live/")
+        try:
+            assert stream.status_code == 200
+            assert stream.wait_for("hello", 2.0) == {"version": 0}
+            created = post(server, "/live/", "hello").json()
+            comment_id = created["comment"]["id"]
+            assert stream.wait_for("comment", 1.0) == {
+                "comment": comment_id,
+                "version": 2,
+                "count": 1,
+            }
+            headers = {"Origin": server.public_url}
+            httpx.post(f"{server.local_url}/api/v1/likes", headers=headers,
+                       json={"site": "blog", "page": "/live/", "comment": comment_id, "liked": True})  # fmt: skip
+            assert stream.wait_for("like", 1.0)["count"] == 1
+            httpx.patch(f"{server.local_url}/api/v1/comments/{comment_id}", headers=headers,
+                        json={"token": created["edit_token"], "body": "edited"})  # fmt: skip
+            assert stream.wait_for("edit", 1.0)["comment"] == comment_id
+            httpx.request("DELETE", f"{server.local_url}/api/v1/comments/{comment_id}",
+                          headers=headers, json={"token": created["edit_token"]})  # fmt: skip
+            assert stream.wait_for("delete", 1.0)["count"] == 0
+            post(server, "/another-page/", "elsewhere")
+            with pytest.raises(TimeoutError):
+                stream.wait_for("comment", 0.5)  # other threads' news is not this stream's
+        finally:
+            stream.close()
+
+
+def test_too_many_readers_get_a_503(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    widget_cli(data_dir, "site", "add", "blog", "--origin", BLOG)
+    with widget_server(data_dir, live_readers_per_thread="1") as server:
+        first = EventStream(server.local_url, "blog", "/full/")
+        try:
+            first.wait_for("hello", 2.0)
+            refused = httpx.get(
+                f"{server.local_url}/api/v1/events", params={"site": "blog", "page": "/full/"}
+            )
+            assert refused.status_code == 503
+            assert "Too many readers" in refused.json()["error"]
+        finally:
+            first.close()
+
+
+@pytest.fixture
+def shared_postgres() -> Iterator[str]:
+    """A PostgreSQL schema for two server processes to share."""
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(POSTGRES_URL)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{separator}search_path={schema}"
+    finally:
+        asyncio.run(run(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs WIDGET_TEST_POSTGRES_URL (CI sets it)")
+def test_two_instances_share_events_and_rate_limits(tmp_path: Path, shared_postgres: str) -> None:
+    widget_cli(
+        tmp_path / "a", "site", "add", "blog", "--origin", BLOG, database_url=shared_postgres
+    )
+    settings = {"database_url": shared_postgres, "post_rate_per_minute": "5"}
+    with (
+        widget_server(tmp_path / "a", **settings) as a,
+        widget_server(tmp_path / "b", **settings) as b,
+    ):
+        stream = EventStream(b.local_url, "blog", "/shared/")
+        try:
+            stream.wait_for("hello", 2.0)
+            created = post(a, "/shared/", "posted through A")
+            assert created.status_code == 201
+            seen = stream.wait_for("comment", 1.0)  # within a second, through LISTEN/NOTIFY
+            assert seen["comment"] == created.json()["comment"]["id"]
+            fragment = httpx.get(
+                f"{b.local_url}/embed/blog/thread/fragment", params={"page": "/shared/"}
+            )
+            assert "posted through A" in fragment.text
+            # One client, two instances: the limit of 5 a minute holds across both.
+            statuses = [post(a if n % 2 else b, "/shared/", f"n{n}").status_code for n in range(5)]
+            assert statuses == [201, 201, 201, 201, 429]
+        finally:
+            stream.close()

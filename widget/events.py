@@ -1,0 +1,110 @@
+"""Live updates: committed changes fanned out to the readers of each thread.
+
+The storage hands every committed change to `EventHub.publish` (SQLite: from this process's
+writer; PostgreSQL: from LISTEN, so changes made through any instance arrive). Each reader has a
+small queue of its own. Publishing never waits: a reader whose queue is full is dropped (its
+stream ends and the browser reconnects), so a slow reader stalls neither the others nor the
+writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections import defaultdict
+
+from widget.errors import ClientError
+from widget.storage import ThreadEvent
+
+__all__ = ["EventHub", "Subscription", "TooManyListeners"]
+
+QUEUE_SIZE = 64  # events a reader may fall behind by before it is dropped
+
+
+class TooManyListeners(ClientError):
+    status = 503
+
+
+@dataclasses.dataclass(eq=False)
+class Subscription:
+    site_id: str
+    page_id: str
+    queue: asyncio.Queue[ThreadEvent | None] = dataclasses.field(
+        default_factory=lambda: asyncio.Queue(QUEUE_SIZE)
+    )
+    # Set when events were lost (the reader fell behind, or the server is stopping): the
+    # reader must reload what it shows instead of trusting it.
+    ended: bool = False
+    _getter: asyncio.Future[ThreadEvent | None] | None = None
+
+    async def next(self, timeout_s: float) -> ThreadEvent | None:
+        """The next event, or None after `timeout_s` without one (time for a heartbeat).
+
+        A pending get survives the timeout for the next call: cancelling it (as wait_for does)
+        could lose an event it had just taken."""
+        if self._getter is None:
+            self._getter = asyncio.ensure_future(self.queue.get())
+        done, _ = await asyncio.wait({self._getter}, timeout=timeout_s)
+        if not done:
+            return None
+        getter, self._getter = self._getter, None
+        return getter.result()
+
+    def stop_waiting(self) -> None:
+        if self._getter is not None:
+            self._getter.cancel()
+            self._getter = None
+
+
+class EventHub:
+    def __init__(self, per_thread: int, total: int) -> None:
+        self.per_thread = per_thread
+        self.total = total
+        self._threads: dict[tuple[str, str], set[Subscription]] = defaultdict(set)
+        self._count = 0
+
+    @property
+    def listeners(self) -> int:
+        return self._count
+
+    def subscribe(self, site_id: str, page_id: str) -> Subscription:
+        readers = self._threads[(site_id, page_id)]
+        if len(readers) >= self.per_thread or self._count >= self.total:
+            raise TooManyListeners(
+                "Too many readers are following live updates right now; the page still works,"
+                " reload it to see new comments."
+            )
+        subscription = Subscription(site_id, page_id)
+        readers.add(subscription)
+        self._count += 1
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        key = (subscription.site_id, subscription.page_id)
+        readers = self._threads.get(key)
+        if readers is not None and subscription in readers:
+            readers.discard(subscription)
+            self._count -= 1
+            if not readers:
+                del self._threads[key]
+
+    def publish(self, event: ThreadEvent) -> None:
+        for subscription in list(self._threads.get((event.site_id, event.page_id), ())):
+            try:
+                subscription.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                self._end(subscription)
+
+    def close(self) -> None:
+        """End every stream (the server is stopping)."""
+        for readers in list(self._threads.values()):
+            for subscription in list(readers):
+                self._end(subscription)
+
+    def _end(self, subscription: Subscription) -> None:
+        subscription.ended = True
+        self.unsubscribe(subscription)
+        # Wake the reader if it waits; a full queue is read to its end first, then stops.
+        with contextlib.suppress(asyncio.QueueFull):
+            subscription.queue.put_nowait(None)
