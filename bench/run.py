@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -22,10 +23,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,10 +57,11 @@ def free_port() -> int:
         return port
 
 
-def bench_settings(data_dir: Path, port: int = 8000) -> Settings:
+def bench_settings(data_dir: Path, port: int = 8000, database_url: str = "") -> Settings:
     return load_settings(
         environ={},
         data_dir=str(data_dir),
+        database_url=database_url,
         public_url=f"http://comments.localhost:{port}",
         demo=False,
         post_rate_per_minute=10**9,
@@ -222,91 +227,155 @@ async def first_page_render_ms(settings: Settings, page: str, runs: int) -> tupl
 # -- the run ------------------------------------------------------------------------------------
 
 
+def wrk_together(
+    urls: list[str], duration: int, connections: int, headers: dict[str, str] | None = None,
+    script: Path | None = None, env: dict[str, str] | None = None,
+) -> dict[str, float]:  # fmt: skip
+    """wrk against each URL at once (one per instance), the connections shared out; requests
+    per second add up, the p99 is the worst one's."""
+    if len(urls) == 1:
+        return wrk(urls[0], duration, connections, headers, script, env)
+    share = max(1, connections // len(urls))
+    with ThreadPoolExecutor(len(urls)) as pool:
+        parts = list(pool.map(lambda url: wrk(url, duration, share, headers, script, env), urls))
+    return {
+        "rps": sum(p["rps"] for p in parts),
+        "p99_ms": max(p["p99_ms"] for p in parts),
+        "bad_responses": sum(p["bad_responses"] for p in parts),
+        "socket_errors": " ".join(str(p["socket_errors"]) for p in parts if p["socket_errors"]),
+    }
+
+
+@contextlib.contextmanager
+def postgres_schema(url: str) -> Iterator[str]:
+    """A fresh schema on the PostgreSQL server at `url`, dropped afterwards."""
+    schema = f"bench_{os.getpid()}_{int(time.time())}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}search_path={schema}"
+    finally:
+        asyncio.run(run(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def measure_http(
+    settings: Settings, instances: int, args: argparse.Namespace
+) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    asyncio.run(seed_thread(settings, "bench", "/bench/", 200, 0.3))
+    for page in COUNT_PAGES:
+        asyncio.run(seed_thread(settings, "bench", page, 3, 0.0))
+    env = {
+        **os.environ,
+        "WIDGET_DATA_DIR": str(settings.data_dir),
+        "WIDGET_DATABASE_URL": settings.database_url,
+        "WIDGET_PUBLIC_URL": settings.public_url,
+        "WIDGET_DEMO": "false",
+        "WIDGET_POST_RATE_PER_MINUTE": str(10**9),
+        "WIDGET_LOG_LEVEL": "warning",
+    }
+    ports = [settings.public_port] + [free_port() for _ in range(instances - 1)]
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    fragment_urls = [f"{base}/embed/bench/thread/fragment?{THREAD_PARAMS}" for base in bases]
+    counts_query = "site=bench&" + "&".join(f"page={p}" for p in COUNT_PAGES)
+    counts_urls = [f"{base}/api/v1/counts?{counts_query}" for base in bases]
+    runs: dict[str, dict[str, float]] = {}
+    extra: dict[str, Any] = {}
+
+    def start_all(target: str, factory: bool) -> list[subprocess.Popen[bytes]]:
+        return [start_uvicorn(target, port, env, factory) for port in ports]
+
+    baselines = start_all("bench.baseline:app", factory=False)
+    runs["baseline (before)"] = wrk_together(
+        [f"{b}/" for b in bases], args.duration, args.connections
+    )
+    for process in baselines:
+        stop(process)
+
+    servers = start_all("widget.app:create_app", factory=True)
+    try:
+        first = httpx.get(fragment_urls[0])
+        assert first.status_code == 200 and first.text.count('class="wg-comment"') > 50
+        extra["fragment_bytes"] = len(first.content)
+        runs["fragment"] = wrk_together(fragment_urls, args.duration, args.connections)
+        runs["fragment, gzip"] = wrk_together(
+            fragment_urls, args.duration, args.connections, {"Accept-Encoding": "gzip"}
+        )
+        runs["fragment, If-None-Match"] = wrk_together(
+            fragment_urls, args.duration, args.connections, {"If-None-Match": first.headers["etag"]}
+        )
+        counts = httpx.get(counts_urls[0]).json()["counts"]
+        assert all(counts[p]["count"] == 3 for p in COUNT_PAGES), counts
+        runs["counts, 10 pages"] = wrk_together(counts_urls, args.duration, args.connections)
+        posting_count = f"{bases[0]}/api/v1/counts?site=bench&page=/posting/"
+        before = httpx.get(posting_count).json()["counts"]["/posting/"]["count"]
+        runs["posting"] = wrk_together(
+            bases, args.duration, args.connections, script=ROOT / "bench" / "post.lua",
+            env={**os.environ, "WIDGET_BENCH_ORIGIN": settings.public_url},
+        )  # fmt: skip
+        after = httpx.get(posting_count).json()["counts"]["/posting/"]["count"]
+        extra["comments_stored_during_posting"] = after - before
+        extra["server_peak_rss_mb"] = [round(peak_rss_mb(p.pid), 1) for p in servers]
+    finally:
+        for process in servers:
+            stop(process)
+
+    baselines = start_all("bench.baseline:app", factory=False)
+    runs["baseline (after)"] = wrk_together(
+        [f"{b}/" for b in bases], args.duration, args.connections
+    )
+    for process in baselines:
+        stop(process)
+    reference = statistics.mean([runs["baseline (before)"]["rps"], runs["baseline (after)"]["rps"]])
+    for figures in runs.values():
+        figures["ratio"] = round(figures["rps"] / reference, 3)
+    return runs, extra
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=10)
-    parser.add_argument("--render-sizes", default="10,1000,100000")
+    parser.add_argument("--render-sizes", default="10,1000,100000", help="'' for none")
+    parser.add_argument(
+        "--postgres", metavar="URL", help="run on this PostgreSQL server (in a fresh schema)"
+    )
+    parser.add_argument("--instances", type=int, default=1, help="app instances (PostgreSQL)")
     args = parser.parse_args()
+    if args.instances > 1 and not args.postgres:
+        parser.error("several instances need a shared database: give --postgres URL")
     results: dict[str, Any] = {"when": datetime.now(UTC).isoformat(), "args": vars(args)}
 
-    with tempfile.TemporaryDirectory(prefix="widget-bench-") as tmp:
-        port = free_port()
-        settings = bench_settings(Path(tmp) / "http", port)
-        asyncio.run(seed_thread(settings, "bench", "/bench/", 200, 0.3))
-        for page in COUNT_PAGES:
-            asyncio.run(seed_thread(settings, "bench", page, 3, 0.0))
-
-        env = {
-            **os.environ,
-            "WIDGET_DATA_DIR": str(settings.data_dir),
-            "WIDGET_PUBLIC_URL": settings.public_url,
-            "WIDGET_DEMO": "false",
-            "WIDGET_POST_RATE_PER_MINUTE": str(10**9),
-            "WIDGET_LOG_LEVEL": "warning",
-        }
-        base = f"http://127.0.0.1:{port}"
-        fragment_url = f"{base}/embed/bench/thread/fragment?{THREAD_PARAMS}"
-        counts_url = f"{base}/api/v1/counts?site=bench&" + "&".join(
-            f"page={p}" for p in COUNT_PAGES
-        )
-        runs: dict[str, dict[str, float]] = {}
-
-        baseline = start_uvicorn("bench.baseline:app", port, env, factory=False)
-        runs["baseline (before)"] = wrk(f"{base}/", args.duration, args.connections)
-        stop(baseline)
-
-        server = start_uvicorn("widget.app:create_app", port, env, factory=True)
-        try:
-            first = httpx.get(fragment_url)
-            assert first.status_code == 200 and first.text.count('class="wg-comment"') > 50
-            results["fragment_bytes"] = len(first.content)
-            runs["fragment"] = wrk(fragment_url, args.duration, args.connections)
-            runs["fragment, gzip"] = wrk(
-                fragment_url, args.duration, args.connections, {"Accept-Encoding": "gzip"}
-            )
-            runs["fragment, If-None-Match"] = wrk(
-                fragment_url,
-                args.duration,
-                args.connections,
-                {"If-None-Match": first.headers["etag"]},
-            )
-            counts = httpx.get(counts_url).json()["counts"]
-            assert all(counts[p]["count"] == 3 for p in COUNT_PAGES), counts
-            runs["counts, 10 pages"] = wrk(counts_url, args.duration, args.connections)
-            before = httpx.get(f"{base}/api/v1/counts?site=bench&page=/posting/").json()
-            runs["posting"] = wrk(
-                base, args.duration, args.connections, script=ROOT / "bench" / "post.lua",
-                env={**os.environ, "WIDGET_BENCH_ORIGIN": settings.public_url},
-            )  # fmt: skip
-            after = httpx.get(f"{base}/api/v1/counts?site=bench&page=/posting/").json()
-            stored = after["counts"]["/posting/"]["count"] - before["counts"]["/posting/"]["count"]
-            results["comments_stored_during_posting"] = stored
-            results["server_peak_rss_mb"] = round(peak_rss_mb(server.pid), 1)
-        finally:
-            stop(server)
-
-        baseline = start_uvicorn("bench.baseline:app", port, env, factory=False)
-        runs["baseline (after)"] = wrk(f"{base}/", args.duration, args.connections)
-        stop(baseline)
-
-        reference = statistics.mean(
-            [runs["baseline (before)"]["rps"], runs["baseline (after)"]["rps"]]
-        )
-        for figures in runs.values():
-            figures["ratio"] = round(figures["rps"] / reference, 3)
+    with (
+        tempfile.TemporaryDirectory(prefix="widget-bench-") as tmp,
+        contextlib.ExitStack() as stack,
+    ):
+        database_url = stack.enter_context(postgres_schema(args.postgres)) if args.postgres else ""
+        settings = bench_settings(Path(tmp) / "http", free_port(), database_url)
+        runs, extra = measure_http(settings, args.instances, args)
+        results.update(extra)
         results["wrk"] = runs
 
         render: dict[str, float] = {}
         render_shown: dict[str, int] = {}
-        render_settings = bench_settings(Path(tmp) / "render")
-        for size in (int(s) for s in args.render_sizes.split(",")):
-            page = f"/thread-{size}/"
-            seconds = asyncio.run(seed_thread(render_settings, "render", page, size, 0.3))
-            print(f"seeded {size:,} comments in {seconds:.1f} s", file=sys.stderr)
-            median_ms, shown = asyncio.run(first_page_render_ms(render_settings, page, runs=30))
-            render[str(size)] = round(median_ms, 2)
-            render_shown[str(size)] = shown
+        if args.render_sizes:
+            render_url = (
+                stack.enter_context(postgres_schema(args.postgres)) if args.postgres else ""
+            )
+            render_settings = bench_settings(Path(tmp) / "render", 8000, render_url)
+            for size in (int(s) for s in args.render_sizes.split(",")):
+                page = f"/thread-{size}/"
+                seconds = asyncio.run(seed_thread(render_settings, "render", page, size, 0.3))
+                print(f"seeded {size:,} comments in {seconds:.1f} s", file=sys.stderr)
+                median_ms, shown = asyncio.run(first_page_render_ms(render_settings, page, 30))
+                render[str(size)] = round(median_ms, 2)
+                render_shown[str(size)] = shown
         results["first_page_render_ms"] = render
         results["first_page_comments"] = render_shown
 
@@ -316,7 +385,7 @@ def main() -> int:
               f"{figures['ratio']:>8.2f}{figures['bad_responses']:>6}")  # fmt: skip
     print(f"comments stored while posting: {results['comments_stored_during_posting']:,}")
     print(f"fragment size: {results['fragment_bytes']:,} bytes")
-    print(f"server peak RSS: {results['server_peak_rss_mb']} MB")
+    print(f"server peak RSS (MB, per instance): {results['server_peak_rss_mb']}")
     print(
         "first page render (ms, median): "
         + ", ".join(f"{k}: {v} ({render_shown[k]} comments shown)" for k, v in render.items())
@@ -325,7 +394,9 @@ def main() -> int:
         print(f"100,000 vs 1,000 comments: {render['100000'] / render['1000']:.2f}x")
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    name = "latest" + ("-postgres" if args.postgres else "")
+    name += f"-{args.instances}-instances" if args.instances > 1 else ""
+    (out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
     return 0
 
 

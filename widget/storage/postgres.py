@@ -35,6 +35,7 @@ from .base import (
     ThreadHead,
     ThreadPage,
 )
+from .caching import HeadCache, SiteCache
 from .migrations import migrations
 
 __all__ = ["PostgresStorage"]
@@ -57,6 +58,8 @@ _VISIBLE_ROOT = (
 _UNAVAILABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 RATE_LIMIT_PRUNE_S = 300.0
 EVENTS_CHANNEL = "widget_events"
+SITES_CHANNEL = "widget_sites"
+HEAD_CACHE_ENTRIES = 20_000
 LISTEN_RETRY_S = 1.0
 LISTEN_PROBE_S = 30.0
 
@@ -104,6 +107,11 @@ class PostgresStorage:
         self._housekeeping: asyncio.Task[None] | None = None
         self._listening: asyncio.Task[None] | None = None
         self._event_sink: EventSink | None = None
+        # Heads and sites are kept in memory only while this instance hears every change
+        # (its LISTEN connection is up); otherwise every read goes to the database.
+        self._heads = HeadCache(HEAD_CACHE_ENTRIES)
+        self._sites = SiteCache()
+        self._caching = False
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -136,16 +144,23 @@ class PostgresStorage:
         """LISTEN on a connection of its own and hand every instance's changes to the sink.
 
         NOTIFY is sent inside each write's transaction, so it is delivered on COMMIT and only
-        then. If the connection drops, this reconnects; changes in between are not replayed
-        (readers' streams say so: see widget/events.py).
+        then. The same notifications keep this instance's caches true. If the connection
+        drops, caching stops until it is back (changes in between are not replayed to
+        readers' streams, which say so: see widget/events.py).
         """
 
         def deliver(connection: object, pid: int, channel: str, payload: str) -> None:
-            if self._event_sink is not None:
-                try:
-                    self._event_sink(ThreadEvent.from_json(payload))
-                except Exception:
-                    log.exception("cannot deliver event %r", payload)
+            try:
+                if channel == SITES_CHANNEL:
+                    self._sites.forget(payload)
+                    self._heads.clear()  # a removed site's threads are gone too
+                    return
+                event = ThreadEvent.from_json(payload)
+                self._heads.changed_elsewhere(event.site_id, event.page_id, event.version)
+                if self._event_sink is not None:
+                    self._event_sink(event)
+            except Exception:
+                log.exception("cannot deliver notification %r", payload)
 
         while True:
             try:
@@ -154,6 +169,9 @@ class PostgresStorage:
                 conn.add_termination_listener(lambda _, closed=closed: closed.set())
                 try:
                     await conn.add_listener(EVENTS_CHANNEL, deliver)
+                    await conn.add_listener(SITES_CHANNEL, deliver)
+                    self._forget_cached()  # whatever was missed while not listening
+                    self._caching = True
                     if not started.done():
                         started.set_result(None)
                     while not closed.is_set():
@@ -163,6 +181,8 @@ class PostgresStorage:
                         if not closed.is_set():
                             await conn.fetchval("SELECT 1")
                 finally:
+                    self._caching = False
+                    self._forget_cached()
                     await conn.close()
             except asyncio.CancelledError:
                 raise
@@ -172,6 +192,14 @@ class PostgresStorage:
                     return
                 log.warning("lost the events connection (%s); reconnecting", exc)
                 await asyncio.sleep(LISTEN_RETRY_S)
+
+    def _forget_cached(self) -> None:
+        self._heads.clear()
+        self._sites.forget()
+
+    def _committed(self, head: ThreadHead) -> None:
+        if self._caching:
+            self._heads.committed(head)
 
     async def _prune_periodically(self) -> None:
         """Drop rate-limit rows that limit nobody any more (any instance may: it is idempotent)."""
@@ -220,15 +248,25 @@ class PostgresStorage:
             except asyncpg.UniqueViolationError as exc:
                 raise Conflict(f"A site called {site_id!r} already exists.") from exc
             await _set_origins(conn, site_id, origins)
+            await _notify_site(conn, site_id)
 
         await self._write(op)
+        self._sites.forget(site_id)
         site = await self.get_site(site_id)
         assert site is not None
         return site
 
     async def get_site(self, site_id: str) -> Site | None:
+        if self._caching:
+            known, site = self._sites.lookup(site_id)
+            if known:
+                return site
+        generation = self._sites.generation
         async with self._connection() as conn:
-            return await _load_site(conn, site_id)
+            site = await _load_site(conn, site_id)
+        if self._caching:
+            self._sites.fill(site_id, site, generation)
+        return site
 
     async def list_sites(self) -> list[Site]:
         async with self._connection() as conn:
@@ -255,40 +293,56 @@ class PostgresStorage:
             if origins is not None:
                 await conn.execute("DELETE FROM site_origins WHERE site_id = $1", site_id)
                 await _set_origins(conn, site_id, origins)
+            await _notify_site(conn, site_id)
 
         await self._write(op)
+        self._sites.forget(site_id)
         site = await self.get_site(site_id)
         assert site is not None
         return site
 
     async def remove_site(self, site_id: str) -> bool:
         async def op(conn: asyncpg.Connection) -> bool:
-            return (
-                await conn.fetchval("DELETE FROM sites WHERE id = $1 RETURNING id", site_id)
-                is not None
-            )
+            removed = await conn.fetchval("DELETE FROM sites WHERE id = $1 RETURNING id", site_id)
+            await _notify_site(conn, site_id)
+            return removed is not None
 
-        return await self._write(op)
+        removed = await self._write(op)
+        self._forget_cached()
+        return removed
 
     # -- threads ------------------------------------------------------------------------------
 
     async def get_thread_head(self, site_id: str, page_id: str) -> ThreadHead | None:
-        async with self._connection() as conn:
-            row = await conn.fetchrow(
-                f"SELECT {_HEAD_COLUMNS} FROM threads WHERE site_id = $1 AND page_id = $2",
-                site_id, page_id,
-            )  # fmt: skip
-        return _head(row) if row else None
+        return (await self.get_thread_heads(site_id, [page_id])).get(page_id)
 
     async def get_thread_heads(
         self, site_id: str, page_ids: Sequence[str]
     ) -> dict[str, ThreadHead]:
-        async with self._connection() as conn:
-            rows = await conn.fetch(
-                f"SELECT {_HEAD_COLUMNS} FROM threads WHERE site_id = $1 AND page_id = ANY($2)",
-                site_id, list(page_ids),
-            )  # fmt: skip
-        return {row["page_id"]: _head(row) for row in rows}
+        found: dict[str, ThreadHead] = {}
+        missing = list(page_ids)
+        if self._caching:
+            missing = []
+            for page_id in page_ids:
+                known, head = self._heads.lookup((site_id, page_id))
+                if not known:
+                    missing.append(page_id)
+                elif head is not None:
+                    found[page_id] = head
+        if missing:
+            generation = self._heads.generation
+            async with self._connection() as conn:
+                rows = await conn.fetch(
+                    f"SELECT {_HEAD_COLUMNS} FROM threads"
+                    " WHERE site_id = $1 AND page_id = ANY($2)",
+                    site_id, missing,
+                )  # fmt: skip
+            loaded = {row["page_id"]: _head(row) for row in rows}
+            if self._caching:
+                for page_id in missing:
+                    self._heads.fill((site_id, page_id), loaded.get(page_id), generation)
+            found.update(loaded)
+        return found
 
     async def get_thread(self, thread_id: int) -> ThreadHead | None:
         async with self._connection() as conn:
@@ -405,7 +459,9 @@ class PostgresStorage:
             await _notify(conn, head, "comment", comment.id, head.comment_count)
             return comment, head
 
-        return await self._write(op)
+        comment, head = await self._write(op)
+        self._committed(head)
+        return comment, head
 
     async def edit_comment(
         self,
@@ -431,7 +487,9 @@ class PostgresStorage:
             await _notify(conn, head, "edit", comment.id, head.comment_count)
             return comment, head
 
-        return await self._write(op)
+        comment, head = await self._write(op)
+        self._committed(head)
+        return comment, head
 
     async def delete_comment(self, comment_id: int) -> ThreadHead:
         async def op(conn: asyncpg.Connection) -> ThreadHead:
@@ -446,7 +504,9 @@ class PostgresStorage:
             await _notify(conn, head, "delete", comment_id, head.comment_count)
             return head
 
-        return await self._write(op)
+        head = await self._write(op)
+        self._committed(head)
+        return head
 
     # -- likes --------------------------------------------------------------------------------
 
@@ -501,7 +561,9 @@ class PostgresStorage:
             await _notify(conn, head, "like", comment_id, count)
             return count, head
 
-        return await self._write(op)
+        count, head = await self._write(op)
+        self._committed(head)
+        return count, head
 
     async def get_voter_likes(self, thread_id: int, voter: str) -> set[int]:
         async with self._connection() as conn:
@@ -578,6 +640,10 @@ async def _notify(
     """Tell every instance, when (and only if) this transaction commits."""
     event = ThreadEvent(head.site_id, head.page_id, kind, comment_id, head.version, count)
     await conn.execute("SELECT pg_notify($1, $2)", EVENTS_CHANNEL, event.to_json())
+
+
+async def _notify_site(conn: asyncpg.Connection, site_id: str) -> None:
+    await conn.execute("SELECT pg_notify($1, $2)", SITES_CHANNEL, site_id)
 
 
 async def _exists(conn: asyncpg.Connection, where: str, *params: Any) -> bool:

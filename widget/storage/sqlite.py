@@ -20,7 +20,6 @@ import json
 import logging
 import sqlite3
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +43,7 @@ from .base import (
     ThreadHead,
     ThreadPage,
 )
+from .caching import HeadCache, SiteCache
 from .migrations import migrations, split_statements
 
 __all__ = ["SQLiteStorage"]
@@ -127,13 +127,10 @@ class SQLiteStorage:
         self._writer_task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
         # (site_id, page_id) -> head, or None for a page known to have no thread yet.
-        self._heads: OrderedDict[tuple[str, str], ThreadHead | None] = OrderedDict()
-        self._sites: dict[str, Site | None] = {}
+        self._heads = HeadCache(HEAD_CACHE_ENTRIES)
+        self._sites = SiteCache()
         self._data_version = 0
         self._event_sink: EventSink | None = None
-        # Bumped whenever cached state is dropped: a read that began before the drop may hold
-        # what was just dropped, so it must not put it back.
-        self._generation = 0
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -317,19 +314,17 @@ class SQLiteStorage:
         self, head: ThreadHead, kind: ThreadEventKind, comment_id: int, count: int
     ) -> None:
         """After a commit that changed a thread: cache its head and tell the readers."""
-        self._remember_head((head.site_id, head.page_id), head, fresh=True)
+        self._heads.committed(head)
         if self._event_sink is not None:
             event = ThreadEvent(head.site_id, head.page_id, kind, comment_id, head.version, count)
             self._event_sink(event)
 
     def _forget_site(self, site_id: str) -> None:
-        self._sites.pop(site_id, None)
-        self._generation += 1
+        self._sites.forget(site_id)
 
     def _forget_cached(self) -> None:
         self._heads.clear()
-        self._sites.clear()
-        self._generation += 1
+        self._sites.forget()
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -342,19 +337,6 @@ class SQLiteStorage:
             self._readers.put_nowait(conn)
 
     # -- caches -------------------------------------------------------------------------------
-
-    def _remember_head(self, key: tuple[str, str], head: ThreadHead | None, *, fresh: bool) -> None:
-        """Cache a head. Heads from a commit (`fresh`) always win. A head read through a reader
-        may predate a commit that was cached meanwhile, so it only replaces an older one."""
-        if not fresh and key in self._heads:
-            current = self._heads[key]
-            newer = head is not None and (current is None or head.version > current.version)
-            if not newer:
-                return
-        self._heads[key] = head
-        self._heads.move_to_end(key)
-        while len(self._heads) > HEAD_CACHE_ENTRIES:
-            self._heads.popitem(last=False)
 
     # -- sites --------------------------------------------------------------------------------
 
@@ -382,13 +364,13 @@ class SQLiteStorage:
         return site
 
     async def get_site(self, site_id: str) -> Site | None:
-        if site_id in self._sites:
-            return self._sites[site_id]
-        generation = self._generation
+        known, site = self._sites.lookup(site_id)
+        if known:
+            return site
+        generation = self._sites.generation
         async with self._reader() as conn:
             site = await self._load_site(conn, site_id)
-        if generation == self._generation:
-            self._sites[site_id] = site
+        self._sites.fill(site_id, site, generation)
         return site
 
     async def _load_site(self, conn: aiosqlite.Connection, site_id: str) -> Site | None:
@@ -453,9 +435,10 @@ class SQLiteStorage:
 
     async def get_thread_head(self, site_id: str, page_id: str) -> ThreadHead | None:
         key = (site_id, page_id)
-        if key in self._heads:
-            return self._heads[key]
-        generation = self._generation
+        known, head = self._heads.lookup(key)
+        if known:
+            return head
+        generation = self._heads.generation
         async with self._reader() as conn:
             rows = await _fetch(
                 conn,
@@ -463,9 +446,8 @@ class SQLiteStorage:
                 (site_id, page_id),
             )
         head = _head(rows[0]) if rows else None
-        if generation == self._generation:
-            self._remember_head(key, head, fresh=False)
-        return self._heads.get(key, head)
+        self._heads.fill(key, head, generation)
+        return head
 
     async def get_thread_heads(
         self, site_id: str, page_ids: Sequence[str]
@@ -473,16 +455,14 @@ class SQLiteStorage:
         found: dict[str, ThreadHead] = {}
         missing = []
         for page_id in page_ids:
-            key = (site_id, page_id)
-            if key in self._heads:
-                head = self._heads[key]
-                if head is not None:
-                    found[page_id] = head
-            else:
+            known, head = self._heads.lookup((site_id, page_id))
+            if not known:
                 missing.append(page_id)
+            elif head is not None:
+                found[page_id] = head
         if missing:
             marks = ",".join("?" * len(missing))
-            generation = self._generation
+            generation = self._heads.generation
             async with self._reader() as conn:
                 rows = await _fetch(
                     conn,
@@ -491,9 +471,8 @@ class SQLiteStorage:
                     (site_id, *missing),
                 )
             loaded = {row["page_id"]: _head(row) for row in rows}
-            if generation == self._generation:
-                for page_id in missing:
-                    self._remember_head((site_id, page_id), loaded.get(page_id), fresh=False)
+            for page_id in missing:
+                self._heads.fill((site_id, page_id), loaded.get(page_id), generation)
             found.update(loaded)
         return found
 
