@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import logging
 import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
@@ -15,7 +16,7 @@ from widget.config import SETTINGS, ConfigError, Settings, load_settings
 from widget.errors import ClientError
 from widget.sites import SITE_SETTINGS, add_site, change_site_setting, get_site, normalize_origin
 from widget.sites import settings_of as site_settings_of
-from widget.storage import Site, Storage, storage_for_settings
+from widget.storage import Site, Storage, storage_for_settings, storage_for_url
 
 __all__ = ["main"]
 
@@ -191,6 +192,29 @@ def cmd_settings(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_copy_data(settings: Settings, args: argparse.Namespace) -> int:
+    async def run() -> dict[str, int]:
+        source = storage_for_settings(settings)
+        target = storage_for_url(args.to)
+        await source.open()
+        try:
+            await target.open()  # creates the target's schema
+            try:
+                return await target.restore(source.dump())
+            finally:
+                await target.close()
+        finally:
+            await source.close()
+
+    started = time.monotonic()
+    counts = asyncio.run(run())
+    seconds = time.monotonic() - started
+    summary = ", ".join(f"{n:,} {table.replace('_', ' ')}" for table, n in counts.items())
+    print(f"Copied {summary} in {seconds:.1f} s.")
+    print(f"Next: start widget with WIDGET_DATABASE_URL={args.to}")
+    return 0
+
+
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     async def work(storage: Storage) -> None:
         return None  # opening the storage applies every pending migration
@@ -302,6 +326,16 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=SETTINGS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     show_settings.set_defaults(run=cmd_settings)
+
+    copy = commands.add_parser(
+        "copy-data", help="copy every site, thread, comment and like into another database",
+        description="Copy everything from the configured database into another, empty one,"
+        " keeping every id (so links to #comment-N keep working). To move from SQLite to"
+        " PostgreSQL: stop widget, run `widget copy-data --to postgresql://…`, then start it"
+        " with WIDGET_DATABASE_URL set to that URL.",
+    )  # fmt: skip
+    copy.add_argument("--to", required=True, metavar="URL", help="the target database's URL")
+    copy.set_defaults(run=cmd_copy_data)
 
     migrate = commands.add_parser(
         "migrate", help="bring the database schema up to date",

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from .base import (
+    COPY_COLUMNS,
     POST_LIKE,
     Comment,
     CommentStatus,
@@ -13,6 +14,7 @@ from .base import (
     PageRef,
     PageWindow,
     RateLimit,
+    RowBatch,
     Site,
     Storage,
     ThreadEvent,
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from widget.config import Settings
 
 __all__ = [
+    "COPY_COLUMNS",
     "POST_LIKE",
     "Comment",
     "CommentStatus",
@@ -31,6 +34,7 @@ __all__ = [
     "PageRef",
     "PageWindow",
     "RateLimit",
+    "RowBatch",
     "Site",
     "Storage",
     "ThreadEvent",

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 __all__ = [
+    "COPY_COLUMNS",
+    "COPY_KEYS",
     "POST_LIKE",
     "Comment",
     "CommentStatus",
@@ -21,6 +23,7 @@ __all__ = [
     "PageRef",
     "PageWindow",
     "RateLimit",
+    "RowBatch",
     "Site",
     "Storage",
     "ThreadEvent",
@@ -138,6 +141,34 @@ class ThreadPage:
     more_after: bool  # visible roots exist with larger ids
 
 
+# What `dump` and `restore` carry, table by table in this order (parents before children), with
+# plain Python values: str, int, bool, None, datetime (UTC) and, for sites.settings, a dict.
+COPY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "sites": ("id", "name", "settings", "revision", "created_at"),
+    "site_origins": ("site_id", "origin"),
+    "threads": ("id", "site_id", "page_id", "url", "title", "version", "comment_count",
+                "like_count", "created_at"),
+    "comments": ("id", "thread_id", "parent_id", "root_id", "depth", "status", "author_name",
+                 "author_email", "author_url", "body_source", "body_html", "notify",
+                 "remote_ip", "like_count", "created_at", "edited_at"),
+    "likes": ("thread_id", "voter", "comment_id", "created_at"),
+}  # fmt: skip
+# Each table's key, in which order its rows are copied (comments by id: parents first).
+COPY_KEYS: dict[str, tuple[str, ...]] = {
+    "sites": ("id",),
+    "site_origins": ("site_id", "origin"),
+    "threads": ("id",),
+    "comments": ("id",),
+    "likes": ("thread_id", "voter", "comment_id"),
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RowBatch:
+    table: str  # a key of COPY_COLUMNS
+    rows: list[tuple[Any, ...]]  # values in COPY_COLUMNS[table] order
+
+
 ThreadEventKind = Literal["comment", "edit", "delete", "like"]
 
 
@@ -250,3 +281,13 @@ class Storage(Protocol):
         ...
 
     async def get_voter_likes(self, thread_id: int, voter: str) -> set[int]: ...
+
+    # Copying a whole database (from SQLite to PostgreSQL, say)
+    def dump(self) -> AsyncIterator[RowBatch]:
+        """Every row worth keeping, from one consistent snapshot, in batches."""
+        ...
+
+    async def restore(self, batches: AsyncIterable[RowBatch]) -> dict[str, int]:
+        """Load a dump into this (empty) database in one transaction, keeping every id.
+        Raises Conflict when the database already holds sites. Returns rows per table."""
+        ...

@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -22,6 +22,8 @@ import asyncpg
 from widget.errors import Conflict, Invalid, NotFound, RateLimited, StorageUnavailable
 
 from .base import (
+    COPY_COLUMNS,
+    COPY_KEYS,
     POST_LIKE,
     Comment,
     EventSink,
@@ -29,6 +31,7 @@ from .base import (
     PageRef,
     PageWindow,
     RateLimit,
+    RowBatch,
     Site,
     ThreadEvent,
     ThreadEventKind,
@@ -60,6 +63,7 @@ RATE_LIMIT_PRUNE_S = 300.0
 EVENTS_CHANNEL = "widget_events"
 SITES_CHANNEL = "widget_sites"
 HEAD_CACHE_ENTRIES = 20_000
+COPY_BATCH = 1000  # rows per batch when dumping
 LISTEN_RETRY_S = 1.0
 LISTEN_PROBE_S = 30.0
 
@@ -152,7 +156,7 @@ class PostgresStorage:
         def deliver(connection: object, pid: int, channel: str, payload: str) -> None:
             try:
                 if channel == SITES_CHANNEL:
-                    self._sites.forget(payload)
+                    self._sites.forget(None if payload == "*" else payload)
                     self._heads.clear()  # a removed site's threads are gone too
                     return
                 event = ThreadEvent.from_json(payload)
@@ -564,6 +568,55 @@ class PostgresStorage:
         count, head = await self._write(op)
         self._committed(head)
         return count, head
+
+    async def dump(self) -> AsyncIterator[RowBatch]:
+        async with (
+            self._connection() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            for table, columns in COPY_COLUMNS.items():
+                query = (
+                    f"SELECT {', '.join(columns)} FROM {table}"
+                    f" ORDER BY {', '.join(COPY_KEYS[table])}"
+                )
+                batch: list[tuple[Any, ...]] = []
+                async for record in conn.cursor(query, prefetch=COPY_BATCH):
+                    batch.append(tuple(record))
+                    if len(batch) == COPY_BATCH:
+                        yield RowBatch(table, batch)
+                        batch = []
+                if batch:
+                    yield RowBatch(table, batch)
+
+    async def restore(self, batches: AsyncIterable[RowBatch]) -> dict[str, int]:
+        async def op(conn: asyncpg.Connection) -> dict[str, int]:
+            if await conn.fetchval("SELECT 1 FROM sites LIMIT 1"):
+                raise Conflict("This database already holds sites; copy into an empty one.")
+            counts = dict.fromkeys(COPY_COLUMNS, 0)
+            async for batch in batches:
+                columns = COPY_COLUMNS[batch.table]
+                if batch.table == "sites":  # jsonb goes through the connection's codec
+                    await conn.executemany(
+                        "INSERT INTO sites (id, name, settings, revision, created_at)"
+                        " VALUES ($1, $2, $3, $4, $5)",
+                        batch.rows,
+                    )
+                else:  # COPY writes identity columns as given, like OVERRIDING SYSTEM VALUE
+                    await conn.copy_records_to_table(
+                        batch.table, records=batch.rows, columns=list(columns)
+                    )
+                counts[batch.table] += len(batch.rows)
+            for table in ("threads", "comments"):  # new rows continue after the copied ids
+                await conn.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                    f" coalesce(max(id), 1), max(id) IS NOT NULL) FROM {table}"
+                )
+            await _notify_site(conn, "*")
+            return counts
+
+        counts = await self._write(op)
+        self._forget_cached()
+        return counts
 
     async def get_voter_likes(self, thread_id: int, voter: str) -> set[int]:
         async with self._connection() as conn:

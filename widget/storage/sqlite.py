@@ -20,7 +20,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +30,8 @@ import aiosqlite
 from widget.errors import Conflict, Invalid, NotFound, RateLimited, StorageUnavailable
 
 from .base import (
+    COPY_COLUMNS,
+    COPY_KEYS,
     POST_LIKE,
     Comment,
     EventSink,
@@ -37,6 +39,7 @@ from .base import (
     PageRef,
     PageWindow,
     RateLimit,
+    RowBatch,
     Site,
     ThreadEvent,
     ThreadEventKind,
@@ -729,6 +732,38 @@ class SQLiteStorage:
 
         return await self._write(op, committed)
 
+    async def dump(self) -> AsyncIterator[RowBatch]:
+        async with self._reader() as conn:
+            await conn.execute("BEGIN")  # one snapshot for every table
+            try:
+                for table, columns in COPY_COLUMNS.items():
+                    cursor = await conn.execute(
+                        f"SELECT {', '.join(columns)} FROM {table}"
+                        f" ORDER BY {', '.join(COPY_KEYS[table])}"
+                    )
+                    while rows := await cursor.fetchmany(COPY_BATCH):
+                        yield RowBatch(table, [_from_sqlite(columns, row) for row in rows])
+                    await cursor.close()
+            finally:
+                await conn.execute("COMMIT")
+
+    async def restore(self, batches: AsyncIterable[RowBatch]) -> dict[str, int]:
+        async def op(conn: aiosqlite.Connection) -> dict[str, int]:
+            if await _fetch(conn, "SELECT 1 FROM sites LIMIT 1"):
+                raise Conflict("This database already holds sites; copy into an empty one.")
+            counts = dict.fromkeys(COPY_COLUMNS, 0)
+            async for batch in batches:
+                columns = COPY_COLUMNS[batch.table]
+                await conn.executemany(
+                    f"INSERT INTO {batch.table} ({', '.join(columns)})"
+                    f" VALUES ({', '.join('?' * len(columns))})",
+                    [_to_sqlite(columns, row) for row in batch.rows],
+                )
+                counts[batch.table] += len(batch.rows)
+            return counts
+
+        return await self._write(op, lambda _: self._forget_cached())
+
     async def get_voter_likes(self, thread_id: int, voter: str) -> set[int]:
         async with self._reader() as conn:
             rows = await _fetch(
@@ -737,6 +772,38 @@ class SQLiteStorage:
                 (thread_id, voter),
             )
         return {row["comment_id"] for row in rows}
+
+
+# -- copying: SQLite's storage classes to and from plain Python values --------------------------
+
+_TIMES = {"created_at", "edited_at"}
+COPY_BATCH = 1000  # rows per batch
+
+
+def _from_sqlite(columns: tuple[str, ...], row: sqlite3.Row) -> tuple[Any, ...]:
+    values = []
+    for column, value in zip(columns, row, strict=True):
+        if column in _TIMES and value is not None:
+            value = _dt(value)
+        elif column == "notify":
+            value = bool(value)
+        elif column == "settings":
+            value = json.loads(value)
+        values.append(value)
+    return tuple(values)
+
+
+def _to_sqlite(columns: tuple[str, ...], row: tuple[Any, ...]) -> tuple[Any, ...]:
+    values = []
+    for column, value in zip(columns, row, strict=True):
+        if column in _TIMES and value is not None:
+            value = _ts(value)
+        elif column == "notify":
+            value = int(value)
+        elif column == "settings":
+            value = json.dumps(value)
+        values.append(value)
+    return tuple(values)
 
 
 async def _prune_rate_limits(conn: aiosqlite.Connection) -> None:
