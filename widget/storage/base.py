@@ -12,6 +12,8 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Seq
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from widget.errors import RateLimited
+
 __all__ = [
     "COPY_COLUMNS",
     "COPY_KEYS",
@@ -120,6 +122,20 @@ class RateLimit:
     limit: int
     period_s: float
 
+    def take(self, due_at: float | None, now: float) -> float:
+        """The generic cell rate algorithm, one event: given the key's stored due time (None
+        for a new key), the due time to store; raises RateLimited when there is no room.
+        Events are spread `period_s / limit` apart, with a burst of up to `limit`."""
+        interval = self.period_s / self.limit
+        due = max(due_at if due_at is not None else now, now)
+        wait = due + interval - now - self.period_s
+        if wait > 0:
+            raise RateLimited(
+                f"You are posting too fast; try again in {int(wait) + 1} seconds.",
+                retry_after_s=wait,
+            )
+        return due + interval
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class PageWindow:
@@ -139,6 +155,55 @@ class ThreadPage:
     replies: Sequence[Comment]  # every visible reply under those roots, ascending by id
     more_before: bool  # visible roots exist with smaller ids
     more_after: bool  # visible roots exist with larger ids
+
+
+# The columns every backend reads into a Comment or a ThreadHead.
+COMMENT_COLUMNS = (
+    "id, thread_id, parent_id, root_id, depth, status, author_name, author_email, author_url,"
+    " body_source, body_html, notify, remote_ip, like_count, created_at, edited_at"
+)
+HEAD_COLUMNS = "id, site_id, page_id, url, title, version, comment_count, like_count"
+
+
+class Row(Protocol):
+    """A database row read by column name (sqlite3.Row, asyncpg.Record)."""
+
+    def __getitem__(self, column: str, /) -> Any: ...
+
+
+def comment_from_row(row: Row, when: Callable[[Any], datetime]) -> Comment:
+    """A Comment from a row of COMMENT_COLUMNS; `when` turns the backend's times into datetimes."""
+    return Comment(
+        id=row["id"],
+        thread_id=row["thread_id"],
+        parent_id=row["parent_id"],
+        root_id=row["root_id"] or row["id"],
+        depth=row["depth"],
+        status=row["status"],
+        author_name=row["author_name"],
+        author_email=row["author_email"],
+        author_url=row["author_url"],
+        body_source=row["body_source"],
+        body_html=row["body_html"],
+        notify=bool(row["notify"]),
+        remote_ip=row["remote_ip"],
+        like_count=row["like_count"],
+        created_at=when(row["created_at"]),
+        edited_at=when(row["edited_at"]) if row["edited_at"] is not None else None,
+    )
+
+
+def head_from_row(row: Row) -> ThreadHead:
+    return ThreadHead(
+        id=row["id"],
+        site_id=row["site_id"],
+        page_id=row["page_id"],
+        url=row["url"],
+        title=row["title"],
+        version=row["version"],
+        comment_count=row["comment_count"],
+        like_count=row["like_count"],
+    )
 
 
 # What `dump` and `restore` carry, table by table in this order (parents before children), with

@@ -19,11 +19,13 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from widget.errors import Conflict, Invalid, NotFound, RateLimited, StorageUnavailable
+from widget.errors import Conflict, Invalid, NotFound, StorageUnavailable
 
 from .base import (
+    COMMENT_COLUMNS,
     COPY_COLUMNS,
     COPY_KEYS,
+    HEAD_COLUMNS,
     POST_LIKE,
     Comment,
     EventSink,
@@ -37,6 +39,8 @@ from .base import (
     ThreadEventKind,
     ThreadHead,
     ThreadPage,
+    comment_from_row,
+    head_from_row,
 )
 from .caching import HeadCache, SiteCache
 from .migrations import migrations
@@ -47,11 +51,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_COMMENT_COLUMNS = (
-    "id, thread_id, parent_id, root_id, depth, status, author_name, author_email, author_url,"
-    " body_source, body_html, notify, remote_ip, like_count, created_at, edited_at"
-)
-_HEAD_COLUMNS = "id, site_id, page_id, url, title, version, comment_count, like_count"
 # A root shows when approved, or deleted but with an approved reply under it (a placeholder).
 _VISIBLE_ROOT = (
     "thread_id = $1 AND parent_id IS NULL AND (status = 'approved' OR (status = 'deleted'"
@@ -60,46 +59,18 @@ _VISIBLE_ROOT = (
 )
 _UNAVAILABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 RATE_LIMIT_PRUNE_S = 300.0
+
+
+def _same(moment: datetime) -> datetime:
+    return moment  # asyncpg already gives timestamptz as aware datetimes
+
+
 EVENTS_CHANNEL = "widget_events"
 SITES_CHANNEL = "widget_sites"
 HEAD_CACHE_ENTRIES = 20_000
 COPY_BATCH = 1000  # rows per batch when dumping
 LISTEN_RETRY_S = 1.0
 LISTEN_PROBE_S = 30.0
-
-
-def _comment(row: asyncpg.Record) -> Comment:
-    return Comment(
-        id=row["id"],
-        thread_id=row["thread_id"],
-        parent_id=row["parent_id"],
-        root_id=row["root_id"] or row["id"],
-        depth=row["depth"],
-        status=row["status"],
-        author_name=row["author_name"],
-        author_email=row["author_email"],
-        author_url=row["author_url"],
-        body_source=row["body_source"],
-        body_html=row["body_html"],
-        notify=row["notify"],
-        remote_ip=row["remote_ip"],
-        like_count=row["like_count"],
-        created_at=row["created_at"],
-        edited_at=row["edited_at"],
-    )
-
-
-def _head(row: asyncpg.Record) -> ThreadHead:
-    return ThreadHead(
-        id=row["id"],
-        site_id=row["site_id"],
-        page_id=row["page_id"],
-        url=row["url"],
-        title=row["title"],
-        version=row["version"],
-        comment_count=row["comment_count"],
-        like_count=row["like_count"],
-    )
 
 
 class PostgresStorage:
@@ -337,11 +308,11 @@ class PostgresStorage:
             generation = self._heads.generation
             async with self._connection() as conn:
                 rows = await conn.fetch(
-                    f"SELECT {_HEAD_COLUMNS} FROM threads"
+                    f"SELECT {HEAD_COLUMNS} FROM threads"
                     " WHERE site_id = $1 AND page_id = ANY($2)",
                     site_id, missing,
                 )  # fmt: skip
-            loaded = {row["page_id"]: _head(row) for row in rows}
+            loaded = {row["page_id"]: head_from_row(row) for row in rows}
             if self._caching:
                 for page_id in missing:
                     self._heads.fill((site_id, page_id), loaded.get(page_id), generation)
@@ -351,9 +322,9 @@ class PostgresStorage:
     async def get_thread(self, thread_id: int) -> ThreadHead | None:
         async with self._connection() as conn:
             row = await conn.fetchrow(
-                f"SELECT {_HEAD_COLUMNS} FROM threads WHERE id = $1", thread_id
+                f"SELECT {HEAD_COLUMNS} FROM threads WHERE id = $1", thread_id
             )
-        return _head(row) if row else None
+        return head_from_row(row) if row else None
 
     async def get_thread_page(
         self, thread_id: int, window: PageWindow
@@ -364,14 +335,14 @@ class PostgresStorage:
             conn.transaction(isolation="repeatable_read", readonly=True),
         ):
             head_row = await conn.fetchrow(
-                f"SELECT {_HEAD_COLUMNS} FROM threads WHERE id = $1", thread_id
+                f"SELECT {HEAD_COLUMNS} FROM threads WHERE id = $1", thread_id
             )
             if head_row is None:
                 raise NotFound("This thread does not exist.")
             if window.direction == "after":
                 cursor = window.cursor or 0
                 rows = await conn.fetch(
-                    f"SELECT {_COMMENT_COLUMNS} FROM comments WHERE {_VISIBLE_ROOT}"
+                    f"SELECT {COMMENT_COLUMNS} FROM comments WHERE {_VISIBLE_ROOT}"
                     " AND id > $2 ORDER BY id LIMIT $3",
                     thread_id, cursor, window.size + 1,
                 )  # fmt: skip
@@ -383,7 +354,7 @@ class PostgresStorage:
             else:
                 cursor = window.cursor if window.cursor is not None else 2**62
                 rows = await conn.fetch(
-                    f"SELECT {_COMMENT_COLUMNS} FROM comments WHERE {_VISIBLE_ROOT}"
+                    f"SELECT {COMMENT_COLUMNS} FROM comments WHERE {_VISIBLE_ROOT}"
                     " AND id < $2 ORDER BY id DESC LIMIT $3",
                     thread_id, cursor, window.size + 1,
                 )  # fmt: skip
@@ -395,26 +366,26 @@ class PostgresStorage:
             replies = []
             if roots:
                 replies = await conn.fetch(
-                    f"SELECT {_COMMENT_COLUMNS} FROM comments WHERE root_id = ANY($1)"
+                    f"SELECT {COMMENT_COLUMNS} FROM comments WHERE root_id = ANY($1)"
                     " AND status IN ('approved', 'deleted') ORDER BY id",
                     [row["id"] for row in roots],
                 )
         page = ThreadPage(
-            roots=[_comment(row) for row in roots],
-            replies=[_comment(row) for row in replies],
+            roots=[comment_from_row(row, _same) for row in roots],
+            replies=[comment_from_row(row, _same) for row in replies],
             more_before=more_before,
             more_after=more_after,
         )
-        return _head(head_row), page
+        return head_from_row(head_row), page
 
     # -- comments -----------------------------------------------------------------------------
 
     async def get_comment(self, comment_id: int) -> Comment | None:
         async with self._connection() as conn:
             row = await conn.fetchrow(
-                f"SELECT {_COMMENT_COLUMNS} FROM comments WHERE id = $1", comment_id
+                f"SELECT {COMMENT_COLUMNS} FROM comments WHERE id = $1", comment_id
             )
-        return _comment(row) if row else None
+        return comment_from_row(row, _same) if row else None
 
     async def add_comment(
         self, new: NewComment, rate_limit: RateLimit | None
@@ -445,7 +416,7 @@ class PostgresStorage:
                 "INSERT INTO comments (thread_id, parent_id, root_id, depth, status, author_name,"
                 " author_email, author_url, body_source, body_html, notify, remote_ip,"
                 " created_at) VALUES ($1, $2, $3, $4, 'approved', $5, $6, $7, $8, $9, $10, $11,"
-                f" $12) RETURNING {_COMMENT_COLUMNS}",
+                f" $12) RETURNING {COMMENT_COLUMNS}",
                 thread_id, new.parent_id, root_id, depth, new.author_name, new.author_email,
                 new.author_url, new.body_source, new.body_html, new.notify, new.remote_ip,
                 new.created_at,
@@ -459,7 +430,7 @@ class PostgresStorage:
                 new.page.title,
                 new.page.url,
             )
-            comment = _comment(row)
+            comment = comment_from_row(row, _same)
             await _notify(conn, head, "comment", comment.id, head.comment_count)
             return comment, head
 
@@ -481,12 +452,12 @@ class PostgresStorage:
             row = await conn.fetchrow(
                 "UPDATE comments SET body_source = $1, body_html = $2, author_name = $3,"
                 " author_url = $4, edited_at = $5 WHERE id = $6 AND status = 'approved'"
-                f" RETURNING {_COMMENT_COLUMNS}",
+                f" RETURNING {COMMENT_COLUMNS}",
                 body_source, body_html, author_name, author_url, edited_at, comment_id,
             )  # fmt: skip
             if row is None:
                 raise NotFound("This comment does not exist or has been removed.")
-            comment = _comment(row)
+            comment = comment_from_row(row, _same)
             head = await _bump_thread(conn, comment.thread_id)
             await _notify(conn, head, "edit", comment.id, head.comment_count)
             return comment, head
@@ -712,16 +683,15 @@ async def _bump_thread(
         or "version = version"
     )
     row = await conn.fetchrow(
-        f"UPDATE threads SET {assignments} WHERE id = $1 RETURNING {_HEAD_COLUMNS}",
+        f"UPDATE threads SET {assignments} WHERE id = $1 RETURNING {HEAD_COLUMNS}",
         thread_id, *params,
     )  # fmt: skip
-    return _head(row)
+    return head_from_row(row)
 
 
 async def _take_rate_token(conn: asyncpg.Connection, limit: RateLimit, now: float) -> None:
-    """The generic cell rate algorithm of the SQLite backend, made safe for many instances by
-    locking the key's row for the rest of the transaction."""
-    interval = limit.period_s / limit.limit
+    """RateLimit.take, made safe for many instances by locking the key's row for the rest of
+    the transaction."""
     await conn.execute(
         "INSERT INTO rate_limits (key, due_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         limit.key, now,
@@ -729,14 +699,8 @@ async def _take_rate_token(conn: asyncpg.Connection, limit: RateLimit, now: floa
     stored = await conn.fetchval(
         "SELECT due_at FROM rate_limits WHERE key = $1 FOR UPDATE", limit.key
     )
-    due_at = max(stored, now)
-    wait = due_at + interval - now - limit.period_s
-    if wait > 0:
-        raise RateLimited(
-            f"You are posting too fast; try again in {int(wait) + 1} seconds.", retry_after_s=wait
-        )
     await conn.execute(
-        "UPDATE rate_limits SET due_at = $2 WHERE key = $1", limit.key, due_at + interval
+        "UPDATE rate_limits SET due_at = $2 WHERE key = $1", limit.key, limit.take(stored, now)
     )
 
 

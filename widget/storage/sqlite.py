@@ -27,11 +27,13 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from widget.errors import Conflict, Invalid, NotFound, RateLimited, StorageUnavailable
+from widget.errors import Conflict, Invalid, NotFound, StorageUnavailable
 
 from .base import (
+    COMMENT_COLUMNS,
     COPY_COLUMNS,
     COPY_KEYS,
+    HEAD_COLUMNS,
     POST_LIKE,
     Comment,
     EventSink,
@@ -45,6 +47,8 @@ from .base import (
     ThreadEventKind,
     ThreadHead,
     ThreadPage,
+    comment_from_row,
+    head_from_row,
 )
 from .caching import HeadCache, SiteCache
 from .migrations import migrations, split_statements
@@ -64,12 +68,6 @@ EXTERNAL_CHECK_S = 1.0  # how often to look for writes made by other processes
 RATE_LIMIT_PRUNE_S = 300.0  # how often to drop rate-limit rows that no longer limit anyone
 BUSY_TIMEOUT_MS = 5_000
 
-_COMMENT_COLUMNS = (
-    "id, thread_id, parent_id, root_id, depth, status, author_name, author_email, author_url,"
-    " body_source, body_html, notify, remote_ip, like_count, created_at, edited_at"
-)
-_HEAD_COLUMNS = "id, site_id, page_id, url, title, version, comment_count, like_count"
-
 
 def _ts(moment: datetime) -> float:
     return moment.timestamp()
@@ -77,40 +75,6 @@ def _ts(moment: datetime) -> float:
 
 def _dt(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
-
-
-def _comment(row: sqlite3.Row) -> Comment:
-    return Comment(
-        id=row["id"],
-        thread_id=row["thread_id"],
-        parent_id=row["parent_id"],
-        root_id=row["root_id"] or row["id"],
-        depth=row["depth"],
-        status=row["status"],
-        author_name=row["author_name"],
-        author_email=row["author_email"],
-        author_url=row["author_url"],
-        body_source=row["body_source"],
-        body_html=row["body_html"],
-        notify=bool(row["notify"]),
-        remote_ip=row["remote_ip"],
-        like_count=row["like_count"],
-        created_at=_dt(row["created_at"]),
-        edited_at=_dt(row["edited_at"]) if row["edited_at"] is not None else None,
-    )
-
-
-def _head(row: sqlite3.Row) -> ThreadHead:
-    return ThreadHead(
-        id=row["id"],
-        site_id=row["site_id"],
-        page_id=row["page_id"],
-        url=row["url"],
-        title=row["title"],
-        version=row["version"],
-        comment_count=row["comment_count"],
-        like_count=row["like_count"],
-    )
 
 
 @dataclasses.dataclass(slots=True)
@@ -445,10 +409,10 @@ class SQLiteStorage:
         async with self._reader() as conn:
             rows = await _fetch(
                 conn,
-                f"SELECT {_HEAD_COLUMNS} FROM threads WHERE site_id = ? AND page_id = ?",
+                f"SELECT {HEAD_COLUMNS} FROM threads WHERE site_id = ? AND page_id = ?",
                 (site_id, page_id),
             )
-        head = _head(rows[0]) if rows else None
+        head = head_from_row(rows[0]) if rows else None
         self._heads.fill(key, head, generation)
         return head
 
@@ -469,11 +433,11 @@ class SQLiteStorage:
             async with self._reader() as conn:
                 rows = await _fetch(
                     conn,
-                    f"SELECT {_HEAD_COLUMNS} FROM threads"
+                    f"SELECT {HEAD_COLUMNS} FROM threads"
                     f" WHERE site_id = ? AND page_id IN ({marks})",
                     (site_id, *missing),
                 )
-            loaded = {row["page_id"]: _head(row) for row in rows}
+            loaded = {row["page_id"]: head_from_row(row) for row in rows}
             for page_id in missing:
                 self._heads.fill((site_id, page_id), loaded.get(page_id), generation)
             found.update(loaded)
@@ -482,9 +446,9 @@ class SQLiteStorage:
     async def get_thread(self, thread_id: int) -> ThreadHead | None:
         async with self._reader() as conn:
             rows = await _fetch(
-                conn, f"SELECT {_HEAD_COLUMNS} FROM threads WHERE id = ?", (thread_id,)
+                conn, f"SELECT {HEAD_COLUMNS} FROM threads WHERE id = ?", (thread_id,)
             )
-        return _head(rows[0]) if rows else None
+        return head_from_row(rows[0]) if rows else None
 
     async def get_thread_page(
         self, thread_id: int, window: PageWindow
@@ -501,7 +465,7 @@ class SQLiteStorage:
             await conn.execute("BEGIN")
             try:
                 head_rows = await _fetch(
-                    conn, f"SELECT {_HEAD_COLUMNS} FROM threads WHERE id = ?", (thread_id,)
+                    conn, f"SELECT {HEAD_COLUMNS} FROM threads WHERE id = ?", (thread_id,)
                 )
                 if not head_rows:
                     raise NotFound("This thread does not exist.")
@@ -509,7 +473,7 @@ class SQLiteStorage:
                     cursor = window.cursor or 0
                     rows = await _fetch(
                         conn,
-                        f"SELECT {_COMMENT_COLUMNS} FROM comments"
+                        f"SELECT {COMMENT_COLUMNS} FROM comments"
                         f" WHERE {visible_root} AND id > ? ORDER BY id LIMIT ?",
                         (thread_id, cursor, window.size + 1),
                     )
@@ -522,7 +486,7 @@ class SQLiteStorage:
                     cursor = window.cursor if window.cursor is not None else 2**62
                     rows = await _fetch(
                         conn,
-                        f"SELECT {_COMMENT_COLUMNS} FROM comments"
+                        f"SELECT {COMMENT_COLUMNS} FROM comments"
                         f" WHERE {visible_root} AND id < ? ORDER BY id DESC LIMIT ?",
                         (thread_id, cursor, window.size + 1),
                     )
@@ -537,7 +501,7 @@ class SQLiteStorage:
                     replies = list(
                         await _fetch(
                             conn,
-                            f"SELECT {_COMMENT_COLUMNS} FROM comments"
+                            f"SELECT {COMMENT_COLUMNS} FROM comments"
                             f" WHERE root_id IN ({marks}) AND status IN ('approved', 'deleted')"
                             " ORDER BY id",
                             [row["id"] for row in roots],
@@ -546,21 +510,21 @@ class SQLiteStorage:
             finally:
                 await conn.execute("COMMIT")
         page = ThreadPage(
-            roots=[_comment(row) for row in roots],
-            replies=[_comment(row) for row in replies],
+            roots=[comment_from_row(row, _dt) for row in roots],
+            replies=[comment_from_row(row, _dt) for row in replies],
             more_before=more_before,
             more_after=more_after,
         )
-        return _head(head_rows[0]), page
+        return head_from_row(head_rows[0]), page
 
     # -- comments -----------------------------------------------------------------------------
 
     async def get_comment(self, comment_id: int) -> Comment | None:
         async with self._reader() as conn:
             rows = await _fetch(
-                conn, f"SELECT {_COMMENT_COLUMNS} FROM comments WHERE id = ?", (comment_id,)
+                conn, f"SELECT {COMMENT_COLUMNS} FROM comments WHERE id = ?", (comment_id,)
             )
-        return _comment(rows[0]) if rows else None
+        return comment_from_row(rows[0], _dt) if rows else None
 
     async def add_comment(
         self, new: NewComment, rate_limit: RateLimit | None
@@ -594,7 +558,7 @@ class SQLiteStorage:
                 "INSERT INTO comments (thread_id, parent_id, root_id, depth, status, author_name,"
                 " author_email, author_url, body_source, body_html, notify, remote_ip,"
                 " created_at) VALUES (?, ?, ?, ?, 'approved', ?, ?, ?, ?, ?, ?, ?, ?)"
-                f" RETURNING {_COMMENT_COLUMNS}",
+                f" RETURNING {COMMENT_COLUMNS}",
                 (
                     thread_id,
                     new.parent_id,
@@ -610,7 +574,7 @@ class SQLiteStorage:
                     now,
                 ),
             )
-            comment = _comment(rows[0])
+            comment = comment_from_row(rows[0], _dt)
             # The newest comment's page title and URL win: pages get renamed.
             head = await _bump_thread(
                 conn,
@@ -642,12 +606,12 @@ class SQLiteStorage:
                 conn,
                 "UPDATE comments SET body_source = ?, body_html = ?, author_name = ?,"
                 " author_url = ?, edited_at = ? WHERE id = ? AND status = 'approved'"
-                f" RETURNING {_COMMENT_COLUMNS}",
+                f" RETURNING {COMMENT_COLUMNS}",
                 (body_source, body_html, author_name, author_url, _ts(edited_at), comment_id),
             )
             if not rows:
                 raise NotFound("This comment does not exist or has been removed.")
-            comment = _comment(rows[0])
+            comment = comment_from_row(rows[0], _dt)
             return comment, await _bump_thread(conn, comment.thread_id)
 
         def committed(result: tuple[Comment, ThreadHead]) -> None:
@@ -853,25 +817,17 @@ async def _bump_thread(
     )
     rows = await _fetch(
         conn,
-        f"UPDATE threads SET {assignments} WHERE id = ? RETURNING {_HEAD_COLUMNS}",
+        f"UPDATE threads SET {assignments} WHERE id = ? RETURNING {HEAD_COLUMNS}",
         (*params, thread_id),
     )
-    return _head(rows[0])
+    return head_from_row(rows[0])
 
 
 async def _take_rate_token(conn: aiosqlite.Connection, limit: RateLimit, now: float) -> None:
-    """Generic cell rate algorithm: `limit.limit` events per period, spread evenly, with a
-    burst of up to `limit.limit`. Raises RateLimited with the seconds until the next one."""
-    interval = limit.period_s / limit.limit
+    """RateLimit.take against the stored state (the one writer serialises it)."""
     rows = await _fetch(conn, "SELECT due_at FROM rate_limits WHERE key = ?", (limit.key,))
-    due_at = max(rows[0]["due_at"], now) if rows else now
-    wait = due_at + interval - now - limit.period_s
-    if wait > 0:
-        raise RateLimited(
-            f"You are posting too fast; try again in {int(wait) + 1} seconds.", retry_after_s=wait
-        )
     await conn.execute(
         "INSERT INTO rate_limits (key, due_at) VALUES (?, ?)"
         " ON CONFLICT (key) DO UPDATE SET due_at = excluded.due_at",
-        (limit.key, due_at + interval),
+        (limit.key, limit.take(rows[0]["due_at"] if rows else None, now)),
     )
