@@ -118,10 +118,10 @@
   }
   function replyTo(link) {
     var item = link.closest('.wg-comment');
-    item.querySelector('.wg-comment-body').after(respond);
+    item.querySelector(':scope > article').after(respond);
     parentInput.value = commentId(item);
     replyTitle.textContent = strings.leave_reply_to.replace(
-      '{name}', item.querySelector('.wg-author').textContent);
+      '{name}', item.querySelector(':scope > article > header > cite').textContent);
     cancel.hidden = false;
     form.elements.body.focus({ preventScroll: true });
     scrollParentTo(respond);
@@ -251,7 +251,7 @@
   function addOwnControls(item, id, source) {
     if (!item || item.querySelector('.wg-own')) return;
     if (source !== null) sources[id] = source;
-    var actions = item.querySelector('.wg-actions');
+    var actions = item.querySelector(':scope > article > footer');
     var edit = el('button', 'wg-own wg-edit', strings.edit);
     var remove = el('button', 'wg-own wg-delete', strings.delete);
     edit.type = remove.type = 'button';
@@ -318,7 +318,7 @@
       if (!r.ok) { alert(r.data.error || strings.problem); return; }
       doc.getElementById('comments-title').textContent = r.data.title_text;
       if (item.querySelector(':scope > ol.wg-children')) {
-        item.querySelector('.wg-comment-body').replaceChildren(el('p', 'wg-deleted', strings.deleted));
+        item.querySelector(':scope > article').replaceChildren(el('p', 'wg-deleted', strings.deleted));
       } else {
         item.remove();
       }

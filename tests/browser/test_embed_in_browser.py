@@ -134,7 +134,7 @@ def test_where_storage_is_allowed_the_frame_remembers(
     frame.locator("#wg-save").check()
     frame.locator("#wg-submit").click()
     mine = frame.locator(".wg-comment").last
-    expect(mine.locator(".wg-author a")).to_have_attribute("href", "https://carla.example")
+    expect(mine.locator("header cite a")).to_have_attribute("href", "https://carla.example")
     frame.locator(f"#comment-{other} button.wg-like").click()
     expect(frame.locator(f"#comment-{other} .wg-like-count")).to_have_text("1 like")
 
