@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from widget.storage import (
     NewComment,
     PageRef,
     PageWindow,
+    Profile,
     RateLimit,
     Storage,
     ThreadEvent,
@@ -264,3 +265,48 @@ async def test_committed_changes_reach_the_event_sink(storage: Storage) -> None:
     ]
     versions = [e.version for e in seen]
     assert versions == sorted(versions) and len(set(versions)) == 4
+
+
+async def test_users_are_one_per_provider_identity(storage: Storage) -> None:
+    now = datetime.now(UTC)
+    ann = await storage.upsert_user(Profile("github", "17", "Ann", "ann@example.com"), now)
+    again = await storage.upsert_user(Profile("github", "17", "Ann B.", "", "https://a/p.png"), now)
+    assert again.id == ann.id
+    assert (again.name, again.email, again.avatar_url) == ("Ann B.", "", "https://a/p.png")
+    # The same email at another provider is another person.
+    other = await storage.upsert_user(Profile("google", "17", "Ann", "ann@example.com"), now)
+    assert other.id != ann.id
+    assert await storage.get_user(ann.id) == again
+
+
+async def test_login_codes_are_single_use_bound_and_short_lived(storage: Storage) -> None:
+    now = datetime.now(UTC)
+    user = await storage.upsert_user(Profile("oidc", "s", "Sam"), now)
+    soon = now + timedelta(seconds=60)
+    await storage.add_login_code("code-hash", "challenge", user.id, soon)
+    assert await storage.take_login_code("code-hash", "wrong challenge", now) is None
+    assert await storage.take_login_code("other hash", "challenge", now) is None
+    assert await storage.take_login_code("code-hash", "challenge", now) == user.id
+    assert await storage.take_login_code("code-hash", "challenge", now) is None  # used up
+    await storage.add_login_code("polled", "challenge 2", user.id, soon)
+    assert await storage.take_login_code(None, "challenge 2", now) == user.id  # by polling
+    await storage.add_login_code("late", "challenge 3", user.id, soon)
+    assert await storage.take_login_code("late", "challenge 3", soon + timedelta(seconds=1)) is None
+
+
+async def test_sessions_expire_and_end(storage: Storage) -> None:
+    now = datetime.now(UTC)
+    user = await storage.upsert_user(Profile("oidc", "s", "Sam"), now)
+    await storage.add_session("token-hash", user.id, now + timedelta(hours=1))
+    assert await storage.get_session_user("token-hash", now) == user
+    assert await storage.get_session_user("token-hash", now + timedelta(hours=2)) is None
+    await storage.delete_session("token-hash")
+    assert await storage.get_session_user("token-hash", now) is None
+
+
+async def test_provider_apps_are_registered_once(storage: Storage) -> None:
+    assert await storage.get_provider_app("mastodon", "mastodon.example") is None
+    first = await storage.add_provider_app("mastodon", "mastodon.example", "id1", "secret1")
+    second = await storage.add_provider_app("mastodon", "mastodon.example", "id2", "secret2")
+    assert first == second == ("id1", "secret1")
+    assert await storage.get_provider_app("mastodon", "mastodon.example") == ("id1", "secret1")

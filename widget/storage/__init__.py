@@ -13,6 +13,7 @@ from .base import (
     NewComment,
     PageRef,
     PageWindow,
+    Profile,
     RateLimit,
     RowBatch,
     Site,
@@ -20,6 +21,7 @@ from .base import (
     ThreadEvent,
     ThreadHead,
     ThreadPage,
+    User,
 )
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ __all__ = [
     "NewComment",
     "PageRef",
     "PageWindow",
+    "Profile",
     "RateLimit",
     "RowBatch",
     "Site",
@@ -40,6 +43,7 @@ __all__ = [
     "ThreadEvent",
     "ThreadHead",
     "ThreadPage",
+    "User",
     "storage_for_settings",
     "storage_for_url",
 ]

@@ -24,6 +24,7 @@ __all__ = [
     "NewComment",
     "PageRef",
     "PageWindow",
+    "Profile",
     "RateLimit",
     "RowBatch",
     "Site",
@@ -32,6 +33,7 @@ __all__ = [
     "ThreadEventKind",
     "ThreadHead",
     "ThreadPage",
+    "User",
 ]
 
 CommentStatus = Literal["approved", "pending", "spam", "deleted"]
@@ -88,6 +90,34 @@ class Comment:
     like_count: int
     created_at: datetime
     edited_at: datetime | None
+    user_id: int | None = None  # the signed-in author; None for a guest
+    author_avatar: str = ""  # the provider's picture of a signed-in author
+    author_provider: str = ""  # the provider a signed-in author used
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Profile:
+    """What a provider says about the person signing in. `email` is a verified address or ''."""
+
+    provider: str
+    subject: str
+    name: str
+    email: str = ""
+    avatar_url: str = ""
+    profile_url: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class User:
+    """One identity at one provider. An email address never links two users."""
+
+    id: int
+    provider: str
+    subject: str
+    name: str
+    email: str
+    avatar_url: str
+    profile_url: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -112,6 +142,9 @@ class NewComment:
     notify: bool
     remote_ip: str
     created_at: datetime
+    user_id: int | None = None
+    author_avatar: str = ""
+    author_provider: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -160,8 +193,10 @@ class ThreadPage:
 # The columns every backend reads into a Comment or a ThreadHead.
 COMMENT_COLUMNS = (
     "id, thread_id, parent_id, root_id, depth, status, author_name, author_email, author_url,"
-    " body_source, body_html, notify, remote_ip, like_count, created_at, edited_at"
+    " body_source, body_html, notify, remote_ip, like_count, created_at, edited_at, user_id,"
+    " author_avatar, author_provider"
 )
+USER_COLUMNS = "id, provider, subject, name, email, avatar_url, profile_url"
 HEAD_COLUMNS = "id, site_id, page_id, url, title, version, comment_count, like_count"
 
 
@@ -190,6 +225,21 @@ def comment_from_row(row: Row, when: Callable[[Any], datetime]) -> Comment:
         like_count=row["like_count"],
         created_at=when(row["created_at"]),
         edited_at=when(row["edited_at"]) if row["edited_at"] is not None else None,
+        user_id=row["user_id"],
+        author_avatar=row["author_avatar"],
+        author_provider=row["author_provider"],
+    )
+
+
+def user_from_row(row: Row) -> User:
+    return User(
+        id=row["id"],
+        provider=row["provider"],
+        subject=row["subject"],
+        name=row["name"],
+        email=row["email"],
+        avatar_url=row["avatar_url"],
+        profile_url=row["profile_url"],
     )
 
 
@@ -211,17 +261,23 @@ def head_from_row(row: Row) -> ThreadHead:
 COPY_COLUMNS: dict[str, tuple[str, ...]] = {
     "sites": ("id", "name", "settings", "revision", "created_at"),
     "site_origins": ("site_id", "origin"),
+    "users": ("id", "provider", "subject", "name", "email", "avatar_url", "profile_url",
+              "created_at", "updated_at"),
     "threads": ("id", "site_id", "page_id", "url", "title", "version", "comment_count",
                 "like_count", "created_at"),
     "comments": ("id", "thread_id", "parent_id", "root_id", "depth", "status", "author_name",
                  "author_email", "author_url", "body_source", "body_html", "notify",
-                 "remote_ip", "like_count", "created_at", "edited_at"),
+                 "remote_ip", "like_count", "created_at", "edited_at", "user_id",
+                 "author_avatar", "author_provider"),
     "likes": ("thread_id", "voter", "comment_id", "created_at"),
+    "sessions": ("token_hash", "user_id", "created_at", "expires_at"),
 }  # fmt: skip
 # Each table's key, in which order its rows are copied (comments by id: parents first).
 COPY_KEYS: dict[str, tuple[str, ...]] = {
     "sites": ("id",),
     "site_origins": ("site_id", "origin"),
+    "users": ("id",),
+    "sessions": ("token_hash",),
     "threads": ("id",),
     "comments": ("id",),
     "likes": ("thread_id", "voter", "comment_id"),
@@ -346,6 +402,41 @@ class Storage(Protocol):
         ...
 
     async def get_voter_likes(self, thread_id: int, voter: str) -> set[int]: ...
+
+    # Users and their sessions
+    async def upsert_user(self, profile: Profile, at: datetime) -> User:
+        """The user for (provider, subject), created or brought up to date from `profile`."""
+        ...
+
+    async def get_user(self, user_id: int) -> User | None: ...
+
+    async def add_login_code(
+        self, code_hash: str, challenge: str, user_id: int, expires_at: datetime
+    ) -> None: ...
+
+    async def take_login_code(
+        self, code_hash: str | None, challenge: str, now: datetime
+    ) -> int | None:
+        """Use a login code once: the user id of the unexpired code with this challenge (and
+        this hash, when given), which is deleted; None when there is none."""
+        ...
+
+    async def add_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None: ...
+
+    async def get_session_user(self, token_hash: str, now: datetime) -> User | None: ...
+
+    async def delete_session(self, token_hash: str) -> None: ...
+
+    async def get_provider_app(self, provider: str, instance: str) -> tuple[str, str] | None:
+        """(client id, client secret) registered with a provider's instance (Mastodon)."""
+        ...
+
+    async def add_provider_app(
+        self, provider: str, instance: str, client_id: str, client_secret: str
+    ) -> tuple[str, str]:
+        """Keep an app registration; when one exists already (another instance was quicker),
+        that one is kept and returned."""
+        ...
 
     # Copying a whole database (from SQLite to PostgreSQL, say)
     def dump(self) -> AsyncIterator[RowBatch]:

@@ -27,11 +27,13 @@ from .base import (
     COPY_KEYS,
     HEAD_COLUMNS,
     POST_LIKE,
+    USER_COLUMNS,
     Comment,
     EventSink,
     NewComment,
     PageRef,
     PageWindow,
+    Profile,
     RateLimit,
     RowBatch,
     Site,
@@ -39,8 +41,10 @@ from .base import (
     ThreadEventKind,
     ThreadHead,
     ThreadPage,
+    User,
     comment_from_row,
     head_from_row,
+    user_from_row,
 )
 from .caching import HeadCache, SiteCache
 from .migrations import migrations
@@ -415,11 +419,12 @@ class PostgresStorage:
             row = await conn.fetchrow(
                 "INSERT INTO comments (thread_id, parent_id, root_id, depth, status, author_name,"
                 " author_email, author_url, body_source, body_html, notify, remote_ip,"
-                " created_at) VALUES ($1, $2, $3, $4, 'approved', $5, $6, $7, $8, $9, $10, $11,"
-                f" $12) RETURNING {COMMENT_COLUMNS}",
+                " created_at, user_id, author_avatar, author_provider) VALUES ($1, $2, $3, $4,"
+                " 'approved', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+                f" RETURNING {COMMENT_COLUMNS}",
                 thread_id, new.parent_id, root_id, depth, new.author_name, new.author_email,
                 new.author_url, new.body_source, new.body_html, new.notify, new.remote_ip,
-                new.created_at,
+                new.created_at, new.user_id, new.author_avatar, new.author_provider,
             )  # fmt: skip
             # The newest comment's page title and URL win: pages get renamed.
             head = await _bump_thread(
@@ -540,6 +545,109 @@ class PostgresStorage:
         self._committed(head)
         return count, head
 
+    # -- users and sessions ---------------------------------------------------------------------
+
+    async def upsert_user(self, profile: Profile, at: datetime) -> User:
+        async def op(conn: asyncpg.Connection) -> User:
+            row = await conn.fetchrow(
+                "INSERT INTO users (provider, subject, name, email, avatar_url, profile_url,"
+                " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)"
+                " ON CONFLICT (provider, subject) DO UPDATE SET name = excluded.name,"
+                " email = excluded.email, avatar_url = excluded.avatar_url,"
+                " profile_url = excluded.profile_url, updated_at = excluded.updated_at"
+                f" RETURNING {USER_COLUMNS}",
+                profile.provider, profile.subject, profile.name, profile.email,
+                profile.avatar_url, profile.profile_url, at,
+            )  # fmt: skip
+            return user_from_row(row)
+
+        return await self._write(op)
+
+    async def get_user(self, user_id: int) -> User | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE id = $1", user_id)
+        return user_from_row(row) if row else None
+
+    async def add_login_code(
+        self, code_hash: str, challenge: str, user_id: int, expires_at: datetime
+    ) -> None:
+        async def op(conn: asyncpg.Connection) -> None:
+            await conn.execute("DELETE FROM login_codes WHERE expires_at < now()")
+            await conn.execute(
+                "INSERT INTO login_codes (code_hash, challenge, user_id, expires_at)"
+                " VALUES ($1, $2, $3, $4)",
+                code_hash, challenge, user_id, expires_at,
+            )  # fmt: skip
+
+        await self._write(op)
+
+    async def take_login_code(
+        self, code_hash: str | None, challenge: str, now: datetime
+    ) -> int | None:
+        async def op(conn: asyncpg.Connection) -> int | None:
+            user_id: int | None = await conn.fetchval(
+                "DELETE FROM login_codes WHERE challenge = $1 AND expires_at >= $2"
+                " AND ($3::text IS NULL OR code_hash = $3) RETURNING user_id",
+                challenge, now, code_hash,
+            )  # fmt: skip
+            return user_id
+
+        return await self._write(op)
+
+    async def add_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None:
+        async def op(conn: asyncpg.Connection) -> None:
+            await conn.execute(
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)"
+                " VALUES ($1, $2, now(), $3)",
+                token_hash, user_id, expires_at,
+            )  # fmt: skip
+
+        await self._write(op)
+
+    async def get_session_user(self, token_hash: str, now: datetime) -> User | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {', '.join('u.' + c for c in USER_COLUMNS.split(', '))}"
+                " FROM sessions s JOIN users u ON u.id = s.user_id"
+                " WHERE s.token_hash = $1 AND s.expires_at >= $2",
+                token_hash, now,
+            )  # fmt: skip
+        return user_from_row(row) if row else None
+
+    async def delete_session(self, token_hash: str) -> None:
+        async def op(conn: asyncpg.Connection) -> None:
+            await conn.execute("DELETE FROM sessions WHERE token_hash = $1", token_hash)
+            await conn.execute("DELETE FROM sessions WHERE expires_at < now()")
+
+        await self._write(op)
+
+    async def get_provider_app(self, provider: str, instance: str) -> tuple[str, str] | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(
+                "SELECT client_id, client_secret FROM provider_apps"
+                " WHERE provider = $1 AND instance = $2",
+                provider, instance,
+            )  # fmt: skip
+        return (row["client_id"], row["client_secret"]) if row else None
+
+    async def add_provider_app(
+        self, provider: str, instance: str, client_id: str, client_secret: str
+    ) -> tuple[str, str]:
+        async def op(conn: asyncpg.Connection) -> tuple[str, str]:
+            await conn.execute(
+                "INSERT INTO provider_apps (provider, instance, client_id, client_secret,"
+                " created_at) VALUES ($1, $2, $3, $4, now()) ON CONFLICT DO NOTHING",
+                provider, instance, client_id, client_secret,
+            )  # fmt: skip
+            row = await conn.fetchrow(
+                "SELECT client_id, client_secret FROM provider_apps"
+                " WHERE provider = $1 AND instance = $2",
+                provider, instance,
+            )  # fmt: skip
+            return row["client_id"], row["client_secret"]
+
+        return await self._write(op)
+
     async def dump(self) -> AsyncIterator[RowBatch]:
         async with (
             self._connection() as conn,
@@ -577,7 +685,7 @@ class PostgresStorage:
                         batch.table, records=batch.rows, columns=list(columns)
                     )
                 counts[batch.table] += len(batch.rows)
-            for table in ("threads", "comments"):  # new rows continue after the copied ids
+            for table in ("users", "threads", "comments"):  # new rows go on after copied ids
                 await conn.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                     f" coalesce(max(id), 1), max(id) IS NOT NULL) FROM {table}"

@@ -35,11 +35,13 @@ from .base import (
     COPY_KEYS,
     HEAD_COLUMNS,
     POST_LIKE,
+    USER_COLUMNS,
     Comment,
     EventSink,
     NewComment,
     PageRef,
     PageWindow,
+    Profile,
     RateLimit,
     RowBatch,
     Site,
@@ -47,8 +49,10 @@ from .base import (
     ThreadEventKind,
     ThreadHead,
     ThreadPage,
+    User,
     comment_from_row,
     head_from_row,
+    user_from_row,
 )
 from .caching import HeadCache, SiteCache
 from .migrations import migrations, split_statements
@@ -557,23 +561,15 @@ class SQLiteStorage:
                 conn,
                 "INSERT INTO comments (thread_id, parent_id, root_id, depth, status, author_name,"
                 " author_email, author_url, body_source, body_html, notify, remote_ip,"
-                " created_at) VALUES (?, ?, ?, ?, 'approved', ?, ?, ?, ?, ?, ?, ?, ?)"
+                " created_at, user_id, author_avatar, author_provider)"
+                " VALUES (?, ?, ?, ?, 'approved', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 f" RETURNING {COMMENT_COLUMNS}",
                 (
-                    thread_id,
-                    new.parent_id,
-                    root_id,
-                    depth,
-                    new.author_name,
-                    new.author_email,
-                    new.author_url,
-                    new.body_source,
-                    new.body_html,
-                    int(new.notify),
-                    new.remote_ip,
-                    now,
+                    thread_id, new.parent_id, root_id, depth, new.author_name, new.author_email,
+                    new.author_url, new.body_source, new.body_html, int(new.notify),
+                    new.remote_ip, now, new.user_id, new.author_avatar, new.author_provider,
                 ),
-            )
+            )  # fmt: skip
             comment = comment_from_row(rows[0], _dt)
             # The newest comment's page title and URL win: pages get renamed.
             head = await _bump_thread(
@@ -696,6 +692,114 @@ class SQLiteStorage:
 
         return await self._write(op, committed)
 
+    # -- users and sessions ---------------------------------------------------------------------
+
+    async def upsert_user(self, profile: Profile, at: datetime) -> User:
+        async def op(conn: aiosqlite.Connection) -> User:
+            rows = await _fetch(
+                conn,
+                "INSERT INTO users (provider, subject, name, email, avatar_url, profile_url,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (provider, subject) DO UPDATE SET name = excluded.name,"
+                " email = excluded.email, avatar_url = excluded.avatar_url,"
+                f" profile_url = excluded.profile_url, updated_at = excluded.updated_at"
+                f" RETURNING {USER_COLUMNS}",
+                (profile.provider, profile.subject, profile.name, profile.email,
+                 profile.avatar_url, profile.profile_url, _ts(at), _ts(at)),
+            )  # fmt: skip
+            return user_from_row(rows[0])
+
+        return await self._write(op)
+
+    async def get_user(self, user_id: int) -> User | None:
+        async with self._reader() as conn:
+            rows = await _fetch(conn, f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", (user_id,))
+        return user_from_row(rows[0]) if rows else None
+
+    async def add_login_code(
+        self, code_hash: str, challenge: str, user_id: int, expires_at: datetime
+    ) -> None:
+        async def op(conn: aiosqlite.Connection) -> None:
+            await conn.execute("DELETE FROM login_codes WHERE expires_at < ?", (time.time(),))
+            await conn.execute(
+                "INSERT INTO login_codes (code_hash, challenge, user_id, expires_at)"
+                " VALUES (?, ?, ?, ?)",
+                (code_hash, challenge, user_id, _ts(expires_at)),
+            )
+
+        await self._write(op)
+
+    async def take_login_code(
+        self, code_hash: str | None, challenge: str, now: datetime
+    ) -> int | None:
+        async def op(conn: aiosqlite.Connection) -> int | None:
+            rows = await _fetch(
+                conn,
+                "DELETE FROM login_codes WHERE challenge = ? AND expires_at >= ?"
+                " AND (? IS NULL OR code_hash = ?) RETURNING user_id",
+                (challenge, _ts(now), code_hash, code_hash),
+            )
+            return int(rows[0]["user_id"]) if rows else None
+
+        return await self._write(op)
+
+    async def add_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None:
+        async def op(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?)",
+                (token_hash, user_id, time.time(), _ts(expires_at)),
+            )
+
+        await self._write(op)
+
+    async def get_session_user(self, token_hash: str, now: datetime) -> User | None:
+        async with self._reader() as conn:
+            rows = await _fetch(
+                conn,
+                f"SELECT {', '.join('u.' + c for c in USER_COLUMNS.split(', '))}"
+                " FROM sessions s JOIN users u ON u.id = s.user_id"
+                " WHERE s.token_hash = ? AND s.expires_at >= ?",
+                (token_hash, _ts(now)),
+            )
+        return user_from_row(rows[0]) if rows else None
+
+    async def delete_session(self, token_hash: str) -> None:
+        async def op(conn: aiosqlite.Connection) -> None:
+            await conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+            await conn.execute("DELETE FROM sessions WHERE expires_at < ?", (time.time(),))
+
+        await self._write(op)
+
+    async def get_provider_app(self, provider: str, instance: str) -> tuple[str, str] | None:
+        async with self._reader() as conn:
+            rows = await _fetch(
+                conn,
+                "SELECT client_id, client_secret FROM provider_apps"
+                " WHERE provider = ? AND instance = ?",
+                (provider, instance),
+            )
+        return (rows[0]["client_id"], rows[0]["client_secret"]) if rows else None
+
+    async def add_provider_app(
+        self, provider: str, instance: str, client_id: str, client_secret: str
+    ) -> tuple[str, str]:
+        async def op(conn: aiosqlite.Connection) -> tuple[str, str]:
+            await conn.execute(
+                "INSERT INTO provider_apps (provider, instance, client_id, client_secret,"
+                " created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (provider, instance, client_id, client_secret, time.time()),
+            )
+            rows = await _fetch(
+                conn,
+                "SELECT client_id, client_secret FROM provider_apps"
+                " WHERE provider = ? AND instance = ?",
+                (provider, instance),
+            )
+            return rows[0]["client_id"], rows[0]["client_secret"]
+
+        return await self._write(op)
+
     async def dump(self) -> AsyncIterator[RowBatch]:
         async with self._reader() as conn:
             await conn.execute("BEGIN")  # one snapshot for every table
@@ -740,7 +844,7 @@ class SQLiteStorage:
 
 # -- copying: SQLite's storage classes to and from plain Python values --------------------------
 
-_TIMES = {"created_at", "edited_at"}
+_TIMES = {"created_at", "edited_at", "updated_at", "expires_at"}
 COPY_BATCH = 1000  # rows per batch
 
 
