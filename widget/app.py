@@ -6,17 +6,19 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Host, Route
 
 from widget import demo
+from widget.auth.signin import SignIn
 from widget.auth.tokens import TokenSigner
 from widget.config import Settings, load_settings
 from widget.events import EventHub
 from widget.storage import Storage, storage_for_settings
-from widget.views import api, embed
+from widget.views import api, auth, embed
 from widget.views import events as live
 from widget.views.assets import Assets
 from widget.views.context import AppContext, app_context
@@ -37,19 +39,29 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
 
 
-def create_app(settings: Settings | None = None, storage: Storage | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None,
+    storage: Storage | None = None,
+    provider_transport: httpx.AsyncBaseTransport | None = None,
+) -> Starlette:
+    """The application. `provider_transport` replaces the network under sign-in providers that
+    cannot be reached from a test machine (GitHub, Google, ...)."""
     settings = settings or load_settings()
     storage = storage or storage_for_settings(settings)
     assets = Assets()
     events = EventHub(settings.live_readers_per_thread, settings.live_readers_total)
     storage.on_event(events.publish)
+    sign_in = SignIn(settings, storage, provider_transport)
+    html = HtmlRenderer(settings, assets, storage)
+    html.provider_names.update({name: p.display_name for name, p in sign_in.providers.items()})
     context = AppContext(
         settings=settings,
         storage=storage,
         signer=TokenSigner(settings.secret_key),
         assets=assets,
-        html=HtmlRenderer(settings, assets, storage),
+        html=html,
         events=events,
+        sign_in=sign_in,
     )
 
     @contextlib.asynccontextmanager
@@ -67,6 +79,7 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
         *embed.routes,  # the hottest routes first: matching goes down the list
         *api.routes,
         *live.routes,
+        *auth.routes(settings),
         *assets.routes(),
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
     ]

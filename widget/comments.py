@@ -24,6 +24,7 @@ from widget.storage import (
     Site,
     Storage,
     ThreadHead,
+    User,
 )
 from widget.urls import is_host_name, origin_of, split_url
 
@@ -143,21 +144,30 @@ def page_ref(site: Site, page: str, url: str = "", title: str = "") -> PageRef:
 # -- what visitors type ---------------------------------------------------------------------
 
 
-def check_comment_form(raw: Mapping[str, str], max_body_chars: int) -> CommentForm:
-    """The visitor's input, cleaned; raises Invalid naming every field that is wrong."""
+def check_comment_form(
+    raw: Mapping[str, str], max_body_chars: int, *, signed_in: bool = False
+) -> CommentForm:
+    """The visitor's input, cleaned; raises Invalid naming every field that is wrong.
+    Signed in, the name, email and website come from the account, not from the form."""
     errors: dict[str, str] = {}
     body = _check_body(raw.get("body", ""), max_body_chars, errors)
-    name = _check_name(raw.get("name", ""), errors)
-    email = raw.get("email", "").strip()
-    if not email:
-        errors["email"] = "Enter your email address (it is never shown)."
-    elif len(email) > MAX_EMAIL_CHARS or not _EMAIL.match(email) or _CONTROL.search(email):
-        errors["email"] = "Enter an email address such as name@example.com."
-    website = _check_website(raw.get("website", ""), errors)
+    name = email = website = ""
+    if not signed_in:
+        name = _check_name(raw.get("name", ""), errors)
+        email = raw.get("email", "").strip()
+        if not email:
+            errors["email"] = "Enter your email address (it is never shown)."
+        elif len(email) > MAX_EMAIL_CHARS or not _EMAIL.match(email) or _CONTROL.search(email):
+            errors["email"] = "Enter an email address such as name@example.com."
+        website = _check_website(raw.get("website", ""), errors)
     parent_id = None
     parent_raw = raw.get("parent", "").strip()
     if parent_raw:
-        if not parent_raw.isdigit() or int(parent_raw) <= 0 or len(parent_raw) > 18:
+        if (
+            not (parent_raw.isascii() and parent_raw.isdigit())
+            or int(parent_raw) <= 0
+            or len(parent_raw) > 18
+        ):
             errors["parent"] = "The comment you are replying to is not valid."
         else:
             parent_id = int(parent_raw)
@@ -241,23 +251,35 @@ async def post_comment(
     settings: SiteSettings,
     remote_ip: str,
     rate_limit: RateLimit | None,
+    user: User | None = None,
     now: datetime | None = None,
 ) -> PostedComment:
-    """Store a new comment (published at once) and hand back the token to edit it."""
+    """Store a new comment (published at once) and hand back the token to edit it. A signed-in
+    `user` writes under their account's name, picture and profile link."""
+    if user is None and settings.sign_in == "required":
+        raise Forbidden("This site asks commenters to sign in first.")
     parent_id = form.parent_id
     if parent_id is not None:
         parent_id = await _reply_target(storage, page, parent_id, settings.max_depth)
+    author = {"author_name": form.name, "author_email": form.email, "author_url": form.website}
+    if user is not None:
+        author = {
+            "author_name": user.name,
+            "author_email": user.email,
+            "author_url": user.profile_url,
+            "author_avatar": user.avatar_url,
+            "author_provider": user.provider,
+            "user_id": user.id,  # type: ignore[dict-item]
+        }
     new = NewComment(
         page=page,
         parent_id=parent_id,
-        author_name=form.name,
-        author_email=form.email,
-        author_url=form.website,
         body_source=form.body,
         body_html=render_markdown(form.body),
         notify=form.notify,
         remote_ip=remote_ip,
         created_at=now or datetime.now(UTC),
+        **author,  # type: ignore[arg-type]
     )
     comment, head = await storage.add_comment(new, rate_limit)
     return PostedComment(comment, head, signer.sign(Purpose.EDIT, {"c": comment.id}))
@@ -294,11 +316,17 @@ def _authorised_comment_id(signer: TokenSigner, token: str) -> int:
 
 
 async def _editable_comment(
-    storage: Storage, signer: TokenSigner, comment_id: int, token: str, now: datetime
+    storage: Storage,
+    signer: TokenSigner,
+    comment_id: int,
+    token: str,
+    now: datetime,
+    user: User | None = None,
 ) -> Comment:
-    if _authorised_comment_id(signer, token) != comment_id:
-        raise Forbidden("This edit token is for another comment.")
     comment = await storage.get_comment(comment_id)
+    own = user is not None and comment is not None and comment.user_id == user.id
+    if not own and _authorised_comment_id(signer, token) != comment_id:
+        raise Forbidden("This edit token is for another comment.")
     head = await storage.get_thread(comment.thread_id) if comment is not None else None
     site = await storage.get_site(head.site_id) if head is not None else None
     if comment is None or site is None or comment.status != "approved":
@@ -315,11 +343,13 @@ async def edit_comment(
     comment_id: int,
     token: str,
     form: EditForm,
+    user: User | None = None,
     now: datetime | None = None,
 ) -> tuple[Comment, ThreadHead]:
-    """Change a comment within its site's edit window, by the holder of its edit token."""
+    """Change a comment within its site's edit window, by the holder of its edit token or
+    by its signed-in author."""
     now = now or datetime.now(UTC)
-    comment = await _editable_comment(storage, signer, comment_id, token, now)
+    comment = await _editable_comment(storage, signer, comment_id, token, now, user)
     return await storage.edit_comment(
         comment.id,
         body_source=form.body,
@@ -335,16 +365,21 @@ async def delete_comment(
     signer: TokenSigner,
     comment_id: int,
     token: str,
+    user: User | None = None,
     now: datetime | None = None,
 ) -> ThreadHead:
     """Remove a comment within its site's edit window; replies under it stay, under a
     placeholder."""
     now = now or datetime.now(UTC)
-    comment = await _editable_comment(storage, signer, comment_id, token, now)
+    comment = await _editable_comment(storage, signer, comment_id, token, now, user)
     return await storage.delete_comment(comment.id)
 
 
 # -- likes and the viewer's own state --------------------------------------------------------
+
+
+def _user_voter(user: User | None) -> str | None:
+    return f"user:{user.id}" if user is not None else None
 
 
 def _voter_id(signer: TokenSigner, token: str | None) -> str | None:
@@ -365,11 +400,12 @@ async def set_like(
     liked: bool,
     voter_token: str | None,
     rate_limit: RateLimit | None,
+    user: User | None = None,
     now: datetime | None = None,
 ) -> LikeResult:
-    """Like or unlike; the browser's voter id is minted on its first like and re-signed on
-    each one, so it stays valid while the browser keeps using it."""
-    voter = _voter_id(signer, voter_token) or secrets.token_urlsafe(16)
+    """Like or unlike. A signed-in user likes as themselves; a guest browser by its voter id,
+    minted on its first like and re-signed on each one, so it stays valid while in use."""
+    voter = _user_voter(user) or _voter_id(signer, voter_token) or secrets.token_urlsafe(16)
     count, head = await storage.set_like(
         page, POST_LIKE if comment_id is None else comment_id, voter, liked, rate_limit,
         now or datetime.now(UTC),
@@ -384,26 +420,30 @@ async def viewer_state(
     page: PageRef,
     voter_token: str | None,
     edit_tokens: Sequence[str],
+    user: User | None = None,
     now: datetime | None = None,
 ) -> ViewerState:
-    """What this browser liked on the page, and which of its comments it may still edit."""
+    """What this browser (or signed-in user) liked on the page, and which of its comments it
+    may still edit."""
     now = now or datetime.now(UTC)
     head = await storage.get_thread_head(page.site_id, page.page_id)
     if head is None:
         return ViewerState(frozenset(), {})
-    voter = _voter_id(signer, voter_token)
+    voter = _user_voter(user) or _voter_id(signer, voter_token)
     liked = await storage.get_voter_likes(head.id, voter) if voter else set()
     window = timedelta(seconds=settings_of(site).edit_window_s)
-    editable: dict[int, OwnComment] = {}
+    own = await storage.get_user_comments(head.id, user.id) if user is not None else []
     for token in edit_tokens[:MAX_EDIT_TOKENS]:
         try:
             comment_id = _authorised_comment_id(signer, token)
         except Forbidden:
             continue
         comment = await storage.get_comment(comment_id)
-        if comment is None or comment.thread_id != head.id or comment.status != "approved":
-            continue
+        if comment is not None and comment.thread_id == head.id and comment.status == "approved":
+            own.append(comment)
+    editable: dict[int, OwnComment] = {}
+    for comment in own:
         left = window - (now - comment.created_at)
         if left.total_seconds() > 0:
-            editable[comment_id] = OwnComment(int(left.total_seconds()), comment.body_source)
+            editable[comment.id] = OwnComment(int(left.total_seconds()), comment.body_source)
     return ViewerState(frozenset(liked), editable)

@@ -139,6 +139,7 @@ SETTINGS: tuple[Setting, ...] = (
         "readers following live updates, all threads together",
         _parse_positive_int,
     ),
+    Setting("session_days", "30", "days a sign-in lasts in a browser", _parse_positive_int),
     Setting("log_level", "info", "debug, info, warning or error"),
 )
 
@@ -163,7 +164,11 @@ class Settings:
     fragment_cache_bytes: int
     live_readers_per_thread: int
     live_readers_total: int
+    session_days: int
     log_level: str
+    # Sign-in providers: name -> their settings (WIDGET_PROVIDER_<NAME>_<FIELD>, or a
+    # [providers.<name>] table in the config file); see widget/auth/providers.py.
+    providers: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
 
     @property
@@ -203,7 +208,7 @@ def load_settings(
             from_file = tomllib.loads(Path(config_file).read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"cannot read config file {config_file}: {exc}") from exc
-        unknown = sorted(set(from_file) - set(_BY_NAME))
+        unknown = sorted(set(from_file) - set(_BY_NAME) - {"providers"})
         if unknown:
             raise ConfigError(f"unknown setting(s) in {config_file}: {', '.join(unknown)}")
 
@@ -237,7 +242,30 @@ def load_settings(
     if values["log_level"] not in {"debug", "info", "warning", "error"}:
         level = values["log_level"]
         raise ConfigError(f"log_level must be debug, info, warning or error, not {level!r}")
+    values["providers"] = overrides.get("providers") or _provider_settings(
+        environ, from_file.get("providers", {})
+    )
     return Settings(**values, sources=sources)
+
+
+def _provider_settings(
+    environ: Mapping[str, str], from_file: Mapping[str, Any]
+) -> dict[str, dict[str, str]]:
+    """Providers from the config file's [providers.NAME] tables and WIDGET_PROVIDER_NAME_FIELD
+    variables (the environment wins, field by field). Names are lower-cased."""
+    providers: dict[str, dict[str, str]] = {}
+    if not isinstance(from_file, Mapping):
+        raise ConfigError("providers in the config file must be tables: [providers.github]")
+    for name, fields in from_file.items():
+        if not isinstance(fields, Mapping):
+            raise ConfigError(f"[providers.{name}] must be a table of settings")
+        providers[name.lower()] = {k.lower(): _toml_to_text(v) for k, v in fields.items()}
+    for key, value in environ.items():
+        if key.startswith("WIDGET_PROVIDER_"):
+            name, _, field = key.removeprefix("WIDGET_PROVIDER_").partition("_")
+            if name and field:
+                providers.setdefault(name.lower(), {})[field.lower()] = value
+    return providers
 
 
 def _toml_to_text(value: Any) -> str:

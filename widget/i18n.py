@@ -72,6 +72,16 @@ EN: dict[str, Message] = {
     "problem": "Something went wrong",
     "new_comments": {"one": "Show {n} new comment", "other": "Show {n} new comments"},
     "new_activity": "Show the latest changes",
+    "sign_in_or_fill": "Fill in your details below or click an icon to log in:",
+    "sign_in_required": "Sign in to comment:",
+    "sign_in_needs_script": "Signing in needs JavaScript, which is off in this browser.",
+    "commenting_as": "You are commenting using your {provider} account.",
+    "log_out": "Log Out",
+    "change": "Change",
+    "mastodon_instance": "Your Mastodon server",
+    "continue": "Continue",
+    "sign_in_failed": "Sign-in failed:",
+    "via": "via {provider}",
 }
 
 DE: dict[str, Message] = {
@@ -127,6 +137,16 @@ DE: dict[str, Message] = {
         "other": "{n} neue Kommentare anzeigen",
     },
     "new_activity": "Neueste Änderungen anzeigen",
+    "sign_in_or_fill": "Gib unten deine Daten ein oder klicke auf ein Symbol, um dich anzumelden:",
+    "sign_in_required": "Melde dich an, um zu kommentieren:",
+    "sign_in_needs_script": "Die Anmeldung braucht JavaScript, das in diesem Browser aus ist.",
+    "commenting_as": "Du kommentierst mit deinem {provider}-Konto.",
+    "log_out": "Abmelden",
+    "change": "Ändern",
+    "mastodon_instance": "Dein Mastodon-Server",
+    "continue": "Weiter",
+    "sign_in_failed": "Anmeldung fehlgeschlagen:",
+    "via": "über {provider}",
 }
 
 RU: dict[str, Message] = {
@@ -191,6 +211,16 @@ RU: dict[str, Message] = {
         "many": "Показать {n} новых комментариев",
     },
     "new_activity": "Показать последние изменения",
+    "sign_in_or_fill": "Заполните поля ниже или нажмите на значок, чтобы войти:",
+    "sign_in_required": "Войдите, чтобы прокомментировать:",
+    "sign_in_needs_script": "Для входа нужен JavaScript, а он в этом браузере выключен.",
+    "commenting_as": "Вы комментируете от имени учётной записи {provider}.",
+    "log_out": "Выйти",
+    "change": "Сменить",
+    "mastodon_instance": "Ваш сервер Mastodon",
+    "continue": "Продолжить",
+    "sign_in_failed": "Не удалось войти:",
+    "via": "через {provider}",
 }
 
 _CATALOGS: dict[str, tuple[dict[str, Message], Callable[[int], str]]] = {

@@ -34,7 +34,7 @@ def _keep_absolute_links(tag: str, attribute: str, value: str) -> str | None:
         parts = split_url(value)
         if parts is None or parts.scheme.lower() not in LINK_SCHEMES:
             return None
-    if tag == "ol" and attribute == "start" and not value.isdigit():
+    if tag == "ol" and attribute == "start" and not (value.isascii() and value.isdigit()):
         return None
     return value
 

@@ -84,6 +84,10 @@ SITE_SETTINGS: tuple[SiteSetting, ...] = (
         _int_between(0, 7 * 24 * 3600),
     ),
     SiteSetting(
+        "sign_in", "optional", "guests may comment (optional), or only signed-in people (required)",
+        _choice("optional", "required"),
+    ),
+    SiteSetting(
         "count_zero", "", "count wording for no comments (empty: the language's)", _wording(False)
     ),
     SiteSetting(
@@ -103,6 +107,7 @@ class SiteSettings:
     max_depth: int
     page_size: int
     edit_window_s: int
+    sign_in: Literal["optional", "required"]
     count_zero: str
     count_one: str
     count_many: str

@@ -31,7 +31,7 @@ def parse_cursor(before: str | None, after: str | None) -> ThreadCursor:
         raise BadRequest("Ask for comments before or after a comment, not both.")
     for direction, raw in (("before", before), ("after", after)):
         if raw:
-            if not raw.isdigit() or len(raw) > 18:
+            if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
                 raise BadRequest(f"'{direction}' must be a comment number.")
             return ThreadCursor(direction, int(raw))  # type: ignore[arg-type]
     return ThreadCursor()

@@ -371,6 +371,10 @@ class Storage(Protocol):
         self, new: NewComment, rate_limit: RateLimit | None
     ) -> tuple[Comment, ThreadHead]: ...
 
+    async def get_user_comments(self, thread_id: int, user_id: int) -> list[Comment]:
+        """A signed-in user's approved comments in one thread."""
+        ...
+
     async def edit_comment(
         self,
         comment_id: int,

@@ -391,6 +391,15 @@ class PostgresStorage:
             )
         return comment_from_row(row, _same) if row else None
 
+    async def get_user_comments(self, thread_id: int, user_id: int) -> list[Comment]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                f"SELECT {COMMENT_COLUMNS} FROM comments WHERE user_id = $1 AND thread_id = $2"
+                " AND status = 'approved' ORDER BY id",
+                user_id, thread_id,
+            )  # fmt: skip
+        return [comment_from_row(row, _same) for row in rows]
+
     async def add_comment(
         self, new: NewComment, rate_limit: RateLimit | None
     ) -> tuple[Comment, ThreadHead]:

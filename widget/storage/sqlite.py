@@ -530,6 +530,16 @@ class SQLiteStorage:
             )
         return comment_from_row(rows[0], _dt) if rows else None
 
+    async def get_user_comments(self, thread_id: int, user_id: int) -> list[Comment]:
+        async with self._reader() as conn:
+            rows = await _fetch(
+                conn,
+                f"SELECT {COMMENT_COLUMNS} FROM comments WHERE user_id = ? AND thread_id = ?"
+                " AND status = 'approved' ORDER BY id",
+                (user_id, thread_id),
+            )
+        return [comment_from_row(row, _dt) for row in rows]
+
     async def add_comment(
         self, new: NewComment, rate_limit: RateLimit | None
     ) -> tuple[Comment, ThreadHead]:

@@ -13,13 +13,13 @@ from starlette.routing import Route
 
 from widget import comments
 from widget.addresses import rate_limit_key
-from widget.avatars import avatar_key
 from widget.errors import BadRequest, NotFound
 from widget.i18n import Translator, choose_language
 from widget.sites import SiteSettings, get_site, settings_of
 from widget.storage import POST_LIKE, Comment, Site, ThreadHead
 from widget.threads import CommentNode, load_thread
 
+from .auth import current_user, user_json
 from .context import AppContext, app_context
 from .html import EmbedQuery
 from .inputs import (
@@ -55,7 +55,6 @@ def count_text(settings: SiteSettings, translator: Translator, n: int) -> str:
 
 def _comment_json(context: AppContext, comment: Comment, depth: int) -> dict[str, Any]:
     deleted = comment.status == "deleted"
-    key = avatar_key(context.settings.secret_key, comment.author_email.lower())
     return {
         "id": comment.id,
         "parent": comment.parent_id,
@@ -64,7 +63,9 @@ def _comment_json(context: AppContext, comment: Comment, depth: int) -> dict[str
         "author": None if deleted else {
             "name": comment.author_name,
             "url": comment.author_url or None,
-            "avatar": f"{context.settings.public_url}/avatars/{key}.svg",
+            "avatar": comment.author_avatar
+            or context.settings.public_url + context.html.identicon_path(comment),
+            "provider": comment.author_provider or None,
         },
         "html": "" if deleted else comment.body_html,
         "created_at": comment.created_at.isoformat(),
@@ -196,11 +197,14 @@ async def viewer(request: Request) -> Response:
     tokens = data.get("edit_tokens") or []
     if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
         raise BadRequest("'edit_tokens' must be a list of strings.")
+    user = await current_user(context, request)
     state = await comments.viewer_state(
-        context.storage, context.signer, query.site, query.page, _text(data, "voter"), tokens
-    )
+        context.storage, context.signer, query.site, query.page, _text(data, "voter"), tokens,
+        user=user,
+    )  # fmt: skip
     return JSONResponse(
         {
+            "user": user_json(context, user) if user else None,
             "liked": sorted(c for c in state.liked if c != POST_LIKE),
             "post_liked": POST_LIKE in state.liked,
             "editable": {
@@ -220,7 +224,10 @@ async def post_comment(request: Request) -> Response:
     if parent is not None and (not isinstance(parent, int) or isinstance(parent, bool)):
         raise BadRequest("'parent' must be a comment id (a number) or null.")
     fields["parent"] = str(parent) if parent is not None else ""
-    form = comments.check_comment_form(fields, context.settings.max_body_chars)
+    user = await current_user(context, request)
+    form = comments.check_comment_form(
+        fields, context.settings.max_body_chars, signed_in=user is not None
+    )
     address = remote_address(request, context.settings)
     settings = settings_of(query.site)
     posted = await comments.post_comment(
@@ -231,6 +238,7 @@ async def post_comment(request: Request) -> Response:
         settings=settings,
         remote_ip=address,
         rate_limit=context.post_rate_limit(rate_limit_key(address)),
+        user=user,
     )
     depth = min(posted.comment.depth, settings.max_depth)
     return JSONResponse(
@@ -248,7 +256,7 @@ async def post_comment(request: Request) -> Response:
 
 def _comment_id(request: Request) -> int:
     raw = request.path_params["comment_id"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise NotFound("There is no such comment.")
     return int(raw)
 
@@ -262,8 +270,9 @@ async def edit_comment(request: Request) -> Response:
     }
     form = comments.check_edit_form(fields, context.settings.max_body_chars)
     comment, head = await comments.edit_comment(
-        context.storage, context.signer, _comment_id(request), _text(data, "token"), form
-    )
+        context.storage, context.signer, _comment_id(request), _text(data, "token"), form,
+        user=await current_user(context, request),
+    )  # fmt: skip
     return JSONResponse(
         {"comment": _comment_json(context, comment, comment.depth), "version": head.version}
     )
@@ -274,8 +283,9 @@ async def delete_comment(request: Request) -> Response:
     require_own_origin(request, context.settings)
     data = await read_json_object(request, context.settings.max_request_bytes)
     head = await comments.delete_comment(
-        context.storage, context.signer, _comment_id(request), _text(data, "token")
-    )
+        context.storage, context.signer, _comment_id(request), _text(data, "token"),
+        user=await current_user(context, request),
+    )  # fmt: skip
     return JSONResponse(
         {
             "deleted": True,
@@ -304,6 +314,7 @@ async def like(request: Request) -> Response:
         liked,
         _text(data, "voter"),
         context.like_rate_limit(rate_limit_key(address)),
+        user=await current_user(context, request),
     )
     translator = Translator(query.lang)
     key = "post_likes" if target is None else "likes"

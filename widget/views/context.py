@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from widget.auth.signin import SignIn
 from widget.auth.tokens import TokenSigner
 from widget.config import Settings
 from widget.events import EventHub
@@ -32,6 +33,7 @@ class AppContext:
     assets: Assets
     html: HtmlRenderer
     events: EventHub
+    sign_in: SignIn
     # The counts API's checked questions and its answers' bytes (see views.api.counts).
     count_queries: LruCache[bytes, Any] = dataclasses.field(
         default_factory=lambda: LruCache(CACHE_ENTRIES)

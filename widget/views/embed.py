@@ -75,7 +75,7 @@ async def thread_document(request: Request) -> Response:
 async def _reply_target(
     context: AppContext, head: ThreadHead | None, raw_id: str
 ) -> Comment | None:
-    if not raw_id.isdigit() or head is None or len(raw_id) > 18:
+    if not (raw_id.isascii() and raw_id.isdigit()) or head is None or len(raw_id) > 18:
         return None
     comment = await context.storage.get_comment(int(raw_id))
     if comment is None or comment.thread_id != head.id or comment.status != "approved":
@@ -107,6 +107,7 @@ async def _render_document(
         "plurals": html.script_plurals(query.lang),
         "lang": query.lang,
         "order": settings_of(query.site).order,
+        "signInRequired": settings_of(query.site).sign_in == "required",
     }
     title = (head.title if head else "") or query.page.title or query.page.page_id
     response = html.templates.TemplateResponse(
@@ -124,6 +125,8 @@ async def _render_document(
             "form_error": error.message if error else "",
             "form_token": form_token,
             "config": config,
+            "providers": list(context.sign_in.providers.values()),
+            "sign_in_required": config["signInRequired"],
         },
         status_code=status_code,
         headers={**document_headers(query.site.origins), **(headers or {})},

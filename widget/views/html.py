@@ -41,7 +41,7 @@ THEMES = ("light", "dark", "auto")
 SCRIPT_STRINGS = (
     "reply", "cancel_reply", "like", "liked", "edit", "delete", "save", "cancel",
     "confirm_delete", "posting", "post_comment", "leave_reply", "leave_reply_to", "problem",
-    "deleted", "new_activity",
+    "deleted", "new_activity", "commenting_as", "sign_in_failed",
 )  # fmt: skip
 SCRIPT_PLURALS = ("likes", "post_likes", "new_comments")
 QUERY_CACHE_ENTRIES = 4096
@@ -185,6 +185,8 @@ class HtmlRenderer:
         self._queries: LruCache[tuple[tuple[str, float, int], bytes], EmbedQuery] = LruCache(
             QUERY_CACHE_ENTRIES
         )
+        # Display names of sign-in providers, for "via GitHub" under signed-in authors.
+        self.provider_names: dict[str, str] = {}
         # Part of every ETag, so a new release never serves fragments cached by the old one.
         self._build = hashlib.sha256(__version__.encode()).hexdigest()[:6]
 
@@ -237,16 +239,22 @@ class HtmlRenderer:
         module = template.make_module(context)
         return str(module.comment(CommentNode(comment, depth)))  # type: ignore[attr-defined]
 
+    def identicon_path(self, comment: Comment) -> str:
+        """The locally drawn avatar: from the email for guests, from the account for signed-in
+        authors, so that a guest typing someone's address never wears their picture."""
+        identity = f"user:{comment.user_id}" if comment.user_id else comment.author_email.lower()
+        return f"/avatars/{avatar_key(self.settings.secret_key, identity)}.svg"
+
     def _fragment_context(
         self, query: EmbedQuery, view: ThreadView | None, settings: SiteSettings
     ) -> dict[str, Any]:
-        secret = self.settings.secret_key
         return {
             "query": query,
             "view": view,
             "settings": settings,
             "t": Translator(query.lang),
-            "avatar_url": lambda c: f"/avatars/{avatar_key(secret, c.author_email.lower())}.svg",
+            "avatar_url": lambda c: c.author_avatar or self.identicon_path(c),
+            "provider_names": self.provider_names,
             "permalink_base": query.page.url
             or (view.head.url if view and view.head else "")
             or (self.settings.public_url + query.document_path()),

@@ -33,7 +33,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     )
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):
             raise BadRequest("The Content-Length header is not a number.")
         if int(declared) > limit:
             raise too_large

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 __all__ = ["document_headers", "error_page_headers"]
 
+# Pictures may come from sign-in providers (a signed-in author's avatar); nothing else does.
 _BASE_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';"
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https:;"
     " connect-src 'self'; form-action 'self'; base-uri 'none'"
 )
 

@@ -1,0 +1,165 @@
+"""Sign-in: the popup's two pages (start, callback) on our origin, and the iframe's session
+calls under /api/v1/auth. See widget/auth/signin.py for the whole flow."""
+
+from __future__ import annotations
+
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from widget.auth.signin import SESSION_COOKIE, SignInError
+from widget.config import Settings
+from widget.errors import BadRequest, ClientError
+from widget.storage import User
+
+from .context import AppContext, app_context
+from .inputs import read_json_object, read_query, require_own_origin
+
+__all__ = ["current_user", "routes", "session_token", "user_json"]
+
+POPUP_HEADERS = {
+    # Our own top-level pages: never framed, never cached, and the code never leaks onward.
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self';"
+    " img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def session_token(request: Request) -> str | None:
+    """The session token: the bearer token the iframe keeps, else the Partitioned cookie."""
+    authorization = request.headers.get("authorization", "")
+    if authorization.lower().startswith("bearer "):
+        return authorization[7:].strip() or None
+    return request.cookies.get(SESSION_COOKIE)
+
+
+async def current_user(context: AppContext, request: Request) -> User | None:
+    return await context.sign_in.user_for(session_token(request))
+
+
+def user_json(context: AppContext, user: User) -> dict[str, str]:
+    provider = context.sign_in.providers.get(user.provider)
+    return {
+        "name": user.name,
+        "avatar": user.avatar_url,
+        "profile": user.profile_url,
+        "provider": user.provider,
+        "provider_name": provider.display_name if provider else user.provider.capitalize(),
+    }
+
+
+def _session_cookie(settings: Settings, value: str, max_age_s: int) -> str:
+    # Written by hand: Starlette's `partitioned=True` needs Python 3.14. Secure is required for
+    # SameSite=None and for Partitioned (browsers count http://*.localhost as secure).
+    return (
+        f"{SESSION_COOKIE}={value}; Path=/; Max-Age={max_age_s}; HttpOnly; Secure;"
+        " SameSite=None; Partitioned"
+    )
+
+
+def _popup(
+    request: Request, context: AppContext, title: str, message: str, *, code: str = "",
+    error: str = "", status_code: int = 200,
+) -> Response:  # fmt: skip
+    return context.html.templates.TemplateResponse(
+        request,
+        "auth/popup.html",
+        {"title": title, "message": message, "code": code, "error": error},
+        status_code=status_code,
+        headers=POPUP_HEADERS,
+    )
+
+
+async def start(request: Request) -> Response:
+    """The popup's first page: off to the provider."""
+    context = app_context(request)
+    params = read_query(request)
+    try:
+        return await context.sign_in.start(
+            request, request.path_params["provider"], params.get("challenge", ""),
+            params.get("instance", ""),
+        )  # fmt: skip
+    except ClientError as exc:
+        return _popup(request, context, "Sign-in failed", exc.message, error=exc.message,
+                      status_code=exc.status)  # fmt: skip
+
+
+async def callback(request: Request) -> Response:
+    """The provider sends the popup back here; the popup hands the login code to the iframe."""
+    context = app_context(request)
+    try:
+        code = await context.sign_in.finish(request, request.path_params["provider"])
+    except ClientError as exc:
+        return _popup(request, context, "Sign-in failed", exc.message, error=exc.message,
+                      status_code=exc.status)  # fmt: skip
+    except SignInError as exc:
+        return _popup(request, context, "Sign-in failed", str(exc), error=str(exc),
+                      status_code=400)  # fmt: skip
+    return _popup(
+        request, context, "You are signed in",
+        "You can close this window and go back to the comments.", code=code,
+    )  # fmt: skip
+
+
+async def open_session(request: Request) -> Response:
+    """`{"verifier", "code"}`: the code the popup passed on. `{"verifier"}` alone polls: 202
+    until the popup has finished, then the session."""
+    context = app_context(request)
+    require_own_origin(request, context.settings)
+    data = await read_json_object(request, context.settings.max_request_bytes)
+    verifier, code = data.get("verifier"), data.get("code")
+    if not isinstance(verifier, str) or (code is not None and not isinstance(code, str)):
+        raise BadRequest("Send the sign-in 'verifier' (and the 'code', when there is one).")
+    session = await context.sign_in.exchange(verifier, code)
+    if session is None:
+        return JSONResponse(
+            {"pending": True}, status_code=202, headers={"Cache-Control": "no-store"}
+        )
+    response = JSONResponse(
+        {"token": session.token, "user": user_json(context, session.user)},
+        headers={"Cache-Control": "no-store"},
+    )
+    response.headers.append(
+        "Set-Cookie", _session_cookie(context.settings, session.token, session.max_age_s)
+    )
+    return response
+
+
+async def close_session(request: Request) -> Response:
+    """Log Out: the session ends in the database, whichever way the browser held it."""
+    context = app_context(request)
+    require_own_origin(request, context.settings)
+    await context.sign_in.sign_out(session_token(request))
+    response = JSONResponse({"signed_in": False}, headers={"Cache-Control": "no-store"})
+    response.headers.append("Set-Cookie", _session_cookie(context.settings, "", 0))
+    return response
+
+
+def routes(settings: Settings) -> list[BaseRoute]:
+    # Only the popup's pages carry the flow's state cookie (first-party there: the popup is
+    # a top-level window on our origin). It holds state, nonce and PKCE verifier, signed.
+    flow_state = Middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie="widget_sign_in_flow",
+        max_age=600,
+        path="/auth",
+        same_site="lax",
+        https_only=settings.public_url.startswith("https://"),
+    )
+    return [
+        Mount(
+            "/auth",
+            routes=[
+                Route("/{provider}/start", start, methods=["GET"]),
+                Route("/{provider}/callback", callback, methods=["GET"]),
+            ],
+            middleware=[flow_state],
+        ),
+        Route("/api/v1/auth/session", open_session, methods=["POST"]),
+        Route("/api/v1/auth/session", close_session, methods=["DELETE"]),
+    ]
