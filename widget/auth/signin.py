@@ -25,6 +25,8 @@ from typing import Any
 
 import httpx
 from authlib.integrations.starlette_client import OAuth, OAuthError, StarletteOAuth2App
+from authlib.jose.errors import JoseError as LegacyJoseError
+from joserfc.errors import JoseError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -48,6 +50,8 @@ SESSION_COOKIE = "widget_session"
 _CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 _FLOW_KEY = "widget_sign_in"
+# What authlib raises when an ID token fails validation, from either of its JOSE libraries.
+_ID_TOKEN_ERRORS: tuple[type[Exception], ...] = (JoseError, LegacyJoseError)
 
 
 class SignInError(Exception):
@@ -136,6 +140,10 @@ class SignIn:
             )
         except OAuthError as exc:
             raise SignInError(_oauth_message(exc)) from exc
+        except _ID_TOKEN_ERRORS as exc:  # bad signature, wrong nonce, issuer or audience
+            raise SignInError(
+                "The provider's answer did not match this sign-in; start again."
+            ) from exc
         except (httpx.HTTPError, ValueError) as exc:
             raise SignInError("The provider could not be reached; try again in a moment.") from exc
         try:
@@ -292,6 +300,4 @@ def _oauth_message(exc: OAuthError) -> str:
         )
     if error in {"invalid_grant", "invalid_request"}:
         return "The provider refused this sign-in (it may have been used already); start again."
-    if "nonce" in str(exc).lower():
-        return "The provider's answer did not match this sign-in; start again."
     return f"The provider could not sign you in ({error or 'unknown error'})."
