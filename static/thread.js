@@ -44,10 +44,24 @@
   var VOTER = 'widget:voter';
   var DETAILS = 'widget:details';
 
+  // The session: a Partitioned cookie where the browser keeps one, and always the same token
+  // in memory (and sessionStorage when allowed) for browsers that refuse even those cookies.
+  var SESSION = 'widget:session';
+  var sessionToken = null;
+  try { sessionToken = sessionStorage.getItem(SESSION); } catch (e) { /* blocked */ }
+  function keepSession(token) {
+    sessionToken = token;
+    try {
+      if (token) sessionStorage.setItem(SESSION, token); else sessionStorage.removeItem(SESSION);
+    } catch (e) { /* blocked: memory only */ }
+  }
+
   function api(method, path, body) {
+    var headers = { 'Content-Type': 'application/json' };
+    if (sessionToken) headers.Authorization = 'Bearer ' + sessionToken;
     return fetch('/api/v1/' + path, {
       method: method,
-      headers: { 'Content-Type': 'application/json' },
+      headers: headers,
       body: JSON.stringify(body),
       credentials: 'same-origin'
     }).then(function (response) {
@@ -242,6 +256,7 @@
       markLiked(button, result.data.liked);
       var count = button.parentNode.querySelector('.wg-like-count, .wg-post-like-count');
       count.textContent = result.data.text;
+      likeVersions[item ? commentId(item) : 'post'] = result.data.version;
     }).then(function () { button.removeAttribute('data-busy'); });
   });
   enableLikes(doc.querySelector('.wg-comments'));
@@ -268,6 +283,7 @@
     api('POST', 'me', withPage({ voter: store.get(VOTER) || '', edit_tokens: tokenList }))
       .then(function (result) {
         if (!result.ok) return;
+        showUser(result.data.user);
         result.data.liked.forEach(function (id) {
           var item = doc.getElementById('comment-' + Number(id));
           if (item) markLiked(item.querySelector('button.wg-like'), true);
@@ -325,6 +341,110 @@
     });
   }
 
+  // -- signing in ---------------------------------------------------------------------------------
+  var signInBox = doc.getElementById('wg-sign-in');
+  var signedInBox = doc.getElementById('wg-signed-in');
+  var guestNote = doc.getElementById('wg-guest');
+  var guestFields = doc.getElementById('wg-guest-fields');
+  var needsScript = doc.getElementById('wg-needs-script');
+  if (needsScript) needsScript.hidden = true;
+  if (signInBox) signInBox.hidden = false;
+
+  function showUser(user) {
+    if (!signInBox) return;
+    var signedIn = !!user;
+    signInBox.hidden = signedIn;
+    signedInBox.hidden = !signedIn;
+    guestNote.hidden = guestFields.hidden = signedIn || config.signInRequired;
+    if (!signedIn) return;
+    var avatar = doc.getElementById('wg-user-avatar');
+    avatar.hidden = !user.avatar;
+    if (user.avatar) avatar.src = user.avatar;
+    doc.getElementById('wg-user-text').textContent =
+      strings.commenting_as.replace('{provider}', user.provider_name);
+  }
+
+  function base64url(bytes) {
+    var text = '';
+    new Uint8Array(bytes).forEach(function (b) { text += String.fromCharCode(b); });
+    return btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+  function signInFailed(message) {
+    doc.getElementById('wg-sign-in-error').textContent = strings.sign_in_failed + ' ' + message;
+  }
+  function signIn(provider, instance) {
+    doc.getElementById('wg-sign-in-error').textContent = '';
+    var verifier = base64url(crypto.getRandomValues(new Uint8Array(32)));
+    // Opened at once, on the click: browsers let a click open a window, not a promise.
+    var popup = window.open('', 'widget-sign-in', 'width=520,height=700');
+    crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)).then(function (digest) {
+      var query = new URLSearchParams({ challenge: base64url(digest) });
+      if (instance) query.set('instance', instance);
+      var url = '/auth/' + encodeURIComponent(provider) + '/start?' + query;
+      if (popup) popup.location = url; else window.open(url, 'widget-sign-in');
+    });
+    var finished = false;
+    function finish(result) {
+      if (finished || !result.ok) return result.ok;
+      finished = true;
+      keepSession(result.data.token);
+      showUser(result.data.user);
+      loadViewerState();
+      return true;
+    }
+    function onMessage(event) {
+      // Only our own popup page, on our own origin, hands over a login code.
+      if (event.origin !== location.origin || !event.data || event.data.widget !== 'sign-in') return;
+      removeEventListener('message', onMessage);
+      if (event.data.error) { finished = true; signInFailed(event.data.error); return; }
+      api('POST', 'auth/session', { verifier: verifier, code: event.data.code }).then(finish);
+    }
+    addEventListener('message', onMessage);
+    // When the provider's Cross-Origin-Opener-Policy cut the popup from this frame, no message
+    // comes: ask with the verifier until the popup's sign-in has finished.
+    var started = Date.now();
+    (function poll() {
+      if (finished || Date.now() - started > 5 * 60 * 1000) return;
+      api('POST', 'auth/session', { verifier: verifier }).then(function (result) {
+        if (result.status === 202) { setTimeout(poll, 1500); return; }
+        finish(result);
+      }, function () { setTimeout(poll, 3000); });
+    })();
+  }
+  if (signInBox) {
+    var instanceBox = doc.getElementById('wg-instance-box');
+    var instanceProvider = null;
+    signInBox.addEventListener('click', function (event) {
+      var button = event.target.closest('button.wg-provider');
+      if (!button) return;
+      if (button.getAttribute('data-instance')) {
+        instanceProvider = button.getAttribute('data-provider');
+        instanceBox.hidden = false;
+        doc.getElementById('wg-instance').focus();
+        return;
+      }
+      signIn(button.getAttribute('data-provider'), '');
+    });
+    doc.getElementById('wg-instance-go').addEventListener('click', function () {
+      signIn(instanceProvider, doc.getElementById('wg-instance').value);
+    });
+    function signOut() {
+      return api('DELETE', 'auth/session', {}).then(function () {
+        keepSession(null);
+        showUser(null);
+        doc.querySelectorAll('.wg-own').forEach(function (node) { node.remove(); });
+        loadViewerState();
+      });
+    }
+    doc.getElementById('wg-log-out').addEventListener('click', signOut);
+    doc.getElementById('wg-change').addEventListener('click', function () {
+      signOut().then(function () {
+        var first = signInBox.querySelector('button.wg-provider');
+        if (first) first.focus();
+      });
+    });
+  }
+
   // -- live updates ------------------------------------------------------------------------------
   // New comments and edits wait behind a button ("Show 2 new comments"): nothing moves under
   // the reader's eyes. Like counts change in place.
@@ -333,6 +453,7 @@
   var posting = 0;
   var deferred = []; // comment events that arrived while this reader's own post was on its way
   var ownWrites = {};
+  var likeVersions = {}; // the thread version each like count shown comes from
   var plural = window.Intl && Intl.PluralRules ? new Intl.PluralRules(config.lang) : null;
 
   function pluralText(forms, n) {
@@ -389,6 +510,10 @@
     });
     events.addEventListener('like', function (e) {
       var data = JSON.parse(e.data);
+      // A late event must not undo a newer answer (this reader's own click, say).
+      var key = data.comment || 'post';
+      if (likeVersions[key] >= data.version) return;
+      likeVersions[key] = data.version;
       var item = data.comment ? doc.getElementById('comment-' + data.comment) : null;
       var count = data.comment
         ? item && item.querySelector('.wg-like-count')

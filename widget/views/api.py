@@ -324,6 +324,7 @@ async def like(request: Request) -> Response:
             "count": result.count,
             "text": translator(key, n=result.count),
             "voter": result.voter_token,
+            "version": result.head.version,
         }
     )
 
