@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,9 +11,12 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from oidc_provider_mock import User as MockUser
+from oidc_provider_mock import run_server_in_thread
 
 from tests.conftest import POSTGRES_URL
 from tests.servers import EventStream, WidgetServer, widget_cli, widget_server
+from tests.test_sign_in import new_verifier
 from widget.events import EventHub, TooManyListeners
 from widget.storage import ThreadEvent
 
@@ -135,12 +139,42 @@ def shared_postgres() -> Iterator[str]:
         asyncio.run(run(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
+def sign_in_through(server: WidgetServer) -> str:
+    """The popup's flow and the frame's exchange, all through one instance; the session token."""
+    verifier, challenge = new_verifier()
+    with httpx.Client(base_url=server.local_url) as popup:
+        start = popup.get("/auth/mock/start", params={"challenge": challenge})
+        consent = httpx.post(start.headers["location"], data={"sub": "alice"})
+        page = popup.get(consent.headers["location"].removeprefix(server.public_url))
+        code = re.search(r'data-code="([^"]+)"', page.text)
+        assert code, page.text
+        session = popup.post(
+            "/api/v1/auth/session", json={"verifier": verifier, "code": code.group(1)},
+            headers={"Origin": server.public_url},
+        )  # fmt: skip
+    token: str = session.json()["token"]
+    return token
+
+
+@pytest.fixture
+def identity_provider() -> Iterator[str]:
+    alice = MockUser(sub="alice", claims={"name": "Alice", "email_verified": False})
+    with run_server_in_thread(user_claims=[alice]) as server:
+        yield f"http://127.0.0.1:{server.server_port}"
+
+
 @pytest.mark.skipif(not POSTGRES_URL, reason="needs WIDGET_TEST_POSTGRES_URL (CI sets it)")
-def test_two_instances_share_events_and_rate_limits(tmp_path: Path, shared_postgres: str) -> None:
+def test_two_instances_share_events_rate_limits_and_sessions(
+    tmp_path: Path, shared_postgres: str, identity_provider: str
+) -> None:
     widget_cli(
         tmp_path / "a", "site", "add", "blog", "--origin", BLOG, database_url=shared_postgres
     )
-    settings = {"database_url": shared_postgres, "post_rate_per_minute": "5"}
+    settings = {
+        "database_url": shared_postgres, "post_rate_per_minute": "5", "secret_key": "shared",
+        "provider_mock_issuer": identity_provider, "provider_mock_client_id": "w",
+        "provider_mock_client_secret": "s",
+    }  # fmt: skip
     with (
         widget_server(tmp_path / "a", **settings) as a,
         widget_server(tmp_path / "b", **settings) as b,
@@ -159,5 +193,12 @@ def test_two_instances_share_events_and_rate_limits(tmp_path: Path, shared_postg
             # One client, two instances: the limit of 5 a minute holds across both.
             statuses = [post(a if n % 2 else b, "/shared/", f"n{n}").status_code for n in range(5)]
             assert statuses == [201, 201, 201, 201, 429]
+            # A session made on A works on B: sessions live in the database.
+            token = sign_in_through(a)
+            on_b = httpx.post(
+                f"{b.local_url}/api/v1/me", json={"site": "blog", "page": "/shared/"},
+                headers={"Origin": b.public_url, "Authorization": f"Bearer {token}"},
+            )  # fmt: skip
+            assert on_b.json()["user"]["name"] == "Alice"
         finally:
             stream.close()

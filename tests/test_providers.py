@@ -18,6 +18,7 @@ from tests.helpers import BLOG, OWN_ORIGIN, PAGE, PUBLIC_URL, make_settings
 from tests.test_sign_in import new_verifier
 from widget.app import create_app
 from widget.auth import providers as p
+from widget.config import ConfigError
 from widget.errors import BadRequest
 from widget.sites import add_site
 from widget.storage import Profile
@@ -85,7 +86,7 @@ def test_providers_come_from_settings() -> None:
     ],
 )
 def test_bad_provider_settings_say_what_to_set(settings: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ConfigError, match=message):
         p.configured_providers(settings)
 
 

@@ -8,6 +8,7 @@ import dataclasses
 import logging
 import sys
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
@@ -192,6 +193,31 @@ def cmd_settings(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_providers(settings: Settings, args: argparse.Namespace) -> int:
+    from widget.auth.providers import BUILT_IN, configured_providers
+
+    providers = configured_providers(settings.providers)
+    if not providers:
+        print("No sign-in providers are configured; commenters post as guests.")
+        print("Built in: " + ", ".join(BUILT_IN) + "; any other name with an issuer is an")
+        print("OpenID Connect provider. For example:")
+        print("  WIDGET_PROVIDER_GITHUB_CLIENT_ID=… WIDGET_PROVIDER_GITHUB_CLIENT_SECRET=…")
+        print("  WIDGET_PROVIDER_SSO_ISSUER=https://sso.example/realms/main (plus its client")
+        print("  id and secret)")
+        return 0
+    print("Register these callback URLs with each provider, exactly as written:")
+    for provider in providers.values():
+        kind = "OpenID Connect" if provider.kind.kind == "oidc" else provider.kind.display_name
+        about = "" if kind == provider.display_name else f" ({kind})"
+        where = f"  {provider.issuer}" if provider.issuer else ""
+        print(f"  {provider.name:<12} {provider.display_name}{about}{where}")
+        note = (
+            " (registered on each Mastodon server automatically)" if provider.needs_instance else ""
+        )
+        print(f"               {settings.public_url}/auth/{provider.name}/callback{note}")
+    return 0
+
+
 def cmd_copy_data(settings: Settings, args: argparse.Namespace) -> int:
     async def run() -> dict[str, int]:
         source = storage_for_settings(settings)
@@ -327,6 +353,16 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     show_settings.set_defaults(run=cmd_settings)
 
+    providers = commands.add_parser(
+        "providers", help="list the sign-in providers configured, with their callback URLs",
+        description="List the configured sign-in providers and the exact callback URL to register"
+        " at each. Configure one with WIDGET_PROVIDER_<NAME>_CLIENT_ID and _CLIENT_SECRET"
+        " (built in: github, google, gitlab, microsoft, facebook, x, wordpress, vk, yandex;"
+        " mastodon needs only WIDGET_PROVIDER_MASTODON_ENABLED=true), or any other name with"
+        " _ISSUER for an OpenID Connect provider; _DISPLAY_NAME and _ICON are optional.",
+    )  # fmt: skip
+    providers.set_defaults(run=cmd_providers)
+
     copy = commands.add_parser(
         "copy-data", help="copy every site, thread, comment and like into another database",
         description="Copy everything from the configured database into another, empty one,"
@@ -347,6 +383,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # authlib announces its own reorganisation on import, nothing a site owner can act on; it
+    # asks for its warnings to be shown always, so the quieting comes after importing it.
+    from authlib.deprecate import AuthlibDeprecationWarning
+
+    warnings.filterwarnings("ignore", category=AuthlibDeprecationWarning)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -362,4 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ClientError as exc:
         print(f"widget: {exc.message}", file=sys.stderr)
         return 1
+    except ConfigError as exc:
+        print(f"widget: {exc}", file=sys.stderr)
+        return 2
     return result

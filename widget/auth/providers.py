@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from widget.config import ConfigError
 from widget.errors import BadRequest
 from widget.storage import Profile
 
@@ -360,15 +361,15 @@ NAME = re.compile(r"^[a-z][a-z0-9]{0,30}$")
 
 
 def configured_providers(settings: Mapping[str, Mapping[str, str]]) -> dict[str, ProviderConfig]:
-    """The providers the settings configure, by name; raises ValueError naming what is wrong."""
+    """The providers the settings configure, by name; raises ConfigError naming what is wrong."""
     providers = {}
     for name, fields in sorted(settings.items()):
         if not NAME.match(name):
-            raise ValueError(f"provider name {name!r}: use lowercase letters and digits")
+            raise ConfigError(f"provider name {name!r}: use lowercase letters and digits")
         kind = BUILT_IN.get(name, OIDC)
         if kind is OIDC and not fields.get("issuer"):
             known = ", ".join(BUILT_IN)
-            raise ValueError(
+            raise ConfigError(
                 f"provider {name!r} is neither built in ({known}) nor an OpenID Connect"
                 f" provider with an issuer: set WIDGET_PROVIDER_{name.upper()}_ISSUER"
             )
@@ -376,7 +377,7 @@ def configured_providers(settings: Mapping[str, Mapping[str, str]]) -> dict[str,
             if fields.get("enabled", "").lower() not in {"1", "true", "yes", "on"}:
                 continue
         elif not fields.get("client_id") or not fields.get("client_secret"):
-            raise ValueError(
+            raise ConfigError(
                 f"provider {name!r} needs WIDGET_PROVIDER_{name.upper()}_CLIENT_ID and"
                 f" WIDGET_PROVIDER_{name.upper()}_CLIENT_SECRET"
             )

@@ -25,7 +25,6 @@ from typing import Any
 
 import httpx
 from authlib.integrations.starlette_client import OAuth, OAuthError, StarletteOAuth2App
-from authlib.jose.errors import JoseError as LegacyJoseError
 from joserfc.errors import JoseError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -50,8 +49,8 @@ SESSION_COOKIE = "widget_session"
 _CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 _FLOW_KEY = "widget_sign_in"
-# What authlib raises when an ID token fails validation, from either of its JOSE libraries.
-_ID_TOKEN_ERRORS: tuple[type[Exception], ...] = (JoseError, LegacyJoseError)
+# What authlib raises when an ID token fails validation (signature, nonce, issuer, audience).
+_ID_TOKEN_ERRORS: tuple[type[Exception], ...] = (JoseError,)
 
 
 class SignInError(Exception):
