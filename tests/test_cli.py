@@ -34,6 +34,8 @@ def run_widget(
         (("site", "remove"), "cannot be undone"),
         (("settings",), "secrets hidden"),
         (("migrate",), "schema"),
+        (("providers",), "callback URL"),
+        (("copy-data",), "keeping every id"),
     ],
 )
 def test_every_command_has_help(tmp_path: Path, args: tuple[str, ...], expected: str) -> None:
