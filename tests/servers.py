@@ -177,8 +177,8 @@ class EventStream:
                     kind = line.removeprefix("event: ")
                 elif line.startswith("data: "):
                     self.events.put((kind, json.loads(line.removeprefix("data: "))))
-        except httpx.HTTPError:
-            pass
+        except (httpx.HTTPError, httpx.StreamError):
+            pass  # closed: by the test, or by the server
 
     def wait_for(self, kind: str, timeout_s: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s

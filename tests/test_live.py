@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +21,7 @@ from tests.servers import EventStream, WidgetServer, widget_cli, widget_server
 from tests.test_sign_in import new_verifier
 from widget.events import EventHub, TooManyListeners
 from widget.storage import ThreadEvent
+from widget.views import events as live_views
 
 pytestmark = pytest.mark.slow
 
@@ -107,16 +110,44 @@ def test_too_many_readers_get_a_503(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     widget_cli(data_dir, "site", "add", "blog", "--origin", BLOG)
     with widget_server(data_dir, live_readers_per_thread="1") as server:
-        first = EventStream(server.local_url, "blog", "/full/")
-        try:
-            first.wait_for("hello", 2.0)
+        request = (
+            "GET /api/v1/events?site=blog&page=/full/ HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{server.port}\r\n\r\n"
+        ).encode()
+        with socket.create_connection(("127.0.0.1", server.port)) as reader:
+            reader.sendall(request)
+            received = b""
+            while b"event: hello" not in received:
+                received += reader.recv(4096)
             refused = httpx.get(
                 f"{server.local_url}/api/v1/events", params={"site": "blog", "page": "/full/"}
             )
             assert refused.status_code == 503
             assert "Too many readers" in refused.json()["error"]
-        finally:
-            first.close()
+        # The reader hung up: its place is free at once, not at its next heartbeat.
+        for _ in range(20):
+            again = EventStream(server.local_url, "blog", "/full/")
+            if again.status_code == 200:
+                again.close()
+                break
+            again.close()
+            time.sleep(0.1)
+        else:
+            pytest.fail("the closed stream's place was never freed")
+
+
+async def test_a_quiet_stream_sends_heartbeats(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(live_views, "HEARTBEAT_S", 0.05)
+    hub = EventHub(per_thread=10, total=10)
+    reader = hub.subscribe("blog", "/p/")
+    stream = live_views._forward(reader)
+    assert await anext(stream) == ": heartbeat\n\n"
+    hub.publish(event(version=3))
+    assert await anext(stream) == 'event: comment\ndata: {"comment":1,"version":3,"count":1}\n\n'
+    hub.close()  # the server stops: the reader is told to reload, and the stream ends
+    assert await anext(stream) == "event: reset\ndata: {}\n\n"
+    with pytest.raises(StopAsyncIteration):
+        await anext(stream)
 
 
 @pytest.fixture

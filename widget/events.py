@@ -96,6 +96,10 @@ class EventHub:
             except asyncio.QueueFull:
                 self._end(subscription)
 
+    def drop(self, subscription: Subscription) -> None:
+        """End one stream now (its reader has gone away)."""
+        self._end(subscription)
+
     def close(self) -> None:
         """End every stream (the server is stopping)."""
         for readers in list(self._threads.values()):

@@ -50,13 +50,22 @@ async def thread_events(request: Request) -> Response:
     subscription = context.events.subscribe(site.id, page.page_id)
     head = await context.storage.get_thread_head(site.id, page.page_id)
 
+    async def watch_disconnect() -> None:
+        # Notice at once when the reader goes (not only at the next heartbeat's write), so
+        # that its place counts against the limits no longer than it has to.
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        context.events.drop(subscription)
+
     async def stream() -> AsyncIterator[str]:
+        watcher = asyncio.create_task(watch_disconnect())
         try:
             yield f"retry: {RETRY_MS}\n\n"
             yield _message("hello", {"version": head.version if head else 0})
             async for message in _forward(subscription):
                 yield message
         finally:
+            watcher.cancel()
             subscription.stop_waiting()
             context.events.unsubscribe(subscription)
 
