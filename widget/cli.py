@@ -358,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="List the configured sign-in providers and the exact callback URL to register"
         " at each. Configure one with WIDGET_PROVIDER_<NAME>_CLIENT_ID and _CLIENT_SECRET"
         " (built in: github, google, gitlab, microsoft, facebook, x, wordpress, vk, yandex;"
-        " mastodon needs only WIDGET_PROVIDER_MASTODON_ENABLED=true), or any other name with"
+        " mastodon needs only WIDGET_PROVIDER_<NAME>_ENABLED=true), or any other name with"
         " _ISSUER for an OpenID Connect provider; _DISPLAY_NAME and _ICON are optional.",
     )  # fmt: skip
     providers.set_defaults(run=cmd_providers)

@@ -397,7 +397,7 @@ def configured_providers(settings: Mapping[str, Mapping[str, str]]) -> dict[str,
     return providers
 
 
-MASTODON_INSTANCE = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_INSTANCE_HOST = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
 def mastodon_instance(raw: str) -> str:
@@ -415,6 +415,6 @@ def mastodon_instance(raw: str) -> str:
         pass
     else:
         raise BadRequest("Enter your Mastodon server's name, such as mastodon.social.")
-    if not MASTODON_INSTANCE.match(text) or text.endswith((".local", ".localhost", ".internal")):
+    if not _INSTANCE_HOST.match(text) or text.endswith((".local", ".localhost", ".internal")):
         raise BadRequest("Enter your Mastodon server's name, such as mastodon.social.")
     return text

@@ -632,12 +632,7 @@ class PostgresStorage:
 
     async def get_provider_app(self, provider: str, instance: str) -> tuple[str, str] | None:
         async with self._connection() as conn:
-            row = await conn.fetchrow(
-                "SELECT client_id, client_secret FROM provider_apps"
-                " WHERE provider = $1 AND instance = $2",
-                provider, instance,
-            )  # fmt: skip
-        return (row["client_id"], row["client_secret"]) if row else None
+            return await _provider_app(conn, provider, instance)
 
     async def add_provider_app(
         self, provider: str, instance: str, client_id: str, client_secret: str
@@ -648,12 +643,9 @@ class PostgresStorage:
                 " created_at) VALUES ($1, $2, $3, $4, now()) ON CONFLICT DO NOTHING",
                 provider, instance, client_id, client_secret,
             )  # fmt: skip
-            row = await conn.fetchrow(
-                "SELECT client_id, client_secret FROM provider_apps"
-                " WHERE provider = $1 AND instance = $2",
-                provider, instance,
-            )  # fmt: skip
-            return row["client_id"], row["client_secret"]
+            app = await _provider_app(conn, provider, instance)
+            assert app is not None
+            return app
 
         return await self._write(op)
 
@@ -781,6 +773,16 @@ async def _notify(
     """Tell every instance, when (and only if) this transaction commits."""
     event = ThreadEvent(head.site_id, head.page_id, kind, comment_id, head.version, count)
     await conn.execute("SELECT pg_notify($1, $2)", EVENTS_CHANNEL, event.to_json())
+
+
+async def _provider_app(
+    conn: asyncpg.Connection, provider: str, instance: str
+) -> tuple[str, str] | None:
+    row = await conn.fetchrow(
+        "SELECT client_id, client_secret FROM provider_apps WHERE provider = $1 AND instance = $2",
+        provider, instance,
+    )  # fmt: skip
+    return (row["client_id"], row["client_secret"]) if row else None
 
 
 async def _notify_site(conn: asyncpg.Connection, site_id: str) -> None:

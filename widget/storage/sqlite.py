@@ -783,13 +783,7 @@ class SQLiteStorage:
 
     async def get_provider_app(self, provider: str, instance: str) -> tuple[str, str] | None:
         async with self._reader() as conn:
-            rows = await _fetch(
-                conn,
-                "SELECT client_id, client_secret FROM provider_apps"
-                " WHERE provider = ? AND instance = ?",
-                (provider, instance),
-            )
-        return (rows[0]["client_id"], rows[0]["client_secret"]) if rows else None
+            return await _provider_app(conn, provider, instance)
 
     async def add_provider_app(
         self, provider: str, instance: str, client_id: str, client_secret: str
@@ -800,13 +794,9 @@ class SQLiteStorage:
                 " created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (provider, instance, client_id, client_secret, time.time()),
             )
-            rows = await _fetch(
-                conn,
-                "SELECT client_id, client_secret FROM provider_apps"
-                " WHERE provider = ? AND instance = ?",
-                (provider, instance),
-            )
-            return rows[0]["client_id"], rows[0]["client_secret"]
+            app = await _provider_app(conn, provider, instance)
+            assert app is not None
+            return app
 
         return await self._write(op)
 
@@ -887,6 +877,17 @@ def _to_sqlite(columns: tuple[str, ...], row: tuple[Any, ...]) -> tuple[Any, ...
 async def _prune_rate_limits(conn: aiosqlite.Connection) -> None:
     # A key whose due time has passed limits nobody: dropping it changes no decision.
     await conn.execute("DELETE FROM rate_limits WHERE due_at < ?", (time.time(),))
+
+
+async def _provider_app(
+    conn: aiosqlite.Connection, provider: str, instance: str
+) -> tuple[str, str] | None:
+    rows = await _fetch(
+        conn,
+        "SELECT client_id, client_secret FROM provider_apps WHERE provider = ? AND instance = ?",
+        (provider, instance),
+    )
+    return (rows[0]["client_id"], rows[0]["client_secret"]) if rows else None
 
 
 async def _fetch(
