@@ -283,6 +283,7 @@
     api('POST', 'me', withPage({ voter: store.get(VOTER) || '', edit_tokens: tokenList }))
       .then(function (result) {
         if (!result.ok) return;
+        if (!result.data.user && sessionToken) keepSession(null); // ended elsewhere, or expired
         showUser(result.data.user);
         result.data.liked.forEach(function (id) {
           var item = doc.getElementById('comment-' + Number(id));
