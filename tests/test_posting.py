@@ -152,6 +152,10 @@ async def test_an_unknown_site_is_404(client: httpx.AsyncClient) -> None:
     response = await post_comment(client, site="nope")
     assert response.status_code == 404
     assert "There is no site called 'nope'" in response.json()["error"]
+    # Found by fuzzing: ids no site can have never reach the database (PostgreSQL refuses NUL).
+    for impossible in ("\x00", "a" * 200, "Blog"):
+        counts = await client.get("/api/v1/counts", params={"site": impossible, "page": "/"})
+        assert counts.status_code == 404
 
 
 async def test_a_page_outside_the_sites_origins_is_403(client: httpx.AsyncClient) -> None:

@@ -189,7 +189,8 @@ async def add_site(
 
 
 async def get_site(storage: Storage, site_id: str) -> Site:
-    site = await storage.get_site(site_id)
+    # An id no site can have is not looked up (a NUL byte, say, which PostgreSQL refuses).
+    site = await storage.get_site(site_id) if SITE_ID.match(site_id) else None
     if site is None:
         raise NotFound(
             f"There is no site called {site_id!r} on this comment server. The site owner can"
