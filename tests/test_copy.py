@@ -75,7 +75,7 @@ async def test_a_copy_is_the_same_database(
         counts = await target.restore(source.dump())
         assert counts == {
             "sites": 2, "site_origins": 2, "users": 0, "threads": 2, "comments": 5, "likes": 2,
-            "sessions": 0,
+            "sessions": 0, "bans": 0,
         }  # fmt: skip
         assert await everything(target) == await everything(source)
         with pytest.raises(Conflict, match="empty one"):
@@ -107,7 +107,8 @@ def test_the_command_line_copies_and_says_what_next(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert (
-        "Copied 1 sites, 1 site origins, 0 users, 0 threads, 0 comments, 0 likes, 0 sessions"
+        "Copied 1 sites, 1 site origins, 0 users, 0 threads, 0 comments, 0 likes, 0 sessions,"
+        " 0 bans"
         in result.stdout
     )
     assert f"WIDGET_DATABASE_URL={target}" in result.stdout

@@ -8,6 +8,8 @@ from urllib.parse import unquote
 from .base import (
     COPY_COLUMNS,
     POST_LIKE,
+    AuthorHistory,
+    Ban,
     Comment,
     CommentStatus,
     NewComment,
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
 __all__ = [
     "COPY_COLUMNS",
     "POST_LIKE",
+    "AuthorHistory",
+    "Ban",
     "Comment",
     "CommentStatus",
     "NewComment",

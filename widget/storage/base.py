@@ -18,6 +18,8 @@ __all__ = [
     "COPY_COLUMNS",
     "COPY_KEYS",
     "POST_LIKE",
+    "AuthorHistory",
+    "Ban",
     "Comment",
     "CommentStatus",
     "EventSink",
@@ -70,6 +72,7 @@ class ThreadHead:
     version: int  # bumped by every change visible in the thread's HTML
     comment_count: int  # approved comments, replies included
     like_count: int  # likes of the post itself
+    closed: bool = False  # no new comments
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -93,6 +96,25 @@ class Comment:
     user_id: int | None = None  # the signed-in author; None for a guest
     author_avatar: str = ""  # the provider's picture of a signed-in author
     author_provider: str = ""  # the provider a signed-in author used
+    pinned: bool = False
+    held_because: str = ""  # why it waits for a moderator (or was taken for spam)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Ban:
+    id: int
+    site_id: str | None  # None: every site
+    kind: Literal["user", "email", "network"]
+    value: str
+    note: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AuthorHistory:
+    """What moderation asks the database about a new comment's author and text."""
+
+    has_approved_comment: bool  # on this site, by this email (or signed-in user)
+    recent_duplicate: bool  # the same text posted on this site lately
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -145,6 +167,9 @@ class NewComment:
     user_id: int | None = None
     author_avatar: str = ""
     author_provider: str = ""
+    status: CommentStatus = "approved"
+    held_because: str = ""
+    fingerprint: str = ""  # of the normalized body, for duplicate checks
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -194,10 +219,10 @@ class ThreadPage:
 COMMENT_COLUMNS = (
     "id, thread_id, parent_id, root_id, depth, status, author_name, author_email, author_url,"
     " body_source, body_html, notify, remote_ip, like_count, created_at, edited_at, user_id,"
-    " author_avatar, author_provider"
+    " author_avatar, author_provider, pinned, held_because"
 )
 USER_COLUMNS = "id, provider, subject, name, email, avatar_url, profile_url"
-HEAD_COLUMNS = "id, site_id, page_id, url, title, version, comment_count, like_count"
+HEAD_COLUMNS = "id, site_id, page_id, url, title, version, comment_count, like_count, closed"
 
 
 class Row(Protocol):
@@ -228,6 +253,8 @@ def comment_from_row(row: Row, when: Callable[[Any], datetime]) -> Comment:
         user_id=row["user_id"],
         author_avatar=row["author_avatar"],
         author_provider=row["author_provider"],
+        pinned=bool(row["pinned"]),
+        held_because=row["held_because"],
     )
 
 
@@ -253,6 +280,7 @@ def head_from_row(row: Row) -> ThreadHead:
         version=row["version"],
         comment_count=row["comment_count"],
         like_count=row["like_count"],
+        closed=bool(row["closed"]),
     )
 
 
@@ -264,13 +292,14 @@ COPY_COLUMNS: dict[str, tuple[str, ...]] = {
     "users": ("id", "provider", "subject", "name", "email", "avatar_url", "profile_url",
               "created_at", "updated_at"),
     "threads": ("id", "site_id", "page_id", "url", "title", "version", "comment_count",
-                "like_count", "created_at"),
+                "like_count", "created_at", "closed"),
     "comments": ("id", "thread_id", "parent_id", "root_id", "depth", "status", "author_name",
                  "author_email", "author_url", "body_source", "body_html", "notify",
                  "remote_ip", "like_count", "created_at", "edited_at", "user_id",
-                 "author_avatar", "author_provider"),
+                 "author_avatar", "author_provider", "pinned", "held_because", "fingerprint"),
     "likes": ("thread_id", "voter", "comment_id", "created_at"),
     "sessions": ("token_hash", "user_id", "created_at", "expires_at"),
+    "bans": ("id", "site_id", "kind", "value", "note", "created_at"),
 }  # fmt: skip
 # Each table's key, in which order its rows are copied (comments by id: parents first).
 COPY_KEYS: dict[str, tuple[str, ...]] = {
@@ -278,6 +307,7 @@ COPY_KEYS: dict[str, tuple[str, ...]] = {
     "site_origins": ("site_id", "origin"),
     "users": ("id",),
     "sessions": ("token_hash",),
+    "bans": ("id",),
     "threads": ("id",),
     "comments": ("id",),
     "likes": ("thread_id", "voter", "comment_id"),
@@ -368,8 +398,24 @@ class Storage(Protocol):
     async def get_comment(self, comment_id: int) -> Comment | None: ...
 
     async def add_comment(
-        self, new: NewComment, rate_limit: RateLimit | None
-    ) -> tuple[Comment, ThreadHead]: ...
+        self, new: NewComment, rate_limit: RateLimit | Sequence[RateLimit] | None
+    ) -> tuple[Comment, ThreadHead]:
+        """Store a comment with the status moderation gave it. Only an approved one changes the
+        thread (its count, version and title) and is told to readers. Raises Forbidden when
+        the thread is closed, RateLimited when any of the limits has no room."""
+        ...
+
+    async def author_history(
+        self, site_id: str, email: str, user_id: int | None, fingerprint: str, since: datetime
+    ) -> AuthorHistory: ...
+
+    async def list_bans(self, site_id: str) -> list[Ban]:
+        """The bans that apply on a site: its own and those for every site."""
+        ...
+
+    async def add_ban(
+        self, site_id: str | None, kind: str, value: str, note: str, at: datetime
+    ) -> Ban: ...
 
     async def get_user_comments(self, thread_id: int, user_id: int) -> list[Comment]:
         """A signed-in user's approved comments in one thread."""

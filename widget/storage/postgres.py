@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from widget.errors import Conflict, Invalid, NotFound, StorageUnavailable
+from widget.errors import Conflict, Forbidden, Invalid, NotFound, StorageUnavailable
 
 from .base import (
     COMMENT_COLUMNS,
@@ -28,6 +28,8 @@ from .base import (
     HEAD_COLUMNS,
     POST_LIKE,
     USER_COLUMNS,
+    AuthorHistory,
+    Ban,
     Comment,
     EventSink,
     NewComment,
@@ -401,12 +403,17 @@ class PostgresStorage:
         return [comment_from_row(row, _same) for row in rows]
 
     async def add_comment(
-        self, new: NewComment, rate_limit: RateLimit | None
+        self, new: NewComment, rate_limit: RateLimit | Sequence[RateLimit] | None
     ) -> tuple[Comment, ThreadHead]:
         async def op(conn: asyncpg.Connection) -> tuple[Comment, ThreadHead]:
-            if rate_limit is not None:
-                await _take_rate_token(conn, rate_limit, new.created_at.timestamp())
+            limits = () if rate_limit is None else (
+                (rate_limit,) if isinstance(rate_limit, RateLimit) else rate_limit
+            )  # fmt: skip
+            for limit in limits:
+                await _take_rate_token(conn, limit, new.created_at.timestamp())
             thread_id = await _ensure_thread(conn, new.page, new.created_at)
+            if await conn.fetchval("SELECT closed FROM threads WHERE id = $1", thread_id):
+                raise Forbidden("Comments are closed on this page.")
             root_id, depth = None, 1
             if new.parent_id is not None:
                 parent = await conn.fetchrow(
@@ -428,13 +435,17 @@ class PostgresStorage:
             row = await conn.fetchrow(
                 "INSERT INTO comments (thread_id, parent_id, root_id, depth, status, author_name,"
                 " author_email, author_url, body_source, body_html, notify, remote_ip,"
-                " created_at, user_id, author_avatar, author_provider) VALUES ($1, $2, $3, $4,"
-                " 'approved', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-                f" RETURNING {COMMENT_COLUMNS}",
-                thread_id, new.parent_id, root_id, depth, new.author_name, new.author_email,
-                new.author_url, new.body_source, new.body_html, new.notify, new.remote_ip,
-                new.created_at, new.user_id, new.author_avatar, new.author_provider,
+                " created_at, user_id, author_avatar, author_provider, held_because, fingerprint)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
+                f" $17, $18) RETURNING {COMMENT_COLUMNS}",
+                thread_id, new.parent_id, root_id, depth, new.status, new.author_name,
+                new.author_email, new.author_url, new.body_source, new.body_html, new.notify,
+                new.remote_ip, new.created_at, new.user_id, new.author_avatar,
+                new.author_provider, new.held_because, new.fingerprint,
             )  # fmt: skip
+            comment = comment_from_row(row, _same)
+            if comment.status != "approved":  # held: the thread's readers see no change
+                return comment, await _bump_thread(conn, thread_id, bump=False)
             # The newest comment's page title and URL win: pages get renamed.
             head = await _bump_thread(
                 conn,
@@ -444,13 +455,53 @@ class PostgresStorage:
                 new.page.title,
                 new.page.url,
             )
-            comment = comment_from_row(row, _same)
             await _notify(conn, head, "comment", comment.id, head.comment_count)
             return comment, head
 
         comment, head = await self._write(op)
         self._committed(head)
         return comment, head
+
+    async def author_history(
+        self, site_id: str, email: str, user_id: int | None, fingerprint: str, since: datetime
+    ) -> AuthorHistory:
+        async with self._connection() as conn:
+            approved = await conn.fetchval(
+                "SELECT 1 FROM comments c JOIN threads t ON t.id = c.thread_id"
+                " WHERE t.site_id = $1 AND c.status = 'approved'"
+                " AND (c.user_id = $2 OR ($3 <> '' AND lower(c.author_email) = lower($3)))"
+                " LIMIT 1",
+                site_id, user_id, email,
+            )  # fmt: skip
+            duplicate = await conn.fetchval(
+                "SELECT 1 FROM comments c JOIN threads t ON t.id = c.thread_id"
+                " WHERE c.fingerprint = $1 AND c.created_at >= $2 AND t.site_id = $3"
+                " AND c.status <> 'deleted' LIMIT 1",
+                fingerprint, since, site_id,
+            )  # fmt: skip
+        return AuthorHistory(bool(approved), bool(duplicate) and bool(fingerprint))
+
+    async def list_bans(self, site_id: str) -> list[Ban]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                "SELECT id, site_id, kind, value, note FROM bans"
+                " WHERE site_id = $1 OR site_id IS NULL ORDER BY id",
+                site_id,
+            )
+        return [Ban(r["id"], r["site_id"], r["kind"], r["value"], r["note"]) for r in rows]
+
+    async def add_ban(
+        self, site_id: str | None, kind: str, value: str, note: str, at: datetime
+    ) -> Ban:
+        async def op(conn: asyncpg.Connection) -> Ban:
+            row = await conn.fetchrow(
+                "INSERT INTO bans (site_id, kind, value, note, created_at)"
+                " VALUES ($1, $2, $3, $4, $5) RETURNING id, site_id, kind, value, note",
+                site_id, kind, value, note, at,
+            )  # fmt: skip
+            return Ban(row["id"], row["site_id"], row["kind"], row["value"], row["note"])
+
+        return await self._write(op)
 
     async def edit_comment(
         self,
@@ -686,7 +737,7 @@ class PostgresStorage:
                         batch.table, records=batch.rows, columns=list(columns)
                     )
                 counts[batch.table] += len(batch.rows)
-            for table in ("users", "threads", "comments"):  # new rows go on after copied ids
+            for table in ("users", "threads", "comments", "bans"):  # new ids follow copied ones
                 await conn.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                     f" coalesce(max(id), 1), max(id) IS NOT NULL) FROM {table}"

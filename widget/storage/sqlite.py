@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from widget.errors import Conflict, Invalid, NotFound, StorageUnavailable
+from widget.errors import Conflict, Forbidden, Invalid, NotFound, StorageUnavailable
 
 from .base import (
     COMMENT_COLUMNS,
@@ -36,6 +36,8 @@ from .base import (
     HEAD_COLUMNS,
     POST_LIKE,
     USER_COLUMNS,
+    AuthorHistory,
+    Ban,
     Comment,
     EventSink,
     NewComment,
@@ -541,13 +543,16 @@ class SQLiteStorage:
         return [comment_from_row(row, _dt) for row in rows]
 
     async def add_comment(
-        self, new: NewComment, rate_limit: RateLimit | None
+        self, new: NewComment, rate_limit: RateLimit | Sequence[RateLimit] | None
     ) -> tuple[Comment, ThreadHead]:
         async def op(conn: aiosqlite.Connection) -> tuple[Comment, ThreadHead]:
             now = _ts(new.created_at)
-            if rate_limit is not None:
-                await _take_rate_token(conn, rate_limit, now)
+            for limit in _limits(rate_limit):
+                await _take_rate_token(conn, limit, now)
             thread_id = await _ensure_thread(conn, new.page, now)
+            closed = await _fetch(conn, "SELECT closed FROM threads WHERE id = ?", (thread_id,))
+            if closed[0]["closed"]:
+                raise Forbidden("Comments are closed on this page.")
             root_id, depth = None, 1
             if new.parent_id is not None:
                 parents = await _fetch(
@@ -571,16 +576,19 @@ class SQLiteStorage:
                 conn,
                 "INSERT INTO comments (thread_id, parent_id, root_id, depth, status, author_name,"
                 " author_email, author_url, body_source, body_html, notify, remote_ip,"
-                " created_at, user_id, author_avatar, author_provider)"
-                " VALUES (?, ?, ?, ?, 'approved', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " created_at, user_id, author_avatar, author_provider, held_because, fingerprint)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 f" RETURNING {COMMENT_COLUMNS}",
                 (
-                    thread_id, new.parent_id, root_id, depth, new.author_name, new.author_email,
-                    new.author_url, new.body_source, new.body_html, int(new.notify),
-                    new.remote_ip, now, new.user_id, new.author_avatar, new.author_provider,
+                    thread_id, new.parent_id, root_id, depth, new.status, new.author_name,
+                    new.author_email, new.author_url, new.body_source, new.body_html,
+                    int(new.notify), new.remote_ip, now, new.user_id, new.author_avatar,
+                    new.author_provider, new.held_because, new.fingerprint,
                 ),
             )  # fmt: skip
             comment = comment_from_row(rows[0], _dt)
+            if comment.status != "approved":  # held: the thread's readers see no change
+                return comment, await _bump_thread(conn, thread_id, bump=False)
             # The newest comment's page title and URL win: pages get renamed.
             head = await _bump_thread(
                 conn,
@@ -593,9 +601,56 @@ class SQLiteStorage:
 
         def committed(result: tuple[Comment, ThreadHead]) -> None:
             comment, head = result
-            self._committed(head, "comment", comment.id, head.comment_count)
+            if comment.status == "approved":
+                self._committed(head, "comment", comment.id, head.comment_count)
 
         return await self._write(op, committed)
+
+    async def author_history(
+        self, site_id: str, email: str, user_id: int | None, fingerprint: str, since: datetime
+    ) -> AuthorHistory:
+        async with self._reader() as conn:
+            approved = await _fetch(
+                conn,
+                "SELECT 1 FROM comments c JOIN threads t ON t.id = c.thread_id"
+                " WHERE t.site_id = ? AND c.status = 'approved'"
+                " AND (c.user_id = ? OR (? <> '' AND lower(c.author_email) = lower(?)))"
+                " LIMIT 1",
+                (site_id, user_id, email, email),
+            )
+            duplicate = await _fetch(
+                conn,
+                "SELECT 1 FROM comments c JOIN threads t ON t.id = c.thread_id"
+                " WHERE c.fingerprint = ? AND c.created_at >= ? AND t.site_id = ?"
+                " AND c.status <> 'deleted' LIMIT 1",
+                (fingerprint, _ts(since), site_id),
+            )
+        return AuthorHistory(bool(approved), bool(duplicate) and bool(fingerprint))
+
+    async def list_bans(self, site_id: str) -> list[Ban]:
+        async with self._reader() as conn:
+            rows = await _fetch(
+                conn,
+                "SELECT id, site_id, kind, value, note FROM bans"
+                " WHERE site_id = ? OR site_id IS NULL ORDER BY id",
+                (site_id,),
+            )
+        return [Ban(r["id"], r["site_id"], r["kind"], r["value"], r["note"]) for r in rows]
+
+    async def add_ban(
+        self, site_id: str | None, kind: str, value: str, note: str, at: datetime
+    ) -> Ban:
+        async def op(conn: aiosqlite.Connection) -> Ban:
+            rows = await _fetch(
+                conn,
+                "INSERT INTO bans (site_id, kind, value, note, created_at) VALUES (?, ?, ?, ?, ?)"
+                " RETURNING id, site_id, kind, value, note",
+                (site_id, kind, value, note, _ts(at)),
+            )
+            row = rows[0]
+            return Ban(row["id"], row["site_id"], row["kind"], row["value"], row["note"])
+
+        return await self._write(op)
 
     async def edit_comment(
         self,
@@ -845,6 +900,7 @@ class SQLiteStorage:
 # -- copying: SQLite's storage classes to and from plain Python values --------------------------
 
 _TIMES = {"created_at", "edited_at", "updated_at", "expires_at"}
+_FLAGS = {"notify", "pinned", "closed"}
 COPY_BATCH = 1000  # rows per batch
 
 
@@ -853,7 +909,7 @@ def _from_sqlite(columns: tuple[str, ...], row: sqlite3.Row) -> tuple[Any, ...]:
     for column, value in zip(columns, row, strict=True):
         if column in _TIMES and value is not None:
             value = _dt(value)
-        elif column == "notify":
+        elif column in _FLAGS:
             value = bool(value)
         elif column == "settings":
             value = json.loads(value)
@@ -866,7 +922,7 @@ def _to_sqlite(columns: tuple[str, ...], row: tuple[Any, ...]) -> tuple[Any, ...
     for column, value in zip(columns, row, strict=True):
         if column in _TIMES and value is not None:
             value = _ts(value)
-        elif column == "notify":
+        elif column in _FLAGS:
             value = int(value)
         elif column == "settings":
             value = json.dumps(value)
@@ -888,6 +944,12 @@ async def _provider_app(
         (provider, instance),
     )
     return (rows[0]["client_id"], rows[0]["client_secret"]) if rows else None
+
+
+def _limits(rate_limit: RateLimit | Sequence[RateLimit] | None) -> Sequence[RateLimit]:
+    if rate_limit is None:
+        return ()
+    return (rate_limit,) if isinstance(rate_limit, RateLimit) else rate_limit
 
 
 async def _fetch(
