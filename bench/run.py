@@ -35,7 +35,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from widget.auth.tokens import TokenSigner  # noqa: E402
+from widget.auth.tokens import Purpose, TokenSigner  # noqa: E402
 from widget.comments import CommentForm, page_ref, post_comment  # noqa: E402
 from widget.config import Settings, load_settings  # noqa: E402
 from widget.sites import add_site, settings_of  # noqa: E402
@@ -95,7 +95,8 @@ async def seed_thread(
     try:
         site = await storage.get_site(site_id)
         if site is None:
-            site = await add_site(storage, site_id, [BLOG], "Benchmark")
+            # wrk posts as fast as it can: no wait after the form opens.
+            site = await add_site(storage, site_id, [BLOG], "Benchmark", {"min_seconds_to_post": 0})
         ref = page_ref(site, page, f"{BLOG}{page}", "Bench")
         signer = TokenSigner(settings.secret_key)
         site_settings = settings_of(site)
@@ -109,7 +110,7 @@ async def seed_thread(
             parent = plan[n]
             website = "https://example.com" if n % 3 else ""
             form = CommentForm(
-                f"{n}: {LOREM}", f"Reader {n % 97}", f"r{n}@example.com", website, False,
+                f"{page} {n}: {LOREM}", f"Reader {n % 97}", f"r{n}@example.com", website, False,
                 ids[parent] if parent is not None else None,
             )  # fmt: skip
             posted = await post_comment(
@@ -315,9 +316,13 @@ def measure_http(
         runs["counts, 10 pages"] = wrk_together(counts_urls, args.duration, args.connections)
         posting_count = f"{bases[0]}/api/v1/counts?site=bench&page=/posting/"
         before = httpx.get(posting_count).json()["counts"]["/posting/"]["count"]
+        form_token = TokenSigner(settings.secret_key).sign(
+            Purpose.FORM, {"s": "bench", "p": "/posting/"}
+        )
         runs["posting"] = wrk_together(
             bases, args.duration, args.connections, script=ROOT / "bench" / "post.lua",
-            env={**os.environ, "WIDGET_BENCH_ORIGIN": settings.public_url},
+            env={**os.environ, "WIDGET_BENCH_ORIGIN": settings.public_url,
+                 "WIDGET_BENCH_FORM_TOKEN": form_token},
         )  # fmt: skip
         after = httpx.get(posting_count).json()["counts"]["/posting/"]["count"]
         extra["comments_stored_during_posting"] = after - before

@@ -177,7 +177,8 @@
     posting += 1;
     api('POST', 'comments', withPage({
       body: f.body.value, name: f.name.value, email: f.email.value, website: f.website.value,
-      notify: f.notify.checked, parent: parentId
+      notify: f.notify.checked, parent: parentId, form_token: f.form_token.value,
+      homepage: f.homepage.value
     })).then(function (result) {
       if (!result.ok) { showErrors(result.data); return; }
       showErrors({});
@@ -204,18 +205,20 @@
     });
   });
 
-  function insertComment(data, parentId) {
-    var list;
-    var parentItem = parentId && doc.getElementById('comment-' + data.comment.parent);
+  function placeComment(html, parentId) {
+    var parentItem = parentId && doc.getElementById('comment-' + parentId);
     if (parentItem) {
-      list = parentItem.querySelector(':scope > ol.wg-children');
-      if (!list) { list = el('ol', 'wg-children'); parentItem.appendChild(list); }
-      list.appendChild(serverHtml(data.html));
-    } else {
-      list = doc.querySelector('ol.wg-comments');
-      var node = serverHtml(data.html);
-      if (config.order === 'newest') list.prepend(node); else list.appendChild(node);
+      var children = parentItem.querySelector(':scope > ol.wg-children');
+      if (!children) { children = el('ol', 'wg-children'); parentItem.appendChild(children); }
+      children.appendChild(serverHtml(html));
+      return;
     }
+    var list = doc.querySelector('ol.wg-comments');
+    var node = serverHtml(html);
+    if (config.order === 'newest') list.prepend(node); else list.appendChild(node);
+  }
+  function insertComment(data, parentId) {
+    placeComment(data.html, parentId && data.comment.parent);
     doc.getElementById('comments-title').textContent = data.title_text;
     var item = doc.getElementById('comment-' + data.comment.id);
     describeTimes(item);
@@ -267,6 +270,7 @@
     if (!item || item.querySelector('.wg-own')) return;
     if (source !== null) sources[id] = source;
     var actions = item.querySelector(':scope > article > footer');
+    if (!actions) return; // held for a moderator: nothing to do with it yet
     var edit = el('button', 'wg-own wg-edit', strings.edit);
     var remove = el('button', 'wg-own wg-delete', strings.delete);
     edit.type = remove.type = 'button';
@@ -290,6 +294,9 @@
           if (item) markLiked(item.querySelector('button.wg-like'), true);
         });
         if (result.data.post_liked) markLiked(doc.querySelector('button.wg-post-like'), true);
+        result.data.held.forEach(function (held) { // own comments awaiting a moderator
+          if (!doc.getElementById('comment-' + held.id)) placeComment(held.html, held.parent);
+        });
         Object.keys(result.data.editable).forEach(function (id) {
           addOwnControls(doc.getElementById('comment-' + Number(id)), id,
             result.data.editable[id].body);

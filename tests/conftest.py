@@ -12,7 +12,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from tests.helpers import BLOG, PUBLIC_URL, make_settings
+from tests.helpers import BLOG, PUBLIC_URL, QUICK, make_settings
 from widget.app import create_app
 from widget.config import Settings
 from widget.sites import add_site
@@ -49,7 +49,8 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 async def app(settings: Settings) -> AsyncIterator[Starlette]:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        await add_site(app.state.widget.storage, "blog", [BLOG], "The blog")
+        # Tests post the moment a page is open; the default wait is tested on its own.
+        await add_site(app.state.widget.storage, "blog", [BLOG], "The blog", QUICK)
         yield app
 
 

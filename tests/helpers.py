@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import html.parser
+import itertools
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
+from widget.auth.tokens import Purpose, TokenSigner
 from widget.config import Settings, load_settings
 
 PUBLIC_URL = "http://comments.localhost:8000"
+SECRET = "test-secret-key"
+QUICK = {"min_seconds_to_post": 0}  # site settings for tests that post at once
 OWN_ORIGIN = {"Origin": PUBLIC_URL}
 BLOG = "https://blog.example"
 PAGE = {"site": "blog", "page": "/hello/", "url": f"{BLOG}/hello/", "title": "Hello world"}
@@ -19,7 +24,7 @@ PAGE = {"site": "blog", "page": "/hello/", "url": f"{BLOG}/hello/", "title": "He
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "data_dir": str(data_dir),
-        "secret_key": "test-secret-key",
+        "secret_key": SECRET,
         "public_url": PUBLIC_URL,
         "demo": False,
         "post_rate_per_minute": 10_000,  # tests of the limit itself ask for the default
@@ -28,16 +33,35 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
     return load_settings(environ={}, **values)
 
 
+def form_token(site: str, page: str, secret: str = SECRET) -> str:
+    """The token the comment form carries, as the server would hand it out for this page."""
+    parts = urlsplit(page.strip())
+    if parts.scheme in {"http", "https"} and parts.netloc:
+        page = parts.path or "/"
+    return TokenSigner(secret).sign(Purpose.FORM, {"s": site, "p": page.strip()})
+
+
+def with_form_token(body: dict[str, Any]) -> dict[str, Any]:
+    """A JSON comment with the form token of its page (unless the test gives its own)."""
+    if "form_token" not in body and isinstance(body.get("page"), str):
+        body = {**body, "form_token": form_token(str(body.get("site")), body["page"])}
+    return body
+
+
+_numbers = itertools.count(1)
+
+
 def comment_body(**fields: Any) -> dict[str, Any]:
+    """A guest comment; each has its own text, since repeating one holds it as a duplicate."""
     body: dict[str, Any] = {
         **PAGE,
-        "body": "A first comment",
+        "body": f"A comment, number {next(_numbers)}",
         "name": "Ann",
         "email": "ann@example.com",
         "website": "",
     }
     body.update(fields)
-    return body
+    return with_form_token(body)
 
 
 async def post_comment(client: httpx.AsyncClient, **fields: Any) -> httpx.Response:

@@ -46,6 +46,14 @@ class WidgetServer:
         # Browsers reach it by name; Python reaches it by address (it does not resolve *.localhost).
         self.public_url = f"http://comments.localhost:{port}"
         self.local_url = f"http://127.0.0.1:{port}"
+        self.secret = ""
+
+    def form_token(self, site: str, page: str) -> str:
+        """What the comment form of `page` carries, signed with this server's secret."""
+        from tests.helpers import form_token
+
+        secret = self.secret or (self.data_dir / "secret_key").read_text().strip()
+        return form_token(site, page, secret)
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
@@ -88,6 +96,7 @@ def widget_server(data_dir: Path, **settings: str) -> Iterator[WidgetServer]:
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     server = WidgetServer(process, port, data_dir)
+    server.secret = settings.get("secret_key", "")
     try:
         deadline = time.monotonic() + 30
         while True:

@@ -108,8 +108,7 @@ def test_the_command_line_copies_and_says_what_next(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (
         "Copied 1 sites, 1 site origins, 0 users, 0 threads, 0 comments, 0 likes, 0 sessions,"
-        " 0 bans"
-        in result.stdout
+        " 0 bans" in result.stdout
     )
     assert f"WIDGET_DATABASE_URL={target}" in result.stdout
     again = subprocess.run(

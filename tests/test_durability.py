@@ -17,10 +17,14 @@ pytestmark = pytest.mark.slow
 
 async def test_acknowledged_comments_survive_kill_9(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    widget_cli(data_dir, "site", "add", "blog", "--origin", "https://blog.example")
+    widget_cli(
+        data_dir, "site", "add", "blog", "--origin", "https://blog.example",
+        "--set", "min_seconds_to_post=0",
+    )  # fmt: skip
     acknowledged: dict[int, str] = {}
     with widget_server(data_dir) as server:
         headers = {"Origin": server.public_url}
+        token = server.form_token("blog", "/p/")
 
         async def writer(client: httpx.AsyncClient, worker: int) -> None:
             for n in range(100_000):
@@ -29,7 +33,7 @@ async def test_acknowledged_comments_survive_kill_9(tmp_path: Path) -> None:
                     response = await client.post(
                         "/api/v1/comments",
                         json={"site": "blog", "page": "/p/", "body": body, "name": "Ann",
-                              "email": "ann@example.com"},
+                              "email": "ann@example.com", "form_token": token},
                         headers=headers,
                     )  # fmt: skip
                 except httpx.TransportError:

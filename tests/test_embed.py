@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from starlette.applications import Starlette
 
-from tests.helpers import BLOG, OWN_ORIGIN, PAGE, PUBLIC_URL, hidden_inputs, posted
+from tests.helpers import BLOG, OWN_ORIGIN, PAGE, PUBLIC_URL, QUICK, hidden_inputs, posted
 from widget.sites import add_site, change_site_setting
 
 EMBED = {key: value for key, value in PAGE.items() if key != "site"}
@@ -398,7 +398,7 @@ async def test_a_site_added_again_never_gets_an_old_fragment(
     await posted(client, body="from the first life of the site")
     old = await client.get("/embed/blog/thread/fragment", params=EMBED)
     assert await storage.remove_site("blog")
-    await add_site(storage, "blog", [BLOG])
+    await add_site(storage, "blog", [BLOG], "", QUICK)
     await posted(client, body="from the second life")
     new = await client.get(
         "/embed/blog/thread/fragment", params=EMBED, headers={"If-None-Match": old.headers["etag"]}

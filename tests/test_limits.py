@@ -10,7 +10,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from tests.helpers import BLOG, PUBLIC_URL, make_settings, post_comment
+from tests.helpers import BLOG, PUBLIC_URL, QUICK, make_settings, post_comment, with_form_token
 from widget.addresses import client_address, rate_limit_key
 from widget.app import create_app
 from widget.config import load_settings
@@ -25,7 +25,7 @@ async def default_app(tmp_path: Path, database_url: str) -> AsyncIterator[Starle
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        await add_site(app.state.widget.storage, "blog", [BLOG])
+        await add_site(app.state.widget.storage, "blog", [BLOG], "", QUICK)
         yield app
 
 
@@ -47,17 +47,20 @@ async def test_the_sixth_comment_in_a_minute_is_429(default_app: Starlette) -> N
         assert 1 <= int(refused.headers["retry-after"]) <= 13
         assert "posting too fast" in refused.json()["error"]
     async with client_for(default_app, "198.51.100.2") as neighbour:
-        assert (await post_comment(neighbour)).status_code == 201
+        assert (await post_comment(neighbour, email="bob@example.com")).status_code == 201
+        # The same commenter from another address is held to the same limit.
+        moved = await post_comment(neighbour, email="ann@example.com")
+        assert moved.status_code == 429
 
 
 async def test_ipv6_addresses_count_by_64(default_app: Starlette) -> None:
     for i in range(5):
         async with client_for(default_app, f"2001:db8:1:2::{i + 1}") as client:
-            assert (await post_comment(client)).status_code == 201
+            assert (await post_comment(client, email=f"n{i}@example.com")).status_code == 201
     async with client_for(default_app, "2001:db8:1:2:ffff::9") as same_64:
-        assert (await post_comment(same_64)).status_code == 429
+        assert (await post_comment(same_64, email="n9@example.com")).status_code == 429
     async with client_for(default_app, "2001:db8:1:3::1") as other_64:
-        assert (await post_comment(other_64)).status_code == 201
+        assert (await post_comment(other_64, email="n10@example.com")).status_code == 201
 
 
 async def test_forwarded_for_counts_only_from_trusted_proxies(default_app: Starlette) -> None:
@@ -65,8 +68,8 @@ async def test_forwarded_for_counts_only_from_trusted_proxies(default_app: Starl
         for i in range(5):
             response = await proxy.post(
                 "/api/v1/comments",
-                json={"site": "blog", "page": "/p/", "body": f"b{i}", "name": "A",
-                      "email": "a@example.com"},
+                json=with_form_token({"site": "blog", "page": "/p/", "body": f"b{i}", "name": "A",
+                                      "email": f"a{i}@example.com"}),
                 headers={"Origin": PUBLIC_URL, "X-Forwarded-For": f"192.0.2.{i + 1}"},
             )  # fmt: skip
             assert response.status_code == 201  # five different clients behind the proxy
@@ -75,8 +78,8 @@ async def test_forwarded_for_counts_only_from_trusted_proxies(default_app: Starl
         for i in range(6):
             response = await spoofer.post(
                 "/api/v1/comments",
-                json={"site": "blog", "page": "/p/", "body": f"s{i}", "name": "A",
-                      "email": "a@example.com"},
+                json=with_form_token({"site": "blog", "page": "/p/", "body": f"s{i}", "name": "A",
+                                      "email": f"s{i}@example.com"}),
                 headers={"Origin": PUBLIC_URL, "X-Forwarded-For": f"192.0.2.{100 + i}"},
             )  # fmt: skip
             statuses.append(response.status_code)

@@ -67,16 +67,16 @@ async def test_a_quiet_stream_waits_without_losing_what_comes_next() -> None:
 
 
 def post(server: WidgetServer, page: str, body: str) -> httpx.Response:
+    comment = {"site": "blog", "page": page, "body": body, "name": "Ann", "email": "a@example.com",
+               "form_token": server.form_token("blog", page)}  # fmt: skip
     return httpx.post(
-        f"{server.local_url}/api/v1/comments",
-        json={"site": "blog", "page": page, "body": body, "name": "Ann", "email": "a@example.com"},
-        headers={"Origin": server.public_url},
+        f"{server.local_url}/api/v1/comments", json=comment, headers={"Origin": server.public_url}
     )
 
 
 def test_a_stream_receives_new_comments_edits_likes_and_deletions(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    widget_cli(data_dir, "site", "add", "blog", "--origin", BLOG)
+    widget_cli(data_dir, "site", "add", "blog", "--origin", BLOG, "--set", "min_seconds_to_post=0")
     with widget_server(data_dir) as server:
         stream = EventStream(server.local_url, "blog", "/live/")
         try:
@@ -108,7 +108,7 @@ def test_a_stream_receives_new_comments_edits_likes_and_deletions(tmp_path: Path
 
 def test_too_many_readers_get_a_503(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    widget_cli(data_dir, "site", "add", "blog", "--origin", BLOG)
+    widget_cli(data_dir, "site", "add", "blog", "--origin", BLOG, "--set", "min_seconds_to_post=0")
     with widget_server(data_dir, live_readers_per_thread="1") as server:
         request = (
             "GET /api/v1/events?site=blog&page=/full/ HTTP/1.1\r\n"
@@ -199,7 +199,15 @@ def test_two_instances_share_events_rate_limits_and_sessions(
     tmp_path: Path, shared_postgres: str, identity_provider: str
 ) -> None:
     widget_cli(
-        tmp_path / "a", "site", "add", "blog", "--origin", BLOG, database_url=shared_postgres
+        tmp_path / "a",
+        "site",
+        "add",
+        "blog",
+        "--origin",
+        BLOG,
+        "--set",
+        "min_seconds_to_post=0",
+        database_url=shared_postgres,
     )
     settings = {
         "database_url": shared_postgres, "post_rate_per_minute": "5", "secret_key": "shared",

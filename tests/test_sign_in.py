@@ -21,7 +21,16 @@ from oidc_provider_mock import User as MockUser
 from oidc_provider_mock import run_server_in_thread
 from starlette.applications import Starlette
 
-from tests.helpers import BLOG, OWN_ORIGIN, PAGE, PUBLIC_URL, make_settings, post_comment
+from tests.helpers import (
+    BLOG,
+    OWN_ORIGIN,
+    PAGE,
+    PUBLIC_URL,
+    QUICK,
+    make_settings,
+    post_comment,
+    with_form_token,
+)
 from widget.app import create_app
 from widget.sites import add_site, change_site_setting
 
@@ -46,7 +55,7 @@ async def app(provider: str, tmp_path: Path, database_url: str) -> AsyncIterator
     settings = make_settings(tmp_path, database_url=database_url, providers=providers)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        await add_site(app.state.widget.storage, "blog", [BLOG])
+        await add_site(app.state.widget.storage, "blog", [BLOG], "", QUICK)
         yield app
 
 
@@ -153,7 +162,7 @@ async def test_the_whole_flow(client: httpx.AsyncClient, provider: str) -> None:
 
     # Commenting signed in: no name or email in the form; the account's name and picture.
     posted = await client.post(
-        "/api/v1/comments", json={**PAGE, "body": "Signed in!"},
+        "/api/v1/comments", json=with_form_token({**PAGE, "body": "Signed in!"}),
         headers={**OWN_ORIGIN, "Cookie": f"widget_session={token}"},
     )  # fmt: skip
     assert posted.status_code == 201, posted.text
@@ -185,7 +194,7 @@ async def test_unverified_emails_are_not_kept(
     token = session.json()["token"]
     assert (await me(client, token))["user"]["name"] == "Bob"
     posted = await client.post(
-        "/api/v1/comments", json={**PAGE, "body": "hi"},
+        "/api/v1/comments", json=with_form_token({**PAGE, "body": "hi"}),
         headers={**OWN_ORIGIN, "Authorization": f"Bearer {token}"},
     )  # fmt: skip
     comment = await app.state.widget.storage.get_comment(posted.json()["comment"]["id"])
@@ -352,7 +361,7 @@ async def test_guests_may_not_pass_as_users(client: httpx.AsyncClient, provider:
     popup = Popup(client, provider)
     token = (await exchange(client, popup.verifier, await popup.sign_in())).json()["token"]
     mine = await client.post(
-        "/api/v1/comments", json={**PAGE, "body": "mine"},
+        "/api/v1/comments", json=with_form_token({**PAGE, "body": "mine"}),
         headers={**OWN_ORIGIN, "Authorization": f"Bearer {token}"},
     )  # fmt: skip
     guest = await post_comment(
@@ -377,7 +386,9 @@ async def test_signed_in_users_edit_and_like_as_themselves(
     popup = Popup(client, provider)
     token = (await exchange(client, popup.verifier, await popup.sign_in())).json()["token"]
     auth = {**OWN_ORIGIN, "Authorization": f"Bearer {token}"}
-    created = await client.post("/api/v1/comments", json={**PAGE, "body": "tpyo"}, headers=auth)
+    created = await client.post(
+        "/api/v1/comments", json=with_form_token({**PAGE, "body": "tpyo"}), headers=auth
+    )
     comment_id = created.json()["comment"]["id"]
     state = (await me(client, token))["editable"]
     assert list(state) == [str(comment_id)]
@@ -406,7 +417,7 @@ async def test_sites_may_require_sign_in(
     popup = Popup(client, provider)
     token = (await exchange(client, popup.verifier, await popup.sign_in())).json()["token"]
     signed_in = await client.post(
-        "/api/v1/comments", json={**PAGE, "body": "member"},
+        "/api/v1/comments", json=with_form_token({**PAGE, "body": "member"}),
         headers={**OWN_ORIGIN, "Authorization": f"Bearer {token}"},
     )  # fmt: skip
     assert signed_in.status_code == 201

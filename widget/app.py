@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Host, Route
 
 from widget import demo
+from widget.akismet import Akismet
 from widget.auth.signin import SignIn
 from widget.auth.tokens import TokenSigner
 from widget.config import Settings, load_settings
@@ -62,7 +63,11 @@ def create_app(
         html=html,
         events=events,
         sign_in=sign_in,
-    )
+        akismet=Akismet(
+            settings.akismet_key, settings.akismet_blog_url or settings.public_url,
+            settings.akismet_url,
+        ) if settings.akismet_key else None,
+    )  # fmt: skip
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

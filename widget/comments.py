@@ -10,7 +10,10 @@ import re
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from widget import moderation
+from widget.akismet import Akismet
 from widget.auth.tokens import BadToken, Purpose, TokenSigner
 from widget.errors import BadRequest, Forbidden, Invalid, NotFound
 from widget.rendering import render_markdown
@@ -82,6 +85,11 @@ class PostedComment:
     head: ThreadHead
     edit_token: str
 
+    @property
+    def held(self) -> bool:
+        """Waiting for a moderator (held or taken for spam: the author is told the same)."""
+        return self.comment.status != "approved"
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class LikeResult:
@@ -103,6 +111,7 @@ class OwnComment:
 class ViewerState:
     liked: frozenset[int]  # comment ids; POST_LIKE (0) for the post itself
     editable: Mapping[int, OwnComment]
+    held: tuple[Comment, ...] = ()  # this viewer's comments waiting for a moderator
 
 
 # -- pages ----------------------------------------------------------------------------------
@@ -250,12 +259,17 @@ async def post_comment(
     *,
     settings: SiteSettings,
     remote_ip: str,
-    rate_limit: RateLimit | None,
+    rate_limit: RateLimit | Sequence[RateLimit] | None,
     user: User | None = None,
+    honeypot: str = "",
+    akismet: Akismet | None = None,
+    context: Mapping[str, Any] | None = None,
     now: datetime | None = None,
 ) -> PostedComment:
-    """Store a new comment (published at once) and hand back the token to edit it. A signed-in
-    `user` writes under their account's name, picture and profile link."""
+    """Store a new comment, published or held as moderation decides, and hand back the token
+    to edit it. A signed-in `user` writes under their account's name, picture and profile
+    link. `context` tells Akismet about the request (user_agent, referrer, lang)."""
+    now = now or datetime.now(UTC)
     if user is None and settings.sign_in == "required":
         raise Forbidden("This site asks commenters to sign in first.")
     parent_id = form.parent_id
@@ -271,14 +285,25 @@ async def post_comment(
             "author_provider": user.provider,
             "user_id": user.id,  # type: ignore[dict-item]
         }
+    body_html = render_markdown(form.body)
+    verdict = await moderation.assess(
+        storage, settings, page, body=form.body, body_html=body_html,
+        author_name=str(author["author_name"]), author_email=str(author["author_email"]),
+        author_url=str(author["author_url"]), user=user, remote_ip=remote_ip,
+        honeypot=honeypot, akismet=akismet,
+        context={**(context or {}), "reply": parent_id is not None}, now=now,
+    )  # fmt: skip
     new = NewComment(
         page=page,
         parent_id=parent_id,
         body_source=form.body,
-        body_html=render_markdown(form.body),
+        body_html=body_html,
         notify=form.notify,
         remote_ip=remote_ip,
-        created_at=now or datetime.now(UTC),
+        created_at=now,
+        status=verdict.status,
+        held_because=verdict.because,
+        fingerprint=moderation.fingerprint(form.body),
         **author,  # type: ignore[arg-type]
     )
     comment, head = await storage.add_comment(new, rate_limit)
@@ -439,11 +464,15 @@ async def viewer_state(
         except Forbidden:
             continue
         comment = await storage.get_comment(comment_id)
-        if comment is not None and comment.thread_id == head.id and comment.status == "approved":
+        if comment is not None and comment.thread_id == head.id and comment.status != "deleted":
             own.append(comment)
     editable: dict[int, OwnComment] = {}
+    held: dict[int, Comment] = {}
     for comment in own:
+        if comment.status != "approved":
+            held[comment.id] = comment
+            continue
         left = window - (now - comment.created_at)
         if left.total_seconds() > 0:
             editable[comment.id] = OwnComment(int(left.total_seconds()), comment.body_source)
-    return ViewerState(frozenset(liked), editable)
+    return ViewerState(frozenset(liked), editable, tuple(held.values()))

@@ -139,6 +139,9 @@ SETTINGS: tuple[Setting, ...] = (
         "readers following live updates, all threads together",
         _parse_positive_int,
     ),
+    Setting("akismet_key", "", "Akismet API key; empty: Akismet is not asked", secret=True),
+    Setting("akismet_blog_url", "", "the blog URL registered with Akismet (default: public_url)"),
+    Setting("akismet_url", "https://rest.akismet.com/1.1", "Akismet's API"),
     Setting("session_days", "30", "days a sign-in lasts in a browser", _parse_positive_int),
     Setting("log_level", "info", "debug, info, warning or error"),
 )
@@ -164,6 +167,9 @@ class Settings:
     fragment_cache_bytes: int
     live_readers_per_thread: int
     live_readers_total: int
+    akismet_key: str
+    akismet_blog_url: str
+    akismet_url: str
     session_days: int
     log_level: str
     # Sign-in providers: name -> their settings (WIDGET_PROVIDER_<NAME>_<FIELD>, or a

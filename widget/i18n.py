@@ -82,6 +82,8 @@ EN: dict[str, Message] = {
     "continue": "Continue",
     "sign_in_failed": "Sign-in failed:",
     "via": "via {provider}",
+    "awaiting_moderation": "Your comment is awaiting moderation.",
+    "leave_empty": "Leave this field empty",
 }
 
 DE: dict[str, Message] = {
@@ -147,6 +149,8 @@ DE: dict[str, Message] = {
     "continue": "Weiter",
     "sign_in_failed": "Anmeldung fehlgeschlagen:",
     "via": "über {provider}",
+    "awaiting_moderation": "Dein Kommentar muss noch freigeschaltet werden.",
+    "leave_empty": "Dieses Feld leer lassen",
 }
 
 RU: dict[str, Message] = {
@@ -221,6 +225,8 @@ RU: dict[str, Message] = {
     "continue": "Продолжить",
     "sign_in_failed": "Не удалось войти:",
     "via": "через {provider}",
+    "awaiting_moderation": "Ваш комментарий ожидает проверки.",
+    "leave_empty": "Оставьте это поле пустым",
 }
 
 _CATALOGS: dict[str, tuple[dict[str, Message], Callable[[int], str]]] = {

@@ -53,6 +53,16 @@ def _choice(*options: str) -> Callable[[Any], str]:
     return parse
 
 
+def _text(max_chars: int) -> Callable[[Any], str]:
+    def parse(raw: Any) -> str:
+        text = str(raw).strip()
+        if len(text) > max_chars:
+            raise ValueError(f"expected at most {max_chars} characters")
+        return text
+
+    return parse
+
+
 def _wording(placeholder: bool) -> Callable[[Any], str]:
     def parse(raw: Any) -> str:
         text = str(raw).strip()
@@ -84,6 +94,19 @@ SITE_SETTINGS: tuple[SiteSetting, ...] = (
         _int_between(0, 7 * 24 * 3600),
     ),
     SiteSetting(
+        "moderation", "none",
+        "hold comments for a moderator: none, first (a commenter's first), or all",
+        _choice("none", "first", "all"),
+    ),
+    SiteSetting("max_links", 2, "comments with more links are held", _int_between(0, 100)),
+    SiteSetting(
+        "blocked_words", "", "comma-separated words or phrases that hold a comment", _text(2000)
+    ),
+    SiteSetting(
+        "min_seconds_to_post", 3, "forms posted sooner after opening are refused",
+        _int_between(0, 600),
+    ),
+    SiteSetting(
         "sign_in", "optional", "guests may comment (optional), or only signed-in people (required)",
         _choice("optional", "required"),
     ),
@@ -107,6 +130,10 @@ class SiteSettings:
     max_depth: int
     page_size: int
     edit_window_s: int
+    moderation: Literal["none", "first", "all"]
+    max_links: int
+    blocked_words: str
+    min_seconds_to_post: int
     sign_in: Literal["optional", "required"]
     count_zero: str
     count_one: str

@@ -51,7 +51,10 @@ def blog() -> Iterator[HostPages]:
 @pytest.fixture(scope="module")
 def widget(blog: HostPages, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WidgetServer]:
     data_dir = tmp_path_factory.mktemp("widget") / "data"
-    widget_cli(data_dir, "site", "add", "blog", "--origin", blog.origin)
+    # Tests post the moment the frame is there; the default wait has its own test.
+    widget_cli(
+        data_dir, "site", "add", "blog", "--origin", blog.origin, "--set", "min_seconds_to_post=0"
+    )
     with widget_server(data_dir) as server:
         yield server
 
@@ -105,7 +108,8 @@ def blog_post(blog: HostPages, widget: WidgetServer, path: str, title: str, extr
 def api_post(widget: WidgetServer, blog: HostPages, path: str, **fields: Any) -> dict[str, Any]:
     """Post a comment the way the iframe's script does, from Python."""
     body = {"site": "blog", "page": path, "url": blog.url + path, "title": "", "name": "Bea",
-            "email": "bea@example.com", "body": "A comment"}  # fmt: skip
+            "email": "bea@example.com", "body": "A comment",
+            "form_token": widget.form_token("blog", path)}  # fmt: skip
     body.update(fields)
     response = httpx.post(
         f"{widget.local_url}/api/v1/comments", json=body, headers={"Origin": widget.public_url}

@@ -85,7 +85,9 @@ def widget(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[WidgetServer]:  # fmt: skip
     data_dir = tmp_path_factory.mktemp("sign-in") / "data"
-    widget_cli(data_dir, "site", "add", "blog", "--origin", blog.origin)
+    widget_cli(
+        data_dir, "site", "add", "blog", "--origin", blog.origin, "--set", "min_seconds_to_post=0"
+    )
     providers = {
         "provider_mock_issuer": identity_provider, "provider_mock_client_id": "widget",
         "provider_mock_client_secret": "s3cret", "provider_mock_display_name": "Mock ID",

@@ -7,6 +7,7 @@ its signing time, so each check states how old a token may be.
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -44,6 +45,18 @@ class TokenSigner:
 
     def sign(self, purpose: Purpose, value: Any) -> str:
         return str(self._serializers[purpose].dumps(value))
+
+    def verify_timed(self, purpose: Purpose, token: str) -> tuple[Any, datetime]:
+        """The signed value and when it was signed; raises BadToken like `verify`."""
+        try:
+            value, signed_at = self._serializers[purpose].loads(
+                token, max_age=purpose.max_age_s, return_timestamp=True
+            )
+        except SignatureExpired as exc:
+            raise BadToken("expired") from exc
+        except BadSignature as exc:
+            raise BadToken("invalid") from exc
+        return value, signed_at
 
     def verify(self, purpose: Purpose, token: str, max_age_s: int | None = None) -> Any:
         """The signed value; raises BadToken when forged, for another purpose, or too old."""

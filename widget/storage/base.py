@@ -418,7 +418,7 @@ class Storage(Protocol):
     ) -> Ban: ...
 
     async def get_user_comments(self, thread_id: int, user_id: int) -> list[Comment]:
-        """A signed-in user's approved comments in one thread."""
+        """A signed-in user's comments in one thread: published or held, not deleted."""
         ...
 
     async def edit_comment(

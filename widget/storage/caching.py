@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections import OrderedDict
 
-from .base import Site, ThreadHead
+from .base import Ban, Site, ThreadHead
 
 __all__ = ["HeadCache", "SiteCache"]
 
@@ -80,11 +80,20 @@ class HeadCache:
 
 
 class SiteCache:
-    """Sites by id (None: no such site), dropped whenever a site changes anywhere."""
+    """Sites by id (None: no such site), and the bans that apply on each, dropped whenever a
+    site or a ban changes anywhere."""
 
     def __init__(self) -> None:
         self.generation = 0
         self._entries: dict[str, Site | None] = {}
+        self._bans: dict[str, list[Ban]] = {}
+
+    def lookup_bans(self, site_id: str) -> list[Ban] | None:
+        return self._bans.get(site_id)
+
+    def fill_bans(self, site_id: str, bans: list[Ban], generation: int) -> None:
+        if generation == self.generation:
+            self._bans[site_id] = bans
 
     def lookup(self, site_id: str) -> tuple[bool, Site | None]:
         if site_id in self._entries:
@@ -99,6 +108,8 @@ class SiteCache:
         """Drop one site (or all): a read in flight must not put the old one back."""
         if site_id is None:
             self._entries.clear()
+            self._bans.clear()
         else:
             self._entries.pop(site_id, None)
+            self._bans.pop(site_id, None)
         self.generation += 1

@@ -397,7 +397,7 @@ class PostgresStorage:
         async with self._connection() as conn:
             rows = await conn.fetch(
                 f"SELECT {COMMENT_COLUMNS} FROM comments WHERE user_id = $1 AND thread_id = $2"
-                " AND status = 'approved' ORDER BY id",
+                " AND status <> 'deleted' ORDER BY id",
                 user_id, thread_id,
             )  # fmt: skip
         return [comment_from_row(row, _same) for row in rows]
@@ -466,29 +466,32 @@ class PostgresStorage:
         self, site_id: str, email: str, user_id: int | None, fingerprint: str, since: datetime
     ) -> AuthorHistory:
         async with self._connection() as conn:
-            approved = await conn.fetchval(
-                "SELECT 1 FROM comments c JOIN threads t ON t.id = c.thread_id"
+            row = await conn.fetchrow(
+                "SELECT EXISTS (SELECT 1 FROM comments c JOIN threads t ON t.id = c.thread_id"
                 " WHERE t.site_id = $1 AND c.status = 'approved'"
-                " AND (c.user_id = $2 OR ($3 <> '' AND lower(c.author_email) = lower($3)))"
-                " LIMIT 1",
-                site_id, user_id, email,
+                " AND (c.user_id = $2 OR ($3 <> '' AND lower(c.author_email) = lower($3))))"
+                " AS approved, EXISTS (SELECT 1 FROM comments c JOIN threads t"
+                " ON t.id = c.thread_id WHERE c.fingerprint = $4 AND c.created_at >= $5"
+                " AND t.site_id = $1 AND c.status <> 'deleted') AS duplicate",
+                site_id, user_id, email, fingerprint, since,
             )  # fmt: skip
-            duplicate = await conn.fetchval(
-                "SELECT 1 FROM comments c JOIN threads t ON t.id = c.thread_id"
-                " WHERE c.fingerprint = $1 AND c.created_at >= $2 AND t.site_id = $3"
-                " AND c.status <> 'deleted' LIMIT 1",
-                fingerprint, since, site_id,
-            )  # fmt: skip
-        return AuthorHistory(bool(approved), bool(duplicate) and bool(fingerprint))
+        return AuthorHistory(row["approved"], row["duplicate"] and bool(fingerprint))
 
     async def list_bans(self, site_id: str) -> list[Ban]:
+        cached = self._sites.lookup_bans(site_id) if self._caching else None
+        if cached is not None:
+            return cached
+        generation = self._sites.generation
         async with self._connection() as conn:
             rows = await conn.fetch(
                 "SELECT id, site_id, kind, value, note FROM bans"
                 " WHERE site_id = $1 OR site_id IS NULL ORDER BY id",
                 site_id,
             )
-        return [Ban(r["id"], r["site_id"], r["kind"], r["value"], r["note"]) for r in rows]
+        bans = [Ban(r["id"], r["site_id"], r["kind"], r["value"], r["note"]) for r in rows]
+        if self._caching:
+            self._sites.fill_bans(site_id, bans, generation)
+        return bans
 
     async def add_ban(
         self, site_id: str | None, kind: str, value: str, note: str, at: datetime
@@ -499,9 +502,12 @@ class PostgresStorage:
                 " VALUES ($1, $2, $3, $4, $5) RETURNING id, site_id, kind, value, note",
                 site_id, kind, value, note, at,
             )  # fmt: skip
+            await _notify_site(conn, "*")  # every instance forgets the bans it knew
             return Ban(row["id"], row["site_id"], row["kind"], row["value"], row["note"])
 
-        return await self._write(op)
+        ban = await self._write(op)
+        self._sites.forget()
+        return ban
 
     async def edit_comment(
         self,

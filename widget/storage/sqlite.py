@@ -537,7 +537,7 @@ class SQLiteStorage:
             rows = await _fetch(
                 conn,
                 f"SELECT {COMMENT_COLUMNS} FROM comments WHERE user_id = ? AND thread_id = ?"
-                " AND status = 'approved' ORDER BY id",
+                " AND status <> 'deleted' ORDER BY id",
                 (user_id, thread_id),
             )
         return [comment_from_row(row, _dt) for row in rows]
@@ -610,24 +610,25 @@ class SQLiteStorage:
         self, site_id: str, email: str, user_id: int | None, fingerprint: str, since: datetime
     ) -> AuthorHistory:
         async with self._reader() as conn:
-            approved = await _fetch(
+            rows = await _fetch(
                 conn,
-                "SELECT 1 FROM comments c JOIN threads t ON t.id = c.thread_id"
+                "SELECT EXISTS (SELECT 1 FROM comments c JOIN threads t ON t.id = c.thread_id"
                 " WHERE t.site_id = ? AND c.status = 'approved'"
-                " AND (c.user_id = ? OR (? <> '' AND lower(c.author_email) = lower(?)))"
-                " LIMIT 1",
-                (site_id, user_id, email, email),
+                " AND (c.user_id = ? OR (? <> '' AND lower(c.author_email) = lower(?))))"
+                " AS approved, EXISTS (SELECT 1 FROM comments c JOIN threads t"
+                " ON t.id = c.thread_id WHERE c.fingerprint = ? AND c.created_at >= ?"
+                " AND t.site_id = ? AND c.status <> 'deleted') AS duplicate",
+                (site_id, user_id, email, email, fingerprint, _ts(since), site_id),
             )
-            duplicate = await _fetch(
-                conn,
-                "SELECT 1 FROM comments c JOIN threads t ON t.id = c.thread_id"
-                " WHERE c.fingerprint = ? AND c.created_at >= ? AND t.site_id = ?"
-                " AND c.status <> 'deleted' LIMIT 1",
-                (fingerprint, _ts(since), site_id),
-            )
-        return AuthorHistory(bool(approved), bool(duplicate) and bool(fingerprint))
+        return AuthorHistory(
+            bool(rows[0]["approved"]), bool(rows[0]["duplicate"]) and bool(fingerprint)
+        )
 
     async def list_bans(self, site_id: str) -> list[Ban]:
+        cached = self._sites.lookup_bans(site_id)
+        if cached is not None:
+            return cached
+        generation = self._sites.generation
         async with self._reader() as conn:
             rows = await _fetch(
                 conn,
@@ -635,7 +636,9 @@ class SQLiteStorage:
                 " WHERE site_id = ? OR site_id IS NULL ORDER BY id",
                 (site_id,),
             )
-        return [Ban(r["id"], r["site_id"], r["kind"], r["value"], r["note"]) for r in rows]
+        bans = [Ban(r["id"], r["site_id"], r["kind"], r["value"], r["note"]) for r in rows]
+        self._sites.fill_bans(site_id, bans, generation)
+        return bans
 
     async def add_ban(
         self, site_id: str | None, kind: str, value: str, note: str, at: datetime
@@ -650,7 +653,7 @@ class SQLiteStorage:
             row = rows[0]
             return Ban(row["id"], row["site_id"], row["kind"], row["value"], row["note"])
 
-        return await self._write(op)
+        return await self._write(op, lambda _: self._sites.forget())
 
     async def edit_comment(
         self,

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from widget import comments
+from widget import comments, moderation
 from widget.addresses import rate_limit_key
 from widget.errors import BadRequest, NotFound
 from widget.i18n import Translator, choose_language
@@ -202,8 +202,19 @@ async def viewer(request: Request) -> Response:
         context.storage, context.signer, query.site, query.page, _text(data, "voter"), tokens,
         user=user,
     )  # fmt: skip
+    max_depth = settings_of(query.site).max_depth
     return JSONResponse(
         {
+            "held": [
+                {
+                    "id": comment.id,
+                    "parent": comment.parent_id,
+                    "html": context.html.comment_html(
+                        query, comment, min(comment.depth, max_depth)
+                    ),
+                }
+                for comment in state.held
+            ],
             "user": user_json(context, user) if user else None,
             "liked": sorted(c for c in state.liked if c != POST_LIKE),
             "post_liked": POST_LIKE in state.liked,
@@ -225,11 +236,14 @@ async def post_comment(request: Request) -> Response:
         raise BadRequest("'parent' must be a comment id (a number) or null.")
     fields["parent"] = str(parent) if parent is not None else ""
     user = await current_user(context, request)
+    settings = settings_of(query.site)
+    moderation.check_form_token(
+        context.signer, _text(data, "form_token"), query.page, settings.min_seconds_to_post
+    )
     form = comments.check_comment_form(
         fields, context.settings.max_body_chars, signed_in=user is not None
     )
     address = remote_address(request, context.settings)
-    settings = settings_of(query.site)
     posted = await comments.post_comment(
         context.storage,
         context.signer,
@@ -237,14 +251,20 @@ async def post_comment(request: Request) -> Response:
         form,
         settings=settings,
         remote_ip=address,
-        rate_limit=context.post_rate_limit(rate_limit_key(address)),
+        rate_limit=context.post_rate_limits(
+            rate_limit_key(address), f"user:{user.id}" if user else form.email.lower()
+        ),
         user=user,
+        honeypot=_text(data, "homepage"),
+        akismet=context.akismet,
+        context=_akismet_context(request, query),
     )
     depth = min(posted.comment.depth, settings.max_depth)
     return JSONResponse(
         {
             "comment": _comment_json(context, posted.comment, depth),
             "html": context.html.comment_html(query, posted.comment, depth),
+            "held": posted.held,
             "edit_token": posted.edit_token,
             "edit_window_s": settings.edit_window_s,
             "count": posted.head.comment_count,
@@ -252,6 +272,14 @@ async def post_comment(request: Request) -> Response:
         },
         status_code=201,
     )
+
+
+def _akismet_context(request: Request, query: EmbedQuery) -> dict[str, str]:
+    return {
+        "user_agent": request.headers.get("user-agent", "")[:500],
+        "referrer": request.headers.get("referer", "")[:2000],
+        "lang": query.lang,
+    }
 
 
 def _comment_id(request: Request) -> int:

@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from widget.akismet import Akismet
 from widget.auth.signin import SignIn
 from widget.auth.tokens import TokenSigner
 from widget.config import Settings
@@ -34,6 +35,7 @@ class AppContext:
     html: HtmlRenderer
     events: EventHub
     sign_in: SignIn
+    akismet: Akismet | None
     # The counts API's checked questions and its answers' bytes (see views.api.counts).
     count_queries: LruCache[bytes, Any] = dataclasses.field(
         default_factory=lambda: LruCache(CACHE_ENTRIES)
@@ -42,8 +44,13 @@ class AppContext:
         default_factory=lambda: LruCache(CACHE_ENTRIES)
     )
 
-    def post_rate_limit(self, address_key: str) -> RateLimit:
-        return RateLimit(f"post:{address_key}", self.settings.post_rate_per_minute, 60.0)
+    def post_rate_limits(self, address_key: str, identity: str = "") -> list[RateLimit]:
+        """Per address, and per commenter (email or account) wherever they post from."""
+        rate = self.settings.post_rate_per_minute
+        limits = [RateLimit(f"post:{address_key}", rate, 60.0)]
+        if identity:
+            limits.append(RateLimit(f"post:{identity}", rate, 60.0))
+        return limits
 
     def like_rate_limit(self, address_key: str) -> RateLimit:
         return RateLimit(f"like:{address_key}", LIKE_RATE_PER_MINUTE, 60.0)

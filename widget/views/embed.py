@@ -6,16 +6,15 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Mapping
-from typing import Any
 
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from widget import comments
+from widget import comments, moderation
 from widget.addresses import rate_limit_key
-from widget.auth.tokens import BadToken, Purpose
+from widget.auth.tokens import Purpose
 from widget.avatars import AVATAR_KEY, identicon_svg
 from widget.errors import ClientError, Forbidden, NotFound, RateLimited
 from widget.i18n import Translator
@@ -68,8 +67,11 @@ async def thread_document(request: Request) -> Response:
     context = app_context(request)
     query = await _embed_query(context, request)
     head = await context.storage.get_thread_head(query.site.id, query.page.page_id)
-    reply_to = await _reply_target(context, head, read_query(request).get("replytocom", ""))
-    return await _render_document(request, context, query, head, reply_to=reply_to)
+    params = read_query(request)
+    reply_to = await _reply_target(context, head, params.get("replytocom", ""))
+    return await _render_document(
+        request, context, query, head, reply_to=reply_to, held=params.get("held") == "1"
+    )
 
 
 async def _reply_target(
@@ -94,6 +96,7 @@ async def _render_document(
     error: ClientError | None = None,
     status_code: int = 200,
     headers: Mapping[str, str] | None = None,
+    held: bool = False,
 ) -> Response:
     fragment = await context.html.thread_fragment(query, head)
     html = context.html
@@ -125,6 +128,7 @@ async def _render_document(
             "form_error": error.message if error else "",
             "form_token": form_token,
             "config": config,
+            "held": held,
             "providers": list(context.sign_in.providers.values()),
             "sign_in_required": config["signInRequired"],
         },
@@ -183,8 +187,11 @@ async def post_from_form(request: Request) -> Response:
     query = EmbedQuery.parse(await _embed_site(context, request), form)
     values = {name: form.get(name, "") for name in FORM_FIELDS}
     storage = context.storage
+    settings = settings_of(query.site)
     try:
-        _check_form_token(context, query, form.get("form_token", ""))
+        moderation.check_form_token(
+            context.signer, form.get("form_token", ""), query.page, settings.min_seconds_to_post
+        )
         comment_form = comments.check_comment_form(form, context.settings.max_body_chars)
         address = remote_address(request, context.settings)
         posted = await comments.post_comment(
@@ -192,9 +199,18 @@ async def post_from_form(request: Request) -> Response:
             context.signer,
             query.page,
             comment_form,
-            settings=settings_of(query.site),
+            settings=settings,
             remote_ip=address,
-            rate_limit=context.post_rate_limit(rate_limit_key(address)),
+            rate_limit=context.post_rate_limits(
+                rate_limit_key(address), comment_form.email.lower()
+            ),
+            honeypot=form.get("homepage", ""),
+            akismet=context.akismet,
+            context={
+                "user_agent": request.headers.get("user-agent", "")[:500],
+                "referrer": request.headers.get("referer", "")[:2000],
+                "lang": query.lang,
+            },
         )
     except ClientError as error:
         head = await storage.get_thread_head(query.site.id, query.page.page_id)
@@ -207,22 +223,11 @@ async def post_from_form(request: Request) -> Response:
             status_code=error.status, headers=headers,
         )  # fmt: skip
     comment = posted.comment
+    if posted.held:  # not on any page yet: say so above the form
+        return RedirectResponse(f"{query.document_path(held=1)}#respond", status_code=303)
     # The page that ends with this comment's thread: it is on it, whatever the order.
     location = query.document_path(before=comment.root_id + 1, after=None)
     return RedirectResponse(f"{location}#comment-{comment.id}", status_code=303)
-
-
-def _check_form_token(context: AppContext, query: EmbedQuery, token: str) -> None:
-    try:
-        value: Any = context.signer.verify(Purpose.FORM, token)
-    except BadToken as exc:
-        if exc.expired:
-            raise Forbidden(
-                "This form was open for too long. Your comment is still here: post it again."
-            ) from exc
-        raise Forbidden("This form is not valid; reload the page and try again.") from exc
-    if value != {"s": query.site.id, "p": query.page.page_id}:
-        raise Forbidden("This form belongs to another page; reload the page and try again.")
 
 
 async def avatar(request: Request) -> Response:
