@@ -134,7 +134,11 @@ async def assess(
             reasons.append("Akismet could not be asked")
     links = len(_LINK.findall(body_html))
     if links > settings.max_links:
-        reasons.append(f"{links} links (more than {settings.max_links})")
+        reasons.append(
+            f"{links} links (more than {settings.max_links})"
+            if links > 1
+            else f"a link (more than {settings.max_links})"
+        )
     words = _blocked_words(settings, body, author_name, author_email, author_url)
     if words:
         reasons.append("blocked words: " + ", ".join(words))
