@@ -60,13 +60,13 @@ class WidgetServer:
         self.process.wait(timeout=10)
 
 
-def widget_cli(data_dir: Path, *args: str, **settings: str) -> str:
+def widget_cli(data_dir: Path, *args: str, stdin: str = "", **settings: str) -> str:
     """Run `widget ARGS` on the data folder (and settings) of a running or future server."""
     extra = {f"WIDGET_{name.upper()}": value for name, value in settings.items()}
     result = subprocess.run(
         [sys.executable, "-m", "widget", *args],
         env=_widget_env(data_dir, "http://comments.localhost:8000", extra),
-        capture_output=True, text=True, check=True, timeout=60,
+        input=stdin, capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
     return result.stdout
 

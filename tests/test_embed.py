@@ -303,7 +303,7 @@ async def test_a_deleted_comment_with_replies_leaves_a_placeholder(
         )  # fmt: skip
         assert response.status_code == 200
     fragment = (await client.get("/embed/blog/thread/fragment", params=EMBED)).text
-    assert "This comment was deleted." in fragment
+    assert "This comment was removed." in fragment
     assert "the reply stays" in fragment
     assert "to be deleted" not in fragment
     assert "deleted without replies" not in fragment

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -10,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from widget.errors import Conflict, Invalid, NotFound, RateLimited
+from widget.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
 from widget.storage import (
     POST_LIKE,
     NewComment,
     PageRef,
     PageWindow,
     Profile,
+    QueueQuery,
     RateLimit,
     Storage,
     ThreadEvent,
@@ -310,3 +312,121 @@ async def test_provider_apps_are_registered_once(storage: Storage) -> None:
     second = await storage.add_provider_app("mastodon", "mastodon.example", "id2", "secret2")
     assert first == second == ("id1", "secret1")
     assert await storage.get_provider_app("mastodon", "mastodon.example") == ("id1", "secret1")
+
+
+async def wait_for_events(seen: list[ThreadEvent], count: int) -> None:
+    for _ in range(50):  # PostgreSQL delivers through LISTEN, a moment after COMMIT
+        if len(seen) >= count:
+            return
+        await asyncio.sleep(0.02)
+
+
+async def test_status_changes_keep_counts_true_and_tell_readers(storage: Storage) -> None:
+    held, _ = await storage.add_comment(
+        dataclasses.replace(new_comment("held"), status="pending"), None
+    )
+    shown, head = await storage.add_comment(new_comment("shown"), None)
+    assert head.comment_count == 1
+    seen: list[ThreadEvent] = []
+    storage.on_event(seen.append)
+    changed = await storage.set_status([held.id, shown.id], "approved", ["blog"])
+    assert [c.id for c in changed] == [held.id]  # the approved one did not change
+    assert changed[0].status == "approved"
+    await storage.set_status([shown.id], "spam", ["blog"])
+    await storage.set_status([shown.id], "deleted", ["blog"])  # spam -> deleted: no change seen
+    assert await storage.set_status([held.id], "spam", ["another-site"]) == []
+    await wait_for_events(seen, 2)
+    assert [(e.kind, e.comment_id, e.count) for e in seen] == [
+        ("comment", held.id, 2),
+        ("delete", shown.id, 1),
+    ]
+    thread = await storage.get_thread(held.thread_id)
+    assert thread is not None and thread.comment_count == 1
+    assert await storage.count_by_status(["blog"]) == {"blog": {"approved": 1, "deleted": 1}}
+
+
+async def test_the_queue_filters_and_pages(storage: Storage) -> None:
+    other = PageRef("blog", "/q/", "https://blog.example/q/", "Quiet 100% post")
+    ids = [(await storage.add_comment(new_comment(f"c{n}"), None))[0].id for n in range(5)]
+    spam, _ = await storage.add_comment(
+        dataclasses.replace(new_comment("50% off", page=other), status="spam"), None
+    )
+    everything = await storage.list_queue(QueueQuery(("blog",)))
+    assert [item.comment.id for item in everything] == [spam.id, *reversed(ids)]
+    assert everything[0].title == "Quiet 100% post"
+    page = await storage.list_queue(QueueQuery(("blog",), status="approved", limit=2,
+                                               before_id=ids[3]))  # fmt: skip
+    assert [item.comment.id for item in page] == [ids[2], ids[1]]
+    assert [i.comment.id for i in await storage.list_queue(QueueQuery(("blog",), text="0%"))] == [
+        spam.id
+    ]
+    assert await storage.list_queue(QueueQuery(("blog",), text="c_")) == []  # `_` is literal
+    by_page = await storage.list_queue(QueueQuery(("blog",), page="QUIET"))
+    assert [item.comment.id for item in by_page] == [spam.id]
+    by_author = await storage.list_queue(QueueQuery(("blog",), author="192.0.2.1", limit=100))
+    assert len(by_author) == 6
+    assert await storage.list_queue(QueueQuery(("elsewhere",))) == []
+
+
+async def test_pinned_comments_come_with_the_default_page(storage: Storage) -> None:
+    first, _ = await storage.add_comment(new_comment("first"), None)
+    second, _ = await storage.add_comment(new_comment("second"), None)
+    reply, _ = await storage.add_comment(new_comment("reply", parent=second.id), None)
+    await storage.set_pinned(second.id, True)
+    with pytest.raises(Invalid):
+        await storage.set_pinned(reply.id, True)
+    _, page = await storage.get_thread_page(first.thread_id, PageWindow("after", None, 1))
+    assert [c.id for c in page.pinned] == [second.id]
+    assert [c.id for c in page.roots] == [first.id]
+    assert {c.id for c in page.replies} == {reply.id}
+    _, later = await storage.get_thread_page(first.thread_id, PageWindow("after", first.id, 1))
+    assert later.pinned == []
+
+
+async def test_closed_threads_take_no_comments(storage: Storage) -> None:
+    comment, _ = await storage.add_comment(new_comment(), None)
+    head = await storage.set_closed(comment.thread_id, True)
+    assert head.closed
+    with pytest.raises(Forbidden):
+        await storage.add_comment(new_comment(), None)
+    await storage.set_closed(comment.thread_id, False)
+    await storage.add_comment(new_comment(), None)
+    with pytest.raises(NotFound):
+        await storage.set_closed(999_999, True)
+
+
+async def test_admins_and_their_sessions(storage: Storage) -> None:
+    now = datetime.now(UTC)
+    admin = await storage.add_admin("boss@example.com", "hash-1", None, now)
+    helper = await storage.add_admin("helper@example.com", "hash-2", ["blog"], now)
+    assert helper.sites == ("blog",) and helper.may_manage("blog")
+    assert not helper.may_manage("other") and admin.may_manage("other")
+    with pytest.raises(Conflict):
+        await storage.add_admin("boss@example.com", "x", None, now)
+    assert await storage.get_admin_login("boss@example.com") == (admin, "hash-1")
+    await storage.add_admin_session("h1", admin.id, now + timedelta(hours=1))
+    await storage.add_admin_session("old", admin.id, now - timedelta(seconds=1))
+    assert await storage.get_session_admin("h1", now) == admin
+    assert await storage.get_session_admin("old", now) is None
+    changed = await storage.update_admin("boss@example.com", password_hash="hash-3")
+    assert changed == admin
+    assert await storage.get_session_admin("h1", now) is None  # a new password ends sessions
+    scoped = await storage.update_admin("boss@example.com", sites=["blog"])
+    assert scoped is not None and scoped.sites == ("blog",)
+    assert await storage.update_admin("nobody@example.com", sites=None) is None
+    assert [a.email for a in await storage.list_admins()] == [
+        "boss@example.com", "helper@example.com",
+    ]  # fmt: skip
+    assert await storage.remove_admin("helper@example.com")
+    assert not await storage.remove_admin("helper@example.com")
+
+
+async def test_bans_are_lifted_only_within_scope(storage: Storage) -> None:
+    now = datetime.now(UTC)
+    everywhere = await storage.add_ban(None, "email", "a@example.com", "", now)
+    here = await storage.add_ban("blog", "network", "192.0.2.0/24", "", now)
+    assert len(await storage.list_bans("blog")) == 2
+    assert not await storage.remove_ban(everywhere.id, ["blog"])
+    assert await storage.remove_ban(here.id, ["blog"])
+    assert await storage.remove_ban(everywhere.id, None)
+    assert await storage.list_bans("blog") == []

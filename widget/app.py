@@ -14,12 +14,13 @@ from starlette.routing import BaseRoute, Host, Route
 
 from widget import demo
 from widget.akismet import Akismet
+from widget.auth.admins import AdminAuth
 from widget.auth.signin import SignIn
 from widget.auth.tokens import TokenSigner
 from widget.config import Settings, load_settings
 from widget.events import EventHub
 from widget.storage import Storage, storage_for_settings
-from widget.views import api, auth, embed
+from widget.views import admin, api, auth, embed
 from widget.views import events as live
 from widget.views.assets import Assets
 from widget.views.context import AppContext, app_context
@@ -55,10 +56,11 @@ def create_app(
     sign_in = SignIn(settings, storage, provider_transport)
     html = HtmlRenderer(settings, assets, storage)
     html.provider_names.update({name: p.display_name for name, p in sign_in.providers.items()})
+    signer = TokenSigner(settings.secret_key)
     context = AppContext(
         settings=settings,
         storage=storage,
-        signer=TokenSigner(settings.secret_key),
+        signer=signer,
         assets=assets,
         html=html,
         events=events,
@@ -67,6 +69,7 @@ def create_app(
             settings.akismet_key, settings.akismet_blog_url or settings.public_url,
             settings.akismet_url,
         ) if settings.akismet_key else None,
+        admin=AdminAuth(storage, signer, settings.admin_session_hours),
     )  # fmt: skip
 
     @contextlib.asynccontextmanager
@@ -86,6 +89,7 @@ def create_app(
         *live.routes,
         *auth.routes(settings),
         *assets.routes(),
+        *admin.routes(),
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
     ]
     if settings.demo:

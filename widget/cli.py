@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from widget import __version__, demo
+from widget.cli_admin import add_admin_commands
 from widget.config import SETTINGS, ConfigError, Settings, load_settings
 from widget.errors import ClientError
 from widget.sites import SITE_SETTINGS, add_site, change_site_setting, get_site, normalize_origin
@@ -379,6 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
         " does this on start too; run it alone before switching versions.",
     )  # fmt: skip
     migrate.set_defaults(run=cmd_migrate)
+
+    add_admin_commands(commands, _with_storage)
     return parser
 
 

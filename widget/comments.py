@@ -154,19 +154,28 @@ def page_ref(site: Site, page: str, url: str = "", title: str = "") -> PageRef:
 
 
 def check_comment_form(
-    raw: Mapping[str, str], max_body_chars: int, *, signed_in: bool = False
+    raw: Mapping[str, str],
+    max_body_chars: int,
+    *,
+    signed_in: bool = False,
+    email_required: bool = True,
 ) -> CommentForm:
     """The visitor's input, cleaned; raises Invalid naming every field that is wrong.
     Signed in, the name, email and website come from the account, not from the form."""
     errors: dict[str, str] = {}
     body = _check_body(raw.get("body", ""), max_body_chars, errors)
     name = email = website = ""
+    notify = raw.get("notify", "").lower() in {"1", "on", "true", "yes"}
     if not signed_in:
         name = _check_name(raw.get("name", ""), errors)
         email = raw.get("email", "").strip()
-        if not email:
+        if not email and notify:
+            errors["email"] = "Enter your email address to be told of replies (it is never shown)."
+        elif not email and email_required:
             errors["email"] = "Enter your email address (it is never shown)."
-        elif len(email) > MAX_EMAIL_CHARS or not _EMAIL.match(email) or _CONTROL.search(email):
+        elif email and (
+            len(email) > MAX_EMAIL_CHARS or not _EMAIL.match(email) or _CONTROL.search(email)
+        ):
             errors["email"] = "Enter an email address such as name@example.com."
         website = _check_website(raw.get("website", ""), errors)
     parent_id = None
@@ -182,7 +191,6 @@ def check_comment_form(
             parent_id = int(parent_raw)
     if errors:
         raise Invalid(_summary(errors), errors)
-    notify = raw.get("notify", "").lower() in {"1", "on", "true", "yes"}
     return CommentForm(body, name, email, website, notify, parent_id)
 
 

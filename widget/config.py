@@ -143,6 +143,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("akismet_blog_url", "", "the blog URL registered with Akismet (default: public_url)"),
     Setting("akismet_url", "https://rest.akismet.com/1.1", "Akismet's API"),
     Setting("session_days", "30", "days a sign-in lasts in a browser", _parse_positive_int),
+    Setting("admin_session_hours", "12", "hours an admin stays signed in", _parse_positive_int),
     Setting("log_level", "info", "debug, info, warning or error"),
 )
 
@@ -171,6 +172,7 @@ class Settings:
     akismet_blog_url: str
     akismet_url: str
     session_days: int
+    admin_session_hours: int
     log_level: str
     # Sign-in providers: name -> their settings (WIDGET_PROVIDER_<NAME>_<FIELD>, or a
     # [providers.<name>] table in the config file); see widget/auth/providers.py.

@@ -46,7 +46,7 @@ EN: dict[str, Message] = {
     },
     "permalink": "Permalink",
     "edited": "edited",
-    "deleted": "This comment was deleted.",
+    "deleted": "This comment was removed.",
     "older": "Older comments",
     "newer": "Newer comments",
     "leave_reply": "Leave a Reply",
@@ -83,6 +83,8 @@ EN: dict[str, Message] = {
     "sign_in_failed": "Sign-in failed:",
     "via": "via {provider}",
     "awaiting_moderation": "Your comment is awaiting moderation.",
+    "pinned": "Pinned",
+    "comments_closed": "Comments are closed.",
     "leave_empty": "Leave this field empty",
 }
 
@@ -107,7 +109,7 @@ DE: dict[str, Message] = {
     },
     "permalink": "Permalink",
     "edited": "bearbeitet",
-    "deleted": "Dieser Kommentar wurde gelöscht.",
+    "deleted": "Dieser Kommentar wurde entfernt.",
     "older": "Ältere Kommentare",
     "newer": "Neuere Kommentare",
     "leave_reply": "Hinterlasse einen Kommentar",
@@ -150,6 +152,8 @@ DE: dict[str, Message] = {
     "sign_in_failed": "Anmeldung fehlgeschlagen:",
     "via": "über {provider}",
     "awaiting_moderation": "Dein Kommentar muss noch freigeschaltet werden.",
+    "pinned": "Angeheftet",
+    "comments_closed": "Die Kommentarfunktion ist geschlossen.",
     "leave_empty": "Dieses Feld leer lassen",
 }
 
@@ -226,6 +230,8 @@ RU: dict[str, Message] = {
     "sign_in_failed": "Не удалось войти:",
     "via": "через {provider}",
     "awaiting_moderation": "Ваш комментарий ожидает проверки.",
+    "pinned": "Закреплено",
+    "comments_closed": "Комментарии закрыты.",
     "leave_empty": "Оставьте это поле пустым",
 }
 

@@ -29,10 +29,15 @@ __all__ = [
 ]
 
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 
 
-def _int_between(low: int, high: int) -> Callable[[Any], int]:
-    def parse(raw: Any) -> int:
+class _IntBetween:
+    def __init__(self, low: int, high: int) -> None:
+        self.low, self.high = low, high
+
+    def __call__(self, raw: Any) -> int:
+        low, high = self.low, self.high
         try:
             value = int(raw)
         except (TypeError, ValueError):
@@ -41,16 +46,26 @@ def _int_between(low: int, high: int) -> Callable[[Any], int]:
             raise ValueError(f"expected a whole number from {low} to {high}, got {value}")
         return value
 
-    return parse
 
+class _Choice:
+    def __init__(self, *options: str) -> None:
+        self.options = options
 
-def _choice(*options: str) -> Callable[[Any], str]:
-    def parse(raw: Any) -> str:
-        if raw not in options:
-            raise ValueError(f"expected one of {', '.join(options)}, got {raw!r}")
+    def __call__(self, raw: Any) -> str:
+        if raw not in self.options:
+            raise ValueError(f"expected one of {', '.join(self.options)}, got {raw!r}")
         return str(raw)
 
-    return parse
+
+def _emails(raw: Any) -> str:
+    """Comma-separated email addresses, as written back: 'a@example.com, b@example.com'."""
+    addresses = [part.strip() for part in str(raw).replace("\n", ",").split(",") if part.strip()]
+    if len(addresses) > 20:
+        raise ValueError("expected at most 20 addresses")
+    for address in addresses:
+        if not _EMAIL.match(address) or len(address) > 254:
+            raise ValueError(f"{address!r} is not an email address")
+    return ", ".join(addresses)
 
 
 def _text(max_chars: int) -> Callable[[Any], str]:
@@ -84,31 +99,48 @@ class SiteSetting:
     help: str
     parse: Callable[[Any], Any]
 
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The values allowed, for settings that are a choice (the admin shows a menu)."""
+        return self.parse.options if isinstance(self.parse, _Choice) else ()
+
+    @property
+    def number_range(self) -> tuple[int, int] | None:
+        return (self.parse.low, self.parse.high) if isinstance(self.parse, _IntBetween) else None
+
 
 SITE_SETTINGS: tuple[SiteSetting, ...] = (
-    SiteSetting("order", "oldest", "oldest or newest comments first", _choice("oldest", "newest")),
-    SiteSetting("max_depth", 5, "deepest level of nested replies", _int_between(2, 20)),
-    SiteSetting("page_size", 50, "top-level comments per page", _int_between(1, 500)),
+    SiteSetting("order", "oldest", "oldest or newest comments first", _Choice("oldest", "newest")),
+    SiteSetting("max_depth", 5, "deepest level of nested replies", _IntBetween(2, 20)),
+    SiteSetting("page_size", 50, "top-level comments per page", _IntBetween(1, 500)),
     SiteSetting(
         "edit_window_s", 900, "seconds during which authors may edit or delete their comment",
-        _int_between(0, 7 * 24 * 3600),
+        _IntBetween(0, 7 * 24 * 3600),
     ),
     SiteSetting(
         "moderation", "none",
         "hold comments for a moderator: none, first (a commenter's first), or all",
-        _choice("none", "first", "all"),
+        _Choice("none", "first", "all"),
     ),
-    SiteSetting("max_links", 2, "comments with more links are held", _int_between(0, 100)),
+    SiteSetting("max_links", 2, "comments with more links are held", _IntBetween(0, 100)),
     SiteSetting(
         "blocked_words", "", "comma-separated words or phrases that hold a comment", _text(2000)
     ),
     SiteSetting(
         "min_seconds_to_post", 3, "forms posted sooner after opening are refused",
-        _int_between(0, 600),
+        _IntBetween(0, 600),
     ),
     SiteSetting(
         "sign_in", "optional", "guests may comment (optional), or only signed-in people (required)",
-        _choice("optional", "required"),
+        _Choice("optional", "required"),
+    ),
+    SiteSetting(
+        "guest_email", "required",
+        "guests must give an email address (required), or may leave it out (optional)",
+        _Choice("required", "optional"),
+    ),
+    SiteSetting(
+        "notify_emails", "", "comma-separated addresses told of new and held comments", _emails
     ),
     SiteSetting(
         "count_zero", "", "count wording for no comments (empty: the language's)", _wording(False)
@@ -135,6 +167,8 @@ class SiteSettings:
     blocked_words: str
     min_seconds_to_post: int
     sign_in: Literal["optional", "required"]
+    guest_email: Literal["required", "optional"]
+    notify_emails: str
     count_zero: str
     count_one: str
     count_many: str

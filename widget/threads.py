@@ -42,10 +42,8 @@ class CommentNode:
     comment: Comment
     depth: int  # as displayed, at most the site's maximum depth
     replies: list[CommentNode] = dataclasses.field(default_factory=list)
-
-    @property
-    def deleted(self) -> bool:
-        return self.comment.status == "deleted"
+    # Shown as "removed" (deleted, or taken back by a moderator) to keep its replies in place.
+    removed: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -90,9 +88,14 @@ async def load_thread(
     else:
         window = PageWindow(cursor.direction, cursor.comment_id, settings.page_size)
     current, rows = await storage.get_thread_page(head.id, window)
-    roots = _build_tree(rows.roots, rows.replies, settings.max_depth)
+    pinned_ids = {comment.id for comment in rows.pinned}
+    in_order = [comment for comment in rows.roots if comment.id not in pinned_ids]
+    roots = _build_tree([*rows.pinned, *in_order], rows.replies, settings.max_depth)
+    pinned = [node for node in roots if node.comment.id in pinned_ids]
+    roots = [node for node in roots if node.comment.id not in pinned_ids]
     if settings.order == "newest":
         roots.reverse()
+    roots = pinned + roots  # pinned comments come first, whatever the order
     older = rows.roots[0].id if rows.more_before and rows.roots else None
     newer = rows.roots[-1].id if rows.more_after and rows.roots else None
     return ThreadView(page, title, current, roots, older, newer)
@@ -104,25 +107,27 @@ def _build_tree(
     nodes: dict[int, CommentNode] = {}
     top: list[CommentNode] = []
     for comment in roots:
-        node = CommentNode(comment, 1)
+        node = CommentNode(comment, 1, removed=comment.status != "approved")
         nodes[comment.id] = node
         top.append(node)
     for comment in replies:
-        # Parents have smaller ids, so they are placed first. A reply under a hidden comment
-        # (held as pending or spam after the reply was written) is hidden with it.
+        # Parents have smaller ids, so they are placed first (storage reads every parent
+        # that has replies, removed or not).
         parent = nodes.get(comment.parent_id) if comment.parent_id is not None else None
         if parent is None:
             continue
         # Replies deeper than the site's maximum (it may have been lowered) show at that depth.
         while parent.depth >= max_depth and parent.comment.parent_id in nodes:
             parent = nodes[parent.comment.parent_id]
-        node = CommentNode(comment, min(parent.depth + 1, max_depth))
+        node = CommentNode(
+            comment, min(parent.depth + 1, max_depth), removed=comment.status != "approved"
+        )
         nodes[comment.id] = node
         parent.replies.append(node)
-    return [node for node in top if _prune_deleted(node)]
+    return [node for node in top if _prune_removed(node)]
 
 
-def _prune_deleted(node: CommentNode) -> bool:
-    """Drop deleted comments that have nothing visible under them; True if `node` stays."""
-    node.replies = [reply for reply in node.replies if _prune_deleted(reply)]
-    return not node.deleted or bool(node.replies)
+def _prune_removed(node: CommentNode) -> bool:
+    """Drop removed comments that have nothing visible under them; True if `node` stays."""
+    node.replies = [reply for reply in node.replies if _prune_removed(reply)]
+    return not node.removed or bool(node.replies)

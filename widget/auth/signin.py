@@ -29,6 +29,7 @@ from joserfc.errors import JoseError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from widget.auth.tokens import token_hash
 from widget.config import Settings
 from widget.errors import BadRequest, NotFound
 from widget.storage import Profile, Storage, User
@@ -55,10 +56,6 @@ _ID_TOKEN_ERRORS: tuple[type[Exception], ...] = (JoseError,)
 
 class SignInError(Exception):
     """The sign-in failed in a way the person can understand; shown in the popup."""
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def challenge_of(verifier: str) -> str:

@@ -7,12 +7,18 @@ its signing time, so each check states how old a token may be.
 from __future__ import annotations
 
 import enum
+import hashlib
 from datetime import datetime
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-__all__ = ["BadToken", "Purpose", "TokenSigner"]
+__all__ = ["BadToken", "Purpose", "TokenSigner", "token_hash"]
+
+
+def token_hash(token: str) -> str:
+    """What is stored of a random session or login token: a lost database leaks no session."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class Purpose(enum.Enum):
@@ -25,6 +31,10 @@ class Purpose(enum.Enum):
     # Lets the author edit or delete one comment. The site's edit window (at most this long,
     # see widget.sites) is what really limits it; this bounds a token's life whatever the site.
     EDIT = ("widget.edit", 7 * 24 * 3600)
+    # The admin sign-in form: proves it came from our page, within the hour.
+    ADMIN_LOGIN = ("widget.admin-login", 3600)
+    # An admin form's CSRF token, bound to the admin's session (which ends sooner).
+    ADMIN_FORM = ("widget.admin-form", 7 * 24 * 3600)
 
     def __init__(self, salt: str, max_age_s: int) -> None:
         self.salt = salt

@@ -8,6 +8,7 @@ from urllib.parse import unquote
 from .base import (
     COPY_COLUMNS,
     POST_LIKE,
+    Admin,
     AuthorHistory,
     Ban,
     Comment,
@@ -16,6 +17,8 @@ from .base import (
     PageRef,
     PageWindow,
     Profile,
+    QueueItem,
+    QueueQuery,
     RateLimit,
     RowBatch,
     Site,
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "COPY_COLUMNS",
     "POST_LIKE",
+    "Admin",
     "AuthorHistory",
     "Ban",
     "Comment",
@@ -40,6 +44,8 @@ __all__ = [
     "PageRef",
     "PageWindow",
     "Profile",
+    "QueueItem",
+    "QueueQuery",
     "RateLimit",
     "RowBatch",
     "Site",

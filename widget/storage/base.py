@@ -18,6 +18,7 @@ __all__ = [
     "COPY_COLUMNS",
     "COPY_KEYS",
     "POST_LIKE",
+    "Admin",
     "AuthorHistory",
     "Ban",
     "Comment",
@@ -27,6 +28,8 @@ __all__ = [
     "PageRef",
     "PageWindow",
     "Profile",
+    "QueueItem",
+    "QueueQuery",
     "RateLimit",
     "RowBatch",
     "Site",
@@ -143,6 +146,44 @@ class User:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Admin:
+    """A person who moderates: of every site (`sites` None) or of the sites listed."""
+
+    id: int
+    email: str  # lower-cased; what they sign in with
+    sites: tuple[str, ...] | None
+    created_at: datetime
+
+    def may_manage(self, site_id: str) -> bool:
+        return self.sites is None or site_id in self.sites
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class QueueQuery:
+    """Which comments a moderator is looking at, newest first, `limit` at a time."""
+
+    site_ids: tuple[str, ...]  # never empty: what the admin may see, narrowed by the filter
+    status: CommentStatus | None = None  # None: every status
+    text: str = ""  # in the body
+    author: str = ""  # in the name, email, website or IP address
+    page: str = ""  # in the page id, URL or title
+    before_id: int | None = None  # keyset cursor: only comments with smaller ids
+    limit: int = 50
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class QueueItem:
+    """A comment as a moderator sees it, with the page it is on."""
+
+    comment: Comment
+    site_id: str
+    page_id: str
+    url: str
+    title: str
+    thread_closed: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class PageRef:
     """A page of a site as the embed names it; threads are created for pages on first write."""
 
@@ -179,6 +220,7 @@ class RateLimit:
     key: str
     limit: int
     period_s: float
+    too_fast: str = "You are posting too fast"  # the message, before "; try again in …"
 
     def take(self, due_at: float | None, now: float) -> float:
         """The generic cell rate algorithm, one event: given the key's stored due time (None
@@ -189,7 +231,7 @@ class RateLimit:
         wait = due + interval - now - self.period_s
         if wait > 0:
             raise RateLimited(
-                f"You are posting too fast; try again in {int(wait) + 1} seconds.",
+                f"{self.too_fast}; try again in {int(wait) + 1} seconds.",
                 retry_after_s=wait,
             )
         return due + interval
@@ -210,9 +252,10 @@ class PageWindow:
 @dataclasses.dataclass(frozen=True, slots=True)
 class ThreadPage:
     roots: Sequence[Comment]  # ascending by id
-    replies: Sequence[Comment]  # every visible reply under those roots, ascending by id
+    replies: Sequence[Comment]  # every reply under those roots (and the pinned), by id
     more_before: bool  # visible roots exist with smaller ids
     more_after: bool  # visible roots exist with larger ids
+    pinned: Sequence[Comment] = ()  # on the default page only: pinned visible roots, by id
 
 
 # The columns every backend reads into a Comment or a ThreadHead.
@@ -223,6 +266,24 @@ COMMENT_COLUMNS = (
 )
 USER_COLUMNS = "id, provider, subject, name, email, avatar_url, profile_url"
 HEAD_COLUMNS = "id, site_id, page_id, url, title, version, comment_count, like_count, closed"
+ADMIN_COLUMNS = "id, email, sites, created_at"
+# What the moderation queue's search fields look in (c: the comment, t: its thread).
+QUEUE_SEARCH = {
+    "text": ("c.body_source",),
+    "author": ("c.author_name", "c.author_email", "c.author_url", "c.remote_ip"),
+    "page": ("t.page_id", "t.url", "t.title"),
+}
+# The same SQL on both backends: which comments a thread page reads. A root shows when approved,
+# or when an approved reply hangs under it (it is then a placeholder that keeps the replies in
+# place). A reply is read when approved or when it has replies of its own (it may be such a
+# placeholder); placeholders with nothing visible under them are dropped when the tree is built.
+VISIBLE_ROOT = (
+    "(status = 'approved' OR EXISTS (SELECT 1 FROM comments r WHERE r.root_id = comments.id"
+    " AND r.status = 'approved'))"
+)
+SHOWN_REPLY = (
+    "(status = 'approved' OR EXISTS (SELECT 1 FROM comments r WHERE r.parent_id = comments.id))"
+)
 
 
 class Row(Protocol):
@@ -256,6 +317,27 @@ def comment_from_row(row: Row, when: Callable[[Any], datetime]) -> Comment:
         pinned=bool(row["pinned"]),
         held_because=row["held_because"],
     )
+
+
+def admin_from_row(row: Row, when: Callable[[Any], datetime]) -> Admin:
+    sites = row["sites"]
+    return Admin(
+        id=row["id"],
+        email=row["email"],
+        sites=tuple(json.loads(sites)) if sites is not None else None,
+        created_at=when(row["created_at"]),
+    )
+
+
+def status_change(old: str, new: str) -> int:
+    """How a thread's comment count moves when a comment goes from `old` to `new` status."""
+    return (new == "approved") - (old == "approved")
+
+
+def like_pattern(text: str) -> str:
+    """`%text%` for LIKE ... ESCAPE '\\', with the text's own wildcards taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def user_from_row(row: Row) -> User:
@@ -300,6 +382,7 @@ COPY_COLUMNS: dict[str, tuple[str, ...]] = {
     "likes": ("thread_id", "voter", "comment_id", "created_at"),
     "sessions": ("token_hash", "user_id", "created_at", "expires_at"),
     "bans": ("id", "site_id", "kind", "value", "note", "created_at"),
+    "admins": ("id", "email", "password_hash", "sites", "created_at"),
 }  # fmt: skip
 # Each table's key, in which order its rows are copied (comments by id: parents first).
 COPY_KEYS: dict[str, tuple[str, ...]] = {
@@ -308,6 +391,7 @@ COPY_KEYS: dict[str, tuple[str, ...]] = {
     "users": ("id",),
     "sessions": ("token_hash",),
     "bans": ("id",),
+    "admins": ("id",),
     "threads": ("id",),
     "comments": ("id",),
     "likes": ("thread_id", "voter", "comment_id"),
@@ -486,6 +570,75 @@ class Storage(Protocol):
     ) -> tuple[str, str]:
         """Keep an app registration; when one exists already (another instance was quicker),
         that one is kept and returned."""
+        ...
+
+    # Moderation
+    async def list_queue(self, query: QueueQuery) -> list[QueueItem]: ...
+
+    async def count_by_status(self, site_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Comments per site and status (statuses without comments left out)."""
+        ...
+
+    async def set_status(
+        self, comment_ids: Sequence[int], status: CommentStatus, site_ids: Sequence[str]
+    ) -> list[Comment]:
+        """Move comments (of these sites only) to `status`, keeping thread counts and versions
+        true and telling readers; the comments that changed, as they are now."""
+        ...
+
+    async def moderate_edit(
+        self,
+        comment_id: int,
+        body_source: str,
+        body_html: str,
+        author_name: str,
+        author_url: str,
+        at: datetime,
+    ) -> Comment:
+        """A moderator's edit, of a comment in any status."""
+        ...  # fmt: skip
+
+    async def set_pinned(self, comment_id: int, pinned: bool) -> Comment:
+        """Pin a top-level comment to the top of its thread's first page (or unpin it)."""
+        ...
+
+    async def set_closed(self, thread_id: int, closed: bool) -> ThreadHead: ...
+
+    async def remove_ban(self, ban_id: int, site_ids: Sequence[str] | None) -> bool:
+        """Lift a ban of one of `site_ids` (None: any ban, those of every site included)."""
+        ...
+
+    # Admin accounts and their sessions
+    async def add_admin(
+        self, email: str, password_hash: str, sites: Sequence[str] | None, at: datetime
+    ) -> Admin:
+        """Raises Conflict when an admin has this email address."""
+        ...
+
+    async def update_admin(
+        self, email: str, *, password_hash: str | None = None,
+        sites: Sequence[str] | Literal["keep"] | None = "keep",
+    ) -> Admin | None: ...  # fmt: skip
+
+    async def remove_admin(self, email: str) -> bool: ...
+
+    async def list_admins(self) -> list[Admin]: ...
+
+    async def get_admin_login(self, email: str) -> tuple[Admin, str] | None:
+        """The admin with this email and their password hash."""
+        ...
+
+    async def add_admin_session(
+        self, token_hash: str, admin_id: int, expires_at: datetime
+    ) -> None: ...
+
+    async def get_session_admin(self, token_hash: str, now: datetime) -> Admin | None: ...
+
+    async def delete_admin_session(self, token_hash: str) -> None: ...
+
+    async def take_rate_limits(self, limits: Sequence[RateLimit], at: datetime) -> None:
+        """Count one event against each limit; raises RateLimited (counting none) when any
+        has no room."""
         ...
 
     # Copying a whole database (from SQLite to PostgreSQL, say)

@@ -15,27 +15,35 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import asyncpg
 
 from widget.errors import Conflict, Forbidden, Invalid, NotFound, StorageUnavailable
 
 from .base import (
+    ADMIN_COLUMNS,
     COMMENT_COLUMNS,
     COPY_COLUMNS,
     COPY_KEYS,
     HEAD_COLUMNS,
     POST_LIKE,
+    QUEUE_SEARCH,
+    SHOWN_REPLY,
     USER_COLUMNS,
+    VISIBLE_ROOT,
+    Admin,
     AuthorHistory,
     Ban,
     Comment,
+    CommentStatus,
     EventSink,
     NewComment,
     PageRef,
     PageWindow,
     Profile,
+    QueueItem,
+    QueueQuery,
     RateLimit,
     RowBatch,
     Site,
@@ -44,8 +52,11 @@ from .base import (
     ThreadHead,
     ThreadPage,
     User,
+    admin_from_row,
     comment_from_row,
     head_from_row,
+    like_pattern,
+    status_change,
     user_from_row,
 )
 from .caching import HeadCache, SiteCache
@@ -57,12 +68,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# A root shows when approved, or deleted but with an approved reply under it (a placeholder).
-_VISIBLE_ROOT = (
-    "thread_id = $1 AND parent_id IS NULL AND (status = 'approved' OR (status = 'deleted'"
-    " AND EXISTS (SELECT 1 FROM comments r WHERE r.root_id = comments.id"
-    " AND r.status = 'approved')))"
-)
+_VISIBLE_ROOT = "thread_id = $1 AND parent_id IS NULL AND " + VISIBLE_ROOT
 _UNAVAILABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 RATE_LIMIT_PRUNE_S = 300.0
 
@@ -369,18 +375,27 @@ class PostgresStorage:
                 more_after = window.cursor is not None and await _exists(
                     conn, f"{_VISIBLE_ROOT} AND id >= $2", thread_id, cursor
                 )
+            pinned = []
+            if window.cursor is None:  # the default page shows the pinned on top
+                pinned = await conn.fetch(
+                    f"SELECT {COMMENT_COLUMNS} FROM comments WHERE {_VISIBLE_ROOT} AND pinned"
+                    " ORDER BY id",
+                    thread_id,
+                )
             replies = []
-            if roots:
+            root_ids = {row["id"] for row in roots} | {row["id"] for row in pinned}
+            if root_ids:
                 replies = await conn.fetch(
                     f"SELECT {COMMENT_COLUMNS} FROM comments WHERE root_id = ANY($1)"
-                    " AND status IN ('approved', 'deleted') ORDER BY id",
-                    [row["id"] for row in roots],
+                    f" AND {SHOWN_REPLY} ORDER BY id",
+                    sorted(root_ids),
                 )
         page = ThreadPage(
             roots=[comment_from_row(row, _same) for row in roots],
             replies=[comment_from_row(row, _same) for row in replies],
             more_before=more_before,
             more_after=more_after,
+            pinned=[comment_from_row(row, _same) for row in pinned],
         )
         return head_from_row(head_row), page
 
@@ -553,6 +568,256 @@ class PostgresStorage:
         head = await self._write(op)
         self._committed(head)
         return head
+
+    # -- moderation ---------------------------------------------------------------------------
+
+    async def list_queue(self, query: QueueQuery) -> list[QueueItem]:
+        params: list[Any] = [list(query.site_ids)]
+        where = ["t.site_id = ANY($1)"]
+        if query.status is not None:
+            params.append(query.status)
+            where.append(f"c.status = ${len(params)}")
+        for text, columns in (
+            (query.text, QUEUE_SEARCH["text"]),
+            (query.author, QUEUE_SEARCH["author"]),
+            (query.page, QUEUE_SEARCH["page"]),
+        ):
+            if text:
+                params.append(like_pattern(text))
+                n = len(params)
+                where.append("(" + " OR ".join(f"{c} ILIKE ${n}" for c in columns) + ")")
+        if query.before_id is not None:
+            params.append(query.before_id)
+            where.append(f"c.id < ${len(params)}")
+        params.append(query.limit)
+        selected = ", ".join("c." + c for c in COMMENT_COLUMNS.split(", "))
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                f"SELECT {selected}, t.site_id, t.page_id, t.url, t.title, t.closed AS t_closed"
+                f" FROM comments c JOIN threads t ON t.id = c.thread_id"
+                f" WHERE {' AND '.join(where)} ORDER BY c.id DESC LIMIT ${len(params)}",
+                *params,
+            )
+        return [
+            QueueItem(comment_from_row(row, _same), row["site_id"], row["page_id"], row["url"],
+                      row["title"], row["t_closed"])
+            for row in rows
+        ]  # fmt: skip
+
+    async def count_by_status(self, site_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        counts: dict[str, dict[str, int]] = {site_id: {} for site_id in site_ids}
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                "SELECT t.site_id, c.status, count(*) AS n FROM comments c"
+                " JOIN threads t ON t.id = c.thread_id WHERE t.site_id = ANY($1)"
+                " GROUP BY t.site_id, c.status",
+                list(site_ids),
+            )
+        for row in rows:
+            counts[row["site_id"]][row["status"]] = row["n"]
+        return counts
+
+    async def set_status(
+        self, comment_ids: Sequence[int], status: CommentStatus, site_ids: Sequence[str]
+    ) -> list[Comment]:
+        async def op(conn: asyncpg.Connection) -> list[tuple[Comment, ThreadHead | None]]:
+            changed: list[tuple[Comment, ThreadHead | None]] = []
+            for comment_id in comment_ids:
+                old = await conn.fetchval(
+                    "SELECT c.status FROM comments c JOIN threads t ON t.id = c.thread_id"
+                    " WHERE c.id = $1 AND t.site_id = ANY($2) FOR UPDATE OF c",
+                    comment_id, list(site_ids),
+                )  # fmt: skip
+                if old is None or old == status:
+                    continue
+                row = await conn.fetchrow(
+                    f"UPDATE comments SET status = $1 WHERE id = $2 RETURNING {COMMENT_COLUMNS}",
+                    status, comment_id,
+                )  # fmt: skip
+                comment = comment_from_row(row, _same)
+                delta = status_change(old, status)
+                head = None
+                if delta:
+                    head = await _bump_thread(
+                        conn, comment.thread_id, "comment_count = comment_count + $2", delta
+                    )
+                    kind: ThreadEventKind = "comment" if status == "approved" else "delete"
+                    await _notify(conn, head, kind, comment.id, head.comment_count)
+                changed.append((comment, head))
+            return changed
+
+        changed = await self._write(op)
+        for _, head in changed:
+            if head is not None:
+                self._committed(head)
+        return [comment for comment, _ in changed]
+
+    async def moderate_edit(
+        self, comment_id: int, body_source: str, body_html: str, author_name: str,
+        author_url: str, at: datetime,
+    ) -> Comment:  # fmt: skip
+        async def op(conn: asyncpg.Connection) -> tuple[Comment, ThreadHead | None]:
+            row = await conn.fetchrow(
+                "UPDATE comments SET body_source = $1, body_html = $2, author_name = $3,"
+                f" author_url = $4, edited_at = $5 WHERE id = $6 RETURNING {COMMENT_COLUMNS}",
+                body_source, body_html, author_name, author_url, at, comment_id,
+            )  # fmt: skip
+            if row is None:
+                raise NotFound("This comment does not exist.")
+            comment = comment_from_row(row, _same)
+            if comment.status != "approved":  # not shown: the thread did not change
+                return comment, None
+            head = await _bump_thread(conn, comment.thread_id)
+            await _notify(conn, head, "edit", comment.id, head.comment_count)
+            return comment, head
+
+        comment, head = await self._write(op)
+        if head is not None:
+            self._committed(head)
+        return comment
+
+    async def set_pinned(self, comment_id: int, pinned: bool) -> Comment:
+        async def op(conn: asyncpg.Connection) -> tuple[Comment, ThreadHead]:
+            row = await conn.fetchrow(
+                "UPDATE comments SET pinned = $1 WHERE id = $2 AND parent_id IS NULL"
+                f" RETURNING {COMMENT_COLUMNS}",
+                pinned, comment_id,
+            )  # fmt: skip
+            if row is None:
+                raise Invalid("Only a top-level comment can be pinned.")
+            comment = comment_from_row(row, _same)
+            head = await _bump_thread(conn, comment.thread_id)
+            await _notify(conn, head, "edit", comment.id, head.comment_count)
+            return comment, head
+
+        comment, head = await self._write(op)
+        self._committed(head)
+        return comment
+
+    async def set_closed(self, thread_id: int, closed: bool) -> ThreadHead:
+        async def op(conn: asyncpg.Connection) -> ThreadHead:
+            if not await conn.fetchval("SELECT 1 FROM threads WHERE id = $1", thread_id):
+                raise NotFound("This thread does not exist.")
+            head = await _bump_thread(conn, thread_id, "closed = $2", closed)
+            await _notify(conn, head, "edit", 0, head.comment_count)
+            return head
+
+        head = await self._write(op)
+        self._committed(head)
+        return head
+
+    async def remove_ban(self, ban_id: int, site_ids: Sequence[str] | None) -> bool:
+        async def op(conn: asyncpg.Connection) -> bool:
+            if site_ids is None:
+                removed = await conn.fetchval("DELETE FROM bans WHERE id = $1 RETURNING id", ban_id)
+            else:
+                removed = await conn.fetchval(
+                    "DELETE FROM bans WHERE id = $1 AND site_id = ANY($2) RETURNING id",
+                    ban_id, list(site_ids),
+                )  # fmt: skip
+            if removed is not None:
+                await _notify_site(conn, "*")
+            return removed is not None
+
+        removed = await self._write(op)
+        self._sites.forget()
+        return removed
+
+    # -- admins -------------------------------------------------------------------------------
+
+    async def add_admin(
+        self, email: str, password_hash: str, sites: Sequence[str] | None, at: datetime
+    ) -> Admin:
+        async def op(conn: asyncpg.Connection) -> Admin:
+            try:
+                row = await conn.fetchrow(
+                    "INSERT INTO admins (email, password_hash, sites, created_at)"
+                    f" VALUES ($1, $2, $3, $4) RETURNING {ADMIN_COLUMNS}",
+                    email, password_hash, _json_or_null(sites), at,
+                )  # fmt: skip
+            except asyncpg.UniqueViolationError as exc:
+                raise Conflict(f"There is already an admin {email}.") from exc
+            return admin_from_row(row, _same)
+
+        return await self._write(op)
+
+    async def update_admin(
+        self, email: str, *, password_hash: str | None = None,
+        sites: Sequence[str] | Literal["keep"] | None = "keep",
+    ) -> Admin | None:  # fmt: skip
+        async def op(conn: asyncpg.Connection) -> Admin | None:
+            if password_hash is not None:  # a new password ends every session
+                await conn.execute(
+                    "DELETE FROM admin_sessions WHERE admin_id ="
+                    " (SELECT id FROM admins WHERE email = $1)",
+                    email,
+                )
+                await conn.execute(
+                    "UPDATE admins SET password_hash = $1 WHERE email = $2", password_hash, email
+                )
+            if sites != "keep":
+                await conn.execute(
+                    "UPDATE admins SET sites = $1 WHERE email = $2", _json_or_null(sites), email
+                )
+            row = await conn.fetchrow(f"SELECT {ADMIN_COLUMNS} FROM admins WHERE email = $1", email)
+            return admin_from_row(row, _same) if row else None
+
+        return await self._write(op)
+
+    async def remove_admin(self, email: str) -> bool:
+        async def op(conn: asyncpg.Connection) -> bool:
+            return bool(
+                await conn.fetchval("DELETE FROM admins WHERE email = $1 RETURNING id", email)
+            )
+
+        return await self._write(op)
+
+    async def list_admins(self) -> list[Admin]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(f"SELECT {ADMIN_COLUMNS} FROM admins ORDER BY email")
+        return [admin_from_row(row, _same) for row in rows]
+
+    async def get_admin_login(self, email: str) -> tuple[Admin, str] | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {ADMIN_COLUMNS}, password_hash FROM admins WHERE email = $1", email
+            )
+        return (admin_from_row(row, _same), row["password_hash"]) if row else None
+
+    async def add_admin_session(self, token_hash: str, admin_id: int, expires_at: datetime) -> None:
+        async def op(conn: asyncpg.Connection) -> None:
+            now = datetime.now(UTC)
+            await conn.execute("DELETE FROM admin_sessions WHERE expires_at < $1", now)
+            await conn.execute(
+                "INSERT INTO admin_sessions (token_hash, admin_id, created_at, expires_at)"
+                " VALUES ($1, $2, $3, $4)",
+                token_hash, admin_id, now, expires_at,
+            )  # fmt: skip
+
+        await self._write(op)
+
+    async def get_session_admin(self, token_hash: str, now: datetime) -> Admin | None:
+        columns = ", ".join("a." + c for c in ADMIN_COLUMNS.split(", "))
+        async with self._connection() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {columns} FROM admin_sessions s JOIN admins a ON a.id = s.admin_id"
+                " WHERE s.token_hash = $1 AND s.expires_at >= $2",
+                token_hash, now,
+            )  # fmt: skip
+        return admin_from_row(row, _same) if row else None
+
+    async def delete_admin_session(self, token_hash: str) -> None:
+        async def op(conn: asyncpg.Connection) -> None:
+            await conn.execute("DELETE FROM admin_sessions WHERE token_hash = $1", token_hash)
+
+        await self._write(op)
+
+    async def take_rate_limits(self, limits: Sequence[RateLimit], at: datetime) -> None:
+        async def op(conn: asyncpg.Connection) -> None:
+            for limit in limits:
+                await _take_rate_token(conn, limit, at.timestamp())
+
+        await self._write(op)
 
     # -- likes --------------------------------------------------------------------------------
 
@@ -743,7 +1008,7 @@ class PostgresStorage:
                         batch.table, records=batch.rows, columns=list(columns)
                     )
                 counts[batch.table] += len(batch.rows)
-            for table in ("users", "threads", "comments", "bans"):  # new ids follow copied ones
+            for table in ("users", "threads", "comments", "bans", "admins"):  # ids after copied
                 await conn.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                     f" coalesce(max(id), 1), max(id) IS NOT NULL) FROM {table}"
@@ -878,6 +1143,10 @@ async def _take_rate_token(conn: asyncpg.Connection, limit: RateLimit, now: floa
     await conn.execute(
         "UPDATE rate_limits SET due_at = $2 WHERE key = $1", limit.key, limit.take(stored, now)
     )
+
+
+def _json_or_null(values: Sequence[str] | None) -> str | None:
+    return json.dumps(list(values)) if values is not None else None
 
 
 async def _prune_rate_limits(conn: asyncpg.Connection) -> None:

@@ -23,27 +23,35 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import aiosqlite
 
 from widget.errors import Conflict, Forbidden, Invalid, NotFound, StorageUnavailable
 
 from .base import (
+    ADMIN_COLUMNS,
     COMMENT_COLUMNS,
     COPY_COLUMNS,
     COPY_KEYS,
     HEAD_COLUMNS,
     POST_LIKE,
+    QUEUE_SEARCH,
+    SHOWN_REPLY,
     USER_COLUMNS,
+    VISIBLE_ROOT,
+    Admin,
     AuthorHistory,
     Ban,
     Comment,
+    CommentStatus,
     EventSink,
     NewComment,
     PageRef,
     PageWindow,
     Profile,
+    QueueItem,
+    QueueQuery,
     RateLimit,
     RowBatch,
     Site,
@@ -52,8 +60,11 @@ from .base import (
     ThreadHead,
     ThreadPage,
     User,
+    admin_from_row,
     comment_from_row,
     head_from_row,
+    like_pattern,
+    status_change,
     user_from_row,
 )
 from .caching import HeadCache, SiteCache
@@ -459,13 +470,7 @@ class SQLiteStorage:
     async def get_thread_page(
         self, thread_id: int, window: PageWindow
     ) -> tuple[ThreadHead, ThreadPage]:
-        # A root is visible when approved, or deleted but with an approved reply under it
-        # (it then shows as a placeholder that keeps the replies in place).
-        visible_root = (
-            "thread_id = ? AND parent_id IS NULL AND (status = 'approved' OR (status = 'deleted'"
-            " AND EXISTS (SELECT 1 FROM comments r WHERE r.root_id = comments.id"
-            " AND r.status = 'approved')))"
-        )
+        visible_root = "thread_id = ? AND parent_id IS NULL AND " + VISIBLE_ROOT
         async with self._reader() as conn:
             # One read transaction, so the head and the comments come from one snapshot.
             await conn.execute("BEGIN")
@@ -501,17 +506,23 @@ class SQLiteStorage:
                     more_after = window.cursor is not None and await _exists(
                         conn, f"{visible_root} AND id >= ?", (thread_id, cursor)
                     )
+                pinned: list[sqlite3.Row] = []
+                if window.cursor is None:  # the default page shows the pinned on top
+                    pinned = await _fetch(
+                        conn,
+                        f"SELECT {COMMENT_COLUMNS} FROM comments WHERE thread_id = ?"
+                        f" AND pinned = 1 AND parent_id IS NULL AND {VISIBLE_ROOT} ORDER BY id",
+                        (thread_id,),
+                    )
                 replies: list[sqlite3.Row] = []
-                if roots:
-                    marks = ",".join("?" * len(roots))
-                    replies = list(
-                        await _fetch(
-                            conn,
-                            f"SELECT {COMMENT_COLUMNS} FROM comments"
-                            f" WHERE root_id IN ({marks}) AND status IN ('approved', 'deleted')"
-                            " ORDER BY id",
-                            [row["id"] for row in roots],
-                        )
+                root_ids = {row["id"] for row in roots} | {row["id"] for row in pinned}
+                if root_ids:
+                    marks = ",".join("?" * len(root_ids))
+                    replies = await _fetch(
+                        conn,
+                        f"SELECT {COMMENT_COLUMNS} FROM comments"
+                        f" WHERE root_id IN ({marks}) AND {SHOWN_REPLY} ORDER BY id",
+                        sorted(root_ids),
                     )
             finally:
                 await conn.execute("COMMIT")
@@ -520,6 +531,7 @@ class SQLiteStorage:
             replies=[comment_from_row(row, _dt) for row in replies],
             more_before=more_before,
             more_after=more_after,
+            pinned=[comment_from_row(row, _dt) for row in pinned],
         )
         return head_from_row(head_rows[0]), page
 
@@ -701,6 +713,264 @@ class SQLiteStorage:
         return await self._write(
             op, lambda head: self._committed(head, "delete", comment_id, head.comment_count)
         )
+
+    # -- moderation ---------------------------------------------------------------------------
+
+    async def list_queue(self, query: QueueQuery) -> list[QueueItem]:
+        where = [f"t.site_id IN ({','.join('?' * len(query.site_ids))})"]
+        params: list[Any] = [*query.site_ids]
+        if query.status is not None:
+            where.append("c.status = ?")
+            params.append(query.status)
+        for text, columns in (
+            (query.text, QUEUE_SEARCH["text"]),
+            (query.author, QUEUE_SEARCH["author"]),
+            (query.page, QUEUE_SEARCH["page"]),
+        ):
+            if text:
+                where.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns) + ")")
+                params.extend([like_pattern(text)] * len(columns))
+        if query.before_id is not None:
+            where.append("c.id < ?")
+            params.append(query.before_id)
+        selected = ", ".join("c." + c for c in COMMENT_COLUMNS.split(", "))
+        async with self._reader() as conn:
+            rows = await _fetch(
+                conn,
+                f"SELECT {selected}, t.site_id, t.page_id, t.url, t.title, t.closed AS t_closed"
+                f" FROM comments c JOIN threads t ON t.id = c.thread_id"
+                f" WHERE {' AND '.join(where)} ORDER BY c.id DESC LIMIT ?",
+                (*params, query.limit),
+            )
+        return [
+            QueueItem(comment_from_row(row, _dt), row["site_id"], row["page_id"], row["url"],
+                      row["title"], bool(row["t_closed"]))
+            for row in rows
+        ]  # fmt: skip
+
+    async def count_by_status(self, site_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        counts: dict[str, dict[str, int]] = {site_id: {} for site_id in site_ids}
+        if not site_ids:
+            return counts
+        async with self._reader() as conn:
+            rows = await _fetch(
+                conn,
+                "SELECT t.site_id, c.status, count(*) AS n FROM comments c"
+                " JOIN threads t ON t.id = c.thread_id"
+                f" WHERE t.site_id IN ({','.join('?' * len(site_ids))})"
+                " GROUP BY t.site_id, c.status",
+                tuple(site_ids),
+            )
+        for row in rows:
+            counts[row["site_id"]][row["status"]] = row["n"]
+        return counts
+
+    async def set_status(
+        self, comment_ids: Sequence[int], status: CommentStatus, site_ids: Sequence[str]
+    ) -> list[Comment]:
+        async def op(conn: aiosqlite.Connection) -> list[tuple[Comment, ThreadHead | None]]:
+            changed: list[tuple[Comment, ThreadHead | None]] = []
+            for comment_id in comment_ids:
+                rows = await _fetch(
+                    conn,
+                    "SELECT c.status FROM comments c JOIN threads t ON t.id = c.thread_id"
+                    f" WHERE c.id = ? AND t.site_id IN ({','.join('?' * len(site_ids))})",
+                    (comment_id, *site_ids),
+                )
+                if not rows or rows[0]["status"] == status:
+                    continue
+                updated = await _fetch(
+                    conn,
+                    f"UPDATE comments SET status = ? WHERE id = ? RETURNING {COMMENT_COLUMNS}",
+                    (status, comment_id),
+                )
+                comment = comment_from_row(updated[0], _dt)
+                delta = status_change(rows[0]["status"], status)
+                head = None
+                if delta:
+                    head = await _bump_thread(
+                        conn, comment.thread_id, "comment_count = comment_count + ?", (delta,)
+                    )
+                changed.append((comment, head))
+            return changed
+
+        def committed(changed: list[tuple[Comment, ThreadHead | None]]) -> None:
+            for comment, head in changed:
+                if head is not None:
+                    kind: ThreadEventKind = "comment" if status == "approved" else "delete"
+                    self._committed(head, kind, comment.id, head.comment_count)
+
+        return [comment for comment, _ in await self._write(op, committed)]
+
+    async def moderate_edit(
+        self, comment_id: int, body_source: str, body_html: str, author_name: str,
+        author_url: str, at: datetime,
+    ) -> Comment:  # fmt: skip
+        async def op(conn: aiosqlite.Connection) -> tuple[Comment, ThreadHead | None]:
+            rows = await _fetch(
+                conn,
+                "UPDATE comments SET body_source = ?, body_html = ?, author_name = ?,"
+                f" author_url = ?, edited_at = ? WHERE id = ? RETURNING {COMMENT_COLUMNS}",
+                (body_source, body_html, author_name, author_url, _ts(at), comment_id),
+            )
+            if not rows:
+                raise NotFound("This comment does not exist.")
+            comment = comment_from_row(rows[0], _dt)
+            if comment.status != "approved":  # not shown: the thread did not change
+                return comment, None
+            return comment, await _bump_thread(conn, comment.thread_id)
+
+        def committed(result: tuple[Comment, ThreadHead | None]) -> None:
+            comment, head = result
+            if head is not None:
+                self._committed(head, "edit", comment.id, head.comment_count)
+
+        comment, _ = await self._write(op, committed)
+        return comment
+
+    async def set_pinned(self, comment_id: int, pinned: bool) -> Comment:
+        async def op(conn: aiosqlite.Connection) -> tuple[Comment, ThreadHead]:
+            rows = await _fetch(
+                conn,
+                "UPDATE comments SET pinned = ? WHERE id = ? AND parent_id IS NULL"
+                f" RETURNING {COMMENT_COLUMNS}",
+                (int(pinned), comment_id),
+            )
+            if not rows:
+                raise Invalid("Only a top-level comment can be pinned.")
+            comment = comment_from_row(rows[0], _dt)
+            return comment, await _bump_thread(conn, comment.thread_id)
+
+        def committed(result: tuple[Comment, ThreadHead]) -> None:
+            comment, head = result
+            self._committed(head, "edit", comment.id, head.comment_count)
+
+        comment, _ = await self._write(op, committed)
+        return comment
+
+    async def set_closed(self, thread_id: int, closed: bool) -> ThreadHead:
+        async def op(conn: aiosqlite.Connection) -> ThreadHead:
+            if not await _fetch(conn, "SELECT 1 FROM threads WHERE id = ?", (thread_id,)):
+                raise NotFound("This thread does not exist.")
+            return await _bump_thread(conn, thread_id, "closed = ?", (int(closed),))
+
+        return await self._write(
+            op, lambda head: self._committed(head, "edit", 0, head.comment_count)
+        )
+
+    async def remove_ban(self, ban_id: int, site_ids: Sequence[str] | None) -> bool:
+        async def op(conn: aiosqlite.Connection) -> bool:
+            if site_ids is None:
+                cursor = await conn.execute("DELETE FROM bans WHERE id = ?", (ban_id,))
+            else:
+                cursor = await conn.execute(
+                    f"DELETE FROM bans WHERE id = ? AND site_id IN"
+                    f" ({','.join('?' * len(site_ids))})",
+                    (ban_id, *site_ids),
+                )
+            return cursor.rowcount > 0
+
+        return await self._write(op, lambda _: self._sites.forget())
+
+    # -- admins -------------------------------------------------------------------------------
+
+    async def add_admin(
+        self, email: str, password_hash: str, sites: Sequence[str] | None, at: datetime
+    ) -> Admin:
+        async def op(conn: aiosqlite.Connection) -> Admin:
+            try:
+                rows = await _fetch(
+                    conn,
+                    "INSERT INTO admins (email, password_hash, sites, created_at)"
+                    f" VALUES (?, ?, ?, ?) RETURNING {ADMIN_COLUMNS}",
+                    (email, password_hash, _json_or_null(sites), _ts(at)),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise Conflict(f"There is already an admin {email}.") from exc
+            return admin_from_row(rows[0], _dt)
+
+        return await self._write(op)
+
+    async def update_admin(
+        self, email: str, *, password_hash: str | None = None,
+        sites: Sequence[str] | Literal["keep"] | None = "keep",
+    ) -> Admin | None:  # fmt: skip
+        async def op(conn: aiosqlite.Connection) -> Admin | None:
+            if password_hash is not None:  # a new password ends every session
+                await conn.execute(
+                    "DELETE FROM admin_sessions WHERE admin_id ="
+                    " (SELECT id FROM admins WHERE email = ?)",
+                    (email,),
+                )
+                await conn.execute(
+                    "UPDATE admins SET password_hash = ? WHERE email = ?", (password_hash, email)
+                )
+            if sites != "keep":
+                await conn.execute(
+                    "UPDATE admins SET sites = ? WHERE email = ?", (_json_or_null(sites), email)
+                )
+            rows = await _fetch(
+                conn, f"SELECT {ADMIN_COLUMNS} FROM admins WHERE email = ?", (email,)
+            )
+            return admin_from_row(rows[0], _dt) if rows else None
+
+        return await self._write(op)
+
+    async def remove_admin(self, email: str) -> bool:
+        async def op(conn: aiosqlite.Connection) -> bool:
+            cursor = await conn.execute("DELETE FROM admins WHERE email = ?", (email,))
+            return cursor.rowcount > 0
+
+        return await self._write(op)
+
+    async def list_admins(self) -> list[Admin]:
+        async with self._reader() as conn:
+            rows = await _fetch(conn, f"SELECT {ADMIN_COLUMNS} FROM admins ORDER BY email")
+        return [admin_from_row(row, _dt) for row in rows]
+
+    async def get_admin_login(self, email: str) -> tuple[Admin, str] | None:
+        async with self._reader() as conn:
+            rows = await _fetch(
+                conn,
+                f"SELECT {ADMIN_COLUMNS}, password_hash FROM admins WHERE email = ?",
+                (email,),
+            )
+        return (admin_from_row(rows[0], _dt), rows[0]["password_hash"]) if rows else None
+
+    async def add_admin_session(self, token_hash: str, admin_id: int, expires_at: datetime) -> None:
+        async def op(conn: aiosqlite.Connection) -> None:
+            await conn.execute("DELETE FROM admin_sessions WHERE expires_at < ?", (time.time(),))
+            await conn.execute(
+                "INSERT INTO admin_sessions (token_hash, admin_id, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?)",
+                (token_hash, admin_id, time.time(), _ts(expires_at)),
+            )
+
+        await self._write(op)
+
+    async def get_session_admin(self, token_hash: str, now: datetime) -> Admin | None:
+        columns = ", ".join("a." + c for c in ADMIN_COLUMNS.split(", "))
+        async with self._reader() as conn:
+            rows = await _fetch(
+                conn,
+                f"SELECT {columns} FROM admin_sessions s JOIN admins a ON a.id = s.admin_id"
+                " WHERE s.token_hash = ? AND s.expires_at >= ?",
+                (token_hash, _ts(now)),
+            )
+        return admin_from_row(rows[0], _dt) if rows else None
+
+    async def delete_admin_session(self, token_hash: str) -> None:
+        async def op(conn: aiosqlite.Connection) -> None:
+            await conn.execute("DELETE FROM admin_sessions WHERE token_hash = ?", (token_hash,))
+
+        await self._write(op)
+
+    async def take_rate_limits(self, limits: Sequence[RateLimit], at: datetime) -> None:
+        async def op(conn: aiosqlite.Connection) -> None:
+            for limit in limits:
+                await _take_rate_token(conn, limit, _ts(at))
+
+        await self._write(op)
 
     # -- likes --------------------------------------------------------------------------------
 
@@ -931,6 +1201,10 @@ def _to_sqlite(columns: tuple[str, ...], row: tuple[Any, ...]) -> tuple[Any, ...
             value = json.dumps(value)
         values.append(value)
     return tuple(values)
+
+
+def _json_or_null(values: Sequence[str] | None) -> str | None:
+    return json.dumps(list(values)) if values is not None else None
 
 
 async def _prune_rate_limits(conn: aiosqlite.Connection) -> None:

@@ -53,8 +53,12 @@ def count_text(settings: SiteSettings, translator: Translator, n: int) -> str:
     return custom.format(n=n) if custom else translator("count", n=n)
 
 
-def _comment_json(context: AppContext, comment: Comment, depth: int) -> dict[str, Any]:
-    deleted = comment.status == "deleted"
+def _comment_json(
+    context: AppContext, comment: Comment, depth: int, *, removed: bool = False
+) -> dict[str, Any]:
+    """A comment for the JSON API; a `removed` one (a placeholder that keeps its replies in
+    place) says nothing of its author or text."""
+    deleted = removed or comment.status == "deleted"
     return {
         "id": comment.id,
         "parent": comment.parent_id,
@@ -160,7 +164,7 @@ async def thread(request: Request) -> Response:
     translator = Translator(query.lang)
 
     def tree(node: CommentNode) -> dict[str, Any]:
-        item = _comment_json(context, node.comment, node.depth)
+        item = _comment_json(context, node.comment, node.depth, removed=node.removed)
         item["replies"] = [tree(reply) for reply in node.replies]
         return item
 
@@ -241,8 +245,9 @@ async def post_comment(request: Request) -> Response:
         context.signer, _text(data, "form_token"), query.page, settings.min_seconds_to_post
     )
     form = comments.check_comment_form(
-        fields, context.settings.max_body_chars, signed_in=user is not None
-    )
+        fields, context.settings.max_body_chars, signed_in=user is not None,
+        email_required=settings.guest_email == "required",
+    )  # fmt: skip
     address = remote_address(request, context.settings)
     posted = await comments.post_comment(
         context.storage,

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 
 from widget.akismet import Akismet
+from widget.auth.admins import AdminAuth
 from widget.auth.signin import SignIn
 from widget.auth.tokens import TokenSigner
 from widget.config import Settings
@@ -36,6 +37,7 @@ class AppContext:
     events: EventHub
     sign_in: SignIn
     akismet: Akismet | None
+    admin: AdminAuth
     # The counts API's checked questions and its answers' bytes (see views.api.counts).
     count_queries: LruCache[bytes, Any] = dataclasses.field(
         default_factory=lambda: LruCache(CACHE_ENTRIES)

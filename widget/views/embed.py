@@ -129,6 +129,8 @@ async def _render_document(
             "form_token": form_token,
             "config": config,
             "held": held,
+            "closed": bool(head and head.closed),
+            "email_required": settings_of(query.site).guest_email == "required",
             "providers": list(context.sign_in.providers.values()),
             "sign_in_required": config["signInRequired"],
         },
@@ -192,7 +194,10 @@ async def post_from_form(request: Request) -> Response:
         moderation.check_form_token(
             context.signer, form.get("form_token", ""), query.page, settings.min_seconds_to_post
         )
-        comment_form = comments.check_comment_form(form, context.settings.max_body_chars)
+        comment_form = comments.check_comment_form(
+            form, context.settings.max_body_chars,
+            email_required=settings.guest_email == "required",
+        )  # fmt: skip
         address = remote_address(request, context.settings)
         posted = await comments.post_comment(
             storage,

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from widget.errors import ClientError, RateLimited
 
 from .context import app_context
-from .security import error_page_headers
+from .security import admin_headers, error_page_headers
 
 __all__ = ["exception_handlers"]
 
@@ -37,6 +37,11 @@ def _respond(request: Request, status: int, message: str, extra: dict[str, str])
         return JSONResponse(body, status_code=status, headers=extra)
     title = _TITLES.get(status, "Something went wrong")
     html = app_context(request).html
+    if request.url.path.startswith("/admin/"):
+        return html.templates.TemplateResponse(
+            request, "admin/error.html", {"title": title, "message": message, "admin": None},
+            status_code=status, headers={**admin_headers(), **extra},
+        )  # fmt: skip
     return html.templates.TemplateResponse(
         request,
         "errors/error.html",

@@ -259,6 +259,7 @@ class HtmlRenderer:
             or (view.head.url if view and view.head else "")
             or (self.settings.public_url + query.document_path()),
             "link_path": query.link_path(),
+            "closed": bool(view and view.head and view.head.closed),
         }
 
     def script_strings(self, lang: str) -> dict[str, str]:

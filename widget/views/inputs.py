@@ -20,6 +20,7 @@ __all__ = [
     "parse_query_pairs",
     "parse_query_string",
     "read_form",
+    "read_form_pairs",
     "read_json_object",
     "read_query",
     "remote_address",
@@ -62,6 +63,11 @@ def _check_text(value: str, what: str) -> str:
 async def read_form(request: Request, limit: int) -> dict[str, str]:
     """An `application/x-www-form-urlencoded` body as a dict (the last value of a repeated
     field wins). Refuses other media types, bodies over `limit`, and bytes that are not UTF-8."""
+    return dict(await read_form_pairs(request, limit))
+
+
+async def read_form_pairs(request: Request, limit: int) -> list[tuple[str, str]]:
+    """Like `read_form`, keeping every value of a repeated field, in order."""
     if _media_type(request) != "application/x-www-form-urlencoded":
         raise UnsupportedMediaType("Send the form as application/x-www-form-urlencoded.")
     body = await _read_body(request, limit)
@@ -72,7 +78,7 @@ async def read_form(request: Request, limit: int) -> dict[str, str]:
         raise BadRequest(
             "The form holds text that is not valid UTF-8; check your browser's encoding."
         ) from None
-    return {key: _check_text(value, f"field {key!r}") for key, value in pairs}
+    return [(key, _check_text(value, f"field {key!r}")) for key, value in pairs]
 
 
 async def read_json_object(request: Request, limit: int) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["document_headers", "error_page_headers"]
+__all__ = ["admin_headers", "document_headers", "error_page_headers"]
 
 # Pictures may come from sign-in providers (a signed-in author's avatar); nothing else does.
 _BASE_POLICY = (
@@ -31,4 +31,16 @@ def error_page_headers() -> dict[str, str]:
         "Content-Security-Policy": f"{_BASE_POLICY}; frame-ancestors *",
         "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",
+    }
+
+
+def admin_headers() -> dict[str, str]:
+    """Admin pages are never framed (no clickjacking of moderation buttons), never cached, and
+    never tell other sites which admin page linked to them."""
+    return {
+        "Content-Security-Policy": f"{_BASE_POLICY}; frame-ancestors 'none'",
+        "X-Frame-Options": "DENY",
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
     }

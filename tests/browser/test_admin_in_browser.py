@@ -1,0 +1,90 @@
+"""The admin pages in Chromium: signing in, bulk moderation with the page's script, framing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import api_post, blog_post
+from tests.servers import HostPages, WidgetServer, widget_cli, widget_server
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def moderated(blog: HostPages, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WidgetServer]:
+    """A server whose site holds every comment for a moderator, with one admin."""
+    data_dir = tmp_path_factory.mktemp("admin") / "data"
+    widget_cli(data_dir, "site", "add", "blog", "--origin", blog.origin, "--set",
+               "min_seconds_to_post=0", "--set", "moderation=all")  # fmt: skip
+    widget_cli(data_dir, "admin", "add", "boss@example.com", "--password-stdin",
+               stdin=PASSWORD + "\n")  # fmt: skip
+    with widget_server(data_dir) as server:
+        yield server
+
+
+def sign_in(page: Page, widget: WidgetServer) -> None:
+    page.goto(f"{widget.public_url}/admin/")
+    expect(page).to_have_url(f"{widget.public_url}/admin/login?next=%2Fadmin%2F")
+    page.get_by_label("Email").fill("boss@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("h1")).to_have_text("Dashboard")
+
+
+def test_bulk_moderation(page: Page, blog: HostPages, moderated: WidgetServer) -> None:
+    post = blog_post(blog, moderated, "/moderated/", "A moderated post")
+    for n in range(3):
+        api_post(moderated, blog, "/moderated/", body=f"Held comment {n}")
+    sign_in(page, moderated)
+    expect(page.locator(".summary")).to_have_text("3 comments wait for moderation.")
+
+    page.get_by_role("navigation", name="Sites").get_by_role("link", name="blog").click()
+    expect(page.locator("article.comment")).to_have_count(3)
+    # Nothing selected: the page says so instead of posting.
+    page.get_by_role("button", name="Approve selected").click()
+    expect(page.locator("#picked")).to_have_text("Select some comments first.")
+
+    pick_all = page.locator("#pick-all")
+    pick_all.check()
+    expect(page.locator("#picked")).to_have_text("3 selected")
+    page.get_by_label("Select comment", exact=False).last.uncheck()  # the oldest: newest first
+    expect(page.locator("#picked")).to_have_text("2 selected")
+    assert pick_all.evaluate("box => box.indeterminate") is True
+    page.get_by_role("button", name="Approve selected").click()
+    expect(page.locator(".notice")).to_have_text("Approved 2 comments.")
+    expect(page.locator("article.comment")).to_have_count(1)
+
+    # Deleting asks first; dismissed, nothing happens.
+    page.locator("input.pick").check()
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.get_by_role("button", name="Delete selected").click()
+    expect(page.locator("article.comment")).to_have_count(1)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete selected").click()
+    expect(page.locator(".notice")).to_have_text("Deleted one comment.")
+    expect(page.locator(".empty")).to_have_text("No pending comments.")
+
+    # Readers of the post see the two approved comments.
+    page.goto(post)
+    frame = page.frame_locator("#comments iframe")
+    expect(frame.locator("#comments-title")).to_have_text("2 Responses to “A moderated post”")
+    expect(frame.locator(".wg-comment .wg-text")).to_have_text(["Held comment 1", "Held comment 2"])
+
+
+def test_admin_pages_refuse_to_be_framed(
+    page: Page, blog: HostPages, moderated: WidgetServer
+) -> None:
+    blog.pages["/framing/"] = (
+        f'<!doctype html><title>framing</title><iframe id="admin" src="{moderated.public_url}'
+        '/admin/login" width="600" height="400"></iframe>'
+    )
+    blocked: list[str] = []
+    page.on("console", lambda message: blocked.append(message.text))
+    page.goto(blog.url + "/framing/")
+    frame = page.frame_locator("#admin")
+    page.wait_for_timeout(500)  # the refused frame never loads: give it a moment to try
+    assert frame.locator("input[name=password]").count() == 0
+    assert any("frame-ancestors" in text for text in blocked), blocked

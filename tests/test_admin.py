@@ -1,0 +1,574 @@
+"""The admin side: accounts, sign-in, CSRF, the moderation queue, comment tools, site settings."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from tests.conftest import ClientFactory
+from tests.helpers import BLOG, OWN_ORIGIN, PAGE, QUICK, post_comment, posted
+from tests.test_cli import run_widget
+from widget.auth.admins import hash_password
+from widget.sites import add_site, change_site_setting
+
+PASSWORD = "correct horse battery"
+EMBED = {key: value for key, value in PAGE.items() if key != "site"}
+
+
+async def make_admin(app: Starlette, email: str, sites: list[str] | None = None) -> None:
+    storage = app.state.widget.storage
+    await storage.add_admin(email, hash_password(PASSWORD), sites, datetime.now(UTC))
+
+
+def hidden(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert match is not None, f"no {name} in the page"
+    return match.group(1)
+
+
+async def log_in(
+    client: httpx.AsyncClient, email: str, password: str = PASSWORD, next_page: str = "/admin/"
+) -> httpx.Response:
+    page = await client.get("/admin/login")
+    form = {"email": email, "password": password, "next": next_page,
+            "login_token": hidden(page.text, "login_token")}  # fmt: skip
+    return await client.post("/admin/login", data=form, headers=OWN_ORIGIN)
+
+
+class Admin:
+    """A signed-in admin's browser: the session cookie, and the CSRF token of its pages."""
+
+    def __init__(self, client: httpx.AsyncClient, cookie: str) -> None:
+        self.client = client
+        self.cookie = cookie
+        self.csrf = ""
+
+    async def get(self, path: str, **params: Any) -> httpx.Response:
+        response = await self.client.get(
+            path, params=params or None, headers={"Cookie": self.cookie}
+        )
+        if response.status_code == 200 and 'name="csrf"' in response.text:
+            self.csrf = hidden(response.text, "csrf")
+        return response
+
+    async def post(self, path: str, data: Any = (), **fields: Any) -> httpx.Response:
+        if not self.csrf:
+            await self.get("/admin/")
+        body = [("csrf", self.csrf), *(data or []), *fields.items()]
+        return await self.client.post(
+            path, content=httpx.QueryParams(body).__str__().encode(),
+            headers={**OWN_ORIGIN, "Cookie": self.cookie,
+                     "Content-Type": "application/x-www-form-urlencoded"},
+        )  # fmt: skip
+
+
+async def signed_in(client: httpx.AsyncClient, email: str) -> Admin:
+    response = await log_in(client, email)
+    assert response.status_code == 303, response.text
+    client.cookies.clear()  # each Admin sends its own cookie: one client, several sessions
+    return Admin(client, response.headers["set-cookie"].split(";")[0])
+
+
+@pytest.fixture
+async def boss(app: Starlette, client: httpx.AsyncClient) -> Admin:
+    await make_admin(app, "boss@example.com")
+    return await signed_in(client, "boss@example.com")
+
+
+async def fragment(client: httpx.AsyncClient) -> str:
+    return (await client.get("/embed/blog/thread/fragment", params=EMBED)).text
+
+
+async def status_of(app: Starlette, comment_id: int) -> str:
+    comment = await app.state.widget.storage.get_comment(comment_id)
+    assert comment is not None
+    return str(comment.status)
+
+
+# -- accounts and signing in ---------------------------------------------------------------------
+
+
+def test_admin_accounts_from_the_command_line(tmp_path: Path, database_url: str) -> None:
+    assert run_widget(tmp_path, "site", "add", "blog", "--origin", BLOG,
+                      database_url=database_url).returncode == 0  # fmt: skip
+    added = run_widget_with_stdin(tmp_path, database_url, PASSWORD + "\n",
+                                  "admin", "add", "Boss@Example.com", "--password-stdin")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert "Added admin boss@example.com  (every site)" in added.stdout
+    again = run_widget_with_stdin(tmp_path, database_url, PASSWORD + "\n",
+                                  "admin", "add", "boss@example.com", "--password-stdin")  # fmt: skip
+    assert again.returncode == 1
+    assert "already an admin" in again.stderr
+    short = run_widget_with_stdin(tmp_path, database_url, "short\n",
+                                  "admin", "add", "x@example.com", "--password-stdin")  # fmt: skip
+    assert short.returncode == 1
+    assert "at least 10 characters" in short.stderr
+    scoped = run_widget(tmp_path, "admin", "sites", "boss@example.com", "--site", "blog",
+                        database_url=database_url)  # fmt: skip
+    assert scoped.stdout.strip() == "boss@example.com  (sites: blog)"
+    unknown_site = run_widget(tmp_path, "admin", "sites", "boss@example.com", "--site", "nope",
+                              database_url=database_url)  # fmt: skip
+    assert unknown_site.returncode == 1
+    assert "no site called 'nope'" in unknown_site.stderr
+    listed = run_widget(tmp_path, "admin", "list", database_url=database_url)
+    assert listed.stdout.strip() == "boss@example.com  (sites: blog)"
+    no_tty = run_widget(tmp_path, "admin", "password", "boss@example.com",
+                        database_url=database_url)  # fmt: skip
+    assert "--password-stdin" in no_tty.stderr
+    removed = run_widget(tmp_path, "admin", "remove", "boss@example.com", database_url=database_url)
+    assert removed.returncode == 0
+    assert (
+        "No admins yet" in run_widget(tmp_path, "admin", "list", database_url=database_url).stdout
+    )
+
+
+def run_widget_with_stdin(
+    data_dir: Path, database_url: str, stdin: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIDGET_")}
+    env.update(WIDGET_DATA_DIR=str(data_dir), WIDGET_DATABASE_URL=database_url)
+    return subprocess.run(
+        [sys.executable, "-m", "widget", *args], env=env, input=stdin, capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+
+
+async def test_admin_pages_ask_to_sign_in_first(client: httpx.AsyncClient) -> None:
+    response = await client.get("/admin/sites/blog/comments", params={"status": "spam"})
+    assert response.status_code == 303
+    assert response.headers["location"] == (
+        "/admin/login?next=%2Fadmin%2Fsites%2Fblog%2Fcomments%3Fstatus%3Dspam"
+    )
+    login = await client.get(response.headers["location"])
+    assert login.status_code == 200
+    assert 'name="next" value="/admin/sites/blog/comments?status=spam"' in login.text
+
+
+async def test_signing_in_sets_a_strict_cookie_and_goes_where_asked(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    await make_admin(app, "boss@example.com")
+    response = await log_in(client, "Boss@Example.com", next_page="/admin/sites/blog")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin/sites/blog"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("widget_admin=")
+    for attribute in ("Path=/admin", "HttpOnly", "SameSite=Strict", "Max-Age=43200"):
+        assert attribute in cookie
+    client.cookies.clear()
+    admin = Admin(client, cookie.split(";")[0])
+    assert (await admin.get("/admin/sites/blog")).status_code == 200
+
+
+@pytest.mark.parametrize("target", ["//evil.example/admin/", "https://evil.example/", "/embed/x"])
+async def test_sign_in_never_sends_elsewhere(
+    app: Starlette, client: httpx.AsyncClient, target: str
+) -> None:
+    await make_admin(app, "boss@example.com")
+    response = await log_in(client, "boss@example.com", next_page=target)
+    assert response.headers["location"] == "/admin/"
+
+
+async def test_wrong_passwords_and_unknown_emails_get_the_same_answer(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    await make_admin(app, "boss@example.com")
+    wrong = await log_in(client, "boss@example.com", password="not the password")
+    unknown = await log_in(client, "nobody@example.com")
+    for response in (wrong, unknown):
+        assert response.status_code == 403
+        assert "do not match an admin account" in response.text
+        assert "set-cookie" not in response.headers
+    assert 'value="boss@example.com"' in wrong.text  # the email is kept for another try
+
+
+async def test_sign_in_attempts_are_limited(app: Starlette, client_from: ClientFactory) -> None:
+    await make_admin(app, "boss@example.com")
+    guesser = client_from("198.51.100.9")
+    statuses = [(await log_in(guesser, "boss@example.com", f"guess {n}")).status_code
+                for n in range(11)]  # fmt: skip
+    assert statuses == [403] * 10 + [429]
+    limited = await log_in(guesser, "boss@example.com")  # even the right password, for now
+    assert limited.status_code == 429
+    assert "Too many sign-in attempts" in limited.text
+    assert int(limited.headers["retry-after"]) > 0
+
+
+async def test_sign_in_needs_our_form_and_origin(app: Starlette, client: httpx.AsyncClient) -> None:
+    await make_admin(app, "boss@example.com")
+    form = {"email": "boss@example.com", "password": PASSWORD}
+    no_token = await client.post("/admin/login", data=form, headers=OWN_ORIGIN)
+    assert no_token.status_code == 403
+    assert "expired" in no_token.text
+    page = await client.get("/admin/login")
+    form["login_token"] = hidden(page.text, "login_token")
+    elsewhere = await client.post("/admin/login", data=form, headers={"Origin": BLOG})
+    assert elsewhere.status_code == 403
+
+
+async def test_admin_pages_cannot_be_framed_or_cached(boss: Admin) -> None:
+    for path in ("/admin/", "/admin/login", "/admin/sites/blog", "/admin/sites/nope"):
+        response = await boss.get(path)
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"], path
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["cache-control"] == "no-store"
+
+
+async def test_every_admin_form_needs_the_csrf_token(boss: Admin, app: Starlette) -> None:
+    comment = await posted(boss.client)
+    path = "/admin/sites/blog/comments"
+    for token in ("", "forged", boss.csrf[:-2]):
+        response = await boss.client.post(
+            path, data={"csrf": token, "one": f"spam:{comment['comment']['id']}"},
+            headers={**OWN_ORIGIN, "Cookie": boss.cookie},
+        )  # fmt: skip
+        assert response.status_code == 403
+        assert "reload it" in response.text
+    other = await signed_in(boss.client, "boss@example.com")
+    await other.get("/admin/")
+    stolen = await boss.client.post(  # a token of another session does not do
+        path, data={"csrf": other.csrf, "one": f"spam:{comment['comment']['id']}"},
+        headers={**OWN_ORIGIN, "Cookie": boss.cookie},
+    )  # fmt: skip
+    assert stolen.status_code == 403
+    assert await status_of(app, comment["comment"]["id"]) == "approved"
+
+
+async def test_log_out_ends_the_session(boss: Admin) -> None:
+    response = await boss.post("/admin/logout")
+    assert response.status_code == 303
+    assert "Max-Age=0" in response.headers["set-cookie"]
+    assert (await boss.get("/admin/")).status_code == 303
+
+
+async def test_a_new_password_ends_every_session(boss: Admin, app: Starlette) -> None:
+    await app.state.widget.storage.update_admin(
+        "boss@example.com", password_hash=hash_password("another password!")
+    )
+    assert (await boss.get("/admin/")).status_code == 303
+
+
+# -- scoping -------------------------------------------------------------------------------------
+
+
+async def test_an_admin_of_one_site_sees_nothing_of_the_others(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    storage = app.state.widget.storage
+    await add_site(storage, "other", ["https://other.example"], "Other blog", QUICK)
+    theirs = await posted(client, site="other", page="/x/", url="https://other.example/x/")
+    await make_admin(app, "helper@example.com", ["blog"])
+    helper = await signed_in(client, "helper@example.com")
+    dashboard = (await helper.get("/admin/")).text
+    assert "The blog" in dashboard
+    assert "Other blog" not in dashboard
+    assert "Add a site" not in dashboard
+    for path in ("/admin/sites/other", "/admin/sites/other/comments",
+                 f"/admin/comments/{theirs['comment']['id']}"):  # fmt: skip
+        assert (await helper.get(path)).status_code == 404, path
+    acting = await helper.post("/admin/sites/blog/comments", one=f"spam:{theirs['comment']['id']}")
+    assert acting.status_code == 303  # nothing of this site changed...
+    assert await status_of(app, theirs["comment"]["id"]) == "approved"  # ...nor of the other
+    assert (await helper.post("/admin/sites", site="new", origins=BLOG)).status_code == 404
+
+
+# -- the queue -----------------------------------------------------------------------------------
+
+
+async def test_held_comments_wait_in_the_queue_and_approval_publishes_them(
+    boss: Admin, app: Starlette
+) -> None:
+    await change_site_setting(app.state.widget.storage, "blog", "moderation", "all")
+    held = [(await posted(boss.client, body=f"Held number {n}"))["comment"]["id"] for n in range(3)]
+    dashboard = (await boss.get("/admin/")).text
+    assert "<strong>3</strong> comments wait for moderation." in dashboard
+    queue = (await boss.get("/admin/sites/blog/comments")).text
+    for n in range(3):
+        assert f"Held number {n}" in queue
+    assert "Held: every comment is moderated on this site" in queue
+    assert "Held number 0" not in await fragment(boss.client)
+
+    response = await boss.post(
+        "/admin/sites/blog/comments", [("id", str(held[0])), ("id", str(held[1]))],
+        action="approve", back="/admin/sites/blog/comments?status=pending",
+    )  # fmt: skip
+    assert response.status_code == 303
+    assert response.headers["location"] == (
+        "/admin/sites/blog/comments?status=pending&done=approve&n=2"
+    )
+    after = await boss.get(response.headers["location"])
+    assert "Approved 2 comments." in after.text
+    assert "Held number 2" in after.text
+    assert "Held number 0" not in after.text
+    shown = await fragment(boss.client)
+    assert "Held number 0" in shown
+    assert "Held number 1" in shown
+    assert "2 Responses to “Hello world”" in shown
+
+
+async def test_spam_and_delete_take_a_comment_out_and_restore_brings_it_back(
+    boss: Admin, app: Starlette
+) -> None:
+    comment = (await posted(boss.client, body="Soon gone"))["comment"]["id"]
+    await boss.post("/admin/sites/blog/comments", one=f"spam:{comment}")
+    assert await status_of(app, comment) == "spam"
+    assert "Soon gone" not in await fragment(boss.client)
+    assert "spam (1)" in (await boss.get("/admin/sites/blog/comments", status="spam")).text
+    await boss.post("/admin/sites/blog/comments", one=f"delete:{comment}")
+    assert await status_of(app, comment) == "deleted"
+    await boss.post("/admin/sites/blog/comments", one=f"restore:{comment}")
+    assert await status_of(app, comment) == "approved"
+    shown = await fragment(boss.client)
+    assert "Soon gone" in shown
+    assert "One Response to" in shown
+
+
+async def test_a_removed_comment_keeps_its_replies_in_place(boss: Admin) -> None:
+    parent = (await posted(boss.client, body="The parent"))["comment"]["id"]
+    await posted(boss.client, body="The reply", parent=parent)
+    await boss.post("/admin/sites/blog/comments", one=f"spam:{parent}")
+    shown = await fragment(boss.client)
+    assert "The parent" not in shown
+    assert "This comment was removed." in shown
+    assert "The reply" in shown
+    assert "One Response to" in shown
+    thread = (await boss.client.get("/api/v1/threads", params=PAGE)).json()
+    assert thread["comments"][0]["deleted"] is True
+    assert thread["comments"][0]["html"] == ""
+    assert thread["comments"][0]["author"] is None
+
+
+async def test_the_queue_searches_text_author_and_page(boss: Admin) -> None:
+    await posted(boss.client, body="About 100% cotton", name="Zed", email="zed@example.com")
+    await posted(boss.client, body="Nothing to see", page="/other/", url=f"{BLOG}/other/",
+                 title="Other post")  # fmt: skip
+    await posted(boss.client, body="Under_score")
+
+    async def found(**search: str) -> list[str]:
+        page = (await boss.get("/admin/sites/blog/comments", status="all", **search)).text
+        return re.findall(r'<div class="text"><p>(.*?)</p>', page)
+
+    assert await found(q="100%") == ["About 100% cotton"]
+    assert await found(q="_") == ["Under_score"]  # wildcards are taken literally
+    assert await found(author="ZED@") == ["About 100% cotton"]
+    assert await found(author="203.0.113") != []  # by IP address
+    assert await found(page="other post") == ["Nothing to see"]
+    assert await found(q="nothing", page="hello") == []
+    assert "match this search" in (await boss.get("/admin/sites/blog/comments", q="zzz")).text
+
+
+async def test_the_queue_pages_by_fifty(boss: Admin, app: Starlette) -> None:
+    for n in range(55):
+        await posted(boss.client, body=f"Comment {n}")
+    first = (await boss.get("/admin/sites/blog/comments", status="approved")).text
+    assert first.count('class="comment status-approved"') == 50
+    assert "Comment 54" in first
+    older = re.search(r'href="(\?[^"]*before=\d+[^"]*)">Older comments', first)
+    assert older is not None
+    second = await boss.get("/admin/sites/blog/comments" + older.group(1).replace("&amp;", "&"))
+    assert second.text.count('class="comment status-approved"') == 5
+    assert "Comment 0<" in second.text
+    assert "Older comments" not in second.text
+
+
+async def test_bulk_actions_need_a_selection_and_a_known_action(boss: Admin) -> None:
+    comment = (await posted(boss.client))["comment"]["id"]
+    none_selected = await boss.post("/admin/sites/blog/comments", action="approve")
+    assert none_selected.status_code == 422
+    assert "Select at least one comment" in none_selected.text
+    unknown = await boss.post("/admin/sites/blog/comments", [("id", str(comment))], action="nuke")
+    assert unknown.status_code == 422
+    bad_id = await boss.post("/admin/sites/blog/comments", [("id", "x")], action="spam")
+    assert bad_id.status_code == 404
+    bad_filter = await boss.get("/admin/sites/blog/comments", status="weird")
+    assert bad_filter.status_code == 422
+
+
+# -- one comment: edit, pin, close, ban ----------------------------------------------------------
+
+
+async def test_an_edit_is_rendered_and_sanitised_again(boss: Admin, app: Starlette) -> None:
+    comment = (await posted(boss.client, body="Typo hre"))["comment"]["id"]
+    page = await boss.get(f"/admin/comments/{comment}")
+    assert ">Typo hre</textarea>" in page.text
+    response = await boss.post(
+        f"/admin/comments/{comment}", body="Typo **here** <script>alert(1)</script>",
+        name="Ann B.", website="ann.example",
+    )  # fmt: skip
+    assert response.status_code == 303
+    shown = await fragment(boss.client)
+    assert "Typo <strong>here</strong>" in shown
+    assert "<script>" not in shown
+    assert '<a href="https://ann.example" rel="nofollow ugc noopener">Ann B.</a>' in shown
+    assert "(edited)" in shown
+    empty = await boss.post(f"/admin/comments/{comment}", body="  ", name="Ann")
+    assert empty.status_code == 422
+    assert 'id="body-error">' in empty.text
+    stored = await app.state.widget.storage.get_comment(comment)
+    assert stored.body_source.startswith("Typo **here**")
+
+
+async def test_a_pinned_comment_comes_first(boss: Admin, app: Starlette) -> None:
+    first = (await posted(boss.client, body="Oldest"))["comment"]["id"]
+    await posted(boss.client, body="Middle")
+    last = (await posted(boss.client, body="Newest, and pinned"))["comment"]["id"]
+    reply = (await posted(boss.client, body="A reply", parent=first))["comment"]["id"]
+    await boss.post(f"/admin/comments/{last}/pin", pinned="1")
+    shown = await fragment(boss.client)
+    assert shown.index("Newest, and pinned") < shown.index("Oldest") < shown.index("Middle")
+    assert shown.count('id="comment-' + str(last) + '"') == 1
+    assert '<strong class="wg-pinned">Pinned</strong>' in shown
+    assert (await boss.post(f"/admin/comments/{reply}/pin", pinned="1")).status_code == 422
+    await change_site_setting(app.state.widget.storage, "blog", "order", "newest")
+    newest_first = await fragment(boss.client)
+    assert newest_first.index("Newest, and pinned") < newest_first.index("Middle")
+    await boss.post(f"/admin/comments/{last}/pin", pinned="0")
+    assert "wg-pinned" not in await fragment(boss.client)
+
+
+async def test_a_closed_thread_takes_no_comments(boss: Admin) -> None:
+    comment = (await posted(boss.client))["comment"]["id"]
+    response = await boss.post(f"/admin/comments/{comment}/thread", closed="1")
+    assert response.headers["location"].endswith("done=closed")
+    refused = await post_comment(boss.client)
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "Comments are closed on this page."
+    document = (await boss.client.get("/embed/blog/thread", params=EMBED)).text
+    assert '<p class="wg-closed" id="wg-closed">Comments are closed.</p>' in document
+    assert '<div id="respond" class="wg-respond" hidden>' in document
+    assert "wg-reply" not in await fragment(boss.client)
+    await boss.post(f"/admin/comments/{comment}/thread", closed="0")
+    assert (await post_comment(boss.client)).status_code == 201
+
+
+async def test_banning_from_a_comment(boss: Admin, app: Starlette) -> None:
+    comment = (await posted(boss.client, email="Troll@Example.com"))["comment"]["id"]
+    response = await boss.post(f"/admin/comments/{comment}/ban", kind="email")
+    assert response.status_code == 303
+    assert await status_of(app, comment) == "spam"
+    again = (await post_comment(boss.client, email="troll@example.com")).json()
+    assert again["held"] is True
+    assert await status_of(app, again["comment"]["id"]) == "spam"
+    bans = (await boss.get("/admin/sites/blog")).text
+    assert "<code>troll@example.com</code>" in bans
+    network = (await posted(boss.client, email="kind@example.com"))["comment"]["id"]
+    await boss.post(f"/admin/comments/{network}/ban", kind="network")
+    assert "<code>203.0.113.7/32</code>" in (await boss.get("/admin/sites/blog")).text
+    no_user = await boss.post(f"/admin/comments/{network}/ban", kind="user")
+    assert no_user.status_code == 422
+
+
+# -- site settings and bans ----------------------------------------------------------------------
+
+
+async def test_site_settings_are_saved_from_the_form(boss: Admin, app: Starlette) -> None:
+    page = (await boss.get("/admin/sites/blog")).text
+    assert '<select id="f-moderation" name="moderation"' in page
+    form = dict(re.findall(r'<input id="f-[^"]+" name="([^"]+)"[^>]*value="([^"]*)"', page))
+    fields = {**form, "name": "My blog", "origins": f"{BLOG}\nhttps://www.blog.example/",
+              "moderation": "first", "order": "newest", "sign_in": "optional",
+              "guest_email": "optional", "max_depth": "3",
+              "notify_emails": "me@example.com, you@example.com"}  # fmt: skip
+    response = await boss.post("/admin/sites/blog", **fields)
+    assert response.status_code == 303, response.text
+    site = await app.state.widget.storage.get_site("blog")
+    assert site.name == "My blog"
+    assert site.origins == (BLOG, "https://www.blog.example")
+    assert site.settings["moderation"] == "first"
+    assert site.settings["max_depth"] == 3
+    assert "page_size" not in site.settings  # defaults are not stored
+    # Guests may now leave the email out.
+    assert (await post_comment(boss.client, email="")).status_code == 201
+
+
+async def test_bad_site_settings_are_all_shown_and_nothing_is_saved(
+    boss: Admin, app: Starlette
+) -> None:
+    response = await boss.post(
+        "/admin/sites/blog", name="", origins="https://blog.example/posts/", max_depth="99",
+        order="sideways", page_size="50", notify_emails="not-an-address",
+    )  # fmt: skip
+    assert response.status_code == 422
+    page = response.text
+    assert "Nothing was saved" in page
+    assert 'id="e-max_depth">expected a whole number from 2 to 20, got 99' in page
+    assert 'id="e-order">expected one of oldest, newest' in page
+    assert 'id="e-name">A name of 1 to 200 characters.' in page
+    assert "leave out the path" in page
+    assert "is not an email address" in page
+    assert 'value="99"' in page  # what was typed stays, to fix
+    site = await app.state.widget.storage.get_site("blog")
+    assert site.origins == (BLOG,)
+    assert site.name == "The blog"
+
+
+async def test_bans_are_added_and_lifted_from_the_site_page(
+    boss: Admin, app: Starlette, client: httpx.AsyncClient
+) -> None:
+    response = await boss.post("/admin/sites/blog/bans", kind="network", value="203.0.113.0/24",
+                               note="a bad neighbourhood")  # fmt: skip
+    assert response.status_code == 303
+    assert (await post_comment(client)).json()["held"] is True
+    bad = await boss.post("/admin/sites/blog/bans", kind="network", value="not a network")
+    assert bad.status_code == 422
+    assert "is not an IP address or network" in bad.text
+    (ban,) = await app.state.widget.storage.list_bans("blog")
+    lifted = await boss.post(f"/admin/sites/blog/bans/{ban.id}/remove")
+    assert lifted.status_code == 303
+    assert (await post_comment(client)).json()["held"] is False
+
+
+async def test_only_an_admin_of_every_site_bans_everywhere(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    await make_admin(app, "helper@example.com", ["blog"])
+    helper = await signed_in(client, "helper@example.com")
+    refused = await helper.post("/admin/sites/blog/bans", kind="email", value="x@example.com",
+                                scope="all")  # fmt: skip
+    assert refused.status_code == 422
+    storage = app.state.widget.storage
+    everywhere = await storage.add_ban(None, "email", "y@example.com", "", datetime.now(UTC))
+    assert (await helper.post(f"/admin/sites/blog/bans/{everywhere.id}/remove")).status_code == 404
+    assert len(await storage.list_bans("blog")) == 1
+
+
+async def test_an_admin_of_every_site_adds_sites(boss: Admin, app: Starlette) -> None:
+    response = await boss.post("/admin/sites", site="notes", name="Notes",
+                               origins="https://notes.example")  # fmt: skip
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin/sites/notes?done=site"
+    site = await app.state.widget.storage.get_site("notes")
+    assert site.origins == ("https://notes.example",)
+    taken = await boss.post("/admin/sites", site="notes", origins="https://notes.example")
+    assert taken.status_code == 422
+    assert "already exists" in taken.text
+    assert (await boss.post("/admin/sites", site="Bad Id", origins=BLOG)).status_code == 422
+
+
+async def test_admin_pages_answer_unknown_things_with_404(boss: Admin) -> None:
+    for path in ("/admin/comments/999999", "/admin/comments/abc", "/admin/sites/nope/comments"):
+        response = await boss.get(path)
+        assert response.status_code == 404, path
+        assert "Back to the dashboard" in response.text
+
+
+async def test_admin_pages_render_for_every_status(boss: Admin, app: Starlette) -> None:
+    storage = app.state.widget.storage
+    ids = [(await posted(boss.client, body=f"Text {n}"))["comment"]["id"] for n in range(4)]
+    for comment_id, status in zip(ids, ("approved", "pending", "spam", "deleted"), strict=True):
+        if status != "approved":
+            await storage.set_status([comment_id], status, ["blog"])
+        page = await boss.get(f"/admin/comments/{comment_id}")
+        assert page.status_code == 200
+        assert f'<span class="badge badge-{status}">{status}</span>' in page.text
+    listing = (await boss.get("/admin/sites/blog/comments", status="all")).text
+    assert listing.count('class="pick"') == 4

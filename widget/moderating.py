@@ -1,0 +1,150 @@
+"""What moderators do: look through comments, change their status, edit, ban, pin and close.
+
+Every action is limited to the sites the admin manages; a comment of another site is as absent
+as one that does not exist.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Literal
+
+from widget import comments
+from widget.errors import Invalid, NotFound
+from widget.rendering import render_markdown
+from widget.storage import Admin, Ban, Comment, CommentStatus, QueueItem, QueueQuery, Storage
+
+__all__ = [
+    "ACTIONS",
+    "add_ban",
+    "ban_for",
+    "check_ban",
+    "comment_for",
+    "edit",
+    "list_comments",
+    "set_status",
+]
+
+# A moderator's action on comments, and the status it leaves them in.
+ACTIONS: dict[str, CommentStatus] = {
+    "approve": "approved",
+    "spam": "spam",
+    "delete": "deleted",
+    "restore": "approved",
+}
+STATUSES: tuple[CommentStatus, ...] = ("pending", "approved", "spam", "deleted")
+MAX_BULK = 500  # comments in one bulk action: a page of the queue is at most 200
+IPV4_BAN_PREFIX = 32
+IPV6_BAN_PREFIX = 64  # one IPv6 subscriber usually holds a whole /64
+
+
+async def list_comments(storage: Storage, query: QueueQuery) -> list[QueueItem]:
+    if not query.site_ids:
+        return []
+    return await storage.list_queue(query)
+
+
+async def set_status(
+    storage: Storage, admin: Admin, site_id: str, ids: Sequence[int], action: str
+) -> list[Comment]:
+    if action not in ACTIONS:
+        raise Invalid(f"There is no action {action!r}; use one of {', '.join(ACTIONS)}.")
+    if not ids:
+        raise Invalid("Select at least one comment first.")
+    if len(ids) > MAX_BULK:
+        raise Invalid(f"Select at most {MAX_BULK} comments at once.")
+    _check_site(admin, site_id)
+    return await storage.set_status(ids, ACTIONS[action], [site_id])
+
+
+async def comment_for(storage: Storage, admin: Admin, comment_id: int) -> QueueItem:
+    """A comment an admin may act on, with its page; NotFound for any other."""
+    comment = await storage.get_comment(comment_id)
+    head = await storage.get_thread(comment.thread_id) if comment else None
+    if comment is None or head is None or not admin.may_manage(head.site_id):
+        raise NotFound("There is no such comment on the sites you manage.")
+    return QueueItem(comment, head.site_id, head.page_id, head.url, head.title, head.closed)
+
+
+async def edit(
+    storage: Storage, admin: Admin, comment_id: int, raw: dict[str, str], max_body_chars: int
+) -> Comment:
+    """A moderator's edit: the text is rendered and sanitised like the author's own."""
+    item = await comment_for(storage, admin, comment_id)
+    fields: dict[str, str] = {key: raw[key] for key in ("body", "name", "website") if key in raw}
+    if item.comment.user_id is not None:  # a signed-in author's name is their account's
+        fields.pop("name", None)
+        fields.pop("website", None)
+    form = comments.check_edit_form(fields, max_body_chars)
+    return await storage.moderate_edit(
+        comment_id,
+        form.body,
+        render_markdown(form.body),
+        form.name if form.name is not None else item.comment.author_name,
+        form.website if form.website is not None else item.comment.author_url,
+        datetime.now(UTC),
+    )
+
+
+def ban_for(comment: Comment, kind: Literal["user", "email", "network"]) -> str:
+    """What to ban to keep this comment's author out: their account, email or network."""
+    if kind == "user":
+        if comment.user_id is None:
+            raise Invalid("This comment's author was not signed in; ban their email instead.")
+        return str(comment.user_id)
+    if kind == "email":
+        if not comment.author_email:
+            raise Invalid("This comment has no email address to ban.")
+        return comment.author_email.lower()
+    try:
+        address = ipaddress.ip_address(comment.remote_ip)
+    except ValueError:
+        raise Invalid("This comment has no IP address on record.") from None
+    prefix = IPV4_BAN_PREFIX if address.version == 4 else IPV6_BAN_PREFIX
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def check_ban(kind: str, value: str) -> tuple[Literal["user", "email", "network"], str]:
+    """A ban typed in by hand: an email address, an IP address or network, or a user id."""
+    value = value.strip()
+    if kind == "email":
+        if "@" not in value or len(value) > 254 or any(c.isspace() for c in value):
+            raise Invalid(f"{value!r} is not an email address.", {"value": "An email address."})
+        return "email", value.lower()
+    if kind == "network":
+        try:
+            return "network", str(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            raise Invalid(
+                f"{value!r} is not an IP address or network (such as 203.0.113.0/24).",
+                {"value": "An IP address or network."},
+            ) from None
+    if kind == "user":
+        if not (value.isascii() and value.isdigit()) or len(value) > 18:
+            raise Invalid(f"{value!r} is not a user number.", {"value": "A user number."})
+        return "user", value
+    raise Invalid(f"There is no kind of ban {kind!r}; use email, network or user.")
+
+
+async def add_ban(
+    storage: Storage, admin: Admin, site_id: str | None, kind: str, value: str, note: str
+) -> Ban:
+    """Ban on one site, or (for admins of every site) on every site with `site_id` None."""
+    if site_id is None:
+        if admin.sites is not None:
+            raise Invalid("Only an admin of every site can ban on every site.")
+    else:
+        _check_site(admin, site_id)
+    checked_kind, checked_value = check_ban(kind, value)
+    if len(note) > 500:
+        raise Invalid("Keep the note under 500 characters.", {"note": "At most 500 characters."})
+    return await storage.add_ban(
+        site_id, checked_kind, checked_value, note.strip(), datetime.now(UTC)
+    )
+
+
+def _check_site(admin: Admin, site_id: str) -> None:
+    if not admin.may_manage(site_id):
+        raise NotFound("There is no such site among those you manage.")

@@ -1,0 +1,156 @@
+"""A site's settings, origins and bans in the admin; adding a site."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from widget import moderating
+from widget.errors import ClientError, Invalid, NotFound
+from widget.sites import SITE_SETTINGS, add_site, get_site, normalize_origin, parse_site_settings
+from widget.storage import Site
+
+from .admin import AdminCall, admin_page, number_param
+
+__all__ = ["routes"]
+
+MAX_ORIGINS = 50
+
+
+async def _site(call: AdminCall) -> Site:
+    site_id = call.request.path_params["site"]
+    if not call.admin.may_manage(site_id):
+        raise NotFound("There is no such site among those you manage.")
+    return await get_site(call.context.storage, site_id)
+
+
+async def _render_site(
+    call: AdminCall,
+    site: Site,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    error: str = "",
+    status_code: int = 200,
+) -> Response:
+    shown = {setting.name: site.settings.get(setting.name, setting.default)
+             for setting in SITE_SETTINGS}  # fmt: skip
+    shown.update({"name": site.name, "origins": "\n".join(site.origins)})
+    shown.update(values or {})
+    return call.render(
+        "admin/site.html",
+        {
+            "title": f"Settings of {site.id}",
+            "site": site,
+            "site_id": site.id,
+            "sites": await call.sites(),
+            "settings": SITE_SETTINGS,
+            "values": shown,
+            "errors": errors or {},
+            "error": error,
+            "bans": await call.context.storage.list_bans(site.id),
+            "here": call.request.url.path,
+        },
+        status_code=status_code,
+    )
+
+
+@admin_page
+async def site_page(call: AdminCall) -> Response:
+    return await _render_site(call, await _site(call))
+
+
+def _origins(raw: str) -> list[str]:
+    lines = [line.strip() for line in raw.replace(",", "\n").splitlines() if line.strip()]
+    if not lines:
+        raise Invalid("A site needs at least one origin.", {"origins": "At least one origin."})
+    if len(lines) > MAX_ORIGINS:
+        raise Invalid(f"At most {MAX_ORIGINS} origins.", {"origins": "Too many origins."})
+    origins = []
+    for line in lines:
+        try:
+            origins.append(normalize_origin(line))
+        except Invalid as exc:
+            raise Invalid(exc.message, {"origins": exc.message}) from None
+    return sorted(set(origins))
+
+
+@admin_page
+async def save_site(call: AdminCall) -> Response:
+    site = await _site(call)
+    values = {setting.name: call.field(setting.name) for setting in SITE_SETTINGS}
+    values.update(name=call.field("name"), origins=call.field("origins"))
+    errors: dict[str, str] = {}
+    settings: dict[str, Any] = {}
+    for setting in SITE_SETTINGS:  # every field checked, every problem shown at once
+        try:
+            settings.update(parse_site_settings({setting.name: values[setting.name]}))
+        except Invalid as exc:
+            errors.update(exc.fields)
+    origins: list[str] = []
+    try:
+        origins = _origins(values["origins"])
+    except Invalid as exc:
+        errors.update(exc.fields)
+    name = values["name"].strip()
+    if not name or len(name) > 200:
+        errors["name"] = "A name of 1 to 200 characters."
+    if errors:
+        return await _render_site(
+            call, site, values=values, errors=errors,
+            error="Nothing was saved; please correct the fields marked below.", status_code=422,
+        )  # fmt: skip
+    # Settings equal to the default are not stored, so later changes of a default apply.
+    overrides = {key: value for key, value in settings.items()
+                 if value != next(s.default for s in SITE_SETTINGS if s.name == key)}  # fmt: skip
+    await call.context.storage.update_site(site.id, name=name, origins=origins, settings=overrides)
+    return call.back(f"/admin/sites/{site.id}", done="saved")
+
+
+@admin_page
+async def add_ban(call: AdminCall) -> Response:
+    site = await _site(call)
+    every_site = call.field("scope") == "all"
+    try:
+        await moderating.add_ban(
+            call.context.storage, call.admin, None if every_site else site.id,
+            call.field("kind"), call.field("value"), call.field("note"),
+        )  # fmt: skip
+    except ClientError as exc:
+        return await _render_site(call, site, error=exc.message, status_code=exc.status)
+    return call.back(f"/admin/sites/{site.id}", done="banned")
+
+
+@admin_page
+async def remove_ban(call: AdminCall) -> Response:
+    site = await _site(call)
+    ban_id = number_param(call, "ban_id", "ban")
+    scope = None if call.admin.sites is None else [site.id]
+    if not await call.context.storage.remove_ban(ban_id, scope):
+        raise NotFound("There is no such ban (or it is for every site, which only an admin of"
+                       " every site can lift).")  # fmt: skip
+    return call.back(f"/admin/sites/{site.id}", done="unbanned")
+
+
+@admin_page
+async def new_site(call: AdminCall) -> Response:
+    if call.admin.sites is not None:
+        raise NotFound("Only an admin of every site can add sites.")
+    site_id = call.field("site").strip()
+    try:
+        origins = _origins(call.field("origins"))
+        site = await add_site(call.context.storage, site_id, origins, call.field("name"))
+    except ClientError as exc:
+        raise Invalid(f"The site was not added: {exc.message}") from None
+    return call.back(f"/admin/sites/{site.id}", done="site")
+
+
+routes = [
+    Route("/admin/sites", new_site, methods=["POST"]),
+    Route("/admin/sites/{site}", site_page, methods=["GET"]),
+    Route("/admin/sites/{site}", save_site, methods=["POST"]),
+    Route("/admin/sites/{site}/bans", add_ban, methods=["POST"]),
+    Route("/admin/sites/{site}/bans/{ban_id}/remove", remove_ban, methods=["POST"]),
+]
