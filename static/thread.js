@@ -177,7 +177,7 @@
     posting += 1;
     api('POST', 'comments', withPage({
       body: f.body.value, name: f.name.value, email: f.email.value, website: f.website.value,
-      notify: f.notify.checked, parent: parentId, form_token: f.form_token.value,
+      notify: !!(f.notify && f.notify.checked), parent: parentId, form_token: f.form_token.value,
       homepage: f.homepage.value
     })).then(function (result) {
       if (!result.ok) { showErrors(result.data); return; }

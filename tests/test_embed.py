@@ -35,7 +35,6 @@ async def test_the_document_embeds_only_in_the_sites_origins(client: httpx.Async
     assert "script-src 'self'" in policy
     assert "No Responses to “Hello world”" in response.text
     assert "Leave a Reply" in response.text
-    assert "Notify me of follow-up comments via email." in response.text
     assert "Save my name, email, and website in this browser" in response.text
 
 

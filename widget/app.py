@@ -19,8 +19,12 @@ from widget.auth.signin import SignIn
 from widget.auth.tokens import TokenSigner
 from widget.config import Settings, load_settings
 from widget.events import EventHub
+from widget.notify.mail import Mailer, MailTemplates
+from widget.notify.outbox import Outbox
+from widget.notify.plan import NotificationPlanner
+from widget.notify.webhooks import Webhooks
 from widget.storage import Storage, storage_for_settings
-from widget.views import admin, api, auth, embed
+from widget.views import admin, api, auth, embed, notify
 from widget.views import events as live
 from widget.views.assets import Assets
 from widget.views.context import AppContext, app_context
@@ -39,6 +43,11 @@ async def healthz(request: Request) -> Response:
         log.exception("health check failed")
         return JSONResponse({"status": "database unavailable"}, status_code=503)
     return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
+
+
+def _outbox(settings: Settings, storage: Storage, signer: TokenSigner) -> Outbox:
+    planner = NotificationPlanner(settings, storage, signer, MailTemplates())
+    return Outbox(settings, storage, planner, Mailer(settings), Webhooks(settings.secret_key))
 
 
 def create_app(
@@ -70,6 +79,7 @@ def create_app(
             settings.akismet_url,
         ) if settings.akismet_key else None,
         admin=AdminAuth(storage, signer, settings.admin_session_hours),
+        outbox=_outbox(settings, storage, signer),
     )  # fmt: skip
 
     @contextlib.asynccontextmanager
@@ -78,8 +88,10 @@ def create_app(
         try:
             if settings.demo:
                 await demo.ensure_demo_site(storage, settings)
+            context.outbox.start()
             yield
         finally:
+            await context.outbox.stop()
             events.close()
             await storage.close()
 
@@ -90,6 +102,7 @@ def create_app(
         *auth.routes(settings),
         *assets.routes(),
         *admin.routes(),
+        *notify.routes,
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
     ]
     if settings.demo:

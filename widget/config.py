@@ -54,6 +54,30 @@ def _parse_public_url(raw: str) -> str:
     return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
+def _parse_choice(*options: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in options:
+            raise ValueError(f"expected one of {', '.join(options)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _parse_port(raw: str) -> int:
+    value = int(raw)
+    if not 0 < value < 65536:
+        raise ValueError(f"expected a port number from 1 to 65535, got {raw!r}")
+    return value
+
+
+def _parse_seconds(raw: str) -> float:
+    value = float(raw)
+    if not 0 < value <= 86400:
+        raise ValueError(f"expected a number of seconds above 0 and at most 86400, got {raw!r}")
+    return value
+
+
 @dataclasses.dataclass(frozen=True)
 class Setting:
     name: str
@@ -144,6 +168,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("akismet_url", "https://rest.akismet.com/1.1", "Akismet's API"),
     Setting("session_days", "30", "days a sign-in lasts in a browser", _parse_positive_int),
     Setting("admin_session_hours", "12", "hours an admin stays signed in", _parse_positive_int),
+    Setting("smtp_host", "", "the mail server for notifications (empty: no email is sent)"),
+    Setting("smtp_port", "587", "its port", _parse_port),
+    Setting(
+        "smtp_security",
+        "starttls",
+        "starttls, tls (implicit, port 465) or none",
+        _parse_choice("starttls", "tls", "none"),
+    ),
+    Setting("smtp_username", "", "user name at the mail server (empty: no login)"),
+    Setting("smtp_password", "", "password at the mail server", secret=True),
+    Setting("mail_from", "", "the From address of notifications (default: widget@ the host)"),
+    Setting(
+        "outbox_retry_s",
+        "30",
+        "seconds before the first retry of a failed email or webhook"
+        " (each retry waits 4 times longer, up to 6 hours)",
+        _parse_seconds,
+    ),
     Setting("log_level", "info", "debug, info, warning or error"),
 )
 
@@ -173,11 +215,27 @@ class Settings:
     akismet_url: str
     session_days: int
     admin_session_hours: int
+    smtp_host: str
+    smtp_port: int
+    smtp_security: str
+    smtp_username: str
+    smtp_password: str
+    mail_from: str
+    outbox_retry_s: float
     log_level: str
     # Sign-in providers: name -> their settings (WIDGET_PROVIDER_<NAME>_<FIELD>, or a
     # [providers.<name>] table in the config file); see widget/auth/providers.py.
     providers: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
+
+    @property
+    def mail_enabled(self) -> bool:
+        return bool(self.smtp_host)
+
+    @property
+    def sender(self) -> str:
+        host = urlsplit(self.public_url).hostname or "localhost"
+        return self.mail_from or f"widget <widget@{host}>"
 
     @property
     def public_port(self) -> int:

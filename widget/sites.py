@@ -57,6 +57,18 @@ class _Choice:
         return str(raw)
 
 
+def _webhook_url(raw: Any) -> str:
+    text = str(raw).strip()
+    if not text:
+        return ""
+    parts = split_url(text)
+    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError("expected an http:// or https:// URL")
+    if len(text) > 2000:
+        raise ValueError("expected a URL of at most 2000 characters")
+    return text
+
+
 def _emails(raw: Any) -> str:
     """Comma-separated email addresses, as written back: 'a@example.com, b@example.com'."""
     addresses = [part.strip() for part in str(raw).replace("\n", ",").split(",") if part.strip()]
@@ -143,6 +155,10 @@ SITE_SETTINGS: tuple[SiteSetting, ...] = (
         "notify_emails", "", "comma-separated addresses told of new and held comments", _emails
     ),
     SiteSetting(
+        "webhook_url", "", "receives a signed JSON POST for each new comment (empty: none)",
+        _webhook_url,
+    ),
+    SiteSetting(
         "count_zero", "", "count wording for no comments (empty: the language's)", _wording(False)
     ),
     SiteSetting(
@@ -169,6 +185,7 @@ class SiteSettings:
     sign_in: Literal["optional", "required"]
     guest_email: Literal["required", "optional"]
     notify_emails: str
+    webhook_url: str
     count_zero: str
     count_one: str
     count_many: str

@@ -35,6 +35,14 @@ class Purpose(enum.Enum):
     ADMIN_LOGIN = ("widget.admin-login", 3600)
     # An admin form's CSRF token, bound to the admin's session (which ends sooner).
     ADMIN_FORM = ("widget.admin-form", 7 * 24 * 3600)
+    # The link in a "confirm your subscription" email.
+    SUBSCRIBE = ("widget.subscribe", 7 * 24 * 3600)
+    # The unsubscribe link of every notification: good for as long as mail may linger.
+    UNSUBSCRIBE = ("widget.unsubscribe", 400 * 24 * 3600)
+    # Approve or delete links in a moderator's notification.
+    MODERATE = ("widget.moderate", 7 * 24 * 3600)
+    # The link that lets a guest download or delete what they wrote under an email address.
+    OWN_DATA = ("widget.own-data", 24 * 3600)
 
     def __init__(self, salt: str, max_age_s: int) -> None:
         self.salt = salt

@@ -25,6 +25,8 @@ __all__ = [
     "CommentStatus",
     "EventSink",
     "NewComment",
+    "NewJob",
+    "OutboxJob",
     "PageRef",
     "PageWindow",
     "Profile",
@@ -34,6 +36,7 @@ __all__ = [
     "RowBatch",
     "Site",
     "Storage",
+    "Subscription",
     "ThreadEvent",
     "ThreadEventKind",
     "ThreadHead",
@@ -184,6 +187,32 @@ class QueueItem:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class OutboxJob:
+    """Work to do after a commit: tell people of a comment, send an email, call a webhook."""
+
+    id: int
+    kind: Literal["comment", "email", "webhook"]
+    payload: Mapping[str, Any]
+    attempts: int  # failed attempts so far
+    created_at: datetime
+
+
+# What is due after a commit, as (kind, payload).
+NewJob = tuple[Literal["comment", "email", "webhook"], Mapping[str, Any]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Subscription:
+    """An email address following a thread: every new comment, or replies to its own."""
+
+    id: int
+    thread_id: int
+    email: str
+    scope: Literal["thread", "replies"]
+    confirmed: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class PageRef:
     """A page of a site as the embed names it; threads are created for pages on first write."""
 
@@ -267,6 +296,8 @@ COMMENT_COLUMNS = (
 USER_COLUMNS = "id, provider, subject, name, email, avatar_url, profile_url"
 HEAD_COLUMNS = "id, site_id, page_id, url, title, version, comment_count, like_count, closed"
 ADMIN_COLUMNS = "id, email, sites, created_at"
+SUBSCRIPTION_COLUMNS = "id, thread_id, email, scope, confirmed_at"
+JOB_COLUMNS = "id, kind, payload, attempts, created_at"
 # What the moderation queue's search fields look in (c: the comment, t: its thread).
 QUEUE_SEARCH = {
     "text": ("c.body_source",),
@@ -329,6 +360,21 @@ def admin_from_row(row: Row, when: Callable[[Any], datetime]) -> Admin:
     )
 
 
+def subscription_from_row(row: Row) -> Subscription:
+    return Subscription(
+        id=row["id"],
+        thread_id=row["thread_id"],
+        email=row["email"],
+        scope=row["scope"],
+        confirmed=row["confirmed_at"] is not None,
+    )
+
+
+def first_publication(old: str, new: str) -> bool:
+    """Whether a status change publishes a comment nobody was told of yet (a restored one was)."""
+    return new == "approved" and old in ("pending", "spam")
+
+
 def status_change(old: str, new: str) -> int:
     """How a thread's comment count moves when a comment goes from `old` to `new` status."""
     return (new == "approved") - (old == "approved")
@@ -383,6 +429,9 @@ COPY_COLUMNS: dict[str, tuple[str, ...]] = {
     "sessions": ("token_hash", "user_id", "created_at", "expires_at"),
     "bans": ("id", "site_id", "kind", "value", "note", "created_at"),
     "admins": ("id", "email", "password_hash", "sites", "created_at"),
+    "subscriptions": ("id", "thread_id", "email", "scope", "created_at", "confirmed_at"),
+    "outbox": ("id", "kind", "payload", "attempts", "due_at", "locked_until", "last_error",
+               "created_at", "failed_at"),
 }  # fmt: skip
 # Each table's key, in which order its rows are copied (comments by id: parents first).
 COPY_KEYS: dict[str, tuple[str, ...]] = {
@@ -395,6 +444,8 @@ COPY_KEYS: dict[str, tuple[str, ...]] = {
     "threads": ("id",),
     "comments": ("id",),
     "likes": ("thread_id", "voter", "comment_id"),
+    "subscriptions": ("id",),
+    "outbox": ("id",),
 }
 
 
@@ -639,6 +690,44 @@ class Storage(Protocol):
     async def take_rate_limits(self, limits: Sequence[RateLimit], at: datetime) -> None:
         """Count one event against each limit; raises RateLimited (counting none) when any
         has no room."""
+        ...
+
+    # The outbox. A new comment (unless spam) and a comment approved for the first time each
+    # add a "comment" job in the same transaction, so nobody is told of what was not stored,
+    # and nothing stored goes untold.
+    async def add_jobs(self, jobs: Sequence[NewJob], at: datetime) -> None: ...
+
+    async def claim_jobs(self, now: datetime, lease_s: float, limit: int) -> list[OutboxJob]:
+        """Due jobs, each taken for `lease_s` seconds (a worker that dies lets them go)."""
+        ...
+
+    async def finish_job(self, job_id: int, follow_ups: Sequence[NewJob], at: datetime) -> None:
+        """Drop a done job and queue what it led to, in one transaction."""
+        ...
+
+    async def retry_job(self, job_id: int, due_at: datetime | None, error: str) -> None:
+        """Try again at `due_at`; None gives up (the job is kept, marked failed)."""
+        ...
+
+    async def outbox_counts(self) -> dict[str, int]:
+        """Jobs waiting ("queued") and given up ("failed")."""
+        ...
+
+    # Follow-up subscriptions
+    async def subscribe(self, thread_id: int, email: str, at: datetime) -> Subscription:
+        """The address's subscription to the thread, created unconfirmed if it has none."""
+        ...
+
+    async def get_subscription(self, subscription_id: int) -> Subscription | None: ...
+
+    async def confirm_subscription(
+        self, subscription_id: int, scope: Literal["thread", "replies"], at: datetime
+    ) -> Subscription | None: ...
+
+    async def unsubscribe(self, subscription_id: int) -> bool: ...
+
+    async def thread_subscriptions(self, thread_id: int) -> list[Subscription]:
+        """The confirmed subscriptions of a thread."""
         ...
 
     # Copying a whole database (from SQLite to PostgreSQL, say)

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 import asyncpg
@@ -27,9 +27,11 @@ from .base import (
     COPY_COLUMNS,
     COPY_KEYS,
     HEAD_COLUMNS,
+    JOB_COLUMNS,
     POST_LIKE,
     QUEUE_SEARCH,
     SHOWN_REPLY,
+    SUBSCRIPTION_COLUMNS,
     USER_COLUMNS,
     VISIBLE_ROOT,
     Admin,
@@ -39,6 +41,8 @@ from .base import (
     CommentStatus,
     EventSink,
     NewComment,
+    NewJob,
+    OutboxJob,
     PageRef,
     PageWindow,
     Profile,
@@ -47,6 +51,7 @@ from .base import (
     RateLimit,
     RowBatch,
     Site,
+    Subscription,
     ThreadEvent,
     ThreadEventKind,
     ThreadHead,
@@ -54,9 +59,11 @@ from .base import (
     User,
     admin_from_row,
     comment_from_row,
+    first_publication,
     head_from_row,
     like_pattern,
     status_change,
+    subscription_from_row,
     user_from_row,
 )
 from .caching import HeadCache, SiteCache
@@ -459,6 +466,11 @@ class PostgresStorage:
                 new.author_provider, new.held_because, new.fingerprint,
             )  # fmt: skip
             comment = comment_from_row(row, _same)
+            if comment.status != "spam":  # people to tell: subscribers, moderators, webhooks
+                await _queue(
+                    conn, [("comment", {"comment": comment.id, "event": "created"})],
+                    new.created_at,
+                )  # fmt: skip
             if comment.status != "approved":  # held: the thread's readers see no change
                 return comment, await _bump_thread(conn, thread_id, bump=False)
             # The newest comment's page title and URL win: pages get renamed.
@@ -635,6 +647,11 @@ class PostgresStorage:
                     status, comment_id,
                 )  # fmt: skip
                 comment = comment_from_row(row, _same)
+                if first_publication(old, status):
+                    await _queue(
+                        conn, [("comment", {"comment": comment_id, "event": "approved"})],
+                        datetime.now(UTC),
+                    )  # fmt: skip
                 delta = status_change(old, status)
                 head = None
                 if delta:
@@ -722,6 +739,105 @@ class PostgresStorage:
         removed = await self._write(op)
         self._sites.forget()
         return removed
+
+    # -- the outbox and subscriptions --------------------------------------------------------
+
+    async def add_jobs(self, jobs: Sequence[NewJob], at: datetime) -> None:
+        async def op(conn: asyncpg.Connection) -> None:
+            await _queue(conn, jobs, at)
+
+        await self._write(op)
+
+    async def claim_jobs(self, now: datetime, lease_s: float, limit: int) -> list[OutboxJob]:
+        async def op(conn: asyncpg.Connection) -> list[OutboxJob]:
+            # SKIP LOCKED: instances claiming at once each get other jobs, none waits.
+            rows = await conn.fetch(
+                "UPDATE outbox SET locked_until = $1 WHERE id IN (SELECT id FROM outbox"
+                " WHERE failed_at IS NULL AND due_at <= $2"
+                " AND (locked_until IS NULL OR locked_until < $2)"
+                f" ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING {JOB_COLUMNS}",
+                now + timedelta(seconds=lease_s), now, limit,
+            )  # fmt: skip
+            return sorted((_job(row) for row in rows), key=lambda job: job.id)
+
+        return await self._write(op)
+
+    async def finish_job(self, job_id: int, follow_ups: Sequence[NewJob], at: datetime) -> None:
+        async def op(conn: asyncpg.Connection) -> None:
+            await conn.execute("DELETE FROM outbox WHERE id = $1", job_id)
+            await _queue(conn, follow_ups, at)
+
+        await self._write(op)
+
+    async def retry_job(self, job_id: int, due_at: datetime | None, error: str) -> None:
+        async def op(conn: asyncpg.Connection) -> None:
+            await conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = $2, locked_until = NULL,"
+                " due_at = coalesce($3, due_at),"
+                " failed_at = CASE WHEN $3::timestamptz IS NULL THEN now() END WHERE id = $1",
+                job_id, error[:1000], due_at,
+            )  # fmt: skip
+
+        await self._write(op)
+
+    async def outbox_counts(self) -> dict[str, int]:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(
+                "SELECT count(*) FILTER (WHERE failed_at IS NULL) AS queued,"
+                " count(*) FILTER (WHERE failed_at IS NOT NULL) AS failed FROM outbox"
+            )
+        return {"queued": row["queued"], "failed": row["failed"]}
+
+    async def subscribe(self, thread_id: int, email: str, at: datetime) -> Subscription:
+        async def op(conn: asyncpg.Connection) -> Subscription:
+            row = await conn.fetchrow(
+                "INSERT INTO subscriptions (thread_id, email, created_at) VALUES ($1, $2, $3)"
+                " ON CONFLICT (thread_id, email) DO UPDATE SET email = excluded.email"
+                f" RETURNING {SUBSCRIPTION_COLUMNS}",
+                thread_id, email.lower(), at,
+            )  # fmt: skip
+            return subscription_from_row(row)
+
+        return await self._write(op)
+
+    async def get_subscription(self, subscription_id: int) -> Subscription | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = $1", subscription_id
+            )
+        return subscription_from_row(row) if row else None
+
+    async def confirm_subscription(
+        self, subscription_id: int, scope: Literal["thread", "replies"], at: datetime
+    ) -> Subscription | None:
+        async def op(conn: asyncpg.Connection) -> Subscription | None:
+            row = await conn.fetchrow(
+                "UPDATE subscriptions SET scope = $1, confirmed_at = coalesce(confirmed_at, $2)"
+                f" WHERE id = $3 RETURNING {SUBSCRIPTION_COLUMNS}",
+                scope, at, subscription_id,
+            )  # fmt: skip
+            return subscription_from_row(row) if row else None
+
+        return await self._write(op)
+
+    async def unsubscribe(self, subscription_id: int) -> bool:
+        async def op(conn: asyncpg.Connection) -> bool:
+            return bool(
+                await conn.fetchval(
+                    "DELETE FROM subscriptions WHERE id = $1 RETURNING id", subscription_id
+                )
+            )
+
+        return await self._write(op)
+
+    async def thread_subscriptions(self, thread_id: int) -> list[Subscription]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions"
+                " WHERE thread_id = $1 AND confirmed_at IS NOT NULL ORDER BY id",
+                thread_id,
+            )
+        return [subscription_from_row(row) for row in rows]
 
     # -- admins -------------------------------------------------------------------------------
 
@@ -1008,7 +1124,15 @@ class PostgresStorage:
                         batch.table, records=batch.rows, columns=list(columns)
                     )
                 counts[batch.table] += len(batch.rows)
-            for table in ("users", "threads", "comments", "bans", "admins"):  # ids after copied
+            for table in (
+                "users",
+                "threads",
+                "comments",
+                "bans",
+                "admins",
+                "subscriptions",
+                "outbox",
+            ):  # new ids follow the copied ones
                 await conn.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                     f" coalesce(max(id), 1), max(id) IS NOT NULL) FROM {table}"
@@ -1142,6 +1266,20 @@ async def _take_rate_token(conn: asyncpg.Connection, limit: RateLimit, now: floa
     )
     await conn.execute(
         "UPDATE rate_limits SET due_at = $2 WHERE key = $1", limit.key, limit.take(stored, now)
+    )
+
+
+async def _queue(conn: asyncpg.Connection, jobs: Sequence[NewJob], now: datetime) -> None:
+    if jobs:
+        await conn.executemany(
+            "INSERT INTO outbox (kind, payload, due_at, created_at) VALUES ($1, $2, $3, $3)",
+            [(kind, json.dumps(dict(payload)), now) for kind, payload in jobs],
+        )
+
+
+def _job(row: asyncpg.Record) -> OutboxJob:
+    return OutboxJob(
+        row["id"], row["kind"], json.loads(row["payload"]), row["attempts"], row["created_at"]
     )
 
 

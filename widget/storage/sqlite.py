@@ -35,9 +35,11 @@ from .base import (
     COPY_COLUMNS,
     COPY_KEYS,
     HEAD_COLUMNS,
+    JOB_COLUMNS,
     POST_LIKE,
     QUEUE_SEARCH,
     SHOWN_REPLY,
+    SUBSCRIPTION_COLUMNS,
     USER_COLUMNS,
     VISIBLE_ROOT,
     Admin,
@@ -47,6 +49,8 @@ from .base import (
     CommentStatus,
     EventSink,
     NewComment,
+    NewJob,
+    OutboxJob,
     PageRef,
     PageWindow,
     Profile,
@@ -55,6 +59,7 @@ from .base import (
     RateLimit,
     RowBatch,
     Site,
+    Subscription,
     ThreadEvent,
     ThreadEventKind,
     ThreadHead,
@@ -62,9 +67,11 @@ from .base import (
     User,
     admin_from_row,
     comment_from_row,
+    first_publication,
     head_from_row,
     like_pattern,
     status_change,
+    subscription_from_row,
     user_from_row,
 )
 from .caching import HeadCache, SiteCache
@@ -599,6 +606,8 @@ class SQLiteStorage:
                 ),
             )  # fmt: skip
             comment = comment_from_row(rows[0], _dt)
+            if comment.status != "spam":  # people to tell: subscribers, moderators, webhooks
+                await _queue(conn, [("comment", {"comment": comment.id, "event": "created"})], now)
             if comment.status != "approved":  # held: the thread's readers see no change
                 return comment, await _bump_thread(conn, thread_id, bump=False)
             # The newest comment's page title and URL win: pages get renamed.
@@ -785,6 +794,9 @@ class SQLiteStorage:
                     (status, comment_id),
                 )
                 comment = comment_from_row(updated[0], _dt)
+                if first_publication(rows[0]["status"], status):
+                    await _queue(conn, [("comment", {"comment": comment_id, "event": "approved"})],
+                                 time.time())  # fmt: skip
                 delta = status_change(rows[0]["status"], status)
                 head = None
                 if delta:
@@ -871,6 +883,110 @@ class SQLiteStorage:
             return cursor.rowcount > 0
 
         return await self._write(op, lambda _: self._sites.forget())
+
+    # -- the outbox and subscriptions --------------------------------------------------------
+
+    async def add_jobs(self, jobs: Sequence[NewJob], at: datetime) -> None:
+        async def op(conn: aiosqlite.Connection) -> None:
+            await _queue(conn, jobs, _ts(at))
+
+        await self._write(op)
+
+    async def claim_jobs(self, now: datetime, lease_s: float, limit: int) -> list[OutboxJob]:
+        async def op(conn: aiosqlite.Connection) -> list[OutboxJob]:
+            rows = await _fetch(
+                conn,
+                "UPDATE outbox SET locked_until = ? WHERE id IN (SELECT id FROM outbox"
+                " WHERE failed_at IS NULL AND due_at <= ? AND coalesce(locked_until, 0) < ?"
+                f" ORDER BY id LIMIT ?) RETURNING {JOB_COLUMNS}",
+                (_ts(now) + lease_s, _ts(now), _ts(now), limit),
+            )
+            return sorted((_job(row) for row in rows), key=lambda job: job.id)
+
+        return await self._write(op)
+
+    async def finish_job(self, job_id: int, follow_ups: Sequence[NewJob], at: datetime) -> None:
+        async def op(conn: aiosqlite.Connection) -> None:
+            await conn.execute("DELETE FROM outbox WHERE id = ?", (job_id,))
+            await _queue(conn, follow_ups, _ts(at))
+
+        await self._write(op)
+
+    async def retry_job(self, job_id: int, due_at: datetime | None, error: str) -> None:
+        async def op(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, locked_until = NULL,"
+                " due_at = coalesce(?, due_at), failed_at = CASE WHEN ? IS NULL THEN ? END"
+                " WHERE id = ?",
+                (error[:1000], _ts(due_at) if due_at else None, _ts(due_at) if due_at else None,
+                 time.time(), job_id),
+            )  # fmt: skip
+
+        await self._write(op)
+
+    async def outbox_counts(self) -> dict[str, int]:
+        async with self._reader() as conn:
+            rows = await _fetch(
+                conn,
+                "SELECT count(*) FILTER (WHERE failed_at IS NULL) AS queued,"
+                " count(*) FILTER (WHERE failed_at IS NOT NULL) AS failed FROM outbox",
+            )
+        return {"queued": rows[0]["queued"], "failed": rows[0]["failed"]}
+
+    async def subscribe(self, thread_id: int, email: str, at: datetime) -> Subscription:
+        async def op(conn: aiosqlite.Connection) -> Subscription:
+            rows = await _fetch(
+                conn,
+                "INSERT INTO subscriptions (thread_id, email, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (thread_id, email) DO UPDATE SET email = excluded.email"
+                f" RETURNING {SUBSCRIPTION_COLUMNS}",
+                (thread_id, email.lower(), _ts(at)),
+            )
+            return subscription_from_row(rows[0])
+
+        return await self._write(op)
+
+    async def get_subscription(self, subscription_id: int) -> Subscription | None:
+        async with self._reader() as conn:
+            rows = await _fetch(
+                conn,
+                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = ?",
+                (subscription_id,),
+            )
+        return subscription_from_row(rows[0]) if rows else None
+
+    async def confirm_subscription(
+        self, subscription_id: int, scope: Literal["thread", "replies"], at: datetime
+    ) -> Subscription | None:
+        async def op(conn: aiosqlite.Connection) -> Subscription | None:
+            rows = await _fetch(
+                conn,
+                "UPDATE subscriptions SET scope = ?, confirmed_at = coalesce(confirmed_at, ?)"
+                f" WHERE id = ? RETURNING {SUBSCRIPTION_COLUMNS}",
+                (scope, _ts(at), subscription_id),
+            )
+            return subscription_from_row(rows[0]) if rows else None
+
+        return await self._write(op)
+
+    async def unsubscribe(self, subscription_id: int) -> bool:
+        async def op(conn: aiosqlite.Connection) -> bool:
+            cursor = await conn.execute(
+                "DELETE FROM subscriptions WHERE id = ?", (subscription_id,)
+            )
+            return cursor.rowcount > 0
+
+        return await self._write(op)
+
+    async def thread_subscriptions(self, thread_id: int) -> list[Subscription]:
+        async with self._reader() as conn:
+            rows = await _fetch(
+                conn,
+                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions"
+                " WHERE thread_id = ? AND confirmed_at IS NOT NULL ORDER BY id",
+                (thread_id,),
+            )
+        return [subscription_from_row(row) for row in rows]
 
     # -- admins -------------------------------------------------------------------------------
 
@@ -1172,7 +1288,8 @@ class SQLiteStorage:
 
 # -- copying: SQLite's storage classes to and from plain Python values --------------------------
 
-_TIMES = {"created_at", "edited_at", "updated_at", "expires_at"}
+_TIMES = {"created_at", "edited_at", "updated_at", "expires_at", "confirmed_at", "due_at",
+          "locked_until", "failed_at"}  # fmt: skip
 _FLAGS = {"notify", "pinned", "closed"}
 COPY_BATCH = 1000  # rows per batch
 
@@ -1201,6 +1318,19 @@ def _to_sqlite(columns: tuple[str, ...], row: tuple[Any, ...]) -> tuple[Any, ...
             value = json.dumps(value)
         values.append(value)
     return tuple(values)
+
+
+async def _queue(conn: aiosqlite.Connection, jobs: Sequence[NewJob], now: float) -> None:
+    await conn.executemany(
+        "INSERT INTO outbox (kind, payload, due_at, created_at) VALUES (?, ?, ?, ?)",
+        [(kind, json.dumps(dict(payload)), now, now) for kind, payload in jobs],
+    )
+
+
+def _job(row: sqlite3.Row) -> OutboxJob:
+    return OutboxJob(
+        row["id"], row["kind"], json.loads(row["payload"]), row["attempts"], _dt(row["created_at"])
+    )
 
 
 def _json_or_null(values: Sequence[str] | None) -> str | None:

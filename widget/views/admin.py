@@ -226,9 +226,12 @@ async def dashboard(call: AdminCall) -> Response:
     recent = await moderating.list_comments(
         call.context.storage, QueueQuery(site_ids, limit=RECENT_COMMENTS)
     )
+    outbox = await call.context.storage.outbox_counts() if call.admin.sites is None else None
     return call.render(
         "admin/dashboard.html",
         {
+            "outbox": outbox,
+            "mail_enabled": call.context.settings.mail_enabled,
             "sites": sites,
             "counts": counts,
             "pending": sum(by_status.get("pending", 0) for by_status in counts.values()),

@@ -93,6 +93,7 @@ async def act(call: AdminCall) -> Response:
         action = call.field("action")
         ids = [parse_number(raw, "comment") for raw in call.fields("id")]
     changed = await moderating.set_status(call.context.storage, call.admin, site_id, ids, action)
+    call.context.outbox.wake()  # approved ones are news for subscribers
     return call.back(f"/admin/sites/{site_id}/comments", done=action, n=len(changed))
 
 

@@ -9,6 +9,7 @@ from starlette.routing import Route
 
 from widget import moderating
 from widget.errors import ClientError, Invalid, NotFound
+from widget.notify.webhooks import webhook_key
 from widget.sites import SITE_SETTINGS, add_site, get_site, normalize_origin, parse_site_settings
 from widget.storage import Site
 
@@ -51,6 +52,7 @@ async def _render_site(
             "errors": errors or {},
             "error": error,
             "bans": await call.context.storage.list_bans(site.id),
+            "webhook_key": webhook_key(call.context.settings.secret_key, site.id),
             "here": call.request.url.path,
         },
         status_code=status_code,

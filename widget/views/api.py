@@ -264,6 +264,7 @@ async def post_comment(request: Request) -> Response:
         akismet=context.akismet,
         context=_akismet_context(request, query),
     )
+    context.outbox.wake()
     depth = min(posted.comment.depth, settings.max_depth)
     return JSONResponse(
         {

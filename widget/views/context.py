@@ -14,6 +14,7 @@ from widget.auth.tokens import TokenSigner
 from widget.config import Settings
 from widget.events import EventHub
 from widget.lru import LruCache
+from widget.notify.outbox import Outbox
 from widget.storage import RateLimit, Storage
 
 from .assets import Assets
@@ -38,6 +39,7 @@ class AppContext:
     sign_in: SignIn
     akismet: Akismet | None
     admin: AdminAuth
+    outbox: Outbox
     # The counts API's checked questions and its answers' bytes (see views.api.counts).
     count_queries: LruCache[bytes, Any] = dataclasses.field(
         default_factory=lambda: LruCache(CACHE_ENTRIES)

@@ -131,6 +131,7 @@ async def _render_document(
             "held": held,
             "closed": bool(head and head.closed),
             "email_required": settings_of(query.site).guest_email == "required",
+            "mail_enabled": context.settings.mail_enabled,
             "providers": list(context.sign_in.providers.values()),
             "sign_in_required": config["signInRequired"],
         },
@@ -227,6 +228,7 @@ async def post_from_form(request: Request) -> Response:
             request, context, query, head, reply_to=reply_to, values=values, error=error,
             status_code=error.status, headers=headers,
         )  # fmt: skip
+    context.outbox.wake()
     comment = posted.comment
     if posted.held:  # not on any page yet: say so above the form
         return RedirectResponse(f"{query.document_path(held=1)}#respond", status_code=303)

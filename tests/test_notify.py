@@ -1,0 +1,507 @@
+"""Notifications, sent to a real SMTP server (aiosmtpd) and a real webhook receiver: double
+opt-in, follow-ups, one-click unsubscribe, moderators' emails, retries, and what emails hold."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import http.server
+import json
+import re
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from starlette.applications import Starlette
+
+from tests.helpers import BLOG, OWN_ORIGIN, PAGE, PUBLIC_URL, QUICK, make_settings, posted
+from tests.test_moderation import closed_port
+from widget.app import create_app
+from widget.config import Settings
+from widget.notify import outbox as outbox_module
+from widget.notify.mail import Mail, Mailer, header_text, plain_text
+from widget.notify.outbox import MAX_ATTEMPTS, Outbox
+from widget.notify.webhooks import signature, webhook_key
+from widget.sites import add_site, change_site_setting
+
+EMBED = {key: value for key, value in PAGE.items() if key != "site"}
+
+
+class Inbox:
+    """What an aiosmtpd server on 127.0.0.1 received, as parsed messages."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+    async def wait_for(self, count: int, timeout_s: float = 5.0) -> list[EmailMessage]:
+        for _ in range(int(timeout_s / 0.02)):  # mail arrives on aiosmtpd's own thread
+            if len(self.messages) >= count:
+                break
+            await asyncio.sleep(0.02)
+        assert len(self.messages) >= count, [m["Subject"] for m in self.messages]
+        return self.messages
+
+
+def start_smtp(port: int = 0) -> tuple[Controller, Inbox]:
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port or closed_port())
+    controller.start()
+    return controller, inbox
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[int, Inbox]]:
+    controller, inbox = start_smtp()
+    yield controller.port, inbox
+    controller.stop()
+
+
+def mail_settings(tmp_path: Path, database_url: str, port: int, **extra: Any) -> Settings:
+    return make_settings(
+        tmp_path / "data", database_url=database_url, smtp_host="127.0.0.1",
+        smtp_port=port, smtp_security="none", **extra,
+    )  # fmt: skip
+
+
+@pytest.fixture
+async def mail_app(
+    tmp_path: Path, database_url: str, smtp: tuple[int, Inbox]
+) -> AsyncIterator[Starlette]:
+    app = create_app(mail_settings(tmp_path, database_url, smtp[0]))
+    async with app.router.lifespan_context(app):
+        await add_site(app.state.widget.storage, "blog", [BLOG], "The blog", QUICK)
+        yield app
+
+
+@pytest.fixture
+async def client(mail_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=mail_app, client=("203.0.113.7", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
+        yield client
+
+
+@pytest.fixture
+def inbox(smtp: tuple[int, Inbox]) -> Inbox:
+    return smtp[1]
+
+
+def body_of(message: EmailMessage, subtype: str = "plain") -> str:
+    part = message.get_body(preferencelist=(subtype,))
+    assert part is not None
+    return str(part.get_content())
+
+
+def link_in(message: EmailMessage, path: str) -> str:
+    match = re.search(rf"{re.escape(PUBLIC_URL + path)}\?token=[\w.\-]+", body_of(message))
+    assert match is not None, body_of(message)
+    return match.group(0)
+
+
+async def subscribe(
+    client: httpx.AsyncClient, inbox: Inbox, address: str, scope: str, **fields: Any
+) -> dict[str, Any]:
+    """Post with "notify me", follow the confirmation email, choose `scope`."""
+    before = len(inbox.to(address))
+    data = await posted(client, email=address, notify=True, **fields)
+    for _ in range(250):
+        if len(inbox.to(address)) > before:
+            break
+        await asyncio.sleep(0.02)
+    (confirmation,) = inbox.to(address)[before:]
+    assert confirmation["Subject"] == "Confirm: follow the comments on “Hello world”"
+    link = link_in(confirmation, "/notify/confirm")
+    page = await client.get(link)
+    assert page.status_code == 200
+    assert 'value="replies" checked' in page.text  # GET changes nothing; the button does
+    token = link.split("token=")[1]
+    done = await client.post(
+        "/notify/confirm", data={"token": token, "scope": scope}, headers=OWN_ORIGIN
+    )
+    assert done.status_code == 200
+    assert "Confirmed" in done.text
+    return data
+
+
+async def settle(app: Starlette) -> None:
+    """Let the outbox finish what is queued (the tests' stand-in for "a moment later")."""
+    outbox: Outbox = app.state.widget.outbox
+    for _ in range(100):
+        if (await app.state.widget.storage.outbox_counts())["queued"] == 0:
+            return
+        outbox.wake()
+        await asyncio.sleep(0.02)
+    raise AssertionError("the outbox did not empty")
+
+
+# -- subscribing ---------------------------------------------------------------------------------
+
+
+async def test_the_notify_box_shows_only_when_mail_can_be_sent(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    page = await client.get("/embed/blog/thread", params=EMBED)
+    assert "Notify me of follow-up comments via email." in page.text
+    silent_db = f"sqlite:///{tmp_path / 'silent.db'}"
+    silent = create_app(make_settings(tmp_path / "silent", database_url=silent_db))
+    async with silent.router.lifespan_context(silent):
+        await add_site(silent.state.widget.storage, "blog", [BLOG], "", QUICK)
+        transport = httpx.ASGITransport(app=silent)
+        async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as other:
+            page = await other.get("/embed/blog/thread", params=EMBED)
+    assert "Notify me" not in page.text
+
+
+async def test_nothing_is_sent_before_the_address_is_confirmed(
+    client: httpx.AsyncClient, inbox: Inbox, mail_app: Starlette
+) -> None:
+    mine = await posted(client, email="ann@example.com", notify=True)
+    await inbox.wait_for(1)
+    await posted(client, email="bob@example.com", name="Bob", parent=mine["comment"]["id"])
+    await settle(mail_app)
+    assert [m["Subject"] for m in inbox.to("ann@example.com")] == [
+        "Confirm: follow the comments on “Hello world”"
+    ]
+
+
+async def test_replies_to_my_comments_only(
+    client: httpx.AsyncClient, inbox: Inbox, mail_app: Starlette
+) -> None:
+    mine = await subscribe(client, inbox, "ann@example.com", "replies")
+    await posted(client, email="bob@example.com", name="Bob", body="Unrelated")
+    await posted(client, email="ann@example.com", body="Me again")  # my own: not sent to me
+    reply = await posted(client, email="bob@example.com", name="Bob", body="Good *point*",
+                         parent=mine["comment"]["id"])  # fmt: skip
+    await settle(mail_app)
+    (follow_up,) = inbox.to("ann@example.com")[1:]
+    assert follow_up["Subject"] == "New reply to your comment on “Hello world”"
+    text = body_of(follow_up)
+    assert "Bob replied to your comment on “Hello world”:" in text
+    assert "Good point" in text
+    assert f"{PUBLIC_URL}/c/{reply['comment']['id']}" in text
+    unsubscribe = link_in(follow_up, "/notify/unsubscribe")
+    assert follow_up["List-Unsubscribe"] == f"<{unsubscribe}>"
+    assert follow_up["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert follow_up["Auto-Submitted"] == "auto-generated"
+    assert "Good <em>point</em>" not in body_of(follow_up, "html")  # text, not the comment HTML
+
+
+async def test_every_comment_of_the_thread(
+    client: httpx.AsyncClient, inbox: Inbox, mail_app: Starlette
+) -> None:
+    await subscribe(client, inbox, "ann@example.com", "thread")
+    await posted(client, email="bob@example.com", name="Bob", body="First")
+    await posted(client, email="cy@example.com", name="Cy", body="Second")
+    await settle(mail_app)
+    subjects = [m["Subject"] for m in inbox.to("ann@example.com")[1:]]
+    assert subjects == ["New comment on “Hello world”"] * 2
+
+
+async def test_one_click_unsubscribe(
+    client: httpx.AsyncClient, inbox: Inbox, mail_app: Starlette
+) -> None:
+    await subscribe(client, inbox, "ann@example.com", "thread")
+    await posted(client, email="bob@example.com", name="Bob")
+    await settle(mail_app)
+    link = link_in(inbox.to("ann@example.com")[-1], "/notify/unsubscribe")
+    page = await client.get(link)  # a mail scanner following the link changes nothing
+    assert "Stop these emails?" in page.text
+    # RFC 8058: the mail client POSTs this body to the URL, with no Origin of ours.
+    one_click = await client.post(
+        link, content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )  # fmt: skip
+    assert one_click.status_code == 200
+    assert "Unsubscribed" in one_click.text
+    assert (await client.post(link)).status_code == 200  # twice is fine
+    count = len(inbox.to("ann@example.com"))
+    await posted(client, email="bob@example.com", name="Bob")
+    await settle(mail_app)
+    assert len(inbox.to("ann@example.com")) == count
+
+
+async def test_a_tampered_link_is_refused(client: httpx.AsyncClient) -> None:
+    for path in ("/notify/confirm", "/notify/unsubscribe", "/notify/moderate"):
+        response = await client.get(path, params={"token": "forged.token"})
+        assert response.status_code == 400
+        assert "This link has expired" in response.text
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+
+
+async def test_confirming_needs_our_origin(client: httpx.AsyncClient, inbox: Inbox) -> None:
+    await posted(client, email="ann@example.com", notify=True)
+    (confirmation,) = await inbox.wait_for(1)
+    token = link_in(confirmation, "/notify/confirm").split("token=")[1]
+    response = await client.post(
+        "/notify/confirm", data={"token": token}, headers={"Origin": "https://evil.example"}
+    )
+    assert response.status_code == 403
+
+
+# -- moderators ----------------------------------------------------------------------------------
+
+
+async def test_moderators_hear_of_held_comments_and_approve_by_email(
+    client: httpx.AsyncClient, inbox: Inbox, mail_app: Starlette
+) -> None:
+    storage = mail_app.state.widget.storage
+    await change_site_setting(storage, "blog", "notify_emails", "mod@example.com, boss@example.com")
+    mine = await subscribe(client, inbox, "ann@example.com", "replies")
+    await settle(mail_app)
+    await change_site_setting(storage, "blog", "moderation", "all")
+    start = len(inbox.messages)
+    held = await posted(client, email="bob@example.com", name="Bob", body="Wait for it",
+                        parent=mine["comment"]["id"])  # fmt: skip
+    await settle(mail_app)
+    to_moderators = inbox.messages[start:]
+    assert sorted(m["To"] for m in to_moderators) == ["boss@example.com", "mod@example.com"]
+    notice = to_moderators[0]
+    assert notice["Subject"] == "[blog] A comment awaits moderation on “Hello world”"
+    text = body_of(notice)
+    assert "held: every comment is moderated on this site" in text
+    assert "From: Bob <bob@example.com>, 203.0.113.7" in text
+    assert inbox.to("ann@example.com")[-1]["Subject"].startswith("Confirm")  # not told yet
+
+    approve = link_in(notice, "/notify/moderate")
+    page = await client.get(approve)
+    assert "Approve this comment?" in page.text
+    assert "Wait for it" in page.text
+    token = approve.split("token=")[1]
+    done = await client.post("/notify/moderate", data={"token": token}, headers=OWN_ORIGIN)
+    assert "The comment is approved." in done.text
+    assert (await storage.get_comment(held["comment"]["id"])).status == "approved"
+    await settle(mail_app)
+    assert inbox.to("ann@example.com")[-1]["Subject"] == (
+        "New reply to your comment on “Hello world”"
+    )
+
+
+async def test_published_comments_are_announced_to_moderators_too(
+    client: httpx.AsyncClient, inbox: Inbox, mail_app: Starlette
+) -> None:
+    await change_site_setting(mail_app.state.widget.storage, "blog", "notify_emails",
+                              "mod@example.com")  # fmt: skip
+    await posted(client, body="Hello")
+    await settle(mail_app)
+    (notice,) = inbox.to("mod@example.com")
+    assert notice["Subject"] == "[blog] New comment on “Hello world”"
+    assert "Approve" not in body_of(notice)
+    assert f"{PUBLIC_URL}/notify/moderate?token=" in body_of(notice)  # the delete link
+
+
+async def test_spam_tells_nobody(
+    client: httpx.AsyncClient, inbox: Inbox, mail_app: Starlette
+) -> None:
+    await change_site_setting(mail_app.state.widget.storage, "blog", "notify_emails",
+                              "mod@example.com")  # fmt: skip
+    await posted(client, homepage="http://spam.example", notify=True)
+    await settle(mail_app)
+    assert inbox.messages == []
+
+
+# -- what emails hold ----------------------------------------------------------------------------
+
+
+async def test_emails_link_only_to_this_server(
+    client: httpx.AsyncClient, inbox: Inbox, mail_app: Starlette
+) -> None:
+    await change_site_setting(mail_app.state.widget.storage, "blog", "notify_emails",
+                              "mod@example.com")  # fmt: skip
+    await posted(client, body="See [this](https://evil.example/x) and <b>bold</b>", notify=True)
+    await settle(mail_app)
+    assert len(inbox.messages) == 2
+    for message in inbox.messages:
+        for subtype in ("plain", "html"):
+            body = body_of(message, subtype)
+            urls = re.findall(r"https?://[^\s\"'<>]+", body)
+            assert urls and all(url.startswith(PUBLIC_URL + "/") for url in urls), urls
+            assert "evil.example" not in body
+        assert "See this and &lt;b&gt;bold&lt;/b&gt;" in body_of(message, "html")
+
+
+async def test_the_comment_link_leads_to_the_comment(client: httpx.AsyncClient) -> None:
+    data = await posted(client)
+    response = await client.get(f"/c/{data['comment']['id']}")
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{BLOG}/hello/#comment-{data['comment']['id']}"
+    assert (await client.get("/c/999999")).status_code == 404
+    assert (await client.get("/c/abc")).status_code == 404
+
+
+def test_no_header_can_be_added_through_a_name_or_title(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, smtp_host="127.0.0.1")
+    sneaky = "Hello\r\nBcc: victim@example.com\u2028X-Evil: 1"
+    mail = Mail("ann@example.com", f"New comment on “{sneaky}”", "text", "<p>html</p>",
+                {"List-Unsubscribe": "<https://x>\r\nBcc: victim@example.com"})  # fmt: skip
+    message = Mailer(settings).message(mail)
+    assert message["Bcc"] is None and message["X-Evil"] is None
+    assert message["Subject"] == "New comment on “Hello Bcc: victim@example.com X-Evil: 1”"
+    assert "\n" not in message["List-Unsubscribe"]
+    assert header_text("a" * 300, 10) == "a" * 9 + "…"
+    assert plain_text("<p>One <a href='https://x'>link</a></p><p>Two<br>lines</p>") == (
+        "One link\n\nTwo\nlines"
+    )
+
+
+# -- retries -------------------------------------------------------------------------------------
+
+
+async def test_a_dead_mail_server_neither_loses_nor_delays_a_comment(
+    tmp_path: Path, database_url: str
+) -> None:
+    port = closed_port()
+    app = create_app(mail_settings(tmp_path, database_url, port, outbox_retry_s=0.3))
+    async with app.router.lifespan_context(app):
+        storage = app.state.widget.storage
+        await add_site(storage, "blog", [BLOG], "The blog", QUICK)
+        await change_site_setting(storage, "blog", "notify_emails", "mod@example.com")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
+            started = time.monotonic()
+            data = await posted(client, body="Kept")
+            assert time.monotonic() - started < 2.0
+            assert "Kept" in (await client.get("/embed/blog/thread/fragment", params=EMBED)).text
+        # The mail waits in the outbox, tried and failed, until the server is back.
+        for _ in range(200):
+            rows = await _outbox_rows(storage)
+            if rows and rows[0]["attempts"] >= 1:
+                break
+            await asyncio.sleep(0.02)
+        assert rows[0]["kind"] == "email" and "refused" in rows[0]["last_error"].lower()
+        controller, inbox = start_smtp(port)
+        try:
+            (message,) = await inbox.wait_for(1, timeout_s=10)
+            assert message["Subject"] == "[blog] New comment on “Hello world”"
+            assert str(data["comment"]["id"]) in body_of(message)
+        finally:
+            controller.stop()
+
+
+async def _outbox_rows(storage: Any) -> list[dict[str, Any]]:
+    rows = []
+    async for batch in storage.dump():
+        if batch.table == "outbox":
+            columns = ("id", "kind", "payload", "attempts", "due_at", "locked_until",
+                       "last_error", "created_at", "failed_at")  # fmt: skip
+            rows += [dict(zip(columns, row, strict=True)) for row in batch.rows]
+    return rows
+
+
+def test_retries_wait_longer_each_time_then_give_up(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, outbox_retry_s=30.0)
+    outbox = Outbox(settings, None, None, None, None)  # type: ignore[arg-type]
+    delays = [outbox.retry_delay(n) for n in range(1, MAX_ATTEMPTS + 1)]
+    assert delays[:4] == [30.0, 120.0, 480.0, 1920.0]
+    assert max(d for d in delays if d is not None) == 6 * 3600.0
+    assert delays[-1] is None
+
+
+async def test_a_job_that_keeps_failing_is_kept_as_failed(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox_module, "MAX_ATTEMPTS", 3)  # 8 would take a minute here
+    app = create_app(mail_settings(tmp_path, database_url, closed_port(), outbox_retry_s=0.01))
+    async with app.router.lifespan_context(app):
+        storage = app.state.widget.storage
+        outbox: Outbox = app.state.widget.outbox
+        mail = Mail("x@example.com", "s", "t", "<p>h</p>")
+        await storage.add_jobs([("email", mail.to_payload())], datetime.now(UTC))
+        for _ in range(500):
+            if (await storage.outbox_counts())["failed"]:
+                break
+            outbox.wake()
+            await asyncio.sleep(0.02)
+        assert await storage.outbox_counts() == {"queued": 0, "failed": 1}
+        (row,) = await _outbox_rows(storage)
+        assert row["attempts"] == 3
+        assert row["failed_at"] is not None
+
+
+# -- webhooks ------------------------------------------------------------------------------------
+
+
+class Receiver:
+    """A webhook endpoint on 127.0.0.1 that fails its first call, then takes the rest."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[dict[str, str], bytes, int]] = []
+        calls = self.calls
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                status = 500 if not calls else 204
+                calls.append(({k.lower(): v for k, v in self.headers.items()}, body, status))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def test_webhooks_are_signed_and_retried(tmp_path: Path, database_url: str) -> None:
+    receiver = Receiver()
+    app = create_app(make_settings(tmp_path / "data", database_url=database_url,
+                                   outbox_retry_s=0.2))  # fmt: skip
+    try:
+        async with app.router.lifespan_context(app):
+            storage = app.state.widget.storage
+            await add_site(storage, "blog", [BLOG], "The blog", QUICK)
+            await change_site_setting(storage, "blog", "webhook_url", receiver.url)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
+                data = await posted(client, body="Hook *me*")
+            for _ in range(250):
+                if len(receiver.calls) >= 2:
+                    break
+                await asyncio.sleep(0.02)
+    finally:
+        receiver.close()
+    assert [status for _, _, status in receiver.calls] == [500, 204]
+    headers, body, _ = receiver.calls[1]
+    assert receiver.calls[0][1] == body  # the retry sends the same event
+    key = webhook_key(app.state.widget.settings.secret_key, "blog")
+    assert headers["x-widget-signature"] == signature(key, headers["x-widget-timestamp"], body)
+    assert headers["x-widget-event"] == "comment.created"
+    event = json.loads(body)
+    assert event["site"] == "blog"
+    assert event["page"] == {"id": "/hello/", "url": f"{BLOG}/hello/", "title": "Hello world"}
+    assert event["comment"]["id"] == data["comment"]["id"]
+    assert event["comment"]["html"] == "<p>Hook <em>me</em></p>"
+    assert "ann@example.com" not in body.decode() and "203.0.113" not in body.decode()
+
+
+def test_a_webhook_url_must_be_http(tmp_path: Path) -> None:
+    from widget.errors import Invalid
+    from widget.sites import parse_site_settings
+
+    with pytest.raises(Invalid):
+        parse_site_settings({"webhook_url": "file:///etc/passwd"})
+    assert parse_site_settings({"webhook_url": " "}) == {"webhook_url": ""}

@@ -1,0 +1,143 @@
+"""Email: messages made from templates (plain text and HTML), sent over SMTP.
+
+Names and titles come from visitors, so every header value is flattened to one line first: a
+CR or LF in a commenter's name cannot add a header. Email bodies carry the comment as plain
+text (its HTML's text, no markup) and no links but our own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import html.parser
+import re
+import smtplib
+import ssl
+from collections.abc import Mapping
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+from typing import Any
+
+import jinja2
+
+from widget.config import Settings
+
+__all__ = ["Mail", "MailTemplates", "Mailer", "header_text", "plain_text"]
+
+SMTP_TIMEOUT_S = 20.0
+# Unicode line and paragraph separators and every control character end up as a space.
+_UNSAFE_IN_HEADER = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+
+
+def header_text(text: str, max_chars: int = 150) -> str:
+    """One line of at most `max_chars` characters, fit for a header."""
+    flat = " ".join(_UNSAFE_IN_HEADER.sub(" ", text).split())
+    return flat if len(flat) <= max_chars else flat[: max_chars - 1] + "…"
+
+
+_PARAGRAPHS = frozenset({"p", "blockquote", "pre", "ul", "ol", "h1", "h2", "h3", "h4", "h5"})
+_LINES = frozenset({"br", "li", "tr"})
+
+
+class _TextOf(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _PARAGRAPHS:
+            self.parts.append("\n\n")
+        elif tag in _LINES:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def plain_text(comment_html: str) -> str:
+    """A comment's sanitised HTML as plain text: paragraphs kept, markup and link targets
+    dropped."""
+    parser = _TextOf()
+    parser.feed(comment_html)
+    lines = [" ".join(line.split()) for line in "".join(parser.parts).splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Mail:
+    to: str
+    subject: str
+    text: str
+    html: str
+    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def to_payload(self) -> dict[str, Any]:
+        return dataclasses.asdict(self) | {"headers": dict(self.headers)}
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> Mail:
+        return cls(**payload)
+
+
+class MailTemplates:
+    """`email/NAME.txt` and `email/NAME.html`, rendered with the same values."""
+
+    def __init__(self) -> None:
+        self.env = jinja2.Environment(
+            loader=jinja2.PackageLoader("widget", "templates"),
+            autoescape=jinja2.select_autoescape(enabled_extensions=("html",)),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+
+    def mail(
+        self, name: str, to: str, subject: str, values: Mapping[str, Any],
+        headers: Mapping[str, str] | None = None,
+    ) -> Mail:  # fmt: skip
+        text = self.env.get_template(f"email/{name}.txt").render(values)
+        html = self.env.get_template(f"email/{name}.html").render(values)
+        return Mail(to, header_text(subject, 200), text, html, dict(headers or {}))
+
+
+class Mailer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def message(self, mail: Mail) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self.settings.sender
+        message["To"] = mail.to
+        message["Subject"] = header_text(mail.subject, 200)
+        message["Date"] = formatdate(localtime=False)
+        message["Message-ID"] = make_msgid(
+            domain=parseaddr(self.settings.sender)[1].rpartition("@")[2] or None
+        )
+        message["Auto-Submitted"] = "auto-generated"
+        for name, value in mail.headers.items():
+            message[name] = header_text(value, 500)
+        message.set_content(mail.text)
+        message.add_alternative(mail.html, subtype="html")
+        return message
+
+    async def send(self, mail: Mail) -> None:
+        """Raises OSError or smtplib.SMTPException when the mail server does not take it."""
+        await asyncio.to_thread(self._send, self.message(mail))
+
+    def _send(self, message: EmailMessage) -> None:
+        settings = self.settings
+        context = ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if settings.smtp_security == "tls":
+            smtp = smtplib.SMTP_SSL(
+                settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_S, context=context
+            )
+        else:
+            smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_S)
+        with smtp:
+            if settings.smtp_security == "starttls":
+                smtp.starttls(context=context)
+            if settings.smtp_username:
+                smtp.login(settings.smtp_username, settings.smtp_password)
+            smtp.send_message(message)

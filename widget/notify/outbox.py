@@ -1,0 +1,147 @@
+"""The outbox worker: does what committed transactions queued, after the commit.
+
+Every instance runs one. Jobs are claimed with a lease (a crashed worker's jobs come back), and
+a job that fails is retried later, each wait four times the one before, until it is given up
+and kept, marked failed, for an admin to see. A job is done at least once: a worker killed
+between sending and recording may send one email twice, never none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import smtplib
+from datetime import UTC, datetime, timedelta
+
+from widget.config import Settings
+from widget.errors import StorageUnavailable
+from widget.storage import NewJob, OutboxJob, Storage
+
+from .mail import Mail, Mailer
+from .plan import NotificationPlanner
+from .webhooks import WebhookError, Webhooks
+
+__all__ = ["Outbox"]
+
+log = logging.getLogger(__name__)
+
+LEASE_S = 300.0
+BATCH = 20
+POLL_S = 5.0  # how soon jobs queued by other instances (or due for retry) are noticed
+MAX_ATTEMPTS = 8
+MAX_WAIT_S = 6 * 3600.0
+STOP_GRACE_S = 5.0
+
+
+class Outbox:
+    def __init__(
+        self,
+        settings: Settings,
+        storage: Storage,
+        planner: NotificationPlanner,
+        mailer: Mailer,
+        webhooks: Webhooks,
+    ) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.planner = planner
+        self.mailer = mailer
+        self.webhooks = webhooks
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._next_retry: float | None = None  # loop time of the soonest retry set here
+        self._stopping = False
+
+    def start(self) -> None:
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="outbox")
+
+    async def stop(self) -> None:
+        """Let the job in hand finish (for a few seconds at most), then stop."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), STOP_GRACE_S)
+        except TimeoutError:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._task = None
+
+    def wake(self) -> None:
+        """Something was just queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    def retry_delay(self, attempts: int) -> float | None:
+        """Seconds before attempt `attempts + 1`; None once it is time to give up."""
+        if attempts >= MAX_ATTEMPTS:
+            return None
+        return float(min(self.settings.outbox_retry_s * 4 ** (attempts - 1), MAX_WAIT_S))
+
+    async def _run(self) -> None:
+        # Stopping is a flag, not a cancellation: asyncio.wait_for in Python 3.11 can swallow
+        # a cancellation that arrives as its wait ends, and the loop would then run on.
+        while not self._stopping:
+            try:
+                done = await self.work_once()
+            except StorageUnavailable:
+                done = 0
+            except Exception:
+                log.exception("outbox: unexpected error; carrying on")
+                done = 0
+            if done or self._stopping:
+                continue
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._idle_s()):
+                    await self._wake.wait()
+            self._wake.clear()
+
+    def _idle_s(self) -> float:
+        """How long to wait for news: until the next poll, or the next retry if sooner."""
+        if self._next_retry is None:
+            return POLL_S
+        wait = self._next_retry - asyncio.get_running_loop().time()
+        if wait <= 0:  # due: the next claim, made after this, takes it
+            self._next_retry = None
+            return 0.0
+        return min(wait, POLL_S)
+
+    async def work_once(self) -> int:
+        """Do the jobs due now; how many were taken."""
+        jobs = await self.storage.claim_jobs(datetime.now(UTC), LEASE_S, BATCH)
+        for job in jobs:
+            await self._do(job)
+        return len(jobs)
+
+    async def _do(self, job: OutboxJob) -> None:
+        try:
+            follow_ups = await self._dispatch(job)
+        except (OSError, smtplib.SMTPException, WebhookError, StorageUnavailable) as exc:
+            attempts = job.attempts + 1
+            delay = self.retry_delay(attempts)
+            due = datetime.now(UTC) + timedelta(seconds=delay) if delay is not None else None
+            what = f"outbox job {job.id} ({job.kind}) failed, attempt {attempts}"
+            if due is None:
+                log.error("%s; giving up: %s", what, exc)
+            else:
+                log.warning("%s; retrying in %.0f s: %s", what, delay, exc)
+            await self.storage.retry_job(job.id, due, f"{type(exc).__name__}: {exc}")
+            if delay is not None:
+                at = asyncio.get_running_loop().time() + delay
+                self._next_retry = min(at, self._next_retry or at)
+            return
+        await self.storage.finish_job(job.id, follow_ups, datetime.now(UTC))
+        if follow_ups:
+            self.wake()
+
+    async def _dispatch(self, job: OutboxJob) -> list[NewJob]:
+        if job.kind == "comment":
+            return await self.planner.plan(job.payload)
+        if job.kind == "email":
+            await self.mailer.send(Mail.from_payload(job.payload))
+        elif job.kind == "webhook":
+            await self.webhooks.call(job.id, job.payload)
+        return []

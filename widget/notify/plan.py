@@ -1,0 +1,141 @@
+"""Who is told of a comment, and how: the emails and webhook calls one "comment" job leads to.
+
+A new comment that is published (or a held one once approved) goes to the thread's confirmed
+subscribers (all of them, or those it replies to), and its author, when they asked to be told
+of follow-ups, gets a confirmation email first (double opt-in). The site's moderators hear of
+every new comment, published or held; the site's webhook gets a JSON call. Spam tells nobody.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from widget.auth.tokens import Purpose, TokenSigner
+from widget.config import Settings
+from widget.sites import SiteSettings, settings_of
+from widget.storage import Comment, NewJob, Storage, ThreadHead
+
+from .mail import MailTemplates, header_text, plain_text
+from .webhooks import webhook_body
+
+__all__ = ["NotificationPlanner"]
+
+
+class NotificationPlanner:
+    def __init__(
+        self, settings: Settings, storage: Storage, signer: TokenSigner, templates: MailTemplates
+    ) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.signer = signer
+        self.templates = templates
+
+    def link(self, path: str, purpose: Purpose | None = None, value: Any = None) -> str:
+        url = self.settings.public_url + path
+        if purpose is not None:
+            url += "?token=" + self.signer.sign(purpose, value)
+        return url
+
+    async def plan(self, payload: Mapping[str, Any]) -> list[NewJob]:
+        comment = await self.storage.get_comment(int(payload["comment"]))
+        head = await self.storage.get_thread(comment.thread_id) if comment else None
+        site = await self.storage.get_site(head.site_id) if head else None
+        if comment is None or head is None or site is None or comment.status == "spam":
+            return []  # gone, or taken for spam since: nobody is told
+        site_settings = settings_of(site)
+        event: Literal["created", "approved"] = payload["event"]
+        jobs: list[NewJob] = []
+        if event == "created" and self.settings.mail_enabled:
+            jobs += self._moderator_mails(comment, head, site_settings)
+        if site_settings.webhook_url:
+            body = webhook_body(f"comment.{event}", site.id, head, comment)
+            webhook = {"site": site.id, "url": site_settings.webhook_url, "body": body}
+            jobs.append(("webhook", webhook))
+        if comment.status == "approved" and self.settings.mail_enabled:
+            jobs += await self._subscriber_mails(comment, head)
+            jobs += await self._confirmation(comment, head)
+        return jobs
+
+    def _values(self, comment: Comment, head: ThreadHead) -> dict[str, Any]:
+        return {
+            "title": header_text(head.title or head.page_id),
+            "author": header_text(comment.author_name, 80),
+            "text": plain_text(comment.body_html),
+            "comment_link": self.link(f"/c/{comment.id}"),
+        }
+
+    def _moderator_mails(
+        self, comment: Comment, head: ThreadHead, site_settings: SiteSettings
+    ) -> list[NewJob]:
+        addresses = [a.strip() for a in site_settings.notify_emails.split(",") if a.strip()]
+        if not addresses:
+            return []
+        held = comment.status != "approved"
+        values = self._values(comment, head) | {
+            "held": held,
+            "why": comment.held_because,
+            "email": comment.author_email,
+            "address": comment.remote_ip,
+            "approve_link": self.link(
+                "/notify/moderate", Purpose.MODERATE, {"c": comment.id, "a": "approve"}
+            ),
+            "delete_link": self.link(
+                "/notify/moderate", Purpose.MODERATE, {"c": comment.id, "a": "delete"}
+            ),
+            "admin_link": self.link(f"/admin/comments/{comment.id}"),
+        }
+        what = "A comment awaits moderation" if held else "New comment"
+        subject = f"[{head.site_id}] {what} on “{values['title']}”"
+        return [
+            ("email", self.templates.mail("moderator", to, subject, values).to_payload())
+            for to in addresses
+        ]
+
+    async def _subscriber_mails(self, comment: Comment, head: ThreadHead) -> list[NewJob]:
+        subscriptions = await self.storage.thread_subscriptions(head.id)
+        if not subscriptions:
+            return []
+        parent = await self.storage.get_comment(comment.parent_id) if comment.parent_id else None
+        replied_to = parent.author_email.lower() if parent and parent.author_email else None
+        author = comment.author_email.lower()
+        jobs: list[NewJob] = []
+        for subscription in subscriptions:
+            if subscription.email == author:
+                continue  # nobody is told of their own comment
+            is_reply = subscription.email == replied_to
+            if subscription.scope == "replies" and not is_reply:
+                continue
+            unsubscribe = self.link(
+                "/notify/unsubscribe", Purpose.UNSUBSCRIBE, {"s": subscription.id}
+            )
+            values = self._values(comment, head) | {
+                "is_reply": is_reply,
+                "unsubscribe_link": unsubscribe,
+            }
+            what = "New reply to your comment" if is_reply else "New comment"
+            subject = f"{what} on “{values['title']}”"
+            headers = {
+                # RFC 8058: one click in the mail client unsubscribes, by a POST to this URL.
+                "List-Unsubscribe": f"<{unsubscribe}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            }
+            mail = self.templates.mail("follow_up", subscription.email, subject, values, headers)
+            jobs.append(("email", mail.to_payload()))
+        return jobs
+
+    async def _confirmation(self, comment: Comment, head: ThreadHead) -> list[NewJob]:
+        """The author asked to be told of follow-ups: make sure the address is theirs."""
+        if not comment.notify or not comment.author_email:
+            return []
+        subscription = await self.storage.subscribe(
+            head.id, comment.author_email, comment.created_at
+        )
+        if subscription.confirmed:
+            return []
+        values = self._values(comment, head) | {
+            "confirm_link": self.link("/notify/confirm", Purpose.SUBSCRIBE, {"s": subscription.id}),
+        }
+        subject = f"Confirm: follow the comments on “{values['title']}”"
+        mail = self.templates.mail("confirm", subscription.email, subject, values)
+        return [("email", mail.to_payload())]

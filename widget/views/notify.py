@@ -1,0 +1,175 @@
+"""Pages behind the links in emails: confirm a subscription, unsubscribe, moderate, and the
+short link to a comment.
+
+A link in an email may be opened by a mail scanner, so a GET only shows a page; what it does
+happens on the page's button, a POST. The one exception the standard asks for: the one-click
+unsubscribe of RFC 8058, a POST that mail clients send themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from widget.auth.tokens import BadToken, Purpose
+from widget.errors import NotFound
+from widget.notify.mail import plain_text
+from widget.storage import CommentStatus
+from widget.urls import origin_of, split_url
+
+from .context import AppContext, app_context
+from .inputs import read_form, require_own_origin
+from .security import admin_headers
+
+__all__ = ["routes"]
+
+SCOPES = (
+    ("replies", "Only replies to my comments"),
+    ("thread", "Every new comment in this thread"),
+)
+
+
+def _page(
+    request: Request, title: str, message: str, *, status_code: int = 200,
+    form: dict[str, Any] | None = None, quote: str = "",
+) -> Response:  # fmt: skip
+    context = app_context(request)
+    return context.html.templates.TemplateResponse(
+        request, "notify/page.html",
+        {"title": title, "message": message, "form": form, "quote": quote},
+        status_code=status_code, headers=admin_headers(),
+    )  # fmt: skip
+
+
+def _token_value(context: AppContext, purpose: Purpose, token: str, key: str) -> int | None:
+    try:
+        value = context.signer.verify(purpose, token)
+    except BadToken:
+        return None
+    number = value.get(key) if isinstance(value, dict) else None
+    return number if isinstance(number, int) else None
+
+
+def _expired(request: Request) -> Response:
+    return _page(
+        request, "This link has expired",
+        "It is too old, or it was changed on the way. Ask for a new one where you got it.",
+        status_code=400,
+    )  # fmt: skip
+
+
+async def _token_and_form(request: Request) -> tuple[str, dict[str, str]]:
+    """The link's token (in the query, or in the page's form) and the form's fields."""
+    form: dict[str, str] = {}
+    if request.method == "POST" and request.headers.get("content-type", "").startswith(
+        "application/x-www-form-urlencoded"
+    ):
+        form = await read_form(request, app_context(request).settings.max_request_bytes)
+    return form.get("token") or request.query_params.get("token", ""), form
+
+
+async def confirm(request: Request) -> Response:
+    context = app_context(request)
+    if request.method == "POST":
+        require_own_origin(request, context.settings)
+    token, form = await _token_and_form(request)
+    subscription_id = _token_value(context, Purpose.SUBSCRIBE, token, "s")
+    subscription = (
+        await context.storage.get_subscription(subscription_id) if subscription_id else None
+    )
+    if subscription is None:
+        return _expired(request)
+    if request.method == "GET":
+        return _page(
+            request, "Follow this conversation?",
+            f"Emails go to {subscription.email}. Each one has a link to stop them.",
+            form={"action": "/notify/confirm", "hidden": {"token": token},
+                  "choices": [(v, label, v == subscription.scope) for v, label in SCOPES],
+                  "button": "Confirm"},
+        )  # fmt: skip
+    scope: Literal["thread", "replies"] = "thread" if form.get("scope") == "thread" else "replies"
+    await context.storage.confirm_subscription(subscription.id, scope, datetime.now(UTC))
+    what = dict(SCOPES)[scope].lower()
+    return _page(request, "Confirmed", f"You will get an email for {what}.")
+
+
+async def unsubscribe(request: Request) -> Response:
+    context = app_context(request)
+    token, _ = await _token_and_form(request)
+    subscription_id = _token_value(context, Purpose.UNSUBSCRIBE, token, "s")
+    if subscription_id is None:
+        return _expired(request)
+    if request.method == "GET":
+        return _page(
+            request, "Stop these emails?", "No more emails about this conversation.",
+            form={"action": "/notify/unsubscribe", "hidden": {"token": token}, "choices": [],
+                  "button": "Unsubscribe"},
+        )  # fmt: skip
+    await context.storage.unsubscribe(subscription_id)  # done already is done too
+    return _page(request, "Unsubscribed", "You will get no more emails about this conversation.")
+
+
+async def moderate(request: Request) -> Response:
+    context = app_context(request)
+    if request.method == "POST":
+        require_own_origin(request, context.settings)
+    token, _ = await _token_and_form(request)
+    try:
+        value = context.signer.verify(Purpose.MODERATE, token)
+    except BadToken:
+        return _expired(request)
+    action = value.get("a") if isinstance(value, dict) else None
+    comment = await context.storage.get_comment(int(value.get("c", 0)))
+    head = await context.storage.get_thread(comment.thread_id) if comment else None
+    if comment is None or head is None or action not in ("approve", "delete"):
+        return _page(request, "Nothing to do", "This comment no longer exists.", status_code=404)
+    verb = "Approve" if action == "approve" else "Delete"
+    if request.method == "GET":
+        return _page(
+            request, f"{verb} this comment?",
+            f"By {comment.author_name} on “{head.title or head.page_id}” ({comment.status} now).",
+            quote=plain_text(comment.body_html),
+            form={"action": "/notify/moderate", "hidden": {"token": token}, "choices": [],
+                  "button": verb},
+        )  # fmt: skip
+    status: CommentStatus = "approved" if action == "approve" else "deleted"
+    await context.storage.set_status([comment.id], status, [head.site_id])
+    context.outbox.wake()
+    return _page(request, "Done", f"The comment is {status}.")
+
+
+async def comment_link(request: Request) -> Response:
+    """`/c/ID`: the page a published comment is on, at the comment. Emails link here, so that
+    they hold no links but ours."""
+    context = app_context(request)
+    raw = request.path_params["comment_id"]
+    comment = (
+        await context.storage.get_comment(int(raw))
+        if raw.isascii() and raw.isdigit() and len(raw) < 19
+        else None
+    )
+    head = await context.storage.get_thread(comment.thread_id) if comment else None
+    site = await context.storage.get_site(head.site_id) if head else None
+    parts = split_url(head.url) if head and head.url else None
+    if (
+        comment is None or head is None or site is None or parts is None
+        or comment.status != "approved"
+    ):  # fmt: skip
+        raise NotFound("This comment is not (or no longer) published.")
+    if origin_of(parts) not in site.origins:  # only ever to the site's own pages
+        raise NotFound("This comment's page is not on its site any more.")
+    fragment = f"#comment-{comment.id}"
+    return RedirectResponse(urlsplit(head.url)._replace(fragment="").geturl() + fragment, 303)
+
+
+routes = [
+    Route("/c/{comment_id}", comment_link, methods=["GET"]),
+    Route("/notify/confirm", confirm, methods=["GET", "POST"]),
+    Route("/notify/unsubscribe", unsubscribe, methods=["GET", "POST"]),
+    Route("/notify/moderate", moderate, methods=["GET", "POST"]),
+]
