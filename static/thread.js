@@ -358,18 +358,48 @@
   if (needsScript) needsScript.hidden = true;
   if (signInBox) signInBox.hidden = false;
 
+  var ownSignedIn = doc.getElementById('wg-own-signed-in');
+  var ownError = doc.getElementById('wg-own-error');
+  function showOwnData(user) { if (ownSignedIn) ownSignedIn.hidden = !user; }
+
   function showUser(user) {
     if (!signInBox) return;
     var signedIn = !!user;
     signInBox.hidden = signedIn;
     signedInBox.hidden = !signedIn;
     guestNote.hidden = guestFields.hidden = signedIn || config.signInRequired;
+    showOwnData(user);
     if (!signedIn) return;
     var avatar = doc.getElementById('wg-user-avatar');
     avatar.hidden = !user.avatar;
     if (user.avatar) avatar.src = user.avatar;
     doc.getElementById('wg-user-text').textContent =
       strings.commenting_as.replace('{provider}', user.provider_name);
+  }
+
+  // -- a signed-in commenter's own data: download it, or erase it -------------------------------
+  if (ownSignedIn) {
+    doc.getElementById('wg-download-mine').addEventListener('click', function () {
+      api('POST', 'me/export', {}).then(function (result) {
+        if (!result.ok) { ownError.textContent = result.data.error || strings.problem; return; }
+        var link = doc.createElement('a');
+        link.href = URL.createObjectURL(new Blob([JSON.stringify(result.data, null, 2)],
+          { type: 'application/json' }));
+        link.download = 'my-comments.json';
+        doc.body.appendChild(link);
+        link.click();
+        link.remove();
+      });
+    });
+    doc.getElementById('wg-erase-mine').addEventListener('click', function () {
+      if (!window.confirm(strings.erase_confirm)) return;
+      api('POST', 'me/erase', { confirm: true }).then(function (result) {
+        if (!result.ok) { ownError.textContent = result.data.error || strings.problem; return; }
+        keepSession(null);
+        ownSignedIn.textContent = strings.erased;
+        location.reload();
+      });
+    });
   }
 
   function base64url(bytes) {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -13,6 +13,7 @@ import pytest
 from starlette.applications import Starlette
 
 from tests.helpers import BLOG, PUBLIC_URL, QUICK, make_settings
+from tests.mail import Inbox, mail_settings, start_smtp
 from widget.app import create_app
 from widget.config import Settings
 from widget.sites import add_site
@@ -76,3 +77,28 @@ async def client_from(app: Starlette) -> AsyncIterator[ClientFactory]:
 @pytest.fixture
 def client(client_from: ClientFactory) -> httpx.AsyncClient:
     return client_from()
+
+
+# Mail: a real SMTP server per test, and an app that sends to it.
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[int, Inbox]]:
+    controller, inbox = start_smtp()
+    yield controller.port, inbox
+    controller.stop()
+
+
+@pytest.fixture
+def inbox(smtp: tuple[int, Inbox]) -> Inbox:
+    return smtp[1]
+
+
+@pytest.fixture
+async def mail_app(
+    tmp_path: Path, database_url: str, smtp: tuple[int, Inbox]
+) -> AsyncIterator[Starlette]:
+    app = create_app(mail_settings(tmp_path, database_url, smtp[0]))
+    async with app.router.lifespan_context(app):
+        await add_site(app.state.widget.storage, "blog", [BLOG], "The blog", QUICK)
+        yield app

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import http.server
 import re
-import socket
 import threading
 import time
 import urllib.parse
@@ -32,6 +31,7 @@ from tests.helpers import (
     make_settings,
     post_comment,
 )
+from tests.servers import free_port
 from widget import akismet, moderation
 from widget.app import create_app
 from widget.auth.signin import token_hash
@@ -465,13 +465,7 @@ async def test_when_akismet_cannot_answer_the_comment_is_held_not_lost(
     reachable: bool,
 ) -> None:
     monkeypatch.setattr(akismet, "TIMEOUT_S", 0.3)
-    url = akismet_server.url if reachable else f"http://127.0.0.1:{closed_port()}/1.1"
+    url = akismet_server.url if reachable else f"http://127.0.0.1:{free_port()}/1.1"
     app = await app_asking(tmp_path, database_url, url, key=key)
     async with client_of(app) as client:
         assert await held(client, app, body=body) == ("pending", "Akismet could not be asked")
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -4,28 +4,24 @@ opt-in, follow-ups, one-click unsubscribe, moderators' emails, retries, and what
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import http.server
 import json
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from starlette.applications import Starlette
 
 from tests.helpers import BLOG, OWN_ORIGIN, PAGE, PUBLIC_URL, QUICK, make_settings, posted
-from tests.test_moderation import closed_port
+from tests.mail import Inbox, body_of, link_in, mail_settings, start_smtp
+from tests.servers import free_port
 from widget.app import create_app
-from widget.config import Settings
 from widget.notify import outbox as outbox_module
 from widget.notify.mail import Mail, Mailer, header_text, plain_text
 from widget.notify.outbox import MAX_ATTEMPTS, Outbox
@@ -35,85 +31,11 @@ from widget.sites import add_site, change_site_setting
 EMBED = {key: value for key, value in PAGE.items() if key != "site"}
 
 
-class Inbox:
-    """What an aiosmtpd server on 127.0.0.1 received, as parsed messages."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.envelopes: list[tuple[str, list[str]]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        self.messages.append(message)
-        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-        return "250 OK"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [m for m in self.messages if m["To"] == address]
-
-    async def wait_for(self, count: int, timeout_s: float = 5.0) -> list[EmailMessage]:
-        for _ in range(int(timeout_s / 0.02)):  # mail arrives on aiosmtpd's own thread
-            if len(self.messages) >= count:
-                break
-            await asyncio.sleep(0.02)
-        assert len(self.messages) >= count, [m["Subject"] for m in self.messages]
-        return self.messages
-
-
-def start_smtp(port: int = 0) -> tuple[Controller, Inbox]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port or closed_port())
-    controller.start()
-    return controller, inbox
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[int, Inbox]]:
-    controller, inbox = start_smtp()
-    yield controller.port, inbox
-    controller.stop()
-
-
-def mail_settings(tmp_path: Path, database_url: str, port: int, **extra: Any) -> Settings:
-    return make_settings(
-        tmp_path / "data", database_url=database_url, smtp_host="127.0.0.1",
-        smtp_port=port, smtp_security="none", **extra,
-    )  # fmt: skip
-
-
-@pytest.fixture
-async def mail_app(
-    tmp_path: Path, database_url: str, smtp: tuple[int, Inbox]
-) -> AsyncIterator[Starlette]:
-    app = create_app(mail_settings(tmp_path, database_url, smtp[0]))
-    async with app.router.lifespan_context(app):
-        await add_site(app.state.widget.storage, "blog", [BLOG], "The blog", QUICK)
-        yield app
-
-
 @pytest.fixture
 async def client(mail_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=mail_app, client=("203.0.113.7", 40000))
     async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
         yield client
-
-
-@pytest.fixture
-def inbox(smtp: tuple[int, Inbox]) -> Inbox:
-    return smtp[1]
-
-
-def body_of(message: EmailMessage, subtype: str = "plain") -> str:
-    part = message.get_body(preferencelist=(subtype,))
-    assert part is not None
-    return str(part.get_content())
-
-
-def link_in(message: EmailMessage, path: str) -> str:
-    match = re.search(rf"{re.escape(PUBLIC_URL + path)}\?token=[\w.\-]+", body_of(message))
-    assert match is not None, body_of(message)
-    return match.group(0)
 
 
 async def subscribe(
@@ -367,7 +289,7 @@ def test_no_header_can_be_added_through_a_name_or_title(tmp_path: Path) -> None:
 async def test_a_dead_mail_server_neither_loses_nor_delays_a_comment(
     tmp_path: Path, database_url: str
 ) -> None:
-    port = closed_port()
+    port = free_port()
     app = create_app(mail_settings(tmp_path, database_url, port, outbox_retry_s=0.3))
     async with app.router.lifespan_context(app):
         storage = app.state.widget.storage
@@ -418,7 +340,7 @@ async def test_a_job_that_keeps_failing_is_kept_as_failed(
     tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(outbox_module, "MAX_ATTEMPTS", 3)  # 8 would take a minute here
-    app = create_app(mail_settings(tmp_path, database_url, closed_port(), outbox_retry_s=0.01))
+    app = create_app(mail_settings(tmp_path, database_url, free_port(), outbox_retry_s=0.01))
     async with app.router.lifespan_context(app):
         storage = app.state.widget.storage
         outbox: Outbox = app.state.widget.outbox

@@ -430,3 +430,43 @@ async def test_bans_are_lifted_only_within_scope(storage: Storage) -> None:
     assert await storage.remove_ban(here.id, ["blog"])
     assert await storage.remove_ban(everywhere.id, None)
     assert await storage.list_bans("blog") == []
+
+
+async def test_an_author_sees_and_erases_only_their_own_comments(storage: Storage) -> None:
+    now = datetime.now(UTC)
+    user = await storage.upsert_user(Profile("github", "7", "Ann"), now)
+    await storage.add_session("session-hash", user.id, now + timedelta(days=1))
+    mine, _ = await storage.add_comment(new_comment("mine"), None)
+    bob = dataclasses.replace(new_comment("reply", parent=mine.id), author_email="bob@x.example")
+    reply, _ = await storage.add_comment(bob, None)
+    held = dataclasses.replace(new_comment("held"), author_email="ANN@example.com",
+                               status="pending")  # fmt: skip
+    waiting, _ = await storage.add_comment(held, None)
+    signed_in, head = await storage.add_comment(
+        dataclasses.replace(new_comment("as a user"), author_email="", user_id=user.id), None
+    )
+    assert head.comment_count == 3
+    subscription = await storage.subscribe(head.id, "ann@example.com", now)
+    await storage.confirm_subscription(subscription.id, "thread", now)
+
+    by_email = await storage.author_comments("Ann@Example.com", None)
+    assert [item.comment.id for item in by_email] == [mine.id, waiting.id]
+    assert by_email[0].url == "https://blog.example/p/"
+    assert [i.comment.id for i in await storage.author_comments(None, user.id)] == [signed_in.id]
+
+    assert await storage.erase_author("ann@example.com", None) == 2
+    assert await storage.author_comments("ann@example.com", None) == []
+    erased = await storage.get_comment(mine.id)
+    assert erased is not None
+    assert (erased.status, erased.author_name, erased.body_source, erased.remote_ip) == (
+        "deleted", "", "", "",
+    )  # fmt: skip
+    assert (await storage.get_comment(reply.id)) == reply  # replies by others are untouched
+    thread = await storage.get_thread(head.id)
+    assert thread is not None and thread.comment_count == 2  # the held one was never counted
+    assert await storage.thread_subscriptions(head.id) == []
+    assert await storage.erase_author("ann@example.com", None) == 0  # nothing left to erase
+
+    assert await storage.erase_author(None, user.id) == 1
+    assert await storage.get_user(user.id) is None
+    assert await storage.get_session_user("session-hash", now) is None

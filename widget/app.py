@@ -24,7 +24,7 @@ from widget.notify.outbox import Outbox
 from widget.notify.plan import NotificationPlanner
 from widget.notify.webhooks import Webhooks
 from widget.storage import Storage, storage_for_settings
-from widget.views import admin, api, auth, embed, notify
+from widget.views import admin, api, auth, embed, notify, own_data
 from widget.views import events as live
 from widget.views.assets import Assets
 from widget.views.context import AppContext, app_context
@@ -103,6 +103,7 @@ def create_app(
         *assets.routes(),
         *admin.routes(),
         *notify.routes,
+        *own_data.routes,
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
     ]
     if settings.demo:

@@ -17,6 +17,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "RateLimited",
+    "ServiceUnavailable",
     "StorageUnavailable",
     "UnsupportedMediaType",
 ]
@@ -72,5 +73,11 @@ class RateLimited(ClientError):
 
 class StorageUnavailable(ClientError):
     """The database could not take the write; nothing was saved, so the client may retry."""
+
+    status = 503
+
+
+class ServiceUnavailable(ClientError):
+    """This server is not set up for what was asked (sending email, say)."""
 
     status = 503

@@ -84,6 +84,19 @@ EN: dict[str, Message] = {
     "via": "via {provider}",
     "awaiting_moderation": "Your comment is awaiting moderation.",
     "pinned": "Pinned",
+    "own_data": "Your comments: download or erase",
+    "own_data_guest": (
+        "Get a link, by email, to download or erase every comment written with your email address."
+    ),
+    "own_data_signed_in": "Download or erase every comment written with your account.",
+    "email_me_link": "Email me a link",
+    "data_link_sent": "If comments were written with that address, a link is on its way to it.",
+    "download_mine": "Download my comments",
+    "erase_mine": "Erase my comments",
+    "erase_confirm": (
+        "Erase every comment you wrote with this account, and the account? This cannot be undone."
+    ),
+    "erased": "Your comments are erased.",
     "comments_closed": "Comments are closed.",
     "leave_empty": "Leave this field empty",
 }
@@ -153,6 +166,25 @@ DE: dict[str, Message] = {
     "via": "über {provider}",
     "awaiting_moderation": "Dein Kommentar muss noch freigeschaltet werden.",
     "pinned": "Angeheftet",
+    "own_data": "Deine Kommentare: herunterladen oder löschen",
+    "own_data_guest": (
+        "Erhalte per E-Mail einen Link, um alle mit deiner E-Mail-Adresse geschriebenen "
+        "Kommentare herunterzuladen oder zu löschen."
+    ),
+    "own_data_signed_in": (
+        "Alle mit deinem Konto geschriebenen Kommentare herunterladen oder löschen."
+    ),
+    "email_me_link": "Link per E-Mail senden",
+    "data_link_sent": (
+        "Wenn mit dieser Adresse Kommentare geschrieben wurden, ist ein Link dorthin unterwegs."
+    ),
+    "download_mine": "Meine Kommentare herunterladen",
+    "erase_mine": "Meine Kommentare löschen",
+    "erase_confirm": (
+        "Alle mit diesem Konto geschriebenen Kommentare und das Konto löschen? Das lässt "
+        "sich nicht rückgängig machen."
+    ),
+    "erased": "Deine Kommentare sind gelöscht.",
     "comments_closed": "Die Kommentarfunktion ist geschlossen.",
     "leave_empty": "Dieses Feld leer lassen",
 }
@@ -231,6 +263,20 @@ RU: dict[str, Message] = {
     "via": "через {provider}",
     "awaiting_moderation": "Ваш комментарий ожидает проверки.",
     "pinned": "Закреплено",
+    "own_data": "Ваши комментарии: скачать или удалить",
+    "own_data_guest": (
+        "Получите по почте ссылку, чтобы скачать или удалить все комментарии, написанные "
+        "с вашим адресом."
+    ),
+    "own_data_signed_in": "Скачать или удалить все комментарии, написанные с этой учётной записью.",
+    "email_me_link": "Прислать ссылку",
+    "data_link_sent": "Если с этим адресом писали комментарии, ссылка уже отправлена на него.",
+    "download_mine": "Скачать мои комментарии",
+    "erase_mine": "Удалить мои комментарии",
+    "erase_confirm": (
+        "Удалить все комментарии этой учётной записи и саму запись? Это нельзя отменить."
+    ),
+    "erased": "Ваши комментарии удалены.",
     "comments_closed": "Комментарии закрыты.",
     "leave_empty": "Оставьте это поле пустым",
 }

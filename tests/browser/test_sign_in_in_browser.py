@@ -199,3 +199,40 @@ def test_a_provider_that_cuts_the_opener_still_signs_in_by_polling(
         )
     finally:
         context.close()
+
+
+def test_a_signed_in_commenter_downloads_then_erases_their_comments(
+    playwright: Playwright, tmp_path: Path, blog: HostPages, widget: WidgetServer
+) -> None:
+    url = blog_post(blog, widget, "/own-data/", "Own data")
+    context = regime_context(playwright, "partitioned", tmp_path, blog, widget)
+    try:
+        page = context.new_page()
+        page.goto(url)
+        frame = page.frame_locator(FRAME)
+        sign_in(page, frame)
+        frame.locator("#wg-body").fill("Mine to take away")
+        frame.locator("#wg-submit").click()
+        expect(frame.locator("#comments-title")).to_contain_text("One Response")
+
+        frame.locator("#wg-own-data summary").click()
+        expect(frame.locator("#wg-own-data")).to_have_attribute("open", "")
+        expect(frame.locator("#wg-own-signed-in")).to_be_visible()
+        with page.expect_download() as downloading:
+            frame.locator("#wg-download-mine").click()
+        saved = tmp_path / "mine.json"
+        downloading.value.save_as(saved)
+        document = json.loads(saved.read_text())
+        assert document["account"]["name"] == "Alice Liddell"
+        # Every comment of the account, this page's last (Alice commented in earlier tests).
+        assert document["comments"][-1]["text"] == "Mine to take away"
+        assert document["comments"][-1]["page"]["url"] == url
+
+        page.once("dialog", lambda dialog: dialog.accept())
+        frame.locator("#wg-erase-mine").click()
+        # The frame reloads, signed out (the account is gone), with no comment left.
+        expect(frame.locator("#wg-sign-in")).to_be_visible()
+        expect(frame.locator(".wg-comment")).to_have_count(0)
+        expect(frame.locator("#comments-title")).not_to_contain_text("One Response")
+    finally:
+        context.close()

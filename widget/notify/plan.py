@@ -37,6 +37,14 @@ class NotificationPlanner:
             url += "?token=" + self.signer.sign(purpose, value)
         return url
 
+    def own_data_mail(self, email: str) -> NewJob:
+        """The link that lets the owner of `email` download or erase what they wrote."""
+        subject = "Your comments: download or erase"
+        link = self.link("/data", Purpose.OWN_DATA, {"e": email})
+        values = {"email": email, "link": link, "title": subject}
+        mail = self.templates.mail("own_data", email, subject, values)
+        return ("email", mail.to_payload())
+
     async def plan(self, payload: Mapping[str, Any]) -> list[NewJob]:
         comment = await self.storage.get_comment(int(payload["comment"]))
         head = await self.storage.get_thread(comment.thread_id) if comment else None

@@ -350,6 +350,19 @@ def comment_from_row(row: Row, when: Callable[[Any], datetime]) -> Comment:
     )
 
 
+# A comment with its thread's place, as the moderation queue and a commenter's export list them.
+QUEUE_SELECT = (
+    "SELECT " + ", ".join("c." + c for c in COMMENT_COLUMNS.split(", "))
+    + ", t.site_id, t.page_id, t.url, t.title, t.closed AS t_closed"
+    " FROM comments c JOIN threads t ON t.id = c.thread_id"
+)  # fmt: skip
+
+
+def queue_item_from_row(row: Row, when: Callable[[Any], datetime]) -> QueueItem:
+    return QueueItem(comment_from_row(row, when), row["site_id"], row["page_id"], row["url"],
+                     row["title"], bool(row["t_closed"]))  # fmt: skip
+
+
 def admin_from_row(row: Row, when: Callable[[Any], datetime]) -> Admin:
     sites = row["sites"]
     return Admin(
@@ -368,6 +381,15 @@ def subscription_from_row(row: Row) -> Subscription:
         scope=row["scope"],
         confirmed=row["confirmed_at"] is not None,
     )
+
+
+# What erasing leaves of a comment: its place in the thread, nothing about its author.
+ERASED = (
+    "status = 'deleted', author_name = '', author_email = '', author_url = '',"
+    " author_avatar = '', author_provider = '', body_source = '', body_html = '',"
+    " remote_ip = '', held_because = '', fingerprint = '', user_id = NULL"
+)
+NOT_ERASED = "NOT (c.status = 'deleted' AND c.body_source = '' AND c.author_name = '')"
 
 
 def first_publication(old: str, new: str) -> bool:
@@ -728,6 +750,18 @@ class Storage(Protocol):
 
     async def thread_subscriptions(self, thread_id: int) -> list[Subscription]:
         """The confirmed subscriptions of a thread."""
+        ...
+
+    # A commenter's own data
+    async def author_comments(self, email: str | None, user_id: int | None) -> list[QueueItem]:
+        """Every comment written by a signed-in user (`user_id`) or under an email address,
+        oldest first, except those already erased."""
+        ...
+
+    async def erase_author(self, email: str | None, user_id: int | None) -> int:
+        """Erase what a person wrote: each comment keeps only its place in its thread (a
+        removed placeholder), their subscriptions end, and a user's account is deleted.
+        Returns how many comments were erased."""
         ...
 
     # Copying a whole database (from SQLite to PostgreSQL, say)

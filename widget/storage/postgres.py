@@ -26,10 +26,13 @@ from .base import (
     COMMENT_COLUMNS,
     COPY_COLUMNS,
     COPY_KEYS,
+    ERASED,
     HEAD_COLUMNS,
     JOB_COLUMNS,
+    NOT_ERASED,
     POST_LIKE,
     QUEUE_SEARCH,
+    QUEUE_SELECT,
     SHOWN_REPLY,
     SUBSCRIPTION_COLUMNS,
     USER_COLUMNS,
@@ -62,6 +65,7 @@ from .base import (
     first_publication,
     head_from_row,
     like_pattern,
+    queue_item_from_row,
     status_change,
     subscription_from_row,
     user_from_row,
@@ -602,19 +606,13 @@ class PostgresStorage:
             params.append(query.before_id)
             where.append(f"c.id < ${len(params)}")
         params.append(query.limit)
-        selected = ", ".join("c." + c for c in COMMENT_COLUMNS.split(", "))
         async with self._connection() as conn:
             rows = await conn.fetch(
-                f"SELECT {selected}, t.site_id, t.page_id, t.url, t.title, t.closed AS t_closed"
-                f" FROM comments c JOIN threads t ON t.id = c.thread_id"
-                f" WHERE {' AND '.join(where)} ORDER BY c.id DESC LIMIT ${len(params)}",
+                f"{QUEUE_SELECT} WHERE {' AND '.join(where)}"
+                f" ORDER BY c.id DESC LIMIT ${len(params)}",
                 *params,
             )
-        return [
-            QueueItem(comment_from_row(row, _same), row["site_id"], row["page_id"], row["url"],
-                      row["title"], row["t_closed"])
-            for row in rows
-        ]  # fmt: skip
+        return [queue_item_from_row(row, _same) for row in rows]
 
     async def count_by_status(self, site_ids: Sequence[str]) -> dict[str, dict[str, int]]:
         counts: dict[str, dict[str, int]] = {site_id: {} for site_id in site_ids}
@@ -838,6 +836,48 @@ class PostgresStorage:
                 thread_id,
             )
         return [subscription_from_row(row) for row in rows]
+
+    # -- a commenter's own data ---------------------------------------------------------------
+
+    async def author_comments(self, email: str | None, user_id: int | None) -> list[QueueItem]:
+        who, value = _author_match(email, user_id)
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                f"{QUEUE_SELECT} WHERE {who} AND {NOT_ERASED} ORDER BY c.id",
+                value,
+            )
+        return [queue_item_from_row(row, _same) for row in rows]
+
+    async def erase_author(self, email: str | None, user_id: int | None) -> int:
+        who, value = _author_match(email, user_id)
+
+        async def op(conn: asyncpg.Connection) -> tuple[int, list[ThreadHead]]:
+            rows = await conn.fetch(
+                f"SELECT c.id, c.thread_id, c.status FROM comments c WHERE {who}"
+                f" AND {NOT_ERASED} FOR UPDATE OF c",
+                value,
+            )
+            await conn.execute(
+                f"UPDATE comments SET {ERASED} WHERE id = ANY($1)", [row["id"] for row in rows]
+            )
+            heads: list[ThreadHead] = []
+            for row in rows:
+                if row["status"] == "approved":
+                    head = await _bump_thread(
+                        conn, row["thread_id"], "comment_count = comment_count - 1"
+                    )
+                    await _notify(conn, head, "delete", row["id"], head.comment_count)
+                    heads.append(head)
+            if email:
+                await conn.execute("DELETE FROM subscriptions WHERE email = $1", email.lower())
+            if user_id is not None:
+                await conn.execute("DELETE FROM users WHERE id = $1", user_id)
+            return len(rows), heads
+
+        erased, heads = await self._write(op)
+        for head in heads:
+            self._committed(head)
+        return erased
 
     # -- admins -------------------------------------------------------------------------------
 
@@ -1281,6 +1321,14 @@ def _job(row: asyncpg.Record) -> OutboxJob:
     return OutboxJob(
         row["id"], row["kind"], json.loads(row["payload"]), row["attempts"], row["created_at"]
     )
+
+
+def _author_match(email: str | None, user_id: int | None) -> tuple[str, Any]:
+    if user_id is not None:
+        return "c.user_id = $1", user_id
+    if not email:
+        raise ValueError("an email address or a user id is needed")
+    return "lower(c.author_email) = $1", email.lower()
 
 
 def _json_or_null(values: Sequence[str] | None) -> str | None:

@@ -34,10 +34,13 @@ from .base import (
     COMMENT_COLUMNS,
     COPY_COLUMNS,
     COPY_KEYS,
+    ERASED,
     HEAD_COLUMNS,
     JOB_COLUMNS,
+    NOT_ERASED,
     POST_LIKE,
     QUEUE_SEARCH,
+    QUEUE_SELECT,
     SHOWN_REPLY,
     SUBSCRIPTION_COLUMNS,
     USER_COLUMNS,
@@ -70,6 +73,7 @@ from .base import (
     first_publication,
     head_from_row,
     like_pattern,
+    queue_item_from_row,
     status_change,
     subscription_from_row,
     user_from_row,
@@ -742,20 +746,13 @@ class SQLiteStorage:
         if query.before_id is not None:
             where.append("c.id < ?")
             params.append(query.before_id)
-        selected = ", ".join("c." + c for c in COMMENT_COLUMNS.split(", "))
         async with self._reader() as conn:
             rows = await _fetch(
                 conn,
-                f"SELECT {selected}, t.site_id, t.page_id, t.url, t.title, t.closed AS t_closed"
-                f" FROM comments c JOIN threads t ON t.id = c.thread_id"
-                f" WHERE {' AND '.join(where)} ORDER BY c.id DESC LIMIT ?",
+                f"{QUEUE_SELECT} WHERE {' AND '.join(where)} ORDER BY c.id DESC LIMIT ?",
                 (*params, query.limit),
             )
-        return [
-            QueueItem(comment_from_row(row, _dt), row["site_id"], row["page_id"], row["url"],
-                      row["title"], bool(row["t_closed"]))
-            for row in rows
-        ]  # fmt: skip
+        return [queue_item_from_row(row, _dt) for row in rows]
 
     async def count_by_status(self, site_ids: Sequence[str]) -> dict[str, dict[str, int]]:
         counts: dict[str, dict[str, int]] = {site_id: {} for site_id in site_ids}
@@ -987,6 +984,54 @@ class SQLiteStorage:
                 (thread_id,),
             )
         return [subscription_from_row(row) for row in rows]
+
+    # -- a commenter's own data ---------------------------------------------------------------
+
+    async def author_comments(self, email: str | None, user_id: int | None) -> list[QueueItem]:
+        who, value = _author_match(email, user_id)
+        async with self._reader() as conn:
+            rows = await _fetch(
+                conn,
+                f"{QUEUE_SELECT} WHERE {who} AND {NOT_ERASED} ORDER BY c.id",
+                (value,),
+            )
+        return [queue_item_from_row(row, _dt) for row in rows]
+
+    async def erase_author(self, email: str | None, user_id: int | None) -> int:
+        who, value = _author_match(email, user_id)
+
+        async def op(conn: aiosqlite.Connection) -> tuple[int, list[tuple[int, ThreadHead]]]:
+            rows = await _fetch(
+                conn,
+                f"SELECT c.id, c.thread_id, c.status FROM comments c WHERE {who} AND {NOT_ERASED}",
+                (value,),
+            )
+            ids = [row["id"] for row in rows]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                await conn.execute(
+                    f"UPDATE comments SET {ERASED} WHERE id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+            told: list[tuple[int, ThreadHead]] = []
+            for row in rows:
+                if row["status"] == "approved":
+                    head = await _bump_thread(
+                        conn, row["thread_id"], "comment_count = comment_count - 1"
+                    )
+                    told.append((row["id"], head))
+            if email:
+                await conn.execute("DELETE FROM subscriptions WHERE email = ?", (email.lower(),))
+            if user_id is not None:
+                await conn.execute("DELETE FROM users WHERE id = ?", (user_id,))
+            return len(ids), told
+
+        def committed(result: tuple[int, list[tuple[int, ThreadHead]]]) -> None:
+            for comment_id, head in result[1]:
+                self._committed(head, "delete", comment_id, head.comment_count)
+
+        erased, _ = await self._write(op, committed)
+        return erased
 
     # -- admins -------------------------------------------------------------------------------
 
@@ -1331,6 +1376,14 @@ def _job(row: sqlite3.Row) -> OutboxJob:
     return OutboxJob(
         row["id"], row["kind"], json.loads(row["payload"]), row["attempts"], _dt(row["created_at"])
     )
+
+
+def _author_match(email: str | None, user_id: int | None) -> tuple[str, Any]:
+    if user_id is not None:
+        return "c.user_id = ?", user_id
+    if not email:
+        raise ValueError("an email address or a user id is needed")
+    return "lower(c.author_email) = ?", email.lower()
 
 
 def _json_or_null(values: Sequence[str] | None) -> str | None:

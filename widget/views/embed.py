@@ -22,6 +22,7 @@ from widget.sites import get_site, settings_of
 from widget.storage import Comment, Site, ThreadHead
 from widget.urls import origin_of, split_url
 
+from . import own_data
 from .context import AppContext, app_context
 from .html import EmbedQuery
 from .inputs import read_form, read_query, remote_address, require_own_origin
@@ -70,8 +71,9 @@ async def thread_document(request: Request) -> Response:
     params = read_query(request)
     reply_to = await _reply_target(context, head, params.get("replytocom", ""))
     return await _render_document(
-        request, context, query, head, reply_to=reply_to, held=params.get("held") == "1"
-    )
+        request, context, query, head, reply_to=reply_to, held=params.get("held") == "1",
+        data_link_sent=params.get("data_link") == "1",
+    )  # fmt: skip
 
 
 async def _reply_target(
@@ -97,6 +99,7 @@ async def _render_document(
     status_code: int = 200,
     headers: Mapping[str, str] | None = None,
     held: bool = False,
+    data_link_sent: bool = False,
 ) -> Response:
     fragment = await context.html.thread_fragment(query, head)
     html = context.html
@@ -132,6 +135,7 @@ async def _render_document(
             "closed": bool(head and head.closed),
             "email_required": settings_of(query.site).guest_email == "required",
             "mail_enabled": context.settings.mail_enabled,
+            "data_link_sent": data_link_sent,
             "providers": list(context.sign_in.providers.values()),
             "sign_in_required": config["signInRequired"],
         },
@@ -237,6 +241,17 @@ async def post_from_form(request: Request) -> Response:
     return RedirectResponse(f"{location}#comment-{comment.id}", status_code=303)
 
 
+async def data_request(request: Request) -> Response:
+    """A guest asks, in the frame, for a link to what they wrote under an email address."""
+    context = app_context(request)
+    require_own_origin(request, context.settings)
+    form = await read_form(request, context.settings.max_request_bytes)
+    query = EmbedQuery.parse(await _embed_site(context, request), form)
+    address = rate_limit_key(remote_address(request, context.settings))
+    await own_data.request_link(context, form.get("email", ""), address)
+    return RedirectResponse(f"{query.document_path(data_link=1)}#wg-own-data", status_code=303)
+
+
 async def avatar(request: Request) -> Response:
     key = request.path_params["key"]
     if not AVATAR_KEY.match(key):
@@ -257,5 +272,6 @@ routes = [
     Route("/embed/{site}/thread/fragment", thread_fragment, methods=["GET", "HEAD"]),
     Route("/embed/{site}/thread", thread_document, methods=["GET", "HEAD"]),
     Route("/embed/{site}/thread/comments", post_from_form, methods=["POST"]),
+    Route("/embed/{site}/data-request", data_request, methods=["POST"]),
     Route("/avatars/{key}.svg", avatar, methods=["GET", "HEAD"]),
 ]

@@ -41,7 +41,7 @@ THEMES = ("light", "dark", "auto")
 SCRIPT_STRINGS = (
     "reply", "cancel_reply", "like", "liked", "edit", "delete", "save", "cancel",
     "confirm_delete", "posting", "post_comment", "leave_reply", "leave_reply_to", "problem",
-    "deleted", "new_activity", "commenting_as", "sign_in_failed",
+    "deleted", "new_activity", "commenting_as", "sign_in_failed", "erase_confirm", "erased",
 )  # fmt: skip
 SCRIPT_PLURALS = ("likes", "post_likes", "new_comments")
 QUERY_CACHE_ENTRIES = 4096

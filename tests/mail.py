@@ -1,0 +1,70 @@
+"""A real SMTP server for the tests (aiosmtpd on 127.0.0.1), and reading what reached it."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import re
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from tests.helpers import PUBLIC_URL, make_settings
+from tests.servers import free_port
+from widget.config import Settings
+
+
+class Inbox:
+    """What an aiosmtpd server on 127.0.0.1 received, as parsed messages."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+    async def wait_for(self, count: int, timeout_s: float = 5.0) -> list[EmailMessage]:
+        for _ in range(int(timeout_s / 0.02)):  # mail arrives on aiosmtpd's own thread
+            if len(self.messages) >= count:
+                break
+            await asyncio.sleep(0.02)
+        assert len(self.messages) >= count, [m["Subject"] for m in self.messages]
+        return self.messages
+
+
+def start_smtp(port: int = 0) -> tuple[Controller, Inbox]:
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port or free_port())
+    controller.start()
+    return controller, inbox
+
+
+def mail_settings(tmp_path: Path, database_url: str, port: int, **extra: Any) -> Settings:
+    return make_settings(
+        tmp_path / "data", database_url=database_url, smtp_host="127.0.0.1",
+        smtp_port=port, smtp_security="none", **extra,
+    )  # fmt: skip
+
+
+def body_of(message: EmailMessage, subtype: str = "plain") -> str:
+    part = message.get_body(preferencelist=(subtype,))
+    assert part is not None
+    return str(part.get_content())
+
+
+def link_in(message: EmailMessage, path: str) -> str:
+    """The first link in the mail to `path` on this server, with its signed token."""
+    match = re.search(rf"{re.escape(PUBLIC_URL + path)}\?token=[\w.\-]+", body_of(message))
+    assert match is not None, body_of(message)
+    return match.group(0)
