@@ -14,6 +14,8 @@ import pytest
 from widget.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
 from widget.storage import (
     POST_LIKE,
+    ImportedComment,
+    ImportedLike,
     NewComment,
     PageRef,
     PageWindow,
@@ -470,3 +472,55 @@ async def test_an_author_sees_and_erases_only_their_own_comments(storage: Storag
     assert await storage.erase_author(None, user.id) == 1
     assert await storage.get_user(user.id) is None
     assert await storage.get_session_user("session-hash", now) is None
+
+
+def imported(
+    key: str, parent: str | None = None, page: PageRef = PAGE, **fields: object
+) -> ImportedComment:
+    values: dict[str, object] = {
+        "author_name": "Ann", "author_email": "ann@example.com", "author_url": "",
+        "body_source": key, "body_html": f"<p>{key}</p>", "status": "approved",
+        "created_at": datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC),
+    }  # fmt: skip
+    values.update(fields)
+    return ImportedComment(key, parent, page, **values)  # type: ignore[arg-type]
+
+
+async def items_of(
+    *items: ImportedComment | ImportedLike,
+) -> AsyncIterator[ImportedComment | ImportedLike]:
+    for item in items:
+        yield item
+
+
+async def test_imports_are_all_or_nothing_and_idempotent(storage: Storage) -> None:
+    other = PageRef("blog", "/q/", "https://blog.example/q/", "Q")
+    batch = [
+        imported("a"), imported("b", "a"), imported("c", "b"), imported("lost", "nowhere"),
+        imported("s", status="spam"), imported("d", page=other),
+        ImportedLike("/p/", "a", "voter-1", datetime.now(UTC)),
+        ImportedLike("/p/", None, "voter-1", datetime.now(UTC)),
+    ]  # fmt: skip
+    dry = await storage.import_comments("blog", items_of(*batch), dry_run=True)
+    assert (dry.imported, dry.threads_created, dry.orphans) == (6, 2, ["lost"])
+    assert await storage.count_by_status(["blog"]) == {"blog": {}}  # a dry run writes nothing
+
+    tally = await storage.import_comments("blog", items_of(*batch))
+    assert (tally.imported, tally.likes, tally.threads_created) == (6, 2, 2)
+    again = await storage.import_comments("blog", items_of(*batch))
+    assert (again.imported, again.threads_created) == (0, 0)
+    assert again.duplicates == ["a", "b", "c", "lost", "s", "d"]
+
+    rows: dict[str, list[dict[str, object]]] = {}
+    async for exported in storage.export(["blog"], "/p/"):
+        rows.setdefault(exported.table, []).extend(exported.rows)
+    comments = {row["import_key"]: row for row in rows["comments"]}
+    assert set(comments) == {"a", "b", "c", "lost", "s"}
+    assert comments["c"]["parent_import_key"] == "b"
+    assert comments["lost"]["parent_id"] is None
+    assert comments["a"]["created_at"] == datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC)
+    (thread,) = rows["threads"]
+    assert (thread["like_count"], thread["closed"]) == (1, False)
+    head = await storage.get_thread(int(thread["id"]))  # type: ignore[call-overload]
+    assert head is not None and head.comment_count == 4  # the spam is not counted
+    assert [like["import_key"] for like in rows["likes"]] == [None, "a"]

@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from widget import __version__, demo
 from widget.cli_admin import add_admin_commands
+from widget.cli_porting import add_porting_commands
 from widget.config import SETTINGS, ConfigError, Settings, load_settings
 from widget.errors import ClientError
 from widget.sites import SITE_SETTINGS, add_site, change_site_setting, get_site, normalize_origin
@@ -382,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(run=cmd_migrate)
 
     add_admin_commands(commands, _with_storage)
+    add_porting_commands(commands, _with_storage)
     return parser
 
 

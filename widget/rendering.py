@@ -12,7 +12,7 @@ from markdown_it import MarkdownIt
 
 from widget.urls import split_url
 
-__all__ = ["ALLOWED_TAGS", "LINK_REL", "LINK_SCHEMES", "render_markdown"]
+__all__ = ["ALLOWED_TAGS", "LINK_REL", "LINK_SCHEMES", "clean_html", "render_markdown"]
 
 LINK_REL = "nofollow ugc noopener"
 LINK_SCHEMES = frozenset({"http", "https", "mailto"})
@@ -52,3 +52,8 @@ _cleaner = nh3.Cleaner(
 def render_markdown(source: str) -> str:
     """Sanitised HTML for a comment's Markdown source."""
     return _cleaner.clean(_markdown.render(source)).strip()
+
+
+def clean_html(markup: str) -> str:
+    """Sanitised HTML for a body that arrives as HTML (imports): the same allowlist."""
+    return _cleaner.clean(markup).strip()

@@ -446,7 +446,8 @@ COPY_COLUMNS: dict[str, tuple[str, ...]] = {
     "comments": ("id", "thread_id", "parent_id", "root_id", "depth", "status", "author_name",
                  "author_email", "author_url", "body_source", "body_html", "notify",
                  "remote_ip", "like_count", "created_at", "edited_at", "user_id",
-                 "author_avatar", "author_provider", "pinned", "held_because", "fingerprint"),
+                 "author_avatar", "author_provider", "pinned", "held_because", "fingerprint",
+                 "import_key"),
     "likes": ("thread_id", "voter", "comment_id", "created_at"),
     "sessions": ("token_hash", "user_id", "created_at", "expires_at"),
     "bans": ("id", "site_id", "kind", "value", "note", "created_at"),
@@ -475,6 +476,136 @@ COPY_KEYS: dict[str, tuple[str, ...]] = {
 class RowBatch:
     table: str  # a key of COPY_COLUMNS
     rows: list[tuple[Any, ...]]  # values in COPY_COLUMNS[table] order
+
+
+# -- moving in and out: imports and exports ---------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ImportedComment:
+    """A comment from another system (or from our own export), named by the key it had there.
+    Its parent, if any, is named by key too and comes before it."""
+
+    key: str
+    parent_key: str | None
+    page: PageRef
+    author_name: str
+    author_email: str
+    author_url: str
+    body_source: str
+    body_html: str  # already sanitised
+    status: CommentStatus
+    created_at: datetime
+    remote_ip: str = ""
+    like_count: int = 0
+    author_provider: str = ""
+    author_avatar: str = ""
+    user: Profile | None = None  # a signed-in author, as (provider, subject)
+    edited_at: datetime | None = None
+    pinned: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ImportedThread:
+    """A page from our own export: created as it was (even without comments), closed or not."""
+
+    page: PageRef
+    created_at: datetime
+    closed: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ImportedLike:
+    """A like from our own export: of a comment (by key) or of the page itself (None)."""
+
+    page_id: str
+    comment_key: str | None
+    voter: str  # "user:PROVIDER:SUBJECT" for a signed-in voter, else the browser's voter id
+    created_at: datetime
+
+
+ImportItem = ImportedThread | ImportedComment | ImportedLike
+
+
+@dataclasses.dataclass(slots=True)
+class ImportTally:
+    """What an import wrote: comments, likes and threads added; keys already there (skipped);
+    keys whose parent was missing (attached at top level)."""
+
+    imported: int = 0
+    likes: int = 0
+    threads_created: int = 0
+    duplicates: list[str] = dataclasses.field(default_factory=list)
+    orphans: list[str] = dataclasses.field(default_factory=list)
+
+
+class DryRun(Exception):
+    """Raised inside an import's transaction to roll it back and still report what it did."""
+
+    def __init__(self, tally: ImportTally) -> None:
+        super().__init__("dry run")
+        self.tally = tally
+
+
+# A thread's count, recomputed after an import added to it.
+APPROVED_IN_THREAD = (
+    "(SELECT count(*) FROM comments c WHERE c.thread_id = threads.id AND c.status = 'approved')"
+)
+
+EXPORT_COMMENT_COLUMNS = (
+    "c.id, c.thread_id, c.parent_id, c.status, c.author_name, c.author_email, c.author_url,"
+    " c.body_source, c.body_html, c.remote_ip, c.like_count, c.created_at, c.edited_at,"
+    " c.user_id, c.author_avatar, c.author_provider, c.pinned, c.import_key,"
+    " p.import_key AS parent_import_key"
+)
+
+
+def export_queries(site_count: int, by_page: bool, mark: Callable[[int], str]) -> dict[str, str]:
+    """The queries an export reads, table by table, for some sites (and maybe one page);
+    `mark(n)` is the backend's n-th (1-based) parameter placeholder."""
+    sites = ", ".join(mark(n) for n in range(1, site_count + 1))
+    scope = f"t.site_id IN ({sites})" + (
+        f" AND t.page_id = {mark(site_count + 1)}" if by_page else ""
+    )
+    in_scope = f"JOIN threads t ON t.id = c.thread_id WHERE {scope}"
+    return {
+        "sites": "SELECT id, name, settings, created_at FROM sites"
+        f" WHERE id IN ({sites}) ORDER BY id",
+        "site_origins": f"SELECT site_id, origin FROM site_origins WHERE site_id IN ({sites})"
+        " ORDER BY site_id, origin",
+        "threads": "SELECT t.id, t.site_id, t.page_id, t.url, t.title, t.closed, t.like_count,"
+        f" t.created_at FROM threads t WHERE {scope} ORDER BY t.id",
+        "users": "SELECT id, provider, subject, name, email, avatar_url, profile_url, created_at"
+        f" FROM users WHERE id IN (SELECT c.user_id FROM comments c {in_scope}) ORDER BY id",
+        "comments": f"SELECT {EXPORT_COMMENT_COLUMNS} FROM comments c"
+        f" LEFT JOIN comments p ON p.id = c.parent_id {in_scope} ORDER BY c.thread_id, c.id",
+        "likes": "SELECT l.thread_id, l.voter, l.comment_id, l.created_at, c.import_key"
+        " FROM likes l JOIN threads t ON t.id = l.thread_id"
+        f" LEFT JOIN comments c ON c.id = l.comment_id WHERE {scope}"
+        " ORDER BY l.thread_id, l.comment_id, l.voter",
+    }  # fmt: skip
+
+
+def export_row(row: Mapping[str, Any], when: Callable[[Any], datetime]) -> dict[str, Any]:
+    """A row of an export query as plain values: aware datetimes, booleans, parsed JSON."""
+    out = dict(row)
+    for key in ("created_at", "edited_at"):
+        if out.get(key) is not None:
+            out[key] = when(out[key])
+    for key in ("closed", "pinned"):
+        if key in out:
+            out[key] = bool(out[key])
+    if isinstance(out.get("settings"), str):
+        out["settings"] = json.loads(out["settings"])
+    return out
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ExportBatch:
+    """Rows of one table of an export, as dicts (times as aware datetimes)."""
+
+    table: str  # sites, site_origins, threads, users, comments, likes: in that order
+    rows: list[dict[str, Any]]
 
 
 ThreadEventKind = Literal["comment", "edit", "delete", "like"]
@@ -762,6 +893,24 @@ class Storage(Protocol):
         """Erase what a person wrote: each comment keeps only its place in its thread (a
         removed placeholder), their subscriptions end, and a user's account is deleted.
         Returns how many comments were erased."""
+        ...
+
+    # Moving in and out
+    async def import_comments(
+        self,
+        site_id: str,
+        items: AsyncIterable[ImportItem],
+        *,
+        dry_run: bool = False,
+    ) -> ImportTally:
+        """Add comments (parents before replies) and likes to a site in ONE transaction: all
+        or nothing. A key already in its thread is skipped; a reply whose parent is in neither
+        the database nor the items goes to the top level. Nobody is notified."""
+        ...
+
+    def export(self, site_ids: Sequence[str], page_id: str | None) -> AsyncIterator[ExportBatch]:
+        """Everything of some sites (or of one page of one site), from one snapshot, table by
+        table (ExportBatch.table), in batches: memory stays flat whatever the size."""
         ...
 
     # Copying a whole database (from SQLite to PostgreSQL, say)

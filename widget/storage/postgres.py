@@ -23,6 +23,7 @@ from widget.errors import Conflict, Forbidden, Invalid, NotFound, StorageUnavail
 
 from .base import (
     ADMIN_COLUMNS,
+    APPROVED_IN_THREAD,
     COMMENT_COLUMNS,
     COPY_COLUMNS,
     COPY_KEYS,
@@ -42,7 +43,13 @@ from .base import (
     Ban,
     Comment,
     CommentStatus,
+    DryRun,
     EventSink,
+    ExportBatch,
+    ImportedLike,
+    ImportedThread,
+    ImportItem,
+    ImportTally,
     NewComment,
     NewJob,
     OutboxJob,
@@ -62,6 +69,8 @@ from .base import (
     User,
     admin_from_row,
     comment_from_row,
+    export_queries,
+    export_row,
     first_publication,
     head_from_row,
     like_pattern,
@@ -1127,6 +1136,104 @@ class PostgresStorage:
 
         return await self._write(op)
 
+    # -- moving in and out --------------------------------------------------------------------
+
+    async def import_comments(
+        self, site_id: str, items: AsyncIterable[ImportItem], *,
+        dry_run: bool = False,
+    ) -> ImportTally:  # fmt: skip
+        async def op(conn: asyncpg.Connection) -> tuple[list[ThreadHead], ImportTally]:
+            tally = ImportTally()
+            threads: dict[str, int] = {}
+
+            async def thread_of(page: PageRef, at: datetime) -> int:
+                if page.page_id not in threads:
+                    known = await conn.fetchval(
+                        "SELECT id FROM threads WHERE site_id = $1 AND page_id = $2",
+                        site_id, page.page_id,
+                    )  # fmt: skip
+                    tally.threads_created += known is None
+                    threads[page.page_id] = await _ensure_thread(conn, page, at)
+                return threads[page.page_id]
+
+            async def keyed(thread_id: int, key: str) -> asyncpg.Record | None:
+                row: asyncpg.Record | None = await conn.fetchrow(
+                    "SELECT id, root_id, depth FROM comments"
+                    " WHERE thread_id = $1 AND import_key = $2",
+                    thread_id, key,
+                )  # fmt: skip
+                return row
+
+            async for item in items:
+                if isinstance(item, ImportedThread):
+                    thread_id = await thread_of(item.page, item.created_at)
+                    if item.closed:
+                        await conn.execute(
+                            "UPDATE threads SET closed = true WHERE id = $1", thread_id
+                        )
+                    continue
+                if isinstance(item, ImportedLike):
+                    if item.page_id in threads:
+                        tally.likes += await _import_like(conn, threads[item.page_id], item, keyed)
+                    continue
+                thread_id = await thread_of(item.page, item.created_at)
+                if await keyed(thread_id, item.key) is not None:
+                    tally.duplicates.append(item.key)
+                    continue
+                parent = await keyed(thread_id, item.parent_key) if item.parent_key else None
+                if item.parent_key and parent is None:
+                    tally.orphans.append(item.key)
+                user_id = await _imported_user(conn, item.user, item.created_at)
+                await conn.execute(
+                    "INSERT INTO comments (thread_id, parent_id, root_id, depth, status,"
+                    " author_name, author_email, author_url, body_source, body_html, remote_ip,"
+                    " like_count, created_at, edited_at, user_id, author_avatar, author_provider,"
+                    " pinned, import_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+                    " $12, $13, $14, $15, $16, $17, $18, $19)",
+                    thread_id, parent["id"] if parent else None,
+                    (parent["root_id"] or parent["id"]) if parent else None,
+                    parent["depth"] + 1 if parent else 1, item.status, item.author_name,
+                    item.author_email, item.author_url, item.body_source, item.body_html,
+                    item.remote_ip, item.like_count, item.created_at, item.edited_at, user_id,
+                    item.author_avatar, item.author_provider, item.pinned, item.key,
+                )  # fmt: skip
+                tally.imported += 1
+            heads = [
+                await _bump_thread(conn, thread_id, f"comment_count = {APPROVED_IN_THREAD}")
+                for thread_id in threads.values()
+            ]
+            if dry_run:
+                raise DryRun(tally)
+            return heads, tally
+
+        try:
+            heads, tally = await self._write(op)
+        except DryRun as done:
+            return done.tally
+        for head in heads:
+            self._heads.committed(head)
+        return tally
+
+    async def export(
+        self, site_ids: Sequence[str], page_id: str | None
+    ) -> AsyncIterator[ExportBatch]:
+        queries = export_queries(len(site_ids), page_id is not None, lambda n: f"${n}")
+        scoped = [*site_ids, *([page_id] if page_id is not None else [])]
+        async with (
+            self._connection() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            for table, query in queries.items():
+                params = site_ids if table in ("sites", "site_origins") else scoped
+                batch: list[dict[str, Any]] = []
+                async for record in conn.cursor(query, *params, prefetch=COPY_BATCH):
+                    batch.append(export_row(record, _same))
+                    if len(batch) >= COPY_BATCH:
+                        yield ExportBatch(table, batch)
+                        batch = []
+                if batch:
+                    yield ExportBatch(table, batch)
+
     async def dump(self) -> AsyncIterator[RowBatch]:
         async with (
             self._connection() as conn,
@@ -1338,3 +1445,53 @@ def _json_or_null(values: Sequence[str] | None) -> str | None:
 async def _prune_rate_limits(conn: asyncpg.Connection) -> None:
     # A key whose due time has passed limits nobody: dropping it changes no decision.
     await conn.execute("DELETE FROM rate_limits WHERE due_at < $1", time.time())
+
+
+KeyLookup = Callable[[int, str], Awaitable["asyncpg.Record | None"]]
+
+
+async def _import_like(
+    conn: asyncpg.Connection, thread_id: int, like: ImportedLike, keyed: KeyLookup
+) -> int:
+    """Store one imported like; 1 if it was new. Likes of comments keep the counts imported
+    with them; a like of the page adds to the page's count."""
+    comment_id = POST_LIKE
+    if like.comment_key is not None:
+        target = await keyed(thread_id, like.comment_key)
+        if target is None:
+            return 0
+        comment_id = target["id"]
+    voter = like.voter
+    if voter.startswith("user:"):
+        provider, _, subject = voter.removeprefix("user:").partition(":")
+        user_id = await conn.fetchval(
+            "SELECT id FROM users WHERE provider = $1 AND subject = $2", provider, subject
+        )
+        voter = f"user:{user_id}" if user_id is not None else voter
+    added = await conn.fetchval(
+        "INSERT INTO likes (thread_id, voter, comment_id, created_at) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT DO NOTHING RETURNING 1",
+        thread_id, voter, comment_id, like.created_at,
+    )  # fmt: skip
+    if added and comment_id == POST_LIKE:
+        await conn.execute(
+            "UPDATE threads SET like_count = like_count + 1 WHERE id = $1", thread_id
+        )
+    return 1 if added else 0
+
+
+async def _imported_user(
+    conn: asyncpg.Connection, profile: Profile | None, at: datetime
+) -> int | None:
+    """The id of an imported comment's signed-in author, added if unknown (a later sign-in
+    with the same provider identity finds their comments theirs)."""
+    if profile is None:
+        return None
+    user_id: int = await conn.fetchval(
+        "INSERT INTO users (provider, subject, name, email, avatar_url, profile_url, created_at,"
+        " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (provider, subject)"
+        " DO UPDATE SET provider = excluded.provider RETURNING id",
+        profile.provider, profile.subject, profile.name, profile.email, profile.avatar_url,
+        profile.profile_url, at,
+    )  # fmt: skip
+    return user_id

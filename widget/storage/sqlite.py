@@ -31,6 +31,7 @@ from widget.errors import Conflict, Forbidden, Invalid, NotFound, StorageUnavail
 
 from .base import (
     ADMIN_COLUMNS,
+    APPROVED_IN_THREAD,
     COMMENT_COLUMNS,
     COPY_COLUMNS,
     COPY_KEYS,
@@ -50,7 +51,13 @@ from .base import (
     Ban,
     Comment,
     CommentStatus,
+    DryRun,
     EventSink,
+    ExportBatch,
+    ImportedLike,
+    ImportedThread,
+    ImportItem,
+    ImportTally,
     NewComment,
     NewJob,
     OutboxJob,
@@ -70,6 +77,8 @@ from .base import (
     User,
     admin_from_row,
     comment_from_row,
+    export_queries,
+    export_row,
     first_publication,
     head_from_row,
     like_pattern,
@@ -1321,6 +1330,106 @@ class SQLiteStorage:
 
         return await self._write(op, lambda _: self._forget_cached())
 
+    # -- moving in and out --------------------------------------------------------------------
+
+    async def import_comments(
+        self, site_id: str, items: AsyncIterable[ImportItem], *,
+        dry_run: bool = False,
+    ) -> ImportTally:  # fmt: skip
+        async def op(conn: aiosqlite.Connection) -> tuple[list[ThreadHead], ImportTally]:
+            tally = ImportTally()
+            threads: dict[str, int] = {}
+
+            async def thread_of(page: PageRef, at: datetime) -> int:
+                if page.page_id not in threads:
+                    known = await _fetch(
+                        conn, "SELECT id FROM threads WHERE site_id = ? AND page_id = ?",
+                        (site_id, page.page_id),
+                    )  # fmt: skip
+                    tally.threads_created += not known
+                    threads[page.page_id] = await _ensure_thread(conn, page, _ts(at))
+                return threads[page.page_id]
+
+            async def keyed(thread_id: int, key: str) -> sqlite3.Row | None:
+                rows = await _fetch(
+                    conn,
+                    "SELECT id, root_id, depth FROM comments"
+                    " WHERE thread_id = ? AND import_key = ?",
+                    (thread_id, key),
+                )
+                return rows[0] if rows else None
+
+            async for item in items:
+                if isinstance(item, ImportedThread):
+                    thread_id = await thread_of(item.page, item.created_at)
+                    if item.closed:
+                        await conn.execute(
+                            "UPDATE threads SET closed = 1 WHERE id = ?", (thread_id,)
+                        )
+                    continue
+                if isinstance(item, ImportedLike):
+                    if item.page_id in threads:
+                        tally.likes += await _import_like(conn, threads[item.page_id], item, keyed)
+                    continue
+                thread_id = await thread_of(item.page, item.created_at)
+                if await keyed(thread_id, item.key) is not None:
+                    tally.duplicates.append(item.key)
+                    continue
+                parent = await keyed(thread_id, item.parent_key) if item.parent_key else None
+                if item.parent_key and parent is None:
+                    tally.orphans.append(item.key)
+                user_id = await _imported_user(conn, item.user, item.created_at)
+                await conn.execute(
+                    "INSERT INTO comments (thread_id, parent_id, root_id, depth, status,"
+                    " author_name, author_email, author_url, body_source, body_html, remote_ip,"
+                    " like_count, created_at, edited_at, user_id, author_avatar, author_provider,"
+                    " pinned, import_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                    " ?, ?, ?)",
+                    (
+                        thread_id, parent["id"] if parent else None,
+                        (parent["root_id"] or parent["id"]) if parent else None,
+                        parent["depth"] + 1 if parent else 1, item.status, item.author_name,
+                        item.author_email, item.author_url, item.body_source, item.body_html,
+                        item.remote_ip, item.like_count, _ts(item.created_at),
+                        _ts(item.edited_at) if item.edited_at else None, user_id,
+                        item.author_avatar, item.author_provider, int(item.pinned), item.key,
+                    ),
+                )  # fmt: skip
+                tally.imported += 1
+            heads = [
+                await _bump_thread(conn, thread_id, f"comment_count = {APPROVED_IN_THREAD}")
+                for thread_id in threads.values()
+            ]
+            if dry_run:
+                raise DryRun(tally)
+            return heads, tally
+
+        def committed(result: tuple[list[ThreadHead], ImportTally]) -> None:
+            for head in result[0]:
+                self._heads.committed(head)
+
+        try:
+            return (await self._write(op, committed))[1]
+        except DryRun as done:
+            return done.tally
+
+    async def export(
+        self, site_ids: Sequence[str], page_id: str | None
+    ) -> AsyncIterator[ExportBatch]:
+        queries = export_queries(len(site_ids), page_id is not None, lambda _: "?")
+        scoped = [*site_ids, *([page_id] if page_id is not None else [])]
+        async with self._reader() as conn:
+            await conn.execute("BEGIN")  # one snapshot for every table
+            try:
+                for table, query in queries.items():
+                    params = site_ids if table in ("sites", "site_origins") else scoped
+                    cursor = await conn.execute(query, list(params))
+                    while rows := await cursor.fetchmany(COPY_BATCH):
+                        yield ExportBatch(table, [export_row(dict(row), _dt) for row in rows])
+                    await cursor.close()
+            finally:
+                await conn.execute("COMMIT")
+
     async def get_voter_likes(self, thread_id: int, voter: str) -> set[int]:
         async with self._reader() as conn:
             rows = await _fetch(
@@ -1468,3 +1577,55 @@ async def _take_rate_token(conn: aiosqlite.Connection, limit: RateLimit, now: fl
         " ON CONFLICT (key) DO UPDATE SET due_at = excluded.due_at",
         (limit.key, limit.take(rows[0]["due_at"] if rows else None, now)),
     )
+
+
+KeyLookup = Callable[[int, str], Awaitable["sqlite3.Row | None"]]
+
+
+async def _import_like(
+    conn: aiosqlite.Connection, thread_id: int, like: ImportedLike, keyed: KeyLookup
+) -> int:
+    """Store one imported like; 1 if it was new. Likes of comments keep the counts imported
+    with them; a like of the page adds to the page's count."""
+    comment_id = POST_LIKE
+    if like.comment_key is not None:
+        target = await keyed(thread_id, like.comment_key)
+        if target is None:
+            return 0
+        comment_id = target["id"]
+    voter = like.voter
+    if voter.startswith("user:"):
+        provider, _, subject = voter.removeprefix("user:").partition(":")
+        rows = await _fetch(
+            conn, "SELECT id FROM users WHERE provider = ? AND subject = ?", (provider, subject)
+        )
+        voter = f"user:{rows[0]['id']}" if rows else voter
+    cursor = await conn.execute(
+        "INSERT INTO likes (thread_id, voter, comment_id, created_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
+        (thread_id, voter, comment_id, _ts(like.created_at)),
+    )
+    added = cursor.rowcount
+    if added and comment_id == POST_LIKE:
+        await conn.execute(
+            "UPDATE threads SET like_count = like_count + 1 WHERE id = ?", (thread_id,)
+        )
+    return int(added)
+
+
+async def _imported_user(
+    conn: aiosqlite.Connection, profile: Profile | None, at: datetime
+) -> int | None:
+    """The id of an imported comment's signed-in author, added if unknown (a later sign-in
+    with the same provider identity finds their comments theirs)."""
+    if profile is None:
+        return None
+    rows = await _fetch(
+        conn,
+        "INSERT INTO users (provider, subject, name, email, avatar_url, profile_url, created_at,"
+        " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (provider, subject)"
+        " DO UPDATE SET provider = excluded.provider RETURNING id",
+        (profile.provider, profile.subject, profile.name, profile.email, profile.avatar_url,
+         profile.profile_url, _ts(at), _ts(at)),
+    )  # fmt: skip
+    return int(rows[0]["id"])

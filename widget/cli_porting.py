@@ -1,0 +1,145 @@
+"""`widget export …` and `widget import …`: leaving with everything, arriving with everything."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO
+
+from widget.config import Settings
+from widget.errors import ClientError
+from widget.porting.detect import FORMAT_NAMES
+from widget.porting.exporter import EXPORT_FORMATS, export_chunks, writer_for
+from widget.porting.importer import ImportReport, import_file
+from widget.porting.items import BadFile
+from widget.sites import get_site
+from widget.storage import Storage
+from widget.urls import split_url
+
+__all__ = ["add_porting_commands", "page_id_of", "report_lines"]
+
+Run = Callable[[Settings, Callable[[Storage], Awaitable[Any]]], Any]
+
+
+def page_id_of(thread: str) -> str:
+    """A thread named by its page's URL or by its page id, as the embed names it."""
+    parts = split_url(thread.strip())
+    if parts is not None and parts.scheme in {"http", "https"} and parts.netloc:
+        return parts.path or "/"
+    return thread.strip()
+
+
+def cmd_export(settings: Settings, args: argparse.Namespace, run: Run) -> int:
+    async def work(storage: Storage, sink: BinaryIO) -> None:
+        site_ids = [args.site] if args.site else [s.id for s in await storage.list_sites()]
+        for site_id in site_ids:
+            await get_site(storage, site_id)  # an unknown site says how to add it
+        page_id = page_id_of(args.thread) if args.thread else None
+        async for chunk in export_chunks(storage, writer_for(args.format), site_ids, page_id):
+            sink.write(chunk)
+
+    if args.thread and not args.site:
+        raise ClientError("Name the thread's site too: --site SITE --thread URL.")
+    if not args.output:
+        run(settings, lambda storage: work(storage, sys.stdout.buffer))
+        sys.stdout.flush()
+        return 0
+    with open(args.output, "wb") as sink:
+        run(settings, lambda storage: work(storage, sink))
+    print(f"Exported to {args.output}.", file=sys.stderr)
+    return 0
+
+
+class ProgressBar:
+    """One line on stderr, redrawn: items read, then a bar while they are written."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.shown = 0.0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.shown < 0.1 and done != total:
+            return
+        self.shown = now
+        if total:
+            filled = int(30 * done / total)
+            line = f"writing [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,}"
+        else:
+            line = f"reading: {done:,} comments"
+        self.out.write(f"\r{line}\x1b[K")
+        self.out.flush()
+
+    def end(self) -> None:
+        self.out.write("\r\x1b[K")
+        self.out.flush()
+
+
+def report_lines(report: ImportReport, site_id: str) -> list[str]:
+    verb = "Would import" if report.dry_run else "Imported"
+    lines = [
+        f"{verb} {report.imported:,} comments and {report.likes:,} likes into {site_id}"
+        f" ({report.format}); {report.threads_created:,} threads created."
+    ]
+    if report.orphans:
+        lines.append(f"Attached at top level, their parent missing: {len(report.orphans):,}")
+        lines += [f"  {key}" for key in report.orphans]
+    if report.skipped:
+        reasons = ", ".join(f"{n:,} {r}" for r, n in report.skipped_by_reason().items())
+        lines.append(f"Skipped {len(report.skipped):,}: {reasons}")
+        lines += [
+            f"  {skip.key}: {skip.reason}" + (f" ({skip.detail})" if skip.detail else "")
+            for skip in report.skipped
+        ]
+    if report.dry_run:
+        lines.append("Dry run: nothing was written.")
+    return lines
+
+
+def cmd_import(settings: Settings, args: argparse.Namespace, run: Run) -> int:
+    bar = ProgressBar(sys.stderr)
+
+    async def work(storage: Storage) -> ImportReport:
+        await get_site(storage, args.site)
+        try:
+            return await import_file(storage, Path(args.file), args.site, args.format,
+                                     dry_run=args.dry_run, progress=bar)  # fmt: skip
+        finally:
+            bar.end()
+
+    try:
+        report: ImportReport = run(settings, work)
+    except BadFile as exc:
+        raise ClientError(f"{exc} Nothing was imported.") from exc
+    print("\n".join(report_lines(report, args.site)))
+    return 0
+
+
+def add_porting_commands(commands: Any, run: Run) -> None:
+    export = commands.add_parser(
+        "export", help="export comments: JSON Lines, WordPress WXR, Disqus XML or CSV",
+        description="Write the comments of a site (or of one of its threads, or of every"
+        " site) to a file or to stdout, streamed. jsonl is widget's own lossless format"
+        " (docs/export-format.md); wxr and disqus import into WordPress and Disqus; csv opens"
+        " in spreadsheets.",
+    )  # fmt: skip
+    export.add_argument("--site", help="the site (default: every site)")
+    export.add_argument("--format", choices=sorted(EXPORT_FORMATS), default="jsonl")
+    export.add_argument("--thread", metavar="URL", help="only this page's thread (URL or id)")
+    export.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    export.set_defaults(run=lambda settings, args: cmd_export(settings, args, run))
+
+    importing = commands.add_parser(
+        "import", help="import comments from Disqus, WordPress, Isso, Remark42, Commento",
+        description="Import a file into a site, in one transaction: all of it or, when the"
+        " file is broken, none of it. The format is found from the content unless given."
+        " Importing the same file again adds nothing.",
+    )  # fmt: skip
+    importing.add_argument("file", help="the export file (.xml, .xml.gz, .db, .json, .jsonl…)")
+    importing.add_argument("--site", required=True, help="the site the comments belong to")
+    importing.add_argument("--format", choices=FORMAT_NAMES, help="default: found from the file")
+    importing.add_argument("--dry-run", action="store_true", help="read and report, write nothing")
+    importing.set_defaults(run=lambda settings, args: cmd_import(settings, args, run))

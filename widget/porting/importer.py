@@ -1,0 +1,203 @@
+"""Importing a file: read it, stage what it holds on disk, write it in one transaction.
+
+1. Read: the format's reader turns the file into items (comments, likes, skips), in the
+   file's order, in bounded memory (XML and JSON Lines are streamed).
+2. Stage: each item goes into a SQLite file in a temporary folder; comments with a key already
+   seen in their thread are skipped as duplicates. Nothing has touched the database yet, so a
+   file that turns out broken halfway leaves nothing behind.
+3. Order: a recursive query gives each comment its depth, so parents are written before their
+   replies whatever order the file had them in.
+4. Write: storage.import_comments, one transaction: all or nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import importlib
+import pickle
+import sqlite3
+import tempfile
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+from widget.porting.detect import FORMAT_NAMES, detect
+from widget.porting.items import BadFile, Item, Skip
+from widget.storage import ImportedLike, ImportedThread, ImportItem, Storage
+
+__all__ = ["ImportReport", "import_file"]
+
+Reader = Callable[[Path, str], Iterator[Item]]
+Progress = Callable[[str, int, int], None]  # (stage, done, total or 0)
+
+LOSSLESS = {"jsonl"}  # formats whose spam and deleted comments are imported as they are
+BATCH = 5000
+
+
+def reader_for(format_name: str) -> Reader:
+    if format_name not in FORMAT_NAMES:
+        raise BadFile(f"Unknown format {format_name!r}; one of: {', '.join(FORMAT_NAMES)}.")
+    module = importlib.import_module(f"widget.porting.formats.{_MODULES[format_name]}")
+    read: Reader = module.read
+    return read
+
+
+_MODULES = {"jsonl": "native", "disqus": "disqus", "wxr": "wxr", "isso": "isso",
+            "remark42": "remark42", "commento": "commento"}  # fmt: skip
+
+
+@dataclasses.dataclass(slots=True)
+class ImportReport:
+    format: str
+    dry_run: bool
+    imported: int = 0
+    likes: int = 0
+    threads_created: int = 0
+    orphans: list[str] = dataclasses.field(default_factory=list)
+    skipped: list[Skip] = dataclasses.field(default_factory=list)
+
+    def skipped_by_reason(self) -> dict[str, int]:
+        return dict(Counter(skip.reason for skip in self.skipped).most_common())
+
+
+class Staging:
+    """The file's items on disk, in a SQLite file of their own."""
+
+    def __init__(self, folder: Path) -> None:
+        # Filled in a worker thread (parsing is CPU work), read back in the event loop.
+        self.db = sqlite3.connect(
+            folder / "staging.db", isolation_level=None, check_same_thread=False
+        )
+        self.db.executescript(
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
+            "CREATE TABLE items (seq INTEGER PRIMARY KEY, page TEXT NOT NULL, key TEXT NOT NULL,"
+            " parent TEXT, status TEXT NOT NULL, payload BLOB NOT NULL, UNIQUE (page, key));"
+            "CREATE TABLE likes (seq INTEGER PRIMARY KEY, payload BLOB NOT NULL);"
+            "CREATE TABLE threads (seq INTEGER PRIMARY KEY, payload BLOB NOT NULL);"
+            "CREATE TABLE skips (seq INTEGER PRIMARY KEY, key TEXT, reason TEXT, detail TEXT);"
+        )
+        self.count = 0
+
+    def add(self, item: Item) -> None:
+        if isinstance(item, Skip):
+            self.skip(item)
+        elif isinstance(item, ImportedLike):
+            self.db.execute("INSERT INTO likes (payload) VALUES (?)", (pickle.dumps(item),))
+        elif isinstance(item, ImportedThread):
+            self.db.execute("INSERT INTO threads (payload) VALUES (?)", (pickle.dumps(item),))
+        else:
+            try:
+                self.db.execute(
+                    "INSERT INTO items (page, key, parent, status, payload) VALUES (?, ?, ?, ?, ?)",
+                    (item.page.page_id, item.key, item.parent_key, item.status,
+                     pickle.dumps(item)),
+                )  # fmt: skip
+                self.count += 1
+            except sqlite3.IntegrityError:
+                self.skip(Skip(item.key, "duplicate", "the file has this key twice"))
+
+    def skip(self, skip: Skip) -> None:
+        self.db.execute("INSERT INTO skips (key, reason, detail) VALUES (?, ?, ?)",
+                        (skip.key, skip.reason, skip.detail))  # fmt: skip
+
+    def drop_unwanted(self) -> None:
+        """Other systems' spam stays out; so do their deleted comments, unless someone replied
+        to one: then it comes in as a removed placeholder, and the replies keep their place."""
+        self.db.execute("BEGIN")
+        self.db.execute(
+            "INSERT INTO skips (key, reason, detail) SELECT key, status, '' FROM items i"
+            " WHERE status = 'spam' OR (status = 'deleted' AND NOT EXISTS (SELECT 1 FROM items"
+            " r WHERE r.page = i.page AND r.parent = i.key AND r.status <> 'spam'))"
+        )
+        self.db.execute(
+            "DELETE FROM items WHERE status = 'spam' OR (status = 'deleted' AND NOT EXISTS"
+            " (SELECT 1 FROM items r WHERE r.page = items.page AND r.parent = items.key"
+            " AND r.status <> 'spam'))"
+        )
+        self.db.execute("COMMIT")
+        self.count = self.db.execute("SELECT count(*) FROM items").fetchone()[0]
+
+    def ordered(self, keep_file_order: bool) -> Iterator[ImportItem]:
+        """Threads, then comments parents first, then likes. Our own exports list parents
+        first already, and keep their order (so ids come out in the same order); other files
+        are ordered by depth, then file order. A comment in a cycle of parents has no depth:
+        it comes last, and is attached at top level."""
+        self.db.execute(
+            "CREATE TEMP TABLE depth AS WITH RECURSIVE tree (seq, page, key, level) AS ("
+            " SELECT seq, page, key, 0 FROM items i WHERE parent IS NULL OR NOT EXISTS"
+            " (SELECT 1 FROM items p WHERE p.page = i.page AND p.key = i.parent)"
+            " UNION ALL SELECT c.seq, c.page, c.key, tree.level + 1 FROM items c"
+            " JOIN tree ON c.page = tree.page AND c.parent = tree.key)"
+            " SELECT seq, level FROM tree"
+        )
+        for query in (
+            "SELECT payload FROM threads ORDER BY seq",
+            "SELECT payload FROM items ORDER BY seq"
+            if keep_file_order
+            else "SELECT payload FROM items LEFT JOIN depth USING (seq)"
+            " ORDER BY coalesce(depth.level, 1 << 40), seq",
+            "SELECT payload FROM likes ORDER BY seq",
+        ):
+            cursor = self.db.execute(query)
+            while rows := cursor.fetchmany(BATCH):
+                for (payload,) in rows:
+                    yield pickle.loads(payload)  # noqa: S301 (our own file, written just now)
+
+    def skips(self) -> list[Skip]:
+        rows = self.db.execute("SELECT key, reason, detail FROM skips ORDER BY seq")
+        return [Skip(key, reason, detail) for key, reason, detail in rows]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def stage_file(path: Path, site_id: str, format_name: str, folder: Path, tell: Progress) -> Staging:
+    """Read the whole file into a staging database; raises BadFile before any write."""
+    if not path.is_file():
+        raise BadFile(f"There is no file at {path}.")
+    read = reader_for(format_name)
+    staging = Staging(folder)
+    try:
+        staging.db.execute("BEGIN")
+        for item in read(path, site_id):
+            staging.add(item)
+            if staging.count % BATCH == 0:
+                tell("reading", staging.count, 0)
+        staging.db.execute("COMMIT")
+        if format_name not in LOSSLESS:
+            staging.drop_unwanted()
+    except BaseException:
+        staging.close()
+        raise
+    tell("reading", staging.count, 0)
+    return staging
+
+
+async def import_file(
+    storage: Storage, path: Path, site_id: str, format_name: str | None = None, *,
+    dry_run: bool = False, progress: Progress | None = None,
+) -> ImportReport:  # fmt: skip
+    """Import a file into a site; raises BadFile (nothing written) when it cannot be read."""
+    tell = progress or (lambda stage, done, total: None)
+    with tempfile.TemporaryDirectory(prefix="widget-import-") as name:
+        found: str = format_name if format_name else await asyncio.to_thread(detect, path)
+        staging = await asyncio.to_thread(stage_file, path, site_id, found, Path(name), tell)
+        total = staging.count
+        try:
+
+            async def items() -> AsyncIterator[ImportItem]:
+                for done, item in enumerate(staging.ordered(found in LOSSLESS), start=1):
+                    if done % 1000 == 0 or done == total:
+                        tell("writing", min(done, total), total)
+                    yield item
+
+            tally = await storage.import_comments(site_id, items(), dry_run=dry_run)
+            skipped = staging.skips()
+        finally:
+            staging.close()
+    skipped += [Skip(key, "duplicate", "already imported") for key in tally.duplicates]
+    return ImportReport(
+        format=found, dry_run=dry_run, imported=tally.imported, likes=tally.likes,
+        threads_created=tally.threads_created, orphans=tally.orphans, skipped=skipped,
+    )  # fmt: skip

@@ -1,0 +1,147 @@
+"""What format readers yield, and the helpers they share.
+
+A reader turns a file into a stream of `ImportedComment`s and `ImportedLike`s (in the file's
+order: a reply may come before its parent) and `Skip`s for what it leaves out and why. Bodies are
+sanitised here, by the same code as new comments; times are aware datetimes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import html
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+import nh3
+
+from widget.rendering import clean_html, render_markdown
+from widget.storage import ImportedComment, ImportedLike, ImportedThread, PageRef
+from widget.urls import split_url
+
+__all__ = [
+    "BadFile",
+    "Item",
+    "Skip",
+    "SkipReason",
+    "aware",
+    "body_from_html",
+    "body_from_markdown",
+    "body_from_text",
+    "open_maybe_gzip",
+    "page_for",
+    "parse_iso",
+    "plain_text",
+    "safe_avatar",
+    "safe_website",
+]
+
+SkipReason = Literal[
+    "spam", "deleted", "orphan", "duplicate", "unparsable", "pingback", "trackback"
+]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Skip:
+    """Something in the file that is not imported, and why."""
+
+    key: str
+    reason: SkipReason
+    detail: str = ""
+
+
+Item = ImportedThread | ImportedComment | ImportedLike | Skip
+
+
+class BadFile(Exception):
+    """The file cannot be imported at all (broken, truncated, unsafe, not in the format)."""
+
+
+MAX_PAGE_ID_CHARS = 500
+
+
+def page_for(site_id: str, url: str, identifier: str = "", title: str = "") -> PageRef:
+    """The page a thread of another system was about: its path when it has a URL (as the embed
+    names pages), else its identifier."""
+    url = url.strip()
+    parts = split_url(url) if url else None
+    if parts is not None and parts.scheme in {"http", "https"} and parts.netloc:
+        page_id = parts.path or "/"
+    else:
+        page_id, url = identifier.strip() or url, ""
+    page_id = re.sub(r"[\x00-\x1f\x7f]", "", page_id)[:MAX_PAGE_ID_CHARS] or "/"
+    title = re.sub(r"[\x00-\x1f\x7f]+", " ", html.unescape(title)).strip()[:300]
+    return PageRef(site_id=site_id, page_id=page_id, url=url, title=title)
+
+
+_BLOCK = re.compile(r"<\s*(p|div|br|ul|ol|blockquote|pre|h[1-6])\b", re.IGNORECASE)
+
+
+_SEMANTIC = {"b": "strong", "i": "em"}
+_PRESENTATIONAL = re.compile(r"<(/?)(b|i)(?=[\s>/])", re.IGNORECASE)
+
+
+def body_from_html(markup: str) -> tuple[str, str]:
+    """(source, html) for a body that arrives as HTML. Text without block tags (WordPress
+    stores comments so, and adds paragraphs on display) gets its paragraphs and line breaks."""
+    markup = markup.strip()
+    if markup and not _BLOCK.search(markup):
+        paragraphs = re.split(r"\n\s*\n", markup.replace("\r\n", "\n"))
+        markup = "".join(f"<p>{p.strip().replace(chr(10), '<br>')}</p>" for p in paragraphs)
+    # Old systems wrote <b> and <i>; the allowlist says <strong> and <em>.
+    markup = _PRESENTATIONAL.sub(lambda m: f"<{m[1]}{_SEMANTIC[m[2].lower()]}", markup)
+    cleaned = clean_html(markup)
+    return plain_text(cleaned), cleaned
+
+
+def body_from_markdown(source: str) -> tuple[str, str]:
+    return source, render_markdown(source)
+
+
+def body_from_text(text: str) -> tuple[str, str]:
+    """Plain text: shown as written (no Markdown), paragraphs kept."""
+    return body_from_html(html.escape(text))
+
+
+def plain_text(markup: str) -> str:
+    """The text of sanitised HTML, with paragraphs as blank lines: the editable source."""
+    spaced = re.sub(r"</(p|blockquote|pre|li|h[1-6])>", "\n\n", markup)
+    spaced = re.sub(r"<br\s*/?>", "\n", spaced)
+    return html.unescape(nh3.clean(spaced, tags=set())).strip()
+
+
+def aware(moment: datetime) -> datetime:
+    """A time from a file that gave no zone is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def parse_iso(value: str) -> datetime:
+    """ISO 8601 with or without a zone ('Z' included); raises ValueError."""
+    return aware(datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
+
+
+def safe_website(url: str) -> str:
+    """An author's website only when it is an http(s) address: a "javascript:" link must not
+    reach a page as an href."""
+    url = url.strip()
+    parts = split_url(url) if url else None
+    ok = parts is not None and parts.scheme.lower() in {"http", "https"} and parts.netloc
+    return url if ok else ""
+
+
+def safe_avatar(url: str) -> str:
+    """An avatar URL readers' browsers may load: https only."""
+    parts = split_url(url.strip()) if url else None
+    return url.strip() if parts is not None and parts.scheme == "https" and parts.netloc else ""
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def open_maybe_gzip(path: Path) -> BinaryIO:
+    """The file's bytes, decompressed on the fly when it is gzipped (whatever its name)."""
+    with path.open("rb") as probe:
+        gzipped = probe.read(2) == GZIP_MAGIC
+    return gzip.open(path, "rb") if gzipped else path.open("rb")  # type: ignore[return-value]
