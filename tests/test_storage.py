@@ -524,3 +524,17 @@ async def test_imports_are_all_or_nothing_and_idempotent(storage: Storage) -> No
     head = await storage.get_thread(int(thread["id"]))  # type: ignore[call-overload]
     assert head is not None and head.comment_count == 4  # the spam is not counted
     assert [like["import_key"] for like in rows["likes"]] == [None, "a"]
+
+
+async def test_an_import_that_fails_halfway_leaves_nothing(storage: Storage) -> None:
+    async def failing() -> AsyncIterator[ImportedComment | ImportedLike]:
+        yield imported("one")
+        yield imported("two", "one")
+        raise RuntimeError("the staging file went away")
+
+    with pytest.raises(RuntimeError, match="staging file went away"):
+        await storage.import_comments("blog", failing())
+    assert await storage.count_by_status(["blog"]) == {"blog": {}}
+    assert await storage.get_thread_head("blog", "/p/") is None  # not even the thread
+    tally = await storage.import_comments("blog", items_of(imported("one")))
+    assert tally.imported == 1  # and the database takes the next import as usual

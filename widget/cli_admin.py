@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import secrets
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from widget.auth.admins import check_admin_email, check_new_password, hash_password
+from widget.auth.tokens import token_hash
 from widget.config import Settings
 from widget.errors import ClientError
 from widget.sites import get_site
@@ -96,6 +98,31 @@ def cmd_admin_sites(settings: Settings, args: argparse.Namespace, run: Any) -> i
     return 0
 
 
+def cmd_admin_token(settings: Settings, args: argparse.Namespace, run: Any) -> int:
+    email = check_admin_email(args.email)
+    if not 1 <= args.days <= 3660:
+        raise ClientError("--days must be between 1 and 3660.")
+
+    async def work(storage: Storage) -> str | None:
+        found = await storage.get_admin_login(email)
+        if found is None:
+            return None
+        token = "wga_" + secrets.token_urlsafe(32)
+        expires_at = datetime.now(UTC) + timedelta(days=args.days)
+        await storage.add_admin_session(token_hash(token), found[0].id, expires_at)
+        return token
+
+    token = run(settings, work)
+    if token is None:
+        raise ClientError(f"There is no admin {email}.")
+    print(token)
+    print(
+        f"An API token acting as {email} for {args.days} days (shown once; it ends with their"
+        " sessions when their password changes).", file=sys.stderr,
+    )  # fmt: skip
+    return 0
+
+
 def cmd_admin_remove(settings: Settings, args: argparse.Namespace, run: Any) -> int:
     email = check_admin_email(args.email)
 
@@ -144,6 +171,11 @@ def add_admin_commands(commands: Any, run: Any) -> None:
     sites.add_argument("email")
     sites.add_argument("--site", action="append", metavar="SITE", help="a site (repeatable)")
     sites.add_argument("--all", action="store_true", help="every site, present and future")
+
+    token = action("token", "print a new API token that acts as this admin (for exports)",
+                   cmd_admin_token)  # fmt: skip
+    token.add_argument("email")
+    token.add_argument("--days", type=int, default=365, help="how long it works (default 365)")
 
     remove = action("remove", "remove an admin", cmd_admin_remove)
     remove.add_argument("email")

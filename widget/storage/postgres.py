@@ -1156,10 +1156,12 @@ class PostgresStorage:
                     threads[page.page_id] = await _ensure_thread(conn, page, at)
                 return threads[page.page_id]
 
+            # `import_key <> ''` lets the partial index serve the lookup: the planner cannot
+            # tell that a parameter is never ''. Without it each lookup scans the thread.
             async def keyed(thread_id: int, key: str) -> asyncpg.Record | None:
                 row: asyncpg.Record | None = await conn.fetchrow(
                     "SELECT id, root_id, depth FROM comments"
-                    " WHERE thread_id = $1 AND import_key = $2",
+                    " WHERE thread_id = $1 AND import_key = $2 AND import_key <> ''",
                     thread_id, key,
                 )  # fmt: skip
                 return row

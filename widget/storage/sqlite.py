@@ -1350,11 +1350,13 @@ class SQLiteStorage:
                     threads[page.page_id] = await _ensure_thread(conn, page, _ts(at))
                 return threads[page.page_id]
 
+            # `import_key <> ''` lets the partial index serve the lookup: the planner cannot
+            # tell that a parameter is never ''. Without it each lookup scans the thread.
             async def keyed(thread_id: int, key: str) -> sqlite3.Row | None:
                 rows = await _fetch(
                     conn,
                     "SELECT id, root_id, depth FROM comments"
-                    " WHERE thread_id = ? AND import_key = ?",
+                    " WHERE thread_id = ? AND import_key = ? AND import_key <> ''",
                     (thread_id, key),
                 )
                 return rows[0] if rows else None

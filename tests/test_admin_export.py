@@ -1,0 +1,86 @@
+"""Exports for admins: the download from a site's page, the API with a token from
+`widget admin token`, and both kept to the sites the admin manages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from tests.helpers import PAGE, posted
+from tests.test_admin import make_admin, signed_in
+from tests.test_cli import run_widget
+from widget.config import Settings
+from widget.sites import add_site
+
+
+async def test_a_site_downloads_from_its_admin_page(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    await posted(client, body="Exported from the page")
+    await make_admin(app, "boss@example.com")
+    boss = await signed_in(client, "boss@example.com")
+    page = await boss.get("/admin/sites/blog")
+    assert 'action="/admin/sites/blog/export"' in page.text
+    download = await boss.get("/admin/sites/blog/export", format="jsonl")
+    assert download.status_code == 200
+    assert download.headers["content-type"].startswith("application/x-ndjson")
+    assert download.headers["content-disposition"].startswith('attachment; filename="widget-blog-')
+    lines = [json.loads(line) for line in download.text.splitlines()]
+    assert [c["text"] for c in lines if c.get("type") == "comment"] == ["Exported from the page"]
+
+    thread = await boss.get("/admin/sites/blog/export", format="csv", thread=PAGE["url"])
+    assert thread.status_code == 200 and "Exported from the page" in thread.text
+    unknown = await boss.get("/admin/sites/blog/export", format="pdf")
+    assert unknown.status_code == 400 and "jsonl" in unknown.text
+    missing = await boss.get("/admin/sites/blog/export", thread="/nowhere/")
+    assert missing.status_code == 404
+
+
+async def test_an_admin_exports_only_the_sites_they_manage(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    await add_site(app.state.widget.storage, "other", ["https://other.example"], "Other", {})
+    await make_admin(app, "helper@example.com", ["other"])
+    helper = await signed_in(client, "helper@example.com")
+    assert (await helper.get("/admin/sites/blog/export")).status_code == 404
+    assert (await helper.get("/admin/sites/other/export")).status_code == 200
+    client.cookies.clear()
+    assert (await client.get("/admin/sites/other/export")).status_code == 303  # sign in first
+
+
+@pytest.fixture
+async def api_token(app: Starlette, settings: Settings) -> str:
+    """An admin of "blog" only, and the token `widget admin token` prints for them."""
+    await make_admin(app, "boss@example.com", ["blog"])
+    data_dir = Path(settings.data_dir)
+    database = {"database_url": settings.database_url}
+    missing = run_widget(data_dir, "admin", "token", "nobody@example.com", **database)
+    assert missing.returncode == 1 and "There is no admin nobody@example.com" in missing.stderr
+    made = run_widget(data_dir, "admin", "token", "boss@example.com", "--days", "30", **database)
+    assert made.returncode == 0, made.stderr
+    assert "acting as boss@example.com for 30 days" in made.stderr
+    token = made.stdout.strip()
+    assert token.startswith("wga_")
+    return token
+
+
+async def test_the_export_api(client: httpx.AsyncClient, app: Starlette, api_token: str) -> None:
+    await posted(client, body="Backed up by cron")
+    url = "/api/v1/admin/export"
+    assert (await client.get(url, params={"site": "blog"})).status_code == 403
+    wrong = await client.get(url, params={"site": "blog"}, headers={"Authorization": "Bearer x"})
+    assert wrong.status_code == 403 and "widget admin token" in wrong.json()["error"]
+    auth = {"Authorization": f"Bearer {api_token}"}
+    response = await client.get(url, params={"site": "blog", "format": "wxr"}, headers=auth)
+    assert response.status_code == 200
+    assert "<wp:comment_content>&lt;p&gt;Backed up by cron&lt;/p&gt;</wp:comment_content>" in (
+        response.text
+    )
+    assert (await client.get(url, headers=auth)).status_code == 400  # which site?
+    await add_site(app.state.widget.storage, "other", ["https://other.example"], "Other", {})
+    outside = await client.get(url, params={"site": "other"}, headers=auth)
+    assert outside.status_code == 404
