@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -88,3 +91,25 @@ def test_admin_pages_refuse_to_be_framed(
     page.wait_for_timeout(500)  # the refused frame never loads: give it a moment to try
     assert frame.locator("input[name=password]").count() == 0
     assert any("frame-ancestors" in text for text in blocked), blocked
+
+
+def test_a_site_exports_from_its_page(
+    page: Page, blog: HostPages, moderated: WidgetServer, tmp_path: Path
+) -> None:
+    blog_post(blog, moderated, "/exported/", "An exported post")
+    api_post(moderated, blog, "/exported/", body="Held, and exported all the same")
+    sign_in(page, moderated)
+    page.goto(f"{moderated.public_url}/admin/sites/blog")
+    page.get_by_label("Format").select_option("csv")
+    page.get_by_label("Only the thread of").fill(f"{blog.url}/exported/")
+    with page.expect_download() as downloading:
+        page.get_by_role("button", name="Download").click()
+    download = downloading.value
+    assert download.suggested_filename.startswith("widget-blog-thread-")
+    assert download.suggested_filename.endswith(".csv")
+    saved = tmp_path / "export.csv"
+    download.save_as(saved)
+    rows = list(csv.DictReader(io.StringIO(saved.read_text())))
+    assert [(row["page"], row["status"], row["text"]) for row in rows] == [
+        ("/exported/", "pending", "Held, and exported all the same")
+    ]
