@@ -30,14 +30,16 @@ def widget(data_dir: Path, *args: str) -> tuple[float, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WIDGET_")}
     env.update(WIDGET_DATA_DIR=str(data_dir), WIDGET_DEMO="false", WIDGET_LOG_LEVEL="warning")
     started = time.monotonic()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "widget", *args], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.monotonic() - started
-    if status != 0:
-        raise SystemExit(f"widget {' '.join(args)} failed: {process.stderr.read().decode()}")  # type: ignore[union-attr]
+    # stderr to a file, not a pipe: nobody reads a pipe while waiting, and the import's
+    # progress bar would fill it and stall.
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen([sys.executable, "-m", "widget", *args], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=errors)  # fmt: skip
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.monotonic() - started
+        if status != 0:
+            errors.seek(0)
+            raise SystemExit(f"widget {' '.join(args)} failed: {errors.read().decode()}")
     return usage.ru_maxrss / 1024, seconds
 
 

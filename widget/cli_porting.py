@@ -59,10 +59,12 @@ class ProgressBar:
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.shown = 0.0
+        # Redrawn often on a terminal; into a log file, a line every few seconds is plenty.
+        self.every_s = 0.1 if out.isatty() else 5.0
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         now = time.monotonic()
-        if now - self.shown < 0.1 and done != total:
+        if now - self.shown < self.every_s and done != total:
             return
         self.shown = now
         if total:

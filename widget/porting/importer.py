@@ -101,6 +101,11 @@ class Staging:
         self.db.execute("INSERT INTO skips (key, reason, detail) VALUES (?, ?, ?)",
                         (skip.key, skip.reason, skip.detail))  # fmt: skip
 
+    def index(self) -> None:
+        """Once loaded: replies by parent, for the deleted-with-replies check and the depths
+        (built once at the end, cheaper than kept up to date row by row)."""
+        self.db.execute("CREATE INDEX items_by_parent ON items (page, parent)")
+
     def drop_unwanted(self) -> None:
         """Other systems' spam stays out; so do their deleted comments, unless someone replied
         to one: then it comes in as a removed placeholder, and the replies keep their place."""
@@ -123,14 +128,8 @@ class Staging:
         first already, and keep their order (so ids come out in the same order); other files
         are ordered by depth, then file order. A comment in a cycle of parents has no depth:
         it comes last, and is attached at top level."""
-        self.db.execute(
-            "CREATE TEMP TABLE depth AS WITH RECURSIVE tree (seq, page, key, level) AS ("
-            " SELECT seq, page, key, 0 FROM items i WHERE parent IS NULL OR NOT EXISTS"
-            " (SELECT 1 FROM items p WHERE p.page = i.page AND p.key = i.parent)"
-            " UNION ALL SELECT c.seq, c.page, c.key, tree.level + 1 FROM items c"
-            " JOIN tree ON c.page = tree.page AND c.parent = tree.key)"
-            " SELECT seq, level FROM tree"
-        )
+        if not keep_file_order:
+            self._depths()
         for query in (
             "SELECT payload FROM threads ORDER BY seq",
             "SELECT payload FROM items ORDER BY seq"
@@ -143,6 +142,17 @@ class Staging:
             while rows := cursor.fetchmany(BATCH):
                 for (payload,) in rows:
                     yield pickle.loads(payload)  # noqa: S301 (our own file, written just now)
+
+    def _depths(self) -> None:
+        self.db.execute("CREATE TEMP TABLE depth (seq INTEGER PRIMARY KEY, level INTEGER)")
+        self.db.execute(
+            "INSERT INTO depth WITH RECURSIVE tree (seq, page, key, level) AS ("
+            " SELECT seq, page, key, 0 FROM items i WHERE parent IS NULL OR NOT EXISTS"
+            " (SELECT 1 FROM items p WHERE p.page = i.page AND p.key = i.parent)"
+            " UNION ALL SELECT c.seq, c.page, c.key, tree.level + 1 FROM items c"
+            " JOIN tree ON c.page = tree.page AND c.parent = tree.key)"
+            " SELECT seq, level FROM tree"
+        )
 
     def skips(self) -> list[Skip]:
         rows = self.db.execute("SELECT key, reason, detail FROM skips ORDER BY seq")
@@ -165,6 +175,7 @@ def stage_file(path: Path, site_id: str, format_name: str, folder: Path, tell: P
             if staging.count % BATCH == 0:
                 tell("reading", staging.count, 0)
         staging.db.execute("COMMIT")
+        staging.index()
         if format_name not in LOSSLESS:
             staging.drop_unwanted()
     except BaseException:

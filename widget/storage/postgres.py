@@ -1179,26 +1179,19 @@ class PostgresStorage:
                         tally.likes += await _import_like(conn, threads[item.page_id], item, keyed)
                     continue
                 thread_id = await thread_of(item.page, item.created_at)
-                if await keyed(thread_id, item.key) is not None:
+                user_id = await _imported_user(conn, item.user, item.created_at)
+                row = await conn.fetchrow(
+                    IMPORT_COMMENT, thread_id, item.key, item.parent_key, item.status,
+                    item.author_name, item.author_email, item.author_url, item.body_source,
+                    item.body_html, item.remote_ip, item.like_count, item.created_at,
+                    item.edited_at, user_id, item.author_avatar, item.author_provider,
+                    item.pinned,
+                )  # fmt: skip
+                if row is None:
                     tally.duplicates.append(item.key)
                     continue
-                parent = await keyed(thread_id, item.parent_key) if item.parent_key else None
-                if item.parent_key and parent is None:
+                if item.parent_key and row["parent_id"] is None:
                     tally.orphans.append(item.key)
-                user_id = await _imported_user(conn, item.user, item.created_at)
-                await conn.execute(
-                    "INSERT INTO comments (thread_id, parent_id, root_id, depth, status,"
-                    " author_name, author_email, author_url, body_source, body_html, remote_ip,"
-                    " like_count, created_at, edited_at, user_id, author_avatar, author_provider,"
-                    " pinned, import_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-                    " $12, $13, $14, $15, $16, $17, $18, $19)",
-                    thread_id, parent["id"] if parent else None,
-                    (parent["root_id"] or parent["id"]) if parent else None,
-                    parent["depth"] + 1 if parent else 1, item.status, item.author_name,
-                    item.author_email, item.author_url, item.body_source, item.body_html,
-                    item.remote_ip, item.like_count, item.created_at, item.edited_at, user_id,
-                    item.author_avatar, item.author_provider, item.pinned, item.key,
-                )  # fmt: skip
                 tally.imported += 1
             heads = [
                 await _bump_thread(conn, thread_id, f"comment_count = {APPROVED_IN_THREAD}")
@@ -1450,6 +1443,21 @@ async def _prune_rate_limits(conn: asyncpg.Connection) -> None:
 
 
 KeyLookup = Callable[[int, str], Awaitable["asyncpg.Record | None"]]
+
+# One imported comment in one statement: its parent found by key (or none: top level), and
+# nothing written when its key is already in the thread (no row returned).
+IMPORT_COMMENT = (
+    "INSERT INTO comments (thread_id, parent_id, root_id, depth, status, author_name,"
+    " author_email, author_url, body_source, body_html, remote_ip, like_count, created_at,"
+    " edited_at, user_id, author_avatar, author_provider, pinned, import_key)"
+    " SELECT $1::bigint, p.id, coalesce(p.root_id, p.id), coalesce(p.depth + 1, 1),"
+    " $4::text, $5::text, $6::text, $7::text, $8::text, $9::text, $10::text, $11::integer,"
+    " $12::timestamptz, $13::timestamptz, $14::bigint, $15::text, $16::text, $17::boolean,"
+    " $2::text FROM (SELECT 1) AS one LEFT JOIN comments p"
+    " ON p.thread_id = $1 AND p.import_key = $3::text AND p.import_key <> ''"
+    " WHERE NOT EXISTS (SELECT 1 FROM comments d WHERE d.thread_id = $1"
+    " AND d.import_key = $2 AND d.import_key <> '') RETURNING parent_id"
+)
 
 
 async def _import_like(

@@ -1374,29 +1374,22 @@ class SQLiteStorage:
                         tally.likes += await _import_like(conn, threads[item.page_id], item, keyed)
                     continue
                 thread_id = await thread_of(item.page, item.created_at)
-                if await keyed(thread_id, item.key) is not None:
+                user_id = await _imported_user(conn, item.user, item.created_at)
+                rows = await _fetch(conn, IMPORT_COMMENT, {
+                    "thread": thread_id, "key": item.key, "parent": item.parent_key,
+                    "status": item.status, "name": item.author_name, "email": item.author_email,
+                    "url": item.author_url, "source": item.body_source, "html": item.body_html,
+                    "ip": item.remote_ip, "likes": item.like_count,
+                    "created": _ts(item.created_at),
+                    "edited": _ts(item.edited_at) if item.edited_at else None, "user": user_id,
+                    "avatar": item.author_avatar, "provider": item.author_provider,
+                    "pinned": int(item.pinned),
+                })  # fmt: skip
+                if not rows:
                     tally.duplicates.append(item.key)
                     continue
-                parent = await keyed(thread_id, item.parent_key) if item.parent_key else None
-                if item.parent_key and parent is None:
+                if item.parent_key and rows[0]["parent_id"] is None:
                     tally.orphans.append(item.key)
-                user_id = await _imported_user(conn, item.user, item.created_at)
-                await conn.execute(
-                    "INSERT INTO comments (thread_id, parent_id, root_id, depth, status,"
-                    " author_name, author_email, author_url, body_source, body_html, remote_ip,"
-                    " like_count, created_at, edited_at, user_id, author_avatar, author_provider,"
-                    " pinned, import_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                    " ?, ?, ?)",
-                    (
-                        thread_id, parent["id"] if parent else None,
-                        (parent["root_id"] or parent["id"]) if parent else None,
-                        parent["depth"] + 1 if parent else 1, item.status, item.author_name,
-                        item.author_email, item.author_url, item.body_source, item.body_html,
-                        item.remote_ip, item.like_count, _ts(item.created_at),
-                        _ts(item.edited_at) if item.edited_at else None, user_id,
-                        item.author_avatar, item.author_provider, int(item.pinned), item.key,
-                    ),
-                )  # fmt: skip
                 tally.imported += 1
             heads = [
                 await _bump_thread(conn, thread_id, f"comment_count = {APPROVED_IN_THREAD}")
@@ -1524,7 +1517,7 @@ def _limits(rate_limit: RateLimit | Sequence[RateLimit] | None) -> Sequence[Rate
 
 
 async def _fetch(
-    conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()
+    conn: aiosqlite.Connection, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
 ) -> list[sqlite3.Row]:
     return list(await conn.execute_fetchall(sql, params))
 
@@ -1582,6 +1575,20 @@ async def _take_rate_token(conn: aiosqlite.Connection, limit: RateLimit, now: fl
 
 
 KeyLookup = Callable[[int, str], Awaitable["sqlite3.Row | None"]]
+
+# One imported comment in one statement: its parent found by key (or none: top level), and
+# nothing written when its key is already in the thread (no row returned).
+IMPORT_COMMENT = (
+    "INSERT INTO comments (thread_id, parent_id, root_id, depth, status, author_name,"
+    " author_email, author_url, body_source, body_html, remote_ip, like_count, created_at,"
+    " edited_at, user_id, author_avatar, author_provider, pinned, import_key)"
+    " SELECT :thread, p.id, coalesce(p.root_id, p.id), coalesce(p.depth + 1, 1), :status,"
+    " :name, :email, :url, :source, :html, :ip, :likes, :created, :edited, :user, :avatar,"
+    " :provider, :pinned, :key FROM (SELECT 1) AS one LEFT JOIN comments p"
+    " ON p.thread_id = :thread AND p.import_key = :parent AND p.import_key <> ''"
+    " WHERE NOT EXISTS (SELECT 1 FROM comments d WHERE d.thread_id = :thread"
+    " AND d.import_key = :key AND d.import_key <> '') RETURNING parent_id"
+)
 
 
 async def _import_like(
