@@ -35,6 +35,8 @@ def page_id_of(thread: str) -> str:
 def cmd_export(settings: Settings, args: argparse.Namespace, run: Run) -> int:
     async def work(storage: Storage, sink: BinaryIO) -> None:
         site_ids = [args.site] if args.site else [s.id for s in await storage.list_sites()]
+        if not site_ids:
+            raise ClientError("There are no sites to export yet (widget site add …).")
         for site_id in site_ids:
             await get_site(storage, site_id)  # an unknown site says how to add it
         page_id = page_id_of(args.thread) if args.thread else None

@@ -547,11 +547,6 @@ class DryRun(Exception):
         self.tally = tally
 
 
-# A thread's count, recomputed after an import added to it.
-APPROVED_IN_THREAD = (
-    "(SELECT count(*) FROM comments c WHERE c.thread_id = threads.id AND c.status = 'approved')"
-)
-
 EXPORT_COMMENT_COLUMNS = (
     "c.id, c.thread_id, c.parent_id, c.status, c.author_name, c.author_email, c.author_url,"
     " c.body_source, c.body_html, c.remote_ip, c.like_count, c.created_at, c.edited_at,"

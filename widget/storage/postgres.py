@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,6 @@ from widget.errors import Conflict, Forbidden, Invalid, NotFound, StorageUnavail
 
 from .base import (
     ADMIN_COLUMNS,
-    APPROVED_IN_THREAD,
     COMMENT_COLUMNS,
     COPY_COLUMNS,
     COPY_KEYS,
@@ -1145,6 +1145,7 @@ class PostgresStorage:
         async def op(conn: asyncpg.Connection) -> tuple[list[ThreadHead], ImportTally]:
             tally = ImportTally()
             threads: dict[str, int] = {}
+            approved: Counter[int] = Counter()  # new approved comments, by thread
 
             async def thread_of(page: PageRef, at: datetime) -> int:
                 if page.page_id not in threads:
@@ -1193,10 +1194,12 @@ class PostgresStorage:
                 if item.parent_key and row["parent_id"] is None:
                     tally.orphans.append(item.key)
                 tally.imported += 1
+                approved[thread_id] += item.status == "approved"
             heads = [
-                await _bump_thread(conn, thread_id, f"comment_count = {APPROVED_IN_THREAD}")
+                await _bump_thread(conn, thread_id, "comment_count = comment_count + $2",
+                                   approved[thread_id])
                 for thread_id in threads.values()
-            ]
+            ]  # fmt: skip
             if dry_run:
                 raise DryRun(tally)
             return heads, tally

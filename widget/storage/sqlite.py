@@ -20,6 +20,7 @@ import json
 import logging
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +32,6 @@ from widget.errors import Conflict, Forbidden, Invalid, NotFound, StorageUnavail
 
 from .base import (
     ADMIN_COLUMNS,
-    APPROVED_IN_THREAD,
     COMMENT_COLUMNS,
     COPY_COLUMNS,
     COPY_KEYS,
@@ -1339,6 +1339,7 @@ class SQLiteStorage:
         async def op(conn: aiosqlite.Connection) -> tuple[list[ThreadHead], ImportTally]:
             tally = ImportTally()
             threads: dict[str, int] = {}
+            approved: Counter[int] = Counter()  # new approved comments, by thread
 
             async def thread_of(page: PageRef, at: datetime) -> int:
                 if page.page_id not in threads:
@@ -1391,10 +1392,12 @@ class SQLiteStorage:
                 if item.parent_key and rows[0]["parent_id"] is None:
                     tally.orphans.append(item.key)
                 tally.imported += 1
+                approved[thread_id] += item.status == "approved"
             heads = [
-                await _bump_thread(conn, thread_id, f"comment_count = {APPROVED_IN_THREAD}")
+                await _bump_thread(conn, thread_id, "comment_count = comment_count + ?",
+                                   (approved[thread_id],))
                 for thread_id in threads.values()
-            ]
+            ]  # fmt: skip
             if dry_run:
                 raise DryRun(tally)
             return heads, tally
