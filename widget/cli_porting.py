@@ -17,19 +17,11 @@ from widget.porting.importer import ImportReport, import_file
 from widget.porting.items import BadFile
 from widget.sites import get_site
 from widget.storage import Storage
-from widget.urls import split_url
+from widget.urls import page_id_of
 
-__all__ = ["add_porting_commands", "page_id_of", "report_lines"]
+__all__ = ["add_porting_commands", "report_lines"]
 
 Run = Callable[[Settings, Callable[[Storage], Awaitable[Any]]], Any]
-
-
-def page_id_of(thread: str) -> str:
-    """A thread named by its page's URL or by its page id, as the embed names it."""
-    parts = split_url(thread.strip())
-    if parts is not None and parts.scheme in {"http", "https"} and parts.netloc:
-        return parts.path or "/"
-    return thread.strip()
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace, run: Run) -> int:

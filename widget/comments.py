@@ -29,7 +29,7 @@ from widget.storage import (
     ThreadHead,
     User,
 )
-from widget.urls import is_host_name, origin_of, split_url
+from widget.urls import is_host_name, origin_of, page_id_of, split_url
 
 __all__ = [
     "CommentForm",
@@ -123,13 +123,9 @@ def page_ref(site: Site, page: str, url: str = "", title: str = "") -> PageRef:
     A page id given as a full URL is reduced to its path, so that `https://blog.example/a/` and
     `/a/` name one thread whichever of them the embed or a count element uses.
     """
-    page_id = page.strip()
+    page_id = page_id_of(page)
     if not page_id:
         raise BadRequest("Say which page this is about: the page parameter is empty.")
-    if not page_id.startswith("/"):
-        parts = split_url(page_id)
-        if parts is not None and parts.scheme in {"http", "https"} and parts.netloc:
-            page_id = parts.path or "/"
     if len(page_id) > MAX_PAGE_ID_CHARS or _CONTROL_OR_NEWLINE.search(page_id):
         raise BadRequest(
             f"The page id must be at most {MAX_PAGE_ID_CHARS} characters of ordinary text."

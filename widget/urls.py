@@ -7,7 +7,7 @@ import re
 import unicodedata
 from urllib.parse import SplitResult, urlsplit
 
-__all__ = ["is_host_name", "origin_of", "split_url"]
+__all__ = ["is_host_name", "origin_of", "page_id_of", "split_url"]
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 
@@ -24,6 +24,17 @@ def split_url(value: str) -> SplitResult | None:
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def page_id_of(page: str) -> str:
+    """A page named by its URL or by its id: a full http(s) URL is reduced to its path, so
+    that `https://blog.example/a/` and `/a/` name one thread."""
+    page = page.strip()
+    if not page.startswith("/"):
+        parts = split_url(page)
+        if parts is not None and parts.scheme in {"http", "https"} and parts.netloc:
+            return parts.path or "/"
+    return page
 
 
 def origin_of(parts: SplitResult) -> str:

@@ -29,7 +29,6 @@ __all__ = [
     "aware",
     "body_from_html",
     "body_from_markdown",
-    "body_from_text",
     "open_maybe_gzip",
     "page_for",
     "parse_iso",
@@ -98,11 +97,6 @@ def body_from_html(markup: str) -> tuple[str, str]:
 
 def body_from_markdown(source: str) -> tuple[str, str]:
     return source, render_markdown(source)
-
-
-def body_from_text(text: str) -> tuple[str, str]:
-    """Plain text: shown as written (no Markdown), paragraphs kept."""
-    return body_from_html(html.escape(text))
 
 
 def plain_text(markup: str) -> str:

@@ -13,11 +13,11 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from widget.cli_porting import page_id_of
 from widget.errors import BadRequest, Forbidden, NotFound
 from widget.porting.exporter import export_chunks, export_filename, writer_for
 from widget.sites import get_site
 from widget.storage import Admin
+from widget.urls import page_id_of
 
 from .admin import AdminCall, admin_page
 from .context import AppContext, app_context
