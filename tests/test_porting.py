@@ -149,9 +149,7 @@ def test_wordpress_dates_keep_their_zone_and_jetpack_keeps_the_provider() -> Non
 async def test_a_wordpress_import_skips_spam_trash_and_pingbacks(storage: Storage) -> None:
     report = await import_file(storage, WORDPRESS, "blog", dry_run=True)
     assert (report.imported, report.dry_run) == (3, True)
-    assert await exported(storage, "csv") == b"".join(  # the dry run wrote nothing
-        [chunk async for chunk in export_chunks(storage, writer_for("csv"), ["blog"])]
-    )
+    assert (await exported(storage, "csv")).count(b"\r\n") == 1  # the header: nothing written
     report = await import_file(storage, WORDPRESS, "blog")
     assert (report.imported, report.threads_created) == (3, 1)
     assert skips_of(report) == {"wordpress:13": "pingback", "wordpress:14": "trackback",
@@ -186,6 +184,8 @@ async def populate(storage: Storage) -> None:
     await storage.set_pinned(first, True)
     await storage.set_like(page, first, f"user:{user.id}", True, None, now)
     await storage.set_like(page, POST_LIKE, "browser-voter", True, None, now)
+    reader = await storage.upsert_user(Profile("gitlab", "7", "Quiet Reader"), now)  # never wrote
+    await storage.set_like(page, reply, f"user:{reader.id}", True, None, now)
     await storage.moderate_edit(reply, "reply, edited", "<p>reply, edited</p>", "Ann", "", now)
     closed = PageRef("blog", "/closed/", f"{ORIGIN}/closed/", "Closed")
     _, head = await storage.add_comment(dataclasses.replace(
@@ -222,9 +222,8 @@ async def test_export_import_export_gives_the_same_document(
     octo = next(r for r in records if r["type"] == "comment" and r["text"] == "by a user")
     assert octo["user"] == "github:42"
     assert {r["voter"] for r in records if r["type"] == "like"} == {
-        "user:github:42",
-        "browser-voter",
-    }
+        "user:github:42", "user:gitlab:7", "browser-voter",
+    }  # fmt: skip
 
 
 async def test_one_thread_exports_alone(storage: Storage) -> None:

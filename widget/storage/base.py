@@ -520,8 +520,9 @@ class ImportedLike:
 
     page_id: str
     comment_key: str | None
-    voter: str  # "user:PROVIDER:SUBJECT" for a signed-in voter, else the browser's voter id
+    voter: str  # a browser's voter id; ignored when `user` is given
     created_at: datetime
+    user: Profile | None = None  # a signed-in voter, as (provider, subject)
 
 
 ImportItem = ImportedThread | ImportedComment | ImportedLike
@@ -570,8 +571,14 @@ def export_queries(site_count: int, by_page: bool, mark: Callable[[int], str]) -
         " ORDER BY site_id, origin",
         "threads": "SELECT t.id, t.site_id, t.page_id, t.url, t.title, t.closed, t.like_count,"
         f" t.created_at FROM threads t WHERE {scope} ORDER BY t.id",
+        # Users who wrote a comment, or liked something, in scope (a like's voter is
+        # "user:ID" for a signed-in reader).
         "users": "SELECT id, provider, subject, name, email, avatar_url, profile_url, created_at"
-        f" FROM users WHERE id IN (SELECT c.user_id FROM comments c {in_scope}) ORDER BY id",
+        " FROM users WHERE id IN (SELECT people.user_id FROM threads t JOIN ("
+        "SELECT thread_id, user_id FROM comments WHERE user_id IS NOT NULL UNION ALL"
+        " SELECT thread_id, CAST(substr(voter, 6) AS BIGINT) FROM likes"
+        f" WHERE voter LIKE 'user:%') AS people ON people.thread_id = t.id WHERE {scope})"
+        " ORDER BY id",
         "comments": f"SELECT {EXPORT_COMMENT_COLUMNS} FROM comments c"
         f" LEFT JOIN comments p ON p.id = c.parent_id {in_scope} ORDER BY c.thread_id, c.id",
         "likes": "SELECT l.thread_id, l.voter, l.comment_id, l.created_at, c.import_key"

@@ -1475,12 +1475,10 @@ async def _import_like(
             return 0
         comment_id = target["id"]
     voter = like.voter
-    if voter.startswith("user:"):
-        provider, _, subject = voter.removeprefix("user:").partition(":")
-        user_id = await conn.fetchval(
-            "SELECT id FROM users WHERE provider = $1 AND subject = $2", provider, subject
-        )
-        voter = f"user:{user_id}" if user_id is not None else voter
+    if like.user is not None:
+        voter = f"user:{await _imported_user(conn, like.user, like.created_at)}"
+    elif voter.startswith("user:"):
+        return 0  # "user:N" would name whoever is user N in this database
     added = await conn.fetchval(
         "INSERT INTO likes (thread_id, voter, comment_id, created_at) VALUES ($1, $2, $3, $4)"
         " ON CONFLICT DO NOTHING RETURNING 1",

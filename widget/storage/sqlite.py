@@ -1606,12 +1606,10 @@ async def _import_like(
             return 0
         comment_id = target["id"]
     voter = like.voter
-    if voter.startswith("user:"):
-        provider, _, subject = voter.removeprefix("user:").partition(":")
-        rows = await _fetch(
-            conn, "SELECT id FROM users WHERE provider = ? AND subject = ?", (provider, subject)
-        )
-        voter = f"user:{rows[0]['id']}" if rows else voter
+    if like.user is not None:
+        voter = f"user:{await _imported_user(conn, like.user, like.created_at)}"
+    elif voter.startswith("user:"):
+        return 0  # "user:N" would name whoever is user N in this database
     cursor = await conn.execute(
         "INSERT INTO likes (thread_id, voter, comment_id, created_at) VALUES (?, ?, ?, ?)"
         " ON CONFLICT DO NOTHING",

@@ -145,8 +145,12 @@ def _record(
         elif kind == "comment":
             return _comment(record, site_id, pages, users)
         elif kind == "like":
-            return ImportedLike(record["page"], record.get("comment"), record["voter"],
-                                parse_iso(record["created_at"]))  # fmt: skip
+            voter = str(record["voter"])
+            user = users.get(voter.removeprefix("user:")) if voter.startswith("user:") else None
+            if voter.startswith("user:") and user is None:
+                return Skip(f"line {number}", "unparsable", f"voter {voter} is not a user here")
+            return ImportedLike(record["page"], record.get("comment"), voter,
+                                parse_iso(record["created_at"]), user)  # fmt: skip
         return None
     except (ValueError, KeyError, TypeError) as exc:
         return Skip(f"line {number}", "unparsable", f"{type(exc).__name__}: {exc}")
