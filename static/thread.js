@@ -410,44 +410,127 @@
   function signInFailed(message) {
     doc.getElementById('wg-sign-in-error').textContent = strings.sign_in_failed + ' ' + message;
   }
+  // -- the sign-in popup and its handoff (widget/auth/signin.py says why it is built so) ----
+  var signingIn = null; // the sign-in under way: one at a time
+  var POPUP = 'widget-sign-in';
+  var FLOW_LIFETIME_MS = 10 * 60 * 1000; // as long as the popup's flow lives on the server
+  // A provider whose Cross-Origin-Opener-Policy cuts the popup off makes it read as closed as
+  // soon as its first page is there; a popup seen open at the provider for longer than this
+  // and then closed was closed by the person.
+  var CUT_OFF_WITHIN_MS = 2000;
   function signIn(provider, instance) {
+    if (signingIn) signingIn.stop('');
     doc.getElementById('wg-sign-in-error').textContent = '';
+    var waiting = doc.getElementById('wg-sign-in-waiting');
     var verifier = base64url(crypto.getRandomValues(new Uint8Array(32)));
     // Opened at once, on the click: browsers let a click open a window, not a promise.
-    var popup = window.open('', 'widget-sign-in', 'width=520,height=700');
+    var popup = window.open('', POPUP, 'width=520,height=700');
+    var watchTimer = 0, askTimer = 0, lastAsked = 0;
+    var expiry = setTimeout(function () { flow.stop(strings.sign_in_expired); }, FLOW_LIFETIME_MS);
+    var flow = signingIn = {
+      stop: function (message) {
+        if (signingIn !== flow) return;
+        signingIn = null;
+        clearTimeout(expiry);
+        clearInterval(watchTimer);
+        clearTimeout(askTimer);
+        removeEventListener('message', onMessage);
+        untilBack(removeEventListener);
+        waiting.hidden = true;
+        if (message) signInFailed(message);
+      },
+      cancel: function () {
+        flow.stop('');
+        if (popup && !popup.closed) popup.close();
+      }
+    };
+    waiting.hidden = false;
+    // The start is a form posted into the popup: only a POST from our own origin starts a
+    // sign-in, so no link or foreign page can start one whose verifier someone else holds.
     crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)).then(function (digest) {
-      var query = new URLSearchParams({ challenge: base64url(digest) });
-      if (instance) query.set('instance', instance);
-      var url = '/auth/' + encodeURIComponent(provider) + '/start?' + query;
-      if (popup) popup.location = url; else window.open(url, 'widget-sign-in');
+      if (signingIn !== flow) return;
+      var start = el('form');
+      start.method = 'post';
+      start.action = '/auth/' + encodeURIComponent(provider) + '/start';
+      start.target = POPUP;
+      start.hidden = true;
+      [['challenge', base64url(digest)], ['instance', instance || '']].forEach(function (pair) {
+        var input = el('input');
+        input.type = 'hidden';
+        input.name = pair[0];
+        input.value = pair[1];
+        start.appendChild(input);
+      });
+      doc.body.appendChild(start);
+      start.submit();
+      start.remove();
     });
-    var finished = false;
     function finish(result) {
-      if (finished || !result.ok) return result.ok;
-      finished = true;
+      if (signingIn !== flow || result.status === 202) return;
+      if (!result.ok) { flow.stop(result.data.error || strings.problem); return; }
+      flow.stop('');
       keepSession(result.data.token);
       showUser(result.data.user);
       loadViewerState();
-      return true;
     }
+    // Linked to the popup, its page hands over the login code (or the reason) by message: only
+    // our own popup page, on our own origin.
     function onMessage(event) {
-      // Only our own popup page, on our own origin, hands over a login code.
-      if (event.origin !== location.origin || !event.data || event.data.widget !== 'sign-in') return;
-      removeEventListener('message', onMessage);
-      if (event.data.error) { finished = true; signInFailed(event.data.error); return; }
+      if (event.origin !== location.origin || event.source !== popup || !event.data ||
+          event.data.widget !== 'sign-in') return;
+      if (event.data.error) { flow.stop(event.data.error); return; }
       api('POST', 'auth/session', { verifier: verifier, code: event.data.code }).then(finish);
     }
     addEventListener('message', onMessage);
-    // When the provider's Cross-Origin-Opener-Policy cut the popup from this frame, no message
-    // comes: ask with the verifier until the popup's sign-in has finished.
-    var started = Date.now();
-    (function poll() {
-      if (finished || Date.now() - started > 5 * 60 * 1000) return;
-      api('POST', 'auth/session', { verifier: verifier }).then(function (result) {
-        if (result.status === 202) { setTimeout(poll, 1500); return; }
-        finish(result);
-      }, function () { setTimeout(poll, 3000); });
-    })();
+    // Cut off from the popup, the frame asks with its verifier whether the popup has finished
+    // (or failed): at once, then whenever the person comes back to the page, never in the
+    // background while they are away.
+    function ask() { // at most once a second; a question asked sooner waits its turn
+      if (signingIn !== flow || askTimer) return;
+      askTimer = setTimeout(function () {
+        askTimer = 0;
+        if (signingIn !== flow) return;
+        lastAsked = Date.now();
+        api('POST', 'auth/session', { verifier: verifier }).then(finish, function () {});
+      }, Math.max(0, lastAsked + 1000 - Date.now()));
+    }
+    function onBack() { if (doc.visibilityState === 'visible') ask(); }
+    function untilBack(listen) {
+      listen('focus', onBack);
+      listen('pointermove', onBack);
+      listen('keydown', onBack);
+      listen('visibilitychange', onBack);
+    }
+    function cutOff() {
+      untilBack(addEventListener);
+      ask();
+    }
+    if (!popup) { cutOff(); return; } // blocked, or opened by the form without a handle
+    var seenAtProviderSince = 0;
+    watchTimer = setInterval(function () {
+      if (!popup.closed) {
+        try {
+          void popup.location.href; // readable while on our origin
+          seenAtProviderSince = 0;
+        } catch (e) {
+          seenAtProviderSince = seenAtProviderSince || Date.now();
+        }
+        return;
+      }
+      clearInterval(watchTimer);
+      if (seenAtProviderSince && Date.now() - seenAtProviderSince > CUT_OFF_WITHIN_MS) {
+        // Closed by the person. One last question: it may have finished just before.
+        lastAsked = Date.now();
+        api('POST', 'auth/session', { verifier: verifier }).then(function (result) {
+          if (result.status === 202) flow.stop(strings.sign_in_closed); else finish(result);
+        }, function () { flow.stop(strings.sign_in_closed); });
+        return;
+      }
+      cutOff();
+    }, 500);
+  }
+  function cancelSignIn() {
+    if (signingIn) signingIn.cancel();
   }
   if (signInBox) {
     var instanceBox = doc.getElementById('wg-instance-box');
@@ -463,6 +546,7 @@
       }
       signIn(button.getAttribute('data-provider'), '');
     });
+    doc.getElementById('wg-sign-in-cancel').addEventListener('click', cancelSignIn);
     doc.getElementById('wg-instance-go').addEventListener('click', function () {
       signIn(instanceProvider, doc.getElementById('wg-instance').value);
     });

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from tests.helpers import BLOG, PUBLIC_URL, QUICK, make_settings
+from tests.helpers import BLOG, PUBLIC_URL, QUICK, make_settings, running_app
 from tests.mail import Inbox, mail_settings, start_smtp
 from widget.app import create_app
 from widget.config import Settings
@@ -48,10 +48,8 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Starlette]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        # Tests post the moment a page is open; the default wait is tested on its own.
-        await add_site(app.state.widget.storage, "blog", [BLOG], "The blog", QUICK)
+    # Tests post the moment a page is open; the default wait is tested on its own.
+    async with running_app(settings) as app:
         yield app
 
 

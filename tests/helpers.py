@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import html
 import html.parser
 import itertools
+import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from starlette.applications import Starlette
 
 from widget.auth.tokens import Purpose, TokenSigner
 from widget.config import Settings, load_settings
@@ -88,3 +93,33 @@ def hidden_inputs(document: str) -> dict[str, str]:
 
     Collector().feed(document)
     return fields
+
+
+async def start_sign_in(
+    client: httpx.AsyncClient, provider: str, challenge: str, **fields: str
+) -> httpx.Response:
+    """What the frame does to start a sign-in: post its challenge into the popup, a form sent
+    from our own origin."""
+    return await client.post(
+        f"/auth/{provider}/start", data={"challenge": challenge, **fields}, headers=OWN_ORIGIN
+    )
+
+
+def provider_url(popup_page: httpx.Response) -> str:
+    """Where the popup's page after the start sends the browser: the provider's own page."""
+    assert popup_page.status_code == 200, popup_page.text
+    match = re.search(r'data-next="([^"]+)"', popup_page.text)
+    assert match, popup_page.text
+    return html.unescape(match.group(1))
+
+
+@contextlib.asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[Starlette]:
+    """An app with its lifespan entered and the test blog added (posting at once allowed)."""
+    from widget.app import create_app
+    from widget.sites import add_site
+
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        await add_site(app.state.widget.storage, "blog", [BLOG], "The blog", QUICK)
+        yield app

@@ -17,6 +17,7 @@ from oidc_provider_mock import User as MockUser
 from oidc_provider_mock import run_server_in_thread
 
 from tests.conftest import POSTGRES_URL
+from tests.helpers import provider_url
 from tests.servers import EventStream, WidgetServer, widget_cli, widget_server
 from tests.test_sign_in import new_verifier
 from widget.events import EventHub, TooManyListeners
@@ -174,8 +175,10 @@ def sign_in_through(server: WidgetServer) -> str:
     """The popup's flow and the frame's exchange, all through one instance; the session token."""
     verifier, challenge = new_verifier()
     with httpx.Client(base_url=server.local_url) as popup:
-        start = popup.get("/auth/mock/start", params={"challenge": challenge})
-        consent = httpx.post(start.headers["location"], data={"sub": "alice"})
+        start = popup.post(
+            "/auth/mock/start", data={"challenge": challenge}, headers={"Origin": server.public_url}
+        )
+        consent = httpx.post(provider_url(start), data={"sub": "alice"})
         page = popup.get(consent.headers["location"].removeprefix(server.public_url))
         code = re.search(r'data-code="([^"]+)"', page.text)
         assert code, page.text

@@ -14,7 +14,15 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from tests.helpers import BLOG, OWN_ORIGIN, PAGE, PUBLIC_URL, make_settings
+from tests.helpers import (
+    BLOG,
+    OWN_ORIGIN,
+    PAGE,
+    PUBLIC_URL,
+    make_settings,
+    provider_url,
+    start_sign_in,
+)
 from tests.test_sign_in import new_verifier
 from widget.app import create_app
 from widget.auth import providers as p
@@ -309,8 +317,8 @@ async def test_a_github_sign_in_end_to_end(github_app: tuple[Starlette, FakeProv
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
         verifier, challenge = new_verifier()
-        start = await client.get("/auth/github/start", params={"challenge": challenge})
-        authorize = urlsplit(start.headers["location"])
+        start = await start_sign_in(client, "github", challenge)
+        authorize = urlsplit(provider_url(start))
         assert (
             f"{authorize.scheme}://{authorize.netloc}{authorize.path}"
             == "https://github.com/login/oauth/authorize"
@@ -356,13 +364,11 @@ async def test_mastodon_registers_once_per_server(tmp_path: Path) -> None:
         async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
             for _ in range(2):
                 verifier, challenge = new_verifier()
-                start = await client.get(
-                    "/auth/mastodon/start", params={"challenge": challenge, "instance": "@ann@Mastodon.example"}
-                )  # fmt: skip
-                assert start.headers["location"].startswith(
-                    "https://mastodon.example/oauth/authorize?"
+                start = await start_sign_in(
+                    client, "mastodon", challenge, instance="@ann@Mastodon.example"
                 )
-                state = parse_qs(urlsplit(start.headers["location"]).query)["state"][0]
+                assert provider_url(start).startswith("https://mastodon.example/oauth/authorize?")
+                state = parse_qs(urlsplit(provider_url(start)).query)["state"][0]
                 page = await client.get(
                     "/auth/mastodon/callback", params={"code": "x", "state": state}
                 )
@@ -373,8 +379,7 @@ async def test_mastodon_registers_once_per_server(tmp_path: Path) -> None:
                     headers=OWN_ORIGIN,
                 )  # fmt: skip
                 assert session.json()["user"]["name"] == "Ann"
-            refused = await client.get("/auth/mastodon/start",
-                                       params={"challenge": challenge, "instance": "10.0.0.1"})  # fmt: skip
+            refused = await start_sign_in(client, "mastodon", challenge, instance="10.0.0.1")
             assert refused.status_code == 400
             assert "Mastodon server" in refused.text
     registrations = [r for r in fake.requests if r.url.path == "/api/v1/apps"]

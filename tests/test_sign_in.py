@@ -22,17 +22,17 @@ from oidc_provider_mock import run_server_in_thread
 from starlette.applications import Starlette
 
 from tests.helpers import (
-    BLOG,
     OWN_ORIGIN,
     PAGE,
     PUBLIC_URL,
-    QUICK,
     make_settings,
     post_comment,
+    provider_url,
+    running_app,
+    start_sign_in,
     with_form_token,
 )
-from widget.app import create_app
-from widget.sites import add_site, change_site_setting
+from widget.sites import change_site_setting
 
 ALICE = {"name": "Alice Liddell", "email": "alice@example.com", "email_verified": True,
          "picture": "https://pictures.example/alice.png"}  # fmt: skip
@@ -53,9 +53,7 @@ async def app(provider: str, tmp_path: Path, database_url: str) -> AsyncIterator
     providers = {"mock": {"issuer": provider, "client_id": "widget", "client_secret": "s3cret",
                           "display_name": "Mock ID"}}  # fmt: skip
     settings = make_settings(tmp_path, database_url=database_url, providers=providers)
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        await add_site(app.state.widget.storage, "blog", [BLOG], "", QUICK)
+    async with running_app(settings) as app:
         yield app
 
 
@@ -75,17 +73,15 @@ def new_verifier() -> tuple[str, str]:
 class Popup:
     """What the sign-in popup does, step by step: our start page, the provider, our callback."""
 
-    def __init__(self, client: httpx.AsyncClient, provider: str) -> None:
+    def __init__(self, client: httpx.AsyncClient, provider: str, name: str = "mock") -> None:
         self.client = client
-        self.provider = provider
+        self.provider = provider  # the provider's URL
+        self.name = name  # what this server calls it
         self.verifier, self.challenge = new_verifier()
 
     async def start(self, **extra: str) -> str:
-        response = await self.client.get(
-            "/auth/mock/start", params={"challenge": self.challenge, **extra}
-        )
-        assert response.status_code == 302, response.text
-        location = response.headers["location"]
+        page = await start_sign_in(self.client, self.name, self.challenge, **extra)
+        location = provider_url(page)
         assert location.startswith(self.provider)
         return location
 
@@ -95,7 +91,7 @@ class Popup:
         answer = httpx.post(authorize_url, data=form, follow_redirects=False)
         assert answer.status_code == 302, answer.text
         back = answer.headers["location"]
-        assert back.startswith(f"{PUBLIC_URL}/auth/mock/callback?")
+        assert back.startswith(f"{PUBLIC_URL}/auth/{self.name}/callback?")
         return back.removeprefix(PUBLIC_URL)
 
     async def come_back(self, callback: str) -> httpx.Response:
@@ -125,7 +121,7 @@ async def me(
 ) -> dict[str, Any]:
     headers = {**OWN_ORIGIN, **({"Authorization": f"Bearer {token}"} if token else {})}
     if cookie:
-        headers["Cookie"] = f"widget_session={cookie}"
+        headers["Cookie"] = f"__Host-widget_session={cookie}"
     response = await client.post("/api/v1/me", json={**PAGE}, headers=headers)
     assert response.status_code == 200
     result: dict[str, Any] = response.json()
@@ -152,9 +148,10 @@ async def test_the_whole_flow(client: httpx.AsyncClient, provider: str) -> None:
     cookie = session.headers["set-cookie"]
     for attribute in ("HttpOnly", "Secure", "SameSite=None", "Partitioned", "Path=/"):
         assert attribute in cookie
+    assert "domain" not in cookie.lower()  # the __Host- prefix: Secure, Path=/, no Domain
     # Either way of carrying the session works: bearer token, or the cookie. (httpx keeps no
     # Secure cookie over http, where browsers do for *.localhost: the test sends it itself.)
-    value = re.search(r"widget_session=([^;]+)", cookie)
+    value = re.search(r"^__Host-widget_session=([^;]+)", cookie)
     assert value and value.group(1) == token
     assert (await me(client, token))["user"]["name"] == "Alice Liddell"
     assert (await me(client, cookie=token))["user"]["name"] == "Alice Liddell"
@@ -163,7 +160,7 @@ async def test_the_whole_flow(client: httpx.AsyncClient, provider: str) -> None:
     # Commenting signed in: no name or email in the form; the account's name and picture.
     posted = await client.post(
         "/api/v1/comments", json=with_form_token({**PAGE, "body": "Signed in!"}),
-        headers={**OWN_ORIGIN, "Cookie": f"widget_session={token}"},
+        headers={**OWN_ORIGIN, "Cookie": f"__Host-widget_session={token}"},
     )  # fmt: skip
     assert posted.status_code == 201, posted.text
     comment = posted.json()["comment"]
@@ -348,12 +345,50 @@ async def test_no_open_redirects(client: httpx.AsyncClient, provider: str, targe
 
 
 async def test_bad_starts(client: httpx.AsyncClient) -> None:
-    unknown = await client.get("/auth/nope/start", params={"challenge": "x" * 43})
+    unknown = await start_sign_in(client, "nope", "x" * 43)
     assert unknown.status_code == 404
     assert "no sign-in with &#39;nope&#39;" in unknown.text
-    no_challenge = await client.get("/auth/mock/start")
+    no_challenge = await start_sign_in(client, "mock", "")
     assert no_challenge.status_code == 400
     assert "not started by the comment form" in no_challenge.text
+
+
+async def test_a_sign_in_started_by_a_link_or_another_site_gives_nobody_a_session(
+    client: httpx.AsyncClient, provider: str
+) -> None:
+    """Someone who made a verifier sends its challenge to a victim, as a link or from a page:
+    no start, so nothing the victim does next mints a login code for that challenge."""
+    attacker = Popup(client, provider)
+    by_link = await client.get("/auth/mock/start", params={"challenge": attacker.challenge})
+    assert by_link.status_code == 403
+    assert "did not come from a comment form" in by_link.text
+    assert "location" not in by_link.headers and "set-cookie" not in by_link.headers
+    for origin in ("https://evil.example", "null", PUBLIC_URL + ".evil.example", None):
+        headers = {"Origin": origin} if origin else {}
+        foreign = await client.post(
+            "/auth/mock/start", data={"challenge": attacker.challenge}, headers=headers
+        )
+        assert foreign.status_code == 403, origin
+        assert "location" not in foreign.headers and "set-cookie" not in foreign.headers
+    # The victim then signs in for real, from their own frame: a different challenge.
+    victim = Popup(client, provider)
+    await victim.sign_in()
+    waiting = await exchange(client, attacker.verifier, None)
+    assert waiting.status_code == 202
+    assert "token" not in waiting.json()
+    assert (await exchange(client, victim.verifier, None)).status_code == 200
+
+
+async def test_a_refused_or_failed_sign_in_ends_the_frames_polling_with_the_reason(
+    client: httpx.AsyncClient, provider: str
+) -> None:
+    popup = Popup(client, provider)
+    page = await popup.come_back(popup.consent(await popup.start(), deny=True))
+    assert page.status_code == 400
+    polled = await exchange(client, popup.verifier, None)
+    assert polled.status_code == 400
+    assert polled.json()["error"] == "Sign-in was cancelled. You can close this window."
+    assert (await exchange(client, popup.verifier, None)).status_code == 202  # told once
 
 
 async def test_guests_may_not_pass_as_users(client: httpx.AsyncClient, provider: str) -> None:

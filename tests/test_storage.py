@@ -298,6 +298,20 @@ async def test_login_codes_are_single_use_bound_and_short_lived(storage: Storage
     assert await storage.take_login_code("late", "challenge 3", soon + timedelta(seconds=1)) is None
 
 
+async def test_sign_in_failures_are_told_once_to_their_challenge_only(storage: Storage) -> None:
+    now = datetime.now(UTC)
+    soon = now + timedelta(minutes=10)
+    await storage.add_sign_in_failure("challenge", "Sign-in was cancelled.", soon)
+    await storage.add_sign_in_failure("challenge", "The provider could not be reached.", soon)
+    assert await storage.take_sign_in_failure("another challenge", now) is None
+    assert await storage.take_sign_in_failure("challenge", now) == (
+        "The provider could not be reached."  # the latest reason
+    )
+    assert await storage.take_sign_in_failure("challenge", now) is None  # told once
+    await storage.add_sign_in_failure("late", "Too late.", soon)
+    assert await storage.take_sign_in_failure("late", soon + timedelta(seconds=1)) is None
+
+
 async def test_sessions_expire_and_end(storage: Storage) -> None:
     now = datetime.now(UTC)
     user = await storage.upsert_user(Profile("oidc", "s", "Sam"), now)

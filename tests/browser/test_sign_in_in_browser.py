@@ -10,9 +10,15 @@ from the frame: the frame's polling finishes the sign-in.
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
 import http.server
 import json
+import secrets
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +28,7 @@ from oidc_provider_mock import User as MockUser
 from oidc_provider_mock import run_server_in_thread
 from playwright.sync_api import BrowserContext, FrameLocator, Page, Playwright, expect
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, blog_post
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, api_post, blog_post
 from tests.servers import HostPages, WidgetServer, free_port, widget_cli, widget_server
 
 FRAME = "#comments iframe"
@@ -93,6 +99,10 @@ def widget(
         "provider_mock_client_secret": "s3cret", "provider_mock_display_name": "Mock ID",
         "provider_strict_issuer": strict_provider, "provider_strict_client_id": "widget",
         "provider_strict_client_secret": "s3cret", "provider_strict_display_name": "Strict ID",
+        # Nobody listens there: the provider is down.
+        "provider_down_issuer": f"http://127.0.0.1:{free_port()}",
+        "provider_down_client_id": "widget", "provider_down_client_secret": "s3cret",
+        "provider_down_display_name": "Down ID",
     }  # fmt: skip
     with widget_server(data_dir, **providers) as server:
         yield server
@@ -191,9 +201,12 @@ def test_a_provider_that_cuts_the_opener_still_signs_in_by_polling(
         popup = opened.value
         popup.locator("button[value=alice]").click()
         # The popup lands on our callback page, but with no opener to talk to it says so and
-        # stays open; the frame, polling with its verifier, signs in all the same.
+        # stays open; the person closes it and comes back to the comments, where the frame,
+        # asking with its verifier, signs in all the same.
         expect(popup.locator("h2")).to_have_text("You are signed in")
         assert popup.evaluate("window.opener") is None
+        popup.close()
+        come_back(page)
         expect(frame.locator("#wg-user-text")).to_have_text(
             "You are commenting using your Strict ID account.", timeout=15_000
         )
@@ -236,3 +249,206 @@ def test_a_signed_in_commenter_downloads_then_erases_their_comments(
         expect(frame.locator("#comments-title")).not_to_contain_text("One Response")
     finally:
         context.close()
+
+
+# -- a sign-in someone else could finish -----------------------------------------------------
+
+
+def attacker_verifier() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def login_codes_for(widget: WidgetServer, challenge: str) -> int:
+    with sqlite3.connect(widget.data_dir / "widget.db") as db:
+        (count,) = db.execute(
+            "SELECT count(*) FROM login_codes WHERE challenge = ?", (challenge,)
+        ).fetchone()
+    return int(count)
+
+
+def redeem_elsewhere(
+    playwright: Playwright, tmp_path: Path, blog: HostPages, widget: WidgetServer, verifier: str
+) -> int:
+    """The attacker, in a browser of their own, on a page of our origin, asks for the session
+    of the sign-in they hoped the victim would finish. The status of the answer."""
+    context = regime_context(playwright, "allowed", tmp_path / "attacker", blog, widget)
+    try:
+        page = context.new_page()
+        page.goto(f"{widget.public_url}/healthz")
+        status: int = page.evaluate(
+            """verifier => fetch('/api/v1/auth/session', {method: 'POST',
+                headers: {'Content-Type': 'application/json'},
+                body: JSON.stringify({verifier: verifier})}).then(r => r.status)""",
+            verifier,
+        )
+        return status
+    finally:
+        context.close()
+
+
+def test_a_sign_in_started_by_someone_else_gives_nobody_a_session(
+    playwright: Playwright, tmp_path: Path, blog: HostPages, widget: WidgetServer
+) -> None:
+    """The attacker made a verifier and sends its challenge to a victim: from a foreign page
+    (window.open, or a form posted into a popup), as a link opened in a fresh tab, and as a
+    link in a comment clicked inside the frame (our own origin). None starts a sign-in."""
+    verifier, challenge = attacker_verifier()
+    start = f"{widget.public_url}/auth/mock/start?challenge={challenge}"
+    evil = f"http://evil.localhost:{blog.port}"
+    blog.pages["/lure/"] = f"""<!doctype html><html><body>
+<button id="open" onclick="window.open('{start}', 'x', 'width=500,height=600')">Win</button>
+<form id="post" method="post" action="{widget.public_url}/auth/mock/start" target="y">
+<input type="hidden" name="challenge" value="{challenge}"></form>
+<button id="submit" onclick="window.open('', 'y', 'width=500,height=600');
+  document.getElementById('post').submit()">Win again</button>
+</body></html>"""
+    path = "/lured/"
+    url = blog_post(blog, widget, path, "Lured")
+    api_post(widget, blog, path, body=f"[a prize]({start})", name="Mallory")
+    context = regime_context(playwright, "partitioned", tmp_path, blog, widget)
+    try:
+        page = context.new_page()
+        page.goto(evil + "/lure/")
+        for button in ("#open", "#submit"):
+            with page.expect_popup() as opened:
+                page.locator(button).click()
+            popup = opened.value
+            expect(popup.locator("h2")).to_have_text("Sign-in stopped")
+            expect(popup.locator("p")).to_contain_text("did not come from a comment form")
+            popup.close()
+
+        fresh = context.new_page()
+        fresh.goto(start)
+        expect(fresh.locator("h2")).to_have_text("Sign-in stopped")
+        fresh.close()
+
+        page.goto(url)
+        frame = page.frame_locator(FRAME)
+        with page.expect_popup() as opened:  # comment links open in a new tab
+            frame.locator(".wg-comment a", has_text="a prize").click()
+        expect(opened.value.locator("h2")).to_have_text("Sign-in stopped")
+    finally:
+        context.close()
+    assert login_codes_for(widget, challenge) == 0
+    assert redeem_elsewhere(playwright, tmp_path, blog, widget, verifier) == 202
+
+
+def come_back(page: Page) -> None:
+    """What a person does back from the popup: the pointer moves over the comments."""
+    box = page.locator(FRAME).bounding_box()
+    assert box
+    page.mouse.move(box["x"] + 40, box["y"] + 40)
+    page.mouse.move(box["x"] + 80, box["y"] + 60)
+
+
+@contextlib.contextmanager
+def reading(
+    playwright: Playwright, tmp_path: Path, blog: HostPages, widget: WidgetServer, path: str
+) -> Iterator[tuple[Page, FrameLocator, list[float]]]:
+    """A reader on a new post of the blog (third-party cookies partitioned), and when the
+    frame asked for its session, as it happens."""
+    url = blog_post(blog, widget, path, path.strip("/").capitalize())
+    context = regime_context(playwright, "partitioned", tmp_path, blog, widget)
+    try:
+        page = context.new_page()
+        asked = session_polls(page)
+        page.goto(url)
+        yield page, page.frame_locator(FRAME), asked
+    finally:
+        context.close()
+
+
+def open_popup(page: Page, frame: FrameLocator, provider: str) -> Page:
+    with page.expect_popup() as opened:
+        frame.locator("button.wg-provider", has_text=provider).click()
+    return opened.value
+
+
+def session_polls(page: Page) -> list[float]:
+    """When the page's frames asked /api/v1/auth/session (monotonic seconds), as they happen."""
+    asked: list[float] = []
+    page.on(
+        "request",
+        lambda request: asked.append(time.monotonic())
+        if request.url.endswith("/api/v1/auth/session") else None,
+    )  # fmt: skip
+    return asked
+
+
+def assert_no_more_polls(page: Page, asked: list[float]) -> None:
+    page.wait_for_timeout(500)  # a request already on its way
+    before = len(asked)
+    page.wait_for_timeout(4000)  # more than two polling periods
+    assert len(asked) == before
+
+
+def test_closing_the_popup_ends_the_sign_in(
+    playwright: Playwright, tmp_path: Path, blog: HostPages, widget: WidgetServer
+) -> None:
+    with reading(playwright, tmp_path, blog, widget, "/closed-popup/") as (page, frame, asked):
+        popup = open_popup(page, frame, "Mock ID")
+        expect(popup.locator("button[value=alice]")).to_be_visible()  # at the provider
+        expect(frame.locator("#wg-sign-in-waiting")).to_be_visible()
+        page.wait_for_timeout(3000)  # the person reads the provider's page
+        assert not asked  # linked to the popup, the frame waits for its message
+        popup.close()
+        expect(frame.locator("#wg-sign-in-error")).to_have_text(
+            "Sign-in failed: The sign-in window was closed before signing in finished."
+        )
+        expect(frame.locator("#wg-sign-in-waiting")).to_be_hidden()
+        assert len(asked) == 1  # one last question, in case it had just finished
+        come_back(page)
+        assert_no_more_polls(page, asked)
+
+
+def test_a_refusal_at_a_provider_that_cuts_the_opener_ends_the_polling_with_the_reason(
+    playwright: Playwright, tmp_path: Path, blog: HostPages, widget: WidgetServer
+) -> None:
+    with reading(playwright, tmp_path, blog, widget, "/strict-deny/") as (page, frame, asked):
+        popup = open_popup(page, frame, "Strict ID")
+        popup.locator("button[value=deny]").click()
+        # No opener to tell: the popup stays open with the reason; back on the page, the frame
+        # asks with its verifier and learns it.
+        expect(popup.locator("h2")).to_have_text("Sign-in failed")
+        popup.close()
+        come_back(page)
+        expect(frame.locator("#wg-sign-in-error")).to_have_text(
+            "Sign-in failed: Sign-in was cancelled. You can close this window.", timeout=10_000
+        )
+        expect(frame.locator("#wg-sign-in-waiting")).to_be_hidden()
+        assert_no_more_polls(page, asked)
+
+
+def test_cancel_in_the_frame_ends_a_sign_in_cut_off_by_the_provider(
+    playwright: Playwright, tmp_path: Path, blog: HostPages, widget: WidgetServer
+) -> None:
+    with reading(playwright, tmp_path, blog, widget, "/strict-cancel/") as (page, frame, asked):
+        popup = open_popup(page, frame, "Strict ID")
+        expect(popup.locator("button[value=alice]")).to_be_visible()
+        assert popup.evaluate("window.opener") is None  # cut off: only polling can finish it
+        page.wait_for_timeout(3000)  # the frame asks once when the popup reads as closed
+        assert len(asked) == 1
+        frame.locator("#wg-sign-in-cancel").click()
+        expect(frame.locator("#wg-sign-in-waiting")).to_be_hidden()
+        # Signing in later in that popup changes nothing in the frame any more.
+        popup.locator("button[value=alice]").click()
+        expect(popup.locator("h2")).to_have_text("You are signed in")
+        come_back(page)
+        assert_no_more_polls(page, asked)
+        expect(frame.locator("#wg-signed-in")).to_be_hidden()
+
+
+def test_an_unreachable_provider_is_told_in_the_popup_and_the_frame(
+    playwright: Playwright, tmp_path: Path, blog: HostPages, widget: WidgetServer
+) -> None:
+    with reading(playwright, tmp_path, blog, widget, "/down/") as (page, frame, asked):
+        popup = open_popup(page, frame, "Down ID")
+        # The popup's page hands the reason to the frame and closes itself.
+        popup.wait_for_event("close", timeout=15_000)
+        expect(frame.locator("#wg-sign-in-error")).to_have_text(
+            "Sign-in failed: The provider could not be reached; try again in a moment."
+        )
+        expect(frame.locator("#wg-sign-in-waiting")).to_be_hidden()
+        assert_no_more_polls(page, asked)

@@ -1,15 +1,22 @@
 """Sign-in inside a cross-site iframe (see DESIGN.md, "Sign-in inside a cross-site iframe").
 
-1. The iframe makes a random verifier and opens a popup on our origin with its challenge
-   (base64url of its SHA-256): `/auth/{provider}/start?challenge=…`.
+1. The iframe makes a random verifier and opens a popup on our origin, then submits a form to
+   it: `POST /auth/{provider}/start` with the verifier's challenge (base64url of its SHA-256).
+   Only a POST whose Origin is our own starts a sign-in: no link, typed address or foreign page
+   can start one, so every login code is bound to a challenge that one of our frames made and
+   whose verifier only that frame holds. (A GET would do for a link in a comment, which our
+   own frame shows: that is why the start is a form.)
 2. The popup runs the authorization code flow with authlib: PKCE S256, state, and a nonce for
    OpenID Connect; redirect URIs come from settings, never from request headers.
 3. The callback reads the profile, drops the provider's tokens, and mints a login code: single
-   use, valid for a minute, bound to the challenge. The popup hands it to the iframe with
-   `opener.postMessage` to our own origin; when the provider's Cross-Origin-Opener-Policy has
-   cut the opener, the iframe polls with its verifier instead.
+   use, valid for five minutes, bound to the challenge. The popup hands it to the iframe with
+   `opener.postMessage` to our own origin. When the provider's Cross-Origin-Opener-Policy has
+   cut the opener, the iframe asks with its verifier instead: once the popup reads as closed,
+   and again whenever the person comes back to the page (never in the background). A sign-in
+   that fails (provider unreachable, consent refused) is recorded under the challenge too, so
+   that asking ends with the reason.
 4. The iframe exchanges code (or verifier alone, when polling) for a session: a Partitioned
-   cookie, and the same token in the answer for browsers that refuse even those cookies.
+   `__Host-` cookie, and the same token in the answer for browsers that refuse even those.
 """
 
 from __future__ import annotations
@@ -27,12 +34,11 @@ import httpx
 from authlib.integrations.starlette_client import OAuth, OAuthError, StarletteOAuth2App
 from joserfc.errors import JoseError
 from starlette.requests import Request
-from starlette.responses import Response
 
 from widget.auth.tokens import token_hash
 from widget.config import Settings
 from widget.errors import BadRequest, NotFound
-from widget.storage import Profile, Storage, User
+from widget.storage import Profile, RateLimit, Storage, User
 
 from .providers import (
     HTTP_TIMEOUT_S,
@@ -43,19 +49,52 @@ from .providers import (
     oidc_profile,
 )
 
-__all__ = ["SESSION_COOKIE", "NewSession", "SignIn", "SignInError", "challenge_of", "token_hash"]
+__all__ = [
+    "SESSION_COOKIE",
+    "NewSession",
+    "SignIn",
+    "SignInError",
+    "SignInFailed",
+    "challenge_of",
+    "token_hash",
+]
 
-LOGIN_CODE_TTL = timedelta(seconds=60)
-SESSION_COOKIE = "widget_session"
+# Long enough for a person to finish in a cut-off popup and come back to the page.
+LOGIN_CODE_TTL = timedelta(minutes=5)
+# As long as the popup's flow state lives (its cookie's max_age): a frame polls at most this long.
+FLOW_TTL = timedelta(minutes=10)
+# Each start asks the provider (discovery, an app registration on Mastodon): bounded per network.
+STARTS_PER_NETWORK = 20
+STARTS_PERIOD_S = 600.0
+# The __Host- prefix: browsers keep it only if Secure, for Path=/ and with no Domain, so no
+# other host under the same site can set or shadow it.
+SESSION_COOKIE = "__Host-widget_session"
 _CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 _FLOW_KEY = "widget_sign_in"
 # What authlib raises when an ID token fails validation (signature, nonce, issuer, audience).
 _ID_TOKEN_ERRORS: tuple[type[Exception], ...] = (JoseError,)
+# What a provider that is down or answers nonsense makes httpx and authlib raise: refused, timed
+# out, a 5xx, a body that is not JSON, JSON of the wrong shape, metadata without its endpoints.
+_UNREACHABLE_ERRORS: tuple[type[Exception], ...] = (
+    httpx.HTTPError, ValueError, TypeError, KeyError, RuntimeError,
+)  # fmt: skip
 
 
 class SignInError(Exception):
-    """The sign-in failed in a way the person can understand; shown in the popup."""
+    """The sign-in failed in a way the person can understand; shown in the popup and told to
+    the frame. `status` is the popup page's: 502 when the provider could not be reached."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class SignInFailed(BadRequest):
+    """Polling found that the popup's sign-in failed; the message says why."""
+
+
+UNREACHABLE = "The provider could not be reached; try again in a moment."
 
 
 def challenge_of(verifier: str) -> str:
@@ -98,32 +137,78 @@ class SignIn:
     def redirect_uri(self, name: str) -> str:
         return f"{self.settings.public_url}/auth/{name}/callback"
 
-    async def start(self, request: Request, name: str, challenge: str, instance: str) -> Response:
-        """Send the popup to the provider, keeping the challenge in the popup's own session."""
+    async def start(
+        self, request: Request, name: str, challenge: str, instance: str, address_key: str
+    ) -> str:
+        """Where to send the popup at the provider, keeping the challenge in the popup's own
+        session. The caller has checked that the request came from our own frame."""
         config = self.provider(name)
         if not _CHALLENGE.match(challenge):
             raise BadRequest("This sign-in was not started by the comment form; start again.")
-        client = await self._client(config, instance)
-        flow = {"provider": name, "challenge": challenge, "instance": instance}
-        request.session[_FLOW_KEY] = flow
-        response: Response = await client.authorize_redirect(request, self.redirect_uri(name))
-        return response
+        await self.storage.take_rate_limits(
+            [RateLimit(f"sign-in:{address_key}", STARTS_PER_NETWORK, STARTS_PERIOD_S,
+                       "Too many sign-ins from your network")],
+            datetime.now(UTC),
+        )  # fmt: skip
+        try:
+            client = await self._client(config, instance)
+            flow = {"provider": name, "challenge": challenge, "instance": instance}
+            request.session[_FLOW_KEY] = flow
+            redirect_uri = self.redirect_uri(name)
+            try:
+                # OpenID Connect: this fetches the provider's discovery document first.
+                authorization = await client.create_authorization_url(redirect_uri)
+                await client.save_authorize_data(
+                    request, redirect_uri=redirect_uri, **authorization
+                )
+            except _UNREACHABLE_ERRORS as exc:
+                raise SignInError(UNREACHABLE, 502) from exc
+        except SignInError as exc:
+            await self.record_failure(challenge, str(exc))
+            raise
+        except BadRequest as exc:  # a Mastodon instance that does not answer, say
+            await self.record_failure(challenge, exc.message)
+            raise
+        return str(authorization["url"])
+
+    async def record_failure(self, challenge: str, message: str) -> None:
+        """Tell the frame that polls with this challenge's verifier why its sign-in ended."""
+        await self.storage.add_sign_in_failure(challenge, message, datetime.now(UTC) + FLOW_TTL)
 
     async def finish(self, request: Request, name: str) -> str:
         """Complete the code flow and return a login code for the iframe."""
         config = self.provider(name)
         flow = request.session.pop(_FLOW_KEY, None)
+        if not isinstance(flow, dict) or flow.get("provider") != name:
+            if request.query_params.get("error") == "access_denied":
+                raise SignInError("Sign-in was cancelled. You can close this window.")
+            raise SignInError(
+                "This sign-in was not started here, or it was already used. Close this window"
+                " and start again from the comment form."
+            )
+        try:
+            user = await self._user_from_callback(request, config, flow)
+        except SignInError as exc:
+            await self.record_failure(flow["challenge"], str(exc))
+            raise
+        code = secrets.token_urlsafe(32)
+        await self.storage.add_login_code(
+            token_hash(code), flow["challenge"], user.id, datetime.now(UTC) + LOGIN_CODE_TTL
+        )
+        return code
+
+    async def _user_from_callback(
+        self, request: Request, config: ProviderConfig, flow: Mapping[str, Any]
+    ) -> User:
         error = request.query_params.get("error")
         if error:
             if error == "access_denied":
                 raise SignInError("Sign-in was cancelled. You can close this window.")
             raise SignInError(f"The provider could not sign you in ({error}).")
-        if not isinstance(flow, dict) or flow.get("provider") != name:
-            raise SignInError(
-                "This sign-in was not started here, or it was already used. Close this window"
-                " and start again from the comment form."
-            )
-        client = await self._client(config, flow.get("instance", ""))
+        try:
+            client = await self._client(config, flow.get("instance", ""))
+        except BadRequest as exc:
+            raise SignInError(exc.message, 502) from exc
         extra = {
             param: request.query_params[param]
             for param in config.kind.extra_token_params
@@ -140,22 +225,16 @@ class SignIn:
             raise SignInError(
                 "The provider's answer did not match this sign-in; start again."
             ) from exc
-        except (httpx.HTTPError, ValueError) as exc:
-            raise SignInError("The provider could not be reached; try again in a moment.") from exc
+        except _UNREACHABLE_ERRORS as exc:
+            raise SignInError(UNREACHABLE, 502) from exc
         try:
             profile = await self._profile(config, flow.get("instance", ""), token)
         except ProviderError as exc:
             raise SignInError(str(exc)) from exc
-        except httpx.HTTPError as exc:
-            raise SignInError("The provider could not be reached; try again in a moment.") from exc
+        except (httpx.HTTPError, ValueError) as exc:  # down, or an answer that is not JSON
+            raise SignInError(UNREACHABLE, 502) from exc
         del token  # the provider's tokens are not kept anywhere
-        now = datetime.now(UTC)
-        user = await self.storage.upsert_user(profile, now)
-        code = secrets.token_urlsafe(32)
-        await self.storage.add_login_code(
-            token_hash(code), flow["challenge"], user.id, now + LOGIN_CODE_TTL
-        )
-        return code
+        return await self.storage.upsert_user(profile, datetime.now(UTC))
 
     # -- the iframe --------------------------------------------------------------------------
 
@@ -176,6 +255,9 @@ class SignIn:
                     "This sign-in code is not valid, was used already, or has expired;"
                     " sign in again."
                 )
+            failure = await self.storage.take_sign_in_failure(challenge_of(verifier), now)
+            if failure is not None:
+                raise SignInFailed(failure)
             return None
         user = await self.storage.get_user(user_id)
         if user is None:

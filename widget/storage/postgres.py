@@ -1090,6 +1090,29 @@ class PostgresStorage:
 
         return await self._write(op)
 
+    async def add_sign_in_failure(self, challenge: str, message: str, expires_at: datetime) -> None:
+        async def op(conn: asyncpg.Connection) -> None:
+            await conn.execute("DELETE FROM sign_in_failures WHERE expires_at < now()")
+            await conn.execute(
+                "INSERT INTO sign_in_failures (challenge, message, expires_at) VALUES ($1, $2, $3)"
+                " ON CONFLICT (challenge) DO UPDATE SET message = excluded.message,"
+                " expires_at = excluded.expires_at",
+                challenge, message, expires_at,
+            )  # fmt: skip
+
+        await self._write(op)
+
+    async def take_sign_in_failure(self, challenge: str, now: datetime) -> str | None:
+        async def op(conn: asyncpg.Connection) -> str | None:
+            message: str | None = await conn.fetchval(
+                "DELETE FROM sign_in_failures WHERE challenge = $1 AND expires_at >= $2"
+                " RETURNING message",
+                challenge, now,
+            )  # fmt: skip
+            return message
+
+        return await self._write(op)
+
     async def add_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None:
         async def op(conn: asyncpg.Connection) -> None:
             await conn.execute(

@@ -1251,6 +1251,30 @@ class SQLiteStorage:
 
         return await self._write(op)
 
+    async def add_sign_in_failure(self, challenge: str, message: str, expires_at: datetime) -> None:
+        async def op(conn: aiosqlite.Connection) -> None:
+            await conn.execute("DELETE FROM sign_in_failures WHERE expires_at < ?", (time.time(),))
+            await conn.execute(
+                "INSERT INTO sign_in_failures (challenge, message, expires_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (challenge) DO UPDATE SET message = excluded.message,"
+                " expires_at = excluded.expires_at",
+                (challenge, message, _ts(expires_at)),
+            )
+
+        await self._write(op)
+
+    async def take_sign_in_failure(self, challenge: str, now: datetime) -> str | None:
+        async def op(conn: aiosqlite.Connection) -> str | None:
+            rows = await _fetch(
+                conn,
+                "DELETE FROM sign_in_failures WHERE challenge = ? AND expires_at >= ?"
+                " RETURNING message",
+                (challenge, _ts(now)),
+            )
+            return str(rows[0]["message"]) if rows else None
+
+        return await self._write(op)
+
     async def add_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None:
         async def op(conn: aiosqlite.Connection) -> None:
             await conn.execute(

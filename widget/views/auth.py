@@ -9,13 +9,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from widget.addresses import rate_limit_key
 from widget.auth.signin import SESSION_COOKIE, SignInError
 from widget.config import Settings
-from widget.errors import BadRequest, ClientError
+from widget.errors import BadRequest, ClientError, Forbidden
 from widget.storage import User
 
 from .context import AppContext, app_context
-from .inputs import read_json_object, read_query, require_own_origin
+from .inputs import read_form, read_json_object, remote_address, require_own_origin
 
 __all__ = ["current_user", "routes", "session_token", "user_json"]
 
@@ -63,29 +64,56 @@ def _session_cookie(settings: Settings, value: str, max_age_s: int) -> str:
 
 def _popup(
     request: Request, context: AppContext, title: str, message: str, *, code: str = "",
-    error: str = "", status_code: int = 200,
+    error: str = "", next_url: str = "", status_code: int = 200,
 ) -> Response:  # fmt: skip
     return context.html.templates.TemplateResponse(
         request,
         "auth/popup.html",
-        {"title": title, "message": message, "code": code, "error": error},
+        {"title": title, "message": message, "code": code, "error": error, "next": next_url},
         status_code=status_code,
         headers=POPUP_HEADERS,
     )
 
 
-async def start(request: Request) -> Response:
-    """The popup's first page: off to the provider."""
+async def refuse_start(request: Request) -> Response:
+    """A start reached by a link, a typed address, or a page or form of another site: refused,
+    since only our own frame, holding the verifier, may start a sign-in (widget/auth/signin.py)."""
     context = app_context(request)
-    params = read_query(request)
+    message = (
+        "This sign-in did not come from a comment form, so it was stopped. If you meant to sign"
+        " in, close this window and press a sign-in button under the comments."
+    )
+    return _popup(request, context, "Sign-in stopped", message, error=message, status_code=403)
+
+
+async def start(request: Request) -> Response:
+    """The popup's first page, a form our frame submits into it: off to the provider."""
+    context = app_context(request)
+    settings = context.settings
     try:
-        return await context.sign_in.start(
-            request, request.path_params["provider"], params.get("challenge", ""),
-            params.get("instance", ""),
+        require_own_origin(request, settings)
+    except Forbidden:
+        return await refuse_start(request)
+    try:
+        form = await read_form(request, settings.max_request_bytes)
+        name = request.path_params["provider"]
+        provider_url = await context.sign_in.start(
+            request, name, form.get("challenge", ""), form.get("instance", ""),
+            rate_limit_key(remote_address(request, settings)),
         )  # fmt: skip
     except ClientError as exc:
         return _popup(request, context, "Sign-in failed", exc.message, error=exc.message,
                       status_code=exc.status)  # fmt: skip
+    except SignInError as exc:
+        return _popup(request, context, "Sign-in failed", str(exc), error=str(exc),
+                      status_code=exc.status)  # fmt: skip
+    # A page, not a redirect: the frame's Content-Security-Policy (form-action 'self') covers
+    # the redirects that follow its form, and the provider is another origin.
+    provider = context.sign_in.providers[name].display_name
+    return _popup(
+        request, context, f"Signing in with {provider}", "Taking you there…",
+        next_url=provider_url,
+    )  # fmt: skip
 
 
 async def callback(request: Request) -> Response:
@@ -98,7 +126,7 @@ async def callback(request: Request) -> Response:
                       status_code=exc.status)  # fmt: skip
     except SignInError as exc:
         return _popup(request, context, "Sign-in failed", str(exc), error=str(exc),
-                      status_code=400)  # fmt: skip
+                      status_code=exc.status)  # fmt: skip
     return _popup(
         request, context, "You are signed in",
         "You can close this window and go back to the comments.", code=code,
@@ -155,7 +183,8 @@ def routes(settings: Settings) -> list[BaseRoute]:
         Mount(
             "/auth",
             routes=[
-                Route("/{provider}/start", start, methods=["GET"]),
+                Route("/{provider}/start", start, methods=["POST"]),
+                Route("/{provider}/start", refuse_start, methods=["GET"]),
                 Route("/{provider}/callback", callback, methods=["GET"]),
             ],
             middleware=[flow_state],

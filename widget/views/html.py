@@ -42,6 +42,7 @@ SCRIPT_STRINGS = (
     "reply", "cancel_reply", "like", "liked", "edit", "delete", "save", "cancel",
     "confirm_delete", "posting", "post_comment", "leave_reply", "leave_reply_to", "problem",
     "deleted", "new_activity", "commenting_as", "sign_in_failed", "erase_confirm", "erased",
+    "sign_in_closed", "sign_in_expired",
 )  # fmt: skip
 SCRIPT_PLURALS = ("likes", "post_likes", "new_comments")
 QUERY_CACHE_ENTRIES = 4096
