@@ -26,7 +26,7 @@ from . import own_data
 from .context import AppContext, app_context
 from .html import EmbedQuery
 from .inputs import read_form, read_query, remote_address, require_own_origin
-from .security import document_headers
+from .security import document_headers, document_policy
 
 __all__ = ["routes"]
 
@@ -156,12 +156,14 @@ class PreparedResponse(Response):
 
 
 @functools.lru_cache(maxsize=4096)
-def _fragment_headers(etag: str) -> tuple[tuple[bytes, bytes], ...]:
+def _fragment_headers(etag: str, origins: tuple[str, ...]) -> tuple[tuple[bytes, bytes], ...]:
+    # The policy depends on the site alone, so one answer still serves every reader.
     return (
         (b"etag", etag.encode("latin-1")),
         (b"cache-control", b"public, no-cache"),
         (b"vary", b"Accept-Encoding"),
         (b"x-content-type-options", b"nosniff"),
+        (b"content-security-policy", document_policy(origins).encode("latin-1")),
     )
 
 
@@ -171,7 +173,7 @@ async def thread_fragment(request: Request) -> Response:
     query = await _embed_query(context, request)
     head = await context.storage.get_thread_head(query.site.id, query.page.page_id)
     etag = context.html.etag(query, head)
-    headers = list(_fragment_headers(etag))
+    headers = list(_fragment_headers(etag, tuple(query.site.origins)))
     if etag in request.headers.get("if-none-match", ""):
         return PreparedResponse(304, b"", headers)
     gzipped = "gzip" in request.headers.get("accept-encoding", "")
