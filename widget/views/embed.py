@@ -14,7 +14,6 @@ from starlette.routing import Route
 
 from widget import comments, moderation
 from widget.addresses import rate_limit_key
-from widget.auth.tokens import Purpose
 from widget.avatars import AVATAR_KEY, identicon_svg
 from widget.errors import ClientError, Forbidden, NotFound, RateLimited
 from widget.i18n import Translator
@@ -103,7 +102,7 @@ async def _render_document(
 ) -> Response:
     fragment = await context.html.thread_fragment(query, head)
     html = context.html
-    form_token = context.signer.sign(Purpose.FORM, {"s": query.site.id, "p": query.page.page_id})
+    form_token = moderation.new_form_token(context.signer, query.page)
     config = {
         "site": query.site.id,
         "params": query.params(),
@@ -198,7 +197,7 @@ async def post_from_form(request: Request) -> Response:
     storage = context.storage
     settings = settings_of(query.site)
     try:
-        moderation.check_form_token(
+        checked_form = moderation.check_form_token(
             context.signer, form.get("form_token", ""), query.page, settings.min_seconds_to_post
         )
         comment_form = comments.check_comment_form(
@@ -223,6 +222,7 @@ async def post_from_form(request: Request) -> Response:
                 "referrer": request.headers.get("referer", "")[:2000],
                 "lang": query.lang,
             },
+            form_token=checked_form.use,
         )
     except ClientError as error:
         head = await storage.get_thread_head(query.site.id, query.page.page_id)
