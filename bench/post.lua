@@ -1,18 +1,32 @@
--- wrk script: every request posts a new comment (its body numbered) as the iframe's script does.
+-- wrk script: every POST posts a new comment (its body numbered) as the iframe's script does.
+-- A form's token posts one comment: the answer to each post brings the token for the next, and
+-- a connection with none at hand opens the frame document for one, as a new reader would.
 local counter = 0
 local origin = os.getenv("WIDGET_BENCH_ORIGIN")
-local form_token = os.getenv("WIDGET_BENCH_FORM_TOKEN")
+local document = "/embed/bench/thread?page=%2Fposting%2F"
+local tokens = {}
 
 request = function()
+  local token = table.remove(tokens)
+  if token == nil then
+    return wrk.format("GET", document)
+  end
   counter = counter + 1
   local body = string.format(
     '{"site":"bench","page":"/posting/","url":"http://blog.localhost:8000/posting/",' ..
     '"title":"Posting","name":"Bench","email":"bench@example.com",' ..
     '"form_token":"%s",' ..
     '"body":"Comment number %d from connection %s, with **some** markdown."}',
-    form_token, counter, tostring(wrk.thread))
+    token, counter, tostring(wrk.thread))
   return wrk.format("POST", "/api/v1/comments", {
     ["Content-Type"] = "application/json",
     ["Origin"] = origin,
   }, body)
+end
+
+response = function(status, headers, body)
+  local token = body:match('"form_token":"([^"]+)"') or body:match('name="form_token" value="([^"]+)"')
+  if token ~= nil then
+    table.insert(tokens, token)
+  end
 end

@@ -35,7 +35,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from widget.auth.tokens import Purpose, TokenSigner  # noqa: E402
+from widget.auth.tokens import TokenSigner  # noqa: E402
 from widget.comments import CommentForm, page_ref, post_comment  # noqa: E402
 from widget.config import Settings, load_settings  # noqa: E402
 from widget.sites import add_site, settings_of  # noqa: E402
@@ -316,13 +316,9 @@ def measure_http(
         runs["counts, 10 pages"] = wrk_together(counts_urls, args.duration, args.connections)
         posting_count = f"{bases[0]}/api/v1/counts?site=bench&page=/posting/"
         before = httpx.get(posting_count).json()["counts"]["/posting/"]["count"]
-        form_token = TokenSigner(settings.secret_key).sign(
-            Purpose.FORM, {"s": "bench", "p": "/posting/"}
-        )
         runs["posting"] = wrk_together(
             bases, args.duration, args.connections, script=ROOT / "bench" / "post.lua",
-            env={**os.environ, "WIDGET_BENCH_ORIGIN": settings.public_url,
-                 "WIDGET_BENCH_FORM_TOKEN": form_token},
+            env={**os.environ, "WIDGET_BENCH_ORIGIN": settings.public_url},
         )  # fmt: skip
         after = httpx.get(posting_count).json()["counts"]["/posting/"]["count"]
         extra["comments_stored_during_posting"] = after - before

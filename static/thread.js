@@ -182,6 +182,8 @@
     })).then(function (result) {
       if (!result.ok) { showErrors(result.data); return; }
       showErrors({});
+      // A form's token posts one comment; the answer brings the token for the next.
+      f.form_token.value = result.data.form_token;
       if (f.save.checked) {
         store.set(DETAILS, { name: f.name.value, email: f.email.value, website: f.website.value });
       } else {

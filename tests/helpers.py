@@ -15,8 +15,10 @@ from urllib.parse import urlsplit
 import httpx
 from starlette.applications import Starlette
 
-from widget.auth.tokens import Purpose, TokenSigner
+from widget.auth.tokens import TokenSigner
 from widget.config import Settings, load_settings
+from widget.moderation import new_form_token
+from widget.storage import PageRef
 
 PUBLIC_URL = "http://comments.localhost:8000"
 SECRET = "test-secret-key"
@@ -39,11 +41,12 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 
 def form_token(site: str, page: str, secret: str = SECRET) -> str:
-    """The token the comment form carries, as the server would hand it out for this page."""
+    """The token the comment form carries, as the server would hand it out for this page (a
+    new one at each call: each posts one comment)."""
     parts = urlsplit(page.strip())
     if parts.scheme in {"http", "https"} and parts.netloc:
         page = parts.path or "/"
-    return TokenSigner(secret).sign(Purpose.FORM, {"s": site, "p": page.strip()})
+    return new_form_token(TokenSigner(secret), PageRef(site, page.strip(), "", ""))
 
 
 def with_form_token(body: dict[str, Any]) -> dict[str, Any]:

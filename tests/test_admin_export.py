@@ -10,11 +10,15 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from tests.helpers import PAGE, posted
+from tests.helpers import OWN_ORIGIN, PAGE, posted
 from tests.test_admin import make_admin, signed_in
 from tests.test_cli import run_widget
+from widget.auth.admins import ADMIN_COOKIE
+from widget.auth.signin import SESSION_COOKIE
 from widget.config import Settings
 from widget.sites import add_site
+
+EMBED = {key: value for key, value in PAGE.items() if key != "site"}
 
 
 async def test_a_site_downloads_from_its_admin_page(
@@ -84,3 +88,48 @@ async def test_the_export_api(client: httpx.AsyncClient, app: Starlette, api_tok
     await add_site(app.state.widget.storage, "other", ["https://other.example"], "Other", {})
     outside = await client.get(url, params={"site": "other"}, headers=auth)
     assert outside.status_code == 404
+
+
+async def test_an_api_token_opens_the_export_api_and_nothing_else(
+    client: httpx.AsyncClient, api_token: str
+) -> None:
+    as_cookie = {"Cookie": f"{ADMIN_COOKIE}={api_token}"}
+    for path in ("/admin/", "/admin/sites/blog", "/admin/sites/blog/export"):
+        response = await client.get(path, headers=as_cookie)
+        assert response.status_code == 303, path  # to the sign-in page: no session
+        assert response.headers["location"].startswith("/admin/login"), path
+    login = await client.get("/admin/login", headers=as_cookie)
+    assert login.status_code == 200 and "Sign in" in login.text
+    logout = await client.post("/admin/logout", headers={**OWN_ORIGIN, **as_cookie})
+    assert logout.status_code == 403 and "sign in again" in logout.text
+
+    # Nor is it anyone's session in the comment frame's API.
+    bearer = {**OWN_ORIGIN, "Authorization": f"Bearer {api_token}"}
+    me = await client.post("/api/v1/me", json={"site": "blog", **EMBED}, headers=bearer)
+    assert me.status_code == 200 and me.json()["user"] is None
+    mine = await client.post("/api/v1/me/export", json={}, headers=bearer)
+    assert mine.status_code == 403
+    as_visitor = {**OWN_ORIGIN, "Cookie": f"{SESSION_COOKIE}={api_token}"}
+    me = await client.post("/api/v1/me", json={"site": "blog", **EMBED}, headers=as_visitor)
+    assert me.status_code == 200 and me.json()["user"] is None
+
+    export = await client.get(
+        "/api/v1/admin/export", params={"site": "blog"},
+        headers={"Authorization": f"Bearer {api_token}"},
+    )  # fmt: skip
+    assert export.status_code == 200
+
+
+async def test_an_admin_session_is_not_an_api_token(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    await make_admin(app, "boss@example.com")
+    boss = await signed_in(client, "boss@example.com")
+    session = boss.cookie.partition("=")[2]
+    assert (await boss.get("/admin/")).status_code == 200
+    export = await client.get(
+        "/api/v1/admin/export", params={"site": "blog"},
+        headers={"Authorization": f"Bearer {session}"},
+    )  # fmt: skip
+    assert export.status_code == 403
+    assert "widget admin token" in export.json()["error"]

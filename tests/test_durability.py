@@ -24,7 +24,6 @@ async def test_acknowledged_comments_survive_kill_9(tmp_path: Path) -> None:
     acknowledged: dict[int, str] = {}
     with widget_server(data_dir) as server:
         headers = {"Origin": server.public_url}
-        token = server.form_token("blog", "/p/")
 
         async def writer(client: httpx.AsyncClient, worker: int) -> None:
             for n in range(100_000):
@@ -33,7 +32,8 @@ async def test_acknowledged_comments_survive_kill_9(tmp_path: Path) -> None:
                     response = await client.post(
                         "/api/v1/comments",
                         json={"site": "blog", "page": "/p/", "body": body, "name": "Ann",
-                              "email": "ann@example.com", "form_token": token},
+                              "email": "ann@example.com",
+                              "form_token": server.form_token("blog", "/p/")},
                         headers=headers,
                     )  # fmt: skip
                 except httpx.TransportError:

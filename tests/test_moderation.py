@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.server
 import re
@@ -28,6 +29,7 @@ from tests.helpers import (
     SECRET,
     comment_body,
     form_token,
+    hidden_inputs,
     make_settings,
     post_comment,
 )
@@ -138,6 +140,8 @@ async def test_a_form_older_than_two_days_is_refused_with_a_way_out(
         (form_token("blog", "/other/"), 403, "another page"),
         (form_token("blog", PAGE["page"], secret="another-secret"), 403, "not valid"),
         (TokenSigner(SECRET).sign(Purpose.EDIT, {"s": "blog", "p": "/hello/"}), 403, "not valid"),
+        # A form without an id to spend (as handed out before forms were single-use).
+        (TokenSigner(SECRET).sign(Purpose.FORM, {"s": "blog", "p": "/hello/"}), 403, "not valid"),
     ],
 )
 async def test_a_json_post_needs_this_pages_form_token(
@@ -148,10 +152,95 @@ async def test_a_json_post_needs_this_pages_form_token(
     assert message in response.json()["error"]
 
 
+async def test_a_form_posts_one_comment_and_the_answer_brings_the_next_form(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    page = await client.get("/embed/blog/thread", params=EMBED)
+    token = hidden_inputs(page.text)["form_token"]
+    first = await post_comment(client, body="Written by a person", form_token=token)
+    assert first.status_code == 201
+    # A script that keeps the form it fetched once gets no second comment out of it.
+    for body in ("Posted by a script", "And again"):
+        again = await post_comment(client, body=body, form_token=token)
+        assert again.status_code == 409
+        assert again.json()["error"] == (
+            "This form has already posted a comment. Reload the page to write another."
+        )
+    # The reader, still on the page, replies with the token the answer brought.
+    fresh = first.json()["form_token"]
+    assert fresh != token
+    parent = first.json()["comment"]["id"]
+    reply = await post_comment(client, body="A reply from the same page", form_token=fresh,
+                               parent=parent)  # fmt: skip
+    assert reply.status_code == 201
+    assert (await post_comment(client, body="Once more", form_token=fresh)).status_code == 409
+    shown = await fragment(client)
+    assert "Written by a person" in shown and "A reply from the same page" in shown
+    assert "Posted by a script" not in shown and "Once more" not in shown
+    thread = await app.state.widget.storage.get_thread_head("blog", PAGE["page"])
+    assert thread.comment_count == 2
+
+
+async def test_a_reader_who_posted_may_post_again_at_once_from_the_same_page(
+    client: httpx.AsyncClient, app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await set_site(app, "min_seconds_to_post", 3)
+    ten_seconds_ago = int(datetime.now(UTC).timestamp()) - 10
+    monkeypatch.setattr(itsdangerous.TimestampSigner, "get_timestamp", lambda self: ten_seconds_ago)
+    page = await client.get("/embed/blog/thread", params=EMBED)
+    monkeypatch.undo()
+    first = await post_comment(client, form_token=hidden_inputs(page.text)["form_token"])
+    assert first.status_code == 201
+    # The page has been open for ten seconds: the token for the next comment says so.
+    second = await post_comment(client, form_token=first.json()["form_token"])
+    assert second.status_code == 201
+    third = await post_comment(client, form_token=second.json()["form_token"])
+    assert third.status_code == 201
+    # A page opened just now still waits.
+    fresh = await client.get("/embed/blog/thread", params=EMBED)
+    quick = await post_comment(client, form_token=hidden_inputs(fresh.text)["form_token"])
+    assert quick.status_code == 422
+
+
+async def test_one_form_sent_many_times_at_once_posts_once(client: httpx.AsyncClient) -> None:
+    token = form_token("blog", PAGE["page"])
+    answers = await asyncio.gather(
+        *(post_comment(client, body=f"Burst {n}", form_token=token) for n in range(8))
+    )
+    assert sorted(a.status_code for a in answers) == [201] + [409] * 7
+    assert (await fragment(client)).count('class="wg-text"') == 1
+
+
+async def test_without_javascript_a_form_posts_once_and_the_next_page_has_a_fresh_one(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await client.get("/embed/blog/thread", params=EMBED)
+    fields = {**EMBED, **hidden_inputs(page.text), "body": "By the plain form", "name": "Ann",
+              "email": "ann@example.com"}  # fmt: skip
+    posted = await client.post("/embed/blog/thread/comments", data=fields, headers=OWN_ORIGIN)
+    assert posted.status_code == 303
+    replayed = await client.post(
+        "/embed/blog/thread/comments", data={**fields, "body": "Replayed"}, headers=OWN_ORIGIN
+    )
+    assert replayed.status_code == 409
+    assert "This form has already posted a comment." in replayed.text
+    assert "Replayed" in replayed.text  # the text is kept in the form, to post again
+    # The page the reader lands on (or is shown again) carries a form that posts.
+    for document in (await client.get(posted.headers["location"]), replayed):
+        token = hidden_inputs(document.text)["form_token"]
+        assert token != fields["form_token"]
+        next_post = await client.post(
+            "/embed/blog/thread/comments",
+            data={**fields, "form_token": token, "body": f"Next after {document.status_code}"},
+            headers=OWN_ORIGIN,
+        )
+        assert next_post.status_code == 303
+
+
 def test_the_time_token_counts_from_when_the_form_was_handed_out() -> None:
     signer = TokenSigner(SECRET)
     page = PageRef(site_id="blog", page_id="/hello/", url=f"{BLOG}/hello/", title="")
-    token = signer.sign(Purpose.FORM, {"s": "blog", "p": "/hello/"})
+    token = moderation.new_form_token(signer, page)
     _, issued = signer.verify_timed(Purpose.FORM, token)
     with pytest.raises(Invalid):
         moderation.check_form_token(signer, token, page, 3, now=issued + timedelta(seconds=2))

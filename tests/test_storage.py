@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from widget.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
 from widget.storage import (
     POST_LIKE,
+    GuestLikeLimit,
     ImportedComment,
     ImportedLike,
     NewComment,
@@ -22,6 +24,7 @@ from widget.storage import (
     Profile,
     QueueQuery,
     RateLimit,
+    SingleUse,
     Storage,
     ThreadEvent,
     storage_for_url,
@@ -138,6 +141,78 @@ async def test_likes_are_idempotent(storage: Storage) -> None:
     assert (await storage.set_like(PAGE, comment.id, "v1", False, None, now))[0] == 1
 
 
+async def test_a_network_counts_a_bounded_number_of_guest_likes(storage: Storage) -> None:
+    comment, _ = await storage.add_comment(new_comment(), None)
+    now = datetime.now(UTC)
+    home = GuestLikeLimit("net-home", 2, "No more from your network.")
+    assert (await storage.set_like(PAGE, comment.id, "v1", True, None, now, home))[0] == 1
+    assert (await storage.set_like(PAGE, comment.id, "v2", True, None, now, home))[0] == 2
+    with pytest.raises(Forbidden, match="No more from your network"):
+        await storage.set_like(PAGE, comment.id, "v3", True, None, now, home)
+    # Liking again is no new like; taking one back makes room; other networks have their own.
+    assert (await storage.set_like(PAGE, comment.id, "v2", True, None, now, home))[0] == 2
+    assert (await storage.set_like(PAGE, comment.id, "v1", False, None, now, home))[0] == 1
+    assert (await storage.set_like(PAGE, comment.id, "v3", True, None, now, home))[0] == 2
+    cafe = GuestLikeLimit("net-cafe", 2, "No more from your network.")
+    assert (await storage.set_like(PAGE, comment.id, "v4", True, None, now, cafe))[0] == 3
+    assert (await storage.set_like(PAGE, comment.id, "user:1", True, None, now))[0] == 4
+    # The post itself is counted on its own.
+    assert (await storage.set_like(PAGE, POST_LIKE, "v5", True, None, now, home))[0] == 1
+
+
+async def test_one_network_at_once_still_gets_only_its_guest_likes(storage: Storage) -> None:
+    comment, _ = await storage.add_comment(new_comment(), None)
+    now = datetime.now(UTC)
+    home = GuestLikeLimit("net-home", 3, "No more from your network.")
+    results = await asyncio.gather(
+        *(storage.set_like(PAGE, comment.id, f"v{n}", True, None, now, home) for n in range(20)),
+        return_exceptions=True,
+    )
+    refused = [r for r in results if isinstance(r, Forbidden)]
+    assert len(refused) == 17, results
+    stored = await storage.get_comment(comment.id)
+    assert stored is not None and stored.like_count == 3
+
+
+async def test_a_single_use_token_posts_one_comment(storage: Storage) -> None:
+    now = datetime.now(UTC)
+    once = SingleUse("token-1", now + timedelta(days=2), "This form has posted already.")
+    first, _ = await storage.add_comment(
+        dataclasses.replace(new_comment("one"), form_token=once), None
+    )
+    with pytest.raises(Conflict, match="This form has posted already"):
+        await storage.add_comment(dataclasses.replace(new_comment("two"), form_token=once), None)
+    at_once = await asyncio.gather(
+        *(
+            storage.add_comment(
+                dataclasses.replace(
+                    new_comment(f"at once {n}"),
+                    form_token=SingleUse("token-2", now + timedelta(days=2), "Posted already."),
+                ),
+                None,
+            )
+            for n in range(5)
+        ),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, Conflict) for r in at_once) == 4, at_once
+    head = await storage.get_thread_head("blog", "/p/")
+    assert head is not None and head.comment_count == 2  # "one" and one of "at once"
+    assert first.body_source == "one"
+
+
+async def test_spent_tokens_are_kept_until_they_expire(storage: Storage) -> None:
+    now = datetime.now(UTC)
+    # The domain refuses expired tokens; storage forgets them (here: one that just expired).
+    gone = SingleUse("expired", now - timedelta(seconds=1), "Posted already.")
+    await storage.add_comment(dataclasses.replace(new_comment("a"), form_token=gone), None)
+    await storage.add_comment(dataclasses.replace(new_comment("b"), form_token=gone), None)
+    kept = SingleUse("kept", now + timedelta(seconds=60), "Posted already.")
+    await storage.add_comment(dataclasses.replace(new_comment("c"), form_token=kept), None)
+    with pytest.raises(Conflict):
+        await storage.add_comment(dataclasses.replace(new_comment("d"), form_token=kept), None)
+
+
 async def test_rate_limits_allow_a_burst_then_refuse(storage: Storage) -> None:
     limit = RateLimit("post:192.0.2.1", 3, 60.0)
     for i in range(3):
@@ -197,6 +272,73 @@ async def test_each_migration_applies_to_the_schema_before_it(tmp_path: Path) ->
     assert {"sites", "threads", "comments", "likes", "rate_limits"} <= tables
     assert applied == sorted(applied)
     conn.close()
+
+
+# Rows as they stood before 0007: a guest's like of a post, and an admin's session.
+BEFORE_0007 = """
+INSERT INTO sites (id, name, created_at) VALUES ('blog', 'Blog', {now});
+INSERT INTO threads (site_id, page_id, like_count, created_at) VALUES ('blog', '/p/', 1, {now});
+INSERT INTO likes (thread_id, voter, comment_id, created_at)
+    SELECT id, 'v-old', 0, {now} FROM threads;
+INSERT INTO admins (email, password_hash, created_at) VALUES ('boss@example.com', 'hash', {now});
+INSERT INTO admin_sessions (token_hash, admin_id, created_at, expires_at)
+    SELECT 'old-hash', id, {now}, {later} FROM admins
+"""
+
+
+async def _schema_before(database_url: str, number: int, rows: str) -> None:
+    """The database as the migrations before `number` left it, with `rows` in it."""
+    before = [m for m in migrations("postgres" if "postgres" in database_url else "sqlite")]
+    before = [(n, name, sql) for n, name, sql in before if n < number]
+    if database_url.startswith("sqlite:///"):
+        conn = sqlite3.connect(database_url.removeprefix("sqlite:///"))
+        conn.execute(
+            "CREATE TABLE schema_migrations"
+            " (number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+        )
+        for n, name, sql in before:
+            conn.executescript(sql)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, ?, 0)", (n, name))
+        conn.executescript(rows.format(now="1700000000.0", later="4000000000.0"))
+        conn.commit()
+        conn.close()
+        return
+    pg = await asyncpg.connect(database_url)
+    try:
+        await pg.execute(
+            "CREATE TABLE schema_migrations"
+            " (number integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)"
+        )
+        for n, name, sql in before:
+            await pg.execute(sql)
+            await pg.execute("INSERT INTO schema_migrations VALUES ($1, $2, now())", n, name)
+        await pg.execute(rows.format(now="now()", later="now() + interval '1 day'"))
+    finally:
+        await pg.close()
+
+
+async def test_migration_0007_keeps_likes_and_ends_sessions_stored_before_it(
+    tmp_path: Path, database_url: str
+) -> None:
+    Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    await _schema_before(database_url, 7, BEFORE_0007)
+    storage = storage_for_url(database_url)
+    await storage.open()  # applies 0007
+    try:
+        now = datetime.now(UTC)
+        assert await storage.get_session_admin("old-hash", now) is None
+        head = await storage.get_thread_head("blog", "/p/")
+        assert head is not None and head.like_count == 1
+        assert await storage.get_voter_likes(head.id, "v-old") == {POST_LIKE}
+        # A like from before counts against no network.
+        one = GuestLikeLimit("net", 1, "No more from your network.")
+        assert (await storage.set_like(PAGE, POST_LIKE, "v-new", True, None, now, one))[0] == 2
+        with pytest.raises(Forbidden):
+            await storage.set_like(PAGE, POST_LIKE, "v-newer", True, None, now, one)
+        once = SingleUse("token", now + timedelta(days=2), "Posted already.")
+        await storage.add_comment(dataclasses.replace(new_comment(), form_token=once), None)
+    finally:
+        await storage.close()
 
 
 async def test_writes_by_another_instance_are_seen_within_a_second(

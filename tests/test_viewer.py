@@ -10,9 +10,12 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from tests.conftest import ClientFactory
 from tests.helpers import OWN_ORIGIN, PAGE, posted
 from widget import comments
+from widget.auth.tokens import token_hash
 from widget.sites import change_site_setting
+from widget.storage import Profile
 
 EMBED = {key: value for key, value in PAGE.items() if key != "site"}
 
@@ -231,3 +234,71 @@ async def test_an_unknown_comment_is_404(client: httpx.AsyncClient) -> None:
         "/api/v1/comments/abc", json={"token": "x", "body": "y"}, headers=OWN_ORIGIN
     )
     assert response.status_code == 404
+
+
+async def like_answer(
+    client: httpx.AsyncClient, comment: int | None, liked: bool = True, voter: str = "",
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:  # fmt: skip
+    return await client.post(
+        "/api/v1/likes", json={**PAGE, "comment": comment, "liked": liked, "voter": voter},
+        headers=headers or OWN_ORIGIN,
+    )  # fmt: skip
+
+
+async def test_a_network_counts_a_few_guest_likes_whatever_voter_ids_it_sends(
+    app: Starlette, client_from: ClientFactory
+) -> None:
+    home = client_from("198.51.100.7")
+    comment_id = (await posted(home))["comment"]["id"]
+    # A script drops its voter id each time: a new voter, the same network.
+    answers = [await like_answer(home, comment_id) for _ in range(10)]
+    assert [a.status_code for a in answers] == [200] * 3 + [403] * 7
+    assert answers[-1].json()["error"] == (
+        "Your network has already given this the most guest likes it can (3)."
+    )
+    # An IPv6 /64 is one network, whichever of its addresses asks; other networks count apart.
+    in_one_64 = [client_from(f"2001:db8:1:2::{n}") for n in range(1, 6)]
+    codes = [(await like_answer(c, comment_id)).status_code for c in in_one_64]
+    assert codes == [200, 200, 200, 403, 403]
+    assert (await like_answer(client_from("2001:db8:1:3::1"), comment_id)).status_code == 200
+    assert (await like_answer(client_from("198.51.100.8"), comment_id)).status_code == 200
+    # A guest who liked may send it again (a retry); taking a like back makes room for one.
+    voter = answers[0].json()["voter"]
+    assert (await like_answer(home, comment_id, voter=voter)).json()["count"] == 8
+    assert (await like_answer(home, comment_id, False, voter)).json()["count"] == 7
+    assert (await like_answer(home, comment_id)).json()["count"] == 8
+    assert (await like_answer(home, comment_id)).status_code == 403
+    # The post's own likes are bounded the same way.
+    post_codes = [(await like_answer(home, None)).status_code for _ in range(5)]
+    assert post_codes == [200, 200, 200, 403, 403]
+
+    stored = await app.state.widget.storage.get_comment(comment_id)
+    assert stored is not None and stored.like_count == 8
+    fragment = (await home.get("/embed/blog/thread/fragment", params=EMBED)).text
+    assert '<span class="wg-like-count">8 likes</span>' in fragment
+    assert "3 people like this." in fragment
+
+    # A site owner whose readers share a network (an office) can count more of them.
+    await change_site_setting(app.state.widget.storage, "blog", "guest_likes_per_network", 5)
+    codes = [(await like_answer(home, comment_id)).status_code for _ in range(3)]
+    assert codes == [200, 200, 403]
+
+
+async def test_signed_in_likes_count_once_per_account_on_any_network(
+    app: Starlette, client_from: ClientFactory
+) -> None:
+    home = client_from("198.51.100.7")
+    comment_id = (await posted(home))["comment"]["id"]
+    for _ in range(3):
+        assert (await like_answer(home, comment_id)).status_code == 200
+    assert (await like_answer(home, comment_id)).status_code == 403
+    storage = app.state.widget.storage
+    now = datetime.now(UTC)
+    for n in (1, 2):
+        user = await storage.upsert_user(Profile("github", str(n), f"Reader {n}"), now)
+        await storage.add_session(token_hash(f"session-{n}"), user.id, now + timedelta(days=1))
+        signed_in = {**OWN_ORIGIN, "Authorization": f"Bearer session-{n}"}
+        for _ in range(3):  # whatever voter id it sends, an account likes once
+            answer = await like_answer(home, comment_id, headers=signed_in)
+            assert answer.status_code == 200 and answer.json()["count"] == 3 + n

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 from collections.abc import Sequence
 
-__all__ = ["client_address", "rate_limit_key"]
+__all__ = ["client_address", "network_digest", "rate_limit_key"]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -48,3 +50,10 @@ def rate_limit_key(address: str) -> str:
     if isinstance(parsed, ipaddress.IPv6Address):
         return str(ipaddress.IPv6Network((parsed, 64), strict=False))
     return str(parsed) if parsed is not None else address
+
+
+def network_digest(secret_key: str, address_key: str) -> str:
+    """16 hex digits standing for a network (a `rate_limit_key`) on this server only: enough to
+    count what came from it, without keeping where it is."""
+    digest = hmac.new(secret_key.encode(), b"network:" + address_key.encode(), hashlib.sha256)
+    return digest.hexdigest()[:16]

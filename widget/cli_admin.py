@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import secrets
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from widget.auth.admins import check_admin_email, check_new_password, hash_password
-from widget.auth.tokens import token_hash
+from widget.auth.admins import (
+    add_api_token,
+    check_admin_email,
+    check_new_password,
+    hash_password,
+)
 from widget.config import Settings
 from widget.errors import ClientError
 from widget.sites import get_site
@@ -107,10 +110,7 @@ def cmd_admin_token(settings: Settings, args: argparse.Namespace, run: Any) -> i
         found = await storage.get_admin_login(email)
         if found is None:
             return None
-        token = "wga_" + secrets.token_urlsafe(32)
-        expires_at = datetime.now(UTC) + timedelta(days=args.days)
-        await storage.add_admin_session(token_hash(token), found[0].id, expires_at)
-        return token
+        return await add_api_token(storage, found[0], args.days)
 
     token = run(settings, work)
     if token is None:

@@ -21,9 +21,11 @@ from widget.sites import SiteSettings, settings_of
 from widget.storage import (
     POST_LIKE,
     Comment,
+    GuestLikeLimit,
     NewComment,
     PageRef,
     RateLimit,
+    SingleUse,
     Site,
     Storage,
     ThreadHead,
@@ -268,11 +270,14 @@ async def post_comment(
     honeypot: str = "",
     akismet: Akismet | None = None,
     context: Mapping[str, Any] | None = None,
+    form_token: SingleUse | None = None,
     now: datetime | None = None,
 ) -> PostedComment:
     """Store a new comment, published or held as moderation decides, and hand back the token
     to edit it. A signed-in `user` writes under their account's name, picture and profile
-    link. `context` tells Akismet about the request (user_agent, referrer, lang)."""
+    link. `context` tells Akismet about the request (user_agent, referrer, lang). The form's
+    checked token (moderation.check_form_token) is spent with the comment, or refused
+    (Conflict) when it has posted one before."""
     now = now or datetime.now(UTC)
     if user is None and settings.sign_in == "required":
         raise Forbidden("This site asks commenters to sign in first.")
@@ -308,6 +313,7 @@ async def post_comment(
         status=verdict.status,
         held_because=verdict.because,
         fingerprint=moderation.fingerprint(form.body),
+        form_token=form_token,
         **author,  # type: ignore[arg-type]
     )
     comment, head = await storage.add_comment(new, rate_limit)
@@ -430,14 +436,17 @@ async def set_like(
     voter_token: str | None,
     rate_limit: RateLimit | None,
     user: User | None = None,
+    guest_limit: GuestLikeLimit | None = None,
     now: datetime | None = None,
 ) -> LikeResult:
-    """Like or unlike. A signed-in user likes as themselves; a guest browser by its voter id,
-    minted on its first like and re-signed on each one, so it stays valid while in use."""
+    """Like or unlike. A signed-in user likes as themselves, once; a guest browser by its
+    voter id, minted on its first like and re-signed on each one, so it stays valid while in
+    use. A voter id costs nothing to drop, so guests' likes also count against their network
+    (`guest_limit`): a few per comment, however many voter ids it sends."""
     voter = _user_voter(user) or _voter_id(signer, voter_token) or secrets.token_urlsafe(16)
     count, head = await storage.set_like(
         page, POST_LIKE if comment_id is None else comment_id, voter, liked, rate_limit,
-        now or datetime.now(UTC),
+        now or datetime.now(UTC), guest_limit if user is None else None,
     )  # fmt: skip
     return LikeResult(liked, count, signer.sign(Purpose.VOTER, voter), head)
 

@@ -2,8 +2,16 @@
 
 Nothing a visitor posts is thrown away once it is acknowledged: doubtful comments are held
 ("pending") and likely spam is kept as "spam", both out of sight until a moderator looks. Only
-two things refuse a comment outright, with a message, before anything is stored: a form that is
-not ours (or too old), and a form posted faster than a person reads and writes.
+three things refuse a comment outright, with a message, before anything is stored: a form that
+is not ours (or too old), a form posted faster than a person reads and writes, and a form that
+has already posted a comment.
+
+A form's token posts one comment. A token a script fetched once cannot be replayed, in a loop
+or from many machines at once: each comment needs a token of its own, from a page opened at
+least the minimum time before, or from the answer to the comment before it (which is how a
+reader's frame posts again without a reload; without JavaScript the answer is a fresh page).
+A short life for tokens would add little: a script fetches a fresh page as easily as an old
+one, while a person who leaves a page open overnight would lose their comment.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import dataclasses
 import hashlib
 import ipaddress
 import re
+import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,9 +28,16 @@ from widget.akismet import Akismet, AkismetQuestion
 from widget.auth.tokens import BadToken, Purpose, TokenSigner
 from widget.errors import BadRequest, Forbidden, Invalid
 from widget.sites import SiteSettings
-from widget.storage import Ban, CommentStatus, PageRef, Storage, User
+from widget.storage import Ban, CommentStatus, PageRef, SingleUse, Storage, User
 
-__all__ = ["Verdict", "assess", "check_form_token", "fingerprint"]
+__all__ = [
+    "CheckedForm",
+    "Verdict",
+    "assess",
+    "check_form_token",
+    "fingerprint",
+    "new_form_token",
+]
 
 DUPLICATE_WINDOW = timedelta(hours=24)
 _LINK = re.compile(r"<a\s", re.IGNORECASE)
@@ -37,11 +53,37 @@ class Verdict:
         return "; ".join(self.reasons)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class CheckedForm:
+    """A reply form's token that passed the checks."""
+
+    use: SingleUse  # spent by the comment the form posts
+    opened_at: datetime  # when the reader opened the page the form is on
+
+
+def new_form_token(signer: TokenSigner, page: PageRef, opened_at: datetime | None = None) -> str:
+    """The token of a reply form on `page`, good for one comment (its id is the "n").
+
+    The token an answer brings for the next comment keeps `opened_at`, when the page was
+    opened: a reader writing again on the same page has been there since, so the minimum time
+    counts from then, as it would on a page opened at that moment.
+    """
+    value: dict[str, str | int] = {
+        "s": page.site_id,
+        "p": page.page_id,
+        "n": secrets.token_urlsafe(16),
+    }
+    if opened_at is not None:
+        value["o"] = int(opened_at.timestamp())
+    return signer.sign(Purpose.FORM, value)
+
+
 def check_form_token(
     signer: TokenSigner, token: str, page: PageRef, min_seconds: int, now: datetime | None = None
-) -> None:
+) -> CheckedForm:
     """The form must be one this server handed out for this page, and not just now: people
-    read and type for more than `min_seconds`; scripts do not."""
+    read and type for more than `min_seconds`; scripts do not. Its single use is for the
+    comment to spend as it is stored."""
     if not token:
         raise BadRequest("This comment did not come from the comment form; reload the page.")
     try:
@@ -52,14 +94,24 @@ def check_form_token(
                 "This form was open for too long. Your comment is still here: post it again."
             ) from exc
         raise Forbidden("This form is not valid; reload the page and try again.") from exc
-    if value != {"s": page.site_id, "p": page.page_id}:
+    if not isinstance(value, dict) or not isinstance(value.get("n"), str):
+        raise Forbidden("This form is not valid; reload the page and try again.")
+    if (value.get("s"), value.get("p")) != (page.site_id, page.page_id):
         raise Forbidden("This form belongs to another page; reload the page and try again.")
-    age = ((now or datetime.now(UTC)) - issued).total_seconds()
-    if age < min_seconds:
+    opened_at = (
+        datetime.fromtimestamp(value["o"], UTC) if isinstance(value.get("o"), int) else issued
+    )
+    if ((now or datetime.now(UTC)) - opened_at).total_seconds() < min_seconds:
         raise Invalid(
             "That was quick! Read your comment over and post it again in a few seconds.",
             {"body": "Posted too quickly after the page opened; post it again in a moment."},
         )
+    use = SingleUse(
+        token_id=value["n"],
+        expires_at=issued + timedelta(seconds=Purpose.FORM.max_age_s),
+        used="This form has already posted a comment. Reload the page to write another.",
+    )
+    return CheckedForm(use, opened_at)
 
 
 def fingerprint(body: str) -> str:

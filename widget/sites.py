@@ -143,6 +143,12 @@ SITE_SETTINGS: tuple[SiteSetting, ...] = (
         _IntBetween(0, 600),
     ),
     SiteSetting(
+        "guest_likes_per_network", 3,
+        "guest likes of one comment counted from one network (IPv4 address or IPv6 /64);"
+        " signed-in likes always count",
+        _IntBetween(1, 10_000),
+    ),
+    SiteSetting(
         "sign_in", "optional", "guests may comment (optional), or only signed-in people (required)",
         _Choice("optional", "required"),
     ),
@@ -182,6 +188,7 @@ class SiteSettings:
     max_links: int
     blocked_words: str
     min_seconds_to_post: int
+    guest_likes_per_network: int
     sign_in: Literal["optional", "required"]
     guest_email: Literal["required", "optional"]
     notify_emails: str

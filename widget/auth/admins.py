@@ -1,8 +1,11 @@
-"""Admin accounts: passwords (argon2id), sessions, and the CSRF tokens of admin forms.
+"""Admin accounts: passwords (argon2id), sessions, API tokens, and the CSRF tokens of admin forms.
 
 Admins sign in on our own origin with an email address and a password; the session is a random
 token whose hash is stored, carried in a `SameSite=Strict` cookie so that no other site can make
 a browser use it. Every admin form also carries a signed token bound to that session.
+
+An API token (`widget admin token`, for exports run by cron) is stored the same way but under
+another purpose: it opens the export API and nothing else, and a session opens no API.
 """
 
 from __future__ import annotations
@@ -24,12 +27,16 @@ from widget.storage import Admin, RateLimit, Storage
 __all__ = [
     "ADMIN_COOKIE",
     "AdminAuth",
+    "add_api_token",
     "check_admin_email",
     "check_new_password",
     "hash_password",
 ]
 
 ADMIN_COOKIE = "widget_admin"
+# The purposes an admin's random token is stored under (salts of its stored hash).
+SESSION_PURPOSE = "widget.admin-session"
+API_PURPOSE = "widget.admin-api"
 MIN_PASSWORD_CHARS = 10
 MAX_PASSWORD_CHARS = 1000  # argon2 takes any length; a megabyte of it is an attack, not a password
 # Guessing is slowed per address and per account; both count every attempt.
@@ -105,18 +112,21 @@ class AdminAuth:
             await self.storage.update_admin(email, password_hash=hash_password(password))
         token = secrets.token_urlsafe(32)
         await self.storage.add_admin_session(
-            token_hash(token), admin.id, now + self.session_lifetime
+            token_hash(token, SESSION_PURPOSE), admin.id, now + self.session_lifetime
         )
         return token
 
-    async def admin_for(self, token: str | None) -> Admin | None:
-        if not token or len(token) > 100:
-            return None
-        return await self.storage.get_session_admin(token_hash(token), datetime.now(UTC))
+    async def admin_for_session(self, token: str | None) -> Admin | None:
+        """The admin signed in with this session cookie; never for an API token."""
+        return await _admin_for(self.storage, token, SESSION_PURPOSE)
+
+    async def admin_for_api(self, token: str | None) -> Admin | None:
+        """The admin an API token acts as; never for a session cookie."""
+        return await _admin_for(self.storage, token, API_PURPOSE)
 
     async def log_out(self, token: str | None) -> None:
         if token and len(token) <= 100:
-            await self.storage.delete_admin_session(token_hash(token))
+            await self.storage.delete_admin_session(token_hash(token, SESSION_PURPOSE))
 
     # -- CSRF -------------------------------------------------------------------------------
 
@@ -140,6 +150,21 @@ class AdminAuth:
             self.signer.verify(Purpose.ADMIN_LOGIN, form_token)
         except BadToken as exc:
             raise Forbidden("The sign-in form has expired; reload the page.") from exc
+
+
+async def _admin_for(storage: Storage, token: str | None, purpose: str) -> Admin | None:
+    if not token or len(token) > 100:
+        return None
+    return await storage.get_session_admin(token_hash(token, purpose), datetime.now(UTC))
+
+
+async def add_api_token(storage: Storage, admin: Admin, days: int) -> str:
+    """A new API token acting as `admin` for `days`; it ends sooner, with the admin's
+    sessions, when their password changes."""
+    token = "wga_" + secrets.token_urlsafe(32)  # the mark tells people and secret scanners
+    expires_at = datetime.now(UTC) + timedelta(days=days)
+    await storage.add_admin_session(token_hash(token, API_PURPOSE), admin.id, expires_at)
+    return token
 
 
 def visible_sites(admin: Admin, all_site_ids: Sequence[str]) -> list[str]:

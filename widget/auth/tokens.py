@@ -16,9 +16,11 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 __all__ = ["BadToken", "Purpose", "TokenSigner", "token_hash"]
 
 
-def token_hash(token: str) -> str:
-    """What is stored of a random session or login token: a lost database leaks no session."""
-    return hashlib.sha256(token.encode()).hexdigest()
+def token_hash(token: str, purpose: str = "") -> str:
+    """What is stored of a random session or login token: a lost database leaks no session.
+    A `purpose` salts it, so that a token stored for one purpose is found by no other's lookup."""
+    salted = f"{purpose}:{token}" if purpose else token
+    return hashlib.sha256(salted.encode()).hexdigest()
 
 
 class Purpose(enum.Enum):

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Seq
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from widget.errors import RateLimited
+from widget.errors import Forbidden, RateLimited
 
 __all__ = [
     "COPY_COLUMNS",
@@ -24,6 +24,7 @@ __all__ = [
     "Comment",
     "CommentStatus",
     "EventSink",
+    "GuestLikeLimit",
     "NewComment",
     "NewJob",
     "OutboxJob",
@@ -34,6 +35,7 @@ __all__ = [
     "QueueQuery",
     "RateLimit",
     "RowBatch",
+    "SingleUse",
     "Site",
     "Storage",
     "Subscription",
@@ -240,6 +242,32 @@ class NewComment:
     status: CommentStatus = "approved"
     held_because: str = ""
     fingerprint: str = ""  # of the normalized body, for duplicate checks
+    form_token: SingleUse | None = None  # spent by this comment: it posts no other
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SingleUse:
+    """A token good for one write: its id is kept, with that write, until `expires_at`, when
+    the token is no good anyway. `used` is the message when it comes again."""
+
+    token_id: str
+    expires_at: datetime
+    used: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GuestLikeLimit:
+    """At most `limit` guest likes of one comment (or post) count from one network, whatever
+    voter ids it sends. `network` stands for it: a keyed digest, not its address."""
+
+    network: str
+    limit: int
+    too_many: str
+
+    def check(self, likes_from_network: int) -> None:
+        """Raises Forbidden when the network's likes of this comment leave no room."""
+        if likes_from_network >= self.limit:
+            raise Forbidden(self.too_many)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -448,7 +476,7 @@ COPY_COLUMNS: dict[str, tuple[str, ...]] = {
                  "remote_ip", "like_count", "created_at", "edited_at", "user_id",
                  "author_avatar", "author_provider", "pinned", "held_because", "fingerprint",
                  "import_key"),
-    "likes": ("thread_id", "voter", "comment_id", "created_at"),
+    "likes": ("thread_id", "voter", "comment_id", "created_at", "network"),
     "sessions": ("token_hash", "user_id", "created_at", "expires_at"),
     "bans": ("id", "site_id", "kind", "value", "note", "created_at"),
     "admins": ("id", "email", "password_hash", "sites", "created_at"),
@@ -692,7 +720,8 @@ class Storage(Protocol):
     ) -> tuple[Comment, ThreadHead]:
         """Store a comment with the status moderation gave it. Only an approved one changes the
         thread (its count, version and title) and is told to readers. Raises Forbidden when
-        the thread is closed, RateLimited when any of the limits has no room."""
+        the thread is closed, RateLimited when any of the limits has no room, Conflict when
+        its `form_token` has posted a comment before (and records it when not)."""
         ...
 
     async def author_history(
@@ -733,11 +762,14 @@ class Storage(Protocol):
         liked: bool,
         rate_limit: RateLimit | None,
         at: datetime,
+        guest_limit: GuestLikeLimit | None = None,
     ) -> tuple[int, ThreadHead]:
         """Like (or take back the like of) a comment, or the post when `comment_id` is POST_LIKE.
 
         Idempotent: liking twice counts once. Liking the post of a page without comments
-        creates its thread. Returns the like count and the thread's head.
+        creates its thread. Returns the like count and the thread's head. A guest's like
+        comes with a `guest_limit`: it is stored with the network, and refused (Forbidden)
+        when that network's likes of the comment leave no room.
         """
         ...
 

@@ -46,6 +46,7 @@ from .base import (
     DryRun,
     EventSink,
     ExportBatch,
+    GuestLikeLimit,
     ImportedLike,
     ImportedThread,
     ImportItem,
@@ -60,6 +61,7 @@ from .base import (
     QueueQuery,
     RateLimit,
     RowBatch,
+    SingleUse,
     Site,
     Subscription,
     ThreadEvent,
@@ -446,6 +448,8 @@ class PostgresStorage:
             )  # fmt: skip
             for limit in limits:
                 await _take_rate_token(conn, limit, new.created_at.timestamp())
+            if new.form_token is not None:
+                await _spend(conn, new.form_token, new.created_at)
             thread_id = await _ensure_thread(conn, new.page, new.created_at)
             if await conn.fetchval("SELECT closed FROM threads WHERE id = $1", thread_id):
                 raise Forbidden("Comments are closed on this page.")
@@ -994,6 +998,7 @@ class PostgresStorage:
         liked: bool,
         rate_limit: RateLimit | None,
         at: datetime,
+        guest_limit: GuestLikeLimit | None = None,
     ) -> tuple[int, ThreadHead]:
         async def op(conn: asyncpg.Connection) -> tuple[int, ThreadHead]:
             if rate_limit is not None:
@@ -1010,10 +1015,12 @@ class PostgresStorage:
                 if thread_id is None:
                     raise NotFound("This comment is not on this page, or has been removed.")
             if liked:
+                if guest_limit is not None:
+                    await _check_guest_limit(conn, thread_id, comment_id, voter, guest_limit)
                 changed = await conn.fetchval(
-                    "INSERT INTO likes (thread_id, voter, comment_id, created_at)"
-                    " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1",
-                    thread_id, voter, comment_id, at,
+                    "INSERT INTO likes (thread_id, voter, comment_id, created_at, network)"
+                    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1",
+                    thread_id, voter, comment_id, at, guest_limit.network if guest_limit else "",
                 )  # fmt: skip
             else:
                 changed = await conn.fetchval(
@@ -1420,6 +1427,40 @@ async def _bump_thread(
         thread_id, *params,
     )  # fmt: skip
     return head_from_row(row)
+
+
+async def _spend(conn: asyncpg.Connection, token: SingleUse, now: datetime) -> None:
+    """Record a single-use token's use, or raise Conflict when it was used before (a second
+    use at the same moment waits for the first to commit, then finds it). Tokens past their
+    expiry are refused before they get here, so their records go."""
+    await conn.execute("DELETE FROM spent_form_tokens WHERE expires_at < $1", now)
+    recorded = await conn.fetchval(
+        "INSERT INTO spent_form_tokens (token_id, expires_at) VALUES ($1, $2)"
+        " ON CONFLICT DO NOTHING RETURNING 1",
+        token.token_id, token.expires_at,
+    )  # fmt: skip
+    if not recorded:
+        raise Conflict(token.used)
+
+
+async def _check_guest_limit(
+    conn: asyncpg.Connection, thread_id: int, comment_id: int, voter: str, limit: GuestLikeLimit
+) -> None:
+    """A new guest like must find room among its network's likes of the comment. Likes from
+    one network of one comment take turns (a lock until commit), so that two at once cannot
+    both see the last place free."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        f"guest-like:{thread_id}:{comment_id}:{limit.network}",
+    )
+    row = await conn.fetchrow(
+        "SELECT EXISTS (SELECT 1 FROM likes WHERE thread_id = $1 AND voter = $2"
+        " AND comment_id = $3) AS again, (SELECT count(*) FROM likes"
+        " WHERE thread_id = $1 AND comment_id = $3 AND network = $4) AS taken",
+        thread_id, voter, comment_id, limit.network,
+    )  # fmt: skip
+    if not row["again"]:
+        limit.check(row["taken"])
 
 
 async def _take_rate_token(conn: asyncpg.Connection, limit: RateLimit, now: float) -> None:

@@ -54,6 +54,7 @@ from .base import (
     DryRun,
     EventSink,
     ExportBatch,
+    GuestLikeLimit,
     ImportedLike,
     ImportedThread,
     ImportItem,
@@ -68,6 +69,7 @@ from .base import (
     QueueQuery,
     RateLimit,
     RowBatch,
+    SingleUse,
     Site,
     Subscription,
     ThreadEvent,
@@ -581,6 +583,8 @@ class SQLiteStorage:
             now = _ts(new.created_at)
             for limit in _limits(rate_limit):
                 await _take_rate_token(conn, limit, now)
+            if new.form_token is not None:
+                await _spend(conn, new.form_token, now)
             thread_id = await _ensure_thread(conn, new.page, now)
             closed = await _fetch(conn, "SELECT closed FROM threads WHERE id = ?", (thread_id,))
             if closed[0]["closed"]:
@@ -1152,6 +1156,7 @@ class SQLiteStorage:
         liked: bool,
         rate_limit: RateLimit | None,
         at: datetime,
+        guest_limit: GuestLikeLimit | None = None,
     ) -> tuple[int, ThreadHead]:
         async def op(conn: aiosqlite.Connection) -> tuple[int, ThreadHead]:
             if rate_limit is not None:
@@ -1170,10 +1175,18 @@ class SQLiteStorage:
                     raise NotFound("This comment is not on this page, or has been removed.")
                 thread_id = target[0]["thread_id"]
             if liked:
+                if guest_limit is not None:
+                    await _check_guest_limit(conn, thread_id, comment_id, voter, guest_limit)
                 cursor = await conn.execute(
-                    "INSERT OR IGNORE INTO likes (thread_id, voter, comment_id, created_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    (thread_id, voter, comment_id, _ts(at)),
+                    "INSERT OR IGNORE INTO likes (thread_id, voter, comment_id, created_at,"
+                    " network) VALUES (?, ?, ?, ?, ?)",
+                    (
+                        thread_id,
+                        voter,
+                        comment_id,
+                        _ts(at),
+                        guest_limit.network if guest_limit else "",
+                    ),
                 )
             else:
                 cursor = await conn.execute(
@@ -1589,6 +1602,34 @@ async def _bump_thread(
         (*params, thread_id),
     )
     return head_from_row(rows[0])
+
+
+async def _spend(conn: aiosqlite.Connection, token: SingleUse, now: float) -> None:
+    """Record a single-use token's use, or raise Conflict when it was used before. Tokens past
+    their expiry are refused before they get here, so their records go."""
+    await conn.execute("DELETE FROM spent_form_tokens WHERE expires_at < ?", (now,))
+    cursor = await conn.execute(
+        "INSERT OR IGNORE INTO spent_form_tokens (token_id, expires_at) VALUES (?, ?)",
+        (token.token_id, _ts(token.expires_at)),
+    )
+    if cursor.rowcount == 0:
+        raise Conflict(token.used)
+
+
+async def _check_guest_limit(
+    conn: aiosqlite.Connection, thread_id: int, comment_id: int, voter: str, limit: GuestLikeLimit
+) -> None:
+    """A new guest like must find room among its network's likes of the comment (the one
+    writer makes the count and the insert that follows it one step)."""
+    rows = await _fetch(
+        conn,
+        "SELECT EXISTS (SELECT 1 FROM likes WHERE thread_id = :thread AND voter = :voter"
+        " AND comment_id = :comment) AS again, (SELECT count(*) FROM likes"
+        " WHERE thread_id = :thread AND comment_id = :comment AND network = :network) AS taken",
+        {"thread": thread_id, "voter": voter, "comment": comment_id, "network": limit.network},
+    )
+    if not rows[0]["again"]:
+        limit.check(rows[0]["taken"])
 
 
 async def _take_rate_token(conn: aiosqlite.Connection, limit: RateLimit, now: float) -> None:

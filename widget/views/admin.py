@@ -132,7 +132,7 @@ def admin_page(handler: AdminHandler) -> Callable[[Request], Awaitable[Response]
     async def endpoint(request: Request) -> Response:
         context = app_context(request)
         session = request.cookies.get(ADMIN_COOKIE, "")
-        admin = await context.admin.admin_for(session)
+        admin = await context.admin.admin_for_session(session)
         if admin is None:
             if request.method == "GET":
                 here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -183,7 +183,7 @@ def _login_page(
 
 async def login_form(request: Request) -> Response:
     context = app_context(request)
-    if await context.admin.admin_for(request.cookies.get(ADMIN_COOKIE)):
+    if await context.admin.admin_for_session(request.cookies.get(ADMIN_COOKIE)):
         return RedirectResponse("/admin/", 303, headers=admin_headers())
     return _login_page(request, context)
 

@@ -59,7 +59,7 @@ async def download(call: AdminCall) -> Response:
 async def api_export(request: Request) -> Response:
     context = app_context(request)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    admin = await context.admin.admin_for(token.strip()) if scheme.lower() == "bearer" else None
+    admin = await context.admin.admin_for_api(token.strip()) if scheme.lower() == "bearer" else None
     if admin is None:
         raise Forbidden(
             "Send an admin API token: Authorization: Bearer TOKEN (widget admin token EMAIL)."

@@ -241,7 +241,7 @@ async def post_comment(request: Request) -> Response:
     fields["parent"] = str(parent) if parent is not None else ""
     user = await current_user(context, request)
     settings = settings_of(query.site)
-    moderation.check_form_token(
+    checked_form = moderation.check_form_token(
         context.signer, _text(data, "form_token"), query.page, settings.min_seconds_to_post
     )
     form = comments.check_comment_form(
@@ -263,6 +263,7 @@ async def post_comment(request: Request) -> Response:
         honeypot=_text(data, "homepage"),
         akismet=context.akismet,
         context=_akismet_context(request, query),
+        form_token=checked_form.use,
     )
     context.outbox.wake()
     depth = min(posted.comment.depth, settings.max_depth)
@@ -275,6 +276,10 @@ async def post_comment(request: Request) -> Response:
             "edit_window_s": settings.edit_window_s,
             "count": posted.head.comment_count,
             "title_text": _responses_to(posted.head, query.lang),
+            # The token just spent posts nothing more: this one is for the next comment.
+            "form_token": moderation.new_form_token(
+                context.signer, query.page, checked_form.opened_at
+            ),
         },
         status_code=201,
     )
@@ -339,7 +344,7 @@ async def like(request: Request) -> Response:
     liked = data.get("liked")
     if not isinstance(liked, bool):
         raise BadRequest("'liked' must be true or false.")
-    address = remote_address(request, context.settings)
+    address = rate_limit_key(remote_address(request, context.settings))
     result = await comments.set_like(
         context.storage,
         context.signer,
@@ -347,8 +352,9 @@ async def like(request: Request) -> Response:
         target,
         liked,
         _text(data, "voter"),
-        context.like_rate_limit(rate_limit_key(address)),
+        context.like_rate_limit(address),
         user=await current_user(context, request),
+        guest_limit=context.guest_like_limit(query.site, address),
     )
     translator = Translator(query.lang)
     key = "post_likes" if target is None else "likes"

@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from widget.addresses import network_digest
 from widget.akismet import Akismet
 from widget.auth.admins import AdminAuth
 from widget.auth.signin import SignIn
@@ -15,7 +16,8 @@ from widget.config import Settings
 from widget.events import EventHub
 from widget.lru import LruCache
 from widget.notify.outbox import Outbox
-from widget.storage import RateLimit, Storage
+from widget.sites import settings_of
+from widget.storage import GuestLikeLimit, RateLimit, Site, Storage
 
 from .assets import Assets
 from .html import HtmlRenderer
@@ -58,6 +60,16 @@ class AppContext:
 
     def like_rate_limit(self, address_key: str) -> RateLimit:
         return RateLimit(f"like:{address_key}", LIKE_RATE_PER_MINUTE, 60.0)
+
+    def guest_like_limit(self, site: Site, address_key: str) -> GuestLikeLimit:
+        """How many guest likes of one comment the network of `address_key` can give."""
+        limit = settings_of(site).guest_likes_per_network
+        instead = " Sign in to add yours." if self.sign_in.providers else ""
+        return GuestLikeLimit(
+            network_digest(self.settings.secret_key, address_key),
+            limit,
+            f"Your network has already given this the most guest likes it can ({limit}).{instead}",
+        )
 
 
 def app_context(request: Request) -> AppContext:

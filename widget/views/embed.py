@@ -14,7 +14,6 @@ from starlette.routing import Route
 
 from widget import comments, moderation
 from widget.addresses import rate_limit_key
-from widget.auth.tokens import Purpose
 from widget.avatars import AVATAR_KEY, identicon_svg
 from widget.errors import ClientError, Forbidden, NotFound, RateLimited
 from widget.i18n import Translator
@@ -26,7 +25,7 @@ from . import own_data
 from .context import AppContext, app_context
 from .html import EmbedQuery
 from .inputs import read_form, read_query, remote_address, require_own_origin
-from .security import document_headers
+from .security import document_headers, document_policy
 
 __all__ = ["routes"]
 
@@ -103,7 +102,7 @@ async def _render_document(
 ) -> Response:
     fragment = await context.html.thread_fragment(query, head)
     html = context.html
-    form_token = context.signer.sign(Purpose.FORM, {"s": query.site.id, "p": query.page.page_id})
+    form_token = moderation.new_form_token(context.signer, query.page)
     config = {
         "site": query.site.id,
         "params": query.params(),
@@ -156,12 +155,14 @@ class PreparedResponse(Response):
 
 
 @functools.lru_cache(maxsize=4096)
-def _fragment_headers(etag: str) -> tuple[tuple[bytes, bytes], ...]:
+def _fragment_headers(etag: str, origins: tuple[str, ...]) -> tuple[tuple[bytes, bytes], ...]:
+    # The policy depends on the site alone, so one answer still serves every reader.
     return (
         (b"etag", etag.encode("latin-1")),
         (b"cache-control", b"public, no-cache"),
         (b"vary", b"Accept-Encoding"),
         (b"x-content-type-options", b"nosniff"),
+        (b"content-security-policy", document_policy(origins).encode("latin-1")),
     )
 
 
@@ -171,7 +172,7 @@ async def thread_fragment(request: Request) -> Response:
     query = await _embed_query(context, request)
     head = await context.storage.get_thread_head(query.site.id, query.page.page_id)
     etag = context.html.etag(query, head)
-    headers = list(_fragment_headers(etag))
+    headers = list(_fragment_headers(etag, tuple(query.site.origins)))
     if etag in request.headers.get("if-none-match", ""):
         return PreparedResponse(304, b"", headers)
     gzipped = "gzip" in request.headers.get("accept-encoding", "")
@@ -196,7 +197,7 @@ async def post_from_form(request: Request) -> Response:
     storage = context.storage
     settings = settings_of(query.site)
     try:
-        moderation.check_form_token(
+        checked_form = moderation.check_form_token(
             context.signer, form.get("form_token", ""), query.page, settings.min_seconds_to_post
         )
         comment_form = comments.check_comment_form(
@@ -221,6 +222,7 @@ async def post_from_form(request: Request) -> Response:
                 "referrer": request.headers.get("referer", "")[:2000],
                 "lang": query.lang,
             },
+            form_token=checked_form.use,
         )
     except ClientError as error:
         head = await storage.get_thread_head(query.site.id, query.page.page_id)

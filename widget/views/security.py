@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["admin_headers", "document_headers", "error_page_headers"]
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = [
+    "SecurityHeaders",
+    "admin_headers",
+    "document_headers",
+    "document_policy",
+    "error_page_headers",
+]
 
 # Pictures may come from sign-in providers (a signed-in author's avatar); nothing else does.
 _BASE_POLICY = (
@@ -13,11 +21,17 @@ _BASE_POLICY = (
 )
 
 
+def document_policy(frame_origins: Sequence[str]) -> str:
+    """The policy of a thread's HTML (the iframe document, the fragment opened on its own):
+    only the site's own origins may frame it."""
+    ancestors = " ".join(frame_origins) or "'none'"
+    return f"{_BASE_POLICY}; frame-ancestors {ancestors}"
+
+
 def document_headers(frame_origins: Sequence[str]) -> dict[str, str]:
     """For iframe documents: only the site's own origins may frame them."""
-    ancestors = " ".join(frame_origins) or "'none'"
     return {
-        "Content-Security-Policy": f"{_BASE_POLICY}; frame-ancestors {ancestors}",
+        "Content-Security-Policy": document_policy(frame_origins),
         "Cache-Control": "private, no-cache",
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "strict-origin-when-cross-origin",
@@ -44,3 +58,43 @@ def admin_headers() -> dict[str, str]:
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "same-origin",
     }
+
+
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+_NEVER_FRAMED = (b"content-security-policy", b"frame-ancestors 'none'")
+_REDIRECTS = {301, 302, 303, 307, 308}
+
+
+class SecurityHeaders:
+    """Every answer, whichever part of the app wrote it (errors, JSON, assets, redirects):
+    `nosniff`, so no browser runs JSON or text as a script or page; and, unless the answer
+    states who may frame it, framed by nobody. Answers that state their own keep them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_guarded(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = _guarded(list(message.get("headers", ())), message["status"])
+            await send(message)
+
+        await self.app(scope, receive, send_guarded)
+
+
+def _guarded(headers: list[tuple[bytes, bytes]], status: int) -> list[tuple[bytes, bytes]]:
+    names = {name.lower() for name, _ in headers}
+    if _NOSNIFF[0] not in names:
+        headers.append(_NOSNIFF)
+    # A redirect is never shown, so it needs no rule: the page it leads to brings its own.
+    framed = any(
+        name.lower() == b"content-security-policy" and b"frame-ancestors" in value
+        for name, value in headers
+    )
+    if not framed and status not in _REDIRECTS:
+        headers.append(_NEVER_FRAMED)
+    return headers
