@@ -15,6 +15,7 @@ from widget.config import Settings
 from widget.events import EventHub
 from widget.lru import LruCache
 from widget.notify.outbox import Outbox
+from widget.outbound import Outbound
 from widget.storage import RateLimit, Storage
 
 from .assets import Assets
@@ -40,6 +41,7 @@ class AppContext:
     akismet: Akismet | None
     admin: AdminAuth
     outbox: Outbox
+    outbound: Outbound  # every request to another server goes through it
     # The counts API's checked questions and its answers' bytes (see views.api.counts).
     count_queries: LruCache[bytes, Any] = dataclasses.field(
         default_factory=lambda: LruCache(CACHE_ENTRIES)
