@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import html
 import html.parser
+import ipaddress
 import itertools
 import re
 from collections.abc import AsyncIterator
@@ -26,6 +27,10 @@ QUICK = {"min_seconds_to_post": 0}  # site settings for tests that post at once
 OWN_ORIGIN = {"Origin": PUBLIC_URL}
 BLOG = "https://blog.example"
 PAGE = {"site": "blog", "page": "/hello/", "url": f"{BLOG}/hello/", "title": "Hello world"}
+# The tests' OpenID provider, Akismet and webhook receivers listen on loopback, as an operator's
+# own would on a private network, so the tests' server may reach it; the tests of that guard
+# (tests/test_outbound.py) choose their own networks.
+LOOPBACK = "127.0.0.0/8,::1"
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
@@ -35,6 +40,9 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "public_url": PUBLIC_URL,
         "demo": False,
         "post_rate_per_minute": 10_000,  # tests of the limit itself ask for the default
+        "outbound_private_networks": tuple(
+            ipaddress.ip_network(net) for net in LOOPBACK.split(",")
+        ),
     }
     values.update(overrides)
     return load_settings(environ={}, **values)

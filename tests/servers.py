@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx
 
+from tests.helpers import LOOPBACK
+
 __all__ = [
     "EventStream",
     "HostPages",
@@ -79,6 +81,7 @@ def _widget_env(data_dir: Path, public_url: str, extra: Mapping[str, str]) -> di
         WIDGET_DEMO="false",
         WIDGET_POST_RATE_PER_MINUTE="100000",
         WIDGET_LOG_LEVEL="warning",
+        WIDGET_OUTBOUND_PRIVATE_NETWORKS=LOOPBACK,  # the tests' providers listen there
     )
     env.update(extra)
     return env

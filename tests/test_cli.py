@@ -11,12 +11,13 @@ import pytest
 
 
 def run_widget(
-    data_dir: Path, *args: str, database_url: str = ""
+    data_dir: Path, *args: str, database_url: str = "", **settings: str
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WIDGET_")}
     env["WIDGET_DATA_DIR"] = str(data_dir)
     if database_url:
         env["WIDGET_DATABASE_URL"] = database_url
+    env.update({f"WIDGET_{name.upper()}": value for name, value in settings.items()})
     return subprocess.run(
         [sys.executable, "-m", "widget", *args], env=env, capture_output=True, text=True,
         timeout=60,

@@ -396,7 +396,9 @@ async def test_webhooks_are_signed_and_retried(tmp_path: Path, database_url: str
         async with app.router.lifespan_context(app):
             storage = app.state.widget.storage
             await add_site(storage, "blog", [BLOG], "The blog", QUICK)
-            await change_site_setting(storage, "blog", "webhook_url", receiver.url)
+            await change_site_setting(
+                storage, "blog", "webhook_url", receiver.url, app.state.widget.outbound
+            )
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
                 data = await posted(client, body="Hook *me*")

@@ -23,6 +23,7 @@ from tests.helpers import (
     provider_url,
     start_sign_in,
 )
+from tests.test_outbound import FakeDNS
 from tests.test_sign_in import new_verifier
 from widget.app import create_app
 from widget.auth import providers as p
@@ -358,7 +359,9 @@ async def test_mastodon_registers_once_per_server(tmp_path: Path) -> None:
             "avatar": "https://mastodon.example/a.png"},
     })  # fmt: skip
     settings = make_settings(tmp_path, providers={"mastodon": {"enabled": "true"}})
-    app = create_app(settings, provider_transport=httpx.MockTransport(fake))
+    dns = FakeDNS()  # the name is checked before the (faked) network is asked
+    dns.answer("mastodon.example", ["93.184.215.14"])
+    app = create_app(settings, provider_transport=httpx.MockTransport(fake), resolver=dns)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:

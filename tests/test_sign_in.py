@@ -379,6 +379,18 @@ async def test_a_sign_in_started_by_a_link_or_another_site_gives_nobody_a_sessio
     assert (await exchange(client, victim.verifier, None)).status_code == 200
 
 
+async def test_sign_ins_started_from_one_network_are_bounded(
+    client: httpx.AsyncClient, provider: str
+) -> None:
+    from widget.auth.signin import STARTS_PER_NETWORK
+
+    for _ in range(STARTS_PER_NETWORK):
+        await Popup(client, provider).start()
+    refused = await start_sign_in(client, "mock", new_verifier()[1])
+    assert refused.status_code == 429
+    assert "Too many sign-ins from your network" in refused.text
+
+
 async def test_a_refused_or_failed_sign_in_ends_the_frames_polling_with_the_reason(
     client: httpx.AsyncClient, provider: str
 ) -> None:

@@ -24,6 +24,7 @@ from widget.notify.mail import Mailer, MailTemplates
 from widget.notify.outbox import Outbox
 from widget.notify.plan import NotificationPlanner
 from widget.notify.webhooks import Webhooks
+from widget.outbound import Outbound, Resolver, system_resolver
 from widget.storage import Storage, storage_for_settings
 from widget.views import admin, api, auth, embed, notify, own_data
 from widget.views import events as live
@@ -47,24 +48,30 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
 
 
-def _outbox(settings: Settings, storage: Storage, signer: TokenSigner) -> Outbox:
+def _outbox(
+    settings: Settings, storage: Storage, signer: TokenSigner, outbound: Outbound
+) -> Outbox:
     planner = NotificationPlanner(settings, storage, signer, MailTemplates())
-    return Outbox(settings, storage, planner, Mailer(settings), Webhooks(settings.secret_key))
+    webhooks = Webhooks(settings.secret_key, outbound)
+    return Outbox(settings, storage, planner, Mailer(settings), webhooks)
 
 
 def create_app(
     settings: Settings | None = None,
     storage: Storage | None = None,
     provider_transport: httpx.AsyncBaseTransport | None = None,
+    resolver: Resolver = system_resolver,
 ) -> Starlette:
     """The application. `provider_transport` replaces the network under sign-in providers that
-    cannot be reached from a test machine (GitHub, Google, ...)."""
+    cannot be reached from a test machine (GitHub, Google, ...); `resolver` stands in for DNS
+    under every request this server makes to others."""
     settings = settings or load_settings()
     storage = storage or storage_for_settings(settings)
     assets = Assets()
     events = EventHub(settings.live_readers_per_thread, settings.live_readers_total)
     storage.on_event(events.publish)
-    sign_in = SignIn(settings, storage, provider_transport)
+    outbound = Outbound(settings.outbound_private_networks, resolver)
+    sign_in = SignIn(settings, storage, outbound, provider_transport)
     html = HtmlRenderer(settings, assets, storage)
     html.provider_names.update({name: p.display_name for name, p in sign_in.providers.items()})
     signer = TokenSigner(settings.secret_key)
@@ -78,10 +85,11 @@ def create_app(
         sign_in=sign_in,
         akismet=Akismet(
             settings.akismet_key, settings.akismet_blog_url or settings.public_url,
-            settings.akismet_url,
+            settings.akismet_url, outbound,
         ) if settings.akismet_key else None,
         admin=AdminAuth(storage, signer, settings.admin_session_hours),
-        outbox=_outbox(settings, storage, signer),
+        outbox=_outbox(settings, storage, signer, outbound),
+        outbound=outbound,
     )  # fmt: skip
 
     @contextlib.asynccontextmanager

@@ -17,6 +17,7 @@ from widget.cli_admin import add_admin_commands
 from widget.cli_porting import add_porting_commands
 from widget.config import SETTINGS, ConfigError, Settings, load_settings
 from widget.errors import ClientError
+from widget.outbound import Outbound
 from widget.sites import SITE_SETTINGS, add_site, change_site_setting, get_site, normalize_origin
 from widget.sites import settings_of as site_settings_of
 from widget.storage import Site, Storage, storage_for_settings, storage_for_url
@@ -96,7 +97,10 @@ def cmd_site_add(settings: Settings, args: argparse.Namespace) -> int:
     overrides = dict(_parse_assignment(item) for item in args.set or [])
 
     async def work(storage: Storage) -> None:
-        site = await add_site(storage, args.site, args.origin, args.name or "", overrides)
+        site = await add_site(
+            storage, args.site, args.origin, args.name or "", overrides,
+            Outbound(settings.outbound_private_networks),
+        )  # fmt: skip
         print(f"Added site {site.id!r}. Paste this where the comments should appear:\n")
         src = f"{settings.public_url}/embed.js"
         print(f'  <script src="{src}" data-site="{site.id}" async></script>')
@@ -140,7 +144,9 @@ def cmd_site_show(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_site_set(settings: Settings, args: argparse.Namespace) -> int:
     async def work(storage: Storage) -> None:
-        await change_site_setting(storage, args.site, args.name, args.value)
+        await change_site_setting(
+            storage, args.site, args.name, args.value, Outbound(settings.outbound_private_networks)
+        )
         print(f"{args.site}: {args.name} = {args.value}")
 
     _with_storage(settings, work)

@@ -163,6 +163,14 @@ SETTINGS: tuple[Setting, ...] = (
         "readers following live updates, all threads together",
         _parse_positive_int,
     ),
+    Setting(
+        "outbound_private_networks",
+        "",
+        "private networks that webhooks, Akismet and sign-in providers may reach, such as"
+        " 10.0.0.0/8,127.0.0.1 (empty: public addresses only); requests to a Mastodon server"
+        " a visitor names stay public-only",
+        _parse_networks,
+    ),
     Setting("akismet_key", "", "Akismet API key; empty: Akismet is not asked", secret=True),
     Setting("akismet_blog_url", "", "the blog URL registered with Akismet (default: public_url)"),
     Setting("akismet_url", "https://rest.akismet.com/1.1", "Akismet's API"),
@@ -210,6 +218,7 @@ class Settings:
     fragment_cache_bytes: int
     live_readers_per_thread: int
     live_readers_total: int
+    outbound_private_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     akismet_key: str
     akismet_blog_url: str
     akismet_url: str

@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from widget.errors import Invalid, NotFound
+from widget.outbound import AddressRefused, Outbound
 from widget.storage import Site, Storage
 from widget.urls import origin_of, split_url
 
@@ -22,6 +23,7 @@ __all__ = [
     "SiteSettings",
     "add_site",
     "change_site_setting",
+    "check_outbound_settings",
     "get_site",
     "normalize_origin",
     "settings_of",
@@ -257,20 +259,35 @@ def parse_site_settings(raw: Mapping[str, Any]) -> dict[str, Any]:
     return parsed
 
 
+async def check_outbound_settings(parsed: Mapping[str, Any], outbound: Outbound) -> None:
+    """Refuse settings that would send this server's requests where it may not connect (a
+    webhook at 127.0.0.1, say); raises Invalid naming the setting. Each request checks again,
+    since a name may resolve elsewhere later."""
+    url = parsed.get("webhook_url")
+    if not url:
+        return
+    try:
+        await outbound.check_url(url, allow_private_networks=True)
+    except AddressRefused as exc:
+        raise Invalid(f"webhook_url: {exc}.", {"webhook_url": f"{exc}."}) from None
+
+
 async def add_site(
     storage: Storage,
     site_id: str,
     origins: Sequence[str],
     name: str = "",
     settings: Mapping[str, Any] | None = None,
+    outbound: Outbound | None = None,
 ) -> Site:
+    """`outbound` is how this server reaches others (default: public addresses only)."""
     validate_site_id(site_id)
     normalized = sorted({normalize_origin(origin) for origin in origins})
     if not normalized:
         raise Invalid("A site needs at least one origin allowed to embed it.")
-    return await storage.add_site(
-        site_id, name.strip() or site_id, normalized, parse_site_settings(settings or {})
-    )
+    parsed = parse_site_settings(settings or {})
+    await check_outbound_settings(parsed, outbound or Outbound())
+    return await storage.add_site(site_id, name.strip() or site_id, normalized, parsed)
 
 
 async def get_site(storage: Storage, site_id: str) -> Site:
@@ -284,8 +301,13 @@ async def get_site(storage: Storage, site_id: str) -> Site:
     return site
 
 
-async def change_site_setting(storage: Storage, site_id: str, name: str, value: Any) -> Site:
+async def change_site_setting(
+    storage: Storage, site_id: str, name: str, value: Any, outbound: Outbound | None = None
+) -> Site:
+    """`outbound` is how this server reaches others (default: public addresses only)."""
     site = await get_site(storage, site_id)
+    parsed = parse_site_settings({name: value})
+    await check_outbound_settings(parsed, outbound or Outbound())
     merged = dict(site.settings)
-    merged.update(parse_site_settings({name: value}))
+    merged.update(parsed)
     return await storage.update_site(site_id, settings=merged)

@@ -403,8 +403,9 @@ _INSTANCE_HOST = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\
 def mastodon_instance(raw: str) -> str:
     """A Mastodon instance's host name, as typed ("@me@mastodon.social" and URLs accepted).
 
-    The server will talk to it, so only public DNS names pass: no IP addresses, no ports, no
-    single-label or internal names."""
+    Only names that look public pass (no IP addresses, ports, single-label or internal names),
+    for a clear answer early; the addresses a name resolves to are checked when the server
+    connects (widget/outbound.py)."""
     text = raw.strip().lower()
     text = re.sub(r"^https?://", "", text).split("/")[0]
     if "@" in text:

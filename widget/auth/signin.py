@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import logging
 import re
 import secrets
 from collections.abc import Mapping
@@ -38,6 +39,7 @@ from starlette.requests import Request
 from widget.auth.tokens import token_hash
 from widget.config import Settings
 from widget.errors import BadRequest, NotFound
+from widget.outbound import AddressRefused, Outbound
 from widget.storage import Profile, RateLimit, Storage, User
 
 from .providers import (
@@ -60,11 +62,13 @@ __all__ = [
 ]
 
 # Long enough for a person to finish in a cut-off popup and come back to the page.
+log = logging.getLogger(__name__)
+
 LOGIN_CODE_TTL = timedelta(minutes=5)
 # As long as the popup's flow state lives (its cookie's max_age): a frame polls at most this long.
 FLOW_TTL = timedelta(minutes=10)
 # Each start asks the provider (discovery, an app registration on Mastodon): bounded per network.
-STARTS_PER_NETWORK = 20
+STARTS_PER_NETWORK = 60  # a network may be an office or a campus
 STARTS_PERIOD_S = 600.0
 # The __Host- prefix: browsers keep it only if Secure, for Path=/ and with no Domain, so no
 # other host under the same site can set or shadow it.
@@ -114,10 +118,12 @@ class SignIn:
         self,
         settings: Settings,
         storage: Storage,
+        outbound: Outbound,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = settings
         self.storage = storage
+        self.outbound = outbound
         # Tests put a transport here to stand in for providers that cannot be reached.
         self.transport = transport
         self.providers = configured_providers(settings.providers)
@@ -162,6 +168,8 @@ class SignIn:
                     request, redirect_uri=redirect_uri, **authorization
                 )
             except _UNREACHABLE_ERRORS as exc:
+                # For the operator: a refused private address names the setting that opens it.
+                log.warning("sign-in with %s could not start: %s", name, exc)
                 raise SignInError(UNREACHABLE, 502) from exc
         except SignInError as exc:
             await self.record_failure(challenge, str(exc))
@@ -287,10 +295,8 @@ class SignIn:
             "scope": kind.scope,
             "code_challenge_method": "S256",
             "token_endpoint_auth_method": kind.token_auth,
-            "timeout": HTTP_TIMEOUT_S,
+            **self._http_options(config),  # authlib's discovery, token and key requests
         }
-        if self.transport is not None:
-            client_kwargs["transport"] = self.transport
         urls: dict[str, Any] = {}
         if kind.oidc:
             urls["server_metadata_url"] = config.metadata_url
@@ -308,6 +314,13 @@ class SignIn:
             client: StarletteOAuth2App = self.oauth.create_client(config.name)
             return client
         host = mastodon_instance(instance)
+        try:  # for a clear answer now; every request to it is checked again as it connects
+            await self.outbound.check_url(f"https://{host}/", allow_private_networks=False)
+        except AddressRefused as exc:
+            raise BadRequest(
+                f"The Mastodon server {host} is not on the public internet; enter the name of"
+                " a public server, such as mastodon.social."
+            ) from exc
         app = await self.storage.get_provider_app(config.name, host)
         if app is None:
             app = await self.storage.add_provider_app(
@@ -315,9 +328,18 @@ class SignIn:
             )
         return self._register(f"{config.name}:{host}", config, *app, instance=host)
 
+    def _http_options(self, config: ProviderConfig) -> dict[str, Any]:
+        """httpx client options for requests to this provider: the guarded client, where the
+        operator's private networks are open to providers the operator configured, never to a
+        Mastodon server a visitor names."""
+        if self.transport is not None:
+            return {"transport": self.transport, "timeout": HTTP_TIMEOUT_S}
+        private = not config.needs_instance
+        return self.outbound.client_options(HTTP_TIMEOUT_S, allow_private_networks=private)
+
     async def _register_mastodon_app(self, host: str, config: ProviderConfig) -> tuple[str, str]:
         """Register this server once with a Mastodon instance (its apps API)."""
-        async with httpx.AsyncClient(transport=self.transport, timeout=HTTP_TIMEOUT_S) as http:
+        async with httpx.AsyncClient(**self._http_options(config)) as http:
             try:
                 response = await http.post(
                     f"https://{host}/api/v1/apps",
@@ -347,7 +369,7 @@ class SignIn:
         assert fetch is not None
         if config.needs_instance:
             config = _with_instance(config, mastodon_instance(instance))
-        async with httpx.AsyncClient(transport=self.transport, timeout=HTTP_TIMEOUT_S) as http:
+        async with httpx.AsyncClient(**self._http_options(config)) as http:
             return await fetch(http, token, config)
 
 

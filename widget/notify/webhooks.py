@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from widget.outbound import Outbound
 from widget.storage import Comment, ThreadHead
 
 from .mail import plain_text
@@ -57,9 +58,9 @@ def webhook_body(event: str, site_id: str, head: ThreadHead, comment: Comment) -
 
 
 class Webhooks:
-    def __init__(self, secret_key: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, secret_key: str, outbound: Outbound) -> None:
         self.secret_key = secret_key
-        self.transport = transport
+        self.outbound = outbound
 
     async def call(self, job_id: int, payload: Mapping[str, Any]) -> None:
         """Raises WebhookError unless the receiver answers 2xx."""
@@ -76,9 +77,15 @@ class Webhooks:
             ),
         }
         try:
-            async with httpx.AsyncClient(transport=self.transport, timeout=TIMEOUT_S) as http:
+            # Checked again at every call, not only when the URL was set: DNS answers change.
+            async with self.outbound.client(TIMEOUT_S, allow_private_networks=True) as http:
                 response = await http.post(str(payload["url"]), content=body, headers=headers)
         except httpx.HTTPError as exc:
             raise WebhookError(f"{type(exc).__name__}: {exc}") from exc
+        if response.is_redirect:
+            raise WebhookError(
+                f"answered {response.status_code}; redirects are not followed, so set the"
+                " webhook URL to where it leads"
+            )
         if not response.is_success:
             raise WebhookError(f"answered {response.status_code}")

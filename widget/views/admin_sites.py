@@ -10,7 +10,14 @@ from starlette.routing import Route
 from widget import moderating
 from widget.errors import ClientError, Invalid, NotFound
 from widget.notify.webhooks import webhook_key
-from widget.sites import SITE_SETTINGS, add_site, get_site, normalize_origin, parse_site_settings
+from widget.sites import (
+    SITE_SETTINGS,
+    add_site,
+    check_outbound_settings,
+    get_site,
+    normalize_origin,
+    parse_site_settings,
+)
 from widget.storage import Site
 
 from .admin import AdminCall, admin_page, number_param
@@ -91,6 +98,10 @@ async def save_site(call: AdminCall) -> Response:
             settings.update(parse_site_settings({setting.name: values[setting.name]}))
         except Invalid as exc:
             errors.update(exc.fields)
+    try:
+        await check_outbound_settings(settings, call.context.outbound)
+    except Invalid as exc:
+        errors.update(exc.fields)
     origins: list[str] = []
     try:
         origins = _origins(values["origins"])

@@ -16,6 +16,7 @@ from widget.config import Settings
 from widget.events import EventHub
 from widget.lru import LruCache
 from widget.notify.outbox import Outbox
+from widget.outbound import Outbound
 from widget.sites import settings_of
 from widget.storage import GuestLikeLimit, RateLimit, Site, Storage
 
@@ -42,6 +43,7 @@ class AppContext:
     akismet: Akismet | None
     admin: AdminAuth
     outbox: Outbox
+    outbound: Outbound  # every request to another server goes through it
     # The counts API's checked questions and its answers' bytes (see views.api.counts).
     count_queries: LruCache[bytes, Any] = dataclasses.field(
         default_factory=lambda: LruCache(CACHE_ENTRIES)
