@@ -18,7 +18,7 @@ from widget.config import Settings
 from widget.errors import StorageUnavailable
 from widget.storage import NewJob, OutboxJob, Storage
 
-from .mail import Mail, Mailer
+from .mail import BadRecipient, Mail, Mailer
 from .plan import NotificationPlanner
 from .webhooks import WebhookError, Webhooks
 
@@ -119,6 +119,10 @@ class Outbox:
     async def _do(self, job: OutboxJob) -> None:
         try:
             follow_ups = await self._dispatch(job)
+        except BadRecipient as exc:
+            log.error("outbox job %s (%s) not sent, and never will be: %s", job.id, job.kind, exc)
+            await self.storage.retry_job(job.id, None, str(exc))
+            return
         except (OSError, smtplib.SMTPException, WebhookError, StorageUnavailable) as exc:
             attempts = job.attempts + 1
             delay = self.retry_delay(attempts)
