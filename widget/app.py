@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Host, Route
@@ -30,6 +31,7 @@ from widget.views.assets import Assets
 from widget.views.context import AppContext, app_context
 from widget.views.errors import exception_handlers
 from widget.views.html import HtmlRenderer
+from widget.views.request_log import RequestLog
 
 __all__ = ["create_app"]
 
@@ -110,6 +112,11 @@ def create_app(
         # The demo blog is another site (another host name) so that its embed is cross-site.
         # None of the routes above answers "/", so the demo's home page falls through to here.
         routes.append(Host(demo.DEMO_HOST, demo.create_demo_app(settings)))
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=exception_handlers,
+        middleware=[Middleware(RequestLog, trusted_proxies=settings.trusted_proxies)],
+    )
     app.state.widget = context
     return app
