@@ -299,13 +299,17 @@ def test_lines_from_elsewhere_lose_tokens_and_addresses_on_the_way_out(tmp_path:
             "except ValueError:\n"
             "    logging.getLogger('some.library').exception('failed: %s', 'bob%40example.com')\n"
             "logging.getLogger('httpx').info('HTTP Request: GET https://c.example/?code=abc')\n"
+            # Redacting takes time in proportion to a line, whatever a client put in it (a
+            # backtracking pattern took minutes over these): the process ends well within 60 s.
+            "for text in ('a' * 200_000 + '@', 'a%40' * 50_000, '@a' * 100_000):\n"
+            "    logging.getLogger('some.library').warning(text)\n"
         )
         with log_file.open("wb") as out:
             subprocess.run([sys.executable, "-c", script], stderr=out, check=True, timeout=60,
                            env={**os.environ, "WIDGET_DATA_DIR": str(tmp_path / "data")})  # fmt: skip
         log = log_file.read_text()
         assert "ValueError: GET https://c.example/data?token=[redacted]&x=1 for [address]" in (
-            log if log_format == "text" else json.loads(log)["exception"]
+            log if log_format == "text" else json.loads(log.splitlines()[0])["exception"]
         )
         assert "failed: [address]" in log
         assert token.split(".")[2] not in log and "example.com" not in log.replace("c.example", "")

@@ -34,23 +34,44 @@ REQUEST_LOGGER = "widget.requests"
 # The id of the request being served, for every line logged while it is (set by RequestLog).
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
-# An address, its @ maybe percent-encoded (as in a URL).
-_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+")
+# Every pattern here takes time in proportion to the text, whatever it holds: a log line can
+# carry a client's text, and a pattern that backtracks would let a long one stall the server.
+# An address: found by its @ (maybe percent-encoded, as in a URL) and the domain after it; the
+# local part is then taken back from the @, at most 64 characters.
+_AT_AND_DOMAIN = re.compile(r"(?:@|%40)[\w-]{1,63}+(?:\.[\w-]{1,63}+)++", re.IGNORECASE)
+_LOCAL_PART = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/=?^_`{|}~.-"
+)
 # Our signed tokens (itsdangerous: payload.time.signature, the payload maybe compressed: a
-# leading dot) and JWTs; then any value of a parameter named like a secret.
-_SIGNED = re.compile(r"\.?[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}")
+# leading dot) and JWTs, each matched from the start of a run of their characters only; then
+# any value of a parameter named like a secret.
+_SIGNED = re.compile(
+    r"(?<![A-Za-z0-9_-])\.?[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]{4,}+\.[A-Za-z0-9_-]{20,}+"
+)
 _SECRET_PARAMETER = re.compile(
     r"\b(token|code|state|challenge|verifier|password|secret|key|access_token|id_token)"
-    r"(=|%3D)[^\s&\"'<>]+",
+    r"(=|%3D)[^\s&\"'<>]++",
     re.IGNORECASE,
 )
 
 
 def redact(text: str) -> str:
     """`text` without email addresses, signed tokens or the values of secret parameters."""
-    text = _ADDRESS.sub("[address]", text)
-    text = _SIGNED.sub("[token]", text)
+    text = _SIGNED.sub("[token]", _without_addresses(text))
     return _SECRET_PARAMETER.sub(r"\1\2[redacted]", text)
+
+
+def _without_addresses(text: str) -> str:
+    kept: list[str] = []
+    done = 0  # text[:done] is dealt with
+    for found in _AT_AND_DOMAIN.finditer(text):
+        start = found.start()
+        while start > done and found.start() - start < 64 and text[start - 1] in _LOCAL_PART:
+            start -= 1
+        if start < found.start():  # something before the @: an address
+            kept += [text[done:start], "[address]"]
+            done = found.end()
+    return "".join(kept) + text[done:] if kept else text
 
 
 # Libraries whose debug and info lines hold what must not be logged: aiosqlite's and asyncpg's
