@@ -140,15 +140,22 @@ def start_uvicorn(
     if factory:
         command.append("--factory")
     process = subprocess.Popen(command, env=env, cwd=ROOT)
+    return wait_until_serving(process, f"http://127.0.0.1:{port}/", target)
+
+
+def wait_until_serving(
+    process: subprocess.Popen[bytes], url: str, name: str
+) -> subprocess.Popen[bytes]:
+    """The process, once `url` answers (anything); killed if it does not within 30 s."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            httpx.get(url, timeout=1)
             return process
         except httpx.TransportError:
             time.sleep(0.1)
     process.kill()
-    raise RuntimeError(f"{target} did not start")
+    raise RuntimeError(f"{name} did not start")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

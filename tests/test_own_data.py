@@ -93,7 +93,12 @@ async def test_links_are_rate_limited_and_checked(mail_client: httpx.AsyncClient
     too_many = await ask_for_link(mail_client, ANN)
     assert too_many.status_code == 429
     assert "Too many links" in too_many.text
-    assert (await ask_for_link(mail_client, "not an address")).status_code == 400
+    refused = await ask_for_link(mail_client, "not an address")
+    assert refused.status_code == 422
+    assert (
+        '<p class="wg-error" id="wg-own-email-error" role="alert">Enter an email address such as'
+        " name@example.com.</p>"
+    ) in refused.text
     elsewhere = await mail_client.post(
         DATA_REQUEST, data={**EMBED, "email": ANN}, headers={"Origin": "https://evil.example"}
     )

@@ -83,7 +83,7 @@ async def test_a_website_without_scheme_gets_https(client: httpx.AsyncClient) ->
         ({"name": "Ann\nEvil: header"}, "name", "line breaks"),
         ({"email": ""}, "email", "Enter your email address"),
         ({"email": "not-an-email"}, "email", "name@example.com"),
-        ({"email": "a@b"}, "email", "name@example.com"),
+        ({"email": "a@b"}, "email", "After the @, enter a domain name such as example.com."),
         ({"website": "javascript:alert(1)"}, "website", "http:// or https://"),
         ({"website": "ftp://files.example"}, "website", "http:// or https://"),
         ({"website": "data:text/html,hi"}, "website", "http:// or https://"),

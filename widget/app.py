@@ -32,6 +32,7 @@ from widget.views.assets import Assets
 from widget.views.context import AppContext, app_context
 from widget.views.errors import exception_handlers
 from widget.views.html import HtmlRenderer
+from widget.views.request_log import RequestLog
 from widget.views.security import SecurityHeaders
 
 __all__ = ["create_app"]
@@ -124,7 +125,12 @@ def create_app(
         routes=routes,
         lifespan=lifespan,
         exception_handlers=exception_handlers,
-        middleware=[Middleware(SecurityHeaders)],
+        # Outermost first: every answer, the request log's own 500 page included, gets the
+        # security headers; every request gets its log line and id.
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(RequestLog, trusted_proxies=settings.trusted_proxies),
+        ],
     )
     app.state.widget = context
     return app

@@ -17,6 +17,7 @@ from widget.cli_admin import add_admin_commands
 from widget.cli_porting import add_porting_commands
 from widget.config import SETTINGS, ConfigError, Settings, load_settings
 from widget.errors import ClientError
+from widget.logs import configure_logging
 from widget.outbound import Outbound
 from widget.sites import SITE_SETTINGS, add_site, change_site_setting, get_site, normalize_origin
 from widget.sites import settings_of as site_settings_of
@@ -64,12 +65,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         public_url = f"http://comments.localhost:{port}"
         settings = dataclasses.replace(settings, public_url=public_url)
     app = create_app(settings)
-    print(f"widget {__version__} serving on http://{args.host}:{port}")
-    print(f"  comments server: {settings.public_url}")
+    say = print if settings.log_format == "text" else _log_line
+    say(f"widget {__version__} serving on http://{args.host}:{port}")
+    say(f"  comments server: {settings.public_url}")
     if settings.demo:
         demo_url = f"{demo.demo_origin(settings)}/"
-        print(f"  demo blog post:  {demo_url}   (WIDGET_DEMO=false turns it off)")
-    print(f"  database:        {settings.database_url}")
+        say(f"  demo blog post:  {demo_url}   (WIDGET_DEMO=false turns it off)")
+    say(f"  database:        {settings.database_url_shown}")
     sys.stdout.flush()
     uvicorn.run(
         app,
@@ -78,10 +80,20 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         log_level=settings.log_level,
         proxy_headers=False,  # X-Forwarded-For is read by widget itself, from trusted proxies only
         server_header=False,
+        # Our own request log (widget/views/request_log.py) replaces uvicorn's, which writes
+        # the tokens of email links; uvicorn's other lines go through our log format.
+        access_log=False,
+        log_config=None,
         # Live-update streams stay open; on shutdown they get this long to end by themselves.
         timeout_graceful_shutdown=5,
     )
     return 0
+
+
+def _log_line(text: str) -> None:
+    """A line of the start banner for a log collector (JSON lines), as is: it names no person,
+    and the database URL's password is hidden already (a user@host is not an address)."""
+    logging.getLogger("widget.cli").info(text, extra={"redacted": True})
 
 
 # -- sites ------------------------------------------------------------------------------------
@@ -254,7 +266,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
         return None  # opening the storage applies every pending migration
 
     _with_storage(settings, work)
-    print(f"The database at {settings.database_url} is up to date.")
+    print(f"The database at {settings.database_url_shown} is up to date.")
     return 0
 
 
@@ -406,9 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"widget: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings)
     try:
         result: int = args.run(settings, args)
     except ClientError as exc:

@@ -90,6 +90,11 @@ def report_lines(report: ImportReport, site_id: str) -> list[str]:
             f"  {skip.key}: {skip.reason}" + (f" ({skip.detail})" if skip.detail else "")
             for skip in report.skipped
         ]
+    if report.addresses_dropped:
+        lines.append(
+            f"Email addresses left out, not being one plain address: {report.addresses_dropped:,}"
+            " (their comments were imported without one)"
+        )
     if report.dry_run:
         lines.append("Dry run: nothing was written.")
     return lines

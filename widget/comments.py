@@ -15,6 +15,7 @@ from typing import Any
 from widget import moderation
 from widget.akismet import Akismet
 from widget.auth.tokens import BadToken, Purpose, TokenSigner
+from widget.email_address import NotAnEmailAddress, check_email_address
 from widget.errors import BadRequest, Forbidden, Invalid, NotFound
 from widget.rendering import render_markdown
 from widget.sites import SiteSettings, settings_of
@@ -51,13 +52,11 @@ __all__ = [
 ]
 
 MAX_NAME_CHARS = 100
-MAX_EMAIL_CHARS = 254
 MAX_URL_CHARS = 500
 MAX_PAGE_ID_CHARS = 500
 MAX_TITLE_CHARS = 300
 MAX_EDIT_TOKENS = 100
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
 # Control characters other than tab and newline have no place in a comment.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -166,15 +165,7 @@ def check_comment_form(
     notify = raw.get("notify", "").lower() in {"1", "on", "true", "yes"}
     if not signed_in:
         name = _check_name(raw.get("name", ""), errors)
-        email = raw.get("email", "").strip()
-        if not email and notify:
-            errors["email"] = "Enter your email address to be told of replies (it is never shown)."
-        elif not email and email_required:
-            errors["email"] = "Enter your email address (it is never shown)."
-        elif email and (
-            len(email) > MAX_EMAIL_CHARS or not _EMAIL.match(email) or _CONTROL.search(email)
-        ):
-            errors["email"] = "Enter an email address such as name@example.com."
+        email = _check_email(raw.get("email", ""), errors, notify=notify, required=email_required)
         website = _check_website(raw.get("website", ""), errors)
     parent_id = None
     parent_raw = raw.get("parent", "").strip()
@@ -229,6 +220,20 @@ def _check_name(raw: str, errors: dict[str, str]) -> str:
     elif _CONTROL_OR_NEWLINE.search(name):
         errors["name"] = "Your name contains control characters or line breaks; remove them."
     return name
+
+
+def _check_email(raw: str, errors: dict[str, str], *, notify: bool, required: bool) -> str:
+    if not raw.strip():
+        if notify:
+            errors["email"] = "Enter your email address to be told of replies (it is never shown)."
+        elif required:
+            errors["email"] = "Enter your email address (it is never shown)."
+        return ""
+    try:
+        return check_email_address(raw)
+    except NotAnEmailAddress as exc:
+        errors["email"] = str(exc)
+        return raw.strip()
 
 
 def _check_website(raw: str, errors: dict[str, str]) -> str:

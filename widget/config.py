@@ -195,6 +195,13 @@ SETTINGS: tuple[Setting, ...] = (
         _parse_seconds,
     ),
     Setting("log_level", "info", "debug, info, warning or error"),
+    Setting(
+        "log_format",
+        "text",
+        "text, or json: one JSON object per line (time, level, message, request_id, ...)"
+        " for log collectors",
+        _parse_choice("text", "json"),
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -232,6 +239,7 @@ class Settings:
     mail_from: str
     outbox_retry_s: float
     log_level: str
+    log_format: str
     # Sign-in providers: name -> their settings (WIDGET_PROVIDER_<NAME>_<FIELD>, or a
     # [providers.<name>] table in the config file); see widget/auth/providers.py.
     providers: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
@@ -247,6 +255,15 @@ class Settings:
         return self.mail_from or f"widget <widget@{host}>"
 
     @property
+    def database_url_shown(self) -> str:
+        """The database URL with its password (if it holds one) hidden, for printing."""
+        parts = urlsplit(self.database_url)
+        if parts.password is None:
+            return self.database_url
+        netloc = parts.netloc.replace(f":{parts.password}@", ":********@", 1)
+        return parts._replace(netloc=netloc).geturl()
+
+    @property
     def public_port(self) -> int:
         parts = urlsplit(self.public_url)
         return parts.port or (443 if parts.scheme == "https" else 80)
@@ -256,6 +273,8 @@ class Settings:
         rows = []
         for setting in SETTINGS:
             value = getattr(self, setting.name)
+            if setting.name == "database_url":
+                value = self.database_url_shown
             shown = "********" if setting.secret and value else _show(value)
             rows.append((setting.name, shown, self.sources.get(setting.name, "default")))
         return rows

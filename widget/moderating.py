@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from widget import comments
+from widget.email_address import email_field
 from widget.errors import Invalid, NotFound
 from widget.rendering import render_markdown
 from widget.storage import Admin, Ban, Comment, CommentStatus, QueueItem, QueueQuery, Storage
@@ -110,9 +111,7 @@ def check_ban(kind: str, value: str) -> tuple[Literal["user", "email", "network"
     """A ban typed in by hand: an email address, an IP address or network, or a user id."""
     value = value.strip()
     if kind == "email":
-        if "@" not in value or len(value) > 254 or any(c.isspace() for c in value):
-            raise Invalid(f"{value!r} is not an email address.", {"value": "An email address."})
-        return "email", value.lower()
+        return "email", email_field(value, "value").lower()
     if kind == "network":
         try:
             return "network", str(ipaddress.ip_network(value, strict=False))

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, Literal
 
+from widget.email_address import NotAnEmailAddress, check_email_address
 from widget.errors import Invalid, NotFound
 from widget.outbound import AddressRefused, Outbound
 from widget.storage import Site, Storage
@@ -31,7 +32,6 @@ __all__ = [
 ]
 
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 
 
 class _IntBetween:
@@ -76,10 +76,13 @@ def _emails(raw: Any) -> str:
     addresses = [part.strip() for part in str(raw).replace("\n", ",").split(",") if part.strip()]
     if len(addresses) > 20:
         raise ValueError("expected at most 20 addresses")
+    checked = []
     for address in addresses:
-        if not _EMAIL.match(address) or len(address) > 254:
-            raise ValueError(f"{address!r} is not an email address")
-    return ", ".join(addresses)
+        try:
+            checked.append(check_email_address(address))
+        except NotAnEmailAddress as exc:
+            raise ValueError(f"{address!r} is not an email address. {exc}".rstrip(".")) from None
+    return ", ".join(checked)
 
 
 def _text(max_chars: int) -> Callable[[Any], str]:

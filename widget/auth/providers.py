@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from widget.config import ConfigError
+from widget.email_address import NotAnEmailAddress, check_email_address
 from widget.errors import BadRequest
 from widget.storage import Profile
 
@@ -93,6 +94,15 @@ def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def _email(value: Any) -> str:
+    """A provider's address only when it is one plain address (see widget.email_address):
+    anything else is dropped, not refused, so the person still signs in, just without mail."""
+    try:
+        return check_email_address(value) if isinstance(value, str) else ""
+    except NotAnEmailAddress:
+        return ""
+
+
 def _https(value: Any) -> str:
     """Only https URLs are kept for avatars and profiles (they are shown in the thread)."""
     text = _text(value)
@@ -115,7 +125,7 @@ def oidc_profile(provider: str, claims: Mapping[str, Any]) -> Profile:
         or _text(claims.get("nickname"))
         or f"{provider} user"
     )
-    email = _text(claims.get("email")) if claims.get("email_verified") is True else ""
+    email = _email(claims.get("email")) if claims.get("email_verified") is True else ""
     return Profile(
         provider=provider,
         subject=subject,
@@ -162,7 +172,7 @@ async def github_profile(
         provider=config.name,
         subject=_require(user.get("id"), "who you are"),
         name=_text(user.get("name")) or login or "GitHub user",
-        email=_text(verified_primary),
+        email=_email(verified_primary),
         avatar_url=_https(user.get("avatar_url")),
         profile_url=_https(user.get("html_url")),
     )
@@ -183,7 +193,7 @@ async def facebook_profile(
         provider=config.name,
         subject=_require(me.get("id"), "who you are"),
         name=_text(me.get("name")) or "Facebook user",
-        email=_text(me.get("email")),
+        email=_email(me.get("email")),
         avatar_url="" if silhouette else _https(picture.get("url")),
         profile_url=_https(me.get("link")),
     )
@@ -219,7 +229,7 @@ async def wordpress_profile(
         provider=config.name,
         subject=_require(me.get("ID"), "who you are"),
         name=_text(me.get("display_name")) or _text(me.get("username")) or "WordPress.com user",
-        email=_text(me.get("email")) if me.get("email_verified") is True else "",
+        email=_email(me.get("email")) if me.get("email_verified") is True else "",
         avatar_url=_https(me.get("avatar_URL")),
         profile_url=_https(me.get("profile_URL")),
     )
@@ -245,7 +255,7 @@ async def vk_profile(
         subject=subject,
         name=name or "VK user",
         # VK ID hands out the address of a confirmed account only when the user allowed it.
-        email=_text(user.get("email")),
+        email=_email(user.get("email")),
         avatar_url=_https(user.get("avatar")),
         profile_url=f"https://vk.com/id{subject}"
         if (subject.isascii() and subject.isdigit())
@@ -269,7 +279,7 @@ async def yandex_profile(
         name=_text(info.get("display_name")) or _text(info.get("real_name"))
         or _text(info.get("login")) or "Yandex user",
         # Yandex ID accounts' default_email is an address Yandex has confirmed.
-        email=_text(info.get("default_email")),
+        email=_email(info.get("default_email")),
         avatar_url=avatar,
     )  # fmt: skip
 

@@ -3,6 +3,11 @@
 Names and titles come from visitors, so every header value is flattened to one line first: a
 CR or LF in a commenter's name cannot add a header. Email bodies carry the comment as plain
 text (its HTML's text, no markup) and no links but our own.
+
+Each mail goes to one person. Addresses are checked where they come in, and again here, whatever
+a stored job holds (an import, a row older than the check): a recipient that is not one plain
+address is never sent to, the envelope names only that recipient, and a job's extra headers
+cannot add another (no Cc, Bcc or Resent-To).
 """
 
 from __future__ import annotations
@@ -21,12 +26,19 @@ from typing import Any
 import jinja2
 
 from widget.config import Settings
+from widget.email_address import NotAnEmailAddress, check_email_address
 
-__all__ = ["Mail", "MailTemplates", "Mailer", "header_text", "plain_text"]
+__all__ = ["BadRecipient", "Mail", "MailTemplates", "Mailer", "header_text", "plain_text"]
 
 SMTP_TIMEOUT_S = 20.0
 # Unicode line and paragraph separators and every control character end up as a space.
 _UNSAFE_IN_HEADER = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+# The headers a job may add (the planner's, for one-click unsubscribe); any other is left out.
+_EXTRA_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
+
+
+class BadRecipient(Exception):
+    """The mail's recipient is not one plain address: it is not sent, now or later."""
 
 
 def header_text(text: str, max_chars: int = 150) -> str:
@@ -106,9 +118,14 @@ class Mailer:
         self.settings = settings
 
     def message(self, mail: Mail) -> EmailMessage:
+        """The message to send; raises BadRecipient unless `mail.to` is one plain address."""
+        try:
+            to = check_email_address(mail.to)
+        except NotAnEmailAddress:
+            raise BadRecipient("the recipient is not one plain email address") from None
         message = EmailMessage()
         message["From"] = self.settings.sender
-        message["To"] = mail.to
+        message["To"] = to
         message["Subject"] = header_text(mail.subject, 200)
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = make_msgid(
@@ -116,16 +133,19 @@ class Mailer:
         )
         message["Auto-Submitted"] = "auto-generated"
         for name, value in mail.headers.items():
-            message[name] = header_text(value, 500)
+            if name.lower() in _EXTRA_HEADERS:
+                message[name] = header_text(value, 500)
         message.set_content(mail.text)
         message.add_alternative(mail.html, subtype="html")
         return message
 
     async def send(self, mail: Mail) -> None:
-        """Raises OSError or smtplib.SMTPException when the mail server does not take it."""
-        await asyncio.to_thread(self._send, self.message(mail))
+        """Raises BadRecipient, or OSError or smtplib.SMTPException when the mail server does
+        not take it."""
+        message = self.message(mail)
+        await asyncio.to_thread(self._send, message, str(message["To"]))
 
-    def _send(self, message: EmailMessage) -> None:
+    def _send(self, message: EmailMessage, recipient: str) -> None:
         settings = self.settings
         context = ssl.create_default_context()
         smtp: smtplib.SMTP
@@ -140,4 +160,5 @@ class Mailer:
                 smtp.starttls(context=context)
             if settings.smtp_username:
                 smtp.login(settings.smtp_username, settings.smtp_password)
-            smtp.send_message(message)
+            # The envelope names the one recipient, never what headers might add up to.
+            smtp.send_message(message, to_addrs=[recipient])

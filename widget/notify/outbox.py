@@ -16,9 +16,10 @@ from datetime import UTC, datetime, timedelta
 
 from widget.config import Settings
 from widget.errors import StorageUnavailable
+from widget.logs import redact
 from widget.storage import NewJob, OutboxJob, Storage
 
-from .mail import Mail, Mailer
+from .mail import BadRecipient, Mail, Mailer
 from .plan import NotificationPlanner
 from .webhooks import WebhookError, Webhooks
 
@@ -119,16 +120,21 @@ class Outbox:
     async def _do(self, job: OutboxJob) -> None:
         try:
             follow_ups = await self._dispatch(job)
+        except BadRecipient as exc:
+            log.error("outbox job %s (%s) not sent, and never will be: %s", job.id, job.kind, exc)
+            await self.storage.retry_job(job.id, None, str(exc))
+            return
         except (OSError, smtplib.SMTPException, WebhookError, StorageUnavailable) as exc:
             attempts = job.attempts + 1
             delay = self.retry_delay(attempts)
             due = datetime.now(UTC) + timedelta(seconds=delay) if delay is not None else None
             what = f"outbox job {job.id} ({job.kind}) failed, attempt {attempts}"
+            failure = _failure(exc)
             if due is None:
-                log.error("%s; giving up: %s", what, exc)
+                log.error("%s; giving up: %s", what, failure)
             else:
-                log.warning("%s; retrying in %.0f s: %s", what, delay, exc)
-            await self.storage.retry_job(job.id, due, f"{type(exc).__name__}: {exc}")
+                log.warning("%s; retrying in %.0f s: %s", what, delay, failure)
+            await self.storage.retry_job(job.id, due, failure)
             if delay is not None:
                 at = asyncio.get_running_loop().time() + delay
                 self._next_retry = min(at, self._next_retry or at)
@@ -145,3 +151,18 @@ class Outbox:
         elif job.kind == "webhook":
             await self.webhooks.call(job.id, job.payload)
         return []
+
+
+def _failure(exc: Exception) -> str:
+    """What went wrong, for the log and the job's record, without the recipient's address
+    (SMTP errors name it, and servers' answers often repeat it)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        answers = "; ".join(f"{code} {_text(said)}" for code, said in exc.recipients.values())
+        return redact(f"the mail server refused the recipient: {answers}")
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return redact(f"the mail server answered {exc.smtp_code} {_text(exc.smtp_error)}")
+    return redact(f"{type(exc).__name__}: {exc}")
+
+
+def _text(said: bytes | str) -> str:
+    return said.decode("utf-8", "replace") if isinstance(said, bytes) else said

@@ -22,9 +22,16 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+from widget.email_address import NotAnEmailAddress, check_email_address
 from widget.porting.detect import FORMAT_NAMES, detect
 from widget.porting.items import BadFile, Item, Skip
-from widget.storage import ImportedLike, ImportedThread, ImportItem, Storage
+from widget.storage import (
+    ImportedComment,
+    ImportedLike,
+    ImportedThread,
+    ImportItem,
+    Storage,
+)
 
 __all__ = ["ImportReport", "import_file"]
 
@@ -56,6 +63,7 @@ class ImportReport:
     threads_created: int = 0
     orphans: list[str] = dataclasses.field(default_factory=list)
     skipped: list[Skip] = dataclasses.field(default_factory=list)
+    addresses_dropped: int = 0  # not one plain email address: the comment came in without it
 
     def skipped_by_reason(self) -> dict[str, int]:
         return dict(Counter(skip.reason for skip in self.skipped).most_common())
@@ -78,6 +86,7 @@ class Staging:
             "CREATE TABLE skips (seq INTEGER PRIMARY KEY, key TEXT, reason TEXT, detail TEXT);"
         )
         self.count = 0
+        self.addresses_dropped = 0
 
     def add(self, item: Item) -> None:
         if isinstance(item, Skip):
@@ -87,6 +96,7 @@ class Staging:
         elif isinstance(item, ImportedThread):
             self.db.execute("INSERT INTO threads (payload) VALUES (?)", (pickle.dumps(item),))
         else:
+            item = self._plain_addresses(item)
             try:
                 self.db.execute(
                     "INSERT INTO items (page, key, parent, status, payload) VALUES (?, ?, ?, ?, ?)",
@@ -96,6 +106,25 @@ class Staging:
                 self.count += 1
             except sqlite3.IntegrityError:
                 self.skip(Skip(item.key, "duplicate", "the file has this key twice"))
+
+    def _plain_addresses(self, comment: ImportedComment) -> ImportedComment:
+        """Another system's addresses are checked as typed ones are: a list, a display name or
+        a broken address is dropped (and counted), so no email can go to it; the comment stays.
+        """
+        email = self._plain_address(comment.author_email)
+        user = comment.user
+        if user is not None and user.email:
+            user = dataclasses.replace(user, email=self._plain_address(user.email))
+        return dataclasses.replace(comment, author_email=email, user=user)
+
+    def _plain_address(self, raw: str) -> str:
+        if not raw.strip():
+            return ""
+        try:
+            return check_email_address(raw)
+        except NotAnEmailAddress:
+            self.addresses_dropped += 1
+            return ""
 
     def skip(self, skip: Skip) -> None:
         self.db.execute("INSERT INTO skips (key, reason, detail) VALUES (?, ?, ?)",
@@ -211,4 +240,5 @@ async def import_file(
     return ImportReport(
         format=found, dry_run=dry_run, imported=tally.imported, likes=tally.likes,
         threads_created=tally.threads_created, orphans=tally.orphans, skipped=skipped,
+        addresses_dropped=staging.addresses_dropped,
     )  # fmt: skip

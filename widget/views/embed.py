@@ -15,7 +15,7 @@ from starlette.routing import Route
 from widget import comments, moderation
 from widget.addresses import rate_limit_key
 from widget.avatars import AVATAR_KEY, identicon_svg
-from widget.errors import ClientError, Forbidden, NotFound, RateLimited
+from widget.errors import ClientError, Forbidden, Invalid, NotFound, RateLimited
 from widget.i18n import Translator
 from widget.sites import get_site, settings_of
 from widget.storage import Comment, Site, ThreadHead
@@ -99,6 +99,7 @@ async def _render_document(
     headers: Mapping[str, str] | None = None,
     held: bool = False,
     data_link_sent: bool = False,
+    own_data_error: ClientError | None = None,
 ) -> Response:
     fragment = await context.html.thread_fragment(query, head)
     html = context.html
@@ -135,6 +136,9 @@ async def _render_document(
             "email_required": settings_of(query.site).guest_email == "required",
             "mail_enabled": context.settings.mail_enabled,
             "data_link_sent": data_link_sent,
+            "own_data_error": (
+                own_data_error.fields.get("email", own_data_error.message) if own_data_error else ""
+            ),
             "providers": list(context.sign_in.providers.values()),
             "sign_in_required": config["signInRequired"],
         },
@@ -227,12 +231,9 @@ async def post_from_form(request: Request) -> Response:
     except ClientError as error:
         head = await storage.get_thread_head(query.site.id, query.page.page_id)
         reply_to = await _reply_target(context, head, form.get("parent", ""))
-        headers = {}
-        if isinstance(error, RateLimited):
-            headers["Retry-After"] = str(int(error.retry_after_s) + 1)
         return await _render_document(
             request, context, query, head, reply_to=reply_to, values=values, error=error,
-            status_code=error.status, headers=headers,
+            status_code=error.status, headers=_error_headers(error),
         )  # fmt: skip
     context.outbox.wake()
     comment = posted.comment
@@ -250,8 +251,22 @@ async def data_request(request: Request) -> Response:
     form = await read_form(request, context.settings.max_request_bytes)
     query = EmbedQuery.parse(await _embed_site(context, request), form)
     address = rate_limit_key(remote_address(request, context.settings))
-    await own_data.request_link(context, form.get("email", ""), address)
+    try:
+        await own_data.request_link(context, form.get("email", ""), address)
+    except (Invalid, RateLimited) as error:  # shown beside the address, with what was typed
+        head = await context.storage.get_thread_head(query.site.id, query.page.page_id)
+        return await _render_document(
+            request, context, query, head, own_data_error=error,
+            values={"own_data_email": form.get("email", "")},
+            status_code=error.status, headers=_error_headers(error),
+        )  # fmt: skip
     return RedirectResponse(f"{query.document_path(data_link=1)}#wg-own-data", status_code=303)
+
+
+def _error_headers(error: ClientError) -> dict[str, str]:
+    if isinstance(error, RateLimited):
+        return {"Retry-After": str(int(error.retry_after_s) + 1)}
+    return {}
 
 
 async def avatar(request: Request) -> Response:

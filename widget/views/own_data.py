@@ -17,7 +17,8 @@ from starlette.routing import Route
 
 from widget import own_data
 from widget.auth.tokens import BadToken, Purpose
-from widget.errors import BadRequest, Forbidden, ServiceUnavailable
+from widget.email_address import email_field
+from widget.errors import BadRequest, Forbidden, Invalid, ServiceUnavailable
 from widget.storage import RateLimit, User
 
 from .auth import current_user
@@ -80,9 +81,10 @@ async def request_link(context: AppContext, email: str, address_key: str) -> Non
         raise ServiceUnavailable(
             "This comment server sends no email; ask the site's owner for your comments."
         )
-    email = email.strip().lower()
-    if "@" not in email or len(email) > 254:
-        raise BadRequest("Enter the email address you commented with.")
+    if not email.strip():
+        message = "Enter the email address you commented with."
+        raise Invalid(message, {"email": message})
+    email = email_field(email).lower()
     await context.storage.take_rate_limits(
         [
             RateLimit(f"data-link:{address_key}", LINKS_PER_NETWORK_PER_HOUR, 3600.0,
