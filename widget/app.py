@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Host, Route
@@ -18,6 +18,7 @@ from widget.auth.admins import AdminAuth
 from widget.auth.signin import SignIn
 from widget.auth.tokens import TokenSigner
 from widget.config import Settings, load_settings
+from widget.errors import StorageUnavailable
 from widget.events import EventHub
 from widget.notify.mail import Mailer, MailTemplates
 from widget.notify.outbox import Outbox
@@ -28,21 +29,27 @@ from widget.views import admin, api, auth, embed, notify, own_data
 from widget.views import events as live
 from widget.views.assets import Assets
 from widget.views.context import AppContext, app_context
-from widget.views.errors import exception_handlers
+from widget.views.errors import RetryAfterUnavailable, exception_handlers
 from widget.views.html import HtmlRenderer
 
 __all__ = ["create_app"]
 
-log = logging.getLogger(__name__)
-
 
 async def healthz(request: Request) -> Response:
-    try:
-        await app_context(request).storage.ping()
-    except Exception:
-        log.exception("health check failed")
-        return JSONResponse({"status": "database unavailable"}, status_code=503)
+    """Alive: the process answers. It asks nothing of the database, so that a database outage
+    does not get healthy processes restarted (that is what /readyz is for)."""
     return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready: the database can be read and written right now. Load balancers send traffic to
+    an instance only while this says 200."""
+    headers = {"Cache-Control": "no-store"}
+    try:
+        await app_context(request).storage.check_ready()
+    except StorageUnavailable:  # the storage has logged why
+        return JSONResponse({"status": "database unavailable"}, 503, headers)
+    return JSONResponse({"status": "ready"}, headers=headers)
 
 
 def _outbox(settings: Settings, storage: Storage, signer: TokenSigner) -> Outbox:
@@ -61,7 +68,7 @@ def create_app(
     storage = storage or storage_for_settings(settings)
     assets = Assets()
     events = EventHub(settings.live_readers_per_thread, settings.live_readers_total)
-    storage.on_event(events.publish)
+    storage.on_event(events.publish, events.missed)
     sign_in = SignIn(settings, storage, provider_transport)
     html = HtmlRenderer(settings, assets, storage)
     html.provider_names.update({name: p.display_name for name, p in sign_in.providers.items()})
@@ -105,11 +112,17 @@ def create_app(
         *notify.routes,
         *own_data.routes,
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/readyz", readyz, methods=["GET", "HEAD"]),
     ]
     if settings.demo:
         # The demo blog is another site (another host name) so that its embed is cross-site.
         # None of the routes above answers "/", so the demo's home page falls through to here.
         routes.append(Host(demo.DEMO_HOST, demo.create_demo_app(settings)))
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=exception_handlers,
+        middleware=[Middleware(RetryAfterUnavailable)],
+    )
     app.state.widget = context
     return app

@@ -16,7 +16,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from widget.comments import page_ref
-from widget.events import Subscription
+from widget.events import Missed, Subscription
 from widget.sites import get_site
 from widget.storage import ThreadEvent
 
@@ -88,6 +88,10 @@ async def _forward(subscription: Subscription) -> AsyncIterator[str]:
             return
         if event is None:
             yield ": heartbeat\n\n"
+            continue
+        if isinstance(event, Missed):
+            # Changes may have gone by unheard: reload, then go on following this stream.
+            yield _message("reset", {})
             continue
         yield _message(event.kind, _event_data(event))
 
