@@ -24,6 +24,7 @@ from widget.notify.mail import Mailer, MailTemplates
 from widget.notify.outbox import Outbox
 from widget.notify.plan import NotificationPlanner
 from widget.notify.webhooks import Webhooks
+from widget.startup import open_storage
 from widget.storage import Storage, storage_for_settings
 from widget.views import admin, api, auth, embed, notify, own_data
 from widget.views import events as live
@@ -91,10 +92,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await storage.open()
+        await open_storage(storage, settings)
         try:
-            if settings.demo:
-                await demo.ensure_demo_site(storage, settings)
             context.outbox.start()
             yield
         finally:

@@ -1,7 +1,7 @@
-"""What `widget serve` makes sure of before it serves: the port is free, and the application
-starts (the database opens, migrates and takes a write; the demo site is there when the demo
-is on). A server that cannot run exits at once with a message naming what to fix, rather
-than logging a traceback and half-starting."""
+"""Starting up: what every start writes, and what `widget serve` makes sure of before it
+serves (the port is free; the database opens, migrates and takes a write). A server that
+cannot run exits at once with a message naming what to fix, rather than logging a traceback
+and half-starting."""
 
 from __future__ import annotations
 
@@ -9,25 +9,36 @@ import asyncio
 import errno
 import socket
 
+from widget import demo
 from widget.config import Settings
 from widget.errors import SetupError
+from widget.storage import Storage, storage_for_settings
 
-__all__ = ["check_can_serve"]
+__all__ = ["check_can_serve", "open_storage"]
+
+
+async def open_storage(storage: Storage, settings: Settings) -> None:
+    """Open the database and make what every start makes: the demo site, when the demo is on.
+    Safe when instances start together; closes the storage again if it fails."""
+    await storage.open()
+    try:
+        if settings.demo:
+            await demo.ensure_demo_site(storage, settings)
+    except BaseException:
+        await storage.close()
+        raise
 
 
 def check_can_serve(settings: Settings, host: str, port: int) -> None:
     """Raise SetupError (or ConfigError, ClientError) when `widget serve` could not run."""
     _check_port(host, port)
-    from widget.app import create_app
 
-    # A throw-away app, started and stopped: the same start-up the server is about to run.
-    app = create_app(settings)
+    async def open_and_close() -> None:
+        storage = storage_for_settings(settings)
+        await open_storage(storage, settings)
+        await storage.close()
 
-    async def start_and_stop() -> None:
-        async with app.router.lifespan_context(app):
-            pass
-
-    asyncio.run(start_and_stop())
+    asyncio.run(open_and_close())
 
 
 def _check_port(host: str, port: int) -> None:
