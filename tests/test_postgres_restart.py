@@ -104,7 +104,7 @@ def test_while_postgres_is_down_the_server_is_alive_but_not_ready(
     url = private_postgres.new_database()
     data_dir = tmp_path / "data"
     widget_cli(data_dir, "site", "add", "blog", "--origin", BLOG, database_url=url)
-    with widget_server(data_dir, database_url=url) as server:
+    with widget_server(data_dir, database_url=url, live_readers_per_thread="1") as server:
         private_postgres.stop()
         try:
             ready = httpx.get(f"{server.local_url}/readyz")
@@ -114,6 +114,12 @@ def test_while_postgres_is_down_the_server_is_alive_but_not_ready(
             assert posted.status_code == 503
             assert "try again" in posted.json()["error"]
             assert int(posted.headers["retry-after"]) > 0
+            for _ in range(2):  # a live reader refused now does not keep its place
+                follow = httpx.get(
+                    f"{server.local_url}/api/v1/events", params={"site": "blog", "page": "/p/"}
+                )
+                assert follow.status_code == 503
+                assert "database" in follow.json()["error"]
             assert httpx.get(f"{server.local_url}/healthz").status_code == 200
         finally:
             private_postgres.start()
@@ -121,3 +127,9 @@ def test_while_postgres_is_down_the_server_is_alive_but_not_ready(
         while httpx.get(f"{server.local_url}/readyz").status_code != 200:
             assert time.monotonic() < deadline, "never ready again"
             time.sleep(0.2)
+        reader = EventStream(server.local_url, "blog", "/p/")
+        try:
+            assert reader.status_code == 200
+            reader.wait_for("hello", 5.0)
+        finally:
+            reader.close()

@@ -48,7 +48,11 @@ async def thread_events(request: Request) -> Response:
     site = await get_site(context.storage, params.get("site", ""))
     page = page_ref(site, params.get("page", ""))
     subscription = context.events.subscribe(site.id, page.page_id)
-    head = await context.storage.get_thread_head(site.id, page.page_id)
+    try:  # subscribed first, so that nothing committed after this read goes unheard
+        head = await context.storage.get_thread_head(site.id, page.page_id)
+    except BaseException:  # the database is down, say: the place is not taken for nothing
+        context.events.unsubscribe(subscription)
+        raise
 
     async def watch_disconnect() -> None:
         # Notice at once when the reader goes (not only at the next heartbeat's write), so
