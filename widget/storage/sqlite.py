@@ -195,10 +195,12 @@ class SQLiteStorage:
         # open leaves its thread to report it to an event loop that is gone by then.
         await asyncio.to_thread(lambda: sqlite3.connect(self.path).close())
         self._writer = writer = await self._connect()
-        await writer.execute("PRAGMA journal_mode = WAL")
+        # Read to the end: a statement left open holds a snapshot that a write cannot follow.
+        await _fetch(writer, "PRAGMA journal_mode = WAL")
         await self._migrate(writer)
         # A file that can be read but not written fails here, not at the first comment.
-        await _mark_ready(writer)
+        async with _write_lock(writer):
+            await _mark_ready(writer)
         self._data_version = await self._read_data_version()
         for _ in range(READERS):
             reader = await self._connect()
@@ -239,18 +241,18 @@ class SQLiteStorage:
             self._writer = None
 
     async def _migrate(self, conn: aiosqlite.Connection) -> None:
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations"
-            " (number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
-        )
+        async with _write_lock(conn):
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations"
+                " (number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+            )
         applied = await _applied_migrations(conn)
         refuse_newer_schema("sqlite", applied, str(self.path))
         for number, name, sql in migrations("sqlite"):
             if number in applied:
                 continue
             # executescript would commit on its own; run the statements inside one transaction.
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
+            async with _write_lock(conn):
                 # Another process starting on the same file may have applied it since: look
                 # again, now that this one holds the write lock.
                 if number not in await _applied_migrations(conn):
@@ -261,10 +263,6 @@ class SQLiteStorage:
                         (number, name, time.time()),
                     )
                     log.info("applied migration %04d_%s", number, name)
-                await conn.execute("COMMIT")
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
 
     async def check_ready(self) -> None:
         async with self._reader() as conn:
@@ -1666,6 +1664,20 @@ def _cannot_use(path: Path, exc: sqlite3.Error | OSError) -> str:
         " it must be writable by the user widget runs as, on a disk mounted read-write: fix"
         " that, or point WIDGET_DATA_DIR (or WIDGET_DATABASE_URL) at a place that is."
     )
+
+
+@contextlib.asynccontextmanager
+async def _write_lock(conn: aiosqlite.Connection) -> AsyncIterator[None]:
+    """A write transaction outside the writer, for start-up, when another process may be
+    starting on the same file: BEGIN IMMEDIATE waits for the write lock (busy_timeout), where
+    a statement that reads first and then writes fails at once if the other wrote between."""
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        await conn.execute("ROLLBACK")
+        raise
+    await conn.execute("COMMIT")
 
 
 async def _applied_migrations(conn: aiosqlite.Connection) -> set[int]:
