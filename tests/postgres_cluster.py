@@ -47,16 +47,18 @@ class PrivateCluster:
     def new_database(self) -> str:
         """A new, empty database on this server; its URL."""
         name = f"test_{uuid.uuid4().hex[:12]}"
+        self.execute(self.url(), f'CREATE DATABASE "{name}"')
+        return self.url(name)
 
-        async def create() -> None:
-            conn = await asyncpg.connect(self.url())
+    def execute(self, url: str, sql: str) -> None:
+        async def run() -> None:
+            conn = await asyncpg.connect(url)
             try:
-                await conn.execute(f'CREATE DATABASE "{name}"')
+                await conn.execute(sql)
             finally:
                 await conn.close()
 
-        asyncio.run(create())
-        return self.url(name)
+        asyncio.run(run())
 
     def start(self) -> None:
         self._pg_ctl("start")

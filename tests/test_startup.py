@@ -97,7 +97,7 @@ def test_a_file_that_is_not_a_sound_database(tmp_path: Path, spoil: Callable[[Pa
     )  # fmt: skip
 
 
-def test_a_database_from_a_newer_version(tmp_path: Path) -> None:
+def test_a_database_from_a_newer_version(tmp_path: Path, private_postgres: PrivateCluster) -> None:
     database = migrated(tmp_path / "data")
     conn = sqlite3.connect(database)
     conn.execute("INSERT INTO schema_migrations VALUES (9999, 'from_the_future', 0)")
@@ -106,6 +106,15 @@ def test_a_database_from_a_newer_version(tmp_path: Path) -> None:
     expect_exit(
         tmp_path / "data", f"{database} has been upgraded by a newer version of widget",
         "migration 9999",
+    )  # fmt: skip
+    url = private_postgres.new_database()
+    widget_cli(tmp_path / "data", "migrate", database_url=url)
+    private_postgres.execute(
+        url, "INSERT INTO schema_migrations VALUES (9999, 'from_the_future', now())"
+    )
+    expect_exit(
+        tmp_path / "data", "has been upgraded by a newer version of widget", "migration 9999",
+        database_url=url,
     )  # fmt: skip
 
 

@@ -112,7 +112,9 @@ _UNAVAILABLE = (
     asyncpg.exceptions.InvalidCatalogNameError,  # the database is gone
 )
 RATE_LIMIT_PRUNE_S = 300.0
-CONNECT_TIMEOUT_S = 10.0  # a server that does not answer at all fails start-up, and requests
+# Seconds to wait for PostgreSQL to answer a connection: one that never answers fails start-up
+# (and requests) after this long, not after asyncpg's default of a minute.
+CONNECT_TIMEOUT_S = 10.0
 
 
 def _same(moment: datetime) -> datetime:
