@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 
 from tests.helpers import BLOG, PUBLIC_URL, QUICK, make_settings, running_app
 from tests.mail import Inbox, mail_settings, start_smtp
+from tests.postgres_cluster import PrivateCluster
 from widget.app import create_app
 from widget.config import Settings
 from widget.sites import add_site
@@ -39,6 +40,17 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     finally:
         await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await conn.close()
+
+
+@pytest.fixture(scope="session")
+def private_postgres() -> Iterator[PrivateCluster]:
+    """A PostgreSQL server of the tests' own, made on first use: restart or stop it at will,
+    and leave it running."""
+    cluster = PrivateCluster()
+    try:
+        yield cluster
+    finally:
+        cluster.remove()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,11 @@ __all__ = [
     "WidgetServer",
     "free_port",
     "host_pages",
+    "serve_until_it_stops",
+    "start_widget_cli",
     "widget_cli",
     "widget_server",
+    "widget_servers",
 ]
 
 
@@ -49,6 +52,7 @@ class WidgetServer:
         self.public_url = f"http://comments.localhost:{port}"
         self.local_url = f"http://127.0.0.1:{port}"
         self.secret = ""
+        self.log_path = data_dir.parent / f"widget-{port}.log"
 
     def form_token(self, site: str, page: str) -> str:
         """What the comment form of `page` carries, signed with this server's secret."""
@@ -57,20 +61,77 @@ class WidgetServer:
         secret = self.secret or (self.data_dir / "secret_key").read_text().strip()
         return form_token(site, page, secret)
 
+    def post_comment(self, page: str, body: str) -> httpx.Response:
+        """A guest's comment on the site "blog", as its form would send it."""
+        comment = {"site": "blog", "page": page, "body": body, "name": "Ann",
+                   "email": "a@example.com", "form_token": self.form_token("blog", page)}  # fmt: skip
+        return httpx.post(
+            f"{self.local_url}/api/v1/comments", json=comment, headers={"Origin": self.public_url}
+        )
+
+    def output(self) -> str:
+        """What the server has printed and logged so far."""
+        return self.log_path.read_text(errors="replace")
+
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)
 
+    def _wait_until_serving(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                if httpx.get(f"{self.local_url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"widget did not start:\n{self.output()}")
+            time.sleep(0.1)
+
+    def _stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
 
 def widget_cli(data_dir: Path, *args: str, stdin: str = "", **settings: str) -> str:
     """Run `widget ARGS` on the data folder (and settings) of a running or future server."""
+    command = start_widget_cli(data_dir, *args, **settings)
+    output, errors = command.communicate(stdin, timeout=60)
+    if command.returncode:
+        raise subprocess.CalledProcessError(command.returncode, args, output, errors)
+    return output
+
+
+def start_widget_cli(
+    data_dir: Path, *args: str, start_at: float | None = None, **settings: str
+) -> subprocess.Popen[str]:
+    """`widget ARGS` started and not waited for (to race it against something else)."""
     extra = {f"WIDGET_{name.upper()}": value for name, value in settings.items()}
-    result = subprocess.run(
-        [sys.executable, "-m", "widget", *args],
+    return subprocess.Popen(
+        _widget_command(args, start_at),
         env=_widget_env(data_dir, "http://comments.localhost:8000", extra),
-        input=stdin, capture_output=True, text=True, check=True, timeout=60,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    return result.stdout
+
+
+# Processes meant to start together import widget first, then wait for one moment to run its
+# command line: what they do at start then overlaps, as on a machine that boots them at once.
+_LAUNCH_AT = (
+    "import sys, time, uvicorn, widget.app, widget.cli;"
+    " time.sleep(max(0.0, float(sys.argv[1]) - time.time()));"
+    " sys.exit(widget.cli.main(sys.argv[2:]))"
+)
+
+
+def _widget_command(args: Sequence[str], start_at: float | None) -> list[str]:
+    if start_at is None:
+        return [sys.executable, "-m", "widget", *args]
+    return [sys.executable, "-c", _LAUNCH_AT, str(start_at), *args]
 
 
 def _widget_env(data_dir: Path, public_url: str, extra: Mapping[str, str]) -> dict[str, str]:
@@ -90,38 +151,61 @@ def _widget_env(data_dir: Path, public_url: str, extra: Mapping[str, str]) -> di
 @contextlib.contextmanager
 def widget_server(data_dir: Path, **settings: str) -> Iterator[WidgetServer]:
     """`widget serve` in a child process on a free port, stopped (or killed) afterwards."""
+    with widget_servers([data_dir], None, **settings) as servers:
+        yield servers[0]
+
+
+@contextlib.contextmanager
+def widget_servers(
+    data_dirs: Sequence[Path], start_at: float | None = None, **settings: str
+) -> Iterator[list[WidgetServer]]:
+    """One `widget serve` per data folder (a folder may come twice), each on a free port;
+    stopped (or killed) afterwards. With `start_at` (a time.time()), all begin at that moment,
+    for what races at start."""
+    servers: list[WidgetServer] = []
+    try:
+        for data_dir in data_dirs:
+            servers.append(_start_server(data_dir, settings, start_at))
+        for server in servers:
+            server._wait_until_serving(30)
+        yield servers
+    finally:
+        for server in servers:
+            server._stop()
+
+
+def _start_server(
+    data_dir: Path, settings: Mapping[str, str], start_at: float | None
+) -> WidgetServer:
     port = free_port()
     extra = {f"WIDGET_{name.upper()}": value for name, value in settings.items()}
     env = _widget_env(data_dir, f"http://comments.localhost:{port}", extra)
-    log = open(data_dir.parent / f"widget-{port}.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "widget", "serve", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    with open(data_dir.parent / f"widget-{port}.log", "wb") as log:
+        process = subprocess.Popen(
+            _widget_command(["serve", "--port", str(port)], start_at),
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     server = WidgetServer(process, port, data_dir)
     server.secret = settings.get("secret_key", "")
+    return server
+
+
+def serve_until_it_stops(
+    data_dir: Path, timeout_s: float, *args: str, **settings: str
+) -> tuple[int, str, float]:
+    """`widget serve ARGS`, expected to give up by itself: (exit code, what it printed,
+    seconds it took). Raises TimeoutError (after killing it) if it is still running."""
+    extra = {f"WIDGET_{name.upper()}": value for name, value in settings.items()}
+    env = _widget_env(data_dir, "http://comments.localhost:8000", extra)
+    started = time.monotonic()
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{server.local_url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                output = (data_dir.parent / f"widget-{port}.log").read_text(errors="replace")
-                raise RuntimeError(f"widget did not start:\n{output}")
-            time.sleep(0.1)
-        yield server
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        log.close()
+        result = subprocess.run(
+            _widget_command(["serve", *args], None),
+            env=env, capture_output=True, text=True, timeout=timeout_s,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired as exc:
+        raise TimeoutError(f"widget serve still running after {timeout_s} s: {exc.output}") from exc
+    return result.returncode, result.stdout + result.stderr, time.monotonic() - started
 
 
 class HostPages:

@@ -67,14 +67,6 @@ async def test_a_quiet_stream_waits_without_losing_what_comes_next() -> None:
     assert await reader.next(1.0) == event(version=7)
 
 
-def post(server: WidgetServer, page: str, body: str) -> httpx.Response:
-    comment = {"site": "blog", "page": page, "body": body, "name": "Ann", "email": "a@example.com",
-               "form_token": server.form_token("blog", page)}  # fmt: skip
-    return httpx.post(
-        f"{server.local_url}/api/v1/comments", json=comment, headers={"Origin": server.public_url}
-    )
-
-
 def test_a_stream_receives_new_comments_edits_likes_and_deletions(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     widget_cli(data_dir, "site", "add", "blog", "--origin", BLOG, "--set", "min_seconds_to_post=0")
@@ -83,7 +75,7 @@ def test_a_stream_receives_new_comments_edits_likes_and_deletions(tmp_path: Path
         try:
             assert stream.status_code == 200
             assert stream.wait_for("hello", 2.0) == {"version": 0}
-            created = post(server, "/live/", "hello").json()
+            created = server.post_comment("/live/", "hello").json()
             comment_id = created["comment"]["id"]
             assert stream.wait_for("comment", 1.0) == {
                 "comment": comment_id,
@@ -100,7 +92,7 @@ def test_a_stream_receives_new_comments_edits_likes_and_deletions(tmp_path: Path
             httpx.request("DELETE", f"{server.local_url}/api/v1/comments/{comment_id}",
                           headers=headers, json={"token": created["edit_token"]})  # fmt: skip
             assert stream.wait_for("delete", 1.0)["count"] == 0
-            post(server, "/another-page/", "elsewhere")
+            server.post_comment("/another-page/", "elsewhere")
             with pytest.raises(TimeoutError):
                 stream.wait_for("comment", 0.5)  # other threads' news is not this stream's
         finally:
@@ -125,6 +117,7 @@ def test_too_many_readers_get_a_503(tmp_path: Path) -> None:
             )
             assert refused.status_code == 503
             assert "Too many readers" in refused.json()["error"]
+            assert int(refused.headers["retry-after"]) > 0
         # The reader hung up: its place is free at once, not at its next heartbeat.
         for _ in range(20):
             again = EventStream(server.local_url, "blog", "/full/")
@@ -224,7 +217,7 @@ def test_two_instances_share_events_rate_limits_and_sessions(
         stream = EventStream(b.local_url, "blog", "/shared/")
         try:
             stream.wait_for("hello", 2.0)
-            created = post(a, "/shared/", "posted through A")
+            created = a.post_comment("/shared/", "posted through A")
             assert created.status_code == 201
             seen = stream.wait_for("comment", 1.0)  # within a second, through LISTEN/NOTIFY
             assert seen["comment"] == created.json()["comment"]["id"]
@@ -233,7 +226,9 @@ def test_two_instances_share_events_rate_limits_and_sessions(
             )
             assert "posted through A" in fragment.text
             # One client, two instances: the limit of 5 a minute holds across both.
-            statuses = [post(a if n % 2 else b, "/shared/", f"n{n}").status_code for n in range(5)]
+            statuses = [
+                (a if n % 2 else b).post_comment("/shared/", f"n{n}").status_code for n in range(5)
+            ]
             assert statuses == [201, 201, 201, 201, 429]
             # A session made on A works on B: sessions live in the database.
             token = sign_in_through(a)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 
 import httpx
@@ -19,34 +18,42 @@ from widget.auth.admins import AdminAuth
 from widget.auth.signin import SignIn
 from widget.auth.tokens import TokenSigner
 from widget.config import Settings, load_settings
+from widget.errors import StorageUnavailable
 from widget.events import EventHub
 from widget.notify.mail import Mailer, MailTemplates
 from widget.notify.outbox import Outbox
 from widget.notify.plan import NotificationPlanner
 from widget.notify.webhooks import Webhooks
 from widget.outbound import Outbound, Resolver, system_resolver
+from widget.startup import open_storage
 from widget.storage import Storage, storage_for_settings
 from widget.views import admin, api, auth, embed, notify, own_data
 from widget.views import events as live
 from widget.views.assets import Assets
 from widget.views.context import AppContext, app_context
-from widget.views.errors import exception_handlers
+from widget.views.errors import RetryAfterUnavailable, exception_handlers
 from widget.views.html import HtmlRenderer
 from widget.views.request_log import RequestLog
 from widget.views.security import SecurityHeaders
 
 __all__ = ["create_app"]
 
-log = logging.getLogger(__name__)
-
 
 async def healthz(request: Request) -> Response:
-    try:
-        await app_context(request).storage.ping()
-    except Exception:
-        log.exception("health check failed")
-        return JSONResponse({"status": "database unavailable"}, status_code=503)
+    """Alive: the process answers. It asks nothing of the database, so that a database outage
+    does not get healthy processes restarted (that is what /readyz is for)."""
     return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready: the database can be read and written right now. Load balancers send traffic to
+    an instance only while this says 200."""
+    headers = {"Cache-Control": "no-store"}
+    try:
+        await app_context(request).storage.check_ready()
+    except StorageUnavailable:  # the storage has logged why
+        return JSONResponse({"status": "database unavailable"}, 503, headers)
+    return JSONResponse({"status": "ready"}, headers=headers)
 
 
 def _outbox(
@@ -70,7 +77,7 @@ def create_app(
     storage = storage or storage_for_settings(settings)
     assets = Assets()
     events = EventHub(settings.live_readers_per_thread, settings.live_readers_total)
-    storage.on_event(events.publish)
+    storage.on_event(events.publish, events.missed)
     outbound = Outbound(settings.outbound_private_networks, resolver)
     sign_in = SignIn(settings, storage, outbound, provider_transport)
     html = HtmlRenderer(settings, assets, storage)
@@ -95,10 +102,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await storage.open()
+        await open_storage(storage, settings)
         try:
-            if settings.demo:
-                await demo.ensure_demo_site(storage, settings)
             context.outbox.start()
             yield
         finally:
@@ -116,6 +121,7 @@ def create_app(
         *notify.routes,
         *own_data.routes,
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/readyz", readyz, methods=["GET", "HEAD"]),
     ]
     if settings.demo:
         # The demo blog is another site (another host name) so that its embed is cross-site.
@@ -126,10 +132,11 @@ def create_app(
         lifespan=lifespan,
         exception_handlers=exception_handlers,
         # Outermost first: every answer, the request log's own 500 page included, gets the
-        # security headers; every request gets its log line and id.
+        # security headers; every request gets its log line and id; every 503 a Retry-After.
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(RequestLog, trusted_proxies=settings.trusted_proxies),
+            Middleware(RetryAfterUnavailable),
         ],
     )
     app.state.widget = context

@@ -16,7 +16,7 @@ from widget import __version__, demo
 from widget.cli_admin import add_admin_commands
 from widget.cli_porting import add_porting_commands
 from widget.config import SETTINGS, ConfigError, Settings, load_settings
-from widget.errors import ClientError
+from widget.errors import ClientError, SetupError
 from widget.logs import configure_logging
 from widget.outbound import Outbound
 from widget.sites import SITE_SETTINGS, add_site, change_site_setting, get_site, normalize_origin
@@ -58,12 +58,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from widget.app import create_app
+    from widget.startup import check_can_serve
 
     port = args.port or settings.public_port
     if args.port and settings.sources.get("public_url") == "default":
         # Unconfigured, the public URL follows the port, so the demo and its links still work.
         public_url = f"http://comments.localhost:{port}"
         settings = dataclasses.replace(settings, public_url=public_url)
+    # A database or port it cannot use stops it here, with a message (SetupError, see main).
+    check_can_serve(settings, args.host, port)
     app = create_app(settings)
     say = print if settings.log_format == "text" else _log_line
     say(f"widget {__version__} serving on http://{args.host}:{port}")
@@ -423,6 +426,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.run(settings, args)
     except ClientError as exc:
         print(f"widget: {exc.message}", file=sys.stderr)
+        return 1
+    except SetupError as exc:
+        print(f"widget: {exc}", file=sys.stderr)
         return 1
     except ConfigError as exc:
         print(f"widget: {exc}", file=sys.stderr)

@@ -7,6 +7,7 @@ kept in the data folder, so the embedded default needs no set-up at all.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import ipaddress
 import os
@@ -371,21 +372,47 @@ def _toml_to_text(value: Any) -> str:
 
 
 def _stored_secret(data_dir: Path) -> str:
-    """The secret kept in the data folder, created (readable by its owner only) on first run."""
+    """The secret kept in the data folder, created (readable by its owner only) on first run.
+
+    Processes starting at once on a new folder must all end up with the one secret, and none
+    may read it half-written: each writes a candidate to a file of its own, then links it to
+    the final name. A link never replaces a file, so the first wins and the others read it.
+    """
     path = data_dir / "secret_key"
     try:
-        existing = path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        existing = ""
-    if existing:
-        return existing
-    data_dir.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48)
-    # O_EXCL: when two processes start at once, one secret wins and both read it back.
+        existing = _read_secret(path)
+        if existing:
+            return existing
+        data_dir.mkdir(parents=True, exist_ok=True)
+        candidate = data_dir / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(secrets.token_urlsafe(48) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            with contextlib.suppress(FileExistsError):  # another process was first
+                os.link(candidate, path)
+        finally:
+            candidate.unlink(missing_ok=True)
+        return _read_secret(path)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot keep a generated secret in {path.absolute()} ({exc.strerror or exc}):"
+            f" make {data_dir.absolute()} writable by the user widget runs as, or set"
+            " WIDGET_SECRET_KEY"
+        ) from exc
+
+
+def _read_secret(path: Path) -> str:
+    """The stored secret, or "" when there is none yet."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="ascii").strip()
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(secret + "\n")
+        secret = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return ""
+    if not secret:  # never written by widget: signing with "" would let anyone sign
+        raise ConfigError(
+            f"{path.absolute()} is empty: put the secret back, or delete the file to have a new"
+            " one made (sessions and links signed with the old one then stop working)"
+        )
     return secret

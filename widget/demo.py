@@ -10,6 +10,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from widget.config import Settings
+from widget.errors import Conflict
 from widget.storage import Storage
 
 __all__ = ["DEMO_HOST", "DEMO_SITE", "create_demo_app", "demo_origin", "ensure_demo_site"]
@@ -26,12 +27,19 @@ def demo_origin(settings: Settings) -> str:
 
 
 async def ensure_demo_site(storage: Storage, settings: Settings) -> None:
-    """Create the demo site, or give it back its origin if the port has changed."""
+    """Create the demo site, or give it back its origin if the port has changed. Instances
+    starting at once on one new database all run this: one creates the site, the others find
+    it made."""
     origin = demo_origin(settings)
     site = await storage.get_site(DEMO_SITE)
     if site is None:
-        await storage.add_site(DEMO_SITE, "The demo blog", [origin], {})
-    elif origin not in site.origins:
+        try:
+            await storage.add_site(DEMO_SITE, "The demo blog", [origin], {})
+            return
+        except Conflict:  # another instance made it in the meantime
+            site = await storage.get_site(DEMO_SITE)
+            assert site is not None
+    if origin not in site.origins:
         await storage.update_site(DEMO_SITE, origins=[*site.origins, origin])
 
 

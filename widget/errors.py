@@ -1,7 +1,8 @@
 """Errors a client can act on. Each carries the HTTP status and a message meant for a person.
 
 The domain and the storage raise these; the views turn them into an HTML page or a JSON body.
-Anything else that escapes is a bug and becomes a 500.
+Anything else that escapes is a bug and becomes a 500. `SetupError` is the one for the
+operator: what must be fixed on the machine before widget can run.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ __all__ = [
     "PayloadTooLarge",
     "RateLimited",
     "ServiceUnavailable",
+    "SetupError",
     "StorageUnavailable",
     "UnsupportedMediaType",
 ]
@@ -72,12 +74,34 @@ class RateLimited(ClientError):
 
 
 class StorageUnavailable(ClientError):
-    """The database could not take the write; nothing was saved, so the client may retry."""
+    """The database cannot serve this right now (locked, full, unreachable, restarting, gone);
+    nothing was saved, so the client may try again later."""
 
     status = 503
+
+    def __init__(
+        self,
+        message: str = "The comments database is unavailable right now; please try again"
+        " in a minute.",
+    ) -> None:
+        super().__init__(message)
+
+    @classmethod
+    def unsaved(cls) -> StorageUnavailable:
+        """For a write: says that none of it was kept."""
+        return cls(
+            "The comments database could not save this; nothing was saved. Please try again"
+            " in a minute."
+        )
 
 
 class ServiceUnavailable(ClientError):
     """This server is not set up for what was asked (sending email, say)."""
 
     status = 503
+
+
+class SetupError(Exception):
+    """The database cannot be used, or the port is taken: widget cannot run until the operator
+    fixes it. The message names the file, database or port and says what to do; the command
+    line prints it and exits non-zero, so that a supervisor notices."""

@@ -4,7 +4,8 @@ The storage hands every committed change to `EventHub.publish` (SQLite: from thi
 writer; PostgreSQL: from LISTEN, so changes made through any instance arrive). Each reader has a
 small queue of its own. Publishing never waits: a reader whose queue is full is dropped (its
 stream ends and the browser reconnects), so a slow reader stalls neither the others nor the
-writer.
+writer. When changes may have gone by unheard (PostgreSQL's LISTEN connection was down), the
+storage calls `EventHub.missed`, and every reader is told to reload.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections import defaultdict
 from widget.errors import ClientError
 from widget.storage import ThreadEvent
 
-__all__ = ["EventHub", "Subscription", "TooManyListeners"]
+__all__ = ["MISSED", "EventHub", "Missed", "Subscription", "TooManyListeners"]
 
 QUEUE_SIZE = 64  # events a reader may fall behind by before it is dropped
 
@@ -26,19 +27,26 @@ class TooManyListeners(ClientError):
     status = 503
 
 
+class Missed:
+    """In a reader's queue: changes may have gone by unheard before this point."""
+
+
+MISSED = Missed()
+
+
 @dataclasses.dataclass(eq=False)
 class Subscription:
     site_id: str
     page_id: str
-    queue: asyncio.Queue[ThreadEvent | None] = dataclasses.field(
+    queue: asyncio.Queue[ThreadEvent | Missed | None] = dataclasses.field(
         default_factory=lambda: asyncio.Queue(QUEUE_SIZE)
     )
     # Set when events were lost (the reader fell behind, or the server is stopping): the
     # reader must reload what it shows instead of trusting it.
     ended: bool = False
-    _getter: asyncio.Future[ThreadEvent | None] | None = None
+    _getter: asyncio.Future[ThreadEvent | Missed | None] | None = None
 
-    async def next(self, timeout_s: float) -> ThreadEvent | None:
+    async def next(self, timeout_s: float) -> ThreadEvent | Missed | None:
         """The next event, or None after `timeout_s` without one (time for a heartbeat).
 
         A pending get survives the timeout for the next call: cancelling it (as wait_for does)
@@ -95,6 +103,15 @@ class EventHub:
                 subscription.queue.put_nowait(event)
             except asyncio.QueueFull:
                 self._end(subscription)
+
+    def missed(self) -> None:
+        """Changes may have gone by unheard: every reader must reload what it shows."""
+        for readers in list(self._threads.values()):
+            for subscription in list(readers):
+                try:
+                    subscription.queue.put_nowait(MISSED)
+                except asyncio.QueueFull:
+                    self._end(subscription)
 
     def drop(self, subscription: Subscription) -> None:
         """End one stream now (its reader has gone away)."""

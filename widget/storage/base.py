@@ -18,6 +18,7 @@ __all__ = [
     "COPY_COLUMNS",
     "COPY_KEYS",
     "POST_LIKE",
+    "READINESS_KEY",
     "Admin",
     "AuthorHistory",
     "Ban",
@@ -25,6 +26,7 @@ __all__ = [
     "CommentStatus",
     "EventSink",
     "GuestLikeLimit",
+    "MissedEvents",
     "NewComment",
     "NewJob",
     "OutboxJob",
@@ -661,6 +663,14 @@ class ThreadEvent:
 
 
 EventSink = Callable[[ThreadEvent], None]
+# Called when changes may have gone by unheard (the listening connection was down): whoever
+# shows them must reload instead of trusting what it has.
+MissedEvents = Callable[[], None]
+
+# The row that readiness checks write: rate_limits keys start with their purpose ("post:",
+# "like:", "admin-login:", ...), so no client has this one; due at the moment of the check,
+# it limits nobody and the next prune drops it.
+READINESS_KEY = "widget:readiness"
 
 
 class Storage(Protocol):
@@ -668,16 +678,22 @@ class Storage(Protocol):
 
     Every committed change to a thread is also handed, once committed, to the event sink set
     with `on_event`; with a database shared by several instances, every instance's sink hears
-    every instance's changes.
+    every instance's changes, and `missed` is called whenever some may have gone unheard.
+
+    A database that cannot be reached, is locked, full, read-only or gone raises
+    StorageUnavailable from any method (never acknowledging a write it could not keep);
+    `open` raises SetupError, naming the database and what to do, when it cannot be used.
     """
 
-    def on_event(self, sink: EventSink) -> None: ...
+    def on_event(self, sink: EventSink, missed: MissedEvents | None = None) -> None: ...
 
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
 
-    async def ping(self) -> None: ...
+    async def check_ready(self) -> None:
+        """Read, and write one row (READINESS_KEY in rate_limits): raises StorageUnavailable
+        unless both work right now."""
 
     # Sites
     async def add_site(

@@ -3,6 +3,10 @@
 A pool of asyncpg connections; every write is one transaction, acknowledged after its COMMIT.
 Instances share everything through the database (rate-limit state included), so nothing is
 cached in memory here: two instances must never disagree about a thread's version.
+
+A database that cannot serve (restarting, unreachable, out of room or connections, a
+read-only standby) makes the call raise StorageUnavailable, a 503: the pool reconnects on
+its own once the server is back.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, M
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
+from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
-from widget.errors import Conflict, Forbidden, Invalid, NotFound, StorageUnavailable
+from widget.errors import Conflict, Forbidden, Invalid, NotFound, SetupError, StorageUnavailable
 
 from .base import (
     ADMIN_COLUMNS,
@@ -34,6 +39,7 @@ from .base import (
     POST_LIKE,
     QUEUE_SEARCH,
     QUEUE_SELECT,
+    READINESS_KEY,
     SHOWN_REPLY,
     SUBSCRIPTION_COLUMNS,
     USER_COLUMNS,
@@ -51,6 +57,7 @@ from .base import (
     ImportedThread,
     ImportItem,
     ImportTally,
+    MissedEvents,
     NewComment,
     NewJob,
     OutboxJob,
@@ -82,7 +89,7 @@ from .base import (
     user_from_row,
 )
 from .caching import HeadCache, SiteCache
-from .migrations import migrations
+from .migrations import migrations, refuse_newer_schema
 
 __all__ = ["PostgresStorage"]
 
@@ -91,8 +98,25 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _VISIBLE_ROOT = "thread_id = $1 AND parent_id IS NULL AND " + VISIBLE_ROOT
-_UNAVAILABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+# What says that the database cannot serve right now, not that a query is wrong.
+_UNAVAILABLE = (
+    OSError,  # refused, reset, unreachable, timed out
+    asyncpg.InterfaceError,  # the connection or the pool is closed
+    asyncpg.exceptions.InternalClientError,  # a connection left in disorder by a cut
+    asyncpg.PostgresConnectionError,  # class 08: the connection is gone or failed
+    asyncpg.exceptions.OperatorInterventionError,  # 57: shutting down, starting up, cancelled
+    asyncpg.exceptions.InsufficientResourcesError,  # 53: disk full, memory, connections
+    asyncpg.exceptions.PostgresSystemError,  # 58: I/O error
+    asyncpg.exceptions.TransactionRollbackError,  # 40: deadlock, serialization failure
+    asyncpg.exceptions.ReadOnlySQLTransactionError,  # a standby, during a failover
+    asyncpg.exceptions.LockNotAvailableError,  # lock_timeout
+    asyncpg.exceptions.InvalidAuthorizationSpecificationError,  # 28: the login is refused
+    asyncpg.exceptions.InvalidCatalogNameError,  # the database is gone
+)
 RATE_LIMIT_PRUNE_S = 300.0
+# Seconds to wait for PostgreSQL to answer a connection: one that never answers fails start-up
+# (and requests) after this long, not after asyncpg's default of a minute.
+CONNECT_TIMEOUT_S = 10.0
 
 
 def _same(moment: datetime) -> datetime:
@@ -116,6 +140,7 @@ class PostgresStorage:
         self._housekeeping: asyncio.Task[None] | None = None
         self._listening: asyncio.Task[None] | None = None
         self._event_sink: EventSink | None = None
+        self._missed: MissedEvents | None = None
         # Heads and sites are kept in memory only while this instance hears every change
         # (its LISTEN connection is up); otherwise every read goes to the database.
         self._heads = HeadCache(HEAD_CACHE_ENTRIES)
@@ -125,15 +150,25 @@ class PostgresStorage:
     # -- life cycle ---------------------------------------------------------------------------
 
     async def open(self) -> None:
-        self._pool = await asyncpg.create_pool(
-            self.url, min_size=self.pool_min, max_size=self.pool_max, init=_init_connection
-        )
-        async with self._pool.acquire() as conn:
-            await _migrate(conn)
-        self._housekeeping = asyncio.create_task(self._prune_periodically(), name="pg-prune")
-        listening = asyncio.get_running_loop().create_future()
-        self._listening = asyncio.create_task(self._listen(listening), name="pg-listen")
-        await listening  # events committed after open() returns reach this instance
+        """Connect, migrate and write once; raises SetupError, naming the database and what
+        to do, when it cannot be reached, logged into, or written."""
+        try:
+            self._pool = await asyncpg.create_pool(
+                self.url, min_size=self.pool_min, max_size=self.pool_max,
+                init=_init_connection, timeout=CONNECT_TIMEOUT_S,
+            )  # fmt: skip
+            async with self._pool.acquire() as conn:
+                await _migrate(conn, _described(self.url))
+                await _mark_ready(conn)
+            self._housekeeping = asyncio.create_task(self._prune_periodically(), name="pg-prune")
+            listening = asyncio.get_running_loop().create_future()
+            self._listening = asyncio.create_task(self._listen(listening), name="pg-listen")
+            await listening  # events committed after open() returns reach this instance
+        except BaseException as exc:
+            await self.close()
+            if isinstance(exc, (asyncpg.PostgresError, *_UNAVAILABLE)):
+                raise SetupError(_cannot_use(self.url, exc)) from exc
+            raise
 
     async def close(self) -> None:
         for task in (self._housekeeping, self._listening):
@@ -146,16 +181,17 @@ class PostgresStorage:
             await self._pool.close()
             self._pool = None
 
-    def on_event(self, sink: EventSink) -> None:
+    def on_event(self, sink: EventSink, missed: MissedEvents | None = None) -> None:
         self._event_sink = sink
+        self._missed = missed
 
     async def _listen(self, started: asyncio.Future[None]) -> None:
         """LISTEN on a connection of its own and hand every instance's changes to the sink.
 
         NOTIFY is sent inside each write's transaction, so it is delivered on COMMIT and only
         then. The same notifications keep this instance's caches true. If the connection
-        drops, caching stops until it is back (changes in between are not replayed to
-        readers' streams, which say so: see widget/events.py).
+        drops, caching stops until it is back, and changes committed in between are never
+        heard: so once it is back, `missed` tells whoever shows them to reload.
         """
 
         def deliver(connection: object, pid: int, channel: str, payload: str) -> None:
@@ -173,7 +209,7 @@ class PostgresStorage:
 
         while True:
             try:
-                conn = await asyncpg.connect(self.url)
+                conn = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT_S)
                 closed = asyncio.Event()
                 conn.add_termination_listener(lambda _, closed=closed: closed.set())
                 try:
@@ -183,6 +219,9 @@ class PostgresStorage:
                     self._caching = True
                     if not started.done():
                         started.set_result(None)
+                    elif self._missed is not None:
+                        log.warning("listening for changes again")
+                        self._missed()
                     while not closed.is_set():
                         # A connection can also die silently: ask it something now and then.
                         with contextlib.suppress(TimeoutError):
@@ -219,9 +258,10 @@ class PostgresStorage:
             except StorageUnavailable:
                 continue
 
-    async def ping(self) -> None:
+    async def check_ready(self) -> None:
         async with self._connection() as conn:
-            await conn.fetchval("SELECT 1")
+            await conn.fetchval("SELECT max(number) FROM schema_migrations")
+        await self._write(_mark_ready)
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -229,19 +269,25 @@ class PostgresStorage:
             raise RuntimeError("storage is not open")
         try:
             async with self._pool.acquire() as conn:
-                yield conn
+                try:
+                    yield conn
+                except _UNAVAILABLE:
+                    # Cut off mid-way, a connection can be left in a state asyncpg trips
+                    # over later: the pool gets a new one instead.
+                    with contextlib.suppress(asyncpg.InterfaceError):
+                        conn.terminate()
+                    raise
         except _UNAVAILABLE as exc:
-            log.exception("database unavailable")
-            raise StorageUnavailable("The database cannot be reached; please try again.") from exc
+            log.warning("database unavailable: %s", _reason(exc))
+            raise StorageUnavailable() from exc
 
     async def _write(self, op: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         """Run `op` in its own transaction; its result once committed."""
-        async with self._connection() as conn:
-            try:
-                async with conn.transaction():
-                    return await op(conn)
-            except asyncpg.DeadlockDetectedError as exc:
-                raise StorageUnavailable("The database was busy; please try again.") from exc
+        try:
+            async with self._connection() as conn, conn.transaction():
+                return await op(conn)
+        except StorageUnavailable as exc:
+            raise StorageUnavailable.unsaved() from exc
 
     # -- sites --------------------------------------------------------------------------------
 
@@ -255,6 +301,7 @@ class PostgresStorage:
                     site_id, name, dict(settings), datetime.now(UTC),
                 )  # fmt: skip
             except asyncpg.UniqueViolationError as exc:
+                self._sites.forget(site_id)  # made elsewhere: what is cached of it is stale
                 raise Conflict(f"A site called {site_id!r} already exists.") from exc
             await _set_origins(conn, site_id, origins)
             await _notify_site(conn, site_id)
@@ -1332,7 +1379,7 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-async def _migrate(conn: asyncpg.Connection) -> None:
+async def _migrate(conn: asyncpg.Connection, database: str) -> None:
     # One instance at a time: instances starting together must not apply a migration twice.
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('widget.migrations'))")
@@ -1343,6 +1390,7 @@ async def _migrate(conn: asyncpg.Connection) -> None:
         applied = {
             row["number"] for row in await conn.fetch("SELECT number FROM schema_migrations")
         }
+        refuse_newer_schema("postgres", applied, database)
         for number, name, sql in migrations("postgres"):
             if number in applied:
                 continue
@@ -1352,6 +1400,59 @@ async def _migrate(conn: asyncpg.Connection) -> None:
                 number, name,
             )  # fmt: skip
             log.info("applied migration %04d_%s", number, name)
+
+
+async def _mark_ready(conn: asyncpg.Connection) -> None:
+    await conn.execute(
+        "INSERT INTO rate_limits (key, due_at) VALUES ($1, $2)"
+        " ON CONFLICT (key) DO UPDATE SET due_at = excluded.due_at",
+        READINESS_KEY, time.time(),
+    )  # fmt: skip
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__  # a timeout says nothing of itself
+
+
+def _described(url: str) -> str:
+    """The database `url` names, for a person: no password."""
+    parts = urlsplit(url)
+    user = unquote(parts.username or "") or "the default user"
+    try:
+        port = parts.port or 5432
+    except ValueError:
+        port = 5432
+    host = f"{parts.hostname}:{port}" if parts.hostname else "the local socket"
+    name = unquote(parts.path.lstrip("/")) or "the user's own database"
+    return f"PostgreSQL database {name!r} at {host} (user {user})"
+
+
+def _cannot_use(url: str, exc: BaseException) -> str:
+    """Why widget cannot serve from the database at start, and what to do."""
+    database, reason = _described(url), _reason(exc)
+    if isinstance(exc, asyncpg.exceptions.InvalidAuthorizationSpecificationError):
+        return (
+            f"{database} refused the login ({reason}): check the user name and password in"
+            " WIDGET_DATABASE_URL, and that pg_hba.conf lets this machine in."
+        )
+    if isinstance(exc, asyncpg.exceptions.InvalidCatalogNameError):
+        return (
+            f"{database} cannot be opened ({reason}): create it (createdb), or correct"
+            " WIDGET_DATABASE_URL."
+        )
+    if isinstance(exc, asyncpg.exceptions.InsufficientPrivilegeError):
+        return (
+            f"not allowed to create or write tables in {database} ({reason}): make that"
+            " user the database's owner, or grant it the rights."
+        )
+    if isinstance(exc, asyncpg.exceptions.ReadOnlySQLTransactionError):
+        return f"{database} is read-only ({reason}): point WIDGET_DATABASE_URL at the primary."
+    if isinstance(exc, _UNAVAILABLE):
+        return (
+            f"cannot reach {database} ({reason}): check that PostgreSQL is running and"
+            " accepts connections there, and that WIDGET_DATABASE_URL names it rightly."
+        )
+    return f"cannot prepare {database} ({reason})."
 
 
 async def _load_site(conn: asyncpg.Connection, site_id: str) -> Site | None:

@@ -9,6 +9,12 @@ Reads go through a small pool of read-only connections. Thread heads (version an
 sites are kept in memory: this process makes every write to the file that the server itself
 makes, so it updates them as it commits. Writes from other processes (the command line) are
 noticed through `PRAGMA data_version` within about a second.
+
+Faults fail closed. A file that is locked, full, read-only or damaged refuses the reads and
+writes it cannot serve (StorageUnavailable, a 503). A file deleted, moved or replaced under
+the server (or its -wal or -shm) is noticed before the next COMMIT, at the latest a second
+later: from then on every read and write is refused, and what the server had committed is
+saved where a restart finds it (see `_save_what_was_committed`).
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import json
 import logging
+import os
 import sqlite3
 import time
 from collections import Counter
@@ -28,7 +36,7 @@ from typing import Any, Literal, TypeVar
 
 import aiosqlite
 
-from widget.errors import Conflict, Forbidden, Invalid, NotFound, StorageUnavailable
+from widget.errors import Conflict, Forbidden, Invalid, NotFound, SetupError, StorageUnavailable
 
 from .base import (
     ADMIN_COLUMNS,
@@ -42,6 +50,7 @@ from .base import (
     POST_LIKE,
     QUEUE_SEARCH,
     QUEUE_SELECT,
+    READINESS_KEY,
     SHOWN_REPLY,
     SUBSCRIPTION_COLUMNS,
     USER_COLUMNS,
@@ -59,6 +68,7 @@ from .base import (
     ImportedThread,
     ImportItem,
     ImportTally,
+    MissedEvents,
     NewComment,
     NewJob,
     OutboxJob,
@@ -90,7 +100,8 @@ from .base import (
     user_from_row,
 )
 from .caching import HeadCache, SiteCache
-from .migrations import migrations, split_statements
+from .migrations import migrations, refuse_newer_schema, split_statements
+from .sqlite_files import OpenedFiles, place_copy
 
 __all__ = ["SQLiteStorage"]
 
@@ -107,6 +118,24 @@ EXTERNAL_CHECK_S = 1.0  # how often to look for writes made by other processes
 RATE_LIMIT_PRUNE_S = 300.0  # how often to drop rate-limit rows that no longer limit anyone
 BUSY_TIMEOUT_MS = 5_000
 
+# Primary result codes that say the file cannot serve right now, not that a statement is wrong:
+# busy or locked, out of memory, read-only, I/O error, damaged, full, cannot be opened, not a
+# database at all.
+_FAULTS = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+        sqlite3.SQLITE_NOTADB,
+    }
+)
+
 
 def _ts(moment: datetime) -> float:
     return moment.timestamp()
@@ -114,6 +143,10 @@ def _ts(moment: datetime) -> float:
 
 def _dt(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
+
+
+class _FilesChanged(Exception):
+    """The database, its -wal or its -shm at the path is not the file the server opened."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -137,30 +170,59 @@ class SQLiteStorage:
         self._sites = SiteCache()
         self._data_version = 0
         self._event_sink: EventSink | None = None
+        self._files: OpenedFiles | None = None
+        # What happened to the files at the path, once the writer has seen it: from then on
+        # every read and write is refused, and what was committed is saved (`_saved`).
+        self._lost: str | None = None
+        self._saved = False
+        self._save_failed = False  # said once in the log, then tried again quietly
 
     # -- life cycle ---------------------------------------------------------------------------
 
     async def open(self) -> None:
+        """Open the file (created and migrated as needed) and write to it once; raises
+        SetupError, naming the file and what to do, when it cannot be read or written."""
+        try:
+            await self._open()
+        except BaseException as exc:
+            # Every connection runs a thread: one left behind keeps the process from exiting.
+            await self.close()
+            if isinstance(exc, sqlite3.Error | OSError):
+                raise SetupError(_cannot_use(self.path, exc)) from exc
+            raise
+
+    async def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        writer = await self._connect()
-        await writer.execute("PRAGMA journal_mode = WAL")
-        self._writer = writer
+        # Fail here if the file cannot even be opened: an aiosqlite connection that fails to
+        # open leaves its thread to report it to an event loop that is gone by then.
+        await asyncio.to_thread(lambda: sqlite3.connect(self.path).close())
+        self._writer = writer = await self._connect()
+        # Read to the end: a statement left open holds a snapshot that a write cannot follow.
+        await _fetch(writer, "PRAGMA journal_mode = WAL")
         await self._migrate(writer)
+        # A file that can be read but not written fails here, not at the first comment.
+        async with _write_lock(writer):
+            await _mark_ready(writer)
         self._data_version = await self._read_data_version()
         for _ in range(READERS):
             reader = await self._connect()
-            await reader.execute("PRAGMA query_only = ON")
             self._all_readers.append(reader)
+            await reader.execute("PRAGMA query_only = ON")
             self._readers.put_nowait(reader)
+        self._files = OpenedFiles.at(self.path)  # the -wal and -shm exist once read through
         self._writer_task = asyncio.create_task(self._run_writer(), name="sqlite-writer")
         self._watch_task = asyncio.create_task(self._watch(), name="sqlite-watch")
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        await conn.execute("PRAGMA synchronous = FULL")
-        await conn.execute("PRAGMA foreign_keys = ON")
+        try:
+            conn.row_factory = sqlite3.Row
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await conn.execute("PRAGMA synchronous = FULL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            await conn.close()
+            raise
         return conn
 
     async def close(self) -> None:
@@ -181,33 +243,33 @@ class SQLiteStorage:
             self._writer = None
 
     async def _migrate(self, conn: aiosqlite.Connection) -> None:
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations"
-            " (number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
-        )
-        rows = await _fetch(conn, "SELECT number FROM schema_migrations")
-        applied = {row["number"] for row in rows}
+        async with _write_lock(conn):
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations"
+                " (number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+            )
+        applied = await _applied_migrations(conn)
+        refuse_newer_schema("sqlite", applied, str(self.path))
         for number, name, sql in migrations("sqlite"):
             if number in applied:
                 continue
             # executescript would commit on its own; run the statements inside one transaction.
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in split_statements(sql):
-                    await conn.execute(statement)
-                await conn.execute(
-                    "INSERT INTO schema_migrations (number, name, applied_at) VALUES (?, ?, ?)",
-                    (number, name, time.time()),
-                )
-                await conn.execute("COMMIT")
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
-            log.info("applied migration %04d_%s", number, name)
+            async with _write_lock(conn):
+                # Another process starting on the same file may have applied it since: look
+                # again, now that this one holds the write lock.
+                if number not in await _applied_migrations(conn):
+                    for statement in split_statements(sql):
+                        await conn.execute(statement)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (number, name, applied_at) VALUES (?, ?, ?)",
+                        (number, name, time.time()),
+                    )
+                    log.info("applied migration %04d_%s", number, name)
 
-    async def ping(self) -> None:
+    async def check_ready(self) -> None:
         async with self._reader() as conn:
-            await _fetch(conn, "SELECT 1")
+            await _fetch(conn, "SELECT max(number) FROM schema_migrations")
+        await self._write(_mark_ready)
 
     # -- the writer ---------------------------------------------------------------------------
 
@@ -238,8 +300,12 @@ class SQLiteStorage:
             await self._commit_batch(batch)
 
     async def _commit_batch(self, batch: list[_QueuedWrite]) -> None:
-        conn = self._writer
-        assert conn is not None
+        if self._lost is not None:
+            await self._save_what_was_committed()
+            _refuse(batch, None)
+            return
+        conn, files = self._writer, self._files
+        assert conn is not None and files is not None
         outcomes: list[tuple[_QueuedWrite, Any, BaseException | None]] = []
         try:
             await conn.execute("BEGIN IMMEDIATE")
@@ -250,7 +316,8 @@ class SQLiteStorage:
                 try:
                     result = await write.op(conn)
                 except Exception as exc:
-                    if not conn.in_transaction:  # SQLite rolled the whole transaction back
+                    # The file failed (locked, full, ...) or SQLite undid the whole transaction.
+                    if _is_fault(exc) or not conn.in_transaction:
                         raise
                     await conn.execute("ROLLBACK TO write_op")
                     await conn.execute("RELEASE write_op")
@@ -258,17 +325,25 @@ class SQLiteStorage:
                 else:
                     await conn.execute("RELEASE write_op")
                     outcomes.append((write, result, None))
+            # Last moment to notice that this COMMIT would go to a file no restart will find.
+            changed = files.what_changed()
+            if changed is not None:
+                raise _FilesChanged(changed)
             await conn.execute("COMMIT")
         except Exception as exc:
-            log.exception("write transaction failed; %d writes refused", len(batch))
+            if isinstance(exc, _FilesChanged):
+                self._lost = str(exc)
+                log.error("%s while widget had it open; refusing every read and write", exc)
+            elif _is_fault(exc):
+                log.error("write transaction failed (%s); %d writes refused", exc, len(batch))
+            else:
+                log.exception("write transaction failed; %d writes refused", len(batch))
             if conn.in_transaction:
                 with contextlib.suppress(Exception):
                     await conn.execute("ROLLBACK")
-            failure = StorageUnavailable("The database could not save this; please try again.")
-            failure.__cause__ = exc
-            for write in batch:
-                if not write.future.done():
-                    write.future.set_exception(failure)
+            if self._lost is not None:
+                await self._save_what_was_committed()
+            _refuse(batch, exc)
             return
         for write, result, error in outcomes:
             if error is None and write.after_commit is not None:
@@ -284,6 +359,50 @@ class SQLiteStorage:
             else:
                 write.future.set_result(result)
 
+    async def _save_what_was_committed(self) -> None:
+        """Once the files have changed under the server: put every committed write where a
+        restart will find it, trying again on each round of the writer until it works.
+
+        A checkpoint moves the -wal's commits into the database file the server has open
+        (the -wal may be what was deleted) and empties the -wal. If that file is no longer at
+        the path (deleted, or moved and maybe replaced), a copy of it goes to the path, or
+        beside whatever is there now.
+        """
+        if self._saved:
+            return
+        conn, files = self._writer, self._files
+        assert conn is not None and files is not None
+        try:
+            rows = await _fetch(conn, "PRAGMA wal_checkpoint(TRUNCATE)")
+            if rows[0][0]:
+                raise sqlite3.OperationalError("readers kept the checkpoint from finishing")
+            kept = self.path
+            if files.database_is_elsewhere():
+                copy = self.path.with_name(f".{self.path.name}.saving-{os.getpid()}")
+                copy.unlink(missing_ok=True)  # what an earlier try left unfinished
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                await conn.execute("VACUUM INTO ?", (str(copy),))
+                kept = place_copy(copy, self.path)
+        except (sqlite3.Error, OSError) as exc:
+            if not self._save_failed:
+                self._save_failed = True
+                log.error(
+                    "cannot save what was committed to %s (%s); only this process (pid %d)"
+                    " holds it now: keep it running while you fix that, it tries again"
+                    " every second",
+                    self.path, exc, os.getpid(),
+                )  # fmt: skip
+            return
+        self._saved = True
+        if kept == self.path:
+            log.error("every committed write is in %s; restart widget to serve again", kept)
+        else:
+            log.error(
+                "%s is not the database widget had open; what widget had is saved in %s."
+                " Keep one of them at %s, then restart widget",
+                self.path, kept, self.path,
+            )  # fmt: skip
+
     async def _read_data_version(self) -> int:
         assert self._writer is not None
         rows = await _fetch(self._writer, "PRAGMA data_version")
@@ -291,7 +410,9 @@ class SQLiteStorage:
 
     async def _watch(self) -> None:
         """Housekeeping through the writer's queue, so it never runs inside a batch: notice
-        writes by other processes (the command line), and drop spent rate-limit rows."""
+        writes by other processes (the command line), and drop spent rate-limit rows. Each
+        round is also a write transaction, so files changed under the server are noticed
+        within a second even when nobody writes."""
         last_prune = time.monotonic()
         while True:
             await asyncio.sleep(EXTERNAL_CHECK_S)
@@ -313,7 +434,8 @@ class SQLiteStorage:
             self._data_version = version
             self._forget_cached()
 
-    def on_event(self, sink: EventSink) -> None:
+    def on_event(self, sink: EventSink, missed: MissedEvents | None = None) -> None:
+        # This process's own writer makes every change it reports: none can go unheard.
         self._event_sink = sink
 
     def _committed(
@@ -336,9 +458,16 @@ class SQLiteStorage:
 
     @contextlib.asynccontextmanager
     async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
+        if self._lost is not None:
+            raise StorageUnavailable()
         conn = await self._readers.get()
         try:
             yield conn
+        except sqlite3.Error as exc:
+            if not _is_fault(exc):
+                raise
+            log.error("read failed: %s", exc)
+            raise StorageUnavailable() from exc
         finally:
             self._readers.put_nowait(conn)
 
@@ -358,6 +487,7 @@ class SQLiteStorage:
                     (site_id, name, json.dumps(dict(settings)), now),
                 )
             except sqlite3.IntegrityError as exc:
+                self._forget_site(site_id)  # made elsewhere: what is cached of it is stale
                 raise Conflict(f"A site called {site_id!r} already exists.") from exc
             await conn.executemany(
                 "INSERT OR IGNORE INTO site_origins (site_id, origin) VALUES (?, ?)",
@@ -1532,6 +1662,71 @@ def _author_match(email: str | None, user_id: int | None) -> tuple[str, Any]:
 
 def _json_or_null(values: Sequence[str] | None) -> str | None:
     return json.dumps(list(values)) if values is not None else None
+
+
+def _is_fault(exc: BaseException) -> bool:
+    """Whether `exc` says the file cannot serve right now (see _FAULTS)."""
+    code = getattr(exc, "sqlite_errorcode", 0)
+    return isinstance(exc, sqlite3.Error) and (code & 0xFF) in _FAULTS
+
+
+def _refuse(batch: Sequence[_QueuedWrite], cause: BaseException | None) -> None:
+    """Tell everyone waiting on `batch` that none of it was saved."""
+    failure = StorageUnavailable.unsaved()
+    failure.__cause__ = cause
+    for write in batch:
+        if not write.future.done():
+            write.future.set_exception(failure)
+
+
+def _cannot_use(path: Path, exc: sqlite3.Error | OSError) -> str:
+    """Why widget cannot serve from the file, and what to do: for whoever starts it."""
+    path = path.absolute()
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    if code in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+        return (
+            f"{path} is not a widget database, or it is damaged ({reason}). Restore it from"
+            " a backup, or move it away to start with an empty database."
+        )
+    if code == sqlite3.SQLITE_FULL or getattr(exc, "errno", None) == errno.ENOSPC:
+        return f"The disk holding {path} is full ({reason}): free some space, then start again."
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return (
+            f"{path} is locked by another program ({reason}): let it finish or stop it, then"
+            " start widget again."
+        )
+    return (
+        f"cannot write to {path} ({reason}). The folder {path.parent} and the files in"
+        " it must be writable by the user widget runs as, on a disk mounted read-write: fix"
+        " that, or point WIDGET_DATA_DIR (or WIDGET_DATABASE_URL) at a place that is."
+    )
+
+
+@contextlib.asynccontextmanager
+async def _write_lock(conn: aiosqlite.Connection) -> AsyncIterator[None]:
+    """A write transaction outside the writer, for start-up, when another process may be
+    starting on the same file: BEGIN IMMEDIATE waits for the write lock (busy_timeout), where
+    a statement that reads first and then writes fails at once if the other wrote between."""
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        await conn.execute("ROLLBACK")
+        raise
+    await conn.execute("COMMIT")
+
+
+async def _applied_migrations(conn: aiosqlite.Connection) -> set[int]:
+    return {row["number"] for row in await _fetch(conn, "SELECT number FROM schema_migrations")}
+
+
+async def _mark_ready(conn: aiosqlite.Connection) -> None:
+    await conn.execute(
+        "INSERT INTO rate_limits (key, due_at) VALUES (?, ?)"
+        " ON CONFLICT (key) DO UPDATE SET due_at = excluded.due_at",
+        (READINESS_KEY, time.time()),
+    )
 
 
 async def _prune_rate_limits(conn: aiosqlite.Connection) -> None:

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from widget import moderating
-from widget.errors import ClientError, Invalid, NotFound
+from widget.errors import ClientError, Conflict, Invalid, NotFound
 from widget.notify.webhooks import webhook_key
 from widget.sites import (
     SITE_SETTINGS,
@@ -155,7 +155,7 @@ async def new_site(call: AdminCall) -> Response:
     try:
         origins = _origins(call.field("origins"))
         site = await add_site(call.context.storage, site_id, origins, call.field("name"))
-    except ClientError as exc:
+    except (Invalid, Conflict) as exc:  # a database that cannot take it stays a 503
         raise Invalid(f"The site was not added: {exc.message}") from None
     return call.back(f"/admin/sites/{site.id}", done="site")
 

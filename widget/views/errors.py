@@ -1,4 +1,5 @@
-"""Client errors become a page a person can read (in the iframe) or a JSON body (in the API)."""
+"""Client errors become a page a person can read (in the iframe) or a JSON body (in the API);
+every 503 says when to come back."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ import logging
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from widget.errors import ClientError, RateLimited
 
 from .context import app_context
 from .security import admin_headers, error_page_headers
 
-__all__ = ["exception_handlers"]
+__all__ = ["RETRY_AFTER_S", "RetryAfterUnavailable", "exception_handlers"]
+
+RETRY_AFTER_S = 5  # what a 503 asks clients (and proxies) to wait before trying again
 
 log = logging.getLogger(__name__)
 
@@ -74,3 +78,27 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 exception_handlers = {ClientError: client_error, HTTPException: http_error}
+
+
+class RetryAfterUnavailable:
+    """Adds `Retry-After` to every 503 that has none, whoever made it: an error page or JSON
+    error (database locked, full, unreachable; too many live readers), a readiness check, a
+    page that shows its own error. One place, so that no new 503 can forget it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_retry_after(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 503:
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"retry-after" for name, _ in headers):
+                    headers.append((b"retry-after", str(RETRY_AFTER_S).encode()))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_retry_after)

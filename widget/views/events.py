@@ -16,7 +16,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from widget.comments import page_ref
-from widget.events import Subscription
+from widget.events import Missed, Subscription
 from widget.sites import get_site
 from widget.storage import ThreadEvent
 
@@ -48,7 +48,11 @@ async def thread_events(request: Request) -> Response:
     site = await get_site(context.storage, params.get("site", ""))
     page = page_ref(site, params.get("page", ""))
     subscription = context.events.subscribe(site.id, page.page_id)
-    head = await context.storage.get_thread_head(site.id, page.page_id)
+    try:  # subscribed first, so that nothing committed after this read goes unheard
+        head = await context.storage.get_thread_head(site.id, page.page_id)
+    except BaseException:  # the database is down, say: the place is not taken for nothing
+        context.events.unsubscribe(subscription)
+        raise
 
     async def watch_disconnect() -> None:
         # Notice at once when the reader goes (not only at the next heartbeat's write), so
@@ -88,6 +92,10 @@ async def _forward(subscription: Subscription) -> AsyncIterator[str]:
             return
         if event is None:
             yield ": heartbeat\n\n"
+            continue
+        if isinstance(event, Missed):
+            # Changes may have gone by unheard: reload, then go on following this stream.
+            yield _message("reset", {})
             continue
         yield _message(event.kind, _event_data(event))
 

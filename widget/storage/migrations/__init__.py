@@ -6,9 +6,12 @@ order, each in its own transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib import resources
 
-__all__ = ["migrations", "split_statements"]
+from widget.errors import SetupError
+
+__all__ = ["migrations", "refuse_newer_schema", "split_statements"]
 
 
 def migrations(backend: str) -> list[tuple[int, str, str]]:
@@ -19,6 +22,19 @@ def migrations(backend: str) -> list[tuple[int, str, str]]:
             number, _, name = entry.name.removesuffix(".sql").partition("_")
             found.append((int(number), name, entry.read_text(encoding="utf-8")))
     return sorted(found)
+
+
+def refuse_newer_schema(backend: str, applied: Iterable[int], database: str) -> None:
+    """Raise SetupError when `database` carries migrations this version does not know: a newer
+    widget has changed its schema, and this one would read and write it wrongly."""
+    known = max(number for number, _, _ in migrations(backend))
+    newest = max(applied, default=0)
+    if newest > known:
+        raise SetupError(
+            f"{database} has been upgraded by a newer version of widget (its schema is at"
+            f" migration {newest:04d}; this version knows up to {known:04d}). Run that newer"
+            " version, or restore a backup made before the upgrade."
+        )
 
 
 def split_statements(script: str) -> list[str]:
