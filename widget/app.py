@@ -23,6 +23,7 @@ from widget.notify.mail import Mailer, MailTemplates
 from widget.notify.outbox import Outbox
 from widget.notify.plan import NotificationPlanner
 from widget.notify.webhooks import Webhooks
+from widget.render_workers import RenderWorkers
 from widget.storage import Storage, storage_for_settings
 from widget.views import admin, api, auth, embed, notify, own_data
 from widget.views import events as live
@@ -80,6 +81,7 @@ def create_app(
         ) if settings.akismet_key else None,
         admin=AdminAuth(storage, signer, settings.admin_session_hours),
         outbox=_outbox(settings, storage, signer),
+        render_workers=RenderWorkers(settings.render_cpu_limit_s),
     )  # fmt: skip
 
     @contextlib.asynccontextmanager
@@ -93,6 +95,7 @@ def create_app(
         finally:
             await context.outbox.stop()
             events.close()
+            context.render_workers.close()
             await storage.close()
 
     routes: list[BaseRoute] = [

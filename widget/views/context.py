@@ -15,6 +15,7 @@ from widget.config import Settings
 from widget.events import EventHub
 from widget.lru import LruCache
 from widget.notify.outbox import Outbox
+from widget.render_workers import RenderWorkers
 from widget.storage import RateLimit, Storage
 
 from .assets import Assets
@@ -40,6 +41,7 @@ class AppContext:
     akismet: Akismet | None
     admin: AdminAuth
     outbox: Outbox
+    render_workers: RenderWorkers
     # The counts API's checked questions and its answers' bytes (see views.api.counts).
     count_queries: LruCache[bytes, Any] = dataclasses.field(
         default_factory=lambda: LruCache(CACHE_ENTRIES)
@@ -55,6 +57,11 @@ class AppContext:
         if identity:
             limits.append(RateLimit(f"post:{identity}", rate, 60.0))
         return limits
+
+    def edit_rate_limit(self, address_key: str) -> RateLimit:
+        """Each edit is rendered again: edits count apart from posts, at the same rate."""
+        rate = self.settings.post_rate_per_minute
+        return RateLimit(f"edit:{address_key}", rate, 60.0, too_fast="You are editing too fast")
 
     def like_rate_limit(self, address_key: str) -> RateLimit:
         return RateLimit(f"like:{address_key}", LIKE_RATE_PER_MINUTE, 60.0)

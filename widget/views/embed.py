@@ -16,7 +16,7 @@ from widget import comments, moderation
 from widget.addresses import rate_limit_key
 from widget.auth.tokens import Purpose
 from widget.avatars import AVATAR_KEY, identicon_svg
-from widget.errors import ClientError, Forbidden, NotFound, RateLimited
+from widget.errors import ClientError, Forbidden, NotFound
 from widget.i18n import Translator
 from widget.sites import get_site, settings_of
 from widget.storage import Comment, Site, ThreadHead
@@ -24,6 +24,7 @@ from widget.urls import origin_of, split_url
 
 from . import own_data
 from .context import AppContext, app_context
+from .errors import retry_after
 from .html import EmbedQuery
 from .inputs import read_form, read_query, remote_address, require_own_origin
 from .security import document_headers
@@ -214,6 +215,7 @@ async def post_from_form(request: Request) -> Response:
             rate_limit=context.post_rate_limits(
                 rate_limit_key(address), comment_form.email.lower()
             ),
+            renderer=context.render_workers,
             honeypot=form.get("homepage", ""),
             akismet=context.akismet,
             context={
@@ -225,12 +227,9 @@ async def post_from_form(request: Request) -> Response:
     except ClientError as error:
         head = await storage.get_thread_head(query.site.id, query.page.page_id)
         reply_to = await _reply_target(context, head, form.get("parent", ""))
-        headers = {}
-        if isinstance(error, RateLimited):
-            headers["Retry-After"] = str(int(error.retry_after_s) + 1)
         return await _render_document(
             request, context, query, head, reply_to=reply_to, values=values, error=error,
-            status_code=error.status, headers=headers,
+            status_code=error.status, headers=retry_after(error),
         )  # fmt: skip
     context.outbox.wake()
     comment = posted.comment

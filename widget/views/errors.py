@@ -8,12 +8,12 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from widget.errors import ClientError, RateLimited
+from widget.errors import ClientError
 
 from .context import app_context
 from .security import admin_headers, error_page_headers
 
-__all__ = ["exception_handlers"]
+__all__ = ["exception_handlers", "retry_after"]
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +51,16 @@ def _respond(request: Request, status: int, message: str, extra: dict[str, str])
     )
 
 
+def retry_after(error: ClientError) -> dict[str, str]:
+    """The Retry-After header of an error that says when to ask again (whole seconds, up)."""
+    if error.retry_after_s is None:
+        return {}
+    return {"Retry-After": str(int(error.retry_after_s) + 1)}
+
+
 async def client_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ClientError)
-    extra = {}
-    if isinstance(exc, RateLimited):
-        extra["Retry-After"] = str(int(exc.retry_after_s) + 1)
+    extra = retry_after(exc)
     if request.url.path.startswith("/api/") and exc.fields:
         return JSONResponse(
             {"error": exc.message, "fields": exc.fields}, status_code=exc.status, headers=extra
