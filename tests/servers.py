@@ -8,6 +8,7 @@ import http.server
 import json
 import os
 import queue
+import resource
 import signal
 import socket
 import subprocess
@@ -47,6 +48,11 @@ class WidgetServer:
         self.public_url = f"http://comments.localhost:{port}"
         self.local_url = f"http://127.0.0.1:{port}"
         self.secret = ""
+        self.log_path = data_dir.parent / f"widget-{port}.log"
+
+    def log(self) -> str:
+        """What the server wrote so far (stdout and stderr)."""
+        return self.log_path.read_text(errors="replace")
 
     def form_token(self, site: str, page: str) -> str:
         """What the comment form of `page` carries, signed with this server's secret."""
@@ -85,8 +91,11 @@ def _widget_env(data_dir: Path, public_url: str, extra: Mapping[str, str]) -> di
 
 
 @contextlib.contextmanager
-def widget_server(data_dir: Path, **settings: str) -> Iterator[WidgetServer]:
-    """`widget serve` in a child process on a free port, stopped (or killed) afterwards."""
+def widget_server(
+    data_dir: Path, open_files: tuple[int, int] | None = None, **settings: str
+) -> Iterator[WidgetServer]:
+    """`widget serve` in a child process on a free port, stopped (or killed) afterwards.
+    `open_files` sets its (soft, hard) limit of open files, for tests of running out."""
     port = free_port()
     extra = {f"WIDGET_{name.upper()}": value for name, value in settings.items()}
     env = _widget_env(data_dir, f"http://comments.localhost:{port}", extra)
@@ -94,6 +103,8 @@ def widget_server(data_dir: Path, **settings: str) -> Iterator[WidgetServer]:
     process = subprocess.Popen(
         [sys.executable, "-m", "widget", "serve", "--port", str(port)],
         env=env, stdout=log, stderr=subprocess.STDOUT,
+        preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, open_files))
+        if open_files else None,
     )  # fmt: skip
     server = WidgetServer(process, port, data_dir)
     server.secret = settings.get("secret_key", "")

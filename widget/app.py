@@ -24,6 +24,7 @@ from widget.notify.outbox import Outbox
 from widget.notify.plan import NotificationPlanner
 from widget.notify.webhooks import Webhooks
 from widget.render_workers import RenderWorkers
+from widget.serving import file_budget
 from widget.storage import Storage, storage_for_settings
 from widget.views import admin, api, auth, embed, notify, own_data
 from widget.views import events as live
@@ -61,7 +62,9 @@ def create_app(
     settings = settings or load_settings()
     storage = storage or storage_for_settings(settings)
     assets = Assets()
-    events = EventHub(settings.live_readers_per_thread, settings.live_readers_total)
+    # Each live reader holds a connection, and so an open file: fewer than the process has.
+    readers = min(settings.live_readers_total, file_budget().live_readers)
+    events = EventHub(settings.live_readers_per_thread, readers)
     storage.on_event(events.publish)
     sign_in = SignIn(settings, storage, provider_transport)
     html = HtmlRenderer(settings, assets, storage)

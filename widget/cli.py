@@ -56,12 +56,16 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from widget.app import create_app
+    from widget.serving import HeadLimits, file_budget, http_protocol, raise_open_file_limit
 
     port = args.port or settings.public_port
     if args.port and settings.sources.get("public_url") == "default":
         # Unconfigured, the public URL follows the port, so the demo and its links still work.
         public_url = f"http://comments.localhost:{port}"
         settings = dataclasses.replace(settings, public_url=public_url)
+    # Every connection and live reader holds an open file: take all the system allows.
+    files_before, files = raise_open_file_limit()
+    budget = file_budget(files)
     app = create_app(settings)
     print(f"widget {__version__} serving on http://{args.host}:{port}")
     print(f"  comments server: {settings.public_url}")
@@ -69,7 +73,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         demo_url = f"{demo.demo_origin(settings)}/"
         print(f"  demo blog post:  {demo_url}   (WIDGET_DEMO=false turns it off)")
     print(f"  database:        {settings.database_url}")
+    raised = f" (raised from {files_before:,})" if files != files_before else ""
+    readers = min(budget.live_readers, settings.live_readers_total)
+    print(f"  open files:      {files:,}{raised}: room for {budget.connections:,} connections,"
+          f" {readers:,} of them live readers")  # fmt: skip
     sys.stdout.flush()
+    limits = HeadLimits(
+        settings.max_header_bytes, settings.max_header_count, settings.header_timeout_s,
+        settings.body_timeout_s,
+    )  # fmt: skip
     uvicorn.run(
         app,
         host=args.host,
@@ -77,6 +89,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         log_level=settings.log_level,
         proxy_headers=False,  # X-Forwarded-For is read by widget itself, from trusted proxies only
         server_header=False,
+        http=http_protocol(limits, budget),
         # Live-update streams stay open; on shutdown they get this long to end by themselves.
         timeout_graceful_shutdown=5,
     )

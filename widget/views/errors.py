@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -55,7 +56,7 @@ def retry_after(error: ClientError) -> dict[str, str]:
     """The Retry-After header of an error that says when to ask again (whole seconds, up)."""
     if error.retry_after_s is None:
         return {}
-    return {"Retry-After": str(int(error.retry_after_s) + 1)}
+    return {"Retry-After": str(max(1, math.ceil(error.retry_after_s)))}
 
 
 async def client_error(request: Request, exc: Exception) -> Response:
