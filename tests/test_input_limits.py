@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -30,6 +31,7 @@ from tests.test_admin import make_admin, signed_in
 from tests.test_embed import open_form
 from widget.app import create_app
 from widget.config import Settings
+from widget.porting.importer import import_file
 from widget.sites import add_site
 from widget.storage import PageWindow, storage_for_url
 
@@ -37,6 +39,7 @@ from widget.storage import PageWindow, storage_for_url
 # second of CPU for these ten thousand. The tests set the limit to a tenth of that.
 SLOW = "[" * 10_000
 CPU_LIMIT_S = 0.05
+FIXTURES = Path(__file__).parent / "fixtures" / "import"
 
 
 @pytest.fixture
@@ -194,6 +197,22 @@ def test_imported_comments_are_rendered_within_the_same_limit(
             await storage.close()
 
     assert asyncio.run(stored()) == ["<p>Fine <em>words</em></p>"]
+
+
+async def test_a_wordpress_post_date_that_is_no_date_does_not_stop_an_import(
+    app: Starlette, tmp_path: Path
+) -> None:
+    """The post's dates only place comments without a GMT date of their own (was: a
+    ValueError out of the whole import)."""
+    wxr = (FIXTURES / "wordpress.xml").read_text()
+    damaged = tmp_path / "wordpress.xml"
+    damaged.write_text(re.sub(r"<wp:post_date>.*?</wp:post_date>", "<wp:post_date>yesterday"
+                              "</wp:post_date>", wxr))  # fmt: skip
+    storage = app.state.widget.storage
+    whole = await import_file(storage, FIXTURES / "wordpress.xml", "blog", dry_run=True)
+    report = await import_file(storage, damaged, "blog")
+    assert report.imported > 0
+    assert report.imported >= whole.imported - 1  # at most the one without a GMT date is left
 
 
 # -- JSON and numbers -----------------------------------------------------------------------------

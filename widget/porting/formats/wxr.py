@@ -67,10 +67,13 @@ def _item(item: Element, site_id: str, bodies: Bodies) -> Iterator[Item]:
                     text_of(item, "title"))  # fmt: skip
     # The blog's offset from UTC, as the post's two dates show it: for comments whose GMT
     # date is missing (some exporters leave it zero), the local date and this offset place them.
-    local_post, gmt_post = (
-        _wp_time(text_of(item, "post_date")),
-        _wp_time(text_of(item, "post_date_gmt")),
-    )
+    try:
+        local_post, gmt_post = (
+            _wp_time(text_of(item, "post_date")),
+            _wp_time(text_of(item, "post_date_gmt")),
+        )
+    except ValueError:  # a post date that is no date: no offset to go by
+        local_post = gmt_post = None
     offset = (local_post - gmt_post) if local_post and gmt_post else timedelta(0)
     for element in item:
         if local(element.tag) == "comment":
