@@ -5,8 +5,12 @@ says what to change, before it can cost anything, and never as a 500."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import multiprocessing
+import os
 import re
+import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -94,6 +98,29 @@ async def test_an_edit_too_complex_to_render_is_refused_and_the_comment_kept(
     stored = await app.state.widget.storage.get_comment(comment_id)
     assert stored.body_source == "Fine *words*"
     assert stored.body_html == "<p>Fine <em>words</em></p>"
+
+
+@pytest.mark.slow
+async def test_a_render_worker_that_hangs_is_replaced_and_the_visitor_told_to_retry(
+    client: httpx.AsyncClient, app: Starlette, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert (await post_comment(client, body="Starts the workers")).status_code == 201
+    assert (await post_comment(client, body="Both of them")).status_code == 201
+    frozen = [p for p in multiprocessing.active_children() if p.name == "widget-render"]
+    assert frozen
+    for worker in frozen:
+        os.kill(worker.pid, signal.SIGSTOP)  # as a worker stuck in native code would be
+    refused = await post_comment(client, body="Waits for a frozen worker")
+    assert refused.status_code == 503
+    assert "too busy to format comments" in refused.json()["error"]
+    assert refused.headers["retry-after"] == "30"
+    assert "did not answer within" in caplog.text
+    # Each frozen worker is stopped when found, and a new one started in its place.
+    retries = [(await post_comment(client, body=f"Again {n}")).status_code for n in range(2)]
+    assert retries in ([201, 201], [503, 201])
+    for worker in frozen:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker.pid, signal.SIGKILL)
 
 
 async def test_a_moderators_edit_is_held_to_the_same_limit(

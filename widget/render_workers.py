@@ -20,6 +20,7 @@ refuse ordinary comments):
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import os
 import queue
@@ -32,6 +33,8 @@ from typing import Any, TypeVar
 __all__ = ["DEFAULT_CPU_LIMIT_S", "RenderWorkers", "TooComplex", "WorkersUnavailable"]
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CPU_LIMIT_S = 0.5  # the render_cpu_limit_s setting's default
 PROCESSES = 2
@@ -104,21 +107,25 @@ class RenderWorkers:
         """The answer, and the worker to keep (None: it is stopped). On an exception, the
         worker is stopped already."""
         for attempt in (1, 2):
-            worker = worker or _Worker(self.cpu_limit_s)
+            try:
+                worker = worker or _Worker(self.cpu_limit_s)
+            except OSError as exc:
+                raise _unavailable(f"a render worker could not be started ({exc})") from exc
             try:
                 answer: tuple[str, Any] = worker.ask((function, text), self.stuck_after_s)
+            except _Stuck:
+                worker.stop()
+                raise _unavailable(
+                    f"a render worker did not answer within {self.stuck_after_s:g} s and was"
+                    " stopped (is the machine overloaded?)"
+                ) from None
             except (OSError, EOFError):
                 # It died (killed from outside, or out of memory): once more with a new one.
                 worker.stop()
                 worker = None
                 if attempt == 2:
-                    raise WorkersUnavailable("the render workers keep dying") from None
+                    raise _unavailable("the render workers died twice in a row") from None
                 continue
-            except TimeoutError:
-                worker.stop()
-                raise WorkersUnavailable(
-                    f"a render worker did not answer within {self.stuck_after_s:g} s"
-                ) from None
             except BaseException:
                 worker.stop()
                 raise
@@ -141,6 +148,17 @@ class RenderWorkers:
             self._idle.put(None)
 
 
+class _Stuck(Exception):
+    """No answer in time (not an OSError, unlike TimeoutError: a worker that died is another
+    case)."""
+
+
+def _unavailable(reason: str) -> WorkersUnavailable:
+    """Told to the operator here: the caller only says "try again" to the visitor."""
+    log.warning("Comments cannot be rendered: %s", reason)
+    return WorkersUnavailable(reason)
+
+
 class _Worker:
     def __init__(self, cpu_limit_s: float) -> None:
         context = multiprocessing.get_context("forkserver")
@@ -156,7 +174,7 @@ class _Worker:
     def ask(self, job: tuple[Callable[[str], Any], str], timeout_s: float) -> tuple[str, Any]:
         self.connection.send(job)
         if not self.connection.poll(timeout_s):
-            raise TimeoutError
+            raise _Stuck
         answer: tuple[str, Any] = self.connection.recv()
         return answer
 
