@@ -291,14 +291,15 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._wait_for_head()
 
     def _refuse(self, refusal: _Refusal) -> None:
-        """Answer with `refusal` if no response has begun, then close."""
+        """Answer with `refusal` unless this request has its answer begun already, then close."""
         self._deadline = None
-        cycle = self.cycle
-        answered = cycle is not None and not cycle.response_complete and cycle.response_started
+        # Until its head is in, a request has no cycle (self.cycle is the previous request's).
+        cycle = self.cycle if self._in_body else None
         if cycle is not None and not cycle.response_complete:
             # The application, if it still reads or writes, sees the client gone.
             cycle.disconnected = True
             cycle.message_event.set()
+        answered = cycle is not None and cycle.response_started
         if not answered and not self.transport.is_closing():
             body = refusal.message.encode()
             head = [STATUS_LINE[refusal.status]]
