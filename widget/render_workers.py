@@ -15,6 +15,11 @@ refuse ordinary comments):
 - native code only sees the signal when it returns, so the caller also gives up on a worker
   that has not answered long after its budget (stuck, or starved of CPU): it is killed and
   the caller gets WorkersUnavailable.
+
+As with any multiprocessing, a worker imports the program's main module when it has a file:
+`python -m widget`, the `widget` command and scripts with an `if __name__ == "__main__":`
+guard are fine; a script without one would run again in each worker. Each worker takes about
+20 MB.
 """
 
 from __future__ import annotations
