@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from widget.auth.tokens import TokenSigner  # noqa: E402
 from widget.comments import CommentForm, page_ref, post_comment  # noqa: E402
 from widget.config import Settings, load_settings  # noqa: E402
+from widget.render_workers import RenderWorkers  # noqa: E402
 from widget.sites import add_site, settings_of  # noqa: E402
 from widget.storage import storage_for_settings  # noqa: E402
 
@@ -91,6 +92,7 @@ async def seed_thread(
     Comments go in waves, top level first and then each level of replies, each wave posted
     concurrently (so the writer commits them in groups) after the parents it needs."""
     storage = storage_for_settings(settings)
+    renderer = RenderWorkers(settings.render_cpu_limit_s)
     await storage.open()
     try:
         site = await storage.get_site(site_id)
@@ -115,7 +117,7 @@ async def seed_thread(
             )  # fmt: skip
             posted = await post_comment(
                 storage, signer, ref, form, settings=site_settings, remote_ip="127.0.0.1",
-                rate_limit=None,
+                rate_limit=None, renderer=renderer,
             )  # fmt: skip
             ids[n] = posted.comment.id
 
@@ -126,6 +128,7 @@ async def seed_thread(
                 await asyncio.gather(*(one(n) for n in numbers[start : start + 500]))
         return time.perf_counter() - started
     finally:
+        renderer.close()
         await storage.close()
 
 

@@ -8,6 +8,7 @@ import http.server
 import json
 import os
 import queue
+import resource
 import signal
 import socket
 import subprocess
@@ -149,23 +150,27 @@ def _widget_env(data_dir: Path, public_url: str, extra: Mapping[str, str]) -> di
 
 
 @contextlib.contextmanager
-def widget_server(data_dir: Path, **settings: str) -> Iterator[WidgetServer]:
-    """`widget serve` in a child process on a free port, stopped (or killed) afterwards."""
-    with widget_servers([data_dir], None, **settings) as servers:
+def widget_server(
+    data_dir: Path, open_files: tuple[int, int] | None = None, **settings: str
+) -> Iterator[WidgetServer]:
+    """`widget serve` in a child process on a free port, stopped (or killed) afterwards.
+    `open_files` sets its (soft, hard) limit of open files, for tests of running out."""
+    with widget_servers([data_dir], None, open_files, **settings) as servers:
         yield servers[0]
 
 
 @contextlib.contextmanager
 def widget_servers(
-    data_dirs: Sequence[Path], start_at: float | None = None, **settings: str
-) -> Iterator[list[WidgetServer]]:
+    data_dirs: Sequence[Path], start_at: float | None = None,
+    open_files: tuple[int, int] | None = None, **settings: str,
+) -> Iterator[list[WidgetServer]]:  # fmt: skip
     """One `widget serve` per data folder (a folder may come twice), each on a free port;
     stopped (or killed) afterwards. With `start_at` (a time.time()), all begin at that moment,
     for what races at start."""
     servers: list[WidgetServer] = []
     try:
         for data_dir in data_dirs:
-            servers.append(_start_server(data_dir, settings, start_at))
+            servers.append(_start_server(data_dir, settings, start_at, open_files))
         for server in servers:
             server._wait_until_serving(30)
         yield servers
@@ -175,8 +180,9 @@ def widget_servers(
 
 
 def _start_server(
-    data_dir: Path, settings: Mapping[str, str], start_at: float | None
-) -> WidgetServer:
+    data_dir: Path, settings: Mapping[str, str], start_at: float | None,
+    open_files: tuple[int, int] | None,
+) -> WidgetServer:  # fmt: skip
     port = free_port()
     extra = {f"WIDGET_{name.upper()}": value for name, value in settings.items()}
     env = _widget_env(data_dir, f"http://comments.localhost:{port}", extra)
@@ -184,6 +190,8 @@ def _start_server(
         process = subprocess.Popen(
             _widget_command(["serve", "--port", str(port)], start_at),
             env=env, stdout=log, stderr=subprocess.STDOUT,
+            preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, open_files))
+            if open_files else None,
         )  # fmt: skip
     server = WidgetServer(process, port, data_dir)
     server.secret = settings.get("secret_key", "")

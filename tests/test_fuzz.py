@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from starlette.applications import Starlette
 
-from tests.helpers import OWN_ORIGIN, PAGE
+from tests.helpers import OWN_ORIGIN, PAGE, comment_body, form_token
+from tests.test_admin import Admin, make_admin, signed_in
+from widget.porting.importer import import_file
+from widget.porting.items import BadFile
 
 FIELDS = ["site", "page", "url", "title", "theme", "lang", "body", "name", "email", "website",
           "notify", "parent", "comment", "liked", "voter", "token", "edit_tokens"]  # fmt: skip
@@ -25,8 +32,14 @@ json_values = st.recursive(
     max_leaves=5,
 )
 bodies = st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), json_values, max_size=8)
-texts = st.text(max_size=40) | st.sampled_from(
-    ["", "/", "/hello/", "https://blog.example/x", "0", "-1", "999999999999999999999"]
+# Numbers past what an id can be, up to past Python's 4,300-digit limit on reading them.
+long_numbers = (st.sampled_from([19, 4_301]) | st.integers(1, 6_000)).map(lambda n: "9" * n)
+texts = (
+    st.text(max_size=40)
+    | st.sampled_from(
+        ["", "/", "/hello/", "https://blog.example/x", "0", "-1", "999999999999999999999"]
+    )
+    | long_numbers
 )
 queries = st.dictionaries(
     st.sampled_from(
@@ -59,7 +72,7 @@ async def test_json_writes(client: httpx.AsyncClient, body: dict[str, Any], path
 
 
 @fuzz
-@given(body=bodies, comment=st.text(max_size=12))
+@given(body=bodies, comment=st.text(max_size=12) | long_numbers)
 async def test_json_edits(client: httpx.AsyncClient, body: dict[str, Any], comment: str) -> None:
     url = f"/api/v1/comments/{quote(comment, safe='')}"
     assert_answered(await client.patch(url, json=body, headers=OWN_ORIGIN))
@@ -82,6 +95,10 @@ async def test_api_reads(client: httpx.AsyncClient, query: dict[str, str]) -> No
 
 @fuzz
 @given(form=st.dictionaries(st.sampled_from([*FIELDS, "form_token"]), texts, max_size=10))
+@example(  # a reply to a comment id of 5,000 digits, on an otherwise valid form
+    form={**PAGE, "body": "Hi", "name": "Ann", "email": "ann@example.com", "parent": "9" * 5_000,
+          "form_token": form_token("blog", PAGE["page"])}
+)  # fmt: skip
 async def test_form_posts(client: httpx.AsyncClient, form: dict[str, str]) -> None:
     response = await client.post("/embed/blog/thread/comments", data=form, headers=OWN_ORIGIN)
     assert_answered(response)
@@ -96,3 +113,105 @@ async def test_raw_bytes(client: httpx.AsyncClient, raw: bytes) -> None:
         assert_answered(
             await client.post("/embed/blog/thread/comments", content=raw, headers=headers)
         )
+
+
+# JSON as a client may write it, not as Python would: nesting deep enough to reach the
+# recursion limit, numbers past the integer-reading limit, constants JSON does not have.
+hostile_literals = st.one_of(
+    st.integers(1, 150_000).map(lambda depth: "[" * depth + "]" * depth),
+    st.integers(1, 40_000).map(lambda depth: '{"a":' * depth + "1" + "}" * depth),
+    st.integers(1, 20_000).map(lambda digits: "9" * digits),
+    st.integers(1, 20_000).map(lambda digits: "-" + "9" * digits),
+    st.integers(1, 5_000).map(lambda digits: "1" * digits + ".5e" + "9" * 6),
+    st.sampled_from(["NaN", "Infinity", "-Infinity", "1e999", "-0", "true", "null", '"\\ud800"']),
+)
+
+
+@fuzz
+@given(
+    field=st.sampled_from(FIELDS),
+    literal=hostile_literals,
+    target=st.sampled_from(
+        [("POST", "/api/v1/comments"), ("POST", "/api/v1/likes"), ("POST", "/api/v1/me"),
+         ("PATCH", "/api/v1/comments/1"), ("DELETE", "/api/v1/comments/1"),
+         ("POST", "/api/v1/auth/session")]
+    ),
+)  # fmt: skip
+async def test_hostile_json(
+    client: httpx.AsyncClient, field: str, literal: str, target: tuple[str, str]
+) -> None:
+    text = json.dumps(comment_body())[:-1] + f', "{field}": {literal}}}'
+    headers = {**OWN_ORIGIN, "Content-Type": "application/json"}
+    method, path = target
+    assert_answered(await client.request(method, path, content=text.encode(), headers=headers))
+
+
+# Admin pages: what a signed-in admin's forms and addresses can carry.
+admin_texts = texts | st.text(alphabet=st.characters(codec="utf-8"), max_size=300)
+admin_forms = st.dictionaries(
+    st.sampled_from(
+        ["body", "name", "website", "action", "id", "one", "pinned", "closed", "kind", "value",
+         "note", "scope", "site", "origins", "order", "max_depth", "edit_window_s", "max_links",
+         "moderation", "sign_in", "guest_email", "min_seconds_to_post", "notify_emails",
+         "webhook_url", "count_zero", "count_one", "count_many", "blocked_words"]
+    ),
+    admin_texts,
+    max_size=8,
+)  # fmt: skip
+
+
+@pytest.fixture
+async def boss(app: Starlette, client: httpx.AsyncClient) -> Admin:
+    """A signed-in admin of every site, with a comment to act on (made once for all
+    examples: hypothesis reuses a test's fixtures)."""
+    await make_admin(app, "boss@example.com")
+    await client.post("/api/v1/comments", json=comment_body(), headers=OWN_ORIGIN)
+    return await signed_in(client, "boss@example.com")
+
+
+@fuzz
+@given(
+    form=admin_forms,
+    path=st.sampled_from(
+        ["/admin/sites/blog/comments", "/admin/comments/1", "/admin/comments/1/pin",
+         "/admin/comments/1/thread", "/admin/comments/1/ban", "/admin/sites", "/admin/sites/blog",
+         "/admin/sites/blog/bans", "/admin/sites/blog/bans/1/remove"]
+    ) | long_numbers.map(lambda n: f"/admin/comments/{n}"),
+    query=st.dictionaries(
+        st.sampled_from(["status", "q", "author", "page", "before", "format", "thread", "done",
+                         "n"]),
+        admin_texts, max_size=4,
+    ),
+)  # fmt: skip
+async def test_admin_forms(
+    boss: Admin, form: dict[str, str], path: str, query: dict[str, str]
+) -> None:
+    assert_answered(await boss.post(path, data=list(form.items())))
+    for page in ("/admin/sites/blog/comments", "/admin/sites/blog/export", "/admin/comments/1"):
+        assert_answered(await boss.get(page, **query))
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "import"
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    name=st.sampled_from(["commento.json", "disqus.xml", "remark42.jsonl", "wordpress.xml"]),
+    cut=st.floats(0, 1),
+    insert=st.binary(max_size=20) | st.sampled_from([b"9" * 5000, b"[" * 5000, b"\x00", b"<"]),
+)
+async def test_import_files(
+    app: Starlette, tmp_path_factory: Any, name: str, cut: float, insert: bytes
+) -> None:
+    """A damaged export either imports (what can be read of it) or is refused as a whole
+    (BadFile, a message for the admin); it never fails with another error."""
+    original = (FIXTURES / name).read_bytes()
+    at = int(len(original) * cut)
+    damaged = tmp_path_factory.mktemp("import") / name
+    damaged.write_bytes(original[:at] + insert + original[at + len(insert) :])
+    try:
+        await import_file(app.state.widget.storage, damaged, "blog")
+    except BadFile as exc:
+        assert str(exc)

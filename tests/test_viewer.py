@@ -179,8 +179,9 @@ async def test_the_edit_window_closes(client: httpx.AsyncClient, app: Starlette)
     form = comments.EditForm("too late", None, None)
     with pytest.raises(comments.Forbidden, match="over"):
         await comments.edit_comment(
-            context.storage, context.signer, comment_id, data["edit_token"], form, now=later
-        )
+            context.storage, context.signer, comment_id, data["edit_token"], form,
+            rate_limit=None, renderer=context.render_workers, now=later,
+        )  # fmt: skip
     # Through HTTP: a site with no edit window at all.
     await change_site_setting(context.storage, "blog", "edit_window_s", 0)
     response = await client.patch(

@@ -25,6 +25,8 @@ from widget.notify.outbox import Outbox
 from widget.notify.plan import NotificationPlanner
 from widget.notify.webhooks import Webhooks
 from widget.outbound import Outbound, Resolver, system_resolver
+from widget.render_workers import RenderWorkers
+from widget.serving import file_budget
 from widget.startup import open_storage
 from widget.storage import Storage, storage_for_settings
 from widget.views import admin, api, auth, embed, notify, own_data
@@ -76,7 +78,9 @@ def create_app(
     settings = settings or load_settings()
     storage = storage or storage_for_settings(settings)
     assets = Assets()
-    events = EventHub(settings.live_readers_per_thread, settings.live_readers_total)
+    # Each live reader holds a connection, and so an open file: fewer than the process has.
+    readers = min(settings.live_readers_total, file_budget().live_readers)
+    events = EventHub(settings.live_readers_per_thread, readers)
     storage.on_event(events.publish, events.missed)
     outbound = Outbound(settings.outbound_private_networks, resolver)
     sign_in = SignIn(settings, storage, outbound, provider_transport)
@@ -98,6 +102,7 @@ def create_app(
         admin=AdminAuth(storage, signer, settings.admin_session_hours),
         outbox=_outbox(settings, storage, signer, outbound),
         outbound=outbound,
+        render_workers=RenderWorkers(settings.render_cpu_limit_s),
     )  # fmt: skip
 
     @contextlib.asynccontextmanager
@@ -109,6 +114,7 @@ def create_app(
         finally:
             await context.outbox.stop()
             events.close()
+            context.render_workers.close()
             await storage.close()
 
     routes: list[BaseRoute] = [

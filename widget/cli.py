@@ -58,6 +58,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from widget.app import create_app
+    from widget.serving import HeadLimits, file_budget, http_protocol, raise_open_file_limit
     from widget.startup import check_can_serve
 
     port = args.port or settings.public_port
@@ -65,6 +66,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         # Unconfigured, the public URL follows the port, so the demo and its links still work.
         public_url = f"http://comments.localhost:{port}"
         settings = dataclasses.replace(settings, public_url=public_url)
+    # Every connection and live reader holds an open file: take all the system allows.
+    files_before, files = raise_open_file_limit()
+    budget = file_budget(files)
     # A database or port it cannot use stops it here, with a message (SetupError, see main).
     check_can_serve(settings, args.host, port)
     app = create_app(settings)
@@ -75,7 +79,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         demo_url = f"{demo.demo_origin(settings)}/"
         say(f"  demo blog post:  {demo_url}   (WIDGET_DEMO=false turns it off)")
     say(f"  database:        {settings.database_url_shown}")
+    raised = f" (raised from {files_before:,})" if files != files_before else ""
+    readers = min(budget.live_readers, settings.live_readers_total)
+    say(f"  open files:      {files:,}{raised}: room for {budget.connections:,} connections,"
+        f" {readers:,} of them live readers")  # fmt: skip
     sys.stdout.flush()
+    limits = HeadLimits(
+        settings.max_header_bytes, settings.max_header_count, settings.header_timeout_s,
+        settings.body_timeout_s,
+    )  # fmt: skip
     uvicorn.run(
         app,
         host=args.host,
@@ -87,6 +99,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         # the tokens of email links; uvicorn's other lines go through our log format.
         access_log=False,
         log_config=None,
+        http=http_protocol(limits, budget),
         # Live-update streams stay open; on shutdown they get this long to end by themselves.
         timeout_graceful_shutdown=5,
     )

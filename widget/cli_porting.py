@@ -107,7 +107,8 @@ def cmd_import(settings: Settings, args: argparse.Namespace, run: Run) -> int:
         await get_site(storage, args.site)
         try:
             return await import_file(storage, Path(args.file), args.site, args.format,
-                                     dry_run=args.dry_run, progress=bar)  # fmt: skip
+                                     dry_run=args.dry_run, progress=bar,
+                                     render_cpu_limit_s=settings.render_cpu_limit_s)  # fmt: skip
         finally:
             bar.end()
 

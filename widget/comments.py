@@ -16,7 +16,8 @@ from widget import moderation
 from widget.akismet import Akismet
 from widget.auth.tokens import BadToken, Purpose, TokenSigner
 from widget.email_address import NotAnEmailAddress, check_email_address
-from widget.errors import BadRequest, Forbidden, Invalid, NotFound
+from widget.errors import BadRequest, Forbidden, Invalid, NotFound, ServiceUnavailable
+from widget.render_workers import RenderWorkers, TooComplex, WorkersUnavailable
 from widget.rendering import render_markdown
 from widget.sites import SiteSettings, settings_of
 from widget.storage import (
@@ -47,6 +48,7 @@ __all__ = [
     "edit_comment",
     "page_ref",
     "post_comment",
+    "render_body",
     "set_like",
     "viewer_state",
 ]
@@ -172,8 +174,8 @@ def check_comment_form(
     if parent_raw:
         if (
             not (parent_raw.isascii() and parent_raw.isdigit())
+            or len(parent_raw) > 18  # before int(): Python refuses to read 4,300 digits
             or int(parent_raw) <= 0
-            or len(parent_raw) > 18
         ):
             errors["parent"] = "The comment you are replying to is not valid."
         else:
@@ -271,6 +273,7 @@ async def post_comment(
     settings: SiteSettings,
     remote_ip: str,
     rate_limit: RateLimit | Sequence[RateLimit] | None,
+    renderer: RenderWorkers,
     user: User | None = None,
     honeypot: str = "",
     akismet: Akismet | None = None,
@@ -282,10 +285,14 @@ async def post_comment(
     to edit it. A signed-in `user` writes under their account's name, picture and profile
     link. `context` tells Akismet about the request (user_agent, referrer, lang). The form's
     checked token (moderation.check_form_token) is spent with the comment, or refused
-    (Conflict) when it has posted one before."""
+    (Conflict) when it has posted one before.
+
+    The rate limits are counted first, before any costly work (rendering, Akismet): a post
+    refused for coming too fast costs the server one small write."""
     now = now or datetime.now(UTC)
     if user is None and settings.sign_in == "required":
         raise Forbidden("This site asks commenters to sign in first.")
+    await _take_rate_limits(storage, rate_limit, now)
     parent_id = form.parent_id
     if parent_id is not None:
         parent_id = await _reply_target(storage, page, parent_id, settings.max_depth)
@@ -299,7 +306,7 @@ async def post_comment(
             "author_provider": user.provider,
             "user_id": user.id,  # type: ignore[dict-item]
         }
-    body_html = render_markdown(form.body)
+    body_html = await render_body(renderer, form.body)
     verdict = await moderation.assess(
         storage, settings, page, body=form.body, body_html=body_html,
         author_name=str(author["author_name"]), author_email=str(author["author_email"]),
@@ -321,8 +328,40 @@ async def post_comment(
         form_token=form_token,
         **author,  # type: ignore[arg-type]
     )
-    comment, head = await storage.add_comment(new, rate_limit)
+    comment, head = await storage.add_comment(new, None)  # the limits are counted already
     return PostedComment(comment, head, signer.sign(Purpose.EDIT, {"c": comment.id}))
+
+
+async def _take_rate_limits(
+    storage: Storage, rate_limit: RateLimit | Sequence[RateLimit] | None, now: datetime
+) -> None:
+    if rate_limit is None:
+        return
+    limits = [rate_limit] if isinstance(rate_limit, RateLimit) else list(rate_limit)
+    await storage.take_rate_limits(limits, now)
+
+
+TOO_COMPLEX = (
+    "This comment's formatting is too complex to display (thousands of brackets, or lists"
+    " and quotes nested very deep, say). Simplify it and post again."
+)
+RENDER_RETRY_AFTER_S = 30
+
+
+async def render_body(renderer: RenderWorkers, body: str) -> str:
+    """A comment's sanitised HTML, rendered off the event loop within the server's CPU-time
+    limit: Invalid (422) for text that needs more, ServiceUnavailable (503) when the server
+    is too busy to render it now."""
+    try:
+        return await renderer.run(render_markdown, body)
+    except TooComplex:
+        raise Invalid(TOO_COMPLEX, {"body": TOO_COMPLEX}) from None
+    except WorkersUnavailable:
+        raise ServiceUnavailable(
+            "The server is too busy to format comments right now; nothing was saved. Try"
+            " again in a minute.",
+            retry_after_s=RENDER_RETRY_AFTER_S,
+        ) from None
 
 
 async def _reply_target(storage: Storage, page: PageRef, parent_id: int, max_depth: int) -> int:
@@ -383,17 +422,23 @@ async def edit_comment(
     comment_id: int,
     token: str,
     form: EditForm,
+    *,
+    rate_limit: RateLimit | None,
+    renderer: RenderWorkers,
     user: User | None = None,
     now: datetime | None = None,
 ) -> tuple[Comment, ThreadHead]:
     """Change a comment within its site's edit window, by the holder of its edit token or
-    by its signed-in author."""
+    by its signed-in author. The token, the window and the rate limit are checked before
+    the new text is rendered."""
     now = now or datetime.now(UTC)
     comment = await _editable_comment(storage, signer, comment_id, token, now, user)
+    await _take_rate_limits(storage, rate_limit, now)
+    body_html = await render_body(renderer, form.body)
     return await storage.edit_comment(
         comment.id,
         body_source=form.body,
-        body_html=render_markdown(form.body),
+        body_html=body_html,
         author_name=form.name if form.name is not None else comment.author_name,
         author_url=form.website if form.website is not None else comment.author_url,
         edited_at=now,

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from widget.render_workers import DEFAULT_CPU_LIMIT_S
+
 __all__ = ["SETTINGS", "ConfigError", "Setting", "Settings", "load_settings"]
 
 
@@ -135,6 +137,38 @@ SETTINGS: tuple[Setting, ...] = (
         _parse_positive_int,
     ),
     Setting(
+        "render_cpu_limit_s",
+        str(DEFAULT_CPU_LIMIT_S),
+        "CPU seconds one comment's text may take to render (in a worker process); a comment"
+        " that needs more is refused (422) as too complex",
+        _parse_seconds,
+    ),
+    Setting(
+        "max_header_bytes",
+        "32768",
+        "largest request line and headers accepted, in bytes (431 beyond)",
+        _parse_positive_int,
+    ),
+    Setting(
+        "max_header_count",
+        "100",
+        "most header fields accepted in one request (431 beyond)",
+        _parse_positive_int,
+    ),
+    Setting(
+        "header_timeout_s",
+        "10",
+        "seconds a client has to send a request's line and headers (408 beyond; a connection"
+        " that sent nothing is closed)",
+        _parse_seconds,
+    ),
+    Setting(
+        "body_timeout_s",
+        "30",
+        "seconds a client has to send a request's body once its headers are in (408 beyond)",
+        _parse_seconds,
+    ),
+    Setting(
         "post_rate_per_minute",
         "5",
         "comments one IP address (IPv6: one /64) may post per minute",
@@ -221,6 +255,11 @@ class Settings:
     demo: bool
     max_body_chars: int
     max_request_bytes: int
+    render_cpu_limit_s: float
+    max_header_bytes: int
+    max_header_count: int
+    header_timeout_s: float
+    body_timeout_s: float
     post_rate_per_minute: int
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     fragment_cache_bytes: int

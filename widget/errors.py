@@ -28,11 +28,19 @@ __all__ = [
 class ClientError(Exception):
     status = 400
 
-    def __init__(self, message: str, fields: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        fields: Mapping[str, str] | None = None,
+        *,
+        retry_after_s: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         # Field name -> what is wrong with it, for forms that show errors beside each field.
         self.fields: dict[str, str] = dict(fields or {})
+        # When asking again makes sense (429, 503): sent as Retry-After.
+        self.retry_after_s = retry_after_s
 
 
 class BadRequest(ClientError):
@@ -67,10 +75,10 @@ class Invalid(ClientError):
 
 class RateLimited(ClientError):
     status = 429
+    retry_after_s: float
 
     def __init__(self, message: str, retry_after_s: float) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
+        super().__init__(message, retry_after_s=retry_after_s)
 
 
 class StorageUnavailable(ClientError):

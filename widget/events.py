@@ -21,6 +21,7 @@ from widget.storage import ThreadEvent
 __all__ = ["MISSED", "EventHub", "Missed", "Subscription", "TooManyListeners"]
 
 QUEUE_SIZE = 64  # events a reader may fall behind by before it is dropped
+RETRY_READERS_AFTER_S = 30  # a reader turned away may try again (streams end every 5 minutes)
 
 
 class TooManyListeners(ClientError):
@@ -81,7 +82,8 @@ class EventHub:
         if len(readers) >= self.per_thread or self._count >= self.total:
             raise TooManyListeners(
                 "Too many readers are following live updates right now; the page still works,"
-                " reload it to see new comments."
+                " reload it to see new comments.",
+                retry_after_s=RETRY_READERS_AFTER_S,
             )
         subscription = Subscription(site_id, page_id)
         readers.add(subscription)

@@ -14,7 +14,7 @@ from typing import Literal
 from widget import comments
 from widget.email_address import email_field
 from widget.errors import Invalid, NotFound
-from widget.rendering import render_markdown
+from widget.render_workers import RenderWorkers
 from widget.storage import Admin, Ban, Comment, CommentStatus, QueueItem, QueueQuery, Storage
 
 __all__ = [
@@ -70,19 +70,26 @@ async def comment_for(storage: Storage, admin: Admin, comment_id: int) -> QueueI
 
 
 async def edit(
-    storage: Storage, admin: Admin, comment_id: int, raw: dict[str, str], max_body_chars: int
+    storage: Storage,
+    admin: Admin,
+    comment_id: int,
+    raw: dict[str, str],
+    max_body_chars: int,
+    renderer: RenderWorkers,
 ) -> Comment:
-    """A moderator's edit: the text is rendered and sanitised like the author's own."""
+    """A moderator's edit: the text is rendered and sanitised like the author's own, within
+    the same time limit."""
     item = await comment_for(storage, admin, comment_id)
     fields: dict[str, str] = {key: raw[key] for key in ("body", "name", "website") if key in raw}
     if item.comment.user_id is not None:  # a signed-in author's name is their account's
         fields.pop("name", None)
         fields.pop("website", None)
     form = comments.check_edit_form(fields, max_body_chars)
+    body_html = await comments.render_body(renderer, form.body)
     return await storage.moderate_edit(
         comment_id,
         form.body,
-        render_markdown(form.body),
+        body_html,
         form.name if form.name is not None else item.comment.author_name,
         form.website if form.website is not None else item.comment.author_url,
         datetime.now(UTC),

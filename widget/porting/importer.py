@@ -1,7 +1,8 @@
 """Importing a file: read it, stage what it holds on disk, write it in one transaction.
 
 1. Read: the format's reader turns the file into items (comments, likes, skips), in the
-   file's order, in bounded memory (XML and JSON Lines are streamed).
+   file's order, in bounded memory (XML and JSON Lines are streamed). Each body is rendered in
+   a render worker within the CPU-time limit of new comments (one that needs more is skipped).
 2. Stage: each item goes into a SQLite file in a temporary folder; comments with a key already
    seen in their thread are skipped as duplicates. Nothing has touched the database yet, so a
    file that turns out broken halfway leaves nothing behind.
@@ -24,7 +25,8 @@ from pathlib import Path
 
 from widget.email_address import NotAnEmailAddress, check_email_address
 from widget.porting.detect import FORMAT_NAMES, detect
-from widget.porting.items import BadFile, Item, Skip
+from widget.porting.items import BadFile, Bodies, Item, Skip
+from widget.render_workers import DEFAULT_CPU_LIMIT_S, RenderWorkers
 from widget.storage import (
     ImportedComment,
     ImportedLike,
@@ -35,7 +37,7 @@ from widget.storage import (
 
 __all__ = ["ImportReport", "import_file"]
 
-Reader = Callable[[Path, str], Iterator[Item]]
+Reader = Callable[[Path, str, Bodies], Iterator[Item]]
 Progress = Callable[[str, int, int], None]  # (stage, done, total or 0)
 
 LOSSLESS = {"jsonl"}  # formats whose spam and deleted comments are imported as they are
@@ -191,7 +193,9 @@ class Staging:
         self.db.close()
 
 
-def stage_file(path: Path, site_id: str, format_name: str, folder: Path, tell: Progress) -> Staging:
+def stage_file(
+    path: Path, site_id: str, format_name: str, folder: Path, tell: Progress, bodies: Bodies
+) -> Staging:
     """Read the whole file into a staging database; raises BadFile before any write."""
     if not path.is_file():
         raise BadFile(f"There is no file at {path}.")
@@ -199,7 +203,7 @@ def stage_file(path: Path, site_id: str, format_name: str, folder: Path, tell: P
     staging = Staging(folder)
     try:
         staging.db.execute("BEGIN")
-        for item in read(path, site_id):
+        for item in read(path, site_id, bodies):
             staging.add(item)
             if staging.count % BATCH == 0:
                 tell("reading", staging.count, 0)
@@ -217,12 +221,19 @@ def stage_file(path: Path, site_id: str, format_name: str, folder: Path, tell: P
 async def import_file(
     storage: Storage, path: Path, site_id: str, format_name: str | None = None, *,
     dry_run: bool = False, progress: Progress | None = None,
+    render_cpu_limit_s: float = DEFAULT_CPU_LIMIT_S,
 ) -> ImportReport:  # fmt: skip
     """Import a file into a site; raises BadFile (nothing written) when it cannot be read."""
     tell = progress or (lambda stage, done, total: None)
+    workers = RenderWorkers(render_cpu_limit_s)
     with tempfile.TemporaryDirectory(prefix="widget-import-") as name:
         found: str = format_name if format_name else await asyncio.to_thread(detect, path)
-        staging = await asyncio.to_thread(stage_file, path, site_id, found, Path(name), tell)
+        try:
+            staging = await asyncio.to_thread(
+                stage_file, path, site_id, found, Path(name), tell, Bodies(workers)
+            )
+        finally:
+            workers.close()
         total = staging.count
         try:
 

@@ -132,7 +132,7 @@ async def edit(call: AdminCall) -> Response:
     try:
         await moderating.edit(
             call.context.storage, call.admin, comment_id, dict(call.form),
-            call.context.settings.max_body_chars,
+            call.context.settings.max_body_chars, call.context.render_workers,
         )  # fmt: skip
     except Invalid as error:
         item = await moderating.comment_for(call.context.storage, call.admin, comment_id)

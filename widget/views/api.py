@@ -259,6 +259,7 @@ async def post_comment(request: Request) -> Response:
         rate_limit=context.post_rate_limits(
             rate_limit_key(address), f"user:{user.id}" if user else form.email.lower()
         ),
+        renderer=context.render_workers,
         user=user,
         honeypot=_text(data, "homepage"),
         akismet=context.akismet,
@@ -308,8 +309,10 @@ async def edit_comment(request: Request) -> Response:
         key: _text(data, key) for key in ("body", "name", "website") if key in data
     }
     form = comments.check_edit_form(fields, context.settings.max_body_chars)
+    address = rate_limit_key(remote_address(request, context.settings))
     comment, head = await comments.edit_comment(
         context.storage, context.signer, _comment_id(request), _text(data, "token"), form,
+        rate_limit=context.edit_rate_limit(address), renderer=context.render_workers,
         user=await current_user(context, request),
     )  # fmt: skip
     return JSONResponse(

@@ -17,6 +17,7 @@ from widget.events import EventHub
 from widget.lru import LruCache
 from widget.notify.outbox import Outbox
 from widget.outbound import Outbound
+from widget.render_workers import RenderWorkers
 from widget.sites import settings_of
 from widget.storage import GuestLikeLimit, RateLimit, Site, Storage
 
@@ -44,6 +45,7 @@ class AppContext:
     admin: AdminAuth
     outbox: Outbox
     outbound: Outbound  # every request to another server goes through it
+    render_workers: RenderWorkers
     # The counts API's checked questions and its answers' bytes (see views.api.counts).
     count_queries: LruCache[bytes, Any] = dataclasses.field(
         default_factory=lambda: LruCache(CACHE_ENTRIES)
@@ -59,6 +61,11 @@ class AppContext:
         if identity:
             limits.append(RateLimit(f"post:{identity}", rate, 60.0))
         return limits
+
+    def edit_rate_limit(self, address_key: str) -> RateLimit:
+        """Each edit is rendered again: edits count apart from posts, at the same rate."""
+        rate = self.settings.post_rate_per_minute
+        return RateLimit(f"edit:{address_key}", rate, 60.0, too_fast="You are editing too fast")
 
     def like_rate_limit(self, address_key: str) -> RateLimit:
         return RateLimit(f"like:{address_key}", LIKE_RATE_PER_MINUTE, 60.0)

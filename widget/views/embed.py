@@ -23,6 +23,7 @@ from widget.urls import origin_of, split_url
 
 from . import own_data
 from .context import AppContext, app_context
+from .errors import retry_after
 from .html import EmbedQuery
 from .inputs import read_form, read_query, remote_address, require_own_origin
 from .security import document_headers, document_policy
@@ -219,6 +220,7 @@ async def post_from_form(request: Request) -> Response:
             rate_limit=context.post_rate_limits(
                 rate_limit_key(address), comment_form.email.lower()
             ),
+            renderer=context.render_workers,
             honeypot=form.get("homepage", ""),
             akismet=context.akismet,
             context={
@@ -233,7 +235,7 @@ async def post_from_form(request: Request) -> Response:
         reply_to = await _reply_target(context, head, form.get("parent", ""))
         return await _render_document(
             request, context, query, head, reply_to=reply_to, values=values, error=error,
-            status_code=error.status, headers=_error_headers(error),
+            status_code=error.status, headers=retry_after(error),
         )  # fmt: skip
     context.outbox.wake()
     comment = posted.comment
@@ -258,15 +260,9 @@ async def data_request(request: Request) -> Response:
         return await _render_document(
             request, context, query, head, own_data_error=error,
             values={"own_data_email": form.get("email", "")},
-            status_code=error.status, headers=_error_headers(error),
+            status_code=error.status, headers=retry_after(error),
         )  # fmt: skip
     return RedirectResponse(f"{query.document_path(data_link=1)}#wg-own-data", status_code=303)
-
-
-def _error_headers(error: ClientError) -> dict[str, str]:
-    if isinstance(error, RateLimited):
-        return {"Retry-After": str(int(error.retry_after_s) + 1)}
-    return {}
 
 
 async def avatar(request: Request) -> Response:

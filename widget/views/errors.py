@@ -4,18 +4,19 @@ every 503 says when to come back."""
 from __future__ import annotations
 
 import logging
+import math
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from widget.errors import ClientError, RateLimited
+from widget.errors import ClientError
 
 from .context import app_context
 from .security import admin_headers, error_page_headers
 
-__all__ = ["RETRY_AFTER_S", "RetryAfterUnavailable", "exception_handlers"]
+__all__ = ["RETRY_AFTER_S", "RetryAfterUnavailable", "exception_handlers", "retry_after"]
 
 RETRY_AFTER_S = 5  # what a 503 asks clients (and proxies) to wait before trying again
 
@@ -55,11 +56,16 @@ def _respond(request: Request, status: int, message: str, extra: dict[str, str])
     )
 
 
+def retry_after(error: ClientError) -> dict[str, str]:
+    """The Retry-After header of an error that says when to ask again (whole seconds, up)."""
+    if error.retry_after_s is None:
+        return {}
+    return {"Retry-After": str(max(1, math.ceil(error.retry_after_s)))}
+
+
 async def client_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ClientError)
-    extra = {}
-    if isinstance(exc, RateLimited):
-        extra["Retry-After"] = str(int(exc.retry_after_s) + 1)
+    extra = retry_after(exc)
     if request.url.path.startswith("/api/") and exc.fields:
         return JSONResponse(
             {"error": exc.message, "fields": exc.fields}, status_code=exc.status, headers=extra

@@ -1,7 +1,9 @@
 """Reading requests strictly: size limits, UTF-8, content types and origins.
 
 Starlette's own form parser replaces undecodable bytes silently; these helpers refuse them with a
-message instead, and refuse bodies over the limit before reading them whole.
+message instead, and refuse bodies over the limit before reading them whole. JSON is held to
+what the API needs: a few levels of nesting and numbers no longer than an id, so that no body
+reaches Python's recursion or integer-size limits (a RecursionError or ValueError, a 500).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from widget.addresses import client_address
 from widget.config import Settings
@@ -27,6 +29,9 @@ __all__ = [
     "require_own_origin",
 ]
 
+MAX_JSON_DEPTH = 20  # the API's bodies are two levels deep
+MAX_NUMBER_DIGITS = 18  # ids are 64-bit integers: 19 digits at most, 18 for any value
+
 
 async def _read_body(request: Request, limit: int) -> bytes:
     too_large = PayloadTooLarge(
@@ -36,15 +41,20 @@ async def _read_body(request: Request, limit: int) -> bytes:
     if declared is not None:
         if not (declared.isascii() and declared.isdigit()):
             raise BadRequest("The Content-Length header is not a number.")
-        if int(declared) > limit:
+        if len(declared) > MAX_NUMBER_DIGITS or int(declared) > limit:
             raise too_large
     chunks = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # Gone, or cut off by the server for sending too slowly: nobody reads this answer,
+        # but it ends the request as a client error rather than a logged exception.
+        raise BadRequest("The request ended before its body was complete.") from None
     return b"".join(chunks)
 
 
@@ -88,27 +98,57 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
         raise UnsupportedMediaType("Send the request body as application/json.")
     body = await _read_body(request, limit)
     try:
-        value = json.loads(body.decode("utf-8"))
+        value = json.loads(
+            body.decode("utf-8"), parse_int=_json_integer, parse_constant=_json_constant
+        )
     except UnicodeDecodeError:
         raise BadRequest("The request body is not valid UTF-8.") from None
     except json.JSONDecodeError as exc:
         raise BadRequest(f"The request body is not valid JSON: {exc.msg} at {exc.pos}.") from None
+    except RecursionError:
+        raise _too_deep() from None
     if not isinstance(value, dict):
         raise BadRequest("The request body must be a JSON object.")
-    _check_strings(value)
+    _check_json(value)
     return value
 
 
-def _check_strings(value: Any) -> None:
-    if isinstance(value, str):
-        _check_text(value, "request body")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_text(key, "request body")
-            _check_strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            _check_strings(item)
+def _too_deep() -> BadRequest:
+    return BadRequest(
+        f"The request body is nested more than {MAX_JSON_DEPTH} levels deep; send the fields"
+        " the API names, as plain values."
+    )
+
+
+def _json_integer(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise BadRequest(
+            f"The request body holds a number of {len(text.lstrip('-')):,} digits; numbers"
+            f" here (comment ids) have at most {MAX_NUMBER_DIGITS}."
+        )
+    return int(text)
+
+
+def _json_constant(text: str) -> float:
+    raise BadRequest(f"The request body is not valid JSON: {text} is not a JSON number.")
+
+
+def _check_json(value: Any) -> None:
+    """Every string valid Unicode, and nothing nested deeper than MAX_JSON_DEPTH; walked
+    without recursion, whatever the depth."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            _check_text(item, "request body")
+        elif isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise _too_deep()
+            if isinstance(item, dict):
+                for key in item:
+                    _check_text(key, "request body")
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
 
 
 def require_own_origin(request: Request, settings: Settings) -> None:

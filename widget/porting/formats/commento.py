@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from widget.porting.items import (
+    IN_PROCESS,
     BadFile,
+    Bodies,
     Item,
     Skip,
-    body_from_markdown,
     open_maybe_gzip,
     page_for,
     parse_iso,
@@ -53,18 +54,20 @@ ANONYMOUS = "anonymous"  # the commenterHex of a comment posted without an accou
 UNSET = "undefined"  # what Commento stores for a commenter without a link or photo
 
 
-def read(path: Path, site_id: str) -> Iterator[Item]:
+def read(path: Path, site_id: str, bodies: Bodies = IN_PROCESS) -> Iterator[Item]:
     document = _load(path)
     commenters = _commenters(document.get("commenters"))
     for index, record in enumerate(document["comments"]):
-        yield _record(index, record, site_id, commenters)
+        yield _record(index, record, site_id, commenters, bodies)
 
 
-def _record(index: int, record: object, site_id: str, commenters: Commenters) -> Item:
+def _record(
+    index: int, record: object, site_id: str, commenters: Commenters, bodies: Bodies
+) -> Item:
     try:
         if not isinstance(record, dict):
             raise TypeError(f"a JSON {type(record).__name__}, not an object")
-        return _comment(record, site_id, commenters)
+        return _comment(record, site_id, commenters, bodies)
     except KeyError as exc:
         detail = f"{exc.args[0]!r} is missing"
     except (TypeError, ValueError) as exc:
@@ -106,7 +109,9 @@ def _commenters(records: object) -> Commenters:
     }
 
 
-def _comment(record: dict[str, Any], site_id: str, commenters: Commenters) -> ImportedComment:
+def _comment(
+    record: dict[str, Any], site_id: str, commenters: Commenters, bodies: Bodies
+) -> ImportedComment:
     """The comment of one record; KeyError, TypeError or ValueError for a malformed one."""
     hex_id = _string(record["commentHex"], "commentHex")
     if not hex_id:
@@ -130,7 +135,7 @@ def _comment(record: dict[str, Any], site_id: str, commenters: Commenters) -> Im
     if isinstance(commenter_hex, str) and commenter_hex != ANONYMOUS:
         commenter = commenters.get(commenter_hex, {})
     provider = _field(commenter, "provider")
-    source, body = body_from_markdown(_string(record.get("markdown") or "", "markdown"))
+    source, body = bodies.from_markdown(_string(record.get("markdown") or "", "markdown"))
     score = record.get("score") or 0
     return ImportedComment(
         key=f"commento:{hex_id}", parent_key=None if parent == "root" else f"commento:{parent}",

@@ -22,10 +22,12 @@ from xml.sax.saxutils import escape
 from widget.porting.export_context import ExportContext, Row, comment_key, utc_text
 from widget.porting.formats.xml import child, children, local, text_of
 from widget.porting.items import (
+    IN_PROCESS,
     BadFile,
+    Bodies,
+    BodyTooComplex,
     Item,
     Skip,
-    body_from_html,
     open_maybe_gzip,
     page_for,
     parse_iso,
@@ -37,7 +39,7 @@ __all__ = ["DisqusWriter", "read"]
 DSQ_ID = "{http://disqus.com/disqus-internals}id"
 
 
-def read(path: Path, site_id: str) -> Iterator[Item]:
+def read(path: Path, site_id: str, bodies: Bodies = IN_PROCESS) -> Iterator[Item]:
     threads: dict[str, PageRef] = {}
     seen_root = False
     with open_maybe_gzip(path) as source:
@@ -55,12 +57,12 @@ def read(path: Path, site_id: str) -> Iterator[Item]:
                     text_of(element, "title"),
                 )  # fmt: skip
             elif kind == "post":
-                yield _post(element, threads)
+                yield _post(element, threads, bodies)
     if not seen_root:
         raise BadFile("This is not a Disqus export: it holds no <thread> or <post>.")
 
 
-def _post(element: Element, threads: dict[str, PageRef]) -> Item:
+def _post(element: Element, threads: dict[str, PageRef], bodies: Bodies) -> Item:
     post_id = element.get(DSQ_ID, "")
     key = f"disqus:{post_id}"
     if not post_id:
@@ -83,7 +85,10 @@ def _post(element: Element, threads: dict[str, PageRef]) -> Item:
         status = "spam"
     elif text_of(element, "isDeleted") == "true":
         status = "deleted"
-    source, html = body_from_html(text_of(element, "message"))
+    try:
+        source, html = bodies.from_html(text_of(element, "message"))
+    except BodyTooComplex as exc:
+        return Skip(key, "unparsable", str(exc))
     return ImportedComment(
         key=key, parent_key=f"disqus:{parent_id}" if parent_id else None, page=page,
         author_name=name or ("Anonymous" if anonymous else ""),

@@ -22,7 +22,16 @@ from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
-from widget.porting.items import BadFile, Item, Skip, body_from_markdown, page_for, safe_website
+from widget.porting.items import (
+    IN_PROCESS,
+    BadFile,
+    Bodies,
+    BodyTooComplex,
+    Item,
+    Skip,
+    page_for,
+    safe_website,
+)
 from widget.storage import CommentStatus, ImportedComment
 
 __all__ = ["read"]
@@ -40,14 +49,14 @@ QUERY = """
 Row = tuple[object, ...]
 
 
-def read(path: Path, site_id: str) -> Iterator[Item]:
+def read(path: Path, site_id: str, bodies: Bodies = IN_PROCESS) -> Iterator[Item]:
     connection = _connect(path)
     with closing(connection):
         try:
             _check_schema(connection)
             # The cursor yields rows as SQLite finds them: nothing is fetched ahead.
             for row in connection.execute(QUERY):
-                yield _comment(row, site_id)
+                yield _comment(row, site_id, bodies)
         except sqlite3.Error as exc:
             # Corruption deep in the file shows only when that page is read.
             raise BadFile(f"The Isso database cannot be read: {exc}.") from exc
@@ -91,7 +100,7 @@ def _check_schema(connection: sqlite3.Connection) -> None:
             )
 
 
-def _comment(row: Row, site_id: str) -> Item:
+def _comment(row: Row, site_id: str, bodies: Bodies) -> Item:
     (comment_id, tid, parent, created, modified, mode, remote_addr, text, author, email,
      website, likes, thread_id, uri, title) = row  # fmt: skip
     key = f"isso:{comment_id}"
@@ -106,7 +115,10 @@ def _comment(row: Row, site_id: str) -> Item:
     except (TypeError, ValueError, OverflowError, OSError):
         return Skip(key, "unparsable", f"created {created!r} / modified {modified!r}: not Unix"
                                        " seconds")  # fmt: skip
-    source, html = body_from_markdown(_text(text))
+    try:
+        source, html = bodies.from_markdown(_text(text))
+    except BodyTooComplex as exc:
+        return Skip(key, "unparsable", str(exc))
     return ImportedComment(
         key=key, parent_key=f"isso:{parent}" if parent is not None else None,
         page=page_for(site_id, "", _text(uri), _text(title)),

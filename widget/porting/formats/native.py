@@ -15,7 +15,9 @@ from typing import Any
 
 from widget.porting.export_context import ExportContext, Row, comment_key, utc_text
 from widget.porting.items import (
+    IN_PROCESS,
     BadFile,
+    Bodies,
     Item,
     Skip,
     open_maybe_gzip,
@@ -23,7 +25,6 @@ from widget.porting.items import (
     safe_avatar,
     safe_website,
 )
-from widget.rendering import clean_html
 from widget.storage import ImportedComment, ImportedLike, ImportedThread, PageRef, Profile
 
 __all__ = ["FORMAT", "VERSION", "NativeWriter", "read"]
@@ -102,7 +103,7 @@ def _user_key(user: Row) -> str:
 # -- reading --------------------------------------------------------------------------------------
 
 
-def read(path: Path, site_id: str) -> Iterator[Item]:
+def read(path: Path, site_id: str, bodies: Bodies = IN_PROCESS) -> Iterator[Item]:
     with open_maybe_gzip(path) as source:
         lines = iter(source)
         try:
@@ -119,7 +120,7 @@ def read(path: Path, site_id: str) -> Iterator[Item]:
         number = 1
         try:
             for number, raw in enumerate(lines, start=2):
-                item = _record(raw, number, site_id, pages, users)
+                item = _record(raw, number, site_id, pages, users, bodies)
                 if item is not None:
                     yield item
         except (EOFError, OSError) as exc:
@@ -128,7 +129,7 @@ def read(path: Path, site_id: str) -> Iterator[Item]:
 
 def _record(
     raw: bytes, number: int, site_id: str, pages: dict[str, tuple[str, str]],
-    users: dict[str, Profile],
+    users: dict[str, Profile], bodies: Bodies,
 ) -> Item | None:  # fmt: skip
     try:
         record = json.loads(raw)
@@ -143,7 +144,7 @@ def _record(
                 record.get("avatar_url", ""), record.get("profile_url", ""),
             )  # fmt: skip
         elif kind == "comment":
-            return _comment(record, site_id, pages, users)
+            return _comment(record, site_id, pages, users, bodies)
         elif kind == "like":
             voter = str(record["voter"])
             user = users.get(voter.removeprefix("user:")) if voter.startswith("user:") else None
@@ -152,13 +153,14 @@ def _record(
             return ImportedLike(record["page"], record.get("comment"), voter,
                                 parse_iso(record["created_at"]), user)  # fmt: skip
         return None
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as exc:
+        # OverflowError: "likes": 1e999; RecursionError: a line of [[[[… nested too deep.
         return Skip(f"line {number}", "unparsable", f"{type(exc).__name__}: {exc}")
 
 
 def _comment(
     record: dict[str, Any], site_id: str, pages: dict[str, tuple[str, str]],
-    users: dict[str, Profile],
+    users: dict[str, Profile], bodies: Bodies,
 ) -> ImportedComment:  # fmt: skip
     url, title = pages.get(record["page"], ("", ""))
     page = PageRef(site_id, str(record["page"]), url, title)  # ids as they were: no rewriting
@@ -170,7 +172,7 @@ def _comment(
         page=page,
         author_name=record.get("name", ""), author_email=record.get("email", ""),
         author_url=safe_website(record.get("website", "")), body_source=record.get("text", ""),
-        body_html=clean_html(record.get("html", "")), status=record["status"],
+        body_html=bodies.clean(record.get("html", "")), status=record["status"],
         created_at=parse_iso(record["created_at"]), remote_ip=record.get("ip_address", ""),
         like_count=int(record.get("likes", 0)), author_provider=record.get("provider", ""),
         author_avatar=safe_avatar(record.get("avatar", "")),

@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from widget.porting.items import (
+    IN_PROCESS,
     BadFile,
+    Bodies,
     Item,
     Skip,
-    body_from_html,
-    body_from_markdown,
     open_maybe_gzip,
     page_for,
     parse_iso,
@@ -45,7 +45,7 @@ __all__ = ["read"]
 VERSIONS = {0, 1}  # Remark42 itself still reads version 0 backups
 
 
-def read(path: Path, site_id: str) -> Iterator[Item]:
+def read(path: Path, site_id: str, bodies: Bodies = IN_PROCESS) -> Iterator[Item]:
     number = 0
     try:
         with open_maybe_gzip(path) as source:
@@ -53,7 +53,7 @@ def read(path: Path, site_id: str) -> Iterator[Item]:
                 if number == 1:  # an editor may have saved it with a byte order mark
                     _check_meta(raw.removeprefix(codecs.BOM_UTF8))
                 elif raw.strip():
-                    yield _line(raw, number, site_id)
+                    yield _line(raw, number, site_id, bodies)
     except (EOFError, zlib.error) as exc:
         raise BadFile(
             f"The Remark42 backup is truncated or corrupt: it ends early, after line {number}"
@@ -80,12 +80,12 @@ def _check_meta(raw: bytes) -> None:
                       " version 1 (and 0, its predecessor).")  # fmt: skip
 
 
-def _line(raw: bytes, number: int, site_id: str) -> Item:
+def _line(raw: bytes, number: int, site_id: str, bodies: Bodies) -> Item:
     try:
         record = json.loads(raw)
         if not isinstance(record, dict):
             raise ValueError(f"a JSON {type(record).__name__}, not an object")
-        return _comment(record, site_id)
+        return _comment(record, site_id, bodies)
     except (json.JSONDecodeError, RecursionError) as exc:
         detail = f"not valid JSON ({exc})"
     except KeyError as exc:
@@ -95,7 +95,7 @@ def _line(raw: bytes, number: int, site_id: str) -> Item:
     return Skip(f"remark42:line {number}", "unparsable", f"line {number}: {detail}")
 
 
-def _comment(record: dict[str, Any], site_id: str) -> ImportedComment:
+def _comment(record: dict[str, Any], site_id: str, bodies: Bodies) -> ImportedComment:
     """The comment of one line; KeyError, TypeError or ValueError for a malformed one."""
     comment_id = _string(record["id"], "id")
     if not comment_id:
@@ -108,9 +108,9 @@ def _comment(record: dict[str, Any], site_id: str) -> ImportedComment:
     provider = user_id.partition("_")[0] if "_" in user_id else ""
     orig = record.get("orig")
     if isinstance(orig, str) and orig.strip():
-        source, body = body_from_markdown(html.unescape(orig))
+        source, body = bodies.from_markdown(html.unescape(orig))
     else:
-        source, body = body_from_html(_string(record.get("text") or "", "text"))
+        source, body = bodies.from_html(_string(record.get("text") or "", "text"))
     edit = record.get("edit") or {}
     score = record.get("score") or 0
     return ImportedComment(

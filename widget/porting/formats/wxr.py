@@ -23,10 +23,12 @@ from xml.sax.saxutils import escape
 from widget.porting.export_context import ExportContext, Row, comment_key
 from widget.porting.formats.xml import children, local, text_of
 from widget.porting.items import (
+    IN_PROCESS,
     BadFile,
+    Bodies,
+    BodyTooComplex,
     Item,
     Skip,
-    body_from_html,
     open_maybe_gzip,
     page_for,
     safe_avatar,
@@ -49,33 +51,36 @@ def _wp_time(text: str) -> datetime | None:
     return datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
 
 
-def read(path: Path, site_id: str) -> Iterator[Item]:
+def read(path: Path, site_id: str, bodies: Bodies = IN_PROCESS) -> Iterator[Item]:
     seen_channel = False
     with open_maybe_gzip(path) as source:
         for element in children(source, "rss", 2, "WordPress (WXR)"):
             seen_channel = True
             if local(element.tag) == "item":
-                yield from _item(element, site_id)
+                yield from _item(element, site_id, bodies)
     if not seen_channel:
         raise BadFile("This is not a WordPress export: it has no <channel>.")
 
 
-def _item(item: Element, site_id: str) -> Iterator[Item]:
+def _item(item: Element, site_id: str, bodies: Bodies) -> Iterator[Item]:
     page = page_for(site_id, text_of(item, "link"), text_of(item, "post_name"),
                     text_of(item, "title"))  # fmt: skip
     # The blog's offset from UTC, as the post's two dates show it: for comments whose GMT
     # date is missing (some exporters leave it zero), the local date and this offset place them.
-    local_post, gmt_post = (
-        _wp_time(text_of(item, "post_date")),
-        _wp_time(text_of(item, "post_date_gmt")),
-    )
+    try:
+        local_post, gmt_post = (
+            _wp_time(text_of(item, "post_date")),
+            _wp_time(text_of(item, "post_date_gmt")),
+        )
+    except ValueError:  # a post date that is no date: no offset to go by
+        local_post = gmt_post = None
     offset = (local_post - gmt_post) if local_post and gmt_post else timedelta(0)
     for element in item:
         if local(element.tag) == "comment":
-            yield _comment(element, page, offset)
+            yield _comment(element, page, offset, bodies)
 
 
-def _comment(element: Element, page: PageRef, offset: timedelta) -> Item:
+def _comment(element: Element, page: PageRef, offset: timedelta, bodies: Bodies) -> Item:
     number = text_of(element, "comment_id")
     key = f"wordpress:{number}"
     kind = text_of(element, "comment_type")
@@ -99,7 +104,10 @@ def _comment(element: Element, page: PageRef, offset: timedelta) -> Item:
         return Skip(key, "unparsable", "no comment_date")
     meta = _meta(element)
     parent = text_of(element, "comment_parent")
-    source, html = body_from_html(text_of(element, "comment_content"))
+    try:
+        source, html = bodies.from_html(text_of(element, "comment_content"))
+    except BodyTooComplex as exc:
+        return Skip(key, "unparsable", str(exc))
     provider = meta.get("hc_post_as", "")
     return ImportedComment(
         key=key, parent_key=f"wordpress:{parent}" if parent not in ("", "0") else None,
