@@ -1,4 +1,4 @@
-"""The one way this server sends requests to other servers (DESIGN.md, "Rules that hold
+"""The one way this server sends requests to other servers (docs/architecture.md, "Rules that hold
 everywhere"): Mastodon servers, webhooks, Akismet and sign-in providers.
 
 Some of those targets are named by someone other than the operator: a visitor types a Mastodon

@@ -1,1 +1,1 @@
-"""Signed tokens now; sessions and sign-in providers later."""
+"""Signed tokens, admin accounts, and commenters' sign-in: providers, the popup flow, sessions."""

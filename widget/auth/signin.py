@@ -1,4 +1,4 @@
-"""Sign-in inside a cross-site iframe (see DESIGN.md, "Sign-in inside a cross-site iframe").
+"""Sign-in inside a cross-site iframe (docs/architecture.md, "Sign-in inside a cross-site iframe").
 
 1. The iframe makes a random verifier and opens a popup on our origin, then submits a form to
    it: `POST /auth/{provider}/start` with the verifier's challenge (base64url of its SHA-256).
