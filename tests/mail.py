@@ -22,12 +22,14 @@ class Inbox:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []  # each message's bytes as they reached the server
         self.envelopes: list[tuple[str, list[str]]] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         self.messages.append(message)
+        self.raw.append(envelope.original_content or envelope.content)
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 OK"
 
@@ -63,8 +65,8 @@ def body_of(message: EmailMessage, subtype: str = "plain") -> str:
     return str(part.get_content())
 
 
-def link_in(message: EmailMessage, path: str) -> str:
+def link_in(message: EmailMessage, path: str, public_url: str = PUBLIC_URL) -> str:
     """The first link in the mail to `path` on this server, with its signed token."""
-    match = re.search(rf"{re.escape(PUBLIC_URL + path)}\?token=[\w.\-]+", body_of(message))
+    match = re.search(rf"{re.escape(public_url + path)}\?token=[\w.\-]+", body_of(message))
     assert match is not None, body_of(message)
     return match.group(0)

@@ -4,6 +4,7 @@ opt-in, follow-ups, one-click unsubscribe, moderators' emails, retries, and what
 from __future__ import annotations
 
 import asyncio
+import email.header
 import http.server
 import json
 import re
@@ -18,7 +19,16 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from tests.helpers import BLOG, OWN_ORIGIN, PAGE, PUBLIC_URL, QUICK, make_settings, posted
+from tests.helpers import (
+    BLOG,
+    OWN_ORIGIN,
+    PAGE,
+    PUBLIC_URL,
+    QUICK,
+    comment_body,
+    make_settings,
+    posted,
+)
 from tests.mail import Inbox, body_of, link_in, mail_settings, start_smtp
 from tests.servers import free_port
 from widget.app import create_app
@@ -158,6 +168,63 @@ async def test_one_click_unsubscribe(
     await posted(client, email="bob@example.com", name="Bob")
     await settle(mail_app)
     assert len(inbox.to("ann@example.com")) == count
+
+
+def decoded(value: str) -> str:
+    return str(email.header.make_header(email.header.decode_header(value)))
+
+
+def raw_headers(raw: bytes) -> dict[str, str]:
+    """A message's header lines as a mail client reads them off the wire: unfolded, undecoded."""
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")  # 7-bit: anything else is a defect
+    unfolded = re.sub(r"\r\n[ \t]+", " ", head)
+    return dict(line.split(": ", 1) for line in unfolded.split("\r\n"))
+
+
+async def test_headers_reach_the_mail_client_as_the_rfcs_write_them(
+    tmp_path: Path, database_url: str, smtp: tuple[int, Inbox]
+) -> None:
+    """With a public URL as long as a real one, List-Unsubscribe arrives as a plain <URL> (a
+    MIME-encoded one gives no unsubscribe button), and the other headers are proper too."""
+    public = "https://comments.example.com"
+    origin = {"Origin": public}
+    port, inbox = smtp
+    settings = mail_settings(tmp_path, database_url, port, public_url=public)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        await add_site(app.state.widget.storage, "blog", [BLOG], "Ünïcode Blog", QUICK)
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url=public) as client:
+            await client.post("/api/v1/comments", headers=origin, json=comment_body(
+                email="ann@example.com", notify=True))  # fmt: skip
+            await settle(app)
+            confirm_link = link_in(inbox.to("ann@example.com")[-1], "/notify/confirm", public)
+            token = confirm_link.split("token=")[1]
+            await client.post(
+                "/notify/confirm", data={"token": token, "scope": "thread"}, headers=origin
+            )
+            await client.post("/api/v1/comments", headers=origin, json=comment_body(
+                email="bob@example.com", name="Bob"))  # fmt: skip
+            await settle(app)
+    confirmation, follow_up = (
+        raw_headers(raw) for raw, message in zip(inbox.raw, inbox.messages, strict=True)
+        if message["To"] == "ann@example.com"
+    )  # fmt: skip
+    for headers in (confirmation, follow_up):
+        # The site's name, RFC 2047-encoded as a phrase must be; the address itself plain.
+        assert headers["From"].endswith(" <widget@comments.example.com>")
+        assert decoded(headers["From"]) == "Ünïcode Blog <widget@comments.example.com>"
+        assert re.fullmatch(r"<[^<>@\s]+@comments\.example\.com>", headers["Message-ID"])
+        assert re.fullmatch(r"\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} \+0000", headers["Date"])
+        assert headers["Auto-Submitted"] == "auto-generated"
+    unsubscribe = follow_up["List-Unsubscribe"]
+    assert re.fullmatch(r"<https://comments\.example\.com/notify/unsubscribe\?token=[\w.\-]+>",
+                        unsubscribe), unsubscribe  # fmt: skip
+    assert len(unsubscribe) > 78  # long enough that the default policy would have encoded it
+    assert follow_up["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert follow_up["List-Id"].endswith(" comments <blog.comments.example.com>")
+    assert decoded(follow_up["List-Id"]) == "Ünïcode Blog comments <blog.comments.example.com>"
+    assert "List-Id" not in confirmation and "List-Unsubscribe" not in confirmation
 
 
 async def test_a_tampered_link_is_refused(client: httpx.AsyncClient) -> None:

@@ -91,8 +91,11 @@ def open_context(playwright: Playwright, tmp_path: Path) -> Iterator[BrowserCont
     context.close()
 
 
-def blog_post(blog: HostPages, widget: WidgetServer, path: str, title: str, extra: str = "") -> str:
-    """Publish a post on the blog with the snippet, and return its URL."""
+def blog_post(
+    blog: HostPages, widget: WidgetServer, path: str, title: str, extra: str = "",
+    site: str = "blog",
+) -> str:  # fmt: skip
+    """Publish a post on the blog with the snippet (of `site`), and return its URL."""
     blog.pages[path] = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>
 <body>
@@ -100,16 +103,17 @@ def blog_post(blog: HostPages, widget: WidgetServer, path: str, title: str, extr
 <p>Some words. <a href="#comments" data-comment-count="{path}">Comments</a></p>
 {extra}
 <div id="comments"></div>
-<script src="{widget.public_url}/embed.js" data-site="blog" data-page-id="{path}" async></script>
+<script src="{widget.public_url}/embed.js" data-site="{site}" data-page-id="{path}" async></script>
 </body></html>"""
     return blog.url + path
 
 
 def api_post(widget: WidgetServer, blog: HostPages, path: str, **fields: Any) -> dict[str, Any]:
     """Post a comment the way the iframe's script does, from Python."""
-    body = {"site": "blog", "page": path, "url": blog.url + path, "title": "", "name": "Bea",
+    site = fields.pop("site", "blog")
+    body = {"site": site, "page": path, "url": blog.url + path, "title": "", "name": "Bea",
             "email": "bea@example.com", "body": "A comment",
-            "form_token": widget.form_token("blog", path)}  # fmt: skip
+            "form_token": widget.form_token(site, path)}  # fmt: skip
     body.update(fields)
     response = httpx.post(
         f"{widget.local_url}/api/v1/comments", json=body, headers={"Origin": widget.public_url}

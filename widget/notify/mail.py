@@ -4,6 +4,10 @@ Names and titles come from visitors, so every header value is flattened to one l
 CR or LF in a commenter's name cannot add a header. Email bodies carry the comment as plain
 text (its HTML's text, no markup) and no links but our own.
 
+Headers that hold URLs (List-Unsubscribe) are written as RFC 2369 and 8058 say: plain, never
+MIME-encoded, which the default 78-character policy does to a long token (mail clients then
+show no unsubscribe button). Lines are folded only past RFC 5322's hard limit of 998.
+
 Each mail goes to one person. Addresses are checked where they come in, and again here, whatever
 a stored job holds (an import, a row older than the check): a recipient that is not one plain
 address is never sent to, the envelope names only that recipient, and a job's extra headers
@@ -14,13 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import email.policy
 import html.parser
 import re
 import smtplib
 import ssl
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid, parseaddr
+from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Any
 
 import jinja2
@@ -33,8 +40,10 @@ __all__ = ["BadRecipient", "Mail", "MailTemplates", "Mailer", "header_text", "pl
 SMTP_TIMEOUT_S = 20.0
 # Unicode line and paragraph separators and every control character end up as a space.
 _UNSAFE_IN_HEADER = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
-# The headers a job may add (the planner's, for one-click unsubscribe); any other is left out.
-_EXTRA_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
+# The headers a job may add (the planner's: one-click unsubscribe, the list's id); no other.
+_EXTRA_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post", "list-id"})
+# SMTP's line ends, and folding only where RFC 5322 requires it (see the module's docstring).
+_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 
 class BadRecipient(Exception):
@@ -82,6 +91,7 @@ class Mail:
     text: str
     html: str
     headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    sender_name: str = ""  # the site's name, shown as who the mail is from
 
     def to_payload(self) -> dict[str, Any]:
         return dataclasses.asdict(self) | {"headers": dict(self.headers)}
@@ -106,11 +116,11 @@ class MailTemplates:
 
     def mail(
         self, name: str, to: str, subject: str, values: Mapping[str, Any],
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None, sender_name: str = "",
     ) -> Mail:  # fmt: skip
         text = self.env.get_template(f"email/{name}.txt").render(values)
         html = self.env.get_template(f"email/{name}.html").render(values)
-        return Mail(to, header_text(subject, 200), text, html, dict(headers or {}))
+        return Mail(to, header_text(subject, 200), text, html, dict(headers or {}), sender_name)
 
 
 class Mailer:
@@ -123,14 +133,16 @@ class Mailer:
             to = check_email_address(mail.to)
         except NotAnEmailAddress:
             raise BadRecipient("the recipient is not one plain email address") from None
-        message = EmailMessage()
-        message["From"] = self.settings.sender
+        message = EmailMessage(policy=_POLICY)
+        sender = parseaddr(self.settings.sender)[1]
+        if mail.sender_name:  # "The blog" <widget@comments.example>
+            message["From"] = Address(header_text(mail.sender_name, 80), addr_spec=sender)
+        else:
+            message["From"] = self.settings.sender
         message["To"] = to
         message["Subject"] = header_text(mail.subject, 200)
-        message["Date"] = formatdate(localtime=False)
-        message["Message-ID"] = make_msgid(
-            domain=parseaddr(self.settings.sender)[1].rpartition("@")[2] or None
-        )
+        message["Date"] = format_datetime(datetime.now(UTC))
+        message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
         message["Auto-Submitted"] = "auto-generated"
         for name, value in mail.headers.items():
             if name.lower() in _EXTRA_HEADERS:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from widget.auth.tokens import Purpose, TokenSigner
 from widget.config import Settings
 from widget.sites import SiteSettings, settings_of
-from widget.storage import Comment, NewJob, Storage, ThreadHead
+from widget.storage import Comment, NewJob, Site, Storage, ThreadHead
 
 from .mail import MailTemplates, header_text, plain_text
 from .webhooks import webhook_body
@@ -30,6 +31,7 @@ class NotificationPlanner:
         self.storage = storage
         self.signer = signer
         self.templates = templates
+        self._host = urlsplit(settings.public_url).hostname or "localhost"
 
     def link(self, path: str, purpose: Purpose | None = None, value: Any = None) -> str:
         url = self.settings.public_url + path
@@ -55,14 +57,14 @@ class NotificationPlanner:
         event: Literal["created", "approved"] = payload["event"]
         jobs: list[NewJob] = []
         if event == "created" and self.settings.mail_enabled:
-            jobs += self._moderator_mails(comment, head, site_settings)
+            jobs += self._moderator_mails(comment, head, site, site_settings)
         if site_settings.webhook_url:
             body = webhook_body(f"comment.{event}", site.id, head, comment)
             webhook = {"site": site.id, "url": site_settings.webhook_url, "body": body}
             jobs.append(("webhook", webhook))
         if comment.status == "approved" and self.settings.mail_enabled:
-            jobs += await self._subscriber_mails(comment, head)
-            jobs += await self._confirmation(comment, head)
+            jobs += await self._subscriber_mails(comment, head, site)
+            jobs += await self._confirmation(comment, head, site)
         return jobs
 
     def _values(self, comment: Comment, head: ThreadHead) -> dict[str, Any]:
@@ -74,7 +76,7 @@ class NotificationPlanner:
         }
 
     def _moderator_mails(
-        self, comment: Comment, head: ThreadHead, site_settings: SiteSettings
+        self, comment: Comment, head: ThreadHead, site: Site, site_settings: SiteSettings
     ) -> list[NewJob]:
         addresses = [a.strip() for a in site_settings.notify_emails.split(",") if a.strip()]
         if not addresses:
@@ -96,11 +98,18 @@ class NotificationPlanner:
         what = "A comment awaits moderation" if held else "New comment"
         subject = f"[{head.site_id}] {what} on “{values['title']}”"
         return [
-            ("email", self.templates.mail("moderator", to, subject, values).to_payload())
+            (
+                "email",
+                self.templates.mail(
+                    "moderator", to, subject, values, sender_name=_name(site)
+                ).to_payload(),
+            )
             for to in addresses
         ]
 
-    async def _subscriber_mails(self, comment: Comment, head: ThreadHead) -> list[NewJob]:
+    async def _subscriber_mails(
+        self, comment: Comment, head: ThreadHead, site: Site
+    ) -> list[NewJob]:
         subscriptions = await self.storage.thread_subscriptions(head.id)
         if not subscriptions:
             return []
@@ -127,12 +136,16 @@ class NotificationPlanner:
                 # RFC 8058: one click in the mail client unsubscribes, by a POST to this URL.
                 "List-Unsubscribe": f"<{unsubscribe}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                # RFC 2919: one list per site, so mail clients can sort and filter it.
+                "List-Id": f"{_name(site)} comments <{site.id}.{self._host}>",
             }
-            mail = self.templates.mail("follow_up", subscription.email, subject, values, headers)
+            mail = self.templates.mail(
+                "follow_up", subscription.email, subject, values, headers, _name(site)
+            )
             jobs.append(("email", mail.to_payload()))
         return jobs
 
-    async def _confirmation(self, comment: Comment, head: ThreadHead) -> list[NewJob]:
+    async def _confirmation(self, comment: Comment, head: ThreadHead, site: Site) -> list[NewJob]:
         """The author asked to be told of follow-ups: make sure the address is theirs."""
         if not comment.notify or not comment.author_email:
             return []
@@ -145,5 +158,11 @@ class NotificationPlanner:
             "confirm_link": self.link("/notify/confirm", Purpose.SUBSCRIBE, {"s": subscription.id}),
         }
         subject = f"Confirm: follow the comments on “{values['title']}”"
-        mail = self.templates.mail("confirm", subscription.email, subject, values)
+        mail = self.templates.mail(
+            "confirm", subscription.email, subject, values, sender_name=_name(site)
+        )
         return [("email", mail.to_payload())]
+
+
+def _name(site: Site) -> str:
+    return header_text(site.name or site.id, 80)
