@@ -10,9 +10,12 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
+from starlette.applications import Starlette
 
 from widget.porting.formats import commento, isso, remark42
+from widget.porting.importer import import_file
 from widget.porting.items import BadFile, Item, Skip
 from widget.storage import ImportedComment
 
@@ -155,10 +158,79 @@ def test_isso_anonymous_deleted_and_sanitised(isso_db: Path) -> None:
     anonymous = found["isso:3"]
     assert (anonymous.author_name, anonymous.author_email) == ("Anonymous", "")
     assert_sanitised(anonymous.body_html)
-    assert "&lt;script&gt;" in anonymous.body_html  # shown as typed, never run
+    # Inline HTML is markup, as Isso took it; the allowlist strips what it does not keep (the
+    # script with its content, <b> as Isso's own allowlist does), and no handler survives.
+    assert anonymous.body_html == "<p>Raw  and bold</p>"
     deleted = found["isso:4"]
     assert (deleted.status, deleted.author_name) == ("deleted", "Anonymous")
     assert deleted.body_source == deleted.body_html == ""
+
+
+# What Isso's own migrations write into `text` (isso/migrate.py): a Disqus <message> as it is,
+# HTML paragraphs and Disqus's links; a WordPress comment_content as it is, text with newlines
+# and inline tags. And what people type into Isso: Markdown with a tag here and there.
+MIGRATED: list[tuple[object, ...]] = [
+    (3, 20, None, T0 + 700, None, 1, "203.0.113.0",
+     '<p>Great post, thanks!</p><p>More at <a href="https://example.org/more" '
+     'rel="nofollow noopener" target="_blank" title="https://example.org/more">'
+     "https://example.org/more</a></p>", "From Disqus", "", "", 0),
+    (3, 21, 20, T0 + 701, None, 1, "203.0.113.0",
+     "Agreed.\nA second line, <em>stressed</em>, and <a href=\"http://wp.example/\" "
+     'rel="nofollow">a link</a>.\n\nA second paragraph.', "From WordPress", "", "", 0),
+    (3, 22, None, T0 + 702, None, 1, "203.0.113.0",
+     "**Markdown** with <code>inline code</code><br>and a break", "Typed in Isso", "", "", 0),
+    (3, 23, None, T0 + 703, None, 1, "203.0.113.0", "A < b and c > d, no tags here.", "Maths",
+     "", "", 0),
+]  # fmt: skip
+
+
+@pytest.fixture
+def migrated_isso_db(isso_db: Path) -> Path:
+    with sqlite3.connect(isso_db) as db:
+        db.execute("INSERT INTO threads (id, uri, title) VALUES (3, '/blog/migrated/', 'Old')")
+        db.executemany(
+            "INSERT INTO comments (tid, id, parent, created, modified, mode, remote_addr, text,"
+            " author, email, website, likes, voters) VALUES (?,?,?,?,?,?,?,?,?,?,?,?, x'00')",
+            MIGRATED,
+        )
+    db.close()
+    return isso_db
+
+
+def test_isso_text_is_markdown_whose_inline_html_shows_as_it_did_in_isso(
+    migrated_isso_db: Path,
+) -> None:
+    found = comments(list(isso.read(migrated_isso_db, SITE)))
+    disqus = found["isso:20"].body_html
+    assert disqus.startswith("<p>Great post, thanks!</p>")
+    assert '<a href="https://example.org/more"' in disqus and "&lt;" not in disqus
+    assert "target" not in disqus  # the allowlist's attributes only
+    wordpress = found["isso:21"].body_html
+    assert wordpress.count("<p>") == 2 and "<em>stressed</em>" in wordpress
+    assert '<a href="http://wp.example/" rel="nofollow ugc noopener">a link</a>' in wordpress
+    typed = found["isso:22"].body_html
+    assert typed == "<p><strong>Markdown</strong> with <code>inline code</code><br>and a break</p>"
+    assert found["isso:23"].body_html == "<p>A &lt; b and c &gt; d, no tags here.</p>"
+    assert found["isso:23"].body_source == "A < b and c > d, no tags here."
+    # With tags, the editable source is the text readers see: edited later as this server's
+    # Markdown (HTML off), it must not show tags.
+    assert found["isso:20"].body_source == "Great post, thanks!\n\nMore at https://example.org/more"
+    for comment in found.values():
+        assert_sanitised(comment.body_html)
+
+
+async def test_an_imported_isso_thread_shows_readers_no_literal_tags(
+    migrated_isso_db: Path, app: Starlette, client: httpx.AsyncClient
+) -> None:
+    report = await import_file(app.state.widget.storage, migrated_isso_db, "blog")
+    assert report.imported >= 4
+    page = await client.get(
+        "/embed/blog/thread/fragment", params={"page": "/blog/migrated/", "title": "Old"}
+    )
+    assert page.status_code == 200
+    assert "Great post, thanks!" in page.text and "<em>stressed</em>" in page.text
+    assert "&lt;p&gt;" not in page.text and "&lt;em&gt;" not in page.text
+    assert "&lt;a href" not in page.text
 
 
 def test_isso_skips_what_it_cannot_use(isso_db: Path) -> None:

@@ -121,6 +121,53 @@ async def test_a_disqus_import_reports_everything_and_imports_once(storage: Stor
     assert sum(s.reason == "duplicate" for s in again.skipped) == 9  # 8 + the thread id
 
 
+def disqus_post(
+    post_id: int, parent: int | None, *, deleted: bool = False, spam: bool = False
+) -> str:
+    """One <post> of a Disqus export, as Disqus writes them (deleted ones keep no author)."""
+    reply = f'<parent dsq:id="{parent}" />' if parent else ""
+    return f"""<post dsq:id="{post_id}"><id /><message><![CDATA[<p>Post {post_id}</p>]]></message>
+<createdAt>2016-01-0{1 + post_id % 9}T10:00:00Z</createdAt>
+<isDeleted>{str(deleted).lower()}</isDeleted><isSpam>{str(spam).lower()}</isSpam>
+<author><name>Ann</name><isAnonymous>true</isAnonymous></author>
+<ipAddress>198.51.100.9</ipAddress><thread dsq:id="500" />{reply}</post>"""
+
+
+async def test_a_deleted_comment_stays_as_a_placeholder_only_above_a_kept_one(
+    storage: Storage, tmp_path: Path
+) -> None:
+    """1 deleted, 2 its spam reply: nothing kept below 1. 3 deleted, 4 deleted, nothing below:
+    neither is kept. 5 deleted, 6 deleted, 7 published: 5 and 6 stay, so 7 keeps its place.
+    8 deleted, 9 spam, 10 published: 10 loses its parent (to the top level), so 8 goes."""
+    posts = [
+        disqus_post(1, None, deleted=True), disqus_post(2, 1, spam=True),
+        disqus_post(3, None, deleted=True), disqus_post(4, 3, deleted=True),
+        disqus_post(5, None, deleted=True), disqus_post(6, 5, deleted=True), disqus_post(7, 6),
+        disqus_post(8, None, deleted=True), disqus_post(9, 8, spam=True), disqus_post(10, 9),
+    ]  # fmt: skip
+    path = tmp_path / "disqus.xml"
+    path.write_text(f"""<?xml version="1.0" encoding="utf-8"?>
+<disqus xmlns="http://disqus.com" xmlns:dsq="http://disqus.com/disqus-internals">
+<thread dsq:id="500"><id>post-500</id><forum>myblog</forum>
+<link>https://blog.example/placeholders/</link><title>Placeholders</title>
+<createdAt>2016-01-01T10:00:00Z</createdAt><isClosed>false</isClosed><isDeleted>false</isDeleted>
+</thread>
+{"".join(posts)}
+</disqus>""")
+    report = await import_file(storage, path, "blog")
+    assert skips_of(report) == {
+        "disqus:1": "deleted", "disqus:2": "spam", "disqus:3": "deleted", "disqus:4": "deleted",
+        "disqus:8": "deleted", "disqus:9": "spam",
+    }  # fmt: skip
+    assert report.orphans == ["disqus:10"]
+    lines = (await exported(storage, "jsonl", "/placeholders/")).splitlines()[1:]
+    kept = {r["key"]: r for r in map(json.loads, lines) if r["type"] == "comment"}
+    assert {key: (r["status"], r["parent"]) for key, r in kept.items()} == {
+        "disqus:5": ("deleted", None), "disqus:6": ("deleted", "disqus:5"),
+        "disqus:7": ("approved", "disqus:6"), "disqus:10": ("approved", None),
+    }  # fmt: skip
+
+
 # -- WordPress ------------------------------------------------------------------------------------
 
 

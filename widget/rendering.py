@@ -12,7 +12,14 @@ from markdown_it import MarkdownIt
 
 from widget.urls import split_url
 
-__all__ = ["ALLOWED_TAGS", "LINK_REL", "LINK_SCHEMES", "clean_html", "render_markdown"]
+__all__ = [
+    "ALLOWED_TAGS",
+    "LINK_REL",
+    "LINK_SCHEMES",
+    "clean_html",
+    "render_markdown",
+    "render_markdown_with_html",
+]
 
 LINK_REL = "nofollow ugc noopener"
 LINK_SCHEMES = frozenset({"http", "https", "mailto"})
@@ -26,6 +33,11 @@ ALLOWED_TAGS = frozenset(
 # js-default: CommonMark with raw HTML off. Images are off too: a comment must not make every
 # reader's browser fetch a third-party URL. Linkify turns bare URLs into links.
 _markdown = MarkdownIt("js-default", {"linkify": True}).enable("linkify").disable("image")
+# Other systems' Markdown that let inline HTML through and sanitised it on display (Isso): the
+# HTML passes the Markdown step and meets the same allowlist below. Never for new comments.
+_markdown_with_html = (
+    MarkdownIt("js-default", {"linkify": True, "html": True}).enable("linkify").disable("image")
+)
 
 
 def _keep_absolute_links(tag: str, attribute: str, value: str) -> str | None:
@@ -52,6 +64,11 @@ _cleaner = nh3.Cleaner(
 def render_markdown(source: str) -> str:
     """Sanitised HTML for a comment's Markdown source."""
     return _cleaner.clean(_markdown.render(source)).strip()
+
+
+def render_markdown_with_html(source: str) -> str:
+    """Sanitised HTML for Markdown whose inline HTML is markup, not text (imports only)."""
+    return _cleaner.clean(_markdown_with_html.render(source)).strip()
 
 
 def clean_html(markup: str) -> str:

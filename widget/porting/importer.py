@@ -138,19 +138,33 @@ class Staging:
         self.db.execute("CREATE INDEX items_by_parent ON items (page, parent)")
 
     def drop_unwanted(self) -> None:
-        """Other systems' spam stays out; so do their deleted comments, unless someone replied
-        to one: then it comes in as a removed placeholder, and the replies keep their place."""
+        """Other systems' spam stays out; so do their deleted comments, unless a comment that
+        is kept hangs below one: then it comes in as a removed placeholder, and the replies keep
+        their place. A deleted comment whose replies are all left out (spam, or deleted with
+        nothing kept below) would be an empty placeholder, so it is left out too."""
         self.db.execute("BEGIN")
+        # Upwards from every published or held comment, through deleted parents only: the
+        # deleted comments met on the way are the placeholders someone's reply hangs from.
         self.db.execute(
-            "INSERT INTO skips (key, reason, detail) SELECT key, status, '' FROM items i"
-            " WHERE status = 'spam' OR (status = 'deleted' AND NOT EXISTS (SELECT 1 FROM items"
-            " r WHERE r.page = i.page AND r.parent = i.key AND r.status <> 'spam'))"
+            "CREATE TEMP TABLE holds_a_reply AS WITH RECURSIVE up (page, key) AS ("
+            " SELECT page, parent FROM items WHERE status NOT IN ('spam', 'deleted')"
+            " AND parent IS NOT NULL"
+            " UNION SELECT i.page, i.parent FROM items i JOIN up ON i.page = up.page"
+            " AND i.key = up.key WHERE i.status = 'deleted' AND i.parent IS NOT NULL)"
+            " SELECT page, key FROM up"
         )
         self.db.execute(
-            "DELETE FROM items WHERE status = 'spam' OR (status = 'deleted' AND NOT EXISTS"
-            " (SELECT 1 FROM items r WHERE r.page = items.page AND r.parent = items.key"
-            " AND r.status <> 'spam'))"
+            "CREATE TEMP TABLE unwanted AS SELECT seq FROM items i WHERE status = 'spam'"
+            " OR (status = 'deleted' AND NOT EXISTS (SELECT 1 FROM holds_a_reply h"
+            " WHERE h.page = i.page AND h.key = i.key))"
         )
+        self.db.execute(
+            "INSERT INTO skips (key, reason, detail) SELECT key, status, '' FROM items"
+            " WHERE seq IN (SELECT seq FROM unwanted) ORDER BY seq"
+        )
+        self.db.execute("DELETE FROM items WHERE seq IN (SELECT seq FROM unwanted)")
+        self.db.execute("DROP TABLE holds_a_reply")
+        self.db.execute("DROP TABLE unwanted")
         self.db.execute("COMMIT")
         self.count = self.db.execute("SELECT count(*) FROM items").fetchone()[0]
 

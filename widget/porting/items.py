@@ -20,7 +20,7 @@ from typing import BinaryIO, Literal, TypeVar
 import nh3
 
 from widget.render_workers import RenderWorkers, TooComplex, WorkersUnavailable
-from widget.rendering import clean_html, render_markdown
+from widget.rendering import clean_html, render_markdown, render_markdown_with_html
 from widget.storage import ImportedComment, ImportedLike, ImportedThread, PageRef
 from widget.urls import split_url
 
@@ -35,6 +35,7 @@ __all__ = [
     "aware",
     "body_from_html",
     "body_from_markdown",
+    "body_from_markdown_with_html",
     "open_maybe_gzip",
     "page_for",
     "parse_iso",
@@ -90,6 +91,9 @@ class Bodies:
 
     def from_markdown(self, source: str) -> tuple[str, str]:
         return self._render(body_from_markdown, source)
+
+    def from_markdown_with_html(self, source: str) -> tuple[str, str]:
+        return self._render(body_from_markdown_with_html, source)
 
     def from_html(self, markup: str) -> tuple[str, str]:
         return self._render(body_from_html, markup)
@@ -148,6 +152,19 @@ def body_from_html(markup: str) -> tuple[str, str]:
 
 def body_from_markdown(source: str) -> tuple[str, str]:
     return source, render_markdown(source)
+
+
+_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+
+
+def body_from_markdown_with_html(source: str) -> tuple[str, str]:
+    """(source, html) for Markdown in which inline HTML is markup (Isso's, whose own Disqus and
+    WordPress migrations store HTML bodies there). Where it holds a tag, the editable source is
+    the text of the result: edited later as our Markdown (HTML off), the tags would show."""
+    if not _TAG.search(source):
+        return body_from_markdown(source)
+    rendered = render_markdown_with_html(source)
+    return plain_text(rendered), rendered
 
 
 def plain_text(markup: str) -> str:

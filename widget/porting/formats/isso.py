@@ -5,7 +5,10 @@ isso/db/threads.py and isso/db/comments.py).
     comments(tid → threads.id, id, parent, created, modified, mode, remote_addr, text,
              author, email, website, likes, dislikes, voters, …)
 
-`created` and `modified` are Unix seconds (floats, UTC); `text` is Markdown; `mode` is 1 for
+`created` and `modified` are Unix seconds (floats, UTC); `text` is Markdown in which inline HTML
+is markup: Isso renders it with HTML allowed and sanitises the result on display
+(isso/utils/html.py), and its own Disqus and WordPress migrations store those systems' HTML
+bodies in `text`. So it is read the same way, then through our allowlist. `mode` is 1 for
 accepted, 2 for waiting in the moderation queue, 4 for deleted (Isso keeps a deleted comment
 that has replies, with its text and author cleared). `remote_addr` is already anonymised by
 Isso (192.168.1.0), so it is kept as it is.
@@ -116,7 +119,7 @@ def _comment(row: Row, site_id: str, bodies: Bodies) -> Item:
         return Skip(key, "unparsable", f"created {created!r} / modified {modified!r}: not Unix"
                                        " seconds")  # fmt: skip
     try:
-        source, html = bodies.from_markdown(_text(text))
+        source, html = bodies.from_markdown_with_html(_text(text))
     except BodyTooComplex as exc:
         return Skip(key, "unparsable", str(exc))
     return ImportedComment(
