@@ -20,6 +20,7 @@ from widget.auth.tokens import TokenSigner
 from widget.config import Settings, load_settings
 from widget.errors import StorageUnavailable
 from widget.events import EventHub
+from widget.metrics import Metrics
 from widget.notify.mail import Mailer, MailTemplates
 from widget.notify.outbox import Outbox
 from widget.notify.plan import NotificationPlanner
@@ -31,10 +32,12 @@ from widget.startup import open_storage
 from widget.storage import Storage, storage_for_settings
 from widget.views import admin, api, auth, embed, notify, own_data
 from widget.views import events as live
+from widget.views import metrics as prometheus
 from widget.views.assets import Assets
 from widget.views.context import AppContext, app_context
 from widget.views.errors import RetryAfterUnavailable, exception_handlers
 from widget.views.html import HtmlRenderer
+from widget.views.metrics import RequestMetrics
 from widget.views.request_log import RequestLog
 from widget.views.security import SecurityHeaders
 
@@ -59,11 +62,12 @@ async def readyz(request: Request) -> Response:
 
 
 def _outbox(
-    settings: Settings, storage: Storage, signer: TokenSigner, outbound: Outbound
-) -> Outbox:
+    settings: Settings, storage: Storage, signer: TokenSigner, outbound: Outbound,
+    metrics: Metrics,
+) -> Outbox:  # fmt: skip
     planner = NotificationPlanner(settings, storage, signer, MailTemplates())
     webhooks = Webhooks(settings.secret_key, outbound)
-    return Outbox(settings, storage, planner, Mailer(settings), webhooks)
+    return Outbox(settings, storage, planner, Mailer(settings), webhooks, metrics)
 
 
 def create_app(
@@ -87,6 +91,7 @@ def create_app(
     html = HtmlRenderer(settings, assets, storage)
     html.provider_names.update({name: p.display_name for name, p in sign_in.providers.items()})
     signer = TokenSigner(settings.secret_key)
+    metrics = Metrics()
     context = AppContext(
         settings=settings,
         storage=storage,
@@ -100,7 +105,8 @@ def create_app(
             settings.akismet_url, outbound,
         ) if settings.akismet_key else None,
         admin=AdminAuth(storage, signer, settings.admin_session_hours),
-        outbox=_outbox(settings, storage, signer, outbound),
+        outbox=_outbox(settings, storage, signer, outbound, metrics),
+        metrics=metrics,
         outbound=outbound,
         render_workers=RenderWorkers(settings.render_cpu_limit_s),
     )  # fmt: skip
@@ -126,6 +132,7 @@ def create_app(
         *admin.routes(),
         *notify.routes,
         *own_data.routes,
+        *prometheus.routes(),
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/readyz", readyz, methods=["GET", "HEAD"]),
     ]
@@ -143,6 +150,7 @@ def create_app(
             Middleware(SecurityHeaders),
             Middleware(RequestLog, trusted_proxies=settings.trusted_proxies),
             Middleware(RetryAfterUnavailable),
+            Middleware(RequestMetrics, metrics=metrics),
         ],
     )
     app.state.widget = context

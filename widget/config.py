@@ -237,6 +237,12 @@ SETTINGS: tuple[Setting, ...] = (
         " for log collectors",
         _parse_choice("text", "json"),
     ),
+    Setting(
+        "metrics_token",
+        "",
+        "the bearer token Prometheus sends to GET /metrics (empty: /metrics is off)",
+        secret=True,
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -280,6 +286,7 @@ class Settings:
     outbox_retry_s: float
     log_level: str
     log_format: str
+    metrics_token: str
     # Sign-in providers: name -> their settings (WIDGET_PROVIDER_<NAME>_<FIELD>, or a
     # [providers.<name>] table in the config file); see widget/auth/providers.py.
     providers: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from widget.config import Settings
 from widget.errors import StorageUnavailable
 from widget.logs import redact
+from widget.metrics import Metrics
 from widget.storage import NewJob, OutboxJob, Storage
 
 from .mail import BadRecipient, Mail, Mailer
@@ -43,12 +44,14 @@ class Outbox:
         planner: NotificationPlanner,
         mailer: Mailer,
         webhooks: Webhooks,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.storage = storage
         self.planner = planner
         self.mailer = mailer
         self.webhooks = webhooks
+        self.metrics = metrics or Metrics()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._next_retry: float | None = None  # loop time of the soonest retry set here
@@ -121,10 +124,12 @@ class Outbox:
         try:
             follow_ups = await self._dispatch(job)
         except BadRecipient as exc:
+            self.metrics.outbox_failures.labels(job.kind).inc()
             log.error("outbox job %s (%s) not sent, and never will be: %s", job.id, job.kind, exc)
             await self.storage.retry_job(job.id, None, str(exc))
             return
         except (OSError, smtplib.SMTPException, WebhookError, StorageUnavailable) as exc:
+            self.metrics.outbox_failures.labels(job.kind).inc()
             attempts = job.attempts + 1
             delay = self.retry_delay(attempts)
             due = datetime.now(UTC) + timedelta(seconds=delay) if delay is not None else None

@@ -233,39 +233,41 @@ async def viewer(request: Request) -> Response:
 
 async def post_comment(request: Request) -> Response:
     context, data, query = await _body_and_query(request)
-    fields = {key: _text(data, key) for key in ("body", "name", "email", "website")}
-    fields["notify"] = "1" if data.get("notify") is True else ""
-    parent = data.get("parent")
-    if parent is not None and (not isinstance(parent, int) or isinstance(parent, bool)):
-        raise BadRequest("'parent' must be a comment id (a number) or null.")
-    fields["parent"] = str(parent) if parent is not None else ""
-    user = await current_user(context, request)
-    settings = settings_of(query.site)
-    checked_form = moderation.check_form_token(
-        context.signer, _text(data, "form_token"), query.page, settings.min_seconds_to_post
-    )
-    form = comments.check_comment_form(
-        fields, context.settings.max_body_chars, signed_in=user is not None,
-        email_required=settings.guest_email == "required",
-    )  # fmt: skip
-    address = remote_address(request, context.settings)
-    posted = await comments.post_comment(
-        context.storage,
-        context.signer,
-        query.page,
-        form,
-        settings=settings,
-        remote_ip=address,
-        rate_limit=context.post_rate_limits(
-            rate_limit_key(address), f"user:{user.id}" if user else form.email.lower()
-        ),
-        renderer=context.render_workers,
-        user=user,
-        honeypot=_text(data, "homepage"),
-        akismet=context.akismet,
-        context=_akismet_context(request, query),
-        form_token=checked_form.use,
-    )
+    with context.metrics.posting() as attempt:
+        fields = {key: _text(data, key) for key in ("body", "name", "email", "website")}
+        fields["notify"] = "1" if data.get("notify") is True else ""
+        parent = data.get("parent")
+        if parent is not None and (not isinstance(parent, int) or isinstance(parent, bool)):
+            raise BadRequest("'parent' must be a comment id (a number) or null.")
+        fields["parent"] = str(parent) if parent is not None else ""
+        user = await current_user(context, request)
+        settings = settings_of(query.site)
+        checked_form = moderation.check_form_token(
+            context.signer, _text(data, "form_token"), query.page, settings.min_seconds_to_post
+        )
+        form = comments.check_comment_form(
+            fields, context.settings.max_body_chars, signed_in=user is not None,
+            email_required=settings.guest_email == "required",
+        )  # fmt: skip
+        address = remote_address(request, context.settings)
+        posted = await comments.post_comment(
+            context.storage,
+            context.signer,
+            query.page,
+            form,
+            settings=settings,
+            remote_ip=address,
+            rate_limit=context.post_rate_limits(
+                rate_limit_key(address), f"user:{user.id}" if user else form.email.lower()
+            ),
+            renderer=context.render_workers,
+            user=user,
+            honeypot=_text(data, "homepage"),
+            akismet=context.akismet,
+            context=_akismet_context(request, query),
+            form_token=checked_form.use,
+        )
+        attempt.outcome = posted.comment.status
     context.outbox.wake()
     depth = min(posted.comment.depth, settings.max_depth)
     return JSONResponse(

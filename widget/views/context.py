@@ -15,6 +15,7 @@ from widget.auth.tokens import TokenSigner
 from widget.config import Settings
 from widget.events import EventHub
 from widget.lru import LruCache
+from widget.metrics import Metrics
 from widget.notify.outbox import Outbox
 from widget.outbound import Outbound
 from widget.render_workers import RenderWorkers
@@ -46,6 +47,7 @@ class AppContext:
     outbox: Outbox
     outbound: Outbound  # every request to another server goes through it
     render_workers: RenderWorkers
+    metrics: Metrics
     # The counts API's checked questions and its answers' bytes (see views.api.counts).
     count_queries: LruCache[bytes, Any] = dataclasses.field(
         default_factory=lambda: LruCache(CACHE_ENTRIES)

@@ -1,0 +1,81 @@
+"""What an operator watches, in the Prometheus text format: requests by route and status with
+their latency, comments by outcome, live readers, the outbox, and
+the process (memory, CPU, open files). Off unless `metrics_token` is set (views/metrics.py).
+
+Each app has a registry of its own (tests build many apps in one process). Counters are
+counted as things happen; gauges that cost a query (the outbox) are read when scraped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator, Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.process_collector import ProcessCollector
+
+from widget.errors import ClientError
+
+__all__ = ["Metrics", "Posting"]
+
+# Seconds. The fragment answers in about a millisecond from the cache; posting in tens.
+LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+
+@dataclasses.dataclass
+class Posting:
+    """One attempt to post, as `Metrics.posting` counts it: the outcome is the comment's
+    status once stored (approved, pending, spam); an error a person is shown counts as refused."""
+
+    outcome: str = ""
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=self.registry)
+        self.requests = Counter(
+            "widget_http_requests", "HTTP requests answered, by route, method and status",
+            ["route", "method", "status"], registry=self.registry,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "widget_http_request_duration_seconds", "Time to answer, by route",
+            ["route"], buckets=LATENCY_BUCKETS_S, registry=self.registry,
+        )  # fmt: skip
+        self.comments = Counter(
+            "widget_comments", "Comments sent in: published (approved), held (pending), spam,"
+            " or refused with a message (too fast, invalid, closed, ...)",
+            ["outcome"], registry=self.registry,
+        )  # fmt: skip
+        self.outbox_failures = Counter(
+            "widget_outbox_failures", "Email and webhook deliveries that failed (each try)",
+            ["kind"], registry=self.registry,
+        )  # fmt: skip
+        self.live_readers = Gauge(
+            "widget_live_readers", "Readers following a thread's live updates",
+            registry=self.registry,
+        )  # fmt: skip
+        self.outbox = Gauge(
+            "widget_outbox_jobs", "Emails and webhook calls waiting (queued) or given up (failed)",
+            ["state"], registry=self.registry,
+        )  # fmt: skip
+
+    @contextlib.contextmanager
+    def posting(self) -> Iterator[Posting]:
+        """Counts one comment sent in: set `outcome` once it is stored."""
+        attempt = Posting()
+        try:
+            yield attempt
+        except ClientError:
+            self.comments.labels("refused").inc()
+            raise
+        if attempt.outcome:
+            self.comments.labels(attempt.outcome).inc()
+
+    def exposition(self, live_readers: int, outbox: Mapping[str, int]) -> bytes:
+        """The text a scraper reads, with the gauges read at scrape time."""
+        self.live_readers.set(live_readers)
+        for state, count in outbox.items():
+            self.outbox.labels(state).set(count)
+        return bytes(generate_latest(self.registry))
