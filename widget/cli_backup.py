@@ -39,7 +39,9 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
         f" {restored.schema:04d}, integrity check ok)."
     )
     if restored.replaced is not None:
-        print(f"What it replaced is kept as {restored.replaced} (with any -wal of it).")
+        wal = Path(f"{restored.replaced}-wal").exists()
+        together = " (with its -wal and -shm: keep them together)" if wal else ""
+        print(f"What it replaced is kept as {restored.replaced}{together}.")
     if restored.schema < restored.known_schema:
         print(
             f"widget brings its schema from {restored.schema:04d} to {restored.known_schema:04d}"
