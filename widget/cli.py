@@ -74,6 +74,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     budget = file_budget(files)
     # A database or port it cannot use stops it here, with a message (SetupError, see main).
     check_can_serve(settings, args.host, port)
+    running = contextlib.ExitStack()
+    database = database_file(settings)
+    if database is not None:
+        # Held while it serves: `widget restore` will not replace the file (unless forced).
+        running.enter_context(hold_server_lock(database))
     app = create_app(settings)
     say = print if settings.log_format == "text" else _log_line
     say(f"widget {__version__} serving on http://{args.host}:{port}")
@@ -91,9 +96,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         settings.max_header_bytes, settings.max_header_count, settings.header_timeout_s,
         settings.body_timeout_s,
     )  # fmt: skip
-    database = database_file(settings)
-    # While it serves, `widget restore` will not replace the file (unless forced).
-    with hold_server_lock(database) if database else contextlib.nullcontext():
+    with running:
         uvicorn.run(
             app,
             host=args.host,
