@@ -8,6 +8,7 @@ import html.parser
 import ipaddress
 import itertools
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -134,3 +135,12 @@ async def running_app(settings: Settings) -> AsyncIterator[Starlette]:
     async with app.router.lifespan_context(app):
         await add_site(app.state.widget.storage, "blog", [BLOG], "The blog", QUICK)
         yield app
+
+
+def stored_comments(database: Path) -> dict[int, str]:
+    """Every comment in a SQLite file (with its -wal, if any): id -> markdown source."""
+    conn = sqlite3.connect(database)
+    try:
+        return dict(conn.execute("SELECT id, body_source FROM comments").fetchall())
+    finally:
+        conn.close()

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers import stored_comments
 from tests.servers import WidgetServer, widget_cli, widget_server
 
 pytestmark = pytest.mark.slow
@@ -47,14 +48,6 @@ def refused_until_restart(server: WidgetServer) -> None:
 
 def server_get(server: WidgetServer, path: str) -> httpx.Response:
     return httpx.get(f"{server.local_url}{path}", timeout=10)
-
-
-def stored_comments(database: Path) -> dict[int, str]:
-    conn = sqlite3.connect(database)
-    try:
-        return dict(conn.execute("SELECT id, body_source FROM comments").fetchall())
-    finally:
-        conn.close()
 
 
 def delete_wal(data_dir: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import sys
@@ -14,6 +15,7 @@ from typing import TypeVar
 
 from widget import __version__, demo
 from widget.cli_admin import add_admin_commands
+from widget.cli_backup import add_backup_commands
 from widget.cli_porting import add_porting_commands
 from widget.config import SETTINGS, ConfigError, Settings, load_settings
 from widget.errors import ClientError, SetupError
@@ -58,6 +60,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from widget.app import create_app
+    from widget.backup import database_file, hold_server_lock
     from widget.serving import HeadLimits, file_budget, http_protocol, raise_open_file_limit
     from widget.startup import check_can_serve
 
@@ -71,6 +74,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     budget = file_budget(files)
     # A database or port it cannot use stops it here, with a message (SetupError, see main).
     check_can_serve(settings, args.host, port)
+    running = contextlib.ExitStack()
+    database = database_file(settings)
+    if database is not None:
+        # Held while it serves: `widget restore` will not replace the file (unless forced).
+        running.enter_context(hold_server_lock(database))
     app = create_app(settings)
     say = print if settings.log_format == "text" else _log_line
     say(f"widget {__version__} serving on http://{args.host}:{port}")
@@ -88,21 +96,23 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         settings.max_header_bytes, settings.max_header_count, settings.header_timeout_s,
         settings.body_timeout_s,
     )  # fmt: skip
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=port,
-        log_level=settings.log_level,
-        proxy_headers=False,  # X-Forwarded-For is read by widget itself, from trusted proxies only
-        server_header=False,
-        # Our own request log (widget/views/request_log.py) replaces uvicorn's, which writes
-        # the tokens of email links; uvicorn's other lines go through our log format.
-        access_log=False,
-        log_config=None,
-        http=http_protocol(limits, budget),
-        # Live-update streams stay open; on shutdown they get this long to end by themselves.
-        timeout_graceful_shutdown=5,
-    )
+    with running:
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=port,
+            log_level=settings.log_level,
+            # X-Forwarded-For is read by widget itself, from trusted proxies only.
+            proxy_headers=False,
+            server_header=False,
+            # Our own request log (widget/views/request_log.py) replaces uvicorn's, which writes
+            # the tokens of email links; uvicorn's other lines go through our log format.
+            access_log=False,
+            log_config=None,
+            http=http_protocol(limits, budget),
+            # Live-update streams stay open; on shutdown they get this long to end by themselves.
+            timeout_graceful_shutdown=5,
+        )
     return 0
 
 
@@ -418,6 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_admin_commands(commands, _with_storage)
     add_porting_commands(commands, _with_storage)
+    add_backup_commands(commands)
     return parser
 
 
