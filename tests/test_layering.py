@@ -17,7 +17,7 @@ READS = {"open", "close", "export", "dump", "on_event"}
 # The only modules outside widget/views that may know of HTTP: the factory, which mounts the
 # views, and the sign-in, whose OAuth client (authlib's Starlette integration) keeps its
 # flow state in the request's session.
-HTTP_ALLOWED = {"app.py", "demo.py", "auth/signin.py"}
+HTTP_ALLOWED = {"app.py", "auth/signin.py"}
 
 
 def _modules(under: Path) -> Iterator[tuple[str, ast.Module]]:

@@ -20,9 +20,9 @@ from tests.conftest import POSTGRES_URL
 from tests.helpers import provider_url
 from tests.servers import EventStream, WidgetServer, widget_cli, widget_server
 from tests.test_sign_in import new_verifier
-from widget.events import EventHub, TooManyListeners
+from widget.live import EventHub, TooManyListeners
 from widget.storage import ThreadEvent
-from widget.views import events as live_views
+from widget.views import live as live_views
 
 pytestmark = pytest.mark.slow
 

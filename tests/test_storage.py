@@ -473,7 +473,7 @@ async def test_provider_apps_are_registered_once(storage: Storage) -> None:
 
 
 async def wait_for_events(seen: list[ThreadEvent], count: int) -> None:
-    for _ in range(50):  # PostgreSQL delivers through LISTEN, a moment after COMMIT
+    for _ in range(500):  # PostgreSQL delivers through LISTEN, a moment after COMMIT (10 s at most)
         if len(seen) >= count:
             return
         await asyncio.sleep(0.02)

@@ -12,11 +12,11 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from widget import moderation
-from widget.akismet import Akismet
 from widget.auth.tokens import BadToken, Purpose, TokenSigner
 from widget.email_address import NotAnEmailAddress, check_email_address
 from widget.errors import BadRequest, Forbidden, Invalid, NotFound, ServiceUnavailable
+from widget.moderation import screening
+from widget.moderation.akismet import Akismet
 from widget.render_workers import RenderWorkers, TooComplex, WorkersUnavailable
 from widget.rendering import render_markdown
 from widget.sites import SiteSettings, settings_of
@@ -329,7 +329,7 @@ async def submit(
 ) -> Submitted:
     """The one way a visitor's comment comes in, whichever door it used: the form token is
     checked and spent, the fields are checked, then `post_comment` stores it."""
-    checked_token = moderation.check_form_token(
+    checked_token = screening.check_form_token(
         posting.signer, submission.form_token, submission.page, settings.min_seconds_to_post,
         now=now,
     )  # fmt: skip
@@ -380,7 +380,7 @@ async def post_comment(
     """Store a new comment, published or held as moderation decides, and hand back the token
     to edit it. A signed-in `user` writes under their account's name, picture and profile
     link. `context` tells Akismet about the request (user_agent, referrer, lang). The form's
-    checked token (moderation.check_form_token) is spent with the comment, or refused
+    checked token (screening.check_form_token) is spent with the comment, or refused
     (Conflict) when it has posted one before.
 
     The rate limits are counted first, before any costly work (rendering, Akismet): a post
@@ -403,7 +403,7 @@ async def post_comment(
             "user_id": user.id,  # type: ignore[dict-item]
         }
     body_html = await render_body(renderer, form.body)
-    verdict = await moderation.assess(
+    verdict = await screening.assess(
         storage, settings, page, body=form.body, body_html=body_html,
         author_name=str(author["author_name"]), author_email=str(author["author_email"]),
         author_url=str(author["author_url"]), user=user, remote_ip=remote_ip,
@@ -420,7 +420,7 @@ async def post_comment(
         created_at=now,
         status=verdict.status,
         held_because=verdict.because,
-        fingerprint=moderation.fingerprint(form.body),
+        fingerprint=screening.fingerprint(form.body),
         form_token=form_token,
         **author,  # type: ignore[arg-type]
     )

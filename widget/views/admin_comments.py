@@ -7,8 +7,8 @@ from urllib.parse import urlencode
 from starlette.responses import Response
 from starlette.routing import Route
 
-from widget import moderating
 from widget.errors import Invalid, NotFound
+from widget.moderation import actions as moderating
 from widget.sites import get_site
 from widget.storage import CommentStatus, QueueItem, QueueQuery
 

@@ -7,8 +7,8 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import Route
 
-from widget import moderating
 from widget.errors import ClientError, Conflict, Invalid, NotFound
+from widget.moderation import actions as moderating
 from widget.notify.webhooks import webhook_key
 from widget.sites import (
     SITE_SETTINGS,

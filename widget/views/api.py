@@ -11,17 +11,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from widget import comments, moderation
-from widget.addresses import rate_limit_key
+from widget import comments
 from widget.errors import BadRequest, NotFound
-from widget.i18n import Translator, choose_language
+from widget.moderation import screening
 from widget.sites import SiteSettings, get_site, settings_of
 from widget.storage import POST_LIKE, Comment, Site, ThreadHead
 from widget.threads import CommentNode, load_thread
 
+from .addresses import rate_limit_key
 from .auth import current_user, user_json
 from .context import AppContext, app_context
 from .html import EmbedQuery
+from .i18n import Translator, choose_language
 from .inputs import (
     parse_query_pairs,
     read_json_object,
@@ -263,7 +264,7 @@ async def post_comment(request: Request) -> Response:
             "count": posted.head.comment_count,
             "title_text": _responses_to(posted.head, query.lang),
             # The token just spent posts nothing more: this one is for the next comment.
-            "form_token": moderation.new_form_token(
+            "form_token": screening.new_form_token(
                 context.signer, query.page, posted.form_opened_at
             ),
         },

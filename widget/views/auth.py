@@ -9,12 +9,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from widget.addresses import rate_limit_key
 from widget.auth.signin import SESSION_COOKIE, SignInError
 from widget.config import Settings
 from widget.errors import BadRequest, ClientError, Forbidden
 from widget.storage import User
 
+from .addresses import rate_limit_key
 from .context import AppContext, app_context
 from .inputs import read_form, read_json_object, remote_address, require_own_origin
 

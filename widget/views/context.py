@@ -7,22 +7,22 @@ from typing import Any
 
 from starlette.requests import Request
 
-from widget.addresses import network_digest, rate_limit_key
-from widget.akismet import Akismet
 from widget.auth.admins import AdminAuth
 from widget.auth.signin import SignIn
 from widget.auth.tokens import TokenSigner
 from widget.comments import Client, Posting
 from widget.config import Settings
-from widget.events import EventHub
+from widget.live import EventHub
 from widget.lru import LruCache
 from widget.metrics import Metrics
+from widget.moderation.akismet import Akismet
 from widget.notify.outbox import Outbox
 from widget.outbound import Outbound
 from widget.render_workers import RenderWorkers
 from widget.sites import settings_of
 from widget.storage import GuestLikeLimit, RateLimit, Site, Storage
 
+from .addresses import network_digest, rate_limit_key
 from .assets import Assets
 from .html import HtmlRenderer
 from .inputs import remote_address

@@ -12,19 +12,20 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from widget import comments, moderation
-from widget.addresses import rate_limit_key
-from widget.avatars import AVATAR_KEY, identicon_svg
+from widget import comments
 from widget.errors import ClientError, Forbidden, Invalid, NotFound, RateLimited
-from widget.i18n import Translator
+from widget.moderation import screening
 from widget.sites import get_site, settings_of
 from widget.storage import Comment, Site, ThreadHead
 from widget.urls import origin_of, split_url
 
 from . import own_data
+from .addresses import rate_limit_key
+from .avatars import AVATAR_KEY, identicon_svg
 from .context import AppContext, app_context
 from .errors import retry_after
 from .html import EmbedQuery
+from .i18n import Translator
 from .inputs import read_form, read_query, remote_address, require_own_origin
 from .security import document_headers, document_policy
 
@@ -104,7 +105,7 @@ async def _render_document(
 ) -> Response:
     fragment = await context.html.thread_fragment(query, head)
     html = context.html
-    form_token = moderation.new_form_token(context.signer, query.page)
+    form_token = screening.new_form_token(context.signer, query.page)
     config = {
         "site": query.site.id,
         "params": query.params(),

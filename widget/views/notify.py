@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from widget import moderating
 from widget.auth.tokens import BadToken, Purpose
 from widget.errors import NotFound
+from widget.moderation import actions as moderating
 from widget.notify import subscriptions
 from widget.notify.mail import plain_text
 from widget.urls import origin_of, split_url
