@@ -211,8 +211,8 @@ def test_two_instances_share_events_rate_limits_and_sessions(
         "provider_mock_client_secret": "s",
     }  # fmt: skip
     with (
-        widget_server(tmp_path / "a", **settings) as a,
-        widget_server(tmp_path / "b", **settings) as b,
+        widget_server(tmp_path / "a", open_files=None, **settings) as a,
+        widget_server(tmp_path / "b", open_files=None, **settings) as b,
     ):
         stream = EventStream(b.local_url, "blog", "/shared/")
         try:

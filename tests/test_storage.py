@@ -651,7 +651,7 @@ async def items_of(
 
 async def test_imports_are_all_or_nothing_and_idempotent(storage: Storage) -> None:
     other = PageRef("blog", "/q/", "https://blog.example/q/", "Q")
-    batch = [
+    batch: list[ImportedComment | ImportedLike] = [
         imported("a"), imported("b", "a"), imported("c", "b"), imported("lost", "nowhere"),
         imported("s", status="spam"), imported("d", page=other),
         ImportedLike("/p/", "a", "voter-1", datetime.now(UTC)),

@@ -47,7 +47,7 @@ def widget(
     )  # fmt: skip
     mail = {"smtp_host": "127.0.0.1", "smtp_port": str(inbox.port),  # type: ignore[attr-defined]
             "smtp_security": "none", "outbox_retry_s": "1"}  # fmt: skip
-    with widget_server(data_dir, **mail) as server:
+    with widget_server(data_dir, open_files=None, **mail) as server:
         yield server
 
 
