@@ -17,19 +17,11 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import api_post, blog_post
-from tests.mail import Inbox, body_of, start_smtp
+from tests.mail import Inbox, body_of
 from tests.servers import HostPages, WidgetServer, widget_cli, widget_server
 
 FRAME = "#comments iframe"
 MODERATOR = "mod@example.com"
-
-
-@pytest.fixture(scope="module")
-def inbox() -> Iterator[Inbox]:
-    controller, inbox = start_smtp()
-    inbox.port = controller.port  # type: ignore[attr-defined]
-    yield inbox
-    controller.stop()
 
 
 @pytest.fixture(scope="module")

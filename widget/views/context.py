@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 
 from widget.auth.admins import AdminAuth
+from widget.auth.email_link import EmailSignIn
 from widget.auth.signin import SignIn
 from widget.auth.tokens import TokenSigner
 from widget.comments import Client, Posting
@@ -57,6 +58,10 @@ class AppContext:
     count_bodies: LruCache[tuple[Any, ...], bytes] = dataclasses.field(
         default_factory=lambda: LruCache(CACHE_ENTRIES)
     )
+
+    @property
+    def email_sign_in(self) -> EmailSignIn:
+        return EmailSignIn(self.settings, self.storage, self.signer, self.outbox.planner)
 
     @property
     def posting(self) -> Posting:

@@ -142,6 +142,7 @@ async def _render_document(
                 own_data_error.fields.get("email", own_data_error.message) if own_data_error else ""
             ),
             "providers": list(context.sign_in.providers.values()),
+            "email_sign_in": context.email_sign_in.enabled,
             "sign_in_required": config["signInRequired"],
         },
         status_code=status_code,
