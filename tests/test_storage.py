@@ -523,6 +523,8 @@ async def test_the_queue_filters_and_pages(storage: Storage) -> None:
     assert [item.comment.id for item in by_page] == [spam.id]
     by_author = await storage.list_queue(QueueQuery(("blog",), author="192.0.2.1", limit=100))
     assert len(by_author) == 6
+    one_thread = await storage.list_queue(QueueQuery(("blog",), thread_id=spam.thread_id))
+    assert [item.comment.id for item in one_thread] == [spam.id]
     assert await storage.list_queue(QueueQuery(("elsewhere",))) == []
 
 

@@ -30,7 +30,7 @@ from widget.render_workers import RenderWorkers
 from widget.serving import file_budget
 from widget.startup import open_storage
 from widget.storage import Storage, storage_for_settings
-from widget.views import admin, api, auth, email_sign_in, embed, live, notify, own_data
+from widget.views import admin, api, auth, email_sign_in, embed, feeds, live, notify, own_data
 from widget.views import demo as demo_page
 from widget.views import metrics as prometheus
 from widget.views.assets import Assets
@@ -127,6 +127,7 @@ def create_app(
         *embed.routes,  # the hottest routes first: matching goes down the list
         *api.routes,
         *live.routes,
+        *feeds.routes,
         *email_sign_in.routes,
         *auth.routes(settings),
         *assets.routes(),
