@@ -243,7 +243,7 @@ async def dashboard(call: AdminCall) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    from . import admin_comments, admin_export, admin_sites
+    from . import admin_comments, admin_embed, admin_export, admin_sites
 
     return [
         Route("/admin/", dashboard, methods=["GET"]),
@@ -252,5 +252,6 @@ def routes() -> list[BaseRoute]:
         Route("/admin/logout", log_out, methods=["POST"]),
         *admin_comments.routes,
         *admin_sites.routes,
+        *admin_embed.routes,
         *admin_export.routes,
     ]

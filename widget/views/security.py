@@ -21,17 +21,18 @@ _BASE_POLICY = (
 )
 
 
-def document_policy(frame_origins: Sequence[str]) -> str:
+def document_policy(frame_origins: Sequence[str], own_pages: bool = False) -> str:
     """The policy of a thread's HTML (the iframe document, the fragment opened on its own):
-    only the site's own origins may frame it."""
-    ancestors = " ".join(frame_origins) or "'none'"
+    only the site's own origins may frame it; with `own_pages`, our own too (the
+    configurator's preview of the iframe document)."""
+    ancestors = " ".join(["'self'"] * own_pages + [*frame_origins]) or "'none'"
     return f"{_BASE_POLICY}; frame-ancestors {ancestors}"
 
 
 def document_headers(frame_origins: Sequence[str]) -> dict[str, str]:
     """For iframe documents: only the site's own origins may frame them."""
     return {
-        "Content-Security-Policy": document_policy(frame_origins),
+        "Content-Security-Policy": document_policy(frame_origins, own_pages=True),
         "Cache-Control": "private, no-cache",
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "strict-origin-when-cross-origin",
