@@ -96,3 +96,49 @@
     preview.style.height = Math.ceil(m.height) + 'px';
   });
 })();
+
+// The queue from the keyboard, as in WordPress: j/k move between comments, x selects, a u s d
+// act on the current one (its own buttons, so the page does what a click would), e edits.
+(function () {
+  'use strict';
+  var queue = document.getElementById('queue');
+  if (!queue) return;
+  var rows = Array.prototype.slice.call(queue.querySelectorAll('article.comment'));
+  var current = -1;
+  function move(to) {
+    if (!rows.length) return;
+    if (current >= 0) rows[current].classList.remove('current');
+    current = Math.max(0, Math.min(rows.length - 1, to));
+    rows[current].classList.add('current');
+    rows[current].focus();
+  }
+  var buttons = { a: 'approve', u: 'unapprove', s: 'spam', d: 'delete' };
+  document.addEventListener('keydown', function (event) {
+    var target = event.target;
+    if (event.altKey || event.ctrlKey || event.metaKey ||
+        (target.closest && target.closest('input, textarea, select, [contenteditable]'))) return;
+    var key = event.key;
+    if (key === 'j' || key === 'k') {
+      move(current + (key === 'j' ? 1 : -1));
+      event.preventDefault();
+      return;
+    }
+    if (current < 0) return;
+    var row = rows[current];
+    if (key === 'x') {
+      var box = row.querySelector('input.pick');
+      if (box) box.click();
+    } else if (key === 'e') {
+      var edit = row.querySelector('footer a');
+      if (edit) edit.click();
+    } else if (buttons[key]) {
+      var button = row.querySelector('button.act-' + buttons[key]);
+      if (!button) return;
+      if (key === 'd' && !window.confirm('Delete this comment?')) return;
+      button.click();
+    } else {
+      return;
+    }
+    event.preventDefault();
+  });
+})();

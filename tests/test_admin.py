@@ -303,8 +303,9 @@ async def test_held_comments_wait_in_the_queue_and_approval_publishes_them(
         action="approve", back="/admin/sites/blog/comments?status=pending",
     )  # fmt: skip
     assert response.status_code == 303
+    undo = f"{held[0]}%3Apending%2C{held[1]}%3Apending"
     assert response.headers["location"] == (
-        "/admin/sites/blog/comments?status=pending&done=approve&n=2"
+        f"/admin/sites/blog/comments?status=pending&done=approve&n=2&undo={undo}"
     )
     after = await boss.get(response.headers["location"])
     assert "Approved 2 comments." in after.text
@@ -392,6 +393,45 @@ async def test_bulk_actions_need_a_selection_and_a_known_action(boss: Admin) -> 
     assert bad_id.status_code == 404
     bad_filter = await boss.get("/admin/sites/blog/comments", status="weird")
     assert bad_filter.status_code == 422
+
+
+async def test_unapprove_sends_a_comment_back_to_the_queue(boss: Admin) -> None:
+    comment = (await posted(boss.client, body="Back you go"))["comment"]["id"]
+    assert "Back you go" in await fragment(boss.client)
+    done = await boss.post("/admin/sites/blog/comments", one=f"unapprove:{comment}")
+    assert done.status_code == 303
+    assert "done=unapprove" in done.headers["location"]
+    assert "Back you go" not in await fragment(boss.client)
+    pending = await boss.get("/admin/sites/blog/comments", status="pending")
+    assert "Back you go" in pending.text
+
+
+async def test_undo_puts_each_comment_back_as_it_was(boss: Admin, app: Starlette) -> None:
+    shown = (await posted(boss.client, body="Was shown"))["comment"]["id"]
+    held = (await posted(boss.client, body="Was held"))["comment"]["id"]
+    storage = app.state.widget.storage
+    await storage.set_status([held], "pending", ["blog"])
+    spammed = await boss.post(
+        "/admin/sites/blog/comments", [("id", str(shown)), ("id", str(held))], action="spam"
+    )
+    location = spammed.headers["location"]
+    assert f"undo={shown}%3Aapproved%2C{held}%3Apending" in location
+    page = await boss.get(location)
+    assert "Marked 2 comments as spam." in page.text
+    assert 'action="/admin/sites/blog/comments/undo"' in page.text
+    undo = re.search(r'name="undo" value="([^"]+)"', page.text)
+    assert undo
+    undone = await boss.post("/admin/sites/blog/comments/undo", undo=html.unescape(undo.group(1)))
+    assert undone.status_code == 303
+    assert "undo=" not in undone.headers["location"]
+    after = await boss.get(undone.headers["location"])
+    assert "Undone: 2 comments back as before." in after.text
+    assert (await storage.get_comment(shown)).status == "approved"
+    assert (await storage.get_comment(held)).status == "pending"
+
+    forged = await boss.post("/admin/sites/blog/comments/undo", undo=f"{shown}:published")
+    assert forged.status_code == 422
+    assert "nothing to undo" in forged.text
 
 
 # -- one comment: edit, pin, close, ban ----------------------------------------------------------

@@ -39,6 +39,8 @@ DONE = {
     "spam": "Marked {n} as spam.",
     "delete": "Deleted {n}.",
     "restore": "Restored {n}.",
+    "unapprove": "Sent {n} back to the queue.",
+    "undone": "Undone: {n} back as before.",
     "saved": "Saved.",
     "pinned": "Pinned to the top of its page.",
     "unpinned": "No longer pinned.",
@@ -94,7 +96,7 @@ class AdminCall:
         target = self.field("back")
         if not target.startswith("/admin/") or target.startswith("//") or "\\" in target:
             target = fallback
-        target = _without(target, "done", "n")
+        target = _without(target, "done", "n", "undo")
         if done:
             target += ("&" if "?" in target else "?") + urlencode(done)
         return RedirectResponse(target, status_code=303, headers=admin_headers())
