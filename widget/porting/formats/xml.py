@@ -12,7 +12,7 @@ from defusedxml.ElementTree import iterparse
 
 from widget.porting.items import BadFile
 
-__all__ = ["children", "local", "text_of"]
+__all__ = ["cdata", "child", "children", "exact_text_of", "local", "text_of"]
 
 
 def local(tag: str) -> str:
@@ -64,8 +64,21 @@ def text_of(element: Element, name: str, default: str = "") -> str:
     return default
 
 
+def exact_text_of(element: Element, name: str) -> str:
+    """The text of the first child called `name` exactly as the file has it (not stripped):
+    for values another system compares as strings, and so must get back unchanged."""
+    found = child(element, name)
+    return (found.text or "") if found is not None else ""
+
+
 def child(element: Element, name: str) -> Element | None:
     for found in element:
         if local(found.tag) == name:
             return found
     return None
+
+
+def cdata(text: str) -> str:
+    """`text` as a CDATA section, as WordPress and Disqus write titles and bodies. A "]]>"
+    inside is split across two sections (it would end the first)."""
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
