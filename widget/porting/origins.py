@@ -27,7 +27,7 @@ import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from widget.porting.export_context import Row, utc_text
 from widget.porting.items import parse_iso
@@ -38,7 +38,6 @@ __all__ = [
     "checked_origin",
     "origin_json",
     "origin_of",
-    "zone_named",
 ]
 
 SOURCES = ("wordpress", "disqus")
@@ -129,16 +128,6 @@ class Offsets:
                 break
             found = minutes
         return found
-
-
-def zone_named(name: str) -> ZoneInfo | None:
-    """The IANA time zone of a site setting; None for '' (the setting checks names)."""
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
 
 
 class LocalTimes:

@@ -36,7 +36,8 @@ from widget.porting.items import (
     safe_avatar,
     safe_website,
 )
-from widget.porting.origins import LocalTimes, Offsets, origin_json, origin_of, zone_named
+from widget.porting.origins import LocalTimes, Offsets, origin_json, origin_of
+from widget.sites import zone_named
 from widget.storage import CommentStatus, ImportedComment, ImportedThread, PageRef
 from widget.urls import split_url
 
