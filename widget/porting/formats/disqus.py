@@ -71,7 +71,8 @@ def read(path: Path, site_id: str, bodies: Bodies = IN_PROCESS) -> Iterator[Item
 
 
 def _origin(element: Element, thread_id: str, page: PageRef) -> ImportedThread | None:
-    """The thread as Disqus knows it, for exports back there (kept when it gets comments).
+    """The thread as Disqus knows it, for exports back there (kept when it gets comments),
+    and whether it is closed.
     The identifier is the page's `disqus_identifier`, often empty (the link names the page
     then); Disqus's WordPress plugin writes "POST_ID URL?p=POST_ID"."""
     try:
@@ -83,7 +84,8 @@ def _origin(element: Element, thread_id: str, page: PageRef) -> ImportedThread |
         "link": text_of(element, "link"), "title": exact_text_of(element, "title"),
         "created_at": text_of(element, "createdAt"),
     }  # fmt: skip
-    return ImportedThread(page, created_at, origin=origin_json({"disqus": entry}))
+    closed = text_of(element, "isClosed") == "true"  # closed to new comments there: here too
+    return ImportedThread(page, created_at, closed, origin_json({"disqus": entry}))
 
 
 def _post(element: Element, threads: dict[str, PageRef], bodies: Bodies) -> Item:
@@ -217,7 +219,7 @@ def _thread(context: ExportContext, thread: Row) -> str:
     created = thread["created_at"].astimezone(UTC).strftime(GMT)
     if wordpress.get("post_date_gmt"):
         created = wordpress["post_date_gmt"]
-    title = wordpress.get("title") or thread["title"] or link
+    title = thread["title"] or link  # not WordPress's: that one is HTML ("&amp;")
     if disqus:
         identifier, link = disqus.get("identifier", ""), disqus.get("link") or link
         title = disqus.get("title") or title

@@ -82,17 +82,18 @@ def _item(item: Element, site_id: str, bodies: Bodies) -> Iterator[Item]:
     offset = (local_post - gmt_post) if local_post and gmt_post else timedelta(0)
     points = [(gmt_post.replace(tzinfo=UTC), _minutes(offset))] if local_post and gmt_post else []
     comments = [element for element in item if local(element.tag) == "comment"]
+    created: list[datetime] = []
     for element in comments:
         found = _comment(element, page, offset, bodies)
         if isinstance(found, ImportedComment):
+            created.append(found.created_at)
             local_time = _wp_time(text_of(element, "comment_date"))
             if local_time is not None:
                 points.append((found.created_at, _minutes(local_time - _naive(found.created_at))))
         yield found
-    if comments:
-        first = gmt_post.replace(tzinfo=UTC) if gmt_post else datetime.now(UTC)
+    if created:  # the thread, as created by its first comment, with the post's identity
         origin = origin_json(_origin(item, Offsets(points), gmt_post))
-        yield ImportedThread(page, min([at for at, _ in points], default=first), origin=origin)
+        yield ImportedThread(page, min(created), origin=origin)
 
 
 def _minutes(offset: timedelta) -> int:
