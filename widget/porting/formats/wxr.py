@@ -10,6 +10,11 @@
 
 Jetpack's comment form records how the commenter signed in (hc_post_as: facebook, twitter,
 wordpress, …) and their avatar (hc_avatar): kept as the comment's provider and avatar.
+
+Each item's post (id, title, dates, type, slug, status, guid) and the blog's offsets from UTC
+its comments show are kept as the thread's origin (origins.py), so that the export goes back
+into that blog (see WxrWriter). Disqus's import format is WXR too: its items' thread
+identifiers are kept the same way.
 """
 
 from __future__ import annotations
