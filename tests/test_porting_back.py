@@ -15,6 +15,7 @@ Disqus knew it.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
@@ -26,9 +27,10 @@ from starlette.applications import Starlette
 
 from tests.helpers import BLOG, PAGE, posted
 from tests.test_admin import Admin, make_admin, signed_in
+from tests.test_storage import _schema_before
+from widget.porting.exporter import export_chunks, writer_for
 from widget.porting.importer import import_file
-from widget.sites import change_site_setting
-from widget.storage import Storage
+from widget.storage import Storage, storage_for_url
 
 FIXTURES = Path(__file__).parent / "fixtures" / "import"
 WORDPRESS_PAGES = FIXTURES / "wordpress-pages.xml"
@@ -104,6 +106,16 @@ async def download(admin: Admin, format_name: str) -> bytes:
     return response.content
 
 
+async def save_timezone(admin: Admin, zone: str) -> httpx.Response:
+    """The site's form, sent back as it was but for the time zone."""
+    page = (await admin.get("/admin/sites/blog")).text
+    form = dict(re.findall(r'<input id="f-[^"]+" name="([^"]+)"[^>]*value="([^"]*)"', page))
+    return await admin.post("/admin/sites/blog", **{
+        **form, "name": "The blog", "origins": BLOG, "moderation": "none", "order": "oldest",
+        "sign_in": "optional", "guest_email": "required", "timezone": zone,
+    })  # fmt: skip
+
+
 async def comment_id(storage: Storage, page_id: str, key: str) -> int:
     async for batch in storage.export(["blog"], page_id):
         for row in batch.rows:
@@ -160,7 +172,12 @@ async def test_a_wxr_export_goes_back_into_the_wordpress_it_came_from(
     gmt = datetime.strptime(new["comment_date_gmt"], "%Y-%m-%d %H:%M:%S")
     local = datetime.strptime(new["comment_date"], "%Y-%m-%d %H:%M:%S")
     assert (local - gmt).total_seconds() == 2 * 3600
-    await change_site_setting(storage, "blog", "timezone", "Europe/Berlin")
+    refused = await save_timezone(boss, "Berlin")
+    assert refused.status_code == 422
+    assert "&#39;Berlin&#39; is not a time zone name; write one such as Europe/Berlin" in (
+        refused.text
+    )
+    assert (await save_timezone(boss, "Europe/Berlin")).status_code == 303
     again = read_as_wordpress(await download(boss, "wxr"))
     new_again = next(c for p in again for c in p.comments if c["comment_id"] == new["comment_id"])
     expected = gmt.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Berlin"))
@@ -252,3 +269,77 @@ async def test_a_disqus_export_is_what_disqus_imports_and_keeps_its_thread_ident
     assert texts["<p>Still reading, years later</p>"] == str(ann)
     static = next(i for i in items if "static-site" in (i.findtext("link") or ""))
     assert static.findtext(wp("comment_status", "1.0")) == "closed"
+
+
+def without_ids(document: bytes) -> bytes:
+    return re.sub(rb"<wp:comment_(id|parent)>\d+<", rb"<wp:comment_\1>N<", document)
+
+
+async def export_of(storage: Storage, format_name: str) -> bytes:
+    chunks = export_chunks(storage, writer_for(format_name), ["blog"])
+    return b"".join([chunk async for chunk in chunks])
+
+
+async def test_where_threads_came_from_travels_in_json_lines_and_adds_up(
+    app: Starlette, tmp_path: Path
+) -> None:
+    storage: Storage = app.state.widget.storage
+    await import_file(storage, DISQUS_BLOG, "blog")
+    await import_file(storage, WORDPRESS_PAGES, "blog")  # /about/ came from both
+    records = [json.loads(line) for line in (await export_of(storage, "jsonl")).splitlines()]
+    about = next(r for r in records if r.get("type") == "thread" and r["page"] == "/about/")
+    assert about["origin"]["disqus"]["id"] == "5120044321"
+    assert about["origin"]["wordpress"]["post_type"] == "page"
+
+    (tmp_path / "all.jsonl").write_bytes(await export_of(storage, "jsonl"))
+    elsewhere = storage_for_url(f"sqlite:///{tmp_path / 'elsewhere' / 'widget.db'}")
+    await elsewhere.open()
+    try:
+        await elsewhere.add_site("blog", "The blog", [BLOG], {})
+        assert (await import_file(elsewhere, tmp_path / "all.jsonl", "blog")).skipped == []
+        for format_name in ("wxr", "disqus"):  # the same but for this database's comment ids
+            assert without_ids(await export_of(elsewhere, format_name)) == without_ids(
+                await export_of(storage, format_name)
+            )
+        # An origin that is not one is refused with the line, not stored.
+        bad = tmp_path / "bad.jsonl"
+        lines = (tmp_path / "all.jsonl").read_text().splitlines()
+        thread = next(i for i, line in enumerate(lines) if '"type":"thread"' in line)
+        lines[thread] = lines[thread].replace('"origin":{', '"origin":{"myspace":{},', 1)
+        bad.write_text("\n".join(lines) + "\n")
+        report = await import_file(elsewhere, bad, "blog")
+        unparsable = [s for s in report.skipped if s.reason == "unparsable"]
+        assert [s.key for s in unparsable] == [f"line {thread + 1}"]  # the rest: already here
+        assert "origin: expected an object with wordpress or disqus" in unparsable[0].detail
+    finally:
+        await elsewhere.close()
+
+
+# Rows as they stood before 0009: a thread with a comment, from before threads had an origin.
+BEFORE_0009 = """
+INSERT INTO sites (id, name, created_at) VALUES ('blog', 'Blog', {now});
+INSERT INTO site_origins (site_id, origin) VALUES ('blog', 'https://blog.example');
+INSERT INTO threads (site_id, page_id, url, title, comment_count, created_at)
+    VALUES ('blog', '/old/', 'https://blog.example/old/', 'Old post', 1, {now});
+INSERT INTO comments (thread_id, depth, status, author_name, author_email, author_url,
+    body_source, body_html, created_at)
+    SELECT id, 1, 'approved', 'Ann', '', '', 'From before', '<p>From before</p>', {now}
+    FROM threads
+"""
+
+
+async def test_migration_0009_leaves_older_threads_born_here(
+    tmp_path: Path, database_url: str
+) -> None:
+    Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    await _schema_before(database_url, 9, BEFORE_0009)
+    storage = storage_for_url(database_url)
+    await storage.open()  # applies 0009
+    try:
+        (post,) = read_as_wordpress(await export_of(storage, "wxr"))
+        assert (post.title, post.post_id, post.status) == ("Old post", "0", "draft")
+        assert [c["comment_author"] for c in post.comments] == ["Ann"]
+        document = await export_of(storage, "disqus")
+        assert b"<dsq:thread_identifier></dsq:thread_identifier>" in document
+    finally:
+        await storage.close()
