@@ -200,37 +200,16 @@ async def post_from_form(request: Request) -> Response:
     query = EmbedQuery.parse(await _embed_site(context, request), form)
     values = {name: form.get(name, "") for name in FORM_FIELDS}
     storage = context.storage
-    settings = settings_of(query.site)
+    submission = comments.Submission(
+        query.page,
+        form,
+        form_token=form.get("form_token", ""),
+        honeypot=form.get("homepage", ""),
+        client=context.client(request, query.lang),
+    )
     try:
         with context.metrics.posting() as attempt:
-            checked_form = moderation.check_form_token(
-                context.signer, form.get("form_token", ""), query.page, settings.min_seconds_to_post
-            )
-            comment_form = comments.check_comment_form(
-                form, context.settings.max_body_chars,
-                email_required=settings.guest_email == "required",
-            )  # fmt: skip
-            address = remote_address(request, context.settings)
-            posted = await comments.post_comment(
-                storage,
-                context.signer,
-                query.page,
-                comment_form,
-                settings=settings,
-                remote_ip=address,
-                rate_limit=context.post_rate_limits(
-                    rate_limit_key(address), comment_form.email.lower()
-                ),
-                renderer=context.render_workers,
-                honeypot=form.get("homepage", ""),
-                akismet=context.akismet,
-                context={
-                    "user_agent": request.headers.get("user-agent", "")[:500],
-                    "referrer": request.headers.get("referer", "")[:2000],
-                    "lang": query.lang,
-                },
-                form_token=checked_form.use,
-            )
+            posted = await comments.submit(context.posting, settings_of(query.site), submission)
             attempt.outcome = posted.comment.status
     except ClientError as error:
         head = await storage.get_thread_head(query.site.id, query.page.page_id)
