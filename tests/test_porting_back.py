@@ -305,12 +305,17 @@ async def test_where_threads_came_from_travels_in_json_lines_and_adds_up(
         bad = tmp_path / "bad.jsonl"
         lines = (tmp_path / "all.jsonl").read_text().splitlines()
         thread = next(i for i, line in enumerate(lines) if '"type":"thread"' in line)
-        lines[thread] = lines[thread].replace('"origin":{', '"origin":{"myspace":{},', 1)
-        bad.write_text("\n".join(lines) + "\n")
-        report = await import_file(elsewhere, bad, "blog")
-        unparsable = [s for s in report.skipped if s.reason == "unparsable"]
-        assert [s.key for s in unparsable] == [f"line {thread + 1}"]  # the rest: already here
-        assert "origin: expected an object with wordpress or disqus" in unparsable[0].detail
+        for wrong, message in (
+            ('"origin":{"myspace":{},', "origin: expected an object with wordpress or disqus"),
+            ('"origin":{"wordpress":{"offsets_until":"soon"},', "Invalid isoformat string"),
+        ):
+            lines[thread] = lines[thread].replace('"origin":{', wrong, 1)
+            bad.write_text("\n".join(lines) + "\n")
+            report = await import_file(elsewhere, bad, "blog")
+            unparsable = [s for s in report.skipped if s.reason == "unparsable"]
+            assert [s.key for s in unparsable] == [f"line {thread + 1}"]  # the rest: here already
+            assert message in unparsable[0].detail
+            lines[thread] = lines[thread].replace(wrong, '"origin":{', 1)
     finally:
         await elsewhere.close()
 

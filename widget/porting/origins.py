@@ -76,6 +76,8 @@ def checked_origin(raw: Any) -> str:
                 _check_offsets(value)
             elif not isinstance(value, str) or len(value) > MAX_TEXT_CHARS:
                 raise ValueError(f"origin.{source}.{name}: expected a short text")
+            elif name == "offsets_until":
+                parse_iso(value)  # read by every WXR export: it must be a time
     return origin_json(raw)
 
 
