@@ -17,13 +17,21 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
 from widget.porting.export_context import ExportContext, Row
-from widget.porting.formats.xml import cdata, child, children, exact_text_of, local, text_of
+from widget.porting.formats.xml import (
+    cdata,
+    child,
+    children,
+    exact_text_of,
+    local,
+    text_of,
+    wall_clock,
+)
 from widget.porting.items import (
     IN_PROCESS,
     BadFile,
@@ -134,7 +142,7 @@ xmlns:dsq="http://www.disqus.com/" xmlns:dc="http://purl.org/dc/elements/1.1/" \
 xmlns:wp="http://wordpress.org/export/1.0/">
 <channel>
 """
-MIN_MESSAGE_CHARS = 3  # Disqus refuses shorter comments
+MIN_CHARS = 3  # Disqus refuses shorter comments
 GMT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -143,7 +151,7 @@ def _tag(name: str, value: object) -> str:
 
 
 def _importable(c: Row) -> bool:
-    return c["status"] in ("approved", "pending") and len(c["body_source"].strip()) >= 3
+    return c["status"] in ("approved", "pending") and len(c["body_source"].strip()) >= MIN_CHARS
 
 
 class DisqusWriter:
@@ -181,15 +189,15 @@ class DisqusWriter:
                 self.item_open = True
                 yield _thread(context, context.threads[c["thread_id"]])
             yield (
-                "<wp:comment>" + _tag("wp:comment_id", c["id"])
+                f"<wp:comment><wp:comment_id>{c['id']}</wp:comment_id>"
                 + "<wp:comment_author>" + cdata(c["author_name"]) + "</wp:comment_author>"
                 + _tag("wp:comment_author_email", c["author_email"])
                 + _tag("wp:comment_author_url", c["author_url"])
                 + _tag("wp:comment_author_IP", c["remote_ip"])
-                + _tag("wp:comment_date_gmt", c["created_at"].astimezone(UTC).strftime(GMT))
+                + _tag("wp:comment_date_gmt", wall_clock(c["created_at"].astimezone(UTC)))
                 + "<wp:comment_content>" + cdata(c["body_html"]) + "</wp:comment_content>"
-                + _tag("wp:comment_approved", int(c["status"] == "approved"))
-                + _tag("wp:comment_parent", parent) + "</wp:comment>\n"
+                + f"<wp:comment_approved>{int(c['status'] == 'approved')}</wp:comment_approved>"
+                + f"<wp:comment_parent>{parent}</wp:comment_parent></wp:comment>\n"
             )  # fmt: skip
 
     def likes(self, context: ExportContext, rows: Iterable[Row]) -> Iterator[str]:
@@ -212,19 +220,19 @@ def _thread(context: ExportContext, thread: Row) -> str:
     link = thread["url"]
     if not link and thread["page_id"].startswith("/"):
         link = (context.origins.get(thread["site_id"]) or [""])[0] + thread["page_id"]
-    parts = split_url(thread["url"])
+    parts = split_url(link)
     identifier = "" if parts is not None and parts.path == thread["page_id"] else thread["page_id"]
     if wordpress.get("post_id") and wordpress.get("guid"):
         identifier = f"{wordpress['post_id']} {wordpress['guid']}"
-    created = thread["created_at"].astimezone(UTC).strftime(GMT)
-    if wordpress.get("post_date_gmt"):
-        created = wordpress["post_date_gmt"]
+    created = wall_clock(thread["created_at"].astimezone(UTC))
+    with contextlib.suppress(ValueError):  # a draft's is all zeros, and no date
+        created = datetime.strptime(wordpress.get("post_date_gmt", ""), GMT).strftime(GMT)
     title = thread["title"] or link  # not WordPress's: that one is HTML ("&amp;")
     if disqus:
         identifier, link = disqus.get("identifier", ""), disqus.get("link") or link
         title = disqus.get("title") or title
         with contextlib.suppress(ValueError):  # Disqus's own date unreadable: the one above
-            created = parse_iso(disqus.get("created_at", "")).astimezone(UTC).strftime(GMT)
+            created = wall_clock(parse_iso(disqus.get("created_at", "")).astimezone(UTC))
     return (
         "<item>" + "<title>" + cdata(title) + "</title>" + _tag("link", link)
         + "<content:encoded>" + cdata("") + "</content:encoded>"

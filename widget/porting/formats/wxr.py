@@ -28,7 +28,15 @@ from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
 from widget.porting.export_context import ExportContext, Row, comment_key, utc_text
-from widget.porting.formats.xml import cdata, child, children, exact_text_of, local, text_of
+from widget.porting.formats.xml import (
+    cdata,
+    child,
+    children,
+    exact_text_of,
+    local,
+    text_of,
+    wall_clock,
+)
 from widget.porting.items import (
     IN_PROCESS,
     BadFile,
@@ -201,11 +209,7 @@ def _tag(name: str, value: object) -> str:
 
 
 def _wp_date(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _wall_clock(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return wall_clock(moment.astimezone(UTC))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -269,7 +273,7 @@ class WxrWriter:
             post = {
                 "post_id": "0", "title": thread["title"] or thread["url"] or thread["page_id"],
                 "link": thread["url"], "post_name": _slug(thread["url"] or thread["page_id"]),
-                "post_date": _wall_clock(times.local(created, self.post.offsets)),
+                "post_date": wall_clock(times.local(created, self.post.offsets)),
                 "post_date_gmt": _wp_date(created), "status": "draft", "post_type": "post",
             }  # fmt: skip
             note = BORN_HERE_NOTE
@@ -296,18 +300,20 @@ class WxrWriter:
             assert post is not None  # set by _item_start
             parent = post.number(c["parent_import_key"], c["parent_id"]) if c["parent_id"] else 0
             local_date = post.times.local(c["created_at"], post.offsets)
+            number = post.number(c["import_key"], c["id"])
             yield (
-                "<wp:comment>" + _tag("wp:comment_id", post.number(c["import_key"], c["id"]))
+                f"<wp:comment><wp:comment_id>{number}</wp:comment_id>"
                 + "<wp:comment_author>" + cdata(c["author_name"]) + "</wp:comment_author>"
                 + _tag("wp:comment_author_email", c["author_email"])
                 + _tag("wp:comment_author_url", c["author_url"])
                 + _tag("wp:comment_author_IP", c["remote_ip"])
-                + _tag("wp:comment_date", _wall_clock(local_date))
+                + _tag("wp:comment_date", wall_clock(local_date))
                 + _tag("wp:comment_date_gmt", _wp_date(c["created_at"]))
                 + "<wp:comment_content>" + cdata(c["body_html"]) + "</wp:comment_content>"
-                + _tag("wp:comment_approved", WP_STATUS[c["status"]])
-                + _tag("wp:comment_type", "comment") + _tag("wp:comment_parent", parent)
-                + _tag("wp:comment_user_id", 0) + _meta_tags(c) + "</wp:comment>\n"
+                + f"<wp:comment_approved>{WP_STATUS[c['status']]}</wp:comment_approved>"
+                + f"<wp:comment_type>comment</wp:comment_type><wp:comment_parent>{parent}"
+                + "</wp:comment_parent><wp:comment_user_id>0</wp:comment_user_id>"
+                + _meta_tags(c) + "</wp:comment>\n"
             )  # fmt: skip
 
     def likes(self, context: ExportContext, rows: Iterable[Row]) -> Iterator[str]:
