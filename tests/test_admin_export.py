@@ -81,7 +81,7 @@ async def test_the_export_api(client: httpx.AsyncClient, app: Starlette, api_tok
     auth = {"Authorization": f"Bearer {api_token}"}
     response = await client.get(url, params={"site": "blog", "format": "wxr"}, headers=auth)
     assert response.status_code == 200
-    assert "<wp:comment_content>&lt;p&gt;Backed up by cron&lt;/p&gt;</wp:comment_content>" in (
+    assert "<wp:comment_content><![CDATA[<p>Backed up by cron</p>]]></wp:comment_content>" in (
         response.text
     )
     assert (await client.get(url, headers=auth)).status_code == 400  # which site?

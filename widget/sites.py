@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from widget.email_address import NotAnEmailAddress, check_email_address
 from widget.errors import Invalid, NotFound
@@ -32,6 +33,7 @@ __all__ = [
     "settings_of",
     "update_site",
     "validate_site_id",
+    "zone_named",
 ]
 
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -96,6 +98,23 @@ def _text(max_chars: int) -> Callable[[Any], str]:
         return text
 
     return parse
+
+
+def zone_named(name: str) -> ZoneInfo | None:
+    """The IANA time zone called `name`; None for '' and for names that are none."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder's name, say
+        return None
+
+
+def _time_zone(raw: Any) -> str:
+    name = str(raw).strip()
+    if name and zone_named(name) is None:
+        raise ValueError(f"{name!r} is not a time zone name; write one such as Europe/Berlin")
+    return name
 
 
 def _wording(placeholder: bool) -> Callable[[Any], str]:
@@ -181,6 +200,12 @@ SITE_SETTINGS: tuple[SiteSetting, ...] = (
     SiteSetting(
         "count_many", "", "count wording for more, with {n} (empty: the language's)", _wording(True)
     ),
+    SiteSetting(
+        "timezone", "",
+        "the blog's time zone (such as Europe/Berlin), for the local dates of WordPress exports"
+        " (empty: the offsets imports saw, else UTC)",
+        _time_zone,
+    ),
 )  # fmt: skip
 
 _SITE_SETTING = {s.name: s for s in SITE_SETTINGS}
@@ -204,6 +229,7 @@ class SiteSettings:
     count_zero: str
     count_one: str
     count_many: str
+    timezone: str
 
 
 def settings_of(site: Site) -> SiteSettings:
