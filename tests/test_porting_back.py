@@ -18,7 +18,7 @@ import dataclasses
 import json
 import re
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -182,7 +182,7 @@ async def test_a_wxr_export_goes_back_into_the_wordpress_it_came_from(
     new_again = next(c for p in again for c in p.comments if c["comment_id"] == new["comment_id"])
     expected = gmt.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Berlin"))
     assert new_again["comment_date"] == expected.strftime("%Y-%m-%d %H:%M:%S")
-    assert expected.utcoffset() is not None and expected.utcoffset().total_seconds() == 3600
+    assert expected.utcoffset() == timedelta(hours=1)
     for post in again:
         for c in post.comments:
             if post.post_id != "0" and int(c["comment_id"]) < 10**12:
