@@ -8,12 +8,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from widget.auth.admins import (
-    add_api_token,
-    check_admin_email,
-    check_new_password,
-    hash_password,
-)
+from widget.auth.admins import Passwords, add_api_token, check_admin_email, check_new_password
 from widget.config import Settings
 from widget.errors import ClientError
 from widget.sites import get_site
@@ -49,7 +44,7 @@ def _describe(admin: Admin) -> str:
 
 def cmd_admin_add(settings: Settings, args: argparse.Namespace, run: Any) -> int:
     email = check_admin_email(args.email)
-    password_hash = hash_password(_read_password(args))
+    password_hash = Passwords.from_settings(settings).hash(_read_password(args))
 
     async def work(storage: Storage) -> Admin:
         sites = await _checked_sites(storage, args.site)
@@ -74,7 +69,7 @@ def cmd_admin_list(settings: Settings, args: argparse.Namespace, run: Any) -> in
 
 def cmd_admin_password(settings: Settings, args: argparse.Namespace, run: Any) -> int:
     email = check_admin_email(args.email)
-    password_hash = hash_password(_read_password(args))
+    password_hash = Passwords.from_settings(settings).hash(_read_password(args))
 
     async def work(storage: Storage) -> Admin | None:
         return await storage.update_admin(email, password_hash=password_hash)

@@ -67,6 +67,16 @@ def _parse_choice(*options: str) -> Callable[[str], str]:
     return parse
 
 
+def _parse_whole_number(least: int, most: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        value = int(raw)
+        if not least <= value <= most:
+            raise ValueError(f"expected a whole number from {least} to {most}, got {raw!r}")
+        return value
+
+    return parse
+
+
 def _parse_port(raw: str) -> int:
     value = int(raw)
     if not 0 < value < 65536:
@@ -211,6 +221,27 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("akismet_url", "https://rest.akismet.com/1.1", "Akismet's API"),
     Setting("session_days", "30", "days a sign-in lasts in a browser", _parse_positive_int),
     Setting("admin_session_hours", "12", "hours an admin stays signed in", _parse_positive_int),
+    Setting(
+        "admin_password_memory_kib",
+        "65536",
+        "memory one admin password check (argon2id) takes, in KiB; hashes made at another cost"
+        " are made again at the next sign-in",
+        # argon2 needs 8 KiB for each of its 4 lanes; 4 GiB is far beyond any sensible cost.
+        _parse_whole_number(32, 4 * 1024 * 1024),
+    ),
+    Setting(
+        "admin_password_time_cost",
+        "3",
+        "passes argon2id makes over that memory for each admin password check",
+        _parse_whole_number(1, 100),
+    ),
+    Setting(
+        "admin_password_checks_at_once",
+        "2",
+        "admin password checks run at once (each holds admin_password_memory_kib); further"
+        " sign-ins wait their turn",
+        _parse_whole_number(1, 64),
+    ),
     Setting("smtp_host", "", "the mail server for notifications (empty: no email is sent)"),
     Setting("smtp_port", "587", "its port", _parse_port),
     Setting(
@@ -277,6 +308,9 @@ class Settings:
     akismet_url: str
     session_days: int
     admin_session_hours: int
+    admin_password_memory_kib: int
+    admin_password_time_cost: int
+    admin_password_checks_at_once: int
     smtp_host: str
     smtp_port: int
     smtp_security: str
