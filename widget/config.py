@@ -18,9 +18,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from widget.render_workers import DEFAULT_CPU_LIMIT_S
+__all__ = [
+    "DEFAULT_RENDER_CPU_LIMIT_S",
+    "SETTINGS",
+    "ConfigError",
+    "Setting",
+    "Settings",
+    "load_settings",
+]
 
-__all__ = ["SETTINGS", "ConfigError", "Setting", "Settings", "load_settings"]
+DEFAULT_RENDER_CPU_LIMIT_S = 0.5  # render_cpu_limit_s: see widget/render_workers.py
 
 
 class ConfigError(Exception):
@@ -148,7 +155,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "render_cpu_limit_s",
-        str(DEFAULT_CPU_LIMIT_S),
+        str(DEFAULT_RENDER_CPU_LIMIT_S),
         "CPU seconds one comment's text may take to render (in a worker process); a comment"
         " that needs more is refused (422) as too complex",
         _parse_seconds,
