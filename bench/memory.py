@@ -74,7 +74,7 @@ def descendants(pid: int) -> list[int]:
 
 def command_line(pid: int) -> str:
     raw = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    return raw.strip().removeprefix(sys.executable).strip()[:60]
+    return raw.strip().partition(" ")[2][:60]  # without the interpreter's path
 
 
 def load(base: str, duration: int, connections: int, origin: str) -> dict[str, float]:
@@ -111,7 +111,8 @@ def measure_widget(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
         rps = load(base, args.duration, args.connections, settings.public_url)
         loaded = memory_mb(process.pid)
         workers = {
-            f"{child} {command_line(child)}": memory_mb(child) for child in descendants(process.pid)
+            f"{child} {command_line(child)}": {**memory_mb(child), "pss_mb": proportional_mb(child)}
+            for child in descendants(process.pid)
         }
     finally:
         stop(process)
@@ -174,7 +175,7 @@ def main() -> int:
                                               **bare["requests_per_s"]}.items()))  # fmt: skip
     for name, figures in widget["workers"].items() or {"(none started)": {}}.items():
         shown = ", ".join(f"{key} {value}" for key, value in figures.items())
-        print(f"render worker {name}: {shown}")
+        print(f"process under widget serve {name}: {shown}")
     helped, bare_python = results["widget --help"], results["python -c pass"]
     print(f"widget --help: {helped['wall_s']:.3f} s wall, {helped['cpu_s']:.3f} s CPU"
           f" (python -c pass: {bare_python['wall_s']:.3f} s wall, {bare_python['cpu_s']:.3f} s"
