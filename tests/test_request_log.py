@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.helpers import BLOG, PAGE, PUBLIC_URL, make_settings, post_comment
+from tests.helpers import BLOG, PAGE, PUBLIC_URL, Widget, make_settings, post_comment
 from tests.mail import Inbox, body_of
 from tests.servers import WidgetServer, free_port, widget_cli, widget_server
 from widget.app import create_app
@@ -316,11 +316,7 @@ def test_lines_from_elsewhere_lose_tokens_and_addresses_on_the_way_out(tmp_path:
         assert "code=abc" not in log  # httpx's lines below warnings are not written at all
 
 
-def test_settings_and_the_start_banner_hide_the_database_password(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WIDGET_")}
-    env |= {"WIDGET_DATA_DIR": str(tmp_path),
-            "WIDGET_DATABASE_URL": "postgresql://widget:s3cr%40t@127.0.0.1:1/widget"}  # fmt: skip
-    shown = subprocess.run([sys.executable, "-m", "widget", "settings"], env=env,
-                           capture_output=True, text=True, timeout=60).stdout  # fmt: skip
+def test_settings_and_the_start_banner_hide_the_database_password(widget: Widget) -> None:
+    shown = widget("settings", database_url="postgresql://widget:s3cr%40t@127.0.0.1:1/widget").out
     assert "postgresql://widget:********@127.0.0.1:1/widget" in shown
     assert "s3cr" not in shown
