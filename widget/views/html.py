@@ -29,7 +29,7 @@ from widget.threads import CommentNode, ThreadCursor, ThreadView, load_thread, p
 
 from .assets import Assets
 from .avatars import avatar_key
-from .i18n import LANGUAGES, Translator, choose_language
+from .i18n import LANGUAGES, RIGHT_TO_LEFT, Translator, choose_language
 from .inputs import parse_query_string
 
 __all__ = ["EmbedQuery", "Fragment", "HtmlRenderer"]
@@ -179,6 +179,7 @@ class HtmlRenderer:
             public_url=settings.public_url,
             version=__version__,
             languages=LANGUAGES,
+            right_to_left=RIGHT_TO_LEFT,
         )
         self.env.filters["exact_time"] = _exact_time
         self.templates = Jinja2Templates(env=self.env)

@@ -1,14 +1,20 @@
 """The words of the comment section, in each supported language.
 
 A message is a string with `{placeholders}`, or a mapping of plural category to string. Plural
-categories follow CLDR: English and German use one/other, Russian one/few/many.
+categories and rules follow CLDR (for whole numbers): English, German, Turkish one/other;
+French and Portuguese count 0 as one; Russian, Ukrainian and Polish one/few/many; Arabic
+zero/one/two/few/many/other; Japanese and Chinese have one form. A "zero" form, where a message
+has one, is used for 0 in every language ("No Responses"). English, German and Russian live
+here; the others in widget/views/locales/.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-__all__ = ["LANGUAGES", "Translator", "choose_language"]
+from .locales import ar, es, fr, it, ja, pl, pt, tr, uk, zh
+
+__all__ = ["LANGUAGES", "RIGHT_TO_LEFT", "Translator", "choose_language"]
 
 Message = str | Mapping[str, str]
 
@@ -17,7 +23,41 @@ def _plural_one_other(n: int) -> str:
     return "one" if n == 1 else "other"
 
 
-def _plural_russian(n: int) -> str:
+def _plural_one_is_zero_or_one(n: int) -> str:  # French, Portuguese
+    if n in (0, 1):
+        return "one"
+    return "many" if n % 1_000_000 == 0 else "other"
+
+
+def _plural_one_many_other(n: int) -> str:  # Spanish, Italian
+    if n == 1:
+        return "one"
+    return "many" if n != 0 and n % 1_000_000 == 0 else "other"
+
+
+def _plural_only_other(n: int) -> str:  # Japanese, Chinese
+    return "other"
+
+
+def _plural_polish(n: int) -> str:
+    if n == 1:
+        return "one"
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return "few"
+    return "many"
+
+
+def _plural_arabic(n: int) -> str:
+    if n in (0, 1, 2):
+        return ("zero", "one", "two")[n]
+    if 3 <= n % 100 <= 10:
+        return "few"
+    if 11 <= n % 100 <= 99:
+        return "many"
+    return "other"
+
+
+def _plural_russian(n: int) -> str:  # Russian, Ukrainian
     if n % 10 == 1 and n % 100 != 11:
         return "one"
     if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
@@ -296,11 +336,22 @@ RU: dict[str, Message] = {
     "leave_empty": "Оставьте это поле пустым",
 }
 
-_CATALOGS: dict[str, tuple[dict[str, Message], Callable[[int], str]]] = {
+_CATALOGS: dict[str, tuple[Mapping[str, Message], Callable[[int], str]]] = {
     "en": (EN, _plural_one_other),
     "de": (DE, _plural_one_other),
     "ru": (RU, _plural_russian),
+    "fr": (fr.CATALOG, _plural_one_is_zero_or_one),
+    "es": (es.CATALOG, _plural_one_many_other),
+    "pt": (pt.CATALOG, _plural_one_is_zero_or_one),
+    "it": (it.CATALOG, _plural_one_many_other),
+    "pl": (pl.CATALOG, _plural_polish),
+    "uk": (uk.CATALOG, _plural_russian),
+    "tr": (tr.CATALOG, _plural_one_other),
+    "ja": (ja.CATALOG, _plural_only_other),
+    "zh": (zh.CATALOG, _plural_only_other),
+    "ar": (ar.CATALOG, _plural_arabic),
 }
+RIGHT_TO_LEFT = frozenset({"ar"})
 LANGUAGES = tuple(_CATALOGS)
 
 
