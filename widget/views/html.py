@@ -22,6 +22,7 @@ from widget import __version__
 from widget.comments import page_ref
 from widget.config import Settings
 from widget.errors import BadRequest
+from widget.jinja_cache import ProcessBytecodeCache
 from widget.lru import LruCache
 from widget.sites import SiteSettings, settings_of
 from widget.storage import Comment, PageRef, Site, Storage, ThreadHead
@@ -163,6 +164,9 @@ def _exact_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
+_COMPILED = ProcessBytecodeCache()
+
+
 class HtmlRenderer:
     def __init__(self, settings: Settings, assets: Assets, storage: Storage) -> None:
         self.settings = settings
@@ -173,6 +177,7 @@ class HtmlRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
             undefined=jinja2.StrictUndefined,
+            bytecode_cache=_COMPILED,
         )
         self.env.globals.update(
             static_url=assets.url,
