@@ -160,6 +160,14 @@
     form.elements.save.checked = true;
   }
 
+  // The document is the same bytes for all its readers, so its form token is shared: the first
+  // token of this reader's own (from the live stream or the viewer call) replaces it; after
+  // that, each post's answer brings the next.
+  var ownFormToken = false;
+  function takeFormToken(token) {
+    if (token && !ownFormToken) { form.elements.form_token.value = token; ownFormToken = true; }
+  }
+
   function showErrors(data) {
     form.querySelectorAll('.wg-error').forEach(function (node) {
       node.textContent = (data.fields && data.fields[node.getAttribute('data-field')]) || '';
@@ -184,6 +192,7 @@
       showErrors({});
       // A form's token posts one comment; the answer brings the token for the next.
       f.form_token.value = result.data.form_token;
+      ownFormToken = true;
       if (f.save.checked) {
         store.set(DETAILS, { name: f.name.value, email: f.email.value, website: f.website.value });
       } else {
@@ -289,6 +298,7 @@
     api('POST', 'me', withPage({ voter: store.get(VOTER) || '', edit_tokens: tokenList }))
       .then(function (result) {
         if (!result.ok) return;
+        takeFormToken(result.data.form_token);
         if (!result.data.user && sessionToken) keepSession(null); // ended elsewhere, or expired
         showUser(result.data.user);
         result.data.liked.forEach(function (id) {
@@ -622,7 +632,10 @@
   if (window.EventSource) {
     var events = new EventSource('/api/v1/events?' +
       new URLSearchParams({ site: config.site, page: config.params.page }));
-    events.addEventListener('hello', function () { root.setAttribute('data-live', 'on'); });
+    events.addEventListener('hello', function (e) {
+      root.setAttribute('data-live', 'on');
+      takeFormToken(JSON.parse(e.data).form_token);
+    });
     events.addEventListener('comment', function (e) { noticeComment(JSON.parse(e.data)); });
     ['edit', 'delete'].forEach(function (kind) {
       events.addEventListener(kind, function (e) {

@@ -226,6 +226,8 @@ async def viewer(request: Request) -> Response:
                 str(comment_id): {"seconds_left": own.seconds_left, "body": own.body_source}
                 for comment_id, own in state.editable.items()
             },
+            # The document's form token is shared by its readers: this one is this reader's.
+            "form_token": moderation.new_form_token(context.signer, query.page),
         },
         headers={"Cache-Control": "no-store"},
     )
@@ -242,14 +244,15 @@ async def post_comment(request: Request) -> Response:
         fields["parent"] = str(parent) if parent is not None else ""
         user = await current_user(context, request)
         settings = settings_of(query.site)
+        address = remote_address(request, context.settings)
         checked_form = moderation.check_form_token(
-            context.signer, _text(data, "form_token"), query.page, settings.min_seconds_to_post
-        )
+            context.signer, _text(data, "form_token"), query.page, settings.min_seconds_to_post,
+            reader=rate_limit_key(address),
+        )  # fmt: skip
         form = comments.check_comment_form(
             fields, context.settings.max_body_chars, signed_in=user is not None,
             email_required=settings.guest_email == "required",
         )  # fmt: skip
-        address = remote_address(request, context.settings)
         posted = await comments.post_comment(
             context.storage,
             context.signer,

@@ -21,17 +21,21 @@ _BASE_POLICY = (
 )
 
 
-def document_policy(frame_origins: Sequence[str]) -> str:
+def document_policy(frame_origins: Sequence[str], inline_style: str = "") -> str:
     """The policy of a thread's HTML (the iframe document, the fragment opened on its own):
-    only the site's own origins may frame it."""
+    only the site's own origins may frame it; `inline_style` is the hash ('sha256-…') of the
+    one style element the document may hold."""
     ancestors = " ".join(frame_origins) or "'none'"
-    return f"{_BASE_POLICY}; frame-ancestors {ancestors}"
+    policy = _BASE_POLICY
+    if inline_style:
+        policy = policy.replace("style-src 'self'", f"style-src 'self' {inline_style}")
+    return f"{policy}; frame-ancestors {ancestors}"
 
 
-def document_headers(frame_origins: Sequence[str]) -> dict[str, str]:
+def document_headers(frame_origins: Sequence[str], inline_style: str = "") -> dict[str, str]:
     """For iframe documents: only the site's own origins may frame them."""
     return {
-        "Content-Security-Policy": document_policy(frame_origins),
+        "Content-Security-Policy": document_policy(frame_origins, inline_style),
         "Cache-Control": "private, no-cache",
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "strict-origin-when-cross-origin",
