@@ -49,8 +49,12 @@
   var SESSION = 'widget:session';
   var sessionToken = null;
   try { sessionToken = sessionStorage.getItem(SESSION); } catch (e) { /* blocked */ }
+  // Whether this browser has a session: the cookie is HttpOnly, so the script keeps a note
+  // of it (nothing secret) to know that the page must ask who is reading.
+  var SIGNED_IN = 'widget:signed-in';
   function keepSession(token) {
     sessionToken = token;
+    if (token) store.set(SIGNED_IN, true); else store.remove(SIGNED_IN);
     try {
       if (token) sessionStorage.setItem(SESSION, token); else sessionStorage.removeItem(SESSION);
     } catch (e) { /* blocked: memory only */ }
@@ -88,6 +92,15 @@
     if (className) node.className = className;
     if (text) node.textContent = text;
     return node;
+  }
+  // Runs `action` once, at the reader's first sign of life in the frame.
+  var TOUCHES = ['pointerdown', 'keydown', 'focusin', 'wheel', 'touchstart'];
+  function onFirstTouch(action) {
+    function once() {
+      TOUCHES.forEach(function (kind) { removeEventListener(kind, once, true); });
+      action();
+    }
+    TOUCHES.forEach(function (kind) { addEventListener(kind, once, true); });
   }
   function scrollParentTo(node) {
     var top = node.getBoundingClientRect().top + scrollY;
@@ -315,7 +328,16 @@
         });
       });
   }
-  loadViewerState();
+  // A reader with nothing of their own here (no comments, likes or session) costs no request:
+  // the page is the same for everyone, and is revalidated with one 304. Their state (and a
+  // form token of their own) is asked for as soon as they do something on the page.
+  var stored = store.get(TOKENS);
+  if (sessionToken || store.get(SIGNED_IN) || store.get(VOTER) ||
+      (stored && Object.keys(stored).length)) {
+    loadViewerState();
+  } else {
+    onFirstTouch(loadViewerState);
+  }
 
   function startEdit(item, id) {
     var text = item.querySelector('.wg-text');
@@ -629,12 +651,36 @@
       loadViewerState();
     }, function () { showBanner(); });
   });
-  if (window.EventSource) {
+  // The live stream is for readers who stay: it opens once the frame has been in sight for a
+  // while, or at the reader's first touch, so a glance at a page holds no connection (nor one
+  // of the server's live-reader places). What changed before it opened shows as news.
+  var LIVE_AFTER_MS = 10000;
+  var live = false;
+  function goLive() {
+    if (live || !window.EventSource) return;
+    live = true;
+    openEvents();
+  }
+  onFirstTouch(goLive);
+  function whenVisible() {
+    if (doc.visibilityState !== 'hidden') setTimeout(goLive, LIVE_AFTER_MS);
+    else doc.addEventListener('visibilitychange', whenVisible, { once: true });
+  }
+  whenVisible();
+  function openEvents() {
     var events = new EventSource('/api/v1/events?' +
       new URLSearchParams({ site: config.site, page: config.params.page }));
+    var greeted = false;
     events.addEventListener('hello', function (e) {
+      var data = JSON.parse(e.data);
       root.setAttribute('data-live', 'on');
-      takeFormToken(JSON.parse(e.data).form_token);
+      takeFormToken(data.form_token);
+      var shown = doc.getElementById('comments');
+      if (!greeted && shown && data.version > Number(shown.getAttribute('data-version'))) {
+        pendingChanges = true;
+        showBanner();
+      }
+      greeted = true;
     });
     events.addEventListener('comment', function (e) { noticeComment(JSON.parse(e.data)); });
     ['edit', 'delete'].forEach(function (kind) {

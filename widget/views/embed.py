@@ -23,11 +23,12 @@ from widget.storage import Comment, Site, ThreadHead
 from widget.urls import origin_of, split_url
 
 from . import own_data
+from .assets import Encoding, preferred_encoding
 from .context import AppContext, app_context
 from .errors import retry_after
-from .html import EmbedQuery, Encoding, Fragment, preferred_encoding
+from .html import EmbedQuery, Fragment
 from .inputs import read_form, read_query, remote_address, require_own_origin
-from .security import document_headers, document_policy
+from .security import DOCUMENT_REFERRER_POLICY, document_headers, document_policy
 
 __all__ = ["routes"]
 
@@ -80,11 +81,11 @@ async def thread_document(request: Request) -> Response:
     variant = (reply_to.id if reply_to else 0, held, data_link_sent)
     html = context.html
     etag = html.document_etag(query, head, variant)
+    if etag in request.headers.get("if-none-match", ""):
+        return PreparedResponse(304, b"", _revalidated_headers(etag))
     headers = list(
         _thread_headers(etag, tuple(query.site.origins), context.assets.inline_css_hash, True)
     )
-    if etag in request.headers.get("if-none-match", ""):
-        return PreparedResponse(304, b"", headers)
 
     def render(fragment: Fragment) -> str:
         values = _document_context(
@@ -218,18 +219,26 @@ class PreparedResponse(Response):
 def _thread_headers(
     etag: str, origins: tuple[str, ...], inline_style: str, document: bool
 ) -> tuple[tuple[bytes, bytes], ...]:
-    # The policy depends on the site alone, so one answer still serves every reader. A 304
-    # carries the same headers: browsers update the stored answer's headers from it.
+    # The policy depends on the site alone, so one answer still serves every reader.
     headers = [
-        (b"etag", etag.encode("latin-1")),
-        (b"cache-control", b"public, no-cache"),
-        (b"vary", b"Accept-Encoding"),
+        *_revalidated_headers(etag),
         (b"x-content-type-options", b"nosniff"),
         (b"content-security-policy", document_policy(origins, inline_style).encode("latin-1")),
     ]
     if document:
-        headers.append((b"referrer-policy", b"strict-origin-when-cross-origin"))
+        headers.append((b"referrer-policy", DOCUMENT_REFERRER_POLICY.encode("latin-1")))
     return tuple(headers)
+
+
+def _revalidated_headers(etag: str) -> list[tuple[bytes, bytes]]:
+    """What a 304 says: the validator and how to cache (RFC 9110, 15.4.5). Browsers merge it
+    into the answer they kept, whose other headers (the framing policy) stay as they were; a
+    warm page view is this and little else."""
+    return [
+        (b"etag", etag.encode("latin-1")),
+        (b"cache-control", b"public, no-cache"),
+        (b"vary", b"Accept-Encoding"),
+    ]
 
 
 async def thread_fragment(request: Request) -> Response:
@@ -238,9 +247,9 @@ async def thread_fragment(request: Request) -> Response:
     query = await _embed_query(context, request)
     head = await context.storage.get_thread_head(query.site.id, query.page.page_id)
     etag = context.html.etag(query, head)
-    headers = list(_thread_headers(etag, tuple(query.site.origins), "", False))
     if etag in request.headers.get("if-none-match", ""):
-        return PreparedResponse(304, b"", headers)
+        return PreparedResponse(304, b"", _revalidated_headers(etag))
+    headers = list(_thread_headers(etag, tuple(query.site.origins), "", False))
     encoding = preferred_encoding(request.headers.get("accept-encoding", ""))
     fragment = await context.html.thread_fragment(query, head)
     body = context.html.fragment_bytes(query, head, fragment, encoding)

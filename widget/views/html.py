@@ -7,7 +7,6 @@ The fragment is the same bytes for every viewer of a thread version, so it is re
 from __future__ import annotations
 
 import dataclasses
-import functools
 import gzip
 import hashlib
 import time
@@ -33,17 +32,10 @@ from widget.sites import SiteSettings, settings_of
 from widget.storage import Comment, PageRef, Site, Storage, ThreadHead
 from widget.threads import CommentNode, ThreadCursor, ThreadView, load_thread, parse_cursor
 
-from .assets import Assets
+from .assets import Assets, Encoding
 from .inputs import parse_query_string
 
-__all__ = [
-    "DocumentVariant",
-    "EmbedQuery",
-    "Encoding",
-    "Fragment",
-    "HtmlRenderer",
-    "preferred_encoding",
-]
+__all__ = ["DocumentVariant", "EmbedQuery", "Fragment", "HtmlRenderer"]
 
 Theme = Literal["light", "dark", "auto"]
 THEMES = ("light", "dark", "auto")
@@ -63,31 +55,9 @@ DOCUMENT_TOKEN_PERIOD_S = 6 * 3600
 GZIP_LEVEL = 9  # each version is compressed once and sent many times
 BROTLI_QUALITY = 9  # 11 takes ~10x longer for ~3 % less: too slow for a thread being written to
 
-Encoding = Literal["br", "gzip", ""]
 # Which document: the reply form under this comment (0: at the end), the "held" notice, the
 # "link sent" notice. Each is cached apart; all other parameters are the EmbedQuery's.
 DocumentVariant = tuple[int, bool, bool]
-
-
-@functools.lru_cache(maxsize=256)
-def preferred_encoding(accept_encoding: str) -> Encoding:
-    """Brotli where the client takes it, else gzip, else none (`q=0` refuses a coding).
-    Browsers send a handful of distinct headers, so the answer is remembered per header."""
-    accepted = set()
-    for item in accept_encoding.lower().split(","):
-        coding, _, params = item.partition(";")
-        name, _, quality = params.partition("=")
-        try:
-            if name.strip() == "q" and float(quality) == 0:
-                continue  # "not acceptable"
-        except ValueError:
-            pass
-        accepted.add(coding.strip())
-    if "br" in accepted:
-        return "br"
-    if "gzip" in accepted or "*" in accepted:
-        return "gzip"
-    return ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
