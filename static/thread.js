@@ -308,9 +308,11 @@
   function loadViewerState() {
     var tokens = store.get(TOKENS) || {};
     var tokenList = Object.keys(tokens).map(function (k) { return tokens[k]; });
+    var asked = sessionToken;
     api('POST', 'me', withPage({ voter: store.get(VOTER) || '', edit_tokens: tokenList }))
       .then(function (result) {
-        if (!result.ok) return;
+        // A sign-in that ended meanwhile asks again: this answer is about the reader before.
+        if (!result.ok || asked !== sessionToken) return;
         takeFormToken(result.data.form_token);
         if (!result.data.user && sessionToken) keepSession(null); // ended elsewhere, or expired
         showUser(result.data.user);
@@ -333,6 +335,7 @@
   // form token of their own) is asked for as soon as they do something on the page.
   var stored = store.get(TOKENS);
   if (sessionToken || store.get(SIGNED_IN) || store.get(VOTER) ||
+      doc.cookie.indexOf('__Host-widget_signed_in=1') !== -1 ||
       (stored && Object.keys(stored).length)) {
     loadViewerState();
   } else {
