@@ -211,6 +211,9 @@ class HtmlRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
             undefined=jinja2.StrictUndefined,
+            # Templates change with a release, which restarts the server: no file check (two
+            # stat calls) each time a template is used, several times a comment posted.
+            auto_reload=False,
         )
         self.env.globals.update(
             static_url=assets.url,
