@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 from starlette.applications import Starlette
 
 from tests.conftest import ClientFactory
-from tests.helpers import BLOG, OWN_ORIGIN, PAGE, QUICK, post_comment, posted
+from tests.helpers import BLOG, OWN_ORIGIN, PAGE, PUBLIC_URL, QUICK, post_comment, posted
 from tests.test_cli import run_widget
 from widget.auth.admins import hash_password
 from widget.sites import add_site, change_site_setting
@@ -572,3 +573,60 @@ async def test_admin_pages_render_for_every_status(boss: Admin, app: Starlette) 
         assert f'<span class="badge badge-{status}">{status}</span>' in page.text
     listing = (await boss.get("/admin/sites/blog/comments", status="all")).text
     assert listing.count('class="pick"') == 4
+
+
+async def test_the_configurator_shows_the_snippet_and_a_preview_of_the_site(
+    boss: Admin, app: Starlette
+) -> None:
+    page = await boss.get("/admin/sites/blog/embed", theme="dark", lang="de")
+    assert page.status_code == 200
+    assert "frame-src 'self'" in page.headers["content-security-policy"]
+    assert (
+        f"&lt;script src=&#34;{PUBLIC_URL}/embed.js&#34; data-site=&#34;blog&#34;"
+        " data-theme=&#34;dark&#34; data-lang=&#34;de&#34; async&gt;" in page.text
+    )
+    preview = re.search(r'<iframe id="preview" class="preview" src="([^"]+)"', page.text)
+    assert preview, page.text
+    document = await boss.client.get(html.unescape(preview.group(1)))
+    assert document.status_code == 200
+    # Our own admin page may frame the thread; other sites than the blog's still may not.
+    policy = document.headers["content-security-policy"]
+    assert f"frame-ancestors 'self' {BLOG}" in policy
+
+    elsewhere = await boss.get("/admin/sites/blog/embed", url="https://x.example/p/")
+    assert "<code>https://x.example</code> may not show these comments yet" in elsewhere.text
+    assert 'id="preview"' not in elsewhere.text
+    not_a_page = await boss.get("/admin/sites/blog/embed", url="javascript:alert(1)")
+    assert "Enter the address of a page of your site" in not_a_page.text
+    assert 'id="preview"' not in not_a_page.text
+
+
+async def test_the_configurator_saves_only_good_values(boss: Admin, app: Starlette) -> None:
+    bad = await boss.post("/admin/sites/blog/embed/settings", order="newest", page_size="0")
+    assert bad.status_code == 422
+    assert "page_size" in bad.text
+    bad_origin = await boss.post("/admin/sites/blog/embed/origins", origin="https://x.example/p/")
+    assert bad_origin.status_code == 422
+    assert "leave out the path" in bad_origin.text
+    site = await app.state.widget.storage.get_site("blog")
+    assert site.origins == (BLOG,) and "page_size" not in site.settings
+
+    good = await boss.post("/admin/sites/blog/embed/settings", order="newest", page_size="7")
+    assert good.status_code == 303
+    allowed = await boss.post("/admin/sites/blog/embed/origins", origin="https://x.example")
+    assert allowed.status_code == 303
+    site = await app.state.widget.storage.get_site("blog")
+    assert site.settings["page_size"] == 7 and site.settings["order"] == "newest"
+    assert site.origins == (BLOG, "https://x.example")
+
+
+async def test_the_configurator_is_only_for_the_sites_one_manages(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    await add_site(app.state.widget.storage, "other", ["https://other.example"])
+    await make_admin(app, "helper@example.com", ["other"])
+    helper = await signed_in(client, "helper@example.com")
+    assert (await helper.get("/admin/sites/blog/embed")).status_code == 404
+    refused = await helper.post("/admin/sites/blog/embed/origins", origin="https://x.example")
+    assert refused.status_code == 404
+    assert (await app.state.widget.storage.get_site("blog")).origins == (BLOG,)

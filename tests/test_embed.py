@@ -39,7 +39,8 @@ async def test_the_document_embeds_only_in_the_sites_origins(client: httpx.Async
     response = await client.get("/embed/blog/thread", params=EMBED)
     assert response.status_code == 200
     policy = response.headers["content-security-policy"]
-    assert f"frame-ancestors {BLOG}" in policy
+    # The site's origins, and our own pages (the admin's configurator previews it).
+    assert f"frame-ancestors 'self' {BLOG}" in policy
     assert "script-src 'self'" in policy
     assert "No Responses to “Hello world”" in response.text
     assert "Leave a Reply" in response.text

@@ -22,12 +22,15 @@ __all__ = [
     "SITE_SETTINGS",
     "SiteSetting",
     "SiteSettings",
+    "add_origin",
     "add_site",
     "change_site_setting",
     "check_outbound_settings",
     "get_site",
     "normalize_origin",
+    "remove_origin",
     "settings_of",
+    "update_site",
     "validate_site_id",
 ]
 
@@ -302,6 +305,40 @@ async def get_site(storage: Storage, site_id: str) -> Site:
             f" add it with: widget site add {site_id} --origin https://their-blog.example"
         )
     return site
+
+
+async def update_site(
+    storage: Storage,
+    site_id: str,
+    name: str,
+    origins: Sequence[str],
+    settings: Mapping[str, Any],
+) -> Site:
+    """Save a site as edited on its admin page: `settings` are parsed and checked already."""
+    # Settings equal to the default are not stored, so later changes of a default apply.
+    defaults = {setting.name: setting.default for setting in SITE_SETTINGS}
+    overrides = {key: value for key, value in settings.items() if value != defaults.get(key)}
+    return await storage.update_site(site_id, name=name, origins=origins, settings=overrides)
+
+
+async def add_origin(storage: Storage, site_id: str, raw_origin: str) -> Site:
+    """Let one more origin embed the site's comments (adding one it has changes nothing)."""
+    site = await get_site(storage, site_id)
+    origin = normalize_origin(raw_origin)
+    if origin in site.origins:
+        return site
+    return await storage.update_site(site.id, origins=sorted({*site.origins, origin}))
+
+
+async def remove_origin(storage: Storage, site_id: str, raw_origin: str) -> Site:
+    site = await get_site(storage, site_id)
+    origin = normalize_origin(raw_origin)
+    if origin not in site.origins:
+        raise Invalid(f"{origin} is not an origin of {site.id!r}.")
+    origins = [o for o in site.origins if o != origin]
+    if not origins:
+        raise Invalid("A site needs at least one origin; add another one first.")
+    return await storage.update_site(site.id, origins=origins)
 
 
 async def change_site_setting(

@@ -104,7 +104,7 @@ def widget(
         "provider_down_client_id": "widget", "provider_down_client_secret": "s3cret",
         "provider_down_display_name": "Down ID",
     }  # fmt: skip
-    with widget_server(data_dir, **providers) as server:
+    with widget_server(data_dir, open_files=None, **providers) as server:
         yield server
 
 

@@ -18,12 +18,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from widget import moderating
-from widget.addresses import rate_limit_key
 from widget.auth.admins import ADMIN_COOKIE
 from widget.errors import ClientError, Forbidden, NotFound, RateLimited
+from widget.moderation import actions as moderating
 from widget.storage import Admin, QueueQuery, Site
 
+from .addresses import rate_limit_key
 from .context import AppContext, app_context
 from .inputs import read_form_pairs, remote_address, require_own_origin
 from .security import admin_headers
@@ -243,7 +243,7 @@ async def dashboard(call: AdminCall) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    from . import admin_comments, admin_export, admin_sites
+    from . import admin_comments, admin_embed, admin_export, admin_sites
 
     return [
         Route("/admin/", dashboard, methods=["GET"]),
@@ -252,5 +252,6 @@ def routes() -> list[BaseRoute]:
         Route("/admin/logout", log_out, methods=["POST"]),
         *admin_comments.routes,
         *admin_sites.routes,
+        *admin_embed.routes,
         *admin_export.routes,
     ]

@@ -7,8 +7,8 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import Route
 
-from widget import moderating
 from widget.errors import ClientError, Conflict, Invalid, NotFound
+from widget.moderation import actions as moderating
 from widget.notify.webhooks import webhook_key
 from widget.sites import (
     SITE_SETTINGS,
@@ -17,17 +17,19 @@ from widget.sites import (
     get_site,
     normalize_origin,
     parse_site_settings,
+    update_site,
 )
 from widget.storage import Site
 
 from .admin import AdminCall, admin_page, number_param
 
-__all__ = ["routes"]
+__all__ = ["routes", "site_of"]
 
 MAX_ORIGINS = 50
 
 
-async def _site(call: AdminCall) -> Site:
+async def site_of(call: AdminCall) -> Site:
+    """The site the admin page names, if the admin manages it."""
     site_id = call.request.path_params["site"]
     if not call.admin.may_manage(site_id):
         raise NotFound("There is no such site among those you manage.")
@@ -68,7 +70,7 @@ async def _render_site(
 
 @admin_page
 async def site_page(call: AdminCall) -> Response:
-    return await _render_site(call, await _site(call))
+    return await _render_site(call, await site_of(call))
 
 
 def _origins(raw: str) -> list[str]:
@@ -88,7 +90,7 @@ def _origins(raw: str) -> list[str]:
 
 @admin_page
 async def save_site(call: AdminCall) -> Response:
-    site = await _site(call)
+    site = await site_of(call)
     values = {setting.name: call.field(setting.name) for setting in SITE_SETTINGS}
     values.update(name=call.field("name"), origins=call.field("origins"))
     errors: dict[str, str] = {}
@@ -115,16 +117,13 @@ async def save_site(call: AdminCall) -> Response:
             call, site, values=values, errors=errors,
             error="Nothing was saved; please correct the fields marked below.", status_code=422,
         )  # fmt: skip
-    # Settings equal to the default are not stored, so later changes of a default apply.
-    overrides = {key: value for key, value in settings.items()
-                 if value != next(s.default for s in SITE_SETTINGS if s.name == key)}  # fmt: skip
-    await call.context.storage.update_site(site.id, name=name, origins=origins, settings=overrides)
+    await update_site(call.context.storage, site.id, name, origins, settings)
     return call.back(f"/admin/sites/{site.id}", done="saved")
 
 
 @admin_page
 async def add_ban(call: AdminCall) -> Response:
-    site = await _site(call)
+    site = await site_of(call)
     every_site = call.field("scope") == "all"
     try:
         await moderating.add_ban(
@@ -138,12 +137,9 @@ async def add_ban(call: AdminCall) -> Response:
 
 @admin_page
 async def remove_ban(call: AdminCall) -> Response:
-    site = await _site(call)
+    site = await site_of(call)
     ban_id = number_param(call, "ban_id", "ban")
-    scope = None if call.admin.sites is None else [site.id]
-    if not await call.context.storage.remove_ban(ban_id, scope):
-        raise NotFound("There is no such ban (or it is for every site, which only an admin of"
-                       " every site can lift).")  # fmt: skip
+    await moderating.remove_ban(call.context.storage, call.admin, site.id, ban_id)
     return call.back(f"/admin/sites/{site.id}", done="unbanned")
 
 

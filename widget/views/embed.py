@@ -13,20 +13,21 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from widget import comments, moderation
-from widget.addresses import rate_limit_key
-from widget.avatars import AVATAR_KEY, identicon_svg
+from widget import comments
 from widget.errors import ClientError, Forbidden, Invalid, NotFound, RateLimited
-from widget.i18n import Translator
+from widget.moderation import screening
 from widget.sites import get_site, settings_of
 from widget.storage import Comment, Site, ThreadHead
 from widget.urls import origin_of, split_url
 
 from . import own_data
+from .addresses import rate_limit_key
 from .assets import Encoding, preferred_encoding
+from .avatars import AVATAR_KEY, identicon_svg
 from .context import AppContext, app_context
 from .errors import retry_after
 from .html import EmbedQuery, Fragment
+from .i18n import Translator
 from .inputs import read_form, read_query, remote_address, require_own_origin
 from .security import DOCUMENT_REFERRER_POLICY, document_headers, document_policy
 
@@ -92,7 +93,7 @@ async def thread_document(request: Request) -> Response:
             context, query, head, fragment, reply_to=reply_to, held=held,
             data_link_sent=data_link_sent,
             # Shared by every reader of these bytes; the script swaps in the reader's own.
-            form_token=moderation.new_form_token(context.signer, query.page, shared=True),
+            form_token=screening.new_form_token(context.signer, query.page, shared=True),
         )  # fmt: skip
         return html.env.get_template("embed/thread.html").render(values)
 
@@ -170,6 +171,7 @@ def _document_context(
             own_data_error.fields.get("email", own_data_error.message) if own_data_error else ""
         ),
         "providers": list(context.sign_in.providers.values()),
+        "email_sign_in": context.email_sign_in.enabled,
         "sign_in_required": config["signInRequired"],
     }
 
@@ -191,7 +193,7 @@ async def _render_form_again(
     values_in_page = _document_context(
         context, query, head, fragment, reply_to=reply_to, values=values,
         error=None if own_data_error else error, own_data_error=own_data_error,
-        form_token=moderation.new_form_token(context.signer, query.page),
+        form_token=screening.new_form_token(context.signer, query.page),
     )  # fmt: skip
     return context.html.templates.TemplateResponse(
         request,
@@ -223,7 +225,10 @@ def _thread_headers(
     headers = [
         *_revalidated_headers(etag),
         (b"x-content-type-options", b"nosniff"),
-        (b"content-security-policy", document_policy(origins, inline_style).encode("latin-1")),
+        (
+            b"content-security-policy",
+            document_policy(origins, inline_style, own_pages=document).encode("latin-1"),
+        ),
     ]
     if document:
         headers.append((b"referrer-policy", DOCUMENT_REFERRER_POLICY.encode("latin-1")))
@@ -265,38 +270,16 @@ async def post_from_form(request: Request) -> Response:
     query = EmbedQuery.parse(await _embed_site(context, request), form)
     values = {name: form.get(name, "") for name in FORM_FIELDS}
     storage = context.storage
-    settings = settings_of(query.site)
+    submission = comments.Submission(
+        query.page,
+        form,
+        form_token=form.get("form_token", ""),
+        honeypot=form.get("homepage", ""),
+        client=context.client(request, query.lang),
+    )
     try:
         with context.metrics.posting() as attempt:
-            address = remote_address(request, context.settings)
-            checked_form = moderation.check_form_token(
-                context.signer, form.get("form_token", ""), query.page,
-                settings.min_seconds_to_post, reader=rate_limit_key(address),
-            )  # fmt: skip
-            comment_form = comments.check_comment_form(
-                form, context.settings.max_body_chars,
-                email_required=settings.guest_email == "required",
-            )  # fmt: skip
-            posted = await comments.post_comment(
-                storage,
-                context.signer,
-                query.page,
-                comment_form,
-                settings=settings,
-                remote_ip=address,
-                rate_limit=context.post_rate_limits(
-                    rate_limit_key(address), comment_form.email.lower()
-                ),
-                renderer=context.render_workers,
-                honeypot=form.get("homepage", ""),
-                akismet=context.akismet,
-                context={
-                    "user_agent": request.headers.get("user-agent", "")[:500],
-                    "referrer": request.headers.get("referer", "")[:2000],
-                    "lang": query.lang,
-                },
-                form_token=checked_form.use,
-            )
+            posted = await comments.submit(context.posting, settings_of(query.site), submission)
             attempt.outcome = posted.comment.status
     except ClientError as error:
         head = await storage.get_thread_head(query.site.id, query.page.page_id)

@@ -27,11 +27,14 @@ _BASE_POLICY = (
 DOCUMENT_REFERRER_POLICY = "strict-origin"
 
 
-def document_policy(frame_origins: Sequence[str], inline_style: str = "") -> str:
+def document_policy(
+    frame_origins: Sequence[str], inline_style: str = "", own_pages: bool = False
+) -> str:
     """The policy of a thread's HTML (the iframe document, the fragment opened on its own):
-    only the site's own origins may frame it; `inline_style` is the hash ('sha256-…') of the
-    one style element the document may hold."""
-    ancestors = " ".join(frame_origins) or "'none'"
+    only the site's own origins may frame it; with `own_pages`, our own too (the
+    configurator's preview of the iframe document). `inline_style` is the hash ('sha256-…')
+    of the one style element the document may hold."""
+    ancestors = " ".join(["'self'"] * own_pages + [*frame_origins]) or "'none'"
     policy = _BASE_POLICY
     if inline_style:
         policy = policy.replace("style-src 'self'", f"style-src 'self' {inline_style}")
@@ -41,7 +44,7 @@ def document_policy(frame_origins: Sequence[str], inline_style: str = "") -> str
 def document_headers(frame_origins: Sequence[str], inline_style: str = "") -> dict[str, str]:
     """For iframe documents: only the site's own origins may frame them."""
     return {
-        "Content-Security-Policy": document_policy(frame_origins, inline_style),
+        "Content-Security-Policy": document_policy(frame_origins, inline_style, own_pages=True),
         "Cache-Control": "private, no-cache",
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": DOCUMENT_REFERRER_POLICY,

@@ -14,14 +14,21 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from widget import __version__, demo
-from widget.cli_admin import add_admin_commands
-from widget.cli_backup import add_backup_commands
-from widget.cli_porting import add_porting_commands
+from widget.cli.admin import add_admin_commands
+from widget.cli.backup import add_backup_commands
+from widget.cli.porting import add_porting_commands
 from widget.config import SETTINGS, ConfigError, Settings, load_settings
 from widget.errors import ClientError, SetupError
 from widget.logs import configure_logging
 from widget.outbound import Outbound
-from widget.sites import SITE_SETTINGS, add_site, change_site_setting, get_site, normalize_origin
+from widget.sites import (
+    SITE_SETTINGS,
+    add_origin,
+    add_site,
+    change_site_setting,
+    get_site,
+    remove_origin,
+)
 from widget.sites import settings_of as site_settings_of
 from widget.storage import Site, Storage, storage_for_settings, storage_for_url
 
@@ -193,17 +200,8 @@ def cmd_site_set(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_site_origin(settings: Settings, args: argparse.Namespace) -> int:
     async def work(storage: Storage) -> None:
-        site = await get_site(storage, args.site)
-        origin = normalize_origin(args.origin)
-        if args.origin_action == "add-origin":
-            origins = sorted({*site.origins, origin})
-        else:
-            if origin not in site.origins:
-                raise ClientError(f"{origin} is not an origin of {site.id!r}.")
-            origins = [o for o in site.origins if o != origin]
-            if not origins:
-                raise ClientError("A site needs at least one origin; add another one first.")
-        _print_site(await storage.update_site(site.id, origins=origins))
+        change = add_origin if args.origin_action == "add-origin" else remove_origin
+        _print_site(await change(storage, args.site, args.origin))
 
     _with_storage(settings, work)
     return 0
