@@ -49,8 +49,12 @@
   var SESSION = 'widget:session';
   var sessionToken = null;
   try { sessionToken = sessionStorage.getItem(SESSION); } catch (e) { /* blocked */ }
+  // Whether this browser has a session: the cookie is HttpOnly, so the script keeps a note
+  // of it (nothing secret) to know that the page must ask who is reading.
+  var SIGNED_IN = 'widget:signed-in';
   function keepSession(token) {
     sessionToken = token;
+    if (token) store.set(SIGNED_IN, true); else store.remove(SIGNED_IN);
     try {
       if (token) sessionStorage.setItem(SESSION, token); else sessionStorage.removeItem(SESSION);
     } catch (e) { /* blocked: memory only */ }
@@ -88,6 +92,15 @@
     if (className) node.className = className;
     if (text) node.textContent = text;
     return node;
+  }
+  // Runs `action` once, at the reader's first sign of life in the frame.
+  var TOUCHES = ['pointerdown', 'keydown', 'focusin', 'wheel', 'touchstart'];
+  function onFirstTouch(action) {
+    function once() {
+      TOUCHES.forEach(function (kind) { removeEventListener(kind, once, true); });
+      action();
+    }
+    TOUCHES.forEach(function (kind) { addEventListener(kind, once, true); });
   }
   function scrollParentTo(node) {
     var top = node.getBoundingClientRect().top + scrollY;
@@ -160,6 +173,14 @@
     form.elements.save.checked = true;
   }
 
+  // The document is the same bytes for all its readers, so its form token is shared: the first
+  // token of this reader's own (from the live stream or the viewer call) replaces it; after
+  // that, each post's answer brings the next.
+  var ownFormToken = false;
+  function takeFormToken(token) {
+    if (token && !ownFormToken) { form.elements.form_token.value = token; ownFormToken = true; }
+  }
+
   function showErrors(data) {
     form.querySelectorAll('.wg-error').forEach(function (node) {
       node.textContent = (data.fields && data.fields[node.getAttribute('data-field')]) || '';
@@ -184,6 +205,7 @@
       showErrors({});
       // A form's token posts one comment; the answer brings the token for the next.
       f.form_token.value = result.data.form_token;
+      ownFormToken = true;
       if (f.save.checked) {
         store.set(DETAILS, { name: f.name.value, email: f.email.value, website: f.website.value });
       } else {
@@ -286,9 +308,12 @@
   function loadViewerState() {
     var tokens = store.get(TOKENS) || {};
     var tokenList = Object.keys(tokens).map(function (k) { return tokens[k]; });
+    var asked = sessionToken;
     api('POST', 'me', withPage({ voter: store.get(VOTER) || '', edit_tokens: tokenList }))
       .then(function (result) {
-        if (!result.ok) return;
+        // A sign-in that ended meanwhile asks again: this answer is about the reader before.
+        if (!result.ok || asked !== sessionToken) return;
+        takeFormToken(result.data.form_token);
         if (!result.data.user && sessionToken) keepSession(null); // ended elsewhere, or expired
         showUser(result.data.user);
         result.data.liked.forEach(function (id) {
@@ -305,7 +330,17 @@
         });
       });
   }
-  loadViewerState();
+  // A reader with nothing of their own here (no comments, likes or session) costs no request:
+  // the page is the same for everyone, and is revalidated with one 304. Their state (and a
+  // form token of their own) is asked for as soon as they do something on the page.
+  var stored = store.get(TOKENS);
+  if (sessionToken || store.get(SIGNED_IN) || store.get(VOTER) ||
+      doc.cookie.indexOf('__Host-widget_signed_in=1') !== -1 ||
+      (stored && Object.keys(stored).length)) {
+    loadViewerState();
+  } else {
+    onFirstTouch(loadViewerState);
+  }
 
   function startEdit(item, id) {
     var text = item.querySelector('.wg-text');
@@ -623,10 +658,37 @@
       loadViewerState();
     }, function () { showBanner(); });
   });
-  if (window.EventSource) {
+  // The live stream is for readers who stay: it opens once the frame has been in sight for a
+  // while, or at the reader's first touch, so a glance at a page holds no connection (nor one
+  // of the server's live-reader places). What changed before it opened shows as news.
+  var LIVE_AFTER_MS = 10000;
+  var live = false;
+  function goLive() {
+    if (live || !window.EventSource) return;
+    live = true;
+    openEvents();
+  }
+  onFirstTouch(goLive);
+  function whenVisible() {
+    if (doc.visibilityState !== 'hidden') setTimeout(goLive, LIVE_AFTER_MS);
+    else doc.addEventListener('visibilitychange', whenVisible, { once: true });
+  }
+  whenVisible();
+  function openEvents() {
     var events = new EventSource('/api/v1/events?' +
       new URLSearchParams({ site: config.site, page: config.params.page }));
-    events.addEventListener('hello', function () { root.setAttribute('data-live', 'on'); });
+    var greeted = false;
+    events.addEventListener('hello', function (e) {
+      var data = JSON.parse(e.data);
+      root.setAttribute('data-live', 'on');
+      takeFormToken(data.form_token);
+      var shown = doc.getElementById('comments');
+      if (!greeted && shown && data.version > Number(shown.getAttribute('data-version'))) {
+        pendingChanges = true;
+        showBanner();
+      }
+      greeted = true;
+    });
     events.addEventListener('comment', function (e) { noticeComment(JSON.parse(e.data)); });
     ['edit', 'delete'].forEach(function (kind) {
       events.addEventListener(kind, function (e) {

@@ -320,3 +320,27 @@ def test_settings_and_the_start_banner_hide_the_database_password(widget: Widget
     shown = widget("settings", database_url="postgresql://widget:s3cr%40t@127.0.0.1:1/widget").out
     assert "postgresql://widget:********@127.0.0.1:1/widget" in shown
     assert "s3cr" not in shown
+
+
+async def test_request_lines_are_written_together_and_in_order() -> None:
+    """Request lines wait a moment to be written together (one write, not one a request);
+    any other line writes those waiting first, so the log keeps its order."""
+    import asyncio
+    import io
+
+    from widget.logs import REQUEST_LINES_FLUSH_S, RequestLine, TextFormatter, _Handler
+
+    stream = io.StringIO()
+    handler = _Handler(stream)
+    handler.setFormatter(TextFormatter())
+    for n in range(3):
+        handler.request_line(RequestLine(time.time(), "GET", f"/{n}", 200, 0.1, f"id{n}"))
+    assert stream.getvalue() == ""
+    await asyncio.sleep(REQUEST_LINES_FLUSH_S + 0.1)
+    assert [line.split(" GET ")[1].split()[0] for line in stream.getvalue().splitlines()] == [
+        "/0", "/1", "/2",
+    ]  # fmt: skip
+    handler.request_line(RequestLine(time.time(), "GET", "/3", 500, 0.1, "id3"))
+    handler.emit(logging.makeLogRecord({"msg": "it broke", "levelno": 40, "levelname": "ERROR"}))
+    last = stream.getvalue().splitlines()[-2:]
+    assert " GET /3 500 " in last[0] and "it broke" in last[1]

@@ -121,6 +121,7 @@ def create_app(
             yield
         finally:
             await context.outbox.stop()
+            await html.close()
             events.close()
             context.render_workers.close()
             await storage.close()
