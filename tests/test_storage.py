@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from widget.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
-from widget.storage import (
+from widget.records import (
     POST_LIKE,
     GuestLikeLimit,
     ImportedComment,
@@ -25,10 +25,9 @@ from widget.storage import (
     QueueQuery,
     RateLimit,
     SingleUse,
-    Storage,
     ThreadEvent,
-    storage_for_url,
 )
+from widget.storage import Storage, storage_for_url
 from widget.storage.migrations import migrations
 from widget.storage.sqlite import SQLiteStorage
 

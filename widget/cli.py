@@ -21,9 +21,10 @@ from widget.config import SETTINGS, ConfigError, Settings, load_settings
 from widget.errors import ClientError, SetupError
 from widget.logs import configure_logging
 from widget.outbound import Outbound
+from widget.records import Site
 from widget.sites import SITE_SETTINGS, add_site, change_site_setting, get_site, normalize_origin
 from widget.sites import settings_of as site_settings_of
-from widget.storage import Site, Storage, storage_for_settings, storage_for_url
+from widget.storage import Storage, storage_for_settings, storage_for_url
 
 __all__ = ["main"]
 

@@ -16,8 +16,9 @@ from widget.auth.admins import (
 )
 from widget.config import Settings
 from widget.errors import ClientError
+from widget.records import Admin
 from widget.sites import get_site
-from widget.storage import Admin, Storage
+from widget.storage import Storage
 
 __all__ = ["add_admin_commands"]
 

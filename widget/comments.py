@@ -17,10 +17,7 @@ from widget.akismet import Akismet
 from widget.auth.tokens import BadToken, Purpose, TokenSigner
 from widget.email_address import NotAnEmailAddress, check_email_address
 from widget.errors import BadRequest, Forbidden, Invalid, NotFound, ServiceUnavailable
-from widget.render_workers import RenderWorkers, TooComplex, WorkersUnavailable
-from widget.rendering import render_markdown
-from widget.sites import SiteSettings, settings_of
-from widget.storage import (
+from widget.records import (
     POST_LIKE,
     Comment,
     GuestLikeLimit,
@@ -29,10 +26,13 @@ from widget.storage import (
     RateLimit,
     SingleUse,
     Site,
-    Storage,
     ThreadHead,
     User,
 )
+from widget.render_workers import RenderWorkers, TooComplex, WorkersUnavailable
+from widget.rendering import render_markdown
+from widget.sites import SiteSettings, settings_of
+from widget.storage import Storage
 from widget.urls import is_host_name, origin_of, page_id_of, split_url
 
 __all__ = [

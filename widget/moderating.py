@@ -14,8 +14,9 @@ from typing import Literal
 from widget import comments
 from widget.email_address import email_field
 from widget.errors import Invalid, NotFound
+from widget.records import Admin, Ban, Comment, CommentStatus, QueueItem, QueueQuery
 from widget.render_workers import RenderWorkers
-from widget.storage import Admin, Ban, Comment, CommentStatus, QueueItem, QueueQuery, Storage
+from widget.storage import Storage
 
 __all__ = [
     "ACTIONS",

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from widget.storage import QueueItem, Storage, User
+from widget.records import QueueItem, User
+from widget.storage import Storage
 
 __all__ = ["export", "export_filename"]
 

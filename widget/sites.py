@@ -15,7 +15,8 @@ from typing import Any, Literal
 from widget.email_address import NotAnEmailAddress, check_email_address
 from widget.errors import Invalid, NotFound
 from widget.outbound import AddressRefused, Outbound
-from widget.storage import Site, Storage
+from widget.records import Site
+from widget.storage import Storage
 from widget.urls import origin_of, split_url
 
 __all__ = [

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from typing import Literal
 
 from widget.errors import BadRequest
+from widget.records import Comment, PageRef, PageWindow, ThreadHead
 from widget.sites import SiteSettings
-from widget.storage import Comment, PageRef, PageWindow, Storage, ThreadHead
+from widget.storage import Storage
 
 __all__ = ["CommentNode", "ThreadCursor", "ThreadView", "load_thread", "parse_cursor"]
 

@@ -22,7 +22,7 @@ from widget import moderating
 from widget.addresses import rate_limit_key
 from widget.auth.admins import ADMIN_COOKIE
 from widget.errors import ClientError, Forbidden, NotFound, RateLimited
-from widget.storage import Admin, QueueQuery, Site
+from widget.records import Admin, QueueQuery, Site
 
 from .context import AppContext, app_context
 from .inputs import read_form_pairs, remote_address, require_own_origin

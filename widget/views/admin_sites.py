@@ -10,6 +10,7 @@ from starlette.routing import Route
 from widget import moderating
 from widget.errors import ClientError, Conflict, Invalid, NotFound
 from widget.notify.webhooks import webhook_key
+from widget.records import Site
 from widget.sites import (
     SITE_SETTINGS,
     add_site,
@@ -18,7 +19,6 @@ from widget.sites import (
     normalize_origin,
     parse_site_settings,
 )
-from widget.storage import Site
 
 from .admin import AdminCall, admin_page, number_param
 

@@ -15,8 +15,8 @@ from widget import comments, moderation
 from widget.addresses import rate_limit_key
 from widget.errors import BadRequest, NotFound
 from widget.i18n import Translator, choose_language
+from widget.records import POST_LIKE, Comment, Site, ThreadHead
 from widget.sites import SiteSettings, get_site, settings_of
-from widget.storage import POST_LIKE, Comment, Site, ThreadHead
 from widget.threads import CommentNode, load_thread
 
 from .auth import current_user, user_json

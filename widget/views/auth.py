@@ -13,7 +13,7 @@ from widget.addresses import rate_limit_key
 from widget.auth.signin import SESSION_COOKIE, SignInError
 from widget.config import Settings
 from widget.errors import BadRequest, ClientError, Forbidden
-from widget.storage import User
+from widget.records import User
 
 from .context import AppContext, app_context
 from .inputs import read_form, read_json_object, remote_address, require_own_origin

@@ -18,9 +18,10 @@ from widget.lru import LruCache
 from widget.metrics import Metrics
 from widget.notify.outbox import Outbox
 from widget.outbound import Outbound
+from widget.records import GuestLikeLimit, RateLimit, Site
 from widget.render_workers import RenderWorkers
 from widget.sites import settings_of
-from widget.storage import GuestLikeLimit, RateLimit, Site, Storage
+from widget.storage import Storage
 
 from .assets import Assets
 from .html import HtmlRenderer

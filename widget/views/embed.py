@@ -17,8 +17,8 @@ from widget.addresses import rate_limit_key
 from widget.avatars import AVATAR_KEY, identicon_svg
 from widget.errors import ClientError, Forbidden, Invalid, NotFound, RateLimited
 from widget.i18n import Translator
+from widget.records import Comment, Site, ThreadHead
 from widget.sites import get_site, settings_of
-from widget.storage import Comment, Site, ThreadHead
 from widget.urls import origin_of, split_url
 
 from . import own_data

@@ -17,8 +17,8 @@ from starlette.routing import Route
 
 from widget.comments import page_ref
 from widget.events import Missed, Subscription
+from widget.records import ThreadEvent
 from widget.sites import get_site
-from widget.storage import ThreadEvent
 
 from .context import app_context
 from .inputs import read_query

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from widget.auth.tokens import BadToken, Purpose
 from widget.errors import NotFound
 from widget.notify.mail import plain_text
-from widget.storage import CommentStatus
+from widget.records import CommentStatus
 from widget.urls import origin_of, split_url
 
 from .context import AppContext, app_context

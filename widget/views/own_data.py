@@ -19,7 +19,7 @@ from widget import own_data
 from widget.auth.tokens import BadToken, Purpose
 from widget.email_address import email_field
 from widget.errors import BadRequest, Forbidden, Invalid, ServiceUnavailable
-from widget.storage import RateLimit, User
+from widget.records import RateLimit, User
 
 from .auth import current_user
 from .context import AppContext, app_context

@@ -32,7 +32,7 @@ from widget.porting.items import (
     page_for,
     parse_iso,
 )
-from widget.storage import CommentStatus, ImportedComment, PageRef
+from widget.records import CommentStatus, ImportedComment, PageRef
 
 __all__ = ["DisqusWriter", "read"]
 

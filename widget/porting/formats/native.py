@@ -25,7 +25,7 @@ from widget.porting.items import (
     safe_avatar,
     safe_website,
 )
-from widget.storage import ImportedComment, ImportedLike, ImportedThread, PageRef, Profile
+from widget.records import ImportedComment, ImportedLike, ImportedThread, PageRef, Profile
 
 __all__ = ["FORMAT", "VERSION", "NativeWriter", "read"]
 

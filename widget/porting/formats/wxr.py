@@ -34,7 +34,7 @@ from widget.porting.items import (
     safe_avatar,
     safe_website,
 )
-from widget.storage import CommentStatus, ImportedComment, PageRef
+from widget.records import CommentStatus, ImportedComment, PageRef
 
 __all__ = ["WxrWriter", "read"]
 
