@@ -83,7 +83,7 @@ SHOWN_REPLY = (
 class Row(Protocol):
     """A database row read by column name (sqlite3.Row, asyncpg.Record)."""
 
-    def __getitem__(self, column: str, /) -> Any: ...
+    def __getitem__(self, key: str | int, /) -> Any: ...
 
 
 def comment_from_row(row: Row, when: Callable[[Any], datetime]) -> Comment:

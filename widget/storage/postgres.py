@@ -13,13 +13,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import itertools
 import json
 import logging
+import re
 import time
 from collections import Counter
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -41,7 +52,6 @@ from widget.records import (
     ImportTally,
     NewComment,
     NewJob,
-    OutboxJob,
     PageRef,
     PageWindow,
     Profile,
@@ -50,7 +60,6 @@ from widget.records import (
     RateLimit,
     SingleUse,
     Site,
-    Subscription,
     ThreadEvent,
     ThreadEventKind,
     ThreadHead,
@@ -65,18 +74,17 @@ from .base import (
     COPY_KEYS,
     ERASED,
     HEAD_COLUMNS,
-    JOB_COLUMNS,
     NOT_ERASED,
     QUEUE_SEARCH,
     QUEUE_SELECT,
     READINESS_KEY,
     SHOWN_REPLY,
-    SUBSCRIPTION_COLUMNS,
     USER_COLUMNS,
     VISIBLE_ROOT,
     DryRun,
     EventSink,
     MissedEvents,
+    Row,
     RowBatch,
     admin_from_row,
     comment_from_row,
@@ -87,11 +95,12 @@ from .base import (
     like_pattern,
     queue_item_from_row,
     status_change,
-    subscription_from_row,
     user_from_row,
 )
 from .caching import HeadCache, SiteCache
 from .migrations import migrations, refuse_newer_schema
+from .outbox import OutboxQueries
+from .sql import Db, Dialect, SQLBackend
 
 __all__ = ["PostgresStorage"]
 
@@ -133,7 +142,59 @@ LISTEN_RETRY_S = 1.0
 LISTEN_PROBE_S = 30.0
 
 
-class PostgresStorage:
+_PLACEHOLDER = re.compile(r"\?")
+
+
+@functools.lru_cache(maxsize=1024)
+def _numbered(sql: str) -> str:
+    """`?` placeholders as `$1`, `$2`, ... (no query here has a `?` in a literal)."""
+    count = itertools.count(1)
+    return _PLACEHOLDER.sub(lambda _: f"${next(count)}", sql)
+
+
+POSTGRES = Dialect(
+    name="postgres", when=_same, json_in=lambda value: value, json_out=lambda value: value,
+    lock_rows=" FOR UPDATE", skip_locked=" FOR UPDATE SKIP LOCKED",
+)  # fmt: skip
+
+
+class PostgresDb(Db):
+    """The adapter over one asyncpg connection."""
+
+    dialect = POSTGRES
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        super().__init__()
+        self.conn = conn
+
+    async def fetch_all(self, sql: str, *params: Any) -> list[asyncpg.Record]:
+        rows: list[asyncpg.Record] = await self.conn.fetch(_numbered(sql), *params)
+        return rows
+
+    async def fetch_one(self, sql: str, *params: Any) -> asyncpg.Record | None:
+        row: asyncpg.Record | None = await self.conn.fetchrow(_numbered(sql), *params)
+        return row
+
+    async def execute(self, sql: str, *params: Any) -> int:
+        status: str = await self.conn.execute(_numbered(sql), *params)
+        last = status.rsplit(" ", 1)[-1]  # "UPDATE 3", "INSERT 0 1"; "SELECT 1" too
+        return int(last) if last.isdigit() else 0
+
+    async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        await self.conn.executemany(_numbered(sql), rows)
+
+    async def stream(self, sql: str, *params: Any, batch: int) -> AsyncIterator[list[Row]]:
+        rows: list[Row] = []
+        async for record in self.conn.cursor(_numbered(sql), *params, prefetch=batch):
+            rows.append(record)
+            if len(rows) >= batch:
+                yield rows
+                rows = []
+        if rows:
+            yield rows
+
+
+class PostgresStorage(OutboxQueries, SQLBackend):
     def __init__(self, url: str, *, pool_min: int = 1, pool_max: int = 10) -> None:
         self.url = url
         self.pool_min = pool_min
@@ -290,6 +351,48 @@ class PostgresStorage:
                 return await op(conn)
         except StorageUnavailable as exc:
             raise StorageUnavailable.unsaved() from exc
+
+    # -- the adapter ----------------------------------------------------------------------------
+
+    dialect = POSTGRES
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[Db]:
+        async with self._connection() as conn:
+            yield PostgresDb(conn)
+
+    @asynccontextmanager
+    async def _snapshot(self) -> AsyncIterator[Db]:
+        async with (
+            self._connection() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            yield PostgresDb(conn)
+
+    async def _run(self, op: Callable[[Db], Awaitable[T]]) -> T:
+        db: PostgresDb | None = None
+
+        async def write(conn: asyncpg.Connection) -> T:
+            nonlocal db
+            db = PostgresDb(conn)
+            return await op(db)
+
+        result = await self._write(write)
+        assert db is not None
+        db.committed()
+        return result
+
+    async def _tell(
+        self, db: Db, head: ThreadHead, kind: ThreadEventKind, comment_id: int, count: int
+    ) -> None:
+        # Sent inside the transaction: every instance hears it on COMMIT, and only then.
+        event = ThreadEvent(head.site_id, head.page_id, kind, comment_id, head.version, count)
+        await db.execute("SELECT pg_notify(?, ?)", EVENTS_CHANNEL, event.to_json())
+        db.after_commit(lambda: self._committed(head))
+
+    async def _sites_changed(self, db: Db, site_id: str | None) -> None:
+        await db.execute("SELECT pg_notify(?, ?)", SITES_CHANNEL, site_id or "*")
+        db.after_commit(lambda: self._sites.forget(site_id))
 
     # -- sites --------------------------------------------------------------------------------
 
@@ -801,103 +904,6 @@ class PostgresStorage:
         return removed
 
     # -- the outbox and subscriptions --------------------------------------------------------
-
-    async def add_jobs(self, jobs: Sequence[NewJob], at: datetime) -> None:
-        async def op(conn: asyncpg.Connection) -> None:
-            await _queue(conn, jobs, at)
-
-        await self._write(op)
-
-    async def claim_jobs(self, now: datetime, lease_s: float, limit: int) -> list[OutboxJob]:
-        async def op(conn: asyncpg.Connection) -> list[OutboxJob]:
-            # SKIP LOCKED: instances claiming at once each get other jobs, none waits.
-            rows = await conn.fetch(
-                "UPDATE outbox SET locked_until = $1 WHERE id IN (SELECT id FROM outbox"
-                " WHERE failed_at IS NULL AND due_at <= $2"
-                " AND (locked_until IS NULL OR locked_until < $2)"
-                f" ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING {JOB_COLUMNS}",
-                now + timedelta(seconds=lease_s), now, limit,
-            )  # fmt: skip
-            return sorted((_job(row) for row in rows), key=lambda job: job.id)
-
-        return await self._write(op)
-
-    async def finish_job(self, job_id: int, follow_ups: Sequence[NewJob], at: datetime) -> None:
-        async def op(conn: asyncpg.Connection) -> None:
-            await conn.execute("DELETE FROM outbox WHERE id = $1", job_id)
-            await _queue(conn, follow_ups, at)
-
-        await self._write(op)
-
-    async def retry_job(self, job_id: int, due_at: datetime | None, error: str) -> None:
-        async def op(conn: asyncpg.Connection) -> None:
-            await conn.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = $2, locked_until = NULL,"
-                " due_at = coalesce($3, due_at),"
-                " failed_at = CASE WHEN $3::timestamptz IS NULL THEN now() END WHERE id = $1",
-                job_id, error[:1000], due_at,
-            )  # fmt: skip
-
-        await self._write(op)
-
-    async def outbox_counts(self) -> dict[str, int]:
-        async with self._connection() as conn:
-            row = await conn.fetchrow(
-                "SELECT count(*) FILTER (WHERE failed_at IS NULL) AS queued,"
-                " count(*) FILTER (WHERE failed_at IS NOT NULL) AS failed FROM outbox"
-            )
-        return {"queued": row["queued"], "failed": row["failed"]}
-
-    async def subscribe(self, thread_id: int, email: str, at: datetime) -> Subscription:
-        async def op(conn: asyncpg.Connection) -> Subscription:
-            row = await conn.fetchrow(
-                "INSERT INTO subscriptions (thread_id, email, created_at) VALUES ($1, $2, $3)"
-                " ON CONFLICT (thread_id, email) DO UPDATE SET email = excluded.email"
-                f" RETURNING {SUBSCRIPTION_COLUMNS}",
-                thread_id, email.lower(), at,
-            )  # fmt: skip
-            return subscription_from_row(row)
-
-        return await self._write(op)
-
-    async def get_subscription(self, subscription_id: int) -> Subscription | None:
-        async with self._connection() as conn:
-            row = await conn.fetchrow(
-                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = $1", subscription_id
-            )
-        return subscription_from_row(row) if row else None
-
-    async def confirm_subscription(
-        self, subscription_id: int, scope: Literal["thread", "replies"], at: datetime
-    ) -> Subscription | None:
-        async def op(conn: asyncpg.Connection) -> Subscription | None:
-            row = await conn.fetchrow(
-                "UPDATE subscriptions SET scope = $1, confirmed_at = coalesce(confirmed_at, $2)"
-                f" WHERE id = $3 RETURNING {SUBSCRIPTION_COLUMNS}",
-                scope, at, subscription_id,
-            )  # fmt: skip
-            return subscription_from_row(row) if row else None
-
-        return await self._write(op)
-
-    async def unsubscribe(self, subscription_id: int) -> bool:
-        async def op(conn: asyncpg.Connection) -> bool:
-            return bool(
-                await conn.fetchval(
-                    "DELETE FROM subscriptions WHERE id = $1 RETURNING id", subscription_id
-                )
-            )
-
-        return await self._write(op)
-
-    async def thread_subscriptions(self, thread_id: int) -> list[Subscription]:
-        async with self._connection() as conn:
-            rows = await conn.fetch(
-                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions"
-                " WHERE thread_id = $1 AND confirmed_at IS NOT NULL ORDER BY id",
-                thread_id,
-            )
-        return [subscription_from_row(row) for row in rows]
 
     # -- a commenter's own data ---------------------------------------------------------------
 
@@ -1587,12 +1593,6 @@ async def _queue(conn: asyncpg.Connection, jobs: Sequence[NewJob], now: datetime
             "INSERT INTO outbox (kind, payload, due_at, created_at) VALUES ($1, $2, $3, $3)",
             [(kind, json.dumps(dict(payload)), now) for kind, payload in jobs],
         )
-
-
-def _job(row: asyncpg.Record) -> OutboxJob:
-    return OutboxJob(
-        row["id"], row["kind"], json.loads(row["payload"]), row["attempts"], row["created_at"]
-    )
 
 
 def _author_match(email: str | None, user_id: int | None) -> tuple[str, Any]:

@@ -29,7 +29,15 @@ import os
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -52,7 +60,6 @@ from widget.records import (
     ImportTally,
     NewComment,
     NewJob,
-    OutboxJob,
     PageRef,
     PageWindow,
     Profile,
@@ -61,7 +68,6 @@ from widget.records import (
     RateLimit,
     SingleUse,
     Site,
-    Subscription,
     ThreadEvent,
     ThreadEventKind,
     ThreadHead,
@@ -76,18 +82,17 @@ from .base import (
     COPY_KEYS,
     ERASED,
     HEAD_COLUMNS,
-    JOB_COLUMNS,
     NOT_ERASED,
     QUEUE_SEARCH,
     QUEUE_SELECT,
     READINESS_KEY,
     SHOWN_REPLY,
-    SUBSCRIPTION_COLUMNS,
     USER_COLUMNS,
     VISIBLE_ROOT,
     DryRun,
     EventSink,
     MissedEvents,
+    Row,
     RowBatch,
     admin_from_row,
     comment_from_row,
@@ -98,11 +103,12 @@ from .base import (
     like_pattern,
     queue_item_from_row,
     status_change,
-    subscription_from_row,
     user_from_row,
 )
 from .caching import HeadCache, SiteCache
 from .migrations import migrations, refuse_newer_schema, split_statements
+from .outbox import OutboxQueries
+from .sql import Db, Dialect, SQLBackend
 from .sqlite_files import OpenedFiles, place_copy
 
 __all__ = ["SQLiteStorage"]
@@ -158,7 +164,48 @@ class _QueuedWrite:
     after_commit: AfterCommit[Any] | None
 
 
-class SQLiteStorage:
+def _param(value: Any) -> Any:
+    return value.timestamp() if isinstance(value, datetime) else value
+
+
+SQLITE = Dialect(
+    name="sqlite", when=_dt, json_in=json.dumps, json_out=json.loads, lock_rows="", skip_locked=""
+)
+
+
+class SQLiteDb(Db):
+    """The adapter over one aiosqlite connection: datetimes go in as seconds."""
+
+    dialect = SQLITE
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        super().__init__()
+        self.conn = conn
+
+    async def fetch_all(self, sql: str, *params: Any) -> list[sqlite3.Row]:
+        return list(await self.conn.execute_fetchall(sql, [_param(p) for p in params]))
+
+    async def fetch_one(self, sql: str, *params: Any) -> sqlite3.Row | None:
+        rows = await self.fetch_all(sql, *params)
+        return rows[0] if rows else None
+
+    async def execute(self, sql: str, *params: Any) -> int:
+        cursor = await self.conn.execute(sql, [_param(p) for p in params])
+        return cursor.rowcount
+
+    async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        await self.conn.executemany(sql, [[_param(p) for p in row] for row in rows])
+
+    async def stream(self, sql: str, *params: Any, batch: int) -> AsyncIterator[list[Row]]:
+        cursor = await self.conn.execute(sql, [_param(p) for p in params])
+        try:
+            while rows := await cursor.fetchmany(batch):
+                yield list(rows)
+        finally:
+            await cursor.close()
+
+
+class SQLiteStorage(OutboxQueries, SQLBackend):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._writer: aiosqlite.Connection | None = None
@@ -178,6 +225,7 @@ class SQLiteStorage:
         self._lost: str | None = None
         self._saved = False
         self._save_failed = False  # said once in the log, then tried again quietly
+        self._caching = True  # every write to the file goes through this process or is noticed
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -473,7 +521,40 @@ class SQLiteStorage:
         finally:
             self._readers.put_nowait(conn)
 
-    # -- caches -------------------------------------------------------------------------------
+    # -- the adapter ----------------------------------------------------------------------------
+
+    dialect = SQLITE
+
+    @contextlib.asynccontextmanager
+    async def _read(self) -> AsyncIterator[Db]:
+        async with self._reader() as conn:
+            yield SQLiteDb(conn)
+
+    @contextlib.asynccontextmanager
+    async def _snapshot(self) -> AsyncIterator[Db]:
+        async with self._reader() as conn:
+            await conn.execute("BEGIN")
+            try:
+                yield SQLiteDb(conn)
+            finally:
+                await conn.execute("COMMIT")
+
+    async def _run(self, op: Callable[[Db], Awaitable[T]]) -> T:
+        adapters: list[SQLiteDb] = []
+
+        async def write(conn: aiosqlite.Connection) -> T:
+            adapters.append(db := SQLiteDb(conn))
+            return await op(db)
+
+        return await self._write(write, lambda _: adapters[-1].committed())
+
+    async def _tell(
+        self, db: Db, head: ThreadHead, kind: ThreadEventKind, comment_id: int, count: int
+    ) -> None:
+        db.after_commit(lambda: self._committed(head, kind, comment_id, count))
+
+    async def _sites_changed(self, db: Db, site_id: str | None) -> None:
+        db.after_commit(lambda: self._sites.forget(site_id))
 
     # -- sites --------------------------------------------------------------------------------
 
@@ -1028,108 +1109,6 @@ class SQLiteStorage:
 
     # -- the outbox and subscriptions --------------------------------------------------------
 
-    async def add_jobs(self, jobs: Sequence[NewJob], at: datetime) -> None:
-        async def op(conn: aiosqlite.Connection) -> None:
-            await _queue(conn, jobs, _ts(at))
-
-        await self._write(op)
-
-    async def claim_jobs(self, now: datetime, lease_s: float, limit: int) -> list[OutboxJob]:
-        async def op(conn: aiosqlite.Connection) -> list[OutboxJob]:
-            rows = await _fetch(
-                conn,
-                "UPDATE outbox SET locked_until = ? WHERE id IN (SELECT id FROM outbox"
-                " WHERE failed_at IS NULL AND due_at <= ? AND coalesce(locked_until, 0) < ?"
-                f" ORDER BY id LIMIT ?) RETURNING {JOB_COLUMNS}",
-                (_ts(now) + lease_s, _ts(now), _ts(now), limit),
-            )
-            return sorted((_job(row) for row in rows), key=lambda job: job.id)
-
-        return await self._write(op)
-
-    async def finish_job(self, job_id: int, follow_ups: Sequence[NewJob], at: datetime) -> None:
-        async def op(conn: aiosqlite.Connection) -> None:
-            await conn.execute("DELETE FROM outbox WHERE id = ?", (job_id,))
-            await _queue(conn, follow_ups, _ts(at))
-
-        await self._write(op)
-
-    async def retry_job(self, job_id: int, due_at: datetime | None, error: str) -> None:
-        async def op(conn: aiosqlite.Connection) -> None:
-            await conn.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, locked_until = NULL,"
-                " due_at = coalesce(?, due_at), failed_at = CASE WHEN ? IS NULL THEN ? END"
-                " WHERE id = ?",
-                (error[:1000], _ts(due_at) if due_at else None, _ts(due_at) if due_at else None,
-                 time.time(), job_id),
-            )  # fmt: skip
-
-        await self._write(op)
-
-    async def outbox_counts(self) -> dict[str, int]:
-        async with self._reader() as conn:
-            rows = await _fetch(
-                conn,
-                "SELECT count(*) FILTER (WHERE failed_at IS NULL) AS queued,"
-                " count(*) FILTER (WHERE failed_at IS NOT NULL) AS failed FROM outbox",
-            )
-        return {"queued": rows[0]["queued"], "failed": rows[0]["failed"]}
-
-    async def subscribe(self, thread_id: int, email: str, at: datetime) -> Subscription:
-        async def op(conn: aiosqlite.Connection) -> Subscription:
-            rows = await _fetch(
-                conn,
-                "INSERT INTO subscriptions (thread_id, email, created_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (thread_id, email) DO UPDATE SET email = excluded.email"
-                f" RETURNING {SUBSCRIPTION_COLUMNS}",
-                (thread_id, email.lower(), _ts(at)),
-            )
-            return subscription_from_row(rows[0])
-
-        return await self._write(op)
-
-    async def get_subscription(self, subscription_id: int) -> Subscription | None:
-        async with self._reader() as conn:
-            rows = await _fetch(
-                conn,
-                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = ?",
-                (subscription_id,),
-            )
-        return subscription_from_row(rows[0]) if rows else None
-
-    async def confirm_subscription(
-        self, subscription_id: int, scope: Literal["thread", "replies"], at: datetime
-    ) -> Subscription | None:
-        async def op(conn: aiosqlite.Connection) -> Subscription | None:
-            rows = await _fetch(
-                conn,
-                "UPDATE subscriptions SET scope = ?, confirmed_at = coalesce(confirmed_at, ?)"
-                f" WHERE id = ? RETURNING {SUBSCRIPTION_COLUMNS}",
-                (scope, _ts(at), subscription_id),
-            )
-            return subscription_from_row(rows[0]) if rows else None
-
-        return await self._write(op)
-
-    async def unsubscribe(self, subscription_id: int) -> bool:
-        async def op(conn: aiosqlite.Connection) -> bool:
-            cursor = await conn.execute(
-                "DELETE FROM subscriptions WHERE id = ?", (subscription_id,)
-            )
-            return cursor.rowcount > 0
-
-        return await self._write(op)
-
-    async def thread_subscriptions(self, thread_id: int) -> list[Subscription]:
-        async with self._reader() as conn:
-            rows = await _fetch(
-                conn,
-                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions"
-                " WHERE thread_id = ? AND confirmed_at IS NOT NULL ORDER BY id",
-                (thread_id,),
-            )
-        return [subscription_from_row(row) for row in rows]
-
     # -- a commenter's own data ---------------------------------------------------------------
 
     async def author_comments(self, email: str | None, user_id: int | None) -> list[QueueItem]:
@@ -1645,12 +1624,6 @@ async def _queue(conn: aiosqlite.Connection, jobs: Sequence[NewJob], now: float)
     await conn.executemany(
         "INSERT INTO outbox (kind, payload, due_at, created_at) VALUES (?, ?, ?, ?)",
         [(kind, json.dumps(dict(payload)), now, now) for kind, payload in jobs],
-    )
-
-
-def _job(row: sqlite3.Row) -> OutboxJob:
-    return OutboxJob(
-        row["id"], row["kind"], json.loads(row["payload"]), row["attempts"], _dt(row["created_at"])
     )
 
 

@@ -1,0 +1,114 @@
+"""What the two backends share: a small connection adapter, the dialect bits that differ, and
+the base every aggregate's queries (widget/storage/queries/) are written against.
+
+Queries are written once, with `?` placeholders and datetimes as parameters; each backend's
+`Db` turns them into its own (`$n` for PostgreSQL, cached; seconds since the epoch for
+SQLite) and reads times back with `Dialect.when`. A backend keeps only its connection
+machinery: how a read gets a connection, how a write gets a transaction, and how a committed
+change reaches the caches and the readers (`tell`, `sites_changed`).
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Any, TypeVar
+
+from widget.records import ThreadEventKind, ThreadHead
+
+from .base import Row
+from .caching import HeadCache, SiteCache
+
+__all__ = ["Db", "Dialect", "SQLBackend", "marks"]
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Dialect:
+    """Where the backends' SQL and values truly differ."""
+
+    name: str  # "sqlite" or "postgres"
+    when: Callable[[Any], datetime]  # a stored time as an aware datetime
+    json_in: Callable[[Any], Any]  # a JSON column's value as a parameter (jsonb takes objects)
+    json_out: Callable[[Any], Any]  # a JSON column's stored value as Python values
+    lock_rows: str  # appended to a SELECT that a write goes on to change ("" when one writer)
+    skip_locked: str  # appended to a SELECT of jobs to claim
+
+
+def marks(values: Sequence[Any]) -> str:
+    """`?, ?, ?` for the values of an IN list (never empty: callers check)."""
+    return ", ".join("?" * len(values))
+
+
+class Db(abc.ABC):
+    """One connection (in a transaction, for a write): statements with `?` placeholders."""
+
+    dialect: Dialect
+
+    def __init__(self) -> None:
+        self._after: list[Callable[[], None]] = []
+
+    @abc.abstractmethod
+    async def fetch_all(self, sql: str, *params: Any) -> Sequence[Row]: ...
+
+    @abc.abstractmethod
+    async def fetch_one(self, sql: str, *params: Any) -> Row | None: ...
+
+    async def fetch_value(self, sql: str, *params: Any) -> Any:
+        row = await self.fetch_one(sql, *params)
+        return row[0] if row is not None else None
+
+    @abc.abstractmethod
+    async def execute(self, sql: str, *params: Any) -> int:
+        """Run a statement; how many rows it changed."""
+
+    @abc.abstractmethod
+    async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+    @abc.abstractmethod
+    def stream(self, sql: str, *params: Any, batch: int) -> AsyncIterator[list[Row]]:
+        """A query's rows, `batch` at a time (inside a snapshot: `SQLBackend._snapshot`)."""
+
+    def after_commit(self, step: Callable[[], None]) -> None:
+        """Run `step` once this write has committed (never if it is undone)."""
+        self._after.append(step)
+
+    def committed(self) -> None:
+        for step in self._after:
+            step()
+
+
+class SQLBackend(abc.ABC):
+    """The connection machinery each backend provides to the queries written once."""
+
+    dialect: Dialect
+    _heads: HeadCache
+    _sites: SiteCache
+
+    @abc.abstractmethod
+    def _read(self) -> AbstractAsyncContextManager[Db]:
+        """A connection for reads; statements outside a transaction."""
+
+    @abc.abstractmethod
+    def _snapshot(self) -> AbstractAsyncContextManager[Db]:
+        """A connection whose reads all see one snapshot of the database."""
+
+    @abc.abstractmethod
+    async def _run(self, op: Callable[[Db], Awaitable[T]]) -> T:
+        """Run `op` in a write transaction of its own; its result once committed."""
+
+    @abc.abstractmethod
+    async def _tell(
+        self, db: Db, head: ThreadHead, kind: ThreadEventKind, comment_id: int, count: int
+    ) -> None:
+        """A change to a thread, in this write: readers and caches hear of it on commit."""
+
+    @abc.abstractmethod
+    async def _sites_changed(self, db: Db, site_id: str | None) -> None:
+        """A site (None: sites, bans or everything) changed in this write: caches forget it."""
+
+    _caching: bool  # whether the caches can be trusted right now
