@@ -18,7 +18,6 @@ import itertools
 import json
 import logging
 import re
-import time
 from collections import Counter
 from collections.abc import (
     AsyncIterable,
@@ -31,7 +30,7 @@ from collections.abc import (
 )
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import asyncpg
@@ -39,7 +38,6 @@ import asyncpg
 from widget.errors import Conflict, Forbidden, Invalid, NotFound, SetupError, StorageUnavailable
 from widget.records import (
     POST_LIKE,
-    Admin,
     AuthorHistory,
     Ban,
     Comment,
@@ -64,11 +62,10 @@ from widget.records import (
     ThreadEventKind,
     ThreadHead,
     ThreadPage,
-    User,
 )
 
+from .accounts import AccountQueries, mark_ready, prune_rate_limits
 from .base import (
-    ADMIN_COLUMNS,
     COMMENT_COLUMNS,
     COPY_COLUMNS,
     COPY_KEYS,
@@ -77,16 +74,13 @@ from .base import (
     NOT_ERASED,
     QUEUE_SEARCH,
     QUEUE_SELECT,
-    READINESS_KEY,
     SHOWN_REPLY,
-    USER_COLUMNS,
     VISIBLE_ROOT,
     DryRun,
     EventSink,
     MissedEvents,
     Row,
     RowBatch,
-    admin_from_row,
     comment_from_row,
     export_queries,
     export_row,
@@ -95,7 +89,6 @@ from .base import (
     like_pattern,
     queue_item_from_row,
     status_change,
-    user_from_row,
 )
 from .caching import HeadCache, SiteCache
 from .migrations import migrations, refuse_newer_schema
@@ -194,7 +187,7 @@ class PostgresDb(Db):
             yield rows
 
 
-class PostgresStorage(OutboxQueries, SQLBackend):
+class PostgresStorage(AccountQueries, OutboxQueries, SQLBackend):
     def __init__(self, url: str, *, pool_min: int = 1, pool_max: int = 10) -> None:
         self.url = url
         self.pool_min = pool_min
@@ -222,7 +215,7 @@ class PostgresStorage(OutboxQueries, SQLBackend):
             )  # fmt: skip
             async with self._pool.acquire() as conn:
                 await _migrate(conn, _described(self.url))
-                await _mark_ready(conn)
+                await mark_ready(PostgresDb(conn))
             self._housekeeping = asyncio.create_task(self._prune_periodically(), name="pg-prune")
             listening = asyncio.get_running_loop().create_future()
             self._listening = asyncio.create_task(self._listen(listening), name="pg-listen")
@@ -317,14 +310,14 @@ class PostgresStorage(OutboxQueries, SQLBackend):
         while True:
             await asyncio.sleep(RATE_LIMIT_PRUNE_S)
             try:
-                await self._write(_prune_rate_limits)
+                await self._run(prune_rate_limits)
             except StorageUnavailable:
                 continue
 
     async def check_ready(self) -> None:
         async with self._connection() as conn:
             await conn.fetchval("SELECT max(number) FROM schema_migrations")
-        await self._write(_mark_ready)
+        await self._run(mark_ready)
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -949,100 +942,6 @@ class PostgresStorage(OutboxQueries, SQLBackend):
 
     # -- admins -------------------------------------------------------------------------------
 
-    async def add_admin(
-        self, email: str, password_hash: str, sites: Sequence[str] | None, at: datetime
-    ) -> Admin:
-        async def op(conn: asyncpg.Connection) -> Admin:
-            try:
-                row = await conn.fetchrow(
-                    "INSERT INTO admins (email, password_hash, sites, created_at)"
-                    f" VALUES ($1, $2, $3, $4) RETURNING {ADMIN_COLUMNS}",
-                    email, password_hash, _json_or_null(sites), at,
-                )  # fmt: skip
-            except asyncpg.UniqueViolationError as exc:
-                raise Conflict(f"There is already an admin {email}.") from exc
-            return admin_from_row(row, _same)
-
-        return await self._write(op)
-
-    async def update_admin(
-        self, email: str, *, password_hash: str | None = None,
-        sites: Sequence[str] | Literal["keep"] | None = "keep",
-    ) -> Admin | None:  # fmt: skip
-        async def op(conn: asyncpg.Connection) -> Admin | None:
-            if password_hash is not None:  # a new password ends every session
-                await conn.execute(
-                    "DELETE FROM admin_sessions WHERE admin_id ="
-                    " (SELECT id FROM admins WHERE email = $1)",
-                    email,
-                )
-                await conn.execute(
-                    "UPDATE admins SET password_hash = $1 WHERE email = $2", password_hash, email
-                )
-            if sites != "keep":
-                await conn.execute(
-                    "UPDATE admins SET sites = $1 WHERE email = $2", _json_or_null(sites), email
-                )
-            row = await conn.fetchrow(f"SELECT {ADMIN_COLUMNS} FROM admins WHERE email = $1", email)
-            return admin_from_row(row, _same) if row else None
-
-        return await self._write(op)
-
-    async def remove_admin(self, email: str) -> bool:
-        async def op(conn: asyncpg.Connection) -> bool:
-            return bool(
-                await conn.fetchval("DELETE FROM admins WHERE email = $1 RETURNING id", email)
-            )
-
-        return await self._write(op)
-
-    async def list_admins(self) -> list[Admin]:
-        async with self._connection() as conn:
-            rows = await conn.fetch(f"SELECT {ADMIN_COLUMNS} FROM admins ORDER BY email")
-        return [admin_from_row(row, _same) for row in rows]
-
-    async def get_admin_login(self, email: str) -> tuple[Admin, str] | None:
-        async with self._connection() as conn:
-            row = await conn.fetchrow(
-                f"SELECT {ADMIN_COLUMNS}, password_hash FROM admins WHERE email = $1", email
-            )
-        return (admin_from_row(row, _same), row["password_hash"]) if row else None
-
-    async def add_admin_session(self, token_hash: str, admin_id: int, expires_at: datetime) -> None:
-        async def op(conn: asyncpg.Connection) -> None:
-            now = datetime.now(UTC)
-            await conn.execute("DELETE FROM admin_sessions WHERE expires_at < $1", now)
-            await conn.execute(
-                "INSERT INTO admin_sessions (token_hash, admin_id, created_at, expires_at)"
-                " VALUES ($1, $2, $3, $4)",
-                token_hash, admin_id, now, expires_at,
-            )  # fmt: skip
-
-        await self._write(op)
-
-    async def get_session_admin(self, token_hash: str, now: datetime) -> Admin | None:
-        columns = ", ".join("a." + c for c in ADMIN_COLUMNS.split(", "))
-        async with self._connection() as conn:
-            row = await conn.fetchrow(
-                f"SELECT {columns} FROM admin_sessions s JOIN admins a ON a.id = s.admin_id"
-                " WHERE s.token_hash = $1 AND s.expires_at >= $2",
-                token_hash, now,
-            )  # fmt: skip
-        return admin_from_row(row, _same) if row else None
-
-    async def delete_admin_session(self, token_hash: str) -> None:
-        async def op(conn: asyncpg.Connection) -> None:
-            await conn.execute("DELETE FROM admin_sessions WHERE token_hash = $1", token_hash)
-
-        await self._write(op)
-
-    async def take_rate_limits(self, limits: Sequence[RateLimit], at: datetime) -> None:
-        async def op(conn: asyncpg.Connection) -> None:
-            for limit in limits:
-                await _take_rate_token(conn, limit, at.timestamp())
-
-        await self._write(op)
-
     # -- likes --------------------------------------------------------------------------------
 
     async def set_like(
@@ -1104,122 +1003,6 @@ class PostgresStorage(OutboxQueries, SQLBackend):
         return count, head
 
     # -- users and sessions ---------------------------------------------------------------------
-
-    async def upsert_user(self, profile: Profile, at: datetime) -> User:
-        async def op(conn: asyncpg.Connection) -> User:
-            row = await conn.fetchrow(
-                "INSERT INTO users (provider, subject, name, email, avatar_url, profile_url,"
-                " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)"
-                " ON CONFLICT (provider, subject) DO UPDATE SET name = excluded.name,"
-                " email = excluded.email, avatar_url = excluded.avatar_url,"
-                " profile_url = excluded.profile_url, updated_at = excluded.updated_at"
-                f" RETURNING {USER_COLUMNS}",
-                profile.provider, profile.subject, profile.name, profile.email,
-                profile.avatar_url, profile.profile_url, at,
-            )  # fmt: skip
-            return user_from_row(row)
-
-        return await self._write(op)
-
-    async def get_user(self, user_id: int) -> User | None:
-        async with self._connection() as conn:
-            row = await conn.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE id = $1", user_id)
-        return user_from_row(row) if row else None
-
-    async def add_login_code(
-        self, code_hash: str, challenge: str, user_id: int, expires_at: datetime
-    ) -> None:
-        async def op(conn: asyncpg.Connection) -> None:
-            await conn.execute("DELETE FROM login_codes WHERE expires_at < now()")
-            await conn.execute(
-                "INSERT INTO login_codes (code_hash, challenge, user_id, expires_at)"
-                " VALUES ($1, $2, $3, $4)",
-                code_hash, challenge, user_id, expires_at,
-            )  # fmt: skip
-
-        await self._write(op)
-
-    async def take_login_code(
-        self, code_hash: str | None, challenge: str, now: datetime
-    ) -> int | None:
-        async def op(conn: asyncpg.Connection) -> int | None:
-            user_id: int | None = await conn.fetchval(
-                "DELETE FROM login_codes WHERE challenge = $1 AND expires_at >= $2"
-                " AND ($3::text IS NULL OR code_hash = $3) RETURNING user_id",
-                challenge, now, code_hash,
-            )  # fmt: skip
-            return user_id
-
-        return await self._write(op)
-
-    async def add_sign_in_failure(self, challenge: str, message: str, expires_at: datetime) -> None:
-        async def op(conn: asyncpg.Connection) -> None:
-            await conn.execute("DELETE FROM sign_in_failures WHERE expires_at < now()")
-            await conn.execute(
-                "INSERT INTO sign_in_failures (challenge, message, expires_at) VALUES ($1, $2, $3)"
-                " ON CONFLICT (challenge) DO UPDATE SET message = excluded.message,"
-                " expires_at = excluded.expires_at",
-                challenge, message, expires_at,
-            )  # fmt: skip
-
-        await self._write(op)
-
-    async def take_sign_in_failure(self, challenge: str, now: datetime) -> str | None:
-        async def op(conn: asyncpg.Connection) -> str | None:
-            message: str | None = await conn.fetchval(
-                "DELETE FROM sign_in_failures WHERE challenge = $1 AND expires_at >= $2"
-                " RETURNING message",
-                challenge, now,
-            )  # fmt: skip
-            return message
-
-        return await self._write(op)
-
-    async def add_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None:
-        async def op(conn: asyncpg.Connection) -> None:
-            await conn.execute(
-                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)"
-                " VALUES ($1, $2, now(), $3)",
-                token_hash, user_id, expires_at,
-            )  # fmt: skip
-
-        await self._write(op)
-
-    async def get_session_user(self, token_hash: str, now: datetime) -> User | None:
-        async with self._connection() as conn:
-            row = await conn.fetchrow(
-                f"SELECT {', '.join('u.' + c for c in USER_COLUMNS.split(', '))}"
-                " FROM sessions s JOIN users u ON u.id = s.user_id"
-                " WHERE s.token_hash = $1 AND s.expires_at >= $2",
-                token_hash, now,
-            )  # fmt: skip
-        return user_from_row(row) if row else None
-
-    async def delete_session(self, token_hash: str) -> None:
-        async def op(conn: asyncpg.Connection) -> None:
-            await conn.execute("DELETE FROM sessions WHERE token_hash = $1", token_hash)
-            await conn.execute("DELETE FROM sessions WHERE expires_at < now()")
-
-        await self._write(op)
-
-    async def get_provider_app(self, provider: str, instance: str) -> tuple[str, str] | None:
-        async with self._connection() as conn:
-            return await _provider_app(conn, provider, instance)
-
-    async def add_provider_app(
-        self, provider: str, instance: str, client_id: str, client_secret: str
-    ) -> tuple[str, str]:
-        async def op(conn: asyncpg.Connection) -> tuple[str, str]:
-            await conn.execute(
-                "INSERT INTO provider_apps (provider, instance, client_id, client_secret,"
-                " created_at) VALUES ($1, $2, $3, $4, now()) ON CONFLICT DO NOTHING",
-                provider, instance, client_id, client_secret,
-            )  # fmt: skip
-            app = await _provider_app(conn, provider, instance)
-            assert app is not None
-            return app
-
-        return await self._write(op)
 
     # -- moving in and out --------------------------------------------------------------------
 
@@ -1410,14 +1193,6 @@ async def _migrate(conn: asyncpg.Connection, database: str) -> None:
             log.info("applied migration %04d_%s", number, name)
 
 
-async def _mark_ready(conn: asyncpg.Connection) -> None:
-    await conn.execute(
-        "INSERT INTO rate_limits (key, due_at) VALUES ($1, $2)"
-        " ON CONFLICT (key) DO UPDATE SET due_at = excluded.due_at",
-        READINESS_KEY, time.time(),
-    )  # fmt: skip
-
-
 def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__  # a timeout says nothing of itself
 
@@ -1503,16 +1278,6 @@ async def _notify(
     """Tell every instance, when (and only if) this transaction commits."""
     event = ThreadEvent(head.site_id, head.page_id, kind, comment_id, head.version, count)
     await conn.execute("SELECT pg_notify($1, $2)", EVENTS_CHANNEL, event.to_json())
-
-
-async def _provider_app(
-    conn: asyncpg.Connection, provider: str, instance: str
-) -> tuple[str, str] | None:
-    row = await conn.fetchrow(
-        "SELECT client_id, client_secret FROM provider_apps WHERE provider = $1 AND instance = $2",
-        provider, instance,
-    )  # fmt: skip
-    return (row["client_id"], row["client_secret"]) if row else None
 
 
 async def _notify_site(conn: asyncpg.Connection, site_id: str) -> None:
@@ -1601,15 +1366,6 @@ def _author_match(email: str | None, user_id: int | None) -> tuple[str, Any]:
     if not email:
         raise ValueError("an email address or a user id is needed")
     return "lower(c.author_email) = $1", email.lower()
-
-
-def _json_or_null(values: Sequence[str] | None) -> str | None:
-    return json.dumps(list(values)) if values is not None else None
-
-
-async def _prune_rate_limits(conn: asyncpg.Connection) -> None:
-    # A key whose due time has passed limits nobody: dropping it changes no decision.
-    await conn.execute("DELETE FROM rate_limits WHERE due_at < $1", time.time())
 
 
 KeyLookup = Callable[[int, str], Awaitable["asyncpg.Record | None"]]

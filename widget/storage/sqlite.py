@@ -40,14 +40,13 @@ from collections.abc import (
 )
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import aiosqlite
 
 from widget.errors import Conflict, Forbidden, Invalid, NotFound, SetupError, StorageUnavailable
 from widget.records import (
     POST_LIKE,
-    Admin,
     AuthorHistory,
     Ban,
     Comment,
@@ -72,11 +71,10 @@ from widget.records import (
     ThreadEventKind,
     ThreadHead,
     ThreadPage,
-    User,
 )
 
+from .accounts import AccountQueries, mark_ready, prune_rate_limits
 from .base import (
-    ADMIN_COLUMNS,
     COMMENT_COLUMNS,
     COPY_COLUMNS,
     COPY_KEYS,
@@ -85,16 +83,13 @@ from .base import (
     NOT_ERASED,
     QUEUE_SEARCH,
     QUEUE_SELECT,
-    READINESS_KEY,
     SHOWN_REPLY,
-    USER_COLUMNS,
     VISIBLE_ROOT,
     DryRun,
     EventSink,
     MissedEvents,
     Row,
     RowBatch,
-    admin_from_row,
     comment_from_row,
     export_queries,
     export_row,
@@ -103,7 +98,6 @@ from .base import (
     like_pattern,
     queue_item_from_row,
     status_change,
-    user_from_row,
 )
 from .caching import HeadCache, SiteCache
 from .migrations import migrations, refuse_newer_schema, split_statements
@@ -205,7 +199,7 @@ class SQLiteDb(Db):
             await cursor.close()
 
 
-class SQLiteStorage(OutboxQueries, SQLBackend):
+class SQLiteStorage(AccountQueries, OutboxQueries, SQLBackend):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._writer: aiosqlite.Connection | None = None
@@ -252,7 +246,7 @@ class SQLiteStorage(OutboxQueries, SQLBackend):
         await self._migrate(writer)
         # A file that can be read but not written fails here, not at the first comment.
         async with _write_lock(writer):
-            await _mark_ready(writer)
+            await mark_ready(SQLiteDb(writer))
         self._data_version = await self._read_data_version()
         for _ in range(READERS):
             reader = await self._connect()
@@ -319,7 +313,7 @@ class SQLiteStorage(OutboxQueries, SQLBackend):
     async def check_ready(self) -> None:
         async with self._reader() as conn:
             await _fetch(conn, "SELECT max(number) FROM schema_migrations")
-        await self._write(_mark_ready)
+        await self._run(mark_ready)
 
     # -- the writer ---------------------------------------------------------------------------
 
@@ -470,7 +464,7 @@ class SQLiteStorage(OutboxQueries, SQLBackend):
                 await self._write(self._notice_external_writes)
                 if time.monotonic() - last_prune > RATE_LIMIT_PRUNE_S:
                     last_prune = time.monotonic()
-                    await self._write(_prune_rate_limits)
+                    await self._run(prune_rate_limits)
             except StorageUnavailable:
                 continue  # logged by the writer; try again on the next round
 
@@ -1159,104 +1153,6 @@ class SQLiteStorage(OutboxQueries, SQLBackend):
 
     # -- admins -------------------------------------------------------------------------------
 
-    async def add_admin(
-        self, email: str, password_hash: str, sites: Sequence[str] | None, at: datetime
-    ) -> Admin:
-        async def op(conn: aiosqlite.Connection) -> Admin:
-            try:
-                rows = await _fetch(
-                    conn,
-                    "INSERT INTO admins (email, password_hash, sites, created_at)"
-                    f" VALUES (?, ?, ?, ?) RETURNING {ADMIN_COLUMNS}",
-                    (email, password_hash, _json_or_null(sites), _ts(at)),
-                )
-            except sqlite3.IntegrityError as exc:
-                raise Conflict(f"There is already an admin {email}.") from exc
-            return admin_from_row(rows[0], _dt)
-
-        return await self._write(op)
-
-    async def update_admin(
-        self, email: str, *, password_hash: str | None = None,
-        sites: Sequence[str] | Literal["keep"] | None = "keep",
-    ) -> Admin | None:  # fmt: skip
-        async def op(conn: aiosqlite.Connection) -> Admin | None:
-            if password_hash is not None:  # a new password ends every session
-                await conn.execute(
-                    "DELETE FROM admin_sessions WHERE admin_id ="
-                    " (SELECT id FROM admins WHERE email = ?)",
-                    (email,),
-                )
-                await conn.execute(
-                    "UPDATE admins SET password_hash = ? WHERE email = ?", (password_hash, email)
-                )
-            if sites != "keep":
-                await conn.execute(
-                    "UPDATE admins SET sites = ? WHERE email = ?", (_json_or_null(sites), email)
-                )
-            rows = await _fetch(
-                conn, f"SELECT {ADMIN_COLUMNS} FROM admins WHERE email = ?", (email,)
-            )
-            return admin_from_row(rows[0], _dt) if rows else None
-
-        return await self._write(op)
-
-    async def remove_admin(self, email: str) -> bool:
-        async def op(conn: aiosqlite.Connection) -> bool:
-            cursor = await conn.execute("DELETE FROM admins WHERE email = ?", (email,))
-            return cursor.rowcount > 0
-
-        return await self._write(op)
-
-    async def list_admins(self) -> list[Admin]:
-        async with self._reader() as conn:
-            rows = await _fetch(conn, f"SELECT {ADMIN_COLUMNS} FROM admins ORDER BY email")
-        return [admin_from_row(row, _dt) for row in rows]
-
-    async def get_admin_login(self, email: str) -> tuple[Admin, str] | None:
-        async with self._reader() as conn:
-            rows = await _fetch(
-                conn,
-                f"SELECT {ADMIN_COLUMNS}, password_hash FROM admins WHERE email = ?",
-                (email,),
-            )
-        return (admin_from_row(rows[0], _dt), rows[0]["password_hash"]) if rows else None
-
-    async def add_admin_session(self, token_hash: str, admin_id: int, expires_at: datetime) -> None:
-        async def op(conn: aiosqlite.Connection) -> None:
-            await conn.execute("DELETE FROM admin_sessions WHERE expires_at < ?", (time.time(),))
-            await conn.execute(
-                "INSERT INTO admin_sessions (token_hash, admin_id, created_at, expires_at)"
-                " VALUES (?, ?, ?, ?)",
-                (token_hash, admin_id, time.time(), _ts(expires_at)),
-            )
-
-        await self._write(op)
-
-    async def get_session_admin(self, token_hash: str, now: datetime) -> Admin | None:
-        columns = ", ".join("a." + c for c in ADMIN_COLUMNS.split(", "))
-        async with self._reader() as conn:
-            rows = await _fetch(
-                conn,
-                f"SELECT {columns} FROM admin_sessions s JOIN admins a ON a.id = s.admin_id"
-                " WHERE s.token_hash = ? AND s.expires_at >= ?",
-                (token_hash, _ts(now)),
-            )
-        return admin_from_row(rows[0], _dt) if rows else None
-
-    async def delete_admin_session(self, token_hash: str) -> None:
-        async def op(conn: aiosqlite.Connection) -> None:
-            await conn.execute("DELETE FROM admin_sessions WHERE token_hash = ?", (token_hash,))
-
-        await self._write(op)
-
-    async def take_rate_limits(self, limits: Sequence[RateLimit], at: datetime) -> None:
-        async def op(conn: aiosqlite.Connection) -> None:
-            for limit in limits:
-                await _take_rate_token(conn, limit, _ts(at))
-
-        await self._write(op)
-
     # -- likes --------------------------------------------------------------------------------
 
     async def set_like(
@@ -1325,126 +1221,6 @@ class SQLiteStorage(OutboxQueries, SQLBackend):
         return await self._write(op, committed)
 
     # -- users and sessions ---------------------------------------------------------------------
-
-    async def upsert_user(self, profile: Profile, at: datetime) -> User:
-        async def op(conn: aiosqlite.Connection) -> User:
-            rows = await _fetch(
-                conn,
-                "INSERT INTO users (provider, subject, name, email, avatar_url, profile_url,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (provider, subject) DO UPDATE SET name = excluded.name,"
-                " email = excluded.email, avatar_url = excluded.avatar_url,"
-                f" profile_url = excluded.profile_url, updated_at = excluded.updated_at"
-                f" RETURNING {USER_COLUMNS}",
-                (profile.provider, profile.subject, profile.name, profile.email,
-                 profile.avatar_url, profile.profile_url, _ts(at), _ts(at)),
-            )  # fmt: skip
-            return user_from_row(rows[0])
-
-        return await self._write(op)
-
-    async def get_user(self, user_id: int) -> User | None:
-        async with self._reader() as conn:
-            rows = await _fetch(conn, f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", (user_id,))
-        return user_from_row(rows[0]) if rows else None
-
-    async def add_login_code(
-        self, code_hash: str, challenge: str, user_id: int, expires_at: datetime
-    ) -> None:
-        async def op(conn: aiosqlite.Connection) -> None:
-            await conn.execute("DELETE FROM login_codes WHERE expires_at < ?", (time.time(),))
-            await conn.execute(
-                "INSERT INTO login_codes (code_hash, challenge, user_id, expires_at)"
-                " VALUES (?, ?, ?, ?)",
-                (code_hash, challenge, user_id, _ts(expires_at)),
-            )
-
-        await self._write(op)
-
-    async def take_login_code(
-        self, code_hash: str | None, challenge: str, now: datetime
-    ) -> int | None:
-        async def op(conn: aiosqlite.Connection) -> int | None:
-            rows = await _fetch(
-                conn,
-                "DELETE FROM login_codes WHERE challenge = ? AND expires_at >= ?"
-                " AND (? IS NULL OR code_hash = ?) RETURNING user_id",
-                (challenge, _ts(now), code_hash, code_hash),
-            )
-            return int(rows[0]["user_id"]) if rows else None
-
-        return await self._write(op)
-
-    async def add_sign_in_failure(self, challenge: str, message: str, expires_at: datetime) -> None:
-        async def op(conn: aiosqlite.Connection) -> None:
-            await conn.execute("DELETE FROM sign_in_failures WHERE expires_at < ?", (time.time(),))
-            await conn.execute(
-                "INSERT INTO sign_in_failures (challenge, message, expires_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (challenge) DO UPDATE SET message = excluded.message,"
-                " expires_at = excluded.expires_at",
-                (challenge, message, _ts(expires_at)),
-            )
-
-        await self._write(op)
-
-    async def take_sign_in_failure(self, challenge: str, now: datetime) -> str | None:
-        async def op(conn: aiosqlite.Connection) -> str | None:
-            rows = await _fetch(
-                conn,
-                "DELETE FROM sign_in_failures WHERE challenge = ? AND expires_at >= ?"
-                " RETURNING message",
-                (challenge, _ts(now)),
-            )
-            return str(rows[0]["message"]) if rows else None
-
-        return await self._write(op)
-
-    async def add_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None:
-        async def op(conn: aiosqlite.Connection) -> None:
-            await conn.execute(
-                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)"
-                " VALUES (?, ?, ?, ?)",
-                (token_hash, user_id, time.time(), _ts(expires_at)),
-            )
-
-        await self._write(op)
-
-    async def get_session_user(self, token_hash: str, now: datetime) -> User | None:
-        async with self._reader() as conn:
-            rows = await _fetch(
-                conn,
-                f"SELECT {', '.join('u.' + c for c in USER_COLUMNS.split(', '))}"
-                " FROM sessions s JOIN users u ON u.id = s.user_id"
-                " WHERE s.token_hash = ? AND s.expires_at >= ?",
-                (token_hash, _ts(now)),
-            )
-        return user_from_row(rows[0]) if rows else None
-
-    async def delete_session(self, token_hash: str) -> None:
-        async def op(conn: aiosqlite.Connection) -> None:
-            await conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
-            await conn.execute("DELETE FROM sessions WHERE expires_at < ?", (time.time(),))
-
-        await self._write(op)
-
-    async def get_provider_app(self, provider: str, instance: str) -> tuple[str, str] | None:
-        async with self._reader() as conn:
-            return await _provider_app(conn, provider, instance)
-
-    async def add_provider_app(
-        self, provider: str, instance: str, client_id: str, client_secret: str
-    ) -> tuple[str, str]:
-        async def op(conn: aiosqlite.Connection) -> tuple[str, str]:
-            await conn.execute(
-                "INSERT INTO provider_apps (provider, instance, client_id, client_secret,"
-                " created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (provider, instance, client_id, client_secret, time.time()),
-            )
-            app = await _provider_app(conn, provider, instance)
-            assert app is not None
-            return app
-
-        return await self._write(op)
 
     async def dump(self) -> AsyncIterator[RowBatch]:
         async with self._reader() as conn:
@@ -1635,10 +1411,6 @@ def _author_match(email: str | None, user_id: int | None) -> tuple[str, Any]:
     return "lower(c.author_email) = ?", email.lower()
 
 
-def _json_or_null(values: Sequence[str] | None) -> str | None:
-    return json.dumps(list(values)) if values is not None else None
-
-
 def _is_fault(exc: BaseException) -> bool:
     """Whether `exc` says the file cannot serve right now (see _FAULTS)."""
     code = getattr(exc, "sqlite_errorcode", 0)
@@ -1694,30 +1466,6 @@ async def _write_lock(conn: aiosqlite.Connection) -> AsyncIterator[None]:
 
 async def _applied_migrations(conn: aiosqlite.Connection) -> set[int]:
     return {row["number"] for row in await _fetch(conn, "SELECT number FROM schema_migrations")}
-
-
-async def _mark_ready(conn: aiosqlite.Connection) -> None:
-    await conn.execute(
-        "INSERT INTO rate_limits (key, due_at) VALUES (?, ?)"
-        " ON CONFLICT (key) DO UPDATE SET due_at = excluded.due_at",
-        (READINESS_KEY, time.time()),
-    )
-
-
-async def _prune_rate_limits(conn: aiosqlite.Connection) -> None:
-    # A key whose due time has passed limits nobody: dropping it changes no decision.
-    await conn.execute("DELETE FROM rate_limits WHERE due_at < ?", (time.time(),))
-
-
-async def _provider_app(
-    conn: aiosqlite.Connection, provider: str, instance: str
-) -> tuple[str, str] | None:
-    rows = await _fetch(
-        conn,
-        "SELECT client_id, client_secret FROM provider_apps WHERE provider = ? AND instance = ?",
-        (provider, instance),
-    )
-    return (rows[0]["client_id"], rows[0]["client_secret"]) if rows else None
 
 
 def _limits(rate_limit: RateLimit | Sequence[RateLimit] | None) -> Sequence[RateLimit]:
