@@ -25,7 +25,6 @@ from collections.abc import (
     Awaitable,
     Callable,
     Iterable,
-    Mapping,
     Sequence,
 )
 from contextlib import asynccontextmanager
@@ -39,7 +38,6 @@ from widget.errors import Conflict, Forbidden, Invalid, NotFound, SetupError, St
 from widget.records import (
     POST_LIKE,
     AuthorHistory,
-    Ban,
     Comment,
     CommentStatus,
     ExportBatch,
@@ -57,7 +55,6 @@ from widget.records import (
     QueueQuery,
     RateLimit,
     SingleUse,
-    Site,
     ThreadEvent,
     ThreadEventKind,
     ThreadHead,
@@ -93,6 +90,7 @@ from .base import (
 from .caching import HeadCache, SiteCache
 from .migrations import migrations, refuse_newer_schema
 from .outbox import OutboxQueries
+from .sites import SiteQueries
 from .sql import Db, Dialect, SQLBackend
 
 __all__ = ["PostgresStorage"]
@@ -187,7 +185,7 @@ class PostgresDb(Db):
             yield rows
 
 
-class PostgresStorage(AccountQueries, OutboxQueries, SQLBackend):
+class PostgresStorage(SiteQueries, AccountQueries, OutboxQueries, SQLBackend):
     def __init__(self, url: str, *, pool_min: int = 1, pool_max: int = 10) -> None:
         self.url = url
         self.pool_min = pool_min
@@ -388,82 +386,6 @@ class PostgresStorage(AccountQueries, OutboxQueries, SQLBackend):
         db.after_commit(lambda: self._sites.forget(site_id))
 
     # -- sites --------------------------------------------------------------------------------
-
-    async def add_site(
-        self, site_id: str, name: str, origins: Sequence[str], settings: Mapping[str, Any]
-    ) -> Site:
-        async def op(conn: asyncpg.Connection) -> None:
-            try:
-                await conn.execute(
-                    "INSERT INTO sites (id, name, settings, created_at) VALUES ($1, $2, $3, $4)",
-                    site_id, name, dict(settings), datetime.now(UTC),
-                )  # fmt: skip
-            except asyncpg.UniqueViolationError as exc:
-                self._sites.forget(site_id)  # made elsewhere: what is cached of it is stale
-                raise Conflict(f"A site called {site_id!r} already exists.") from exc
-            await _set_origins(conn, site_id, origins)
-            await _notify_site(conn, site_id)
-
-        await self._write(op)
-        self._sites.forget(site_id)
-        site = await self.get_site(site_id)
-        assert site is not None
-        return site
-
-    async def get_site(self, site_id: str) -> Site | None:
-        if self._caching:
-            known, site = self._sites.lookup(site_id)
-            if known:
-                return site
-        generation = self._sites.generation
-        async with self._connection() as conn:
-            site = await _load_site(conn, site_id)
-        if self._caching:
-            self._sites.fill(site_id, site, generation)
-        return site
-
-    async def list_sites(self) -> list[Site]:
-        async with self._connection() as conn:
-            ids = [row["id"] for row in await conn.fetch("SELECT id FROM sites ORDER BY id")]
-            sites = [await _load_site(conn, site_id) for site_id in ids]
-        return [site for site in sites if site is not None]
-
-    async def update_site(
-        self,
-        site_id: str,
-        *,
-        name: str | None = None,
-        origins: Sequence[str] | None = None,
-        settings: Mapping[str, Any] | None = None,
-    ) -> Site:
-        async def op(conn: asyncpg.Connection) -> None:
-            found = await conn.fetchval(
-                "UPDATE sites SET revision = revision + 1, name = coalesce($1, name),"
-                " settings = coalesce($2::jsonb, settings) WHERE id = $3 RETURNING id",
-                name, dict(settings) if settings is not None else None, site_id,
-            )  # fmt: skip
-            if found is None:
-                raise NotFound(f"There is no site called {site_id!r}.")
-            if origins is not None:
-                await conn.execute("DELETE FROM site_origins WHERE site_id = $1", site_id)
-                await _set_origins(conn, site_id, origins)
-            await _notify_site(conn, site_id)
-
-        await self._write(op)
-        self._sites.forget(site_id)
-        site = await self.get_site(site_id)
-        assert site is not None
-        return site
-
-    async def remove_site(self, site_id: str) -> bool:
-        async def op(conn: asyncpg.Connection) -> bool:
-            removed = await conn.fetchval("DELETE FROM sites WHERE id = $1 RETURNING id", site_id)
-            await _notify_site(conn, site_id)
-            return removed is not None
-
-        removed = await self._write(op)
-        self._forget_cached()
-        return removed
 
     # -- threads ------------------------------------------------------------------------------
 
@@ -666,38 +588,6 @@ class PostgresStorage(AccountQueries, OutboxQueries, SQLBackend):
             )  # fmt: skip
         return AuthorHistory(row["approved"], row["duplicate"] and bool(fingerprint))
 
-    async def list_bans(self, site_id: str) -> list[Ban]:
-        cached = self._sites.lookup_bans(site_id) if self._caching else None
-        if cached is not None:
-            return cached
-        generation = self._sites.generation
-        async with self._connection() as conn:
-            rows = await conn.fetch(
-                "SELECT id, site_id, kind, value, note FROM bans"
-                " WHERE site_id = $1 OR site_id IS NULL ORDER BY id",
-                site_id,
-            )
-        bans = [Ban(r["id"], r["site_id"], r["kind"], r["value"], r["note"]) for r in rows]
-        if self._caching:
-            self._sites.fill_bans(site_id, bans, generation)
-        return bans
-
-    async def add_ban(
-        self, site_id: str | None, kind: str, value: str, note: str, at: datetime
-    ) -> Ban:
-        async def op(conn: asyncpg.Connection) -> Ban:
-            row = await conn.fetchrow(
-                "INSERT INTO bans (site_id, kind, value, note, created_at)"
-                " VALUES ($1, $2, $3, $4, $5) RETURNING id, site_id, kind, value, note",
-                site_id, kind, value, note, at,
-            )  # fmt: skip
-            await _notify_site(conn, "*")  # every instance forgets the bans it knew
-            return Ban(row["id"], row["site_id"], row["kind"], row["value"], row["note"])
-
-        ban = await self._write(op)
-        self._sites.forget()
-        return ban
-
     async def edit_comment(
         self,
         comment_id: int,
@@ -878,23 +768,6 @@ class PostgresStorage(AccountQueries, OutboxQueries, SQLBackend):
         head = await self._write(op)
         self._committed(head)
         return head
-
-    async def remove_ban(self, ban_id: int, site_ids: Sequence[str] | None) -> bool:
-        async def op(conn: asyncpg.Connection) -> bool:
-            if site_ids is None:
-                removed = await conn.fetchval("DELETE FROM bans WHERE id = $1 RETURNING id", ban_id)
-            else:
-                removed = await conn.fetchval(
-                    "DELETE FROM bans WHERE id = $1 AND site_id = ANY($2) RETURNING id",
-                    ban_id, list(site_ids),
-                )  # fmt: skip
-            if removed is not None:
-                await _notify_site(conn, "*")
-            return removed is not None
-
-        removed = await self._write(op)
-        self._sites.forget()
-        return removed
 
     # -- the outbox and subscriptions --------------------------------------------------------
 
@@ -1236,30 +1109,6 @@ def _cannot_use(url: str, exc: BaseException) -> str:
             " accepts connections there, and that WIDGET_DATABASE_URL names it rightly."
         )
     return f"cannot prepare {database} ({reason})."
-
-
-async def _load_site(conn: asyncpg.Connection, site_id: str) -> Site | None:
-    row = await conn.fetchrow("SELECT * FROM sites WHERE id = $1", site_id)
-    if row is None:
-        return None
-    origins = await conn.fetch(
-        "SELECT origin FROM site_origins WHERE site_id = $1 ORDER BY origin", site_id
-    )
-    return Site(
-        id=row["id"],
-        name=row["name"],
-        origins=tuple(o["origin"] for o in origins),
-        settings=row["settings"],
-        revision=row["revision"],
-        created_at=row["created_at"],
-    )
-
-
-async def _set_origins(conn: asyncpg.Connection, site_id: str, origins: Sequence[str]) -> None:
-    await conn.executemany(
-        "INSERT INTO site_origins (site_id, origin) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        [(site_id, origin) for origin in origins],
-    )
 
 
 async def _ensure_thread(conn: asyncpg.Connection, page: PageRef, now: datetime) -> int:

@@ -48,7 +48,6 @@ from widget.errors import Conflict, Forbidden, Invalid, NotFound, SetupError, St
 from widget.records import (
     POST_LIKE,
     AuthorHistory,
-    Ban,
     Comment,
     CommentStatus,
     ExportBatch,
@@ -66,7 +65,6 @@ from widget.records import (
     QueueQuery,
     RateLimit,
     SingleUse,
-    Site,
     ThreadEvent,
     ThreadEventKind,
     ThreadHead,
@@ -102,6 +100,7 @@ from .base import (
 from .caching import HeadCache, SiteCache
 from .migrations import migrations, refuse_newer_schema, split_statements
 from .outbox import OutboxQueries
+from .sites import SiteQueries
 from .sql import Db, Dialect, SQLBackend
 from .sqlite_files import OpenedFiles, place_copy
 
@@ -199,7 +198,7 @@ class SQLiteDb(Db):
             await cursor.close()
 
 
-class SQLiteStorage(AccountQueries, OutboxQueries, SQLBackend):
+class SQLiteStorage(SiteQueries, AccountQueries, OutboxQueries, SQLBackend):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._writer: aiosqlite.Connection | None = None
@@ -552,98 +551,6 @@ class SQLiteStorage(AccountQueries, OutboxQueries, SQLBackend):
 
     # -- sites --------------------------------------------------------------------------------
 
-    async def add_site(
-        self, site_id: str, name: str, origins: Sequence[str], settings: Mapping[str, Any]
-    ) -> Site:
-        now = time.time()
-
-        async def op(conn: aiosqlite.Connection) -> None:
-            try:
-                await conn.execute(
-                    "INSERT INTO sites (id, name, settings, created_at) VALUES (?, ?, ?, ?)",
-                    (site_id, name, json.dumps(dict(settings)), now),
-                )
-            except sqlite3.IntegrityError as exc:
-                self._forget_site(site_id)  # made elsewhere: what is cached of it is stale
-                raise Conflict(f"A site called {site_id!r} already exists.") from exc
-            await conn.executemany(
-                "INSERT OR IGNORE INTO site_origins (site_id, origin) VALUES (?, ?)",
-                [(site_id, origin) for origin in origins],
-            )
-
-        await self._write(op, lambda _: self._forget_site(site_id))
-        site = await self.get_site(site_id)
-        assert site is not None
-        return site
-
-    async def get_site(self, site_id: str) -> Site | None:
-        known, site = self._sites.lookup(site_id)
-        if known:
-            return site
-        generation = self._sites.generation
-        async with self._reader() as conn:
-            site = await self._load_site(conn, site_id)
-        self._sites.fill(site_id, site, generation)
-        return site
-
-    async def _load_site(self, conn: aiosqlite.Connection, site_id: str) -> Site | None:
-        rows = await _fetch(conn, "SELECT * FROM sites WHERE id = ?", (site_id,))
-        if not rows:
-            return None
-        origins = await _fetch(
-            conn, "SELECT origin FROM site_origins WHERE site_id = ? ORDER BY origin", (site_id,)
-        )
-        row = rows[0]
-        return Site(
-            id=row["id"],
-            name=row["name"],
-            origins=tuple(o["origin"] for o in origins),
-            settings=json.loads(row["settings"]),
-            revision=row["revision"],
-            created_at=_dt(row["created_at"]),
-        )
-
-    async def list_sites(self) -> list[Site]:
-        async with self._reader() as conn:
-            rows = await _fetch(conn, "SELECT id FROM sites ORDER BY id")
-            sites = [await self._load_site(conn, row["id"]) for row in rows]
-        return [site for site in sites if site is not None]
-
-    async def update_site(
-        self,
-        site_id: str,
-        *,
-        name: str | None = None,
-        origins: Sequence[str] | None = None,
-        settings: Mapping[str, Any] | None = None,
-    ) -> Site:
-        async def op(conn: aiosqlite.Connection) -> None:
-            cursor = await conn.execute(
-                "UPDATE sites SET revision = revision + 1,"
-                " name = coalesce(?, name), settings = coalesce(?, settings) WHERE id = ?",
-                (name, json.dumps(dict(settings)) if settings is not None else None, site_id),
-            )
-            if cursor.rowcount == 0:
-                raise NotFound(f"There is no site called {site_id!r}.")
-            if origins is not None:
-                await conn.execute("DELETE FROM site_origins WHERE site_id = ?", (site_id,))
-                await conn.executemany(
-                    "INSERT OR IGNORE INTO site_origins (site_id, origin) VALUES (?, ?)",
-                    [(site_id, origin) for origin in origins],
-                )
-
-        await self._write(op, lambda _: self._forget_site(site_id))
-        site = await self.get_site(site_id)
-        assert site is not None
-        return site
-
-    async def remove_site(self, site_id: str) -> bool:
-        async def op(conn: aiosqlite.Connection) -> bool:
-            cursor = await conn.execute("DELETE FROM sites WHERE id = ?", (site_id,))
-            return cursor.rowcount > 0
-
-        return await self._write(op, lambda _: self._forget_cached())
-
     # -- threads ------------------------------------------------------------------------------
 
     async def get_thread_head(self, site_id: str, page_id: str) -> ThreadHead | None:
@@ -869,37 +776,6 @@ class SQLiteStorage(AccountQueries, OutboxQueries, SQLBackend):
             bool(rows[0]["approved"]), bool(rows[0]["duplicate"]) and bool(fingerprint)
         )
 
-    async def list_bans(self, site_id: str) -> list[Ban]:
-        cached = self._sites.lookup_bans(site_id)
-        if cached is not None:
-            return cached
-        generation = self._sites.generation
-        async with self._reader() as conn:
-            rows = await _fetch(
-                conn,
-                "SELECT id, site_id, kind, value, note FROM bans"
-                " WHERE site_id = ? OR site_id IS NULL ORDER BY id",
-                (site_id,),
-            )
-        bans = [Ban(r["id"], r["site_id"], r["kind"], r["value"], r["note"]) for r in rows]
-        self._sites.fill_bans(site_id, bans, generation)
-        return bans
-
-    async def add_ban(
-        self, site_id: str | None, kind: str, value: str, note: str, at: datetime
-    ) -> Ban:
-        async def op(conn: aiosqlite.Connection) -> Ban:
-            rows = await _fetch(
-                conn,
-                "INSERT INTO bans (site_id, kind, value, note, created_at) VALUES (?, ?, ?, ?, ?)"
-                " RETURNING id, site_id, kind, value, note",
-                (site_id, kind, value, note, _ts(at)),
-            )
-            row = rows[0]
-            return Ban(row["id"], row["site_id"], row["kind"], row["value"], row["note"])
-
-        return await self._write(op, lambda _: self._sites.forget())
-
     async def edit_comment(
         self,
         comment_id: int,
@@ -1086,20 +962,6 @@ class SQLiteStorage(AccountQueries, OutboxQueries, SQLBackend):
         return await self._write(
             op, lambda head: self._committed(head, "edit", 0, head.comment_count)
         )
-
-    async def remove_ban(self, ban_id: int, site_ids: Sequence[str] | None) -> bool:
-        async def op(conn: aiosqlite.Connection) -> bool:
-            if site_ids is None:
-                cursor = await conn.execute("DELETE FROM bans WHERE id = ?", (ban_id,))
-            else:
-                cursor = await conn.execute(
-                    f"DELETE FROM bans WHERE id = ? AND site_id IN"
-                    f" ({','.join('?' * len(site_ids))})",
-                    (ban_id, *site_ids),
-                )
-            return cursor.rowcount > 0
-
-        return await self._write(op, lambda _: self._sites.forget())
 
     # -- the outbox and subscriptions --------------------------------------------------------
 
