@@ -49,7 +49,6 @@ from widget.records import (
     NewComment,
     NewJob,
     PageRef,
-    PageWindow,
     Profile,
     QueueItem,
     QueueQuery,
@@ -58,7 +57,6 @@ from widget.records import (
     ThreadEvent,
     ThreadEventKind,
     ThreadHead,
-    ThreadPage,
 )
 
 from .accounts import AccountQueries, mark_ready, prune_rate_limits
@@ -71,7 +69,6 @@ from .base import (
     NOT_ERASED,
     QUEUE_SEARCH,
     QUEUE_SELECT,
-    SHOWN_REPLY,
     VISIBLE_ROOT,
     DryRun,
     EventSink,
@@ -91,7 +88,8 @@ from .caching import HeadCache, SiteCache
 from .migrations import migrations, refuse_newer_schema
 from .outbox import OutboxQueries
 from .sites import SiteQueries
-from .sql import Db, Dialect, SQLBackend
+from .sql import Db, Dialect, SQLBackend, any_of
+from .threads import ThreadQueries
 
 __all__ = ["PostgresStorage"]
 
@@ -146,6 +144,7 @@ def _numbered(sql: str) -> str:
 POSTGRES = Dialect(
     name="postgres", when=_same, json_in=lambda value: value, json_out=lambda value: value,
     lock_rows=" FOR UPDATE", skip_locked=" FOR UPDATE SKIP LOCKED",
+    lock_key="SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", one_of=any_of,
 )  # fmt: skip
 
 
@@ -185,7 +184,7 @@ class PostgresDb(Db):
             yield rows
 
 
-class PostgresStorage(SiteQueries, AccountQueries, OutboxQueries, SQLBackend):
+class PostgresStorage(ThreadQueries, SiteQueries, AccountQueries, OutboxQueries, SQLBackend):
     def __init__(self, url: str, *, pool_min: int = 1, pool_max: int = 10) -> None:
         self.url = url
         self.pool_min = pool_min
@@ -388,105 +387,6 @@ class PostgresStorage(SiteQueries, AccountQueries, OutboxQueries, SQLBackend):
     # -- sites --------------------------------------------------------------------------------
 
     # -- threads ------------------------------------------------------------------------------
-
-    async def get_thread_head(self, site_id: str, page_id: str) -> ThreadHead | None:
-        return (await self.get_thread_heads(site_id, [page_id])).get(page_id)
-
-    async def get_thread_heads(
-        self, site_id: str, page_ids: Sequence[str]
-    ) -> dict[str, ThreadHead]:
-        found: dict[str, ThreadHead] = {}
-        missing = list(page_ids)
-        if self._caching:
-            missing = []
-            for page_id in page_ids:
-                known, head = self._heads.lookup((site_id, page_id))
-                if not known:
-                    missing.append(page_id)
-                elif head is not None:
-                    found[page_id] = head
-        if missing:
-            generation = self._heads.generation
-            async with self._connection() as conn:
-                rows = await conn.fetch(
-                    f"SELECT {HEAD_COLUMNS} FROM threads"
-                    " WHERE site_id = $1 AND page_id = ANY($2)",
-                    site_id, missing,
-                )  # fmt: skip
-            loaded = {row["page_id"]: head_from_row(row) for row in rows}
-            if self._caching:
-                for page_id in missing:
-                    self._heads.fill((site_id, page_id), loaded.get(page_id), generation)
-            found.update(loaded)
-        return found
-
-    async def get_thread(self, thread_id: int) -> ThreadHead | None:
-        async with self._connection() as conn:
-            row = await conn.fetchrow(
-                f"SELECT {HEAD_COLUMNS} FROM threads WHERE id = $1", thread_id
-            )
-        return head_from_row(row) if row else None
-
-    async def get_thread_page(
-        self, thread_id: int, window: PageWindow
-    ) -> tuple[ThreadHead, ThreadPage]:
-        # One snapshot for the head and the comments.
-        async with (
-            self._connection() as conn,
-            conn.transaction(isolation="repeatable_read", readonly=True),
-        ):
-            head_row = await conn.fetchrow(
-                f"SELECT {HEAD_COLUMNS} FROM threads WHERE id = $1", thread_id
-            )
-            if head_row is None:
-                raise NotFound("This thread does not exist.")
-            if window.direction == "after":
-                cursor = window.cursor or 0
-                rows = await conn.fetch(
-                    f"SELECT {COMMENT_COLUMNS} FROM comments WHERE {_VISIBLE_ROOT}"
-                    " AND id > $2 ORDER BY id LIMIT $3",
-                    thread_id, cursor, window.size + 1,
-                )  # fmt: skip
-                more_after = len(rows) > window.size
-                roots = list(rows[: window.size])
-                more_before = cursor > 0 and await _exists(
-                    conn, f"{_VISIBLE_ROOT} AND id <= $2", thread_id, cursor
-                )
-            else:
-                cursor = window.cursor if window.cursor is not None else 2**62
-                rows = await conn.fetch(
-                    f"SELECT {COMMENT_COLUMNS} FROM comments WHERE {_VISIBLE_ROOT}"
-                    " AND id < $2 ORDER BY id DESC LIMIT $3",
-                    thread_id, cursor, window.size + 1,
-                )  # fmt: skip
-                more_before = len(rows) > window.size
-                roots = list(reversed(rows[: window.size]))
-                more_after = window.cursor is not None and await _exists(
-                    conn, f"{_VISIBLE_ROOT} AND id >= $2", thread_id, cursor
-                )
-            pinned = []
-            if window.cursor is None:  # the default page shows the pinned on top
-                pinned = await conn.fetch(
-                    f"SELECT {COMMENT_COLUMNS} FROM comments WHERE {_VISIBLE_ROOT} AND pinned"
-                    " ORDER BY id",
-                    thread_id,
-                )
-            replies = []
-            root_ids = {row["id"] for row in roots} | {row["id"] for row in pinned}
-            if root_ids:
-                replies = await conn.fetch(
-                    f"SELECT {COMMENT_COLUMNS} FROM comments WHERE root_id = ANY($1)"
-                    f" AND {SHOWN_REPLY} ORDER BY id",
-                    sorted(root_ids),
-                )
-        page = ThreadPage(
-            roots=[comment_from_row(row, _same) for row in roots],
-            replies=[comment_from_row(row, _same) for row in replies],
-            more_before=more_before,
-            more_after=more_after,
-            pinned=[comment_from_row(row, _same) for row in pinned],
-        )
-        return head_from_row(head_row), page
 
     # -- comments -----------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from widget.records import ThreadEventKind, ThreadHead
 from .base import Row
 from .caching import HeadCache, SiteCache
 
-__all__ = ["Db", "Dialect", "SQLBackend", "marks"]
+__all__ = ["Db", "Dialect", "SQLBackend", "any_of", "in_list", "marks"]
 
 T = TypeVar("T")
 
@@ -37,11 +37,25 @@ class Dialect:
     json_out: Callable[[Any], Any]  # a JSON column's stored value as Python values
     lock_rows: str  # appended to a SELECT that a write goes on to change ("" when one writer)
     skip_locked: str  # appended to a SELECT of jobs to claim
+    # A statement that makes writes naming the same key (its one parameter) take turns until
+    # commit; None when there is one writer anyway.
+    lock_key: str | None
+    # `column IN (...)` for a list of values, with its parameters: one array for PostgreSQL
+    # (one statement whatever the length), a placeholder each for SQLite.
+    one_of: Callable[[str, Sequence[Any]], tuple[str, list[Any]]]
 
 
 def marks(values: Sequence[Any]) -> str:
     """`?, ?, ?` for the values of an IN list (never empty: callers check)."""
     return ", ".join("?" * len(values))
+
+
+def in_list(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+    return f"{column} IN ({marks(values)})", list(values)
+
+
+def any_of(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+    return f"{column} = ANY(?)", [list(values)]
 
 
 class Db(abc.ABC):

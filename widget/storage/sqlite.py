@@ -59,7 +59,6 @@ from widget.records import (
     NewComment,
     NewJob,
     PageRef,
-    PageWindow,
     Profile,
     QueueItem,
     QueueQuery,
@@ -68,7 +67,6 @@ from widget.records import (
     ThreadEvent,
     ThreadEventKind,
     ThreadHead,
-    ThreadPage,
 )
 
 from .accounts import AccountQueries, mark_ready, prune_rate_limits
@@ -81,8 +79,6 @@ from .base import (
     NOT_ERASED,
     QUEUE_SEARCH,
     QUEUE_SELECT,
-    SHOWN_REPLY,
-    VISIBLE_ROOT,
     DryRun,
     EventSink,
     MissedEvents,
@@ -101,8 +97,9 @@ from .caching import HeadCache, SiteCache
 from .migrations import migrations, refuse_newer_schema, split_statements
 from .outbox import OutboxQueries
 from .sites import SiteQueries
-from .sql import Db, Dialect, SQLBackend
+from .sql import Db, Dialect, SQLBackend, in_list
 from .sqlite_files import OpenedFiles, place_copy
+from .threads import ThreadQueries
 
 __all__ = ["SQLiteStorage"]
 
@@ -162,8 +159,9 @@ def _param(value: Any) -> Any:
 
 
 SQLITE = Dialect(
-    name="sqlite", when=_dt, json_in=json.dumps, json_out=json.loads, lock_rows="", skip_locked=""
-)
+    name="sqlite", when=_dt, json_in=json.dumps, json_out=json.loads, lock_rows="",
+    skip_locked="", lock_key=None, one_of=in_list,
+)  # fmt: skip
 
 
 class SQLiteDb(Db):
@@ -198,7 +196,7 @@ class SQLiteDb(Db):
             await cursor.close()
 
 
-class SQLiteStorage(SiteQueries, AccountQueries, OutboxQueries, SQLBackend):
+class SQLiteStorage(ThreadQueries, SiteQueries, AccountQueries, OutboxQueries, SQLBackend):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._writer: aiosqlite.Connection | None = None
@@ -552,124 +550,6 @@ class SQLiteStorage(SiteQueries, AccountQueries, OutboxQueries, SQLBackend):
     # -- sites --------------------------------------------------------------------------------
 
     # -- threads ------------------------------------------------------------------------------
-
-    async def get_thread_head(self, site_id: str, page_id: str) -> ThreadHead | None:
-        key = (site_id, page_id)
-        known, head = self._heads.lookup(key)
-        if known:
-            return head
-        generation = self._heads.generation
-        async with self._reader() as conn:
-            rows = await _fetch(
-                conn,
-                f"SELECT {HEAD_COLUMNS} FROM threads WHERE site_id = ? AND page_id = ?",
-                (site_id, page_id),
-            )
-        head = head_from_row(rows[0]) if rows else None
-        self._heads.fill(key, head, generation)
-        return head
-
-    async def get_thread_heads(
-        self, site_id: str, page_ids: Sequence[str]
-    ) -> dict[str, ThreadHead]:
-        found: dict[str, ThreadHead] = {}
-        missing = []
-        for page_id in page_ids:
-            known, head = self._heads.lookup((site_id, page_id))
-            if not known:
-                missing.append(page_id)
-            elif head is not None:
-                found[page_id] = head
-        if missing:
-            marks = ",".join("?" * len(missing))
-            generation = self._heads.generation
-            async with self._reader() as conn:
-                rows = await _fetch(
-                    conn,
-                    f"SELECT {HEAD_COLUMNS} FROM threads"
-                    f" WHERE site_id = ? AND page_id IN ({marks})",
-                    (site_id, *missing),
-                )
-            loaded = {row["page_id"]: head_from_row(row) for row in rows}
-            for page_id in missing:
-                self._heads.fill((site_id, page_id), loaded.get(page_id), generation)
-            found.update(loaded)
-        return found
-
-    async def get_thread(self, thread_id: int) -> ThreadHead | None:
-        async with self._reader() as conn:
-            rows = await _fetch(
-                conn, f"SELECT {HEAD_COLUMNS} FROM threads WHERE id = ?", (thread_id,)
-            )
-        return head_from_row(rows[0]) if rows else None
-
-    async def get_thread_page(
-        self, thread_id: int, window: PageWindow
-    ) -> tuple[ThreadHead, ThreadPage]:
-        visible_root = "thread_id = ? AND parent_id IS NULL AND " + VISIBLE_ROOT
-        async with self._reader() as conn:
-            # One read transaction, so the head and the comments come from one snapshot.
-            await conn.execute("BEGIN")
-            try:
-                head_rows = await _fetch(
-                    conn, f"SELECT {HEAD_COLUMNS} FROM threads WHERE id = ?", (thread_id,)
-                )
-                if not head_rows:
-                    raise NotFound("This thread does not exist.")
-                if window.direction == "after":
-                    cursor = window.cursor or 0
-                    rows = await _fetch(
-                        conn,
-                        f"SELECT {COMMENT_COLUMNS} FROM comments"
-                        f" WHERE {visible_root} AND id > ? ORDER BY id LIMIT ?",
-                        (thread_id, cursor, window.size + 1),
-                    )
-                    more_after = len(rows) > window.size
-                    roots = rows[: window.size]
-                    more_before = cursor > 0 and await _exists(
-                        conn, f"{visible_root} AND id <= ?", (thread_id, cursor)
-                    )
-                else:
-                    cursor = window.cursor if window.cursor is not None else 2**62
-                    rows = await _fetch(
-                        conn,
-                        f"SELECT {COMMENT_COLUMNS} FROM comments"
-                        f" WHERE {visible_root} AND id < ? ORDER BY id DESC LIMIT ?",
-                        (thread_id, cursor, window.size + 1),
-                    )
-                    more_before = len(rows) > window.size
-                    roots = list(reversed(rows[: window.size]))
-                    more_after = window.cursor is not None and await _exists(
-                        conn, f"{visible_root} AND id >= ?", (thread_id, cursor)
-                    )
-                pinned: list[sqlite3.Row] = []
-                if window.cursor is None:  # the default page shows the pinned on top
-                    pinned = await _fetch(
-                        conn,
-                        f"SELECT {COMMENT_COLUMNS} FROM comments WHERE thread_id = ?"
-                        f" AND pinned = 1 AND parent_id IS NULL AND {VISIBLE_ROOT} ORDER BY id",
-                        (thread_id,),
-                    )
-                replies: list[sqlite3.Row] = []
-                root_ids = {row["id"] for row in roots} | {row["id"] for row in pinned}
-                if root_ids:
-                    marks = ",".join("?" * len(root_ids))
-                    replies = await _fetch(
-                        conn,
-                        f"SELECT {COMMENT_COLUMNS} FROM comments"
-                        f" WHERE root_id IN ({marks}) AND {SHOWN_REPLY} ORDER BY id",
-                        sorted(root_ids),
-                    )
-            finally:
-                await conn.execute("COMMIT")
-        page = ThreadPage(
-            roots=[comment_from_row(row, _dt) for row in roots],
-            replies=[comment_from_row(row, _dt) for row in replies],
-            more_before=more_before,
-            more_after=more_after,
-            pinned=[comment_from_row(row, _dt) for row in pinned],
-        )
-        return head_from_row(head_rows[0]), page
 
     # -- comments -----------------------------------------------------------------------------
 
