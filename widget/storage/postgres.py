@@ -34,32 +34,28 @@ from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
-from widget.errors import Conflict, Forbidden, Invalid, NotFound, SetupError, StorageUnavailable
+from widget.errors import Conflict, Invalid, NotFound, SetupError, StorageUnavailable
 from widget.records import (
     POST_LIKE,
-    AuthorHistory,
     Comment,
     CommentStatus,
     ExportBatch,
-    GuestLikeLimit,
     ImportedLike,
     ImportedThread,
     ImportItem,
     ImportTally,
-    NewComment,
     NewJob,
     PageRef,
     Profile,
     QueueItem,
     QueueQuery,
     RateLimit,
-    SingleUse,
     ThreadEvent,
     ThreadEventKind,
     ThreadHead,
 )
 
-from .accounts import AccountQueries, mark_ready, prune_rate_limits
+from .accounts import mark_ready, prune_rate_limits
 from .base import (
     COMMENT_COLUMNS,
     COPY_COLUMNS,
@@ -86,10 +82,8 @@ from .base import (
 )
 from .caching import HeadCache, SiteCache
 from .migrations import migrations, refuse_newer_schema
-from .outbox import OutboxQueries
-from .sites import SiteQueries
-from .sql import Db, Dialect, SQLBackend, any_of
-from .threads import ThreadQueries
+from .shared import SQLStorage
+from .sql import Db, Dialect, any_of
 
 __all__ = ["PostgresStorage"]
 
@@ -143,7 +137,7 @@ def _numbered(sql: str) -> str:
 
 POSTGRES = Dialect(
     name="postgres", when=_same, json_in=lambda value: value, json_out=lambda value: value,
-    lock_rows=" FOR UPDATE", skip_locked=" FOR UPDATE SKIP LOCKED",
+    lock_rows=" FOR UPDATE OF c", skip_locked=" FOR UPDATE SKIP LOCKED",
     lock_key="SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", one_of=any_of,
 )  # fmt: skip
 
@@ -184,7 +178,7 @@ class PostgresDb(Db):
             yield rows
 
 
-class PostgresStorage(ThreadQueries, SiteQueries, AccountQueries, OutboxQueries, SQLBackend):
+class PostgresStorage(SQLStorage):
     def __init__(self, url: str, *, pool_min: int = 1, pool_max: int = 10) -> None:
         self.url = url
         self.pool_min = pool_min
@@ -390,149 +384,6 @@ class PostgresStorage(ThreadQueries, SiteQueries, AccountQueries, OutboxQueries,
 
     # -- comments -----------------------------------------------------------------------------
 
-    async def get_comment(self, comment_id: int) -> Comment | None:
-        async with self._connection() as conn:
-            row = await conn.fetchrow(
-                f"SELECT {COMMENT_COLUMNS} FROM comments WHERE id = $1", comment_id
-            )
-        return comment_from_row(row, _same) if row else None
-
-    async def get_user_comments(self, thread_id: int, user_id: int) -> list[Comment]:
-        async with self._connection() as conn:
-            rows = await conn.fetch(
-                f"SELECT {COMMENT_COLUMNS} FROM comments WHERE user_id = $1 AND thread_id = $2"
-                " AND status <> 'deleted' ORDER BY id",
-                user_id, thread_id,
-            )  # fmt: skip
-        return [comment_from_row(row, _same) for row in rows]
-
-    async def add_comment(
-        self, new: NewComment, rate_limit: RateLimit | Sequence[RateLimit] | None
-    ) -> tuple[Comment, ThreadHead]:
-        async def op(conn: asyncpg.Connection) -> tuple[Comment, ThreadHead]:
-            limits = () if rate_limit is None else (
-                (rate_limit,) if isinstance(rate_limit, RateLimit) else rate_limit
-            )  # fmt: skip
-            for limit in limits:
-                await _take_rate_token(conn, limit, new.created_at.timestamp())
-            if new.form_token is not None:
-                await _spend(conn, new.form_token, new.created_at)
-            thread_id = await _ensure_thread(conn, new.page, new.created_at)
-            if await conn.fetchval("SELECT closed FROM threads WHERE id = $1", thread_id):
-                raise Forbidden("Comments are closed on this page.")
-            root_id, depth = None, 1
-            if new.parent_id is not None:
-                parent = await conn.fetchrow(
-                    "SELECT thread_id, root_id, depth, status FROM comments WHERE id = $1",
-                    new.parent_id,
-                )
-                if parent is None or parent["thread_id"] != thread_id:
-                    raise Invalid(
-                        "The comment you are replying to is not on this page.",
-                        {"parent": "That comment is not on this page."},
-                    )
-                if parent["status"] != "approved":
-                    raise Invalid(
-                        "The comment you are replying to has been removed.",
-                        {"parent": "That comment has been removed."},
-                    )
-                root_id = parent["root_id"] or new.parent_id
-                depth = parent["depth"] + 1
-            row = await conn.fetchrow(
-                "INSERT INTO comments (thread_id, parent_id, root_id, depth, status, author_name,"
-                " author_email, author_url, body_source, body_html, notify, remote_ip,"
-                " created_at, user_id, author_avatar, author_provider, held_because, fingerprint)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
-                f" $17, $18) RETURNING {COMMENT_COLUMNS}",
-                thread_id, new.parent_id, root_id, depth, new.status, new.author_name,
-                new.author_email, new.author_url, new.body_source, new.body_html, new.notify,
-                new.remote_ip, new.created_at, new.user_id, new.author_avatar,
-                new.author_provider, new.held_because, new.fingerprint,
-            )  # fmt: skip
-            comment = comment_from_row(row, _same)
-            if comment.status != "spam":  # people to tell: subscribers, moderators, webhooks
-                await _queue(
-                    conn, [("comment", {"comment": comment.id, "event": "created"})],
-                    new.created_at,
-                )  # fmt: skip
-            if comment.status != "approved":  # held: the thread's readers see no change
-                return comment, await _bump_thread(conn, thread_id, bump=False)
-            # The newest comment's page title and URL win: pages get renamed.
-            head = await _bump_thread(
-                conn,
-                thread_id,
-                "comment_count = comment_count + 1,"
-                " title = coalesce(nullif($2, ''), title), url = coalesce(nullif($3, ''), url)",
-                new.page.title,
-                new.page.url,
-            )
-            await _notify(conn, head, "comment", comment.id, head.comment_count)
-            return comment, head
-
-        comment, head = await self._write(op)
-        self._committed(head)
-        return comment, head
-
-    async def author_history(
-        self, site_id: str, email: str, user_id: int | None, fingerprint: str, since: datetime
-    ) -> AuthorHistory:
-        async with self._connection() as conn:
-            row = await conn.fetchrow(
-                "SELECT EXISTS (SELECT 1 FROM comments c JOIN threads t ON t.id = c.thread_id"
-                " WHERE t.site_id = $1 AND c.status = 'approved'"
-                " AND (c.user_id = $2 OR ($3 <> '' AND lower(c.author_email) = lower($3))))"
-                " AS approved, EXISTS (SELECT 1 FROM comments c JOIN threads t"
-                " ON t.id = c.thread_id WHERE c.fingerprint = $4 AND c.created_at >= $5"
-                " AND t.site_id = $1 AND c.status <> 'deleted') AS duplicate",
-                site_id, user_id, email, fingerprint, since,
-            )  # fmt: skip
-        return AuthorHistory(row["approved"], row["duplicate"] and bool(fingerprint))
-
-    async def edit_comment(
-        self,
-        comment_id: int,
-        *,
-        body_source: str,
-        body_html: str,
-        author_name: str,
-        author_url: str,
-        edited_at: datetime,
-    ) -> tuple[Comment, ThreadHead]:
-        async def op(conn: asyncpg.Connection) -> tuple[Comment, ThreadHead]:
-            row = await conn.fetchrow(
-                "UPDATE comments SET body_source = $1, body_html = $2, author_name = $3,"
-                " author_url = $4, edited_at = $5 WHERE id = $6 AND status = 'approved'"
-                f" RETURNING {COMMENT_COLUMNS}",
-                body_source, body_html, author_name, author_url, edited_at, comment_id,
-            )  # fmt: skip
-            if row is None:
-                raise NotFound("This comment does not exist or has been removed.")
-            comment = comment_from_row(row, _same)
-            head = await _bump_thread(conn, comment.thread_id)
-            await _notify(conn, head, "edit", comment.id, head.comment_count)
-            return comment, head
-
-        comment, head = await self._write(op)
-        self._committed(head)
-        return comment, head
-
-    async def delete_comment(self, comment_id: int) -> ThreadHead:
-        async def op(conn: asyncpg.Connection) -> ThreadHead:
-            thread_id = await conn.fetchval(
-                "UPDATE comments SET status = 'deleted' WHERE id = $1 AND status = 'approved'"
-                " RETURNING thread_id",
-                comment_id,
-            )
-            if thread_id is None:
-                raise NotFound("This comment does not exist or has already been removed.")
-            head = await _bump_thread(conn, thread_id, "comment_count = comment_count - 1")
-            await _notify(conn, head, "delete", comment_id, head.comment_count)
-            return head
-
-        head = await self._write(op)
-        self._committed(head)
-        return head
-
     # -- moderation ---------------------------------------------------------------------------
 
     async def list_queue(self, query: QueueQuery) -> list[QueueItem]:
@@ -717,64 +568,6 @@ class PostgresStorage(ThreadQueries, SiteQueries, AccountQueries, OutboxQueries,
 
     # -- likes --------------------------------------------------------------------------------
 
-    async def set_like(
-        self,
-        page: PageRef,
-        comment_id: int,
-        voter: str,
-        liked: bool,
-        rate_limit: RateLimit | None,
-        at: datetime,
-        guest_limit: GuestLikeLimit | None = None,
-    ) -> tuple[int, ThreadHead]:
-        async def op(conn: asyncpg.Connection) -> tuple[int, ThreadHead]:
-            if rate_limit is not None:
-                await _take_rate_token(conn, rate_limit, at.timestamp())
-            if comment_id == POST_LIKE:
-                thread_id = await _ensure_thread(conn, page, at)
-            else:
-                thread_id = await conn.fetchval(
-                    "SELECT c.thread_id FROM comments c JOIN threads t ON t.id = c.thread_id"
-                    " WHERE c.id = $1 AND t.site_id = $2 AND t.page_id = $3"
-                    " AND c.status = 'approved'",
-                    comment_id, page.site_id, page.page_id,
-                )  # fmt: skip
-                if thread_id is None:
-                    raise NotFound("This comment is not on this page, or has been removed.")
-            if liked:
-                if guest_limit is not None:
-                    await _check_guest_limit(conn, thread_id, comment_id, voter, guest_limit)
-                changed = await conn.fetchval(
-                    "INSERT INTO likes (thread_id, voter, comment_id, created_at, network)"
-                    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1",
-                    thread_id, voter, comment_id, at, guest_limit.network if guest_limit else "",
-                )  # fmt: skip
-            else:
-                changed = await conn.fetchval(
-                    "DELETE FROM likes WHERE thread_id = $1 AND voter = $2 AND comment_id = $3"
-                    " RETURNING 1",
-                    thread_id, voter, comment_id,
-                )  # fmt: skip
-            change = (1 if liked else -1) if changed else 0
-            if comment_id == POST_LIKE:
-                head = await _bump_thread(
-                    conn, thread_id, "like_count = like_count + $2", change, bump=change != 0
-                )
-                await _notify(conn, head, "like", comment_id, head.like_count)
-                return head.like_count, head
-            count = await conn.fetchval(
-                "UPDATE comments SET like_count = like_count + $1 WHERE id = $2"
-                " RETURNING like_count",
-                change, comment_id,
-            )  # fmt: skip
-            head = await _bump_thread(conn, thread_id, bump=change != 0)
-            await _notify(conn, head, "like", comment_id, count)
-            return count, head
-
-        count, head = await self._write(op)
-        self._committed(head)
-        return count, head
-
     # -- users and sessions ---------------------------------------------------------------------
 
     # -- moving in and out --------------------------------------------------------------------
@@ -930,14 +723,6 @@ class PostgresStorage(ThreadQueries, SiteQueries, AccountQueries, OutboxQueries,
         self._forget_cached()
         return counts
 
-    async def get_voter_likes(self, thread_id: int, voter: str) -> set[int]:
-        async with self._connection() as conn:
-            rows = await conn.fetch(
-                "SELECT comment_id FROM likes WHERE thread_id = $1 AND voter = $2",
-                thread_id, voter,
-            )  # fmt: skip
-        return {row["comment_id"] for row in rows}
-
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
@@ -1050,40 +835,6 @@ async def _bump_thread(
         thread_id, *params,
     )  # fmt: skip
     return head_from_row(row)
-
-
-async def _spend(conn: asyncpg.Connection, token: SingleUse, now: datetime) -> None:
-    """Record a single-use token's use, or raise Conflict when it was used before (a second
-    use at the same moment waits for the first to commit, then finds it). Tokens past their
-    expiry are refused before they get here, so their records go."""
-    await conn.execute("DELETE FROM spent_form_tokens WHERE expires_at < $1", now)
-    recorded = await conn.fetchval(
-        "INSERT INTO spent_form_tokens (token_id, expires_at) VALUES ($1, $2)"
-        " ON CONFLICT DO NOTHING RETURNING 1",
-        token.token_id, token.expires_at,
-    )  # fmt: skip
-    if not recorded:
-        raise Conflict(token.used)
-
-
-async def _check_guest_limit(
-    conn: asyncpg.Connection, thread_id: int, comment_id: int, voter: str, limit: GuestLikeLimit
-) -> None:
-    """A new guest like must find room among its network's likes of the comment. Likes from
-    one network of one comment take turns (a lock until commit), so that two at once cannot
-    both see the last place free."""
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-        f"guest-like:{thread_id}:{comment_id}:{limit.network}",
-    )
-    row = await conn.fetchrow(
-        "SELECT EXISTS (SELECT 1 FROM likes WHERE thread_id = $1 AND voter = $2"
-        " AND comment_id = $3) AS again, (SELECT count(*) FROM likes"
-        " WHERE thread_id = $1 AND comment_id = $3 AND network = $4) AS taken",
-        thread_id, voter, comment_id, limit.network,
-    )  # fmt: skip
-    if not row["again"]:
-        limit.check(row["taken"])
 
 
 async def _take_rate_token(conn: asyncpg.Connection, limit: RateLimit, now: float) -> None:

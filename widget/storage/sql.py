@@ -35,7 +35,7 @@ class Dialect:
     when: Callable[[Any], datetime]  # a stored time as an aware datetime
     json_in: Callable[[Any], Any]  # a JSON column's value as a parameter (jsonb takes objects)
     json_out: Callable[[Any], Any]  # a JSON column's stored value as Python values
-    lock_rows: str  # appended to a SELECT that a write goes on to change ("" when one writer)
+    lock_rows: str  # locks the rows of `c` a SELECT read until commit ("" with one writer)
     skip_locked: str  # appended to a SELECT of jobs to claim
     # A statement that makes writes naming the same key (its one parameter) take turns until
     # commit; None when there is one writer anyway.

@@ -44,32 +44,28 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from widget.errors import Conflict, Forbidden, Invalid, NotFound, SetupError, StorageUnavailable
+from widget.errors import Conflict, Invalid, NotFound, SetupError, StorageUnavailable
 from widget.records import (
     POST_LIKE,
-    AuthorHistory,
     Comment,
     CommentStatus,
     ExportBatch,
-    GuestLikeLimit,
     ImportedLike,
     ImportedThread,
     ImportItem,
     ImportTally,
-    NewComment,
     NewJob,
     PageRef,
     Profile,
     QueueItem,
     QueueQuery,
     RateLimit,
-    SingleUse,
     ThreadEvent,
     ThreadEventKind,
     ThreadHead,
 )
 
-from .accounts import AccountQueries, mark_ready, prune_rate_limits
+from .accounts import mark_ready, prune_rate_limits
 from .base import (
     COMMENT_COLUMNS,
     COPY_COLUMNS,
@@ -95,11 +91,9 @@ from .base import (
 )
 from .caching import HeadCache, SiteCache
 from .migrations import migrations, refuse_newer_schema, split_statements
-from .outbox import OutboxQueries
-from .sites import SiteQueries
-from .sql import Db, Dialect, SQLBackend, in_list
+from .shared import SQLStorage
+from .sql import Db, Dialect, in_list
 from .sqlite_files import OpenedFiles, place_copy
-from .threads import ThreadQueries
 
 __all__ = ["SQLiteStorage"]
 
@@ -196,7 +190,7 @@ class SQLiteDb(Db):
             await cursor.close()
 
 
-class SQLiteStorage(ThreadQueries, SiteQueries, AccountQueries, OutboxQueries, SQLBackend):
+class SQLiteStorage(SQLStorage):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._writer: aiosqlite.Connection | None = None
@@ -553,156 +547,6 @@ class SQLiteStorage(ThreadQueries, SiteQueries, AccountQueries, OutboxQueries, S
 
     # -- comments -----------------------------------------------------------------------------
 
-    async def get_comment(self, comment_id: int) -> Comment | None:
-        async with self._reader() as conn:
-            rows = await _fetch(
-                conn, f"SELECT {COMMENT_COLUMNS} FROM comments WHERE id = ?", (comment_id,)
-            )
-        return comment_from_row(rows[0], _dt) if rows else None
-
-    async def get_user_comments(self, thread_id: int, user_id: int) -> list[Comment]:
-        async with self._reader() as conn:
-            rows = await _fetch(
-                conn,
-                f"SELECT {COMMENT_COLUMNS} FROM comments WHERE user_id = ? AND thread_id = ?"
-                " AND status <> 'deleted' ORDER BY id",
-                (user_id, thread_id),
-            )
-        return [comment_from_row(row, _dt) for row in rows]
-
-    async def add_comment(
-        self, new: NewComment, rate_limit: RateLimit | Sequence[RateLimit] | None
-    ) -> tuple[Comment, ThreadHead]:
-        async def op(conn: aiosqlite.Connection) -> tuple[Comment, ThreadHead]:
-            now = _ts(new.created_at)
-            for limit in _limits(rate_limit):
-                await _take_rate_token(conn, limit, now)
-            if new.form_token is not None:
-                await _spend(conn, new.form_token, now)
-            thread_id = await _ensure_thread(conn, new.page, now)
-            closed = await _fetch(conn, "SELECT closed FROM threads WHERE id = ?", (thread_id,))
-            if closed[0]["closed"]:
-                raise Forbidden("Comments are closed on this page.")
-            root_id, depth = None, 1
-            if new.parent_id is not None:
-                parents = await _fetch(
-                    conn,
-                    "SELECT thread_id, root_id, depth, status FROM comments WHERE id = ?",
-                    (new.parent_id,),
-                )
-                if not parents or parents[0]["thread_id"] != thread_id:
-                    raise Invalid(
-                        "The comment you are replying to is not on this page.",
-                        {"parent": "That comment is not on this page."},
-                    )
-                if parents[0]["status"] != "approved":
-                    raise Invalid(
-                        "The comment you are replying to has been removed.",
-                        {"parent": "That comment has been removed."},
-                    )
-                root_id = parents[0]["root_id"] or new.parent_id
-                depth = parents[0]["depth"] + 1
-            rows = await _fetch(
-                conn,
-                "INSERT INTO comments (thread_id, parent_id, root_id, depth, status, author_name,"
-                " author_email, author_url, body_source, body_html, notify, remote_ip,"
-                " created_at, user_id, author_avatar, author_provider, held_because, fingerprint)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                f" RETURNING {COMMENT_COLUMNS}",
-                (
-                    thread_id, new.parent_id, root_id, depth, new.status, new.author_name,
-                    new.author_email, new.author_url, new.body_source, new.body_html,
-                    int(new.notify), new.remote_ip, now, new.user_id, new.author_avatar,
-                    new.author_provider, new.held_because, new.fingerprint,
-                ),
-            )  # fmt: skip
-            comment = comment_from_row(rows[0], _dt)
-            if comment.status != "spam":  # people to tell: subscribers, moderators, webhooks
-                await _queue(conn, [("comment", {"comment": comment.id, "event": "created"})], now)
-            if comment.status != "approved":  # held: the thread's readers see no change
-                return comment, await _bump_thread(conn, thread_id, bump=False)
-            # The newest comment's page title and URL win: pages get renamed.
-            head = await _bump_thread(
-                conn,
-                thread_id,
-                "comment_count = comment_count + 1,"
-                " title = coalesce(nullif(?, ''), title), url = coalesce(nullif(?, ''), url)",
-                (new.page.title, new.page.url),
-            )
-            return comment, head
-
-        def committed(result: tuple[Comment, ThreadHead]) -> None:
-            comment, head = result
-            if comment.status == "approved":
-                self._committed(head, "comment", comment.id, head.comment_count)
-
-        return await self._write(op, committed)
-
-    async def author_history(
-        self, site_id: str, email: str, user_id: int | None, fingerprint: str, since: datetime
-    ) -> AuthorHistory:
-        async with self._reader() as conn:
-            rows = await _fetch(
-                conn,
-                "SELECT EXISTS (SELECT 1 FROM comments c JOIN threads t ON t.id = c.thread_id"
-                " WHERE t.site_id = ? AND c.status = 'approved'"
-                " AND (c.user_id = ? OR (? <> '' AND lower(c.author_email) = lower(?))))"
-                " AS approved, EXISTS (SELECT 1 FROM comments c JOIN threads t"
-                " ON t.id = c.thread_id WHERE c.fingerprint = ? AND c.created_at >= ?"
-                " AND t.site_id = ? AND c.status <> 'deleted') AS duplicate",
-                (site_id, user_id, email, email, fingerprint, _ts(since), site_id),
-            )
-        return AuthorHistory(
-            bool(rows[0]["approved"]), bool(rows[0]["duplicate"]) and bool(fingerprint)
-        )
-
-    async def edit_comment(
-        self,
-        comment_id: int,
-        *,
-        body_source: str,
-        body_html: str,
-        author_name: str,
-        author_url: str,
-        edited_at: datetime,
-    ) -> tuple[Comment, ThreadHead]:
-        async def op(conn: aiosqlite.Connection) -> tuple[Comment, ThreadHead]:
-            rows = await _fetch(
-                conn,
-                "UPDATE comments SET body_source = ?, body_html = ?, author_name = ?,"
-                " author_url = ?, edited_at = ? WHERE id = ? AND status = 'approved'"
-                f" RETURNING {COMMENT_COLUMNS}",
-                (body_source, body_html, author_name, author_url, _ts(edited_at), comment_id),
-            )
-            if not rows:
-                raise NotFound("This comment does not exist or has been removed.")
-            comment = comment_from_row(rows[0], _dt)
-            return comment, await _bump_thread(conn, comment.thread_id)
-
-        def committed(result: tuple[Comment, ThreadHead]) -> None:
-            comment, head = result
-            self._committed(head, "edit", comment.id, head.comment_count)
-
-        return await self._write(op, committed)
-
-    async def delete_comment(self, comment_id: int) -> ThreadHead:
-        async def op(conn: aiosqlite.Connection) -> ThreadHead:
-            rows = await _fetch(
-                conn,
-                "UPDATE comments SET status = 'deleted' WHERE id = ? AND status = 'approved'"
-                " RETURNING thread_id",
-                (comment_id,),
-            )
-            if not rows:
-                raise NotFound("This comment does not exist or has already been removed.")
-            return await _bump_thread(
-                conn, rows[0]["thread_id"], "comment_count = comment_count - 1"
-            )
-
-        return await self._write(
-            op, lambda head: self._committed(head, "delete", comment_id, head.comment_count)
-        )
-
     # -- moderation ---------------------------------------------------------------------------
 
     async def list_queue(self, query: QueueQuery) -> list[QueueItem]:
@@ -897,71 +741,6 @@ class SQLiteStorage(ThreadQueries, SiteQueries, AccountQueries, OutboxQueries, S
 
     # -- likes --------------------------------------------------------------------------------
 
-    async def set_like(
-        self,
-        page: PageRef,
-        comment_id: int,
-        voter: str,
-        liked: bool,
-        rate_limit: RateLimit | None,
-        at: datetime,
-        guest_limit: GuestLikeLimit | None = None,
-    ) -> tuple[int, ThreadHead]:
-        async def op(conn: aiosqlite.Connection) -> tuple[int, ThreadHead]:
-            if rate_limit is not None:
-                await _take_rate_token(conn, rate_limit, _ts(at))
-            if comment_id == POST_LIKE:
-                thread_id = await _ensure_thread(conn, page, _ts(at))
-            else:
-                target = await _fetch(
-                    conn,
-                    "SELECT c.thread_id FROM comments c JOIN threads t ON t.id = c.thread_id"
-                    " WHERE c.id = ? AND t.site_id = ? AND t.page_id = ?"
-                    " AND c.status = 'approved'",
-                    (comment_id, page.site_id, page.page_id),
-                )
-                if not target:
-                    raise NotFound("This comment is not on this page, or has been removed.")
-                thread_id = target[0]["thread_id"]
-            if liked:
-                if guest_limit is not None:
-                    await _check_guest_limit(conn, thread_id, comment_id, voter, guest_limit)
-                cursor = await conn.execute(
-                    "INSERT OR IGNORE INTO likes (thread_id, voter, comment_id, created_at,"
-                    " network) VALUES (?, ?, ?, ?, ?)",
-                    (
-                        thread_id,
-                        voter,
-                        comment_id,
-                        _ts(at),
-                        guest_limit.network if guest_limit else "",
-                    ),
-                )
-            else:
-                cursor = await conn.execute(
-                    "DELETE FROM likes WHERE thread_id = ? AND voter = ? AND comment_id = ?",
-                    (thread_id, voter, comment_id),
-                )
-            change = (1 if liked else -1) if cursor.rowcount > 0 else 0
-            if comment_id == POST_LIKE:
-                head = await _bump_thread(
-                    conn, thread_id, "like_count = like_count + ?", (change,), bump=change != 0
-                )
-                return head.like_count, head
-            count_rows = await _fetch(
-                conn,
-                "UPDATE comments SET like_count = like_count + ? WHERE id = ? RETURNING like_count",
-                (change, comment_id),
-            )
-            head = await _bump_thread(conn, thread_id, bump=change != 0)
-            return count_rows[0]["like_count"], head
-
-        def committed(result: tuple[int, ThreadHead]) -> None:
-            count, head = result
-            self._committed(head, "like", comment_id, count)
-
-        return await self._write(op, committed)
-
     # -- users and sessions ---------------------------------------------------------------------
 
     async def dump(self) -> AsyncIterator[RowBatch]:
@@ -1094,15 +873,6 @@ class SQLiteStorage(ThreadQueries, SiteQueries, AccountQueries, OutboxQueries, S
             finally:
                 await conn.execute("COMMIT")
 
-    async def get_voter_likes(self, thread_id: int, voter: str) -> set[int]:
-        async with self._reader() as conn:
-            rows = await _fetch(
-                conn,
-                "SELECT comment_id FROM likes WHERE thread_id = ? AND voter = ?",
-                (thread_id, voter),
-            )
-        return {row["comment_id"] for row in rows}
-
 
 # -- copying: SQLite's storage classes to and from plain Python values --------------------------
 
@@ -1210,12 +980,6 @@ async def _applied_migrations(conn: aiosqlite.Connection) -> set[int]:
     return {row["number"] for row in await _fetch(conn, "SELECT number FROM schema_migrations")}
 
 
-def _limits(rate_limit: RateLimit | Sequence[RateLimit] | None) -> Sequence[RateLimit]:
-    if rate_limit is None:
-        return ()
-    return (rate_limit,) if isinstance(rate_limit, RateLimit) else rate_limit
-
-
 async def _fetch(
     conn: aiosqlite.Connection, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
 ) -> list[sqlite3.Row]:
@@ -1262,34 +1026,6 @@ async def _bump_thread(
         (*params, thread_id),
     )
     return head_from_row(rows[0])
-
-
-async def _spend(conn: aiosqlite.Connection, token: SingleUse, now: float) -> None:
-    """Record a single-use token's use, or raise Conflict when it was used before. Tokens past
-    their expiry are refused before they get here, so their records go."""
-    await conn.execute("DELETE FROM spent_form_tokens WHERE expires_at < ?", (now,))
-    cursor = await conn.execute(
-        "INSERT OR IGNORE INTO spent_form_tokens (token_id, expires_at) VALUES (?, ?)",
-        (token.token_id, _ts(token.expires_at)),
-    )
-    if cursor.rowcount == 0:
-        raise Conflict(token.used)
-
-
-async def _check_guest_limit(
-    conn: aiosqlite.Connection, thread_id: int, comment_id: int, voter: str, limit: GuestLikeLimit
-) -> None:
-    """A new guest like must find room among its network's likes of the comment (the one
-    writer makes the count and the insert that follows it one step)."""
-    rows = await _fetch(
-        conn,
-        "SELECT EXISTS (SELECT 1 FROM likes WHERE thread_id = :thread AND voter = :voter"
-        " AND comment_id = :comment) AS again, (SELECT count(*) FROM likes"
-        " WHERE thread_id = :thread AND comment_id = :comment AND network = :network) AS taken",
-        {"thread": thread_id, "voter": voter, "comment": comment_id, "network": limit.network},
-    )
-    if not rows[0]["again"]:
-        limit.check(rows[0]["taken"])
 
 
 async def _take_rate_token(conn: aiosqlite.Connection, limit: RateLimit, now: float) -> None:
