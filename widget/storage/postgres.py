@@ -28,17 +28,15 @@ from collections.abc import (
     Sequence,
 )
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
-from widget.errors import Conflict, Invalid, NotFound, SetupError, StorageUnavailable
+from widget.errors import Conflict, SetupError, StorageUnavailable
 from widget.records import (
     POST_LIKE,
-    Comment,
-    CommentStatus,
     ExportBatch,
     ImportedLike,
     ImportedThread,
@@ -47,8 +45,6 @@ from widget.records import (
     NewJob,
     PageRef,
     Profile,
-    QueueItem,
-    QueueQuery,
     RateLimit,
     ThreadEvent,
     ThreadEventKind,
@@ -57,28 +53,18 @@ from widget.records import (
 
 from .accounts import mark_ready, prune_rate_limits
 from .base import (
-    COMMENT_COLUMNS,
     COPY_COLUMNS,
     COPY_KEYS,
-    ERASED,
     HEAD_COLUMNS,
-    NOT_ERASED,
-    QUEUE_SEARCH,
-    QUEUE_SELECT,
     VISIBLE_ROOT,
     DryRun,
     EventSink,
     MissedEvents,
     Row,
     RowBatch,
-    comment_from_row,
     export_queries,
     export_row,
-    first_publication,
     head_from_row,
-    like_pattern,
-    queue_item_from_row,
-    status_change,
 )
 from .caching import HeadCache, SiteCache
 from .migrations import migrations, refuse_newer_schema
@@ -139,6 +125,7 @@ POSTGRES = Dialect(
     name="postgres", when=_same, json_in=lambda value: value, json_out=lambda value: value,
     lock_rows=" FOR UPDATE OF c", skip_locked=" FOR UPDATE SKIP LOCKED",
     lock_key="SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", one_of=any_of,
+    contains="{column} ILIKE ?",
 )  # fmt: skip
 
 
@@ -386,183 +373,9 @@ class PostgresStorage(SQLStorage):
 
     # -- moderation ---------------------------------------------------------------------------
 
-    async def list_queue(self, query: QueueQuery) -> list[QueueItem]:
-        params: list[Any] = [list(query.site_ids)]
-        where = ["t.site_id = ANY($1)"]
-        if query.status is not None:
-            params.append(query.status)
-            where.append(f"c.status = ${len(params)}")
-        for text, columns in (
-            (query.text, QUEUE_SEARCH["text"]),
-            (query.author, QUEUE_SEARCH["author"]),
-            (query.page, QUEUE_SEARCH["page"]),
-        ):
-            if text:
-                params.append(like_pattern(text))
-                n = len(params)
-                where.append("(" + " OR ".join(f"{c} ILIKE ${n}" for c in columns) + ")")
-        if query.before_id is not None:
-            params.append(query.before_id)
-            where.append(f"c.id < ${len(params)}")
-        params.append(query.limit)
-        async with self._connection() as conn:
-            rows = await conn.fetch(
-                f"{QUEUE_SELECT} WHERE {' AND '.join(where)}"
-                f" ORDER BY c.id DESC LIMIT ${len(params)}",
-                *params,
-            )
-        return [queue_item_from_row(row, _same) for row in rows]
-
-    async def count_by_status(self, site_ids: Sequence[str]) -> dict[str, dict[str, int]]:
-        counts: dict[str, dict[str, int]] = {site_id: {} for site_id in site_ids}
-        async with self._connection() as conn:
-            rows = await conn.fetch(
-                "SELECT t.site_id, c.status, count(*) AS n FROM comments c"
-                " JOIN threads t ON t.id = c.thread_id WHERE t.site_id = ANY($1)"
-                " GROUP BY t.site_id, c.status",
-                list(site_ids),
-            )
-        for row in rows:
-            counts[row["site_id"]][row["status"]] = row["n"]
-        return counts
-
-    async def set_status(
-        self, comment_ids: Sequence[int], status: CommentStatus, site_ids: Sequence[str]
-    ) -> list[Comment]:
-        async def op(conn: asyncpg.Connection) -> list[tuple[Comment, ThreadHead | None]]:
-            changed: list[tuple[Comment, ThreadHead | None]] = []
-            for comment_id in comment_ids:
-                old = await conn.fetchval(
-                    "SELECT c.status FROM comments c JOIN threads t ON t.id = c.thread_id"
-                    " WHERE c.id = $1 AND t.site_id = ANY($2) FOR UPDATE OF c",
-                    comment_id, list(site_ids),
-                )  # fmt: skip
-                if old is None or old == status:
-                    continue
-                row = await conn.fetchrow(
-                    f"UPDATE comments SET status = $1 WHERE id = $2 RETURNING {COMMENT_COLUMNS}",
-                    status, comment_id,
-                )  # fmt: skip
-                comment = comment_from_row(row, _same)
-                if first_publication(old, status):
-                    await _queue(
-                        conn, [("comment", {"comment": comment_id, "event": "approved"})],
-                        datetime.now(UTC),
-                    )  # fmt: skip
-                delta = status_change(old, status)
-                head = None
-                if delta:
-                    head = await _bump_thread(
-                        conn, comment.thread_id, "comment_count = comment_count + $2", delta
-                    )
-                    kind: ThreadEventKind = "comment" if status == "approved" else "delete"
-                    await _notify(conn, head, kind, comment.id, head.comment_count)
-                changed.append((comment, head))
-            return changed
-
-        changed = await self._write(op)
-        for _, head in changed:
-            if head is not None:
-                self._committed(head)
-        return [comment for comment, _ in changed]
-
-    async def moderate_edit(
-        self, comment_id: int, body_source: str, body_html: str, author_name: str,
-        author_url: str, at: datetime,
-    ) -> Comment:  # fmt: skip
-        async def op(conn: asyncpg.Connection) -> tuple[Comment, ThreadHead | None]:
-            row = await conn.fetchrow(
-                "UPDATE comments SET body_source = $1, body_html = $2, author_name = $3,"
-                f" author_url = $4, edited_at = $5 WHERE id = $6 RETURNING {COMMENT_COLUMNS}",
-                body_source, body_html, author_name, author_url, at, comment_id,
-            )  # fmt: skip
-            if row is None:
-                raise NotFound("This comment does not exist.")
-            comment = comment_from_row(row, _same)
-            if comment.status != "approved":  # not shown: the thread did not change
-                return comment, None
-            head = await _bump_thread(conn, comment.thread_id)
-            await _notify(conn, head, "edit", comment.id, head.comment_count)
-            return comment, head
-
-        comment, head = await self._write(op)
-        if head is not None:
-            self._committed(head)
-        return comment
-
-    async def set_pinned(self, comment_id: int, pinned: bool) -> Comment:
-        async def op(conn: asyncpg.Connection) -> tuple[Comment, ThreadHead]:
-            row = await conn.fetchrow(
-                "UPDATE comments SET pinned = $1 WHERE id = $2 AND parent_id IS NULL"
-                f" RETURNING {COMMENT_COLUMNS}",
-                pinned, comment_id,
-            )  # fmt: skip
-            if row is None:
-                raise Invalid("Only a top-level comment can be pinned.")
-            comment = comment_from_row(row, _same)
-            head = await _bump_thread(conn, comment.thread_id)
-            await _notify(conn, head, "edit", comment.id, head.comment_count)
-            return comment, head
-
-        comment, head = await self._write(op)
-        self._committed(head)
-        return comment
-
-    async def set_closed(self, thread_id: int, closed: bool) -> ThreadHead:
-        async def op(conn: asyncpg.Connection) -> ThreadHead:
-            if not await conn.fetchval("SELECT 1 FROM threads WHERE id = $1", thread_id):
-                raise NotFound("This thread does not exist.")
-            head = await _bump_thread(conn, thread_id, "closed = $2", closed)
-            await _notify(conn, head, "edit", 0, head.comment_count)
-            return head
-
-        head = await self._write(op)
-        self._committed(head)
-        return head
-
     # -- the outbox and subscriptions --------------------------------------------------------
 
     # -- a commenter's own data ---------------------------------------------------------------
-
-    async def author_comments(self, email: str | None, user_id: int | None) -> list[QueueItem]:
-        who, value = _author_match(email, user_id)
-        async with self._connection() as conn:
-            rows = await conn.fetch(
-                f"{QUEUE_SELECT} WHERE {who} AND {NOT_ERASED} ORDER BY c.id",
-                value,
-            )
-        return [queue_item_from_row(row, _same) for row in rows]
-
-    async def erase_author(self, email: str | None, user_id: int | None) -> int:
-        who, value = _author_match(email, user_id)
-
-        async def op(conn: asyncpg.Connection) -> tuple[int, list[ThreadHead]]:
-            rows = await conn.fetch(
-                f"SELECT c.id, c.thread_id, c.status FROM comments c WHERE {who}"
-                f" AND {NOT_ERASED} FOR UPDATE OF c",
-                value,
-            )
-            await conn.execute(
-                f"UPDATE comments SET {ERASED} WHERE id = ANY($1)", [row["id"] for row in rows]
-            )
-            heads: list[ThreadHead] = []
-            for row in rows:
-                if row["status"] == "approved":
-                    head = await _bump_thread(
-                        conn, row["thread_id"], "comment_count = comment_count - 1"
-                    )
-                    await _notify(conn, head, "delete", row["id"], head.comment_count)
-                    heads.append(head)
-            if email:
-                await conn.execute("DELETE FROM subscriptions WHERE email = $1", email.lower())
-            if user_id is not None:
-                await conn.execute("DELETE FROM users WHERE id = $1", user_id)
-            return len(rows), heads
-
-        erased, heads = await self._write(op)
-        for head in heads:
-            self._committed(head)
-        return erased
 
     # -- admins -------------------------------------------------------------------------------
 
@@ -858,14 +671,6 @@ async def _queue(conn: asyncpg.Connection, jobs: Sequence[NewJob], now: datetime
             "INSERT INTO outbox (kind, payload, due_at, created_at) VALUES ($1, $2, $3, $3)",
             [(kind, json.dumps(dict(payload)), now) for kind, payload in jobs],
         )
-
-
-def _author_match(email: str | None, user_id: int | None) -> tuple[str, Any]:
-    if user_id is not None:
-        return "c.user_id = $1", user_id
-    if not email:
-        raise ValueError("an email address or a user id is needed")
-    return "lower(c.author_email) = $1", email.lower()
 
 
 KeyLookup = Callable[[int, str], Awaitable["asyncpg.Record | None"]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .accounts import AccountQueries
 from .comments import CommentQueries
+from .moderation import ModerationQueries
 from .outbox import OutboxQueries
 from .sites import SiteQueries
 from .threads import ThreadQueries
@@ -12,5 +13,7 @@ from .threads import ThreadQueries
 __all__ = ["SQLStorage"]
 
 
-class SQLStorage(CommentQueries, ThreadQueries, SiteQueries, AccountQueries, OutboxQueries):
+class SQLStorage(
+    CommentQueries, ModerationQueries, ThreadQueries, SiteQueries, AccountQueries, OutboxQueries
+):
     pass

@@ -44,11 +44,9 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from widget.errors import Conflict, Invalid, NotFound, SetupError, StorageUnavailable
+from widget.errors import Conflict, SetupError, StorageUnavailable
 from widget.records import (
     POST_LIKE,
-    Comment,
-    CommentStatus,
     ExportBatch,
     ImportedLike,
     ImportedThread,
@@ -57,8 +55,6 @@ from widget.records import (
     NewJob,
     PageRef,
     Profile,
-    QueueItem,
-    QueueQuery,
     RateLimit,
     ThreadEvent,
     ThreadEventKind,
@@ -67,27 +63,17 @@ from widget.records import (
 
 from .accounts import mark_ready, prune_rate_limits
 from .base import (
-    COMMENT_COLUMNS,
     COPY_COLUMNS,
     COPY_KEYS,
-    ERASED,
     HEAD_COLUMNS,
-    NOT_ERASED,
-    QUEUE_SEARCH,
-    QUEUE_SELECT,
     DryRun,
     EventSink,
     MissedEvents,
     Row,
     RowBatch,
-    comment_from_row,
     export_queries,
     export_row,
-    first_publication,
     head_from_row,
-    like_pattern,
-    queue_item_from_row,
-    status_change,
 )
 from .caching import HeadCache, SiteCache
 from .migrations import migrations, refuse_newer_schema, split_statements
@@ -154,7 +140,7 @@ def _param(value: Any) -> Any:
 
 SQLITE = Dialect(
     name="sqlite", when=_dt, json_in=json.dumps, json_out=json.loads, lock_rows="",
-    skip_locked="", lock_key=None, one_of=in_list,
+    skip_locked="", lock_key=None, one_of=in_list, contains="{column} LIKE ? ESCAPE '\\'",
 )  # fmt: skip
 
 
@@ -549,193 +535,9 @@ class SQLiteStorage(SQLStorage):
 
     # -- moderation ---------------------------------------------------------------------------
 
-    async def list_queue(self, query: QueueQuery) -> list[QueueItem]:
-        where = [f"t.site_id IN ({','.join('?' * len(query.site_ids))})"]
-        params: list[Any] = [*query.site_ids]
-        if query.status is not None:
-            where.append("c.status = ?")
-            params.append(query.status)
-        for text, columns in (
-            (query.text, QUEUE_SEARCH["text"]),
-            (query.author, QUEUE_SEARCH["author"]),
-            (query.page, QUEUE_SEARCH["page"]),
-        ):
-            if text:
-                where.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns) + ")")
-                params.extend([like_pattern(text)] * len(columns))
-        if query.before_id is not None:
-            where.append("c.id < ?")
-            params.append(query.before_id)
-        async with self._reader() as conn:
-            rows = await _fetch(
-                conn,
-                f"{QUEUE_SELECT} WHERE {' AND '.join(where)} ORDER BY c.id DESC LIMIT ?",
-                (*params, query.limit),
-            )
-        return [queue_item_from_row(row, _dt) for row in rows]
-
-    async def count_by_status(self, site_ids: Sequence[str]) -> dict[str, dict[str, int]]:
-        counts: dict[str, dict[str, int]] = {site_id: {} for site_id in site_ids}
-        if not site_ids:
-            return counts
-        async with self._reader() as conn:
-            rows = await _fetch(
-                conn,
-                "SELECT t.site_id, c.status, count(*) AS n FROM comments c"
-                " JOIN threads t ON t.id = c.thread_id"
-                f" WHERE t.site_id IN ({','.join('?' * len(site_ids))})"
-                " GROUP BY t.site_id, c.status",
-                tuple(site_ids),
-            )
-        for row in rows:
-            counts[row["site_id"]][row["status"]] = row["n"]
-        return counts
-
-    async def set_status(
-        self, comment_ids: Sequence[int], status: CommentStatus, site_ids: Sequence[str]
-    ) -> list[Comment]:
-        async def op(conn: aiosqlite.Connection) -> list[tuple[Comment, ThreadHead | None]]:
-            changed: list[tuple[Comment, ThreadHead | None]] = []
-            for comment_id in comment_ids:
-                rows = await _fetch(
-                    conn,
-                    "SELECT c.status FROM comments c JOIN threads t ON t.id = c.thread_id"
-                    f" WHERE c.id = ? AND t.site_id IN ({','.join('?' * len(site_ids))})",
-                    (comment_id, *site_ids),
-                )
-                if not rows or rows[0]["status"] == status:
-                    continue
-                updated = await _fetch(
-                    conn,
-                    f"UPDATE comments SET status = ? WHERE id = ? RETURNING {COMMENT_COLUMNS}",
-                    (status, comment_id),
-                )
-                comment = comment_from_row(updated[0], _dt)
-                if first_publication(rows[0]["status"], status):
-                    await _queue(conn, [("comment", {"comment": comment_id, "event": "approved"})],
-                                 time.time())  # fmt: skip
-                delta = status_change(rows[0]["status"], status)
-                head = None
-                if delta:
-                    head = await _bump_thread(
-                        conn, comment.thread_id, "comment_count = comment_count + ?", (delta,)
-                    )
-                changed.append((comment, head))
-            return changed
-
-        def committed(changed: list[tuple[Comment, ThreadHead | None]]) -> None:
-            for comment, head in changed:
-                if head is not None:
-                    kind: ThreadEventKind = "comment" if status == "approved" else "delete"
-                    self._committed(head, kind, comment.id, head.comment_count)
-
-        return [comment for comment, _ in await self._write(op, committed)]
-
-    async def moderate_edit(
-        self, comment_id: int, body_source: str, body_html: str, author_name: str,
-        author_url: str, at: datetime,
-    ) -> Comment:  # fmt: skip
-        async def op(conn: aiosqlite.Connection) -> tuple[Comment, ThreadHead | None]:
-            rows = await _fetch(
-                conn,
-                "UPDATE comments SET body_source = ?, body_html = ?, author_name = ?,"
-                f" author_url = ?, edited_at = ? WHERE id = ? RETURNING {COMMENT_COLUMNS}",
-                (body_source, body_html, author_name, author_url, _ts(at), comment_id),
-            )
-            if not rows:
-                raise NotFound("This comment does not exist.")
-            comment = comment_from_row(rows[0], _dt)
-            if comment.status != "approved":  # not shown: the thread did not change
-                return comment, None
-            return comment, await _bump_thread(conn, comment.thread_id)
-
-        def committed(result: tuple[Comment, ThreadHead | None]) -> None:
-            comment, head = result
-            if head is not None:
-                self._committed(head, "edit", comment.id, head.comment_count)
-
-        comment, _ = await self._write(op, committed)
-        return comment
-
-    async def set_pinned(self, comment_id: int, pinned: bool) -> Comment:
-        async def op(conn: aiosqlite.Connection) -> tuple[Comment, ThreadHead]:
-            rows = await _fetch(
-                conn,
-                "UPDATE comments SET pinned = ? WHERE id = ? AND parent_id IS NULL"
-                f" RETURNING {COMMENT_COLUMNS}",
-                (int(pinned), comment_id),
-            )
-            if not rows:
-                raise Invalid("Only a top-level comment can be pinned.")
-            comment = comment_from_row(rows[0], _dt)
-            return comment, await _bump_thread(conn, comment.thread_id)
-
-        def committed(result: tuple[Comment, ThreadHead]) -> None:
-            comment, head = result
-            self._committed(head, "edit", comment.id, head.comment_count)
-
-        comment, _ = await self._write(op, committed)
-        return comment
-
-    async def set_closed(self, thread_id: int, closed: bool) -> ThreadHead:
-        async def op(conn: aiosqlite.Connection) -> ThreadHead:
-            if not await _fetch(conn, "SELECT 1 FROM threads WHERE id = ?", (thread_id,)):
-                raise NotFound("This thread does not exist.")
-            return await _bump_thread(conn, thread_id, "closed = ?", (int(closed),))
-
-        return await self._write(
-            op, lambda head: self._committed(head, "edit", 0, head.comment_count)
-        )
-
     # -- the outbox and subscriptions --------------------------------------------------------
 
     # -- a commenter's own data ---------------------------------------------------------------
-
-    async def author_comments(self, email: str | None, user_id: int | None) -> list[QueueItem]:
-        who, value = _author_match(email, user_id)
-        async with self._reader() as conn:
-            rows = await _fetch(
-                conn,
-                f"{QUEUE_SELECT} WHERE {who} AND {NOT_ERASED} ORDER BY c.id",
-                (value,),
-            )
-        return [queue_item_from_row(row, _dt) for row in rows]
-
-    async def erase_author(self, email: str | None, user_id: int | None) -> int:
-        who, value = _author_match(email, user_id)
-
-        async def op(conn: aiosqlite.Connection) -> tuple[int, list[tuple[int, ThreadHead]]]:
-            rows = await _fetch(
-                conn,
-                f"SELECT c.id, c.thread_id, c.status FROM comments c WHERE {who} AND {NOT_ERASED}",
-                (value,),
-            )
-            ids = [row["id"] for row in rows]
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                await conn.execute(
-                    f"UPDATE comments SET {ERASED} WHERE id IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                )
-            told: list[tuple[int, ThreadHead]] = []
-            for row in rows:
-                if row["status"] == "approved":
-                    head = await _bump_thread(
-                        conn, row["thread_id"], "comment_count = comment_count - 1"
-                    )
-                    told.append((row["id"], head))
-            if email:
-                await conn.execute("DELETE FROM subscriptions WHERE email = ?", (email.lower(),))
-            if user_id is not None:
-                await conn.execute("DELETE FROM users WHERE id = ?", (user_id,))
-            return len(ids), told
-
-        def committed(result: tuple[int, list[tuple[int, ThreadHead]]]) -> None:
-            for comment_id, head in result[1]:
-                self._committed(head, "delete", comment_id, head.comment_count)
-
-        erased, _ = await self._write(op, committed)
-        return erased
 
     # -- admins -------------------------------------------------------------------------------
 
@@ -913,14 +715,6 @@ async def _queue(conn: aiosqlite.Connection, jobs: Sequence[NewJob], now: float)
         "INSERT INTO outbox (kind, payload, due_at, created_at) VALUES (?, ?, ?, ?)",
         [(kind, json.dumps(dict(payload)), now, now) for kind, payload in jobs],
     )
-
-
-def _author_match(email: str | None, user_id: int | None) -> tuple[str, Any]:
-    if user_id is not None:
-        return "c.user_id = ?", user_id
-    if not email:
-        raise ValueError("an email address or a user id is needed")
-    return "lower(c.author_email) = ?", email.lower()
 
 
 def _is_fault(exc: BaseException) -> bool:
