@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -84,6 +92,10 @@ class Row(Protocol):
     """A database row read by column name (sqlite3.Row, asyncpg.Record)."""
 
     def __getitem__(self, key: str | int, /) -> Any: ...
+
+    def __iter__(self) -> Iterator[Any]: ...  # the values, in the query's order
+
+    def keys(self) -> Iterable[str]: ...
 
 
 def comment_from_row(row: Row, when: Callable[[Any], datetime]) -> Comment:
@@ -292,9 +304,9 @@ def export_queries(site_count: int, by_page: bool, mark: Callable[[int], str]) -
     }  # fmt: skip
 
 
-def export_row(row: Mapping[str, Any], when: Callable[[Any], datetime]) -> dict[str, Any]:
+def export_row(row: Row, when: Callable[[Any], datetime]) -> dict[str, Any]:
     """A row of an export query as plain values: aware datetimes, booleans, parsed JSON."""
-    out = dict(row)
+    out = dict(zip(row.keys(), row, strict=True))  # a row iterates over its values
     for key in ("created_at", "edited_at"):
         if out.get(key) is not None:
             out[key] = when(out[key])

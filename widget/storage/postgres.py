@@ -18,7 +18,6 @@ import itertools
 import json
 import logging
 import re
-from collections import Counter
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
@@ -36,15 +35,8 @@ import asyncpg
 
 from widget.errors import Conflict, SetupError, StorageUnavailable
 from widget.records import (
-    POST_LIKE,
-    ExportBatch,
-    ImportedLike,
-    ImportedThread,
-    ImportItem,
-    ImportTally,
     NewJob,
     PageRef,
-    Profile,
     RateLimit,
     ThreadEvent,
     ThreadEventKind,
@@ -54,16 +46,12 @@ from widget.records import (
 from .accounts import mark_ready, prune_rate_limits
 from .base import (
     COPY_COLUMNS,
-    COPY_KEYS,
     HEAD_COLUMNS,
     VISIBLE_ROOT,
-    DryRun,
     EventSink,
     MissedEvents,
     Row,
     RowBatch,
-    export_queries,
-    export_row,
     head_from_row,
 )
 from .caching import HeadCache, SiteCache
@@ -125,7 +113,8 @@ POSTGRES = Dialect(
     name="postgres", when=_same, json_in=lambda value: value, json_out=lambda value: value,
     lock_rows=" FOR UPDATE OF c", skip_locked=" FOR UPDATE SKIP LOCKED",
     lock_key="SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", one_of=any_of,
-    contains="{column} ILIKE ?",
+    contains="{column} ILIKE ?", time_type="timestamptz", flag_type="boolean",
+    copied_out=lambda columns, row: tuple(row),
 )  # fmt: skip
 
 
@@ -385,119 +374,6 @@ class PostgresStorage(SQLStorage):
 
     # -- moving in and out --------------------------------------------------------------------
 
-    async def import_comments(
-        self, site_id: str, items: AsyncIterable[ImportItem], *,
-        dry_run: bool = False,
-    ) -> ImportTally:  # fmt: skip
-        async def op(conn: asyncpg.Connection) -> tuple[list[ThreadHead], ImportTally]:
-            tally = ImportTally()
-            threads: dict[str, int] = {}
-            approved: Counter[int] = Counter()  # new approved comments, by thread
-
-            async def thread_of(page: PageRef, at: datetime) -> int:
-                if page.page_id not in threads:
-                    known = await conn.fetchval(
-                        "SELECT id FROM threads WHERE site_id = $1 AND page_id = $2",
-                        site_id, page.page_id,
-                    )  # fmt: skip
-                    tally.threads_created += known is None
-                    threads[page.page_id] = await _ensure_thread(conn, page, at)
-                return threads[page.page_id]
-
-            # `import_key <> ''` lets the partial index serve the lookup: the planner cannot
-            # tell that a parameter is never ''. Without it each lookup scans the thread.
-            async def keyed(thread_id: int, key: str) -> asyncpg.Record | None:
-                row: asyncpg.Record | None = await conn.fetchrow(
-                    "SELECT id, root_id, depth FROM comments"
-                    " WHERE thread_id = $1 AND import_key = $2 AND import_key <> ''",
-                    thread_id, key,
-                )  # fmt: skip
-                return row
-
-            async for item in items:
-                if isinstance(item, ImportedThread):
-                    thread_id = await thread_of(item.page, item.created_at)
-                    if item.closed:
-                        await conn.execute(
-                            "UPDATE threads SET closed = true WHERE id = $1", thread_id
-                        )
-                    continue
-                if isinstance(item, ImportedLike):
-                    if item.page_id in threads:
-                        tally.likes += await _import_like(conn, threads[item.page_id], item, keyed)
-                    continue
-                thread_id = await thread_of(item.page, item.created_at)
-                user_id = await _imported_user(conn, item.user, item.created_at)
-                row = await conn.fetchrow(
-                    IMPORT_COMMENT, thread_id, item.key, item.parent_key, item.status,
-                    item.author_name, item.author_email, item.author_url, item.body_source,
-                    item.body_html, item.remote_ip, item.like_count, item.created_at,
-                    item.edited_at, user_id, item.author_avatar, item.author_provider,
-                    item.pinned,
-                )  # fmt: skip
-                if row is None:
-                    tally.duplicates.append(item.key)
-                    continue
-                if item.parent_key and row["parent_id"] is None:
-                    tally.orphans.append(item.key)
-                tally.imported += 1
-                approved[thread_id] += item.status == "approved"
-            heads = [
-                await _bump_thread(conn, thread_id, "comment_count = comment_count + $2",
-                                   approved[thread_id])
-                for thread_id in threads.values()
-            ]  # fmt: skip
-            if dry_run:
-                raise DryRun(tally)
-            return heads, tally
-
-        try:
-            heads, tally = await self._write(op)
-        except DryRun as done:
-            return done.tally
-        for head in heads:
-            self._heads.committed(head)
-        return tally
-
-    async def export(
-        self, site_ids: Sequence[str], page_id: str | None
-    ) -> AsyncIterator[ExportBatch]:
-        queries = export_queries(len(site_ids), page_id is not None, lambda n: f"${n}")
-        scoped = [*site_ids, *([page_id] if page_id is not None else [])]
-        async with (
-            self._connection() as conn,
-            conn.transaction(isolation="repeatable_read", readonly=True),
-        ):
-            for table, query in queries.items():
-                params = site_ids if table in ("sites", "site_origins") else scoped
-                batch: list[dict[str, Any]] = []
-                async for record in conn.cursor(query, *params, prefetch=COPY_BATCH):
-                    batch.append(export_row(record, _same))
-                    if len(batch) >= COPY_BATCH:
-                        yield ExportBatch(table, batch)
-                        batch = []
-                if batch:
-                    yield ExportBatch(table, batch)
-
-    async def dump(self) -> AsyncIterator[RowBatch]:
-        async with (
-            self._connection() as conn,
-            conn.transaction(isolation="repeatable_read", readonly=True),
-        ):
-            for table, columns in COPY_COLUMNS.items():
-                query = (
-                    f"SELECT {', '.join(columns)} FROM {table}"
-                    f" ORDER BY {', '.join(COPY_KEYS[table])}"
-                )
-                batch: list[tuple[Any, ...]] = []
-                async for record in conn.cursor(query, prefetch=COPY_BATCH):
-                    batch.append(tuple(record))
-                    if len(batch) == COPY_BATCH:
-                        yield RowBatch(table, batch)
-                        batch = []
-                if batch:
-                    yield RowBatch(table, batch)
-
     async def restore(self, batches: AsyncIterable[RowBatch]) -> dict[str, int]:
         async def op(conn: asyncpg.Connection) -> dict[str, int]:
             if await conn.fetchval("SELECT 1 FROM sites LIMIT 1"):
@@ -673,64 +549,5 @@ async def _queue(conn: asyncpg.Connection, jobs: Sequence[NewJob], now: datetime
         )
 
 
-KeyLookup = Callable[[int, str], Awaitable["asyncpg.Record | None"]]
-
 # One imported comment in one statement: its parent found by key (or none: top level), and
 # nothing written when its key is already in the thread (no row returned).
-IMPORT_COMMENT = (
-    "INSERT INTO comments (thread_id, parent_id, root_id, depth, status, author_name,"
-    " author_email, author_url, body_source, body_html, remote_ip, like_count, created_at,"
-    " edited_at, user_id, author_avatar, author_provider, pinned, import_key)"
-    " SELECT $1::bigint, p.id, coalesce(p.root_id, p.id), coalesce(p.depth + 1, 1),"
-    " $4::text, $5::text, $6::text, $7::text, $8::text, $9::text, $10::text, $11::integer,"
-    " $12::timestamptz, $13::timestamptz, $14::bigint, $15::text, $16::text, $17::boolean,"
-    " $2::text FROM (SELECT 1) AS one LEFT JOIN comments p"
-    " ON p.thread_id = $1 AND p.import_key = $3::text AND p.import_key <> ''"
-    " WHERE NOT EXISTS (SELECT 1 FROM comments d WHERE d.thread_id = $1"
-    " AND d.import_key = $2 AND d.import_key <> '') RETURNING parent_id"
-)
-
-
-async def _import_like(
-    conn: asyncpg.Connection, thread_id: int, like: ImportedLike, keyed: KeyLookup
-) -> int:
-    """Store one imported like; 1 if it was new. Likes of comments keep the counts imported
-    with them; a like of the page adds to the page's count."""
-    comment_id = POST_LIKE
-    if like.comment_key is not None:
-        target = await keyed(thread_id, like.comment_key)
-        if target is None:
-            return 0
-        comment_id = target["id"]
-    voter = like.voter
-    if like.user is not None:
-        voter = f"user:{await _imported_user(conn, like.user, like.created_at)}"
-    elif voter.startswith("user:"):
-        return 0  # "user:N" would name whoever is user N in this database
-    added = await conn.fetchval(
-        "INSERT INTO likes (thread_id, voter, comment_id, created_at) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT DO NOTHING RETURNING 1",
-        thread_id, voter, comment_id, like.created_at,
-    )  # fmt: skip
-    if added and comment_id == POST_LIKE:
-        await conn.execute(
-            "UPDATE threads SET like_count = like_count + 1 WHERE id = $1", thread_id
-        )
-    return 1 if added else 0
-
-
-async def _imported_user(
-    conn: asyncpg.Connection, profile: Profile | None, at: datetime
-) -> int | None:
-    """The id of an imported comment's signed-in author, added if unknown (a later sign-in
-    with the same provider identity finds their comments theirs)."""
-    if profile is None:
-        return None
-    user_id: int = await conn.fetchval(
-        "INSERT INTO users (provider, subject, name, email, avatar_url, profile_url, created_at,"
-        " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (provider, subject)"
-        " DO UPDATE SET provider = excluded.provider RETURNING id",
-        profile.provider, profile.subject, profile.name, profile.email, profile.avatar_url,
-        profile.profile_url, at,
-    )  # fmt: skip
-    return user_id

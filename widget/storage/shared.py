@@ -7,6 +7,7 @@ from .accounts import AccountQueries
 from .comments import CommentQueries
 from .moderation import ModerationQueries
 from .outbox import OutboxQueries
+from .porting import PortingQueries
 from .sites import SiteQueries
 from .threads import ThreadQueries
 
@@ -14,6 +15,12 @@ __all__ = ["SQLStorage"]
 
 
 class SQLStorage(
-    CommentQueries, ModerationQueries, ThreadQueries, SiteQueries, AccountQueries, OutboxQueries
+    CommentQueries,
+    ModerationQueries,
+    ThreadQueries,
+    SiteQueries,
+    AccountQueries,
+    OutboxQueries,
+    PortingQueries,
 ):
     pass

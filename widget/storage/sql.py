@@ -37,6 +37,10 @@ class Dialect:
     json_out: Callable[[Any], Any]  # a JSON column's stored value as Python values
     lock_rows: str  # locks the rows of `c` a SELECT read until commit ("" with one writer)
     skip_locked: str  # appended to a SELECT of jobs to claim
+    time_type: str  # what a time is stored as, for CAST
+    flag_type: str  # what a flag is stored as, for CAST
+    # A row of COPY_COLUMNS[table] as plain values (aware datetimes, bools, dicts): for dumps.
+    copied_out: Callable[[tuple[str, ...], Row], tuple[Any, ...]]
     contains: str  # `{column}` matches a like_pattern parameter, whatever the letters' case
     # A statement that makes writes naming the same key (its one parameter) take turns until
     # commit; None when there is one writer anyway.

@@ -28,7 +28,6 @@ import logging
 import os
 import sqlite3
 import time
-from collections import Counter
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
@@ -46,15 +45,8 @@ import aiosqlite
 
 from widget.errors import Conflict, SetupError, StorageUnavailable
 from widget.records import (
-    POST_LIKE,
-    ExportBatch,
-    ImportedLike,
-    ImportedThread,
-    ImportItem,
-    ImportTally,
     NewJob,
     PageRef,
-    Profile,
     RateLimit,
     ThreadEvent,
     ThreadEventKind,
@@ -64,15 +56,11 @@ from widget.records import (
 from .accounts import mark_ready, prune_rate_limits
 from .base import (
     COPY_COLUMNS,
-    COPY_KEYS,
     HEAD_COLUMNS,
-    DryRun,
     EventSink,
     MissedEvents,
     Row,
     RowBatch,
-    export_queries,
-    export_row,
     head_from_row,
 )
 from .caching import HeadCache, SiteCache
@@ -140,7 +128,9 @@ def _param(value: Any) -> Any:
 
 SQLITE = Dialect(
     name="sqlite", when=_dt, json_in=json.dumps, json_out=json.loads, lock_rows="",
-    skip_locked="", lock_key=None, one_of=in_list, contains="{column} LIKE ? ESCAPE '\\'",
+    skip_locked="", lock_key=None, one_of=in_list, time_type="REAL", flag_type="INTEGER",
+    copied_out=lambda columns, row: _from_sqlite(columns, row),
+    contains="{column} LIKE ? ESCAPE '\\'",
 )  # fmt: skip
 
 
@@ -545,21 +535,6 @@ class SQLiteStorage(SQLStorage):
 
     # -- users and sessions ---------------------------------------------------------------------
 
-    async def dump(self) -> AsyncIterator[RowBatch]:
-        async with self._reader() as conn:
-            await conn.execute("BEGIN")  # one snapshot for every table
-            try:
-                for table, columns in COPY_COLUMNS.items():
-                    cursor = await conn.execute(
-                        f"SELECT {', '.join(columns)} FROM {table}"
-                        f" ORDER BY {', '.join(COPY_KEYS[table])}"
-                    )
-                    while rows := await cursor.fetchmany(COPY_BATCH):
-                        yield RowBatch(table, [_from_sqlite(columns, row) for row in rows])
-                    await cursor.close()
-            finally:
-                await conn.execute("COMMIT")
-
     async def restore(self, batches: AsyncIterable[RowBatch]) -> dict[str, int]:
         async def op(conn: aiosqlite.Connection) -> dict[str, int]:
             if await _fetch(conn, "SELECT 1 FROM sites LIMIT 1"):
@@ -579,102 +554,6 @@ class SQLiteStorage(SQLStorage):
 
     # -- moving in and out --------------------------------------------------------------------
 
-    async def import_comments(
-        self, site_id: str, items: AsyncIterable[ImportItem], *,
-        dry_run: bool = False,
-    ) -> ImportTally:  # fmt: skip
-        async def op(conn: aiosqlite.Connection) -> tuple[list[ThreadHead], ImportTally]:
-            tally = ImportTally()
-            threads: dict[str, int] = {}
-            approved: Counter[int] = Counter()  # new approved comments, by thread
-
-            async def thread_of(page: PageRef, at: datetime) -> int:
-                if page.page_id not in threads:
-                    known = await _fetch(
-                        conn, "SELECT id FROM threads WHERE site_id = ? AND page_id = ?",
-                        (site_id, page.page_id),
-                    )  # fmt: skip
-                    tally.threads_created += not known
-                    threads[page.page_id] = await _ensure_thread(conn, page, _ts(at))
-                return threads[page.page_id]
-
-            # `import_key <> ''` lets the partial index serve the lookup: the planner cannot
-            # tell that a parameter is never ''. Without it each lookup scans the thread.
-            async def keyed(thread_id: int, key: str) -> sqlite3.Row | None:
-                rows = await _fetch(
-                    conn,
-                    "SELECT id, root_id, depth FROM comments"
-                    " WHERE thread_id = ? AND import_key = ? AND import_key <> ''",
-                    (thread_id, key),
-                )
-                return rows[0] if rows else None
-
-            async for item in items:
-                if isinstance(item, ImportedThread):
-                    thread_id = await thread_of(item.page, item.created_at)
-                    if item.closed:
-                        await conn.execute(
-                            "UPDATE threads SET closed = 1 WHERE id = ?", (thread_id,)
-                        )
-                    continue
-                if isinstance(item, ImportedLike):
-                    if item.page_id in threads:
-                        tally.likes += await _import_like(conn, threads[item.page_id], item, keyed)
-                    continue
-                thread_id = await thread_of(item.page, item.created_at)
-                user_id = await _imported_user(conn, item.user, item.created_at)
-                rows = await _fetch(conn, IMPORT_COMMENT, {
-                    "thread": thread_id, "key": item.key, "parent": item.parent_key,
-                    "status": item.status, "name": item.author_name, "email": item.author_email,
-                    "url": item.author_url, "source": item.body_source, "html": item.body_html,
-                    "ip": item.remote_ip, "likes": item.like_count,
-                    "created": _ts(item.created_at),
-                    "edited": _ts(item.edited_at) if item.edited_at else None, "user": user_id,
-                    "avatar": item.author_avatar, "provider": item.author_provider,
-                    "pinned": int(item.pinned),
-                })  # fmt: skip
-                if not rows:
-                    tally.duplicates.append(item.key)
-                    continue
-                if item.parent_key and rows[0]["parent_id"] is None:
-                    tally.orphans.append(item.key)
-                tally.imported += 1
-                approved[thread_id] += item.status == "approved"
-            heads = [
-                await _bump_thread(conn, thread_id, "comment_count = comment_count + ?",
-                                   (approved[thread_id],))
-                for thread_id in threads.values()
-            ]  # fmt: skip
-            if dry_run:
-                raise DryRun(tally)
-            return heads, tally
-
-        def committed(result: tuple[list[ThreadHead], ImportTally]) -> None:
-            for head in result[0]:
-                self._heads.committed(head)
-
-        try:
-            return (await self._write(op, committed))[1]
-        except DryRun as done:
-            return done.tally
-
-    async def export(
-        self, site_ids: Sequence[str], page_id: str | None
-    ) -> AsyncIterator[ExportBatch]:
-        queries = export_queries(len(site_ids), page_id is not None, lambda _: "?")
-        scoped = [*site_ids, *([page_id] if page_id is not None else [])]
-        async with self._reader() as conn:
-            await conn.execute("BEGIN")  # one snapshot for every table
-            try:
-                for table, query in queries.items():
-                    params = site_ids if table in ("sites", "site_origins") else scoped
-                    cursor = await conn.execute(query, list(params))
-                    while rows := await cursor.fetchmany(COPY_BATCH):
-                        yield ExportBatch(table, [export_row(dict(row), _dt) for row in rows])
-                    await cursor.close()
-            finally:
-                await conn.execute("COMMIT")
-
 
 # -- copying: SQLite's storage classes to and from plain Python values --------------------------
 
@@ -684,7 +563,7 @@ _FLAGS = {"notify", "pinned", "closed"}
 COPY_BATCH = 1000  # rows per batch
 
 
-def _from_sqlite(columns: tuple[str, ...], row: sqlite3.Row) -> tuple[Any, ...]:
+def _from_sqlite(columns: tuple[str, ...], row: Row) -> tuple[Any, ...]:
     values = []
     for column, value in zip(columns, row, strict=True):
         if column in _TIMES and value is not None:
@@ -832,65 +711,5 @@ async def _take_rate_token(conn: aiosqlite.Connection, limit: RateLimit, now: fl
     )
 
 
-KeyLookup = Callable[[int, str], Awaitable["sqlite3.Row | None"]]
-
 # One imported comment in one statement: its parent found by key (or none: top level), and
 # nothing written when its key is already in the thread (no row returned).
-IMPORT_COMMENT = (
-    "INSERT INTO comments (thread_id, parent_id, root_id, depth, status, author_name,"
-    " author_email, author_url, body_source, body_html, remote_ip, like_count, created_at,"
-    " edited_at, user_id, author_avatar, author_provider, pinned, import_key)"
-    " SELECT :thread, p.id, coalesce(p.root_id, p.id), coalesce(p.depth + 1, 1), :status,"
-    " :name, :email, :url, :source, :html, :ip, :likes, :created, :edited, :user, :avatar,"
-    " :provider, :pinned, :key FROM (SELECT 1) AS one LEFT JOIN comments p"
-    " ON p.thread_id = :thread AND p.import_key = :parent AND p.import_key <> ''"
-    " WHERE NOT EXISTS (SELECT 1 FROM comments d WHERE d.thread_id = :thread"
-    " AND d.import_key = :key AND d.import_key <> '') RETURNING parent_id"
-)
-
-
-async def _import_like(
-    conn: aiosqlite.Connection, thread_id: int, like: ImportedLike, keyed: KeyLookup
-) -> int:
-    """Store one imported like; 1 if it was new. Likes of comments keep the counts imported
-    with them; a like of the page adds to the page's count."""
-    comment_id = POST_LIKE
-    if like.comment_key is not None:
-        target = await keyed(thread_id, like.comment_key)
-        if target is None:
-            return 0
-        comment_id = target["id"]
-    voter = like.voter
-    if like.user is not None:
-        voter = f"user:{await _imported_user(conn, like.user, like.created_at)}"
-    elif voter.startswith("user:"):
-        return 0  # "user:N" would name whoever is user N in this database
-    cursor = await conn.execute(
-        "INSERT INTO likes (thread_id, voter, comment_id, created_at) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT DO NOTHING",
-        (thread_id, voter, comment_id, _ts(like.created_at)),
-    )
-    added = cursor.rowcount
-    if added and comment_id == POST_LIKE:
-        await conn.execute(
-            "UPDATE threads SET like_count = like_count + 1 WHERE id = ?", (thread_id,)
-        )
-    return int(added)
-
-
-async def _imported_user(
-    conn: aiosqlite.Connection, profile: Profile | None, at: datetime
-) -> int | None:
-    """The id of an imported comment's signed-in author, added if unknown (a later sign-in
-    with the same provider identity finds their comments theirs)."""
-    if profile is None:
-        return None
-    rows = await _fetch(
-        conn,
-        "INSERT INTO users (provider, subject, name, email, avatar_url, profile_url, created_at,"
-        " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (provider, subject)"
-        " DO UPDATE SET provider = excluded.provider RETURNING id",
-        (profile.provider, profile.subject, profile.name, profile.email, profile.avatar_url,
-         profile.profile_url, _ts(at), _ts(at)),
-    )  # fmt: skip
-    return int(rows[0]["id"])
