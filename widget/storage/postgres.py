@@ -35,9 +35,6 @@ import asyncpg
 
 from widget.errors import Conflict, SetupError, StorageUnavailable
 from widget.records import (
-    NewJob,
-    PageRef,
-    RateLimit,
     ThreadEvent,
     ThreadEventKind,
     ThreadHead,
@@ -46,13 +43,10 @@ from widget.records import (
 from .accounts import mark_ready, prune_rate_limits
 from .base import (
     COPY_COLUMNS,
-    HEAD_COLUMNS,
-    VISIBLE_ROOT,
     EventSink,
     MissedEvents,
     Row,
     RowBatch,
-    head_from_row,
 )
 from .caching import HeadCache, SiteCache
 from .migrations import migrations, refuse_newer_schema
@@ -65,7 +59,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_VISIBLE_ROOT = "thread_id = $1 AND parent_id IS NULL AND " + VISIBLE_ROOT
 # What says that the database cannot serve right now, not that a query is wrong.
 _UNAVAILABLE = (
     OSError,  # refused, reset, unreachable, timed out
@@ -94,7 +87,6 @@ def _same(moment: datetime) -> datetime:
 EVENTS_CHANNEL = "widget_events"
 SITES_CHANNEL = "widget_sites"
 HEAD_CACHE_ENTRIES = 20_000
-COPY_BATCH = 1000  # rows per batch when dumping
 LISTEN_RETRY_S = 1.0
 LISTEN_PROBE_S = 30.0
 
@@ -485,68 +477,8 @@ def _cannot_use(url: str, exc: BaseException) -> str:
     return f"cannot prepare {database} ({reason})."
 
 
-async def _ensure_thread(conn: asyncpg.Connection, page: PageRef, now: datetime) -> int:
-    """The id of the page's thread, created if the page has none yet."""
-    thread_id: int = await conn.fetchval(
-        "INSERT INTO threads (site_id, page_id, url, title, created_at) VALUES ($1, $2, $3, $4, $5)"
-        " ON CONFLICT (site_id, page_id) DO UPDATE SET site_id = excluded.site_id RETURNING id",
-        page.site_id, page.page_id, page.url, page.title, now,
-    )  # fmt: skip
-    return thread_id
-
-
-async def _notify(
-    conn: asyncpg.Connection, head: ThreadHead, kind: ThreadEventKind, comment_id: int, count: int
-) -> None:
-    """Tell every instance, when (and only if) this transaction commits."""
-    event = ThreadEvent(head.site_id, head.page_id, kind, comment_id, head.version, count)
-    await conn.execute("SELECT pg_notify($1, $2)", EVENTS_CHANNEL, event.to_json())
-
-
 async def _notify_site(conn: asyncpg.Connection, site_id: str) -> None:
     await conn.execute("SELECT pg_notify($1, $2)", SITES_CHANNEL, site_id)
-
-
-async def _exists(conn: asyncpg.Connection, where: str, *params: Any) -> bool:
-    return bool(await conn.fetchval(f"SELECT 1 FROM comments WHERE {where} LIMIT 1", *params))
-
-
-async def _bump_thread(
-    conn: asyncpg.Connection, thread_id: int, changes: str = "", *params: Any, bump: bool = True
-) -> ThreadHead:
-    """Apply `changes` ($2… are `params`) to a thread and, when `bump`, move its version on."""
-    assignments = (
-        ", ".join(part for part in ("version = version + 1" if bump else "", changes) if part)
-        or "version = version"
-    )
-    row = await conn.fetchrow(
-        f"UPDATE threads SET {assignments} WHERE id = $1 RETURNING {HEAD_COLUMNS}",
-        thread_id, *params,
-    )  # fmt: skip
-    return head_from_row(row)
-
-
-async def _take_rate_token(conn: asyncpg.Connection, limit: RateLimit, now: float) -> None:
-    """RateLimit.take, made safe for many instances by locking the key's row for the rest of
-    the transaction."""
-    await conn.execute(
-        "INSERT INTO rate_limits (key, due_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        limit.key, now,
-    )  # fmt: skip
-    stored = await conn.fetchval(
-        "SELECT due_at FROM rate_limits WHERE key = $1 FOR UPDATE", limit.key
-    )
-    await conn.execute(
-        "UPDATE rate_limits SET due_at = $2 WHERE key = $1", limit.key, limit.take(stored, now)
-    )
-
-
-async def _queue(conn: asyncpg.Connection, jobs: Sequence[NewJob], now: datetime) -> None:
-    if jobs:
-        await conn.executemany(
-            "INSERT INTO outbox (kind, payload, due_at, created_at) VALUES ($1, $2, $3, $3)",
-            [(kind, json.dumps(dict(payload)), now) for kind, payload in jobs],
-        )
 
 
 # One imported comment in one statement: its parent found by key (or none: top level), and

@@ -45,9 +45,6 @@ import aiosqlite
 
 from widget.errors import Conflict, SetupError, StorageUnavailable
 from widget.records import (
-    NewJob,
-    PageRef,
-    RateLimit,
     ThreadEvent,
     ThreadEventKind,
     ThreadHead,
@@ -56,12 +53,10 @@ from widget.records import (
 from .accounts import mark_ready, prune_rate_limits
 from .base import (
     COPY_COLUMNS,
-    HEAD_COLUMNS,
     EventSink,
     MissedEvents,
     Row,
     RowBatch,
-    head_from_row,
 )
 from .caching import HeadCache, SiteCache
 from .migrations import migrations, refuse_newer_schema, split_statements
@@ -458,9 +453,6 @@ class SQLiteStorage(SQLStorage):
             event = ThreadEvent(head.site_id, head.page_id, kind, comment_id, head.version, count)
             self._event_sink(event)
 
-    def _forget_site(self, site_id: str) -> None:
-        self._sites.forget(site_id)
-
     def _forget_cached(self) -> None:
         self._heads.clear()
         self._sites.forget()
@@ -560,7 +552,6 @@ class SQLiteStorage(SQLStorage):
 _TIMES = {"created_at", "edited_at", "updated_at", "expires_at", "confirmed_at", "due_at",
           "locked_until", "failed_at"}  # fmt: skip
 _FLAGS = {"notify", "pinned", "closed"}
-COPY_BATCH = 1000  # rows per batch
 
 
 def _from_sqlite(columns: tuple[str, ...], row: Row) -> tuple[Any, ...]:
@@ -587,13 +578,6 @@ def _to_sqlite(columns: tuple[str, ...], row: tuple[Any, ...]) -> tuple[Any, ...
             value = json.dumps(value)
         values.append(value)
     return tuple(values)
-
-
-async def _queue(conn: aiosqlite.Connection, jobs: Sequence[NewJob], now: float) -> None:
-    await conn.executemany(
-        "INSERT INTO outbox (kind, payload, due_at, created_at) VALUES (?, ?, ?, ?)",
-        [(kind, json.dumps(dict(payload)), now, now) for kind, payload in jobs],
-    )
 
 
 def _is_fault(exc: BaseException) -> bool:
@@ -657,58 +641,6 @@ async def _fetch(
     conn: aiosqlite.Connection, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
 ) -> list[sqlite3.Row]:
     return list(await conn.execute_fetchall(sql, params))
-
-
-async def _ensure_thread(conn: aiosqlite.Connection, page: PageRef, now: float) -> int:
-    """The id of the page's thread, created if the page has none yet."""
-    rows = await _fetch(
-        conn,
-        "INSERT INTO threads (site_id, page_id, url, title, created_at) VALUES (?, ?, ?, ?, ?)"
-        " ON CONFLICT (site_id, page_id) DO UPDATE SET site_id = excluded.site_id"
-        " RETURNING id",
-        (page.site_id, page.page_id, page.url, page.title, now),
-    )
-    return int(rows[0]["id"])
-
-
-async def _exists(conn: aiosqlite.Connection, where: str, params: Sequence[Any]) -> bool:
-    rows = await _fetch(
-        conn,
-        f"SELECT 1 FROM comments WHERE {where} LIMIT 1",
-        params,
-    )
-    return bool(rows)
-
-
-async def _bump_thread(
-    conn: aiosqlite.Connection,
-    thread_id: int,
-    changes: str = "",
-    params: Sequence[Any] = (),
-    *,
-    bump: bool = True,
-) -> ThreadHead:
-    """Apply `changes` to a thread and, when `bump`, move its version on; return its head."""
-    assignments = (
-        ", ".join(part for part in ("version = version + 1" if bump else "", changes) if part)
-        or "version = version"
-    )
-    rows = await _fetch(
-        conn,
-        f"UPDATE threads SET {assignments} WHERE id = ? RETURNING {HEAD_COLUMNS}",
-        (*params, thread_id),
-    )
-    return head_from_row(rows[0])
-
-
-async def _take_rate_token(conn: aiosqlite.Connection, limit: RateLimit, now: float) -> None:
-    """RateLimit.take against the stored state (the one writer serialises it)."""
-    rows = await _fetch(conn, "SELECT due_at FROM rate_limits WHERE key = ?", (limit.key,))
-    await conn.execute(
-        "INSERT INTO rate_limits (key, due_at) VALUES (?, ?)"
-        " ON CONFLICT (key) DO UPDATE SET due_at = excluded.due_at",
-        (limit.key, limit.take(rows[0]["due_at"] if rows else None, now)),
-    )
 
 
 # One imported comment in one statement: its parent found by key (or none: top level), and
