@@ -41,7 +41,8 @@ from widget.records import (
     User,
 )
 
-from .base import COPY_COLUMNS, DryRun, RowBatch, Storage
+from .base import COPY_COLUMNS, DryRun, RowBatch
+from .shared import Storage
 
 if TYPE_CHECKING:
     from widget.config import Settings

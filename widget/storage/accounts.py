@@ -60,6 +60,9 @@ async def _provider_app(db: Db, provider: str, instance: str) -> tuple[str, str]
 
 class AccountQueries(SQLBackend):
     async def take_rate_limits(self, limits: Sequence[RateLimit], at: datetime) -> None:
+        """Count one event against each limit; raises RateLimited (counting none) when any
+        has no room."""
+
         async def op(db: Db) -> None:
             for limit in limits:
                 await take_rate_token(db, limit, at.timestamp())
@@ -69,6 +72,8 @@ class AccountQueries(SQLBackend):
     # -- users and their sessions -------------------------------------------------------------
 
     async def upsert_user(self, profile: Profile, at: datetime) -> User:
+        """The user for (provider, subject), created or brought up to date from `profile`."""
+
         async def op(db: Db) -> User:
             row = await db.fetch_one(
                 "INSERT INTO users (provider, subject, name, email, avatar_url, profile_url,"
@@ -106,6 +111,9 @@ class AccountQueries(SQLBackend):
     async def take_login_code(
         self, code_hash: str | None, challenge: str, now: datetime
     ) -> int | None:
+        """Use a login code once: the user id of the unexpired code with this challenge (and
+        this hash, when given), which is deleted; None when there is none."""
+
         async def op(db: Db) -> int | None:
             user_id = await db.fetch_value(
                 "DELETE FROM login_codes WHERE challenge = ? AND expires_at >= ?"
@@ -117,6 +125,8 @@ class AccountQueries(SQLBackend):
         return await self._run(op)
 
     async def add_sign_in_failure(self, challenge: str, message: str, expires_at: datetime) -> None:
+        """Record why the sign-in of `challenge` failed (replacing an earlier reason)."""
+
         async def op(db: Db) -> None:
             await db.execute("DELETE FROM sign_in_failures WHERE expires_at < ?", datetime.now(UTC))
             await db.execute(
@@ -129,6 +139,8 @@ class AccountQueries(SQLBackend):
         await self._run(op)
 
     async def take_sign_in_failure(self, challenge: str, now: datetime) -> str | None:
+        """The unexpired failure of `challenge`, once (it is deleted); None when there is none."""
+
         async def op(db: Db) -> str | None:
             message = await db.fetch_value(
                 "DELETE FROM sign_in_failures WHERE challenge = ? AND expires_at >= ?"
@@ -166,12 +178,16 @@ class AccountQueries(SQLBackend):
         await self._run(op)
 
     async def get_provider_app(self, provider: str, instance: str) -> tuple[str, str] | None:
+        """(client id, client secret) registered with a provider's instance (Mastodon)."""
         async with self._read() as db:
             return await _provider_app(db, provider, instance)
 
     async def add_provider_app(
         self, provider: str, instance: str, client_id: str, client_secret: str
     ) -> tuple[str, str]:
+        """Keep an app registration; when one exists already (another instance was quicker),
+        that one is kept and returned."""
+
         async def op(db: Db) -> tuple[str, str]:
             await db.execute(
                 "INSERT INTO provider_apps (provider, instance, client_id, client_secret,"
@@ -189,6 +205,8 @@ class AccountQueries(SQLBackend):
     async def add_admin(
         self, email: str, password_hash: str, sites: Sequence[str] | None, at: datetime
     ) -> Admin:
+        """Raises Conflict when an admin has this email address."""
+
         async def op(db: Db) -> Admin:
             row = await db.fetch_one(
                 "INSERT INTO admins (email, password_hash, sites, created_at)"
@@ -236,6 +254,7 @@ class AccountQueries(SQLBackend):
             return [admin_from_row(row, db.dialect.when) for row in rows]
 
     async def get_admin_login(self, email: str) -> tuple[Admin, str] | None:
+        """The admin with this email and their password hash."""
         async with self._read() as db:
             row = await db.fetch_one(
                 f"SELECT {ADMIN_COLUMNS}, password_hash FROM admins WHERE email = ?", email

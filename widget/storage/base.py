@@ -1,7 +1,7 @@
-"""The Storage protocol, and what the backends share of how rows become records.
+"""What the queries share: the columns read into records and how rows become records, what a
+dump carries, and the types of the event sink.
 
-Every backend implements `Storage`; SQL stays inside widget/storage. The records themselves
-live in widget.records.
+SQL stays inside widget/storage; the records themselves live in widget.records.
 """
 
 from __future__ import annotations
@@ -9,41 +9,21 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import (
-    AsyncIterable,
-    AsyncIterator,
     Callable,
     Iterable,
     Iterator,
-    Mapping,
-    Sequence,
 )
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from widget.records import (
     Admin,
-    AuthorHistory,
-    Ban,
     Comment,
-    CommentStatus,
-    ExportBatch,
-    GuestLikeLimit,
-    ImportItem,
     ImportTally,
-    NewComment,
-    NewJob,
-    OutboxJob,
-    PageRef,
-    PageWindow,
-    Profile,
     QueueItem,
-    QueueQuery,
-    RateLimit,
-    Site,
     Subscription,
     ThreadEvent,
     ThreadHead,
-    ThreadPage,
     User,
 )
 
@@ -55,7 +35,6 @@ __all__ = [
     "EventSink",
     "MissedEvents",
     "RowBatch",
-    "Storage",
 ]
 
 # The columns every backend reads into a Comment or a ThreadHead.
@@ -327,312 +306,3 @@ MissedEvents = Callable[[], None]
 # "like:", "admin-login:", ...), so no client has this one; due at the moment of the check,
 # it limits nobody and the next prune drops it.
 READINESS_KEY = "widget:readiness"
-
-
-class Storage(Protocol):
-    """What the domain needs from a database. Writes are durable when the call returns.
-
-    Every committed change to a thread is also handed, once committed, to the event sink set
-    with `on_event`; with a database shared by several instances, every instance's sink hears
-    every instance's changes, and `missed` is called whenever some may have gone unheard.
-
-    A database that cannot be reached, is locked, full, read-only or gone raises
-    StorageUnavailable from any method (never acknowledging a write it could not keep);
-    `open` raises SetupError, naming the database and what to do, when it cannot be used.
-    """
-
-    def on_event(self, sink: EventSink, missed: MissedEvents | None = None) -> None: ...
-
-    async def open(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-    async def check_ready(self) -> None:
-        """Read, and write one row (READINESS_KEY in rate_limits): raises StorageUnavailable
-        unless both work right now."""
-
-    # Sites
-    async def add_site(
-        self, site_id: str, name: str, origins: Sequence[str], settings: Mapping[str, Any]
-    ) -> Site: ...
-
-    async def get_site(self, site_id: str) -> Site | None: ...
-
-    async def list_sites(self) -> list[Site]: ...
-
-    async def update_site(
-        self,
-        site_id: str,
-        *,
-        name: str | None = None,
-        origins: Sequence[str] | None = None,
-        settings: Mapping[str, Any] | None = None,
-    ) -> Site: ...
-
-    async def remove_site(self, site_id: str) -> bool: ...
-
-    # Threads
-    async def get_thread_head(self, site_id: str, page_id: str) -> ThreadHead | None: ...
-
-    async def get_thread_heads(
-        self, site_id: str, page_ids: Sequence[str]
-    ) -> dict[str, ThreadHead]: ...
-
-    async def get_thread(self, thread_id: int) -> ThreadHead | None: ...
-
-    async def get_thread_page(
-        self, thread_id: int, window: PageWindow
-    ) -> tuple[ThreadHead, ThreadPage]: ...
-
-    # Comments
-    async def get_comment(self, comment_id: int) -> Comment | None: ...
-
-    async def add_comment(
-        self, new: NewComment, rate_limit: RateLimit | Sequence[RateLimit] | None
-    ) -> tuple[Comment, ThreadHead]:
-        """Store a comment with the status moderation gave it. Only an approved one changes the
-        thread (its count, version and title) and is told to readers. Raises Forbidden when
-        the thread is closed, RateLimited when any of the limits has no room, Conflict when
-        its `form_token` has posted a comment before (and records it when not)."""
-        ...
-
-    async def author_history(
-        self, site_id: str, email: str, user_id: int | None, fingerprint: str, since: datetime
-    ) -> AuthorHistory: ...
-
-    async def list_bans(self, site_id: str) -> list[Ban]:
-        """The bans that apply on a site: its own and those for every site."""
-        ...
-
-    async def add_ban(
-        self, site_id: str | None, kind: str, value: str, note: str, at: datetime
-    ) -> Ban: ...
-
-    async def get_user_comments(self, thread_id: int, user_id: int) -> list[Comment]:
-        """A signed-in user's comments in one thread: published or held, not deleted."""
-        ...
-
-    async def edit_comment(
-        self,
-        comment_id: int,
-        *,
-        body_source: str,
-        body_html: str,
-        author_name: str,
-        author_url: str,
-        edited_at: datetime,
-    ) -> tuple[Comment, ThreadHead]: ...
-
-    async def delete_comment(self, comment_id: int) -> ThreadHead: ...
-
-    # Likes
-    async def set_like(
-        self,
-        page: PageRef,
-        comment_id: int,
-        voter: str,
-        liked: bool,
-        rate_limit: RateLimit | None,
-        at: datetime,
-        guest_limit: GuestLikeLimit | None = None,
-    ) -> tuple[int, ThreadHead]:
-        """Like (or take back the like of) a comment, or the post when `comment_id` is POST_LIKE.
-
-        Idempotent: liking twice counts once. Liking the post of a page without comments
-        creates its thread. Returns the like count and the thread's head. A guest's like
-        comes with a `guest_limit`: it is stored with the network, and refused (Forbidden)
-        when that network's likes of the comment leave no room.
-        """
-        ...
-
-    async def get_voter_likes(self, thread_id: int, voter: str) -> set[int]: ...
-
-    # Users and their sessions
-    async def upsert_user(self, profile: Profile, at: datetime) -> User:
-        """The user for (provider, subject), created or brought up to date from `profile`."""
-        ...
-
-    async def get_user(self, user_id: int) -> User | None: ...
-
-    async def add_login_code(
-        self, code_hash: str, challenge: str, user_id: int, expires_at: datetime
-    ) -> None: ...
-
-    async def take_login_code(
-        self, code_hash: str | None, challenge: str, now: datetime
-    ) -> int | None:
-        """Use a login code once: the user id of the unexpired code with this challenge (and
-        this hash, when given), which is deleted; None when there is none."""
-        ...
-
-    async def add_sign_in_failure(self, challenge: str, message: str, expires_at: datetime) -> None:
-        """Record why the sign-in of `challenge` failed (replacing an earlier reason)."""
-        ...
-
-    async def take_sign_in_failure(self, challenge: str, now: datetime) -> str | None:
-        """The unexpired failure of `challenge`, once (it is deleted); None when there is none."""
-        ...
-
-    async def add_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None: ...
-
-    async def get_session_user(self, token_hash: str, now: datetime) -> User | None: ...
-
-    async def delete_session(self, token_hash: str) -> None: ...
-
-    async def get_provider_app(self, provider: str, instance: str) -> tuple[str, str] | None:
-        """(client id, client secret) registered with a provider's instance (Mastodon)."""
-        ...
-
-    async def add_provider_app(
-        self, provider: str, instance: str, client_id: str, client_secret: str
-    ) -> tuple[str, str]:
-        """Keep an app registration; when one exists already (another instance was quicker),
-        that one is kept and returned."""
-        ...
-
-    # Moderation
-    async def list_queue(self, query: QueueQuery) -> list[QueueItem]: ...
-
-    async def count_by_status(self, site_ids: Sequence[str]) -> dict[str, dict[str, int]]:
-        """Comments per site and status (statuses without comments left out)."""
-        ...
-
-    async def set_status(
-        self, comment_ids: Sequence[int], status: CommentStatus, site_ids: Sequence[str]
-    ) -> list[Comment]:
-        """Move comments (of these sites only) to `status`, keeping thread counts and versions
-        true and telling readers; the comments that changed, as they are now."""
-        ...
-
-    async def moderate_edit(
-        self,
-        comment_id: int,
-        body_source: str,
-        body_html: str,
-        author_name: str,
-        author_url: str,
-        at: datetime,
-    ) -> Comment:
-        """A moderator's edit, of a comment in any status."""
-        ...  # fmt: skip
-
-    async def set_pinned(self, comment_id: int, pinned: bool) -> Comment:
-        """Pin a top-level comment to the top of its thread's first page (or unpin it)."""
-        ...
-
-    async def set_closed(self, thread_id: int, closed: bool) -> ThreadHead: ...
-
-    async def remove_ban(self, ban_id: int, site_ids: Sequence[str] | None) -> bool:
-        """Lift a ban of one of `site_ids` (None: any ban, those of every site included)."""
-        ...
-
-    # Admin accounts and their sessions
-    async def add_admin(
-        self, email: str, password_hash: str, sites: Sequence[str] | None, at: datetime
-    ) -> Admin:
-        """Raises Conflict when an admin has this email address."""
-        ...
-
-    async def update_admin(
-        self, email: str, *, password_hash: str | None = None,
-        sites: Sequence[str] | Literal["keep"] | None = "keep",
-    ) -> Admin | None: ...  # fmt: skip
-
-    async def remove_admin(self, email: str) -> bool: ...
-
-    async def list_admins(self) -> list[Admin]: ...
-
-    async def get_admin_login(self, email: str) -> tuple[Admin, str] | None:
-        """The admin with this email and their password hash."""
-        ...
-
-    async def add_admin_session(
-        self, token_hash: str, admin_id: int, expires_at: datetime
-    ) -> None: ...
-
-    async def get_session_admin(self, token_hash: str, now: datetime) -> Admin | None: ...
-
-    async def delete_admin_session(self, token_hash: str) -> None: ...
-
-    async def take_rate_limits(self, limits: Sequence[RateLimit], at: datetime) -> None:
-        """Count one event against each limit; raises RateLimited (counting none) when any
-        has no room."""
-        ...
-
-    # The outbox. A new comment (unless spam) and a comment approved for the first time each
-    # add a "comment" job in the same transaction, so nobody is told of what was not stored,
-    # and nothing stored goes untold.
-    async def add_jobs(self, jobs: Sequence[NewJob], at: datetime) -> None: ...
-
-    async def claim_jobs(self, now: datetime, lease_s: float, limit: int) -> list[OutboxJob]:
-        """Due jobs, each taken for `lease_s` seconds (a worker that dies lets them go)."""
-        ...
-
-    async def finish_job(self, job_id: int, follow_ups: Sequence[NewJob], at: datetime) -> None:
-        """Drop a done job and queue what it led to, in one transaction."""
-        ...
-
-    async def retry_job(self, job_id: int, due_at: datetime | None, error: str) -> None:
-        """Try again at `due_at`; None gives up (the job is kept, marked failed)."""
-        ...
-
-    async def outbox_counts(self) -> dict[str, int]:
-        """Jobs waiting ("queued") and given up ("failed")."""
-        ...
-
-    # Follow-up subscriptions
-    async def subscribe(self, thread_id: int, email: str, at: datetime) -> Subscription:
-        """The address's subscription to the thread, created unconfirmed if it has none."""
-        ...
-
-    async def get_subscription(self, subscription_id: int) -> Subscription | None: ...
-
-    async def confirm_subscription(
-        self, subscription_id: int, scope: Literal["thread", "replies"], at: datetime
-    ) -> Subscription | None: ...
-
-    async def unsubscribe(self, subscription_id: int) -> bool: ...
-
-    async def thread_subscriptions(self, thread_id: int) -> list[Subscription]:
-        """The confirmed subscriptions of a thread."""
-        ...
-
-    # A commenter's own data
-    async def author_comments(self, email: str | None, user_id: int | None) -> list[QueueItem]:
-        """Every comment written by a signed-in user (`user_id`) or under an email address,
-        oldest first, except those already erased."""
-        ...
-
-    async def erase_author(self, email: str | None, user_id: int | None) -> int:
-        """Erase what a person wrote: each comment keeps only its place in its thread (a
-        removed placeholder), their subscriptions end, and a user's account is deleted.
-        Returns how many comments were erased."""
-        ...
-
-    # Moving in and out
-    async def import_comments(
-        self,
-        site_id: str,
-        items: AsyncIterable[ImportItem],
-        *,
-        dry_run: bool = False,
-    ) -> ImportTally:
-        """Add comments (parents before replies) and likes to a site in ONE transaction: all
-        or nothing. A key already in its thread is skipped; a reply whose parent is in neither
-        the database nor the items goes to the top level. Nobody is notified."""
-        ...
-
-    def export(self, site_ids: Sequence[str], page_id: str | None) -> AsyncIterator[ExportBatch]:
-        """Everything of some sites (or of one page of one site), from one snapshot, table by
-        table (ExportBatch.table), in batches: memory stays flat whatever the size."""
-        ...
-
-    # Copying a whole database (from SQLite to PostgreSQL, say)
-    def dump(self) -> AsyncIterator[RowBatch]:
-        """Every row worth keeping, from one consistent snapshot, in batches."""
-        ...
-
-    async def restore(self, batches: AsyncIterable[RowBatch]) -> dict[str, int]:
-        """Load a dump into this (empty) database in one transaction, keeping every id.
-        Raises Conflict when the database already holds sites. Returns rows per table."""
-        ...

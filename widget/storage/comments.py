@@ -76,6 +76,7 @@ class CommentQueries(SQLBackend):
             return comment_from_row(row, db.dialect.when) if row else None
 
     async def get_user_comments(self, thread_id: int, user_id: int) -> list[Comment]:
+        """A signed-in user's comments in one thread: published or held, not deleted."""
         async with self._read() as db:
             rows = await db.fetch_all(
                 f"SELECT {COMMENT_COLUMNS} FROM comments WHERE user_id = ? AND thread_id = ?"
@@ -87,6 +88,11 @@ class CommentQueries(SQLBackend):
     async def add_comment(
         self, new: NewComment, rate_limit: RateLimit | Sequence[RateLimit] | None
     ) -> tuple[Comment, ThreadHead]:
+        """Store a comment with the status moderation gave it. Only an approved one changes the
+        thread (its count, version and title) and is told to readers. Raises Forbidden when
+        the thread is closed, RateLimited when any of the limits has no room, Conflict when
+        its `form_token` has posted a comment before (and records it when not)."""
+
         async def op(db: Db) -> tuple[Comment, ThreadHead]:
             for limit in _limits(rate_limit):
                 await take_rate_token(db, limit, new.created_at.timestamp())
@@ -211,6 +217,14 @@ class CommentQueries(SQLBackend):
         at: datetime,
         guest_limit: GuestLikeLimit | None = None,
     ) -> tuple[int, ThreadHead]:
+        """Like (or take back the like of) a comment, or the post when `comment_id` is POST_LIKE.
+
+        Idempotent: liking twice counts once. Liking the post of a page without comments
+        creates its thread. Returns the like count and the thread's head. A guest's like
+        comes with a `guest_limit`: it is stored with the network, and refused (Forbidden)
+        when that network's likes of the comment leave no room.
+        """
+
         async def op(db: Db) -> tuple[int, ThreadHead]:
             if rate_limit is not None:
                 await take_rate_token(db, rate_limit, at.timestamp())

@@ -73,6 +73,7 @@ class ModerationQueries(SQLBackend):
             return [queue_item_from_row(row, db.dialect.when) for row in rows]
 
     async def count_by_status(self, site_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Comments per site and status (statuses without comments left out)."""
         counts: dict[str, dict[str, int]] = {site_id: {} for site_id in site_ids}
         if not site_ids:
             return counts
@@ -90,6 +91,9 @@ class ModerationQueries(SQLBackend):
     async def set_status(
         self, comment_ids: Sequence[int], status: CommentStatus, site_ids: Sequence[str]
     ) -> list[Comment]:
+        """Move comments (of these sites only) to `status`, keeping thread counts and versions
+        true and telling readers; the comments that changed, as they are now."""
+
         async def op(db: Db) -> list[Comment]:
             changed: list[Comment] = []
             if not site_ids:
@@ -128,6 +132,8 @@ class ModerationQueries(SQLBackend):
         self, comment_id: int, body_source: str, body_html: str, author_name: str,
         author_url: str, at: datetime,
     ) -> Comment:  # fmt: skip
+        """A moderator's edit, of a comment in any status."""
+
         async def op(db: Db) -> Comment:
             row = await db.fetch_one(
                 "UPDATE comments SET body_source = ?, body_html = ?, author_name = ?,"
@@ -145,6 +151,8 @@ class ModerationQueries(SQLBackend):
         return await self._run(op)
 
     async def set_pinned(self, comment_id: int, pinned: bool) -> Comment:
+        """Pin a top-level comment to the top of its thread's first page (or unpin it)."""
+
         async def op(db: Db) -> Comment:
             row = await db.fetch_one(
                 "UPDATE comments SET pinned = ? WHERE id = ? AND parent_id IS NULL"
@@ -173,6 +181,8 @@ class ModerationQueries(SQLBackend):
     # -- a commenter's own data ---------------------------------------------------------------
 
     async def author_comments(self, email: str | None, user_id: int | None) -> list[QueueItem]:
+        """Every comment written by a signed-in user (`user_id`) or under an email address,
+        oldest first, except those already erased."""
         who, value = _author_match(email, user_id)
         async with self._read() as db:
             rows = await db.fetch_all(
@@ -181,6 +191,9 @@ class ModerationQueries(SQLBackend):
             return [queue_item_from_row(row, db.dialect.when) for row in rows]
 
     async def erase_author(self, email: str | None, user_id: int | None) -> int:
+        """Erase what a person wrote: each comment keeps only its place in its thread (a
+        removed placeholder), their subscriptions end, and a user's account is deleted.
+        Returns how many comments were erased."""
         who, value = _author_match(email, user_id)
 
         async def op(db: Db) -> int:

@@ -1,4 +1,9 @@
-"""The outbox (work to do after a commit) and follow-up subscriptions, written once."""
+"""The outbox (work to do after a commit) and follow-up subscriptions, written once.
+
+A new comment (unless spam) and a comment approved for the first time each add a "comment"
+job in the same transaction, so nobody is told of what was not stored, and nothing stored
+goes untold.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +41,8 @@ class OutboxQueries(SQLBackend):
         await self._run(op)
 
     async def claim_jobs(self, now: datetime, lease_s: float, limit: int) -> list[OutboxJob]:
+        """Due jobs, each taken for `lease_s` seconds (a worker that dies lets them go)."""
+
         async def op(db: Db) -> list[OutboxJob]:
             # SKIP LOCKED (PostgreSQL): instances claiming at once each get other jobs.
             rows = await db.fetch_all(
@@ -50,6 +57,8 @@ class OutboxQueries(SQLBackend):
         return await self._run(op)
 
     async def finish_job(self, job_id: int, follow_ups: Sequence[NewJob], at: datetime) -> None:
+        """Drop a done job and queue what it led to, in one transaction."""
+
         async def op(db: Db) -> None:
             await db.execute("DELETE FROM outbox WHERE id = ?", job_id)
             await queue_jobs(db, follow_ups, at)
@@ -57,6 +66,8 @@ class OutboxQueries(SQLBackend):
         await self._run(op)
 
     async def retry_job(self, job_id: int, due_at: datetime | None, error: str) -> None:
+        """Try again at `due_at`; None gives up (the job is kept, marked failed)."""
+
         async def op(db: Db) -> None:
             failed_at = None if due_at is not None else datetime.now(UTC)
             await db.execute(
@@ -68,6 +79,7 @@ class OutboxQueries(SQLBackend):
         await self._run(op)
 
     async def outbox_counts(self) -> dict[str, int]:
+        """Jobs waiting ("queued") and given up ("failed")."""
         async with self._read() as db:
             row = await db.fetch_one(
                 "SELECT count(*) FILTER (WHERE failed_at IS NULL) AS queued,"
@@ -77,6 +89,8 @@ class OutboxQueries(SQLBackend):
         return {"queued": row["queued"], "failed": row["failed"]}
 
     async def subscribe(self, thread_id: int, email: str, at: datetime) -> Subscription:
+        """The address's subscription to the thread, created unconfirmed if it has none."""
+
         async def op(db: Db) -> Subscription:
             row = await db.fetch_one(
                 "INSERT INTO subscriptions (thread_id, email, created_at) VALUES (?, ?, ?)"
@@ -116,6 +130,7 @@ class OutboxQueries(SQLBackend):
         return await self._run(op)
 
     async def thread_subscriptions(self, thread_id: int) -> list[Subscription]:
+        """The confirmed subscriptions of a thread."""
         async with self._read() as db:
             rows = await db.fetch_all(
                 f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions"

@@ -95,6 +95,10 @@ class PortingQueries(SQLBackend):
         self, site_id: str, items: AsyncIterable[ImportItem], *,
         dry_run: bool = False,
     ) -> ImportTally:  # fmt: skip
+        """Add comments (parents before replies) and likes to a site in ONE transaction: all
+        or nothing. A key already in its thread is skipped; a reply whose parent is in neither
+        the database nor the items goes to the top level. Nobody is notified."""
+
         async def op(db: Db) -> ImportTally:
             tally = ImportTally()
             threads: dict[str, int] = {}
@@ -170,6 +174,8 @@ class PortingQueries(SQLBackend):
     async def export(
         self, site_ids: Sequence[str], page_id: str | None
     ) -> AsyncIterator[ExportBatch]:
+        """Everything of some sites (or of one page of one site), from one snapshot, table by
+        table (ExportBatch.table), in batches: memory stays flat whatever the size."""
         queries = export_queries(len(site_ids), page_id is not None, lambda _: "?")
         scoped = [*site_ids, *([page_id] if page_id is not None else [])]
         async with self._snapshot() as db:
@@ -179,6 +185,7 @@ class PortingQueries(SQLBackend):
                     yield ExportBatch(table, [export_row(row, db.dialect.when) for row in rows])
 
     async def dump(self) -> AsyncIterator[RowBatch]:
+        """Every row worth keeping, from one consistent snapshot, in batches."""
         async with self._snapshot() as db:
             for table, columns in COPY_COLUMNS.items():
                 query = (

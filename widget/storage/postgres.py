@@ -50,7 +50,7 @@ from .base import (
 )
 from .caching import HeadCache, SiteCache
 from .migrations import migrations, refuse_newer_schema
-from .shared import SQLStorage
+from .shared import Storage
 from .sql import Db, Dialect, any_of
 
 __all__ = ["PostgresStorage"]
@@ -146,7 +146,7 @@ class PostgresDb(Db):
             yield rows
 
 
-class PostgresStorage(SQLStorage):
+class PostgresStorage(Storage):
     def __init__(self, url: str, *, pool_min: int = 1, pool_max: int = 10) -> None:
         self.url = url
         self.pool_min = pool_min

@@ -1,5 +1,6 @@
-"""Every aggregate's queries in one class: what a backend inherits and completes with its own
-connection machinery (the abstract methods of SQLBackend)."""
+"""`Storage`, what the domain needs from a database: every aggregate's queries in one class,
+which each backend completes with its own connection machinery (SQLBackend's abstract
+methods)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from .porting import PortingQueries
 from .sites import SiteQueries
 from .threads import ThreadQueries
 
-__all__ = ["SQLStorage"]
+__all__ = ["Storage"]
 
 
-class SQLStorage(
+class Storage(
     CommentQueries,
     ModerationQueries,
     ThreadQueries,
@@ -23,4 +24,13 @@ class SQLStorage(
     OutboxQueries,
     PortingQueries,
 ):
-    pass
+    """What the domain needs from a database. Writes are durable when the call returns.
+
+    Every committed change to a thread is also handed, once committed, to the event sink set
+    with `on_event`; with a database shared by several instances, every instance's sink hears
+    every instance's changes, and `missed` is called whenever some may have gone unheard.
+
+    A database that cannot be reached, is locked, full, read-only or gone raises
+    StorageUnavailable from any method (never acknowledging a write it could not keep);
+    `open` raises SetupError, naming the database and what to do, when it cannot be used.
+    """

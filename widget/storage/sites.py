@@ -122,6 +122,7 @@ class SiteQueries(SQLBackend):
     # -- bans ---------------------------------------------------------------------------------
 
     async def list_bans(self, site_id: str) -> list[Ban]:
+        """The bans that apply on a site: its own and those for every site."""
         cached = self._sites.lookup_bans(site_id) if self._caching else None
         if cached is not None:
             return cached
@@ -153,6 +154,8 @@ class SiteQueries(SQLBackend):
         return await self._run(op)
 
     async def remove_ban(self, ban_id: int, site_ids: Sequence[str] | None) -> bool:
+        """Lift a ban of one of `site_ids` (None: any ban, those of every site included)."""
+
         async def op(db: Db) -> bool:
             if site_ids is None:
                 removed = await db.execute("DELETE FROM bans WHERE id = ?", ban_id)

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, TypeVar
 
 from widget.records import ThreadEventKind, ThreadHead
 
-from .base import Row
+from .base import EventSink, MissedEvents, Row, RowBatch
 from .caching import HeadCache, SiteCache
 
 __all__ = ["Db", "Dialect", "SQLBackend", "any_of", "in_list", "marks"]
@@ -107,6 +107,25 @@ class SQLBackend(abc.ABC):
     dialect: Dialect
     _heads: HeadCache
     _sites: SiteCache
+
+    @abc.abstractmethod
+    def on_event(self, sink: EventSink, missed: MissedEvents | None = None) -> None: ...
+
+    @abc.abstractmethod
+    async def open(self) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def check_ready(self) -> None:
+        """Read, and write one row (READINESS_KEY in rate_limits): raises StorageUnavailable
+        unless both work right now."""
+
+    @abc.abstractmethod
+    async def restore(self, batches: AsyncIterable[RowBatch]) -> dict[str, int]:
+        """Load a dump into this (empty) database in one transaction, keeping every id.
+        Raises Conflict when the database already holds sites. Returns rows per table."""
 
     @abc.abstractmethod
     def _read(self) -> AbstractAsyncContextManager[Db]:

@@ -60,7 +60,7 @@ from .base import (
 )
 from .caching import HeadCache, SiteCache
 from .migrations import migrations, refuse_newer_schema, split_statements
-from .shared import SQLStorage
+from .shared import Storage
 from .sql import Db, Dialect, in_list
 from .sqlite_files import OpenedFiles, place_copy
 
@@ -161,7 +161,7 @@ class SQLiteDb(Db):
             await cursor.close()
 
 
-class SQLiteStorage(SQLStorage):
+class SQLiteStorage(Storage):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._writer: aiosqlite.Connection | None = None
