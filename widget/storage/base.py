@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import (
-    Callable,
-    Iterable,
-    Iterator,
-)
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, Protocol
 

@@ -18,14 +18,7 @@ import itertools
 import json
 import logging
 import re
-from collections.abc import (
-    AsyncIterable,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Iterable,
-    Sequence,
-)
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -34,20 +27,10 @@ from urllib.parse import unquote, urlsplit
 import asyncpg
 
 from widget.errors import Conflict, SetupError, StorageUnavailable
-from widget.records import (
-    ThreadEvent,
-    ThreadEventKind,
-    ThreadHead,
-)
+from widget.records import ThreadEvent, ThreadEventKind, ThreadHead
 
 from .accounts import mark_ready, prune_rate_limits
-from .base import (
-    COPY_COLUMNS,
-    EventSink,
-    MissedEvents,
-    Row,
-    RowBatch,
-)
+from .base import COPY_COLUMNS, EventSink, MissedEvents, Row, RowBatch
 from .caching import HeadCache, SiteCache
 from .migrations import migrations, refuse_newer_schema
 from .shared import Storage
@@ -114,10 +97,7 @@ class PostgresDb(Db):
     """The adapter over one asyncpg connection."""
 
     dialect = POSTGRES
-
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        super().__init__()
-        self.conn = conn
+    conn: asyncpg.Connection
 
     async def fetch_all(self, sql: str, *params: Any) -> list[asyncpg.Record]:
         rows: list[asyncpg.Record] = await self.conn.fetch(_numbered(sql), *params)

@@ -68,14 +68,16 @@ class Db(abc.ABC):
 
     dialect: Dialect
 
-    def __init__(self) -> None:
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn  # the driver's own connection
         self._after: list[Callable[[], None]] = []
 
     @abc.abstractmethod
     async def fetch_all(self, sql: str, *params: Any) -> Sequence[Row]: ...
 
-    @abc.abstractmethod
-    async def fetch_one(self, sql: str, *params: Any) -> Row | None: ...
+    async def fetch_one(self, sql: str, *params: Any) -> Row | None:
+        rows = await self.fetch_all(sql, *params)
+        return rows[0] if rows else None
 
     async def fetch_value(self, sql: str, *params: Any) -> Any:
         row = await self.fetch_one(sql, *params)

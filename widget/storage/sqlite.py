@@ -44,20 +44,10 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from widget.errors import Conflict, SetupError, StorageUnavailable
-from widget.records import (
-    ThreadEvent,
-    ThreadEventKind,
-    ThreadHead,
-)
+from widget.records import ThreadEvent, ThreadEventKind, ThreadHead
 
 from .accounts import mark_ready, prune_rate_limits
-from .base import (
-    COPY_COLUMNS,
-    EventSink,
-    MissedEvents,
-    Row,
-    RowBatch,
-)
+from .base import COPY_COLUMNS, EventSink, MissedEvents, Row, RowBatch
 from .caching import HeadCache, SiteCache
 from .migrations import migrations, refuse_newer_schema, split_statements
 from .shared import Storage
@@ -133,17 +123,10 @@ class SQLiteDb(Db):
     """The adapter over one aiosqlite connection: datetimes go in as seconds."""
 
     dialect = SQLITE
-
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        super().__init__()
-        self.conn = conn
+    conn: aiosqlite.Connection
 
     async def fetch_all(self, sql: str, *params: Any) -> list[sqlite3.Row]:
         return list(await self.conn.execute_fetchall(sql, [_param(p) for p in params]))
-
-    async def fetch_one(self, sql: str, *params: Any) -> sqlite3.Row | None:
-        rows = await self.fetch_all(sql, *params)
-        return rows[0] if rows else None
 
     async def execute(self, sql: str, *params: Any) -> int:
         cursor = await self.conn.execute(sql, [_param(p) for p in params])
