@@ -22,9 +22,10 @@ from widget.errors import ClientError, SetupError
 from widget.logs import configure_logging
 from widget.outbound import Outbound
 from widget.records import Site
+from widget.refusals import explain
 from widget.sites import SITE_SETTINGS, add_site, change_site_setting, get_site, normalize_origin
 from widget.sites import settings_of as site_settings_of
-from widget.storage import Storage, storage_for_settings, storage_for_url
+from widget.storage import Refused, Storage, storage_for_settings, storage_for_url
 
 __all__ = ["main"]
 
@@ -451,6 +452,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.run(settings, args)
     except ClientError as exc:
         print(f"widget: {exc.message}", file=sys.stderr)
+        return 1
+    except Refused as exc:
+        print(f"widget: {explain(exc).message}", file=sys.stderr)
         return 1
     except SetupError as exc:
         print(f"widget: {exc}", file=sys.stderr)

@@ -10,8 +10,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from widget.config import Settings
-from widget.errors import Conflict
-from widget.storage import Storage
+from widget.storage import Refused, Storage
 
 __all__ = ["DEMO_HOST", "DEMO_SITE", "create_demo_app", "demo_origin", "ensure_demo_site"]
 
@@ -36,7 +35,7 @@ async def ensure_demo_site(storage: Storage, settings: Settings) -> None:
         try:
             await storage.add_site(DEMO_SITE, "The demo blog", [origin], {})
             return
-        except Conflict:  # another instance made it in the meantime
+        except Refused:  # another instance made it in the meantime
             site = await storage.get_site(DEMO_SITE)
             assert site is not None
     if origin not in site.origins:

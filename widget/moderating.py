@@ -15,6 +15,7 @@ from widget import comments
 from widget.email_address import email_field
 from widget.errors import Invalid, NotFound
 from widget.records import Admin, Ban, Comment, CommentStatus, QueueItem, QueueQuery
+from widget.refusals import worded
 from widget.render_workers import RenderWorkers
 from widget.storage import Storage
 
@@ -87,14 +88,15 @@ async def edit(
         fields.pop("website", None)
     form = comments.check_edit_form(fields, max_body_chars)
     body_html = await comments.render_body(renderer, form.body)
-    return await storage.moderate_edit(
-        comment_id,
-        form.body,
-        body_html,
-        form.name if form.name is not None else item.comment.author_name,
-        form.website if form.website is not None else item.comment.author_url,
-        datetime.now(UTC),
-    )
+    with worded():
+        return await storage.moderate_edit(
+            comment_id,
+            form.body,
+            body_html,
+            form.name if form.name is not None else item.comment.author_name,
+            form.website if form.website is not None else item.comment.author_url,
+            datetime.now(UTC),
+        )
 
 
 def ban_for(comment: Comment, kind: Literal["user", "email", "network"]) -> str:

@@ -41,7 +41,7 @@ from widget.records import (
     User,
 )
 
-from .base import COPY_COLUMNS, DryRun, RowBatch
+from .base import COPY_COLUMNS, DryRun, Outcome, Refused, RowBatch
 from .shared import Storage
 
 if TYPE_CHECKING:
@@ -66,12 +66,14 @@ __all__ = [
     "NewComment",
     "NewJob",
     "OutboxJob",
+    "Outcome",
     "PageRef",
     "PageWindow",
     "Profile",
     "QueueItem",
     "QueueQuery",
     "RateLimit",
+    "Refused",
     "RowBatch",
     "SingleUse",
     "Site",

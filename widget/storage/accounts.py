@@ -7,10 +7,17 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
-from widget.errors import Conflict
 from widget.records import Admin, Profile, RateLimit, User
 
-from .base import ADMIN_COLUMNS, READINESS_KEY, USER_COLUMNS, admin_from_row, user_from_row
+from .base import (
+    ADMIN_COLUMNS,
+    READINESS_KEY,
+    USER_COLUMNS,
+    Outcome,
+    Refused,
+    admin_from_row,
+    user_from_row,
+)
 from .sql import Db, SQLBackend
 
 __all__ = ["AccountQueries", "mark_ready", "prune_rate_limits", "take_rate_token"]
@@ -214,7 +221,7 @@ class AccountQueries(SQLBackend):
                 email, password_hash, _json_or_null(sites), at,
             )  # fmt: skip
             if row is None:
-                raise Conflict(f"There is already an admin {email}.")
+                raise Refused(Outcome.ADMIN_EXISTS, email)
             return admin_from_row(row, db.dialect.when)
 
         return await self._run(op)

@@ -7,6 +7,7 @@ SQL stays inside widget/storage; the records themselves live in widget.records.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -30,6 +31,8 @@ __all__ = [
     "DryRun",
     "EventSink",
     "MissedEvents",
+    "Outcome",
+    "Refused",
     "RowBatch",
 ]
 
@@ -302,3 +305,30 @@ MissedEvents = Callable[[], None]
 # "like:", "admin-login:", ...), so no client has this one; due at the moment of the check,
 # it limits nobody and the next prune drops it.
 READINESS_KEY = "widget:readiness"
+
+
+class Outcome(enum.Enum):
+    """Why storage did not do what it was asked: the domain words it for people."""
+
+    SITE_EXISTS = "site exists"  # subject: the site id
+    NO_SITE = "no site"  # subject: the site id
+    NO_THREAD = "no thread"
+    THREAD_CLOSED = "thread closed"
+    PARENT_ELSEWHERE = "parent not in this thread"  # or not there at all
+    PARENT_REMOVED = "parent removed"  # not approved (held, spam or deleted)
+    NO_COMMENT = "no comment"
+    COMMENT_GONE = "comment gone"  # not there, or (for an author's change) not approved
+    NOT_LIKEABLE = "not likeable"  # not on the page named, or not approved
+    NOT_TOP_LEVEL = "not top level"
+    ADMIN_EXISTS = "admin exists"  # subject: the email address
+    NOT_EMPTY = "database not empty"  # a restore needs an empty database
+
+
+class Refused(Exception):
+    """Storage refused a write or found nothing to read, for `outcome`; nothing was changed."""
+
+    def __init__(self, outcome: Outcome, subject: str = "", *, again: bool = False) -> None:
+        super().__init__(f"{outcome.value}: {subject}" if subject else outcome.value)
+        self.outcome = outcome
+        self.subject = subject
+        self.again = again  # for COMMENT_GONE: the comment was removed already

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from widget.errors import Conflict, Forbidden, Invalid, NotFound
+from widget.errors import Conflict
 from widget.records import (
     POST_LIKE,
     AuthorHistory,
@@ -19,7 +19,7 @@ from widget.records import (
 )
 
 from .accounts import take_rate_token
-from .base import COMMENT_COLUMNS, comment_from_row
+from .base import COMMENT_COLUMNS, Outcome, Refused, comment_from_row
 from .outbox import queue_jobs
 from .sql import Db, SQLBackend
 from .threads import bump_thread, ensure_thread
@@ -100,7 +100,7 @@ class CommentQueries(SQLBackend):
                 await _spend(db, new.form_token, new.created_at)
             thread_id = await ensure_thread(db, new.page, new.created_at)
             if await db.fetch_value("SELECT closed FROM threads WHERE id = ?", thread_id):
-                raise Forbidden("Comments are closed on this page.")
+                raise Refused(Outcome.THREAD_CLOSED)
             root_id, depth = None, 1
             if new.parent_id is not None:
                 parent = await db.fetch_one(
@@ -108,15 +108,9 @@ class CommentQueries(SQLBackend):
                     new.parent_id,
                 )
                 if parent is None or parent["thread_id"] != thread_id:
-                    raise Invalid(
-                        "The comment you are replying to is not on this page.",
-                        {"parent": "That comment is not on this page."},
-                    )
+                    raise Refused(Outcome.PARENT_ELSEWHERE)
                 if parent["status"] != "approved":
-                    raise Invalid(
-                        "The comment you are replying to has been removed.",
-                        {"parent": "That comment has been removed."},
-                    )
+                    raise Refused(Outcome.PARENT_REMOVED)
                 root_id = parent["root_id"] or new.parent_id
                 depth = parent["depth"] + 1
             row = await db.fetch_one(
@@ -182,7 +176,7 @@ class CommentQueries(SQLBackend):
                 body_source, body_html, author_name, author_url, edited_at, comment_id,
             )  # fmt: skip
             if row is None:
-                raise NotFound("This comment does not exist or has been removed.")
+                raise Refused(Outcome.COMMENT_GONE)
             comment = comment_from_row(row, db.dialect.when)
             head = await bump_thread(db, comment.thread_id)
             await self._tell(db, head, "edit", comment.id, head.comment_count)
@@ -198,7 +192,7 @@ class CommentQueries(SQLBackend):
                 comment_id,
             )
             if thread_id is None:
-                raise NotFound("This comment does not exist or has already been removed.")
+                raise Refused(Outcome.COMMENT_GONE, again=True)
             head = await bump_thread(db, thread_id, "comment_count = comment_count - 1")
             await self._tell(db, head, "delete", comment_id, head.comment_count)
             return head
@@ -238,7 +232,7 @@ class CommentQueries(SQLBackend):
                     comment_id, page.site_id, page.page_id,
                 )  # fmt: skip
                 if thread_id is None:
-                    raise NotFound("This comment is not on this page, or has been removed.")
+                    raise Refused(Outcome.NOT_LIKEABLE)
             if liked:
                 if guest_limit is not None:
                     await _check_guest_limit(db, thread_id, comment_id, voter, guest_limit)

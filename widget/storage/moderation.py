@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from widget.errors import Invalid, NotFound
 from widget.records import (
     Comment,
     CommentStatus,
@@ -23,6 +22,8 @@ from .base import (
     NOT_ERASED,
     QUEUE_SEARCH,
     QUEUE_SELECT,
+    Outcome,
+    Refused,
     comment_from_row,
     first_publication,
     like_pattern,
@@ -141,7 +142,7 @@ class ModerationQueries(SQLBackend):
                 body_source, body_html, author_name, author_url, at, comment_id,
             )  # fmt: skip
             if row is None:
-                raise NotFound("This comment does not exist.")
+                raise Refused(Outcome.NO_COMMENT)
             comment = comment_from_row(row, db.dialect.when)
             if comment.status == "approved":  # else not shown: the thread did not change
                 head = await bump_thread(db, comment.thread_id)
@@ -160,7 +161,7 @@ class ModerationQueries(SQLBackend):
                 pinned, comment_id,
             )  # fmt: skip
             if row is None:
-                raise Invalid("Only a top-level comment can be pinned.")
+                raise Refused(Outcome.NOT_TOP_LEVEL)
             comment = comment_from_row(row, db.dialect.when)
             head = await bump_thread(db, comment.thread_id)
             await self._tell(db, head, "edit", comment.id, head.comment_count)
@@ -171,7 +172,7 @@ class ModerationQueries(SQLBackend):
     async def set_closed(self, thread_id: int, closed: bool) -> ThreadHead:
         async def op(db: Db) -> ThreadHead:
             if await db.fetch_one("SELECT 1 FROM threads WHERE id = ?", thread_id) is None:
-                raise NotFound("This thread does not exist.")
+                raise Refused(Outcome.NO_THREAD)
             head = await bump_thread(db, thread_id, "closed = ?", closed)
             await self._tell(db, head, "edit", 0, head.comment_count)
             return head

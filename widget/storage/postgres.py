@@ -26,11 +26,11 @@ from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
-from widget.errors import Conflict, SetupError, StorageUnavailable
+from widget.errors import SetupError, StorageUnavailable
 from widget.records import ThreadEvent, ThreadEventKind, ThreadHead
 
 from .accounts import mark_ready, prune_rate_limits
-from .base import COPY_COLUMNS, EventSink, MissedEvents, Row, RowBatch
+from .base import COPY_COLUMNS, EventSink, MissedEvents, Outcome, Refused, Row, RowBatch
 from .caching import HeadCache, SiteCache
 from .migrations import migrations, refuse_newer_schema
 from .shared import Storage
@@ -349,7 +349,7 @@ class PostgresStorage(Storage):
     async def restore(self, batches: AsyncIterable[RowBatch]) -> dict[str, int]:
         async def op(conn: asyncpg.Connection) -> dict[str, int]:
             if await conn.fetchval("SELECT 1 FROM sites LIMIT 1"):
-                raise Conflict("This database already holds sites; copy into an empty one.")
+                raise Refused(Outcome.NOT_EMPTY)
             counts = dict.fromkeys(COPY_COLUMNS, 0)
             async for batch in batches:
                 columns = COPY_COLUMNS[batch.table]

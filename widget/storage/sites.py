@@ -7,10 +7,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from widget.errors import Conflict, NotFound
 from widget.records import Ban, Site
 
-from .base import Row
+from .base import Outcome, Refused, Row
 from .sql import Db, SQLBackend, marks
 
 __all__ = ["SiteQueries"]
@@ -56,7 +55,7 @@ class SiteQueries(SQLBackend):
             )  # fmt: skip
             if not added:
                 self._sites.forget(site_id)  # made elsewhere: what is cached of it is stale
-                raise Conflict(f"A site called {site_id!r} already exists.")
+                raise Refused(Outcome.SITE_EXISTS, site_id)
             await _add_origins(db, site_id, origins)
             await self._sites_changed(db, site_id)
 
@@ -99,7 +98,7 @@ class SiteQueries(SQLBackend):
                 site_id,
             )  # fmt: skip
             if not found:
-                raise NotFound(f"There is no site called {site_id!r}.")
+                raise Refused(Outcome.NO_SITE, site_id)
             if origins is not None:
                 await db.execute("DELETE FROM site_origins WHERE site_id = ?", site_id)
                 await _add_origins(db, site_id, origins)

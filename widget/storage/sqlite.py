@@ -43,11 +43,11 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from widget.errors import Conflict, SetupError, StorageUnavailable
+from widget.errors import SetupError, StorageUnavailable
 from widget.records import ThreadEvent, ThreadEventKind, ThreadHead
 
 from .accounts import mark_ready, prune_rate_limits
-from .base import COPY_COLUMNS, EventSink, MissedEvents, Row, RowBatch
+from .base import COPY_COLUMNS, EventSink, MissedEvents, Outcome, Refused, Row, RowBatch
 from .caching import HeadCache, SiteCache
 from .migrations import migrations, refuse_newer_schema, split_statements
 from .shared import Storage
@@ -513,7 +513,7 @@ class SQLiteStorage(Storage):
     async def restore(self, batches: AsyncIterable[RowBatch]) -> dict[str, int]:
         async def op(conn: aiosqlite.Connection) -> dict[str, int]:
             if await _fetch(conn, "SELECT 1 FROM sites LIMIT 1"):
-                raise Conflict("This database already holds sites; copy into an empty one.")
+                raise Refused(Outcome.NOT_EMPTY)
             counts = dict.fromkeys(COPY_COLUMNS, 0)
             async for batch in batches:
                 columns = COPY_COLUMNS[batch.table]

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from widget.errors import NotFound
 from widget.records import PageRef, PageWindow, ThreadHead, ThreadPage
 
 from .base import (
@@ -14,6 +13,8 @@ from .base import (
     HEAD_COLUMNS,
     SHOWN_REPLY,
     VISIBLE_ROOT,
+    Outcome,
+    Refused,
     Row,
     comment_from_row,
     head_from_row,
@@ -99,7 +100,7 @@ class ThreadQueries(SQLBackend):
         async with self._snapshot() as db:  # the head and the comments from one snapshot
             head = await db.fetch_one(f"SELECT {HEAD_COLUMNS} FROM threads WHERE id = ?", thread_id)
             if head is None:
-                raise NotFound("This thread does not exist.")
+                raise Refused(Outcome.NO_THREAD)
             roots: Sequence[Row]
             if window.direction == "after":
                 cursor = window.cursor or 0
