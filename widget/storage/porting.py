@@ -1,5 +1,6 @@
-"""Moving in and out, written once: imports (all or nothing), exports and dumps (each from one
-snapshot, in batches). Loading a dump (`restore`) is each backend's own: PostgreSQL copies."""
+"""Moving in and out, written once: imports and loading a dump (all or nothing), exports and
+dumps (each from one snapshot, in batches). How a dump's rows are written is each backend's
+own (`_load_rows`): PostgreSQL copies them."""
 
 from __future__ import annotations
 
@@ -19,7 +20,17 @@ from widget.records import (
     ThreadHead,
 )
 
-from .base import COPY_COLUMNS, COPY_KEYS, DryRun, Row, RowBatch, export_queries, export_row
+from .base import (
+    COPY_COLUMNS,
+    COPY_KEYS,
+    DryRun,
+    Outcome,
+    Refused,
+    Row,
+    RowBatch,
+    export_queries,
+    export_row,
+)
 from .sql import Db, SQLBackend
 from .threads import bump_thread, ensure_thread
 
@@ -194,3 +205,21 @@ class PortingQueries(SQLBackend):
                 )
                 async for rows in db.stream(query, batch=COPY_BATCH):
                     yield RowBatch(table, [db.dialect.copied_out(columns, row) for row in rows])
+
+    async def restore(self, batches: AsyncIterable[RowBatch]) -> dict[str, int]:
+        """Load a dump into this (empty) database in one transaction, keeping every id.
+        Refused (NOT_EMPTY) when the database already holds sites. Returns rows per table."""
+
+        async def op(db: Db) -> dict[str, int]:
+            if await db.fetch_one("SELECT 1 FROM sites LIMIT 1") is not None:
+                raise Refused(Outcome.NOT_EMPTY)
+            counts = dict.fromkeys(COPY_COLUMNS, 0)
+            async for batch in batches:
+                await self._load_rows(db, batch)
+                counts[batch.table] += len(batch.rows)
+            await self._loaded(db)
+            await self._sites_changed(db, None)
+            db.after_commit(self._heads.clear)
+            return counts
+
+        return await self._run(op)

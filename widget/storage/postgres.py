@@ -18,7 +18,7 @@ import itertools
 import json
 import logging
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -30,7 +30,7 @@ from widget.errors import SetupError, StorageUnavailable
 from widget.records import ThreadEvent, ThreadEventKind, ThreadHead
 
 from .accounts import mark_ready, prune_rate_limits
-from .base import COPY_COLUMNS, EventSink, MissedEvents, Outcome, Refused, Row, RowBatch
+from .base import COPY_COLUMNS, EventSink, MissedEvents, Row, RowBatch
 from .caching import HeadCache, SiteCache
 from .migrations import migrations, refuse_newer_schema
 from .shared import Storage
@@ -326,63 +326,27 @@ class PostgresStorage(Storage):
         await db.execute("SELECT pg_notify(?, ?)", SITES_CHANNEL, site_id or "*")
         db.after_commit(lambda: self._sites.forget(site_id))
 
-    # -- sites --------------------------------------------------------------------------------
+    # -- loading a dump -----------------------------------------------------------------------
 
-    # -- threads ------------------------------------------------------------------------------
+    async def _load_rows(self, db: Db, batch: RowBatch) -> None:
+        if batch.table == "sites":  # jsonb goes through the connection's codec
+            await db.execute_many(
+                "INSERT INTO sites (id, name, settings, revision, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                batch.rows,
+            )
+        else:  # COPY writes identity columns as given, like OVERRIDING SYSTEM VALUE
+            await db.conn.copy_records_to_table(
+                batch.table, records=batch.rows, columns=list(COPY_COLUMNS[batch.table])
+            )
 
-    # -- comments -----------------------------------------------------------------------------
-
-    # -- moderation ---------------------------------------------------------------------------
-
-    # -- the outbox and subscriptions --------------------------------------------------------
-
-    # -- a commenter's own data ---------------------------------------------------------------
-
-    # -- admins -------------------------------------------------------------------------------
-
-    # -- likes --------------------------------------------------------------------------------
-
-    # -- users and sessions ---------------------------------------------------------------------
-
-    # -- moving in and out --------------------------------------------------------------------
-
-    async def restore(self, batches: AsyncIterable[RowBatch]) -> dict[str, int]:
-        async def op(conn: asyncpg.Connection) -> dict[str, int]:
-            if await conn.fetchval("SELECT 1 FROM sites LIMIT 1"):
-                raise Refused(Outcome.NOT_EMPTY)
-            counts = dict.fromkeys(COPY_COLUMNS, 0)
-            async for batch in batches:
-                columns = COPY_COLUMNS[batch.table]
-                if batch.table == "sites":  # jsonb goes through the connection's codec
-                    await conn.executemany(
-                        "INSERT INTO sites (id, name, settings, revision, created_at)"
-                        " VALUES ($1, $2, $3, $4, $5)",
-                        batch.rows,
-                    )
-                else:  # COPY writes identity columns as given, like OVERRIDING SYSTEM VALUE
-                    await conn.copy_records_to_table(
-                        batch.table, records=batch.rows, columns=list(columns)
-                    )
-                counts[batch.table] += len(batch.rows)
-            for table in (
-                "users",
-                "threads",
-                "comments",
-                "bans",
-                "admins",
-                "subscriptions",
-                "outbox",
-            ):  # new ids follow the copied ones
-                await conn.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
-                    f" coalesce(max(id), 1), max(id) IS NOT NULL) FROM {table}"
-                )
-            await _notify_site(conn, "*")
-            return counts
-
-        counts = await self._write(op)
-        self._forget_cached()
-        return counts
+    async def _loaded(self, db: Db) -> None:
+        for table in ("users", "threads", "comments", "bans", "admins", "subscriptions", "outbox"):
+            # New ids follow the copied ones.
+            await db.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                f" coalesce(max(id), 1), max(id) IS NOT NULL) FROM {table}"
+            )
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -455,10 +419,6 @@ def _cannot_use(url: str, exc: BaseException) -> str:
             " accepts connections there, and that WIDGET_DATABASE_URL names it rightly."
         )
     return f"cannot prepare {database} ({reason})."
-
-
-async def _notify_site(conn: asyncpg.Connection, site_id: str) -> None:
-    await conn.execute("SELECT pg_notify($1, $2)", SITES_CHANNEL, site_id)
 
 
 # One imported comment in one statement: its parent found by key (or none: top level), and

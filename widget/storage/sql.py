@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -125,9 +125,12 @@ class SQLBackend(abc.ABC):
         unless both work right now."""
 
     @abc.abstractmethod
-    async def restore(self, batches: AsyncIterable[RowBatch]) -> dict[str, int]:
-        """Load a dump into this (empty) database in one transaction, keeping every id.
-        Raises Conflict when the database already holds sites. Returns rows per table."""
+    async def _load_rows(self, db: Db, batch: RowBatch) -> None:
+        """Write a batch of a dump's rows as they are, ids included."""
+
+    @abc.abstractmethod
+    async def _loaded(self, db: Db) -> None:
+        """Whatever a loaded dump needs before its transaction commits."""
 
     @abc.abstractmethod
     def _read(self) -> AbstractAsyncContextManager[Db]:

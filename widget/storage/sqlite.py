@@ -29,7 +29,6 @@ import os
 import sqlite3
 import time
 from collections.abc import (
-    AsyncIterable,
     AsyncIterator,
     Awaitable,
     Callable,
@@ -47,11 +46,11 @@ from widget.errors import SetupError, StorageUnavailable
 from widget.records import ThreadEvent, ThreadEventKind, ThreadHead
 
 from .accounts import mark_ready, prune_rate_limits
-from .base import COPY_COLUMNS, EventSink, MissedEvents, Outcome, Refused, Row, RowBatch
+from .base import COPY_COLUMNS, EventSink, MissedEvents, Row, RowBatch
 from .caching import HeadCache, SiteCache
 from .migrations import migrations, refuse_newer_schema, split_statements
 from .shared import Storage
-from .sql import Db, Dialect, in_list
+from .sql import Db, Dialect, in_list, marks
 from .sqlite_files import OpenedFiles, place_copy
 
 __all__ = ["SQLiteStorage"]
@@ -86,10 +85,6 @@ _FAULTS = frozenset(
         sqlite3.SQLITE_NOTADB,
     }
 )
-
-
-def _ts(moment: datetime) -> float:
-    return moment.timestamp()
 
 
 def _dt(seconds: float) -> datetime:
@@ -492,42 +487,19 @@ class SQLiteStorage(Storage):
     async def _sites_changed(self, db: Db, site_id: str | None) -> None:
         db.after_commit(lambda: self._sites.forget(site_id))
 
-    # -- sites --------------------------------------------------------------------------------
+    # -- loading a dump -----------------------------------------------------------------------
 
-    # -- threads ------------------------------------------------------------------------------
+    async def _load_rows(self, db: Db, batch: RowBatch) -> None:
+        columns = COPY_COLUMNS[batch.table]
+        await db.execute_many(
+            f"INSERT INTO {batch.table} ({', '.join(columns)}) VALUES ({marks(columns)})",
+            # The adapter turns times into seconds; flags are integers already (bool is int).
+            [[json.dumps(v) if c == "settings" else v for c, v in zip(columns, row, strict=True)]
+             for row in batch.rows],
+        )  # fmt: skip
 
-    # -- comments -----------------------------------------------------------------------------
-
-    # -- moderation ---------------------------------------------------------------------------
-
-    # -- the outbox and subscriptions --------------------------------------------------------
-
-    # -- a commenter's own data ---------------------------------------------------------------
-
-    # -- admins -------------------------------------------------------------------------------
-
-    # -- likes --------------------------------------------------------------------------------
-
-    # -- users and sessions ---------------------------------------------------------------------
-
-    async def restore(self, batches: AsyncIterable[RowBatch]) -> dict[str, int]:
-        async def op(conn: aiosqlite.Connection) -> dict[str, int]:
-            if await _fetch(conn, "SELECT 1 FROM sites LIMIT 1"):
-                raise Refused(Outcome.NOT_EMPTY)
-            counts = dict.fromkeys(COPY_COLUMNS, 0)
-            async for batch in batches:
-                columns = COPY_COLUMNS[batch.table]
-                await conn.executemany(
-                    f"INSERT INTO {batch.table} ({', '.join(columns)})"
-                    f" VALUES ({', '.join('?' * len(columns))})",
-                    [_to_sqlite(columns, row) for row in batch.rows],
-                )
-                counts[batch.table] += len(batch.rows)
-            return counts
-
-        return await self._write(op, lambda _: self._forget_cached())
-
-    # -- moving in and out --------------------------------------------------------------------
+    async def _loaded(self, db: Db) -> None:
+        pass  # new ids follow the largest in each table anyway
 
 
 # -- copying: SQLite's storage classes to and from plain Python values --------------------------
@@ -546,19 +518,6 @@ def _from_sqlite(columns: tuple[str, ...], row: Row) -> tuple[Any, ...]:
             value = bool(value)
         elif column == "settings":
             value = json.loads(value)
-        values.append(value)
-    return tuple(values)
-
-
-def _to_sqlite(columns: tuple[str, ...], row: tuple[Any, ...]) -> tuple[Any, ...]:
-    values = []
-    for column, value in zip(columns, row, strict=True):
-        if column in _TIMES and value is not None:
-            value = _ts(value)
-        elif column in _FLAGS:
-            value = int(value)
-        elif column == "settings":
-            value = json.dumps(value)
         values.append(value)
     return tuple(values)
 
