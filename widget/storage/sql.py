@@ -1,11 +1,12 @@
 """What the two backends share: a small connection adapter, the dialect bits that differ, and
-the base every aggregate's queries (widget/storage/queries/) are written against.
+the base every aggregate's queries (sites.py, threads.py, comments.py, moderation.py,
+outbox.py, accounts.py, porting.py) are written against.
 
 Queries are written once, with `?` placeholders and datetimes as parameters; each backend's
 `Db` turns them into its own (`$n` for PostgreSQL, cached; seconds since the epoch for
 SQLite) and reads times back with `Dialect.when`. A backend keeps only its connection
 machinery: how a read gets a connection, how a write gets a transaction, and how a committed
-change reaches the caches and the readers (`tell`, `sites_changed`).
+change reaches the caches and the readers (`_tell`, `_sites_changed`).
 """
 
 from __future__ import annotations
