@@ -62,6 +62,28 @@ async def _check_guest_limit(
         limit.check(row["taken"])
 
 
+async def rewrite(
+    db: Db,
+    comment_id: int,
+    body_source: str,
+    body_html: str,
+    author_name: str,
+    author_url: str,
+    at: datetime,
+    *,
+    approved_only: bool,
+) -> Comment | None:
+    """A comment with a new body and author, edited at `at`; None when there is none (or,
+    with `approved_only`, none that is shown)."""
+    shown = " AND status = 'approved'" if approved_only else ""
+    row = await db.fetch_one(
+        "UPDATE comments SET body_source = ?, body_html = ?, author_name = ?, author_url = ?,"
+        f" edited_at = ? WHERE id = ?{shown} RETURNING {COMMENT_COLUMNS}",
+        body_source, body_html, author_name, author_url, at, comment_id,
+    )  # fmt: skip
+    return comment_from_row(row, db.dialect.when) if row else None
+
+
 def _limits(rate_limit: RateLimit | Sequence[RateLimit] | None) -> Sequence[RateLimit]:
     if rate_limit is None:
         return ()
@@ -169,15 +191,10 @@ class CommentQueries(SQLBackend):
         edited_at: datetime,
     ) -> tuple[Comment, ThreadHead]:
         async def op(db: Db) -> tuple[Comment, ThreadHead]:
-            row = await db.fetch_one(
-                "UPDATE comments SET body_source = ?, body_html = ?, author_name = ?,"
-                " author_url = ?, edited_at = ? WHERE id = ? AND status = 'approved'"
-                f" RETURNING {COMMENT_COLUMNS}",
-                body_source, body_html, author_name, author_url, edited_at, comment_id,
-            )  # fmt: skip
-            if row is None:
+            comment = await rewrite(db, comment_id, body_source, body_html, author_name,
+                                    author_url, edited_at, approved_only=True)  # fmt: skip
+            if comment is None:
                 raise Refused(Outcome.COMMENT_GONE)
-            comment = comment_from_row(row, db.dialect.when)
             head = await bump_thread(db, comment.thread_id)
             await self._tell(db, head, "edit", comment.id, head.comment_count)
             return comment, head

@@ -30,6 +30,7 @@ from .base import (
     queue_item_from_row,
     status_change,
 )
+from .comments import rewrite
 from .outbox import queue_jobs
 from .sql import Db, SQLBackend
 from .threads import bump_thread
@@ -136,14 +137,10 @@ class ModerationQueries(SQLBackend):
         """A moderator's edit, of a comment in any status."""
 
         async def op(db: Db) -> Comment:
-            row = await db.fetch_one(
-                "UPDATE comments SET body_source = ?, body_html = ?, author_name = ?,"
-                f" author_url = ?, edited_at = ? WHERE id = ? RETURNING {COMMENT_COLUMNS}",
-                body_source, body_html, author_name, author_url, at, comment_id,
-            )  # fmt: skip
-            if row is None:
+            comment = await rewrite(db, comment_id, body_source, body_html, author_name,
+                                    author_url, at, approved_only=False)  # fmt: skip
+            if comment is None:
                 raise Refused(Outcome.NO_COMMENT)
-            comment = comment_from_row(row, db.dialect.when)
             if comment.status == "approved":  # else not shown: the thread did not change
                 head = await bump_thread(db, comment.thread_id)
                 await self._tell(db, head, "edit", comment.id, head.comment_count)

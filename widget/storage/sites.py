@@ -60,9 +60,7 @@ class SiteQueries(SQLBackend):
             await self._sites_changed(db, site_id)
 
         await self._run(op)
-        site = await self.get_site(site_id)
-        assert site is not None
-        return site
+        return await self._site_now(site_id)
 
     async def get_site(self, site_id: str) -> Site | None:
         if self._caching:
@@ -105,9 +103,7 @@ class SiteQueries(SQLBackend):
             await self._sites_changed(db, site_id)
 
         await self._run(op)
-        site = await self.get_site(site_id)
-        assert site is not None
-        return site
+        return await self._site_now(site_id)
 
     async def remove_site(self, site_id: str) -> bool:
         async def op(db: Db) -> bool:
@@ -170,3 +166,9 @@ class SiteQueries(SQLBackend):
             return removed > 0
 
         return await self._run(op)
+
+    async def _site_now(self, site_id: str) -> Site:
+        """A site just written, read back (and cached afresh)."""
+        site = await self.get_site(site_id)
+        assert site is not None
+        return site
