@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 from widget.auth.tokens import TokenSigner
 from widget.config import Settings, load_settings
 from widget.moderation.screening import new_form_token
-from widget.storage import PageRef
+from widget.records import PageRef
 
 PUBLIC_URL = "http://comments.localhost:8000"
 SECRET = "test-secret-key"

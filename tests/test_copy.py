@@ -14,9 +14,8 @@ from starlette.applications import Starlette
 from tests.conftest import BACKENDS, POSTGRES_URL
 from tests.helpers import OWN_ORIGIN, PAGE, Widget, make_settings, posted
 from widget.app import create_app
-from widget.errors import Conflict
 from widget.sites import add_site, change_site_setting
-from widget.storage import RowBatch, Storage, storage_for_url
+from widget.storage import Outcome, Refused, RowBatch, Storage, storage_for_url
 
 
 @pytest.fixture(params=BACKENDS)
@@ -77,7 +76,7 @@ async def test_a_copy_is_the_same_database(
             "outbox": 5,  # one job per comment, to tell people of it
         }  # fmt: skip
         assert await everything(target) == await everything(source)
-        with pytest.raises(Conflict, match="empty one"):
+        with pytest.raises(Refused, match=Outcome.NOT_EMPTY.value):
             await target.restore(source.dump())
     finally:
         await target.close()

@@ -41,8 +41,8 @@ from widget.app import create_app
 from widget.cli.porting import report_lines
 from widget.notify.mail import Mail
 from widget.porting.importer import import_file
+from widget.records import QueueQuery
 from widget.sites import add_site
-from widget.storage import QueueQuery
 
 LIST = "Enter one email address only, not a list."
 ALONE = "Enter just the address, such as name@example.com, without a name, quotes or brackets."

@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from widget.porting.formats import commento, isso, remark42
 from widget.porting.importer import import_file
 from widget.porting.items import BadFile, Item, Skip
-from widget.storage import ImportedComment
+from widget.records import ImportedComment
 
 FIXTURES = Path(__file__).parent / "fixtures" / "import"
 SITE = "blog"

@@ -36,8 +36,9 @@ from tests.test_embed import open_form
 from widget.app import create_app
 from widget.config import Settings
 from widget.porting.importer import import_file
+from widget.records import PageWindow
 from widget.sites import add_site
-from widget.storage import PageWindow, storage_for_url
+from widget.storage import storage_for_url
 
 # markdown-it-py looks for the end of each "[" to the end of the text: quadratic, about half a
 # second of CPU for these ten thousand. The tests set the limit to a tenth of that.

@@ -21,7 +21,7 @@ from tests.helpers import provider_url
 from tests.servers import EventStream, WidgetServer, widget_cli, widget_server
 from tests.test_sign_in import new_verifier
 from widget.live import EventHub, TooManyListeners
-from widget.storage import ThreadEvent
+from widget.records import ThreadEvent
 from widget.views import live as live_views
 
 pytestmark = pytest.mark.slow

@@ -39,8 +39,8 @@ from widget.auth.signin import token_hash
 from widget.auth.tokens import Purpose, TokenSigner
 from widget.errors import BadRequest, Forbidden, Invalid
 from widget.moderation import akismet, screening
+from widget.records import PageRef, Profile
 from widget.sites import add_site, change_site_setting
-from widget.storage import PageRef, Profile
 
 EMBED = {key: value for key, value in PAGE.items() if key != "site"}
 

@@ -15,7 +15,7 @@ from tests.mail import Inbox, link_in
 from tests.test_notify import EMBED
 from widget.auth.signin import token_hash
 from widget.auth.tokens import Purpose
-from widget.storage import Profile
+from widget.records import Profile
 
 ANN = "ann@example.com"
 DATA_REQUEST = "/embed/blog/data-request"

@@ -23,15 +23,8 @@ from widget.porting.formats import disqus, wxr
 from widget.porting.formats.csv_export import neutralised
 from widget.porting.importer import ImportReport, import_file
 from widget.porting.items import BadFile, Skip
-from widget.storage import (
-    POST_LIKE,
-    ImportedComment,
-    NewComment,
-    PageRef,
-    Profile,
-    Storage,
-    storage_for_url,
-)
+from widget.records import POST_LIKE, ImportedComment, NewComment, PageRef, Profile
+from widget.storage import Storage, storage_for_url
 
 FIXTURES = Path(__file__).parent / "fixtures" / "import"
 DISQUS = FIXTURES / "disqus.xml"

@@ -29,8 +29,8 @@ from widget.app import create_app
 from widget.auth import providers as p
 from widget.config import ConfigError
 from widget.errors import BadRequest
+from widget.records import Profile
 from widget.sites import add_site
-from widget.storage import Profile
 
 Handler = Callable[[httpx.Request], httpx.Response]
 

@@ -283,7 +283,7 @@ async def test_a_login_code_needs_its_own_verifier(
 async def test_expired_login_codes(client: httpx.AsyncClient, app: Starlette) -> None:
     storage = app.state.widget.storage
     from widget.auth.signin import challenge_of, token_hash
-    from widget.storage import Profile
+    from widget.records import Profile
 
     user = await storage.upsert_user(Profile("mock", "late", "Late"), datetime.now(UTC))
     verifier, _ = new_verifier()

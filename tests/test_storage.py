@@ -12,8 +12,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from widget.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
-from widget.storage import (
+from widget.errors import Conflict, Forbidden, RateLimited
+from widget.records import (
     POST_LIKE,
     GuestLikeLimit,
     ImportedComment,
@@ -25,10 +25,10 @@ from widget.storage import (
     QueueQuery,
     RateLimit,
     SingleUse,
-    Storage,
     ThreadEvent,
-    storage_for_url,
 )
+from widget.refusals import explain
+from widget.storage import Outcome, Refused, Storage, storage_for_url
 from widget.storage.migrations import migrations
 from widget.storage.sqlite import SQLiteStorage
 
@@ -56,7 +56,7 @@ async def test_sites(storage: Storage) -> None:
     site = await storage.get_site("blog")
     assert site is not None
     assert site.origins == ("https://blog.example",)
-    with pytest.raises(Conflict):
+    with pytest.raises(Refused, match=Outcome.SITE_EXISTS.value):
         await storage.add_site("blog", "Again", ["https://x.example"], {})
     changed = await storage.update_site(
         "blog", origins=["https://a.example", "https://b.example"], settings={"order": "newest"}
@@ -64,7 +64,7 @@ async def test_sites(storage: Storage) -> None:
     assert changed.origins == ("https://a.example", "https://b.example")
     assert changed.settings == {"order": "newest"}
     assert changed.revision == site.revision + 1
-    with pytest.raises(NotFound):
+    with pytest.raises(Refused, match=Outcome.NO_SITE.value):
         await storage.update_site("nope", name="x")
     assert [s.id for s in await storage.list_sites()] == ["blog"]
     assert await storage.remove_site("blog") is True
@@ -90,9 +90,9 @@ async def test_threads_are_created_by_the_first_comment(storage: Storage) -> Non
 
 async def test_a_parent_must_be_in_the_same_thread(storage: Storage) -> None:
     other, _ = await storage.add_comment(new_comment(page=PageRef("blog", "/o/", "", "")), None)
-    with pytest.raises(Invalid):
+    with pytest.raises(Refused, match=Outcome.PARENT_ELSEWHERE.value):
         await storage.add_comment(new_comment(parent=other.id), None)
-    with pytest.raises(Invalid):
+    with pytest.raises(Refused, match=Outcome.PARENT_ELSEWHERE.value):
         await storage.add_comment(new_comment(parent=12345), None)
 
 
@@ -100,7 +100,7 @@ async def test_one_failing_write_does_not_undo_its_batch(storage: Storage) -> No
     writes = [storage.add_comment(new_comment(f"ok {i}"), None) for i in range(20)]
     writes.insert(10, storage.add_comment(new_comment(parent=99999), None))
     results = await asyncio.gather(*writes, return_exceptions=True)
-    assert sum(isinstance(r, Invalid) for r in results) == 1
+    assert sum(isinstance(r, Refused) for r in results) == 1
     head = await storage.get_thread_head("blog", "/p/")
     assert head is not None
     assert head.comment_count == 20
@@ -236,7 +236,7 @@ async def test_edit_and_delete(storage: Storage) -> None:
     assert head2.version > head.version
     head3 = await storage.delete_comment(comment.id)
     assert head3.comment_count == 0
-    with pytest.raises(NotFound):
+    with pytest.raises(Refused, match=Outcome.COMMENT_GONE.value):
         await storage.delete_comment(comment.id)
 
 
@@ -391,7 +391,7 @@ async def test_committed_changes_reach_the_event_sink(storage: Storage) -> None:
     seen: list[ThreadEvent] = []
     storage.on_event(seen.append)
     comment, _ = await storage.add_comment(new_comment(), None)
-    with pytest.raises(Invalid):
+    with pytest.raises(Refused, match=Outcome.PARENT_ELSEWHERE.value):
         await storage.add_comment(new_comment(parent=99999), None)  # rolled back: no event
     await storage.set_like(PAGE, comment.id, "v1", True, None, datetime.now(UTC))
     await storage.edit_comment(
@@ -533,7 +533,7 @@ async def test_pinned_comments_come_with_the_default_page(storage: Storage) -> N
     second, _ = await storage.add_comment(new_comment("second"), None)
     reply, _ = await storage.add_comment(new_comment("reply", parent=second.id), None)
     await storage.set_pinned(second.id, True)
-    with pytest.raises(Invalid):
+    with pytest.raises(Refused, match=Outcome.NOT_TOP_LEVEL.value):
         await storage.set_pinned(reply.id, True)
     _, page = await storage.get_thread_page(first.thread_id, PageWindow("after", None, 1))
     assert [c.id for c in page.pinned] == [second.id]
@@ -547,11 +547,11 @@ async def test_closed_threads_take_no_comments(storage: Storage) -> None:
     comment, _ = await storage.add_comment(new_comment(), None)
     head = await storage.set_closed(comment.thread_id, True)
     assert head.closed
-    with pytest.raises(Forbidden):
+    with pytest.raises(Refused, match=Outcome.THREAD_CLOSED.value):
         await storage.add_comment(new_comment(), None)
     await storage.set_closed(comment.thread_id, False)
     await storage.add_comment(new_comment(), None)
-    with pytest.raises(NotFound):
+    with pytest.raises(Refused, match=Outcome.NO_THREAD.value):
         await storage.set_closed(999_999, True)
 
 
@@ -561,7 +561,7 @@ async def test_admins_and_their_sessions(storage: Storage) -> None:
     helper = await storage.add_admin("helper@example.com", "hash-2", ["blog"], now)
     assert helper.sites == ("blog",) and helper.may_manage("blog")
     assert not helper.may_manage("other") and admin.may_manage("other")
-    with pytest.raises(Conflict):
+    with pytest.raises(Refused, match=Outcome.ADMIN_EXISTS.value):
         await storage.add_admin("boss@example.com", "x", None, now)
     assert await storage.get_admin_login("boss@example.com") == (admin, "hash-1")
     await storage.add_admin_session("h1", admin.id, now + timedelta(hours=1))
@@ -696,3 +696,10 @@ async def test_an_import_that_fails_halfway_leaves_nothing(storage: Storage) -> 
     assert await storage.get_thread_head("blog", "/p/") is None  # not even the thread
     tally = await storage.import_comments("blog", items_of(imported("one")))
     assert tally.imported == 1  # and the database takes the next import as usual
+
+
+def test_every_refusal_storage_reports_reaches_people_as_a_sentence() -> None:
+    for outcome in Outcome:
+        error = explain(Refused(outcome, "blog"))
+        assert 400 <= error.status < 500, outcome
+        assert error.message.endswith("."), outcome

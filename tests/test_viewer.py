@@ -15,8 +15,8 @@ from tests.helpers import OWN_ORIGIN, PAGE, posted
 from widget import comments
 from widget.auth.tokens import token_hash
 from widget.errors import Forbidden
+from widget.records import Profile
 from widget.sites import change_site_setting
-from widget.storage import Profile
 
 EMBED = {key: value for key, value in PAGE.items() if key != "site"}
 

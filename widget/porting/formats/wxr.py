@@ -51,7 +51,7 @@ from widget.porting.items import (
 )
 from widget.porting.origins import LocalTimes, Offsets, origin_json, origin_of
 from widget.sites import zone_named
-from widget.storage import CommentStatus, ImportedComment, ImportedThread, PageRef
+from widget.records import CommentStatus, ImportedComment, ImportedThread, PageRef
 from widget.urls import split_url
 
 __all__ = ["WxrWriter", "read"]
