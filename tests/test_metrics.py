@@ -111,6 +111,11 @@ async def test_requests_comments_readers_and_the_outbox_are_counted(
     }
     assert methods <= {"GET", "POST", "other"}
     assert samples[("widget_live_readers", ())] == 0
+    assert samples[("widget_database_write_queue", ())] == 0
+    assert samples[("widget_database_connections_max", ())] >= 1
+    in_use = {state: samples[("widget_database_connections", (("state", state),))]
+              for state in ("idle", "busy")}  # fmt: skip
+    assert 1 <= sum(in_use.values()) <= samples[("widget_database_connections_max", ())]
     assert samples[("process_resident_memory_bytes", ())] > 0
     assert samples[("process_open_fds", ())] > 0
 

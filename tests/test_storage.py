@@ -703,3 +703,19 @@ def test_every_refusal_storage_reports_reaches_people_as_a_sentence() -> None:
         error = explain(Refused(outcome, "blog"))
         assert 400 <= error.status < 500, outcome
         assert error.message.endswith("."), outcome
+
+
+async def test_gauges_show_waiting_writes_and_busy_connections(storage: Storage) -> None:
+    before = storage.gauges()
+    assert before.connections_max >= 1
+    assert before.connections_idle + before.connections_busy <= before.connections_max
+    writes = [
+        asyncio.create_task(storage.add_comment(new_comment(f"gauged {n}"), None))
+        for n in range(20)
+    ]
+    await asyncio.sleep(0)  # each write has queued (SQLite) or taken a connection (PostgreSQL)
+    during = storage.gauges()
+    assert during.write_queue + during.connections_busy > 0
+    await asyncio.gather(*writes)
+    after = storage.gauges()
+    assert (after.write_queue, after.connections_busy) == (0, 0)

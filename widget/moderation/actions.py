@@ -14,10 +14,9 @@ from typing import Literal
 from widget import comments
 from widget.email_address import email_field
 from widget.errors import Invalid, NotFound
-from widget.records import Admin, Ban, Comment, CommentStatus, QueueItem, QueueQuery
+from widget.records import Admin, Ban, Comment, CommentStatus, QueueItem, QueueQuery, ThreadHead
 from widget.refusals import worded
 from widget.render_workers import RenderWorkers
-from widget.records import ThreadHead
 from widget.storage import Storage
 
 __all__ = [

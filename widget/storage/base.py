@@ -313,6 +313,16 @@ MissedEvents = Callable[[], None]
 READINESS_KEY = "widget:readiness"
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class DatabaseGauges:
+    """How busy the database is, read at scrape time (/metrics)."""
+
+    write_queue: int  # SQLite: writes waiting for the one writer (PostgreSQL: 0, it has none)
+    connections_idle: int  # SQLite: readers; PostgreSQL: the pool's connections
+    connections_busy: int
+    connections_max: int
+
+
 class Outcome(enum.Enum):
     """Why storage did not do what it was asked: the domain words it for people."""
 

@@ -30,7 +30,7 @@ from widget.errors import SetupError, StorageUnavailable
 from widget.records import ThreadEvent, ThreadEventKind, ThreadHead
 
 from .accounts import mark_ready, prune_rate_limits
-from .base import COPY_COLUMNS, EventSink, MissedEvents, Row, RowBatch
+from .base import COPY_COLUMNS, DatabaseGauges, EventSink, MissedEvents, Row, RowBatch
 from .caching import HeadCache, SiteCache
 from .migrations import migrations, refuse_newer_schema
 from .shared import Storage
@@ -175,6 +175,13 @@ class PostgresStorage(Storage):
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+    def gauges(self) -> DatabaseGauges:
+        pool = self._pool
+        if pool is None:
+            return DatabaseGauges(0, 0, 0, self.pool_max)
+        idle = pool.get_idle_size()
+        return DatabaseGauges(0, idle, pool.get_size() - idle, pool.get_max_size())
 
     def on_event(self, sink: EventSink, missed: MissedEvents | None = None) -> None:
         self._event_sink = sink

@@ -5,6 +5,7 @@ methods)."""
 from __future__ import annotations
 
 from .accounts import AccountQueries
+from .base import DatabaseGauges
 from .comments import CommentQueries
 from .moderation import ModerationQueries
 from .outbox import OutboxQueries
@@ -34,3 +35,7 @@ class Storage(
     StorageUnavailable from any method (never acknowledging a write it could not keep);
     `open` raises SetupError, naming the database and what to do, when it cannot be used.
     """
+
+    def gauges(self) -> DatabaseGauges:
+        """How busy the database connections are, now (for /metrics)."""
+        raise NotImplementedError

@@ -46,7 +46,7 @@ from widget.errors import SetupError, StorageUnavailable
 from widget.records import ThreadEvent, ThreadEventKind, ThreadHead
 
 from .accounts import mark_ready, prune_rate_limits
-from .base import COPY_COLUMNS, EventSink, MissedEvents, Row, RowBatch
+from .base import COPY_COLUMNS, DatabaseGauges, EventSink, MissedEvents, Row, RowBatch
 from .caching import HeadCache, SiteCache
 from .migrations import migrations, refuse_newer_schema, split_statements
 from .shared import Storage
@@ -417,6 +417,15 @@ class SQLiteStorage(Storage):
         if version != self._data_version:
             self._data_version = version
             self._forget_cached()
+
+    def gauges(self) -> DatabaseGauges:
+        idle = self._readers.qsize()
+        return DatabaseGauges(
+            write_queue=self._queue.qsize(),
+            connections_idle=idle,
+            connections_busy=len(self._all_readers) - idle,
+            connections_max=len(self._all_readers),
+        )
 
     def on_event(self, sink: EventSink, missed: MissedEvents | None = None) -> None:
         # This process's own writer makes every change it reports: none can go unheard.
