@@ -20,8 +20,8 @@ from tests.mail import Inbox, body_of, link_in
 from tests.test_sign_in import exchange, me, new_verifier
 from widget.app import create_app
 from widget.auth.tokens import token_hash
+from widget.records import Profile
 from widget.sites import add_site
-from widget.storage import Profile
 
 ADA = "ada@example.com"
 
