@@ -128,6 +128,7 @@ EN: dict[str, Message] = {
     "sign_in_expired": "Signing in took too long; try again.",
     "via": "via {provider}",
     "awaiting_moderation": "Your comment is awaiting moderation.",
+    "moderator": "Moderator",
     "pinned": "Pinned",
     "own_data": "Your comments: download or erase",
     "own_data_guest": (
@@ -215,6 +216,7 @@ DE: dict[str, Message] = {
     "sign_in_expired": "Die Anmeldung hat zu lange gedauert; versuche es noch einmal.",
     "via": "über {provider}",
     "awaiting_moderation": "Dein Kommentar muss noch freigeschaltet werden.",
+    "moderator": "Moderator",
     "pinned": "Angeheftet",
     "own_data": "Deine Kommentare: herunterladen oder löschen",
     "own_data_guest": (
@@ -317,6 +319,7 @@ RU: dict[str, Message] = {
     "sign_in_expired": "Вход занял слишком много времени; попробуйте ещё раз.",
     "via": "через {provider}",
     "awaiting_moderation": "Ваш комментарий ожидает проверки.",
+    "moderator": "Модератор",
     "pinned": "Закреплено",
     "own_data": "Ваши комментарии: скачать или удалить",
     "own_data_guest": (

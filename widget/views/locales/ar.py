@@ -92,6 +92,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_expired": "استغرق تسجيل الدخول وقتًا طويلًا؛ حاول مرة أخرى.",
     "via": "عبر {provider}",
     "awaiting_moderation": "تعليقك بانتظار المراجعة.",
+    "moderator": "مشرف",
     "pinned": "مثبّت",
     "own_data": "تعليقاتك: تنزيل أو مسح",
     "own_data_guest": "احصل عبر البريد على رابط لتنزيل أو مسح كل التعليقات المكتوبة بعنوانك.",

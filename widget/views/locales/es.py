@@ -76,6 +76,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_expired": "El inicio de sesión tardó demasiado; inténtalo de nuevo.",
     "via": "vía {provider}",
     "awaiting_moderation": "Tu comentario está pendiente de moderación.",
+    "moderator": "Moderador",
     "pinned": "Fijado",
     "own_data": "Tus comentarios: descargar o borrar",
     "own_data_guest": "Recibe por correo un enlace para descargar o borrar todos los comentarios escritos con tu dirección.",

@@ -76,6 +76,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_expired": "La connexion a pris trop de temps ; réessayez.",
     "via": "via {provider}",
     "awaiting_moderation": "Votre commentaire est en attente de modération.",
+    "moderator": "Modérateur",
     "pinned": "Épinglé",
     "own_data": "Vos commentaires : télécharger ou effacer",
     "own_data_guest": "Recevez par e-mail un lien pour télécharger ou effacer tous les commentaires écrits avec votre adresse.",

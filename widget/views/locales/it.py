@@ -76,6 +76,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_expired": "L'accesso ha richiesto troppo tempo; riprova.",
     "via": "tramite {provider}",
     "awaiting_moderation": "Il tuo commento è in attesa di moderazione.",
+    "moderator": "Moderatore",
     "pinned": "In evidenza",
     "own_data": "I tuoi commenti: scarica o cancella",
     "own_data_guest": "Ricevi via email un link per scaricare o cancellare tutti i commenti scritti con il tuo indirizzo.",

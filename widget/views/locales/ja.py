@@ -60,6 +60,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_expired": "ログインに時間がかかりすぎました。もう一度お試しください。",
     "via": "{provider} 経由",
     "awaiting_moderation": "コメントは承認待ちです。",
+    "moderator": "モデレーター",
     "pinned": "固定",
     "own_data": "あなたのコメント: ダウンロードまたは消去",
     "own_data_guest": "あなたのメールアドレスで書かれたすべてのコメントをダウンロードまたは消去するリンクをメールで受け取る。",

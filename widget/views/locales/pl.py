@@ -86,6 +86,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_expired": "Logowanie trwało zbyt długo; spróbuj ponownie.",
     "via": "przez {provider}",
     "awaiting_moderation": "Twój komentarz czeka na moderację.",
+    "moderator": "Moderator",
     "pinned": "Przypięty",
     "own_data": "Twoje komentarze: pobierz lub usuń",
     "own_data_guest": "Otrzymaj e-mailem link do pobrania lub usunięcia wszystkich komentarzy napisanych z Twoim adresem.",

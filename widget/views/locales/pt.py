@@ -76,6 +76,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_expired": "Entrar demorou demais; tente de novo.",
     "via": "via {provider}",
     "awaiting_moderation": "Seu comentário está aguardando moderação.",
+    "moderator": "Moderador",
     "pinned": "Fixado",
     "own_data": "Seus comentários: baixar ou apagar",
     "own_data_guest": "Receba por e-mail um link para baixar ou apagar todos os comentários escritos com o seu endereço.",

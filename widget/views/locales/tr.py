@@ -65,6 +65,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_expired": "Oturum açmak çok uzun sürdü; yeniden deneyin.",
     "via": "{provider} ile",
     "awaiting_moderation": "Yorumunuz onay bekliyor.",
+    "moderator": "Moderatör",
     "pinned": "Sabitlendi",
     "own_data": "Yorumlarınız: indirin veya silin",
     "own_data_guest": "E-posta adresinizle yazılan tüm yorumları indirmek veya silmek için e-postayla bir bağlantı alın.",

@@ -57,6 +57,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_expired": "登录耗时过长，请重试。",
     "via": "通过 {provider}",
     "awaiting_moderation": "您的评论正在等待审核。",
+    "moderator": "版主",
     "pinned": "置顶",
     "own_data": "您的评论：下载或删除",
     "own_data_guest": "通过电子邮件获取链接，下载或删除用您的地址写的所有评论。",
