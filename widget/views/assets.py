@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-__all__ = ["Assets", "Encoding", "compact", "find_assets", "preferred_encoding"]
+__all__ = ["Assets", "Encoding", "as_served", "compact", "find_assets", "preferred_encoding"]
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +129,14 @@ def _asset(path: Path) -> Asset:
     if not asset.script:
         asset.prepare()
     return asset
+
+
+def as_served(path: Path) -> bytes:
+    """A file's bytes as this server sends them uncompressed: compacted, scripts minified."""
+    asset = _asset(path)
+    if not asset.ready:
+        asset.prepare()
+    return asset.body
 
 
 def find_assets() -> Path:
