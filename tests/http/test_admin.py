@@ -716,3 +716,17 @@ def test_no_sign_in_provider_may_take_the_servers_own_names() -> None:
         with pytest.raises(ConfigError, match="taken by the server itself"):
             configured_providers({name: fields})
     assert list(configured_providers({"sso": fields})) == ["sso"]
+
+
+async def test_empty_spam_deletes_a_sites_spam_for_good(boss: Admin, app: Starlette) -> None:
+    ids = [(await posted(boss.client, body=f"Spam {n}"))["comment"]["id"] for n in range(3)]
+    await boss.post("/admin/sites/blog/comments", [("id", str(i)) for i in ids], action="spam")
+    page = await boss.get("/admin/sites/blog/comments", status="spam")
+    assert 'action="/admin/sites/blog/comments/empty-spam"' in page.text
+    emptied = await boss.post("/admin/sites/blog/comments/empty-spam")
+    assert emptied.status_code == 303
+    after = await boss.get(emptied.headers["location"])
+    assert "Deleted 3 comments for good." in after.text
+    assert "No spam comments." in after.text
+    for comment_id in ids:
+        assert await app.state.widget.storage.get_comment(comment_id) is None

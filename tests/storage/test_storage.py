@@ -679,3 +679,30 @@ async def test_gauges_show_waiting_writes_and_busy_connections(storage: Storage)
     await asyncio.gather(*writes)
     after = storage.gauges()
     assert (after.write_queue, after.connections_busy) == (0, 0)
+
+
+async def test_emptying_spam_keeps_what_a_kept_comment_answers(storage: Storage) -> None:
+    spam = dataclasses.replace(new_comment("buy now"), status="spam")
+    lone, _ = await storage.add_comment(new_comment("liked, then found out"), None)
+    await storage.set_like(PAGE, lone.id, "voter-1", True, None, datetime.now(UTC))
+    await storage.set_status([lone.id], "spam", ["blog"])
+    # Replies came while their parents were published; the parents were found out later.
+    chain, _ = await storage.add_comment(new_comment("spam in disguise"), None)
+    await storage.add_comment(dataclasses.replace(spam, parent_id=chain.id), None)
+    answered, _ = await storage.add_comment(new_comment("also spam"), None)
+    kept, _ = await storage.add_comment(new_comment("a real answer", parent=answered.id), None)
+    await storage.set_status([chain.id, answered.id], "spam", ["blog"])
+    await storage.add_site("other", "Other", ["https://other.example"], {})
+    other_page = PageRef("other", "/x/", "https://other.example/x/", "X")
+    elsewhere, _ = await storage.add_comment(
+        dataclasses.replace(new_comment("spam elsewhere", page=other_page), status="spam"), None
+    )
+    assert await storage.purge_spam(["blog"]) == 3  # the lone one, and the chain leaf by leaf
+    assert await storage.get_comment(lone.id) is None
+    assert await storage.get_comment(chain.id) is None
+    assert (await storage.get_comment(answered.id)).status == "spam"  # type: ignore[union-attr]
+    assert (await storage.get_comment(kept.id)) is not None
+    assert (await storage.get_comment(elsewhere.id)) is not None
+    assert await storage.get_voter_likes(lone.thread_id, "voter-1") == set()
+    assert await storage.purge_spam(["blog"]) == 0
+    assert await storage.purge_spam([]) == 0

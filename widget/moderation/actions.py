@@ -40,6 +40,7 @@ __all__ = [
     "check_ban",
     "comment_for",
     "edit",
+    "empty_spam",
     "list_comments",
     "remove_ban",
     "reply",
@@ -201,6 +202,12 @@ async def act_from_email(
     status = EMAILED_ACTIONS[action]
     await storage.set_status([comment.id], status, [head.site_id])
     return status
+
+
+async def empty_spam(storage: Storage, admin: Admin, site_id: str) -> int:
+    """Delete a site's spam for good (WordPress's "Empty Spam"): how many comments went."""
+    _check_site(admin, site_id)
+    return await storage.purge_spam([site_id])
 
 
 async def set_pinned(storage: Storage, admin: Admin, comment_id: int, pinned: bool) -> Comment:

@@ -191,6 +191,37 @@ class ModerationQueries(SQLBackend):
             )
             return [queue_item_from_row(row, db.dialect.when) for row in rows]
 
+    async def purge_spam(self, site_ids: Sequence[str]) -> int:
+        """Delete for good the spam of these sites, and its likes, but for spam that a kept
+        comment answers (a reply's parent stays, still spam, unseen). Returns how many went.
+        Spam counts nowhere (not in counts, not on pages): no thread changes for readers."""
+
+        async def op(db: Db) -> int:
+            sites, params = db.dialect.one_of("t.site_id", site_ids)
+            purged = 0
+            while True:  # a chain of spam replying to spam goes leaf by leaf
+                rows = await db.fetch_all(
+                    f"SELECT c.id, c.thread_id FROM comments c JOIN threads t"
+                    f" ON t.id = c.thread_id WHERE {sites} AND c.status = 'spam' AND NOT"
+                    " EXISTS (SELECT 1 FROM comments r WHERE r.parent_id = c.id)",
+                    *params,
+                )  # fmt: skip
+                if not rows:
+                    return purged
+                ids = [row["id"] for row in rows]
+                for start in range(0, len(ids), ERASE_CHUNK):
+                    chosen, chunk = db.dialect.one_of(
+                        "comment_id", ids[start : start + ERASE_CHUNK]
+                    )
+                    await db.execute(f"DELETE FROM likes WHERE {chosen}", *chunk)
+                    chosen, chunk = db.dialect.one_of("id", ids[start : start + ERASE_CHUNK])
+                    await db.execute(f"DELETE FROM comments WHERE {chosen}", *chunk)
+                purged += len(ids)
+
+        if not site_ids:
+            return 0
+        return await self._run(op)
+
     async def erase_author(self, email: str | None, user_id: int | None) -> int:
         """Erase what a person wrote: each comment keeps only its place in its thread (a
         removed placeholder), their subscriptions end, and a user's account is deleted.

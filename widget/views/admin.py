@@ -41,6 +41,7 @@ DONE = {
     "restore": "Restored {n}.",
     "unapprove": "Sent {n} back to the queue.",
     "replied": "Your reply is published.",
+    "emptied": "Deleted {n} for good.",
     "undone": "Undone: {n} back as before.",
     "saved": "Saved.",
     "pinned": "Pinned to the top of its page.",

@@ -102,6 +102,13 @@ async def act(call: AdminCall) -> Response:
 
 
 @admin_page
+async def empty_spam(call: AdminCall) -> Response:
+    site_id = await _site_id(call)
+    purged = await moderating.empty_spam(call.context.storage, call.admin, site_id)
+    return call.back(f"/admin/sites/{site_id}/comments?status=spam", done="emptied", n=purged)
+
+
+@admin_page
 async def undo(call: AdminCall) -> Response:
     """The Undo beside the notice of the action just taken."""
     site_id = await _site_id(call)
@@ -219,6 +226,7 @@ routes = [
     Route("/admin/sites/{site}/comments", queue, methods=["GET"]),
     Route("/admin/sites/{site}/comments", act, methods=["POST"]),
     Route("/admin/sites/{site}/comments/undo", undo, methods=["POST"]),
+    Route("/admin/sites/{site}/comments/empty-spam", empty_spam, methods=["POST"]),
     Route("/admin/comments/{comment_id}", comment_page, methods=["GET"]),
     Route("/admin/comments/{comment_id}", edit, methods=["POST"]),
     Route("/admin/comments/{comment_id}/pin", pin, methods=["POST"]),
