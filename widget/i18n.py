@@ -86,6 +86,7 @@ EN: dict[str, Message] = {
     "sign_in_expired": "Signing in took too long; try again.",
     "via": "via {provider}",
     "awaiting_moderation": "Your comment is awaiting moderation.",
+    "comment_posted": "Your comment is posted.",
     "pinned": "Pinned",
     "own_data": "Your comments: download or erase",
     "own_data_guest": (
@@ -113,7 +114,7 @@ DE: dict[str, Message] = {
     "count": {"zero": "Keine Antworten", "one": "1 Antwort", "other": "{n} Antworten"},
     "says": "sagt:",
     "reply": "Antworten",
-    "reply_to": "Antwort an {name}",
+    "reply_to": "Antworten an {name}",
     "cancel_reply": "Antworten abbrechen",
     "like": "Gefällt mir",
     "liked": "Gefällt mir nicht mehr",
@@ -171,6 +172,7 @@ DE: dict[str, Message] = {
     "sign_in_expired": "Die Anmeldung hat zu lange gedauert; versuche es noch einmal.",
     "via": "über {provider}",
     "awaiting_moderation": "Dein Kommentar muss noch freigeschaltet werden.",
+    "comment_posted": "Dein Kommentar ist veröffentlicht.",
     "pinned": "Angeheftet",
     "own_data": "Deine Kommentare: herunterladen oder löschen",
     "own_data_guest": (
@@ -210,7 +212,7 @@ RU: dict[str, Message] = {
     },
     "says": "пишет:",
     "reply": "Ответить",
-    "reply_to": "Ответ для {name}",
+    "reply_to": "Ответить: {name}",
     "cancel_reply": "Отменить ответ",
     "like": "Нравится",
     "liked": "Больше не нравится",
@@ -271,6 +273,7 @@ RU: dict[str, Message] = {
     "sign_in_expired": "Вход занял слишком много времени; попробуйте ещё раз.",
     "via": "через {provider}",
     "awaiting_moderation": "Ваш комментарий ожидает проверки.",
+    "comment_posted": "Ваш комментарий опубликован.",
     "pinned": "Закреплено",
     "own_data": "Ваши комментарии: скачать или удалить",
     "own_data_guest": (

@@ -39,7 +39,8 @@ THEMES = ("light", "dark", "auto")
 
 # Strings the iframe's script needs, handed over as JSON in the document.
 SCRIPT_STRINGS = (
-    "reply", "cancel_reply", "like", "liked", "edit", "delete", "save", "cancel",
+    "reply", "cancel_reply", "like", "edit", "delete", "save", "cancel", "comment_posted",
+    "awaiting_moderation",
     "confirm_delete", "posting", "post_comment", "leave_reply", "leave_reply_to", "problem",
     "deleted", "new_activity", "commenting_as", "sign_in_failed", "erase_confirm", "erased",
     "sign_in_closed", "sign_in_expired",
