@@ -233,8 +233,27 @@ async def test_reply_without_javascript_via_replytocom(client: httpx.AsyncClient
     assert thread["comments"][0]["replies"][0]["html"] == "<p>Reply by form</p>"
 
 
+async def test_a_long_thread_opens_on_its_newest_comments_oldest_first(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    # As WordPress does by default: the last page, in reading order; older ones a click away.
+    await change_site_setting(app.state.widget.storage, "blog", "page_size", 3)
+    ids = [(await posted(client, body=f"top {i}"))["comment"]["id"] for i in range(7)]
+    opened = (await client.get("/api/v1/threads", params=PAGE)).json()
+    assert [c["id"] for c in opened["comments"]] == ids[4:]
+    assert opened["newer"] is None
+    older = (await client.get("/api/v1/threads", params={**PAGE, "before": opened["older"]})).json()
+    assert [c["id"] for c in older["comments"]] == ids[1:4]
+    fragment = await client.get("/embed/blog/thread/fragment", params=EMBED)
+    assert "Older comments" in fragment.text
+    assert "Newer comments" not in fragment.text
+    texts = re.findall(r'<div class="wg-text" dir="auto"><p>(top \d)</p>', fragment.text)
+    assert texts == ["top 4", "top 5", "top 6"]
+
+
 async def test_paging_by_top_level_comment(client: httpx.AsyncClient, app: Starlette) -> None:
     await change_site_setting(app.state.widget.storage, "blog", "page_size", 3)
+    await change_site_setting(app.state.widget.storage, "blog", "first_page", "oldest")
     ids = [(await posted(client, body=f"top {i}"))["comment"]["id"] for i in range(7)]
     await posted(client, body="reply to the first", parent=ids[0])
     first = (await client.get("/api/v1/threads", params=PAGE)).json()
