@@ -171,9 +171,10 @@
     node.focus({ preventScroll: true });
   }
 
-  // -- dates: "3 minutes ago", the exact time in the tooltip ---------------------------------
+  // -- dates: as WordPress shows them, in the reader's time zone; "3 minutes ago" as the title --
   var relative = window.Intl && Intl.RelativeTimeFormat
     ? new Intl.RelativeTimeFormat(config.lang, { numeric: 'auto' }) : null;
+  var exact = new Intl.DateTimeFormat(config.lang, { dateStyle: 'long', timeStyle: 'short' });
   /** @type {[Intl.RelativeTimeFormatUnit, number][]} */
   var UNITS = [['year', 31536000], ['month', 2592000], ['week', 604800], ['day', 86400],
     ['hour', 3600], ['minute', 60], ['second', 1]];
@@ -186,11 +187,11 @@
       var seconds = (when.getTime() - Date.now()) / 1000;
       for (var i = 0; i < UNITS.length; i++) {
         if (Math.abs(seconds) >= UNITS[i][1] || i === UNITS.length - 1) {
-          node.textContent = format.format(Math.round(seconds / UNITS[i][1]), UNITS[i][0]);
+          /** @type {HTMLElement} */ (node).title = format.format(Math.round(seconds / UNITS[i][1]), UNITS[i][0]);
           break;
         }
       }
-      /** @type {HTMLElement} */ (node).title = when.toLocaleString(config.lang);
+      node.textContent = exact.format(when);
     });
   }
   describeTimes(doc);

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from starlette.applications import Starlette
 
 from tests.helpers import BLOG, OWN_ORIGIN, PAGE, PUBLIC_URL, QUICK, hidden_inputs, posted
+from widget.i18n import Translator
 from widget.sites import add_site, change_site_setting
 
 EMBED = {key: value for key, value in PAGE.items() if key != "site"}
@@ -424,3 +426,22 @@ async def test_a_site_added_again_never_gets_an_old_fragment(
     assert new.status_code == 200, (old.headers["etag"], new.headers["etag"])
     assert "from the second life" in new.text
     assert "first life" not in new.text
+
+
+def test_dates_read_as_wordpress_writes_them_in_each_language() -> None:
+    morning, evening = datetime(2025, 3, 3, 10, 12, tzinfo=UTC), datetime(2025, 3, 3, 0, 5)
+    assert Translator("en").date(morning) == "March 3, 2025 at 10:12 am"
+    assert Translator("en").date(evening) == "March 3, 2025 at 12:05 am"
+    assert Translator("en").date(evening.replace(hour=13)) == "March 3, 2025 at 1:05 pm"
+    assert Translator("de").date(morning) == "3. März 2025 um 10:12"
+    assert Translator("ru").date(morning) == "3 марта 2025 в 10:12"
+
+
+async def test_the_thread_shows_dates_in_its_language(client: httpx.AsyncClient) -> None:
+    comment = (await posted(client, body="Dated"))["comment"]
+    fragment = await client.get("/embed/blog/thread/fragment", params={**EMBED, "lang": "de"})
+    written = re.search(r'<time datetime="([^"]+)">([^<]+)</time>', fragment.text)
+    assert written is not None
+    moment = datetime.fromisoformat(written.group(1))
+    assert comment["created_at"].startswith(written.group(1)[:16])
+    assert written.group(2) == Translator("de").date(moment)

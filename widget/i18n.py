@@ -7,6 +7,7 @@ categories follow CLDR: English and German use one/other, Russian one/few/many.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 
 __all__ = ["LANGUAGES", "Translator", "choose_language"]
 
@@ -293,6 +294,21 @@ RU: dict[str, Message] = {
     "leave_empty": "Оставьте это поле пустым",
 }
 
+# Dates as WordPress shows them ("March 3, 2025 at 10:12 am"), in each language's own way.
+_MONTHS = {
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December"),
+    "de": ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September",
+           "Oktober", "November", "Dezember"),
+    "ru": ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа",
+           "сентября", "октября", "ноября", "декабря"),
+}  # fmt: skip
+_DATE_FORMATS = {
+    "en": "{month} {day}, {year} at {hour12}:{minute:02d} {ampm}",
+    "de": "{day}. {month} {year} um {hour:02d}:{minute:02d}",
+    "ru": "{day} {month} {year} в {hour:02d}:{minute:02d}",
+}
+
 _CATALOGS: dict[str, tuple[dict[str, Message], Callable[[int], str]]] = {
     "en": (EN, _plural_one_other),
     "de": (DE, _plural_one_other),
@@ -325,6 +341,15 @@ class Translator:
             category = "zero" if n == 0 and "zero" in message else self._plural(n)
             message = message[category]
         return message.format(n=n, **values)
+
+    def date(self, moment: datetime) -> str:
+        """`moment` as WordPress writes dates, in this language (the frame's script shows
+        it again in the reader's own time zone)."""
+        return _DATE_FORMATS[self.language].format(
+            month=_MONTHS[self.language][moment.month - 1], day=moment.day, year=moment.year,
+            hour=moment.hour, hour12=(moment.hour - 1) % 12 + 1, minute=moment.minute,
+            ampm="am" if moment.hour < 12 else "pm",
+        )  # fmt: skip
 
     def plural_forms(self, key: str) -> dict[str, str]:
         """A plural message's forms by CLDR category, placeholders left in, for the script

@@ -191,6 +191,10 @@ def test_reply_links_and_likes_have_names_a_screen_reader_can_use(
     page.goto(url)
     at = page.frame_locator(FRAME)
     expect(at.get_by_role("link", name="Reply to Ola")).to_be_visible()
+    # The date as WordPress writes it, in the reader's time zone; how long ago as its title.
+    when = at.locator(".wg-comment time")
+    expect(when).to_have_text(re.compile(r"^[A-Z][a-z]+ \d{1,2}, \d{4} at \d{1,2}:\d{2}\s?[AP]M$"))
+    expect(when).to_have_attribute("title", re.compile(r"now|seconds? ago|minutes? ago"))
     like = at.locator(".wg-comment button.wg-like")
     expect(like).to_have_accessible_name("Like")
     expect(like).to_have_attribute("aria-pressed", "false")

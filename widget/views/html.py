@@ -11,7 +11,6 @@ import gzip
 import hashlib
 from collections import OrderedDict
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlencode
 
@@ -160,10 +159,6 @@ class FragmentCache:
             self._bytes -= evicted.size
 
 
-def _exact_time(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
 class HtmlRenderer:
     def __init__(self, settings: Settings, assets: Assets, storage: Storage) -> None:
         self.settings = settings
@@ -181,7 +176,6 @@ class HtmlRenderer:
             version=__version__,
             languages=LANGUAGES,
         )
-        self.env.filters["exact_time"] = _exact_time
         self.templates = Jinja2Templates(env=self.env)
         self.fragments = FragmentCache(settings.fragment_cache_bytes)
         self._queries: LruCache[tuple[tuple[str, float, int], bytes], EmbedQuery] = LruCache(
