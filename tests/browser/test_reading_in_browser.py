@@ -9,18 +9,16 @@ import re
 import struct
 import zlib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Frame, Page, expect
 
-from tests.browser.conftest import ARTIFACTS, api_post, blog_post
+from tests.browser.conftest import ARTIFACTS, api_post, assert_accessible, blog_post, frame_of
 from tests.servers import HostPages, WidgetServer
 
 FRAME = "#comments iframe"
-AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
 LIGHT_HOST = "<style>body { background: #ffffff; color: #222 }</style>"
 DARK_HOST = "<style>body { background: #1b1b1f; color: #e6e6e6 }</style>"
 
@@ -31,42 +29,6 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
     context = browser.new_context(viewport={"width": 1000, "height": 900}, bypass_csp=True)
     yield context
     context.close()
-
-
-def frame_of(page: Page) -> Frame:
-    handle = page.locator(FRAME).element_handle()
-    assert handle is not None
-    frame = handle.content_frame()
-    assert frame is not None
-    return frame
-
-
-def axe_violations(page: Page, backdrop: str) -> list[dict[str, Any]]:
-    """axe-core's violations inside the frame. The frame is transparent and axe cannot see the
-    host page behind it, so the frame's root is given `backdrop`, the colour that shows through
-    (test_the_frame_is_transparent checks that it does)."""
-    frame = frame_of(page)
-    frame.add_script_tag(path=str(AXE))
-    found: list[dict[str, Any]] = frame.evaluate(
-        """async (backdrop) => {
-            document.documentElement.style.background = backdrop;
-            const result = await axe.run(document, { resultTypes: ['violations'] });
-            document.documentElement.style.background = '';
-            return result.violations.map(v => ({
-                id: v.id, impact: v.impact,
-                nodes: v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary),
-            }));
-        }""",
-        backdrop,
-    )
-    return found
-
-
-def assert_accessible(page: Page, backdrop: str) -> None:
-    violations = axe_violations(page, backdrop)
-    bad = [v for v in violations if v["impact"] in ("critical", "serious")]
-    contrast = [v for v in violations if v["id"] == "color-contrast"]
-    assert not bad and not contrast, bad or contrast
 
 
 def pixel(page: Page, x: float, y: float) -> tuple[int, int, int]:
@@ -173,7 +135,7 @@ def test_errors_take_focus_and_are_tied_to_their_fields(
     expect(name).to_have_accessible_description("Enter your name.")
     expect(at.locator("#wg-email")).to_have_attribute("aria-invalid", "true")
     expect(at.locator("#wg-body")).not_to_have_attribute("aria-invalid", "true")
-    assert_accessible(page, "#ffffff")
+    assert_accessible(frame_of(page), "#ffffff")
 
     name.fill("Lee")
     at.locator("#wg-email").fill("lee@example.com")
@@ -226,7 +188,7 @@ def test_the_frame_follows_a_dark_blog_not_the_readers_system(
             expect(at.locator(".wg-comment")).to_have_count(1)
             # The blog's own background shows through the frame: no box of another dark.
             assert host_pixel_under_frame(page) == (0x1B, 0x1B, 0x1F)
-            assert_accessible(page, "#1b1b1f")
+            assert_accessible(frame_of(page), "#1b1b1f")
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / f"thread-dark-host-{system}-system.png"))
 
@@ -235,7 +197,7 @@ def test_the_frame_follows_a_dark_blog_not_the_readers_system(
             expect(at.locator(".wg-comment")).to_have_count(1)
             # A reader whose system is dark sees no black box under a white blog post.
             assert host_pixel_under_frame(page) == (0xFF, 0xFF, 0xFF)
-            assert_accessible(page, "#ffffff")
+            assert_accessible(frame_of(page), "#ffffff")
             page.screenshot(path=str(ARTIFACTS / f"thread-light-host-{system}-system.png"))
         finally:
             context.close()
@@ -278,7 +240,7 @@ def test_on_a_phone_deep_replies_keep_a_text_column_and_targets_are_big_enough(
             for handle in at.locator(target).all():
                 size = handle.bounding_box()
                 assert size is not None and size["width"] >= 24 and size["height"] >= 24, size
-        assert_accessible(page, "#ffffff")
+        assert_accessible(frame_of(page), "#ffffff")
         # A tall viewport rather than a full-page shot: Chromium leaves a cross-site frame's
         # part below the viewport blank in those.
         page.set_viewport_size({"width": 375, "height": 2600})

@@ -26,9 +26,16 @@ import httpx
 import pytest
 from oidc_provider_mock import User as MockUser
 from oidc_provider_mock import run_server_in_thread
-from playwright.sync_api import BrowserContext, FrameLocator, Page, Playwright, expect
+from playwright.sync_api import Browser, BrowserContext, FrameLocator, Page, Playwright, expect
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, api_post, blog_post
+from tests.browser.conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    api_post,
+    assert_accessible,
+    blog_post,
+    frame_of,
+)
 from tests.servers import HostPages, WidgetServer, free_port, widget_cli, widget_server
 
 FRAME = "#comments iframe"
@@ -452,3 +459,23 @@ def test_an_unreachable_provider_is_told_in_the_popup_and_the_frame(
         )
         expect(frame.locator("#wg-sign-in-waiting")).to_be_hidden()
         assert_no_more_polls(page, asked)
+
+
+@pytest.mark.parametrize("host", ["light", "dark"])
+def test_the_signed_in_form_passes_axe_on_light_and_dark_blogs(
+    browser: Browser, blog: HostPages, widget: WidgetServer, host: str
+) -> None:
+    background = {"light": "#ffffff", "dark": "#1b1b1f"}[host]
+    style = f"<style>body {{ background: {background} }}</style>"
+    url = blog_post(blog, widget, f"/axe-signed-in-{host}/", "Audited", extra=style)
+    context = browser.new_context(viewport={"width": 1000, "height": 900}, bypass_csp=True)
+    try:
+        page = context.new_page()
+        page.goto(url)
+        frame = page.frame_locator(FRAME)
+        expect(frame.locator("button.wg-provider").first).to_be_visible()
+        assert_accessible(frame_of(page), background)  # the sign-in choices, signed out
+        sign_in(page, frame)
+        assert_accessible(frame_of(page), background)
+    finally:
+        context.close()
