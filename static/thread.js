@@ -250,6 +250,13 @@
     if (replyLink && replyLink.isConnected) replyLink.focus({ preventScroll: true });
   });
 
+  // Closed to its comment box until a reader goes to it, as on WordPress.com; never when it
+  // already holds something (text, or a message) the reader should see.
+  if (!field('body').value && formError.hidden && !form.querySelector('.wg-error:not(:empty), .wg-notice')) {
+    form.classList.add('wg-collapsed');
+    form.addEventListener('focusin', function () { form.classList.remove('wg-collapsed'); });
+  }
+
   var details = store.get(DETAILS);
   if (details) {
     ['name', 'email', 'website'].forEach(function (name) {
@@ -519,7 +526,10 @@
   var signInBox = doc.getElementById('wg-sign-in');
   var needsScript = doc.getElementById('wg-needs-script');
   if (needsScript) needsScript.hidden = true;
-  if (signInBox) signInBox.hidden = false;
+  if (signInBox) {
+    signInBox.hidden = false;
+    byId('wg-fill-details').hidden = true; // the sign-in choices say it: once is enough
+  }
 
   var ownSignedIn = doc.getElementById('wg-own-signed-in');
   /** @param {object | null} user */

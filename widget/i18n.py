@@ -88,6 +88,7 @@ EN: dict[str, Message] = {
     "via": "via {provider}",
     "awaiting_moderation": "Your comment is awaiting moderation.",
     "comment_posted": "Your comment is posted.",
+    "enter_comment": "Enter your comment here...",
     "pinned": "Pinned",
     "own_data": "Your comments: download or erase",
     "own_data_guest": (
@@ -174,6 +175,7 @@ DE: dict[str, Message] = {
     "via": "über {provider}",
     "awaiting_moderation": "Dein Kommentar muss noch freigeschaltet werden.",
     "comment_posted": "Dein Kommentar ist veröffentlicht.",
+    "enter_comment": "Gib hier deinen Kommentar ein …",
     "pinned": "Angeheftet",
     "own_data": "Deine Kommentare: herunterladen oder löschen",
     "own_data_guest": (
@@ -275,6 +277,7 @@ RU: dict[str, Message] = {
     "via": "через {provider}",
     "awaiting_moderation": "Ваш комментарий ожидает проверки.",
     "comment_posted": "Ваш комментарий опубликован.",
+    "enter_comment": "Введите комментарий…",
     "pinned": "Закреплено",
     "own_data": "Ваши комментарии: скачать или удалить",
     "own_data_guest": (

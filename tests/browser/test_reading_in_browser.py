@@ -244,6 +244,7 @@ def test_on_a_phone_deep_replies_keep_a_text_column_and_targets_are_big_enough(
         # A tall viewport rather than a full-page shot: Chromium leaves a cross-site frame's
         # part below the viewport blank in those.
         page.set_viewport_size({"width": 375, "height": 2600})
+        at.locator("#wg-body").focus()  # the form open, as a reader about to write sees it
         expect(at.locator("#wg-submit")).to_be_visible()
         page.wait_for_timeout(300)
         ARTIFACTS.mkdir(exist_ok=True)
@@ -293,3 +294,21 @@ style="width:100%;height:600px;border:0"></iframe></noscript></body></html>"""
         assert inside_frame(mine.bounding_box())  # the frame opened on the new comment
     finally:
         context.close()
+
+
+def test_the_form_opens_from_its_comment_box(
+    context: BrowserContext, blog: HostPages, widget: WidgetServer
+) -> None:
+    page = context.new_page()
+    page.goto(blog_post(blog, widget, "/one-field/", "One field", extra=LIGHT_HOST))
+    at = page.frame_locator(FRAME)
+    body = at.get_by_role("textbox", name="Comment")
+    expect(body).to_have_attribute("placeholder", "Enter your comment here...")
+    expect(at.locator("#wg-name")).to_be_hidden()
+    expect(at.locator("#wg-submit")).to_be_hidden()
+    assert_accessible(frame_of(page), "#ffffff")
+    body.focus()
+    expect(at.locator("#wg-name")).to_be_visible()
+    expect(at.locator("#wg-submit")).to_be_visible()
+    page.keyboard.press("Tab")  # the next field is there for the keyboard too
+    expect(at.locator("#wg-name")).to_be_focused()

@@ -26,7 +26,15 @@ import httpx
 import pytest
 from oidc_provider_mock import User as MockUser
 from oidc_provider_mock import run_server_in_thread
-from playwright.sync_api import Browser, BrowserContext, FrameLocator, Page, Playwright, expect
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    FrameLocator,
+    Locator,
+    Page,
+    Playwright,
+    expect,
+)
 
 from tests.browser.conftest import (
     CHROMIUM,
@@ -138,9 +146,15 @@ def regime_context(
     )  # fmt: skip
 
 
+def provider_button(frame: FrameLocator, provider: str) -> Locator:
+    """A provider's button: the form shows its choices once the reader is in the comment box."""
+    frame.locator("#wg-body").click()
+    return frame.locator("button.wg-provider", has_text=provider)
+
+
 def sign_in(page: Page, frame: FrameLocator, provider: str = "Mock ID") -> None:
     with page.expect_popup() as opened:
-        frame.locator("button.wg-provider", has_text=provider).click()
+        provider_button(frame, provider).click()
     popup = opened.value
     popup.locator("button[value=alice]").click()  # at the provider: "Alice" signs in
     expect(frame.locator("#wg-user-text")).to_have_text(
@@ -174,6 +188,7 @@ def test_sign_in_comment_reload_and_log_out(
         signed_in = frame.locator("#wg-signed-in")
         if regime == "blocked":
             # No cookie, no storage for the frame: the token lived in its memory, gone now.
+            frame.locator("#wg-body").click()  # the form opens from its comment box
             expect(frame.locator("#wg-sign-in")).to_be_visible()
             expect(signed_in).to_be_hidden()
             sign_in(page, frame)
@@ -183,6 +198,7 @@ def test_sign_in_comment_reload_and_log_out(
             expect(frame.locator(".wg-comment").first.locator("button.wg-edit")).to_be_visible()
 
         frame.locator("#wg-log-out").click()
+        frame.locator("#wg-body").click()  # the form opens from its comment box
         expect(frame.locator("#wg-sign-in")).to_be_visible()
         expect(frame.locator("#wg-guest-fields")).to_be_visible()
         page.reload()
@@ -204,7 +220,7 @@ def test_a_provider_that_cuts_the_opener_still_signs_in_by_polling(
         page.goto(url)
         frame = page.frame_locator(FRAME)
         with page.expect_popup() as opened:
-            frame.locator("button.wg-provider", has_text="Strict ID").click()
+            provider_button(frame, "Strict ID").click()
         popup = opened.value
         popup.locator("button[value=alice]").click()
         # The popup lands on our callback page, but with no opener to talk to it says so and
@@ -251,6 +267,7 @@ def test_a_signed_in_commenter_downloads_then_erases_their_comments(
         page.once("dialog", lambda dialog: dialog.accept())
         frame.locator("#wg-erase-mine").click()
         # The frame reloads, signed out (the account is gone), with no comment left.
+        frame.locator("#wg-body").click()  # the form opens from its comment box
         expect(frame.locator("#wg-sign-in")).to_be_visible()
         expect(frame.locator(".wg-comment")).to_have_count(0)
         expect(frame.locator("#comments-title")).not_to_contain_text("One Response")
@@ -369,7 +386,7 @@ def reading(
 
 def open_popup(page: Page, frame: FrameLocator, provider: str) -> Page:
     with page.expect_popup() as opened:
-        frame.locator("button.wg-provider", has_text=provider).click()
+        provider_button(frame, provider).click()
     return opened.value
 
 
@@ -473,7 +490,15 @@ def test_the_signed_in_form_passes_axe_on_light_and_dark_blogs(
         page = context.new_page()
         page.goto(url)
         frame = page.frame_locator(FRAME)
-        expect(frame.locator("button.wg-provider").first).to_be_visible()
+        expect(provider_button(frame, "Mock ID")).to_be_visible()
+        # Said once, with the icons it speaks of (drawn by our stylesheet, no request out).
+        expect(frame.locator("#wg-sign-in .wg-notes").first).to_have_text(
+            "Fill in your details below or click an icon to log in:"
+        )
+        expect(frame.locator("#wg-guest .wg-notes")).to_have_text(
+            "Your email address will not be published.", use_inner_text=True
+        )
+        expect(provider_button(frame, "Mock ID").locator(".wg-provider-icon")).to_have_text("M")
         assert_accessible(frame_of(page), background)  # the sign-in choices, signed out
         sign_in(page, frame)
         assert_accessible(frame_of(page), background)
