@@ -535,7 +535,7 @@
   /** @param {object | null} user */
   function showOwnData(user) { if (ownSignedIn) ownSignedIn.hidden = !user; }
 
-  /** @param {{ avatar?: string, provider_name: string } | null} user */
+  /** @param {{ name: string, avatar?: string, provider_name: string } | null} user */
   function showUser(user) {
     if (!signInBox) return; // no providers: nobody signs in here
     signInBox.hidden = !!user;
@@ -546,6 +546,7 @@
     var avatar = /** @type {HTMLImageElement} */ (byId('wg-user-avatar'));
     avatar.hidden = !user.avatar;
     if (user.avatar) avatar.src = user.avatar;
+    byId('wg-user-name').textContent = user.name;
     byId('wg-user-text').textContent = strings.commenting_as.replace('{provider}', user.provider_name);
   }
 
@@ -584,7 +585,9 @@
   }
   /** @param {string} message */
   function signInFailed(message) {
-    byId('wg-sign-in-error').textContent = strings.sign_in_failed + ' ' + message;
+    // The reason alone: a sign-in the person cancelled did not fail, and each reason is a
+    // sentence of its own.
+    byId('wg-sign-in-error').textContent = message;
   }
   // -- the sign-in popup and its handoff (widget/auth/signin.py says why it is built so) ----
   var POPUP = 'widget-sign-in';

@@ -161,6 +161,7 @@ def sign_in(page: Page, frame: FrameLocator, provider: str = "Mock ID") -> None:
         f"You are commenting using your {provider} account.", timeout=15_000
     )
     expect(frame.locator("#wg-guest-fields")).to_be_hidden()
+    expect(frame.locator("#wg-user-name")).to_have_text(ALICE["name"])  # who, not only how
 
 
 @pytest.mark.parametrize("regime", ["partitioned", "blocked", "allowed"])
@@ -419,7 +420,7 @@ def test_closing_the_popup_ends_the_sign_in(
         assert not asked  # linked to the popup, the frame waits for its message
         popup.close()
         expect(frame.locator("#wg-sign-in-error")).to_have_text(
-            "Sign-in failed: The sign-in window was closed before signing in finished."
+            "The sign-in window was closed before signing in finished."
         )
         expect(frame.locator("#wg-sign-in-waiting")).to_be_hidden()
         assert len(asked) == 1  # one last question, in case it had just finished
@@ -435,11 +436,11 @@ def test_a_refusal_at_a_provider_that_cuts_the_opener_ends_the_polling_with_the_
         popup.locator("button[value=deny]").click()
         # No opener to tell: the popup stays open with the reason; back on the page, the frame
         # asks with its verifier and learns it.
-        expect(popup.locator("h2")).to_have_text("Sign-in failed")
+        expect(popup.locator("h2")).to_have_text("Sign-in cancelled")
         popup.close()
         come_back(page)
         expect(frame.locator("#wg-sign-in-error")).to_have_text(
-            "Sign-in failed: Sign-in was cancelled. You can close this window.", timeout=10_000
+            "Sign-in was cancelled.", timeout=10_000
         )
         expect(frame.locator("#wg-sign-in-waiting")).to_be_hidden()
         assert_no_more_polls(page, asked)
@@ -472,7 +473,7 @@ def test_an_unreachable_provider_is_told_in_the_popup_and_the_frame(
         # The popup's page hands the reason to the frame and closes itself.
         popup.wait_for_event("close", timeout=15_000)
         expect(frame.locator("#wg-sign-in-error")).to_have_text(
-            "Sign-in failed: The provider could not be reached; try again in a moment."
+            "The provider could not be reached; try again in a moment."
         )
         expect(frame.locator("#wg-sign-in-waiting")).to_be_hidden()
         assert_no_more_polls(page, asked)

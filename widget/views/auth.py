@@ -64,12 +64,21 @@ def _session_cookie(settings: Settings, value: str, max_age_s: int) -> str:
 
 def _popup(
     request: Request, context: AppContext, title: str, message: str, *, code: str = "",
-    error: str = "", next_url: str = "", status_code: int = 200,
+    error: str = "", next_url: str = "", status_code: int = 200, closable: bool = True,
 ) -> Response:  # fmt: skip
+    """A page of the popup. `error` goes to the comment form as it is, so it says nothing of
+    this window; the page itself adds that it can be closed (`closable`)."""
     return context.html.templates.TemplateResponse(
         request,
         "auth/popup.html",
-        {"title": title, "message": message, "code": code, "error": error, "next": next_url},
+        {
+            "title": title,
+            "message": message,
+            "code": code,
+            "error": error,
+            "next": next_url,
+            "closable": closable and bool(error),
+        },
         status_code=status_code,
         headers=POPUP_HEADERS,
     )
@@ -83,7 +92,8 @@ async def refuse_start(request: Request) -> Response:
         "This sign-in did not come from a comment form, so it was stopped. If you meant to sign"
         " in, close this window and press a sign-in button under the comments."
     )
-    return _popup(request, context, "Sign-in stopped", message, error=message, status_code=403)
+    return _popup(request, context, "Sign-in stopped", message, error=message, status_code=403,
+                  closable=False)  # fmt: skip
 
 
 async def start(request: Request) -> Response:
@@ -125,7 +135,8 @@ async def callback(request: Request) -> Response:
         return _popup(request, context, "Sign-in failed", exc.message, error=exc.message,
                       status_code=exc.status)  # fmt: skip
     except SignInError as exc:
-        return _popup(request, context, "Sign-in failed", str(exc), error=str(exc),
+        title = "Sign-in cancelled" if exc.cancelled else "Sign-in failed"
+        return _popup(request, context, title, str(exc), error=str(exc),
                       status_code=exc.status)  # fmt: skip
     return _popup(
         request, context, "You are signed in",

@@ -41,7 +41,7 @@ SCRIPT_STRINGS = (
     "reply", "cancel_reply", "like", "edit", "delete", "save", "cancel", "comment_posted",
     "awaiting_moderation",
     "confirm_delete", "posting", "post_comment", "leave_reply", "leave_reply_to", "problem",
-    "deleted", "new_activity", "commenting_as", "sign_in_failed", "erase_confirm", "erased",
+    "deleted", "new_activity", "commenting_as", "erase_confirm", "erased",
     "sign_in_closed", "sign_in_expired",
 )  # fmt: skip
 SCRIPT_PLURALS = ("likes", "post_likes", "new_comments")
