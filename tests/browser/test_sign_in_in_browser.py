@@ -224,12 +224,12 @@ def test_a_provider_that_cuts_the_opener_still_signs_in_by_polling(
             provider_button(frame, "Strict ID").click()
         popup = opened.value
         popup.locator("button[value=alice]").click()
-        # The popup lands on our callback page, but with no opener to talk to it says so and
-        # stays open; the person closes it and comes back to the comments, where the frame,
-        # asking with its verifier, signs in all the same.
+        # The popup lands on our callback page, with no opener to talk to: it says so, and
+        # closes itself a moment later; back on the comments, the frame, asking with its
+        # verifier, signs in all the same.
         expect(popup.locator("h2")).to_have_text("You are signed in")
         assert popup.evaluate("window.opener") is None
-        popup.close()
+        popup.wait_for_event("close", timeout=5_000)
         come_back(page)
         expect(frame.locator("#wg-user-text")).to_have_text(
             "You are commenting using your Strict ID account.", timeout=15_000
