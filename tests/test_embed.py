@@ -10,7 +10,8 @@ import httpx
 from starlette.applications import Starlette
 
 from tests.helpers import BLOG, OWN_ORIGIN, PAGE, PUBLIC_URL, QUICK, hidden_inputs, posted
-from widget.i18n import Translator
+from widget import i18n
+from widget.i18n import LANGUAGES, Translator
 from widget.sites import add_site, change_site_setting
 
 EMBED = {key: value for key, value in PAGE.items() if key != "site"}
@@ -445,3 +446,34 @@ async def test_the_thread_shows_dates_in_its_language(client: httpx.AsyncClient)
     moment = datetime.fromisoformat(written.group(1))
     assert comment["created_at"].startswith(written.group(1)[:16])
     assert written.group(2) == Translator("de").date(moment)
+
+
+def test_every_language_has_every_message_and_its_plural_forms() -> None:
+    english = Translator("en")
+    for language in LANGUAGES:
+        translator = Translator(language)
+        for key, message in i18n.EN.items():
+            own = i18n._CATALOGS[language][0].get(key)
+            assert own is not None, f"{language} lacks {key}"
+            if isinstance(message, str):
+                assert isinstance(own, str), (language, key)
+                continue
+            for n in (0, 1, 2, 5, 11, 21, 101):
+                # every category the language's rule gives exists
+                text = translator(key, n=n, title="T")
+                assert "{" not in text, (language, key, n)
+        assert english("count", n=5) == "5 Responses"
+    arabic = Translator("ar")
+    assert [arabic("count", n=n) for n in (0, 1, 2, 5, 11, 101)] == [
+        "لا توجد ردود", "رد واحد", "ردّان", "5 ردود", "11 ردًا", "101 رد",
+    ]  # fmt: skip
+    assert Translator("ru")("count", n=21) == Translator("ru")("count", n=1).replace("1", "21")
+
+
+async def test_a_right_to_left_language_turns_the_whole_frame(client: httpx.AsyncClient) -> None:
+    await posted(client, body="مرحبا")
+    document = await client.get("/embed/blog/thread", params={**EMBED, "lang": "ar"})
+    assert '<html lang="ar" dir="rtl"' in document.text
+    assert "اترك ردًا" in document.text
+    english = await client.get("/embed/blog/thread", params=EMBED)
+    assert '<html lang="en" dir="ltr"' in english.text

@@ -1,7 +1,8 @@
 """The words of the comment section, in each supported language.
 
 A message is a string with `{placeholders}`, or a mapping of plural category to string. Plural
-categories follow CLDR: English and German use one/other, Russian one/few/many.
+categories follow CLDR: English and German use one/other, Russian one/few/many, Arabic
+zero/one/two/few/many/other.
 """
 
 from __future__ import annotations
@@ -9,13 +10,23 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-__all__ = ["LANGUAGES", "Translator", "choose_language"]
+__all__ = ["LANGUAGES", "RIGHT_TO_LEFT", "Translator", "choose_language"]
 
 Message = str | Mapping[str, str]
 
 
 def _plural_one_other(n: int) -> str:
     return "one" if n == 1 else "other"
+
+
+def _plural_arabic(n: int) -> str:
+    if n in (0, 1, 2):
+        return ("zero", "one", "two")[n]
+    if 3 <= n % 100 <= 10:
+        return "few"
+    if 11 <= n % 100 <= 99:
+        return "many"
+    return "other"
 
 
 def _plural_russian(n: int) -> str:
@@ -59,7 +70,9 @@ EN: dict[str, Message] = {
     "website": "Website",
     "required": "required",
     "email_private": "Your email address will not be published.",
-    "save_details": "Save my name, email, and website in this browser for the next time I comment.",
+    "save_details": (
+        "Save my name, email, and website in this browser for the next time I comment."
+    ),
     "notify": "Notify me of follow-up comments via email.",
     "post_comment": "Post Comment",
     "posting": "Posting…",
@@ -68,7 +81,7 @@ EN: dict[str, Message] = {
     "save": "Save",
     "cancel": "Cancel",
     "confirm_delete": "Delete this comment? This cannot be undone.",
-    "markdown_hint": "Markdown works: **bold**, _italic_, [links](https://example.com), `code`.",
+    "markdown_hint": ("Markdown works: **bold**, _italic_, [links](https://example.com), `code`."),
     "comments_on": "Comments on “{title}”",
     "problem": "Something went wrong",
     "new_comments": {"one": "Show {n} new comment", "other": "Show {n} new comments"},
@@ -294,12 +307,120 @@ RU: dict[str, Message] = {
     "leave_empty": "Оставьте это поле пустым",
 }
 
+# Arabic: CLDR's six plural categories; read right to left (RIGHT_TO_LEFT).
+AR: dict[str, Message] = {
+    "responses_to": {
+        "zero": "لا توجد ردود على «{title}»",
+        "one": "رد واحد على «{title}»",
+        "two": "ردّان على «{title}»",
+        "few": "{n} ردود على «{title}»",
+        "many": "{n} ردًا على «{title}»",
+        "other": "{n} رد على «{title}»",
+    },
+    "count": {
+        "zero": "لا توجد ردود",
+        "one": "رد واحد",
+        "two": "ردّان",
+        "few": "{n} ردود",
+        "many": "{n} ردًا",
+        "other": "{n} رد",
+    },
+    "says": "يقول:",
+    "reply": "رد",
+    "reply_to": "رد على {name}",
+    "cancel_reply": "إلغاء الرد",
+    "like": "إعجاب",
+    "liked": "أُعجبت به",
+    "likes": {
+        "zero": "",
+        "one": "إعجاب واحد",
+        "two": "إعجابان",
+        "few": "{n} إعجابات",
+        "many": "{n} إعجابًا",
+        "other": "{n} إعجاب",
+    },
+    "post_likes": {
+        "zero": "كن أول من يُعجب بهذا.",
+        "one": "أُعجب بهذا شخص واحد.",
+        "two": "أُعجب بهذا شخصان.",
+        "few": "أُعجب بهذا {n} أشخاص.",
+        "many": "أُعجب بهذا {n} شخصًا.",
+        "other": "أُعجب بهذا {n} شخص.",
+    },
+    "permalink": "رابط دائم",
+    "edited": "معدَّل",
+    "deleted": "أُزيل هذا التعليق.",
+    "older": "تعليقات أقدم",
+    "newer": "تعليقات أحدث",
+    "leave_reply": "اترك ردًا",
+    "leave_reply_to": "اترك ردًا على {name}",
+    "fill_details": "أدخل بياناتك أدناه.",
+    "comment": "التعليق",
+    "name": "الاسم",
+    "email": "البريد الإلكتروني",
+    "website": "الموقع",
+    "required": "مطلوب",
+    "email_private": "لن يُنشر عنوان بريدك الإلكتروني.",
+    "save_details": "احفظ اسمي وبريدي الإلكتروني وموقعي في هذا المتصفح لتعليقي القادم.",
+    "notify": "أعلمني بالتعليقات الجديدة عبر البريد الإلكتروني.",
+    "post_comment": "نشر التعليق",
+    "posting": "جارٍ النشر…",
+    "edit": "تعديل",
+    "delete": "حذف",
+    "save": "حفظ",
+    "cancel": "إلغاء",
+    "confirm_delete": "أتريد حذف هذا التعليق؟ لا يمكن التراجع عن ذلك.",
+    "markdown_hint": "يعمل Markdown: **عريض**، _مائل_، [روابط](https://example.com)، `شيفرة`.",
+    "comments_on": "تعليقات على «{title}»",
+    "problem": "حدث خطأ ما",
+    "new_comments": {
+        "zero": "اعرض التعليقات الجديدة",
+        "one": "اعرض تعليقًا جديدًا واحدًا",
+        "two": "اعرض تعليقين جديدين",
+        "few": "اعرض {n} تعليقات جديدة",
+        "many": "اعرض {n} تعليقًا جديدًا",
+        "other": "اعرض {n} تعليق جديد",
+    },
+    "new_activity": "اعرض آخر التغييرات",
+    "sign_in_or_fill": "أدخل بياناتك أدناه أو انقر على أيقونة لتسجيل الدخول:",
+    "sign_in_required": "سجّل الدخول لتعلّق:",
+    "sign_in_needs_script": "يحتاج تسجيل الدخول إلى JavaScript، وهو معطَّل في هذا المتصفح.",
+    "commenting_as": "أنت تعلّق باستخدام حسابك على {provider}.",
+    "log_out": "تسجيل الخروج",
+    "change": "تغيير",
+    "mastodon_instance": "خادم Mastodon الخاص بك",
+    "continue": "متابعة",
+    "sign_in_waiting": "أكمل تسجيل الدخول في النافذة التي فُتحت.",
+    "sign_in_closed": "أُغلقت نافذة تسجيل الدخول قبل اكتماله.",
+    "sign_in_expired": "استغرق تسجيل الدخول وقتًا طويلًا؛ حاول مجددًا.",
+    "via": "عبر {provider}",
+    "awaiting_moderation": "تعليقك بانتظار المراجعة.",
+    "comment_posted": "نُشر تعليقك.",
+    "enter_comment": "اكتب تعليقك هنا...",
+    "pinned": "مثبَّت",
+    "own_data": "تعليقاتك: تنزيلها أو محوها",
+    "own_data_guest": (
+        "احصل عبر البريد الإلكتروني على رابط لتنزيل أو محو كل تعليق كُتب بعنوان بريدك."
+    ),
+    "own_data_signed_in": "نزّل أو امحُ كل تعليق كُتب بحسابك.",
+    "email_me_link": "أرسل لي رابطًا",
+    "data_link_sent": "إن كانت هناك تعليقات كُتبت بهذا العنوان، فالرابط في طريقه إليه.",
+    "download_mine": "تنزيل تعليقاتي",
+    "erase_mine": "محو تعليقاتي",
+    "erase_confirm": "أتريد محو كل تعليق كتبته بهذا الحساب، والحساب نفسه؟ لا يمكن التراجع عن ذلك.",
+    "erased": "مُحيت تعليقاتك.",
+    "comments_closed": "التعليقات مغلقة.",
+    "leave_empty": "اترك هذا الحقل فارغًا",
+}
+
 # Dates as WordPress shows them ("March 3, 2025 at 10:12 am"), in each language's own way.
 _MONTHS = {
     "en": ("January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December"),
     "de": ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September",
            "Oktober", "November", "Dezember"),
+    "ar": ("يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو", "يوليو", "أغسطس", "سبتمبر",
+           "أكتوبر", "نوفمبر", "ديسمبر"),
     "ru": ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа",
            "сентября", "октября", "ноября", "декабря"),
 }  # fmt: skip
@@ -307,14 +428,17 @@ _DATE_FORMATS = {
     "en": "{month} {day}, {year} at {hour12}:{minute:02d} {ampm}",
     "de": "{day}. {month} {year} um {hour:02d}:{minute:02d}",
     "ru": "{day} {month} {year} в {hour:02d}:{minute:02d}",
+    "ar": "{day} {month} {year} في {hour:02d}:{minute:02d}",
 }
 
 _CATALOGS: dict[str, tuple[dict[str, Message], Callable[[int], str]]] = {
     "en": (EN, _plural_one_other),
     "de": (DE, _plural_one_other),
     "ru": (RU, _plural_russian),
+    "ar": (AR, _plural_arabic),
 }
 LANGUAGES = tuple(_CATALOGS)
+RIGHT_TO_LEFT = frozenset({"ar"})
 
 
 def choose_language(requested: str | None) -> str:
@@ -341,6 +465,11 @@ class Translator:
             category = "zero" if n == 0 and "zero" in message else self._plural(n)
             message = message[category]
         return message.format(n=n, **values)
+
+    @property
+    def direction(self) -> str:
+        """The writing direction of this language, for `dir`: "rtl" or "ltr"."""
+        return "rtl" if self.language in RIGHT_TO_LEFT else "ltr"
 
     def date(self, moment: datetime) -> str:
         """`moment` as WordPress writes dates, in this language (the frame's script shows

@@ -312,3 +312,30 @@ def test_the_form_opens_from_its_comment_box(
     expect(at.locator("#wg-submit")).to_be_visible()
     page.keyboard.press("Tab")  # the next field is there for the keyboard too
     expect(at.locator("#wg-name")).to_be_focused()
+
+
+def test_a_right_to_left_thread_mirrors_and_mixed_scripts_lay_out_right(
+    context: BrowserContext, blog: HostPages, widget: WidgetServer
+) -> None:
+    first = api_post(widget, blog, "/rtl/", body="مرحبا بالجميع، هذا تعليق بالعربية.", name="ليلى")
+    api_post(widget, blog, "/rtl/", body="An English reply inside it.", name="Sam",
+             parent=first["comment"]["id"])  # fmt: skip
+    blog.pages["/rtl/"] = f"""<!doctype html><html lang="ar" dir="rtl"><head><meta charset="utf-8">
+<title>تدوينة</title>{LIGHT_HOST}</head><body><h1>تدوينة</h1><div id="comments"></div>
+<script src="{widget.public_url}/embed.js" data-site="blog" data-page-id="/rtl/" async></script>
+</body></html>"""
+    page = context.new_page()
+    page.goto(f"{blog.url}/rtl/")
+    at = page.frame_locator(FRAME)
+    expect(at.locator("html")).to_have_attribute("dir", "rtl")
+    expect(at.locator("#comments-title")).to_have_text("ردّان على «تدوينة»")
+    header = at.locator(f"#comment-{first['comment']['id']} > article > header")
+    avatar, name = header.locator("img").bounding_box(), header.locator("cite").bounding_box()
+    assert avatar is not None and name is not None and avatar["x"] > name["x"]  # mirrored
+    # The English reply reads left to right inside the right-to-left thread.
+    english = at.locator(".wg-children .wg-text")
+    expect(english).to_have_attribute("dir", "auto")
+    assert english.evaluate("e => getComputedStyle(e.querySelector('p')).direction") == "ltr"
+    assert_accessible(frame_of(page), "#ffffff")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "thread-rtl.png"))
