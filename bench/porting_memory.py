@@ -18,7 +18,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMATS = ("jsonl", "wxr", "disqus", "csv")
@@ -59,7 +61,7 @@ def seed(data_dir: Path, comments: int) -> None:
     )  # fmt: skip
     html = f"<p>{TEXT}</p>"
 
-    def rows():  # type: ignore[no-untyped-def]
+    def rows() -> Iterator[tuple[Any, ...]]:
         roots: dict[int, int] = {}
         for n in range(1, comments + 1):
             thread = (n - 1) % pages + 1

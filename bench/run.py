@@ -241,7 +241,7 @@ async def first_page_render_ms(settings: Settings, page: str, runs: int) -> tupl
 def wrk_together(
     urls: list[str], duration: int, connections: int, headers: dict[str, str] | None = None,
     script: Path | None = None, env: dict[str, str] | None = None,
-) -> dict[str, float]:  # fmt: skip
+) -> dict[str, Any]:  # fmt: skip
     """wrk against each URL at once (one per instance), the connections shared out; requests
     per second add up, the p99 is the worst one's."""
     if len(urls) == 1:

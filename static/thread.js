@@ -656,6 +656,7 @@
       if (signingIn !== flow || result.status === 202) return;
       if (!result.ok) { flow.stop(result.data.error || strings.problem); return; }
       flow.stop('');
+      if (popup && !popup.closed) popup.close(); // done: its page has nothing more to say
       keepSession(result.data.token);
       showUser(result.data.user);
       loadViewerState();
@@ -696,6 +697,9 @@
     }
     if (!popup) { cutOff(); return; } // blocked, or opened by the form without a handle
     var opened = popup;
+    // An email's link is opened elsewhere (a mail app, another tab or device) while the popup
+    // waits on our own origin: ask whenever the person comes back, as when cut off.
+    if (provider === 'email') untilBack(addEventListener);
     var seenAtProviderSince = 0;
     watchTimer = setInterval(function () {
       if (!opened.closed) {

@@ -112,3 +112,11 @@ async def mail_app(
     async with app.router.lifespan_context(app):
         await add_site(app.state.widget.storage, "blog", [BLOG], "The blog", QUICK)
         yield app
+
+
+@pytest.fixture
+async def mail_client(mail_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """A visitor (at 203.0.113.7) of the app that sends mail."""
+    transport = httpx.ASGITransport(app=mail_app, client=("203.0.113.7", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
+        yield client

@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 
 from widget.auth.tokens import TokenSigner
 from widget.config import Settings, load_settings
-from widget.moderation import new_form_token
+from widget.moderation.screening import new_form_token
 from widget.storage import PageRef
 
 PUBLIC_URL = "http://comments.localhost:8000"

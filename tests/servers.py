@@ -101,7 +101,7 @@ class WidgetServer:
 
 def widget_cli(data_dir: Path, *args: str, stdin: str = "", **settings: str) -> str:
     """Run `widget ARGS` on the data folder (and settings) of a running or future server."""
-    command = start_widget_cli(data_dir, *args, **settings)
+    command = start_widget_cli(data_dir, *args, start_at=None, **settings)
     output, errors = command.communicate(stdin, timeout=60)
     if command.returncode:
         raise subprocess.CalledProcessError(command.returncode, args, output, errors)

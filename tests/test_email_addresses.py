@@ -38,7 +38,7 @@ from tests.test_notify import settle
 from tests.test_own_data import ask_for_link
 from tests.test_sign_in import Popup, exchange
 from widget.app import create_app
-from widget.cli_porting import report_lines
+from widget.cli.porting import report_lines
 from widget.notify.mail import Mail
 from widget.porting.importer import import_file
 from widget.sites import add_site

@@ -10,9 +10,9 @@ import httpx
 from starlette.applications import Starlette
 
 from tests.helpers import BLOG, OWN_ORIGIN, PAGE, PUBLIC_URL, QUICK, hidden_inputs, posted
-from widget import i18n
-from widget.i18n import LANGUAGES, Translator
 from widget.sites import add_site, change_site_setting
+from widget.views import i18n
+from widget.views.i18n import LANGUAGES, Translator
 
 EMBED = {key: value for key, value in PAGE.items() if key != "site"}
 

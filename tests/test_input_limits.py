@@ -109,6 +109,7 @@ async def test_a_render_worker_that_hangs_is_replaced_and_the_visitor_told_to_re
     frozen = [p for p in multiprocessing.active_children() if p.name == "widget-render"]
     assert frozen
     for worker in frozen:
+        assert worker.pid is not None
         os.kill(worker.pid, signal.SIGSTOP)  # as a worker stuck in native code would be
     refused = await post_comment(client, body="Waits for a frozen worker")
     assert refused.status_code == 503
@@ -120,7 +121,7 @@ async def test_a_render_worker_that_hangs_is_replaced_and_the_visitor_told_to_re
     assert retries in ([201, 201], [503, 201])
     for worker in frozen:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(worker.pid, signal.SIGKILL)
+            os.kill(worker.pid, signal.SIGKILL)  # type: ignore[arg-type]  # checked above
 
 
 async def test_a_moderators_edit_is_held_to_the_same_limit(

@@ -11,10 +11,10 @@ import pytest
 from starlette.applications import Starlette
 
 from tests.helpers import BLOG, PUBLIC_URL, QUICK, make_settings, post_comment, with_form_token
-from widget.addresses import client_address, rate_limit_key
 from widget.app import create_app
 from widget.config import load_settings
 from widget.sites import add_site
+from widget.views.addresses import client_address, rate_limit_key
 
 
 @pytest.fixture

@@ -20,9 +20,9 @@ from tests.conftest import POSTGRES_URL
 from tests.helpers import provider_url
 from tests.servers import EventStream, WidgetServer, widget_cli, widget_server
 from tests.test_sign_in import new_verifier
-from widget.events import EventHub, TooManyListeners
+from widget.live import EventHub, TooManyListeners
 from widget.storage import ThreadEvent
-from widget.views import events as live_views
+from widget.views import live as live_views
 
 pytestmark = pytest.mark.slow
 
@@ -211,8 +211,8 @@ def test_two_instances_share_events_rate_limits_and_sessions(
         "provider_mock_client_secret": "s",
     }  # fmt: skip
     with (
-        widget_server(tmp_path / "a", **settings) as a,
-        widget_server(tmp_path / "b", **settings) as b,
+        widget_server(tmp_path / "a", open_files=None, **settings) as a,
+        widget_server(tmp_path / "b", open_files=None, **settings) as b,
     ):
         stream = EventStream(b.local_url, "blog", "/shared/")
         try:

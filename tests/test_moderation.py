@@ -34,11 +34,11 @@ from tests.helpers import (
     post_comment,
 )
 from tests.servers import free_port
-from widget import akismet, moderation
 from widget.app import create_app
 from widget.auth.signin import token_hash
 from widget.auth.tokens import Purpose, TokenSigner
 from widget.errors import BadRequest, Forbidden, Invalid
+from widget.moderation import akismet, screening
 from widget.sites import add_site, change_site_setting
 from widget.storage import PageRef, Profile
 
@@ -240,15 +240,15 @@ async def test_without_javascript_a_form_posts_once_and_the_next_page_has_a_fres
 def test_the_time_token_counts_from_when_the_form_was_handed_out() -> None:
     signer = TokenSigner(SECRET)
     page = PageRef(site_id="blog", page_id="/hello/", url=f"{BLOG}/hello/", title="")
-    token = moderation.new_form_token(signer, page)
+    token = screening.new_form_token(signer, page)
     _, issued = signer.verify_timed(Purpose.FORM, token)
     with pytest.raises(Invalid):
-        moderation.check_form_token(signer, token, page, 3, now=issued + timedelta(seconds=2))
-    moderation.check_form_token(signer, token, page, 3, now=issued + timedelta(seconds=3))
+        screening.check_form_token(signer, token, page, 3, now=issued + timedelta(seconds=2))
+    screening.check_form_token(signer, token, page, 3, now=issued + timedelta(seconds=3))
     with pytest.raises(BadRequest):
-        moderation.check_form_token(signer, "", page, 3)
+        screening.check_form_token(signer, "", page, 3)
     with pytest.raises(Forbidden):
-        moderation.check_form_token(signer, token[:-2], page, 3)
+        screening.check_form_token(signer, token[:-2], page, 3)
 
 
 # What holds a comment for a moderator.

@@ -10,7 +10,6 @@ import json
 import re
 import threading
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,10 +41,8 @@ EMBED = {key: value for key, value in PAGE.items() if key != "site"}
 
 
 @pytest.fixture
-async def client(mail_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=mail_app, client=("203.0.113.7", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
-        yield client
+def client(mail_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    return mail_client
 
 
 async def subscribe(

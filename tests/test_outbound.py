@@ -44,9 +44,9 @@ from tests.test_cli import run_widget
 from tests.test_moderation import AkismetServer, held
 from tests.test_notify import _outbox_rows, settle
 from tests.test_sign_in import new_verifier
-from widget import akismet
 from widget.app import create_app
 from widget.errors import Invalid
+from widget.moderation import akismet
 from widget.outbound import MAX_ANSWER_BYTES, is_public
 from widget.sites import SITE_SETTINGS, add_site, change_site_setting
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 from starlette.applications import Starlette
 
-from tests.helpers import BLOG, OWN_ORIGIN, PAGE, PUBLIC_URL, comment_body, posted
+from tests.helpers import BLOG, OWN_ORIGIN, PAGE, comment_body, posted
 from tests.mail import Inbox, link_in
 from tests.test_notify import EMBED
 from widget.auth.signin import token_hash
@@ -21,13 +19,6 @@ from widget.storage import Profile
 
 ANN = "ann@example.com"
 DATA_REQUEST = "/embed/blog/data-request"
-
-
-@pytest.fixture
-async def mail_client(mail_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=mail_app, client=("203.0.113.7", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
-        yield client
 
 
 async def ask_for_link(client: httpx.AsyncClient, address: str) -> httpx.Response:

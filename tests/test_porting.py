@@ -10,7 +10,7 @@ import gzip
 import io
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,7 +53,7 @@ async def storage(database_url: str) -> AsyncIterator[Storage]:
     await backend.close()
 
 
-def comments_of(items: list[object]) -> dict[str, ImportedComment]:
+def comments_of(items: Sequence[object]) -> dict[str, ImportedComment]:
     return {item.key: item for item in items if isinstance(item, ImportedComment)}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -247,7 +248,7 @@ async def test_oversized_requests_are_413(client: httpx.AsyncClient) -> None:
 
 
 async def test_oversized_streamed_requests_are_413(client: httpx.AsyncClient) -> None:
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(100):
             yield b"x" * 10_000
 

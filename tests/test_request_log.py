@@ -216,7 +216,7 @@ def test_the_servers_log_holds_no_token_and_no_address(
     settings = {"database_url": database_url, "smtp_host": "127.0.0.1", "smtp_port": str(port),
                 "smtp_security": "none", "log_level": log_level, "log_format": log_format}  # fmt: skip
     tokens: list[str] = []
-    with widget_server(data_dir, **settings) as server, Visitor(server) as visitor:
+    with widget_server(data_dir, open_files=None, **settings) as server, Visitor(server) as visitor:
         origin = {"Origin": server.public_url}
         visitor.comment("ann@example.com", notify=True)
         visitor.comment(BOUNCE, name="Bounce", notify=True)  # its confirmation is refused

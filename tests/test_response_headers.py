@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import httpx
@@ -62,7 +62,7 @@ def every_route(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str
 async def stream_head(app: Starlette, path: str, query: str) -> tuple[int, Headers]:
     """The status and headers of a streamed answer, read straight from the app; then the
     reader goes away (so the stream ends)."""
-    started: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    started: asyncio.Future[MutableMapping[str, Any]] = asyncio.get_running_loop().create_future()
     gone = asyncio.Event()
     asked = False
 
@@ -74,7 +74,7 @@ async def stream_head(app: Starlette, path: str, query: str) -> tuple[int, Heade
         await gone.wait()
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.start" and not started.done():
             started.set_result(message)
             gone.set()

@@ -473,7 +473,7 @@ async def test_provider_apps_are_registered_once(storage: Storage) -> None:
 
 
 async def wait_for_events(seen: list[ThreadEvent], count: int) -> None:
-    for _ in range(50):  # PostgreSQL delivers through LISTEN, a moment after COMMIT
+    for _ in range(500):  # PostgreSQL delivers through LISTEN, a moment after COMMIT (10 s at most)
         if len(seen) >= count:
             return
         await asyncio.sleep(0.02)
@@ -523,6 +523,8 @@ async def test_the_queue_filters_and_pages(storage: Storage) -> None:
     assert [item.comment.id for item in by_page] == [spam.id]
     by_author = await storage.list_queue(QueueQuery(("blog",), author="192.0.2.1", limit=100))
     assert len(by_author) == 6
+    one_thread = await storage.list_queue(QueueQuery(("blog",), thread_id=spam.thread_id))
+    assert [item.comment.id for item in one_thread] == [spam.id]
     assert await storage.list_queue(QueueQuery(("elsewhere",))) == []
 
 
@@ -651,7 +653,7 @@ async def items_of(
 
 async def test_imports_are_all_or_nothing_and_idempotent(storage: Storage) -> None:
     other = PageRef("blog", "/q/", "https://blog.example/q/", "Q")
-    batch = [
+    batch: list[ImportedComment | ImportedLike] = [
         imported("a"), imported("b", "a"), imported("c", "b"), imported("lost", "nowhere"),
         imported("s", status="spam"), imported("d", page=other),
         ImportedLike("/p/", "a", "voter-1", datetime.now(UTC)),

@@ -14,6 +14,7 @@ from tests.conftest import ClientFactory
 from tests.helpers import OWN_ORIGIN, PAGE, posted
 from widget import comments
 from widget.auth.tokens import token_hash
+from widget.errors import Forbidden
 from widget.sites import change_site_setting
 from widget.storage import Profile
 
@@ -177,7 +178,7 @@ async def test_the_edit_window_closes(client: httpx.AsyncClient, app: Starlette)
     comment_id = data["comment"]["id"]
     later = datetime.now(UTC) + timedelta(minutes=16)
     form = comments.EditForm("too late", None, None)
-    with pytest.raises(comments.Forbidden, match="over"):
+    with pytest.raises(Forbidden, match="over"):
         await comments.edit_comment(
             context.storage, context.signer, comment_id, data["edit_token"], form,
             rate_limit=None, renderer=context.render_workers, now=later,

@@ -13,14 +13,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Host, Route
 
 from widget import demo
-from widget.akismet import Akismet
 from widget.auth.admins import AdminAuth
 from widget.auth.signin import SignIn
 from widget.auth.tokens import TokenSigner
 from widget.config import Settings, load_settings
 from widget.errors import StorageUnavailable
-from widget.events import EventHub
+from widget.live import EventHub
 from widget.metrics import Metrics
+from widget.moderation.akismet import Akismet
 from widget.notify.mail import Mailer, MailTemplates
 from widget.notify.outbox import Outbox
 from widget.notify.plan import NotificationPlanner
@@ -30,8 +30,8 @@ from widget.render_workers import RenderWorkers
 from widget.serving import file_budget
 from widget.startup import open_storage
 from widget.storage import Storage, storage_for_settings
-from widget.views import admin, api, auth, embed, notify, own_data
-from widget.views import events as live
+from widget.views import admin, api, auth, email_sign_in, embed, feeds, live, notify, own_data
+from widget.views import demo as demo_page
 from widget.views import metrics as prometheus
 from widget.views.assets import Assets
 from widget.views.context import AppContext, app_context
@@ -127,6 +127,8 @@ def create_app(
         *embed.routes,  # the hottest routes first: matching goes down the list
         *api.routes,
         *live.routes,
+        *feeds.routes,
+        *email_sign_in.routes,
         *auth.routes(settings),
         *assets.routes(),
         *admin.routes(),
@@ -139,7 +141,7 @@ def create_app(
     if settings.demo:
         # The demo blog is another site (another host name) so that its embed is cross-site.
         # None of the routes above answers "/", so the demo's home page falls through to here.
-        routes.append(Host(demo.DEMO_HOST, demo.create_demo_app(settings)))
+        routes.append(Host(demo.DEMO_HOST, demo_page.create_demo_app(settings)))
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

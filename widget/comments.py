@@ -12,11 +12,11 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from widget import moderation
-from widget.akismet import Akismet
 from widget.auth.tokens import BadToken, Purpose, TokenSigner
 from widget.email_address import NotAnEmailAddress, check_email_address
 from widget.errors import BadRequest, Forbidden, Invalid, NotFound, ServiceUnavailable
+from widget.moderation import screening
+from widget.moderation.akismet import Akismet
 from widget.render_workers import RenderWorkers, TooComplex, WorkersUnavailable
 from widget.rendering import render_markdown
 from widget.sites import SiteSettings, settings_of
@@ -36,11 +36,14 @@ from widget.storage import (
 from widget.urls import is_host_name, origin_of, page_id_of, split_url
 
 __all__ = [
+    "Client",
     "CommentForm",
     "EditForm",
     "LikeResult",
     "OwnComment",
     "PostedComment",
+    "Posting",
+    "Submission",
     "ViewerState",
     "check_comment_form",
     "check_edit_form",
@@ -48,8 +51,10 @@ __all__ = [
     "edit_comment",
     "page_ref",
     "post_comment",
+    "post_rate_limits",
     "render_body",
     "set_like",
+    "submit",
     "viewer_state",
 ]
 
@@ -92,6 +97,53 @@ class PostedComment:
     def held(self) -> bool:
         """Waiting for a moderator (held or taken for spam: the author is told the same)."""
         return self.comment.status != "approved"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Client:
+    """Who sent a request, as much as the rules need: rate limits and spam checks."""
+
+    address: str  # the remote address, proxies resolved as configured
+    address_key: str  # what rate limits count by: the address, or its IPv6 network
+    user_agent: str = ""
+    referrer: str = ""
+    lang: str = ""
+
+    def akismet_context(self) -> dict[str, str]:
+        return {
+            "user_agent": self.user_agent[:500],
+            "referrer": self.referrer[:2000],
+            "lang": self.lang,
+        }
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Submission:
+    """A comment as a visitor sent it, from the JSON API or the plain form, not yet checked."""
+
+    page: PageRef
+    fields: Mapping[str, str]  # body, name, email, website, notify ("1" or ""), parent
+    form_token: str
+    honeypot: str  # the field people never see: filled by bots
+    client: Client
+    user: User | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Posting:
+    """What posting needs from the running server."""
+
+    storage: Storage
+    signer: TokenSigner
+    renderer: RenderWorkers
+    akismet: Akismet | None
+    max_body_chars: int
+    posts_per_minute: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Submitted(PostedComment):
+    form_opened_at: datetime  # when the spent form token was issued: the next one keeps it
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -264,6 +316,50 @@ def _check_website(raw: str, errors: dict[str, str]) -> str:
 # -- writing --------------------------------------------------------------------------------
 
 
+def post_rate_limits(posts_per_minute: int, address_key: str, identity: str) -> list[RateLimit]:
+    """Per address, and per commenter (email or account) wherever they post from."""
+    limits = [RateLimit(f"post:{address_key}", posts_per_minute, 60.0)]
+    if identity:
+        limits.append(RateLimit(f"post:{identity}", posts_per_minute, 60.0))
+    return limits
+
+
+async def submit(
+    posting: Posting, settings: SiteSettings, submission: Submission, now: datetime | None = None
+) -> Submitted:
+    """The one way a visitor's comment comes in, whichever door it used: the form token is
+    checked and spent, the fields are checked, then `post_comment` stores it."""
+    checked_token = screening.check_form_token(
+        posting.signer, submission.form_token, submission.page, settings.min_seconds_to_post,
+        now=now,
+    )  # fmt: skip
+    user = submission.user
+    form = check_comment_form(
+        submission.fields, posting.max_body_chars, signed_in=user is not None,
+        email_required=settings.guest_email == "required",
+    )  # fmt: skip
+    identity = f"user:{user.id}" if user else form.email.lower()
+    posted = await post_comment(
+        posting.storage,
+        posting.signer,
+        submission.page,
+        form,
+        settings=settings,
+        remote_ip=submission.client.address,
+        rate_limit=post_rate_limits(
+            posting.posts_per_minute, submission.client.address_key, identity
+        ),
+        renderer=posting.renderer,
+        user=user,
+        honeypot=submission.honeypot,
+        akismet=posting.akismet,
+        context=submission.client.akismet_context(),
+        form_token=checked_token.use,
+        now=now,
+    )
+    return Submitted(posted.comment, posted.head, posted.edit_token, checked_token.opened_at)
+
+
 async def post_comment(
     storage: Storage,
     signer: TokenSigner,
@@ -284,7 +380,7 @@ async def post_comment(
     """Store a new comment, published or held as moderation decides, and hand back the token
     to edit it. A signed-in `user` writes under their account's name, picture and profile
     link. `context` tells Akismet about the request (user_agent, referrer, lang). The form's
-    checked token (moderation.check_form_token) is spent with the comment, or refused
+    checked token (screening.check_form_token) is spent with the comment, or refused
     (Conflict) when it has posted one before.
 
     The rate limits are counted first, before any costly work (rendering, Akismet): a post
@@ -307,7 +403,7 @@ async def post_comment(
             "user_id": user.id,  # type: ignore[dict-item]
         }
     body_html = await render_body(renderer, form.body)
-    verdict = await moderation.assess(
+    verdict = await screening.assess(
         storage, settings, page, body=form.body, body_html=body_html,
         author_name=str(author["author_name"]), author_email=str(author["author_email"]),
         author_url=str(author["author_url"]), user=user, remote_ip=remote_ip,
@@ -324,7 +420,7 @@ async def post_comment(
         created_at=now,
         status=verdict.status,
         held_because=verdict.because,
-        fingerprint=moderation.fingerprint(form.body),
+        fingerprint=screening.fingerprint(form.body),
         form_token=form_token,
         **author,  # type: ignore[arg-type]
     )

@@ -210,6 +210,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("akismet_blog_url", "", "the blog URL registered with Akismet (default: public_url)"),
     Setting("akismet_url", "https://rest.akismet.com/1.1", "Akismet's API"),
     Setting("session_days", "30", "days a sign-in lasts in a browser", _parse_positive_int),
+    Setting(
+        "email_sign_in",
+        "true",
+        "commenters may sign in with a link sent to their email address (needs smtp_host)",
+        _parse_bool,
+    ),
     Setting("admin_session_hours", "12", "hours an admin stays signed in", _parse_positive_int),
     Setting("smtp_host", "", "the mail server for notifications (empty: no email is sent)"),
     Setting("smtp_port", "587", "its port", _parse_port),
@@ -276,6 +282,7 @@ class Settings:
     akismet_blog_url: str
     akismet_url: str
     session_days: int
+    email_sign_in: bool
     admin_session_hours: int
     smtp_host: str
     smtp_port: int

@@ -1,19 +1,14 @@
 """The demo blog: a post at http://blog.localhost:PORT/ whose comments come from this server at
-its public URL, a different site, so that the demo is a real cross-site embed."""
+its public URL, a different site, so that the demo is a real cross-site embed. The page itself
+is served by widget/views/demo.py."""
 
 from __future__ import annotations
-
-import jinja2
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
 
 from widget.config import Settings
 from widget.errors import Conflict
 from widget.storage import Storage
 
-__all__ = ["DEMO_HOST", "DEMO_SITE", "create_demo_app", "demo_origin", "ensure_demo_site"]
+__all__ = ["DEMO_HOST", "DEMO_SITE", "demo_origin", "ensure_demo_site"]
 
 DEMO_HOST = "blog.localhost"
 DEMO_SITE = "demo"
@@ -41,13 +36,3 @@ async def ensure_demo_site(storage: Storage, settings: Settings) -> None:
             assert site is not None
     if origin not in site.origins:
         await storage.update_site(DEMO_SITE, origins=[*site.origins, origin])
-
-
-def create_demo_app(settings: Settings) -> Starlette:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("widget", "templates"), autoescape=True)
-    page = env.get_template("demo/post.html").render(public_url=settings.public_url, site=DEMO_SITE)
-
-    async def post(request: Request) -> Response:
-        return HTMLResponse(page)
-
-    return Starlette(routes=[Route("/", post)])

@@ -9,11 +9,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from widget.storage import QueueItem, Storage, User
+from widget.email_address import email_field
+from widget.errors import Invalid
+from widget.notify.plan import NotificationPlanner
+from widget.storage import QueueItem, RateLimit, Storage, User
 
-__all__ = ["export", "export_filename"]
+__all__ = ["erase", "export", "export_filename", "send_link"]
 
 FORMAT = "widget-comments/1"
+LINKS_PER_ADDRESS_PER_HOUR = 3
+LINKS_PER_NETWORK_PER_HOUR = 10
 
 
 def _comment(item: QueueItem) -> dict[str, Any]:
@@ -59,3 +64,33 @@ async def export(
 
 def export_filename() -> str:
     return f"my-comments-{datetime.now(UTC):%Y-%m-%d}.json"
+
+
+async def erase(storage: Storage, *, email: str | None = None, user: User | None = None) -> int:
+    """Erase what one person wrote (a guest's email address, or an account and its comments).
+    Returns how many comments went; a comment with replies stays as a removed placeholder."""
+    return await storage.erase_author(email, user.id if user else None)
+
+
+async def send_link(
+    storage: Storage, planner: NotificationPlanner, email: str, address_key: str
+) -> bool:
+    """Queue an email with a link to what was written under `email`, if anything was; True if
+    one was queued. Callers answer the same either way, so that nobody learns from the form
+    whether an address commented here. Counted per network and per address before looking."""
+    if not email.strip():
+        message = "Enter the email address you commented with."
+        raise Invalid(message, {"email": message})
+    email = email_field(email).lower()
+    too_many = "Too many links asked for"
+    await storage.take_rate_limits(
+        [
+            RateLimit(f"data-link:{address_key}", LINKS_PER_NETWORK_PER_HOUR, 3600.0, too_many),
+            RateLimit(f"data-link:{email}", LINKS_PER_ADDRESS_PER_HOUR, 3600.0, too_many),
+        ],
+        datetime.now(UTC),
+    )
+    if not await storage.author_comments(email, None):
+        return False
+    await storage.add_jobs([planner.own_data_mail(email)], datetime.now(UTC))
+    return True

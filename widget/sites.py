@@ -28,6 +28,7 @@ __all__ = [
     "get_site",
     "normalize_origin",
     "settings_of",
+    "update_site",
     "validate_site_id",
 ]
 
@@ -309,6 +310,20 @@ async def get_site(storage: Storage, site_id: str) -> Site:
             f" add it with: widget site add {site_id} --origin https://their-blog.example"
         )
     return site
+
+
+async def update_site(
+    storage: Storage,
+    site_id: str,
+    name: str,
+    origins: Sequence[str],
+    settings: Mapping[str, Any],
+) -> Site:
+    """Save a site as edited on its admin page: `settings` are parsed and checked already."""
+    # Settings equal to the default are not stored, so later changes of a default apply.
+    defaults = {setting.name: setting.default for setting in SITE_SETTINGS}
+    overrides = {key: value for key, value in settings.items() if value != defaults.get(key)}
+    return await storage.update_site(site_id, name=name, origins=origins, settings=overrides)
 
 
 async def change_site_setting(

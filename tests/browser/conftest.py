@@ -11,6 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Frame, Page, Playwright, sync_playwright
 
+from tests.mail import Inbox, start_smtp
 from tests.servers import HostPages, WidgetServer, host_pages, widget_cli, widget_server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -41,6 +42,15 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield browser
     browser.close()
+
+
+@pytest.fixture(scope="module")
+def inbox() -> Iterator[Inbox]:
+    """A real SMTP server for the module's `widget serve`, and what reached it (`.port`)."""
+    controller, inbox = start_smtp()
+    inbox.port = controller.port  # type: ignore[attr-defined]
+    yield inbox
+    controller.stop()
 
 
 @pytest.fixture(scope="module")

@@ -17,19 +17,11 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import api_post, blog_post
-from tests.mail import Inbox, body_of, start_smtp
+from tests.mail import Inbox, body_of
 from tests.servers import HostPages, WidgetServer, widget_cli, widget_server
 
 FRAME = "#comments iframe"
 MODERATOR = "mod@example.com"
-
-
-@pytest.fixture(scope="module")
-def inbox() -> Iterator[Inbox]:
-    controller, inbox = start_smtp()
-    inbox.port = controller.port  # type: ignore[attr-defined]
-    yield inbox
-    controller.stop()
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +39,7 @@ def widget(
     )  # fmt: skip
     mail = {"smtp_host": "127.0.0.1", "smtp_port": str(inbox.port),  # type: ignore[attr-defined]
             "smtp_security": "none", "outbox_retry_s": "1"}  # fmt: skip
-    with widget_server(data_dir, **mail) as server:
+    with widget_server(data_dir, open_files=None, **mail) as server:
         yield server
 
 

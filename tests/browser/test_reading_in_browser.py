@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Frame, Page, expect
+from playwright.sync_api import Browser, BrowserContext, FloatRect, Frame, Page, expect
 
 from tests.browser.conftest import ARTIFACTS, api_post, assert_accessible, blog_post, frame_of
 from tests.servers import HostPages, WidgetServer
@@ -58,7 +58,7 @@ def host_pixel_under_frame(page: Page) -> tuple[int, int, int]:
     return pixel(page, box["x"] + 3, box["y"] + box["height"] / 2)
 
 
-def in_viewport(page: Page, box: dict[str, float] | None) -> bool:
+def in_viewport(page: Page, box: FloatRect | None) -> bool:
     viewport = page.viewport_size
     assert box is not None and viewport is not None
     return box["y"] >= 0 and box["y"] + min(box["height"], 100) <= viewport["height"]
@@ -273,7 +273,7 @@ style="width:100%;height:600px;border:0"></iframe></noscript></body></html>"""
         at = page.frame_locator("iframe")
         submit = at.locator("#wg-submit")
 
-        def inside_frame(box: dict[str, float] | None) -> bool:
+        def inside_frame(box: FloatRect | None) -> bool:
             assert box is not None and frame_box is not None
             return frame_box["y"] <= box["y"] <= frame_box["y"] + frame_box["height"] - 10
 

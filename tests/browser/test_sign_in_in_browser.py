@@ -119,7 +119,7 @@ def widget(
         "provider_down_client_id": "widget", "provider_down_client_secret": "s3cret",
         "provider_down_display_name": "Down ID",
     }  # fmt: skip
-    with widget_server(data_dir, **providers) as server:
+    with widget_server(data_dir, open_files=None, **providers) as server:
         yield server
 
 
@@ -161,7 +161,7 @@ def sign_in(page: Page, frame: FrameLocator, provider: str = "Mock ID") -> None:
         f"You are commenting using your {provider} account.", timeout=15_000
     )
     expect(frame.locator("#wg-guest-fields")).to_be_hidden()
-    expect(frame.locator("#wg-user-name")).to_have_text(ALICE["name"])  # who, not only how
+    expect(frame.locator("#wg-user-name")).to_have_text(str(ALICE["name"]))  # who, not how
 
 
 @pytest.mark.parametrize("regime", ["partitioned", "blocked", "allowed"])

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect
 
 from tests.browser.conftest import blog_post
 from tests.servers import HostPages, WidgetServer, widget_cli, widget_server
@@ -145,7 +145,12 @@ def _check_page(
     page: Page, hits: list[str], url: str, frame_selector: str = "#comments iframe"
 ) -> int:
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def dismiss(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
     page.goto(url)
     frame = page.frame_locator(frame_selector)
     expect(frame.locator("#wg-form")).to_be_attached()
@@ -198,8 +203,8 @@ def test_naughty_strings_through_every_write_path(
     assert pages["/xss/body/0/"] > 150  # most strings are valid comments and were stored
     page = context.new_page()
     for page_id, expected in pages.items():
-        shown = _check_page(page, hits, blog_post(blog, widget, page_id, "XSS"))
-        assert shown == expected, page_id
+        shown_count = _check_page(page, hits, blog_post(blog, widget, page_id, "XSS"))
+        assert shown_count == expected, page_id
 
 
 def test_titles_and_page_ids_are_escaped(

@@ -59,6 +59,7 @@ __all__ = [
     "SignInFailed",
     "challenge_of",
     "token_hash",
+    "valid_challenge",
 ]
 
 # Long enough for a person to finish in a cut-off popup and come back to the page.
@@ -100,6 +101,11 @@ class SignInFailed(BadRequest):
 
 
 UNREACHABLE = "The provider could not be reached; try again in a moment."
+
+
+def valid_challenge(challenge: str) -> bool:
+    """A challenge as our frame makes it: base64url of a SHA-256, unpadded."""
+    return bool(_CHALLENGE.match(challenge))
 
 
 def challenge_of(verifier: str) -> str:
@@ -150,7 +156,7 @@ class SignIn:
         """Where to send the popup at the provider, keeping the challenge in the popup's own
         session. The caller has checked that the request came from our own frame."""
         config = self.provider(name)
-        if not _CHALLENGE.match(challenge):
+        if not valid_challenge(challenge):
             raise BadRequest("This sign-in was not started by the comment form; start again.")
         await self.storage.take_rate_limits(
             [RateLimit(f"sign-in:{address_key}", STARTS_PER_NETWORK, STARTS_PERIOD_S,

@@ -45,6 +45,8 @@ class Purpose(enum.Enum):
     MODERATE = ("widget.moderate", 7 * 24 * 3600)
     # The link that lets a guest download or delete what they wrote under an email address.
     OWN_DATA = ("widget.own-data", 24 * 3600)
+    # The link of a "sign in to comment" email: a quarter of an hour, used once.
+    EMAIL_SIGN_IN = ("widget.email-sign-in", 15 * 60)
 
     def __init__(self, salt: str, max_age_s: int) -> None:
         self.salt = salt

@@ -47,6 +47,14 @@ class NotificationPlanner:
         mail = self.templates.mail("own_data", email, subject, values)
         return ("email", mail.to_payload())
 
+    def sign_in_mail(self, email: str, token: str) -> NewJob:
+        """The link that signs `email` in to comment (widget/auth/email_link.py)."""
+        subject = "Sign in to comment"
+        values = {"email": email, "link": self.link("/auth/email/link") + "?token=" + token,
+                  "server": self._host, "title": subject}  # fmt: skip
+        mail = self.templates.mail("sign_in", email, subject, values)
+        return ("email", mail.to_payload())
+
     async def plan(self, payload: Mapping[str, Any]) -> list[NewJob]:
         comment = await self.storage.get_comment(int(payload["comment"]))
         head = await self.storage.get_thread(comment.thread_id) if comment else None

@@ -175,6 +175,7 @@ class QueueQuery:
     author: str = ""  # in the name, email, website or IP address
     page: str = ""  # in the page id, URL or title
     before_id: int | None = None  # keyset cursor: only comments with smaller ids
+    thread_id: int | None = None  # one thread's comments only
     limit: int = 50
 
 

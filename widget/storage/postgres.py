@@ -665,6 +665,9 @@ class PostgresStorage:
         if query.before_id is not None:
             params.append(query.before_id)
             where.append(f"c.id < ${len(params)}")
+        if query.thread_id is not None:
+            params.append(query.thread_id)
+            where.append(f"c.thread_id = ${len(params)}")
         params.append(query.limit)
         async with self._connection() as conn:
             rows = await conn.fetch(

@@ -889,6 +889,9 @@ class SQLiteStorage:
         if query.before_id is not None:
             where.append("c.id < ?")
             params.append(query.before_id)
+        if query.thread_id is not None:
+            where.append("c.thread_id = ?")
+            params.append(query.thread_id)
         async with self._reader() as conn:
             rows = await _fetch(
                 conn,

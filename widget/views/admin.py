@@ -18,12 +18,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from widget import moderating
-from widget.addresses import rate_limit_key
 from widget.auth.admins import ADMIN_COOKIE
 from widget.errors import ClientError, Forbidden, NotFound, RateLimited
+from widget.moderation import actions as moderating
 from widget.storage import Admin, QueueQuery, Site
 
+from .addresses import rate_limit_key
 from .context import AppContext, app_context
 from .inputs import read_form_pairs, remote_address, require_own_origin
 from .security import admin_headers

@@ -7,8 +7,8 @@ from urllib.parse import urlencode
 from starlette.responses import Response
 from starlette.routing import Route
 
-from widget import moderating
 from widget.errors import Invalid, NotFound
+from widget.moderation import actions as moderating
 from widget.sites import get_site
 from widget.storage import CommentStatus, QueueItem, QueueQuery
 
@@ -145,18 +145,16 @@ async def edit(call: AdminCall) -> Response:
 @admin_page
 async def pin(call: AdminCall) -> Response:
     comment_id = number_param(call, "comment_id", "comment")
-    await moderating.comment_for(call.context.storage, call.admin, comment_id)
     pinned = call.field("pinned") == "1"
-    await call.context.storage.set_pinned(comment_id, pinned)
+    await moderating.set_pinned(call.context.storage, call.admin, comment_id, pinned)
     return call.back(f"/admin/comments/{comment_id}", done="pinned" if pinned else "unpinned")
 
 
 @admin_page
 async def close_thread(call: AdminCall) -> Response:
     comment_id = number_param(call, "comment_id", "comment")
-    item = await moderating.comment_for(call.context.storage, call.admin, comment_id)
     closed = call.field("closed") == "1"
-    await call.context.storage.set_closed(item.comment.thread_id, closed)
+    await moderating.set_closed(call.context.storage, call.admin, comment_id, closed)
     return call.back(f"/admin/comments/{comment_id}", done="closed" if closed else "opened")
 
 

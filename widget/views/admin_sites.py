@@ -7,8 +7,8 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import Route
 
-from widget import moderating
 from widget.errors import ClientError, Conflict, Invalid, NotFound
+from widget.moderation import actions as moderating
 from widget.notify.webhooks import webhook_key
 from widget.sites import (
     SITE_SETTINGS,
@@ -17,6 +17,7 @@ from widget.sites import (
     get_site,
     normalize_origin,
     parse_site_settings,
+    update_site,
 )
 from widget.storage import Site
 
@@ -115,10 +116,7 @@ async def save_site(call: AdminCall) -> Response:
             call, site, values=values, errors=errors,
             error="Nothing was saved; please correct the fields marked below.", status_code=422,
         )  # fmt: skip
-    # Settings equal to the default are not stored, so later changes of a default apply.
-    overrides = {key: value for key, value in settings.items()
-                 if value != next(s.default for s in SITE_SETTINGS if s.name == key)}  # fmt: skip
-    await call.context.storage.update_site(site.id, name=name, origins=origins, settings=overrides)
+    await update_site(call.context.storage, site.id, name, origins, settings)
     return call.back(f"/admin/sites/{site.id}", done="saved")
 
 
@@ -140,10 +138,7 @@ async def add_ban(call: AdminCall) -> Response:
 async def remove_ban(call: AdminCall) -> Response:
     site = await _site(call)
     ban_id = number_param(call, "ban_id", "ban")
-    scope = None if call.admin.sites is None else [site.id]
-    if not await call.context.storage.remove_ban(ban_id, scope):
-        raise NotFound("There is no such ban (or it is for every site, which only an admin of"
-                       " every site can lift).")  # fmt: skip
+    await moderating.remove_ban(call.context.storage, call.admin, site.id, ban_id)
     return call.back(f"/admin/sites/{site.id}", done="unbanned")
 
 

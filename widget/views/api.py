@@ -11,17 +11,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from widget import comments, moderation
-from widget.addresses import rate_limit_key
+from widget import comments
 from widget.errors import BadRequest, NotFound
-from widget.i18n import Translator, choose_language
+from widget.moderation import screening
 from widget.sites import SiteSettings, get_site, settings_of
 from widget.storage import POST_LIKE, Comment, Site, ThreadHead
 from widget.threads import CommentNode, load_thread
 
+from .addresses import rate_limit_key
 from .auth import current_user, user_json
 from .context import AppContext, app_context
 from .html import EmbedQuery
+from .i18n import Translator, choose_language
 from .inputs import (
     parse_query_pairs,
     read_json_object,
@@ -240,33 +241,16 @@ async def post_comment(request: Request) -> Response:
         if parent is not None and (not isinstance(parent, int) or isinstance(parent, bool)):
             raise BadRequest("'parent' must be a comment id (a number) or null.")
         fields["parent"] = str(parent) if parent is not None else ""
-        user = await current_user(context, request)
         settings = settings_of(query.site)
-        checked_form = moderation.check_form_token(
-            context.signer, _text(data, "form_token"), query.page, settings.min_seconds_to_post
-        )
-        form = comments.check_comment_form(
-            fields, context.settings.max_body_chars, signed_in=user is not None,
-            email_required=settings.guest_email == "required",
-        )  # fmt: skip
-        address = remote_address(request, context.settings)
-        posted = await comments.post_comment(
-            context.storage,
-            context.signer,
+        submission = comments.Submission(
             query.page,
-            form,
-            settings=settings,
-            remote_ip=address,
-            rate_limit=context.post_rate_limits(
-                rate_limit_key(address), f"user:{user.id}" if user else form.email.lower()
-            ),
-            renderer=context.render_workers,
-            user=user,
+            fields,
+            form_token=_text(data, "form_token"),
             honeypot=_text(data, "homepage"),
-            akismet=context.akismet,
-            context=_akismet_context(request, query),
-            form_token=checked_form.use,
+            client=context.client(request, query.lang),
+            user=await current_user(context, request),
         )
+        posted = await comments.submit(context.posting, settings, submission)
         attempt.outcome = posted.comment.status
     context.outbox.wake()
     depth = min(posted.comment.depth, settings.max_depth)
@@ -280,20 +264,12 @@ async def post_comment(request: Request) -> Response:
             "count": posted.head.comment_count,
             "title_text": _responses_to(posted.head, query.lang),
             # The token just spent posts nothing more: this one is for the next comment.
-            "form_token": moderation.new_form_token(
-                context.signer, query.page, checked_form.opened_at
+            "form_token": screening.new_form_token(
+                context.signer, query.page, posted.form_opened_at
             ),
         },
         status_code=201,
     )
-
-
-def _akismet_context(request: Request, query: EmbedQuery) -> dict[str, str]:
-    return {
-        "user_agent": request.headers.get("user-agent", "")[:500],
-        "referrer": request.headers.get("referer", "")[:2000],
-        "lang": query.lang,
-    }
 
 
 def _comment_id(request: Request) -> int:

@@ -9,16 +9,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from widget.addresses import rate_limit_key
 from widget.auth.signin import SESSION_COOKIE, SignInError
 from widget.config import Settings
 from widget.errors import BadRequest, ClientError, Forbidden
 from widget.storage import User
 
+from .addresses import rate_limit_key
 from .context import AppContext, app_context
 from .inputs import read_form, read_json_object, remote_address, require_own_origin
 
-__all__ = ["current_user", "routes", "session_token", "user_json"]
+__all__ = [
+    "current_user", "popup_page", "refuse_start", "routes", "session_token", "user_json",
+]  # fmt: skip
 
 POPUP_HEADERS = {
     # Our own top-level pages: never framed, never cached, and the code never leaks onward.
@@ -62,7 +64,7 @@ def _session_cookie(settings: Settings, value: str, max_age_s: int) -> str:
     )
 
 
-def _popup(
+def popup_page(
     request: Request, context: AppContext, title: str, message: str, *, code: str = "",
     error: str = "", next_url: str = "", status_code: int = 200, closable: bool = True,
 ) -> Response:  # fmt: skip
@@ -92,8 +94,8 @@ async def refuse_start(request: Request) -> Response:
         "This sign-in did not come from a comment form, so it was stopped. If you meant to sign"
         " in, close this window and press a sign-in button under the comments."
     )
-    return _popup(request, context, "Sign-in stopped", message, error=message, status_code=403,
-                  closable=False)  # fmt: skip
+    return popup_page(request, context, "Sign-in stopped", message, error=message,
+                      status_code=403, closable=False)  # fmt: skip
 
 
 async def start(request: Request) -> Response:
@@ -112,15 +114,15 @@ async def start(request: Request) -> Response:
             rate_limit_key(remote_address(request, settings)),
         )  # fmt: skip
     except ClientError as exc:
-        return _popup(request, context, "Sign-in failed", exc.message, error=exc.message,
+        return popup_page(request, context, "Sign-in failed", exc.message, error=exc.message,
                       status_code=exc.status)  # fmt: skip
     except SignInError as exc:
-        return _popup(request, context, "Sign-in failed", str(exc), error=str(exc),
+        return popup_page(request, context, "Sign-in failed", str(exc), error=str(exc),
                       status_code=exc.status)  # fmt: skip
     # A page, not a redirect: the frame's Content-Security-Policy (form-action 'self') covers
     # the redirects that follow its form, and the provider is another origin.
     provider = context.sign_in.providers[name].display_name
-    return _popup(
+    return popup_page(
         request, context, f"Signing in with {provider}", "Taking you there…",
         next_url=provider_url,
     )  # fmt: skip
@@ -132,13 +134,13 @@ async def callback(request: Request) -> Response:
     try:
         code = await context.sign_in.finish(request, request.path_params["provider"])
     except ClientError as exc:
-        return _popup(request, context, "Sign-in failed", exc.message, error=exc.message,
+        return popup_page(request, context, "Sign-in failed", exc.message, error=exc.message,
                       status_code=exc.status)  # fmt: skip
     except SignInError as exc:
         title = "Sign-in cancelled" if exc.cancelled else "Sign-in failed"
-        return _popup(request, context, title, str(exc), error=str(exc),
+        return popup_page(request, context, title, str(exc), error=str(exc),
                       status_code=exc.status)  # fmt: skip
-    return _popup(
+    return popup_page(
         request, context, "You are signed in",
         "You can close this window and go back to the comments.", code=code,
     )  # fmt: skip

@@ -7,23 +7,26 @@ from typing import Any
 
 from starlette.requests import Request
 
-from widget.addresses import network_digest
-from widget.akismet import Akismet
 from widget.auth.admins import AdminAuth
+from widget.auth.email_link import EmailSignIn
 from widget.auth.signin import SignIn
 from widget.auth.tokens import TokenSigner
+from widget.comments import Client, Posting
 from widget.config import Settings
-from widget.events import EventHub
+from widget.live import EventHub
 from widget.lru import LruCache
 from widget.metrics import Metrics
+from widget.moderation.akismet import Akismet
 from widget.notify.outbox import Outbox
 from widget.outbound import Outbound
 from widget.render_workers import RenderWorkers
 from widget.sites import settings_of
 from widget.storage import GuestLikeLimit, RateLimit, Site, Storage
 
+from .addresses import network_digest, rate_limit_key
 from .assets import Assets
 from .html import HtmlRenderer
+from .inputs import remote_address
 
 __all__ = ["AppContext", "app_context"]
 
@@ -56,13 +59,27 @@ class AppContext:
         default_factory=lambda: LruCache(CACHE_ENTRIES)
     )
 
-    def post_rate_limits(self, address_key: str, identity: str = "") -> list[RateLimit]:
-        """Per address, and per commenter (email or account) wherever they post from."""
-        rate = self.settings.post_rate_per_minute
-        limits = [RateLimit(f"post:{address_key}", rate, 60.0)]
-        if identity:
-            limits.append(RateLimit(f"post:{identity}", rate, 60.0))
-        return limits
+    @property
+    def email_sign_in(self) -> EmailSignIn:
+        return EmailSignIn(self.settings, self.storage, self.signer, self.outbox.planner)
+
+    @property
+    def posting(self) -> Posting:
+        return Posting(
+            self.storage, self.signer, self.render_workers, self.akismet,
+            self.settings.max_body_chars, self.settings.post_rate_per_minute,
+        )  # fmt: skip
+
+    def client(self, request: Request, lang: str) -> Client:
+        """The sender of `request`, as the posting rules see them."""
+        address = remote_address(request, self.settings)
+        return Client(
+            address,
+            rate_limit_key(address),
+            user_agent=request.headers.get("user-agent", ""),
+            referrer=request.headers.get("referer", ""),
+            lang=lang,
+        )
 
     def edit_rate_limit(self, address_key: str) -> RateLimit:
         """Each edit is rendered again: edits count apart from posts, at the same rate."""

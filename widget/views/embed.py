@@ -12,19 +12,20 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from widget import comments, moderation
-from widget.addresses import rate_limit_key
-from widget.avatars import AVATAR_KEY, identicon_svg
+from widget import comments
 from widget.errors import ClientError, Forbidden, Invalid, NotFound, RateLimited
-from widget.i18n import Translator
+from widget.moderation import screening
 from widget.sites import get_site, settings_of
 from widget.storage import Comment, Site, ThreadHead
 from widget.urls import origin_of, split_url
 
 from . import own_data
+from .addresses import rate_limit_key
+from .avatars import AVATAR_KEY, identicon_svg
 from .context import AppContext, app_context
 from .errors import retry_after
 from .html import EmbedQuery
+from .i18n import Translator
 from .inputs import read_form, read_query, remote_address, require_own_origin
 from .security import document_headers, document_policy
 
@@ -104,7 +105,7 @@ async def _render_document(
 ) -> Response:
     fragment = await context.html.thread_fragment(query, head)
     html = context.html
-    form_token = moderation.new_form_token(context.signer, query.page)
+    form_token = screening.new_form_token(context.signer, query.page)
     config = {
         "site": query.site.id,
         "params": query.params(),
@@ -141,6 +142,7 @@ async def _render_document(
                 own_data_error.fields.get("email", own_data_error.message) if own_data_error else ""
             ),
             "providers": list(context.sign_in.providers.values()),
+            "email_sign_in": context.email_sign_in.enabled,
             "sign_in_required": config["signInRequired"],
         },
         status_code=status_code,
@@ -200,37 +202,16 @@ async def post_from_form(request: Request) -> Response:
     query = EmbedQuery.parse(await _embed_site(context, request), form)
     values = {name: form.get(name, "") for name in FORM_FIELDS}
     storage = context.storage
-    settings = settings_of(query.site)
+    submission = comments.Submission(
+        query.page,
+        form,
+        form_token=form.get("form_token", ""),
+        honeypot=form.get("homepage", ""),
+        client=context.client(request, query.lang),
+    )
     try:
         with context.metrics.posting() as attempt:
-            checked_form = moderation.check_form_token(
-                context.signer, form.get("form_token", ""), query.page, settings.min_seconds_to_post
-            )
-            comment_form = comments.check_comment_form(
-                form, context.settings.max_body_chars,
-                email_required=settings.guest_email == "required",
-            )  # fmt: skip
-            address = remote_address(request, context.settings)
-            posted = await comments.post_comment(
-                storage,
-                context.signer,
-                query.page,
-                comment_form,
-                settings=settings,
-                remote_ip=address,
-                rate_limit=context.post_rate_limits(
-                    rate_limit_key(address), comment_form.email.lower()
-                ),
-                renderer=context.render_workers,
-                honeypot=form.get("homepage", ""),
-                akismet=context.akismet,
-                context={
-                    "user_agent": request.headers.get("user-agent", "")[:500],
-                    "referrer": request.headers.get("referer", "")[:2000],
-                    "lang": query.lang,
-                },
-                form_token=checked_form.use,
-            )
+            posted = await comments.submit(context.posting, settings_of(query.site), submission)
             attempt.outcome = posted.comment.status
     except ClientError as error:
         head = await storage.get_thread_head(query.site.id, query.page.page_id)

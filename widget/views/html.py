@@ -18,17 +18,17 @@ import jinja2
 from starlette.templating import Jinja2Templates
 
 from widget import __version__
-from widget.avatars import avatar_key
 from widget.comments import page_ref
 from widget.config import Settings
 from widget.errors import BadRequest
-from widget.i18n import LANGUAGES, Translator, choose_language
 from widget.lru import LruCache
 from widget.sites import SiteSettings, settings_of
 from widget.storage import Comment, PageRef, Site, Storage, ThreadHead
 from widget.threads import CommentNode, ThreadCursor, ThreadView, load_thread, parse_cursor
 
 from .assets import Assets
+from .avatars import avatar_key
+from .i18n import LANGUAGES, Translator, choose_language
 from .inputs import parse_query_string
 
 __all__ = ["EmbedQuery", "Fragment", "HtmlRenderer"]

@@ -14,9 +14,10 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import ClientDisconnect, Request
 
-from widget.addresses import client_address
 from widget.config import Settings
 from widget.errors import BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType
+
+from .addresses import client_address
 
 __all__ = [
     "parse_query_pairs",

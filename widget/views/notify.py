@@ -8,8 +8,7 @@ unsubscribe of RFC 8058, a POST that mail clients send themselves.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -18,8 +17,9 @@ from starlette.routing import Route
 
 from widget.auth.tokens import BadToken, Purpose
 from widget.errors import NotFound
+from widget.moderation import actions as moderating
+from widget.notify import subscriptions
 from widget.notify.mail import plain_text
-from widget.storage import CommentStatus
 from widget.urls import origin_of, split_url
 
 from .context import AppContext, app_context
@@ -92,8 +92,8 @@ async def confirm(request: Request) -> Response:
                   "choices": [(v, label, v == subscription.scope) for v, label in SCOPES],
                   "button": "Confirm"},
         )  # fmt: skip
-    scope: Literal["thread", "replies"] = "thread" if form.get("scope") == "thread" else "replies"
-    await context.storage.confirm_subscription(subscription.id, scope, datetime.now(UTC))
+    scope: subscriptions.Scope = "thread" if form.get("scope") == "thread" else "replies"
+    await subscriptions.confirm(context.storage, subscription.id, scope)
     what = dict(SCOPES)[scope].lower()
     return _page(request, "Confirmed", f"You will get an email for {what}.")
 
@@ -110,7 +110,7 @@ async def unsubscribe(request: Request) -> Response:
             form={"action": "/notify/unsubscribe", "hidden": {"token": token}, "choices": [],
                   "button": "Unsubscribe"},
         )  # fmt: skip
-    await context.storage.unsubscribe(subscription_id)  # done already is done too
+    await subscriptions.unsubscribe(context.storage, subscription_id)
     return _page(request, "Unsubscribed", "You will get no more emails about this conversation.")
 
 
@@ -126,7 +126,7 @@ async def moderate(request: Request) -> Response:
     action = value.get("a") if isinstance(value, dict) else None
     comment = await context.storage.get_comment(int(value.get("c", 0)))
     head = await context.storage.get_thread(comment.thread_id) if comment else None
-    if comment is None or head is None or action not in ("approve", "delete"):
+    if comment is None or head is None or action not in moderating.EMAILED_ACTIONS:
         return _page(request, "Nothing to do", "This comment no longer exists.", status_code=404)
     verb = "Approve" if action == "approve" else "Delete"
     if request.method == "GET":
@@ -137,8 +137,7 @@ async def moderate(request: Request) -> Response:
             form={"action": "/notify/moderate", "hidden": {"token": token}, "choices": [],
                   "button": verb},
         )  # fmt: skip
-    status: CommentStatus = "approved" if action == "approve" else "deleted"
-    await context.storage.set_status([comment.id], status, [head.site_id])
+    status = await moderating.act_from_email(context.storage, comment, head, action)
     context.outbox.wake()
     return _page(request, "Done", f"The comment is {status}.")
 

@@ -8,7 +8,6 @@ what there is, with a download link and a button that erases it.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -17,9 +16,8 @@ from starlette.routing import Route
 
 from widget import own_data
 from widget.auth.tokens import BadToken, Purpose
-from widget.email_address import email_field
-from widget.errors import BadRequest, Forbidden, Invalid, ServiceUnavailable
-from widget.storage import RateLimit, User
+from widget.errors import BadRequest, Forbidden, ServiceUnavailable
+from widget.storage import User
 
 from .auth import current_user
 from .context import AppContext, app_context
@@ -27,9 +25,6 @@ from .inputs import read_form, read_json_object, require_own_origin
 from .security import admin_headers
 
 __all__ = ["request_link", "routes"]
-
-LINKS_PER_ADDRESS_PER_HOUR = 3
-LINKS_PER_NETWORK_PER_HOUR = 10
 
 
 def _download(document: dict[str, object]) -> Response:
@@ -67,7 +62,7 @@ async def erase_mine(request: Request) -> Response:
     context, data, user = await _signed_in_user(request)
     if data.get("confirm") is not True:
         raise BadRequest('Erasing cannot be undone: send {"confirm": true} to go ahead.')
-    erased = await context.storage.erase_author(None, user.id)
+    erased = await own_data.erase(context.storage, user=user)
     return JSONResponse({"erased": erased})
 
 
@@ -75,30 +70,13 @@ async def erase_mine(request: Request) -> Response:
 
 
 async def request_link(context: AppContext, email: str, address_key: str) -> None:
-    """Email a link to `email` if anything was written under it. Answered the same either way,
-    so the form tells nobody whether an address commented here."""
+    """Email a link to `email` if anything was written under it (own_data.send_link)."""
     if not context.settings.mail_enabled:
         raise ServiceUnavailable(
             "This comment server sends no email; ask the site's owner for your comments."
         )
-    if not email.strip():
-        message = "Enter the email address you commented with."
-        raise Invalid(message, {"email": message})
-    email = email_field(email).lower()
-    await context.storage.take_rate_limits(
-        [
-            RateLimit(f"data-link:{address_key}", LINKS_PER_NETWORK_PER_HOUR, 3600.0,
-                      "Too many links asked for"),
-            RateLimit(f"data-link:{email}", LINKS_PER_ADDRESS_PER_HOUR, 3600.0,
-                      "Too many links asked for"),
-        ],
-        datetime.now(UTC),
-    )  # fmt: skip
-    if not await context.storage.author_comments(email, None):
-        return
-    job = context.outbox.planner.own_data_mail(email)
-    await context.storage.add_jobs([job], datetime.now(UTC))
-    context.outbox.wake()
+    if await own_data.send_link(context.storage, context.outbox.planner, email, address_key):
+        context.outbox.wake()
 
 
 def _email_of(context: AppContext, token: str) -> str | None:
@@ -150,7 +128,7 @@ async def data_erase(request: Request) -> Response:
         values = {"email": email, "items": items, "token": form.get("token", ""),
                   "erased": None, "error": "Tick the box to confirm first."}  # fmt: skip
         return _page(request, values, 422)
-    erased = await context.storage.erase_author(email, None)
+    erased = await own_data.erase(context.storage, email=email)
     return _page(request, {"email": email, "items": [], "token": "", "erased": erased})
 
 

@@ -15,16 +15,30 @@ from widget import comments
 from widget.email_address import email_field
 from widget.errors import Invalid, NotFound
 from widget.render_workers import RenderWorkers
-from widget.storage import Admin, Ban, Comment, CommentStatus, QueueItem, QueueQuery, Storage
+from widget.storage import (
+    Admin,
+    Ban,
+    Comment,
+    CommentStatus,
+    QueueItem,
+    QueueQuery,
+    Storage,
+    ThreadHead,
+)
 
 __all__ = [
     "ACTIONS",
+    "EMAILED_ACTIONS",
+    "act_from_email",
     "add_ban",
     "ban_for",
     "check_ban",
     "comment_for",
     "edit",
     "list_comments",
+    "remove_ban",
+    "set_closed",
+    "set_pinned",
     "set_status",
 ]
 
@@ -35,6 +49,8 @@ ACTIONS: dict[str, CommentStatus] = {
     "delete": "deleted",
     "restore": "approved",
 }
+# What a moderator's email offers, with the signed link itself as the authority.
+EMAILED_ACTIONS: dict[str, CommentStatus] = {"approve": "approved", "delete": "deleted"}
 STATUSES: tuple[CommentStatus, ...] = ("pending", "approved", "spam", "deleted")
 MAX_BULK = 500  # comments in one bulk action: a page of the queue is at most 200
 IPV4_BAN_PREFIX = 32
@@ -96,6 +112,27 @@ async def edit(
     )
 
 
+async def act_from_email(
+    storage: Storage, comment: Comment, head: ThreadHead, action: str
+) -> CommentStatus:
+    """Approve or delete a comment from the buttons of a moderator's email."""
+    status = EMAILED_ACTIONS[action]
+    await storage.set_status([comment.id], status, [head.site_id])
+    return status
+
+
+async def set_pinned(storage: Storage, admin: Admin, comment_id: int, pinned: bool) -> Comment:
+    """A pinned comment leads its thread, whatever the order."""
+    await comment_for(storage, admin, comment_id)
+    return await storage.set_pinned(comment_id, pinned)
+
+
+async def set_closed(storage: Storage, admin: Admin, comment_id: int, closed: bool) -> ThreadHead:
+    """Close (or reopen) the thread `comment_id` is in: closed threads take no new comments."""
+    item = await comment_for(storage, admin, comment_id)
+    return await storage.set_closed(item.comment.thread_id, closed)
+
+
 def ban_for(comment: Comment, kind: Literal["user", "email", "network"]) -> str:
     """What to ban to keep this comment's author out: their account, email or network."""
     if kind == "user":
@@ -149,6 +186,17 @@ async def add_ban(
     return await storage.add_ban(
         site_id, checked_kind, checked_value, note.strip(), datetime.now(UTC)
     )
+
+
+async def remove_ban(storage: Storage, admin: Admin, site_id: str, ban_id: int) -> None:
+    """Lift a ban of `site_id`; an admin of every site may lift bans on every site too."""
+    _check_site(admin, site_id)
+    scope = None if admin.sites is None else [site_id]
+    if not await storage.remove_ban(ban_id, scope):
+        raise NotFound(
+            "There is no such ban (or it is for every site, which only an admin of"
+            " every site can lift)."
+        )
 
 
 def _check_site(admin: Admin, site_id: str) -> None:

@@ -24,9 +24,9 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from widget.akismet import Akismet, AkismetQuestion
 from widget.auth.tokens import BadToken, Purpose, TokenSigner
 from widget.errors import BadRequest, Forbidden, Invalid
+from widget.moderation.akismet import Akismet, AkismetQuestion
 from widget.sites import SiteSettings
 from widget.storage import Ban, CommentStatus, PageRef, SingleUse, Storage, User
 

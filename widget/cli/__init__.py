@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from widget import __version__, demo
-from widget.cli_admin import add_admin_commands
-from widget.cli_backup import add_backup_commands
-from widget.cli_porting import add_porting_commands
+from widget.cli.admin import add_admin_commands
+from widget.cli.backup import add_backup_commands
+from widget.cli.porting import add_porting_commands
 from widget.config import SETTINGS, ConfigError, Settings, load_settings
 from widget.errors import ClientError, SetupError
 from widget.logs import configure_logging

@@ -95,6 +95,8 @@ EN: dict[str, Message] = {
     "mastodon_instance": "Your Mastodon server",
     "continue": "Continue",
     "sign_in_waiting": "Finish signing in in the window that opened.",
+    "sign_in_email": "Email link",
+    "comments_feed": "Comments feed (Atom)",
     "sign_in_closed": "The sign-in window was closed before signing in finished.",
     "sign_in_expired": "Signing in took too long; try again.",
     "via": "via {provider}",
@@ -181,6 +183,8 @@ DE: dict[str, Message] = {
     "mastodon_instance": "Dein Mastodon-Server",
     "continue": "Weiter",
     "sign_in_waiting": "Schließe die Anmeldung im geöffneten Fenster ab.",
+    "sign_in_email": "Link per E-Mail",
+    "comments_feed": "Kommentar-Feed (Atom)",
     "sign_in_closed": "Das Anmeldefenster wurde geschlossen, bevor die Anmeldung fertig war.",
     "sign_in_expired": "Die Anmeldung hat zu lange gedauert; versuche es noch einmal.",
     "via": "über {provider}",
@@ -282,6 +286,8 @@ RU: dict[str, Message] = {
     "mastodon_instance": "Ваш сервер Mastodon",
     "continue": "Продолжить",
     "sign_in_waiting": "Завершите вход в открывшемся окне.",
+    "sign_in_email": "Ссылка по почте",
+    "comments_feed": "Лента комментариев (Atom)",
     "sign_in_closed": "Окно входа закрыто до завершения входа.",
     "sign_in_expired": "Вход занял слишком много времени; попробуйте ещё раз.",
     "via": "через {provider}",
@@ -411,6 +417,8 @@ AR: dict[str, Message] = {
     "erased": "مُحيت تعليقاتك.",
     "comments_closed": "التعليقات مغلقة.",
     "leave_empty": "اترك هذا الحقل فارغًا",
+    "sign_in_email": "رابط عبر البريد الإلكتروني",
+    "comments_feed": "خلاصة التعليقات (Atom)",
 }
 
 # Dates as WordPress shows them ("March 3, 2025 at 10:12 am"), in each language's own way.

@@ -16,7 +16,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from widget.comments import page_ref
-from widget.events import Missed, Subscription
+from widget.live import Listener, Missed
 from widget.sites import get_site
 from widget.storage import ThreadEvent
 
@@ -47,11 +47,11 @@ async def thread_events(request: Request) -> Response:
     params = read_query(request)
     site = await get_site(context.storage, params.get("site", ""))
     page = page_ref(site, params.get("page", ""))
-    subscription = context.events.subscribe(site.id, page.page_id)
+    listener = context.events.subscribe(site.id, page.page_id)
     try:  # subscribed first, so that nothing committed after this read goes unheard
         head = await context.storage.get_thread_head(site.id, page.page_id)
     except BaseException:  # the database is down, say: the place is not taken for nothing
-        context.events.unsubscribe(subscription)
+        context.events.unsubscribe(listener)
         raise
 
     async def watch_disconnect() -> None:
@@ -59,19 +59,19 @@ async def thread_events(request: Request) -> Response:
         # that its place counts against the limits no longer than it has to.
         while (await request.receive())["type"] != "http.disconnect":
             pass
-        context.events.drop(subscription)
+        context.events.drop(listener)
 
     async def stream() -> AsyncIterator[str]:
         watcher = asyncio.create_task(watch_disconnect())
         try:
             yield f"retry: {RETRY_MS}\n\n"
             yield _message("hello", {"version": head.version if head else 0})
-            async for message in _forward(subscription):
+            async for message in _forward(listener):
                 yield message
         finally:
             watcher.cancel()
-            subscription.stop_waiting()
-            context.events.unsubscribe(subscription)
+            listener.stop_waiting()
+            context.events.unsubscribe(listener)
 
     return StreamingResponse(
         stream(),
@@ -80,12 +80,12 @@ async def thread_events(request: Request) -> Response:
     )
 
 
-async def _forward(subscription: Subscription) -> AsyncIterator[str]:
+async def _forward(listener: Listener) -> AsyncIterator[str]:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + STREAM_LIFETIME_S
     while loop.time() < deadline:
-        event = await subscription.next(HEARTBEAT_S)
-        if subscription.ended:
+        event = await listener.next(HEARTBEAT_S)
+        if listener.ended:
             # Events were dropped (this reader fell behind) or the server is stopping:
             # the reader should reload the thread rather than trust what it shows.
             yield _message("reset", {})

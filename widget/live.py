@@ -18,7 +18,7 @@ from collections import defaultdict
 from widget.errors import ClientError
 from widget.storage import ThreadEvent
 
-__all__ = ["MISSED", "EventHub", "Missed", "Subscription", "TooManyListeners"]
+__all__ = ["MISSED", "EventHub", "Listener", "Missed", "TooManyListeners"]
 
 QUEUE_SIZE = 64  # events a reader may fall behind by before it is dropped
 RETRY_READERS_AFTER_S = 30  # a reader turned away may try again (streams end every 5 minutes)
@@ -36,7 +36,7 @@ MISSED = Missed()
 
 
 @dataclasses.dataclass(eq=False)
-class Subscription:
+class Listener:
     site_id: str
     page_id: str
     queue: asyncio.Queue[ThreadEvent | Missed | None] = dataclasses.field(
@@ -70,14 +70,14 @@ class EventHub:
     def __init__(self, per_thread: int, total: int) -> None:
         self.per_thread = per_thread
         self.total = total
-        self._threads: dict[tuple[str, str], set[Subscription]] = defaultdict(set)
+        self._threads: dict[tuple[str, str], set[Listener]] = defaultdict(set)
         self._count = 0
 
     @property
     def listeners(self) -> int:
         return self._count
 
-    def subscribe(self, site_id: str, page_id: str) -> Subscription:
+    def subscribe(self, site_id: str, page_id: str) -> Listener:
         readers = self._threads[(site_id, page_id)]
         if len(readers) >= self.per_thread or self._count >= self.total:
             raise TooManyListeners(
@@ -85,49 +85,49 @@ class EventHub:
                 " reload it to see new comments.",
                 retry_after_s=RETRY_READERS_AFTER_S,
             )
-        subscription = Subscription(site_id, page_id)
-        readers.add(subscription)
+        listener = Listener(site_id, page_id)
+        readers.add(listener)
         self._count += 1
-        return subscription
+        return listener
 
-    def unsubscribe(self, subscription: Subscription) -> None:
-        key = (subscription.site_id, subscription.page_id)
+    def unsubscribe(self, listener: Listener) -> None:
+        key = (listener.site_id, listener.page_id)
         readers = self._threads.get(key)
-        if readers is not None and subscription in readers:
-            readers.discard(subscription)
+        if readers is not None and listener in readers:
+            readers.discard(listener)
             self._count -= 1
             if not readers:
                 del self._threads[key]
 
     def publish(self, event: ThreadEvent) -> None:
-        for subscription in list(self._threads.get((event.site_id, event.page_id), ())):
+        for listener in list(self._threads.get((event.site_id, event.page_id), ())):
             try:
-                subscription.queue.put_nowait(event)
+                listener.queue.put_nowait(event)
             except asyncio.QueueFull:
-                self._end(subscription)
+                self._end(listener)
 
     def missed(self) -> None:
         """Changes may have gone by unheard: every reader must reload what it shows."""
         for readers in list(self._threads.values()):
-            for subscription in list(readers):
+            for listener in list(readers):
                 try:
-                    subscription.queue.put_nowait(MISSED)
+                    listener.queue.put_nowait(MISSED)
                 except asyncio.QueueFull:
-                    self._end(subscription)
+                    self._end(listener)
 
-    def drop(self, subscription: Subscription) -> None:
+    def drop(self, listener: Listener) -> None:
         """End one stream now (its reader has gone away)."""
-        self._end(subscription)
+        self._end(listener)
 
     def close(self) -> None:
         """End every stream (the server is stopping)."""
         for readers in list(self._threads.values()):
-            for subscription in list(readers):
-                self._end(subscription)
+            for listener in list(readers):
+                self._end(listener)
 
-    def _end(self, subscription: Subscription) -> None:
-        subscription.ended = True
-        self.unsubscribe(subscription)
+    def _end(self, listener: Listener) -> None:
+        listener.ended = True
+        self.unsubscribe(listener)
         # Wake the reader if it waits; a full queue is read to its end first, then stops.
         with contextlib.suppress(asyncio.QueueFull):
-            subscription.queue.put_nowait(None)
+            listener.queue.put_nowait(None)
