@@ -302,9 +302,12 @@ def test_two_readers_see_each_others_comments_appear(
         fill_details(at_ann, "Hello from Ann", name="Ann")
         at_ann.locator("#wg-submit").click()
         expect(at_bea.locator(".wg-live-button")).to_have_text("Show 1 new comment")
+        # Said through the polite live region too, for readers who do not see the button.
+        expect(at_bea.locator("#wg-status")).to_have_text("Show 1 new comment")
         expect(at_bea.locator(".wg-comment")).to_have_count(0)  # nothing moves by itself
         at_bea.locator(".wg-live-button").click()
         expect(at_bea.locator(".wg-comment .wg-text")).to_have_text("Hello from Ann")
+        expect(at_bea.locator("#comments-title")).to_be_focused()  # not lost with the button
         expect(at_bea.locator(".wg-live")).to_be_hidden()
 
         fill_details(at_bea, "Hi Ann, Bea here", name="Bea", email="bea@example.com")
