@@ -1,6 +1,7 @@
 """What a page view costs a reader, measured in Chromium: requests to the comment server and
 bytes on the wire for everything the widget adds (the snippet, the frame, its files, avatars,
-the per-viewer call), for a cold visit and a warm reload.
+the per-viewer call), for a cold visit and a warm reload, then what a reader who stays on the
+page adds (the live stream).
 
     .venv/bin/python bench/page_view.py [--comments 200] [--replies 60] [--authors 30]
 
@@ -107,6 +108,16 @@ def seed(local: str, public: str, blog: str, comments: int, replies: int, author
         ids.append(data["comment"]["id"])
 
 
+def read_once(local: str, blog: str) -> None:
+    """Another reader has read the thread as it is: the reader measured is not the first
+    after the last comment, as most are not (the first gets the document compressed
+    quickly; the server then compresses it at brotli's best for everyone after)."""
+    params = {"page": POST_PATH, "url": blog + POST_PATH, "title": "A post", "theme": "auto",
+              "lang": "en"}  # fmt: skip
+    httpx.get(f"{local}/embed/blog/thread", params=params, headers={"Accept-Encoding": "br"})
+    time.sleep(1)  # the best compression is made in the background
+
+
 def serve_blog(port: int, public: str) -> http.server.ThreadingHTTPServer:
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>A post</title>
 </head><body><h1>A post</h1><p>Words.</p><div id="comments"></div>
@@ -143,6 +154,7 @@ class Wire:
         self.lock = threading.Lock()
         self.sent = self.received = 0
         self.requests: list[str] = []
+        self.request_bytes: list[int] = []  # both ways, by request
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -152,10 +164,15 @@ class Wire:
             except OSError:
                 return
             server = socket.create_connection(("127.0.0.1", self.upstream_port))
-            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+            # The connection's latest request, which the bytes crossing it are counted to (a
+            # browser sends the next request on a connection after the last answer).
+            latest: list[int] = [-1]
+            for pair in ((client, server, True), (server, client, False)):
+                threading.Thread(target=self._pump, args=(*pair, latest), daemon=True).start()
 
-    def _pump(self, source: socket.socket, target: socket.socket, upstream: bool) -> None:
+    def _pump(
+        self, source: socket.socket, target: socket.socket, upstream: bool, latest: list[int]
+    ) -> None:
         try:
             while data := source.recv(65536):
                 with self.lock:
@@ -163,8 +180,12 @@ class Wire:
                         self.sent += len(data)
                         for match in self.REQUEST_LINE.finditer(data):
                             self.requests.append(f"{match[1].decode()} {match[2].decode()}")
+                            self.request_bytes.append(0)
+                            latest[0] = len(self.requests) - 1
                     else:
                         self.received += len(data)
+                    if 0 <= latest[0] < len(self.request_bytes):
+                        self.request_bytes[latest[0]] += len(data)
                 target.sendall(data)
         except OSError:
             pass
@@ -179,9 +200,11 @@ class Wire:
                 "bytes": self.sent + self.received,
                 "bytes_down": self.received,
                 "what": [request.split("?")[0] for request in self.requests],
+                "bytes_each": self.request_bytes,
             }
             self.sent = self.received = 0
             self.requests = []
+            self.request_bytes = []
         return taken
 
 
@@ -200,8 +223,11 @@ def measure(wire: Wire, blog_url: str) -> dict[str, Any]:
         wire.take()
         cold = view(page, lambda **kw: page.goto(blog_url, **kw))
         warm = view(page, page.reload)
+        # A reader who stays: the frame opens its live stream after a while in sight.
+        page.wait_for_timeout(11_000)
+        stay = wire.take()
         browser.close()
-    return {"cold": cold, "warm": warm}
+    return {"cold": cold, "warm": warm, "staying 11 s more": stay}
 
 
 def main() -> None:
@@ -217,6 +243,7 @@ def main() -> None:
         blog = f"http://blog.localhost:{blog_port}"
         with widget_serving(Path(folder) / "data", port, blog, public) as local:
             seed(local, public, blog, args.comments, args.replies, args.authors)
+            read_once(local, blog)
             server = serve_blog(blog_port, public)
             try:
                 result = measure(wire, blog + POST_PATH)
@@ -226,8 +253,8 @@ def main() -> None:
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "page_view.json").write_text(json.dumps(result, indent=2))
-    summary = {k: {key: v[key] for key in ("requests", "bytes", "what")}
-               for k, v in result.items() if k in ("cold", "warm")}  # fmt: skip
+    summary = {k: {key: v[key] for key in ("requests", "bytes", "what", "bytes_each")}
+               for k, v in result.items() if k != "thread"}  # fmt: skip
     print(json.dumps(summary, indent=2))
 
 

@@ -1,5 +1,6 @@
-"""Benchmark widget under uvicorn (one worker) with wrk, against a bare Starlette route served the
-same way in the same run; then the render time of a thread's first page by thread size.
+"""Benchmark widget as shipped (`widget serve`: uvicorn, one worker, its request log on) with wrk,
+against a bare Starlette route under uvicorn (no access log) in the same run; then the render
+time of a thread's first page by thread size.
 
     .venv/bin/python bench/run.py [--duration 10] [--connections 10]
 
@@ -146,6 +147,17 @@ def start_uvicorn(
     return wait_until_serving(process, f"http://127.0.0.1:{port}/", target)
 
 
+def start_widget(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`widget serve` as shipped (its request log on, written to a file as a service's
+    journal would take it)."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "widget", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env, cwd=ROOT, stdout=out, stderr=out,
+        )  # fmt: skip
+    return wait_until_serving(process, f"http://127.0.0.1:{port}/healthz", "widget serve")
+
+
 def wait_until_serving(
     process: subprocess.Popen[bytes], url: str, name: str
 ) -> subprocess.Popen[bytes]:
@@ -289,11 +301,11 @@ def measure_http(
         "WIDGET_PUBLIC_URL": settings.public_url,
         "WIDGET_DEMO": "false",
         "WIDGET_POST_RATE_PER_MINUTE": str(10**9),
-        "WIDGET_LOG_LEVEL": "warning",
     }
     ports = [settings.public_port] + [free_port() for _ in range(instances - 1)]
     bases = [f"http://127.0.0.1:{port}" for port in ports]
     fragment_urls = [f"{base}/embed/bench/thread/fragment?{THREAD_PARAMS}" for base in bases]
+    document_urls = [f"{base}/embed/bench/thread?{THREAD_PARAMS}" for base in bases]
     counts_query = "site=bench&" + "&".join(f"page={p}" for p in COUNT_PAGES)
     counts_urls = [f"{base}/api/v1/counts?{counts_query}" for base in bases]
     runs: dict[str, dict[str, float]] = {}
@@ -302,6 +314,9 @@ def measure_http(
     def start_all(target: str, factory: bool) -> list[subprocess.Popen[bytes]]:
         return [start_uvicorn(target, port, env, factory) for port in ports]
 
+    def serve_all() -> list[subprocess.Popen[bytes]]:
+        return [start_widget(port, env, settings.data_dir / f"serve-{port}.log") for port in ports]
+
     baselines = start_all("bench.baseline:app", factory=False)
     runs["baseline (before)"] = wrk_together(
         [f"{b}/" for b in bases], args.duration, args.connections
@@ -309,8 +324,19 @@ def measure_http(
     for process in baselines:
         stop(process)
 
-    servers = start_all("widget.app:create_app", factory=True)
+    servers = serve_all()
     try:
+        document = httpx.get(document_urls[0], headers={"Accept-Encoding": "br"})
+        assert document.status_code == 200 and document.headers["content-encoding"] == "br"
+        extra["document_bytes_brotli"] = int(document.headers["content-length"])
+        time.sleep(1)  # the best compression is made in the background after the first
+        runs["iframe document, brotli"] = wrk_together(
+            document_urls, args.duration, args.connections, {"Accept-Encoding": "gzip, br"}
+        )
+        runs["iframe document, If-None-Match"] = wrk_together(
+            document_urls, args.duration, args.connections,
+            {"If-None-Match": document.headers["etag"]},
+        )  # fmt: skip
         first = httpx.get(fragment_urls[0])
         assert first.status_code == 200 and first.text.count('class="wg-comment"') > 50
         extra["fragment_bytes"] = len(first.content)

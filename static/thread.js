@@ -103,9 +103,13 @@
   /** @type {string | null} */
   var sessionToken = null;
   try { sessionToken = sessionStorage.getItem(SESSION); } catch (e) { /* blocked */ }
+  // Whether this browser has a session: the cookie is HttpOnly, so the script keeps a note
+  // of it (nothing secret) to know that the page must ask who is reading.
+  var SIGNED_IN = 'widget:signed-in';
   /** @param {string | null} token */
   function keepSession(token) {
     sessionToken = token;
+    if (token) store.set(SIGNED_IN, true); else store.remove(SIGNED_IN);
     try {
       if (token) sessionStorage.setItem(SESSION, token); else sessionStorage.removeItem(SESSION);
     } catch (e) { /* blocked: memory only */ }
@@ -153,6 +157,16 @@
     if (className) node.className = className;
     if (text) node.textContent = text;
     return node;
+  }
+  // Runs `action` once, at the reader's first sign of life in the frame.
+  var TOUCHES = ['pointerdown', 'keydown', 'focusin', 'wheel', 'touchstart'];
+  /** @param {() => void} action */
+  function onFirstTouch(action) {
+    function once() {
+      TOUCHES.forEach(function (kind) { removeEventListener(kind, once, true); });
+      action();
+    }
+    TOUCHES.forEach(function (kind) { addEventListener(kind, once, true); });
   }
   // Room left above a node scrolled to, for the host page's own sticky headers, in CSS px.
   var SCROLL_MARGIN = 48;
@@ -265,9 +279,18 @@
     field('save').checked = true;
   }
 
+  // The document is the same bytes for all its readers, so its form token is shared: the first
+  // token of this reader's own (from the live stream or the viewer call) replaces it; after
+  // that, each post's answer brings the next.
+  var ownFormToken = false;
+  /** @param {string | undefined} token */
+  function takeFormToken(token) {
+    if (token && !ownFormToken) { field('form_token').value = token; ownFormToken = true; }
+  }
+
   /** Messages beside the fields they are about (each field's aria-describedby names its
    * message), the fields marked invalid, and focus on the first one; or on the message for
-   * the whole form. Returns whether there was anything to show.
+   * the whole form.
    * @param {{ fields?: Record<string, string>, error?: string }} data */
   function showErrors(data) {
     /** @type {HTMLElement | null} */
@@ -309,6 +332,7 @@
       showErrors({});
       // A form's token posts one comment; the answer brings the token for the next.
       field('form_token').value = result.data.form_token;
+      ownFormToken = true;
       if (field('save').checked) {
         store.set(DETAILS, { name: field('name').value, email: field('email').value, website: field('website').value });
       } else {
@@ -359,7 +383,9 @@
     setTimeout(function () { item.classList.remove('wg-new'); }, 4000);
     focusOn(articleOf(item));
     scrollParentTo(item);
-    announce(data.held ? strings.awaiting_moderation : strings.comment_posted);
+    // Held, the comment says so itself ("awaiting moderation"): that is what is announced.
+    var held = item.querySelector('.wg-held');
+    announce(held ? held.textContent || '' : strings.comment_posted);
   }
 
   // -- likes -------------------------------------------------------------------------------------
@@ -438,9 +464,12 @@
   function loadViewerState() {
     var tokens = store.get(TOKENS) || {};
     var tokenList = Object.keys(tokens).map(function (k) { return tokens[k]; });
+    var asked = sessionToken;
     api('POST', 'me', withPage({ voter: store.get(VOTER) || '', edit_tokens: tokenList }))
       .then(function (result) {
-        if (!result.ok) return;
+        // A sign-in that ended meanwhile asks again: this answer is about the reader before.
+        if (!result.ok || asked !== sessionToken) return;
+        takeFormToken(result.data.form_token);
         if (!result.data.user && sessionToken) keepSession(null); // ended elsewhere, or expired
         showUser(result.data.user);
         result.data.liked.forEach(/** @param {number} id */ function (id) {
@@ -458,7 +487,17 @@
         });
       });
   }
-  loadViewerState();
+  // A reader with nothing of their own here (no comments, likes or session) costs no request:
+  // the page is the same for everyone, and is revalidated with one 304. Their state (and a
+  // form token of their own) is asked for as soon as they do something on the page.
+  var stored = store.get(TOKENS);
+  if (sessionToken || store.get(SIGNED_IN) || store.get(VOTER) ||
+      doc.cookie.indexOf('__Host-widget_signed_in=1') !== -1 ||
+      (stored && Object.keys(stored).length)) {
+    loadViewerState();
+  } else {
+    onFirstTouch(loadViewerState);
+  }
 
   /** @param {HTMLElement} item @param {string | number} id @param {HTMLElement} opener */
   function startEdit(item, id, opener) {
@@ -806,10 +845,37 @@
       focusOn(byId('comments-title'));
     }, function () { showBanner(); });
   });
-  if (window.EventSource) {
+  // The live stream is for readers who stay: it opens once the frame has been in sight for a
+  // while, or at the reader's first touch, so a glance at a page holds no connection (nor one
+  // of the server's live-reader places). What changed before it opened shows as news.
+  var LIVE_AFTER_MS = 10000;
+  var live = false;
+  function goLive() {
+    if (live || !window.EventSource) return;
+    live = true;
+    openEvents();
+  }
+  onFirstTouch(goLive);
+  function whenVisible() {
+    if (doc.visibilityState !== 'hidden') setTimeout(goLive, LIVE_AFTER_MS);
+    else doc.addEventListener('visibilitychange', whenVisible, { once: true });
+  }
+  whenVisible();
+  function openEvents() {
     var events = new EventSource('/api/v1/events?' +
       new URLSearchParams({ site: config.site, page: config.params.page }));
-    events.addEventListener('hello', function () { root.setAttribute('data-live', 'on'); });
+    var greeted = false;
+    events.addEventListener('hello', function (e) {
+      var data = JSON.parse(e.data);
+      root.setAttribute('data-live', 'on');
+      takeFormToken(data.form_token);
+      var shown = doc.getElementById('comments');
+      if (!greeted && shown && data.version > Number(shown.getAttribute('data-version'))) {
+        pendingChanges = true;
+        showBanner();
+      }
+      greeted = true;
+    });
     events.addEventListener('comment', function (e) { noticeComment(JSON.parse(e.data)); });
     ['edit', 'delete'].forEach(function (kind) {
       events.addEventListener(kind, /** @param {MessageEvent} e */ function (e) {

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -12,10 +14,20 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from tests.helpers import BLOG, PUBLIC_URL, QUICK, make_settings, running_app
+from tests.helpers import (
+    BLOG,
+    CHEAP_PASSWORDS,
+    PUBLIC_URL,
+    QUICK,
+    Ran,
+    Widget,
+    make_settings,
+    running_app,
+)
 from tests.mail import Inbox, mail_settings, start_smtp
 from tests.postgres_cluster import PrivateCluster
 from widget.app import create_app
+from widget.cli import main
 from widget.config import Settings
 from widget.sites import add_site
 
@@ -120,3 +132,36 @@ async def mail_client(mail_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=mail_app, client=("203.0.113.7", 40000))
     async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
         yield client
+
+
+# The command line, run in this process: `main(argv)` is what the `widget` script calls.
+
+
+@pytest.fixture
+def widget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Widget:
+    """`widget ARGS` as a shell would run it on the data folder tmp_path/data, in this process:
+    settings as keywords (`database_url=...`, kept for the commands after), what is piped in as
+    `stdin=`. From a test that runs an app, call it in a thread (`asyncio.to_thread`): the
+    command runs an event loop of its own."""
+    for name in [name for name in os.environ if name.startswith("WIDGET_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("WIDGET_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("WIDGET_DEMO", "false")
+    for name, value in CHEAP_PASSWORDS.items():
+        monkeypatch.setenv(f"WIDGET_{name.upper()}", str(value))
+
+    def run(*args: str, stdin: str = "", **settings: str) -> Ran:
+        for name, value in settings.items():
+            monkeypatch.setenv(f"WIDGET_{name.upper()}", value)
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))  # a pipe: not a terminal
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exit_:  # argparse: --help, or arguments it cannot parse
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        printed = capsys.readouterr()
+        return Ran(code, printed.out, printed.err)
+
+    return run

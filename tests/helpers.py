@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import html
 import html.parser
 import ipaddress
 import itertools
 import re
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +33,9 @@ PAGE = {"site": "blog", "page": "/hello/", "url": f"{BLOG}/hello/", "title": "He
 # own would on a private network, so the tests' server may reach it; the tests of that guard
 # (tests/test_outbound.py) choose their own networks.
 LOOPBACK = "127.0.0.0/8,::1"
+# argon2 at the least it takes (32 KiB, one pass) instead of 64 MiB and three: the tests of
+# admin accounts check passwords by the hundred, and the cost itself is a setting like any other.
+CHEAP_PASSWORDS = {"admin_password_memory_kib": 32, "admin_password_time_cost": 1}
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
@@ -41,12 +45,26 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "public_url": PUBLIC_URL,
         "demo": False,
         "post_rate_per_minute": 10_000,  # tests of the limit itself ask for the default
+        **CHEAP_PASSWORDS,
         "outbound_private_networks": tuple(
             ipaddress.ip_network(net) for net in LOOPBACK.split(",")
         ),
     }
     values.update(overrides)
     return load_settings(environ={}, **values)
+
+
+@dataclasses.dataclass(frozen=True)
+class Ran:
+    """What a `widget` command did: its exit status and what it printed."""
+
+    code: int
+    out: str
+    err: str
+
+
+# widget("site", "list", database_url=...): see the `widget` fixture in tests/conftest.py.
+Widget = Callable[..., Ran]
 
 
 def form_token(site: str, page: str, secret: str = SECRET) -> str:

@@ -2,31 +2,43 @@
 
 from __future__ import annotations
 
-import os
+import asyncio
+import contextlib
+import html
 import re
-import subprocess
-import sys
+from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
 from tests.conftest import ClientFactory
-from tests.helpers import BLOG, OWN_ORIGIN, PAGE, QUICK, post_comment, posted
-from tests.test_cli import run_widget
-from widget.auth.admins import hash_password
+from tests.helpers import (
+    BLOG,
+    OWN_ORIGIN,
+    PAGE,
+    PUBLIC_URL,
+    QUICK,
+    Widget,
+    make_settings,
+    post_comment,
+    posted,
+    running_app,
+)
 from widget.sites import add_site, change_site_setting
 
 PASSWORD = "correct horse battery"
+T = TypeVar("T")
 EMBED = {key: value for key, value in PAGE.items() if key != "site"}
 
 
 async def make_admin(app: Starlette, email: str, sites: list[str] | None = None) -> None:
-    storage = app.state.widget.storage
-    await storage.add_admin(email, hash_password(PASSWORD), sites, datetime.now(UTC))
+    context = app.state.widget
+    password_hash = context.admin.passwords.hash(PASSWORD)  # at the tests' cost: microseconds
+    await context.storage.add_admin(email, password_hash, sites, datetime.now(UTC))
 
 
 def hidden(html: str, name: str) -> str:
@@ -97,49 +109,29 @@ async def status_of(app: Starlette, comment_id: int) -> str:
 # -- accounts and signing in ---------------------------------------------------------------------
 
 
-def test_admin_accounts_from_the_command_line(tmp_path: Path, database_url: str) -> None:
-    assert run_widget(tmp_path, "site", "add", "blog", "--origin", BLOG,
-                      database_url=database_url).returncode == 0  # fmt: skip
-    added = run_widget_with_stdin(tmp_path, database_url, PASSWORD + "\n",
-                                  "admin", "add", "Boss@Example.com", "--password-stdin")  # fmt: skip
-    assert added.returncode == 0, added.stderr
-    assert "Added admin boss@example.com  (every site)" in added.stdout
-    again = run_widget_with_stdin(tmp_path, database_url, PASSWORD + "\n",
-                                  "admin", "add", "boss@example.com", "--password-stdin")  # fmt: skip
-    assert again.returncode == 1
-    assert "already an admin" in again.stderr
-    short = run_widget_with_stdin(tmp_path, database_url, "short\n",
-                                  "admin", "add", "x@example.com", "--password-stdin")  # fmt: skip
-    assert short.returncode == 1
-    assert "at least 10 characters" in short.stderr
-    scoped = run_widget(tmp_path, "admin", "sites", "boss@example.com", "--site", "blog",
-                        database_url=database_url)  # fmt: skip
-    assert scoped.stdout.strip() == "boss@example.com  (sites: blog)"
-    unknown_site = run_widget(tmp_path, "admin", "sites", "boss@example.com", "--site", "nope",
-                              database_url=database_url)  # fmt: skip
-    assert unknown_site.returncode == 1
-    assert "no site called 'nope'" in unknown_site.stderr
-    listed = run_widget(tmp_path, "admin", "list", database_url=database_url)
-    assert listed.stdout.strip() == "boss@example.com  (sites: blog)"
-    no_tty = run_widget(tmp_path, "admin", "password", "boss@example.com",
-                        database_url=database_url)  # fmt: skip
-    assert "--password-stdin" in no_tty.stderr
-    removed = run_widget(tmp_path, "admin", "remove", "boss@example.com", database_url=database_url)
-    assert removed.returncode == 0
-    assert (
-        "No admins yet" in run_widget(tmp_path, "admin", "list", database_url=database_url).stdout
-    )
-
-
-def run_widget_with_stdin(
-    data_dir: Path, database_url: str, stdin: str, *args: str
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WIDGET_")}
-    env.update(WIDGET_DATA_DIR=str(data_dir), WIDGET_DATABASE_URL=database_url)
-    return subprocess.run(
-        [sys.executable, "-m", "widget", *args], env=env, input=stdin, capture_output=True,
-        text=True, timeout=60,
-    )  # fmt: skip
+def test_admin_accounts_from_the_command_line(widget: Widget, database_url: str) -> None:
+    assert widget("site", "add", "blog", "--origin", BLOG, database_url=database_url).code == 0
+    added = widget("admin", "add", "Boss@Example.com", "--password-stdin", stdin=PASSWORD + "\n")
+    assert added.code == 0, added.err
+    assert "Added admin boss@example.com  (every site)" in added.out
+    again = widget("admin", "add", "boss@example.com", "--password-stdin", stdin=PASSWORD + "\n")
+    assert again.code == 1
+    assert "already an admin" in again.err
+    short = widget("admin", "add", "x@example.com", "--password-stdin", stdin="short\n")
+    assert short.code == 1
+    assert "at least 10 characters" in short.err
+    scoped = widget("admin", "sites", "boss@example.com", "--site", "blog")
+    assert scoped.out.strip() == "boss@example.com  (sites: blog)"
+    unknown_site = widget("admin", "sites", "boss@example.com", "--site", "nope")
+    assert unknown_site.code == 1
+    assert "no site called 'nope'" in unknown_site.err
+    listed = widget("admin", "list")
+    assert listed.out.strip() == "boss@example.com  (sites: blog)"
+    no_tty = widget("admin", "password", "boss@example.com")
+    assert "--password-stdin" in no_tty.err
+    removed = widget("admin", "remove", "boss@example.com")
+    assert removed.code == 0
+    assert "No admins yet" in widget("admin", "list").out
 
 
 async def test_admin_pages_ask_to_sign_in_first(client: httpx.AsyncClient) -> None:
@@ -203,6 +195,76 @@ async def test_sign_in_attempts_are_limited(app: Starlette, client_from: ClientF
     assert int(limited.headers["retry-after"]) > 0
 
 
+# Each check's memory is above glibc's largest mmap threshold (32 MiB), so it is mapped for the
+# check and unmapped after: what is resident is what the running checks hold.
+CHECK_KIB = 48 * 1024
+
+
+def memory_kib(field: str) -> int:
+    """This process's resident memory (VmRSS) or its peak since the last reset (VmHWM)."""
+    status = Path("/proc/self/status").read_text()
+    return int(status.split(f"{field}:")[1].split()[0])
+
+
+@contextlib.asynccontextmanager
+async def costly_passwords(tmp_path: Path, at_once: int) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app whose password checks take CHECK_KIB each, `at_once` at a time, with
+    the admin boss@example.com."""
+    settings = make_settings(
+        tmp_path / "data", admin_password_memory_kib=CHECK_KIB, admin_password_time_cost=1,
+        admin_password_checks_at_once=at_once,
+    )  # fmt: skip
+    async with running_app(settings) as app:
+        await make_admin(app, "boss@example.com")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=settings.public_url) as client:
+            yield client
+
+
+def restart_peak_memory() -> int:
+    """The resident memory now, from which the peak (VmHWM) is measured again."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return memory_kib("VmRSS")
+
+
+async def peak_growth_kib(work: Awaitable[T]) -> tuple[T, int]:
+    """What `work` returns, and how far this process's resident memory rose while it ran."""
+    before = restart_peak_memory()
+    done = await work
+    return done, memory_kib("VmHWM") - before
+
+
+@pytest.mark.parametrize("at_once", [1, 2])
+async def test_sign_ins_at_once_take_the_memory_of_a_bounded_number_of_checks(
+    tmp_path: Path, at_once: int
+) -> None:
+    async with costly_passwords(tmp_path, at_once) as client:
+        page = await client.get("/admin/login")
+        form = {"email": "boss@example.com", "login_token": hidden(page.text, "login_token")}
+        attempts = [{**form, "password": PASSWORD if n % 2 else f"guess {n}"} for n in range(6)]
+        sign_ins = [client.post("/admin/login", data=attempt, headers=OWN_ORIGIN)
+                    for attempt in attempts]  # fmt: skip
+        answers, grown = await peak_growth_kib(asyncio.gather(*sign_ins))
+    assert [answer.status_code for answer in answers] == [403, 303] * 3
+    # Six checks were asked for at once (as many as the thread pool runs); `at_once` ran.
+    assert CHECK_KIB * 0.5 < grown < CHECK_KIB * (at_once + 0.25), grown
+
+
+async def test_an_unknown_address_costs_a_whole_password_check(tmp_path: Path) -> None:
+    async with costly_passwords(tmp_path, 1) as client:
+        page = await client.get("/admin/login")
+        form = {"email": "nobody@example.com", "password": PASSWORD,
+                "login_token": hidden(page.text, "login_token")}  # fmt: skip
+        answer, grown = await peak_growth_kib(
+            client.post("/admin/login", data=form, headers=OWN_ORIGIN)
+        )
+    assert answer.status_code == 403
+    assert "do not match an admin account" in answer.text
+    # What a wrong password costs at these settings (argon2 fills all its memory, and its time
+    # goes with it), not what the library's defaults would (64 MiB), nor nothing.
+    assert CHECK_KIB * 0.8 < grown < CHECK_KIB * 1.2, grown
+
+
 async def test_sign_in_needs_our_form_and_origin(app: Starlette, client: httpx.AsyncClient) -> None:
     await make_admin(app, "boss@example.com")
     form = {"email": "boss@example.com", "password": PASSWORD}
@@ -252,7 +314,7 @@ async def test_log_out_ends_the_session(boss: Admin) -> None:
 
 async def test_a_new_password_ends_every_session(boss: Admin, app: Starlette) -> None:
     await app.state.widget.storage.update_admin(
-        "boss@example.com", password_hash=hash_password("another password!")
+        "boss@example.com", password_hash=app.state.widget.admin.passwords.hash("another one!")
     )
     assert (await boss.get("/admin/")).status_code == 303
 
@@ -302,8 +364,9 @@ async def test_held_comments_wait_in_the_queue_and_approval_publishes_them(
         action="approve", back="/admin/sites/blog/comments?status=pending",
     )  # fmt: skip
     assert response.status_code == 303
+    undo = f"{held[0]}%3Apending%2C{held[1]}%3Apending"
     assert response.headers["location"] == (
-        "/admin/sites/blog/comments?status=pending&done=approve&n=2"
+        f"/admin/sites/blog/comments?status=pending&done=approve&n=2&undo={undo}"
     )
     after = await boss.get(response.headers["location"])
     assert "Approved 2 comments." in after.text
@@ -391,6 +454,45 @@ async def test_bulk_actions_need_a_selection_and_a_known_action(boss: Admin) -> 
     assert bad_id.status_code == 404
     bad_filter = await boss.get("/admin/sites/blog/comments", status="weird")
     assert bad_filter.status_code == 422
+
+
+async def test_unapprove_sends_a_comment_back_to_the_queue(boss: Admin) -> None:
+    comment = (await posted(boss.client, body="Back you go"))["comment"]["id"]
+    assert "Back you go" in await fragment(boss.client)
+    done = await boss.post("/admin/sites/blog/comments", one=f"unapprove:{comment}")
+    assert done.status_code == 303
+    assert "done=unapprove" in done.headers["location"]
+    assert "Back you go" not in await fragment(boss.client)
+    pending = await boss.get("/admin/sites/blog/comments", status="pending")
+    assert "Back you go" in pending.text
+
+
+async def test_undo_puts_each_comment_back_as_it_was(boss: Admin, app: Starlette) -> None:
+    shown = (await posted(boss.client, body="Was shown"))["comment"]["id"]
+    held = (await posted(boss.client, body="Was held"))["comment"]["id"]
+    storage = app.state.widget.storage
+    await storage.set_status([held], "pending", ["blog"])
+    spammed = await boss.post(
+        "/admin/sites/blog/comments", [("id", str(shown)), ("id", str(held))], action="spam"
+    )
+    location = spammed.headers["location"]
+    assert f"undo={shown}%3Aapproved%2C{held}%3Apending" in location
+    page = await boss.get(location)
+    assert "Marked 2 comments as spam." in page.text
+    assert 'action="/admin/sites/blog/comments/undo"' in page.text
+    undo = re.search(r'name="undo" value="([^"]+)"', page.text)
+    assert undo
+    undone = await boss.post("/admin/sites/blog/comments/undo", undo=html.unescape(undo.group(1)))
+    assert undone.status_code == 303
+    assert "undo=" not in undone.headers["location"]
+    after = await boss.get(undone.headers["location"])
+    assert "Undone: 2 comments back as before." in after.text
+    assert (await storage.get_comment(shown)).status == "approved"
+    assert (await storage.get_comment(held)).status == "pending"
+
+    forged = await boss.post("/admin/sites/blog/comments/undo", undo=f"{shown}:published")
+    assert forged.status_code == 422
+    assert "nothing to undo" in forged.text
 
 
 # -- one comment: edit, pin, close, ban ----------------------------------------------------------
@@ -573,3 +675,60 @@ async def test_admin_pages_render_for_every_status(boss: Admin, app: Starlette) 
         assert f'<span class="badge badge-{status}">{status}</span>' in page.text
     listing = (await boss.get("/admin/sites/blog/comments", status="all")).text
     assert listing.count('class="pick"') == 4
+
+
+async def test_the_configurator_shows_the_snippet_and_a_preview_of_the_site(
+    boss: Admin, app: Starlette
+) -> None:
+    page = await boss.get("/admin/sites/blog/embed", theme="dark", lang="de")
+    assert page.status_code == 200
+    assert "frame-src 'self'" in page.headers["content-security-policy"]
+    assert (
+        f"&lt;script src=&#34;{PUBLIC_URL}/embed.js&#34; data-site=&#34;blog&#34;"
+        " data-theme=&#34;dark&#34; data-lang=&#34;de&#34; async&gt;" in page.text
+    )
+    preview = re.search(r'<iframe id="preview" class="preview" src="([^"]+)"', page.text)
+    assert preview, page.text
+    document = await boss.client.get(html.unescape(preview.group(1)))
+    assert document.status_code == 200
+    # Our own admin page may frame the thread; other sites than the blog's still may not.
+    policy = document.headers["content-security-policy"]
+    assert f"frame-ancestors 'self' {BLOG}" in policy
+
+    elsewhere = await boss.get("/admin/sites/blog/embed", url="https://x.example/p/")
+    assert "<code>https://x.example</code> may not show these comments yet" in elsewhere.text
+    assert 'id="preview"' not in elsewhere.text
+    not_a_page = await boss.get("/admin/sites/blog/embed", url="javascript:alert(1)")
+    assert "Enter the address of a page of your site" in not_a_page.text
+    assert 'id="preview"' not in not_a_page.text
+
+
+async def test_the_configurator_saves_only_good_values(boss: Admin, app: Starlette) -> None:
+    bad = await boss.post("/admin/sites/blog/embed/settings", order="newest", page_size="0")
+    assert bad.status_code == 422
+    assert "page_size" in bad.text
+    bad_origin = await boss.post("/admin/sites/blog/embed/origins", origin="https://x.example/p/")
+    assert bad_origin.status_code == 422
+    assert "leave out the path" in bad_origin.text
+    site = await app.state.widget.storage.get_site("blog")
+    assert site.origins == (BLOG,) and "page_size" not in site.settings
+
+    good = await boss.post("/admin/sites/blog/embed/settings", order="newest", page_size="7")
+    assert good.status_code == 303
+    allowed = await boss.post("/admin/sites/blog/embed/origins", origin="https://x.example")
+    assert allowed.status_code == 303
+    site = await app.state.widget.storage.get_site("blog")
+    assert site.settings["page_size"] == 7 and site.settings["order"] == "newest"
+    assert site.origins == (BLOG, "https://x.example")
+
+
+async def test_the_configurator_is_only_for_the_sites_one_manages(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    await add_site(app.state.widget.storage, "other", ["https://other.example"])
+    await make_admin(app, "helper@example.com", ["other"])
+    helper = await signed_in(client, "helper@example.com")
+    assert (await helper.get("/admin/sites/blog/embed")).status_code == 404
+    refused = await helper.post("/admin/sites/blog/embed/origins", origin="https://x.example")
+    assert refused.status_code == 404
+    assert (await app.state.widget.storage.get_site("blog")).origins == (BLOG,)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import dataclasses
 import fcntl
 import hashlib
 import os
@@ -22,45 +21,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import stored_comments
+from tests.helpers import Widget, stored_comments
 from tests.mounts import read_only, small_disk
 from tests.postgres_cluster import PrivateCluster
 from tests.servers import WidgetServer, serve_until_it_stops, widget_server
-from widget.cli import main
 
 BLOG = "https://blog.example"
-
-
-@dataclasses.dataclass(frozen=True)
-class Ran:
-    code: int
-    out: str
-    err: str
-
-
-Widget = Callable[..., Ran]
-
-
-@pytest.fixture
-def widget(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Widget:
-    """`widget ARGS` run in this process on the data folder tmp_path/data (a server's, in the
-    tests that start one), with what it printed."""
-    for name in [name for name in os.environ if name.startswith("WIDGET_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("WIDGET_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("WIDGET_DEMO", "false")
-
-    def run(*args: str, **settings: str) -> Ran:
-        for name, value in settings.items():
-            monkeypatch.setenv(f"WIDGET_{name.upper()}", value)
-        capsys.readouterr()
-        code = main(list(args))
-        printed = capsys.readouterr()
-        return Ran(code, printed.out, printed.err)
-
-    return run
 
 
 @pytest.fixture
@@ -509,10 +475,7 @@ def test_on_postgresql_it_names_the_commands_to_use_and_they_work(
     [("backup", "integrity_check"), ("backup", "--overwrite"), ("restore", "--force"),
      ("restore", "newer than this version's")],
 )  # fmt: skip
-def test_the_commands_explain_themselves(
-    widget: Widget, capsys: pytest.CaptureFixture[str], command: str, expected: str
-) -> None:
-    with pytest.raises(SystemExit) as exit_:
-        main([command, "--help"])
-    assert exit_.value.code == 0
-    assert expected in " ".join(capsys.readouterr().out.split())
+def test_the_commands_explain_themselves(widget: Widget, command: str, expected: str) -> None:
+    helped = widget(command, "--help")
+    assert helped.code == 0
+    assert expected in " ".join(helped.out.split())

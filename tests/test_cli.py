@@ -1,4 +1,5 @@
-"""The `widget` command line, run as a user runs it."""
+"""The `widget` command line, run as a user runs it: in this process through `main(argv)` (the
+`widget` fixture), and end to end as the installed command in a couple of runs."""
 
 from __future__ import annotations
 
@@ -9,19 +10,7 @@ from pathlib import Path
 
 import pytest
 
-
-def run_widget(
-    data_dir: Path, *args: str, database_url: str = "", **settings: str
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WIDGET_")}
-    env["WIDGET_DATA_DIR"] = str(data_dir)
-    if database_url:
-        env["WIDGET_DATABASE_URL"] = database_url
-    env.update({f"WIDGET_{name.upper()}": value for name, value in settings.items()})
-    return subprocess.run(
-        [sys.executable, "-m", "widget", *args], env=env, capture_output=True, text=True,
-        timeout=60,
-    )  # fmt: skip
+from tests.helpers import CHEAP_PASSWORDS, Widget
 
 
 @pytest.mark.parametrize(
@@ -37,52 +26,53 @@ def run_widget(
         (("migrate",), "schema"),
         (("providers",), "callback URL"),
         (("copy-data",), "keeping every id"),
+        (("admin", "add"), "--password-stdin"),
+        (("export",), "--format"),
+        (("import",), "remark42"),
     ],
 )
-def test_every_command_has_help(tmp_path: Path, args: tuple[str, ...], expected: str) -> None:
-    result = run_widget(tmp_path, *args, "--help")
-    assert result.returncode == 0
-    assert expected in " ".join(result.stdout.split())  # argparse wraps lines
-    assert "WIDGET_" in run_widget(tmp_path, "--help").stdout
+def test_every_command_has_help(widget: Widget, args: tuple[str, ...], expected: str) -> None:
+    helped = widget(*args, "--help")
+    assert helped.code == 0
+    assert expected in " ".join(helped.out.split())  # argparse wraps lines
+    assert "WIDGET_" in widget("--help").out
 
 
-def test_sites_from_the_command_line(tmp_path: Path, database_url: str) -> None:
-    def widget(*args: str) -> subprocess.CompletedProcess[str]:
-        return run_widget(tmp_path, *args, database_url=database_url)
-
+def test_sites_from_the_command_line(widget: Widget, database_url: str) -> None:
     added = widget("site", "add", "myblog", "--origin", "https://Blog.Example:443/",
-                   "--origin", "http://localhost:4000", "--name", "My blog", "--set", "order=newest")  # fmt: skip
-    assert added.returncode == 0, added.stderr
+                   "--origin", "http://localhost:4000", "--name", "My blog", "--set", "order=newest",
+                   database_url=database_url)  # fmt: skip
+    assert added.code == 0, added.err
     assert (
         '<script src="http://comments.localhost:8000/embed.js" data-site="myblog" async>'
-        in added.stdout
+        in added.out
     )
-    listed = widget("site", "list").stdout
+    listed = widget("site", "list").out
     assert "myblog  (My blog)" in listed
     assert "origin  https://blog.example" in listed
     assert "origin  http://localhost:4000" in listed
-    shown = widget("site", "show", "myblog").stdout
+    shown = widget("site", "show", "myblog").out
     assert "order          newest" in shown
     assert "max_depth      5          (default)" in shown
 
-    assert widget("site", "set", "myblog", "max_depth", "3").returncode == 0
-    assert "max_depth      3          (set)" in widget("site", "show", "myblog").stdout
+    assert widget("site", "set", "myblog", "max_depth", "3").code == 0
+    assert "max_depth      3          (set)" in widget("site", "show", "myblog").out
     bad = widget("site", "set", "myblog", "max_depth", "99")
-    assert bad.returncode == 1
-    assert "from 2 to 20" in bad.stderr
+    assert bad.code == 1
+    assert "from 2 to 20" in bad.err
     unknown = widget("site", "set", "myblog", "colour", "red")
-    assert "no site setting called 'colour'" in unknown.stderr
+    assert "no site setting called 'colour'" in unknown.err
 
-    assert widget("site", "add-origin", "myblog", "https://www.blog.example").returncode == 0
-    assert "https://www.blog.example" in widget("site", "list").stdout
-    assert widget("site", "remove-origin", "myblog", "http://localhost:4000").returncode == 0
-    assert "localhost:4000" not in widget("site", "list").stdout
+    assert widget("site", "add-origin", "myblog", "https://www.blog.example").code == 0
+    assert "https://www.blog.example" in widget("site", "list").out
+    assert widget("site", "remove-origin", "myblog", "http://localhost:4000").code == 0
+    assert "localhost:4000" not in widget("site", "list").out
 
     refused = widget("site", "remove", "myblog")  # not a terminal: needs --yes
-    assert refused.returncode == 2
-    assert "--yes" in refused.stderr
-    assert widget("site", "remove", "myblog", "--yes").returncode == 0
-    assert "No sites yet" in widget("site", "list").stdout
+    assert refused.code == 2
+    assert "--yes" in refused.err
+    assert widget("site", "remove", "myblog", "--yes").code == 0
+    assert "No sites yet" in widget("site", "list").out
 
 
 @pytest.mark.parametrize(
@@ -95,44 +85,107 @@ def test_sites_from_the_command_line(tmp_path: Path, database_url: str) -> None:
         (("site", "show", "nope"), "There is no site called 'nope'"),
     ],
 )
-def test_bad_site_commands_say_why(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
-    result = run_widget(tmp_path, *args)
-    assert result.returncode == 1
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
+def test_bad_site_commands_say_why(widget: Widget, args: tuple[str, ...], message: str) -> None:
+    result = widget(*args)
+    assert result.code == 1
+    assert message in result.err
+    assert "Traceback" not in result.err
 
 
-def test_a_site_cannot_be_added_twice(tmp_path: Path) -> None:
-    assert run_widget(tmp_path, "site", "add", "a", "--origin", "https://a.example").returncode == 0
-    again = run_widget(tmp_path, "site", "add", "a", "--origin", "https://a.example")
-    assert again.returncode == 1
-    assert "already exists" in again.stderr
+def test_a_site_cannot_be_added_twice(widget: Widget) -> None:
+    assert widget("site", "add", "a", "--origin", "https://a.example").code == 0
+    again = widget("site", "add", "a", "--origin", "https://a.example")
+    assert again.code == 1
+    assert "already exists" in again.err
 
 
-def test_settings_are_shown_with_their_source_and_secrets_hidden(tmp_path: Path) -> None:
+def test_settings_are_shown_with_their_source_and_secrets_hidden(
+    tmp_path: Path, widget: Widget
+) -> None:
     config = tmp_path / "widget.toml"
     config.write_text('public_url = "https://comments.example"\nmax_body_chars = 5000\n')
-    result = run_widget(tmp_path, "--config", str(config), "settings")
-    assert result.returncode == 0, result.stderr
-    lines = {line.split()[0]: line for line in result.stdout.splitlines()}
+    result = widget("--config", str(config), "settings")
+    assert result.code == 0, result.err
+    lines = {line.split()[0]: line for line in result.out.splitlines()}
     assert "https://comments.example" in lines["public_url"]
     assert str(config) in lines["public_url"]
     assert "5000" in lines["max_body_chars"]
-    secret = (tmp_path / "secret_key").read_text().strip()
-    assert secret not in result.stdout
+    assert "WIDGET_ADMIN_PASSWORD_MEMORY_KIB" in lines["admin_password_memory_kib"]
+    secret = (tmp_path / "data" / "secret_key").read_text().strip()
+    assert secret not in result.out
     assert "********" in lines["secret_key"]
 
 
-def test_bad_settings_stop_with_a_message(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("colour = 'red'", "unknown setting(s)"),
+        ("admin_password_checks_at_once = 0", "expected a whole number from 1 to 64, got '0'"),
+        ("admin_session_hours = 'lots'", "admin_session_hours (from"),
+    ],
+)
+def test_bad_settings_stop_with_a_message(
+    tmp_path: Path, widget: Widget, line: str, message: str
+) -> None:
     config = tmp_path / "widget.toml"
-    config.write_text("colour = 'red'\n")
-    result = run_widget(tmp_path, "--config", str(config), "settings")
-    assert result.returncode == 2
-    assert "unknown setting(s)" in result.stderr
+    config.write_text(line + "\n")
+    result = widget("--config", str(config), "settings")
+    assert result.code == 2
+    assert message in result.err
+    assert "Traceback" not in result.err
 
 
-def test_migrate_creates_the_database(tmp_path: Path) -> None:
-    result = run_widget(tmp_path, "migrate")
-    assert result.returncode == 0
-    assert "up to date" in result.stdout
-    assert (tmp_path / "widget.db").is_file()
+def test_a_password_cost_below_what_argon2_takes_is_refused(widget: Widget) -> None:
+    result = widget("settings", admin_password_memory_kib="8")
+    assert result.code == 2
+    assert (
+        "admin_password_memory_kib (from WIDGET_ADMIN_PASSWORD_MEMORY_KIB): expected a whole"
+        " number from 32 to 4194304, got '8'" in result.err
+    )
+
+
+def test_migrate_creates_the_database(tmp_path: Path, widget: Widget) -> None:
+    result = widget("migrate")
+    assert result.code == 0
+    assert "up to date" in result.out
+    assert (tmp_path / "data" / "widget.db").is_file()
+
+
+# -- end to end: the installed command, in processes of its own -----------------------------------
+
+
+def run_installed(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """`widget ARGS` run by the script pip installed, as a shell runs it."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("WIDGET_")}
+    env.update({f"WIDGET_{name.upper()}": str(value) for name, value in CHEAP_PASSWORDS.items()})
+    env["WIDGET_DATA_DIR"] = str(tmp_path / "data")
+    script = Path(sys.executable).parent / "widget"
+    return subprocess.run(
+        [str(script), *args], env=env, input=stdin, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_the_installed_command_adds_a_site_and_an_admin_with_a_piped_password(
+    tmp_path: Path,
+) -> None:
+    added = run_installed(tmp_path, "site", "add", "blog", "--origin", "https://blog.example")
+    assert added.returncode == 0, added.stderr
+    assert 'data-site="blog"' in added.stdout
+    admin = run_installed(
+        tmp_path, "admin", "add", "boss@example.com", "--password-stdin",
+        stdin="correct horse battery\n",
+    )  # fmt: skip
+    assert admin.returncode == 0, admin.stderr
+    assert "Added admin boss@example.com  (every site)" in admin.stdout
+    refused = run_installed(tmp_path, "site", "remove", "blog")  # stdin is a pipe: asks for --yes
+    assert refused.returncode == 2
+    assert "--yes" in refused.stderr
+
+
+def test_the_installed_command_explains_itself(tmp_path: Path) -> None:
+    helped = run_installed(tmp_path, "--help")
+    assert helped.returncode == 0, helped.stderr
+    assert "widget serve" in helped.stdout and "WIDGET_" in helped.stdout
+    wrong = run_installed(tmp_path, "no-such-command")
+    assert wrong.returncode == 2
+    assert "invalid choice: 'no-such-command'" in wrong.stderr

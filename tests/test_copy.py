@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,7 +12,7 @@ import pytest
 from starlette.applications import Starlette
 
 from tests.conftest import BACKENDS, POSTGRES_URL
-from tests.helpers import OWN_ORIGIN, PAGE, make_settings, posted
+from tests.helpers import OWN_ORIGIN, PAGE, Widget, make_settings, posted
 from widget.app import create_app
 from widget.errors import Conflict
 from widget.sites import add_site, change_site_setting
@@ -97,24 +94,16 @@ async def test_a_copy_is_the_same_database(
             assert newest["comment"]["id"] == 6
 
 
-def test_the_command_line_copies_and_says_what_next(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WIDGET_")}
-    env["WIDGET_DATA_DIR"] = str(tmp_path / "data")
-    widget = [sys.executable, "-m", "widget"]
-    subprocess.run([*widget, "site", "add", "blog", "--origin", "https://blog.example"],
-                   env=env, check=True, capture_output=True)  # fmt: skip
+def test_the_command_line_copies_and_says_what_next(tmp_path: Path, widget: Widget) -> None:
+    assert widget("site", "add", "blog", "--origin", "https://blog.example").code == 0
     target = f"sqlite:///{tmp_path / 'moved.db'}"
-    result = subprocess.run(
-        [*widget, "copy-data", "--to", target], env=env, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
+    result = widget("copy-data", "--to", target)
+    assert result.code == 0, result.err
     assert (
         "Copied 1 sites, 1 site origins, 0 users, 0 threads, 0 comments, 0 likes, 0 sessions,"
-        " 0 bans" in result.stdout
+        " 0 bans" in result.out
     )
-    assert f"WIDGET_DATABASE_URL={target}" in result.stdout
-    again = subprocess.run(
-        [*widget, "copy-data", "--to", target], env=env, capture_output=True, text=True
-    )
-    assert again.returncode == 1
-    assert "already holds sites" in again.stderr
+    assert f"WIDGET_DATABASE_URL={target}" in result.out
+    again = widget("copy-data", "--to", target)
+    assert again.code == 1
+    assert "already holds sites" in again.err

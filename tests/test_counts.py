@@ -32,6 +32,30 @@ async def test_counts_for_several_pages_in_one_request(client: httpx.AsyncClient
     assert "Origin" in response.headers["vary"]
 
 
+async def test_counts_revalidate_until_a_count_changes(client: httpx.AsyncClient) -> None:
+    await posted(client, page="/a/")
+    params = {"site": "blog", "page": ["/a/", "/b/"]}
+    first = await client.get("/api/v1/counts", params=params, headers={"Origin": BLOG})
+    etag = first.headers["etag"]
+    assert first.headers["cache-control"] == "no-cache"
+    again = await client.get(
+        "/api/v1/counts", params=params, headers={"Origin": BLOG, "If-None-Match": etag}
+    )
+    assert again.status_code == 304
+    assert again.headers["access-control-allow-origin"] == BLOG
+    compressed = await client.get(
+        "/api/v1/counts", params=params, headers={"Accept-Encoding": "gzip, br"}
+    )
+    assert compressed.headers["content-encoding"] == "br"
+    assert compressed.json() == first.json()  # httpx decompresses
+    assert compressed.headers["etag"] == etag
+    await posted(client, page="/b/")
+    changed = await client.get("/api/v1/counts", params=params, headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed.json()["counts"]["/b/"] == {"count": 1, "text": "1 Response"}
+    assert changed.headers["etag"] != etag
+
+
 async def test_other_origins_get_no_cors_grant(client: httpx.AsyncClient) -> None:
     response = await client.get(
         "/api/v1/counts", params={"site": "blog", "page": "/a/"},

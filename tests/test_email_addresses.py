@@ -25,14 +25,14 @@ from tests.helpers import (
     PAGE,
     PUBLIC_URL,
     QUICK,
+    Widget,
     make_settings,
     posted,
     with_form_token,
 )
 from tests.helpers import post_comment as post
 from tests.mail import Inbox
-from tests.test_admin import PASSWORD, Admin, make_admin, run_widget_with_stdin, signed_in
-from tests.test_cli import run_widget
+from tests.test_admin import PASSWORD, Admin, make_admin, signed_in
 from tests.test_embed import open_form
 from tests.test_notify import settle
 from tests.test_own_data import ask_for_link
@@ -208,15 +208,14 @@ async def test_an_email_ban_names_one_plain_address(boss: Admin, app: Starlette)
     assert await app.state.widget.storage.list_bans("blog") == []
 
 
-def test_an_admin_account_is_one_plain_address(tmp_path: Path, database_url: str) -> None:
-    added = run_widget_with_stdin(
-        tmp_path, database_url, PASSWORD + "\n",
+def test_an_admin_account_is_one_plain_address(widget: Widget, database_url: str) -> None:
+    added = widget(
         "admin", "add", "boss@example.com,root@example.com", "--password-stdin",
+        stdin=PASSWORD + "\n", database_url=database_url,
     )  # fmt: skip
-    assert added.returncode == 1
-    assert f"is not an email address. {LIST}" in added.stderr
-    listed = run_widget(tmp_path, "admin", "list", database_url=database_url)
-    assert "No admins yet" in listed.stdout
+    assert added.code == 1
+    assert f"is not an email address. {LIST}" in added.err
+    assert "No admins yet" in widget("admin", "list").out
 
 
 # -- what other systems and providers hand over ---------------------------------------------------

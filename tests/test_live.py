@@ -74,8 +74,16 @@ def test_a_stream_receives_new_comments_edits_likes_and_deletions(tmp_path: Path
         stream = EventStream(server.local_url, "blog", "/live/")
         try:
             assert stream.status_code == 200
-            assert stream.wait_for("hello", 2.0) == {"version": 0}
-            created = server.post_comment("/live/", "hello").json()
+            hello = stream.wait_for("hello", 2.0)
+            assert hello["version"] == 0
+            # With a form token of this reader's own (the document's is shared): it posts.
+            posted = httpx.post(
+                f"{server.local_url}/api/v1/comments", headers={"Origin": server.public_url},
+                json={"site": "blog", "page": "/live/", "body": "hello", "name": "Ann",
+                      "email": "ann@example.com", "form_token": hello["form_token"]},
+            )  # fmt: skip
+            assert posted.status_code == 201, posted.text
+            created = posted.json()
             comment_id = created["comment"]["id"]
             assert stream.wait_for("comment", 1.0) == {
                 "comment": comment_id,

@@ -12,7 +12,6 @@ import ipaddress
 import re
 import socket
 import ssl
-import subprocess
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -34,13 +33,13 @@ from tests.helpers import (
     PAGE,
     PUBLIC_URL,
     QUICK,
+    Widget,
     make_settings,
     posted,
     provider_url,
     start_sign_in,
 )
 from tests.test_admin import Admin, make_admin, signed_in
-from tests.test_cli import run_widget
 from tests.test_moderation import AkismetServer, held
 from tests.test_notify import _outbox_rows, settle
 from tests.test_sign_in import new_verifier
@@ -299,27 +298,22 @@ async def test_a_site_admin_cannot_point_the_webhook_at_a_private_address(
     assert receiver.requests == []
 
 
-@pytest.mark.slow  # five commands, each a Python process of its own
 def test_the_command_line_refuses_a_private_webhook_unless_the_operator_opened_it(
-    tmp_path: Path, database_url: str
+    widget: Widget, database_url: str
 ) -> None:
-    def widget(*args: str, networks: str = "") -> subprocess.CompletedProcess[str]:
-        return run_widget(tmp_path, *args, database_url=database_url,
-                          outbound_private_networks=networks)  # fmt: skip
-
     added = widget("site", "add", "blog", "--origin", BLOG,
-                   "--set", "webhook_url=http://127.0.0.1:9/hook")  # fmt: skip
-    assert added.returncode == 1
-    assert "webhook_url: 127.0.0.1 is not a public address" in added.stderr
-    assert widget("site", "add", "blog", "--origin", BLOG).returncode == 0
+                   "--set", "webhook_url=http://127.0.0.1:9/hook", database_url=database_url)  # fmt: skip
+    assert added.code == 1
+    assert "webhook_url: 127.0.0.1 is not a public address" in added.err
+    assert widget("site", "add", "blog", "--origin", BLOG).code == 0
     refused = widget("site", "set", "blog", "webhook_url", "http://localhost:9/hook")
-    assert refused.returncode == 1
-    assert "webhook_url: localhost resolves to" in refused.stderr  # by the system's DNS
-    assert "WIDGET_OUTBOUND_PRIVATE_NETWORKS" in refused.stderr
+    assert refused.code == 1
+    assert "webhook_url: localhost resolves to" in refused.err  # by the system's DNS
+    assert "WIDGET_OUTBOUND_PRIVATE_NETWORKS" in refused.err
     opened = widget("site", "set", "blog", "webhook_url", "http://127.0.0.1:9/hook",
-                    networks="127.0.0.0/8")  # fmt: skip
-    assert opened.returncode == 0, opened.stderr
-    (webhook,) = re.findall(r"^  webhook_url .*$", widget("site", "show", "blog").stdout, re.M)
+                    outbound_private_networks="127.0.0.0/8")  # fmt: skip
+    assert opened.code == 0, opened.err
+    (webhook,) = re.findall(r"^  webhook_url .*$", widget("site", "show", "blog").out, re.M)
     assert "http://127.0.0.1:9/hook" in webhook
 
 

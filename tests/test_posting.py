@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 
 import httpx
@@ -33,7 +34,14 @@ async def test_a_posted_comment_is_stored_and_shown(client: httpx.AsyncClient) -
 async def test_the_inserted_html_is_the_fragments_html(client: httpx.AsyncClient) -> None:
     data = await posted(client)
     fragment = (await client.get("/embed/blog/thread/fragment", params=PAGE)).text
-    assert data["html"].strip() in fragment
+    # But for the avatar: drawn in place, where the fragment points to its drawing of it.
+    drawn = re.search(r'<svg aria-hidden="true" (viewBox=.*?)</svg>', data["html"])
+    assert drawn
+    used = re.search(r'<svg aria-hidden="true"><use href="#av-([0-9a-f]{16})"/></svg>', fragment)
+    assert used
+    assert f'<symbol id="av-{used.group(1)}" {drawn.group(1)}</symbol>' in fragment
+    inserted = data["html"].strip().replace(drawn.group(0), used.group(0))
+    assert inserted in fragment
 
 
 async def test_replies_nest_and_are_counted(client: httpx.AsyncClient) -> None:

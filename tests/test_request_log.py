@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.helpers import BLOG, PAGE, PUBLIC_URL, make_settings, post_comment
+from tests.helpers import BLOG, PAGE, PUBLIC_URL, Widget, make_settings, post_comment
 from tests.mail import Inbox, body_of
 from tests.servers import WidgetServer, free_port, widget_cli, widget_server
 from widget.app import create_app
@@ -316,11 +316,31 @@ def test_lines_from_elsewhere_lose_tokens_and_addresses_on_the_way_out(tmp_path:
         assert "code=abc" not in log  # httpx's lines below warnings are not written at all
 
 
-def test_settings_and_the_start_banner_hide_the_database_password(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WIDGET_")}
-    env |= {"WIDGET_DATA_DIR": str(tmp_path),
-            "WIDGET_DATABASE_URL": "postgresql://widget:s3cr%40t@127.0.0.1:1/widget"}  # fmt: skip
-    shown = subprocess.run([sys.executable, "-m", "widget", "settings"], env=env,
-                           capture_output=True, text=True, timeout=60).stdout  # fmt: skip
+def test_settings_and_the_start_banner_hide_the_database_password(widget: Widget) -> None:
+    shown = widget("settings", database_url="postgresql://widget:s3cr%40t@127.0.0.1:1/widget").out
     assert "postgresql://widget:********@127.0.0.1:1/widget" in shown
     assert "s3cr" not in shown
+
+
+async def test_request_lines_are_written_together_and_in_order() -> None:
+    """Request lines wait a moment to be written together (one write, not one a request);
+    any other line writes those waiting first, so the log keeps its order."""
+    import asyncio
+    import io
+
+    from widget.logs import REQUEST_LINES_FLUSH_S, RequestLine, TextFormatter, _Handler
+
+    stream = io.StringIO()
+    handler = _Handler(stream)
+    handler.setFormatter(TextFormatter())
+    for n in range(3):
+        handler.request_line(RequestLine(time.time(), "GET", f"/{n}", 200, 0.1, f"id{n}"))
+    assert stream.getvalue() == ""
+    await asyncio.sleep(REQUEST_LINES_FLUSH_S + 0.1)
+    assert [line.split(" GET ")[1].split()[0] for line in stream.getvalue().splitlines()] == [
+        "/0", "/1", "/2",
+    ]  # fmt: skip
+    handler.request_line(RequestLine(time.time(), "GET", "/3", 500, 0.1, "id3"))
+    handler.emit(logging.makeLogRecord({"msg": "it broke", "levelno": 40, "levelname": "ERROR"}))
+    last = stream.getvalue().splitlines()[-2:]
+    assert " GET /3 500 " in last[0] and "it broke" in last[1]

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Host, Route
 
 from widget import demo
-from widget.auth.admins import AdminAuth
+from widget.auth.admins import AdminAuth, Passwords
 from widget.auth.signin import SignIn
 from widget.auth.tokens import TokenSigner
 from widget.config import Settings, load_settings
@@ -104,7 +104,9 @@ def create_app(
             settings.akismet_key, settings.akismet_blog_url or settings.public_url,
             settings.akismet_url, outbound,
         ) if settings.akismet_key else None,
-        admin=AdminAuth(storage, signer, settings.admin_session_hours),
+        admin=AdminAuth(
+            storage, signer, Passwords.from_settings(settings), settings.admin_session_hours
+        ),
         outbox=_outbox(settings, storage, signer, outbound, metrics),
         metrics=metrics,
         outbound=outbound,
@@ -119,6 +121,7 @@ def create_app(
             yield
         finally:
             await context.outbox.stop()
+            await html.close()
             events.close()
             context.render_workers.close()
             await storage.close()

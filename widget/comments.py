@@ -331,7 +331,7 @@ async def submit(
     checked and spent, the fields are checked, then `post_comment` stores it."""
     checked_token = screening.check_form_token(
         posting.signer, submission.form_token, submission.page, settings.min_seconds_to_post,
-        now=now,
+        now=now, reader=submission.client.address_key,
     )  # fmt: skip
     user = submission.user
     form = check_comment_form(

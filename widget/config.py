@@ -18,9 +18,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from widget.render_workers import DEFAULT_CPU_LIMIT_S
+__all__ = [
+    "DEFAULT_RENDER_CPU_LIMIT_S",
+    "SETTINGS",
+    "ConfigError",
+    "Setting",
+    "Settings",
+    "load_settings",
+]
 
-__all__ = ["SETTINGS", "ConfigError", "Setting", "Settings", "load_settings"]
+DEFAULT_RENDER_CPU_LIMIT_S = 0.5  # render_cpu_limit_s: see widget/render_workers.py
 
 
 class ConfigError(Exception):
@@ -62,6 +69,16 @@ def _parse_choice(*options: str) -> Callable[[str], str]:
         value = raw.strip().lower()
         if value not in options:
             raise ValueError(f"expected one of {', '.join(options)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _parse_whole_number(least: int, most: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        value = int(raw)
+        if not least <= value <= most:
+            raise ValueError(f"expected a whole number from {least} to {most}, got {raw!r}")
         return value
 
     return parse
@@ -138,7 +155,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "render_cpu_limit_s",
-        str(DEFAULT_CPU_LIMIT_S),
+        str(DEFAULT_RENDER_CPU_LIMIT_S),
         "CPU seconds one comment's text may take to render (in a worker process); a comment"
         " that needs more is refused (422) as too complex",
         _parse_seconds,
@@ -217,6 +234,27 @@ SETTINGS: tuple[Setting, ...] = (
         _parse_bool,
     ),
     Setting("admin_session_hours", "12", "hours an admin stays signed in", _parse_positive_int),
+    Setting(
+        "admin_password_memory_kib",
+        "65536",
+        "memory one admin password check (argon2id) takes, in KiB; hashes made at another cost"
+        " are made again at the next sign-in",
+        # argon2 needs 8 KiB for each of its 4 lanes; 4 GiB is far beyond any sensible cost.
+        _parse_whole_number(32, 4 * 1024 * 1024),
+    ),
+    Setting(
+        "admin_password_time_cost",
+        "3",
+        "passes argon2id makes over that memory for each admin password check",
+        _parse_whole_number(1, 100),
+    ),
+    Setting(
+        "admin_password_checks_at_once",
+        "2",
+        "admin password checks run at once (each holds admin_password_memory_kib); further"
+        " sign-ins wait their turn",
+        _parse_whole_number(1, 64),
+    ),
     Setting("smtp_host", "", "the mail server for notifications (empty: no email is sent)"),
     Setting("smtp_port", "587", "its port", _parse_port),
     Setting(
@@ -284,6 +322,9 @@ class Settings:
     session_days: int
     email_sign_in: bool
     admin_session_hours: int
+    admin_password_memory_kib: int
+    admin_password_time_cost: int
+    admin_password_checks_at_once: int
     smtp_host: str
     smtp_port: int
     smtp_security: str

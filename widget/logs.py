@@ -8,6 +8,8 @@ an exception message may carry: a link's `token=` value, a signed token, an addr
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import contextvars
 import dataclasses
 import json
@@ -114,7 +116,7 @@ class RequestLine:
     @property
     def fields(self) -> dict[str, Any]:
         return {"method": self.method, "path": self.path, "status": self.status or None,
-                "duration_ms": self.duration_ms}  # fmt: skip
+                "duration_ms": round(self.duration_ms, 1)}  # fmt: skip
 
 
 class TextFormatter(logging.Formatter):
@@ -137,8 +139,12 @@ class TextFormatter(logging.Formatter):
         return line if getattr(record, "redacted", False) else redact(line)
 
     def request_line(self, line: RequestLine) -> str:
+        # One f-string (a line a request: this is the hot routes' cost of their log).
+        created = line.created
         return (
-            f"{self._time(line.created)} INFO {REQUEST_LOGGER}: {line.message} id={line.request_id}"
+            f"{self._second(created)},{int(created % 1 * 1000):03d} INFO {REQUEST_LOGGER}:"
+            f" {line.method} {line.path} {line.status or '-'} {line.duration_ms:.1f}ms"
+            f" id={line.request_id}"
         )
 
 
@@ -212,17 +218,54 @@ def configure_logging(settings: Settings) -> None:
     if root.handlers:
         return
     formatter = JsonFormatter() if settings.log_format == "json" else TextFormatter()
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Handler(sys.stderr)
     handler.set_name("widget")
     handler.setFormatter(formatter)
     root.addHandler(handler)
     root.setLevel(level)
+    _write_request_line = handler.request_line
 
-    def write(line: RequestLine) -> None:
-        text = formatter.request_line(line)
-        with handler.lock:  # type: ignore[union-attr]  # (created with the handler)
-            # Written through at once, like every line: one killed by a signal loses none.
-            handler.stream.write(text + "\n")
-            handler.stream.flush()
 
-    _write_request_line = write
+REQUEST_LINES_FLUSH_S = 0.25
+
+
+class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Lines to a stream, request lines a quarter of a second late: they are written together,
+    so that a busy server makes a write a quarter second, not one a request (which cost the
+    hot routes a tenth of their time). Any other line writes those waiting first, so the
+    order holds; they are written at exit too. A process killed outright (SIGKILL) loses the
+    last quarter second's request lines, never another line."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._waiting: list[str] = []
+        self._flush_scheduled = False
+        atexit.register(self.write_waiting)
+
+    def request_line(self, line: RequestLine) -> None:
+        assert isinstance(self.formatter, TextFormatter | JsonFormatter)
+        text = self.formatter.request_line(line)
+        with self.lock:  # type: ignore[union-attr]  # other threads' lines write these
+            self._waiting.append(text)
+        if self._flush_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not in the server's loop: nothing would write it later
+            self.write_waiting()
+            return
+        loop.call_later(REQUEST_LINES_FLUSH_S, self.write_waiting)
+        self._flush_scheduled = True
+
+    def write_waiting(self) -> None:
+        self._flush_scheduled = False
+        with self.lock:  # type: ignore[union-attr]  # (created with the handler)
+            if not self._waiting:
+                return
+            self.stream.write("\n".join(self._waiting) + "\n")
+            self._waiting.clear()
+            self.stream.flush()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.write_waiting()
+        super().emit(record)

@@ -35,13 +35,17 @@ from multiprocessing.connection import Connection
 from types import FrameType
 from typing import Any, TypeVar
 
+from widget.config import DEFAULT_RENDER_CPU_LIMIT_S
+
 __all__ = ["DEFAULT_CPU_LIMIT_S", "RenderWorkers", "TooComplex", "WorkersUnavailable"]
 
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CPU_LIMIT_S = 0.5  # the render_cpu_limit_s setting's default
+# The render_cpu_limit_s setting's default (it is kept with the settings, which every command
+# imports, and this module is not quick to import).
+DEFAULT_CPU_LIMIT_S = DEFAULT_RENDER_CPU_LIMIT_S
 PROCESSES = 2
 NICENESS = 10  # the server's readers come first: a worker gets the CPU they leave
 # How long past its CPU budget a job may go unanswered (in wall-clock time) before its worker

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from widget.email_address import NotAnEmailAddress, check_email_address
 from widget.errors import Invalid, NotFound
@@ -22,14 +23,17 @@ __all__ = [
     "SITE_SETTINGS",
     "SiteSetting",
     "SiteSettings",
+    "add_origin",
     "add_site",
     "change_site_setting",
     "check_outbound_settings",
     "get_site",
     "normalize_origin",
+    "remove_origin",
     "settings_of",
     "update_site",
     "validate_site_id",
+    "zone_named",
 ]
 
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -94,6 +98,23 @@ def _text(max_chars: int) -> Callable[[Any], str]:
         return text
 
     return parse
+
+
+def zone_named(name: str) -> ZoneInfo | None:
+    """The IANA time zone called `name`; None for '' and for names that are none."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder's name, say
+        return None
+
+
+def _time_zone(raw: Any) -> str:
+    name = str(raw).strip()
+    if name and zone_named(name) is None:
+        raise ValueError(f"{name!r} is not a time zone name; write one such as Europe/Berlin")
+    return name
 
 
 def _wording(placeholder: bool) -> Callable[[Any], str]:
@@ -185,6 +206,12 @@ SITE_SETTINGS: tuple[SiteSetting, ...] = (
     SiteSetting(
         "count_many", "", "count wording for more, with {n} (empty: the language's)", _wording(True)
     ),
+    SiteSetting(
+        "timezone", "",
+        "the blog's time zone (such as Europe/Berlin), for the local dates of WordPress exports"
+        " (empty: the offsets imports saw, else UTC)",
+        _time_zone,
+    ),
 )  # fmt: skip
 
 _SITE_SETTING = {s.name: s for s in SITE_SETTINGS}
@@ -209,6 +236,7 @@ class SiteSettings:
     count_zero: str
     count_one: str
     count_many: str
+    timezone: str
 
 
 def settings_of(site: Site) -> SiteSettings:
@@ -324,6 +352,26 @@ async def update_site(
     defaults = {setting.name: setting.default for setting in SITE_SETTINGS}
     overrides = {key: value for key, value in settings.items() if value != defaults.get(key)}
     return await storage.update_site(site_id, name=name, origins=origins, settings=overrides)
+
+
+async def add_origin(storage: Storage, site_id: str, raw_origin: str) -> Site:
+    """Let one more origin embed the site's comments (adding one it has changes nothing)."""
+    site = await get_site(storage, site_id)
+    origin = normalize_origin(raw_origin)
+    if origin in site.origins:
+        return site
+    return await storage.update_site(site.id, origins=sorted({*site.origins, origin}))
+
+
+async def remove_origin(storage: Storage, site_id: str, raw_origin: str) -> Site:
+    site = await get_site(storage, site_id)
+    origin = normalize_origin(raw_origin)
+    if origin not in site.origins:
+        raise Invalid(f"{origin} is not an origin of {site.id!r}.")
+    origins = [o for o in site.origins if o != origin]
+    if not origins:
+        raise Invalid("A site needs at least one origin; add another one first.")
+    return await storage.update_site(site.id, origins=origins)
 
 
 async def change_site_setting(

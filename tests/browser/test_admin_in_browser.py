@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def test_bulk_moderation(page: Page, blog: HostPages, moderated: WidgetServer) -
     page.get_by_role("navigation", name="Sites").get_by_role("link", name="blog").click()
     expect(page.locator("article.comment")).to_have_count(3)
     # Nothing selected: the page says so instead of posting.
-    page.get_by_role("button", name="Approve selected").click()
+    page.get_by_role("button", name="Approve selected", exact=True).click()
     expect(page.locator("#picked")).to_have_text("Select some comments first.")
 
     pick_all = page.locator("#pick-all")
@@ -56,7 +57,7 @@ def test_bulk_moderation(page: Page, blog: HostPages, moderated: WidgetServer) -
     page.get_by_label("Select comment", exact=False).last.uncheck()  # the oldest: newest first
     expect(page.locator("#picked")).to_have_text("2 selected")
     assert pick_all.evaluate("box => box.indeterminate") is True
-    page.get_by_role("button", name="Approve selected").click()
+    page.get_by_role("button", name="Approve selected", exact=True).click()
     expect(page.locator(".notice")).to_have_text("Approved 2 comments.")
     expect(page.locator("article.comment")).to_have_count(1)
 
@@ -134,3 +135,44 @@ def test_the_admin_pages_pass_axe_in_light_and_dark(
             assert_accessible(page)
     finally:
         context.close()
+
+
+def test_the_queue_from_the_keyboard_with_undo(
+    page: Page, blog: HostPages, moderated: WidgetServer
+) -> None:
+    for n in range(3):
+        api_post(moderated, blog, "/keys/", body=f"Keyboard comment {n}")
+    sign_in(page, moderated)
+    page.goto(f"{moderated.public_url}/admin/sites/blog/comments?status=pending&page=%2Fkeys%2F")
+    rows = page.locator("article.comment")
+    expect(rows).to_have_count(3)
+    newest = rows.nth(0).get_attribute("id")
+
+    page.keyboard.press("j")
+    expect(rows.nth(0)).to_have_class(re.compile(r"\bcurrent\b"))
+    expect(rows.nth(0)).to_be_focused()
+    page.keyboard.press("a")  # approve the newest
+    expect(page.locator(".notice")).to_have_text("Approved one comment.")
+    expect(page.locator(f"#{newest}")).to_have_count(0)
+
+    page.get_by_role("button", name="Undo").click()
+    expect(page.locator(".notice")).to_have_text("Undone: one comment back as before.")
+    expect(rows).to_have_count(3)
+
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    expect(rows.nth(0)).to_be_focused()
+    page.keyboard.press("s")
+    expect(page.locator(".notice")).to_have_text("Marked one comment as spam.")
+    expect(rows).to_have_count(2)
+    page.keyboard.press("j")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.keyboard.press("d")
+    expect(page.locator(".notice")).to_have_text("Deleted one comment.")
+    expect(rows).to_have_count(1)
+    # Typing in the search box types; it does not act.
+    page.get_by_label("Text").fill("")
+    page.get_by_label("Text").press("a")
+    expect(page.get_by_label("Text")).to_have_value("a")
+    expect(rows).to_have_count(1)

@@ -296,6 +296,13 @@ def test_two_readers_see_each_others_comments_appear(
         ann, bea = (context.new_page() for context in contexts)
         for page in (ann, bea):
             page.goto(url)
+            # The live stream opens for a reader who stays or touches the page, not at a glance.
+            expect(page.frame_locator(FRAME).locator(".wg-title")).to_be_visible()
+            page.wait_for_timeout(500)
+            expect(page.frame_locator(FRAME).locator("html")).not_to_have_attribute(
+                "data-live", "on"
+            )
+            page.frame_locator(FRAME).locator("#wg-body").focus()
             expect(page.frame_locator(FRAME).locator("html")).to_have_attribute("data-live", "on")
         at_ann, at_bea = ann.frame_locator(FRAME), bea.frame_locator(FRAME)
 

@@ -17,6 +17,7 @@ from playwright.sync_api import Browser, BrowserContext, FloatRect, Frame, Page,
 
 from tests.browser.conftest import ARTIFACTS, api_post, assert_accessible, blog_post, frame_of
 from tests.servers import HostPages, WidgetServer
+from widget.views.i18n import Translator
 
 FRAME = "#comments iframe"
 LIGHT_HOST = "<style>body { background: #ffffff; color: #222 }</style>"
@@ -328,7 +329,9 @@ def test_a_right_to_left_thread_mirrors_and_mixed_scripts_lay_out_right(
     page.goto(f"{blog.url}/rtl/")
     at = page.frame_locator(FRAME)
     expect(at.locator("html")).to_have_attribute("dir", "rtl")
-    expect(at.locator("#comments-title")).to_have_text("ردّان على «تدوينة»")
+    expect(at.locator("#comments-title")).to_have_text(
+        Translator("ar")("responses_to", n=2, title="تدوينة")
+    )
     header = at.locator(f"#comment-{first['comment']['id']} > article > header")
     avatar, name = header.locator("img").bounding_box(), header.locator("cite").bounding_box()
     assert avatar is not None and name is not None and avatar["x"] > name["x"]  # mirrored

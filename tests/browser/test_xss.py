@@ -69,9 +69,10 @@ WEBSITE_VECTORS = [
 _numbers = itertools.count(1)
 CHUNK = 200  # comments per thread page; the site shows up to 250 top-level comments a page
 
-# Tags our own templates put in the thread around the comments.
+# Tags our own templates put in the thread around the comments (avatars are drawn in SVG).
 TEMPLATE_TAGS = {"section", "div", "button", "span", "h2", "ol", "li", "article", "header", "img",
-                 "cite", "bdi", "a", "time", "footer", "nav", "p"}  # fmt: skip
+                 "cite", "bdi", "a", "time", "footer", "nav", "p",
+                 "svg", "use", "symbol", "rect", "path"}  # fmt: skip
 
 CHECK_DOM = """() => {
   const thread = document.querySelector('#comments');
@@ -92,7 +93,15 @@ CHECK_DOM = """() => {
   }
   const scripts = [...document.querySelectorAll('script')].map(s => s.src || s.type);
   if (scripts.length !== 2) problems.push('scripts: ' + scripts.join(' '));
-  if (document.querySelectorAll('iframe, object, embed, svg, math, style, base[href]').length) problems.push('embedded content');
+  // Ours only: the stylesheet (allowed by its hash), each comment's avatar and their drawings.
+  const ours = [...document.querySelectorAll('head > style, .wg-comment > article > header > svg[aria-hidden], #comments > svg.wg-avatars')];
+  if (document.querySelectorAll('head > style').length !== 1) problems.push('styles');
+  for (const node of document.querySelectorAll('iframe, object, embed, svg, math, style, base[href]')) {
+    if (!ours.some(own => own === node || (own.localName === 'svg' && own.contains(node)))) problems.push('embedded content: ' + node.outerHTML.slice(0, 80));
+  }
+  for (const use of document.querySelectorAll('use')) {
+    if (!/^#av-[0-9a-f]{16}$/.test(use.getAttribute('href'))) problems.push('use: ' + use.getAttribute('href'));
+  }
   return {problems, comments: thread.querySelectorAll('.wg-comment').length};
 }"""
 

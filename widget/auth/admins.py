@@ -11,6 +11,7 @@ another purpose: it opens the export API and nothing else, and a session opens n
 from __future__ import annotations
 
 import asyncio
+import base64
 import hmac
 import secrets
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from widget.auth.tokens import BadToken, Purpose, TokenSigner, token_hash
+from widget.config import Settings
 from widget.email_address import email_field
 from widget.errors import Forbidden, Invalid
 from widget.storage import Admin, RateLimit, Storage
@@ -27,10 +29,10 @@ from widget.storage import Admin, RateLimit, Storage
 __all__ = [
     "ADMIN_COOKIE",
     "AdminAuth",
+    "Passwords",
     "add_api_token",
     "check_admin_email",
     "check_new_password",
-    "hash_password",
 ]
 
 ADMIN_COOKIE = "widget_admin"
@@ -44,13 +46,70 @@ LOGIN_TRIES_PER_ADDRESS = 20
 LOGIN_TRIES_PER_ACCOUNT = 10
 LOGIN_PERIOD_S = 15 * 60.0
 
-_hasher = PasswordHasher()  # argon2id with the library's (RFC 9106) parameters
-# Checked when the email is unknown, so a wrong address costs the same time as a wrong password.
-_NOBODY = _hasher.hash(secrets.token_urlsafe(16))
+
+class Passwords:
+    """Admin passwords, hashed with argon2id at the cost the settings give
+    (`admin_password_memory_kib`, `admin_password_time_cost`).
+
+    A check holds that much memory while it runs (64 MiB by default), so at most
+    `admin_password_checks_at_once` run together and further sign-ins wait their turn: a burst
+    of sign-ins costs time, never unbounded memory. Nothing is hashed until a password is.
+    """
+
+    def __init__(self, memory_kib: int, time_cost: int, at_once: int) -> None:
+        # The library's parallelism (4 lanes) and lengths are kept: hashes made before these
+        # settings existed need no rehash at the default cost.
+        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+        self._at_once = asyncio.Semaphore(at_once)
+        # Checked when the email is unknown, so that a wrong address costs what a wrong password
+        # does: a hash at this cost that no password matches, written out without hashing.
+        self._nobody = _unmatchable_hash(self._hasher)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Passwords:
+        return cls(
+            settings.admin_password_memory_kib,
+            settings.admin_password_time_cost,
+            settings.admin_password_checks_at_once,
+        )
+
+    def hash(self, password: str) -> str:
+        """The stored form of a new password (blocks for one hash: the command line's use)."""
+        return self._hasher.hash(password)
+
+    async def check(self, password_hash: str | None, password: str) -> bool:
+        """Whether `password` matches; `None` (no such admin) costs the same and never does."""
+        async with self._at_once:
+            # argon2 takes tens of milliseconds of CPU: off the event loop.
+            return await asyncio.to_thread(self._verify, password_hash or self._nobody, password)
+
+    async def rehash(self, password_hash: str, password: str) -> str | None:
+        """A new hash of a password that just matched, when its stored hash was made at another
+        cost than today's settings; else None."""
+        if not self._hasher.check_needs_rehash(password_hash):
+            return None
+        async with self._at_once:
+            return await asyncio.to_thread(self._hasher.hash, password)
+
+    def _verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+def _unmatchable_hash(hasher: PasswordHasher) -> str:
+    """An argon2id hash in the PHC format at `hasher`'s cost, of a random salt and a random
+    digest: checking a password against it costs a full hash and fails (but for a 2**-256
+    chance)."""
+
+    def random_b64(size: int) -> str:
+        return base64.b64encode(secrets.token_bytes(size)).decode("ascii").rstrip("=")
+
+    parameters = f"m={hasher.memory_cost},t={hasher.time_cost},p={hasher.parallelism}"
+    return (
+        f"$argon2id$v=19${parameters}${random_b64(hasher.salt_len)}${random_b64(hasher.hash_len)}"
+    )
 
 
 def check_admin_email(raw: str) -> str:
@@ -69,17 +128,13 @@ def check_new_password(password: str) -> str:
     return password
 
 
-def _verify(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
 class AdminAuth:
-    def __init__(self, storage: Storage, signer: TokenSigner, session_hours: float) -> None:
+    def __init__(
+        self, storage: Storage, signer: TokenSigner, passwords: Passwords, session_hours: float
+    ) -> None:
         self.storage = storage
         self.signer = signer
+        self.passwords = passwords
         self.session_lifetime = timedelta(hours=session_hours)
 
     async def log_in(self, email: str, password: str, address_key: str) -> str:
@@ -98,15 +153,14 @@ class AdminAuth:
             now,
         )  # fmt: skip
         found = await self.storage.get_admin_login(email) if len(email) <= 254 else None
-        stored = found[1] if found else _NOBODY
         password = password[: MAX_PASSWORD_CHARS + 1]
-        # argon2 takes tens of milliseconds of CPU: off the event loop.
-        matches = await asyncio.to_thread(_verify, stored, password)
+        matches = await self.passwords.check(found[1] if found else None, password)
         if found is None or not matches:
             raise Forbidden("That email address and password do not match an admin account.")
         admin, stored = found
-        if _hasher.check_needs_rehash(stored):
-            await self.storage.update_admin(email, password_hash=hash_password(password))
+        rehashed = await self.passwords.rehash(stored, password)
+        if rehashed is not None:
+            await self.storage.update_admin(email, password_hash=rehashed)
         token = secrets.token_urlsafe(32)
         await self.storage.add_admin_session(
             token_hash(token, SESSION_PURPOSE), admin.id, now + self.session_lifetime

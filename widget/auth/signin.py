@@ -29,10 +29,9 @@ import re
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from authlib.integrations.starlette_client import OAuth, OAuthError, StarletteOAuth2App
 from joserfc.errors import JoseError
 from starlette.requests import Request
 
@@ -50,6 +49,9 @@ from .providers import (
     mastodon_instance,
     oidc_profile,
 )
+
+if TYPE_CHECKING:
+    from authlib.integrations.starlette_client import OAuth, OAuthError, StarletteOAuth2App
 
 __all__ = [
     "SESSION_COOKIE",
@@ -134,7 +136,7 @@ class SignIn:
         # Tests put a transport here to stand in for providers that cannot be reached.
         self.transport = transport
         self.providers = configured_providers(settings.providers)
-        self.oauth = OAuth()
+        self._oauth: OAuth | None = None
         for config in self.providers.values():
             if not config.needs_instance:
                 self._register(config.name, config, config.client_id, config.client_secret)
@@ -230,6 +232,8 @@ class SignIn:
             if param in request.query_params
         }
         claims_options = _claims_options(config)
+        from authlib.integrations.starlette_client import OAuthError  # imported with the client
+
         try:
             token = await client.authorize_access_token(
                 request, **extra, **({"claims_options": claims_options} if claims_options else {})
@@ -292,6 +296,16 @@ class SignIn:
             await self.storage.delete_session(token_hash(token))
 
     # -- providers ---------------------------------------------------------------------------
+
+    @property
+    def oauth(self) -> OAuth:
+        """authlib's registry of clients, made when the first provider is: authlib and what it
+        imports hold some 11 MB, which a server without sign-in providers does without."""
+        if self._oauth is None:
+            from authlib.integrations.starlette_client import OAuth
+
+            self._oauth = OAuth()
+        return self._oauth
 
     def _register(
         self, registered_as: str, config: ProviderConfig, client_id: str, client_secret: str,

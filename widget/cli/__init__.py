@@ -1,31 +1,29 @@
-"""The `widget` command: run the server, manage sites, show settings, migrate the database."""
+"""The `widget` command: run the server, manage sites, show settings, migrate the database.
+
+Each command imports what it works with when it runs (`widget --help` imports next to nothing:
+the server, storage, HTTP clients and templates take a good part of a second to import), and
+the parser describes in full only the commands named on the command line (see build_parser).
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import dataclasses
-import logging
 import sys
-import time
-import warnings
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
-from widget import __version__, demo
+from widget import __version__
 from widget.cli.admin import add_admin_commands
 from widget.cli.backup import add_backup_commands
 from widget.cli.porting import add_porting_commands
 from widget.config import SETTINGS, ConfigError, Settings, load_settings
 from widget.errors import ClientError, SetupError
-from widget.logs import configure_logging
-from widget.outbound import Outbound
-from widget.sites import SITE_SETTINGS, add_site, change_site_setting, get_site, normalize_origin
-from widget.sites import settings_of as site_settings_of
-from widget.storage import Site, Storage, storage_for_settings, storage_for_url
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from widget.storage import Site, Storage
+
+__all__ = ["build_parser", "main"]
 
 T = TypeVar("T")
 
@@ -42,6 +40,10 @@ SETTINGS_HELP = "settings (environment WIDGET_<NAME>, or the --config file):\n" 
 
 
 def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -> T:
+    import asyncio
+
+    from widget.storage import storage_for_settings
+
     async def run() -> T:
         storage = storage_for_settings(settings)
         await storage.open()
@@ -57,8 +59,11 @@ def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import dataclasses
+
     import uvicorn
 
+    from widget import demo
     from widget.app import create_app
     from widget.backup import database_file, hold_server_lock
     from widget.serving import HeadLimits, file_budget, http_protocol, raise_open_file_limit
@@ -119,6 +124,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 def _log_line(text: str) -> None:
     """A line of the start banner for a log collector (JSON lines), as is: it names no person,
     and the database URL's password is hidden already (a user@host is not an address)."""
+    import logging
+
     logging.getLogger("widget.cli").info(text, extra={"redacted": True})
 
 
@@ -132,6 +139,9 @@ def _print_site(site: Site) -> None:
 
 
 def cmd_site_add(settings: Settings, args: argparse.Namespace) -> int:
+    from widget.outbound import Outbound
+    from widget.sites import add_site
+
     overrides = dict(_parse_assignment(item) for item in args.set or [])
 
     async def work(storage: Storage) -> None:
@@ -167,6 +177,9 @@ def cmd_site_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_site_show(settings: Settings, args: argparse.Namespace) -> int:
+    from widget.sites import SITE_SETTINGS, get_site
+    from widget.sites import settings_of as site_settings_of
+
     async def work(storage: Storage) -> None:
         site = await get_site(storage, args.site)
         _print_site(site)
@@ -181,6 +194,9 @@ def cmd_site_show(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_site_set(settings: Settings, args: argparse.Namespace) -> int:
+    from widget.outbound import Outbound
+    from widget.sites import change_site_setting
+
     async def work(storage: Storage) -> None:
         await change_site_setting(
             storage, args.site, args.name, args.value, Outbound(settings.outbound_private_networks)
@@ -192,18 +208,11 @@ def cmd_site_set(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_site_origin(settings: Settings, args: argparse.Namespace) -> int:
+    from widget.sites import add_origin, remove_origin
+
     async def work(storage: Storage) -> None:
-        site = await get_site(storage, args.site)
-        origin = normalize_origin(args.origin)
-        if args.origin_action == "add-origin":
-            origins = sorted({*site.origins, origin})
-        else:
-            if origin not in site.origins:
-                raise ClientError(f"{origin} is not an origin of {site.id!r}.")
-            origins = [o for o in site.origins if o != origin]
-            if not origins:
-                raise ClientError("A site needs at least one origin; add another one first.")
-        _print_site(await storage.update_site(site.id, origins=origins))
+        change = add_origin if args.origin_action == "add-origin" else remove_origin
+        _print_site(await change(storage, args.site, args.origin))
 
     _with_storage(settings, work)
     return 0
@@ -265,6 +274,11 @@ def cmd_providers(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_copy_data(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+    import time
+
+    from widget.storage import storage_for_settings, storage_for_url
+
     async def run() -> dict[str, int]:
         source = storage_for_settings(settings)
         target = storage_for_url(args.to)
@@ -299,7 +313,15 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 # -- the parser ---------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The command line's parser. Given the arguments it is to parse, it describes in full only
+    the commands they name: listing the site settings and the import formats imports the
+    modules that define them, and `widget --help` should not wait for those."""
+    named: Collection[str] | None = None if argv is None else set(argv)
+
+    def detailed(command: str) -> bool:
+        return named is None or command in named
+
     parser = argparse.ArgumentParser(
         prog="widget",
         description=DESCRIPTION,
@@ -364,9 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("site")
     show.set_defaults(run=cmd_site_show)
 
-    setting_names = ", ".join(s.name for s in SITE_SETTINGS)
     change = site_commands.add_parser(
-        "set", help="change a site setting", description=f"Change a site setting: {setting_names}."
+        "set", help="change a site setting", description=_site_set_description(detailed("site"))
     )
     change.add_argument("site")
     change.add_argument("name", help="the setting's name")
@@ -427,19 +448,31 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(run=cmd_migrate)
 
     add_admin_commands(commands, _with_storage)
-    add_porting_commands(commands, _with_storage)
+    add_porting_commands(commands, _with_storage, detailed)
     add_backup_commands(commands)
     return parser
 
 
+def _site_set_description(with_names: bool) -> str:
+    if not with_names:
+        return "Change a site setting."
+    from widget.sites import SITE_SETTINGS
+
+    return f"Change a site setting: {', '.join(s.name for s in SITE_SETTINGS)}."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
     # authlib announces its own reorganisation on import, nothing a site owner can act on; it
     # asks for its warnings to be shown always, so the quieting comes after importing it.
     from authlib.deprecate import AuthlibDeprecationWarning
 
+    from widget.logs import configure_logging
+
     warnings.filterwarnings("ignore", category=AuthlibDeprecationWarning)
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:

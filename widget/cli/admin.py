@@ -6,24 +6,21 @@ import argparse
 import getpass
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from widget.auth.admins import (
-    add_api_token,
-    check_admin_email,
-    check_new_password,
-    hash_password,
-)
 from widget.config import Settings
 from widget.errors import ClientError
-from widget.sites import get_site
-from widget.storage import Admin, Storage
+
+if TYPE_CHECKING:
+    from widget.storage import Admin, Storage
 
 __all__ = ["add_admin_commands"]
 
 
 def _read_password(args: argparse.Namespace) -> str:
     """From stdin with --password-stdin (for scripts), else asked for twice without echo."""
+    from widget.auth.admins import check_new_password
+
     if args.password_stdin:
         return check_new_password(sys.stdin.readline().rstrip("\r\n"))
     if not sys.stdin.isatty():
@@ -37,6 +34,8 @@ def _read_password(args: argparse.Namespace) -> str:
 async def _checked_sites(storage: Storage, site_ids: list[str] | None) -> list[str] | None:
     if not site_ids:
         return None
+    from widget.sites import get_site
+
     for site_id in site_ids:
         await get_site(storage, site_id)  # raises NotFound with the way to add it
     return sorted(set(site_ids))
@@ -48,8 +47,10 @@ def _describe(admin: Admin) -> str:
 
 
 def cmd_admin_add(settings: Settings, args: argparse.Namespace, run: Any) -> int:
+    from widget.auth.admins import Passwords, check_admin_email
+
     email = check_admin_email(args.email)
-    password_hash = hash_password(_read_password(args))
+    password_hash = Passwords.from_settings(settings).hash(_read_password(args))
 
     async def work(storage: Storage) -> Admin:
         sites = await _checked_sites(storage, args.site)
@@ -73,8 +74,10 @@ def cmd_admin_list(settings: Settings, args: argparse.Namespace, run: Any) -> in
 
 
 def cmd_admin_password(settings: Settings, args: argparse.Namespace, run: Any) -> int:
+    from widget.auth.admins import Passwords, check_admin_email
+
     email = check_admin_email(args.email)
-    password_hash = hash_password(_read_password(args))
+    password_hash = Passwords.from_settings(settings).hash(_read_password(args))
 
     async def work(storage: Storage) -> Admin | None:
         return await storage.update_admin(email, password_hash=password_hash)
@@ -86,6 +89,8 @@ def cmd_admin_password(settings: Settings, args: argparse.Namespace, run: Any) -
 
 
 def cmd_admin_sites(settings: Settings, args: argparse.Namespace, run: Any) -> int:
+    from widget.auth.admins import check_admin_email
+
     email = check_admin_email(args.email)
     if bool(args.site) == args.all:
         raise ClientError("Give either --site (repeatable) or --all.")
@@ -102,6 +107,8 @@ def cmd_admin_sites(settings: Settings, args: argparse.Namespace, run: Any) -> i
 
 
 def cmd_admin_token(settings: Settings, args: argparse.Namespace, run: Any) -> int:
+    from widget.auth.admins import add_api_token, check_admin_email
+
     email = check_admin_email(args.email)
     if not 1 <= args.days <= 3660:
         raise ClientError("--days must be between 1 and 3660.")
@@ -124,6 +131,8 @@ def cmd_admin_token(settings: Settings, args: argparse.Namespace, run: Any) -> i
 
 
 def cmd_admin_remove(settings: Settings, args: argparse.Namespace, run: Any) -> int:
+    from widget.auth.admins import check_admin_email
+
     email = check_admin_email(args.email)
 
     async def work(storage: Storage) -> bool:

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from widget.backup import back_up, database_file, restore
 from widget.config import Settings
 
 __all__ = ["add_backup_commands"]
@@ -18,6 +17,8 @@ NOT_SQLITE = 2
 
 
 def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from widget.backup import back_up, database_file
+
     database = database_file(settings)
     if database is None:
         return _use_postgres_tools(settings, "backup")
@@ -30,6 +31,8 @@ def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    from widget.backup import database_file, restore
+
     database = database_file(settings)
     if database is None:
         return _use_postgres_tools(settings, "restore")

@@ -5,26 +5,27 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from widget.config import Settings
 from widget.errors import ClientError
-from widget.porting.detect import FORMAT_NAMES
-from widget.porting.exporter import EXPORT_FORMATS, export_chunks, writer_for
-from widget.porting.importer import ImportReport, import_file
-from widget.porting.items import BadFile
-from widget.sites import get_site
-from widget.storage import Storage
-from widget.urls import page_id_of
+
+if TYPE_CHECKING:
+    from widget.porting.importer import ImportReport
+    from widget.storage import Storage
 
 __all__ = ["add_porting_commands", "report_lines"]
 
-Run = Callable[[Settings, Callable[[Storage], Awaitable[Any]]], Any]
+Run = Callable[[Settings, Callable[["Storage"], Awaitable[Any]]], Any]
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace, run: Run) -> int:
+    from widget.porting.exporter import export_chunks, writer_for
+    from widget.sites import get_site
+    from widget.urls import page_id_of
+
     async def work(storage: Storage, sink: BinaryIO) -> None:
         site_ids = [args.site] if args.site else [s.id for s in await storage.list_sites()]
         if not site_ids:
@@ -101,6 +102,10 @@ def report_lines(report: ImportReport, site_id: str) -> list[str]:
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace, run: Run) -> int:
+    from widget.porting.importer import import_file
+    from widget.porting.items import BadFile
+    from widget.sites import get_site
+
     bar = ProgressBar(sys.stderr)
 
     async def work(storage: Storage) -> ImportReport:
@@ -120,7 +125,9 @@ def cmd_import(settings: Settings, args: argparse.Namespace, run: Run) -> int:
     return 0
 
 
-def add_porting_commands(commands: Any, run: Run) -> None:
+def add_porting_commands(commands: Any, run: Run, detailed: Callable[[str], bool]) -> None:
+    """Register `export` and `import` on the top-level subparsers, with their arguments when
+    `detailed(name)` (listing the formats imports every format's module)."""
     export = commands.add_parser(
         "export", help="export comments: JSON Lines, WordPress WXR, Disqus XML or CSV",
         description="Write the comments of a site (or of one of its threads, or of every"
@@ -128,11 +135,11 @@ def add_porting_commands(commands: Any, run: Run) -> None:
         " (docs/export-format.md); wxr and disqus import into WordPress and Disqus; csv opens"
         " in spreadsheets.",
     )  # fmt: skip
-    export.add_argument("--site", help="the site (default: every site)")
-    export.add_argument("--format", choices=sorted(EXPORT_FORMATS), default="jsonl")
-    export.add_argument("--thread", metavar="URL", help="only this page's thread (URL or id)")
-    export.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     export.set_defaults(run=lambda settings, args: cmd_export(settings, args, run))
+    if detailed("export"):
+        from widget.porting.exporter import EXPORT_FORMATS
+
+        _add_export_arguments(export, sorted(EXPORT_FORMATS))
 
     importing = commands.add_parser(
         "import", help="import comments from Disqus, WordPress, Isso, Remark42, Commento",
@@ -140,8 +147,22 @@ def add_porting_commands(commands: Any, run: Run) -> None:
         " file is broken, none of it. The format is found from the content unless given."
         " Importing the same file again adds nothing.",
     )  # fmt: skip
+    importing.set_defaults(run=lambda settings, args: cmd_import(settings, args, run))
+    if detailed("import"):
+        from widget.porting.detect import FORMAT_NAMES
+
+        _add_import_arguments(importing, FORMAT_NAMES)
+
+
+def _add_export_arguments(export: argparse.ArgumentParser, formats: list[str]) -> None:
+    export.add_argument("--site", help="the site (default: every site)")
+    export.add_argument("--format", choices=formats, default="jsonl")
+    export.add_argument("--thread", metavar="URL", help="only this page's thread (URL or id)")
+    export.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+
+
+def _add_import_arguments(importing: argparse.ArgumentParser, formats: Sequence[str]) -> None:
     importing.add_argument("file", help="the export file (.xml, .xml.gz, .db, .json, .jsonl…)")
     importing.add_argument("--site", required=True, help="the site the comments belong to")
-    importing.add_argument("--format", choices=FORMAT_NAMES, help="default: found from the file")
+    importing.add_argument("--format", choices=formats, help="default: found from the file")
     importing.add_argument("--dry-run", action="store_true", help="read and report, write nothing")
-    importing.set_defaults(run=lambda settings, args: cmd_import(settings, args, run))

@@ -40,15 +40,23 @@ __all__ = [
     "set_closed",
     "set_pinned",
     "set_status",
+    "set_status_undoably",
+    "undo",
 ]
 
 # A moderator's action on comments, and the status it leaves them in.
 ACTIONS: dict[str, CommentStatus] = {
     "approve": "approved",
+    "unapprove": "pending",  # back to the queue, off the page
     "spam": "spam",
     "delete": "deleted",
     "restore": "approved",
 }
+# The action that puts a comment back in each status (for Undo).
+BACK_TO: dict[CommentStatus, str] = {
+    "pending": "unapprove", "approved": "approve", "spam": "spam", "deleted": "delete",
+}  # fmt: skip
+MAX_UNDO = 100  # comments one Undo can put back (its list travels in the page's address)
 # What a moderator's email offers, with the signed link itself as the authority.
 EMAILED_ACTIONS: dict[str, CommentStatus] = {"approve": "approved", "delete": "deleted"}
 STATUSES: tuple[CommentStatus, ...] = ("pending", "approved", "spam", "deleted")
@@ -74,6 +82,38 @@ async def set_status(
         raise Invalid(f"Select at most {MAX_BULK} comments at once.")
     _check_site(admin, site_id)
     return await storage.set_status(ids, ACTIONS[action], [site_id])
+
+
+async def set_status_undoably(
+    storage: Storage, admin: Admin, site_id: str, ids: Sequence[int], action: str
+) -> tuple[list[Comment], str]:
+    """`set_status`, and what puts the changed comments back: "ID:status,…" ("" when too
+    many changed for one Undo)."""
+    before: dict[int, CommentStatus] = {}
+    if len(ids) <= MAX_UNDO:
+        for comment_id in ids:
+            comment = await storage.get_comment(comment_id)
+            if comment is not None:
+                before[comment.id] = comment.status
+    changed = await set_status(storage, admin, site_id, ids, action)
+    undo = ",".join(f"{c.id}:{before[c.id]}" for c in changed if c.id in before)
+    return changed, undo if len(before) == len(ids) else ""
+
+
+async def undo(storage: Storage, admin: Admin, site_id: str, raw: str) -> list[Comment]:
+    """Put comments back in the statuses `raw` ("ID:status,…", from set_status_undoably)."""
+    groups: dict[CommentStatus, list[int]] = {}
+    for pair in raw.split(","):
+        raw_id, _, status = pair.partition(":")
+        if not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 18 or status not in BACK_TO:
+            raise Invalid("There is nothing to undo here.")
+        groups.setdefault(status, []).append(int(raw_id))
+    if sum(len(ids) for ids in groups.values()) > MAX_UNDO:
+        raise Invalid(f"Undo puts back at most {MAX_UNDO} comments.")
+    changed: list[Comment] = []
+    for status, ids in groups.items():
+        changed += await set_status(storage, admin, site_id, ids, BACK_TO[status])
+    return changed
 
 
 async def comment_for(storage: Storage, admin: Admin, comment_id: int) -> QueueItem:

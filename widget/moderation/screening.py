@@ -12,6 +12,12 @@ least the minimum time before, or from the answer to the comment before it (whic
 reader's frame posts again without a reload; without JavaScript the answer is a fresh page).
 A short life for tokens would add little: a script fetches a fresh page as easily as an old
 one, while a person who leaves a page open overnight would lose their comment.
+
+The iframe document is the same bytes for all its readers (it is cached and revalidated), so
+the token in its form is shared: it posts one comment per reader's network (the rate-limit
+key), and its minimum time counts from when the document was made. The frame's script swaps
+it at once for a token of this reader's own (from the live stream's hello or `/api/v1/me`),
+which keeps the rules above; the shared one serves readers without JavaScript.
 """
 
 from __future__ import annotations
@@ -61,8 +67,11 @@ class CheckedForm:
     opened_at: datetime  # when the reader opened the page the form is on
 
 
-def new_form_token(signer: TokenSigner, page: PageRef, opened_at: datetime | None = None) -> str:
-    """The token of a reply form on `page`, good for one comment (its id is the "n").
+def new_form_token(
+    signer: TokenSigner, page: PageRef, opened_at: datetime | None = None, *, shared: bool = False
+) -> str:
+    """The token of a reply form on `page`, good for one comment (its id is the "n"); a
+    `shared` one (in a cached document) for one comment per reader's network.
 
     The token an answer brings for the next comment keeps `opened_at`, when the page was
     opened: a reader writing again on the same page has been there since, so the minimum time
@@ -75,15 +84,23 @@ def new_form_token(signer: TokenSigner, page: PageRef, opened_at: datetime | Non
     }
     if opened_at is not None:
         value["o"] = int(opened_at.timestamp())
+    if shared:
+        value["d"] = 1
     return signer.sign(Purpose.FORM, value)
 
 
 def check_form_token(
-    signer: TokenSigner, token: str, page: PageRef, min_seconds: int, now: datetime | None = None
+    signer: TokenSigner,
+    token: str,
+    page: PageRef,
+    min_seconds: int,
+    now: datetime | None = None,
+    *,
+    reader: str = "",
 ) -> CheckedForm:
     """The form must be one this server handed out for this page, and not just now: people
     read and type for more than `min_seconds`; scripts do not. Its single use is for the
-    comment to spend as it is stored."""
+    comment to spend as it is stored; a shared token's is per `reader` (a rate-limit key)."""
     if not token:
         raise BadRequest("This comment did not come from the comment form; reload the page.")
     try:
@@ -106,8 +123,11 @@ def check_form_token(
             "That was quick! Read your comment over and post it again in a few seconds.",
             {"body": "Posted too quickly after the page opened; post it again in a moment."},
         )
+    token_id = value["n"]
+    if value.get("d") == 1:
+        token_id = f"{token_id}:{reader}"
     use = SingleUse(
-        token_id=value["n"],
+        token_id=token_id,
         expires_at=issued + timedelta(seconds=Purpose.FORM.max_age_s),
         used="This form has already posted a comment. Reload the page to write another.",
     )

@@ -34,6 +34,7 @@ import jinja2
 
 from widget.config import Settings
 from widget.email_address import NotAnEmailAddress, check_email_address
+from widget.jinja_cache import ProcessBytecodeCache
 
 __all__ = ["BadRecipient", "Mail", "MailTemplates", "Mailer", "header_text", "plain_text"]
 
@@ -101,6 +102,9 @@ class Mail:
         return cls(**payload)
 
 
+_COMPILED = ProcessBytecodeCache()
+
+
 class MailTemplates:
     """`email/NAME.txt` and `email/NAME.html`, rendered with the same values."""
 
@@ -112,6 +116,7 @@ class MailTemplates:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            bytecode_cache=_COMPILED,
         )
 
     def mail(

@@ -84,7 +84,8 @@ class Staging:
             "CREATE TABLE items (seq INTEGER PRIMARY KEY, page TEXT NOT NULL, key TEXT NOT NULL,"
             " parent TEXT, status TEXT NOT NULL, payload BLOB NOT NULL, UNIQUE (page, key));"
             "CREATE TABLE likes (seq INTEGER PRIMARY KEY, payload BLOB NOT NULL);"
-            "CREATE TABLE threads (seq INTEGER PRIMARY KEY, payload BLOB NOT NULL);"
+            "CREATE TABLE threads (seq INTEGER PRIMARY KEY, page TEXT NOT NULL,"
+            " payload BLOB NOT NULL);"
             "CREATE TABLE skips (seq INTEGER PRIMARY KEY, key TEXT, reason TEXT, detail TEXT);"
         )
         self.count = 0
@@ -96,7 +97,8 @@ class Staging:
         elif isinstance(item, ImportedLike):
             self.db.execute("INSERT INTO likes (payload) VALUES (?)", (pickle.dumps(item),))
         elif isinstance(item, ImportedThread):
-            self.db.execute("INSERT INTO threads (payload) VALUES (?)", (pickle.dumps(item),))
+            self.db.execute("INSERT INTO threads (page, payload) VALUES (?, ?)",
+                            (item.page.page_id, pickle.dumps(item)))  # fmt: skip
         else:
             item = self._plain_addresses(item)
             try:
@@ -170,13 +172,17 @@ class Staging:
 
     def ordered(self, keep_file_order: bool) -> Iterator[ImportItem]:
         """Threads, then comments parents first, then likes. Our own exports list parents
-        first already, and keep their order (so ids come out in the same order); other files
-        are ordered by depth, then file order. A comment in a cycle of parents has no depth:
-        it comes last, and is attached at top level."""
+        first already, and keep their order (so ids come out in the same order), and every
+        thread (empty ones too); other files are ordered by depth, then file order, and only
+        threads that get a comment come in (their origins are for going back). A comment in a
+        cycle of parents has no depth: it comes last, and is attached at top level."""
         if not keep_file_order:
             self._depths()
         for query in (
-            "SELECT payload FROM threads ORDER BY seq",
+            "SELECT payload FROM threads ORDER BY seq"
+            if keep_file_order
+            else "SELECT payload FROM threads t WHERE EXISTS"
+            " (SELECT 1 FROM items i WHERE i.page = t.page) ORDER BY seq",
             "SELECT payload FROM items ORDER BY seq"
             if keep_file_order
             else "SELECT payload FROM items LEFT JOIN depth USING (seq)"

@@ -473,7 +473,7 @@ COPY_COLUMNS: dict[str, tuple[str, ...]] = {
     "users": ("id", "provider", "subject", "name", "email", "avatar_url", "profile_url",
               "created_at", "updated_at"),
     "threads": ("id", "site_id", "page_id", "url", "title", "version", "comment_count",
-                "like_count", "created_at", "closed"),
+                "like_count", "created_at", "closed", "origin"),
     "comments": ("id", "thread_id", "parent_id", "root_id", "depth", "status", "author_name",
                  "author_email", "author_url", "body_source", "body_html", "notify",
                  "remote_ip", "like_count", "created_at", "edited_at", "user_id",
@@ -543,6 +543,9 @@ class ImportedThread:
     page: PageRef
     created_at: datetime
     closed: bool = False
+    # Where it came from (a JSON object, widget/porting/origins.py); merged, key by key, into
+    # what the thread already has, so a WordPress and a Disqus import can both leave theirs.
+    origin: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -601,7 +604,7 @@ def export_queries(site_count: int, by_page: bool, mark: Callable[[int], str]) -
         "site_origins": f"SELECT site_id, origin FROM site_origins WHERE site_id IN ({sites})"
         " ORDER BY site_id, origin",
         "threads": "SELECT t.id, t.site_id, t.page_id, t.url, t.title, t.closed, t.like_count,"
-        f" t.created_at FROM threads t WHERE {scope} ORDER BY t.id",
+        f" t.created_at, t.origin FROM threads t WHERE {scope} ORDER BY t.id",
         # Users who wrote a comment, or liked something, in scope (a like's voter is
         # "user:ID" for a signed-in reader).
         "users": "SELECT id, provider, subject, name, email, avatar_url, profile_url, created_at"
@@ -631,6 +634,12 @@ def export_row(row: Mapping[str, Any], when: Callable[[Any], datetime]) -> dict[
     if isinstance(out.get("settings"), str):
         out["settings"] = json.loads(out["settings"])
     return out
+
+
+def merged_origin(old: str, new: str) -> str:
+    """A thread's origin after an import brought `new`: each source's entry replaced whole."""
+    merged = {**(json.loads(old) if old else {}), **json.loads(new)}
+    return json.dumps(merged, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -83,6 +83,7 @@ from .base import (
     first_publication,
     head_from_row,
     like_pattern,
+    merged_origin,
     queue_item_from_row,
     status_change,
     subscription_from_row,
@@ -1253,6 +1254,15 @@ class PostgresStorage:
                     if item.closed:
                         await conn.execute(
                             "UPDATE threads SET closed = true WHERE id = $1", thread_id
+                        )
+                    if item.origin:
+                        was = await conn.fetchval(
+                            "SELECT origin FROM threads WHERE id = $1", thread_id
+                        )
+                        await conn.execute(
+                            "UPDATE threads SET origin = $1 WHERE id = $2",
+                            merged_origin(was, item.origin),
+                            thread_id,
                         )
                     continue
                 if isinstance(item, ImportedLike):

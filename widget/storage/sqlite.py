@@ -94,6 +94,7 @@ from .base import (
     first_publication,
     head_from_row,
     like_pattern,
+    merged_origin,
     queue_item_from_row,
     status_change,
     subscription_from_row,
@@ -1538,6 +1539,14 @@ class SQLiteStorage:
                     if item.closed:
                         await conn.execute(
                             "UPDATE threads SET closed = 1 WHERE id = ?", (thread_id,)
+                        )
+                    if item.origin:
+                        (was,) = await _fetch(
+                            conn, "SELECT origin FROM threads WHERE id = ?", (thread_id,)
+                        )
+                        await conn.execute(
+                            "UPDATE threads SET origin = ? WHERE id = ?",
+                            (merged_origin(was["origin"], item.origin), thread_id),
                         )
                     continue
                 if isinstance(item, ImportedLike):

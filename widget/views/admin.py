@@ -39,6 +39,8 @@ DONE = {
     "spam": "Marked {n} as spam.",
     "delete": "Deleted {n}.",
     "restore": "Restored {n}.",
+    "unapprove": "Sent {n} back to the queue.",
+    "undone": "Undone: {n} back as before.",
     "saved": "Saved.",
     "pinned": "Pinned to the top of its page.",
     "unpinned": "No longer pinned.",
@@ -94,7 +96,7 @@ class AdminCall:
         target = self.field("back")
         if not target.startswith("/admin/") or target.startswith("//") or "\\" in target:
             target = fallback
-        target = _without(target, "done", "n")
+        target = _without(target, "done", "n", "undo")
         if done:
             target += ("&" if "?" in target else "?") + urlencode(done)
         return RedirectResponse(target, status_code=303, headers=admin_headers())
@@ -243,7 +245,7 @@ async def dashboard(call: AdminCall) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    from . import admin_comments, admin_export, admin_sites
+    from . import admin_comments, admin_embed, admin_export, admin_sites
 
     return [
         Route("/admin/", dashboard, methods=["GET"]),
@@ -252,5 +254,6 @@ def routes() -> list[BaseRoute]:
         Route("/admin/logout", log_out, methods=["POST"]),
         *admin_comments.routes,
         *admin_sites.routes,
+        *admin_embed.routes,
         *admin_export.routes,
     ]

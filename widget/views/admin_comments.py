@@ -77,6 +77,7 @@ async def queue(call: AdminCall) -> Response:
             "older": items[PAGE_SIZE - 1].comment.id if len(items) > PAGE_SIZE else None,
             "here": call.request.url.path
             + (f"?{call.request.url.query}" if call.request.url.query else ""),
+            "undo": params.get("undo", ""),
         },
     )
 
@@ -92,9 +93,21 @@ async def act(call: AdminCall) -> Response:
     else:
         action = call.field("action")
         ids = [parse_number(raw, "comment") for raw in call.fields("id")]
-    changed = await moderating.set_status(call.context.storage, call.admin, site_id, ids, action)
+    changed, undo = await moderating.set_status_undoably(
+        call.context.storage, call.admin, site_id, ids, action
+    )
     call.context.outbox.wake()  # approved ones are news for subscribers
-    return call.back(f"/admin/sites/{site_id}/comments", done=action, n=len(changed))
+    done = {"done": action, "n": len(changed), **({"undo": undo} if undo else {})}
+    return call.back(f"/admin/sites/{site_id}/comments", **done)
+
+
+@admin_page
+async def undo(call: AdminCall) -> Response:
+    """The Undo beside the notice of the action just taken."""
+    site_id = await _site_id(call)
+    changed = await moderating.undo(call.context.storage, call.admin, site_id, call.field("undo"))
+    call.context.outbox.wake()
+    return call.back(f"/admin/sites/{site_id}/comments", done="undone", n=len(changed))
 
 
 async def _comment_page(
@@ -179,6 +192,7 @@ async def ban_author(call: AdminCall) -> Response:
 routes = [
     Route("/admin/sites/{site}/comments", queue, methods=["GET"]),
     Route("/admin/sites/{site}/comments", act, methods=["POST"]),
+    Route("/admin/sites/{site}/comments/undo", undo, methods=["POST"]),
     Route("/admin/comments/{comment_id}", comment_page, methods=["GET"]),
     Route("/admin/comments/{comment_id}", edit, methods=["POST"]),
     Route("/admin/comments/{comment_id}/pin", pin, methods=["POST"]),

@@ -23,12 +23,13 @@ from widget.storage import Site
 
 from .admin import AdminCall, admin_page, number_param
 
-__all__ = ["routes"]
+__all__ = ["routes", "site_of"]
 
 MAX_ORIGINS = 50
 
 
-async def _site(call: AdminCall) -> Site:
+async def site_of(call: AdminCall) -> Site:
+    """The site the admin page names, if the admin manages it."""
     site_id = call.request.path_params["site"]
     if not call.admin.may_manage(site_id):
         raise NotFound("There is no such site among those you manage.")
@@ -69,7 +70,7 @@ async def _render_site(
 
 @admin_page
 async def site_page(call: AdminCall) -> Response:
-    return await _render_site(call, await _site(call))
+    return await _render_site(call, await site_of(call))
 
 
 def _origins(raw: str) -> list[str]:
@@ -89,7 +90,7 @@ def _origins(raw: str) -> list[str]:
 
 @admin_page
 async def save_site(call: AdminCall) -> Response:
-    site = await _site(call)
+    site = await site_of(call)
     values = {setting.name: call.field(setting.name) for setting in SITE_SETTINGS}
     values.update(name=call.field("name"), origins=call.field("origins"))
     errors: dict[str, str] = {}
@@ -122,7 +123,7 @@ async def save_site(call: AdminCall) -> Response:
 
 @admin_page
 async def add_ban(call: AdminCall) -> Response:
-    site = await _site(call)
+    site = await site_of(call)
     every_site = call.field("scope") == "all"
     try:
         await moderating.add_ban(
@@ -136,7 +137,7 @@ async def add_ban(call: AdminCall) -> Response:
 
 @admin_page
 async def remove_ban(call: AdminCall) -> Response:
-    site = await _site(call)
+    site = await site_of(call)
     ban_id = number_param(call, "ban_id", "ban")
     await moderating.remove_ban(call.context.storage, call.admin, site.id, ban_id)
     return call.back(f"/admin/sites/{site.id}", done="unbanned")

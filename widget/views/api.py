@@ -4,9 +4,11 @@ state, and the writes the iframe's script makes (post, edit, delete, like)."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from typing import Any
 
+import brotli
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -19,8 +21,10 @@ from widget.storage import POST_LIKE, Comment, Site, ThreadHead
 from widget.threads import CommentNode, load_thread
 
 from .addresses import rate_limit_key
+from .assets import preferred_encoding
 from .auth import current_user, user_json
 from .context import AppContext, app_context
+from .embed import PreparedResponse
 from .html import EmbedQuery
 from .i18n import Translator, choose_language
 from .inputs import (
@@ -134,21 +138,59 @@ async def counts(request: Request) -> Response:
     key = (raw_query, site.stamp)
     heads = await context.storage.get_thread_heads(site.id, query.page_ids)
     numbers = tuple(heads[p].comment_count if p in heads else 0 for p in query.page_ids)
-    body = context.count_bodies.get((key, numbers))
-    if body is None:
-        by_page = dict(zip(query.page_ids, numbers, strict=True))
-        result = {
-            raw: {
-                "count": by_page[page_id],
-                "text": count_text(query.settings, query.translator, by_page[page_id]),
-            }
-            for raw, page_id in query.pages
+    answer: CountAnswer | None = context.count_bodies.get((key, numbers))
+    if answer is None:
+        answer = _count_answer(query, numbers, key)
+        context.count_bodies.put((key, numbers), answer)
+    # Revalidated on every view (a visitor who just commented must see the new count on
+    # reload), which costs a 304 while the counts stay as they are.
+    headers = [*answer.headers, *_cors_header(request, site)]
+    if answer.etag in request.headers.get("if-none-match", ""):
+        return PreparedResponse(304, b"", headers)
+    encoding = preferred_encoding(request.headers.get("accept-encoding", ""))
+    body = answer.brotli if encoding == "br" else answer.body
+    if encoding == "br":
+        headers.append((b"content-encoding", b"br"))
+    headers.append((b"content-type", b"application/json"))
+    headers.append((b"content-length", str(len(body)).encode("latin-1")))
+    return PreparedResponse(200, body, headers)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CountAnswer:
+    """One counts question's answer at given counts: its bytes (plain and brotli: a few
+    hundred bytes, so gzip adds nothing brotli lacks) and their ETag."""
+
+    etag: str
+    body: bytes
+    brotli: bytes
+    headers: tuple[tuple[bytes, bytes], ...]
+
+
+def _count_answer(query: CountQuery, numbers: tuple[int, ...], key: tuple[Any, ...]) -> CountAnswer:
+    by_page = dict(zip(query.page_ids, numbers, strict=True))
+    result = {
+        raw: {
+            "count": by_page[page_id],
+            "text": count_text(query.settings, query.translator, by_page[page_id]),
         }
-        body = json.dumps({"counts": result}, ensure_ascii=False, separators=(",", ":")).encode()
-        context.count_bodies.put((key, numbers), body)
-    # Not cached by browsers: a visitor who just commented must see the new count on reload.
-    headers = {**_cors_headers(request, site), "Cache-Control": "no-cache"}
-    return Response(body, media_type="application/json", headers=headers)
+        for raw, page_id in query.pages
+    }
+    body = json.dumps({"counts": result}, ensure_ascii=False, separators=(",", ":")).encode()
+    etag = f'"{hashlib.blake2b(repr((key, numbers)).encode(), digest_size=9).hexdigest()}"'
+    headers = (
+        (b"etag", etag.encode("latin-1")),
+        (b"cache-control", b"no-cache"),
+        (b"vary", b"Origin, Accept-Encoding"),
+    )
+    return CountAnswer(etag, body, brotli.compress(body, mode=brotli.MODE_TEXT), headers)
+
+
+def _cors_header(request: Request, site: Site) -> list[tuple[bytes, bytes]]:
+    origin = request.headers.get("origin", "")
+    if origin.lower() in site.origins:
+        return [(b"access-control-allow-origin", origin.encode("latin-1"))]
+    return []
 
 
 async def thread(request: Request) -> Response:
@@ -227,6 +269,8 @@ async def viewer(request: Request) -> Response:
                 str(comment_id): {"seconds_left": own.seconds_left, "body": own.body_source}
                 for comment_id, own in state.editable.items()
             },
+            # The document's form token is shared by its readers: this one is this reader's.
+            "form_token": screening.new_form_token(context.signer, query.page),
         },
         headers={"Cache-Control": "no-store"},
     )

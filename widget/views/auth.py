@@ -18,6 +18,8 @@ from .addresses import rate_limit_key
 from .context import AppContext, app_context
 from .inputs import read_form, read_json_object, remote_address, require_own_origin
 
+SIGNED_IN_COOKIE = "__Host-widget_signed_in"
+
 __all__ = [
     "current_user", "popup_page", "refuse_start", "routes", "session_token", "user_json",
 ]  # fmt: skip
@@ -61,6 +63,17 @@ def _session_cookie(settings: Settings, value: str, max_age_s: int) -> str:
     return (
         f"{SESSION_COOKIE}={value}; Path=/; Max-Age={max_age_s}; HttpOnly; Secure;"
         " SameSite=None; Partitioned"
+    )
+
+
+def _signed_in_cookie(max_age_s: int) -> str:
+    """A note beside the session cookie, readable by the frame's script (it holds nothing):
+    the document is the same for everyone, so the script asks who is reading only when it
+    knows there is someone to ask about, even where the browser keeps it no other storage."""
+    value = "1" if max_age_s else ""
+    return (
+        f"{SIGNED_IN_COOKIE}={value}; Path=/; Max-Age={max_age_s}; Secure; SameSite=None;"
+        " Partitioned"
     )
 
 
@@ -167,6 +180,7 @@ async def open_session(request: Request) -> Response:
     response.headers.append(
         "Set-Cookie", _session_cookie(context.settings, session.token, session.max_age_s)
     )
+    response.headers.append("Set-Cookie", _signed_in_cookie(session.max_age_s))
     return response
 
 
@@ -177,6 +191,7 @@ async def close_session(request: Request) -> Response:
     await context.sign_in.sign_out(session_token(request))
     response = JSONResponse({"signed_in": False}, headers={"Cache-Control": "no-store"})
     response.headers.append("Set-Cookie", _session_cookie(context.settings, "", 0))
+    response.headers.append("Set-Cookie", _signed_in_cookie(0))
     return response
 
 

@@ -55,7 +55,7 @@ class AppContext:
     count_queries: LruCache[bytes, Any] = dataclasses.field(
         default_factory=lambda: LruCache(CACHE_ENTRIES)
     )
-    count_bodies: LruCache[tuple[Any, ...], bytes] = dataclasses.field(
+    count_bodies: LruCache[tuple[Any, ...], Any] = dataclasses.field(
         default_factory=lambda: LruCache(CACHE_ENTRIES)
     )
 

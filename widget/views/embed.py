@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Mapping
+from typing import Any
 
 from markupsafe import Markup
 from starlette.requests import Request
@@ -21,13 +22,14 @@ from widget.urls import origin_of, split_url
 
 from . import own_data
 from .addresses import rate_limit_key
+from .assets import Encoding, preferred_encoding
 from .avatars import AVATAR_KEY, identicon_svg
 from .context import AppContext, app_context
 from .errors import retry_after
-from .html import EmbedQuery
+from .html import EmbedQuery, Fragment
 from .i18n import Translator
 from .inputs import read_form, read_query, remote_address, require_own_origin
-from .security import document_headers, document_policy
+from .security import DOCUMENT_REFERRER_POLICY, document_headers, document_policy
 
 __all__ = ["routes"]
 
@@ -64,17 +66,50 @@ def _check_referrer(request: Request, site: Site, public_url: str) -> None:
 
 
 async def thread_document(request: Request) -> Response:
-    """The iframe: thread, reply form and script. `replytocom` puts the form under a comment
-    for browsers without JavaScript."""
+    """The iframe: thread, reply form and script, the same bytes for every reader of a thread
+    version (per-reader state comes from the script's calls), so cached, sent compressed and
+    revalidated by ETag. `replytocom` puts the form under a comment for browsers without
+    JavaScript; `held` and `data_link` show a notice above it."""
     context = app_context(request)
     query = await _embed_query(context, request)
     head = await context.storage.get_thread_head(query.site.id, query.page.page_id)
-    params = read_query(request)
-    reply_to = await _reply_target(context, head, params.get("replytocom", ""))
-    return await _render_document(
-        request, context, query, head, reply_to=reply_to, held=params.get("held") == "1",
-        data_link_sent=params.get("data_link") == "1",
-    )  # fmt: skip
+    reply_to, held, data_link_sent = None, False, False
+    raw_query = request.scope.get("query_string", b"")
+    if b"replytocom=" in raw_query or b"held=" in raw_query or b"data_link=" in raw_query:
+        params = read_query(request)
+        reply_to = await _reply_target(context, head, params.get("replytocom", ""))
+        held, data_link_sent = params.get("held") == "1", params.get("data_link") == "1"
+    variant = (reply_to.id if reply_to else 0, held, data_link_sent)
+    html = context.html
+    etag = html.document_etag(query, head, variant)
+    if etag in request.headers.get("if-none-match", ""):
+        return PreparedResponse(304, b"", _revalidated_headers(etag))
+    headers = list(
+        _thread_headers(etag, tuple(query.site.origins), context.assets.inline_css_hash, True)
+    )
+
+    def render(fragment: Fragment) -> str:
+        values = _document_context(
+            context, query, head, fragment, reply_to=reply_to, held=held,
+            data_link_sent=data_link_sent,
+            # Shared by every reader of these bytes; the script swaps in the reader's own.
+            form_token=screening.new_form_token(context.signer, query.page, shared=True),
+        )  # fmt: skip
+        return html.env.get_template("embed/thread.html").render(values)
+
+    document = await html.thread_document(query, head, variant, etag, render)
+    encoding = preferred_encoding(request.headers.get("accept-encoding", ""))
+    return _prepared(
+        html.document_bytes(query, head, variant, document, encoding), encoding, headers
+    )
+
+
+def _prepared(body: bytes, encoding: Encoding, headers: list[tuple[bytes, bytes]]) -> Response:
+    if encoding:
+        headers.append((b"content-encoding", encoding.encode("latin-1")))
+    headers.append((b"content-type", b"text/html; charset=utf-8"))
+    headers.append((b"content-length", str(len(body)).encode("latin-1")))
+    return PreparedResponse(200, body, headers)
 
 
 async def _reply_target(
@@ -88,24 +123,21 @@ async def _reply_target(
     return comment
 
 
-async def _render_document(
-    request: Request,
+def _document_context(
     context: AppContext,
     query: EmbedQuery,
     head: ThreadHead | None,
+    fragment: Fragment,
     *,
+    form_token: str,
     reply_to: Comment | None = None,
     values: Mapping[str, str] | None = None,
     error: ClientError | None = None,
-    status_code: int = 200,
-    headers: Mapping[str, str] | None = None,
     held: bool = False,
     data_link_sent: bool = False,
     own_data_error: ClientError | None = None,
-) -> Response:
-    fragment = await context.html.thread_fragment(query, head)
+) -> dict[str, Any]:
     html = context.html
-    form_token = screening.new_form_token(context.signer, query.page)
     config = {
         "site": query.site.id,
         "params": query.params(),
@@ -118,37 +150,61 @@ async def _render_document(
         "signInRequired": settings_of(query.site).sign_in == "required",
     }
     title = (head.title if head else "") or query.page.title or query.page.page_id
-    response = html.templates.TemplateResponse(
+    return {
+        "query": query,
+        "title": title,
+        "t": Translator(query.lang),
+        # Rendered from our own templates and sanitised comment HTML, cached as bytes.
+        "fragment": Markup(fragment.body.decode("utf-8")),  # noqa: S704
+        "reply_to": reply_to,
+        "values": defaultdict(str, values or {}),
+        "errors": defaultdict(str, error.fields if error else {}),
+        "form_error": error.message if error else "",
+        "form_token": form_token,
+        "config": config,
+        "held": held,
+        "closed": bool(head and head.closed),
+        "email_required": settings_of(query.site).guest_email == "required",
+        "mail_enabled": context.settings.mail_enabled,
+        "data_link_sent": data_link_sent,
+        "own_data_error": (
+            own_data_error.fields.get("email", own_data_error.message) if own_data_error else ""
+        ),
+        "providers": list(context.sign_in.providers.values()),
+        "email_sign_in": context.email_sign_in.enabled,
+        "sign_in_required": config["signInRequired"],
+    }
+
+
+async def _render_form_again(
+    request: Request,
+    context: AppContext,
+    query: EmbedQuery,
+    head: ThreadHead | None,
+    error: ClientError,
+    *,
+    values: Mapping[str, str],
+    reply_to: Comment | None = None,
+    own_data_error: ClientError | None = None,
+) -> Response:
+    """The document for one reader, not cached: their text back, the messages beside the
+    fields, and a token of their own for the form."""
+    fragment = await context.html.thread_fragment(query, head)
+    values_in_page = _document_context(
+        context, query, head, fragment, reply_to=reply_to, values=values,
+        error=None if own_data_error else error, own_data_error=own_data_error,
+        form_token=screening.new_form_token(context.signer, query.page),
+    )  # fmt: skip
+    return context.html.templates.TemplateResponse(
         request,
         "embed/thread.html",
-        {
-            "query": query,
-            "title": title,
-            "t": Translator(query.lang),
-            # Rendered from our own templates and sanitised comment HTML, cached as bytes.
-            "fragment": Markup(fragment.body.decode("utf-8")),  # noqa: S704
-            "reply_to": reply_to,
-            "values": defaultdict(str, values or {}),
-            "errors": defaultdict(str, error.fields if error else {}),
-            "form_error": error.message if error else "",
-            "form_token": form_token,
-            "config": config,
-            "held": held,
-            "closed": bool(head and head.closed),
-            "email_required": settings_of(query.site).guest_email == "required",
-            "mail_enabled": context.settings.mail_enabled,
-            "data_link_sent": data_link_sent,
-            "own_data_error": (
-                own_data_error.fields.get("email", own_data_error.message) if own_data_error else ""
-            ),
-            "providers": list(context.sign_in.providers.values()),
-            "email_sign_in": context.email_sign_in.enabled,
-            "sign_in_required": config["signInRequired"],
+        values_in_page,
+        status_code=error.status,
+        headers={
+            **document_headers(query.site.origins, context.assets.inline_css_hash),
+            **retry_after(error),
         },
-        status_code=status_code,
-        headers={**document_headers(query.site.origins), **(headers or {})},
     )
-    return response
 
 
 class PreparedResponse(Response):
@@ -162,15 +218,32 @@ class PreparedResponse(Response):
 
 
 @functools.lru_cache(maxsize=4096)
-def _fragment_headers(etag: str, origins: tuple[str, ...]) -> tuple[tuple[bytes, bytes], ...]:
+def _thread_headers(
+    etag: str, origins: tuple[str, ...], inline_style: str, document: bool
+) -> tuple[tuple[bytes, bytes], ...]:
     # The policy depends on the site alone, so one answer still serves every reader.
-    return (
+    headers = [
+        *_revalidated_headers(etag),
+        (b"x-content-type-options", b"nosniff"),
+        (
+            b"content-security-policy",
+            document_policy(origins, inline_style, own_pages=document).encode("latin-1"),
+        ),
+    ]
+    if document:
+        headers.append((b"referrer-policy", DOCUMENT_REFERRER_POLICY.encode("latin-1")))
+    return tuple(headers)
+
+
+def _revalidated_headers(etag: str) -> list[tuple[bytes, bytes]]:
+    """What a 304 says: the validator and how to cache (RFC 9110, 15.4.5). Browsers merge it
+    into the answer they kept, whose other headers (the framing policy) stay as they were; a
+    warm page view is this and little else."""
+    return [
         (b"etag", etag.encode("latin-1")),
         (b"cache-control", b"public, no-cache"),
         (b"vary", b"Accept-Encoding"),
-        (b"x-content-type-options", b"nosniff"),
-        (b"content-security-policy", document_policy(origins).encode("latin-1")),
-    )
+    ]
 
 
 async def thread_fragment(request: Request) -> Response:
@@ -179,18 +252,13 @@ async def thread_fragment(request: Request) -> Response:
     query = await _embed_query(context, request)
     head = await context.storage.get_thread_head(query.site.id, query.page.page_id)
     etag = context.html.etag(query, head)
-    headers = list(_fragment_headers(etag, tuple(query.site.origins)))
     if etag in request.headers.get("if-none-match", ""):
-        return PreparedResponse(304, b"", headers)
-    gzipped = "gzip" in request.headers.get("accept-encoding", "")
-    fragment = await context.html.thread_fragment(query, head, gzipped=gzipped)
-    body = fragment.body
-    if gzipped and fragment.gzipped is not None:
-        body = fragment.gzipped
-        headers.append((b"content-encoding", b"gzip"))
-    headers.append((b"content-type", b"text/html; charset=utf-8"))
-    headers.append((b"content-length", str(len(body)).encode("latin-1")))
-    return PreparedResponse(200, body, headers)
+        return PreparedResponse(304, b"", _revalidated_headers(etag))
+    headers = list(_thread_headers(etag, tuple(query.site.origins), "", False))
+    encoding = preferred_encoding(request.headers.get("accept-encoding", ""))
+    fragment = await context.html.thread_fragment(query, head)
+    body = context.html.fragment_bytes(query, head, fragment, encoding)
+    return _prepared(body, encoding, headers)
 
 
 async def post_from_form(request: Request) -> Response:
@@ -216,10 +284,9 @@ async def post_from_form(request: Request) -> Response:
     except ClientError as error:
         head = await storage.get_thread_head(query.site.id, query.page.page_id)
         reply_to = await _reply_target(context, head, form.get("parent", ""))
-        return await _render_document(
-            request, context, query, head, reply_to=reply_to, values=values, error=error,
-            status_code=error.status, headers=retry_after(error),
-        )  # fmt: skip
+        return await _render_form_again(
+            request, context, query, head, error, values=values, reply_to=reply_to
+        )
     context.outbox.wake()
     comment = posted.comment
     if posted.held:  # not on any page yet: say so above the form
@@ -240,10 +307,9 @@ async def data_request(request: Request) -> Response:
         await own_data.request_link(context, form.get("email", ""), address)
     except (Invalid, RateLimited) as error:  # shown beside the address, with what was typed
         head = await context.storage.get_thread_head(query.site.id, query.page.page_id)
-        return await _render_document(
-            request, context, query, head, own_data_error=error,
+        return await _render_form_again(
+            request, context, query, head, error, own_data_error=error,
             values={"own_data_email": form.get("email", "")},
-            status_code=error.status, headers=retry_after(error),
         )  # fmt: skip
     return RedirectResponse(f"{query.document_path(data_link=1)}#wg-own-data", status_code=303)
 

@@ -6,32 +6,38 @@ The fragment is the same bytes for every viewer of a thread version, so it is re
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import gzip
 import hashlib
+import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 from urllib.parse import urlencode
 
+import brotli
 import jinja2
+from markupsafe import Markup
 from starlette.templating import Jinja2Templates
 
 from widget import __version__
 from widget.comments import page_ref
 from widget.config import Settings
 from widget.errors import BadRequest
+from widget.jinja_cache import ProcessBytecodeCache
 from widget.lru import LruCache
 from widget.sites import SiteSettings, settings_of
 from widget.storage import Comment, PageRef, Site, Storage, ThreadHead
 from widget.threads import CommentNode, ThreadCursor, ThreadView, load_thread, parse_cursor
 
-from .assets import Assets
-from .avatars import avatar_key
-from .i18n import LANGUAGES, Translator, choose_language
+from .assets import Assets, Encoding
+from .avatars import avatar_key, identicon_shapes
+from .i18n import LANGUAGES, RIGHT_TO_LEFT, Translator, choose_language
 from .inputs import parse_query_string
 
-__all__ = ["EmbedQuery", "Fragment", "HtmlRenderer"]
+__all__ = ["DocumentVariant", "EmbedQuery", "Fragment", "HtmlRenderer"]
 
 Theme = Literal["light", "dark", "auto"]
 THEMES = ("light", "dark", "auto")
@@ -39,13 +45,25 @@ THEMES = ("light", "dark", "auto")
 # Strings the iframe's script needs, handed over as JSON in the document.
 SCRIPT_STRINGS = (
     "reply", "cancel_reply", "like", "edit", "delete", "save", "cancel", "comment_posted",
-    "awaiting_moderation",
     "confirm_delete", "posting", "post_comment", "leave_reply", "leave_reply_to", "problem",
     "deleted", "new_activity", "commenting_as", "erase_confirm", "erased",
     "sign_in_closed", "sign_in_expired",
 )  # fmt: skip
 SCRIPT_PLURALS = ("likes", "post_likes", "new_comments")
 QUERY_CACHE_ENTRIES = 4096
+# A cached document carries a form token shared by its readers (moderation.new_form_token); it
+# is made anew this often, well within the token's two days, so no cached form is too old.
+DOCUMENT_TOKEN_PERIOD_S = 6 * 3600
+GZIP_LEVEL = 9  # each version is compressed once and sent many times
+# Brotli at once at a quick quality (2 ms for a 65 KB document), then at its best (200 ms,
+# 10 % smaller) in a worker thread, for the many readers after the first.
+BROTLI_QUICK_QUALITY = 5
+BROTLI_BEST_QUALITY = 11
+IMPROVE_QUEUE_ENTRIES = 256
+
+# Which document: the reply form under this comment (0: at the end), the "held" notice, the
+# "link sent" notice. Each is cached apart; all other parameters are the EmbedQuery's.
+DocumentVariant = tuple[int, bool, bool]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -122,13 +140,33 @@ class EmbedQuery:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Fragment:
+    """Rendered HTML (a fragment or a whole document) and its compressed forms, each made the
+    first time a client asks for it."""
+
     etag: str
     body: bytes
     gzipped: bytes | None = None
+    brotli: bytes | None = None
 
     @property
     def size(self) -> int:
-        return len(self.body) + len(self.gzipped or b"")
+        return len(self.body) + len(self.gzipped or b"") + len(self.brotli or b"")
+
+    def encoded(self, encoding: Encoding) -> tuple[Fragment, bytes]:
+        """This entry (with the new form added, if it had to be made) and the bytes to send."""
+        if encoding == "br":
+            if self.brotli is None:
+                compressed = brotli.compress(
+                    self.body, mode=brotli.MODE_TEXT, quality=BROTLI_QUICK_QUALITY
+                )
+                return dataclasses.replace(self, brotli=compressed), compressed
+            return self, self.brotli
+        if encoding == "gzip":
+            if self.gzipped is None:
+                compressed = gzip.compress(self.body, GZIP_LEVEL, mtime=0)
+                return dataclasses.replace(self, gzipped=compressed), compressed
+            return self, self.gzipped
+        return self, self.body
 
 
 class FragmentCache:
@@ -159,6 +197,9 @@ class FragmentCache:
             self._bytes -= evicted.size
 
 
+_COMPILED = ProcessBytecodeCache()
+
+
 class HtmlRenderer:
     def __init__(self, settings: Settings, assets: Assets, storage: Storage) -> None:
         self.settings = settings
@@ -169,12 +210,18 @@ class HtmlRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
             undefined=jinja2.StrictUndefined,
+            bytecode_cache=_COMPILED,
+            # Templates change with a release, which restarts the server: no file check (two
+            # stat calls) each time a template is used, several times a comment posted.
+            auto_reload=False,
         )
         self.env.globals.update(
             static_url=assets.url,
+            inline_css=assets.inline_css,
             public_url=settings.public_url,
             version=__version__,
             languages=LANGUAGES,
+            right_to_left=RIGHT_TO_LEFT,
         )
         self.templates = Jinja2Templates(env=self.env)
         self.fragments = FragmentCache(settings.fragment_cache_bytes)
@@ -183,8 +230,16 @@ class HtmlRenderer:
         )
         # Display names of sign-in providers, for "via GitHub" under signed-in authors.
         self.provider_names: dict[str, str] = {}
-        # Part of every ETag, so a new release never serves fragments cached by the old one.
-        self._build = hashlib.sha256(__version__.encode()).hexdigest()[:6]
+        # Part of every ETag, so a new release (or a changed template) never serves HTML cached
+        # by the old one, here or in a browser.
+        build = hashlib.sha256(__version__.encode())
+        for name in ("embed/thread.html", "embed/fragment.html", "embed/_comment.html"):
+            build.update(self.env.loader.get_source(self.env, name)[0].encode())  # type: ignore[union-attr]
+        self._build = build.hexdigest()[:6]
+        self._assets = assets
+        self._document_build = ""
+        self._to_improve: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+        self._improver: asyncio.Task[None] | None = None
 
     def embed_query(self, site: Site, raw_query: bytes) -> EmbedQuery:
         """The checked parameters of an embed URL. The same URLs come again and again (every
@@ -206,9 +261,7 @@ class HtmlRenderer:
         thread = f"{head.id}.{head.version}" if head else "0"
         return f'"{self._build}-{born:x}.{site.revision}-{thread}"'
 
-    async def thread_fragment(
-        self, query: EmbedQuery, head: ThreadHead | None, *, gzipped: bool = False
-    ) -> Fragment:
+    async def thread_fragment(self, query: EmbedQuery, head: ThreadHead | None) -> Fragment:
         """The rendered thread for `query` at `head`'s version, from the cache when it can."""
         key = query.cache_key(head)
         etag = self.etag(query, head)
@@ -223,10 +276,98 @@ class HtmlRenderer:
             # that head, never older, so a later request for a newer version re-renders.
             fragment = Fragment(etag, html.encode("utf-8"))
             self.fragments.put(key, fragment)
-        if gzipped and fragment.gzipped is None:
-            fragment = dataclasses.replace(fragment, gzipped=gzip.compress(fragment.body, 6))
-            self.fragments.put(key, fragment)
         return fragment
+
+    def fragment_bytes(
+        self, query: EmbedQuery, head: ThreadHead | None, fragment: Fragment, encoding: Encoding
+    ) -> bytes:
+        """`fragment`'s bytes in `encoding`, compressed once and kept beside it."""
+        return self._encoded(query.cache_key(head), fragment, encoding)
+
+    def _encoded(self, key: tuple[Any, ...], entry: Fragment, encoding: Encoding) -> bytes:
+        changed, body = entry.encoded(encoding)
+        if changed is not entry:
+            self.fragments.put(key, changed)
+            if encoding == "br":
+                self._improve_later(key, changed)
+        return body
+
+    def _improve_later(self, key: tuple[Any, ...], entry: Fragment) -> None:
+        if len(self._to_improve) >= IMPROVE_QUEUE_ENTRIES:
+            return  # a burst of new versions: they keep their quick compression
+        self._to_improve[key] = entry.etag
+        if self._improver is None or self._improver.done():
+            self._improver = asyncio.get_running_loop().create_task(self._improve())
+
+    async def _improve(self) -> None:
+        """Compresses the entries waiting, one at a time, each at brotli's best quality."""
+        while self._to_improve:
+            key, etag = self._to_improve.popitem(last=False)
+            entry = self.fragments.get(key, etag)
+            if entry is None or entry.brotli is None:
+                continue  # replaced by a newer version meanwhile, or evicted
+            best = await asyncio.to_thread(
+                brotli.compress, entry.body, mode=brotli.MODE_TEXT, quality=BROTLI_BEST_QUALITY
+            )
+            current = self.fragments.get(key, etag)
+            if current is not None and current.brotli is not None:
+                self.fragments.put(key, dataclasses.replace(current, brotli=best))
+
+    async def close(self) -> None:
+        if self._improver is not None:
+            self._improver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._improver
+
+    def document_etag(
+        self, query: EmbedQuery, head: ThreadHead | None, variant: DocumentVariant
+    ) -> str:
+        """The fragment's ETag, and what else the document shows: the server's settings that
+        reach it (sign-in providers, mail, assets), the period of its shared form token, and
+        the variant (the form under a comment, a notice above it)."""
+        if not self._document_build:
+            self._document_build = self._settings_digest()
+        period = int(time.time() // DOCUMENT_TOKEN_PERIOD_S)
+        named = f"{self.etag(query, head)}{self._document_build}.{period:x}.{variant}"
+        # Shortened: a warm page view is little more than this, sent three times.
+        return f'"{hashlib.blake2b(named.encode(), digest_size=9).hexdigest()}"'
+
+    async def thread_document(
+        self,
+        query: EmbedQuery,
+        head: ThreadHead | None,
+        variant: DocumentVariant,
+        etag: str,
+        render: Callable[[Fragment], str],
+    ) -> Fragment:
+        """The whole iframe document for `query` at `head`'s version (its `document_etag`), the
+        same bytes for every reader (docs/architecture.md): `render` makes it on a miss."""
+        key = ("document", variant, *query.cache_key(head))
+        document = self.fragments.get(key, etag)
+        if document is None:
+            fragment = await self.thread_fragment(query, head)
+            document = Fragment(etag, render(fragment).encode("utf-8"))
+            self.fragments.put(key, document)
+        return document
+
+    def document_bytes(
+        self,
+        query: EmbedQuery,
+        head: ThreadHead | None,
+        variant: DocumentVariant,
+        document: Fragment,
+        encoding: Encoding,
+    ) -> bytes:
+        return self._encoded(("document", variant, *query.cache_key(head)), document, encoding)
+
+    def _settings_digest(self) -> str:
+        settings = self.settings
+        parts = (
+            self._build, settings.public_url, settings.mail_enabled, settings.max_body_chars,
+            sorted(self.provider_names.items()), self._assets.url("widget.css"),
+            self._assets.url("thread.js"), self._assets.inline_css_hash,
+        )  # fmt: skip
+        return hashlib.sha256(repr(parts).encode()).hexdigest()[:6]
 
     def comment_html(self, query: EmbedQuery, comment: Comment, depth: int) -> str:
         """One comment as the fragment shows it, for the script to insert after posting."""
@@ -235,21 +376,42 @@ class HtmlRenderer:
         module = template.make_module(context)
         return str(module.comment(CommentNode(comment, depth)))  # type: ignore[attr-defined]
 
-    def identicon_path(self, comment: Comment) -> str:
-        """The locally drawn avatar: from the email for guests, from the account for signed-in
-        authors, so that a guest typing someone's address never wears their picture."""
+    def identicon_key(self, comment: Comment) -> str:
+        """The locally drawn avatar's key: from the email for guests, from the account for
+        signed-in authors, so that a guest typing someone's address never wears their picture."""
         identity = f"user:{comment.user_id}" if comment.user_id else comment.author_email.lower()
-        return f"/avatars/{avatar_key(self.settings.secret_key, identity)}.svg"
+        return avatar_key(self.settings.secret_key, identity)
+
+    def identicon_path(self, comment: Comment) -> str:
+        return f"/avatars/{self.identicon_key(comment)}.svg"
+
+    def _identicon(self, drawn: dict[str, str] | None) -> Callable[[Comment], Markup]:
+        """Draws avatars into the HTML itself: no request per author. With `drawn`, each
+        author's picture is drawn once (the template writes `drawn` out as symbols after the
+        comments) and every comment of theirs points to it; without, it is drawn in place."""
+
+        def identicon(comment: Comment) -> Markup:
+            key = self.identicon_key(comment)
+            if drawn is None:
+                return Markup(f'<svg aria-hidden="true" {identicon_shapes(key)}</svg>')  # noqa: S704
+            if key not in drawn:
+                drawn[key] = identicon_shapes(key)
+            return Markup(f'<svg aria-hidden="true"><use href="#av-{key}"/></svg>')  # noqa: S704
+
+        return identicon
 
     def _fragment_context(
         self, query: EmbedQuery, view: ThreadView | None, settings: SiteSettings
     ) -> dict[str, Any]:
+        drawn: dict[str, str] | None = {} if view is not None else None
         return {
             "query": query,
             "view": view,
             "settings": settings,
             "t": Translator(query.lang),
-            "avatar_url": lambda c: c.author_avatar or self.identicon_path(c),
+            "identicon": self._identicon(drawn),
+            # Drawn once each, in the fragment, for the comments that point to them.
+            "drawn_avatars": drawn,
             "provider_names": self.provider_names,
             "permalink_base": query.page.url
             or (view.head.url if view and view.head else "")

@@ -1,14 +1,19 @@
 """The words of the comment section, in each supported language.
 
 A message is a string with `{placeholders}`, or a mapping of plural category to string. Plural
-categories follow CLDR: English and German use one/other, Russian one/few/many, Arabic
-zero/one/two/few/many/other.
+categories and rules follow CLDR (for whole numbers): English, German, Turkish one/other;
+French and Portuguese count 0 as one; Russian, Ukrainian and Polish one/few/many; Arabic
+zero/one/two/few/many/other; Japanese and Chinese have one form. A "zero" form, where a message
+has one, is used for 0 in every language ("No Responses"). English, German and Russian live
+here; the others in widget/views/locales/.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
+
+from .locales import ar, es, fr, it, ja, pl, pt, tr, uk, zh
 
 __all__ = ["LANGUAGES", "RIGHT_TO_LEFT", "Translator", "choose_language"]
 
@@ -17,6 +22,30 @@ Message = str | Mapping[str, str]
 
 def _plural_one_other(n: int) -> str:
     return "one" if n == 1 else "other"
+
+
+def _plural_one_is_zero_or_one(n: int) -> str:  # French, Portuguese
+    if n in (0, 1):
+        return "one"
+    return "many" if n % 1_000_000 == 0 else "other"
+
+
+def _plural_one_many_other(n: int) -> str:  # Spanish, Italian
+    if n == 1:
+        return "one"
+    return "many" if n != 0 and n % 1_000_000 == 0 else "other"
+
+
+def _plural_only_other(n: int) -> str:  # Japanese, Chinese
+    return "other"
+
+
+def _plural_polish(n: int) -> str:
+    if n == 1:
+        return "one"
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return "few"
+    return "many"
 
 
 def _plural_arabic(n: int) -> str:
@@ -29,7 +58,7 @@ def _plural_arabic(n: int) -> str:
     return "other"
 
 
-def _plural_russian(n: int) -> str:
+def _plural_russian(n: int) -> str:  # Russian, Ukrainian
     if n % 10 == 1 and n % 100 != 11:
         return "one"
     if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
@@ -70,9 +99,7 @@ EN: dict[str, Message] = {
     "website": "Website",
     "required": "required",
     "email_private": "Your email address will not be published.",
-    "save_details": (
-        "Save my name, email, and website in this browser for the next time I comment."
-    ),
+    "save_details": "Save my name, email, and website in this browser for the next time I comment.",
     "notify": "Notify me of follow-up comments via email.",
     "post_comment": "Post Comment",
     "posting": "Posting…",
@@ -81,7 +108,7 @@ EN: dict[str, Message] = {
     "save": "Save",
     "cancel": "Cancel",
     "confirm_delete": "Delete this comment? This cannot be undone.",
-    "markdown_hint": ("Markdown works: **bold**, _italic_, [links](https://example.com), `code`."),
+    "markdown_hint": "Markdown works: **bold**, _italic_, [links](https://example.com), `code`.",
     "comments_on": "Comments on “{title}”",
     "problem": "Something went wrong",
     "new_comments": {"one": "Show {n} new comment", "other": "Show {n} new comments"},
@@ -94,6 +121,7 @@ EN: dict[str, Message] = {
     "change": "Change",
     "mastodon_instance": "Your Mastodon server",
     "continue": "Continue",
+    "sign_in_failed": "Sign-in failed:",
     "sign_in_waiting": "Finish signing in in the window that opened.",
     "sign_in_email": "Email link",
     "comments_feed": "Comments feed (Atom)",
@@ -130,7 +158,7 @@ DE: dict[str, Message] = {
     "count": {"zero": "Keine Antworten", "one": "1 Antwort", "other": "{n} Antworten"},
     "says": "sagt:",
     "reply": "Antworten",
-    "reply_to": "Antworten an {name}",
+    "reply_to": "Antwort an {name}",
     "cancel_reply": "Antworten abbrechen",
     "like": "Gefällt mir",
     "liked": "Gefällt mir nicht mehr",
@@ -182,6 +210,7 @@ DE: dict[str, Message] = {
     "change": "Ändern",
     "mastodon_instance": "Dein Mastodon-Server",
     "continue": "Weiter",
+    "sign_in_failed": "Anmeldung fehlgeschlagen:",
     "sign_in_waiting": "Schließe die Anmeldung im geöffneten Fenster ab.",
     "sign_in_email": "Link per E-Mail",
     "comments_feed": "Kommentar-Feed (Atom)",
@@ -230,7 +259,7 @@ RU: dict[str, Message] = {
     },
     "says": "пишет:",
     "reply": "Ответить",
-    "reply_to": "Ответить: {name}",
+    "reply_to": "Ответ для {name}",
     "cancel_reply": "Отменить ответ",
     "like": "Нравится",
     "liked": "Больше не нравится",
@@ -285,6 +314,7 @@ RU: dict[str, Message] = {
     "change": "Сменить",
     "mastodon_instance": "Ваш сервер Mastodon",
     "continue": "Продолжить",
+    "sign_in_failed": "Не удалось войти:",
     "sign_in_waiting": "Завершите вход в открывшемся окне.",
     "sign_in_email": "Ссылка по почте",
     "comments_feed": "Лента комментариев (Atom)",
@@ -313,140 +343,65 @@ RU: dict[str, Message] = {
     "leave_empty": "Оставьте это поле пустым",
 }
 
-# Arabic: CLDR's six plural categories; read right to left (RIGHT_TO_LEFT).
-AR: dict[str, Message] = {
-    "responses_to": {
-        "zero": "لا توجد ردود على «{title}»",
-        "one": "رد واحد على «{title}»",
-        "two": "ردّان على «{title}»",
-        "few": "{n} ردود على «{title}»",
-        "many": "{n} ردًا على «{title}»",
-        "other": "{n} رد على «{title}»",
-    },
-    "count": {
-        "zero": "لا توجد ردود",
-        "one": "رد واحد",
-        "two": "ردّان",
-        "few": "{n} ردود",
-        "many": "{n} ردًا",
-        "other": "{n} رد",
-    },
-    "says": "يقول:",
-    "reply": "رد",
-    "reply_to": "رد على {name}",
-    "cancel_reply": "إلغاء الرد",
-    "like": "إعجاب",
-    "liked": "أُعجبت به",
-    "likes": {
-        "zero": "",
-        "one": "إعجاب واحد",
-        "two": "إعجابان",
-        "few": "{n} إعجابات",
-        "many": "{n} إعجابًا",
-        "other": "{n} إعجاب",
-    },
-    "post_likes": {
-        "zero": "كن أول من يُعجب بهذا.",
-        "one": "أُعجب بهذا شخص واحد.",
-        "two": "أُعجب بهذا شخصان.",
-        "few": "أُعجب بهذا {n} أشخاص.",
-        "many": "أُعجب بهذا {n} شخصًا.",
-        "other": "أُعجب بهذا {n} شخص.",
-    },
-    "permalink": "رابط دائم",
-    "edited": "معدَّل",
-    "deleted": "أُزيل هذا التعليق.",
-    "older": "تعليقات أقدم",
-    "newer": "تعليقات أحدث",
-    "leave_reply": "اترك ردًا",
-    "leave_reply_to": "اترك ردًا على {name}",
-    "fill_details": "أدخل بياناتك أدناه.",
-    "comment": "التعليق",
-    "name": "الاسم",
-    "email": "البريد الإلكتروني",
-    "website": "الموقع",
-    "required": "مطلوب",
-    "email_private": "لن يُنشر عنوان بريدك الإلكتروني.",
-    "save_details": "احفظ اسمي وبريدي الإلكتروني وموقعي في هذا المتصفح لتعليقي القادم.",
-    "notify": "أعلمني بالتعليقات الجديدة عبر البريد الإلكتروني.",
-    "post_comment": "نشر التعليق",
-    "posting": "جارٍ النشر…",
-    "edit": "تعديل",
-    "delete": "حذف",
-    "save": "حفظ",
-    "cancel": "إلغاء",
-    "confirm_delete": "أتريد حذف هذا التعليق؟ لا يمكن التراجع عن ذلك.",
-    "markdown_hint": "يعمل Markdown: **عريض**، _مائل_، [روابط](https://example.com)، `شيفرة`.",
-    "comments_on": "تعليقات على «{title}»",
-    "problem": "حدث خطأ ما",
-    "new_comments": {
-        "zero": "اعرض التعليقات الجديدة",
-        "one": "اعرض تعليقًا جديدًا واحدًا",
-        "two": "اعرض تعليقين جديدين",
-        "few": "اعرض {n} تعليقات جديدة",
-        "many": "اعرض {n} تعليقًا جديدًا",
-        "other": "اعرض {n} تعليق جديد",
-    },
-    "new_activity": "اعرض آخر التغييرات",
-    "sign_in_or_fill": "أدخل بياناتك أدناه أو انقر على أيقونة لتسجيل الدخول:",
-    "sign_in_required": "سجّل الدخول لتعلّق:",
-    "sign_in_needs_script": "يحتاج تسجيل الدخول إلى JavaScript، وهو معطَّل في هذا المتصفح.",
-    "commenting_as": "أنت تعلّق باستخدام حسابك على {provider}.",
-    "log_out": "تسجيل الخروج",
-    "change": "تغيير",
-    "mastodon_instance": "خادم Mastodon الخاص بك",
-    "continue": "متابعة",
-    "sign_in_waiting": "أكمل تسجيل الدخول في النافذة التي فُتحت.",
-    "sign_in_closed": "أُغلقت نافذة تسجيل الدخول قبل اكتماله.",
-    "sign_in_expired": "استغرق تسجيل الدخول وقتًا طويلًا؛ حاول مجددًا.",
-    "via": "عبر {provider}",
-    "awaiting_moderation": "تعليقك بانتظار المراجعة.",
-    "comment_posted": "نُشر تعليقك.",
-    "enter_comment": "اكتب تعليقك هنا...",
-    "pinned": "مثبَّت",
-    "own_data": "تعليقاتك: تنزيلها أو محوها",
-    "own_data_guest": (
-        "احصل عبر البريد الإلكتروني على رابط لتنزيل أو محو كل تعليق كُتب بعنوان بريدك."
-    ),
-    "own_data_signed_in": "نزّل أو امحُ كل تعليق كُتب بحسابك.",
-    "email_me_link": "أرسل لي رابطًا",
-    "data_link_sent": "إن كانت هناك تعليقات كُتبت بهذا العنوان، فالرابط في طريقه إليه.",
-    "download_mine": "تنزيل تعليقاتي",
-    "erase_mine": "محو تعليقاتي",
-    "erase_confirm": "أتريد محو كل تعليق كتبته بهذا الحساب، والحساب نفسه؟ لا يمكن التراجع عن ذلك.",
-    "erased": "مُحيت تعليقاتك.",
-    "comments_closed": "التعليقات مغلقة.",
-    "leave_empty": "اترك هذا الحقل فارغًا",
-    "sign_in_email": "رابط عبر البريد الإلكتروني",
-    "comments_feed": "خلاصة التعليقات (Atom)",
+_CATALOGS: dict[str, tuple[Mapping[str, Message], Callable[[int], str]]] = {
+    "en": (EN, _plural_one_other),
+    "de": (DE, _plural_one_other),
+    "ru": (RU, _plural_russian),
+    "fr": (fr.CATALOG, _plural_one_is_zero_or_one),
+    "es": (es.CATALOG, _plural_one_many_other),
+    "pt": (pt.CATALOG, _plural_one_is_zero_or_one),
+    "it": (it.CATALOG, _plural_one_many_other),
+    "pl": (pl.CATALOG, _plural_polish),
+    "uk": (uk.CATALOG, _plural_russian),
+    "tr": (tr.CATALOG, _plural_one_other),
+    "ja": (ja.CATALOG, _plural_only_other),
+    "zh": (zh.CATALOG, _plural_only_other),
+    "ar": (ar.CATALOG, _plural_arabic),
 }
+RIGHT_TO_LEFT = frozenset({"ar"})
+LANGUAGES = tuple(_CATALOGS)
 
-# Dates as WordPress shows them ("March 3, 2025 at 10:12 am"), in each language's own way.
+# Dates as WordPress shows them ("March 3, 2025 at 10:12 am"), in each language's own way; a
+# language without a table here gets the numeric form.
 _MONTHS = {
     "en": ("January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December"),
     "de": ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September",
            "Oktober", "November", "Dezember"),
-    "ar": ("يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو", "يوليو", "أغسطس", "سبتمبر",
-           "أكتوبر", "نوفمبر", "ديسمبر"),
     "ru": ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа",
            "сентября", "октября", "ноября", "декабря"),
+    "ar": ("يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو", "يوليو", "أغسطس", "سبتمبر",
+           "أكتوبر", "نوفمبر", "ديسمبر"),
+    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
+           "octobre", "novembre", "décembre"),
+    "es": ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
+           "septiembre", "octubre", "noviembre", "diciembre"),
+    "it": ("gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto",
+           "settembre", "ottobre", "novembre", "dicembre"),
+    "pt": ("janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho", "agosto",
+           "setembro", "outubro", "novembro", "dezembro"),
+    "pl": ("stycznia", "lutego", "marca", "kwietnia", "maja", "czerwca", "lipca", "sierpnia",
+           "września", "października", "listopada", "grudnia"),
+    "uk": ("січня", "лютого", "березня", "квітня", "травня", "червня", "липня", "серпня",
+           "вересня", "жовтня", "листопада", "грудня"),
+    "tr": ("Ocak", "Şubat", "Mart", "Nisan", "Mayıs", "Haziran", "Temmuz", "Ağustos", "Eylül",
+           "Ekim", "Kasım", "Aralık"),
 }  # fmt: skip
 _DATE_FORMATS = {
     "en": "{month} {day}, {year} at {hour12}:{minute:02d} {ampm}",
     "de": "{day}. {month} {year} um {hour:02d}:{minute:02d}",
     "ru": "{day} {month} {year} в {hour:02d}:{minute:02d}",
     "ar": "{day} {month} {year} في {hour:02d}:{minute:02d}",
+    "fr": "{day} {month} {year} à {hour:02d}:{minute:02d}",
+    "es": "{day} de {month} de {year} a las {hour:02d}:{minute:02d}",
+    "it": "{day} {month} {year} alle {hour:02d}:{minute:02d}",
+    "pt": "{day} de {month} de {year} às {hour:02d}:{minute:02d}",
+    "pl": "{day} {month} {year} o {hour:02d}:{minute:02d}",
+    "uk": "{day} {month} {year} о {hour:02d}:{minute:02d}",
+    "tr": "{day} {month} {year} {hour:02d}:{minute:02d}",
+    "ja": "{year}年{month_number}月{day}日 {hour:02d}:{minute:02d}",
+    "zh": "{year}年{month_number}月{day}日 {hour:02d}:{minute:02d}",
 }
-
-_CATALOGS: dict[str, tuple[dict[str, Message], Callable[[int], str]]] = {
-    "en": (EN, _plural_one_other),
-    "de": (DE, _plural_one_other),
-    "ru": (RU, _plural_russian),
-    "ar": (AR, _plural_arabic),
-}
-LANGUAGES = tuple(_CATALOGS)
-RIGHT_TO_LEFT = frozenset({"ar"})
 
 
 def choose_language(requested: str | None) -> str:
@@ -482,9 +437,11 @@ class Translator:
     def date(self, moment: datetime) -> str:
         """`moment` as WordPress writes dates, in this language (the frame's script shows
         it again in the reader's own time zone)."""
+        months = _MONTHS.get(self.language)
         return _DATE_FORMATS[self.language].format(
-            month=_MONTHS[self.language][moment.month - 1], day=moment.day, year=moment.year,
-            hour=moment.hour, hour12=(moment.hour - 1) % 12 + 1, minute=moment.minute,
+            month=months[moment.month - 1] if months else "", month_number=moment.month,
+            day=moment.day, year=moment.year, hour=moment.hour,
+            hour12=(moment.hour - 1) % 12 + 1, minute=moment.minute,
             ampm="am" if moment.hour < 12 else "pm",
         )  # fmt: skip
 

@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from widget.comments import page_ref
 from widget.live import Listener, Missed
+from widget.moderation.screening import new_form_token
 from widget.sites import get_site
 from widget.storage import ThreadEvent
 
@@ -54,6 +55,8 @@ async def thread_events(request: Request) -> Response:
         context.events.unsubscribe(listener)
         raise
 
+    token = new_form_token(context.signer, page)
+
     async def watch_disconnect() -> None:
         # Notice at once when the reader goes (not only at the next heartbeat's write), so
         # that its place counts against the limits no longer than it has to.
@@ -65,7 +68,8 @@ async def thread_events(request: Request) -> Response:
         watcher = asyncio.create_task(watch_disconnect())
         try:
             yield f"retry: {RETRY_MS}\n\n"
-            yield _message("hello", {"version": head.version if head else 0})
+            # With a form token of this reader's own: the document's is shared (it is cached).
+            yield _message("hello", {"version": head.version if head else 0, "form_token": token})
             async for message in _forward(listener):
                 yield message
         finally:

@@ -141,7 +141,7 @@ class RequestLog:
         return None
 
     def _log(self, scope: Scope, status: int, started: float, request_id: str) -> None:
-        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        duration_ms = (time.perf_counter() - started) * 1000
         path = scope.get("raw_path") or scope["path"].encode()
         target = loggable_target(path, scope["query_string"])
         log_request(

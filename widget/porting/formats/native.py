@@ -25,6 +25,7 @@ from widget.porting.items import (
     safe_avatar,
     safe_website,
 )
+from widget.porting.origins import checked_origin, origin_of
 from widget.storage import ImportedComment, ImportedLike, ImportedThread, PageRef, Profile
 
 __all__ = ["FORMAT", "VERSION", "NativeWriter", "read"]
@@ -50,11 +51,12 @@ class NativeWriter:
                 "origins": context.origins.get(site["id"], []), "settings": site["settings"],
             })  # fmt: skip
         for thread in context.threads.values():
+            origin = origin_of(thread)
             yield _line({
                 "type": "thread", "site": thread["site_id"], "page": thread["page_id"],
                 "url": thread["url"], "title": thread["title"], "closed": thread["closed"],
                 "created_at": utc_text(thread["created_at"]),
-            })  # fmt: skip
+            } | ({"origin": origin} if origin else {}))  # fmt: skip
         for user in context.users.values():
             yield _line({
                 "type": "user", "key": _user_key(user), "provider": user["provider"],
@@ -137,7 +139,9 @@ def _record(
         if kind == "thread":
             pages[record["page"]] = (record.get("url", ""), record.get("title", ""))
             page = PageRef(site_id, str(record["page"]), *pages[record["page"]])
-            return ImportedThread(page, parse_iso(record["created_at"]), bool(record["closed"]))
+            origin = checked_origin(record["origin"]) if "origin" in record else ""
+            return ImportedThread(page, parse_iso(record["created_at"]), bool(record["closed"]),
+                                  origin)  # fmt: skip
         elif kind == "user":
             users[record["key"]] = Profile(
                 record["provider"], record["subject"], record["name"], record.get("email", ""),

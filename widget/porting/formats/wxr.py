@@ -10,18 +10,33 @@
 
 Jetpack's comment form records how the commenter signed in (hc_post_as: facebook, twitter,
 wordpress, …) and their avatar (hc_avatar): kept as the comment's provider and avatar.
+
+Each item's post (id, title, dates, type, slug, status, guid) and the blog's offsets from UTC
+its comments show are kept as the thread's origin (origins.py), so that the export goes back
+into that blog (see WxrWriter). Disqus's import format is WXR too: its items' thread
+identifiers are kept the same way.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
-from widget.porting.export_context import ExportContext, Row, comment_key
-from widget.porting.formats.xml import children, local, text_of
+from widget.porting.export_context import ExportContext, Row, comment_key, utc_text
+from widget.porting.formats.xml import (
+    cdata,
+    child,
+    children,
+    exact_text_of,
+    local,
+    text_of,
+    wall_clock,
+)
 from widget.porting.items import (
     IN_PROCESS,
     BadFile,
@@ -34,7 +49,10 @@ from widget.porting.items import (
     safe_avatar,
     safe_website,
 )
-from widget.storage import CommentStatus, ImportedComment, PageRef
+from widget.porting.origins import LocalTimes, Offsets, origin_json, origin_of
+from widget.sites import zone_named
+from widget.storage import CommentStatus, ImportedComment, ImportedThread, PageRef
+from widget.urls import split_url
 
 __all__ = ["WxrWriter", "read"]
 
@@ -75,9 +93,46 @@ def _item(item: Element, site_id: str, bodies: Bodies) -> Iterator[Item]:
     except ValueError:  # a post date that is no date: no offset to go by
         local_post = gmt_post = None
     offset = (local_post - gmt_post) if local_post and gmt_post else timedelta(0)
-    for element in item:
-        if local(element.tag) == "comment":
-            yield _comment(element, page, offset, bodies)
+    points = [(gmt_post.replace(tzinfo=UTC), _minutes(offset))] if local_post and gmt_post else []
+    comments = [element for element in item if local(element.tag) == "comment"]
+    created: list[datetime] = []
+    for element in comments:
+        found = _comment(element, page, offset, bodies)
+        if isinstance(found, ImportedComment):
+            created.append(found.created_at)
+            local_time = _wp_time(text_of(element, "comment_date"))
+            if local_time is not None:
+                points.append((found.created_at, _minutes(local_time - _naive(found.created_at))))
+        yield found
+    if created:  # the thread, as created by its first comment, with the post's identity
+        origin = origin_json(_origin(item, Offsets(points), gmt_post))
+        yield ImportedThread(page, min(created), origin=origin)
+
+
+def _minutes(offset: timedelta) -> int:
+    return round(offset.total_seconds() / 60)
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _origin(item: Element, offsets: Offsets, created: datetime | None) -> dict[str, dict[str, Any]]:
+    origin: dict[str, dict[str, Any]] = {}
+    if text_of(item, "post_id"):  # a WordPress post (Disqus's import format has no post ids)
+        origin["wordpress"] = {
+            name: exact_text_of(item, name) for name in (
+                "post_id", "title", "link", "guid", "post_date", "post_date_gmt", "post_type",
+                "post_name", "status",
+            )
+        } | offsets.as_entry()  # fmt: skip
+    if child(item, "thread_identifier") is not None:  # Disqus's import format, ours included
+        origin["disqus"] = {
+            "identifier": exact_text_of(item, "thread_identifier"), "link": text_of(item, "link"),
+            "title": exact_text_of(item, "title"),
+            "created_at": utc_text(created.replace(tzinfo=UTC)) if created else "",
+        }  # fmt: skip
+    return origin
 
 
 def _comment(element: Element, page: PageRef, offset: timedelta, bodies: Bodies) -> Item:
@@ -139,6 +194,14 @@ xmlns:wp="http://wordpress.org/export/1.2/">
 <channel>
 """
 WP_STATUS = {"approved": "1", "pending": "0", "spam": "spam", "deleted": "trash"}
+# Comments that did not come from a thread's WordPress post are numbered from here in its item,
+# so that their numbers cannot be the post's own comment ids (which the file keeps, see _Post).
+BORN_HERE_NUMBERS = 10**12
+BORN_HERE_NOTE = (
+    "<!-- This thread began on widget: no WordPress post is behind it. WordPress's importer"
+    " matches posts by title and post_date, so the first import makes it a draft of that title"
+    " and date, and later imports find that draft. -->\n"
+)
 
 
 def _tag(name: str, value: object) -> str:
@@ -146,19 +209,46 @@ def _tag(name: str, value: object) -> str:
 
 
 def _wp_date(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return wall_clock(moment.astimezone(UTC))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Post:
+    """The item being written: whether its thread came from a WordPress post, and the blog's
+    offsets its import saw."""
+
+    from_wordpress: bool
+    offsets: Offsets
+    times: LocalTimes
+
+    def number(self, import_key: str | None, comment_id: int) -> int:
+        """A comment's wp:comment_id. A comment that came from this very post keeps the id it
+        had there: WordPress's importer skips comments it already has, and a new reply then
+        names its parent by that id, which is the parent's id in that blog."""
+        if self.from_wordpress:
+            number = (import_key or "").removeprefix("wordpress:")
+            if import_key and number != import_key and number.isdigit():
+                return int(number)
+            return BORN_HERE_NUMBERS + comment_id
+        return comment_id
 
 
 class WxrWriter:
     """Items (one per thread) with their comments. Comments arrive ordered by thread, so each
-    item is written whole as its comments pass; threads without comments come last."""
+    item is written whole as its comments pass; threads without comments come last.
+
+    A thread imported from WordPress is written as the post it was (id, title, dates, type,
+    slug and status, exactly), so WordPress's importer finds that post again; the comments'
+    local dates are the blog's (see origins.LocalTimes)."""
 
     media_type = "application/rss+xml"
     extension = "xml"
 
     def __init__(self) -> None:
         self.open_thread: int | None = None
+        self.post: _Post | None = None
         self.written: set[int] = set()
+        self.times: dict[str, LocalTimes] = {}
 
     def head(self, context: ExportContext) -> Iterator[str]:
         yield HEAD
@@ -167,15 +257,35 @@ class WxrWriter:
         yield _tag("title", site["name"]) + _tag("link", origin) + "\n"
         yield _tag("wp:wxr_version", "1.2") + _tag("wp:base_site_url", origin)
         yield _tag("wp:base_blog_url", origin) + "\n"
+        for each in context.sites:
+            zone = zone_named(str(each["settings"].get("timezone", "")))
+            threads = [t for t in context.threads.values() if t["site_id"] == each["id"]]
+            self.times[each["id"]] = LocalTimes(zone, threads)
 
     def _item_start(self, thread: Row) -> str:
-        date = _wp_date(thread["created_at"])
+        wordpress = origin_of(thread).get("wordpress")
+        times = self.times.get(thread["site_id"]) or LocalTimes(None, ())
+        self.post = _Post(wordpress is not None, Offsets.of(wordpress or {}), times)
+        if wordpress is not None:
+            post, note = wordpress, ""
+        else:
+            created = thread["created_at"]
+            post = {
+                "post_id": "0", "title": thread["title"] or thread["url"] or thread["page_id"],
+                "link": thread["url"], "post_name": _slug(thread["url"] or thread["page_id"]),
+                "post_date": wall_clock(times.local(created, self.post.offsets)),
+                "post_date_gmt": _wp_date(created), "status": "draft", "post_type": "post",
+            }  # fmt: skip
+            note = BORN_HERE_NOTE
         return (
-            "<item>" + _tag("title", thread["title"]) + _tag("link", thread["url"])
-            + _tag("wp:post_id", thread["id"]) + _tag("wp:post_date", date)
-            + _tag("wp:post_date_gmt", date) + _tag("wp:post_name", thread["page_id"])
-            + _tag("wp:status", "publish") + _tag("wp:post_type", "post")
-            + _tag("wp:comment_status", "closed" if thread["closed"] else "open") + "\n"
+            "<item>" + note + "<title>" + cdata(post.get("title", "")) + "</title>"
+            + _tag("link", post.get("link", "")) + _tag("wp:post_id", post.get("post_id", "0"))
+            + "<wp:post_date>" + cdata(post.get("post_date", "")) + "</wp:post_date>"
+            + "<wp:post_date_gmt>" + cdata(post.get("post_date_gmt", "")) + "</wp:post_date_gmt>"
+            + _tag("wp:comment_status", "closed" if thread["closed"] else "open")
+            + "<wp:post_name>" + cdata(post.get("post_name", "")) + "</wp:post_name>"
+            + _tag("wp:status", post.get("status", "publish"))
+            + _tag("wp:post_type", post.get("post_type", "post")) + "\n"
         )  # fmt: skip
 
     def comments(self, context: ExportContext, rows: Iterable[Row]) -> Iterator[str]:
@@ -186,19 +296,23 @@ class WxrWriter:
                 self.open_thread = c["thread_id"]
                 self.written.add(c["thread_id"])
                 yield self._item_start(context.threads[c["thread_id"]])
-            date = _wp_date(c["created_at"])
+            post = self.post
+            assert post is not None  # set by _item_start
+            parent = post.number(c["parent_import_key"], c["parent_id"]) if c["parent_id"] else 0
+            local_date = post.times.local(c["created_at"], post.offsets)
+            number = post.number(c["import_key"], c["id"])
             yield (
-                "<wp:comment>" + _tag("wp:comment_id", c["id"])
-                + _tag("wp:comment_author", c["author_name"])
+                f"<wp:comment><wp:comment_id>{number}</wp:comment_id>"
+                + "<wp:comment_author>" + cdata(c["author_name"]) + "</wp:comment_author>"
                 + _tag("wp:comment_author_email", c["author_email"])
                 + _tag("wp:comment_author_url", c["author_url"])
                 + _tag("wp:comment_author_IP", c["remote_ip"])
-                + _tag("wp:comment_date", date) + _tag("wp:comment_date_gmt", date)
-                + _tag("wp:comment_content", c["body_html"])
-                + _tag("wp:comment_approved", WP_STATUS[c["status"]])
-                + _tag("wp:comment_type", "comment")
-                + _tag("wp:comment_parent", c["parent_id"] or 0)
-                + _tag("wp:comment_user_id", 0)
+                + _tag("wp:comment_date", wall_clock(local_date))
+                + _tag("wp:comment_date_gmt", _wp_date(c["created_at"]))
+                + "<wp:comment_content>" + cdata(c["body_html"]) + "</wp:comment_content>"
+                + f"<wp:comment_approved>{WP_STATUS[c['status']]}</wp:comment_approved>"
+                + f"<wp:comment_type>comment</wp:comment_type><wp:comment_parent>{parent}"
+                + "</wp:comment_parent><wp:comment_user_id>0</wp:comment_user_id>"
                 + _meta_tags(c) + "</wp:comment>\n"
             )  # fmt: skip
 
@@ -212,6 +326,14 @@ class WxrWriter:
             if thread_id not in self.written:
                 yield self._item_start(thread) + "</item>\n"
         yield "</channel>\n</rss>\n"
+
+
+def _slug(address: str) -> str:
+    """A born-here thread's post_name: the last part of its page's path ('hello' for
+    https://blog.example/2024/hello/), as WordPress's permalinks have it."""
+    parts = split_url(address) if "://" in address else None
+    path = parts.path if parts is not None else address
+    return path.rstrip("/").rpartition("/")[2][:200]
 
 
 def _meta_tags(c: Row) -> str:
