@@ -30,6 +30,7 @@ from widget.app import create_app
 from widget.cli import main
 from widget.config import Settings
 from widget.sites import add_site
+from widget.storage import Storage, storage_for_url
 
 POSTGRES_URL = os.environ.get("WIDGET_TEST_POSTGRES_URL", "")
 # Every test that takes `database_url` runs on each backend: SQLite always, PostgreSQL when
@@ -52,6 +53,16 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     finally:
         await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await conn.close()
+
+
+@pytest.fixture
+async def storage(database_url: str) -> AsyncIterator[Storage]:
+    """The storage tests' database, opened, with the site "blog" ("The blog", at BLOG)."""
+    backend = storage_for_url(database_url)
+    await backend.open()
+    await backend.add_site("blog", "The blog", [BLOG], {})
+    yield backend
+    await backend.close()
 
 
 @pytest.fixture(scope="session")

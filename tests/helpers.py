@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import html
@@ -15,23 +16,33 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import asyncpg
 import httpx
 from starlette.applications import Starlette
 
+from widget.app import create_app
 from widget.auth.tokens import TokenSigner
 from widget.config import Settings, load_settings
 from widget.moderation.screening import new_form_token
-from widget.storage import PageRef
+from widget.notify.outbox import Outbox
+from widget.records import PageRef
+from widget.sites import add_site
+from widget.storage.migrations import migrations
 
+# Where things are, whichever folder a test module sits in.
+REPO = Path(__file__).resolve().parent.parent
+IMPORT_FIXTURES = REPO / "tests" / "fixtures" / "import"
 PUBLIC_URL = "http://comments.localhost:8000"
 SECRET = "test-secret-key"
 QUICK = {"min_seconds_to_post": 0}  # site settings for tests that post at once
 OWN_ORIGIN = {"Origin": PUBLIC_URL}
 BLOG = "https://blog.example"
 PAGE = {"site": "blog", "page": "/hello/", "url": f"{BLOG}/hello/", "title": "Hello world"}
+# The iframe's query for PAGE (the site is in the path).
+EMBED = {key: value for key, value in PAGE.items() if key != "site"}
 # The tests' OpenID provider, Akismet and webhook receivers listen on loopback, as an operator's
 # own would on a private network, so the tests' server may reach it; the tests of that guard
-# (tests/test_outbound.py) choose their own networks.
+# (tests/http/test_outbound.py) choose their own networks.
 LOOPBACK = "127.0.0.0/8,::1"
 # argon2 at the least it takes (32 KiB, one pass) instead of 64 MiB and three: the tests of
 # admin accounts check passwords by the hundred, and the cost itself is a setting like any other.
@@ -146,7 +157,6 @@ def provider_url(popup_page: httpx.Response) -> str:
 @contextlib.asynccontextmanager
 async def running_app(settings: Settings) -> AsyncIterator[Starlette]:
     """An app with its lifespan entered and the test blog added (posting at once allowed)."""
-    from widget.app import create_app
     from widget.sites import add_site
 
     app = create_app(settings)
@@ -162,3 +172,105 @@ def stored_comments(database: Path) -> dict[int, str]:
         return dict(conn.execute("SELECT id, body_source FROM comments").fetchall())
     finally:
         conn.close()
+
+
+async def open_form(client: httpx.AsyncClient, **params: str) -> dict[str, str]:
+    """What a browser without JavaScript would send back from the document's form."""
+    response = await client.get("/embed/blog/thread", params={**EMBED, **params})
+    assert response.status_code == 200
+    return hidden_inputs(response.text)
+
+
+async def settle(app: Starlette) -> None:
+    """Let the outbox finish what is queued (the tests' stand-in for "a moment later")."""
+    outbox: Outbox = app.state.widget.outbox
+    for _ in range(100):
+        if (await app.state.widget.storage.outbox_counts())["queued"] == 0:
+            return
+        outbox.wake()
+        await asyncio.sleep(0.02)
+    raise AssertionError("the outbox did not empty")
+
+
+async def _outbox_rows(storage: Any) -> list[dict[str, Any]]:
+    rows = []
+    async for batch in storage.dump():
+        if batch.table == "outbox":
+            columns = ("id", "kind", "payload", "attempts", "due_at", "locked_until",
+                       "last_error", "created_at", "failed_at")  # fmt: skip
+            rows += [dict(zip(columns, row, strict=True)) for row in batch.rows]
+    return rows
+
+
+DATA_REQUEST = "/embed/blog/data-request"
+
+
+async def ask_for_link(client: httpx.AsyncClient, address: str) -> httpx.Response:
+    return await client.post(DATA_REQUEST, data={**EMBED, "email": address}, headers=OWN_ORIGIN)
+
+
+async def held(client: httpx.AsyncClient, app: Starlette, **fields: Any) -> tuple[str, str]:
+    """Post a comment that should not be published, and say what became of it."""
+    body = comment_body(**fields)
+    thread = {**PAGE, "page": body["page"], "url": body["url"]}
+    before = (await client.get("/api/v1/threads", params=thread)).json().get("count", 0)
+    response = await client.post("/api/v1/comments", json=body, headers=OWN_ORIGIN)
+    assert response.status_code == 201, response.text
+    data = response.json()
+    assert data["held"] is True
+    assert data["count"] == before  # the thread did not change
+    assert "awaiting moderation" in data["html"]  # the author is told, the same for spam
+    assert body["body"] not in await fragment(client)
+    return await status_of(app, data["comment"]["id"])
+
+
+@contextlib.asynccontextmanager
+async def client_of(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with app.router.lifespan_context(app):
+        await add_site(app.state.widget.storage, "blog", [BLOG], "The blog", QUICK)
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
+            yield client
+
+
+async def _schema_before(database_url: str, number: int, rows: str) -> None:
+    """The database as the migrations before `number` left it, with `rows` in it."""
+    before = [m for m in migrations("postgres" if "postgres" in database_url else "sqlite")]
+    before = [(n, name, sql) for n, name, sql in before if n < number]
+    if database_url.startswith("sqlite:///"):
+        conn = sqlite3.connect(database_url.removeprefix("sqlite:///"))
+        conn.execute(
+            "CREATE TABLE schema_migrations"
+            " (number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+        )
+        for n, name, sql in before:
+            conn.executescript(sql)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, ?, 0)", (n, name))
+        conn.executescript(rows.format(now="1700000000.0", later="4000000000.0"))
+        conn.commit()
+        conn.close()
+        return
+    pg = await asyncpg.connect(database_url)
+    try:
+        await pg.execute(
+            "CREATE TABLE schema_migrations"
+            " (number integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)"
+        )
+        for n, name, sql in before:
+            await pg.execute(sql)
+            await pg.execute("INSERT INTO schema_migrations VALUES ($1, $2, now())", n, name)
+        await pg.execute(rows.format(now="now()", later="now() + interval '1 day'"))
+    finally:
+        await pg.close()
+
+
+async def status_of(app: Starlette, comment_id: int) -> tuple[str, str]:
+    comment = await app.state.widget.storage.get_comment(comment_id)
+    assert comment is not None
+    return comment.status, comment.held_because
+
+
+async def fragment(client: httpx.AsyncClient) -> str:
+    response = await client.get("/embed/blog/thread/fragment", params=EMBED)
+    assert response.status_code == 200
+    return response.text

@@ -10,9 +10,10 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import httpx
 from aiosmtpd.controller import Controller
 
-from tests.helpers import PUBLIC_URL, make_settings
+from tests.helpers import OWN_ORIGIN, PUBLIC_URL, make_settings, posted
 from tests.servers import free_port
 from widget.config import Settings
 
@@ -70,3 +71,28 @@ def link_in(message: EmailMessage, path: str, public_url: str = PUBLIC_URL) -> s
     match = re.search(rf"{re.escape(public_url + path)}\?token=[\w.\-]+", body_of(message))
     assert match is not None, body_of(message)
     return match.group(0)
+
+
+async def subscribe(
+    client: httpx.AsyncClient, inbox: Inbox, address: str, scope: str, **fields: Any
+) -> dict[str, Any]:
+    """Post with "notify me", follow the confirmation email, choose `scope`."""
+    before = len(inbox.to(address))
+    data = await posted(client, email=address, notify=True, **fields)
+    for _ in range(250):
+        if len(inbox.to(address)) > before:
+            break
+        await asyncio.sleep(0.02)
+    (confirmation,) = inbox.to(address)[before:]
+    assert confirmation["Subject"] == "Confirm: follow the comments on “Hello world”"
+    link = link_in(confirmation, "/notify/confirm")
+    page = await client.get(link)
+    assert page.status_code == 200
+    assert 'value="replies" checked' in page.text  # GET changes nothing; the button does
+    token = link.split("token=")[1]
+    done = await client.post(
+        "/notify/confirm", data={"token": token, "scope": scope}, headers=OWN_ORIGIN
+    )
+    assert done.status_code == 200
+    assert "Confirmed" in done.text
+    return data

@@ -4,12 +4,12 @@ its default, and every page the README links to exists."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
+from tests.helpers import REPO
 from widget.config import SETTINGS
 from widget.sites import SITE_SETTINGS
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = REPO / "docs"
 README = DOCS.parent / "README.md"
 
 

@@ -8,12 +8,13 @@ import inspect
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.helpers import REPO
 from widget.storage import Storage
 
-PACKAGE = Path(__file__).resolve().parent.parent / "widget"
+PACKAGE = REPO / "widget"
 # What reads: everything else a Storage does changes state.
 READ_PREFIXES = ("get_", "list_", "count_", "check_", "author_", "thread_", "outbox_")
-READS = {"open", "close", "export", "dump", "on_event"}
+READS = {"open", "close", "export", "dump", "on_event", "gauges"}
 # The only modules outside widget/views that may know of HTTP: the factory, which mounts the
 # views, and the sign-in, whose OAuth client (authlib's Starlette integration) keeps its
 # flow state in the request's session.
@@ -87,5 +88,17 @@ def test_views_change_state_only_through_the_domain() -> None:
         (name, *call)
         for name, tree in _modules(PACKAGE / "views")
         for call in _storage_write_calls(tree, writes)
+    ]
+    assert found == []
+
+
+def test_no_test_module_imports_another() -> None:
+    """What tests share lives in helper modules (tests/helpers.py, admins.py, …), not in a test."""
+    found = [
+        (path.relative_to(REPO).as_posix(), module)
+        for path in sorted((REPO / "tests").rglob("*.py"))
+        if "node_modules" not in path.parts
+        for module in _imported(ast.parse(path.read_text(), str(path)))
+        if module.startswith("tests.") and module.rsplit(".", 1)[-1].startswith("test_")
     ]
     assert found == []

@@ -17,10 +17,7 @@ from widget.email_address import NotAnEmailAddress, check_email_address
 from widget.errors import BadRequest, Forbidden, Invalid, NotFound, ServiceUnavailable
 from widget.moderation import screening
 from widget.moderation.akismet import Akismet
-from widget.render_workers import RenderWorkers, TooComplex, WorkersUnavailable
-from widget.rendering import render_markdown
-from widget.sites import SiteSettings, settings_of
-from widget.storage import (
+from widget.records import (
     POST_LIKE,
     Comment,
     GuestLikeLimit,
@@ -29,10 +26,14 @@ from widget.storage import (
     RateLimit,
     SingleUse,
     Site,
-    Storage,
     ThreadHead,
     User,
 )
+from widget.refusals import worded
+from widget.render_workers import RenderWorkers, TooComplex, WorkersUnavailable
+from widget.rendering import render_markdown
+from widget.sites import SiteSettings, settings_of
+from widget.storage import Storage
 from widget.urls import is_host_name, origin_of, page_id_of, split_url
 
 __all__ = [
@@ -424,7 +425,8 @@ async def post_comment(
         form_token=form_token,
         **author,  # type: ignore[arg-type]
     )
-    comment, head = await storage.add_comment(new, None)  # the limits are counted already
+    with worded():
+        comment, head = await storage.add_comment(new, None)  # the limits are counted already
     return PostedComment(comment, head, signer.sign(Purpose.EDIT, {"c": comment.id}))
 
 
@@ -531,14 +533,15 @@ async def edit_comment(
     comment = await _editable_comment(storage, signer, comment_id, token, now, user)
     await _take_rate_limits(storage, rate_limit, now)
     body_html = await render_body(renderer, form.body)
-    return await storage.edit_comment(
-        comment.id,
-        body_source=form.body,
-        body_html=body_html,
-        author_name=form.name if form.name is not None else comment.author_name,
-        author_url=form.website if form.website is not None else comment.author_url,
-        edited_at=now,
-    )
+    with worded():
+        return await storage.edit_comment(
+            comment.id,
+            body_source=form.body,
+            body_html=body_html,
+            author_name=form.name if form.name is not None else comment.author_name,
+            author_url=form.website if form.website is not None else comment.author_url,
+            edited_at=now,
+        )
 
 
 async def delete_comment(
@@ -553,7 +556,8 @@ async def delete_comment(
     placeholder."""
     now = now or datetime.now(UTC)
     comment = await _editable_comment(storage, signer, comment_id, token, now, user)
-    return await storage.delete_comment(comment.id)
+    with worded():
+        return await storage.delete_comment(comment.id)
 
 
 # -- likes and the viewer's own state --------------------------------------------------------
@@ -590,10 +594,11 @@ async def set_like(
     use. A voter id costs nothing to drop, so guests' likes also count against their network
     (`guest_limit`): a few per comment, however many voter ids it sends."""
     voter = _user_voter(user) or _voter_id(signer, voter_token) or secrets.token_urlsafe(16)
-    count, head = await storage.set_like(
-        page, POST_LIKE if comment_id is None else comment_id, voter, liked, rate_limit,
-        now or datetime.now(UTC), guest_limit if user is None else None,
-    )  # fmt: skip
+    with worded():
+        count, head = await storage.set_like(
+            page, POST_LIKE if comment_id is None else comment_id, voter, liked, rate_limit,
+            now or datetime.now(UTC), guest_limit if user is None else None,
+        )  # fmt: skip
     return LikeResult(liked, count, signer.sign(Purpose.VOTER, voter), head)
 
 

@@ -5,8 +5,7 @@ is served by widget/views/demo.py."""
 from __future__ import annotations
 
 from widget.config import Settings
-from widget.errors import Conflict
-from widget.storage import Storage
+from widget.storage import Refused, Storage
 
 __all__ = ["DEMO_HOST", "DEMO_SITE", "demo_origin", "ensure_demo_site"]
 
@@ -31,7 +30,7 @@ async def ensure_demo_site(storage: Storage, settings: Settings) -> None:
         try:
             await storage.add_site(DEMO_SITE, "The demo blog", [origin], {})
             return
-        except Conflict:  # another instance made it in the meantime
+        except Refused:  # another instance made it in the meantime
             site = await storage.get_site(DEMO_SITE)
             assert site is not None
     if origin not in site.origins:

@@ -13,7 +13,8 @@ from datetime import datetime
 from urllib.parse import quote
 from xml.etree import ElementTree
 
-from widget.storage import PageRef, QueueItem, QueueQuery, Site, Storage
+from widget.records import PageRef, QueueItem, QueueQuery, Site
+from widget.storage import Storage
 
 __all__ = ["FEED_ENTRIES", "Feed", "atom", "site_feed", "thread_feed"]
 

@@ -16,7 +16,7 @@ import dataclasses
 from collections import defaultdict
 
 from widget.errors import ClientError
-from widget.storage import ThreadEvent
+from widget.records import ThreadEvent
 
 __all__ = ["MISSED", "EventHub", "Listener", "Missed", "TooManyListeners"]
 

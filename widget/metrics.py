@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.process_collector import ProcessCollector
 
 from widget.errors import ClientError
+from widget.storage.base import DatabaseGauges
 
 __all__ = ["Metrics", "Posting"]
 
@@ -60,6 +61,18 @@ class Metrics:
             "widget_outbox_jobs", "Emails and webhook calls waiting (queued) or given up (failed)",
             ["state"], registry=self.registry,
         )  # fmt: skip
+        self.write_queue = Gauge(
+            "widget_database_write_queue", "SQLite: writes waiting for the one writer",
+            registry=self.registry,
+        )  # fmt: skip
+        self.connections = Gauge(
+            "widget_database_connections", "Database connections in use (busy) or idle: SQLite's"
+            " readers, PostgreSQL's pool", ["state"], registry=self.registry,
+        )  # fmt: skip
+        self.connections_max = Gauge(
+            "widget_database_connections_max", "The most database connections there can be",
+            registry=self.registry,
+        )  # fmt: skip
 
     @contextlib.contextmanager
     def posting(self) -> Iterator[Posting]:
@@ -73,9 +86,15 @@ class Metrics:
         if attempt.outcome:
             self.comments.labels(attempt.outcome).inc()
 
-    def exposition(self, live_readers: int, outbox: Mapping[str, int]) -> bytes:
+    def exposition(
+        self, live_readers: int, outbox: Mapping[str, int], database: DatabaseGauges
+    ) -> bytes:
         """The text a scraper reads, with the gauges read at scrape time."""
         self.live_readers.set(live_readers)
         for state, count in outbox.items():
             self.outbox.labels(state).set(count)
+        self.write_queue.set(database.write_queue)
+        self.connections.labels("idle").set(database.connections_idle)
+        self.connections.labels("busy").set(database.connections_busy)
+        self.connections_max.set(database.connections_max)
         return bytes(generate_latest(self.registry))

@@ -12,7 +12,8 @@ from typing import Any
 from widget.email_address import email_field
 from widget.errors import Invalid
 from widget.notify.plan import NotificationPlanner
-from widget.storage import QueueItem, RateLimit, Storage, User
+from widget.records import QueueItem, RateLimit, User
+from widget.storage import Storage
 
 __all__ = ["erase", "export", "export_filename", "send_link"]
 

@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from widget.email_address import NotAnEmailAddress, check_email_address
 from widget.errors import Invalid, NotFound
 from widget.outbound import AddressRefused, Outbound
-from widget.storage import Site, Storage
+from widget.records import Site
+from widget.refusals import worded
+from widget.storage import Storage
 from widget.urls import origin_of, split_url
 
 __all__ = [
@@ -326,7 +328,8 @@ async def add_site(
         raise Invalid("A site needs at least one origin allowed to embed it.")
     parsed = parse_site_settings(settings or {})
     await check_outbound_settings(parsed, outbound or Outbound())
-    return await storage.add_site(site_id, name.strip() or site_id, normalized, parsed)
+    with worded():
+        return await storage.add_site(site_id, name.strip() or site_id, normalized, parsed)
 
 
 async def get_site(storage: Storage, site_id: str) -> Site:
@@ -383,4 +386,5 @@ async def change_site_setting(
     await check_outbound_settings(parsed, outbound or Outbound())
     merged = dict(site.settings)
     merged.update(parsed)
-    return await storage.update_site(site_id, settings=merged)
+    with worded():
+        return await storage.update_site(site_id, settings=merged)

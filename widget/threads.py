@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from typing import Literal
 
 from widget.errors import BadRequest
+from widget.records import Comment, PageRef, PageWindow, ThreadHead
+from widget.refusals import worded
 from widget.sites import SiteSettings
-from widget.storage import Comment, PageRef, PageWindow, Storage, ThreadHead
+from widget.storage import Storage
 
 __all__ = ["CommentNode", "ThreadCursor", "ThreadView", "load_thread", "parse_cursor"]
 
@@ -87,7 +89,8 @@ async def load_thread(
             window = PageWindow("before", None, settings.page_size)
     else:
         window = PageWindow(cursor.direction, cursor.comment_id, settings.page_size)
-    current, rows = await storage.get_thread_page(head.id, window)
+    with worded():
+        current, rows = await storage.get_thread_page(head.id, window)
     pinned_ids = {comment.id for comment in rows.pinned}
     in_order = [comment for comment in rows.roots if comment.id not in pinned_ids]
     roots = _build_tree([*rows.pinned, *in_order], rows.replies, settings.max_depth)

@@ -12,9 +12,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import api_post, assert_accessible, blog_post
+from tests.browser.pages import PASSWORD, sign_in
 from tests.servers import HostPages, WidgetServer, widget_cli, widget_server
-
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
@@ -27,15 +26,6 @@ def moderated(blog: HostPages, tmp_path_factory: pytest.TempPathFactory) -> Iter
                stdin=PASSWORD + "\n")  # fmt: skip
     with widget_server(data_dir) as server:
         yield server
-
-
-def sign_in(page: Page, widget: WidgetServer) -> None:
-    page.goto(f"{widget.public_url}/admin/")
-    expect(page).to_have_url(f"{widget.public_url}/admin/login?next=%2Fadmin%2F")
-    page.get_by_label("Email").fill("boss@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("h1")).to_have_text("Dashboard")
 
 
 def test_bulk_moderation(page: Page, blog: HostPages, moderated: WidgetServer) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.browser.test_admin_in_browser import PASSWORD, sign_in
+from tests.browser.pages import PASSWORD, sign_in
 from tests.servers import HostPages, WidgetServer, widget_cli, widget_server
 
 

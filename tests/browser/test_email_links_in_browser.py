@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import api_post, blog_post
+from tests.browser.pages import wait_for_mail
 from tests.mail import Inbox, body_of
 from tests.servers import HostPages, WidgetServer, widget_cli, widget_server
 
@@ -41,22 +41,6 @@ def widget(
             "smtp_security": "none", "outbox_retry_s": "1"}  # fmt: skip
     with widget_server(data_dir, open_files=None, **mail) as server:
         yield server
-
-
-def wait_for_mail(
-    inbox: Inbox, to: str, subject_has: str, body_has: str = "", timeout_s: float = 15
-) -> EmailMessage:
-    """The newest mail to `to` whose subject (and text) hold these, once the outbox sent it."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = [
-            m for m in inbox.to(to)
-            if subject_has in str(m["Subject"]) and body_has in body_of(m)
-        ]  # fmt: skip
-        if found:
-            return found[-1]
-        time.sleep(0.1)
-    raise AssertionError(f"no mail to {to} about {subject_has!r}: {inbox.messages}")
 
 
 def links_in(message: EmailMessage, widget: WidgetServer, path: str) -> list[str]:

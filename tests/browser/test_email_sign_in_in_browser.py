@@ -11,8 +11,7 @@ import pytest
 from playwright.sync_api import Browser, FrameLocator, Page, expect
 
 from tests.browser.conftest import blog_post
-from tests.browser.test_email_links_in_browser import wait_for_mail
-from tests.browser.test_sign_in_in_browser import come_back
+from tests.browser.pages import come_back, wait_for_mail
 from tests.mail import Inbox, body_of
 from tests.servers import HostPages, WidgetServer, widget_cli, widget_server
 

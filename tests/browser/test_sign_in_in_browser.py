@@ -44,6 +44,7 @@ from tests.browser.conftest import (
     blog_post,
     frame_of,
 )
+from tests.browser.pages import come_back
 from tests.servers import HostPages, WidgetServer, free_port, widget_cli, widget_server
 
 FRAME = "#comments iframe"
@@ -358,14 +359,6 @@ def test_a_sign_in_started_by_someone_else_gives_nobody_a_session(
         context.close()
     assert login_codes_for(widget, challenge) == 0
     assert redeem_elsewhere(playwright, tmp_path, blog, widget, verifier) == 202
-
-
-def come_back(page: Page) -> None:
-    """What a person does back from the popup: the pointer moves over the comments."""
-    box = page.locator(FRAME).bounding_box()
-    assert box
-    page.mouse.move(box["x"] + 40, box["y"] + 40)
-    page.mouse.move(box["x"] + 80, box["y"] + 60)
 
 
 @contextlib.contextmanager

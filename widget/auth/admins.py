@@ -24,7 +24,8 @@ from widget.auth.tokens import BadToken, Purpose, TokenSigner, token_hash
 from widget.config import Settings
 from widget.email_address import email_field
 from widget.errors import Forbidden, Invalid
-from widget.storage import Admin, RateLimit, Storage
+from widget.records import Admin, RateLimit
+from widget.storage import Storage
 
 __all__ = [
     "ADMIN_COOKIE",

@@ -27,7 +27,8 @@ from widget.config import Settings
 from widget.email_address import email_field
 from widget.errors import BadRequest, Invalid, RateLimited
 from widget.notify.plan import NotificationPlanner
-from widget.storage import Profile, RateLimit, Storage
+from widget.records import Profile, RateLimit
+from widget.storage import Storage
 
 from .signin import LOGIN_CODE_TTL, SignInError, valid_challenge
 from .tokens import BadToken, Purpose, TokenSigner, token_hash

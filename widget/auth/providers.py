@@ -22,7 +22,7 @@ import httpx
 from widget.config import ConfigError
 from widget.email_address import NotAnEmailAddress, check_email_address
 from widget.errors import BadRequest
-from widget.storage import Profile
+from widget.records import Profile
 
 __all__ = [
     "BUILT_IN",

@@ -39,7 +39,8 @@ from widget.auth.tokens import token_hash
 from widget.config import Settings
 from widget.errors import BadRequest, NotFound
 from widget.outbound import AddressRefused, Outbound
-from widget.storage import Profile, RateLimit, Storage, User
+from widget.records import Profile, RateLimit, User
+from widget.storage import Storage
 
 from .providers import (
     HTTP_TIMEOUT_S,

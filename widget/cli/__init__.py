@@ -21,7 +21,8 @@ from widget.config import SETTINGS, ConfigError, Settings, load_settings
 from widget.errors import ClientError, SetupError
 
 if TYPE_CHECKING:
-    from widget.storage import Site, Storage
+    from widget.records import Site
+    from widget.storage import Storage
 
 __all__ = ["build_parser", "main"]
 
@@ -490,4 +491,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"widget: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        # What storage refused and the domain did not word (imported here: --help stays quick).
+        from widget.refusals import explain
+        from widget.storage import Refused
+
+        if not isinstance(exc, Refused):
+            raise
+        print(f"widget: {explain(exc).message}", file=sys.stderr)
+        return 1
     return result

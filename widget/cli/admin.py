@@ -12,7 +12,8 @@ from widget.config import Settings
 from widget.errors import ClientError
 
 if TYPE_CHECKING:
-    from widget.storage import Admin, Storage
+    from widget.records import Admin
+    from widget.storage import Storage
 
 __all__ = ["add_admin_commands"]
 

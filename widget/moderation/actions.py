@@ -14,17 +14,10 @@ from typing import Literal
 from widget import comments
 from widget.email_address import email_field
 from widget.errors import Invalid, NotFound
+from widget.records import Admin, Ban, Comment, CommentStatus, QueueItem, QueueQuery, ThreadHead
+from widget.refusals import worded
 from widget.render_workers import RenderWorkers
-from widget.storage import (
-    Admin,
-    Ban,
-    Comment,
-    CommentStatus,
-    QueueItem,
-    QueueQuery,
-    Storage,
-    ThreadHead,
-)
+from widget.storage import Storage
 
 __all__ = [
     "ACTIONS",
@@ -142,14 +135,15 @@ async def edit(
         fields.pop("website", None)
     form = comments.check_edit_form(fields, max_body_chars)
     body_html = await comments.render_body(renderer, form.body)
-    return await storage.moderate_edit(
-        comment_id,
-        form.body,
-        body_html,
-        form.name if form.name is not None else item.comment.author_name,
-        form.website if form.website is not None else item.comment.author_url,
-        datetime.now(UTC),
-    )
+    with worded():
+        return await storage.moderate_edit(
+            comment_id,
+            form.body,
+            body_html,
+            form.name if form.name is not None else item.comment.author_name,
+            form.website if form.website is not None else item.comment.author_url,
+            datetime.now(UTC),
+        )
 
 
 async def act_from_email(

@@ -33,8 +33,9 @@ from typing import Any
 from widget.auth.tokens import BadToken, Purpose, TokenSigner
 from widget.errors import BadRequest, Forbidden, Invalid
 from widget.moderation.akismet import Akismet, AkismetQuestion
+from widget.records import Ban, CommentStatus, PageRef, SingleUse, User
 from widget.sites import SiteSettings
-from widget.storage import Ban, CommentStatus, PageRef, SingleUse, Storage, User
+from widget.storage import Storage
 
 __all__ = [
     "CheckedForm",

@@ -18,7 +18,8 @@ from widget.config import Settings
 from widget.errors import StorageUnavailable
 from widget.logs import redact
 from widget.metrics import Metrics
-from widget.storage import NewJob, OutboxJob, Storage
+from widget.records import NewJob, OutboxJob
+from widget.storage import Storage
 
 from .mail import BadRecipient, Mail, Mailer
 from .plan import NotificationPlanner

@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 
 from widget.auth.tokens import Purpose, TokenSigner
 from widget.config import Settings
+from widget.records import Comment, NewJob, Site, ThreadHead
 from widget.sites import SiteSettings, settings_of
-from widget.storage import Comment, NewJob, Site, Storage, ThreadHead
+from widget.storage import Storage
 
 from .mail import MailTemplates, header_text, plain_text
 from .webhooks import webhook_body

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from widget.outbound import Outbound
-from widget.storage import Comment, ThreadHead
+from widget.records import Comment, ThreadHead
 
 from .mail import plain_text
 

@@ -26,14 +26,9 @@ from pathlib import Path
 from widget.email_address import NotAnEmailAddress, check_email_address
 from widget.porting.detect import FORMAT_NAMES, detect
 from widget.porting.items import BadFile, Bodies, Item, Skip
+from widget.records import ImportedComment, ImportedLike, ImportedThread, ImportItem
 from widget.render_workers import DEFAULT_CPU_LIMIT_S, RenderWorkers
-from widget.storage import (
-    ImportedComment,
-    ImportedLike,
-    ImportedThread,
-    ImportItem,
-    Storage,
-)
+from widget.storage import Storage
 
 __all__ = ["ImportReport", "import_file"]
 

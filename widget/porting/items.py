@@ -19,9 +19,9 @@ from typing import BinaryIO, Literal, TypeVar
 
 import nh3
 
+from widget.records import ImportedComment, ImportedLike, ImportedThread, PageRef
 from widget.render_workers import RenderWorkers, TooComplex, WorkersUnavailable
 from widget.rendering import clean_html, render_markdown, render_markdown_with_html
-from widget.storage import ImportedComment, ImportedLike, ImportedThread, PageRef
 from widget.urls import split_url
 
 __all__ = [

@@ -1,19 +1,21 @@
-"""Storage backends behind one protocol; `storage_for_url` picks one from a database URL."""
+"""Storage backends behind one protocol; `storage_for_url` picks one from a database URL.
+
+The records are re-exported from widget.records for code written before they moved there;
+import them from widget.records.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from .base import (
-    COPY_COLUMNS,
+from widget.records import (
     POST_LIKE,
     Admin,
     AuthorHistory,
     Ban,
     Comment,
     CommentStatus,
-    DryRun,
     ExportBatch,
     GuestLikeLimit,
     ImportedComment,
@@ -30,16 +32,17 @@ from .base import (
     QueueItem,
     QueueQuery,
     RateLimit,
-    RowBatch,
     SingleUse,
     Site,
-    Storage,
     Subscription,
     ThreadEvent,
     ThreadHead,
     ThreadPage,
     User,
 )
+
+from .base import COPY_COLUMNS, DryRun, Outcome, Refused, RowBatch
+from .shared import Storage
 
 if TYPE_CHECKING:
     from widget.config import Settings
@@ -63,12 +66,14 @@ __all__ = [
     "NewComment",
     "NewJob",
     "OutboxJob",
+    "Outcome",
     "PageRef",
     "PageWindow",
     "Profile",
     "QueueItem",
     "QueueQuery",
     "RateLimit",
+    "Refused",
     "RowBatch",
     "SingleUse",
     "Site",

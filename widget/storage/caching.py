@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections import OrderedDict
 
-from .base import Ban, Site, ThreadHead
+from widget.records import Ban, Site, ThreadHead
 
 __all__ = ["HeadCache", "SiteCache"]
 

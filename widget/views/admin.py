@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 from widget.auth.admins import ADMIN_COOKIE
 from widget.errors import ClientError, Forbidden, NotFound, RateLimited
 from widget.moderation import actions as moderating
-from widget.storage import Admin, QueueQuery, Site
+from widget.records import Admin, QueueQuery, Site
 
 from .addresses import rate_limit_key
 from .context import AppContext, app_context

@@ -9,8 +9,8 @@ from starlette.routing import Route
 
 from widget.errors import Invalid, NotFound
 from widget.moderation import actions as moderating
+from widget.records import CommentStatus, QueueItem, QueueQuery
 from widget.sites import get_site
-from widget.storage import CommentStatus, QueueItem, QueueQuery
 
 from .admin import AdminCall, admin_page, number_param, parse_number
 

@@ -12,8 +12,8 @@ from urllib.parse import urlencode
 from starlette.responses import Response
 from starlette.routing import Route
 
+from widget.records import Site
 from widget.sites import SITE_SETTINGS, add_origin, change_site_setting
-from widget.storage import Site
 from widget.urls import origin_of, split_url
 
 from .admin import AdminCall, admin_page

@@ -15,8 +15,8 @@ from starlette.routing import Route
 
 from widget.errors import BadRequest, Forbidden, NotFound
 from widget.porting.exporter import export_chunks, export_filename, writer_for
+from widget.records import Admin
 from widget.sites import get_site
-from widget.storage import Admin
 from widget.urls import page_id_of
 
 from .admin import AdminCall, admin_page

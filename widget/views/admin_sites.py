@@ -10,6 +10,7 @@ from starlette.routing import Route
 from widget.errors import ClientError, Conflict, Invalid, NotFound
 from widget.moderation import actions as moderating
 from widget.notify.webhooks import webhook_key
+from widget.records import Site
 from widget.sites import (
     SITE_SETTINGS,
     add_site,
@@ -19,7 +20,6 @@ from widget.sites import (
     parse_site_settings,
     update_site,
 )
-from widget.storage import Site
 
 from .admin import AdminCall, admin_page, number_param
 

@@ -16,8 +16,8 @@ from starlette.routing import Route
 from widget import comments
 from widget.errors import BadRequest, NotFound
 from widget.moderation import screening
+from widget.records import POST_LIKE, Comment, Site, ThreadHead
 from widget.sites import SiteSettings, get_site, settings_of
-from widget.storage import POST_LIKE, Comment, Site, ThreadHead
 from widget.threads import CommentNode, load_thread
 
 from .addresses import rate_limit_key

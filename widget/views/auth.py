@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from widget.auth.signin import SESSION_COOKIE, SignInError
 from widget.config import Settings
 from widget.errors import BadRequest, ClientError, Forbidden
-from widget.storage import User
+from widget.records import User
 
 from .addresses import rate_limit_key
 from .context import AppContext, app_context

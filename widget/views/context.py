@@ -19,9 +19,10 @@ from widget.metrics import Metrics
 from widget.moderation.akismet import Akismet
 from widget.notify.outbox import Outbox
 from widget.outbound import Outbound
+from widget.records import GuestLikeLimit, RateLimit, Site
 from widget.render_workers import RenderWorkers
 from widget.sites import settings_of
-from widget.storage import GuestLikeLimit, RateLimit, Site, Storage
+from widget.storage import Storage
 
 from .addresses import network_digest, rate_limit_key
 from .assets import Assets

@@ -16,8 +16,8 @@ from starlette.routing import Route
 from widget import comments
 from widget.errors import ClientError, Forbidden, Invalid, NotFound, RateLimited
 from widget.moderation import screening
+from widget.records import Comment, Site, ThreadHead
 from widget.sites import get_site, settings_of
-from widget.storage import Comment, Site, ThreadHead
 from widget.urls import origin_of, split_url
 
 from . import own_data

@@ -12,6 +12,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from widget.errors import ClientError
+from widget.refusals import explain
+from widget.storage import Refused
 
 from .context import app_context
 from .security import admin_headers, error_page_headers
@@ -73,6 +75,12 @@ async def client_error(request: Request, exc: Exception) -> Response:
     return _respond(request, exc.status, exc.message, extra)
 
 
+async def refused(request: Request, exc: Exception) -> Response:
+    """What storage refused outside a domain call (a view that writes directly), worded."""
+    assert isinstance(exc, Refused)
+    return await client_error(request, explain(exc))
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     messages = {
@@ -83,7 +91,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return _respond(request, exc.status_code, message, dict(exc.headers or {}))
 
 
-exception_handlers = {ClientError: client_error, HTTPException: http_error}
+exception_handlers = {ClientError: client_error, Refused: refused, HTTPException: http_error}
 
 
 class RetryAfterUnavailable:

@@ -28,8 +28,9 @@ from widget.config import Settings
 from widget.errors import BadRequest
 from widget.jinja_cache import ProcessBytecodeCache
 from widget.lru import LruCache
+from widget.records import Comment, PageRef, Site, ThreadHead
 from widget.sites import SiteSettings, settings_of
-from widget.storage import Comment, PageRef, Site, Storage, ThreadHead
+from widget.storage import Storage
 from widget.threads import CommentNode, ThreadCursor, ThreadView, load_thread, parse_cursor
 
 from .assets import Assets, Encoding

@@ -18,8 +18,8 @@ from starlette.routing import Route
 from widget.comments import page_ref
 from widget.live import Listener, Missed
 from widget.moderation.screening import new_form_token
+from widget.records import ThreadEvent
 from widget.sites import get_site
-from widget.storage import ThreadEvent
 
 from .context import app_context
 from .inputs import read_query

@@ -75,7 +75,7 @@ async def metrics(request: Request) -> Response:
             headers={"WWW-Authenticate": 'Bearer realm="metrics"', "Cache-Control": "no-store"},
         )  # fmt: skip
     body = context.metrics.exposition(
-        context.events.listeners, await context.storage.outbox_counts()
+        context.events.listeners, await context.storage.outbox_counts(), context.storage.gauges()
     )
     return Response(
         body, media_type="text/plain; version=0.0.4; charset=utf-8",

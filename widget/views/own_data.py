@@ -17,7 +17,7 @@ from starlette.routing import Route
 from widget import own_data
 from widget.auth.tokens import BadToken, Purpose
 from widget.errors import BadRequest, Forbidden, ServiceUnavailable
-from widget.storage import User
+from widget.records import User
 
 from .auth import current_user
 from .context import AppContext, app_context

@@ -40,7 +40,7 @@ from widget.porting.items import (
     safe_avatar,
     safe_website,
 )
-from widget.storage import CommentStatus, ImportedComment
+from widget.records import CommentStatus, ImportedComment
 
 __all__ = ["read"]
 

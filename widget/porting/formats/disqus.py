@@ -44,7 +44,7 @@ from widget.porting.items import (
     parse_iso,
 )
 from widget.porting.origins import origin_json, origin_of
-from widget.storage import CommentStatus, ImportedComment, ImportedThread, PageRef
+from widget.records import CommentStatus, ImportedComment, ImportedThread, PageRef
 from widget.urls import split_url
 
 __all__ = ["DisqusWriter", "read"]

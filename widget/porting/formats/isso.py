@@ -35,7 +35,7 @@ from widget.porting.items import (
     page_for,
     safe_website,
 )
-from widget.storage import CommentStatus, ImportedComment
+from widget.records import CommentStatus, ImportedComment
 
 __all__ = ["read"]
 

@@ -26,7 +26,7 @@ from widget.porting.items import (
     safe_website,
 )
 from widget.porting.origins import checked_origin, origin_of
-from widget.storage import ImportedComment, ImportedLike, ImportedThread, PageRef, Profile
+from widget.records import ImportedComment, ImportedLike, ImportedThread, PageRef, Profile
 
 __all__ = ["FORMAT", "VERSION", "NativeWriter", "read"]
 

@@ -38,7 +38,7 @@ from widget.porting.items import (
     parse_iso,
     safe_avatar,
 )
-from widget.storage import ImportedComment
+from widget.records import ImportedComment
 
 __all__ = ["read"]
 

@@ -50,8 +50,8 @@ from widget.porting.items import (
     safe_website,
 )
 from widget.porting.origins import LocalTimes, Offsets, origin_json, origin_of
+from widget.records import CommentStatus, ImportedComment, ImportedThread, PageRef
 from widget.sites import zone_named
-from widget.storage import CommentStatus, ImportedComment, ImportedThread, PageRef
 from widget.urls import split_url
 
 __all__ = ["WxrWriter", "read"]

@@ -1,0 +1,108 @@
+"""`widget copy-data`: everything moves to another database (SQLite to PostgreSQL, say), ids kept."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from tests.conftest import BACKENDS, POSTGRES_URL
+from tests.helpers import OWN_ORIGIN, PAGE, Widget, make_settings, posted
+from widget.app import create_app
+from widget.sites import add_site, change_site_setting
+from widget.storage import Outcome, Refused, RowBatch, Storage, storage_for_url
+
+
+@pytest.fixture(params=BACKENDS)
+async def target_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'target' / 'widget.db'}"
+        return
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    conn = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await conn.execute(f'CREATE SCHEMA "{schema}"')
+        yield f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}search_path={schema}"
+    finally:
+        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await conn.close()
+
+
+async def everything(storage: Storage) -> list[RowBatch]:
+    return [batch async for batch in storage.dump()]
+
+
+async def seed(client: httpx.AsyncClient, app: Starlette) -> None:
+    storage = app.state.widget.storage
+    await add_site(storage, "other", ["https://other.example"], "Other", {"order": "newest"})
+    await change_site_setting(storage, "blog", "max_depth", 3)
+    first = await posted(client, body="first *comment*", website="https://ann.example", notify=True)
+    reply = await posted(client, body="a reply", parent=first["comment"]["id"])
+    await posted(client, body="nested", parent=reply["comment"]["id"])
+    gone = await posted(client, body="soon deleted")
+    await client.request(
+        "DELETE", f"/api/v1/comments/{gone['comment']['id']}",
+        json={"token": gone["edit_token"]}, headers=OWN_ORIGIN,
+    )  # fmt: skip
+    await client.patch(
+        f"/api/v1/comments/{first['comment']['id']}",
+        json={"token": first["edit_token"], "body": "first comment, edited"}, headers=OWN_ORIGIN,
+    )  # fmt: skip
+    for liked in (first["comment"]["id"], None):
+        await client.post(
+            "/api/v1/likes", json={**PAGE, "comment": liked, "liked": True}, headers=OWN_ORIGIN
+        )
+    await posted(client, page="/second/", body="on another page")
+
+
+async def test_a_copy_is_the_same_database(
+    client: httpx.AsyncClient, app: Starlette, target_url: str, tmp_path: Path
+) -> None:
+    await app.state.widget.outbox.stop()  # its queued work is copied too: keep it still
+    await seed(client, app)
+    source: Storage = app.state.widget.storage
+    target = storage_for_url(target_url)
+    await target.open()
+    try:
+        counts = await target.restore(source.dump())
+        assert counts == {
+            "sites": 2, "site_origins": 2, "users": 0, "threads": 2, "comments": 5, "likes": 2,
+            "sessions": 0, "bans": 0, "admins": 0, "subscriptions": 0,
+            "outbox": 5,  # one job per comment, to tell people of it
+        }  # fmt: skip
+        assert await everything(target) == await everything(source)
+        with pytest.raises(Refused, match=Outcome.NOT_EMPTY.value):
+            await target.restore(source.dump())
+    finally:
+        await target.close()
+
+    # The copy serves the same thread, and new comments continue after the copied ids.
+    copy = create_app(make_settings(tmp_path / "copy", database_url=target_url))
+    async with copy.router.lifespan_context(copy):
+        transport = httpx.ASGITransport(app=copy)
+        async with httpx.AsyncClient(transport=transport, base_url=str(client.base_url)) as other:
+            for path in ("/api/v1/threads", "/embed/blog/thread/fragment"):
+                copied = await other.get(path, params=PAGE)
+                assert copied.text == (await client.get(path, params=PAGE)).text
+            newest = await posted(other, body="after the move")
+            assert newest["comment"]["id"] == 6
+
+
+def test_the_command_line_copies_and_says_what_next(tmp_path: Path, widget: Widget) -> None:
+    assert widget("site", "add", "blog", "--origin", "https://blog.example").code == 0
+    target = f"sqlite:///{tmp_path / 'moved.db'}"
+    result = widget("copy-data", "--to", target)
+    assert result.code == 0, result.err
+    assert (
+        "Copied 1 sites, 1 site origins, 0 users, 0 threads, 0 comments, 0 likes, 0 sessions,"
+        " 0 bans" in result.out
+    )
+    assert f"WIDGET_DATABASE_URL={target}" in result.out
+    again = widget("copy-data", "--to", target)
+    assert again.code == 1
+    assert "already holds sites" in again.err

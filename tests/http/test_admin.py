@@ -1,0 +1,679 @@
+"""The admin side: accounts, sign-in, CSRF, the moderation queue, comment tools, site settings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import re
+from collections.abc import AsyncIterator, Awaitable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from tests.admins import PASSWORD, Admin, hidden, log_in, make_admin, signed_in
+from tests.conftest import ClientFactory
+from tests.helpers import (
+    BLOG,
+    EMBED,
+    OWN_ORIGIN,
+    PAGE,
+    PUBLIC_URL,
+    QUICK,
+    Widget,
+    make_settings,
+    post_comment,
+    posted,
+    running_app,
+)
+from widget.sites import add_site, change_site_setting
+
+T = TypeVar("T")
+
+
+@pytest.fixture
+async def boss(app: Starlette, client: httpx.AsyncClient) -> Admin:
+    await make_admin(app, "boss@example.com")
+    return await signed_in(client, "boss@example.com")
+
+
+async def fragment(client: httpx.AsyncClient) -> str:
+    return (await client.get("/embed/blog/thread/fragment", params=EMBED)).text
+
+
+async def status_of(app: Starlette, comment_id: int) -> str:
+    comment = await app.state.widget.storage.get_comment(comment_id)
+    assert comment is not None
+    return str(comment.status)
+
+
+# -- accounts and signing in ---------------------------------------------------------------------
+
+
+def test_admin_accounts_from_the_command_line(widget: Widget, database_url: str) -> None:
+    assert widget("site", "add", "blog", "--origin", BLOG, database_url=database_url).code == 0
+    added = widget("admin", "add", "Boss@Example.com", "--password-stdin", stdin=PASSWORD + "\n")
+    assert added.code == 0, added.err
+    assert "Added admin boss@example.com  (every site)" in added.out
+    again = widget("admin", "add", "boss@example.com", "--password-stdin", stdin=PASSWORD + "\n")
+    assert again.code == 1
+    assert "already an admin" in again.err
+    short = widget("admin", "add", "x@example.com", "--password-stdin", stdin="short\n")
+    assert short.code == 1
+    assert "at least 10 characters" in short.err
+    scoped = widget("admin", "sites", "boss@example.com", "--site", "blog")
+    assert scoped.out.strip() == "boss@example.com  (sites: blog)"
+    unknown_site = widget("admin", "sites", "boss@example.com", "--site", "nope")
+    assert unknown_site.code == 1
+    assert "no site called 'nope'" in unknown_site.err
+    listed = widget("admin", "list")
+    assert listed.out.strip() == "boss@example.com  (sites: blog)"
+    no_tty = widget("admin", "password", "boss@example.com")
+    assert "--password-stdin" in no_tty.err
+    removed = widget("admin", "remove", "boss@example.com")
+    assert removed.code == 0
+    assert "No admins yet" in widget("admin", "list").out
+
+
+async def test_admin_pages_ask_to_sign_in_first(client: httpx.AsyncClient) -> None:
+    response = await client.get("/admin/sites/blog/comments", params={"status": "spam"})
+    assert response.status_code == 303
+    assert response.headers["location"] == (
+        "/admin/login?next=%2Fadmin%2Fsites%2Fblog%2Fcomments%3Fstatus%3Dspam"
+    )
+    login = await client.get(response.headers["location"])
+    assert login.status_code == 200
+    assert 'name="next" value="/admin/sites/blog/comments?status=spam"' in login.text
+
+
+async def test_signing_in_sets_a_strict_cookie_and_goes_where_asked(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    await make_admin(app, "boss@example.com")
+    response = await log_in(client, "Boss@Example.com", next_page="/admin/sites/blog")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin/sites/blog"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("widget_admin=")
+    for attribute in ("Path=/admin", "HttpOnly", "SameSite=Strict", "Max-Age=43200"):
+        assert attribute in cookie
+    client.cookies.clear()
+    admin = Admin(client, cookie.split(";")[0])
+    assert (await admin.get("/admin/sites/blog")).status_code == 200
+
+
+@pytest.mark.parametrize("target", ["//evil.example/admin/", "https://evil.example/", "/embed/x"])
+async def test_sign_in_never_sends_elsewhere(
+    app: Starlette, client: httpx.AsyncClient, target: str
+) -> None:
+    await make_admin(app, "boss@example.com")
+    response = await log_in(client, "boss@example.com", next_page=target)
+    assert response.headers["location"] == "/admin/"
+
+
+async def test_wrong_passwords_and_unknown_emails_get_the_same_answer(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    await make_admin(app, "boss@example.com")
+    wrong = await log_in(client, "boss@example.com", password="not the password")
+    unknown = await log_in(client, "nobody@example.com")
+    for response in (wrong, unknown):
+        assert response.status_code == 403
+        assert "do not match an admin account" in response.text
+        assert "set-cookie" not in response.headers
+    assert 'value="boss@example.com"' in wrong.text  # the email is kept for another try
+
+
+async def test_sign_in_attempts_are_limited(app: Starlette, client_from: ClientFactory) -> None:
+    await make_admin(app, "boss@example.com")
+    guesser = client_from("198.51.100.9")
+    statuses = [(await log_in(guesser, "boss@example.com", f"guess {n}")).status_code
+                for n in range(11)]  # fmt: skip
+    assert statuses == [403] * 10 + [429]
+    limited = await log_in(guesser, "boss@example.com")  # even the right password, for now
+    assert limited.status_code == 429
+    assert "Too many sign-in attempts" in limited.text
+    assert int(limited.headers["retry-after"]) > 0
+
+
+# Each check's memory is above glibc's largest mmap threshold (32 MiB), so it is mapped for the
+# check and unmapped after: what is resident is what the running checks hold.
+CHECK_KIB = 48 * 1024
+
+
+def memory_kib(field: str) -> int:
+    """This process's resident memory (VmRSS) or its peak since the last reset (VmHWM)."""
+    status = Path("/proc/self/status").read_text()
+    return int(status.split(f"{field}:")[1].split()[0])
+
+
+@contextlib.asynccontextmanager
+async def costly_passwords(tmp_path: Path, at_once: int) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app whose password checks take CHECK_KIB each, `at_once` at a time, with
+    the admin boss@example.com."""
+    settings = make_settings(
+        tmp_path / "data", admin_password_memory_kib=CHECK_KIB, admin_password_time_cost=1,
+        admin_password_checks_at_once=at_once,
+    )  # fmt: skip
+    async with running_app(settings) as app:
+        await make_admin(app, "boss@example.com")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=settings.public_url) as client:
+            yield client
+
+
+def restart_peak_memory() -> int:
+    """The resident memory now, from which the peak (VmHWM) is measured again."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return memory_kib("VmRSS")
+
+
+async def peak_growth_kib(work: Awaitable[T]) -> tuple[T, int]:
+    """What `work` returns, and how far this process's resident memory rose while it ran."""
+    before = restart_peak_memory()
+    done = await work
+    return done, memory_kib("VmHWM") - before
+
+
+@pytest.mark.parametrize("at_once", [1, 2])
+async def test_sign_ins_at_once_take_the_memory_of_a_bounded_number_of_checks(
+    tmp_path: Path, at_once: int
+) -> None:
+    async with costly_passwords(tmp_path, at_once) as client:
+        page = await client.get("/admin/login")
+        form = {"email": "boss@example.com", "login_token": hidden(page.text, "login_token")}
+        attempts = [{**form, "password": PASSWORD if n % 2 else f"guess {n}"} for n in range(6)]
+        sign_ins = [client.post("/admin/login", data=attempt, headers=OWN_ORIGIN)
+                    for attempt in attempts]  # fmt: skip
+        answers, grown = await peak_growth_kib(asyncio.gather(*sign_ins))
+    assert [answer.status_code for answer in answers] == [403, 303] * 3
+    # Six checks were asked for at once (as many as the thread pool runs); `at_once` ran.
+    assert CHECK_KIB * 0.5 < grown < CHECK_KIB * (at_once + 0.25), grown
+
+
+async def test_an_unknown_address_costs_a_whole_password_check(tmp_path: Path) -> None:
+    async with costly_passwords(tmp_path, 1) as client:
+        page = await client.get("/admin/login")
+        form = {"email": "nobody@example.com", "password": PASSWORD,
+                "login_token": hidden(page.text, "login_token")}  # fmt: skip
+        answer, grown = await peak_growth_kib(
+            client.post("/admin/login", data=form, headers=OWN_ORIGIN)
+        )
+    assert answer.status_code == 403
+    assert "do not match an admin account" in answer.text
+    # What a wrong password costs at these settings (argon2 fills all its memory, and its time
+    # goes with it), not what the library's defaults would (64 MiB), nor nothing.
+    assert CHECK_KIB * 0.8 < grown < CHECK_KIB * 1.2, grown
+
+
+async def test_sign_in_needs_our_form_and_origin(app: Starlette, client: httpx.AsyncClient) -> None:
+    await make_admin(app, "boss@example.com")
+    form = {"email": "boss@example.com", "password": PASSWORD}
+    no_token = await client.post("/admin/login", data=form, headers=OWN_ORIGIN)
+    assert no_token.status_code == 403
+    assert "expired" in no_token.text
+    page = await client.get("/admin/login")
+    form["login_token"] = hidden(page.text, "login_token")
+    elsewhere = await client.post("/admin/login", data=form, headers={"Origin": BLOG})
+    assert elsewhere.status_code == 403
+
+
+async def test_admin_pages_cannot_be_framed_or_cached(boss: Admin) -> None:
+    for path in ("/admin/", "/admin/login", "/admin/sites/blog", "/admin/sites/nope"):
+        response = await boss.get(path)
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"], path
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["cache-control"] == "no-store"
+
+
+async def test_every_admin_form_needs_the_csrf_token(boss: Admin, app: Starlette) -> None:
+    comment = await posted(boss.client)
+    path = "/admin/sites/blog/comments"
+    for token in ("", "forged", boss.csrf[:-2]):
+        response = await boss.client.post(
+            path, data={"csrf": token, "one": f"spam:{comment['comment']['id']}"},
+            headers={**OWN_ORIGIN, "Cookie": boss.cookie},
+        )  # fmt: skip
+        assert response.status_code == 403
+        assert "reload it" in response.text
+    other = await signed_in(boss.client, "boss@example.com")
+    await other.get("/admin/")
+    stolen = await boss.client.post(  # a token of another session does not do
+        path, data={"csrf": other.csrf, "one": f"spam:{comment['comment']['id']}"},
+        headers={**OWN_ORIGIN, "Cookie": boss.cookie},
+    )  # fmt: skip
+    assert stolen.status_code == 403
+    assert await status_of(app, comment["comment"]["id"]) == "approved"
+
+
+async def test_log_out_ends_the_session(boss: Admin) -> None:
+    response = await boss.post("/admin/logout")
+    assert response.status_code == 303
+    assert "Max-Age=0" in response.headers["set-cookie"]
+    assert (await boss.get("/admin/")).status_code == 303
+
+
+async def test_a_new_password_ends_every_session(boss: Admin, app: Starlette) -> None:
+    await app.state.widget.storage.update_admin(
+        "boss@example.com", password_hash=app.state.widget.admin.passwords.hash("another one!")
+    )
+    assert (await boss.get("/admin/")).status_code == 303
+
+
+# -- scoping -------------------------------------------------------------------------------------
+
+
+async def test_an_admin_of_one_site_sees_nothing_of_the_others(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    storage = app.state.widget.storage
+    await add_site(storage, "other", ["https://other.example"], "Other blog", QUICK)
+    theirs = await posted(client, site="other", page="/x/", url="https://other.example/x/")
+    await make_admin(app, "helper@example.com", ["blog"])
+    helper = await signed_in(client, "helper@example.com")
+    dashboard = (await helper.get("/admin/")).text
+    assert "The blog" in dashboard
+    assert "Other blog" not in dashboard
+    assert "Add a site" not in dashboard
+    for path in ("/admin/sites/other", "/admin/sites/other/comments",
+                 f"/admin/comments/{theirs['comment']['id']}"):  # fmt: skip
+        assert (await helper.get(path)).status_code == 404, path
+    acting = await helper.post("/admin/sites/blog/comments", one=f"spam:{theirs['comment']['id']}")
+    assert acting.status_code == 303  # nothing of this site changed...
+    assert await status_of(app, theirs["comment"]["id"]) == "approved"  # ...nor of the other
+    assert (await helper.post("/admin/sites", site="new", origins=BLOG)).status_code == 404
+
+
+# -- the queue -----------------------------------------------------------------------------------
+
+
+async def test_held_comments_wait_in_the_queue_and_approval_publishes_them(
+    boss: Admin, app: Starlette
+) -> None:
+    await change_site_setting(app.state.widget.storage, "blog", "moderation", "all")
+    held = [(await posted(boss.client, body=f"Held number {n}"))["comment"]["id"] for n in range(3)]
+    dashboard = (await boss.get("/admin/")).text
+    assert "<strong>3</strong> comments wait for moderation." in dashboard
+    queue = (await boss.get("/admin/sites/blog/comments")).text
+    for n in range(3):
+        assert f"Held number {n}" in queue
+    assert "Held: every comment is moderated on this site" in queue
+    assert "Held number 0" not in await fragment(boss.client)
+
+    response = await boss.post(
+        "/admin/sites/blog/comments", [("id", str(held[0])), ("id", str(held[1]))],
+        action="approve", back="/admin/sites/blog/comments?status=pending",
+    )  # fmt: skip
+    assert response.status_code == 303
+    undo = f"{held[0]}%3Apending%2C{held[1]}%3Apending"
+    assert response.headers["location"] == (
+        f"/admin/sites/blog/comments?status=pending&done=approve&n=2&undo={undo}"
+    )
+    after = await boss.get(response.headers["location"])
+    assert "Approved 2 comments." in after.text
+    assert "Held number 2" in after.text
+    assert "Held number 0" not in after.text
+    shown = await fragment(boss.client)
+    assert "Held number 0" in shown
+    assert "Held number 1" in shown
+    assert "2 Responses to “Hello world”" in shown
+
+
+async def test_spam_and_delete_take_a_comment_out_and_restore_brings_it_back(
+    boss: Admin, app: Starlette
+) -> None:
+    comment = (await posted(boss.client, body="Soon gone"))["comment"]["id"]
+    await boss.post("/admin/sites/blog/comments", one=f"spam:{comment}")
+    assert await status_of(app, comment) == "spam"
+    assert "Soon gone" not in await fragment(boss.client)
+    assert "spam (1)" in (await boss.get("/admin/sites/blog/comments", status="spam")).text
+    await boss.post("/admin/sites/blog/comments", one=f"delete:{comment}")
+    assert await status_of(app, comment) == "deleted"
+    await boss.post("/admin/sites/blog/comments", one=f"restore:{comment}")
+    assert await status_of(app, comment) == "approved"
+    shown = await fragment(boss.client)
+    assert "Soon gone" in shown
+    assert "One Response to" in shown
+
+
+async def test_a_removed_comment_keeps_its_replies_in_place(boss: Admin) -> None:
+    parent = (await posted(boss.client, body="The parent"))["comment"]["id"]
+    await posted(boss.client, body="The reply", parent=parent)
+    await boss.post("/admin/sites/blog/comments", one=f"spam:{parent}")
+    shown = await fragment(boss.client)
+    assert "The parent" not in shown
+    assert "This comment was removed." in shown
+    assert "The reply" in shown
+    assert "One Response to" in shown
+    thread = (await boss.client.get("/api/v1/threads", params=PAGE)).json()
+    assert thread["comments"][0]["deleted"] is True
+    assert thread["comments"][0]["html"] == ""
+    assert thread["comments"][0]["author"] is None
+
+
+async def test_the_queue_searches_text_author_and_page(boss: Admin) -> None:
+    await posted(boss.client, body="About 100% cotton", name="Zed", email="zed@example.com")
+    await posted(boss.client, body="Nothing to see", page="/other/", url=f"{BLOG}/other/",
+                 title="Other post")  # fmt: skip
+    await posted(boss.client, body="Under_score")
+
+    async def found(**search: str) -> list[str]:
+        page = (await boss.get("/admin/sites/blog/comments", status="all", **search)).text
+        return re.findall(r'<div class="text"><p>(.*?)</p>', page)
+
+    assert await found(q="100%") == ["About 100% cotton"]
+    assert await found(q="_") == ["Under_score"]  # wildcards are taken literally
+    assert await found(author="ZED@") == ["About 100% cotton"]
+    assert await found(author="203.0.113") != []  # by IP address
+    assert await found(page="other post") == ["Nothing to see"]
+    assert await found(q="nothing", page="hello") == []
+    assert "match this search" in (await boss.get("/admin/sites/blog/comments", q="zzz")).text
+
+
+async def test_the_queue_pages_by_fifty(boss: Admin, app: Starlette) -> None:
+    for n in range(55):
+        await posted(boss.client, body=f"Comment {n}")
+    first = (await boss.get("/admin/sites/blog/comments", status="approved")).text
+    assert first.count('class="comment status-approved"') == 50
+    assert "Comment 54" in first
+    older = re.search(r'href="(\?[^"]*before=\d+[^"]*)">Older comments', first)
+    assert older is not None
+    second = await boss.get("/admin/sites/blog/comments" + older.group(1).replace("&amp;", "&"))
+    assert second.text.count('class="comment status-approved"') == 5
+    assert "Comment 0<" in second.text
+    assert "Older comments" not in second.text
+
+
+async def test_bulk_actions_need_a_selection_and_a_known_action(boss: Admin) -> None:
+    comment = (await posted(boss.client))["comment"]["id"]
+    none_selected = await boss.post("/admin/sites/blog/comments", action="approve")
+    assert none_selected.status_code == 422
+    assert "Select at least one comment" in none_selected.text
+    unknown = await boss.post("/admin/sites/blog/comments", [("id", str(comment))], action="nuke")
+    assert unknown.status_code == 422
+    bad_id = await boss.post("/admin/sites/blog/comments", [("id", "x")], action="spam")
+    assert bad_id.status_code == 404
+    bad_filter = await boss.get("/admin/sites/blog/comments", status="weird")
+    assert bad_filter.status_code == 422
+
+
+async def test_unapprove_sends_a_comment_back_to_the_queue(boss: Admin) -> None:
+    comment = (await posted(boss.client, body="Back you go"))["comment"]["id"]
+    assert "Back you go" in await fragment(boss.client)
+    done = await boss.post("/admin/sites/blog/comments", one=f"unapprove:{comment}")
+    assert done.status_code == 303
+    assert "done=unapprove" in done.headers["location"]
+    assert "Back you go" not in await fragment(boss.client)
+    pending = await boss.get("/admin/sites/blog/comments", status="pending")
+    assert "Back you go" in pending.text
+
+
+async def test_undo_puts_each_comment_back_as_it_was(boss: Admin, app: Starlette) -> None:
+    shown = (await posted(boss.client, body="Was shown"))["comment"]["id"]
+    held = (await posted(boss.client, body="Was held"))["comment"]["id"]
+    storage = app.state.widget.storage
+    await storage.set_status([held], "pending", ["blog"])
+    spammed = await boss.post(
+        "/admin/sites/blog/comments", [("id", str(shown)), ("id", str(held))], action="spam"
+    )
+    location = spammed.headers["location"]
+    assert f"undo={shown}%3Aapproved%2C{held}%3Apending" in location
+    page = await boss.get(location)
+    assert "Marked 2 comments as spam." in page.text
+    assert 'action="/admin/sites/blog/comments/undo"' in page.text
+    undo = re.search(r'name="undo" value="([^"]+)"', page.text)
+    assert undo
+    undone = await boss.post("/admin/sites/blog/comments/undo", undo=html.unescape(undo.group(1)))
+    assert undone.status_code == 303
+    assert "undo=" not in undone.headers["location"]
+    after = await boss.get(undone.headers["location"])
+    assert "Undone: 2 comments back as before." in after.text
+    assert (await storage.get_comment(shown)).status == "approved"
+    assert (await storage.get_comment(held)).status == "pending"
+
+    forged = await boss.post("/admin/sites/blog/comments/undo", undo=f"{shown}:published")
+    assert forged.status_code == 422
+    assert "nothing to undo" in forged.text
+
+
+# -- one comment: edit, pin, close, ban ----------------------------------------------------------
+
+
+async def test_an_edit_is_rendered_and_sanitised_again(boss: Admin, app: Starlette) -> None:
+    comment = (await posted(boss.client, body="Typo hre"))["comment"]["id"]
+    page = await boss.get(f"/admin/comments/{comment}")
+    assert ">Typo hre</textarea>" in page.text
+    response = await boss.post(
+        f"/admin/comments/{comment}", body="Typo **here** <script>alert(1)</script>",
+        name="Ann B.", website="ann.example",
+    )  # fmt: skip
+    assert response.status_code == 303
+    shown = await fragment(boss.client)
+    assert "Typo <strong>here</strong>" in shown
+    assert "<script>" not in shown
+    assert '<a href="https://ann.example" rel="nofollow ugc noopener">Ann B.</a>' in shown
+    assert "(edited)" in shown
+    empty = await boss.post(f"/admin/comments/{comment}", body="  ", name="Ann")
+    assert empty.status_code == 422
+    assert 'id="body-error">' in empty.text
+    stored = await app.state.widget.storage.get_comment(comment)
+    assert stored.body_source.startswith("Typo **here**")
+
+
+async def test_a_pinned_comment_comes_first(boss: Admin, app: Starlette) -> None:
+    first = (await posted(boss.client, body="Oldest"))["comment"]["id"]
+    await posted(boss.client, body="Middle")
+    last = (await posted(boss.client, body="Newest, and pinned"))["comment"]["id"]
+    reply = (await posted(boss.client, body="A reply", parent=first))["comment"]["id"]
+    await boss.post(f"/admin/comments/{last}/pin", pinned="1")
+    shown = await fragment(boss.client)
+    assert shown.index("Newest, and pinned") < shown.index("Oldest") < shown.index("Middle")
+    assert shown.count('id="comment-' + str(last) + '"') == 1
+    assert '<strong class="wg-pinned">Pinned</strong>' in shown
+    assert (await boss.post(f"/admin/comments/{reply}/pin", pinned="1")).status_code == 422
+    await change_site_setting(app.state.widget.storage, "blog", "order", "newest")
+    newest_first = await fragment(boss.client)
+    assert newest_first.index("Newest, and pinned") < newest_first.index("Middle")
+    await boss.post(f"/admin/comments/{last}/pin", pinned="0")
+    assert "wg-pinned" not in await fragment(boss.client)
+
+
+async def test_a_closed_thread_takes_no_comments(boss: Admin) -> None:
+    comment = (await posted(boss.client))["comment"]["id"]
+    response = await boss.post(f"/admin/comments/{comment}/thread", closed="1")
+    assert response.headers["location"].endswith("done=closed")
+    refused = await post_comment(boss.client)
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "Comments are closed on this page."
+    document = (await boss.client.get("/embed/blog/thread", params=EMBED)).text
+    assert '<p class="wg-closed" id="wg-closed">Comments are closed.</p>' in document
+    assert '<div id="respond" class="wg-respond" hidden>' in document
+    assert "wg-reply" not in await fragment(boss.client)
+    await boss.post(f"/admin/comments/{comment}/thread", closed="0")
+    assert (await post_comment(boss.client)).status_code == 201
+
+
+async def test_banning_from_a_comment(boss: Admin, app: Starlette) -> None:
+    comment = (await posted(boss.client, email="Troll@Example.com"))["comment"]["id"]
+    response = await boss.post(f"/admin/comments/{comment}/ban", kind="email")
+    assert response.status_code == 303
+    assert await status_of(app, comment) == "spam"
+    again = (await post_comment(boss.client, email="troll@example.com")).json()
+    assert again["held"] is True
+    assert await status_of(app, again["comment"]["id"]) == "spam"
+    bans = (await boss.get("/admin/sites/blog")).text
+    assert "<code>troll@example.com</code>" in bans
+    network = (await posted(boss.client, email="kind@example.com"))["comment"]["id"]
+    await boss.post(f"/admin/comments/{network}/ban", kind="network")
+    assert "<code>203.0.113.7/32</code>" in (await boss.get("/admin/sites/blog")).text
+    no_user = await boss.post(f"/admin/comments/{network}/ban", kind="user")
+    assert no_user.status_code == 422
+
+
+# -- site settings and bans ----------------------------------------------------------------------
+
+
+async def test_site_settings_are_saved_from_the_form(boss: Admin, app: Starlette) -> None:
+    page = (await boss.get("/admin/sites/blog")).text
+    assert '<select id="f-moderation" name="moderation"' in page
+    form = dict(re.findall(r'<input id="f-[^"]+" name="([^"]+)"[^>]*value="([^"]*)"', page))
+    fields = {**form, "name": "My blog", "origins": f"{BLOG}\nhttps://www.blog.example/",
+              "moderation": "first", "order": "newest", "first_page": "oldest", "sign_in": "optional",
+              "guest_email": "optional", "max_depth": "3",
+              "notify_emails": "me@example.com, you@example.com"}  # fmt: skip
+    response = await boss.post("/admin/sites/blog", **fields)
+    assert response.status_code == 303, response.text
+    site = await app.state.widget.storage.get_site("blog")
+    assert site.name == "My blog"
+    assert site.origins == (BLOG, "https://www.blog.example")
+    assert site.settings["moderation"] == "first"
+    assert site.settings["max_depth"] == 3
+    assert site.settings["first_page"] == "oldest"
+    assert "page_size" not in site.settings  # defaults are not stored
+    # Guests may now leave the email out.
+    assert (await post_comment(boss.client, email="")).status_code == 201
+
+
+async def test_bad_site_settings_are_all_shown_and_nothing_is_saved(
+    boss: Admin, app: Starlette
+) -> None:
+    response = await boss.post(
+        "/admin/sites/blog", name="", origins="https://blog.example/posts/", max_depth="99",
+        order="sideways", page_size="50", notify_emails="not-an-address",
+    )  # fmt: skip
+    assert response.status_code == 422
+    page = response.text
+    assert "Nothing was saved" in page
+    assert 'id="e-max_depth">expected a whole number from 2 to 20, got 99' in page
+    assert 'id="e-order">expected one of oldest, newest' in page
+    assert 'id="e-name">A name of 1 to 200 characters.' in page
+    assert "leave out the path" in page
+    assert "is not an email address" in page
+    assert 'value="99"' in page  # what was typed stays, to fix
+    site = await app.state.widget.storage.get_site("blog")
+    assert site.origins == (BLOG,)
+    assert site.name == "The blog"
+
+
+async def test_bans_are_added_and_lifted_from_the_site_page(
+    boss: Admin, app: Starlette, client: httpx.AsyncClient
+) -> None:
+    response = await boss.post("/admin/sites/blog/bans", kind="network", value="203.0.113.0/24",
+                               note="a bad neighbourhood")  # fmt: skip
+    assert response.status_code == 303
+    assert (await post_comment(client)).json()["held"] is True
+    bad = await boss.post("/admin/sites/blog/bans", kind="network", value="not a network")
+    assert bad.status_code == 422
+    assert "is not an IP address or network" in bad.text
+    (ban,) = await app.state.widget.storage.list_bans("blog")
+    lifted = await boss.post(f"/admin/sites/blog/bans/{ban.id}/remove")
+    assert lifted.status_code == 303
+    assert (await post_comment(client)).json()["held"] is False
+
+
+async def test_only_an_admin_of_every_site_bans_everywhere(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    await make_admin(app, "helper@example.com", ["blog"])
+    helper = await signed_in(client, "helper@example.com")
+    refused = await helper.post("/admin/sites/blog/bans", kind="email", value="x@example.com",
+                                scope="all")  # fmt: skip
+    assert refused.status_code == 422
+    storage = app.state.widget.storage
+    everywhere = await storage.add_ban(None, "email", "y@example.com", "", datetime.now(UTC))
+    assert (await helper.post(f"/admin/sites/blog/bans/{everywhere.id}/remove")).status_code == 404
+    assert len(await storage.list_bans("blog")) == 1
+
+
+async def test_an_admin_of_every_site_adds_sites(boss: Admin, app: Starlette) -> None:
+    response = await boss.post("/admin/sites", site="notes", name="Notes",
+                               origins="https://notes.example")  # fmt: skip
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin/sites/notes?done=site"
+    site = await app.state.widget.storage.get_site("notes")
+    assert site.origins == ("https://notes.example",)
+    taken = await boss.post("/admin/sites", site="notes", origins="https://notes.example")
+    assert taken.status_code == 422
+    assert "already exists" in taken.text
+    assert (await boss.post("/admin/sites", site="Bad Id", origins=BLOG)).status_code == 422
+
+
+async def test_admin_pages_answer_unknown_things_with_404(boss: Admin) -> None:
+    for path in ("/admin/comments/999999", "/admin/comments/abc", "/admin/sites/nope/comments"):
+        response = await boss.get(path)
+        assert response.status_code == 404, path
+        assert "Back to the dashboard" in response.text
+
+
+async def test_admin_pages_render_for_every_status(boss: Admin, app: Starlette) -> None:
+    storage = app.state.widget.storage
+    ids = [(await posted(boss.client, body=f"Text {n}"))["comment"]["id"] for n in range(4)]
+    for comment_id, status in zip(ids, ("approved", "pending", "spam", "deleted"), strict=True):
+        if status != "approved":
+            await storage.set_status([comment_id], status, ["blog"])
+        page = await boss.get(f"/admin/comments/{comment_id}")
+        assert page.status_code == 200
+        assert f'<span class="badge badge-{status}">{status}</span>' in page.text
+    listing = (await boss.get("/admin/sites/blog/comments", status="all")).text
+    assert listing.count('class="pick"') == 4
+
+
+async def test_the_configurator_shows_the_snippet_and_a_preview_of_the_site(
+    boss: Admin, app: Starlette
+) -> None:
+    page = await boss.get("/admin/sites/blog/embed", theme="dark", lang="de")
+    assert page.status_code == 200
+    assert "frame-src 'self'" in page.headers["content-security-policy"]
+    assert (
+        f"&lt;script src=&#34;{PUBLIC_URL}/embed.js&#34; data-site=&#34;blog&#34;"
+        " data-theme=&#34;dark&#34; data-lang=&#34;de&#34; async&gt;" in page.text
+    )
+    preview = re.search(r'<iframe id="preview" class="preview" src="([^"]+)"', page.text)
+    assert preview, page.text
+    document = await boss.client.get(html.unescape(preview.group(1)))
+    assert document.status_code == 200
+    # Our own admin page may frame the thread; other sites than the blog's still may not.
+    policy = document.headers["content-security-policy"]
+    assert f"frame-ancestors 'self' {BLOG}" in policy
+
+    elsewhere = await boss.get("/admin/sites/blog/embed", url="https://x.example/p/")
+    assert "<code>https://x.example</code> may not show these comments yet" in elsewhere.text
+    assert 'id="preview"' not in elsewhere.text
+    not_a_page = await boss.get("/admin/sites/blog/embed", url="javascript:alert(1)")
+    assert "Enter the address of a page of your site" in not_a_page.text
+    assert 'id="preview"' not in not_a_page.text
+
+
+async def test_the_configurator_saves_only_good_values(boss: Admin, app: Starlette) -> None:
+    bad = await boss.post("/admin/sites/blog/embed/settings", order="newest", page_size="0")
+    assert bad.status_code == 422
+    assert "page_size" in bad.text
+    bad_origin = await boss.post("/admin/sites/blog/embed/origins", origin="https://x.example/p/")
+    assert bad_origin.status_code == 422
+    assert "leave out the path" in bad_origin.text
+    site = await app.state.widget.storage.get_site("blog")
+    assert site.origins == (BLOG,) and "page_size" not in site.settings
+
+    good = await boss.post("/admin/sites/blog/embed/settings", order="newest", page_size="7")
+    assert good.status_code == 303
+    allowed = await boss.post("/admin/sites/blog/embed/origins", origin="https://x.example")
+    assert allowed.status_code == 303
+    site = await app.state.widget.storage.get_site("blog")
+    assert site.settings["page_size"] == 7 and site.settings["order"] == "newest"
+    assert site.origins == (BLOG, "https://x.example")
+
+
+async def test_the_configurator_is_only_for_the_sites_one_manages(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    await add_site(app.state.widget.storage, "other", ["https://other.example"])
+    await make_admin(app, "helper@example.com", ["other"])
+    helper = await signed_in(client, "helper@example.com")
+    assert (await helper.get("/admin/sites/blog/embed")).status_code == 404
+    refused = await helper.post("/admin/sites/blog/embed/origins", origin="https://x.example")
+    assert refused.status_code == 404
+    assert (await app.state.widget.storage.get_site("blog")).origins == (BLOG,)

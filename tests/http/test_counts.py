@@ -1,0 +1,106 @@
+"""Comment counts for index pages: one batched request, the site's wording, CORS for its origins."""
+
+from __future__ import annotations
+
+import gzip
+
+import httpx
+from starlette.applications import Starlette
+
+from tests.helpers import BLOG, REPO, posted
+from widget.sites import change_site_setting
+
+ROOT = REPO
+
+
+async def test_counts_for_several_pages_in_one_request(client: httpx.AsyncClient) -> None:
+    await posted(client, page="/a/")
+    await posted(client, page="/b/")
+    await posted(client, page="/b/")
+    response = await client.get(
+        "/api/v1/counts", params={"site": "blog", "page": ["/a/", "/b/", "/c/"]},
+        headers={"Origin": BLOG},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert response.json()["counts"] == {
+        "/a/": {"count": 1, "text": "1 Response"},
+        "/b/": {"count": 2, "text": "2 Responses"},
+        "/c/": {"count": 0, "text": "No Responses"},
+    }
+    assert response.headers["access-control-allow-origin"] == BLOG
+    assert "Origin" in response.headers["vary"]
+
+
+async def test_counts_revalidate_until_a_count_changes(client: httpx.AsyncClient) -> None:
+    await posted(client, page="/a/")
+    params = {"site": "blog", "page": ["/a/", "/b/"]}
+    first = await client.get("/api/v1/counts", params=params, headers={"Origin": BLOG})
+    etag = first.headers["etag"]
+    assert first.headers["cache-control"] == "no-cache"
+    again = await client.get(
+        "/api/v1/counts", params=params, headers={"Origin": BLOG, "If-None-Match": etag}
+    )
+    assert again.status_code == 304
+    assert again.headers["access-control-allow-origin"] == BLOG
+    compressed = await client.get(
+        "/api/v1/counts", params=params, headers={"Accept-Encoding": "gzip, br"}
+    )
+    assert compressed.headers["content-encoding"] == "br"
+    assert compressed.json() == first.json()  # httpx decompresses
+    assert compressed.headers["etag"] == etag
+    await posted(client, page="/b/")
+    changed = await client.get("/api/v1/counts", params=params, headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed.json()["counts"]["/b/"] == {"count": 1, "text": "1 Response"}
+    assert changed.headers["etag"] != etag
+
+
+async def test_other_origins_get_no_cors_grant(client: httpx.AsyncClient) -> None:
+    response = await client.get(
+        "/api/v1/counts", params={"site": "blog", "page": "/a/"},
+        headers={"Origin": "https://evil.example"},
+    )  # fmt: skip
+    assert "access-control-allow-origin" not in response.headers
+
+
+async def test_the_wording_is_a_site_setting(client: httpx.AsyncClient, app: Starlette) -> None:
+    storage = app.state.widget.storage
+    await change_site_setting(storage, "blog", "count_zero", "Leave a comment")
+    await change_site_setting(storage, "blog", "count_one", "One comment")
+    await change_site_setting(storage, "blog", "count_many", "{n} comments")
+    await posted(client, page="/one/")
+    for _ in range(3):
+        await posted(client, page="/three/")
+    response = await client.get(
+        "/api/v1/counts", params={"site": "blog", "page": ["/none/", "/one/", "/three/"]}
+    )
+    texts = {page: c["text"] for page, c in response.json()["counts"].items()}
+    assert texts == {"/none/": "Leave a comment", "/one/": "One comment", "/three/": "3 comments"}
+
+
+async def test_counts_follow_the_language(client: httpx.AsyncClient) -> None:
+    for _ in range(3):
+        await posted(client, page="/a/")
+    response = await client.get(
+        "/api/v1/counts", params={"site": "blog", "page": "/a/", "lang": "ru"}
+    )
+    assert response.json()["counts"]["/a/"]["text"] == "3 отклика"
+
+
+async def test_bad_count_requests(client: httpx.AsyncClient) -> None:
+    none = await client.get("/api/v1/counts", params={"site": "blog"})
+    assert none.status_code == 400
+    assert "at least one page" in none.json()["error"]
+    too_many = await client.get(
+        "/api/v1/counts", params={"site": "blog", "page": [f"/{i}/" for i in range(101)]}
+    )
+    assert too_many.status_code == 400
+    assert "at most 100" in too_many.json()["error"]
+    unknown = await client.get("/api/v1/counts", params={"site": "nope", "page": "/a/"})
+    assert unknown.status_code == 404
+
+
+def test_embed_js_stays_within_its_budget() -> None:
+    source = (ROOT / "embed.js").read_bytes()
+    size = len(gzip.compress(source, 9))
+    assert size <= 1536, f"embed.js is {size} bytes gzipped; the budget is 1,536"

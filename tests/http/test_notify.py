@@ -1,0 +1,449 @@
+"""Notifications, sent to a real SMTP server (aiosmtpd) and a real webhook receiver: double
+opt-in, follow-ups, one-click unsubscribe, moderators' emails, retries, and what emails hold."""
+
+from __future__ import annotations
+
+import asyncio
+import email.header
+import http.server
+import json
+import re
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from tests.helpers import (
+    BLOG,
+    EMBED,
+    OWN_ORIGIN,
+    PUBLIC_URL,
+    QUICK,
+    _outbox_rows,
+    comment_body,
+    make_settings,
+    posted,
+    settle,
+)
+from tests.mail import Inbox, body_of, link_in, mail_settings, start_smtp, subscribe
+from tests.servers import free_port
+from widget.app import create_app
+from widget.notify import outbox as outbox_module
+from widget.notify.mail import Mail, Mailer, header_text, plain_text
+from widget.notify.outbox import MAX_ATTEMPTS, Outbox
+from widget.notify.webhooks import signature, webhook_key
+from widget.sites import add_site, change_site_setting
+
+
+@pytest.fixture
+def client(mail_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    return mail_client
+
+
+# -- subscribing ---------------------------------------------------------------------------------
+
+
+async def test_the_notify_box_shows_only_when_mail_can_be_sent(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    page = await client.get("/embed/blog/thread", params=EMBED)
+    assert "Notify me of follow-up comments via email." in page.text
+    silent_db = f"sqlite:///{tmp_path / 'silent.db'}"
+    silent = create_app(make_settings(tmp_path / "silent", database_url=silent_db))
+    async with silent.router.lifespan_context(silent):
+        await add_site(silent.state.widget.storage, "blog", [BLOG], "", QUICK)
+        transport = httpx.ASGITransport(app=silent)
+        async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as other:
+            page = await other.get("/embed/blog/thread", params=EMBED)
+    assert "Notify me" not in page.text
+
+
+async def test_nothing_is_sent_before_the_address_is_confirmed(
+    client: httpx.AsyncClient, inbox: Inbox, mail_app: Starlette
+) -> None:
+    mine = await posted(client, email="ann@example.com", notify=True)
+    await inbox.wait_for(1)
+    await posted(client, email="bob@example.com", name="Bob", parent=mine["comment"]["id"])
+    await settle(mail_app)
+    assert [m["Subject"] for m in inbox.to("ann@example.com")] == [
+        "Confirm: follow the comments on “Hello world”"
+    ]
+
+
+async def test_replies_to_my_comments_only(
+    client: httpx.AsyncClient, inbox: Inbox, mail_app: Starlette
+) -> None:
+    mine = await subscribe(client, inbox, "ann@example.com", "replies")
+    await posted(client, email="bob@example.com", name="Bob", body="Unrelated")
+    await posted(client, email="ann@example.com", body="Me again")  # my own: not sent to me
+    reply = await posted(client, email="bob@example.com", name="Bob", body="Good *point*",
+                         parent=mine["comment"]["id"])  # fmt: skip
+    await settle(mail_app)
+    (follow_up,) = inbox.to("ann@example.com")[1:]
+    assert follow_up["Subject"] == "New reply to your comment on “Hello world”"
+    text = body_of(follow_up)
+    assert "Bob replied to your comment on “Hello world”:" in text
+    assert "Good point" in text
+    assert f"{PUBLIC_URL}/c/{reply['comment']['id']}" in text
+    unsubscribe = link_in(follow_up, "/notify/unsubscribe")
+    assert follow_up["List-Unsubscribe"] == f"<{unsubscribe}>"
+    assert follow_up["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert follow_up["Auto-Submitted"] == "auto-generated"
+    assert "Good <em>point</em>" not in body_of(follow_up, "html")  # text, not the comment HTML
+
+
+async def test_every_comment_of_the_thread(
+    client: httpx.AsyncClient, inbox: Inbox, mail_app: Starlette
+) -> None:
+    await subscribe(client, inbox, "ann@example.com", "thread")
+    await posted(client, email="bob@example.com", name="Bob", body="First")
+    await posted(client, email="cy@example.com", name="Cy", body="Second")
+    await settle(mail_app)
+    subjects = [m["Subject"] for m in inbox.to("ann@example.com")[1:]]
+    assert subjects == ["New comment on “Hello world”"] * 2
+
+
+async def test_one_click_unsubscribe(
+    client: httpx.AsyncClient, inbox: Inbox, mail_app: Starlette
+) -> None:
+    await subscribe(client, inbox, "ann@example.com", "thread")
+    await posted(client, email="bob@example.com", name="Bob")
+    await settle(mail_app)
+    link = link_in(inbox.to("ann@example.com")[-1], "/notify/unsubscribe")
+    page = await client.get(link)  # a mail scanner following the link changes nothing
+    assert "Stop these emails?" in page.text
+    # RFC 8058: the mail client POSTs this body to the URL, with no Origin of ours.
+    one_click = await client.post(
+        link, content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )  # fmt: skip
+    assert one_click.status_code == 200
+    assert "Unsubscribed" in one_click.text
+    assert (await client.post(link)).status_code == 200  # twice is fine
+    count = len(inbox.to("ann@example.com"))
+    await posted(client, email="bob@example.com", name="Bob")
+    await settle(mail_app)
+    assert len(inbox.to("ann@example.com")) == count
+
+
+def decoded(value: str) -> str:
+    return str(email.header.make_header(email.header.decode_header(value)))
+
+
+def raw_headers(raw: bytes) -> dict[str, str]:
+    """A message's header lines as a mail client reads them off the wire: unfolded, undecoded."""
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")  # 7-bit: anything else is a defect
+    unfolded = re.sub(r"\r\n[ \t]+", " ", head)
+    return dict(line.split(": ", 1) for line in unfolded.split("\r\n"))
+
+
+async def test_headers_reach_the_mail_client_as_the_rfcs_write_them(
+    tmp_path: Path, database_url: str, smtp: tuple[int, Inbox]
+) -> None:
+    """With a public URL as long as a real one, List-Unsubscribe arrives as a plain <URL> (a
+    MIME-encoded one gives no unsubscribe button), and the other headers are proper too."""
+    public = "https://comments.example.com"
+    origin = {"Origin": public}
+    port, inbox = smtp
+    settings = mail_settings(tmp_path, database_url, port, public_url=public)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        await add_site(app.state.widget.storage, "blog", [BLOG], "Ünïcode Blog", QUICK)
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url=public) as client:
+            await client.post("/api/v1/comments", headers=origin, json=comment_body(
+                email="ann@example.com", notify=True))  # fmt: skip
+            await settle(app)
+            confirm_link = link_in(inbox.to("ann@example.com")[-1], "/notify/confirm", public)
+            token = confirm_link.split("token=")[1]
+            await client.post(
+                "/notify/confirm", data={"token": token, "scope": "thread"}, headers=origin
+            )
+            await client.post("/api/v1/comments", headers=origin, json=comment_body(
+                email="bob@example.com", name="Bob"))  # fmt: skip
+            await settle(app)
+    confirmation, follow_up = (
+        raw_headers(raw) for raw, message in zip(inbox.raw, inbox.messages, strict=True)
+        if message["To"] == "ann@example.com"
+    )  # fmt: skip
+    for headers in (confirmation, follow_up):
+        # The site's name, RFC 2047-encoded as a phrase must be; the address itself plain.
+        assert headers["From"].endswith(" <widget@comments.example.com>")
+        assert decoded(headers["From"]) == "Ünïcode Blog <widget@comments.example.com>"
+        assert re.fullmatch(r"<[^<>@\s]+@comments\.example\.com>", headers["Message-ID"])
+        assert re.fullmatch(r"\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} \+0000", headers["Date"])
+        assert headers["Auto-Submitted"] == "auto-generated"
+    unsubscribe = follow_up["List-Unsubscribe"]
+    assert re.fullmatch(r"<https://comments\.example\.com/notify/unsubscribe\?token=[\w.\-]+>",
+                        unsubscribe), unsubscribe  # fmt: skip
+    assert len(unsubscribe) > 78  # long enough that the default policy would have encoded it
+    assert follow_up["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert follow_up["List-Id"].endswith(" comments <blog.comments.example.com>")
+    assert decoded(follow_up["List-Id"]) == "Ünïcode Blog comments <blog.comments.example.com>"
+    assert "List-Id" not in confirmation and "List-Unsubscribe" not in confirmation
+
+
+async def test_a_tampered_link_is_refused(client: httpx.AsyncClient) -> None:
+    for path in ("/notify/confirm", "/notify/unsubscribe", "/notify/moderate"):
+        response = await client.get(path, params={"token": "forged.token"})
+        assert response.status_code == 400
+        assert "This link has expired" in response.text
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+
+
+async def test_confirming_needs_our_origin(client: httpx.AsyncClient, inbox: Inbox) -> None:
+    await posted(client, email="ann@example.com", notify=True)
+    (confirmation,) = await inbox.wait_for(1)
+    token = link_in(confirmation, "/notify/confirm").split("token=")[1]
+    response = await client.post(
+        "/notify/confirm", data={"token": token}, headers={"Origin": "https://evil.example"}
+    )
+    assert response.status_code == 403
+
+
+# -- moderators ----------------------------------------------------------------------------------
+
+
+async def test_moderators_hear_of_held_comments_and_approve_by_email(
+    client: httpx.AsyncClient, inbox: Inbox, mail_app: Starlette
+) -> None:
+    storage = mail_app.state.widget.storage
+    await change_site_setting(storage, "blog", "notify_emails", "mod@example.com, boss@example.com")
+    mine = await subscribe(client, inbox, "ann@example.com", "replies")
+    await settle(mail_app)
+    await change_site_setting(storage, "blog", "moderation", "all")
+    start = len(inbox.messages)
+    held = await posted(client, email="bob@example.com", name="Bob", body="Wait for it",
+                        parent=mine["comment"]["id"])  # fmt: skip
+    await settle(mail_app)
+    to_moderators = inbox.messages[start:]
+    assert sorted(m["To"] for m in to_moderators) == ["boss@example.com", "mod@example.com"]
+    notice = to_moderators[0]
+    assert notice["Subject"] == "[blog] A comment awaits moderation on “Hello world”"
+    text = body_of(notice)
+    assert "held: every comment is moderated on this site" in text
+    assert "From: Bob <bob@example.com>, 203.0.113.7" in text
+    assert inbox.to("ann@example.com")[-1]["Subject"].startswith("Confirm")  # not told yet
+
+    approve = link_in(notice, "/notify/moderate")
+    page = await client.get(approve)
+    assert "Approve this comment?" in page.text
+    assert "Wait for it" in page.text
+    token = approve.split("token=")[1]
+    done = await client.post("/notify/moderate", data={"token": token}, headers=OWN_ORIGIN)
+    assert "The comment is approved." in done.text
+    assert (await storage.get_comment(held["comment"]["id"])).status == "approved"
+    await settle(mail_app)
+    assert inbox.to("ann@example.com")[-1]["Subject"] == (
+        "New reply to your comment on “Hello world”"
+    )
+
+
+async def test_published_comments_are_announced_to_moderators_too(
+    client: httpx.AsyncClient, inbox: Inbox, mail_app: Starlette
+) -> None:
+    await change_site_setting(mail_app.state.widget.storage, "blog", "notify_emails",
+                              "mod@example.com")  # fmt: skip
+    await posted(client, body="Hello")
+    await settle(mail_app)
+    (notice,) = inbox.to("mod@example.com")
+    assert notice["Subject"] == "[blog] New comment on “Hello world”"
+    assert "Approve" not in body_of(notice)
+    assert f"{PUBLIC_URL}/notify/moderate?token=" in body_of(notice)  # the delete link
+
+
+async def test_spam_tells_nobody(
+    client: httpx.AsyncClient, inbox: Inbox, mail_app: Starlette
+) -> None:
+    await change_site_setting(mail_app.state.widget.storage, "blog", "notify_emails",
+                              "mod@example.com")  # fmt: skip
+    await posted(client, homepage="http://spam.example", notify=True)
+    await settle(mail_app)
+    assert inbox.messages == []
+
+
+# -- what emails hold ----------------------------------------------------------------------------
+
+
+async def test_emails_link_only_to_this_server(
+    client: httpx.AsyncClient, inbox: Inbox, mail_app: Starlette
+) -> None:
+    await change_site_setting(mail_app.state.widget.storage, "blog", "notify_emails",
+                              "mod@example.com")  # fmt: skip
+    await posted(client, body="See [this](https://evil.example/x) and <b>bold</b>", notify=True)
+    await settle(mail_app)
+    assert len(inbox.messages) == 2
+    for message in inbox.messages:
+        for subtype in ("plain", "html"):
+            body = body_of(message, subtype)
+            urls = re.findall(r"https?://[^\s\"'<>]+", body)
+            assert urls and all(url.startswith(PUBLIC_URL + "/") for url in urls), urls
+            assert "evil.example" not in body
+        assert "See this and &lt;b&gt;bold&lt;/b&gt;" in body_of(message, "html")
+
+
+async def test_the_comment_link_leads_to_the_comment(client: httpx.AsyncClient) -> None:
+    data = await posted(client)
+    response = await client.get(f"/c/{data['comment']['id']}")
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{BLOG}/hello/#comment-{data['comment']['id']}"
+    assert (await client.get("/c/999999")).status_code == 404
+    assert (await client.get("/c/abc")).status_code == 404
+
+
+def test_no_header_can_be_added_through_a_name_or_title(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, smtp_host="127.0.0.1")
+    sneaky = "Hello\r\nBcc: victim@example.com\u2028X-Evil: 1"
+    mail = Mail("ann@example.com", f"New comment on “{sneaky}”", "text", "<p>html</p>",
+                {"List-Unsubscribe": "<https://x>\r\nBcc: victim@example.com"})  # fmt: skip
+    message = Mailer(settings).message(mail)
+    assert message["Bcc"] is None and message["X-Evil"] is None
+    assert message["Subject"] == "New comment on “Hello Bcc: victim@example.com X-Evil: 1”"
+    assert "\n" not in message["List-Unsubscribe"]
+    assert header_text("a" * 300, 10) == "a" * 9 + "…"
+    assert plain_text("<p>One <a href='https://x'>link</a></p><p>Two<br>lines</p>") == (
+        "One link\n\nTwo\nlines"
+    )
+
+
+# -- retries -------------------------------------------------------------------------------------
+
+
+async def test_a_dead_mail_server_neither_loses_nor_delays_a_comment(
+    tmp_path: Path, database_url: str
+) -> None:
+    port = free_port()
+    app = create_app(mail_settings(tmp_path, database_url, port, outbox_retry_s=0.3))
+    async with app.router.lifespan_context(app):
+        storage = app.state.widget.storage
+        await add_site(storage, "blog", [BLOG], "The blog", QUICK)
+        await change_site_setting(storage, "blog", "notify_emails", "mod@example.com")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
+            started = time.monotonic()
+            data = await posted(client, body="Kept")
+            assert time.monotonic() - started < 2.0
+            assert "Kept" in (await client.get("/embed/blog/thread/fragment", params=EMBED)).text
+        # The mail waits in the outbox, tried and failed, until the server is back.
+        for _ in range(200):
+            rows = await _outbox_rows(storage)
+            if rows and rows[0]["attempts"] >= 1:
+                break
+            await asyncio.sleep(0.02)
+        assert rows[0]["kind"] == "email" and "refused" in rows[0]["last_error"].lower()
+        controller, inbox = start_smtp(port)
+        try:
+            (message,) = await inbox.wait_for(1, timeout_s=10)
+            assert message["Subject"] == "[blog] New comment on “Hello world”"
+            assert str(data["comment"]["id"]) in body_of(message)
+        finally:
+            controller.stop()
+
+
+def test_retries_wait_longer_each_time_then_give_up(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, outbox_retry_s=30.0)
+    outbox = Outbox(settings, None, None, None, None)  # type: ignore[arg-type]
+    delays = [outbox.retry_delay(n) for n in range(1, MAX_ATTEMPTS + 1)]
+    assert delays[:4] == [30.0, 120.0, 480.0, 1920.0]
+    assert max(d for d in delays if d is not None) == 6 * 3600.0
+    assert delays[-1] is None
+
+
+async def test_a_job_that_keeps_failing_is_kept_as_failed(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox_module, "MAX_ATTEMPTS", 3)  # 8 would take a minute here
+    app = create_app(mail_settings(tmp_path, database_url, free_port(), outbox_retry_s=0.01))
+    async with app.router.lifespan_context(app):
+        storage = app.state.widget.storage
+        outbox: Outbox = app.state.widget.outbox
+        mail = Mail("x@example.com", "s", "t", "<p>h</p>")
+        await storage.add_jobs([("email", mail.to_payload())], datetime.now(UTC))
+        for _ in range(500):
+            if (await storage.outbox_counts())["failed"]:
+                break
+            outbox.wake()
+            await asyncio.sleep(0.02)
+        assert await storage.outbox_counts() == {"queued": 0, "failed": 1}
+        (row,) = await _outbox_rows(storage)
+        assert row["attempts"] == 3
+        assert row["failed_at"] is not None
+
+
+# -- webhooks ------------------------------------------------------------------------------------
+
+
+class Receiver:
+    """A webhook endpoint on 127.0.0.1 that fails its first call, then takes the rest."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[dict[str, str], bytes, int]] = []
+        calls = self.calls
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                status = 500 if not calls else 204
+                calls.append(({k.lower(): v for k, v in self.headers.items()}, body, status))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def test_webhooks_are_signed_and_retried(tmp_path: Path, database_url: str) -> None:
+    receiver = Receiver()
+    app = create_app(make_settings(tmp_path / "data", database_url=database_url,
+                                   outbox_retry_s=0.2))  # fmt: skip
+    try:
+        async with app.router.lifespan_context(app):
+            storage = app.state.widget.storage
+            await add_site(storage, "blog", [BLOG], "The blog", QUICK)
+            await change_site_setting(
+                storage, "blog", "webhook_url", receiver.url, app.state.widget.outbound
+            )
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
+                data = await posted(client, body="Hook *me*")
+            for _ in range(250):
+                if len(receiver.calls) >= 2:
+                    break
+                await asyncio.sleep(0.02)
+    finally:
+        receiver.close()
+    assert [status for _, _, status in receiver.calls] == [500, 204]
+    headers, body, _ = receiver.calls[1]
+    assert receiver.calls[0][1] == body  # the retry sends the same event
+    key = webhook_key(app.state.widget.settings.secret_key, "blog")
+    assert headers["x-widget-signature"] == signature(key, headers["x-widget-timestamp"], body)
+    assert headers["x-widget-event"] == "comment.created"
+    event = json.loads(body)
+    assert event["site"] == "blog"
+    assert event["page"] == {"id": "/hello/", "url": f"{BLOG}/hello/", "title": "Hello world"}
+    assert event["comment"]["id"] == data["comment"]["id"]
+    assert event["comment"]["html"] == "<p>Hook <em>me</em></p>"
+    assert "ann@example.com" not in body.decode() and "203.0.113" not in body.decode()
+
+
+def test_a_webhook_url_must_be_http(tmp_path: Path) -> None:
+    from widget.errors import Invalid
+    from widget.sites import parse_site_settings
+
+    with pytest.raises(Invalid):
+        parse_site_settings({"webhook_url": "file:///etc/passwd"})
+    assert parse_site_settings({"webhook_url": " "}) == {"webhook_url": ""}

@@ -1,0 +1,83 @@
+"""The sign-in popup and the frame's side of the handoff, as the HTTP tests play them."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+from typing import Any
+
+import httpx
+
+from tests.helpers import (
+    OWN_ORIGIN,
+    PAGE,
+    PUBLIC_URL,
+    provider_url,
+    start_sign_in,
+)
+
+
+def new_verifier() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+class Popup:
+    """What the sign-in popup does, step by step: our start page, the provider, our callback."""
+
+    def __init__(self, client: httpx.AsyncClient, provider: str, name: str = "mock") -> None:
+        self.client = client
+        self.provider = provider  # the provider's URL
+        self.name = name  # what this server calls it
+        self.verifier, self.challenge = new_verifier()
+
+    async def start(self, **extra: str) -> str:
+        page = await start_sign_in(self.client, self.name, self.challenge, **extra)
+        location = provider_url(page)
+        assert location.startswith(self.provider)
+        return location
+
+    def consent(self, authorize_url: str, sub: str = "alice", deny: bool = False) -> str:
+        """At the provider: sign in as `sub` (or refuse); the URL it sends the popup back to."""
+        form = {"action": "deny"} if deny else {"sub": sub}
+        answer = httpx.post(authorize_url, data=form, follow_redirects=False)
+        assert answer.status_code == 302, answer.text
+        back = answer.headers["location"]
+        assert back.startswith(f"{PUBLIC_URL}/auth/{self.name}/callback?")
+        return back.removeprefix(PUBLIC_URL)
+
+    async def come_back(self, callback: str) -> httpx.Response:
+        return await self.client.get(callback)
+
+    async def sign_in(self, sub: str = "alice") -> str:
+        page = await self.come_back(self.consent(await self.start(), sub))
+        assert page.status_code == 200, page.text
+        return login_code(page.text)
+
+
+async def exchange(client: httpx.AsyncClient, verifier: str, code: str | None) -> httpx.Response:
+    body: dict[str, Any] = {"verifier": verifier}
+    if code is not None:
+        body["code"] = code
+    return await client.post("/api/v1/auth/session", json=body, headers=OWN_ORIGIN)
+
+
+async def me(
+    client: httpx.AsyncClient, token: str | None = None, cookie: str | None = None
+) -> dict[str, Any]:
+    headers = {**OWN_ORIGIN, **({"Authorization": f"Bearer {token}"} if token else {})}
+    if cookie:
+        headers["Cookie"] = f"__Host-widget_session={cookie}"
+    response = await client.post("/api/v1/me", json={**PAGE}, headers=headers)
+    assert response.status_code == 200
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def login_code(page: str) -> str:
+    match = re.search(r'data-code="([^"]+)"', page)
+    assert match, page
+    return match.group(1)

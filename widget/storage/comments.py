@@ -1,0 +1,289 @@
+"""Comments and likes, written once: posting, editing, removing, liking."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from widget.errors import Conflict
+from widget.records import (
+    POST_LIKE,
+    AuthorHistory,
+    Comment,
+    GuestLikeLimit,
+    NewComment,
+    PageRef,
+    RateLimit,
+    SingleUse,
+    ThreadHead,
+)
+
+from .accounts import take_rate_token
+from .base import COMMENT_COLUMNS, Outcome, Refused, comment_from_row
+from .outbox import queue_jobs
+from .sql import Db, SQLBackend
+from .threads import bump_thread, ensure_thread
+
+__all__ = ["CommentQueries"]
+
+
+async def _spend(db: Db, token: SingleUse, now: datetime) -> None:
+    """Record a single-use token's use, or raise Conflict when it was used before (on
+    PostgreSQL a second use at the same moment waits for the first to commit, then finds it).
+    Tokens past their expiry are refused before they get here, so their records go."""
+    await db.execute("DELETE FROM spent_form_tokens WHERE expires_at < ?", now)
+    recorded = await db.execute(
+        "INSERT INTO spent_form_tokens (token_id, expires_at) VALUES (?, ?)"
+        " ON CONFLICT DO NOTHING",
+        token.token_id, token.expires_at,
+    )  # fmt: skip
+    if not recorded:
+        raise Conflict(token.used)
+
+
+async def _check_guest_limit(
+    db: Db, thread_id: int, comment_id: int, voter: str, limit: GuestLikeLimit
+) -> None:
+    """A new guest like must find room among its network's likes of the comment. Likes from
+    one network of one comment take turns (the one SQLite writer; a lock until commit on
+    PostgreSQL), so that two at once cannot both see the last place free."""
+    if db.dialect.lock_key is not None:
+        await db.execute(
+            db.dialect.lock_key, f"guest-like:{thread_id}:{comment_id}:{limit.network}"
+        )
+    row = await db.fetch_one(
+        "SELECT EXISTS (SELECT 1 FROM likes WHERE thread_id = ? AND voter = ?"
+        " AND comment_id = ?) AS again, (SELECT count(*) FROM likes"
+        " WHERE thread_id = ? AND comment_id = ? AND network = ?) AS taken",
+        thread_id, voter, comment_id, thread_id, comment_id, limit.network,
+    )  # fmt: skip
+    assert row is not None
+    if not row["again"]:
+        limit.check(row["taken"])
+
+
+async def rewrite(
+    db: Db,
+    comment_id: int,
+    body_source: str,
+    body_html: str,
+    author_name: str,
+    author_url: str,
+    at: datetime,
+    *,
+    approved_only: bool,
+) -> Comment | None:
+    """A comment with a new body and author, edited at `at`; None when there is none (or,
+    with `approved_only`, none that is shown)."""
+    shown = " AND status = 'approved'" if approved_only else ""
+    row = await db.fetch_one(
+        "UPDATE comments SET body_source = ?, body_html = ?, author_name = ?, author_url = ?,"
+        f" edited_at = ? WHERE id = ?{shown} RETURNING {COMMENT_COLUMNS}",
+        body_source, body_html, author_name, author_url, at, comment_id,
+    )  # fmt: skip
+    return comment_from_row(row, db.dialect.when) if row else None
+
+
+def _limits(rate_limit: RateLimit | Sequence[RateLimit] | None) -> Sequence[RateLimit]:
+    if rate_limit is None:
+        return ()
+    return (rate_limit,) if isinstance(rate_limit, RateLimit) else rate_limit
+
+
+class CommentQueries(SQLBackend):
+    async def get_comment(self, comment_id: int) -> Comment | None:
+        async with self._read() as db:
+            row = await db.fetch_one(f"SELECT {COMMENT_COLUMNS} FROM comments WHERE id = ?",
+                                     comment_id)  # fmt: skip
+            return comment_from_row(row, db.dialect.when) if row else None
+
+    async def get_user_comments(self, thread_id: int, user_id: int) -> list[Comment]:
+        """A signed-in user's comments in one thread: published or held, not deleted."""
+        async with self._read() as db:
+            rows = await db.fetch_all(
+                f"SELECT {COMMENT_COLUMNS} FROM comments WHERE user_id = ? AND thread_id = ?"
+                " AND status <> 'deleted' ORDER BY id",
+                user_id, thread_id,
+            )  # fmt: skip
+            return [comment_from_row(row, db.dialect.when) for row in rows]
+
+    async def add_comment(
+        self, new: NewComment, rate_limit: RateLimit | Sequence[RateLimit] | None
+    ) -> tuple[Comment, ThreadHead]:
+        """Store a comment with the status moderation gave it. Only an approved one changes the
+        thread (its count, version and title) and is told to readers. Raises Forbidden when
+        the thread is closed, RateLimited when any of the limits has no room, Conflict when
+        its `form_token` has posted a comment before (and records it when not)."""
+
+        async def op(db: Db) -> tuple[Comment, ThreadHead]:
+            for limit in _limits(rate_limit):
+                await take_rate_token(db, limit, new.created_at.timestamp())
+            if new.form_token is not None:
+                await _spend(db, new.form_token, new.created_at)
+            thread_id = await ensure_thread(db, new.page, new.created_at)
+            if await db.fetch_value("SELECT closed FROM threads WHERE id = ?", thread_id):
+                raise Refused(Outcome.THREAD_CLOSED)
+            root_id, depth = None, 1
+            if new.parent_id is not None:
+                parent = await db.fetch_one(
+                    "SELECT thread_id, root_id, depth, status FROM comments WHERE id = ?",
+                    new.parent_id,
+                )
+                if parent is None or parent["thread_id"] != thread_id:
+                    raise Refused(Outcome.PARENT_ELSEWHERE)
+                if parent["status"] != "approved":
+                    raise Refused(Outcome.PARENT_REMOVED)
+                root_id = parent["root_id"] or new.parent_id
+                depth = parent["depth"] + 1
+            row = await db.fetch_one(
+                "INSERT INTO comments (thread_id, parent_id, root_id, depth, status, author_name,"
+                " author_email, author_url, body_source, body_html, notify, remote_ip,"
+                " created_at, user_id, author_avatar, author_provider, held_because, fingerprint)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                f" RETURNING {COMMENT_COLUMNS}",
+                thread_id, new.parent_id, root_id, depth, new.status, new.author_name,
+                new.author_email, new.author_url, new.body_source, new.body_html, new.notify,
+                new.remote_ip, new.created_at, new.user_id, new.author_avatar,
+                new.author_provider, new.held_because, new.fingerprint,
+            )  # fmt: skip
+            assert row is not None
+            comment = comment_from_row(row, db.dialect.when)
+            if comment.status != "spam":  # people to tell: subscribers, moderators, webhooks
+                await queue_jobs(db, [("comment", {"comment": comment.id, "event": "created"})],
+                                 new.created_at)  # fmt: skip
+            if comment.status != "approved":  # held: the thread's readers see no change
+                return comment, await bump_thread(db, thread_id, bump=False)
+            # The newest comment's page title and URL win: pages get renamed.
+            head = await bump_thread(
+                db, thread_id, "comment_count = comment_count + 1,"
+                " title = coalesce(nullif(?, ''), title), url = coalesce(nullif(?, ''), url)",
+                new.page.title, new.page.url,
+            )  # fmt: skip
+            await self._tell(db, head, "comment", comment.id, head.comment_count)
+            return comment, head
+
+        return await self._run(op)
+
+    async def author_history(
+        self, site_id: str, email: str, user_id: int | None, fingerprint: str, since: datetime
+    ) -> AuthorHistory:
+        async with self._read() as db:
+            row = await db.fetch_one(
+                "SELECT EXISTS (SELECT 1 FROM comments c JOIN threads t ON t.id = c.thread_id"
+                " WHERE t.site_id = ? AND c.status = 'approved'"
+                " AND (c.user_id = ? OR (? <> '' AND lower(c.author_email) = lower(?))))"
+                " AS approved, EXISTS (SELECT 1 FROM comments c JOIN threads t"
+                " ON t.id = c.thread_id WHERE c.fingerprint = ? AND c.created_at >= ?"
+                " AND t.site_id = ? AND c.status <> 'deleted') AS duplicate",
+                site_id, user_id, email, email, fingerprint, since, site_id,
+            )  # fmt: skip
+        assert row is not None
+        return AuthorHistory(bool(row["approved"]), bool(row["duplicate"]) and bool(fingerprint))
+
+    async def edit_comment(
+        self,
+        comment_id: int,
+        *,
+        body_source: str,
+        body_html: str,
+        author_name: str,
+        author_url: str,
+        edited_at: datetime,
+    ) -> tuple[Comment, ThreadHead]:
+        async def op(db: Db) -> tuple[Comment, ThreadHead]:
+            comment = await rewrite(db, comment_id, body_source, body_html, author_name,
+                                    author_url, edited_at, approved_only=True)  # fmt: skip
+            if comment is None:
+                raise Refused(Outcome.COMMENT_GONE)
+            head = await bump_thread(db, comment.thread_id)
+            await self._tell(db, head, "edit", comment.id, head.comment_count)
+            return comment, head
+
+        return await self._run(op)
+
+    async def delete_comment(self, comment_id: int) -> ThreadHead:
+        async def op(db: Db) -> ThreadHead:
+            thread_id = await db.fetch_value(
+                "UPDATE comments SET status = 'deleted' WHERE id = ? AND status = 'approved'"
+                " RETURNING thread_id",
+                comment_id,
+            )
+            if thread_id is None:
+                raise Refused(Outcome.COMMENT_GONE, again=True)
+            head = await bump_thread(db, thread_id, "comment_count = comment_count - 1")
+            await self._tell(db, head, "delete", comment_id, head.comment_count)
+            return head
+
+        return await self._run(op)
+
+    # -- likes --------------------------------------------------------------------------------
+
+    async def set_like(
+        self,
+        page: PageRef,
+        comment_id: int,
+        voter: str,
+        liked: bool,
+        rate_limit: RateLimit | None,
+        at: datetime,
+        guest_limit: GuestLikeLimit | None = None,
+    ) -> tuple[int, ThreadHead]:
+        """Like (or take back the like of) a comment, or the post when `comment_id` is POST_LIKE.
+
+        Idempotent: liking twice counts once. Liking the post of a page without comments
+        creates its thread. Returns the like count and the thread's head. A guest's like
+        comes with a `guest_limit`: it is stored with the network, and refused (Forbidden)
+        when that network's likes of the comment leave no room.
+        """
+
+        async def op(db: Db) -> tuple[int, ThreadHead]:
+            if rate_limit is not None:
+                await take_rate_token(db, rate_limit, at.timestamp())
+            if comment_id == POST_LIKE:
+                thread_id = await ensure_thread(db, page, at)
+            else:
+                thread_id = await db.fetch_value(
+                    "SELECT c.thread_id FROM comments c JOIN threads t ON t.id = c.thread_id"
+                    " WHERE c.id = ? AND t.site_id = ? AND t.page_id = ?"
+                    " AND c.status = 'approved'",
+                    comment_id, page.site_id, page.page_id,
+                )  # fmt: skip
+                if thread_id is None:
+                    raise Refused(Outcome.NOT_LIKEABLE)
+            if liked:
+                if guest_limit is not None:
+                    await _check_guest_limit(db, thread_id, comment_id, voter, guest_limit)
+                changed = await db.execute(
+                    "INSERT INTO likes (thread_id, voter, comment_id, created_at, network)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    thread_id, voter, comment_id, at, guest_limit.network if guest_limit else "",
+                )  # fmt: skip
+            else:
+                changed = await db.execute(
+                    "DELETE FROM likes WHERE thread_id = ? AND voter = ? AND comment_id = ?",
+                    thread_id, voter, comment_id,
+                )  # fmt: skip
+            change = (1 if liked else -1) if changed else 0
+            if comment_id == POST_LIKE:
+                head = await bump_thread(
+                    db, thread_id, "like_count = like_count + ?", change, bump=change != 0
+                )
+                count = head.like_count
+            else:
+                count = await db.fetch_value(
+                    "UPDATE comments SET like_count = like_count + ? WHERE id = ?"
+                    " RETURNING like_count",
+                    change, comment_id,
+                )  # fmt: skip
+                head = await bump_thread(db, thread_id, bump=change != 0)
+            await self._tell(db, head, "like", comment_id, count)
+            return count, head
+
+        return await self._run(op)
+
+    async def get_voter_likes(self, thread_id: int, voter: str) -> set[int]:
+        async with self._read() as db:
+            rows = await db.fetch_all(
+                "SELECT comment_id FROM likes WHERE thread_id = ? AND voter = ?", thread_id, voter
+            )
+        return {row["comment_id"] for row in rows}

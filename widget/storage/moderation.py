@@ -1,0 +1,222 @@
+"""What moderators read and do, and a commenter's own data (theirs to see and to erase),
+written once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from widget.records import (
+    Comment,
+    CommentStatus,
+    QueueItem,
+    QueueQuery,
+    ThreadEventKind,
+    ThreadHead,
+)
+
+from .base import (
+    COMMENT_COLUMNS,
+    ERASED,
+    NOT_ERASED,
+    QUEUE_SEARCH,
+    QUEUE_SELECT,
+    Outcome,
+    Refused,
+    comment_from_row,
+    first_publication,
+    like_pattern,
+    queue_item_from_row,
+    status_change,
+)
+from .comments import rewrite
+from .outbox import queue_jobs
+from .sql import Db, SQLBackend
+from .threads import bump_thread
+
+__all__ = ["ModerationQueries"]
+
+ERASE_CHUNK = 500  # comments per UPDATE when erasing (SQLite's parameters are limited)
+
+
+def _author_match(email: str | None, user_id: int | None) -> tuple[str, Any]:
+    if user_id is not None:
+        return "c.user_id = ?", user_id
+    if not email:
+        raise ValueError("an email address or a user id is needed")
+    return "lower(c.author_email) = ?", email.lower()
+
+
+class ModerationQueries(SQLBackend):
+    async def list_queue(self, query: QueueQuery) -> list[QueueItem]:
+        async with self._read() as db:
+            sites, params = db.dialect.one_of("t.site_id", query.site_ids)
+            where = [sites]
+            if query.status is not None:
+                where.append("c.status = ?")
+                params.append(query.status)
+            for text, columns in (
+                (query.text, QUEUE_SEARCH["text"]),
+                (query.author, QUEUE_SEARCH["author"]),
+                (query.page, QUEUE_SEARCH["page"]),
+            ):
+                if text:
+                    found = (db.dialect.contains.format(column=column) for column in columns)
+                    where.append("(" + " OR ".join(found) + ")")
+                    params.extend([like_pattern(text)] * len(columns))
+            if query.before_id is not None:
+                where.append("c.id < ?")
+                params.append(query.before_id)
+            if query.thread_id is not None:
+                where.append("c.thread_id = ?")
+                params.append(query.thread_id)
+            rows = await db.fetch_all(
+                f"{QUEUE_SELECT} WHERE {' AND '.join(where)} ORDER BY c.id DESC LIMIT ?",
+                *params, query.limit,
+            )  # fmt: skip
+            return [queue_item_from_row(row, db.dialect.when) for row in rows]
+
+    async def count_by_status(self, site_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Comments per site and status (statuses without comments left out)."""
+        counts: dict[str, dict[str, int]] = {site_id: {} for site_id in site_ids}
+        if not site_ids:
+            return counts
+        async with self._read() as db:
+            sites, params = db.dialect.one_of("t.site_id", site_ids)
+            rows = await db.fetch_all(
+                "SELECT t.site_id, c.status, count(*) AS n FROM comments c"
+                f" JOIN threads t ON t.id = c.thread_id WHERE {sites} GROUP BY t.site_id, c.status",
+                *params,
+            )
+        for row in rows:
+            counts[row["site_id"]][row["status"]] = row["n"]
+        return counts
+
+    async def set_status(
+        self, comment_ids: Sequence[int], status: CommentStatus, site_ids: Sequence[str]
+    ) -> list[Comment]:
+        """Move comments (of these sites only) to `status`, keeping thread counts and versions
+        true and telling readers; the comments that changed, as they are now."""
+
+        async def op(db: Db) -> list[Comment]:
+            changed: list[Comment] = []
+            if not site_ids:
+                return changed
+            sites, params = db.dialect.one_of("t.site_id", site_ids)
+            for comment_id in comment_ids:
+                old = await db.fetch_value(
+                    "SELECT c.status FROM comments c JOIN threads t ON t.id = c.thread_id"
+                    f" WHERE c.id = ? AND {sites}{db.dialect.lock_rows}",
+                    comment_id, *params,
+                )  # fmt: skip
+                if old is None or old == status:
+                    continue
+                row = await db.fetch_one(
+                    f"UPDATE comments SET status = ? WHERE id = ? RETURNING {COMMENT_COLUMNS}",
+                    status, comment_id,
+                )  # fmt: skip
+                assert row is not None
+                comment = comment_from_row(row, db.dialect.when)
+                if first_publication(old, status):
+                    job = {"comment": comment_id, "event": "approved"}
+                    await queue_jobs(db, [("comment", job)], datetime.now(UTC))
+                delta = status_change(old, status)
+                if delta:
+                    head = await bump_thread(
+                        db, comment.thread_id, "comment_count = comment_count + ?", delta
+                    )
+                    kind: ThreadEventKind = "comment" if status == "approved" else "delete"
+                    await self._tell(db, head, kind, comment.id, head.comment_count)
+                changed.append(comment)
+            return changed
+
+        return await self._run(op)
+
+    async def moderate_edit(
+        self, comment_id: int, body_source: str, body_html: str, author_name: str,
+        author_url: str, at: datetime,
+    ) -> Comment:  # fmt: skip
+        """A moderator's edit, of a comment in any status."""
+
+        async def op(db: Db) -> Comment:
+            comment = await rewrite(db, comment_id, body_source, body_html, author_name,
+                                    author_url, at, approved_only=False)  # fmt: skip
+            if comment is None:
+                raise Refused(Outcome.NO_COMMENT)
+            if comment.status == "approved":  # else not shown: the thread did not change
+                head = await bump_thread(db, comment.thread_id)
+                await self._tell(db, head, "edit", comment.id, head.comment_count)
+            return comment
+
+        return await self._run(op)
+
+    async def set_pinned(self, comment_id: int, pinned: bool) -> Comment:
+        """Pin a top-level comment to the top of its thread's first page (or unpin it)."""
+
+        async def op(db: Db) -> Comment:
+            row = await db.fetch_one(
+                "UPDATE comments SET pinned = ? WHERE id = ? AND parent_id IS NULL"
+                f" RETURNING {COMMENT_COLUMNS}",
+                pinned, comment_id,
+            )  # fmt: skip
+            if row is None:
+                raise Refused(Outcome.NOT_TOP_LEVEL)
+            comment = comment_from_row(row, db.dialect.when)
+            head = await bump_thread(db, comment.thread_id)
+            await self._tell(db, head, "edit", comment.id, head.comment_count)
+            return comment
+
+        return await self._run(op)
+
+    async def set_closed(self, thread_id: int, closed: bool) -> ThreadHead:
+        async def op(db: Db) -> ThreadHead:
+            if await db.fetch_one("SELECT 1 FROM threads WHERE id = ?", thread_id) is None:
+                raise Refused(Outcome.NO_THREAD)
+            head = await bump_thread(db, thread_id, "closed = ?", closed)
+            await self._tell(db, head, "edit", 0, head.comment_count)
+            return head
+
+        return await self._run(op)
+
+    # -- a commenter's own data ---------------------------------------------------------------
+
+    async def author_comments(self, email: str | None, user_id: int | None) -> list[QueueItem]:
+        """Every comment written by a signed-in user (`user_id`) or under an email address,
+        oldest first, except those already erased."""
+        who, value = _author_match(email, user_id)
+        async with self._read() as db:
+            rows = await db.fetch_all(
+                f"{QUEUE_SELECT} WHERE {who} AND {NOT_ERASED} ORDER BY c.id", value
+            )
+            return [queue_item_from_row(row, db.dialect.when) for row in rows]
+
+    async def erase_author(self, email: str | None, user_id: int | None) -> int:
+        """Erase what a person wrote: each comment keeps only its place in its thread (a
+        removed placeholder), their subscriptions end, and a user's account is deleted.
+        Returns how many comments were erased."""
+        who, value = _author_match(email, user_id)
+
+        async def op(db: Db) -> int:
+            rows = await db.fetch_all(
+                f"SELECT c.id, c.thread_id, c.status FROM comments c WHERE {who}"
+                f" AND {NOT_ERASED}{db.dialect.lock_rows}",
+                value,
+            )
+            ids = [row["id"] for row in rows]
+            for start in range(0, len(ids), ERASE_CHUNK):
+                chosen, params = db.dialect.one_of("id", ids[start : start + ERASE_CHUNK])
+                await db.execute(f"UPDATE comments SET {ERASED} WHERE {chosen}", *params)
+            for row in rows:
+                if row["status"] == "approved":
+                    head = await bump_thread(
+                        db, row["thread_id"], "comment_count = comment_count - 1"
+                    )
+                    await self._tell(db, head, "delete", row["id"], head.comment_count)
+            if email:
+                await db.execute("DELETE FROM subscriptions WHERE email = ?", email.lower())
+            if user_id is not None:
+                await db.execute("DELETE FROM users WHERE id = ?", user_id)
+            return len(ids)
+
+        return await self._run(op)

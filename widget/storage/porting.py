@@ -1,0 +1,234 @@
+"""Moving in and out, written once: imports and loading a dump (all or nothing), exports and
+dumps (each from one snapshot, in batches). How a dump's rows are written is each backend's
+own (`_load_rows`): PostgreSQL copies them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from datetime import datetime
+
+from widget.records import (
+    POST_LIKE,
+    ExportBatch,
+    ImportedLike,
+    ImportedThread,
+    ImportItem,
+    ImportTally,
+    PageRef,
+    Profile,
+    ThreadHead,
+)
+
+from .base import (
+    COPY_COLUMNS,
+    COPY_KEYS,
+    DryRun,
+    Outcome,
+    Refused,
+    Row,
+    RowBatch,
+    export_queries,
+    export_row,
+    merged_origin,
+)
+from .sql import Db, SQLBackend
+from .threads import bump_thread, ensure_thread
+
+__all__ = ["PortingQueries"]
+
+COPY_BATCH = 1000  # rows per batch when exporting or dumping
+
+KeyLookup = Callable[[int, str], Awaitable[Row | None]]
+
+
+def _import_comment(db: Db) -> str:
+    """One imported comment in one statement: its parent found by key (or none: top level),
+    and nothing written when its key is already in the thread (no row returned). The casts
+    type the parameters of the SELECT list for PostgreSQL."""
+    time, flag = db.dialect.time_type, db.dialect.flag_type
+    return (
+        "INSERT INTO comments (thread_id, parent_id, root_id, depth, status, author_name,"
+        " author_email, author_url, body_source, body_html, remote_ip, like_count, created_at,"
+        " edited_at, user_id, author_avatar, author_provider, pinned, import_key)"
+        " SELECT CAST(? AS BIGINT), p.id, coalesce(p.root_id, p.id), coalesce(p.depth + 1, 1),"
+        " CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT),"
+        " CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS INTEGER),"
+        f" CAST(? AS {time}), CAST(? AS {time}), CAST(? AS BIGINT), CAST(? AS TEXT),"
+        f" CAST(? AS TEXT), CAST(? AS {flag}), CAST(? AS TEXT)"
+        " FROM (SELECT 1) AS one LEFT JOIN comments p"
+        " ON p.thread_id = ? AND p.import_key = CAST(? AS TEXT) AND p.import_key <> ''"
+        " WHERE NOT EXISTS (SELECT 1 FROM comments d WHERE d.thread_id = ?"
+        " AND d.import_key = ? AND d.import_key <> '') RETURNING parent_id"
+    )
+
+
+async def _imported_user(db: Db, profile: Profile | None, at: datetime) -> int | None:
+    """The id of an imported comment's signed-in author, added if unknown (a later sign-in
+    with the same provider identity finds their comments theirs)."""
+    if profile is None:
+        return None
+    user_id = await db.fetch_value(
+        "INSERT INTO users (provider, subject, name, email, avatar_url, profile_url, created_at,"
+        " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (provider, subject)"
+        " DO UPDATE SET provider = excluded.provider RETURNING id",
+        profile.provider, profile.subject, profile.name, profile.email, profile.avatar_url,
+        profile.profile_url, at, at,
+    )  # fmt: skip
+    return int(user_id)
+
+
+async def _import_like(db: Db, thread_id: int, like: ImportedLike, keyed: KeyLookup) -> int:
+    """Store one imported like; 1 if it was new. Likes of comments keep the counts imported
+    with them; a like of the page adds to the page's count."""
+    comment_id = POST_LIKE
+    if like.comment_key is not None:
+        target = await keyed(thread_id, like.comment_key)
+        if target is None:
+            return 0
+        comment_id = target["id"]
+    voter = like.voter
+    if like.user is not None:
+        voter = f"user:{await _imported_user(db, like.user, like.created_at)}"
+    elif voter.startswith("user:"):
+        return 0  # "user:N" would name whoever is user N in this database
+    added = await db.execute(
+        "INSERT INTO likes (thread_id, voter, comment_id, created_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
+        thread_id, voter, comment_id, like.created_at,
+    )  # fmt: skip
+    if added and comment_id == POST_LIKE:
+        await db.execute("UPDATE threads SET like_count = like_count + 1 WHERE id = ?", thread_id)
+    return 1 if added else 0
+
+
+class PortingQueries(SQLBackend):
+    async def import_comments(
+        self, site_id: str, items: AsyncIterable[ImportItem], *,
+        dry_run: bool = False,
+    ) -> ImportTally:  # fmt: skip
+        """Add comments (parents before replies) and likes to a site in ONE transaction: all
+        or nothing. A key already in its thread is skipped; a reply whose parent is in neither
+        the database nor the items goes to the top level. Nobody is notified."""
+
+        async def op(db: Db) -> ImportTally:
+            tally = ImportTally()
+            threads: dict[str, int] = {}
+            approved: Counter[int] = Counter()  # new approved comments, by thread
+            insert = _import_comment(db)
+
+            async def thread_of(page: PageRef, at: datetime) -> int:
+                if page.page_id not in threads:
+                    known = await db.fetch_value(
+                        "SELECT id FROM threads WHERE site_id = ? AND page_id = ?",
+                        site_id, page.page_id,
+                    )  # fmt: skip
+                    tally.threads_created += known is None
+                    threads[page.page_id] = await ensure_thread(db, page, at)
+                return threads[page.page_id]
+
+            # `import_key <> ''` lets the partial index serve the lookup: the planner cannot
+            # tell that a parameter is never ''. Without it each lookup scans the thread.
+            async def keyed(thread_id: int, key: str) -> Row | None:
+                return await db.fetch_one(
+                    "SELECT id, root_id, depth FROM comments"
+                    " WHERE thread_id = ? AND import_key = ? AND import_key <> ''",
+                    thread_id, key,
+                )  # fmt: skip
+
+            async for item in items:
+                if isinstance(item, ImportedThread):
+                    thread_id = await thread_of(item.page, item.created_at)
+                    if item.closed:
+                        await db.execute("UPDATE threads SET closed = ? WHERE id = ?", True,
+                                         thread_id)  # fmt: skip
+                    if item.origin:
+                        was = await db.fetch_value(
+                            "SELECT origin FROM threads WHERE id = ?", thread_id
+                        )
+                        await db.execute(
+                            "UPDATE threads SET origin = ? WHERE id = ?",
+                            merged_origin(str(was or ""), item.origin), thread_id,
+                        )  # fmt: skip
+                    continue
+                if isinstance(item, ImportedLike):
+                    if item.page_id in threads:
+                        tally.likes += await _import_like(db, threads[item.page_id], item, keyed)
+                    continue
+                thread_id = await thread_of(item.page, item.created_at)
+                user_id = await _imported_user(db, item.user, item.created_at)
+                row = await db.fetch_one(
+                    insert, thread_id, item.status, item.author_name, item.author_email,
+                    item.author_url, item.body_source, item.body_html, item.remote_ip,
+                    item.like_count, item.created_at, item.edited_at, user_id,
+                    item.author_avatar, item.author_provider, item.pinned, item.key,
+                    thread_id, item.parent_key, thread_id, item.key,
+                )  # fmt: skip
+                if row is None:
+                    tally.duplicates.append(item.key)
+                    continue
+                if item.parent_key and row["parent_id"] is None:
+                    tally.orphans.append(item.key)
+                tally.imported += 1
+                approved[thread_id] += item.status == "approved"
+            heads: list[ThreadHead] = []
+            for thread_id in threads.values():
+                heads.append(await bump_thread(db, thread_id, "comment_count = comment_count + ?",
+                                               approved[thread_id]))  # fmt: skip
+            if dry_run:
+                raise DryRun(tally)
+
+            def cache() -> None:  # nobody is told of an import: only the caches follow
+                for head in heads:
+                    self._heads.committed(head)
+
+            if self._caching:
+                db.after_commit(cache)
+            return tally
+
+        try:
+            return await self._run(op)
+        except DryRun as done:
+            return done.tally
+
+    async def export(
+        self, site_ids: Sequence[str], page_id: str | None
+    ) -> AsyncIterator[ExportBatch]:
+        """Everything of some sites (or of one page of one site), from one snapshot, table by
+        table (ExportBatch.table), in batches: memory stays flat whatever the size."""
+        queries = export_queries(len(site_ids), page_id is not None, lambda _: "?")
+        scoped = [*site_ids, *([page_id] if page_id is not None else [])]
+        async with self._snapshot() as db:
+            for table, query in queries.items():
+                params = site_ids if table in ("sites", "site_origins") else scoped
+                async for rows in db.stream(query, *params, batch=COPY_BATCH):
+                    yield ExportBatch(table, [export_row(row, db.dialect.when) for row in rows])
+
+    async def dump(self) -> AsyncIterator[RowBatch]:
+        """Every row worth keeping, from one consistent snapshot, in batches."""
+        async with self._snapshot() as db:
+            for table, columns in COPY_COLUMNS.items():
+                query = (
+                    f"SELECT {', '.join(columns)} FROM {table}"
+                    f" ORDER BY {', '.join(COPY_KEYS[table])}"
+                )
+                async for rows in db.stream(query, batch=COPY_BATCH):
+                    yield RowBatch(table, [db.dialect.copied_out(columns, row) for row in rows])
+
+    async def restore(self, batches: AsyncIterable[RowBatch]) -> dict[str, int]:
+        """Load a dump into this (empty) database in one transaction, keeping every id.
+        Refused (NOT_EMPTY) when the database already holds sites. Returns rows per table."""
+
+        async def op(db: Db) -> dict[str, int]:
+            if await db.fetch_one("SELECT 1 FROM sites LIMIT 1") is not None:
+                raise Refused(Outcome.NOT_EMPTY)
+            counts = dict.fromkeys(COPY_COLUMNS, 0)
+            async for batch in batches:
+                await self._load_rows(db, batch)
+                counts[batch.table] += len(batch.rows)
+            await self._loaded(db)
+            await self._sites_changed(db, None)
+            db.after_commit(self._heads.clear)
+            return counts
+
+        return await self._run(op)

@@ -1,0 +1,41 @@
+"""`Storage`, what the domain needs from a database: every aggregate's queries in one class,
+which each backend completes with its own connection machinery (SQLBackend's abstract
+methods)."""
+
+from __future__ import annotations
+
+from .accounts import AccountQueries
+from .base import DatabaseGauges
+from .comments import CommentQueries
+from .moderation import ModerationQueries
+from .outbox import OutboxQueries
+from .porting import PortingQueries
+from .sites import SiteQueries
+from .threads import ThreadQueries
+
+__all__ = ["Storage"]
+
+
+class Storage(
+    CommentQueries,
+    ModerationQueries,
+    ThreadQueries,
+    SiteQueries,
+    AccountQueries,
+    OutboxQueries,
+    PortingQueries,
+):
+    """What the domain needs from a database. Writes are durable when the call returns.
+
+    Every committed change to a thread is also handed, once committed, to the event sink set
+    with `on_event`; with a database shared by several instances, every instance's sink hears
+    every instance's changes, and `missed` is called whenever some may have gone unheard.
+
+    A database that cannot be reached, is locked, full, read-only or gone raises
+    StorageUnavailable from any method (never acknowledging a write it could not keep);
+    `open` raises SetupError, naming the database and what to do, when it cannot be used.
+    """
+
+    def gauges(self) -> DatabaseGauges:
+        """How busy the database connections are, now (for /metrics)."""
+        raise NotImplementedError

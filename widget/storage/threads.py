@@ -1,0 +1,153 @@
+"""Threads: their heads (version, counts, title) and the pages readers see, written once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from widget.records import PageRef, PageWindow, ThreadHead, ThreadPage
+
+from .base import (
+    COMMENT_COLUMNS,
+    HEAD_COLUMNS,
+    SHOWN_REPLY,
+    VISIBLE_ROOT,
+    Outcome,
+    Refused,
+    Row,
+    comment_from_row,
+    head_from_row,
+)
+from .sql import Db, SQLBackend
+
+__all__ = ["ThreadQueries", "bump_thread", "ensure_thread"]
+
+_VISIBLE_ROOT = "thread_id = ? AND parent_id IS NULL AND " + VISIBLE_ROOT
+
+
+async def ensure_thread(db: Db, page: PageRef, now: datetime) -> int:
+    """The id of the page's thread, created if the page has none yet."""
+    thread_id = await db.fetch_value(
+        "INSERT INTO threads (site_id, page_id, url, title, created_at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (site_id, page_id) DO UPDATE SET site_id = excluded.site_id RETURNING id",
+        page.site_id, page.page_id, page.url, page.title, now,
+    )  # fmt: skip
+    return int(thread_id)
+
+
+async def bump_thread(
+    db: Db, thread_id: int, changes: str = "", *params: Any, bump: bool = True
+) -> ThreadHead:
+    """Apply `changes` (with `params` for its placeholders) to a thread and, when `bump`, move
+    its version on; its head as it is now."""
+    assignments = (
+        ", ".join(part for part in ("version = version + 1" if bump else "", changes) if part)
+        or "version = version"
+    )
+    row = await db.fetch_one(
+        f"UPDATE threads SET {assignments} WHERE id = ? RETURNING {HEAD_COLUMNS}",
+        *params, thread_id,
+    )  # fmt: skip
+    assert row is not None
+    return head_from_row(row)
+
+
+async def _exists(db: Db, where: str, *params: Any) -> bool:
+    return await db.fetch_one(f"SELECT 1 FROM comments WHERE {where} LIMIT 1", *params) is not None
+
+
+class ThreadQueries(SQLBackend):
+    async def get_thread_head(self, site_id: str, page_id: str) -> ThreadHead | None:
+        return (await self.get_thread_heads(site_id, [page_id])).get(page_id)
+
+    async def get_thread_heads(
+        self, site_id: str, page_ids: Sequence[str]
+    ) -> dict[str, ThreadHead]:
+        found: dict[str, ThreadHead] = {}
+        missing = list(page_ids)
+        if self._caching:
+            missing = []
+            for page_id in page_ids:
+                known, head = self._heads.lookup((site_id, page_id))
+                if not known:
+                    missing.append(page_id)
+                elif head is not None:
+                    found[page_id] = head
+        if missing:
+            generation = self._heads.generation
+            async with self._read() as db:
+                pages, params = db.dialect.one_of("page_id", missing)
+                rows = await db.fetch_all(
+                    f"SELECT {HEAD_COLUMNS} FROM threads WHERE site_id = ? AND {pages}",
+                    site_id, *params,
+                )  # fmt: skip
+            loaded = {row["page_id"]: head_from_row(row) for row in rows}
+            if self._caching:
+                for page_id in missing:
+                    self._heads.fill((site_id, page_id), loaded.get(page_id), generation)
+            found.update(loaded)
+        return found
+
+    async def get_thread(self, thread_id: int) -> ThreadHead | None:
+        async with self._read() as db:
+            row = await db.fetch_one(f"SELECT {HEAD_COLUMNS} FROM threads WHERE id = ?", thread_id)
+        return head_from_row(row) if row else None
+
+    async def get_thread_page(
+        self, thread_id: int, window: PageWindow
+    ) -> tuple[ThreadHead, ThreadPage]:
+        async with self._snapshot() as db:  # the head and the comments from one snapshot
+            head = await db.fetch_one(f"SELECT {HEAD_COLUMNS} FROM threads WHERE id = ?", thread_id)
+            if head is None:
+                raise Refused(Outcome.NO_THREAD)
+            roots: Sequence[Row]
+            if window.direction == "after":
+                cursor = window.cursor or 0
+                rows = await db.fetch_all(
+                    f"SELECT {COMMENT_COLUMNS} FROM comments WHERE {_VISIBLE_ROOT}"
+                    " AND id > ? ORDER BY id LIMIT ?",
+                    thread_id, cursor, window.size + 1,
+                )  # fmt: skip
+                more_after = len(rows) > window.size
+                roots = rows[: window.size]
+                more_before = cursor > 0 and await _exists(
+                    db, f"{_VISIBLE_ROOT} AND id <= ?", thread_id, cursor
+                )
+            else:
+                cursor = window.cursor if window.cursor is not None else 2**62
+                rows = await db.fetch_all(
+                    f"SELECT {COMMENT_COLUMNS} FROM comments WHERE {_VISIBLE_ROOT}"
+                    " AND id < ? ORDER BY id DESC LIMIT ?",
+                    thread_id, cursor, window.size + 1,
+                )  # fmt: skip
+                more_before = len(rows) > window.size
+                roots = list(reversed(rows[: window.size]))
+                more_after = window.cursor is not None and await _exists(
+                    db, f"{_VISIBLE_ROOT} AND id >= ?", thread_id, cursor
+                )
+            pinned: Sequence[Row] = []
+            if window.cursor is None:  # the default page shows the pinned on top
+                pinned = await db.fetch_all(
+                    f"SELECT {COMMENT_COLUMNS} FROM comments WHERE {_VISIBLE_ROOT} AND pinned"
+                    " ORDER BY id",
+                    thread_id,
+                )
+            replies: Sequence[Row] = []
+            root_ids = {row["id"] for row in roots} | {row["id"] for row in pinned}
+            if root_ids:
+                under, params = db.dialect.one_of("root_id", sorted(root_ids))
+                replies = await db.fetch_all(
+                    f"SELECT {COMMENT_COLUMNS} FROM comments WHERE {under} AND {SHOWN_REPLY}"
+                    " ORDER BY id",
+                    *params,
+                )
+            when = db.dialect.when
+        page = ThreadPage(
+            roots=[comment_from_row(row, when) for row in roots],
+            replies=[comment_from_row(row, when) for row in replies],
+            more_before=more_before,
+            more_after=more_after,
+            pinned=[comment_from_row(row, when) for row in pinned],
+        )
+        return head_from_row(head), page
