@@ -392,7 +392,7 @@ async def post_comment(
     await _take_rate_limits(storage, rate_limit, now)
     parent_id = form.parent_id
     if parent_id is not None:
-        parent_id = await _reply_target(storage, page, parent_id, settings.max_depth)
+        parent_id = await reply_target(storage, page, parent_id, settings.max_depth)
     author = {"author_name": form.name, "author_email": form.email, "author_url": form.website}
     if user is not None:
         author = {
@@ -462,7 +462,7 @@ async def render_body(renderer: RenderWorkers, body: str) -> str:
         ) from None
 
 
-async def _reply_target(storage: Storage, page: PageRef, parent_id: int, max_depth: int) -> int:
+async def reply_target(storage: Storage, page: PageRef, parent_id: int, max_depth: int) -> int:
     """The comment a reply hangs under: the one replied to, or, when that one is already at
     the deepest level, its parent, so the reply sits beside it at that level (as WordPress)."""
     parent = await storage.get_comment(parent_id)

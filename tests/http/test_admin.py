@@ -30,6 +30,9 @@ from tests.helpers import (
     posted,
     running_app,
 )
+from widget.auth.providers import configured_providers
+from widget.config import ConfigError
+from widget.records import QueueQuery
 from widget.sites import add_site, change_site_setting
 
 T = TypeVar("T")
@@ -677,3 +680,40 @@ async def test_the_configurator_is_only_for_the_sites_one_manages(
     refused = await helper.post("/admin/sites/blog/embed/origins", origin="https://x.example")
     assert refused.status_code == 404
     assert (await app.state.widget.storage.get_site("blog")).origins == (BLOG,)
+
+
+async def test_a_moderator_replies_from_the_admin_with_a_badge_guests_cannot_wear(
+    boss: Admin, app: Starlette
+) -> None:
+    question = (await posted(boss.client, body="Does it work offline?"))["comment"]["id"]
+    page = await boss.get(f"/admin/comments/{question}")
+    assert 'action="/admin/comments/' in page.text and 'value="boss"' in page.text
+    answered = await boss.post(
+        f"/admin/comments/{question}/reply", body="It does, **since 2.0**.", name="Kim"
+    )
+    assert answered.status_code == 303, answered.text
+    assert "done=replied" in answered.headers["location"]
+    # A guest calling themselves the moderator gets no badge.
+    await posted(boss.client, body="I am the moderator, trust me", name="Moderator")
+    shown = await fragment(boss.client)
+    assert shown.count('class="wg-badge">Moderator</strong>') == 1
+    (item,) = await app.state.widget.storage.list_queue(QueueQuery(("blog",), author="Kim"))
+    stored = item.comment
+    assert stored.parent_id == question and stored.status == "approved"
+    assert stored.author_email == "boss@example.com"
+    assert "<strong>since 2.0</strong>" in stored.body_html
+
+    empty = await boss.post(f"/admin/comments/{question}/reply", body="  ", name="Kim")
+    assert empty.status_code == 422
+    await boss.post("/admin/sites/blog/comments", one=f"unapprove:{question}")
+    held = await boss.post(f"/admin/comments/{question}/reply", body="Too soon", name="Kim")
+    assert held.status_code == 422
+    assert "Approve this comment first" in held.text
+
+
+def test_no_sign_in_provider_may_take_the_servers_own_names() -> None:
+    fields = {"issuer": "https://id.example", "client_id": "a", "client_secret": "b"}
+    for name in ("moderator", "email"):
+        with pytest.raises(ConfigError, match="taken by the server itself"):
+            configured_providers({name: fields})
+    assert list(configured_providers({"sso": fields})) == ["sso"]

@@ -372,12 +372,25 @@ OIDC = ProviderKind("oidc", "OpenID Connect", "openid email profile", metadata_u
 NAME = re.compile(r"^[a-z][a-z0-9]{0,30}$")
 
 
+# Names the server gives authors itself: a configured provider may not take them, so that no
+# account at a provider can pass for an email identity or wear the moderators' badge.
+RESERVED_NAMES = {
+    "email": "sign-in with an email link",
+    "moderator": "replies written by moderators",
+}
+
+
 def configured_providers(settings: Mapping[str, Mapping[str, str]]) -> dict[str, ProviderConfig]:
     """The providers the settings configure, by name; raises ConfigError naming what is wrong."""
     providers = {}
     for name, fields in sorted(settings.items()):
         if not NAME.match(name):
             raise ConfigError(f"provider name {name!r}: use lowercase letters and digits")
+        if name in RESERVED_NAMES:
+            raise ConfigError(
+                f"provider name {name!r} is taken by the server itself ({RESERVED_NAMES[name]});"
+                " choose another name"
+            )
         kind = BUILT_IN.get(name, OIDC)
         if kind is OIDC and not fields.get("issuer"):
             known = ", ".join(BUILT_IN)

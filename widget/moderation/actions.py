@@ -14,9 +14,21 @@ from typing import Literal
 from widget import comments
 from widget.email_address import email_field
 from widget.errors import Invalid, NotFound
-from widget.records import Admin, Ban, Comment, CommentStatus, QueueItem, QueueQuery, ThreadHead
+from widget.moderation import screening
+from widget.records import (
+    Admin,
+    Ban,
+    Comment,
+    CommentStatus,
+    NewComment,
+    PageRef,
+    QueueItem,
+    QueueQuery,
+    ThreadHead,
+)
 from widget.refusals import worded
 from widget.render_workers import RenderWorkers
+from widget.sites import settings_of
 from widget.storage import Storage
 
 __all__ = [
@@ -30,6 +42,7 @@ __all__ = [
     "edit",
     "list_comments",
     "remove_ban",
+    "reply",
     "set_closed",
     "set_pinned",
     "set_status",
@@ -52,6 +65,8 @@ BACK_TO: dict[CommentStatus, str] = {
 MAX_UNDO = 100  # comments one Undo can put back (its list travels in the page's address)
 # What a moderator's email offers, with the signed link itself as the authority.
 EMAILED_ACTIONS: dict[str, CommentStatus] = {"approve": "approved", "delete": "deleted"}
+# Who wrote a moderator's reply, as comments record it (in place of a sign-in provider).
+MODERATOR = "moderator"
 STATUSES: tuple[CommentStatus, ...] = ("pending", "approved", "spam", "deleted")
 MAX_BULK = 500  # comments in one bulk action: a page of the queue is at most 200
 IPV4_BAN_PREFIX = 32
@@ -144,6 +159,39 @@ async def edit(
             form.website if form.website is not None else item.comment.author_url,
             datetime.now(UTC),
         )
+
+
+async def reply(
+    storage: Storage,
+    admin: Admin,
+    comment_id: int,
+    raw: dict[str, str],
+    max_body_chars: int,
+    renderer: RenderWorkers,
+) -> Comment:
+    """A moderator's answer to a comment: published at once, under the moderator's name, with
+    the Moderator badge (author_provider MODERATOR, which no sign-in provider may be called)."""
+    item = await comment_for(storage, admin, comment_id)
+    if item.comment.status != "approved":
+        raise Invalid("Approve this comment first: readers would see a reply to nothing.")
+    form = comments.check_edit_form(
+        {"body": raw.get("body", ""), "name": raw.get("name", "")}, max_body_chars
+    )
+    site = await storage.get_site(item.site_id)
+    if site is None:
+        raise NotFound("There is no such comment on the sites you manage.")
+    page = PageRef(item.site_id, item.page_id, item.url, item.title)
+    parent_id = await comments.reply_target(storage, page, comment_id, settings_of(site).max_depth)
+    new = NewComment(
+        page=page, parent_id=parent_id, author_name=form.name or MODERATOR,
+        author_email=admin.email, author_url="", body_source=form.body,
+        body_html=await comments.render_body(renderer, form.body), notify=False,
+        remote_ip="", created_at=datetime.now(UTC), author_provider=MODERATOR,
+        fingerprint=screening.fingerprint(form.body),
+    )  # fmt: skip
+    with worded():
+        comment, _ = await storage.add_comment(new, None)
+    return comment
 
 
 async def act_from_email(

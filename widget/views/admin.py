@@ -40,6 +40,7 @@ DONE = {
     "delete": "Deleted {n}.",
     "restore": "Restored {n}.",
     "unapprove": "Sent {n} back to the queue.",
+    "replied": "Your reply is published.",
     "undone": "Undone: {n} back as before.",
     "saved": "Saved.",
     "pinned": "Pinned to the top of its page.",

@@ -112,7 +112,8 @@ async def undo(call: AdminCall) -> Response:
 
 async def _comment_page(
     call: AdminCall, item: QueueItem, values: dict[str, str], errors: dict[str, str],
-    status_code: int = 200,
+    status_code: int = 200, reply: dict[str, str] | None = None,
+    reply_errors: dict[str, str] | None = None,
 ) -> Response:  # fmt: skip
     return call.render(
         "admin/comment.html",
@@ -123,6 +124,10 @@ async def _comment_page(
             "sites": await call.sites(),
             "errors": errors,
             "values": values,
+            # A moderator's reply is signed with a name the readers see: the part of the
+            # admin's address before the @ unless they type another.
+            "reply": reply or {"name": call.admin.email.split("@")[0], "body": ""},
+            "reply_errors": reply_errors or {},
             "here": call.request.url.path,
         },
         status_code=status_code,
@@ -153,6 +158,27 @@ async def edit(call: AdminCall) -> Response:
         errors = error.fields or {"body": error.message}
         return await _comment_page(call, item, values, errors, error.status)
     return call.back(f"/admin/comments/{comment_id}", done="saved")
+
+
+@admin_page
+async def reply(call: AdminCall) -> Response:
+    """Answer a comment as a moderator, from its page in the admin."""
+    comment_id = number_param(call, "comment_id", "comment")
+    try:
+        posted = await moderating.reply(
+            call.context.storage, call.admin, comment_id, dict(call.form),
+            call.context.settings.max_body_chars, call.context.render_workers,
+        )  # fmt: skip
+    except Invalid as error:
+        item = await moderating.comment_for(call.context.storage, call.admin, comment_id)
+        c = item.comment
+        values = {"body": c.body_source, "name": c.author_name, "website": c.author_url}
+        reply = {key: call.field(key) for key in ("body", "name")}
+        return await _comment_page(
+            call, item, values, {}, error.status, reply, error.fields or {"body": error.message}
+        )
+    call.context.outbox.wake()  # subscribers of the thread hear of the answer
+    return call.back(f"/admin/comments/{posted.id}", done="replied")
 
 
 @admin_page
@@ -196,6 +222,7 @@ routes = [
     Route("/admin/comments/{comment_id}", comment_page, methods=["GET"]),
     Route("/admin/comments/{comment_id}", edit, methods=["POST"]),
     Route("/admin/comments/{comment_id}/pin", pin, methods=["POST"]),
+    Route("/admin/comments/{comment_id}/reply", reply, methods=["POST"]),
     Route("/admin/comments/{comment_id}/thread", close_thread, methods=["POST"]),
     Route("/admin/comments/{comment_id}/ban", ban_author, methods=["POST"]),
 ]

@@ -131,6 +131,7 @@ EN: dict[str, Message] = {
     "awaiting_moderation": "Your comment is awaiting moderation.",
     "comment_posted": "Your comment is posted.",
     "enter_comment": "Enter your comment here...",
+    "moderator": "Moderator",
     "pinned": "Pinned",
     "own_data": "Your comments: download or erase",
     "own_data_guest": (
@@ -220,6 +221,7 @@ DE: dict[str, Message] = {
     "awaiting_moderation": "Dein Kommentar muss noch freigeschaltet werden.",
     "comment_posted": "Dein Kommentar ist veröffentlicht.",
     "enter_comment": "Gib hier deinen Kommentar ein …",
+    "moderator": "Moderator",
     "pinned": "Angeheftet",
     "own_data": "Deine Kommentare: herunterladen oder löschen",
     "own_data_guest": (
@@ -324,6 +326,7 @@ RU: dict[str, Message] = {
     "awaiting_moderation": "Ваш комментарий ожидает проверки.",
     "comment_posted": "Ваш комментарий опубликован.",
     "enter_comment": "Введите комментарий…",
+    "moderator": "Модератор",
     "pinned": "Закреплено",
     "own_data": "Ваши комментарии: скачать или удалить",
     "own_data_guest": (

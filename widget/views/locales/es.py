@@ -78,6 +78,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "awaiting_moderation": "Tu comentario está pendiente de moderación.",
     "comment_posted": "Tu comentario se ha publicado.",
     "enter_comment": "Escribe aquí tu comentario...",
+    "moderator": "Moderador",
     "pinned": "Fijado",
     "own_data": "Tus comentarios: descargar o borrar",
     "own_data_guest": "Recibe por correo un enlace para descargar o borrar todos los comentarios escritos con tu dirección.",

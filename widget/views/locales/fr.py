@@ -78,6 +78,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "awaiting_moderation": "Votre commentaire est en attente de modération.",
     "comment_posted": "Votre commentaire est publié.",
     "enter_comment": "Saisissez votre commentaire ici…",
+    "moderator": "Modérateur",
     "pinned": "Épinglé",
     "own_data": "Vos commentaires : télécharger ou effacer",
     "own_data_guest": "Recevez par e-mail un lien pour télécharger ou effacer tous les commentaires écrits avec votre adresse.",

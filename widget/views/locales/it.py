@@ -78,6 +78,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "awaiting_moderation": "Il tuo commento è in attesa di moderazione.",
     "comment_posted": "Il tuo commento è stato pubblicato.",
     "enter_comment": "Scrivi qui il tuo commento...",
+    "moderator": "Moderatore",
     "pinned": "In evidenza",
     "own_data": "I tuoi commenti: scarica o cancella",
     "own_data_guest": "Ricevi via email un link per scaricare o cancellare tutti i commenti scritti con il tuo indirizzo.",

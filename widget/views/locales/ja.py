@@ -62,6 +62,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "awaiting_moderation": "コメントは承認待ちです。",
     "comment_posted": "コメントを投稿しました。",
     "enter_comment": "ここにコメントを入力...",
+    "moderator": "モデレーター",
     "pinned": "固定",
     "own_data": "あなたのコメント: ダウンロードまたは消去",
     "own_data_guest": "あなたのメールアドレスで書かれたすべてのコメントをダウンロードまたは消去するリンクをメールで受け取る。",

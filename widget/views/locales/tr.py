@@ -67,6 +67,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "awaiting_moderation": "Yorumunuz onay bekliyor.",
     "comment_posted": "Yorumunuz yayımlandı.",
     "enter_comment": "Yorumunuzu buraya yazın...",
+    "moderator": "Moderatör",
     "pinned": "Sabitlendi",
     "own_data": "Yorumlarınız: indirin veya silin",
     "own_data_guest": "E-posta adresinizle yazılan tüm yorumları indirmek veya silmek için e-postayla bir bağlantı alın.",

@@ -59,6 +59,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "awaiting_moderation": "您的评论正在等待审核。",
     "comment_posted": "您的评论已发布。",
     "enter_comment": "在此输入您的评论...",
+    "moderator": "版主",
     "pinned": "置顶",
     "own_data": "您的评论：下载或删除",
     "own_data_guest": "通过电子邮件获取链接，下载或删除用您的地址写的所有评论。",
