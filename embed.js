@@ -1,6 +1,6 @@
 /* widget embed: <script src="https://comments.example/embed.js" data-site="SITE" async></script>
-   Puts the page's comment thread in an iframe (into #comments, else after this script) and fills
-   every [data-comment-count="PAGE"] element with that page's count. No dependencies. */
+   The thread in an iframe (in #comments, else after this script); each [data-comment-count=PAGE]
+   filled with its count. No dependencies. */
 (function () {
   var d = document, l = location;
   var me = d.currentScript || d.querySelector('script[data-site][src*="embed.js"]');
@@ -17,23 +17,33 @@
     }).join('&');
   }
 
+  // Dark where the frame goes? The first opaque background up, else light text (not the
+  // reader's system: it says nothing of the blog).
+  function dark(n) {
+    function y(c) { c = c.match(/[\d.]+/g); return c[3] == 0 ? -1 : c[0] * .3 + c[1] * .6 + c[2] * .1; }
+    for (var v; n.nodeType == 1; n = n.parentNode) if ((v = y(getComputedStyle(n).backgroundColor)) >= 0) return v < 128;
+    return y(getComputedStyle(d.body).color) > 128;
+  }
+
   if (!('countsOnly' in o)) {
     var frame = d.createElement('iframe');
     var hash = /^#comment-\d+$/.test(l.hash) ? l.hash : '';
-    frame.src = server + '/embed/' + encodeURIComponent(site) + '/thread?' + q({
-      page: o.pageId || here, url: o.pageUrl || here, title: o.title || d.title,
-      theme: o.theme || 'auto', lang: lang
-    }) + hash;
-    frame.title = 'Comments';
-    frame.setAttribute('scrolling', 'no');
-    frame.style.cssText = 'width:100%;height:320px;border:0;overflow:hidden;color-scheme:normal';
     var spot = d.getElementById('comments');
     if (spot) spot.appendChild(frame); else me.parentNode.insertBefore(frame, me.nextSibling);
+    var theme = /^(light|dark)$/.test(o.theme) ? o.theme : dark(frame.parentNode) ? 'dark' : 'light';
+    frame.src = server + '/embed/' + encodeURIComponent(site) + '/thread?' + q({
+      page: o.pageId || here, url: o.pageUrl || here, title: o.title || d.title,
+      theme: theme, lang: lang
+    }) + hash;
+    frame.title = 'Comments';
+    frame.scrolling = 'no';
+    // As inside: a scheme differing makes browsers paint the frame opaque.
+    frame.style.cssText = 'width:100%;height:320px;border:0;overflow:hidden;color-scheme:' + theme;
     addEventListener('message', function (e) {
-      // Only our own frame, from our own server, may resize it or scroll to a comment.
+      // Only our frame, from our server, resizes it or scrolls.
       var m = e.data;
       if (e.source !== frame.contentWindow || e.origin !== server || !m) return;
-      if (m.widget === 'height' && m.height > 0) frame.style.height = Math.ceil(m.height) + 'px';
+      if (m.widget === 'height' && m.height > 0) frame.style.height = m.height + 'px';
       if (m.widget === 'scroll' && m.top >= 0) {
         scrollTo(0, frame.getBoundingClientRect().top + scrollY + m.top);
       }
@@ -41,8 +51,8 @@
   }
 
   var els = d.querySelectorAll('[data-comment-count]'), pages = [];
-  for (var i = 0; i < els.length; i++) {
-    var p = els[i].getAttribute('data-comment-count');
+  for (var k = 0; k < els.length; k++) {
+    var p = els[k].getAttribute('data-comment-count');
     if (pages.indexOf(p) < 0) pages.push(p);
   }
   if (!pages.length) return;

@@ -1,10 +1,27 @@
+// @ts-check
 /* The iframe's script: progressive enhancement of a page that works without it.
    Data goes into the page with textContent only. The one exception is comment HTML rendered and
-   sanitised by the server (rendering.py), which is parsed as HTML from our own responses. */
+   sanitised by the server (rendering.py), which is parsed as HTML from our own responses.
+   TypeScript checks it from its JSDoc types and eslint lints it (scripts/test); no build step. */
+
+/**
+ * @typedef {{ ok: boolean, status: number, data: any }} ApiResult
+ * @typedef {{ site: string, params: Record<string, string>, strings: Record<string, string>,
+ *   plurals: Record<string, Record<string, string>>, lang: string, order: string,
+ *   signInRequired: boolean }} Config
+ * @typedef {{ stop: (message: string) => void, cancel: () => void }} SignInFlow
+ */
 (function () {
   'use strict';
   var doc = document;
   var root = doc.documentElement;
+  // Only the script keeps the frame as tall as its content; without it the frame scrolls.
+  root.classList.add('wg-js');
+
+  /** An element the document always has. @param {string} id @returns {HTMLElement} */
+  function byId(id) {
+    return /** @type {HTMLElement} */ (doc.getElementById(id));
+  }
 
   function reportHeight() {
     var height = Math.ceil(root.getBoundingClientRect().height);
@@ -21,20 +38,56 @@
 
   var configNode = doc.getElementById('wg-config');
   if (!configNode) return; // an error page: it only needs its height reported
-  var config = JSON.parse(configNode.textContent);
+  /** @type {Config} */
+  var config = JSON.parse(configNode.textContent || '{}');
   var strings = config.strings;
 
+  // -- state shared by the parts below ------------------------------------------------------------
+  var posting = 0; // own posts on their way: live events for comments wait until they are back
+  /** @type {any[]} comment events that arrived while this reader's own post was on its way */
+  var deferred = [];
+  /** @type {Record<string, boolean>} this reader's own edits and deletions: no news to them */
+  var ownWrites = {};
+  /** @type {Record<string, number>} the thread version each like count shown comes from */
+  var likeVersions = {};
+  /** @type {Record<string, boolean>} new comments behind the "Show N new comments" button */
+  var pendingComments = {};
+  var pendingChanges = false;
+  /** @type {Record<string, string>} the Markdown of comments this reader may edit, by id */
+  var sources = {};
+  /** @type {SignInFlow | null} the sign-in under way: one at a time */
+  var signingIn = null;
+  var plural = window.Intl && Intl.PluralRules ? new Intl.PluralRules(config.lang) : null;
+
+  // -- announcements: one polite live region, outside the parts that are replaced -------------
+  var status = byId('wg-status');
+  /** @param {string} text */
+  function announce(text) {
+    // Emptied first, filled a moment later: the same words twice are announced twice.
+    status.textContent = '';
+    setTimeout(function () { status.textContent = text; }, 50);
+  }
+  /** @param {Record<string, string>} forms @param {number} n */
+  function pluralText(forms, n) {
+    var category = n === 0 && 'zero' in forms ? 'zero' : plural ? plural.select(n) : (n === 1 ? 'one' : 'other');
+    return (forms[category] || forms.other || forms.many).replace('{n}', String(n));
+  }
+
   // Storage that survives browsers refusing it (third-party storage blocked): memory then.
+  /** @type {Record<string, any>} */
   var memory = {};
   var store = {
+    /** @param {string} key @returns {any} */
     get: function (key) {
       try { var v = localStorage.getItem(key); if (v !== null) return JSON.parse(v); } catch (e) { /* blocked */ }
       return memory[key];
     },
+    /** @param {string} key @param {any} value */
     set: function (key, value) {
       memory[key] = value;
       try { localStorage.setItem(key, JSON.stringify(value)); } catch (e) { /* blocked */ }
     },
+    /** @param {string} key */
     remove: function (key) {
       delete memory[key];
       try { localStorage.removeItem(key); } catch (e) { /* blocked */ }
@@ -47,11 +100,13 @@
   // The session: a Partitioned cookie where the browser keeps one, and always the same token
   // in memory (and sessionStorage when allowed) for browsers that refuse even those cookies.
   var SESSION = 'widget:session';
+  /** @type {string | null} */
   var sessionToken = null;
   try { sessionToken = sessionStorage.getItem(SESSION); } catch (e) { /* blocked */ }
   // Whether this browser has a session: the cookie is HttpOnly, so the script keeps a note
   // of it (nothing secret) to know that the page must ask who is reading.
   var SIGNED_IN = 'widget:signed-in';
+  /** @param {string | null} token */
   function keepSession(token) {
     sessionToken = token;
     if (token) store.set(SIGNED_IN, true); else store.remove(SIGNED_IN);
@@ -60,7 +115,9 @@
     } catch (e) { /* blocked: memory only */ }
   }
 
+  /** @param {string} method @param {string} path @param {object} body @returns {Promise<ApiResult>} */
   function api(method, path, body) {
+    /** @type {Record<string, string>} */
     var headers = { 'Content-Type': 'application/json' };
     if (sessionToken) headers.Authorization = 'Bearer ' + sessionToken;
     return fetch('/api/v1/' + path, {
@@ -74,7 +131,9 @@
       });
     });
   }
+  /** @param {Record<string, any>} extra @returns {Record<string, any>} */
   function withPage(extra) {
+    /** @type {Record<string, any>} */
     var body = { site: config.site };
     Object.keys(config.params).forEach(function (k) { body[k] = config.params[k]; });
     Object.keys(extra).forEach(function (k) { body[k] = extra[k]; });
@@ -82,11 +141,17 @@
   }
   // Parsed through a <template>: nodes made this way are inert (a script among them would
   // never run), unlike Range.createContextualFragment's.
+  /** @param {string} html */
   function serverHtml(html) {
     var template = doc.createElement('template');
     template.innerHTML = html;
     return template.content;
   }
+  /**
+   * @template {keyof HTMLElementTagNameMap} K
+   * @param {K} tag @param {string} [className] @param {string} [text]
+   * @returns {HTMLElementTagNameMap[K]}
+   */
   function el(tag, className, text) {
     var node = doc.createElement(tag);
     if (className) node.className = className;
@@ -95,6 +160,7 @@
   }
   // Runs `action` once, at the reader's first sign of life in the frame.
   var TOUCHES = ['pointerdown', 'keydown', 'focusin', 'wheel', 'touchstart'];
+  /** @param {() => void} action */
   function onFirstTouch(action) {
     function once() {
       TOUCHES.forEach(function (kind) { removeEventListener(kind, once, true); });
@@ -102,55 +168,84 @@
     }
     TOUCHES.forEach(function (kind) { addEventListener(kind, once, true); });
   }
+  // Room left above a node scrolled to, for the host page's own sticky headers, in CSS px.
+  var SCROLL_MARGIN = 48;
+  /** Brings `node` into the reader's view: the host page scrolls, the frame never does.
+   * @param {Element} node */
   function scrollParentTo(node) {
-    var top = node.getBoundingClientRect().top + scrollY;
+    reportHeight(); // the frame must be tall enough for the place scrolled to
+    var top = Math.max(0, node.getBoundingClientRect().top + scrollY - SCROLL_MARGIN);
     if (parent !== window) parent.postMessage({ widget: 'scroll', top: top }, '*');
     else node.scrollIntoView();
   }
+  /** Focus for a node that is not a control, without the frame scrolling itself.
+   * @param {HTMLElement} node */
+  function focusOn(node) {
+    if (!node.hasAttribute('tabindex')) node.tabIndex = -1;
+    node.focus({ preventScroll: true });
+  }
 
-  // -- dates: "3 minutes ago", the exact time in the tooltip ---------------------------------
+  // -- dates: as WordPress shows them, in the reader's time zone; "3 minutes ago" as the title --
   var relative = window.Intl && Intl.RelativeTimeFormat
     ? new Intl.RelativeTimeFormat(config.lang, { numeric: 'auto' }) : null;
+  var exact = new Intl.DateTimeFormat(config.lang, { dateStyle: 'long', timeStyle: 'short' });
+  /** @type {[Intl.RelativeTimeFormatUnit, number][]} */
   var UNITS = [['year', 31536000], ['month', 2592000], ['week', 604800], ['day', 86400],
     ['hour', 3600], ['minute', 60], ['second', 1]];
+  /** @param {ParentNode} scope */
   function describeTimes(scope) {
     if (!relative) return;
+    var format = relative;
     scope.querySelectorAll('time[datetime]').forEach(function (node) {
-      var when = new Date(node.getAttribute('datetime'));
-      var seconds = (when - new Date()) / 1000;
+      var when = new Date(node.getAttribute('datetime') || '');
+      var seconds = (when.getTime() - Date.now()) / 1000;
       for (var i = 0; i < UNITS.length; i++) {
         if (Math.abs(seconds) >= UNITS[i][1] || i === UNITS.length - 1) {
-          node.textContent = relative.format(Math.round(seconds / UNITS[i][1]), UNITS[i][0]);
+          /** @type {HTMLElement} */ (node).title = format.format(Math.round(seconds / UNITS[i][1]), UNITS[i][0]);
           break;
         }
       }
-      node.title = when.toLocaleString(config.lang);
+      node.textContent = exact.format(when);
     });
   }
   describeTimes(doc);
   setInterval(function () { describeTimes(doc); }, 60000);
 
   // -- the reply form --------------------------------------------------------------------------
-  var form = doc.getElementById('wg-form');
-  var respond = doc.getElementById('respond');
-  var home = respond.parentNode, homeNext = respond.nextSibling;
-  var parentInput = doc.getElementById('wg-parent');
-  var cancel = doc.getElementById('cancel-reply');
-  var replyTitle = doc.getElementById('reply-title-text');
-  var submit = doc.getElementById('wg-submit');
-  var formError = doc.getElementById('wg-form-error');
+  var form = /** @type {HTMLFormElement} */ (byId('wg-form'));
+  var respond = byId('respond');
+  var home = /** @type {Node} */ (respond.parentNode), homeNext = respond.nextSibling;
+  var parentInput = /** @type {HTMLInputElement} */ (byId('wg-parent'));
+  var cancel = byId('cancel-reply');
+  var replyTitle = byId('reply-title-text');
+  var submit = /** @type {HTMLButtonElement} */ (byId('wg-submit'));
+  var formError = byId('wg-form-error');
+  /** @type {HTMLElement | null} the Reply link the form was opened from, focused on cancel */
+  var replyLink = null;
 
+  /** A field of the reply form (a textarea reads and focuses as an input does here).
+   * @param {string} name @returns {HTMLInputElement} */
+  function field(name) {
+    return /** @type {HTMLInputElement} */ (form.elements.namedItem(name));
+  }
+  /** @param {Element} item */
   function commentId(item) {
     return Number(item.id.replace('comment-', ''));
   }
+  /** @param {Element} item @returns {HTMLElement} */
+  function articleOf(item) {
+    return /** @type {HTMLElement} */ (item.querySelector(':scope > article'));
+  }
+  /** @param {HTMLElement} link */
   function replyTo(link) {
-    var item = link.closest('.wg-comment');
-    item.querySelector(':scope > article').after(respond);
-    parentInput.value = commentId(item);
-    replyTitle.textContent = strings.leave_reply_to.replace(
-      '{name}', item.querySelector(':scope > article > header > cite').textContent);
+    var item = /** @type {HTMLElement} */ (link.closest('.wg-comment'));
+    articleOf(item).after(respond);
+    parentInput.value = String(commentId(item));
+    var cite = item.querySelector(':scope > article > header > cite');
+    replyTitle.textContent = strings.leave_reply_to.replace('{name}', cite ? cite.textContent || '' : '');
     cancel.hidden = false;
-    form.elements.body.focus({ preventScroll: true });
+    replyLink = link;
+    field('body').focus({ preventScroll: true });
     scrollParentTo(respond);
   }
   function resetReply() {
@@ -160,63 +255,96 @@
     cancel.hidden = true;
   }
   doc.addEventListener('click', function (event) {
-    var link = event.target.closest('a.wg-reply');
+    var link = /** @type {HTMLElement | null} */ (/** @type {Element} */ (event.target).closest('a.wg-reply'));
     if (link) { event.preventDefault(); replyTo(link); }
   });
-  cancel.addEventListener('click', function (event) { event.preventDefault(); resetReply(); });
+  cancel.addEventListener('click', function (event) {
+    event.preventDefault();
+    resetReply();
+    if (replyLink && replyLink.isConnected) replyLink.focus({ preventScroll: true });
+  });
+
+  // Closed to its comment box until a reader goes to it, as on WordPress.com; never when it
+  // already holds something (text, or a message) the reader should see.
+  if (!field('body').value && formError.hidden && !form.querySelector('.wg-error:not(:empty), .wg-notice')) {
+    form.classList.add('wg-collapsed');
+    form.addEventListener('focusin', function () { form.classList.remove('wg-collapsed'); });
+  }
 
   var details = store.get(DETAILS);
   if (details) {
-    ['name', 'email', 'website'].forEach(function (f) {
-      if (!form.elements[f].value) form.elements[f].value = details[f] || '';
+    ['name', 'email', 'website'].forEach(function (name) {
+      if (!field(name).value) field(name).value = details[name] || '';
     });
-    form.elements.save.checked = true;
+    field('save').checked = true;
   }
 
   // The document is the same bytes for all its readers, so its form token is shared: the first
   // token of this reader's own (from the live stream or the viewer call) replaces it; after
   // that, each post's answer brings the next.
   var ownFormToken = false;
+  /** @param {string | undefined} token */
   function takeFormToken(token) {
-    if (token && !ownFormToken) { form.elements.form_token.value = token; ownFormToken = true; }
+    if (token && !ownFormToken) { field('form_token').value = token; ownFormToken = true; }
   }
 
+  /** Messages beside the fields they are about (each field's aria-describedby names its
+   * message), the fields marked invalid, and focus on the first one; or on the message for
+   * the whole form.
+   * @param {{ fields?: Record<string, string>, error?: string }} data */
   function showErrors(data) {
-    form.querySelectorAll('.wg-error').forEach(function (node) {
-      node.textContent = (data.fields && data.fields[node.getAttribute('data-field')]) || '';
+    /** @type {HTMLElement | null} */
+    var first = null;
+    form.querySelectorAll('.wg-error[data-field]').forEach(function (node) {
+      var name = node.getAttribute('data-field') || '';
+      var message = (data.fields && data.fields[name]) || '';
+      node.textContent = message;
+      var input = /** @type {HTMLElement | null} */ (form.elements.namedItem(name));
+      if (!input || input.getAttribute('type') === 'hidden') {
+        if (message && !first) first = formError; // about no field a person can change
+        return;
+      }
+      if (message) input.setAttribute('aria-invalid', 'true'); else input.removeAttribute('aria-invalid');
+      if (message && !first) first = input;
     });
     formError.textContent = data.error || '';
     formError.hidden = !data.error;
+    if (data.error && !first) first = formError;
+    if (first) {
+      focusOn(first);
+      scrollParentTo(/** @type {HTMLElement} */ (first.closest('p') || first));
+    }
   }
 
   form.addEventListener('submit', function (event) {
     event.preventDefault();
-    var f = form.elements;
-    var parentId = f.parent.value ? Number(f.parent.value) : null;
+    var parentId = parentInput.value ? Number(parentInput.value) : null;
+    var notify = form.elements.namedItem('notify') ? field('notify').checked : false;
     submit.disabled = true;
     submit.textContent = strings.posting;
     posting += 1;
     api('POST', 'comments', withPage({
-      body: f.body.value, name: f.name.value, email: f.email.value, website: f.website.value,
-      notify: !!(f.notify && f.notify.checked), parent: parentId, form_token: f.form_token.value,
-      homepage: f.homepage.value
+      body: field('body').value, name: field('name').value, email: field('email').value,
+      website: field('website').value, notify: notify, parent: parentId,
+      form_token: field('form_token').value, homepage: field('homepage').value
     })).then(function (result) {
       if (!result.ok) { showErrors(result.data); return; }
       showErrors({});
       // A form's token posts one comment; the answer brings the token for the next.
-      f.form_token.value = result.data.form_token;
+      field('form_token').value = result.data.form_token;
       ownFormToken = true;
-      if (f.save.checked) {
-        store.set(DETAILS, { name: f.name.value, email: f.email.value, website: f.website.value });
+      if (field('save').checked) {
+        store.set(DETAILS, { name: field('name').value, email: field('email').value, website: field('website').value });
       } else {
         store.remove(DETAILS);
       }
       var tokens = store.get(TOKENS) || {};
       tokens[result.data.comment.id] = result.data.edit_token;
       store.set(TOKENS, tokens);
-      insertComment(result.data, parentId);
-      f.body.value = '';
+      field('body').value = '';
+      // The form goes home first: moved after the scroll, it would push the new comment away.
       resetReply();
+      insertComment(result.data, parentId);
     }, function () {
       showErrors({ error: strings.problem });
     }).then(function () {
@@ -229,49 +357,75 @@
     });
   });
 
+  /** @param {string} html @param {number | null} parentId */
   function placeComment(html, parentId) {
-    var parentItem = parentId && doc.getElementById('comment-' + parentId);
+    var parentItem = parentId ? doc.getElementById('comment-' + parentId) : null;
     if (parentItem) {
       var children = parentItem.querySelector(':scope > ol.wg-children');
       if (!children) { children = el('ol', 'wg-children'); parentItem.appendChild(children); }
       children.appendChild(serverHtml(html));
       return;
     }
-    var list = doc.querySelector('ol.wg-comments');
+    var list = /** @type {HTMLElement} */ (doc.querySelector('ol.wg-comments'));
     var node = serverHtml(html);
     if (config.order === 'newest') list.prepend(node); else list.appendChild(node);
   }
+  /** The reader's own new comment: in place, in view, highlighted a moment, focused and
+   * announced. @param {any} data the API's answer @param {number | null} parentId */
   function insertComment(data, parentId) {
     placeComment(data.html, parentId && data.comment.parent);
-    doc.getElementById('comments-title').textContent = data.title_text;
-    var item = doc.getElementById('comment-' + data.comment.id);
+    byId('comments-title').textContent = data.title_text;
+    var item = byId('comment-' + data.comment.id);
     describeTimes(item);
     enableLikes(item);
     addOwnControls(item, data.comment.id, null);
+    item.classList.add('wg-new');
+    setTimeout(function () { item.classList.remove('wg-new'); }, 4000);
+    focusOn(articleOf(item));
     scrollParentTo(item);
+    // Held, the comment says so itself ("awaiting moderation"): that is what is announced.
+    var held = item.querySelector('.wg-held');
+    announce(held ? held.textContent || '' : strings.comment_posted);
   }
 
   // -- likes -------------------------------------------------------------------------------------
   // Like buttons need this script (and its voter id), so the script adds them.
+  // A toggle button: its words stay "Like", aria-pressed says whether it is on, and its name
+  // carries the count beside it ("Like, 3 likes").
+  /** @param {HTMLElement} button */
+  function nameLike(button) {
+    var count = /** @type {HTMLElement} */ (button.parentNode).querySelector('.wg-like-count, .wg-post-like-count');
+    var text = count ? (count.textContent || '').trim() : '';
+    button.setAttribute('aria-label', text ? strings.like + ', ' + text : strings.like);
+  }
+  /** @param {ParentNode} scope */
   function enableLikes(scope) {
     scope.querySelectorAll('.wg-like-count').forEach(function (count) {
       var button = el('button', 'wg-like', strings.like);
       button.type = 'button';
       button.setAttribute('aria-pressed', 'false');
       count.before(button);
+      nameLike(button);
     });
-    var postLike = doc.querySelector('button.wg-post-like');
-    if (postLike) postLike.hidden = false;
+    var postLike = /** @type {HTMLElement | null} */ (doc.querySelector('button.wg-post-like'));
+    if (postLike) { postLike.hidden = false; nameLike(postLike); }
   }
+  /** @param {Element | null} button @param {boolean} liked */
   function markLiked(button, liked) {
-    button.setAttribute('aria-pressed', liked ? 'true' : 'false');
-    button.textContent = liked ? strings.liked : strings.like;
+    if (button) button.setAttribute('aria-pressed', liked ? 'true' : 'false');
+  }
+  /** @param {Element} count @param {string} text */
+  function showLikeCount(count, text) {
+    count.textContent = text;
+    var button = /** @type {HTMLElement | null} */ (/** @type {HTMLElement} */ (count.parentNode).querySelector('button.wg-like'));
+    if (button) nameLike(button);
   }
   doc.addEventListener('click', function (event) {
-    var button = event.target.closest('button.wg-like');
+    var target = /** @type {HTMLElement | null} */ (/** @type {Element} */ (event.target).closest('button.wg-like'));
     // The second click of a double click (detail 2) and clicks while a request is out do
     // nothing: a double click is one like, not a like taken back.
-    if (!button || event.detail > 1 || button.getAttribute('data-busy')) return;
+    if (!target || event.detail > 1 || target.getAttribute('data-busy')) return;
+    var button = target;
     button.setAttribute('data-busy', '1');
     var item = button.closest('.wg-comment');
     var liked = button.getAttribute('aria-pressed') !== 'true';
@@ -281,27 +435,29 @@
       if (!result.ok) return;
       store.set(VOTER, result.data.voter);
       markLiked(button, result.data.liked);
-      var count = button.parentNode.querySelector('.wg-like-count, .wg-post-like-count');
-      count.textContent = result.data.text;
+      var count = /** @type {HTMLElement} */ (button.parentNode).querySelector('.wg-like-count, .wg-post-like-count');
+      if (count) showLikeCount(count, result.data.text);
       likeVersions[item ? commentId(item) : 'post'] = result.data.version;
     }).then(function () { button.removeAttribute('data-busy'); });
   });
-  enableLikes(doc.querySelector('.wg-comments'));
+  enableLikes(byId('comments'));
 
   // -- this browser's own state: likes, and comments it may still edit -----------------------------
-  var sources = {};
+  /** @param {HTMLElement | null} item @param {string | number} id @param {string | null} source */
   function addOwnControls(item, id, source) {
     if (!item || item.querySelector('.wg-own')) return;
+    var own = item;
     if (source !== null) sources[id] = source;
     var actions = item.querySelector(':scope > article > footer');
     if (!actions) return; // held for a moderator: nothing to do with it yet
     var edit = el('button', 'wg-own wg-edit', strings.edit);
     var remove = el('button', 'wg-own wg-delete', strings.delete);
     edit.type = remove.type = 'button';
-    edit.addEventListener('click', function () { startEdit(item, id); });
-    remove.addEventListener('click', function () { deleteComment(item, id); });
+    edit.addEventListener('click', function () { startEdit(own, id, edit); });
+    remove.addEventListener('click', function () { deleteComment(own, id); });
     actions.append(edit, remove);
   }
+  /** @param {string | number} id @returns {string | undefined} */
   function ownToken(id) {
     return (store.get(TOKENS) || {})[id];
   }
@@ -316,12 +472,13 @@
         takeFormToken(result.data.form_token);
         if (!result.data.user && sessionToken) keepSession(null); // ended elsewhere, or expired
         showUser(result.data.user);
-        result.data.liked.forEach(function (id) {
+        result.data.liked.forEach(/** @param {number} id */ function (id) {
           var item = doc.getElementById('comment-' + Number(id));
           if (item) markLiked(item.querySelector('button.wg-like'), true);
         });
         if (result.data.post_liked) markLiked(doc.querySelector('button.wg-post-like'), true);
-        result.data.held.forEach(function (held) { // own comments awaiting a moderator
+        result.data.held.forEach(/** @param {{id: number, html: string, parent: number | null}} held */ function (held) {
+          // own comments awaiting a moderator
           if (!doc.getElementById('comment-' + held.id)) placeComment(held.html, held.parent);
         });
         Object.keys(result.data.editable).forEach(function (id) {
@@ -342,81 +499,101 @@
     onFirstTouch(loadViewerState);
   }
 
-  function startEdit(item, id) {
-    var text = item.querySelector('.wg-text');
+  /** @param {HTMLElement} item @param {string | number} id @param {HTMLElement} opener */
+  function startEdit(item, id, opener) {
+    var text = /** @type {HTMLElement} */ (item.querySelector('.wg-text'));
     if (item.querySelector('.wg-edit-form')) return;
     var box = el('div', 'wg-edit-form');
     var area = el('textarea', 'wg-edit-body');
     area.rows = 5;
-    area.value = sources[id] !== undefined ? sources[id] : text.textContent;
+    area.value = sources[id] !== undefined ? sources[id] : text.textContent || '';
+    area.setAttribute('aria-label', strings.edit);
     var error = el('span', 'wg-error');
+    error.id = 'wg-edit-error-' + id;
+    area.setAttribute('aria-describedby', error.id);
     var save = el('button', 'wg-save', strings.save);
     var back = el('button', 'wg-cancel', strings.cancel);
     save.type = back.type = 'button';
     box.append(area, error, save, back);
     text.hidden = true;
     text.after(box);
-    area.focus();
-    back.addEventListener('click', function () { box.remove(); text.hidden = false; });
+    area.focus({ preventScroll: true });
+    function close() {
+      box.remove();
+      text.hidden = false;
+      opener.focus({ preventScroll: true });
+    }
+    back.addEventListener('click', close);
     save.addEventListener('click', function () {
       save.disabled = true;
       ownWrites['edit' + id] = true; // its live event is no news to this reader
       api('PATCH', 'comments/' + id, { token: ownToken(id), body: area.value }).then(function (r) {
         save.disabled = false;
-        if (!r.ok) { error.textContent = (r.data.fields && r.data.fields.body) || r.data.error; return; }
+        if (!r.ok) {
+          error.textContent = (r.data.fields && r.data.fields.body) || r.data.error;
+          area.setAttribute('aria-invalid', 'true');
+          area.focus({ preventScroll: true });
+          return;
+        }
         sources[id] = area.value;
         text.replaceChildren(serverHtml(r.data.comment.html));
-        box.remove();
-        text.hidden = false;
+        close();
       });
     });
   }
 
+  /** @param {HTMLElement} item @param {string | number} id */
   function deleteComment(item, id) {
     if (!confirm(strings.confirm_delete)) return;
     ownWrites['delete' + id] = true;
     api('DELETE', 'comments/' + id, { token: ownToken(id), lang: config.lang }).then(function (r) {
       if (!r.ok) { alert(r.data.error || strings.problem); return; }
-      doc.getElementById('comments-title').textContent = r.data.title_text;
+      var title = byId('comments-title');
+      title.textContent = r.data.title_text;
       if (item.querySelector(':scope > ol.wg-children')) {
-        item.querySelector(':scope > article').replaceChildren(el('p', 'wg-deleted', strings.deleted));
+        articleOf(item).replaceChildren(el('p', 'wg-deleted', strings.deleted));
       } else {
         item.remove();
       }
+      // Its buttons are gone with it: focus goes to the thread's heading, not to nowhere.
+      focusOn(title);
+      announce(strings.deleted);
     });
   }
 
   // -- signing in ---------------------------------------------------------------------------------
   var signInBox = doc.getElementById('wg-sign-in');
-  var signedInBox = doc.getElementById('wg-signed-in');
-  var guestNote = doc.getElementById('wg-guest');
-  var guestFields = doc.getElementById('wg-guest-fields');
   var needsScript = doc.getElementById('wg-needs-script');
   if (needsScript) needsScript.hidden = true;
-  if (signInBox) signInBox.hidden = false;
+  if (signInBox) {
+    signInBox.hidden = false;
+    byId('wg-fill-details').hidden = true; // the sign-in choices say it: once is enough
+  }
 
   var ownSignedIn = doc.getElementById('wg-own-signed-in');
-  var ownError = doc.getElementById('wg-own-error');
+  /** @param {object | null} user */
   function showOwnData(user) { if (ownSignedIn) ownSignedIn.hidden = !user; }
 
+  /** @param {{ name: string, avatar?: string, provider_name: string } | null} user */
   function showUser(user) {
-    if (!signInBox) return;
-    var signedIn = !!user;
-    signInBox.hidden = signedIn;
-    signedInBox.hidden = !signedIn;
-    guestNote.hidden = guestFields.hidden = signedIn || config.signInRequired;
+    if (!signInBox) return; // no providers: nobody signs in here
+    signInBox.hidden = !!user;
+    byId('wg-signed-in').hidden = !user;
+    byId('wg-guest').hidden = byId('wg-guest-fields').hidden = !!user || config.signInRequired;
     showOwnData(user);
-    if (!signedIn) return;
-    var avatar = doc.getElementById('wg-user-avatar');
+    if (!user) return;
+    var avatar = /** @type {HTMLImageElement} */ (byId('wg-user-avatar'));
     avatar.hidden = !user.avatar;
     if (user.avatar) avatar.src = user.avatar;
-    doc.getElementById('wg-user-text').textContent =
-      strings.commenting_as.replace('{provider}', user.provider_name);
+    byId('wg-user-name').textContent = user.name;
+    byId('wg-user-text').textContent = strings.commenting_as.replace('{provider}', user.provider_name);
   }
 
   // -- a signed-in commenter's own data: download it, or erase it -------------------------------
   if (ownSignedIn) {
-    doc.getElementById('wg-download-mine').addEventListener('click', function () {
+    var ownBox = ownSignedIn;
+    var ownError = byId('wg-own-error');
+    byId('wg-download-mine').addEventListener('click', function () {
       api('POST', 'me/export', {}).then(function (result) {
         if (!result.ok) { ownError.textContent = result.data.error || strings.problem; return; }
         var link = doc.createElement('a');
@@ -428,42 +605,52 @@
         link.remove();
       });
     });
-    doc.getElementById('wg-erase-mine').addEventListener('click', function () {
+    byId('wg-erase-mine').addEventListener('click', function () {
       if (!window.confirm(strings.erase_confirm)) return;
       api('POST', 'me/erase', { confirm: true }).then(function (result) {
         if (!result.ok) { ownError.textContent = result.data.error || strings.problem; return; }
         keepSession(null);
-        ownSignedIn.textContent = strings.erased;
+        ownBox.textContent = strings.erased;
         location.reload();
       });
     });
   }
 
+  /** @param {ArrayBuffer | Uint8Array} bytes */
   function base64url(bytes) {
     var text = '';
     new Uint8Array(bytes).forEach(function (b) { text += String.fromCharCode(b); });
     return btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
   }
+  /** @param {string} message */
   function signInFailed(message) {
-    doc.getElementById('wg-sign-in-error').textContent = strings.sign_in_failed + ' ' + message;
+    // The reason alone: a sign-in the person cancelled did not fail, and each reason is a
+    // sentence of its own.
+    byId('wg-sign-in-error').textContent = message;
   }
   // -- the sign-in popup and its handoff (widget/auth/signin.py says why it is built so) ----
-  var signingIn = null; // the sign-in under way: one at a time
   var POPUP = 'widget-sign-in';
   var FLOW_LIFETIME_MS = 10 * 60 * 1000; // as long as the popup's flow lives on the server
   // A provider whose Cross-Origin-Opener-Policy cuts the popup off makes it read as closed as
   // soon as its first page is there; a popup seen open at the provider for longer than this
   // and then closed was closed by the person.
   var CUT_OFF_WITHIN_MS = 2000;
+  /** @param {string} provider @param {string} instance */
   function signIn(provider, instance) {
     if (signingIn) signingIn.stop('');
-    doc.getElementById('wg-sign-in-error').textContent = '';
-    var waiting = doc.getElementById('wg-sign-in-waiting');
+    byId('wg-sign-in-error').textContent = '';
+    var waiting = byId('wg-sign-in-waiting');
     var verifier = base64url(crypto.getRandomValues(new Uint8Array(32)));
     // Opened at once, on the click: browsers let a click open a window, not a promise.
     var popup = window.open('', POPUP, 'width=520,height=700');
-    var watchTimer = 0, askTimer = 0, lastAsked = 0;
-    var expiry = setTimeout(function () { flow.stop(strings.sign_in_expired); }, FLOW_LIFETIME_MS);
+    /** @type {ReturnType<typeof setInterval> | undefined} */
+    var watchTimer;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    var askTimer;
+    var lastAsked = 0;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    var expiry;
+    /** @type {SignInFlow} */
     var flow = signingIn = {
       stop: function (message) {
         if (signingIn !== flow) return;
@@ -481,6 +668,7 @@
         if (popup && !popup.closed) popup.close();
       }
     };
+    expiry = setTimeout(function () { flow.stop(strings.sign_in_expired); }, FLOW_LIFETIME_MS);
     waiting.hidden = false;
     // The start is a form posted into the popup: only a POST from our own origin starts a
     // sign-in, so no link or foreign page can start one whose verifier someone else holds.
@@ -502,6 +690,7 @@
       start.submit();
       start.remove();
     });
+    /** @param {ApiResult} result */
     function finish(result) {
       if (signingIn !== flow || result.status === 202) return;
       if (!result.ok) { flow.stop(result.data.error || strings.problem); return; }
@@ -513,6 +702,7 @@
     }
     // Linked to the popup, its page hands over the login code (or the reason) by message: only
     // our own popup page, on our own origin.
+    /** @param {MessageEvent} event */
     function onMessage(event) {
       if (event.origin !== location.origin || event.source !== popup || !event.data ||
           event.data.widget !== 'sign-in') return;
@@ -526,13 +716,14 @@
     function ask() { // at most once a second; a question asked sooner waits its turn
       if (signingIn !== flow || askTimer) return;
       askTimer = setTimeout(function () {
-        askTimer = 0;
+        askTimer = undefined;
         if (signingIn !== flow) return;
         lastAsked = Date.now();
         api('POST', 'auth/session', { verifier: verifier }).then(finish, function () {});
       }, Math.max(0, lastAsked + 1000 - Date.now()));
     }
     function onBack() { if (doc.visibilityState === 'visible') ask(); }
+    /** @param {(type: string, listener: () => void) => void} listen */
     function untilBack(listen) {
       listen('focus', onBack);
       listen('pointermove', onBack);
@@ -544,14 +735,15 @@
       ask();
     }
     if (!popup) { cutOff(); return; } // blocked, or opened by the form without a handle
+    var opened = popup;
     // An email's link is opened elsewhere (a mail app, another tab or device) while the popup
     // waits on our own origin: ask whenever the person comes back, as when cut off.
     if (provider === 'email') untilBack(addEventListener);
     var seenAtProviderSince = 0;
     watchTimer = setInterval(function () {
-      if (!popup.closed) {
+      if (!opened.closed) {
         try {
-          void popup.location.href; // readable while on our origin
+          void opened.location.href; // readable while on our origin
           seenAtProviderSince = 0;
         } catch (e) {
           seenAtProviderSince = seenAtProviderSince || Date.now();
@@ -574,22 +766,23 @@
     if (signingIn) signingIn.cancel();
   }
   if (signInBox) {
-    var instanceBox = doc.getElementById('wg-instance-box');
-    var instanceProvider = null;
-    signInBox.addEventListener('click', function (event) {
-      var button = event.target.closest('button.wg-provider');
+    var providerBox = signInBox;
+    var instanceInput = /** @type {HTMLInputElement} */ (byId('wg-instance'));
+    var instanceProvider = '';
+    providerBox.addEventListener('click', function (event) {
+      var button = /** @type {Element} */ (event.target).closest('button.wg-provider');
       if (!button) return;
       if (button.getAttribute('data-instance')) {
-        instanceProvider = button.getAttribute('data-provider');
-        instanceBox.hidden = false;
-        doc.getElementById('wg-instance').focus();
+        instanceProvider = button.getAttribute('data-provider') || '';
+        byId('wg-instance-box').hidden = false;
+        instanceInput.focus();
         return;
       }
-      signIn(button.getAttribute('data-provider'), '');
+      signIn(button.getAttribute('data-provider') || '', '');
     });
-    doc.getElementById('wg-sign-in-cancel').addEventListener('click', cancelSignIn);
-    doc.getElementById('wg-instance-go').addEventListener('click', function () {
-      signIn(instanceProvider, doc.getElementById('wg-instance').value);
+    byId('wg-sign-in-cancel').addEventListener('click', cancelSignIn);
+    byId('wg-instance-go').addEventListener('click', function () {
+      signIn(instanceProvider, instanceInput.value);
     });
     function signOut() {
       return api('DELETE', 'auth/session', {}).then(function () {
@@ -599,10 +792,10 @@
         loadViewerState();
       });
     }
-    doc.getElementById('wg-log-out').addEventListener('click', signOut);
-    doc.getElementById('wg-change').addEventListener('click', function () {
+    byId('wg-log-out').addEventListener('click', signOut);
+    byId('wg-change').addEventListener('click', function () {
       signOut().then(function () {
-        var first = signInBox.querySelector('button.wg-provider');
+        var first = /** @type {HTMLElement | null} */ (providerBox.querySelector('button.wg-provider'));
         if (first) first.focus();
       });
     });
@@ -611,18 +804,6 @@
   // -- live updates ------------------------------------------------------------------------------
   // New comments and edits wait behind a button ("Show 2 new comments"): nothing moves under
   // the reader's eyes. Like counts change in place.
-  var pendingComments = {};
-  var pendingChanges = false;
-  var posting = 0;
-  var deferred = []; // comment events that arrived while this reader's own post was on its way
-  var ownWrites = {};
-  var likeVersions = {}; // the thread version each like count shown comes from
-  var plural = window.Intl && Intl.PluralRules ? new Intl.PluralRules(config.lang) : null;
-
-  function pluralText(forms, n) {
-    var category = n === 0 && 'zero' in forms ? 'zero' : plural ? plural.select(n) : (n === 1 ? 'one' : 'other');
-    return (forms[category] || forms.other || forms.many).replace('{n}', n);
-  }
   var banner = el('p', 'wg-live');
   var bannerButton = el('button', 'wg-live-button');
   bannerButton.type = 'button';
@@ -630,11 +811,16 @@
   banner.hidden = true;
   function showBanner() {
     var count = Object.keys(pendingComments).length;
-    bannerButton.textContent = count ? pluralText(config.plurals.new_comments, count) : strings.new_activity;
-    banner.hidden = !(count || pendingChanges);
+    var text = count ? pluralText(config.plurals.new_comments, count) : strings.new_activity;
+    var shown = !!(count || pendingChanges);
+    // Said once each time it changes, politely: a reader in the middle of a sentence finishes it.
+    if (shown && (banner.hidden || bannerButton.textContent !== text)) announce(text);
+    bannerButton.textContent = text;
+    banner.hidden = !shown;
     var title = doc.getElementById('comments-title');
     if (title && banner.previousSibling !== title) title.after(banner);
   }
+  /** @param {{ comment: number }} data */
   function noticeComment(data) {
     if (posting) { deferred.push(data); return; }
     if (doc.getElementById('comment-' + data.comment)) return; // this reader's own
@@ -647,15 +833,16 @@
       new URLSearchParams(config.params)).then(function (response) {
       return response.ok ? response.text() : Promise.reject(response.status);
     }).then(function (html) {
-      var fresh = serverHtml(html).querySelector('#comments');
-      var old = doc.getElementById('comments');
-      old.replaceWith(fresh);
+      var fresh = /** @type {HTMLElement} */ (serverHtml(html).querySelector('#comments'));
+      byId('comments').replaceWith(fresh);
       pendingComments = {};
       pendingChanges = false;
       showBanner();
       describeTimes(fresh);
-      enableLikes(fresh.querySelector('.wg-comments'));
+      enableLikes(fresh);
       loadViewerState();
+      // The button pressed is hidden now: the reader goes on from the thread's heading.
+      focusOn(byId('comments-title'));
     }, function () { showBanner(); });
   });
   // The live stream is for readers who stay: it opens once the frame has been in sight for a
@@ -691,7 +878,7 @@
     });
     events.addEventListener('comment', function (e) { noticeComment(JSON.parse(e.data)); });
     ['edit', 'delete'].forEach(function (kind) {
-      events.addEventListener(kind, function (e) {
+      events.addEventListener(kind, /** @param {MessageEvent} e */ function (e) {
         var data = JSON.parse(e.data);
         if (ownWrites[kind + data.comment] || !doc.getElementById('comment-' + data.comment)) return;
         pendingChanges = true;
@@ -709,15 +896,19 @@
         ? item && item.querySelector('.wg-like-count')
         : doc.querySelector('.wg-post-like-count');
       if (count) {
-        count.textContent = pluralText(config.plurals[data.comment ? 'likes' : 'post_likes'], data.count);
+        showLikeCount(count, pluralText(config.plurals[data.comment ? 'likes' : 'post_likes'], data.count));
       }
     });
     events.addEventListener('reset', function () { pendingChanges = true; showBanner(); });
   }
 
-  // Opened from a link to one comment (#comment-12): bring it into view in the host page.
+  // Opened from a link to one comment (#comment-12), or back from posting without the script:
+  // bring it into view in the host page, and show which one it is.
   if (/^#comment-\d+$/.test(location.hash)) {
     var target = doc.getElementById(location.hash.slice(1));
-    if (target) addEventListener('load', function () { scrollParentTo(target); });
+    if (target) {
+      var linked = target;
+      addEventListener('load', function () { scrollParentTo(linked); });
+    }
   }
 })();

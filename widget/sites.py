@@ -152,6 +152,12 @@ class SiteSetting:
 
 SITE_SETTINGS: tuple[SiteSetting, ...] = (
     SiteSetting("order", "oldest", "oldest or newest comments first", _Choice("oldest", "newest")),
+    SiteSetting(
+        "first_page", "newest",
+        "the page a thread opens on: newest (its latest comments, older ones a click away, as"
+        " WordPress does) or oldest",
+        _Choice("newest", "oldest"),
+    ),
     SiteSetting("max_depth", 5, "deepest level of nested replies", _IntBetween(2, 20)),
     SiteSetting("page_size", 50, "top-level comments per page", _IntBetween(1, 500)),
     SiteSetting(
@@ -216,6 +222,7 @@ _SITE_SETTING = {s.name: s for s in SITE_SETTINGS}
 @dataclasses.dataclass(frozen=True, slots=True)
 class SiteSettings:
     order: Literal["oldest", "newest"]
+    first_page: Literal["newest", "oldest"]
     max_depth: int
     page_size: int
     edit_window_s: int

@@ -22,7 +22,7 @@ __all__ = ["CommentNode", "ThreadCursor", "ThreadView", "load_thread", "parse_cu
 @dataclasses.dataclass(frozen=True, slots=True)
 class ThreadCursor:
     """Which page: the one right after or right before a top-level comment id; None for the
-    default page (the start when oldest comes first, the end when newest does)."""
+    page a thread opens on (the site's `first_page`: its newest comments, or its oldest)."""
 
     direction: Literal["after", "before"] | None = None
     comment_id: int = 0
@@ -83,7 +83,7 @@ async def load_thread(
     if head is None:
         return ThreadView(page, title, None, [], None, None)
     if cursor.direction is None:
-        if settings.order == "oldest":
+        if settings.first_page == "oldest":
             window = PageWindow("after", None, settings.page_size)
         else:
             window = PageWindow("before", None, settings.page_size)

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Frame, Page, Playwright, sync_playwright
 
 from tests.mail import Inbox, start_smtp
 from tests.servers import HostPages, WidgetServer, host_pages, widget_cli, widget_server
@@ -20,6 +20,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 ]  # fmt: skip
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -131,3 +132,41 @@ def api_post(widget: WidgetServer, blog: HostPages, path: str, **fields: Any) ->
     assert response.status_code == 201, response.text
     data: dict[str, Any] = response.json()
     return data
+
+
+def axe_violations(where: Page | Frame, backdrop: str = "") -> list[dict[str, Any]]:
+    """axe-core's violations in a page or a frame (its context needs bypass_csp=True: the
+    pages' own policy refuses a script added by the test). The comment frame is transparent and
+    axe cannot see the host page behind it, so its root gets `backdrop`, the colour that shows
+    through (test_reading_in_browser checks that it does)."""
+    where.add_script_tag(path=str(AXE))
+    found: list[dict[str, Any]] = where.evaluate(
+        """async (backdrop) => {
+            const root = document.documentElement;
+            if (backdrop) root.style.background = backdrop;
+            const result = await axe.run(document, { resultTypes: ['violations'] });
+            if (backdrop) root.style.background = '';
+            return result.violations.map(v => ({
+                id: v.id, impact: v.impact,
+                nodes: v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary),
+            }));
+        }""",
+        backdrop,
+    )
+    return found
+
+
+def assert_accessible(where: Page | Frame, backdrop: str = "") -> None:
+    """No critical or serious violation, and no contrast one at all."""
+    violations = axe_violations(where, backdrop)
+    bad = [v for v in violations if v["impact"] in ("critical", "serious")]
+    contrast = [v for v in violations if v["id"] == "color-contrast"]
+    assert not bad and not contrast, bad or contrast
+
+
+def frame_of(page: Page, selector: str = "#comments iframe") -> Frame:
+    """The comment frame itself (a FrameLocator cannot take a script or run axe)."""
+    handle = page.locator(selector).element_handle()
+    frame = handle.content_frame() if handle else None
+    assert frame is not None
+    return frame

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import api_post, blog_post
+from tests.browser.conftest import api_post, assert_accessible, blog_post
 from tests.browser.pages import PASSWORD, sign_in
 from tests.servers import HostPages, WidgetServer, widget_cli, widget_server
 
@@ -104,6 +104,27 @@ def test_a_site_exports_from_its_page(
     assert [(row["page"], row["status"], row["text"]) for row in rows] == [
         ("/exported/", "pending", "Held, and exported all the same")
     ]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_admin_pages_pass_axe_in_light_and_dark(
+    browser: Browser, blog: HostPages, moderated: WidgetServer, scheme: str
+) -> None:
+    blog_post(blog, moderated, "/audited/", "An audited post")
+    held = api_post(moderated, blog, "/audited/", body="Held for the audit")["comment"]["id"]
+    context = browser.new_context(color_scheme=scheme, bypass_csp=True)  # type: ignore[arg-type]
+    try:
+        page = context.new_page()
+        page.goto(f"{moderated.public_url}/admin/login")
+        assert_accessible(page)
+        sign_in(page, moderated)
+        for path in ("/admin/", "/admin/sites/blog", "/admin/sites/blog/comments",
+                     f"/admin/comments/{held}"):  # fmt: skip
+            page.goto(moderated.public_url + path)
+            expect(page.locator("h1")).to_be_visible()
+            assert_accessible(page)
+    finally:
+        context.close()
 
 
 def test_the_queue_from_the_keyboard_with_undo(

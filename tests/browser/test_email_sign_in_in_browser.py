@@ -35,6 +35,7 @@ def widget(
 
 def ask_for_a_link(page: Page, frame: FrameLocator, email: str, name: str) -> tuple[Page, str]:
     """Press "Email link" under the comments, fill in the popup: the popup, and its code."""
+    frame.locator("#wg-body").click()  # the form opens its sign-in choices from its comment box
     with page.expect_popup() as opened:
         frame.locator("button.wg-provider", has_text="Email link").click()
     popup = opened.value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -282,7 +283,7 @@ def test_without_a_comments_div_the_frame_follows_the_script_with_its_options(
     frame = page.frame_locator("script[data-site] + iframe")
     # The page id came from <link rel=canonical>, the language from <html lang>.
     expect(frame.locator("#comments-title")).to_have_text("Eine Antwort auf „Ein Beitrag“")
-    expect(frame.locator("html")).to_have_class("wg-theme-dark")
+    expect(frame.locator("html")).to_have_class(re.compile(r"\bwg-theme-dark\b"))
     expect(frame.locator("#wg-submit")).to_have_text("Kommentar abschicken")
 
 
@@ -308,9 +309,12 @@ def test_two_readers_see_each_others_comments_appear(
         fill_details(at_ann, "Hello from Ann", name="Ann")
         at_ann.locator("#wg-submit").click()
         expect(at_bea.locator(".wg-live-button")).to_have_text("Show 1 new comment")
+        # Said through the polite live region too, for readers who do not see the button.
+        expect(at_bea.locator("#wg-status")).to_have_text("Show 1 new comment")
         expect(at_bea.locator(".wg-comment")).to_have_count(0)  # nothing moves by itself
         at_bea.locator(".wg-live-button").click()
         expect(at_bea.locator(".wg-comment .wg-text")).to_have_text("Hello from Ann")
+        expect(at_bea.locator("#comments-title")).to_be_focused()  # not lost with the button
         expect(at_bea.locator(".wg-live")).to_be_hidden()
 
         fill_details(at_bea, "Hi Ann, Bea here", name="Bea", email="bea@example.com")

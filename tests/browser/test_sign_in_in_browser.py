@@ -26,9 +26,24 @@ import httpx
 import pytest
 from oidc_provider_mock import User as MockUser
 from oidc_provider_mock import run_server_in_thread
-from playwright.sync_api import BrowserContext, FrameLocator, Page, Playwright, expect
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    FrameLocator,
+    Locator,
+    Page,
+    Playwright,
+    expect,
+)
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, api_post, blog_post
+from tests.browser.conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    api_post,
+    assert_accessible,
+    blog_post,
+    frame_of,
+)
 from tests.browser.pages import come_back
 from tests.servers import HostPages, WidgetServer, free_port, widget_cli, widget_server
 
@@ -132,15 +147,22 @@ def regime_context(
     )  # fmt: skip
 
 
+def provider_button(frame: FrameLocator, provider: str) -> Locator:
+    """A provider's button: the form shows its choices once the reader is in the comment box."""
+    frame.locator("#wg-body").click()
+    return frame.locator("button.wg-provider", has_text=provider)
+
+
 def sign_in(page: Page, frame: FrameLocator, provider: str = "Mock ID") -> None:
     with page.expect_popup() as opened:
-        frame.locator("button.wg-provider", has_text=provider).click()
+        provider_button(frame, provider).click()
     popup = opened.value
     popup.locator("button[value=alice]").click()  # at the provider: "Alice" signs in
     expect(frame.locator("#wg-user-text")).to_have_text(
         f"You are commenting using your {provider} account.", timeout=15_000
     )
     expect(frame.locator("#wg-guest-fields")).to_be_hidden()
+    expect(frame.locator("#wg-user-name")).to_have_text(str(ALICE["name"]))  # who, not how
 
 
 @pytest.mark.parametrize("regime", ["partitioned", "blocked", "allowed"])
@@ -168,6 +190,7 @@ def test_sign_in_comment_reload_and_log_out(
         signed_in = frame.locator("#wg-signed-in")
         if regime == "blocked":
             # No cookie, no storage for the frame: the token lived in its memory, gone now.
+            frame.locator("#wg-body").click()  # the form opens from its comment box
             expect(frame.locator("#wg-sign-in")).to_be_visible()
             expect(signed_in).to_be_hidden()
             sign_in(page, frame)
@@ -177,6 +200,7 @@ def test_sign_in_comment_reload_and_log_out(
             expect(frame.locator(".wg-comment").first.locator("button.wg-edit")).to_be_visible()
 
         frame.locator("#wg-log-out").click()
+        frame.locator("#wg-body").click()  # the form opens from its comment box
         expect(frame.locator("#wg-sign-in")).to_be_visible()
         expect(frame.locator("#wg-guest-fields")).to_be_visible()
         page.reload()
@@ -198,15 +222,15 @@ def test_a_provider_that_cuts_the_opener_still_signs_in_by_polling(
         page.goto(url)
         frame = page.frame_locator(FRAME)
         with page.expect_popup() as opened:
-            frame.locator("button.wg-provider", has_text="Strict ID").click()
+            provider_button(frame, "Strict ID").click()
         popup = opened.value
         popup.locator("button[value=alice]").click()
-        # The popup lands on our callback page, but with no opener to talk to it says so and
-        # stays open; the person closes it and comes back to the comments, where the frame,
-        # asking with its verifier, signs in all the same.
+        # The popup lands on our callback page, with no opener to talk to: it says so, and
+        # closes itself a moment later; back on the comments, the frame, asking with its
+        # verifier, signs in all the same.
         expect(popup.locator("h2")).to_have_text("You are signed in")
         assert popup.evaluate("window.opener") is None
-        popup.close()
+        popup.wait_for_event("close", timeout=5_000)
         come_back(page)
         expect(frame.locator("#wg-user-text")).to_have_text(
             "You are commenting using your Strict ID account.", timeout=15_000
@@ -245,6 +269,7 @@ def test_a_signed_in_commenter_downloads_then_erases_their_comments(
         page.once("dialog", lambda dialog: dialog.accept())
         frame.locator("#wg-erase-mine").click()
         # The frame reloads, signed out (the account is gone), with no comment left.
+        frame.locator("#wg-body").click()  # the form opens from its comment box
         expect(frame.locator("#wg-sign-in")).to_be_visible()
         expect(frame.locator(".wg-comment")).to_have_count(0)
         expect(frame.locator("#comments-title")).not_to_contain_text("One Response")
@@ -355,7 +380,7 @@ def reading(
 
 def open_popup(page: Page, frame: FrameLocator, provider: str) -> Page:
     with page.expect_popup() as opened:
-        frame.locator("button.wg-provider", has_text=provider).click()
+        provider_button(frame, provider).click()
     return opened.value
 
 
@@ -388,7 +413,7 @@ def test_closing_the_popup_ends_the_sign_in(
         assert not asked  # linked to the popup, the frame waits for its message
         popup.close()
         expect(frame.locator("#wg-sign-in-error")).to_have_text(
-            "Sign-in failed: The sign-in window was closed before signing in finished."
+            "The sign-in window was closed before signing in finished."
         )
         expect(frame.locator("#wg-sign-in-waiting")).to_be_hidden()
         assert len(asked) == 1  # one last question, in case it had just finished
@@ -404,11 +429,11 @@ def test_a_refusal_at_a_provider_that_cuts_the_opener_ends_the_polling_with_the_
         popup.locator("button[value=deny]").click()
         # No opener to tell: the popup stays open with the reason; back on the page, the frame
         # asks with its verifier and learns it.
-        expect(popup.locator("h2")).to_have_text("Sign-in failed")
+        expect(popup.locator("h2")).to_have_text("Sign-in cancelled")
         popup.close()
         come_back(page)
         expect(frame.locator("#wg-sign-in-error")).to_have_text(
-            "Sign-in failed: Sign-in was cancelled. You can close this window.", timeout=10_000
+            "Sign-in was cancelled.", timeout=10_000
         )
         expect(frame.locator("#wg-sign-in-waiting")).to_be_hidden()
         assert_no_more_polls(page, asked)
@@ -441,7 +466,35 @@ def test_an_unreachable_provider_is_told_in_the_popup_and_the_frame(
         # The popup's page hands the reason to the frame and closes itself.
         popup.wait_for_event("close", timeout=15_000)
         expect(frame.locator("#wg-sign-in-error")).to_have_text(
-            "Sign-in failed: The provider could not be reached; try again in a moment."
+            "The provider could not be reached; try again in a moment."
         )
         expect(frame.locator("#wg-sign-in-waiting")).to_be_hidden()
         assert_no_more_polls(page, asked)
+
+
+@pytest.mark.parametrize("host", ["light", "dark"])
+def test_the_signed_in_form_passes_axe_on_light_and_dark_blogs(
+    browser: Browser, blog: HostPages, widget: WidgetServer, host: str
+) -> None:
+    background = {"light": "#ffffff", "dark": "#1b1b1f"}[host]
+    style = f"<style>body {{ background: {background} }}</style>"
+    url = blog_post(blog, widget, f"/axe-signed-in-{host}/", "Audited", extra=style)
+    context = browser.new_context(viewport={"width": 1000, "height": 900}, bypass_csp=True)
+    try:
+        page = context.new_page()
+        page.goto(url)
+        frame = page.frame_locator(FRAME)
+        expect(provider_button(frame, "Mock ID")).to_be_visible()
+        # Said once, with the icons it speaks of (drawn by our stylesheet, no request out).
+        expect(frame.locator("#wg-sign-in .wg-notes").first).to_have_text(
+            "Fill in your details below or click an icon to log in:"
+        )
+        expect(frame.locator("#wg-guest .wg-notes")).to_have_text(
+            "Your email address will not be published.", use_inner_text=True
+        )
+        expect(provider_button(frame, "Mock ID").locator(".wg-provider-icon")).to_have_text("M")
+        assert_accessible(frame_of(page), background)  # the sign-in choices, signed out
+        sign_in(page, frame)
+        assert_accessible(frame_of(page), background)
+    finally:
+        context.close()

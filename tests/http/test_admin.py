@@ -525,7 +525,7 @@ async def test_site_settings_are_saved_from_the_form(boss: Admin, app: Starlette
     assert '<select id="f-moderation" name="moderation"' in page
     form = dict(re.findall(r'<input id="f-[^"]+" name="([^"]+)"[^>]*value="([^"]*)"', page))
     fields = {**form, "name": "My blog", "origins": f"{BLOG}\nhttps://www.blog.example/",
-              "moderation": "first", "order": "newest", "sign_in": "optional",
+              "moderation": "first", "order": "newest", "first_page": "oldest", "sign_in": "optional",
               "guest_email": "optional", "max_depth": "3",
               "notify_emails": "me@example.com, you@example.com"}  # fmt: skip
     response = await boss.post("/admin/sites/blog", **fields)
@@ -535,6 +535,7 @@ async def test_site_settings_are_saved_from_the_form(boss: Admin, app: Starlette
     assert site.origins == (BLOG, "https://www.blog.example")
     assert site.settings["moderation"] == "first"
     assert site.settings["max_depth"] == 3
+    assert site.settings["first_page"] == "oldest"
     assert "page_size" not in site.settings  # defaults are not stored
     # Guests may now leave the email out.
     assert (await post_comment(boss.client, email="")).status_code == 201

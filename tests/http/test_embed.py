@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -26,6 +27,7 @@ from tests.helpers import (
 )
 from widget.sites import add_site, change_site_setting
 from widget.views.assets import minify_script
+from widget.views.i18n import Translator
 
 ROOT = REPO
 
@@ -243,8 +245,27 @@ async def test_reply_without_javascript_via_replytocom(client: httpx.AsyncClient
     assert thread["comments"][0]["replies"][0]["html"] == "<p>Reply by form</p>"
 
 
+async def test_a_long_thread_opens_on_its_newest_comments_oldest_first(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    # As WordPress does by default: the last page, in reading order; older ones a click away.
+    await change_site_setting(app.state.widget.storage, "blog", "page_size", 3)
+    ids = [(await posted(client, body=f"top {i}"))["comment"]["id"] for i in range(7)]
+    opened = (await client.get("/api/v1/threads", params=PAGE)).json()
+    assert [c["id"] for c in opened["comments"]] == ids[4:]
+    assert opened["newer"] is None
+    older = (await client.get("/api/v1/threads", params={**PAGE, "before": opened["older"]})).json()
+    assert [c["id"] for c in older["comments"]] == ids[1:4]
+    fragment = await client.get("/embed/blog/thread/fragment", params=EMBED)
+    assert "Older comments" in fragment.text
+    assert "Newer comments" not in fragment.text
+    texts = re.findall(r'<div class="wg-text" dir="auto"><p>(top \d)</p>', fragment.text)
+    assert texts == ["top 4", "top 5", "top 6"]
+
+
 async def test_paging_by_top_level_comment(client: httpx.AsyncClient, app: Starlette) -> None:
     await change_site_setting(app.state.widget.storage, "blog", "page_size", 3)
+    await change_site_setting(app.state.widget.storage, "blog", "first_page", "oldest")
     ids = [(await posted(client, body=f"top {i}"))["comment"]["id"] for i in range(7)]
     await posted(client, body="reply to the first", parent=ids[0])
     first = (await client.get("/api/v1/threads", params=PAGE)).json()
@@ -546,3 +567,22 @@ async def test_a_site_added_again_never_gets_an_old_fragment(
     assert new.status_code == 200, (old.headers["etag"], new.headers["etag"])
     assert "from the second life" in new.text
     assert "first life" not in new.text
+
+
+def test_dates_read_as_wordpress_writes_them_in_each_language() -> None:
+    morning, evening = datetime(2025, 3, 3, 10, 12, tzinfo=UTC), datetime(2025, 3, 3, 0, 5)
+    assert Translator("en").date(morning) == "March 3, 2025 at 10:12 am"
+    assert Translator("en").date(evening) == "March 3, 2025 at 12:05 am"
+    assert Translator("en").date(evening.replace(hour=13)) == "March 3, 2025 at 1:05 pm"
+    assert Translator("de").date(morning) == "3. März 2025 um 10:12"
+    assert Translator("ru").date(morning) == "3 марта 2025 в 10:12"
+
+
+async def test_the_thread_shows_dates_in_its_language(client: httpx.AsyncClient) -> None:
+    comment = (await posted(client, body="Dated"))["comment"]
+    fragment = await client.get("/embed/blog/thread/fragment", params={**EMBED, "lang": "de"})
+    written = re.search(r'<time datetime="([^"]+)">([^<]+)</time>', fragment.text)
+    assert written is not None
+    moment = datetime.fromisoformat(written.group(1))
+    assert comment["created_at"].startswith(written.group(1)[:16])
+    assert written.group(2) == Translator("de").date(moment)

@@ -129,8 +129,11 @@ def test_google_claims() -> None:
     )  # fmt: skip
     unverified = p.oidc_profile("google", {**claims, "email_verified": False})
     assert unverified.email == ""
-    bare = p.oidc_profile("google", {"sub": "1"})
-    assert (bare.name, bare.email, bare.avatar_url) == ("google user", "", "")
+    bare = p.oidc_profile("google", {"sub": "1"}, "Google")
+    assert (bare.name, bare.email, bare.avatar_url) == ("Google user", "", "")
+    # No name: the person's handle, else their email's name part, never our key ("mock user").
+    assert p.oidc_profile("mock", {"sub": "1", "preferred_username": "ann_e"}).name == "ann_e"
+    assert p.oidc_profile("mock", {"sub": "1", "email": "ann.e@example.com"}).name == "ann.e"
 
 
 def test_gitlab_claims() -> None:
@@ -401,6 +404,9 @@ async def test_the_form_shows_configured_providers_only(
         document = await client.get(
             "/embed/blog/thread", params={k: v for k, v in PAGE.items() if k != "site"}
         )
-    assert 'data-provider="github">GitHub</button>' in document.text
+    assert (
+        'data-provider="github"><span class="wg-provider-icon wg-icon-github" aria-hidden="true">G</span>GitHub</button>'
+        in document.text
+    )
     assert "Google" not in document.text
     assert "Fill in your details below or click an icon to log in:" in document.text

@@ -136,7 +136,9 @@ async def test_consent_denied(client: httpx.AsyncClient, provider: str) -> None:
     popup = Popup(client, provider)
     page = await popup.come_back(popup.consent(await popup.start(), deny=True))
     assert page.status_code == 400
-    assert "Sign-in was cancelled" in page.text
+    assert "Sign-in was cancelled. You can close this window." in page.text
+    assert "<h2>Sign-in cancelled</h2>" in page.text
+    assert 'data-error="Sign-in was cancelled."' in page.text  # what the comment form says
     assert 'data-code=""' in page.text
 
 
@@ -332,7 +334,7 @@ async def test_a_refused_or_failed_sign_in_ends_the_frames_polling_with_the_reas
     assert page.status_code == 400
     polled = await exchange(client, popup.verifier, None)
     assert polled.status_code == 400
-    assert polled.json()["error"] == "Sign-in was cancelled. You can close this window."
+    assert polled.json()["error"] == "Sign-in was cancelled."
     assert (await exchange(client, popup.verifier, None)).status_code == 202  # told once
 
 

@@ -116,14 +116,16 @@ def _require(value: Any, what: str) -> str:
     return text
 
 
-def oidc_profile(provider: str, claims: Mapping[str, Any]) -> Profile:
-    """A profile from validated ID token (or userinfo) claims."""
+def oidc_profile(provider: str, claims: Mapping[str, Any], display_name: str = "") -> Profile:
+    """A profile from validated ID token (or userinfo) claims. Without a name, the person's
+    handle or the name part of their email address; never our own key for the provider."""
     subject = _require(claims.get("sub"), "who you are")
     name = (
         _text(claims.get("name"))
         or _text(claims.get("preferred_username"))
         or _text(claims.get("nickname"))
-        or f"{provider} user"
+        or _text(claims.get("email")).partition("@")[0]
+        or f"{display_name or provider} user"
     )
     email = _email(claims.get("email")) if claims.get("email_verified") is True else ""
     return Profile(

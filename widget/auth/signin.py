@@ -93,9 +93,10 @@ class SignInError(Exception):
     """The sign-in failed in a way the person can understand; shown in the popup and told to
     the frame. `status` is the popup page's: 502 when the provider could not be reached."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, status: int = 400, *, cancelled: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.cancelled = cancelled  # the person said no at the provider: nothing failed
 
 
 class SignInFailed(BadRequest):
@@ -198,7 +199,7 @@ class SignIn:
         flow = request.session.pop(_FLOW_KEY, None)
         if not isinstance(flow, dict) or flow.get("provider") != name:
             if request.query_params.get("error") == "access_denied":
-                raise SignInError("Sign-in was cancelled. You can close this window.")
+                raise SignInError("Sign-in was cancelled.", cancelled=True)
             raise SignInError(
                 "This sign-in was not started here, or it was already used. Close this window"
                 " and start again from the comment form."
@@ -220,7 +221,7 @@ class SignIn:
         error = request.query_params.get("error")
         if error:
             if error == "access_denied":
-                raise SignInError("Sign-in was cancelled. You can close this window.")
+                raise SignInError("Sign-in was cancelled.", cancelled=True)
             raise SignInError(f"The provider could not sign you in ({error}).")
         try:
             client = await self._client(config, flow.get("instance", ""))
@@ -385,7 +386,7 @@ class SignIn:
             claims = token.get("userinfo")
             if not claims:
                 raise ProviderError("The provider sent no ID token; sign-in cannot continue.")
-            return oidc_profile(config.name, claims)
+            return oidc_profile(config.name, claims, config.display_name)
         fetch = config.kind.fetch_profile
         assert fetch is not None
         if config.needs_instance:

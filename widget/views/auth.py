@@ -79,12 +79,21 @@ def _signed_in_cookie(max_age_s: int) -> str:
 
 def popup_page(
     request: Request, context: AppContext, title: str, message: str, *, code: str = "",
-    error: str = "", next_url: str = "", status_code: int = 200,
+    error: str = "", next_url: str = "", status_code: int = 200, closable: bool = True,
 ) -> Response:  # fmt: skip
+    """A page of the popup. `error` goes to the comment form as it is, so it says nothing of
+    this window; the page itself adds that it can be closed (`closable`)."""
     return context.html.templates.TemplateResponse(
         request,
         "auth/popup.html",
-        {"title": title, "message": message, "code": code, "error": error, "next": next_url},
+        {
+            "title": title,
+            "message": message,
+            "code": code,
+            "error": error,
+            "next": next_url,
+            "closable": closable and bool(error),
+        },
         status_code=status_code,
         headers=POPUP_HEADERS,
     )
@@ -98,7 +107,8 @@ async def refuse_start(request: Request) -> Response:
         "This sign-in did not come from a comment form, so it was stopped. If you meant to sign"
         " in, close this window and press a sign-in button under the comments."
     )
-    return popup_page(request, context, "Sign-in stopped", message, error=message, status_code=403)
+    return popup_page(request, context, "Sign-in stopped", message, error=message,
+                      status_code=403, closable=False)  # fmt: skip
 
 
 async def start(request: Request) -> Response:
@@ -140,7 +150,8 @@ async def callback(request: Request) -> Response:
         return popup_page(request, context, "Sign-in failed", exc.message, error=exc.message,
                       status_code=exc.status)  # fmt: skip
     except SignInError as exc:
-        return popup_page(request, context, "Sign-in failed", str(exc), error=str(exc),
+        title = "Sign-in cancelled" if exc.cancelled else "Sign-in failed"
+        return popup_page(request, context, title, str(exc), error=str(exc),
                       status_code=exc.status)  # fmt: skip
     return popup_page(
         request, context, "You are signed in",

@@ -14,7 +14,6 @@ import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlencode
 
@@ -46,9 +45,9 @@ THEMES = ("light", "dark", "auto")
 
 # Strings the iframe's script needs, handed over as JSON in the document.
 SCRIPT_STRINGS = (
-    "reply", "cancel_reply", "like", "liked", "edit", "delete", "save", "cancel",
+    "reply", "cancel_reply", "like", "edit", "delete", "save", "cancel", "comment_posted",
     "confirm_delete", "posting", "post_comment", "leave_reply", "leave_reply_to", "problem",
-    "deleted", "new_activity", "commenting_as", "sign_in_failed", "erase_confirm", "erased",
+    "deleted", "new_activity", "commenting_as", "erase_confirm", "erased",
     "sign_in_closed", "sign_in_expired",
 )  # fmt: skip
 SCRIPT_PLURALS = ("likes", "post_likes", "new_comments")
@@ -199,10 +198,6 @@ class FragmentCache:
             self._bytes -= evicted.size
 
 
-def _exact_time(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
 _COMPILED = ProcessBytecodeCache()
 
 
@@ -229,7 +224,6 @@ class HtmlRenderer:
             languages=LANGUAGES,
             right_to_left=RIGHT_TO_LEFT,
         )
-        self.env.filters["exact_time"] = _exact_time
         self.templates = Jinja2Templates(env=self.env)
         self.fragments = FragmentCache(settings.fragment_cache_bytes)
         self._queries: LruCache[tuple[tuple[str, float, int], bytes], EmbedQuery] = LruCache(

@@ -11,6 +11,7 @@ here; the others in widget/views/locales/.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 
 from .locales import ar, es, fr, it, ja, pl, pt, tr, uk, zh
 
@@ -128,6 +129,8 @@ EN: dict[str, Message] = {
     "sign_in_expired": "Signing in took too long; try again.",
     "via": "via {provider}",
     "awaiting_moderation": "Your comment is awaiting moderation.",
+    "comment_posted": "Your comment is posted.",
+    "enter_comment": "Enter your comment here...",
     "moderator": "Moderator",
     "pinned": "Pinned",
     "own_data": "Your comments: download or erase",
@@ -216,6 +219,8 @@ DE: dict[str, Message] = {
     "sign_in_expired": "Die Anmeldung hat zu lange gedauert; versuche es noch einmal.",
     "via": "über {provider}",
     "awaiting_moderation": "Dein Kommentar muss noch freigeschaltet werden.",
+    "comment_posted": "Dein Kommentar ist veröffentlicht.",
+    "enter_comment": "Gib hier deinen Kommentar ein …",
     "moderator": "Moderator",
     "pinned": "Angeheftet",
     "own_data": "Deine Kommentare: herunterladen oder löschen",
@@ -319,6 +324,8 @@ RU: dict[str, Message] = {
     "sign_in_expired": "Вход занял слишком много времени; попробуйте ещё раз.",
     "via": "через {provider}",
     "awaiting_moderation": "Ваш комментарий ожидает проверки.",
+    "comment_posted": "Ваш комментарий опубликован.",
+    "enter_comment": "Введите комментарий…",
     "moderator": "Модератор",
     "pinned": "Закреплено",
     "own_data": "Ваши комментарии: скачать или удалить",
@@ -357,6 +364,48 @@ _CATALOGS: dict[str, tuple[Mapping[str, Message], Callable[[int], str]]] = {
 RIGHT_TO_LEFT = frozenset({"ar"})
 LANGUAGES = tuple(_CATALOGS)
 
+# Dates as WordPress shows them ("March 3, 2025 at 10:12 am"), in each language's own way; a
+# language without a table here gets the numeric form.
+_MONTHS = {
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December"),
+    "de": ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September",
+           "Oktober", "November", "Dezember"),
+    "ru": ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа",
+           "сентября", "октября", "ноября", "декабря"),
+    "ar": ("يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو", "يوليو", "أغسطس", "سبتمبر",
+           "أكتوبر", "نوفمبر", "ديسمبر"),
+    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
+           "octobre", "novembre", "décembre"),
+    "es": ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
+           "septiembre", "octubre", "noviembre", "diciembre"),
+    "it": ("gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto",
+           "settembre", "ottobre", "novembre", "dicembre"),
+    "pt": ("janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho", "agosto",
+           "setembro", "outubro", "novembro", "dezembro"),
+    "pl": ("stycznia", "lutego", "marca", "kwietnia", "maja", "czerwca", "lipca", "sierpnia",
+           "września", "października", "listopada", "grudnia"),
+    "uk": ("січня", "лютого", "березня", "квітня", "травня", "червня", "липня", "серпня",
+           "вересня", "жовтня", "листопада", "грудня"),
+    "tr": ("Ocak", "Şubat", "Mart", "Nisan", "Mayıs", "Haziran", "Temmuz", "Ağustos", "Eylül",
+           "Ekim", "Kasım", "Aralık"),
+}  # fmt: skip
+_DATE_FORMATS = {
+    "en": "{month} {day}, {year} at {hour12}:{minute:02d} {ampm}",
+    "de": "{day}. {month} {year} um {hour:02d}:{minute:02d}",
+    "ru": "{day} {month} {year} в {hour:02d}:{minute:02d}",
+    "ar": "{day} {month} {year} في {hour:02d}:{minute:02d}",
+    "fr": "{day} {month} {year} à {hour:02d}:{minute:02d}",
+    "es": "{day} de {month} de {year} a las {hour:02d}:{minute:02d}",
+    "it": "{day} {month} {year} alle {hour:02d}:{minute:02d}",
+    "pt": "{day} de {month} de {year} às {hour:02d}:{minute:02d}",
+    "pl": "{day} {month} {year} o {hour:02d}:{minute:02d}",
+    "uk": "{day} {month} {year} о {hour:02d}:{minute:02d}",
+    "tr": "{day} {month} {year} {hour:02d}:{minute:02d}",
+    "ja": "{year}年{month_number}月{day}日 {hour:02d}:{minute:02d}",
+    "zh": "{year}年{month_number}月{day}日 {hour:02d}:{minute:02d}",
+}
+
 
 def choose_language(requested: str | None) -> str:
     """A supported language for `requested` ("de", "de-AT", "RU"); English otherwise."""
@@ -382,6 +431,22 @@ class Translator:
             category = "zero" if n == 0 and "zero" in message else self._plural(n)
             message = message[category]
         return message.format(n=n, **values)
+
+    @property
+    def direction(self) -> str:
+        """The writing direction of this language, for `dir`: "rtl" or "ltr"."""
+        return "rtl" if self.language in RIGHT_TO_LEFT else "ltr"
+
+    def date(self, moment: datetime) -> str:
+        """`moment` as WordPress writes dates, in this language (the frame's script shows
+        it again in the reader's own time zone)."""
+        months = _MONTHS.get(self.language)
+        return _DATE_FORMATS[self.language].format(
+            month=months[moment.month - 1] if months else "", month_number=moment.month,
+            day=moment.day, year=moment.year, hour=moment.hour,
+            hour12=(moment.hour - 1) % 12 + 1, minute=moment.minute,
+            ampm="am" if moment.hour < 12 else "pm",
+        )  # fmt: skip
 
     def plural_forms(self, key: str) -> dict[str, str]:
         """A plural message's forms by CLDR category, placeholders left in, for the script

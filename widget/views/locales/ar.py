@@ -92,6 +92,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_expired": "استغرق تسجيل الدخول وقتًا طويلًا؛ حاول مرة أخرى.",
     "via": "عبر {provider}",
     "awaiting_moderation": "تعليقك بانتظار المراجعة.",
+    "comment_posted": "نُشر تعليقك.",
+    "enter_comment": "اكتب تعليقك هنا...",
     "moderator": "مشرف",
     "pinned": "مثبّت",
     "own_data": "تعليقاتك: تنزيل أو مسح",

@@ -76,6 +76,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_expired": "El inicio de sesión tardó demasiado; inténtalo de nuevo.",
     "via": "vía {provider}",
     "awaiting_moderation": "Tu comentario está pendiente de moderación.",
+    "comment_posted": "Tu comentario se ha publicado.",
+    "enter_comment": "Escribe aquí tu comentario...",
     "moderator": "Moderador",
     "pinned": "Fijado",
     "own_data": "Tus comentarios: descargar o borrar",

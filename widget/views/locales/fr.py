@@ -76,6 +76,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_expired": "La connexion a pris trop de temps ; réessayez.",
     "via": "via {provider}",
     "awaiting_moderation": "Votre commentaire est en attente de modération.",
+    "comment_posted": "Votre commentaire est publié.",
+    "enter_comment": "Saisissez votre commentaire ici…",
     "moderator": "Modérateur",
     "pinned": "Épinglé",
     "own_data": "Vos commentaires : télécharger ou effacer",

@@ -76,6 +76,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_expired": "L'accesso ha richiesto troppo tempo; riprova.",
     "via": "tramite {provider}",
     "awaiting_moderation": "Il tuo commento è in attesa di moderazione.",
+    "comment_posted": "Il tuo commento è stato pubblicato.",
+    "enter_comment": "Scrivi qui il tuo commento...",
     "moderator": "Moderatore",
     "pinned": "In evidenza",
     "own_data": "I tuoi commenti: scarica o cancella",

@@ -60,6 +60,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_expired": "ログインに時間がかかりすぎました。もう一度お試しください。",
     "via": "{provider} 経由",
     "awaiting_moderation": "コメントは承認待ちです。",
+    "comment_posted": "コメントを投稿しました。",
+    "enter_comment": "ここにコメントを入力...",
     "moderator": "モデレーター",
     "pinned": "固定",
     "own_data": "あなたのコメント: ダウンロードまたは消去",

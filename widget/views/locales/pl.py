@@ -86,6 +86,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_expired": "Logowanie trwało zbyt długo; spróbuj ponownie.",
     "via": "przez {provider}",
     "awaiting_moderation": "Twój komentarz czeka na moderację.",
+    "comment_posted": "Twój komentarz został opublikowany.",
+    "enter_comment": "Wpisz tutaj swój komentarz...",
     "moderator": "Moderator",
     "pinned": "Przypięty",
     "own_data": "Twoje komentarze: pobierz lub usuń",

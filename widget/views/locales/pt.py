@@ -76,6 +76,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_expired": "Entrar demorou demais; tente de novo.",
     "via": "via {provider}",
     "awaiting_moderation": "Seu comentário está aguardando moderação.",
+    "comment_posted": "Seu comentário foi publicado.",
+    "enter_comment": "Escreva seu comentário aqui...",
     "moderator": "Moderador",
     "pinned": "Fixado",
     "own_data": "Seus comentários: baixar ou apagar",

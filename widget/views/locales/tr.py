@@ -65,6 +65,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_expired": "Oturum açmak çok uzun sürdü; yeniden deneyin.",
     "via": "{provider} ile",
     "awaiting_moderation": "Yorumunuz onay bekliyor.",
+    "comment_posted": "Yorumunuz yayımlandı.",
+    "enter_comment": "Yorumunuzu buraya yazın...",
     "moderator": "Moderatör",
     "pinned": "Sabitlendi",
     "own_data": "Yorumlarınız: indirin veya silin",

@@ -86,6 +86,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_expired": "Вхід тривав задовго; спробуйте ще раз.",
     "via": "через {provider}",
     "awaiting_moderation": "Ваш коментар очікує на перевірку.",
+    "comment_posted": "Ваш коментар опубліковано.",
+    "enter_comment": "Введіть коментар…",
     "moderator": "Модератор",
     "pinned": "Закріплено",
     "own_data": "Ваші коментарі: завантажити або стерти",

@@ -57,6 +57,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_expired": "登录耗时过长，请重试。",
     "via": "通过 {provider}",
     "awaiting_moderation": "您的评论正在等待审核。",
+    "comment_posted": "您的评论已发布。",
+    "enter_comment": "在此输入您的评论...",
     "moderator": "版主",
     "pinned": "置顶",
     "own_data": "您的评论：下载或删除",
