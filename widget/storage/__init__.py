@@ -1,45 +1,10 @@
-"""Storage backends behind one protocol; `storage_for_url` picks one from a database URL.
-
-The records are re-exported from widget.records for code written before they moved there;
-import them from widget.records.
-"""
+"""Storage backends behind one class; `storage_for_url` picks one from a database URL. The
+records they trade in are in widget.records."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
-
-from widget.records import (
-    POST_LIKE,
-    Admin,
-    AuthorHistory,
-    Ban,
-    Comment,
-    CommentStatus,
-    ExportBatch,
-    GuestLikeLimit,
-    ImportedComment,
-    ImportedLike,
-    ImportedThread,
-    ImportItem,
-    ImportTally,
-    NewComment,
-    NewJob,
-    OutboxJob,
-    PageRef,
-    PageWindow,
-    Profile,
-    QueueItem,
-    QueueQuery,
-    RateLimit,
-    SingleUse,
-    Site,
-    Subscription,
-    ThreadEvent,
-    ThreadHead,
-    ThreadPage,
-    User,
-)
 
 from .base import COPY_COLUMNS, DryRun, Outcome, Refused, RowBatch
 from .shared import Storage
@@ -49,40 +14,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COPY_COLUMNS",
-    "POST_LIKE",
-    "Admin",
-    "AuthorHistory",
-    "Ban",
-    "Comment",
-    "CommentStatus",
     "DryRun",
-    "ExportBatch",
-    "GuestLikeLimit",
-    "ImportItem",
-    "ImportTally",
-    "ImportedComment",
-    "ImportedLike",
-    "ImportedThread",
-    "NewComment",
-    "NewJob",
-    "OutboxJob",
     "Outcome",
-    "PageRef",
-    "PageWindow",
-    "Profile",
-    "QueueItem",
-    "QueueQuery",
-    "RateLimit",
     "Refused",
     "RowBatch",
-    "SingleUse",
-    "Site",
     "Storage",
-    "Subscription",
-    "ThreadEvent",
-    "ThreadHead",
-    "ThreadPage",
-    "User",
     "storage_for_settings",
     "storage_for_url",
 ]
