@@ -616,6 +616,8 @@ async def viewer_state(
     may still edit."""
     now = now or datetime.now(UTC)
     head = await storage.get_thread_head(page.site_id, page.page_id)
+    if head is None and (edit_tokens or user is not None):  # their first comment may be held
+        head = await storage.get_thread_head(page.site_id, page.page_id, fresh=True)
     if head is None:
         return ViewerState(frozenset(), {})
     voter = _user_voter(user) or _voter_id(signer, voter_token)

@@ -364,6 +364,23 @@ async def test_a_guest_sees_their_held_comment_through_its_edit_token(
     assert thread["comments"] == []
 
 
+async def test_a_held_comment_in_a_thread_with_none_before_survives_a_reload(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    await set_site(app, "moderation", "all")
+    # A reader opens the page first: the server now knows it has no thread (and remembers it).
+    assert (await client.get("/embed/blog/thread", params=EMBED)).status_code == 200
+    assert (await client.post("/api/v1/me", json=PAGE, headers=OWN_ORIGIN)).status_code == 200
+    data = (await post_comment(client, body="First, and held")).json()
+    # The author reloads: the frame asks who they are with the comment's edit token.
+    for _ in range(2):
+        assert (await client.get("/embed/blog/thread", params=EMBED)).status_code == 200
+        mine = await client.post(
+            "/api/v1/me", json={**PAGE, "edit_tokens": [data["edit_token"]]}, headers=OWN_ORIGIN
+        )
+        assert [c["id"] for c in mine.json()["held"]] == [data["comment"]["id"]]
+
+
 async def test_a_held_comment_through_the_plain_form_says_so(
     client: httpx.AsyncClient, app: Starlette
 ) -> None:

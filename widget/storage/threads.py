@@ -58,15 +58,20 @@ async def _exists(db: Db, where: str, *params: Any) -> bool:
 
 
 class ThreadQueries(SQLBackend):
-    async def get_thread_head(self, site_id: str, page_id: str) -> ThreadHead | None:
-        return (await self.get_thread_heads(site_id, [page_id])).get(page_id)
+    async def get_thread_head(
+        self, site_id: str, page_id: str, *, fresh: bool = False
+    ) -> ThreadHead | None:
+        """The page's thread, None when it has none. `fresh` reads past the cache (and puts
+        what it read there): a held comment makes its thread without a word to the caches,
+        since readers see no change, but its author must find it."""
+        return (await self.get_thread_heads(site_id, [page_id], fresh=fresh)).get(page_id)
 
     async def get_thread_heads(
-        self, site_id: str, page_ids: Sequence[str]
+        self, site_id: str, page_ids: Sequence[str], *, fresh: bool = False
     ) -> dict[str, ThreadHead]:
         found: dict[str, ThreadHead] = {}
         missing = list(page_ids)
-        if self._caching:
+        if self._caching and not fresh:
             missing = []
             for page_id in page_ids:
                 known, head = self._heads.lookup((site_id, page_id))
