@@ -30,8 +30,7 @@ from widget.records import (
     User,
 )
 from widget.refusals import worded
-from widget.render_workers import RenderWorkers, TooComplex, WorkersUnavailable
-from widget.rendering import render_markdown
+from widget.render_workers import Named, RenderWorkers, TooComplex, WorkersUnavailable
 from widget.sites import SiteSettings, settings_of
 from widget.storage import Storage
 from widget.urls import is_host_name, origin_of, page_id_of, split_url
@@ -59,6 +58,8 @@ __all__ = [
     "viewer_state",
 ]
 
+# What a comment's text becomes, run in the render workers (widget/rendering.py).
+RENDER_MARKDOWN = Named("widget.rendering", "render_markdown")
 MAX_NAME_CHARS = 100
 MAX_URL_CHARS = 500
 MAX_PAGE_ID_CHARS = 500
@@ -451,7 +452,7 @@ async def render_body(renderer: RenderWorkers, body: str) -> str:
     limit: Invalid (422) for text that needs more, ServiceUnavailable (503) when the server
     is too busy to render it now."""
     try:
-        return await renderer.run(render_markdown, body)
+        return await renderer.run(RENDER_MARKDOWN, body)
     except TooComplex:
         raise Invalid(TOO_COMPLEX, {"body": TOO_COMPLEX}) from None
     except WorkersUnavailable:

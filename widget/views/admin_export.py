@@ -14,7 +14,6 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from widget.errors import BadRequest, Forbidden, NotFound
-from widget.porting.exporter import export_chunks, export_filename, writer_for
 from widget.records import Admin
 from widget.sites import get_site
 from widget.urls import page_id_of
@@ -33,6 +32,10 @@ async def _export(
     if not admin.may_manage(site_id):
         raise NotFound("There is no such site among those you manage.")
     await get_site(context.storage, site_id)
+    # The exporters (and the XML libraries they use) load with the first export, not with
+    # every server: most servers never export.
+    from widget.porting.exporter import export_chunks, export_filename, writer_for
+
     writer = writer_for(format_name or "jsonl")
     page_id = page_id_of(thread) if thread.strip() else None
     if page_id is not None and await context.storage.get_thread_head(site_id, page_id) is None:
