@@ -359,7 +359,7 @@ async def test_committed_changes_reach_the_event_sink(storage: Storage) -> None:
         author_url="", edited_at=datetime.now(UTC),
     )  # fmt: skip
     await storage.delete_comment(comment.id)
-    for _ in range(50):  # PostgreSQL delivers through LISTEN, a moment after COMMIT
+    for _ in range(500):  # PostgreSQL delivers through LISTEN, a moment after COMMIT (10 s)
         if len(seen) >= 4:
             break
         await asyncio.sleep(0.02)

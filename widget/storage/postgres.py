@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import itertools
 import json
 import logging
@@ -69,6 +70,19 @@ def _same(moment: datetime) -> datetime:
 
 EVENTS_CHANNEL = "widget_events"
 SITES_CHANNEL = "widget_sites"
+
+
+def channels_of(schema: str) -> tuple[str, str]:
+    """The notification channels of the database's schema. NOTIFY is heard database-wide: two
+    deployments that share a database, each in a schema of its own, must not hear each other
+    (a reader would reload for a thread of the other site of the same name). `public` keeps
+    the plain names, so instances of earlier releases still hear it during an upgrade."""
+    if schema == "public":
+        return EVENTS_CHANNEL, SITES_CHANNEL
+    tag = hashlib.sha256(schema.encode()).hexdigest()[:16]  # channel names: 63 bytes at most
+    return f"{EVENTS_CHANNEL}_{tag}", f"{SITES_CHANNEL}_{tag}"
+
+
 HEAD_CACHE_ENTRIES = 20_000
 LISTEN_RETRY_S = 1.0
 LISTEN_PROBE_S = 30.0
@@ -141,6 +155,7 @@ class PostgresStorage(Storage):
         self._heads = HeadCache(HEAD_CACHE_ENTRIES)
         self._sites = SiteCache()
         self._caching = False
+        self._events_channel, self._sites_channel = EVENTS_CHANNEL, SITES_CHANNEL
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -155,6 +170,8 @@ class PostgresStorage(Storage):
             async with self._pool.acquire() as conn:
                 await _migrate(conn, _described(self.url))
                 await mark_ready(PostgresDb(conn))
+                schema = await conn.fetchval("SELECT current_schema()")
+            self._events_channel, self._sites_channel = channels_of(str(schema))
             self._housekeeping = asyncio.create_task(self._prune_periodically(), name="pg-prune")
             listening = asyncio.get_running_loop().create_future()
             self._listening = asyncio.create_task(self._listen(listening), name="pg-listen")
@@ -198,7 +215,7 @@ class PostgresStorage(Storage):
 
         def deliver(connection: object, pid: int, channel: str, payload: str) -> None:
             try:
-                if channel == SITES_CHANNEL:
+                if channel == self._sites_channel:
                     self._sites.forget(None if payload == "*" else payload)
                     self._heads.clear()  # a removed site's threads are gone too
                     return
@@ -215,8 +232,8 @@ class PostgresStorage(Storage):
                 closed = asyncio.Event()
                 conn.add_termination_listener(lambda _, closed=closed: closed.set())
                 try:
-                    await conn.add_listener(EVENTS_CHANNEL, deliver)
-                    await conn.add_listener(SITES_CHANNEL, deliver)
+                    await conn.add_listener(self._events_channel, deliver)
+                    await conn.add_listener(self._sites_channel, deliver)
                     self._forget_cached()  # whatever was missed while not listening
                     self._caching = True
                     if not started.done():
@@ -326,11 +343,11 @@ class PostgresStorage(Storage):
     ) -> None:
         # Sent inside the transaction: every instance hears it on COMMIT, and only then.
         event = ThreadEvent(head.site_id, head.page_id, kind, comment_id, head.version, count)
-        await db.execute("SELECT pg_notify(?, ?)", EVENTS_CHANNEL, event.to_json())
+        await db.execute("SELECT pg_notify(?, ?)", self._events_channel, event.to_json())
         db.after_commit(lambda: self._committed(head))
 
     async def _sites_changed(self, db: Db, site_id: str | None) -> None:
-        await db.execute("SELECT pg_notify(?, ?)", SITES_CHANNEL, site_id or "*")
+        await db.execute("SELECT pg_notify(?, ?)", self._sites_channel, site_id or "*")
         db.after_commit(lambda: self._sites.forget(site_id))
 
     # -- loading a dump -----------------------------------------------------------------------
