@@ -155,7 +155,9 @@ def create_app(
             Middleware(SecurityHeaders),
             Middleware(RequestLog, trusted_proxies=settings.trusted_proxies),
             Middleware(RetryAfterUnavailable),
-            Middleware(RequestMetrics, metrics=metrics),
+            # Counting and timing every request costs about what the request log does: only
+            # when something scrapes them (metrics_token set).
+            *([Middleware(RequestMetrics, metrics=metrics)] if settings.metrics_token else []),
         ],
     )
     app.state.widget = context
