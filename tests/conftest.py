@@ -5,11 +5,9 @@ from __future__ import annotations
 import io
 import os
 import sys
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -22,6 +20,7 @@ from tests.helpers import (
     Ran,
     Widget,
     make_settings,
+    postgres_schema,
     running_app,
 )
 from tests.mail import Inbox, mail_settings, start_smtp
@@ -44,15 +43,8 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'data' / 'widget.db'}"
         return
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-    conn = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await conn.execute(f'CREATE SCHEMA "{schema}"')
-        separator = "&" if "?" in POSTGRES_URL else "?"
-        yield f"{POSTGRES_URL}{separator}search_path={schema}"
-    finally:
-        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await conn.close()
+    async with postgres_schema(POSTGRES_URL) as url:
+        yield url
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import ipaddress
 import itertools
 import re
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -274,3 +275,18 @@ async def fragment(client: httpx.AsyncClient) -> str:
     response = await client.get("/embed/blog/thread/fragment", params=EMBED)
     assert response.status_code == 200
     return response.text
+
+
+@contextlib.asynccontextmanager
+async def postgres_schema(server_url: str) -> AsyncIterator[str]:
+    """A PostgreSQL schema of its own on the server at `server_url`, dropped afterwards: the
+    URL that puts a connection in it."""
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'CREATE SCHEMA "{schema}"')
+        separator = "&" if "?" in server_url else "?"
+        yield f"{server_url}{separator}search_path={schema}"
+    finally:
+        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await conn.close()

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-import asyncpg
 import pytest
 
-from tests.helpers import BLOG
+from tests.helpers import BLOG, postgres_schema
 from widget.records import NewComment, PageRef, ThreadEvent
 from widget.storage import Storage, storage_for_url
 from widget.storage.postgres import channels_of
@@ -23,19 +21,6 @@ pytestmark = pytest.mark.skipif(
     not POSTGRES_URL, reason="needs WIDGET_TEST_POSTGRES_URL (CI always sets it)"
 )
 PAGE = PageRef("blog", "/p/", f"{BLOG}/p/", "P")
-
-
-@asynccontextmanager
-async def schema_url() -> AsyncIterator[str]:
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-    conn = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await conn.execute(f'CREATE SCHEMA "{schema}"')
-        separator = "&" if "?" in POSTGRES_URL else "?"
-        yield f"{POSTGRES_URL}{separator}search_path={schema}"
-    finally:
-        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await conn.close()
 
 
 @asynccontextmanager
@@ -74,8 +59,8 @@ def test_each_schema_has_channels_of_its_own() -> None:
 
 async def test_deployments_in_two_schemas_do_not_hear_each_other() -> None:
     async with (
-        schema_url() as first_url,
-        schema_url() as second_url,
+        postgres_schema(POSTGRES_URL) as first_url,
+        postgres_schema(POSTGRES_URL) as second_url,
         opened(first_url) as (first, first_heard),
         opened(first_url) as (_, twin_heard),  # another instance of the first deployment
         opened(second_url) as (second, second_heard),
