@@ -193,7 +193,7 @@ async def settle(app: Starlette) -> None:
     raise AssertionError("the outbox did not empty")
 
 
-async def _outbox_rows(storage: Any) -> list[dict[str, Any]]:
+async def outbox_rows(storage: Any) -> list[dict[str, Any]]:
     rows = []
     async for batch in storage.dump():
         if batch.table == "outbox":
@@ -234,12 +234,14 @@ async def client_of(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
-async def _schema_before(database_url: str, number: int, rows: str) -> None:
+async def schema_before(database_url: str, number: int, rows: str) -> None:
     """The database as the migrations before `number` left it, with `rows` in it."""
     before = [m for m in migrations("postgres" if "postgres" in database_url else "sqlite")]
     before = [(n, name, sql) for n, name, sql in before if n < number]
     if database_url.startswith("sqlite:///"):
-        conn = sqlite3.connect(database_url.removeprefix("sqlite:///"))
+        path = Path(database_url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path)
         conn.execute(
             "CREATE TABLE schema_migrations"
             " (number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"

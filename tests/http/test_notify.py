@@ -24,9 +24,9 @@ from tests.helpers import (
     OWN_ORIGIN,
     PUBLIC_URL,
     QUICK,
-    _outbox_rows,
     comment_body,
     make_settings,
+    outbox_rows,
     posted,
     settle,
 )
@@ -331,7 +331,7 @@ async def test_a_dead_mail_server_neither_loses_nor_delays_a_comment(
             assert "Kept" in (await client.get("/embed/blog/thread/fragment", params=EMBED)).text
         # The mail waits in the outbox, tried and failed, until the server is back.
         for _ in range(200):
-            rows = await _outbox_rows(storage)
+            rows = await outbox_rows(storage)
             if rows and rows[0]["attempts"] >= 1:
                 break
             await asyncio.sleep(0.02)
@@ -370,7 +370,7 @@ async def test_a_job_that_keeps_failing_is_kept_as_failed(
             outbox.wake()
             await asyncio.sleep(0.02)
         assert await storage.outbox_counts() == {"queued": 0, "failed": 1}
-        (row,) = await _outbox_rows(storage)
+        (row,) = await outbox_rows(storage)
         assert row["attempts"] == 3
         assert row["failed_at"] is not None
 

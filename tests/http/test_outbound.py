@@ -36,9 +36,9 @@ from tests.helpers import (
     PUBLIC_URL,
     QUICK,
     Widget,
-    _outbox_rows,
     held,
     make_settings,
+    outbox_rows,
     posted,
     provider_url,
     settle,
@@ -230,7 +230,7 @@ async def webhook_jobs(
     """The webhook jobs left in the outbox, once `tried` of them have been tried at least once
     (or `unless()` is true: a receiver heard from us, say)."""
     for _ in range(500):
-        jobs = [row for row in await _outbox_rows(app.state.widget.storage)
+        jobs = [row for row in await outbox_rows(app.state.widget.storage)
                 if row["kind"] == "webhook"]  # fmt: skip
         if sum(job["attempts"] >= 1 for job in jobs) >= tried or unless():
             return jobs

@@ -26,7 +26,7 @@ import httpx
 from starlette.applications import Starlette
 
 from tests.admins import Admin, make_admin, signed_in
-from tests.helpers import BLOG, IMPORT_FIXTURES, PAGE, _schema_before, posted
+from tests.helpers import BLOG, IMPORT_FIXTURES, PAGE, posted, schema_before
 from widget.porting.exporter import export_chunks, writer_for
 from widget.porting.importer import import_file
 from widget.storage import Storage, storage_for_url
@@ -335,8 +335,7 @@ INSERT INTO comments (thread_id, depth, status, author_name, author_email, autho
 async def test_migration_0009_leaves_older_threads_born_here(
     tmp_path: Path, database_url: str
 ) -> None:
-    Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    await _schema_before(database_url, 9, BEFORE_0009)
+    await schema_before(database_url, 9, BEFORE_0009)
     storage = storage_for_url(database_url)
     await storage.open()  # applies 0009
     try:

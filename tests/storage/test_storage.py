@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import _schema_before
+from tests.helpers import schema_before
 from widget.errors import Conflict, Forbidden, RateLimited
 from widget.records import (
     POST_LIKE,
@@ -280,8 +280,7 @@ INSERT INTO admin_sessions (token_hash, admin_id, created_at, expires_at)
 async def test_migration_0007_keeps_likes_and_ends_sessions_stored_before_it(
     tmp_path: Path, database_url: str
 ) -> None:
-    Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    await _schema_before(database_url, 7, BEFORE_0007)
+    await schema_before(database_url, 7, BEFORE_0007)
     storage = storage_for_url(database_url)
     await storage.open()  # applies 0007
     try:
