@@ -29,7 +29,7 @@ from widget.errors import BadRequest
 from widget.jinja_cache import ProcessBytecodeCache
 from widget.lru import LruCache
 from widget.records import Comment, PageRef, Site, ThreadHead
-from widget.sites import SiteSettings, settings_of
+from widget.sites import SiteSettings, badges_of, settings_of
 from widget.storage import Storage
 from widget.threads import CommentNode, ThreadCursor, ThreadView, load_thread, parse_cursor
 
@@ -414,6 +414,7 @@ class HtmlRenderer:
             # Drawn once each, in the fragment, for the comments that point to them.
             "drawn_avatars": drawn,
             "provider_names": self.provider_names,
+            "badges": badges_of(settings),
             "permalink_base": query.page.url
             or (view.head.url if view and view.head else "")
             or (self.settings.public_url + query.document_path()),

@@ -132,6 +132,7 @@ EN: dict[str, Message] = {
     "comment_posted": "Your comment is posted.",
     "enter_comment": "Enter your comment here...",
     "moderator": "Moderator",
+    "author": "Author",
     "pinned": "Pinned",
     "own_data": "Your comments: download or erase",
     "own_data_guest": (
@@ -222,6 +223,7 @@ DE: dict[str, Message] = {
     "comment_posted": "Dein Kommentar ist veröffentlicht.",
     "enter_comment": "Gib hier deinen Kommentar ein …",
     "moderator": "Moderator",
+    "author": "Autor",
     "pinned": "Angeheftet",
     "own_data": "Deine Kommentare: herunterladen oder löschen",
     "own_data_guest": (
@@ -327,6 +329,7 @@ RU: dict[str, Message] = {
     "comment_posted": "Ваш комментарий опубликован.",
     "enter_comment": "Введите комментарий…",
     "moderator": "Модератор",
+    "author": "Автор",
     "pinned": "Закреплено",
     "own_data": "Ваши комментарии: скачать или удалить",
     "own_data_guest": (

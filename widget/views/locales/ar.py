@@ -95,6 +95,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "comment_posted": "نُشر تعليقك.",
     "enter_comment": "اكتب تعليقك هنا...",
     "moderator": "مشرف",
+    "author": "الكاتب",
     "pinned": "مثبّت",
     "own_data": "تعليقاتك: تنزيل أو مسح",
     "own_data_guest": "احصل عبر البريد على رابط لتنزيل أو مسح كل التعليقات المكتوبة بعنوانك.",

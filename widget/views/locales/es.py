@@ -79,6 +79,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "comment_posted": "Tu comentario se ha publicado.",
     "enter_comment": "Escribe aquí tu comentario...",
     "moderator": "Moderador",
+    "author": "Autor",
     "pinned": "Fijado",
     "own_data": "Tus comentarios: descargar o borrar",
     "own_data_guest": "Recibe por correo un enlace para descargar o borrar todos los comentarios escritos con tu dirección.",

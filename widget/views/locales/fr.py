@@ -79,6 +79,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "comment_posted": "Votre commentaire est publié.",
     "enter_comment": "Saisissez votre commentaire ici…",
     "moderator": "Modérateur",
+    "author": "Auteur",
     "pinned": "Épinglé",
     "own_data": "Vos commentaires : télécharger ou effacer",
     "own_data_guest": "Recevez par e-mail un lien pour télécharger ou effacer tous les commentaires écrits avec votre adresse.",

@@ -79,6 +79,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "comment_posted": "Il tuo commento è stato pubblicato.",
     "enter_comment": "Scrivi qui il tuo commento...",
     "moderator": "Moderatore",
+    "author": "Autore",
     "pinned": "In evidenza",
     "own_data": "I tuoi commenti: scarica o cancella",
     "own_data_guest": "Ricevi via email un link per scaricare o cancellare tutti i commenti scritti con il tuo indirizzo.",

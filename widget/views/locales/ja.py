@@ -63,6 +63,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "comment_posted": "コメントを投稿しました。",
     "enter_comment": "ここにコメントを入力...",
     "moderator": "モデレーター",
+    "author": "投稿者",
     "pinned": "固定",
     "own_data": "あなたのコメント: ダウンロードまたは消去",
     "own_data_guest": "あなたのメールアドレスで書かれたすべてのコメントをダウンロードまたは消去するリンクをメールで受け取る。",

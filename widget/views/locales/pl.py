@@ -89,6 +89,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "comment_posted": "Twój komentarz został opublikowany.",
     "enter_comment": "Wpisz tutaj swój komentarz...",
     "moderator": "Moderator",
+    "author": "Autor",
     "pinned": "Przypięty",
     "own_data": "Twoje komentarze: pobierz lub usuń",
     "own_data_guest": "Otrzymaj e-mailem link do pobrania lub usunięcia wszystkich komentarzy napisanych z Twoim adresem.",

@@ -79,6 +79,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "comment_posted": "Seu comentário foi publicado.",
     "enter_comment": "Escreva seu comentário aqui...",
     "moderator": "Moderador",
+    "author": "Autor",
     "pinned": "Fixado",
     "own_data": "Seus comentários: baixar ou apagar",
     "own_data_guest": "Receba por e-mail um link para baixar ou apagar todos os comentários escritos com o seu endereço.",

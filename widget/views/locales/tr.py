@@ -68,6 +68,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "comment_posted": "Yorumunuz yayımlandı.",
     "enter_comment": "Yorumunuzu buraya yazın...",
     "moderator": "Moderatör",
+    "author": "Yazar",
     "pinned": "Sabitlendi",
     "own_data": "Yorumlarınız: indirin veya silin",
     "own_data_guest": "E-posta adresinizle yazılan tüm yorumları indirmek veya silmek için e-postayla bir bağlantı alın.",

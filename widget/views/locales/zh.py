@@ -60,6 +60,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "comment_posted": "您的评论已发布。",
     "enter_comment": "在此输入您的评论...",
     "moderator": "版主",
+    "author": "作者",
     "pinned": "置顶",
     "own_data": "您的评论：下载或删除",
     "own_data_guest": "通过电子邮件获取链接，下载或删除用您的地址写的所有评论。",
