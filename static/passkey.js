@@ -16,6 +16,8 @@
     return;
   }
   var options = JSON.parse(page.dataset.options || '{}');
+  var go = /** @type {HTMLButtonElement} */ (document.getElementById('wg-passkey-go'));
+  go.disabled = false; // ready to ask the browser
 
   /** @param {string} encoded */
   function bytes(encoded) {

@@ -127,6 +127,8 @@ def test_add_a_passkey_sign_in_with_it_in_two_clicks_and_refuse_a_copy(
     expect(passkey_button).to_be_visible()  # this browser has WebAuthn
     carried.credential = as_added
     passkey_button.click()  # one click; the authenticator's answer is the second
+    # (The line under the form kept its text while hidden: signed in is when it shows.)
+    expect(frame.locator("#wg-signed-in")).to_be_visible(timeout=15_000)
     expect(frame.locator("#wg-user-text")).to_have_text(
         "You are commenting using your Mock ID account.", timeout=15_000
     )
