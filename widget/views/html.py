@@ -365,6 +365,7 @@ class HtmlRenderer:
         settings = self.settings
         parts = (
             self._build, settings.public_url, settings.mail_enabled, settings.max_body_chars,
+            settings.passkeys,
             sorted(self.provider_names.items()), self._assets.url("widget.css"),
             self._assets.url("thread.js"), self._assets.inline_css_hash,
         )  # fmt: skip

@@ -87,6 +87,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_failed": "تعذّر تسجيل الدخول:",
     "sign_in_waiting": "أكمل تسجيل الدخول في النافذة التي فُتحت.",
     "sign_in_email": "رابط بالبريد",
+    "sign_in_passkey": "مفتاح المرور",
+    "add_passkey": "إضافة مفتاح مرور",
     "comments_feed": "خلاصة التعليقات (Atom)",
     "sign_in_closed": "أُغلقت نافذة تسجيل الدخول قبل اكتماله.",
     "sign_in_expired": "استغرق تسجيل الدخول وقتًا طويلًا؛ حاول مرة أخرى.",

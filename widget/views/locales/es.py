@@ -71,6 +71,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_failed": "No se pudo iniciar sesión:",
     "sign_in_waiting": "Termina de iniciar sesión en la ventana que se abrió.",
     "sign_in_email": "Enlace por correo",
+    "sign_in_passkey": "Llave de acceso",
+    "add_passkey": "Añadir una llave de acceso",
     "comments_feed": "Feed de comentarios (Atom)",
     "sign_in_closed": "La ventana de inicio de sesión se cerró antes de terminar.",
     "sign_in_expired": "El inicio de sesión tardó demasiado; inténtalo de nuevo.",

@@ -71,6 +71,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_failed": "La connexion a échoué :",
     "sign_in_waiting": "Terminez la connexion dans la fenêtre qui s’est ouverte.",
     "sign_in_email": "Lien par e-mail",
+    "sign_in_passkey": "Clé d’accès",
+    "add_passkey": "Ajouter une clé d’accès",
     "comments_feed": "Flux des commentaires (Atom)",
     "sign_in_closed": "La fenêtre de connexion a été fermée avant la fin.",
     "sign_in_expired": "La connexion a pris trop de temps ; réessayez.",

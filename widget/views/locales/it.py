@@ -71,6 +71,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_failed": "Accesso non riuscito:",
     "sign_in_waiting": "Completa l'accesso nella finestra che si è aperta.",
     "sign_in_email": "Link via email",
+    "sign_in_passkey": "Passkey",
+    "add_passkey": "Aggiungi una passkey",
     "comments_feed": "Feed dei commenti (Atom)",
     "sign_in_closed": "La finestra di accesso è stata chiusa prima della fine.",
     "sign_in_expired": "L'accesso ha richiesto troppo tempo; riprova.",

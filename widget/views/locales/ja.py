@@ -55,6 +55,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_failed": "ログインできませんでした:",
     "sign_in_waiting": "開いたウィンドウでログインを完了してください。",
     "sign_in_email": "メールでリンク",
+    "sign_in_passkey": "パスキー",
+    "add_passkey": "パスキーを追加",
     "comments_feed": "コメントのフィード (Atom)",
     "sign_in_closed": "ログインが終わる前にウィンドウが閉じられました。",
     "sign_in_expired": "ログインに時間がかかりすぎました。もう一度お試しください。",

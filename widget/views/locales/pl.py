@@ -81,6 +81,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_failed": "Logowanie nie powiodło się:",
     "sign_in_waiting": "Dokończ logowanie w oknie, które się otworzyło.",
     "sign_in_email": "Link e-mailem",
+    "sign_in_passkey": "Klucz dostępu",
+    "add_passkey": "Dodaj klucz dostępu",
     "comments_feed": "Kanał komentarzy (Atom)",
     "sign_in_closed": "Okno logowania zamknięto przed końcem logowania.",
     "sign_in_expired": "Logowanie trwało zbyt długo; spróbuj ponownie.",

@@ -71,6 +71,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_failed": "Não foi possível entrar:",
     "sign_in_waiting": "Termine de entrar na janela que se abriu.",
     "sign_in_email": "Link por e-mail",
+    "sign_in_passkey": "Chave de acesso",
+    "add_passkey": "Adicionar uma chave de acesso",
     "comments_feed": "Feed de comentários (Atom)",
     "sign_in_closed": "A janela de login foi fechada antes de terminar.",
     "sign_in_expired": "Entrar demorou demais; tente de novo.",

@@ -60,6 +60,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_failed": "Oturum açılamadı:",
     "sign_in_waiting": "Açılan pencerede oturum açmayı tamamlayın.",
     "sign_in_email": "E-postayla bağlantı",
+    "sign_in_passkey": "Geçiş anahtarı",
+    "add_passkey": "Geçiş anahtarı ekle",
     "comments_feed": "Yorum akışı (Atom)",
     "sign_in_closed": "Oturum açma penceresi işlem bitmeden kapatıldı.",
     "sign_in_expired": "Oturum açmak çok uzun sürdü; yeniden deneyin.",

@@ -81,6 +81,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_failed": "Не вдалося увійти:",
     "sign_in_waiting": "Завершіть вхід у вікні, що відкрилося.",
     "sign_in_email": "Посилання поштою",
+    "sign_in_passkey": "Ключ доступу",
+    "add_passkey": "Додати ключ доступу",
     "comments_feed": "Стрічка коментарів (Atom)",
     "sign_in_closed": "Вікно входу закрили до завершення входу.",
     "sign_in_expired": "Вхід тривав задовго; спробуйте ще раз.",

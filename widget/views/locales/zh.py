@@ -52,6 +52,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "sign_in_failed": "登录失败：",
     "sign_in_waiting": "请在打开的窗口中完成登录。",
     "sign_in_email": "邮件链接",
+    "sign_in_passkey": "通行密钥",
+    "add_passkey": "添加通行密钥",
     "comments_feed": "评论订阅（Atom）",
     "sign_in_closed": "登录窗口在登录完成前被关闭了。",
     "sign_in_expired": "登录耗时过长，请重试。",
