@@ -8,6 +8,7 @@ from .accounts import AccountQueries
 from .base import DatabaseGauges
 from .comments import CommentQueries
 from .moderation import ModerationQueries
+from .new_posts import NewPostQueries
 from .outbox import OutboxQueries
 from .porting import PortingQueries
 from .sites import SiteQueries
@@ -23,6 +24,7 @@ class Storage(
     SiteQueries,
     AccountQueries,
     OutboxQueries,
+    NewPostQueries,
     PortingQueries,
 ):
     """What the domain needs from a database. Writes are durable when the call returns.
