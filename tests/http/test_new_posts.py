@@ -15,7 +15,7 @@ import pytest
 from starlette.applications import Starlette
 
 from tests.feeds import FeedServer, Post, atom_feed, feed_server, wordpress_rss
-from tests.helpers import EMBED, OWN_ORIGIN, post_comment, posted, settle
+from tests.helpers import EMBED, OWN_ORIGIN, open_form, post_comment, posted, settle
 from tests.mail import Inbox, body_of, link_in
 from widget.errors import Invalid
 from widget.notify.new_posts import MAX_FEED_BYTES, FeedPoller
@@ -103,6 +103,46 @@ async def test_ticking_new_posts_needs_an_email_address(
     answer = await post_comment(client, email="", notify_posts=True)
     assert answer.status_code == 422
     assert "Enter your email address to be told of new posts" in answer.text
+
+
+async def test_the_box_works_without_javascript_and_is_kept_when_the_form_comes_back(
+    client: httpx.AsyncClient, mail_app: Starlette, inbox: Inbox, feed: FeedServer
+) -> None:
+    await with_feed(mail_app, feed.url)
+    form = await open_form(client)
+    fields = {**form, "body": "No script", "name": "Nojs", "notify_posts": "1"}
+    again = await client.post(
+        "/embed/blog/thread/comments", data={**fields, "email": ""}, headers=OWN_ORIGIN
+    )
+    assert again.status_code == 422
+    assert 'name="notify_posts" type="checkbox" value="1" checked' in again.text
+    done = await client.post(
+        "/embed/blog/thread/comments", data={**fields, "email": "nojs@example.com"},
+        headers=OWN_ORIGIN,
+    )  # fmt: skip
+    assert done.status_code == 303
+    await settle(mail_app)
+    assert [m["Subject"] for m in inbox.to("nojs@example.com")] == [
+        "Confirm: new posts of The blog by email"
+    ]
+
+
+async def test_a_held_comment_asks_for_confirmation_only_once_approved(
+    client: httpx.AsyncClient, mail_app: Starlette, inbox: Inbox, feed: FeedServer
+) -> None:
+    storage = mail_app.state.widget.storage
+    await with_feed(mail_app, feed.url)
+    await change_site_setting(storage, "blog", "moderation", "all")
+    data = await posted(client, email="held@example.com", notify_posts=True)
+    await settle(mail_app)
+    assert inbox.to("held@example.com") == []  # a spammer's form mails nobody
+    comment = await storage.get_comment(data["comment"]["id"])
+    assert comment is not None and comment.notify_posts
+    await storage.set_status([comment.id], "approved", ["blog"])  # as a moderator does
+    await settle(mail_app)
+    assert [m["Subject"] for m in inbox.to("held@example.com")] == [
+        "Confirm: new posts of The blog by email"
+    ]
 
 
 # -- polling and mailing ---------------------------------------------------------------------
