@@ -14,6 +14,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from tests.admins import make_admin, signed_in
 from tests.feeds import FeedServer, Post, atom_feed, feed_server, wordpress_rss
 from tests.helpers import EMBED, OWN_ORIGIN, open_form, post_comment, posted, settle
 from tests.mail import Inbox, body_of, link_in
@@ -307,6 +308,10 @@ async def test_a_feed_that_breaks_is_logged_and_tried_again_later(
     assert reason in caplog.text
     storage = mail_app.state.widget.storage
     assert reason in await storage.feed_poll_error("blog")
+    await make_admin(mail_app, "boss@example.com")
+    admin = await signed_in(client, "boss@example.com")
+    site_page = await admin.get("/admin/sites/blog")
+    assert "The feed could not be read at the last try" in site_page.text
 
     feed.status, feed.location = 200, ""
     feed.body, feed.content_type = good

@@ -124,3 +124,11 @@ async def test_migration_0010_keeps_comments_and_adds_no_wish_for_new_posts(
         assert await storage.claim_feed_poll("blog", NOW, 300) is not None
     finally:
         await storage.close()
+
+
+async def test_erasing_an_author_ends_their_emails_of_new_posts(storage: Storage) -> None:
+    mine = await storage.subscribe_to_posts("blog", "ann@example.com", NOW)
+    other = await storage.subscribe_to_posts("blog", "bob@example.com", NOW)
+    await storage.erase_author("Ann@Example.com", None)
+    assert await storage.get_post_subscription(mine.id) is None
+    assert await storage.get_post_subscription(other.id) is not None
