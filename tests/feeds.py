@@ -124,6 +124,8 @@ class FeedServer:
         self.etag = '"v1"'
         self.last_modified = "Thu, 01 Jan 2026 00:00:00 GMT"
         self.location = ""  # set: every request is redirected there (302)
+        self.stalled = False  # True: the server sends the start of its answer, then nothing more
+        self.release = threading.Event()  # ... until this is set
         self.requests: list[dict[str, str]] = []  # each request's headers, lower-cased names
         self.answers: list[int] = []
 
@@ -149,6 +151,11 @@ class FeedServer:
             handler.send_header(name, value)
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
+        if self.stalled:
+            handler.wfile.write(body[:10])
+            handler.wfile.flush()
+            self.release.wait(30)
+            return
         handler.wfile.write(body)
 
 

@@ -307,7 +307,7 @@ async def test_a_feed_that_breaks_is_logged_and_tried_again_later(
         assert await poll(mail_app, hours_later=1) == 1  # polled, and carried on
     assert reason in caplog.text
     storage = mail_app.state.widget.storage
-    assert reason in await storage.feed_poll_error("blog")
+    assert reason in await storage.get_feed_poll_error("blog")
     await make_admin(mail_app, "boss@example.com")
     admin = await signed_in(client, "boss@example.com")
     site_page = await admin.get("/admin/sites/blog")
@@ -321,7 +321,23 @@ async def test_a_feed_that_breaks_is_logged_and_tried_again_later(
     assert [m["Subject"] for m in inbox.to("reader@example.com")[1:]] == [
         "New on The blog: Back again"
     ]
-    assert await storage.feed_poll_error("blog") == ""
+    assert await storage.get_feed_poll_error("blog") == ""
+
+
+async def test_a_feed_that_stalls_is_given_up_within_the_time_allowed(
+    client: httpx.AsyncClient, mail_app: Starlette, feed: FeedServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    await with_feed(mail_app, feed.url)
+    poller(mail_app).fetch_timeout_s = 0.5  # rather than 20 s
+    feed.stalled = True
+    try:
+        with caplog.at_level(logging.WARNING, "widget.notify.new_posts"):
+            assert await poll(mail_app) == 1
+    finally:
+        feed.release.set()
+    assert "gave no whole answer within 0.5 s" in caplog.text
+    assert "within 0.5 s" in await mail_app.state.widget.storage.get_feed_poll_error("blog")
 
 
 async def test_a_redirect_is_followed_and_checked(

@@ -65,12 +65,12 @@ async def test_an_entry_queues_its_emails_once_however_often_it_is_recorded(
 async def test_a_failed_poll_is_kept_and_tried_again_later(storage: Storage) -> None:
     await storage.claim_feed_poll("blog", NOW, 300)
     await storage.feed_poll_failed("blog", "the feed answered 500", NOW + timedelta(seconds=900))
-    assert await storage.feed_poll_error("blog") == "the feed answered 500"
+    assert await storage.get_feed_poll_error("blog") == "the feed answered 500"
     assert await storage.claim_feed_poll("blog", NOW + timedelta(seconds=60), 300) is None
     retry = await storage.claim_feed_poll("blog", NOW + timedelta(seconds=900), 300)
     assert retry is not None and not retry.polled
     await storage.record_feed_poll("blog", "u", ("", ""), [], NOW, NOW)
-    assert await storage.feed_poll_error("blog") == ""
+    assert await storage.get_feed_poll_error("blog") == ""
 
 
 async def test_post_subscriptions_start_unconfirmed_and_end_on_unsubscribe(

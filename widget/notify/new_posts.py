@@ -148,6 +148,7 @@ class FeedPoller:
         self.signer = signer
         self.templates = templates
         self._host = urlsplit(settings.public_url).hostname or "localhost"
+        self.fetch_timeout_s = FETCH_TIMEOUT_S
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -241,7 +242,7 @@ class FeedPoller:
             headers["If-Modified-Since"] = last_modified
         try:
             async with self.outbound.client(
-                FETCH_TIMEOUT_S, allow_private_networks=True, max_answer_bytes=MAX_FEED_BYTES
+                self.fetch_timeout_s, allow_private_networks=True, max_answer_bytes=MAX_FEED_BYTES
             ) as http:
                 response = await http.get(url, headers=headers)
                 for _ in range(MAX_REDIRECTS):

@@ -106,7 +106,7 @@ class NewPostQueries(SQLBackend):
 
         await self._run(op)
 
-    async def feed_poll_error(self, site_id: str) -> str:
+    async def get_feed_poll_error(self, site_id: str) -> str:
         """Why the site's last poll failed ('' when it did not)."""
         async with self._read() as db:
             error = await db.fetch_value(
