@@ -366,3 +366,21 @@ async def test_many_new_entries_at_once_mail_only_the_newest_few(
     await settle(mail_app)
     subjects = [m["Subject"] for m in inbox.to("reader@example.com")[1:]]
     assert subjects == [f"New on The blog: Post {n}" for n in range(18, 23)]  # oldest first
+
+
+async def test_validators_that_cannot_be_sent_back_are_not(
+    client: httpx.AsyncClient, mail_app: Starlette, inbox: Inbox, feed: FeedServer
+) -> None:
+    await with_feed(mail_app, feed.url)
+    await subscribed(client, inbox, "reader@example.com")
+    feed.etag = '"caf\xe9"'  # sent as Latin-1 by the feed server
+    feed.last_modified = "x" * 300
+    await poll(mail_app)
+    feed.publish(wordpress_rss([*BACK_CATALOGUE, Post(3, "Still read")]), '"v2"')
+    await poll(mail_app, hours_later=1)
+    assert "if-none-match" not in feed.requests[-1]
+    assert "if-modified-since" not in feed.requests[-1]
+    await settle(mail_app)
+    assert [m["Subject"] for m in inbox.to("reader@example.com")[1:]] == [
+        "New on The blog: Still read"
+    ]

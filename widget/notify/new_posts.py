@@ -190,9 +190,18 @@ class FeedPoller:
             if not settings_of(site).feed_url:
                 continue
             poll = await self.storage.claim_feed_poll(site.id, now or datetime.now(UTC), LEASE_S)
-            if poll is not None:
+            if poll is None:
+                continue
+            polled += 1
+            try:
                 await self.poll(site, poll)
-                polled += 1
+            except StorageUnavailable:
+                raise
+            except Exception:  # one site's surprise must not stop the others' polls
+                log.exception("feed of site %s: unexpected error; trying again later", site.id)
+                await self.storage.feed_poll_failed(
+                    site.id, "unexpected error (see the server's log)", self._next_due()
+                )
         return polled
 
     def _next_due(self) -> datetime:
@@ -263,8 +272,8 @@ class FeedPoller:
         )
         return _Answer(
             entries,
-            header_text(response.headers.get("etag", ""), 500),
-            header_text(response.headers.get("last-modified", ""), 100),
+            _validator(response.headers.get("etag", "")),
+            _validator(response.headers.get("last-modified", "")),
         )
 
     async def _entries_with_mail(
@@ -318,6 +327,13 @@ class FeedPoller:
             headers, name,
         )  # fmt: skip
         return ("email", mail.to_payload())
+
+
+def _validator(value: str) -> str:
+    """An ETag or Last-Modified to send back; '' for one we could not send as it came (a
+    request's headers are ASCII, and a cut one would never match)."""
+    flat = header_text(value, 1000)
+    return flat if flat.isascii() and flat == value.strip() and len(flat) <= 200 else ""
 
 
 def _redirect_target(url: str, response: httpx.Response) -> str:
