@@ -320,12 +320,14 @@
     event.preventDefault();
     var parentId = parentInput.value ? Number(parentInput.value) : null;
     var notify = form.elements.namedItem('notify') ? field('notify').checked : false;
+    var notifyPosts = form.elements.namedItem('notify_posts') ? field('notify_posts').checked : false;
     submit.disabled = true;
     submit.textContent = strings.posting;
     posting += 1;
     api('POST', 'comments', withPage({
       body: field('body').value, name: field('name').value, email: field('email').value,
-      website: field('website').value, notify: notify, parent: parentId,
+      website: field('website').value, notify: notify, notify_posts: notifyPosts,
+      parent: parentId,
       form_token: field('form_token').value, homepage: field('homepage').value
     })).then(function (result) {
       if (!result.ok) { showErrors(result.data); return; }

@@ -22,6 +22,7 @@ from widget.live import EventHub
 from widget.metrics import Metrics
 from widget.moderation.akismet import Akismet
 from widget.notify.mail import Mailer, MailTemplates
+from widget.notify.new_posts import FeedPoller
 from widget.notify.outbox import Outbox
 from widget.notify.plan import NotificationPlanner
 from widget.notify.webhooks import Webhooks
@@ -109,6 +110,7 @@ def create_app(
             storage, signer, Passwords.from_settings(settings), settings.admin_session_hours
         ),
         outbox=_outbox(settings, storage, signer, outbound, metrics),
+        feed_poller=FeedPoller(settings, storage, outbound, signer, MailTemplates()),
         metrics=metrics,
         outbound=outbound,
         render_workers=RenderWorkers(settings.render_cpu_limit_s),
@@ -119,8 +121,11 @@ def create_app(
         await open_storage(storage, settings)
         try:
             context.outbox.start()
+            if settings.mail_enabled:  # new posts are told by email only
+                context.feed_poller.start()
             yield
         finally:
+            await context.feed_poller.stop()
             await context.outbox.stop()
             await html.close()
             events.close()

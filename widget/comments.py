@@ -80,6 +80,7 @@ class CommentForm:
     website: str
     notify: bool
     parent_id: int | None
+    notify_posts: bool = False  # "Notify me of new posts via email" (sites with a feed)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -124,7 +125,8 @@ class Submission:
     """A comment as a visitor sent it, from the JSON API or the plain form, not yet checked."""
 
     page: PageRef
-    fields: Mapping[str, str]  # body, name, email, website, notify ("1" or ""), parent
+    # body, name, email, website, notify and notify_posts ("1" or ""), parent
+    fields: Mapping[str, str]
     form_token: str
     honeypot: str  # the field people never see: filled by bots
     client: Client
@@ -218,10 +220,14 @@ def check_comment_form(
     errors: dict[str, str] = {}
     body = _check_body(raw.get("body", ""), max_body_chars, errors)
     name = email = website = ""
-    notify = raw.get("notify", "").lower() in {"1", "on", "true", "yes"}
+    notify = _ticked(raw.get("notify", ""))
+    notify_posts = _ticked(raw.get("notify_posts", ""))
     if not signed_in:
         name = _check_name(raw.get("name", ""), errors)
-        email = _check_email(raw.get("email", ""), errors, notify=notify, required=email_required)
+        email = _check_email(
+            raw.get("email", ""), errors, notify=notify, notify_posts=notify_posts,
+            required=email_required,
+        )  # fmt: skip
         website = _check_website(raw.get("website", ""), errors)
     parent_id = None
     parent_raw = raw.get("parent", "").strip()
@@ -236,7 +242,11 @@ def check_comment_form(
             parent_id = int(parent_raw)
     if errors:
         raise Invalid(_summary(errors), errors)
-    return CommentForm(body, name, email, website, notify, parent_id)
+    return CommentForm(body, name, email, website, notify, parent_id, notify_posts)
+
+
+def _ticked(raw: str) -> bool:
+    return raw.lower() in {"1", "on", "true", "yes"}
 
 
 def check_edit_form(raw: Mapping[str, str], max_body_chars: int) -> EditForm:
@@ -278,10 +288,16 @@ def _check_name(raw: str, errors: dict[str, str]) -> str:
     return name
 
 
-def _check_email(raw: str, errors: dict[str, str], *, notify: bool, required: bool) -> str:
+def _check_email(
+    raw: str, errors: dict[str, str], *, notify: bool, notify_posts: bool, required: bool
+) -> str:
     if not raw.strip():
         if notify:
             errors["email"] = "Enter your email address to be told of replies (it is never shown)."
+        elif notify_posts:
+            errors["email"] = (
+                "Enter your email address to be told of new posts (it is never shown)."
+            )
         elif required:
             errors["email"] = "Enter your email address (it is never shown)."
         return ""
@@ -418,6 +434,7 @@ async def post_comment(
         body_source=form.body,
         body_html=body_html,
         notify=form.notify,
+        notify_posts=form.notify_posts,
         remote_ip=remote_ip,
         created_at=now,
         status=verdict.status,

@@ -218,7 +218,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "outbound_private_networks",
         "",
-        "private networks that webhooks, Akismet and sign-in providers may reach, such as"
+        "private networks that webhooks, feeds, Akismet and sign-in providers may reach, such as"
         " 10.0.0.0/8,127.0.0.1 (empty: public addresses only); requests to a Mastodon server"
         " a visitor names stay public-only",
         _parse_networks,
@@ -278,6 +278,13 @@ SETTINGS: tuple[Setting, ...] = (
         "30",
         "seconds before the first retry of a failed email or webhook"
         " (each retry waits 4 times longer, up to 6 hours)",
+        _parse_seconds,
+    ),
+    Setting(
+        "feed_poll_s",
+        "900",
+        "seconds between two looks at a site's feed (feed_url) for new posts to email"
+        " (each wait varies by a tenth either way, so that servers do not poll in step)",
         _parse_seconds,
     ),
     Setting("log_level", "info", "debug, info, warning or error"),
@@ -340,6 +347,7 @@ class Settings:
     smtp_password: str
     mail_from: str
     outbox_retry_s: float
+    feed_poll_s: float
     log_level: str
     log_format: str
     metrics_token: str

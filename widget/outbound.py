@@ -1,5 +1,5 @@
 """The one way this server sends requests to other servers (docs/architecture.md, "Rules that hold
-everywhere"): Mastodon servers, webhooks, Akismet and sign-in providers.
+everywhere"): Mastodon servers, webhooks, sites' feeds, Akismet and sign-in providers.
 
 Some of those targets are named by someone other than the operator: a visitor types a Mastodon
 server, a site admin sets a webhook. Unguarded, a name that resolves to 127.0.0.1, 10.0.0.5 or
@@ -11,10 +11,12 @@ So every request made through `Outbound`:
   private one to the connection (DNS rebinding) gets nowhere;
 - reaches public addresses only, judging IPv6 forms that embed an IPv4 address by the IPv4
   address (::ffff:127.0.0.1, NAT64 64:ff9b::/96, 6to4 2002::/16). The operator may open chosen
-  private networks (the `outbound_private_networks` setting) to webhooks, Akismet and sign-in
-  providers; never to a Mastodon server a visitor names;
-- follows no redirect, ignores proxies set in the environment (they would connect unchecked),
-  and gets a bounded answer (1 MiB, uncompressed) within a bounded time for the whole exchange.
+  private networks (the `outbound_private_networks` setting) to webhooks, feeds, Akismet and
+  sign-in providers; never to a Mastodon server a visitor names;
+- follows no redirect itself (a caller that does sends each hop through here again), ignores
+  proxies set in the environment (they would connect unchecked), and gets a bounded answer
+  (1 MiB uncompressed unless the caller says otherwise: a feed may be 2 MiB) within a bounded
+  time for the whole exchange.
 """
 
 from __future__ import annotations
@@ -199,11 +201,16 @@ class _GuardedTransport(httpx.AsyncBaseTransport):
     """One request per connection, through `_CheckedNetwork`, read whole within `total_s`."""
 
     def __init__(
-        self, policy: _AddressPolicy, ssl_context: Callable[[], ssl.SSLContext], total_s: float
+        self,
+        policy: _AddressPolicy,
+        ssl_context: Callable[[], ssl.SSLContext],
+        total_s: float,
+        max_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         self.policy = policy
         self.ssl_context = ssl_context
         self.total_s = total_s
+        self.max_bytes = max_bytes
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         assert isinstance(request.stream, httpx.AsyncByteStream)
@@ -247,16 +254,16 @@ class _GuardedTransport(httpx.AsyncBaseTransport):
                 if encoding not in {b"", b"identity"}:
                     raise AnswerRefused(f"answered in {encoding.decode('latin-1')!r} encoding")
                 length = _header(response.headers, b"content-length")
-                if length.isdigit() and int(length) > MAX_ANSWER_BYTES:
+                if length.isdigit() and int(length) > self.max_bytes:
                     raise AnswerRefused(
-                        f"answered {length.decode()} bytes; we read at most {MAX_ANSWER_BYTES}"
+                        f"answered {length.decode()} bytes; we read at most {self.max_bytes}"
                     )
                 body = bytearray()
                 async for chunk in response.aiter_stream():
                     body += chunk
-                    if len(body) > MAX_ANSWER_BYTES:
+                    if len(body) > self.max_bytes:
                         raise AnswerRefused(
-                            f"answered more than the {MAX_ANSWER_BYTES} bytes we read"
+                            f"answered more than the {self.max_bytes} bytes we read"
                         )
             finally:
                 await response.aclose()
@@ -288,19 +295,37 @@ class Outbound:
     def _policy(self, allow_private_networks: bool) -> _AddressPolicy:
         return self._with_private if allow_private_networks else self._public_only
 
-    def client_options(self, timeout_s: float, *, allow_private_networks: bool) -> dict[str, Any]:
+    def client_options(
+        self,
+        timeout_s: float,
+        *,
+        allow_private_networks: bool,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+    ) -> dict[str, Any]:
         """Keyword arguments for an httpx.AsyncClient (authlib's clients take them too)."""
         policy = self._policy(allow_private_networks)
         return {
-            "transport": _GuardedTransport(policy, self._ssl_context, timeout_s),
+            "transport": _GuardedTransport(policy, self._ssl_context, timeout_s, max_answer_bytes),
             "timeout": timeout_s,
             "follow_redirects": False,  # a redirect could lead anywhere; none is needed
             "trust_env": False,  # a proxy from the environment would connect unchecked
         }
 
-    def client(self, timeout_s: float, *, allow_private_networks: bool) -> httpx.AsyncClient:
+    def client(
+        self,
+        timeout_s: float,
+        *,
+        allow_private_networks: bool,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+    ) -> httpx.AsyncClient:
+        """`max_answer_bytes` bounds what is read of an answer (default 1 MiB): a site's feed
+        may be larger than the small documents every other answer is."""
         return httpx.AsyncClient(
-            **self.client_options(timeout_s, allow_private_networks=allow_private_networks)
+            **self.client_options(
+                timeout_s,
+                allow_private_networks=allow_private_networks,
+                max_answer_bytes=max_answer_bytes,
+            )
         )
 
     async def check_url(self, url: str, *, allow_private_networks: bool) -> None:

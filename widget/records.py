@@ -22,6 +22,7 @@ __all__ = [
     "Comment",
     "CommentStatus",
     "ExportBatch",
+    "FeedPoll",
     "GuestLikeLimit",
     "ImportItem",
     "ImportTally",
@@ -34,6 +35,7 @@ __all__ = [
     "PageRef",
     "PageWindow",
     "Passkey",
+    "PostSubscription",
     "Profile",
     "QueueItem",
     "QueueQuery",
@@ -109,6 +111,7 @@ class Comment:
     author_provider: str = ""  # the provider a signed-in author used
     pinned: bool = False
     held_because: str = ""  # why it waits for a moderator (or was taken for spam)
+    notify_posts: bool = False  # the author asked to be told of the site's new posts
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -234,6 +237,29 @@ class Subscription:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class PostSubscription:
+    """An email address told of a site's new posts (the posts of its feed)."""
+
+    id: int
+    site_id: str
+    email: str
+    confirmed: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FeedPoll:
+    """A site's feed, taken by one poller for a while: where it is, and what the last answer
+    said for a conditional GET. `feed_url` is the address those were learnt from ('' before the
+    first poll): when the site's setting differs, the feed is new."""
+
+    site_id: str
+    feed_url: str
+    etag: str
+    last_modified: str
+    polled: bool  # some earlier poll read this feed_url's entries (so new ones are new posts)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class PageRef:
     """A page of a site as the embed names it; threads are created for pages on first write."""
 
@@ -261,6 +287,7 @@ class NewComment:
     status: CommentStatus = "approved"
     held_because: str = ""
     fingerprint: str = ""  # of the normalized body, for duplicate checks
+    notify_posts: bool = False
     form_token: SingleUse | None = None  # spent by this comment: it posts no other
 
 

@@ -69,7 +69,7 @@ class _Choice:
         return str(raw)
 
 
-def _webhook_url(raw: Any) -> str:
+def _http_url(raw: Any) -> str:
     text = str(raw).strip()
     if not text:
         return ""
@@ -238,7 +238,13 @@ SITE_SETTINGS: tuple[SiteSetting, ...] = (
     ),
     SiteSetting(
         "webhook_url", "", "receives a signed JSON POST for each new comment (empty: none)",
-        _webhook_url,
+        _http_url,
+    ),
+    SiteSetting(
+        "feed_url", "",
+        "the blog's RSS or Atom feed (such as https://blog.example/feed/): readers may ask to"
+        " be emailed its new posts (empty: no such box on the form)",
+        _http_url,
     ),
     SiteSetting(
         "count_zero", "", "count wording for no comments (empty: the language's)", _wording(False)
@@ -288,6 +294,7 @@ class SiteSettings:
     guest_email: Literal["required", "optional"]
     notify_emails: str
     webhook_url: str
+    feed_url: str
     count_zero: str
     count_one: str
     count_many: str
@@ -359,13 +366,14 @@ async def check_outbound_settings(parsed: Mapping[str, Any], outbound: Outbound)
     """Refuse settings that would send this server's requests where it may not connect (a
     webhook at 127.0.0.1, say); raises Invalid naming the setting. Each request checks again,
     since a name may resolve elsewhere later."""
-    url = parsed.get("webhook_url")
-    if not url:
-        return
-    try:
-        await outbound.check_url(url, allow_private_networks=True)
-    except AddressRefused as exc:
-        raise Invalid(f"webhook_url: {exc}.", {"webhook_url": f"{exc}."}) from None
+    for name in ("webhook_url", "feed_url"):
+        url = parsed.get(name)
+        if not url:
+            continue
+        try:
+            await outbound.check_url(url, allow_private_networks=True)
+        except AddressRefused as exc:
+            raise Invalid(f"{name}: {exc}.", {name: f"{exc}."}) from None
 
 
 async def add_site(

@@ -83,6 +83,30 @@ def test_sites_from_the_command_line(widget: Widget, database_url: str) -> None:
         (("site", "add", "ok", "--origin", "ftp://a.example"), "is not an origin"),
         (("site", "add", "ok", "--origin", "https://a.example", "--set", "order"), "NAME=VALUE"),
         (("site", "show", "nope"), "There is no site called 'nope'"),
+        (
+            (
+                "site",
+                "add",
+                "ok",
+                "--origin",
+                "https://a.example",
+                "--set",
+                "feed_url=ftp://a.example/feed",
+            ),
+            "feed_url: expected an http:// or https:// URL",
+        ),
+        (
+            (
+                "site",
+                "add",
+                "ok",
+                "--origin",
+                "https://a.example",
+                "--set",
+                "feed_url=http://169.254.169.254/",
+            ),
+            "feed_url: 169.254.169.254 is not a public address",
+        ),
     ],
 )
 def test_bad_site_commands_say_why(widget: Widget, args: tuple[str, ...], message: str) -> None:

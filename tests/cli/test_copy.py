@@ -65,6 +65,13 @@ async def seed(client: httpx.AsyncClient, app: Starlette) -> None:
     await storage.add_passkey(
         ann.id, "credential", b"\xa5\x01\x02", 3, ["internal"], "Phone", datetime.now(UTC)
     )
+    # A reader of the blog's new posts, and the posts already seen (so a copy mails none again).
+    now = datetime.now(UTC)
+    reader = await storage.subscribe_to_posts("blog", "reader@example.com", now)
+    await storage.confirm_post_subscription(reader.id, now)
+    await storage.claim_feed_poll("blog", now, 300)
+    await storage.record_feed_poll("blog", "https://blog.example/feed/", ('"e"', ""),
+                                   [("seen-post", [])], now, now)  # fmt: skip
 
 
 async def test_a_copy_is_the_same_database(
@@ -81,7 +88,7 @@ async def test_a_copy_is_the_same_database(
             "sites": 2, "site_origins": 2, "users": 1, "threads": 2, "comments": 5, "likes": 2,
             "sessions": 0, "bans": 0, "admins": 0, "subscriptions": 0,
             "outbox": 5,  # one job per comment, to tell people of it
-            "passkeys": 1,
+            "passkeys": 1, "post_subscriptions": 1, "feed_entries": 1,
         }  # fmt: skip
         assert await everything(target) == await everything(source)
         with pytest.raises(Refused, match=Outcome.NOT_EMPTY.value):

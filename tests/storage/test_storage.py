@@ -439,13 +439,17 @@ async def wait_for_events(seen: list[ThreadEvent], count: int) -> None:
 
 
 async def test_status_changes_keep_counts_true_and_tell_readers(storage: Storage) -> None:
+    seen: list[ThreadEvent] = []
+    storage.on_event(seen.append)
     held, _ = await storage.add_comment(
         dataclasses.replace(new_comment("held"), status="pending"), None
     )
     shown, head = await storage.add_comment(new_comment("shown"), None)
     assert head.comment_count == 1
-    seen: list[ThreadEvent] = []
-    storage.on_event(seen.append)
+    # PostgreSQL tells of a write a moment later: the new comment's news first, then none left.
+    await wait_for_events(seen, 1)
+    assert [(e.kind, e.comment_id) for e in seen] == [("comment", shown.id)]
+    seen.clear()
     changed = await storage.set_status([held.id, shown.id], "approved", ["blog"])
     assert [c.id for c in changed] == [held.id]  # the approved one did not change
     assert changed[0].status == "approved"

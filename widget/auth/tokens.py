@@ -43,6 +43,10 @@ class Purpose(enum.Enum):
     SUBSCRIBE = ("widget.subscribe", 7 * 24 * 3600)
     # The unsubscribe link of every notification: good for as long as mail may linger.
     UNSUBSCRIBE = ("widget.unsubscribe", 400 * 24 * 3600)
+    # The link in a "confirm: new posts by email" email, and the unsubscribe link of each new
+    # post's email: of their own, so that a thread's token never stands for a site's list.
+    POSTS_SUBSCRIBE = ("widget.posts-subscribe", 7 * 24 * 3600)
+    POSTS_UNSUBSCRIBE = ("widget.posts-unsubscribe", 400 * 24 * 3600)
     # Approve or delete links in a moderator's notification.
     MODERATE = ("widget.moderate", 7 * 24 * 3600)
     # The link that lets a guest download or delete what they wrote under an email address.

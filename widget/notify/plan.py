@@ -2,7 +2,8 @@
 
 A new comment that is published (or a held one once approved) goes to the thread's confirmed
 subscribers (all of them, or those it replies to), and its author, when they asked to be told
-of follow-ups, gets a confirmation email first (double opt-in). The site's moderators hear of
+of follow-ups or of the site's new posts, gets a confirmation email first (double opt-in; new
+posts themselves are mailed by widget/notify/new_posts.py). The site's moderators hear of
 every new comment, published or held; the site's webhook gets a JSON call. Spam tells nobody.
 """
 
@@ -74,6 +75,8 @@ class NotificationPlanner:
         if comment.status == "approved" and self.settings.mail_enabled:
             jobs += await self._subscriber_mails(comment, head, site)
             jobs += await self._confirmation(comment, head, site)
+            if site_settings.feed_url:
+                jobs += await self._new_posts_confirmation(comment, head, site)
         return jobs
 
     def _values(self, comment: Comment, head: ThreadHead) -> dict[str, Any]:
@@ -169,6 +172,31 @@ class NotificationPlanner:
         subject = f"Confirm: follow the comments on “{values['title']}”"
         mail = self.templates.mail(
             "confirm", subscription.email, subject, values, sender_name=_name(site)
+        )
+        return [("email", mail.to_payload())]
+
+    async def _new_posts_confirmation(
+        self, comment: Comment, head: ThreadHead, site: Site
+    ) -> list[NewJob]:
+        """The author asked to be told of the site's new posts: make sure the address is
+        theirs. A signed-in author is asked too: providers do not all vouch for the address,
+        and whoever can sign in is not always whoever reads that mailbox."""
+        if not comment.notify_posts or not comment.author_email:
+            return []
+        subscription = await self.storage.subscribe_to_posts(
+            site.id, comment.author_email, comment.created_at
+        )
+        if subscription.confirmed:
+            return []
+        values = self._values(comment, head) | {
+            "site": _name(site),
+            "confirm_link": self.link(
+                "/notify/posts/confirm", Purpose.POSTS_SUBSCRIBE, {"p": subscription.id}
+            ),
+        }
+        subject = f"Confirm: new posts of {values['site']} by email"
+        mail = self.templates.mail(
+            "confirm_posts", subscription.email, subject, values, sender_name=_name(site)
         )
         return [("email", mail.to_payload())]
 

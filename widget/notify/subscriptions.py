@@ -11,7 +11,7 @@ from typing import Literal
 
 from widget.storage import Storage
 
-__all__ = ["Scope", "confirm", "unsubscribe"]
+__all__ = ["Scope", "confirm", "confirm_new_posts", "unsubscribe", "unsubscribe_new_posts"]
 
 Scope = Literal["thread", "replies"]  # every new comment of the thread, or replies only
 
@@ -24,3 +24,14 @@ async def confirm(storage: Storage, subscription_id: int, scope: Scope) -> None:
 async def unsubscribe(storage: Storage, subscription_id: int) -> None:
     """A link pressed twice, or after the subscription went, is done already: no error."""
     await storage.unsubscribe(subscription_id)
+
+
+async def confirm_new_posts(storage: Storage, subscription_id: int) -> bool:
+    """Start a subscription to a site's new posts; False when it is gone. Confirming again
+    changes nothing."""
+    return await storage.confirm_post_subscription(subscription_id, datetime.now(UTC)) is not None
+
+
+async def unsubscribe_new_posts(storage: Storage, subscription_id: int) -> None:
+    """A link pressed twice, or after the subscription went, is done already: no error."""
+    await storage.unsubscribe_from_posts(subscription_id)

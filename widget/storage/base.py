@@ -40,12 +40,13 @@ __all__ = [
 COMMENT_COLUMNS = (
     "id, thread_id, parent_id, root_id, depth, status, author_name, author_email, author_url,"
     " body_source, body_html, notify, remote_ip, like_count, created_at, edited_at, user_id,"
-    " author_avatar, author_provider, pinned, held_because"
+    " author_avatar, author_provider, pinned, held_because, notify_posts"
 )
 USER_COLUMNS = "id, provider, subject, name, email, avatar_url, profile_url"
 HEAD_COLUMNS = "id, site_id, page_id, url, title, version, comment_count, like_count, closed"
 ADMIN_COLUMNS = "id, email, sites, created_at"
 SUBSCRIPTION_COLUMNS = "id, thread_id, email, scope, confirmed_at"
+POST_SUBSCRIPTION_COLUMNS = "id, site_id, email, confirmed_at"
 JOB_COLUMNS = "id, kind, payload, attempts, created_at"
 # What the moderation queue's search fields look in (c: the comment, t: its thread).
 QUEUE_SEARCH = {
@@ -100,6 +101,7 @@ def comment_from_row(row: Row, when: Callable[[Any], datetime]) -> Comment:
         author_provider=row["author_provider"],
         pinned=bool(row["pinned"]),
         held_because=row["held_because"],
+        notify_posts=bool(row["notify_posts"]),
     )
 
 
@@ -200,7 +202,7 @@ COPY_COLUMNS: dict[str, tuple[str, ...]] = {
                  "author_email", "author_url", "body_source", "body_html", "notify",
                  "remote_ip", "like_count", "created_at", "edited_at", "user_id",
                  "author_avatar", "author_provider", "pinned", "held_because", "fingerprint",
-                 "import_key"),
+                 "import_key", "notify_posts"),
     "likes": ("thread_id", "voter", "comment_id", "created_at", "network"),
     "sessions": ("token_hash", "user_id", "created_at", "expires_at"),
     "bans": ("id", "site_id", "kind", "value", "note", "created_at"),
@@ -210,6 +212,9 @@ COPY_COLUMNS: dict[str, tuple[str, ...]] = {
                "created_at", "failed_at"),
     "passkeys": ("id", "user_id", "credential_id", "public_key", "sign_count", "transports",
                  "name", "created_at", "last_used_at"),
+    # Subscribers to new posts, and the posts already seen: a copy mails nobody the old ones.
+    "post_subscriptions": ("id", "site_id", "email", "created_at", "confirmed_at"),
+    "feed_entries": ("site_id", "entry_key", "seen_at"),
 }  # fmt: skip
 # Each table's key, in which order its rows are copied (comments by id: parents first).
 COPY_KEYS: dict[str, tuple[str, ...]] = {
@@ -225,6 +230,8 @@ COPY_KEYS: dict[str, tuple[str, ...]] = {
     "subscriptions": ("id",),
     "outbox": ("id",),
     "passkeys": ("id",),
+    "post_subscriptions": ("id",),
+    "feed_entries": ("site_id", "entry_key"),
 }
 
 

@@ -224,8 +224,8 @@ class ModerationQueries(SQLBackend):
 
     async def erase_author(self, email: str | None, user_id: int | None) -> int:
         """Erase what a person wrote: each comment keeps only its place in its thread (a
-        removed placeholder), their subscriptions end, and a user's account is deleted.
-        Returns how many comments were erased."""
+        removed placeholder), their subscriptions (to follow-ups and to new posts) end, and a
+        user's account is deleted. Returns how many comments were erased."""
         who, value = _author_match(email, user_id)
 
         async def op(db: Db) -> int:
@@ -246,6 +246,7 @@ class ModerationQueries(SQLBackend):
                     await self._tell(db, head, "delete", row["id"], head.comment_count)
             if email:
                 await db.execute("DELETE FROM subscriptions WHERE email = ?", email.lower())
+                await db.execute("DELETE FROM post_subscriptions WHERE email = ?", email.lower())
             if user_id is not None:
                 await db.execute("DELETE FROM users WHERE id = ?", user_id)
             return len(ids)

@@ -8,6 +8,7 @@ from .accounts import AccountQueries
 from .base import DatabaseGauges
 from .comments import CommentQueries
 from .moderation import ModerationQueries
+from .new_posts import NewPostQueries
 from .outbox import OutboxQueries
 from .passkeys import PasskeyQueries
 from .porting import PortingQueries
@@ -25,6 +26,7 @@ class Storage(
     AccountQueries,
     PasskeyQueries,
     OutboxQueries,
+    NewPostQueries,
     PortingQueries,
 ):
     """What the domain needs from a database. Writes are durable when the call returns.

@@ -514,8 +514,8 @@ class SQLiteStorage(Storage):
 # -- copying: SQLite's storage classes to and from plain Python values --------------------------
 
 _TIMES = {"created_at", "edited_at", "updated_at", "expires_at", "confirmed_at", "due_at",
-          "locked_until", "failed_at", "last_used_at"}  # fmt: skip
-_FLAGS = {"notify", "pinned", "closed"}
+          "locked_until", "failed_at", "last_used_at", "seen_at"}  # fmt: skip
+_FLAGS = {"notify", "pinned", "closed", "notify_posts"}
 
 
 def _from_sqlite(columns: tuple[str, ...], row: Row) -> tuple[Any, ...]:

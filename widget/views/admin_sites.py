@@ -62,6 +62,8 @@ async def _render_site(
             "error": error,
             "bans": await call.context.storage.list_bans(site.id),
             "webhook_key": webhook_key(call.context.settings.secret_key, site.id),
+            # Why the feed could not be read last time ('' when it could, or there is none).
+            "feed_error": await call.context.storage.get_feed_poll_error(site.id),
             "here": call.request.url.path,
         },
         status_code=status_code,

@@ -281,6 +281,7 @@ async def post_comment(request: Request) -> Response:
     with context.metrics.posting() as attempt:
         fields = {key: _text(data, key) for key in ("body", "name", "email", "website")}
         fields["notify"] = "1" if data.get("notify") is True else ""
+        fields["notify_posts"] = "1" if data.get("notify_posts") is True else ""
         parent = data.get("parent")
         if parent is not None and (not isinstance(parent, int) or isinstance(parent, bool)):
             raise BadRequest("'parent' must be a comment id (a number) or null.")

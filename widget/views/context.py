@@ -18,6 +18,7 @@ from widget.live import EventHub
 from widget.lru import LruCache
 from widget.metrics import Metrics
 from widget.moderation.akismet import Akismet
+from widget.notify.new_posts import FeedPoller
 from widget.notify.outbox import Outbox
 from widget.outbound import Outbound
 from widget.records import GuestLikeLimit, RateLimit, Site
@@ -50,6 +51,7 @@ class AppContext:
     akismet: Akismet | None
     admin: AdminAuth
     outbox: Outbox
+    feed_poller: FeedPoller  # reads sites' feeds, to email their new posts
     outbound: Outbound  # every request to another server goes through it
     render_workers: RenderWorkers
     metrics: Metrics

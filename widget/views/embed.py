@@ -33,7 +33,7 @@ from .security import DOCUMENT_REFERRER_POLICY, document_headers, document_polic
 
 __all__ = ["routes"]
 
-FORM_FIELDS = ("body", "name", "email", "website", "notify")
+FORM_FIELDS = ("body", "name", "email", "website", "notify", "notify_posts")
 
 
 async def _embed_site(context: AppContext, request: Request) -> Site:
@@ -166,6 +166,10 @@ def _document_context(
         "closed": bool(head and head.closed),
         "email_required": settings_of(query.site).guest_email == "required",
         "mail_enabled": context.settings.mail_enabled,
+        # The second box: only where there are posts to tell of.
+        "new_posts_offered": bool(
+            context.settings.mail_enabled and settings_of(query.site).feed_url
+        ),
         "data_link_sent": data_link_sent,
         "own_data_error": (
             own_data_error.fields.get("email", own_data_error.message) if own_data_error else ""

@@ -101,6 +101,7 @@ EN: dict[str, Message] = {
     "email_private": "Your email address will not be published.",
     "save_details": "Save my name, email, and website in this browser for the next time I comment.",
     "notify": "Notify me of follow-up comments via email.",
+    "notify_posts": "Notify me of new posts via email.",
     "post_comment": "Post Comment",
     "posting": "Posting…",
     "edit": "Edit",
@@ -191,6 +192,7 @@ DE: dict[str, Message] = {
         " bis ich wieder kommentiere."
     ),
     "notify": "Benachrichtige mich über nachfolgende Kommentare via E-Mail.",
+    "notify_posts": "Benachrichtige mich über neue Beiträge via E-Mail.",
     "post_comment": "Kommentar abschicken",
     "posting": "Wird gesendet…",
     "edit": "Bearbeiten",
@@ -296,6 +298,7 @@ RU: dict[str, Message] = {
         "Сохранить моё имя, почту и адрес сайта в этом браузере для следующих комментариев."
     ),
     "notify": "Уведомлять меня о новых комментариях по почте.",
+    "notify_posts": "Уведомлять меня о новых записях по почте.",
     "post_comment": "Отправить комментарий",
     "posting": "Отправка…",
     "edit": "Изменить",

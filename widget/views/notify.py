@@ -1,5 +1,5 @@
-"""Pages behind the links in emails: confirm a subscription, unsubscribe, moderate, and the
-short link to a comment.
+"""Pages behind the links in emails: confirm a subscription (to a thread's follow-ups or to a
+site's new posts), unsubscribe, moderate, and the short link to a comment.
 
 A link in an email may be opened by a mail scanner, so a GET only shows a page; what it does
 happens on the page's button, a POST. The one exception the standard asks for: the one-click
@@ -114,6 +114,46 @@ async def unsubscribe(request: Request) -> Response:
     return _page(request, "Unsubscribed", "You will get no more emails about this conversation.")
 
 
+async def confirm_new_posts(request: Request) -> Response:
+    context = app_context(request)
+    if request.method == "POST":
+        require_own_origin(request, context.settings)
+    token, _ = await _token_and_form(request)
+    subscription_id = _token_value(context, Purpose.POSTS_SUBSCRIBE, token, "p")
+    subscription = (
+        await context.storage.get_post_subscription(subscription_id) if subscription_id else None
+    )
+    site = await context.storage.get_site(subscription.site_id) if subscription else None
+    if subscription is None or site is None:
+        return _expired(request)
+    if request.method == "GET":
+        return _page(
+            request, f"Get new posts of {site.name} by email?",
+            f"Emails go to {subscription.email}. Each one has a link to stop them.",
+            form={"action": "/notify/posts/confirm", "hidden": {"token": token}, "choices": [],
+                  "button": "Confirm"},
+        )  # fmt: skip
+    if not await subscriptions.confirm_new_posts(context.storage, subscription.id):
+        return _expired(request)
+    return _page(request, "Confirmed", f"You will get an email for each new post of {site.name}.")
+
+
+async def unsubscribe_new_posts(request: Request) -> Response:
+    context = app_context(request)
+    token, _ = await _token_and_form(request)
+    subscription_id = _token_value(context, Purpose.POSTS_UNSUBSCRIBE, token, "p")
+    if subscription_id is None:
+        return _expired(request)
+    if request.method == "GET":
+        return _page(
+            request, "Stop these emails?", "No more emails about new posts.",
+            form={"action": "/notify/posts/unsubscribe", "hidden": {"token": token},
+                  "choices": [], "button": "Unsubscribe"},
+        )  # fmt: skip
+    await subscriptions.unsubscribe_new_posts(context.storage, subscription_id)
+    return _page(request, "Unsubscribed", "You will get no more emails about new posts.")
+
+
 async def moderate(request: Request) -> Response:
     context = app_context(request)
     if request.method == "POST":
@@ -170,5 +210,7 @@ routes = [
     Route("/c/{comment_id}", comment_link, methods=["GET"]),
     Route("/notify/confirm", confirm, methods=["GET", "POST"]),
     Route("/notify/unsubscribe", unsubscribe, methods=["GET", "POST"]),
+    Route("/notify/posts/confirm", confirm_new_posts, methods=["GET", "POST"]),
+    Route("/notify/posts/unsubscribe", unsubscribe_new_posts, methods=["GET", "POST"]),
     Route("/notify/moderate", moderate, methods=["GET", "POST"]),
 ]

@@ -44,6 +44,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "email_private": "Tu dirección de correo electrónico no será publicada.",
     "save_details": "Guardar mi nombre, correo electrónico y web en este navegador para la próxima vez que comente.",
     "notify": "Recibir un correo con los comentarios que sigan.",
+    "notify_posts": "Recibir un correo con las entradas nuevas.",
     "post_comment": "Publicar el comentario",
     "posting": "Publicando…",
     "edit": "Editar",

@@ -44,6 +44,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "email_private": "Votre adresse e-mail ne sera pas publiée.",
     "save_details": "Enregistrer mon nom, mon e-mail et mon site dans ce navigateur pour mon prochain commentaire.",
     "notify": "M’avertir par e-mail des nouveaux commentaires.",
+    "notify_posts": "M’avertir par e-mail des nouveaux articles.",
     "post_comment": "Publier le commentaire",
     "posting": "Publication…",
     "edit": "Modifier",

@@ -44,6 +44,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "email_private": "Il tuo indirizzo email non sarà pubblicato.",
     "save_details": "Salva il mio nome, email e sito web in questo browser per la prossima volta che commento.",
     "notify": "Avvisami via email dei nuovi commenti.",
+    "notify_posts": "Avvisami via email dei nuovi articoli.",
     "post_comment": "Invia commento",
     "posting": "Invio…",
     "edit": "Modifica",

@@ -32,6 +32,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "email_private": "メールアドレスが公開されることはありません。",
     "save_details": "次回のコメントで使用するため、このブラウザーに名前、メール、サイトを保存する。",
     "notify": "新しいコメントをメールで通知する。",
+    "notify_posts": "新しい投稿をメールで通知する。",
     "post_comment": "コメントを送信",
     "posting": "送信中…",
     "edit": "編集",

@@ -53,6 +53,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "email_private": "Twój adres e-mail nie zostanie opublikowany.",
     "save_details": "Zapamiętaj moje dane w tej przeglądarce podczas pisania kolejnych komentarzy.",
     "notify": "Powiadamiaj mnie e-mailem o kolejnych komentarzach.",
+    "notify_posts": "Powiadamiaj mnie e-mailem o nowych wpisach.",
     "post_comment": "Opublikuj komentarz",
     "posting": "Publikowanie…",
     "edit": "Edytuj",

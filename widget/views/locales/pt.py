@@ -44,6 +44,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "email_private": "O seu endereço de e-mail não será publicado.",
     "save_details": "Salvar meus dados neste navegador para a próxima vez que eu comentar.",
     "notify": "Avise-me sobre novos comentários por e-mail.",
+    "notify_posts": "Avise-me sobre novos artigos por e-mail.",
     "post_comment": "Publicar comentário",
     "posting": "Publicando…",
     "edit": "Editar",

@@ -37,6 +37,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "email_private": "E-posta adresiniz yayınlanmayacak.",
     "save_details": "Bir dahaki yorumum için adımı, e-postamı ve web sitemi bu tarayıcıya kaydet.",
     "notify": "Yeni yorumları bana e-postayla bildir.",
+    "notify_posts": "Yeni yazıları bana e-postayla bildir.",
     "post_comment": "Yorum gönder",
     "posting": "Gönderiliyor…",
     "edit": "Düzenle",

@@ -29,6 +29,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "email_private": "您的电子邮件地址不会被公开。",
     "save_details": "在此浏览器中保存我的名字、电子邮件和网站，以便下次评论时使用。",
     "notify": "有新评论时通过电子邮件通知我。",
+    "notify_posts": "有新文章时通过电子邮件通知我。",
     "post_comment": "发表评论",
     "posting": "正在发表…",
     "edit": "编辑",

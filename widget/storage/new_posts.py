@@ -1,0 +1,171 @@
+"""New posts, written once: each site's feed as the poller knows it (a lease, the validators of
+the last answer, the entries seen), and the addresses told of new posts.
+
+A poll's result is recorded in one transaction: the entries it saw and the emails about the
+ones that are new. An entry already recorded (by another instance, or by a poll whose lease
+ran out) queues nothing, so a post is mailed at most once whatever overlaps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from widget.records import FeedPoll, NewJob, PostSubscription
+
+from .base import POST_SUBSCRIPTION_COLUMNS, Row
+from .outbox import queue_jobs
+from .sql import Db, SQLBackend
+
+__all__ = ["NewPostQueries"]
+
+_POLL_COLUMNS = "site_id, feed_url, etag, last_modified, polled_at"
+
+
+def _poll(row: Row) -> FeedPoll:
+    return FeedPoll(row["site_id"], row["feed_url"], row["etag"], row["last_modified"],
+                    row["polled_at"] is not None)  # fmt: skip
+
+
+def _post_subscription(row: Row) -> PostSubscription:
+    return PostSubscription(row["id"], row["site_id"], row["email"],
+                            row["confirmed_at"] is not None)  # fmt: skip
+
+
+class NewPostQueries(SQLBackend):
+    async def claim_feed_poll(self, site_id: str, now: datetime, lease_s: float) -> FeedPoll | None:
+        """The site's feed, taken for `lease_s` seconds when it is due and nobody holds it;
+        None otherwise. A site polled for the first time is due at once."""
+
+        async def op(db: Db) -> FeedPoll | None:
+            row = await db.fetch_one(
+                "INSERT INTO feed_polls (site_id, due_at, locked_until) VALUES (?, ?, ?)"
+                " ON CONFLICT (site_id) DO UPDATE SET locked_until = excluded.locked_until"
+                " WHERE feed_polls.due_at <= ? AND (feed_polls.locked_until IS NULL"
+                f" OR feed_polls.locked_until < ?) RETURNING {_POLL_COLUMNS}",
+                site_id, now, now + timedelta(seconds=lease_s), now, now,
+            )  # fmt: skip
+            return _poll(row) if row else None
+
+        return await self._run(op)
+
+    async def seen_feed_entries(self, site_id: str, keys: Sequence[str]) -> set[str]:
+        """Those of `keys` recorded for the site already."""
+        if not keys:
+            return set()
+        async with self._read() as db:
+            where, params = db.dialect.one_of("entry_key", keys)
+            rows = await db.fetch_all(
+                f"SELECT entry_key FROM feed_entries WHERE site_id = ? AND {where}",
+                site_id, *params,
+            )  # fmt: skip
+        return {row["entry_key"] for row in rows}
+
+    async def record_feed_poll(
+        self,
+        site_id: str,
+        feed_url: str,
+        validators: tuple[str, str],
+        entries: Sequence[tuple[str, Sequence[NewJob]]],
+        now: datetime,
+        due_at: datetime,
+    ) -> int:
+        """A poll that read the feed (or heard it had not changed): each entry's key recorded
+        and, for an entry not recorded before, its jobs queued; the lease let go, the next
+        poll due at `due_at`. `validators` are the answer's (ETag, Last-Modified). How many
+        entries were new."""
+
+        async def op(db: Db) -> int:
+            new = 0
+            for key, jobs in entries:
+                if await db.execute(
+                    "INSERT INTO feed_entries (site_id, entry_key, seen_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT DO NOTHING",
+                    site_id, key, now,
+                ):  # fmt: skip
+                    new += 1
+                    await queue_jobs(db, jobs, now)
+            await db.execute(
+                "UPDATE feed_polls SET feed_url = ?, etag = ?, last_modified = ?, polled_at = ?,"
+                " due_at = ?, locked_until = NULL, last_error = '' WHERE site_id = ?",
+                feed_url, validators[0], validators[1], now, due_at, site_id,
+            )  # fmt: skip
+            return new
+
+        return await self._run(op)
+
+    async def feed_poll_failed(self, site_id: str, error: str, due_at: datetime) -> None:
+        """A poll that could not read the feed: kept as it was, tried again at `due_at`."""
+
+        async def op(db: Db) -> None:
+            await db.execute(
+                "UPDATE feed_polls SET last_error = ?, due_at = ?, locked_until = NULL"
+                " WHERE site_id = ?",
+                error[:1000], due_at, site_id,
+            )  # fmt: skip
+
+        await self._run(op)
+
+    async def get_feed_poll_error(self, site_id: str) -> str:
+        """Why the site's last poll failed ('' when it did not)."""
+        async with self._read() as db:
+            error = await db.fetch_value(
+                "SELECT last_error FROM feed_polls WHERE site_id = ?", site_id
+            )
+        return str(error or "")
+
+    async def subscribe_to_posts(self, site_id: str, email: str, at: datetime) -> PostSubscription:
+        """The address's subscription to the site's new posts, created unconfirmed if it has
+        none."""
+
+        async def op(db: Db) -> PostSubscription:
+            row = await db.fetch_one(
+                "INSERT INTO post_subscriptions (site_id, email, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (site_id, email) DO UPDATE SET email = excluded.email"
+                f" RETURNING {POST_SUBSCRIPTION_COLUMNS}",
+                site_id, email.lower(), at,
+            )  # fmt: skip
+            assert row is not None
+            return _post_subscription(row)
+
+        return await self._run(op)
+
+    async def get_post_subscription(self, subscription_id: int) -> PostSubscription | None:
+        async with self._read() as db:
+            row = await db.fetch_one(
+                f"SELECT {POST_SUBSCRIPTION_COLUMNS} FROM post_subscriptions WHERE id = ?",
+                subscription_id,
+            )
+        return _post_subscription(row) if row else None
+
+    async def confirm_post_subscription(
+        self, subscription_id: int, at: datetime
+    ) -> PostSubscription | None:
+        async def op(db: Db) -> PostSubscription | None:
+            row = await db.fetch_one(
+                "UPDATE post_subscriptions SET confirmed_at = coalesce(confirmed_at, ?)"
+                f" WHERE id = ? RETURNING {POST_SUBSCRIPTION_COLUMNS}",
+                at, subscription_id,
+            )  # fmt: skip
+            return _post_subscription(row) if row else None
+
+        return await self._run(op)
+
+    async def unsubscribe_from_posts(self, subscription_id: int) -> bool:
+        async def op(db: Db) -> bool:
+            removed = await db.execute(
+                "DELETE FROM post_subscriptions WHERE id = ?", subscription_id
+            )
+            return removed > 0
+
+        return await self._run(op)
+
+    async def post_subscribers(self, site_id: str) -> list[PostSubscription]:
+        """The site's confirmed subscriptions to new posts."""
+        async with self._read() as db:
+            rows = await db.fetch_all(
+                f"SELECT {POST_SUBSCRIPTION_COLUMNS} FROM post_subscriptions"
+                " WHERE site_id = ? AND confirmed_at IS NOT NULL ORDER BY id",
+                site_id,
+            )
+        return [_post_subscription(row) for row in rows]
