@@ -83,6 +83,7 @@ class ThreadHead:
     comment_count: int  # approved comments, replies included
     like_count: int  # likes of the post itself
     closed: bool = False  # no new comments
+    root_count: int = 0  # top-level comments its pages show: what page numbers come from
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -299,14 +300,18 @@ class RateLimit:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class PageWindow:
-    """Which top-level comments a page shows: the `size` nearest ids after or before `cursor`.
+    """Which top-level comments a page shows: the `size` nearest ids after or before `cursor`,
+    past the first `skip` of them.
 
     `after` with cursor 0 is the start of the thread; `before` with cursor None is its end.
+    `skip` serves numbered pages (page 7 of the newest-first thread skips six pages from the
+    end); it costs reading what is skipped, so the page a thread opens on skips nothing.
     """
 
     direction: Literal["after", "before"]
     cursor: int | None
     size: int
+    skip: int = 0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -43,7 +43,9 @@ COMMENT_COLUMNS = (
     " author_avatar, author_provider, pinned, held_because"
 )
 USER_COLUMNS = "id, provider, subject, name, email, avatar_url, profile_url"
-HEAD_COLUMNS = "id, site_id, page_id, url, title, version, comment_count, like_count, closed"
+HEAD_COLUMNS = (
+    "id, site_id, page_id, url, title, version, comment_count, like_count, closed, root_count"
+)
 ADMIN_COLUMNS = "id, email, sites, created_at"
 SUBSCRIPTION_COLUMNS = "id, thread_id, email, scope, confirmed_at"
 JOB_COLUMNS = "id, kind, payload, attempts, created_at"
@@ -184,6 +186,7 @@ def head_from_row(row: Row) -> ThreadHead:
         comment_count=row["comment_count"],
         like_count=row["like_count"],
         closed=bool(row["closed"]),
+        root_count=row["root_count"],
     )
 
 
@@ -195,7 +198,7 @@ COPY_COLUMNS: dict[str, tuple[str, ...]] = {
     "users": ("id", "provider", "subject", "name", "email", "avatar_url", "profile_url",
               "created_at", "updated_at"),
     "threads": ("id", "site_id", "page_id", "url", "title", "version", "comment_count",
-                "like_count", "created_at", "closed", "origin"),
+                "like_count", "created_at", "closed", "origin", "root_count"),
     "comments": ("id", "thread_id", "parent_id", "root_id", "depth", "status", "author_name",
                  "author_email", "author_url", "body_source", "body_html", "notify",
                  "remote_ip", "like_count", "created_at", "edited_at", "user_id",

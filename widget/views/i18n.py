@@ -148,6 +148,7 @@ EN: dict[str, Message] = {
     "erased": "Your comments are erased.",
     "comments_closed": "Comments are closed.",
     "leave_empty": "Leave this field empty",
+    "comments_pagination": "Comments pagination",
 }
 
 DE: dict[str, Message] = {
@@ -244,6 +245,7 @@ DE: dict[str, Message] = {
     "erased": "Deine Kommentare sind gelöscht.",
     "comments_closed": "Die Kommentarfunktion ist geschlossen.",
     "leave_empty": "Dieses Feld leer lassen",
+    "comments_pagination": "Kommentar-Seiten",
 }
 
 RU: dict[str, Message] = {
@@ -344,6 +346,7 @@ RU: dict[str, Message] = {
     "erased": "Ваши комментарии удалены.",
     "comments_closed": "Комментарии закрыты.",
     "leave_empty": "Оставьте это поле пустым",
+    "comments_pagination": "Страницы комментариев",
 }
 
 _CATALOGS: dict[str, tuple[Mapping[str, Message], Callable[[int], str]]] = {

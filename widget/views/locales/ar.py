@@ -107,4 +107,5 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "erased": "مُسحت تعليقاتك.",
     "comments_closed": "التعليقات مغلقة.",
     "leave_empty": "اترك هذا الحقل فارغًا",
+    "comments_pagination": "صفحات التعليقات",
 }

@@ -91,4 +91,5 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "erased": "Tus comentarios se han borrado.",
     "comments_closed": "Los comentarios están cerrados.",
     "leave_empty": "Deja este campo vacío",
+    "comments_pagination": "Paginación de comentarios",
 }

@@ -91,4 +91,5 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "erased": "Vos commentaires sont effacés.",
     "comments_closed": "Les commentaires sont fermés.",
     "leave_empty": "Laissez ce champ vide",
+    "comments_pagination": "Pagination des commentaires",
 }

@@ -91,4 +91,5 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "erased": "I tuoi commenti sono stati cancellati.",
     "comments_closed": "I commenti sono chiusi.",
     "leave_empty": "Lascia vuoto questo campo",
+    "comments_pagination": "Paginazione dei commenti",
 }

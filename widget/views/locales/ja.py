@@ -75,4 +75,5 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "erased": "コメントを消去しました。",
     "comments_closed": "コメントは受け付けていません。",
     "leave_empty": "この欄は空のままにしてください",
+    "comments_pagination": "コメントのページ送り",
 }

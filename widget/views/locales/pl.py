@@ -101,4 +101,5 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "erased": "Twoje komentarze zostały usunięte.",
     "comments_closed": "Komentarze są wyłączone.",
     "leave_empty": "Zostaw to pole puste",
+    "comments_pagination": "Strony komentarzy",
 }

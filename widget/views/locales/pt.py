@@ -91,4 +91,5 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "erased": "Seus comentários foram apagados.",
     "comments_closed": "Os comentários estão fechados.",
     "leave_empty": "Deixe este campo em branco",
+    "comments_pagination": "Paginação dos comentários",
 }

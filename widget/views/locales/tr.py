@@ -80,4 +80,5 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "erased": "Yorumlarınız silindi.",
     "comments_closed": "Yorumlar kapalı.",
     "leave_empty": "Bu alanı boş bırakın",
+    "comments_pagination": "Yorum sayfaları",
 }

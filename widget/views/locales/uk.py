@@ -101,4 +101,5 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "erased": "Ваші коментарі стерто.",
     "comments_closed": "Коментарі закрито.",
     "leave_empty": "Залиште це поле порожнім",
+    "comments_pagination": "Сторінки коментарів",
 }

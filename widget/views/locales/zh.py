@@ -72,4 +72,5 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "erased": "您的评论已删除。",
     "comments_closed": "评论已关闭。",
     "leave_empty": "请将此栏留空",
+    "comments_pagination": "评论分页",
 }
