@@ -23,9 +23,12 @@
     return /** @type {HTMLElement} */ (doc.getElementById(id));
   }
 
+  // The host page's script names the frame after this document's title, which is in the
+  // frame's language: the script itself has room for no words of any language.
   function reportHeight() {
     var height = Math.ceil(root.getBoundingClientRect().height);
-    if (parent !== window) parent.postMessage({ widget: 'height', height: height }, '*');
+    var title = doc.title;
+    if (parent !== window) parent.postMessage({ widget: 'height', height: height, title: title }, '*');
   }
   if (window.ResizeObserver) new ResizeObserver(reportHeight).observe(root);
   addEventListener('load', reportHeight);

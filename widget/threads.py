@@ -19,7 +19,14 @@ from widget.refusals import worded
 from widget.sites import SiteSettings
 from widget.storage import Storage
 
-__all__ = ["MAX_PAGE_NUMBER", "CommentNode", "ThreadCursor", "ThreadView", "load_thread", "parse_cursor"]
+__all__ = [
+    "MAX_PAGE_NUMBER",
+    "CommentNode",
+    "ThreadCursor",
+    "ThreadView",
+    "load_thread",
+    "parse_cursor",
+]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -138,9 +145,7 @@ async def load_thread(
     roots = pinned + roots  # pinned comments come first, whatever the order
     older = rows.roots[0].id if rows.more_before and rows.roots else None
     newer = rows.roots[-1].id if rows.more_after and rows.roots else None
-    return ThreadView(
-        page, title, current, roots, older, newer, page_count, number, opening_number
-    )
+    return ThreadView(page, title, current, roots, older, newer, page_count, number, opening_number)
 
 
 def _build_tree(

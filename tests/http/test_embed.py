@@ -348,7 +348,7 @@ async def test_long_threads_have_page_numbers_as_wordpress_does(
         ("current", "1", ""), ("link", "2", "2"), ("gap", "…", ""), ("link", "12", ""),
         ("link", "Newer comments →", "2"),
     ]  # fmt: skip
-    assert re.findall(r'<p>(top \d+|a reply)</p>', first.text) == ["top 0", "a reply"]
+    assert re.findall(r"<p>(top \d+|a reply)</p>", first.text) == ["top 0", "a reply"]
 
     # The last page by number is the opening page, linked without a number.
     last = await client.get("/embed/blog/thread/fragment", params={**EMBED, "cpage": "12"})

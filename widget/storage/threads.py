@@ -130,8 +130,9 @@ class ThreadQueries(SQLBackend):
                 )  # fmt: skip
                 more_after = len(rows) > window.size
                 roots = rows[: window.size]
-                more_before = window.skip > 0 or cursor > 0 and await _exists(
-                    db, f"{_VISIBLE_ROOT} AND id <= ?", thread_id, cursor
+                more_before = window.skip > 0 or (
+                    cursor > 0
+                    and await _exists(db, f"{_VISIBLE_ROOT} AND id <= ?", thread_id, cursor)
                 )
             else:
                 cursor = window.cursor if window.cursor is not None else 2**62
@@ -142,8 +143,9 @@ class ThreadQueries(SQLBackend):
                 )  # fmt: skip
                 more_before = len(rows) > window.size
                 roots = list(reversed(rows[: window.size]))
-                more_after = window.skip > 0 or window.cursor is not None and await _exists(
-                    db, f"{_VISIBLE_ROOT} AND id >= ?", thread_id, cursor
+                more_after = window.skip > 0 or (
+                    window.cursor is not None
+                    and await _exists(db, f"{_VISIBLE_ROOT} AND id >= ?", thread_id, cursor)
                 )
             pinned: Sequence[Row] = []
             if window.cursor is None and not window.skip:  # the opening page: pinned on top
