@@ -120,8 +120,9 @@
 
   /** @param {string} method @param {string} path @param {object} body @returns {Promise<ApiResult>} */
   function api(method, path, body) {
+    // Errors come back in the frame's language.
     /** @type {Record<string, string>} */
-    var headers = { 'Content-Type': 'application/json' };
+    var headers = { 'Content-Type': 'application/json', 'Accept-Language': config.lang };
     if (sessionToken) headers.Authorization = 'Bearer ' + sessionToken;
     return fetch('/api/v1/' + path, {
       method: method,

@@ -11,6 +11,7 @@ from typing import Any
 
 from widget.email_address import email_field
 from widget.errors import Invalid
+from widget.messages import said
 from widget.notify.plan import NotificationPlanner
 from widget.records import QueueItem, RateLimit, User
 from widget.storage import Storage
@@ -80,10 +81,10 @@ async def send_link(
     one was queued. Callers answer the same either way, so that nobody learns from the form
     whether an address commented here. Counted per network and per address before looking."""
     if not email.strip():
-        message = "Enter the email address you commented with."
+        message = said("error_data_email_empty")
         raise Invalid(message, {"email": message})
     email = email_field(email).lower()
-    too_many = "Too many links asked for"
+    too_many = said("error_too_many_links")
     await storage.take_rate_limits(
         [
             RateLimit(f"data-link:{address_key}", LINKS_PER_NETWORK_PER_HOUR, 3600.0, too_many),

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from widget.errors import Forbidden, RateLimited
+from widget.messages import said
 
 __all__ = [
     "POST_LIKE",
@@ -281,7 +282,7 @@ class RateLimit:
     key: str
     limit: int
     period_s: float
-    too_fast: str = "You are posting too fast"  # the message, before "; try again in …"
+    too_fast: str = said("error_posting_too_fast")  # the message, before "; try again in …"
 
     def take(self, due_at: float | None, now: float) -> float:
         """The generic cell rate algorithm, one event: given the key's stored due time (None
@@ -292,7 +293,7 @@ class RateLimit:
         wait = due + interval - now - self.period_s
         if wait > 0:
             raise RateLimited(
-                f"{self.too_fast}; try again in {int(wait) + 1} seconds.",
+                said("error_try_again_in", what=self.too_fast, seconds=int(wait) + 1),
                 retry_after_s=wait,
             )
         return due + interval

@@ -43,8 +43,10 @@ MAX_PAGE_NUMBER = 10**9
 
 
 def parse_cursor(before: str | None, after: str | None, number: str | None = None) -> ThreadCursor:
-    if sum(bool(raw) for raw in (before, after, number)) > 1:
-        raise BadRequest("Ask for a page number, or comments before or after a comment, not two.")
+    if before and after:
+        raise BadRequest("Ask for comments before or after a comment, not both.")
+    if number and (before or after):
+        raise BadRequest("Ask for a page by its number or by a comment, not both.")
     if number:
         if not (number.isascii() and number.isdigit()) or not 1 <= int(number) <= MAX_PAGE_NUMBER:
             raise BadRequest("'cpage' must be a page number, 1 or more.")

@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from widget.messages import ENGLISH, Said
+
 from .locales import ar, es, fr, it, ja, pl, pt, tr, uk, zh
 
-__all__ = ["LANGUAGES", "RIGHT_TO_LEFT", "Translator", "choose_language"]
+__all__ = ["LANGUAGES", "RIGHT_TO_LEFT", "Translator", "choose_language", "language_asked"]
 
 Message = str | Mapping[str, str]
 
@@ -149,7 +151,21 @@ EN: dict[str, Message] = {
     "comments_closed": "Comments are closed.",
     "leave_empty": "Leave this field empty",
     "comments_pagination": "Comments pagination",
+    "error_title_400": "This request cannot be understood",
+    "error_title_403": "Not allowed here",
+    "error_title_404": "Not found",
+    "error_title_405": "Method not allowed",
+    "error_title_409": "Already exists",
+    "error_title_413": "Too large",
+    "error_title_415": "Wrong content type",
+    "error_title_422": "Please check what you entered",
+    "error_title_429": "Too many requests",
+    "error_title_503": "Try again in a moment",
 }
+
+# What the domain tells readers (widget/messages.py) is English there; every language here
+# and in locales/ has each of those keys too.
+EN.update(ENGLISH)
 
 DE: dict[str, Message] = {
     "responses_to": {
@@ -246,6 +262,102 @@ DE: dict[str, Message] = {
     "comments_closed": "Die Kommentarfunktion ist geschlossen.",
     "leave_empty": "Dieses Feld leer lassen",
     "comments_pagination": "Kommentar-Seiten",
+    "error_title_400": "Diese Anfrage ist nicht verständlich",
+    "error_title_403": "Hier nicht erlaubt",
+    "error_title_404": "Nicht gefunden",
+    "error_title_405": "Methode nicht erlaubt",
+    "error_title_409": "Existiert bereits",
+    "error_title_413": "Zu groß",
+    "error_title_415": "Falscher Inhaltstyp",
+    "error_title_422": "Bitte prüfe deine Eingaben",
+    "error_title_429": "Zu viele Anfragen",
+    "error_title_503": "Versuche es gleich noch einmal",
+    "error_no_thread": "Diesen Thread gibt es nicht.",
+    "error_thread_closed": "Die Kommentarfunktion ist auf dieser Seite geschlossen.",
+    "error_parent_elsewhere": "Der Kommentar, auf den du antwortest, ist nicht auf dieser Seite.",
+    "error_parent_elsewhere_field": "Dieser Kommentar ist nicht auf dieser Seite.",
+    "error_parent_removed": "Der Kommentar, auf den du antwortest, wurde entfernt.",
+    "error_parent_removed_field": "Dieser Kommentar wurde entfernt.",
+    "error_no_comment": "Diesen Kommentar gibt es nicht.",
+    "error_comment_gone": "Diesen Kommentar gibt es nicht, oder er wurde entfernt.",
+    "error_comment_gone_again": "Diesen Kommentar gibt es nicht, oder er wurde schon entfernt.",
+    "error_not_likeable": "Dieser Kommentar ist nicht auf dieser Seite oder wurde entfernt.",
+    "error_body_empty": "Schreib einen Kommentar, bevor du ihn abschickst.",
+    "error_body_too_long": (
+        "Dein Kommentar ist {length} Zeichen lang; erlaubt sind {limit}. Kürze ihn und schicke "
+        "ihn noch einmal ab."
+    ),
+    "error_body_control": "Dein Kommentar enthält unsichtbare Steuerzeichen; entferne sie.",
+    "error_name_empty": "Gib deinen Namen ein.",
+    "error_name_too_long": "Dein Name darf höchstens {limit} Zeichen lang sein.",
+    "error_name_control": "Dein Name enthält Steuerzeichen oder Zeilenumbrüche; entferne sie.",
+    "error_email_for_replies": (
+        "Gib deine E-Mail-Adresse ein, um über Antworten benachrichtigt zu werden (sie wird nie "
+        "angezeigt)."
+    ),
+    "error_email_empty": "Gib deine E-Mail-Adresse ein (sie wird nie angezeigt).",
+    "error_email_invalid": "Gib eine E-Mail-Adresse wie name@example.com ein.",
+    "error_website_scheme": "Gib eine Website-Adresse ein, die mit http:// oder https:// beginnt.",
+    "error_website_invalid": "Gib eine Website-Adresse wie https://example.com ein.",
+    "error_parent_invalid": "Der Kommentar, auf den du antwortest, ist ungültig.",
+    "error_sign_in_first": "Auf dieser Website musst du dich zum Kommentieren zuerst anmelden.",
+    "error_too_complex": (
+        "Die Formatierung dieses Kommentars ist zu komplex für die Anzeige (Tausende Klammern "
+        "oder sehr tief verschachtelte Listen und Zitate). Vereinfache sie und schicke ihn noch "
+        "einmal ab."
+    ),
+    "error_too_busy": (
+        "Der Server ist gerade zu ausgelastet, um Kommentare zu formatieren; nichts wurde "
+        "gespeichert. Versuche es in einer Minute noch einmal."
+    ),
+    "error_edit_over": "Die Zeit zum Bearbeiten oder Löschen dieses Kommentars ist abgelaufen.",
+    "error_edit_token": "Dieses Bearbeitungs-Token ist ungültig.",
+    "error_edit_token_other": "Dieses Bearbeitungs-Token gehört zu einem anderen Kommentar.",
+    "error_form_missing": (
+        "Dieser Kommentar kam nicht aus dem Kommentarformular; lade die Seite neu."
+    ),
+    "error_form_expired": (
+        "Dieses Formular war zu lange offen. Dein Kommentar ist noch da: schicke ihn noch "
+        "einmal ab."
+    ),
+    "error_form_invalid": (
+        "Dieses Formular ist ungültig; lade die Seite neu und versuche es noch einmal."
+    ),
+    "error_form_other_page": (
+        "Dieses Formular gehört zu einer anderen Seite; lade die Seite neu und versuche es noch "
+        "einmal."
+    ),
+    "error_too_quick": (
+        "Das ging schnell! Lies deinen Kommentar noch einmal durch und schicke ihn in ein paar "
+        "Sekunden ab."
+    ),
+    "error_too_quick_field": (
+        "Zu schnell nach dem Öffnen der Seite abgeschickt; schicke ihn gleich noch einmal ab."
+    ),
+    "error_form_used": (
+        "Mit diesem Formular wurde schon ein Kommentar abgeschickt. Lade die Seite neu, um noch "
+        "einen zu schreiben."
+    ),
+    "error_try_again_in": "{what}; versuche es in {seconds} s noch einmal.",
+    "error_posting_too_fast": "Du kommentierst zu schnell",
+    "error_editing_too_fast": "Du bearbeitest zu schnell",
+    "error_too_many_links": "Zu viele Links angefordert",
+    "error_guest_likes": (
+        "Dein Netzwerk hat diesem Beitrag schon so viele Gast-Likes gegeben wie möglich ({limit})."
+    ),
+    "error_guest_likes_sign_in": (
+        "Dein Netzwerk hat diesem Beitrag schon so viele Gast-Likes gegeben wie möglich "
+        "({limit}). Melde dich an, um deins hinzuzufügen."
+    ),
+    "error_data_email_empty": "Gib die E-Mail-Adresse ein, mit der du kommentiert hast.",
+    "error_storage_unavailable": (
+        "Die Kommentar-Datenbank ist gerade nicht erreichbar; versuche es in einer Minute noch "
+        "einmal."
+    ),
+    "error_storage_unsaved": (
+        "Die Kommentar-Datenbank konnte das nicht speichern; nichts wurde gespeichert. Versuche "
+        "es in einer Minute noch einmal."
+    ),
 }
 
 RU: dict[str, Message] = {
@@ -347,6 +459,95 @@ RU: dict[str, Message] = {
     "comments_closed": "Комментарии закрыты.",
     "leave_empty": "Оставьте это поле пустым",
     "comments_pagination": "Страницы комментариев",
+    "error_title_400": "Этот запрос непонятен",
+    "error_title_403": "Здесь это не разрешено",
+    "error_title_404": "Не найдено",
+    "error_title_405": "Метод не разрешён",
+    "error_title_409": "Уже существует",
+    "error_title_413": "Слишком большой объём",
+    "error_title_415": "Неверный тип содержимого",
+    "error_title_422": "Проверьте введённые данные",
+    "error_title_429": "Слишком много запросов",
+    "error_title_503": "Попробуйте ещё раз чуть позже",
+    "error_no_thread": "Этого обсуждения не существует.",
+    "error_thread_closed": "Комментарии на этой странице закрыты.",
+    "error_parent_elsewhere": (
+        "Комментарий, на который вы отвечаете, находится не на этой странице."
+    ),
+    "error_parent_elsewhere_field": "Этот комментарий не на этой странице.",
+    "error_parent_removed": "Комментарий, на который вы отвечаете, удалён.",
+    "error_parent_removed_field": "Этот комментарий удалён.",
+    "error_no_comment": "Этого комментария не существует.",
+    "error_comment_gone": "Этого комментария не существует, или он удалён.",
+    "error_comment_gone_again": "Этого комментария не существует, или он уже удалён.",
+    "error_not_likeable": "Этого комментария нет на этой странице, или он удалён.",
+    "error_body_empty": "Напишите комментарий, прежде чем отправлять.",
+    "error_body_too_long": (
+        "Длина вашего комментария — {length} символов, а предел — {limit}. Сократите его и "
+        "отправьте снова."
+    ),
+    "error_body_control": "В вашем комментарии есть невидимые управляющие символы; удалите их.",
+    "error_name_empty": "Введите своё имя.",
+    "error_name_too_long": "Имя должно быть не длиннее {limit} символов.",
+    "error_name_control": "В вашем имени есть управляющие символы или переводы строк; удалите их.",
+    "error_email_for_replies": (
+        "Введите адрес эл. почты, чтобы получать уведомления об ответах (он нигде не показывается)."
+    ),
+    "error_email_empty": "Введите адрес эл. почты (он нигде не показывается).",
+    "error_email_invalid": "Введите адрес эл. почты вида name@example.com.",
+    "error_website_scheme": "Введите адрес сайта, начинающийся с http:// или https://.",
+    "error_website_invalid": "Введите адрес сайта вида https://example.com.",
+    "error_parent_invalid": "Комментарий, на который вы отвечаете, указан неверно.",
+    "error_sign_in_first": "На этом сайте нужно войти, чтобы комментировать.",
+    "error_too_complex": (
+        "Оформление этого комментария слишком сложно для показа (например, тысячи скобок или "
+        "очень глубоко вложенные списки и цитаты). Упростите его и отправьте снова."
+    ),
+    "error_too_busy": (
+        "Сервер сейчас слишком загружен, чтобы оформлять комментарии; ничего не сохранено. "
+        "Попробуйте ещё раз через минуту."
+    ),
+    "error_edit_over": "Время на изменение или удаление этого комментария истекло.",
+    "error_edit_token": "Этот токен изменения недействителен.",
+    "error_edit_token_other": "Этот токен изменения относится к другому комментарию.",
+    "error_form_missing": (
+        "Этот комментарий отправлен не из формы комментариев; перезагрузите страницу."
+    ),
+    "error_form_expired": (
+        "Форма была открыта слишком долго. Ваш комментарий сохранился: отправьте его снова."
+    ),
+    "error_form_invalid": "Эта форма недействительна; перезагрузите страницу и попробуйте снова.",
+    "error_form_other_page": (
+        "Эта форма относится к другой странице; перезагрузите страницу и попробуйте снова."
+    ),
+    "error_too_quick": (
+        "Как быстро! Перечитайте комментарий и отправьте его снова через несколько секунд."
+    ),
+    "error_too_quick_field": (
+        "Отправлено слишком быстро после открытия страницы; отправьте снова чуть позже."
+    ),
+    "error_form_used": (
+        "Из этой формы уже отправлен комментарий. Перезагрузите страницу, чтобы написать ещё один."
+    ),
+    "error_try_again_in": "{what}; попробуйте снова через {seconds} с.",
+    "error_posting_too_fast": "Вы отправляете комментарии слишком часто",
+    "error_editing_too_fast": "Вы вносите изменения слишком часто",
+    "error_too_many_links": "Запрошено слишком много ссылок",
+    "error_guest_likes": (
+        "Ваша сеть уже поставила этому максимум гостевых отметок «нравится» ({limit})."
+    ),
+    "error_guest_likes_sign_in": (
+        "Ваша сеть уже поставила этому максимум гостевых отметок «нравится» ({limit}). Войдите, "
+        "чтобы добавить свою."
+    ),
+    "error_data_email_empty": "Введите адрес эл. почты, с которым вы оставляли комментарии.",
+    "error_storage_unavailable": (
+        "База данных комментариев сейчас недоступна; попробуйте ещё раз через минуту."
+    ),
+    "error_storage_unsaved": (
+        "База данных комментариев не смогла это сохранить; ничего не сохранено. Попробуйте ещё "
+        "раз через минуту."
+    ),
 }
 
 _CATALOGS: dict[str, tuple[Mapping[str, Message], Callable[[int], str]]] = {
@@ -419,6 +620,26 @@ def choose_language(requested: str | None) -> str:
     return "en"
 
 
+def language_asked(accept_language: str) -> str:
+    """The first supported language of an Accept-Language header ("fr-CA,fr;q=0.9,en;q=0.8"),
+    by weight; English when none is. The frame's script sends its own language this way."""
+    weighted = []
+    for position, item in enumerate(accept_language.split(",")[:20]):
+        tag, _, parameters = item.strip().partition(";")
+        weight = 1.0
+        if parameters.strip().startswith("q="):
+            try:
+                weight = float(parameters.strip()[2:])
+            except ValueError:
+                continue
+        weighted.append((-weight, position, tag.strip()))
+    for _, _, tag in sorted(weighted):
+        language = choose_language(tag)
+        if language != "en" or tag.lower().startswith("en"):
+            return language
+    return "en"
+
+
 class Translator:
     """`t(key, n=..., **values)` in one language; falls back to English for a missing key."""
 
@@ -434,6 +655,23 @@ class Translator:
             category = "zero" if n == 0 and "zero" in message else self._plural(n)
             message = message[category]
         return message.format(n=n, **values)
+
+    def say(self, text: str) -> str:
+        """What the domain said (widget/messages.py) in this language; English text as it came
+        (the English of a message can be more precise than its key), and any text not Said."""
+        if not isinstance(text, Said) or self.language == "en":
+            return str(text)
+        if text.parts:
+            return " ".join(self.say(part) for part in text.parts)
+        if not text.key:
+            return str(text)
+        values = {
+            name: self.say(value) if isinstance(value, Said) else value
+            for name, value in text.values.items()
+        }
+        message = self._catalog.get(text.key) or EN[text.key]
+        assert isinstance(message, str), f"{text.key} is a plural message"
+        return message.format(**values)
 
     @property
     def direction(self) -> str:
