@@ -683,7 +683,9 @@
       start.action = '/auth/' + encodeURIComponent(provider) + '/start';
       start.target = POPUP;
       start.hidden = true;
-      [['challenge', base64url(digest)], ['instance', instance || '']].forEach(function (pair) {
+      var fields = [['challenge', base64url(digest)], ['instance', instance || ''],
+        ['lang', config.lang]]; // the popup's pages speak the frame's language
+      fields.forEach(function (pair) {
         var input = el('input');
         input.type = 'hidden';
         input.name = pair[0];

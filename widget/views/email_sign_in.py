@@ -19,8 +19,9 @@ from widget.auth.signin import SignInError
 from widget.errors import ClientError, Forbidden, Invalid, NotFound
 
 from .addresses import rate_limit_key
-from .auth import popup_page, refuse_start
+from .auth import popup_language, popup_page, refuse_start
 from .context import AppContext, app_context
+from .i18n import Translator
 from .inputs import read_form, remote_address, require_own_origin
 from .security import admin_headers
 
@@ -130,11 +131,10 @@ async def confirm(request: Request) -> Response:
     except SignInError as exc:
         return _failed(request, str(exc), 400)
     # The popup's last page: opened in the popup itself, it hands the code to the frame.
+    t = Translator(popup_language(request))
     return popup_page(
-        request, context, "You are signed in",
-        "Go back to the comments: they are signed in now. You can close this page.",
-        code=login_code,
-    )  # fmt: skip
+        request, context, t("popup_signed_in"), t("popup_close_and_go_back"), code=login_code
+    )
 
 
 routes = [

@@ -151,6 +151,18 @@ EN: dict[str, Message] = {
     "comments_closed": "Comments are closed.",
     "leave_empty": "Leave this field empty",
     "comments_pagination": "Comments pagination",
+    "popup_sign_in_failed": "Sign-in failed",
+    "popup_sign_in_cancelled": "Sign-in cancelled",
+    "popup_sign_in_stopped": "Sign-in stopped",
+    "popup_refused": (
+        "This sign-in did not come from a comment form, so it was stopped. If you meant to sign "
+        "in, close this window and press a sign-in button under the comments."
+    ),
+    "popup_signing_in_with": "Signing in with {provider}",
+    "popup_taking_you_there": "Taking you there…",
+    "popup_signed_in": "You are signed in",
+    "popup_close_and_go_back": "You can close this window and go back to the comments.",
+    "popup_can_close": "You can close this window.",
     "error_title_400": "This request cannot be understood",
     "error_title_403": "Not allowed here",
     "error_title_404": "Not found",
@@ -262,6 +274,21 @@ DE: dict[str, Message] = {
     "comments_closed": "Die Kommentarfunktion ist geschlossen.",
     "leave_empty": "Dieses Feld leer lassen",
     "comments_pagination": "Kommentar-Seiten",
+    "popup_sign_in_failed": "Anmeldung fehlgeschlagen",
+    "popup_sign_in_cancelled": "Anmeldung abgebrochen",
+    "popup_sign_in_stopped": "Anmeldung gestoppt",
+    "popup_refused": (
+        "Diese Anmeldung kam nicht aus einem Kommentarformular und wurde deshalb gestoppt. Wenn "
+        "du dich anmelden wolltest, schließe dieses Fenster und drücke einen Anmelde-Knopf "
+        "unter den Kommentaren."
+    ),
+    "popup_signing_in_with": "Anmeldung mit {provider}",
+    "popup_taking_you_there": "Du wirst weitergeleitet …",
+    "popup_signed_in": "Du bist angemeldet",
+    "popup_close_and_go_back": (
+        "Du kannst dieses Fenster schließen und zu den Kommentaren zurückkehren."
+    ),
+    "popup_can_close": "Du kannst dieses Fenster schließen.",
     "error_title_400": "Diese Anfrage ist nicht verständlich",
     "error_title_403": "Hier nicht erlaubt",
     "error_title_404": "Nicht gefunden",
@@ -459,6 +486,18 @@ RU: dict[str, Message] = {
     "comments_closed": "Комментарии закрыты.",
     "leave_empty": "Оставьте это поле пустым",
     "comments_pagination": "Страницы комментариев",
+    "popup_sign_in_failed": "Не удалось войти",
+    "popup_sign_in_cancelled": "Вход отменён",
+    "popup_sign_in_stopped": "Вход остановлен",
+    "popup_refused": (
+        "Этот вход начат не из формы комментариев, поэтому он остановлен. Если вы хотели войти, "
+        "закройте это окно и нажмите кнопку входа под комментариями."
+    ),
+    "popup_signing_in_with": "Вход через {provider}",
+    "popup_taking_you_there": "Переходим…",
+    "popup_signed_in": "Вы вошли",
+    "popup_close_and_go_back": "Можно закрыть это окно и вернуться к комментариям.",
+    "popup_can_close": "Можно закрыть это окно.",
     "error_title_400": "Этот запрос непонятен",
     "error_title_403": "Здесь это не разрешено",
     "error_title_404": "Не найдено",
