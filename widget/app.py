@@ -37,6 +37,7 @@ from widget.views.assets import Assets
 from widget.views.context import AppContext, app_context
 from widget.views.errors import RetryAfterUnavailable, exception_handlers
 from widget.views.html import HtmlRenderer
+from widget.views.i18n import Translator
 from widget.views.metrics import RequestMetrics
 from widget.views.request_log import RequestLog
 from widget.views.security import SecurityHeaders
@@ -65,7 +66,7 @@ def _outbox(
     settings: Settings, storage: Storage, signer: TokenSigner, outbound: Outbound,
     metrics: Metrics,
 ) -> Outbox:  # fmt: skip
-    planner = NotificationPlanner(settings, storage, signer, MailTemplates())
+    planner = NotificationPlanner(settings, storage, signer, MailTemplates(Translator))
     webhooks = Webhooks(settings.secret_key, outbound)
     return Outbox(settings, storage, planner, Mailer(settings), webhooks, metrics)
 

@@ -352,6 +352,7 @@ async def submit(
         akismet=posting.akismet,
         context=submission.client.akismet_context(),
         form_token=checked_token.use,
+        lang=submission.client.lang,
         now=now,
     )
     return Submitted(posted.comment, posted.head, posted.edit_token, checked_token.opened_at)
@@ -373,6 +374,7 @@ async def post_comment(
     context: Mapping[str, Any] | None = None,
     form_token: SingleUse | None = None,
     now: datetime | None = None,
+    lang: str = "",
 ) -> PostedComment:
     """Store a new comment, published or held as moderation decides, and hand back the token
     to edit it. A signed-in `user` writes under their account's name, picture and profile
@@ -419,6 +421,7 @@ async def post_comment(
         held_because=verdict.because,
         fingerprint=screening.fingerprint(form.body),
         form_token=form_token,
+        lang=lang,
         **author,  # type: ignore[arg-type]
     )
     with worded():

@@ -75,11 +75,16 @@ async def erase(storage: Storage, *, email: str | None = None, user: User | None
 
 
 async def send_link(
-    storage: Storage, planner: NotificationPlanner, email: str, address_key: str
+    storage: Storage,
+    planner: NotificationPlanner,
+    email: str,
+    address_key: str,
+    lang: str = "en",
 ) -> bool:
-    """Queue an email with a link to what was written under `email`, if anything was; True if
-    one was queued. Callers answer the same either way, so that nobody learns from the form
-    whether an address commented here. Counted per network and per address before looking."""
+    """Queue an email (in `lang`) with a link to what was written under `email`, if anything
+    was; True if one was queued. Callers answer the same either way, so that nobody learns
+    from the form whether an address commented here. Counted per network and per address
+    before looking."""
     if not email.strip():
         message = said("error_data_email_empty")
         raise Invalid(message, {"email": message})
@@ -94,5 +99,5 @@ async def send_link(
     )
     if not await storage.author_comments(email, None):
         return False
-    await storage.add_jobs([planner.own_data_mail(email)], datetime.now(UTC))
+    await storage.add_jobs([planner.own_data_mail(email, lang)], datetime.now(UTC))
     return True

@@ -110,6 +110,7 @@ class Comment:
     author_provider: str = ""  # the provider a signed-in author used
     pinned: bool = False
     held_because: str = ""  # why it waits for a moderator (or was taken for spam)
+    lang: str = ""  # the frame's language it was written in ('' when not known)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -217,6 +218,7 @@ class Subscription:
     email: str
     scope: Literal["thread", "replies"]
     confirmed: bool
+    lang: str = ""  # the language its emails are written in ('' : English)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -248,6 +250,7 @@ class NewComment:
     held_because: str = ""
     fingerprint: str = ""  # of the normalized body, for duplicate checks
     form_token: SingleUse | None = None  # spent by this comment: it posts no other
+    lang: str = ""  # the frame's language: its author's emails are written in it
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

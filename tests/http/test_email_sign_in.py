@@ -225,3 +225,23 @@ async def test_without_mail_there_is_no_email_sign_in(tmp_path: Path, database_u
             page = await start_sign_in(client, "email", challenge)
             assert page.status_code == 404
             assert "does not sign in by email" in page.text
+
+
+async def test_the_sign_in_email_is_in_the_frames_language(
+    client: httpx.AsyncClient, inbox: Inbox
+) -> None:
+    _, challenge = new_verifier()
+    form = await client.post(
+        "/auth/email/start", data={"challenge": challenge, "lang": "pl"}, headers=OWN_ORIGIN
+    )
+    assert '<input type="hidden" name="lang" value="pl">' in form.text
+    sent = await client.post(
+        "/auth/email/send",
+        data={"challenge": challenge, "email": ADA, "name": "Ada", "lang": "pl"},
+        headers=OWN_ORIGIN,
+    )
+    assert sent.status_code == 200
+    (message,) = await inbox.wait_for(1)
+    assert message["Subject"] == "Zaloguj się, aby komentować"
+    assert "Ktoś (mamy nadzieję, że Ty) chce się zalogować" in body_of(message)
+    assert f"{ADA}" in body_of(message)

@@ -69,10 +69,10 @@ class EmailSignIn:
         return self.settings.email_sign_in and self.settings.mail_enabled
 
     async def send(
-        self, challenge: str, raw_email: str, raw_name: str, address_key: str
+        self, challenge: str, raw_email: str, raw_name: str, address_key: str, lang: str = "en"
     ) -> SentLink:
-        """Mail a sign-in link for the frame that made `challenge`; Invalid names the field to
-        fix. Counted per network and per address before anything is sent."""
+        """Mail a sign-in link (in `lang`) for the frame that made `challenge`; Invalid names
+        the field to fix. Counted per network and per address before anything is sent."""
         if not valid_challenge(challenge):
             raise BadRequest("This sign-in was not started by the comment form; start again.")
         errors: dict[str, str] = {}
@@ -106,7 +106,9 @@ class EmailSignIn:
             Purpose.EMAIL_SIGN_IN,
             {"c": challenge, "e": email, "m": name, "n": nonce, "k": self._digest(nonce, code)},
         )
-        await self.storage.add_jobs([self.planner.sign_in_mail(email, token)], datetime.now(UTC))
+        await self.storage.add_jobs(
+            [self.planner.sign_in_mail(email, token, lang)], datetime.now(UTC)
+        )
         return SentLink(email, code)
 
     def email_of(self, token: str) -> str:

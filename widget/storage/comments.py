@@ -138,13 +138,13 @@ class CommentQueries(SQLBackend):
             row = await db.fetch_one(
                 "INSERT INTO comments (thread_id, parent_id, root_id, depth, status, author_name,"
                 " author_email, author_url, body_source, body_html, notify, remote_ip,"
-                " created_at, user_id, author_avatar, author_provider, held_because, fingerprint)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " created_at, user_id, author_avatar, author_provider, held_because, fingerprint,"
+                " lang) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 f" RETURNING {COMMENT_COLUMNS}",
                 thread_id, new.parent_id, root_id, depth, new.status, new.author_name,
                 new.author_email, new.author_url, new.body_source, new.body_html, new.notify,
                 new.remote_ip, new.created_at, new.user_id, new.author_avatar,
-                new.author_provider, new.held_because, new.fingerprint,
+                new.author_provider, new.held_because, new.fingerprint, new.lang,
             )  # fmt: skip
             assert row is not None
             comment = comment_from_row(row, db.dialect.when)

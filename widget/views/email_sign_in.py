@@ -21,7 +21,7 @@ from widget.errors import ClientError, Forbidden, Invalid, NotFound
 from .addresses import rate_limit_key
 from .auth import popup_language, popup_page, refuse_start
 from .context import AppContext, app_context
-from .i18n import Translator
+from .i18n import Translator, choose_language
 from .inputs import read_form, remote_address, require_own_origin
 from .security import admin_headers
 
@@ -33,7 +33,7 @@ def _page(
 ) -> Response:
     context = app_context(request)
     for name, default in (("values", {}), ("errors", {}), ("error", ""), ("challenge", ""),
-                          ("email", ""), ("code", ""), ("token", "")):  # fmt: skip
+                          ("email", ""), ("code", ""), ("token", ""), ("lang", "")):  # fmt: skip
         values.setdefault(name, default)
     return context.html.templates.TemplateResponse(
         request, "auth/email.html", {"title": title, "step": step, **values},
@@ -72,7 +72,10 @@ async def start(request: Request) -> Response:
         form = await read_form(request, context.settings.max_request_bytes)
     except ClientError as exc:
         return _failed(request, exc.message, exc.status)
-    return _page(request, "Sign in with your email", "ask", challenge=form.get("challenge", ""))
+    # The frame's language goes on with the address, for the email.
+    lang = choose_language(form.get("lang"))
+    return _page(request, "Sign in with your email", "ask", challenge=form.get("challenge", ""),
+                 lang=lang)  # fmt: skip
 
 
 async def send(request: Request) -> Response:
@@ -85,13 +88,15 @@ async def send(request: Request) -> Response:
     address = rate_limit_key(remote_address(request, context.settings))
     try:
         sent = await email_sign_in.send(
-            challenge, form.get("email", ""), form.get("name", ""), address
-        )
+            challenge, form.get("email", ""), form.get("name", ""), address,
+            choose_language(form.get("lang")),
+        )  # fmt: skip
     except Invalid as exc:  # shown beside the fields, with what was typed
         values = {"email": form.get("email", ""), "name": form.get("name", "")}
         return _page(
             request, "Sign in with your email", "ask", exc.status, challenge=challenge,
             values=values, errors=exc.fields, error=exc.message,
+            lang=choose_language(form.get("lang")),
         )  # fmt: skip
     except ClientError as exc:
         return _failed(request, exc.message, exc.status)

@@ -310,7 +310,7 @@ async def data_request(request: Request) -> Response:
     query = EmbedQuery.parse(await _embed_site(context, request), form)
     address = rate_limit_key(remote_address(request, context.settings))
     try:
-        await own_data.request_link(context, form.get("email", ""), address)
+        await own_data.request_link(context, form.get("email", ""), address, query.lang)
     except (Invalid, RateLimited) as error:  # shown beside the address, with what was typed
         head = await context.storage.get_thread_head(query.site.id, query.page.page_id)
         return await _render_form_again(

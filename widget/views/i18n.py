@@ -151,6 +151,46 @@ EN: dict[str, Message] = {
     "comments_closed": "Comments are closed.",
     "leave_empty": "Leave this field empty",
     "comments_pagination": "Comments pagination",
+    "mail_follow_asked": (
+        "Someone (we hope you) asked to be told of follow-up comments on “{title}”, after this "
+        "comment:"
+    ),
+    "mail_confirm": "Confirm",
+    "mail_confirm_here": "To start, confirm here: {link}",
+    "mail_confirm_not_you": (
+        "If it was not you, do nothing: without a confirmation no more emails come."
+    ),
+    "mail_confirm_subject": "Confirm: follow the comments on “{title}”",
+    "mail_replied": "{author} replied to your comment on “{title}”:",
+    "mail_commented": "{author} commented on “{title}”:",
+    "mail_read_and_reply": "Read it and reply",
+    "mail_why_follow_up": "You get this because you asked to be told of follow-up comments.",
+    "mail_stop": "Stop these emails",
+    "mail_reply_subject": "New reply to your comment on “{title}”",
+    "mail_comment_subject": "New comment on “{title}”",
+    "mail_own_data_asked": "Someone (we hope you) asked for the comments written as {email}.",
+    "mail_own_data_button": "See, download or erase them",
+    "mail_own_data_for_a_day": "The link works for 24 hours.",
+    "mail_own_data_here": (
+        "See them, download them or erase them here (the link works for 24 hours):"
+    ),
+    "mail_own_data_not_you": "If it was not you, do nothing: the link only works from this email.",
+    "mail_sign_in_asked": (
+        "Someone (we hope you) asked to sign in to comment as {email} ({server})."
+    ),
+    "mail_sign_in_button": "Sign in to comment",
+    "mail_sign_in_then": (
+        "Then type the four-digit code that the sign-in window shows. The link works once, for "
+        "15 minutes."
+    ),
+    "mail_sign_in_open": (
+        "Open this link and type the four-digit code that the sign-in window shows (the link "
+        "works once, for 15 minutes):"
+    ),
+    "mail_sign_in_not_you": (
+        "If it was not you, do nothing: without the code from that window, nobody can use this "
+        "link."
+    ),
     "popup_sign_in_failed": "Sign-in failed",
     "popup_sign_in_cancelled": "Sign-in cancelled",
     "popup_sign_in_stopped": "Sign-in stopped",
@@ -274,6 +314,53 @@ DE: dict[str, Message] = {
     "comments_closed": "Die Kommentarfunktion ist geschlossen.",
     "leave_empty": "Dieses Feld leer lassen",
     "comments_pagination": "Kommentar-Seiten",
+    "mail_follow_asked": (
+        "Jemand (hoffentlich du) möchte nach diesem Kommentar über weitere Kommentare zu "
+        "„{title}“ benachrichtigt werden:"
+    ),
+    "mail_confirm": "Bestätigen",
+    "mail_confirm_here": "Zum Starten hier bestätigen: {link}",
+    "mail_confirm_not_you": (
+        "Wenn du das nicht warst, tu nichts: Ohne Bestätigung kommen keine weiteren E-Mails."
+    ),
+    "mail_confirm_subject": "Bestätigen: Kommentaren zu „{title}“ folgen",
+    "mail_replied": "{author} hat auf deinen Kommentar zu „{title}“ geantwortet:",
+    "mail_commented": "{author} hat „{title}“ kommentiert:",
+    "mail_read_and_reply": "Lesen und antworten",
+    "mail_why_follow_up": (
+        "Du bekommst diese E-Mail, weil du über weitere Kommentare benachrichtigt werden wolltest."
+    ),
+    "mail_stop": "Diese E-Mails abbestellen",
+    "mail_reply_subject": "Neue Antwort auf deinen Kommentar zu „{title}“",
+    "mail_comment_subject": "Neuer Kommentar zu „{title}“",
+    "mail_own_data_asked": (
+        "Jemand (hoffentlich du) hat die Kommentare angefordert, die als {email} geschrieben "
+        "wurden."
+    ),
+    "mail_own_data_button": "Ansehen, herunterladen oder löschen",
+    "mail_own_data_for_a_day": "Der Link gilt 24 Stunden.",
+    "mail_own_data_here": (
+        "Hier kannst du sie ansehen, herunterladen oder löschen (der Link gilt 24 Stunden):"
+    ),
+    "mail_own_data_not_you": (
+        "Wenn du das nicht warst, tu nichts: Der Link funktioniert nur aus dieser E-Mail."
+    ),
+    "mail_sign_in_asked": (
+        "Jemand (hoffentlich du) möchte sich als {email} zum Kommentieren anmelden ({server})."
+    ),
+    "mail_sign_in_button": "Zum Kommentieren anmelden",
+    "mail_sign_in_then": (
+        "Gib dann den vierstelligen Code ein, den das Anmeldefenster zeigt. Der Link "
+        "funktioniert einmal, 15 Minuten lang."
+    ),
+    "mail_sign_in_open": (
+        "Öffne diesen Link und gib den vierstelligen Code ein, den das Anmeldefenster zeigt "
+        "(der Link funktioniert einmal, 15 Minuten lang):"
+    ),
+    "mail_sign_in_not_you": (
+        "Wenn du das nicht warst, tu nichts: Ohne den Code aus diesem Fenster kann niemand den "
+        "Link verwenden."
+    ),
     "popup_sign_in_failed": "Anmeldung fehlgeschlagen",
     "popup_sign_in_cancelled": "Anmeldung abgebrochen",
     "popup_sign_in_stopped": "Anmeldung gestoppt",
@@ -486,6 +573,52 @@ RU: dict[str, Message] = {
     "comments_closed": "Комментарии закрыты.",
     "leave_empty": "Оставьте это поле пустым",
     "comments_pagination": "Страницы комментариев",
+    "mail_follow_asked": (
+        "Кто-то (надеемся, вы) попросил присылать уведомления о новых комментариях к «{title}» "
+        "после этого комментария:"
+    ),
+    "mail_confirm": "Подтвердить",
+    "mail_confirm_here": "Чтобы начать, подтвердите здесь: {link}",
+    "mail_confirm_not_you": (
+        "Если это были не вы, ничего не делайте: без подтверждения писем больше не будет."
+    ),
+    "mail_confirm_subject": "Подтвердите: следить за комментариями к «{title}»",
+    "mail_replied": "{author} ответил(а) на ваш комментарий к «{title}»:",
+    "mail_commented": "{author} прокомментировал(а) «{title}»:",
+    "mail_read_and_reply": "Прочитать и ответить",
+    "mail_why_follow_up": (
+        "Вы получили это письмо, потому что просили уведомлять вас о новых комментариях."
+    ),
+    "mail_stop": "Отписаться от этих писем",
+    "mail_reply_subject": "Новый ответ на ваш комментарий к «{title}»",
+    "mail_comment_subject": "Новый комментарий к «{title}»",
+    "mail_own_data_asked": (
+        "Кто-то (надеемся, вы) запросил комментарии, написанные от имени {email}."
+    ),
+    "mail_own_data_button": "Посмотреть, скачать или удалить их",
+    "mail_own_data_for_a_day": "Ссылка действует 24 часа.",
+    "mail_own_data_here": (
+        "Посмотреть, скачать или удалить их можно здесь (ссылка действует 24 часа):"
+    ),
+    "mail_own_data_not_you": (
+        "Если это были не вы, ничего не делайте: ссылка работает только из этого письма."
+    ),
+    "mail_sign_in_asked": (
+        "Кто-то (надеемся, вы) хочет войти, чтобы комментировать от имени {email} ({server})."
+    ),
+    "mail_sign_in_button": "Войти, чтобы комментировать",
+    "mail_sign_in_then": (
+        "Затем введите четырёхзначный код, который показывает окно входа. Ссылка сработает один "
+        "раз в течение 15 минут."
+    ),
+    "mail_sign_in_open": (
+        "Откройте эту ссылку и введите четырёхзначный код, который показывает окно входа "
+        "(ссылка сработает один раз в течение 15 минут):"
+    ),
+    "mail_sign_in_not_you": (
+        "Если это были не вы, ничего не делайте: без кода из того окна никто не сможет "
+        "воспользоваться ссылкой."
+    ),
     "popup_sign_in_failed": "Не удалось войти",
     "popup_sign_in_cancelled": "Вход отменён",
     "popup_sign_in_stopped": "Вход остановлен",

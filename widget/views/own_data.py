@@ -69,13 +69,15 @@ async def erase_mine(request: Request) -> Response:
 # -- a guest: a link by email ---------------------------------------------------------------------
 
 
-async def request_link(context: AppContext, email: str, address_key: str) -> None:
-    """Email a link to `email` if anything was written under it (own_data.send_link)."""
+async def request_link(context: AppContext, email: str, address_key: str, lang: str = "en") -> None:
+    """Email a link to `email`, in `lang`, if anything was written under it
+    (own_data.send_link)."""
     if not context.settings.mail_enabled:
         raise ServiceUnavailable(
             "This comment server sends no email; ask the site's owner for your comments."
         )
-    if await own_data.send_link(context.storage, context.outbox.planner, email, address_key):
+    planner = context.outbox.planner
+    if await own_data.send_link(context.storage, planner, email, address_key, lang):
         context.outbox.wake()
 
 
