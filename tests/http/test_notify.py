@@ -462,11 +462,18 @@ async def test_emails_go_out_in_the_language_the_subscriber_wrote_in(
     html = body_of(confirmation, "html")
     assert '<html lang="de" dir="ltr">' in html
     assert ">Bestätigen</a>" in html
-    token = link_in(confirmation, "/notify/confirm").split("token=")[1]
+    # The page behind the link, and its button, in German too.
+    link = link_in(confirmation, "/notify/confirm")
+    page = await client.get(link)
+    assert '<html lang="de" dir="ltr">' in page.text
+    assert "<h1>Diesem Gespräch folgen?</h1>" in page.text
+    assert "Jeden neuen Kommentar in diesem Thread" in page.text
+    token = link.split("token=")[1]
     done = await client.post(
         "/notify/confirm", data={"token": token, "scope": "thread"}, headers=OWN_ORIGIN
     )
     assert done.status_code == 200
+    assert "Du bekommst eine E-Mail für jeden neuen Kommentar in diesem Thread." in done.text
 
     # Bob replies from an English frame; Ann hears of it in German.
     await posted(client, email="bob@example.com", name="Bob", parent=mine["comment"]["id"])
@@ -476,6 +483,8 @@ async def test_emails_go_out_in_the_language_the_subscriber_wrote_in(
     assert "Bob hat auf deinen Kommentar zu „Hello world“ geantwortet:" in body_of(follow_up)
     assert "Diese E-Mails abbestellen: " in body_of(follow_up)
     assert "Diese E-Mails abbestellen</a>" in body_of(follow_up, "html")
+    stop = await client.get(link_in(follow_up, "/notify/unsubscribe"))
+    assert "<h1>Diese E-Mails abbestellen?</h1>" in stop.text
 
     # An Arabic reader asks for their own comments: the link comes in Arabic, right to left.
     await posted(client, email="rami@example.com", name="Rami", lang="ar")

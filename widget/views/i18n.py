@@ -151,6 +151,22 @@ EN: dict[str, Message] = {
     "comments_closed": "Comments are closed.",
     "leave_empty": "Leave this field empty",
     "comments_pagination": "Comments pagination",
+    "notify_expired_title": "This link has expired",
+    "notify_expired": (
+        "It is too old, or it was changed on the way. Ask for a new one where you got it."
+    ),
+    "notify_follow_title": "Follow this conversation?",
+    "notify_follow": "Emails go to {email}. Each one has a link to stop them.",
+    "notify_scope_replies": "Only replies to my comments",
+    "notify_scope_thread": "Every new comment in this thread",
+    "notify_confirmed_title": "Confirmed",
+    "notify_confirmed_replies": "You will get an email for each reply to your comments.",
+    "notify_confirmed_thread": "You will get an email for every new comment in this thread.",
+    "notify_stop_title": "Stop these emails?",
+    "notify_stop": "No more emails about this conversation.",
+    "notify_unsubscribe": "Unsubscribe",
+    "notify_unsubscribed_title": "Unsubscribed",
+    "notify_unsubscribed": "You will get no more emails about this conversation.",
     "mail_follow_asked": (
         "Someone (we hope you) asked to be told of follow-up comments on “{title}”, after this "
         "comment:"
@@ -314,6 +330,25 @@ DE: dict[str, Message] = {
     "comments_closed": "Die Kommentarfunktion ist geschlossen.",
     "leave_empty": "Dieses Feld leer lassen",
     "comments_pagination": "Kommentar-Seiten",
+    "notify_expired_title": "Dieser Link ist abgelaufen",
+    "notify_expired": (
+        "Er ist zu alt oder wurde unterwegs verändert. Fordere dort, wo du ihn bekommen hast, "
+        "einen neuen an."
+    ),
+    "notify_follow_title": "Diesem Gespräch folgen?",
+    "notify_follow": "E-Mails gehen an {email}. Jede enthält einen Link, um sie abzubestellen.",
+    "notify_scope_replies": "Nur Antworten auf meine Kommentare",
+    "notify_scope_thread": "Jeden neuen Kommentar in diesem Thread",
+    "notify_confirmed_title": "Bestätigt",
+    "notify_confirmed_replies": "Du bekommst eine E-Mail für jede Antwort auf deine Kommentare.",
+    "notify_confirmed_thread": (
+        "Du bekommst eine E-Mail für jeden neuen Kommentar in diesem Thread."
+    ),
+    "notify_stop_title": "Diese E-Mails abbestellen?",
+    "notify_stop": "Keine E-Mails mehr zu diesem Gespräch.",
+    "notify_unsubscribe": "Abbestellen",
+    "notify_unsubscribed_title": "Abbestellt",
+    "notify_unsubscribed": "Du bekommst keine E-Mails mehr zu diesem Gespräch.",
     "mail_follow_asked": (
         "Jemand (hoffentlich du) möchte nach diesem Kommentar über weitere Kommentare zu "
         "„{title}“ benachrichtigt werden:"
@@ -573,6 +608,24 @@ RU: dict[str, Message] = {
     "comments_closed": "Комментарии закрыты.",
     "leave_empty": "Оставьте это поле пустым",
     "comments_pagination": "Страницы комментариев",
+    "notify_expired_title": "Срок действия ссылки истёк",
+    "notify_expired": (
+        "Она слишком старая или была изменена по дороге. Запросите новую там, где получили эту."
+    ),
+    "notify_follow_title": "Следить за этим обсуждением?",
+    "notify_follow": "Письма будут приходить на {email}. В каждом есть ссылка, чтобы отписаться.",
+    "notify_scope_replies": "Только ответы на мои комментарии",
+    "notify_scope_thread": "Все новые комментарии в этом обсуждении",
+    "notify_confirmed_title": "Подтверждено",
+    "notify_confirmed_replies": "Вы будете получать письмо о каждом ответе на ваши комментарии.",
+    "notify_confirmed_thread": (
+        "Вы будете получать письмо о каждом новом комментарии в этом обсуждении."
+    ),
+    "notify_stop_title": "Отписаться от этих писем?",
+    "notify_stop": "Больше никаких писем об этом обсуждении.",
+    "notify_unsubscribe": "Отписаться",
+    "notify_unsubscribed_title": "Вы отписались",
+    "notify_unsubscribed": "Вы больше не будете получать писем об этом обсуждении.",
     "mail_follow_asked": (
         "Кто-то (надеемся, вы) попросил присылать уведомления о новых комментариях к «{title}» "
         "после этого комментария:"
