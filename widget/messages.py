@@ -80,6 +80,13 @@ ENGLISH: dict[str, str] = {
         " Sign in to add yours."
     ),
     "error_data_email_empty": "Enter the email address you commented with.",
+    # Signing in with an email link (widget/auth/email_link.py)
+    "error_sign_in_name_empty": "Enter the name to show with your comments.",
+    "error_sign_in_name_too_long": "A name of at most {limit} characters, on one line.",
+    "error_sign_in_email_empty": "Enter your email address.",
+    "error_fields_marked": "Please correct the fields marked below.",
+    "error_wrong_code": "That is not the code the sign-in window shows.",
+    "error_too_many_codes": "Too many wrong codes for this link",
     # The database (widget/errors.py)
     "error_storage_unavailable": (
         "The comments database is unavailable right now; please try again in a minute."

@@ -151,6 +151,26 @@ EN: dict[str, Message] = {
     "comments_closed": "Comments are closed.",
     "leave_empty": "Leave this field empty",
     "comments_pagination": "Comments pagination",
+    "email_title_ask": "Sign in with your email",
+    "email_title_sent": "Check your email",
+    "email_address": "Email address",
+    "email_name": "Name, shown with your comments",
+    "email_send": "Email me a sign-in link",
+    "email_not_shown": "Your address is not shown with your comments.",
+    "email_sent": (
+        "We sent a link to {email}. Open it (here or on another device) and type this code:"
+    ),
+    "email_then": (
+        "Then come back to the comments: you will be signed in. The link works for 15 minutes."
+    ),
+    "email_signing_in_as": (
+        "Signing in to comment as {email}. Type the four-digit code that the sign-in window shows."
+    ),
+    "email_code": "Code",
+    "email_sign_in": "Sign in",
+    "email_not_asked": (
+        "Did not ask to sign in? Close this page: without the code, nobody can use the link."
+    ),
     "notify_expired_title": "This link has expired",
     "notify_expired": (
         "It is too old, or it was changed on the way. Ask for a new one where you got it."
@@ -330,6 +350,35 @@ DE: dict[str, Message] = {
     "comments_closed": "Die Kommentarfunktion ist geschlossen.",
     "leave_empty": "Dieses Feld leer lassen",
     "comments_pagination": "Kommentar-Seiten",
+    "email_title_ask": "Mit deiner E-Mail anmelden",
+    "email_title_sent": "Schau in dein Postfach",
+    "email_address": "E-Mail-Adresse",
+    "email_name": "Name, der bei deinen Kommentaren steht",
+    "email_send": "Anmeldelink per E-Mail schicken",
+    "email_not_shown": "Deine Adresse wird bei deinen Kommentaren nicht angezeigt.",
+    "email_sent": (
+        "Wir haben einen Link an {email} geschickt. Öffne ihn (hier oder auf einem anderen "
+        "Gerät) und gib diesen Code ein:"
+    ),
+    "email_then": (
+        "Komm dann zu den Kommentaren zurück: Du bist angemeldet. Der Link gilt 15 Minuten."
+    ),
+    "email_signing_in_as": (
+        "Anmeldung zum Kommentieren als {email}. Gib den vierstelligen Code ein, den das "
+        "Anmeldefenster zeigt."
+    ),
+    "email_code": "Code",
+    "email_sign_in": "Anmelden",
+    "email_not_asked": (
+        "Du wolltest dich nicht anmelden? Schließe diese Seite: Ohne den Code kann niemand den "
+        "Link verwenden."
+    ),
+    "error_sign_in_name_empty": "Gib den Namen ein, der bei deinen Kommentaren stehen soll.",
+    "error_sign_in_name_too_long": "Ein Name mit höchstens {limit} Zeichen, in einer Zeile.",
+    "error_sign_in_email_empty": "Gib deine E-Mail-Adresse ein.",
+    "error_fields_marked": "Bitte korrigiere die markierten Felder.",
+    "error_wrong_code": "Das ist nicht der Code, den das Anmeldefenster zeigt.",
+    "error_too_many_codes": "Zu viele falsche Codes für diesen Link",
     "notify_expired_title": "Dieser Link ist abgelaufen",
     "notify_expired": (
         "Er ist zu alt oder wurde unterwegs verändert. Fordere dort, wo du ihn bekommen hast, "
@@ -608,6 +657,32 @@ RU: dict[str, Message] = {
     "comments_closed": "Комментарии закрыты.",
     "leave_empty": "Оставьте это поле пустым",
     "comments_pagination": "Страницы комментариев",
+    "email_title_ask": "Вход по эл. почте",
+    "email_title_sent": "Проверьте почту",
+    "email_address": "Адрес эл. почты",
+    "email_name": "Имя, которое будет видно у ваших комментариев",
+    "email_send": "Прислать ссылку для входа",
+    "email_not_shown": "Ваш адрес не показывается у комментариев.",
+    "email_sent": (
+        "Мы отправили ссылку на {email}. Откройте её (здесь или на другом устройстве) и введите "
+        "этот код:"
+    ),
+    "email_then": "Затем вернитесь к комментариям: вы будете в системе. Ссылка действует 15 минут.",
+    "email_signing_in_as": (
+        "Вход для комментариев от имени {email}. Введите четырёхзначный код, который показывает "
+        "окно входа."
+    ),
+    "email_code": "Код",
+    "email_sign_in": "Войти",
+    "email_not_asked": (
+        "Не собирались входить? Закройте эту страницу: без кода ссылкой никто не воспользуется."
+    ),
+    "error_sign_in_name_empty": "Введите имя, которое будет видно у ваших комментариев.",
+    "error_sign_in_name_too_long": "Имя не длиннее {limit} символов, в одну строку.",
+    "error_sign_in_email_empty": "Введите адрес эл. почты.",
+    "error_fields_marked": "Исправьте отмеченные ниже поля.",
+    "error_wrong_code": "Это не тот код, который показывает окно входа.",
+    "error_too_many_codes": "Слишком много неверных кодов для этой ссылки",
     "notify_expired_title": "Срок действия ссылки истёк",
     "notify_expired": (
         "Она слишком старая или была изменена по дороге. Запросите новую там, где получили эту."
