@@ -501,3 +501,7 @@ async def test_emails_go_out_in_the_language_the_subscriber_wrote_in(
     assert "طلب أحدهم (ونأمل أن تكون أنت) التعليقات المكتوبة باسم rami@example.com." in body_of(
         own_data
     )
+    # The link's page, too, with the count in Arabic's plural forms.
+    page = await client.get(link_in(own_data, "/data"))
+    assert '<html lang="ar" dir="rtl">' in page.text
+    assert "كُتب تعليق واحد باسم rami@example.com." in page.text

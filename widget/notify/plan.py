@@ -44,7 +44,8 @@ class NotificationPlanner:
         """The link that lets the owner of `email` download or erase what they wrote, in the
         language they asked in."""
         subject = self.templates.words(lang)("own_data")
-        link = self.link("/data", Purpose.OWN_DATA, {"e": email})
+        # The link's page speaks the language too.
+        link = self.link("/data", Purpose.OWN_DATA, {"e": email, "l": lang})
         values = {"email": email, "link": link, "title": subject}
         mail = self.templates.mail("own_data", email, subject, values, lang=lang)
         return ("email", mail.to_payload())

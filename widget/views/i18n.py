@@ -151,6 +151,30 @@ EN: dict[str, Message] = {
     "comments_closed": "Comments are closed.",
     "leave_empty": "Leave this field empty",
     "comments_pagination": "Comments pagination",
+    "own_expired": (
+        "It is too old, or it was changed on the way. Ask for a new one in the comments of any "
+        "page."
+    ),
+    "own_title": "Your comments",
+    "own_erased_title": "Erased",
+    "own_erased": {
+        "one": (
+            "One comment written as {email} is erased: only its place remains in its thread, "
+            "with no name, address or text. Follow-up emails to this address have stopped."
+        ),
+        "other": (
+            "{n} comments written as {email} are erased: only their places remain in their "
+            "threads, with no name, address or text. Follow-up emails to this address have "
+            "stopped."
+        ),
+    },
+    "own_written": {
+        "one": "One comment was written as {email}.",
+        "other": "{n} comments were written as {email}.",
+    },
+    "own_download": "Download them all (JSON)",
+    "own_erase_confirm": "Erase them all. This cannot be undone.",
+    "own_tick": "Tick the box to confirm first.",
     "email_title_ask": "Sign in with your email",
     "email_title_sent": "Check your email",
     "email_address": "Email address",
@@ -350,6 +374,31 @@ DE: dict[str, Message] = {
     "comments_closed": "Die Kommentarfunktion ist geschlossen.",
     "leave_empty": "Dieses Feld leer lassen",
     "comments_pagination": "Kommentar-Seiten",
+    "own_expired": (
+        "Er ist zu alt oder wurde unterwegs verändert. Fordere in den Kommentaren einer "
+        "beliebigen Seite einen neuen an."
+    ),
+    "own_title": "Deine Kommentare",
+    "own_erased_title": "Gelöscht",
+    "own_erased": {
+        "one": (
+            "Ein Kommentar, geschrieben als {email}, ist gelöscht: Nur sein Platz im Thread "
+            "bleibt, ohne Name, Adresse oder Text. E-Mails über neue Kommentare an diese "
+            "Adresse sind abbestellt."
+        ),
+        "other": (
+            "{n} Kommentare, geschrieben als {email}, sind gelöscht: Nur ihre Plätze in den "
+            "Threads bleiben, ohne Name, Adresse oder Text. E-Mails über neue Kommentare an "
+            "diese Adresse sind abbestellt."
+        ),
+    },
+    "own_written": {
+        "one": "Ein Kommentar wurde als {email} geschrieben.",
+        "other": "{n} Kommentare wurden als {email} geschrieben.",
+    },
+    "own_download": "Alle herunterladen (JSON)",
+    "own_erase_confirm": "Alle löschen. Das lässt sich nicht rückgängig machen.",
+    "own_tick": "Setze zuerst das Häkchen zur Bestätigung.",
     "email_title_ask": "Mit deiner E-Mail anmelden",
     "email_title_sent": "Schau in dein Postfach",
     "email_address": "E-Mail-Adresse",
@@ -657,6 +706,34 @@ RU: dict[str, Message] = {
     "comments_closed": "Комментарии закрыты.",
     "leave_empty": "Оставьте это поле пустым",
     "comments_pagination": "Страницы комментариев",
+    "own_expired": (
+        "Она слишком старая или была изменена по дороге. Запросите новую в комментариях на "
+        "любой странице."
+    ),
+    "own_title": "Ваши комментарии",
+    "own_erased_title": "Удалено",
+    "own_erased": {
+        "one": (
+            "{n} комментарий от имени {email} удалён: в обсуждениях осталось только его место, "
+            "без имени, адреса и текста. Письма на этот адрес больше не придут."
+        ),
+        "few": (
+            "{n} комментария от имени {email} удалены: в обсуждениях остались только их места, "
+            "без имени, адреса и текста. Письма на этот адрес больше не придут."
+        ),
+        "many": (
+            "{n} комментариев от имени {email} удалены: в обсуждениях остались только их места, "
+            "без имени, адреса и текста. Письма на этот адрес больше не придут."
+        ),
+    },
+    "own_written": {
+        "one": "От имени {email} написан {n} комментарий.",
+        "few": "От имени {email} написано {n} комментария.",
+        "many": "От имени {email} написано {n} комментариев.",
+    },
+    "own_download": "Скачать все (JSON)",
+    "own_erase_confirm": "Удалить все. Это нельзя отменить.",
+    "own_tick": "Сначала поставьте галочку для подтверждения.",
     "email_title_ask": "Вход по эл. почте",
     "email_title_sent": "Проверьте почту",
     "email_address": "Адрес эл. почты",

@@ -76,6 +76,18 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "comments_closed": "コメントは受け付けていません。",
     "leave_empty": "この欄は空のままにしてください",
     "comments_pagination": "コメントのページ送り",
+    "own_expired": "古すぎるか、途中で変更されています。どのページのコメント欄からでも新しいリンクを請求してください。",
+    "own_title": "あなたのコメント",
+    "own_erased_title": "削除しました",
+    "own_erased": {
+        "other": "{email} として書かれた{n}件のコメントを削除しました。スレッドには名前、アドレス、本文のない場所だけが残ります。このアドレスへの通知メールは停止しました。",
+    },
+    "own_written": {
+        "other": "{email} として{n}件のコメントが書かれています。",
+    },
+    "own_download": "すべてダウンロード（JSON）",
+    "own_erase_confirm": "すべて削除する。元に戻せません。",
+    "own_tick": "まずチェックボックスにチェックを入れて確認してください。",
     "email_title_ask": "メールでログイン",
     "email_title_sent": "メールを確認してください",
     "email_address": "メールアドレス",

@@ -73,6 +73,18 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "comments_closed": "评论已关闭。",
     "leave_empty": "请将此栏留空",
     "comments_pagination": "评论分页",
+    "own_expired": "它太旧了，或在途中被改动过。请在任意页面的评论中重新申请。",
+    "own_title": "您的评论",
+    "own_erased_title": "已删除",
+    "own_erased": {
+        "other": "以 {email} 身份发表的 {n} 条评论已删除：讨论中只保留其位置，没有名字、地址或内容。发往此地址的后续通知邮件已停止。",
+    },
+    "own_written": {
+        "other": "以 {email} 身份发表了 {n} 条评论。",
+    },
+    "own_download": "全部下载（JSON）",
+    "own_erase_confirm": "全部删除。此操作无法撤销。",
+    "own_tick": "请先勾选确认框。",
     "email_title_ask": "用电子邮件登录",
     "email_title_sent": "请查收邮件",
     "email_address": "电子邮件地址",
