@@ -1,6 +1,6 @@
 /* widget embed: <script src="https://comments.example/embed.js" data-site="SITE" async></script>
    The thread in an iframe (in #comments, else after this script); each [data-comment-count=PAGE]
-   filled with its count. No dependencies. */
+   filled with its count. */
 (function () {
   var d = document, l = location;
   var me = d.currentScript || d.querySelector('script[data-site][src*="embed.js"]');
@@ -40,10 +40,11 @@
     // As inside: a scheme differing makes browsers paint the frame opaque.
     frame.style.cssText = 'width:100%;height:320px;border:0;overflow:hidden;color-scheme:' + theme;
     addEventListener('message', function (e) {
-      // Only our frame, from our server, resizes it or scrolls.
+      // Only our frame, from our server, sizes, names or scrolls it.
       var m = e.data;
       if (e.source !== frame.contentWindow || e.origin !== server || !m) return;
       if (m.widget === 'height' && m.height > 0) frame.style.height = m.height + 'px';
+      if (m.title) frame.title = m.title;
       if (m.widget === 'scroll' && m.top >= 0) {
         scrollTo(0, frame.getBoundingClientRect().top + scrollY + m.top);
       }

@@ -23,9 +23,12 @@
     return /** @type {HTMLElement} */ (doc.getElementById(id));
   }
 
+  // The host page's script names the frame after this document's title, which is in the
+  // frame's language: the script itself has room for no words of any language.
   function reportHeight() {
     var height = Math.ceil(root.getBoundingClientRect().height);
-    if (parent !== window) parent.postMessage({ widget: 'height', height: height }, '*');
+    var title = doc.title;
+    if (parent !== window) parent.postMessage({ widget: 'height', height: height, title: title }, '*');
   }
   if (window.ResizeObserver) new ResizeObserver(reportHeight).observe(root);
   addEventListener('load', reportHeight);
@@ -117,8 +120,9 @@
 
   /** @param {string} method @param {string} path @param {object} body @returns {Promise<ApiResult>} */
   function api(method, path, body) {
+    // Errors come back in the frame's language.
     /** @type {Record<string, string>} */
-    var headers = { 'Content-Type': 'application/json' };
+    var headers = { 'Content-Type': 'application/json', 'Accept-Language': config.lang };
     if (sessionToken) headers.Authorization = 'Bearer ' + sessionToken;
     return fetch('/api/v1/' + path, {
       method: method,
@@ -716,8 +720,9 @@
     // sign-in, so no link or foreign page can start one whose verifier someone else holds.
     crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)).then(function (digest) {
       if (signingIn !== flow) return;
+      // The popup's pages speak the frame's language.
       postInto(POPUP, '/auth/' + encodeURIComponent(provider) + '/start',
-               [['challenge', base64url(digest)], ['instance', instance || '']]);
+               [['challenge', base64url(digest)], ['instance', instance || ''], ['lang', config.lang]]);
     });
     /** @param {ApiResult} result */
     function finish(result) {

@@ -39,6 +39,7 @@ from widget.views.assets import Assets
 from widget.views.context import AppContext, app_context
 from widget.views.errors import RetryAfterUnavailable, exception_handlers
 from widget.views.html import HtmlRenderer
+from widget.views.i18n import Translator
 from widget.views.metrics import RequestMetrics
 from widget.views.request_log import RequestLog
 from widget.views.security import SecurityHeaders
@@ -67,7 +68,7 @@ def _outbox(
     settings: Settings, storage: Storage, signer: TokenSigner, outbound: Outbound,
     metrics: Metrics,
 ) -> Outbox:  # fmt: skip
-    planner = NotificationPlanner(settings, storage, signer, MailTemplates())
+    planner = NotificationPlanner(settings, storage, signer, MailTemplates(Translator))
     webhooks = Webhooks(settings.secret_key, outbound)
     return Outbox(settings, storage, planner, Mailer(settings), webhooks, metrics)
 
@@ -110,7 +111,7 @@ def create_app(
             storage, signer, Passwords.from_settings(settings), settings.admin_session_hours
         ),
         outbox=_outbox(settings, storage, signer, outbound, metrics),
-        feed_poller=FeedPoller(settings, storage, outbound, signer, MailTemplates()),
+        feed_poller=FeedPoller(settings, storage, outbound, signer, MailTemplates(Translator)),
         metrics=metrics,
         outbound=outbound,
         render_workers=RenderWorkers(settings.render_cpu_limit_s),

@@ -15,6 +15,7 @@ from typing import Any
 from widget.auth.tokens import BadToken, Purpose, TokenSigner
 from widget.email_address import NotAnEmailAddress, check_email_address
 from widget.errors import BadRequest, Forbidden, Invalid, NotFound, ServiceUnavailable
+from widget.messages import Said, joined, said
 from widget.moderation import screening
 from widget.moderation.akismet import Akismet
 from widget.records import (
@@ -237,11 +238,11 @@ def check_comment_form(
             or len(parent_raw) > 18  # before int(): Python refuses to read 4,300 digits
             or int(parent_raw) <= 0
         ):
-            errors["parent"] = "The comment you are replying to is not valid."
+            errors["parent"] = said("error_parent_invalid")
         else:
             parent_id = int(parent_raw)
     if errors:
-        raise Invalid(_summary(errors), errors)
+        raise Invalid(joined(errors.values()), errors)
     return CommentForm(body, name, email, website, notify, parent_id, notify_posts)
 
 
@@ -255,36 +256,29 @@ def check_edit_form(raw: Mapping[str, str], max_body_chars: int) -> EditForm:
     name = _check_name(raw["name"], errors) if "name" in raw else None
     website = _check_website(raw["website"], errors) if "website" in raw else None
     if errors:
-        raise Invalid(_summary(errors), errors)
+        raise Invalid(joined(errors.values()), errors)
     return EditForm(body, name, website)
-
-
-def _summary(errors: Mapping[str, str]) -> str:
-    return " ".join(errors.values())
 
 
 def _check_body(raw: str, max_chars: int, errors: dict[str, str]) -> str:
     body = raw.replace("\r\n", "\n").replace("\r", "\n").strip()
     if not body:
-        errors["body"] = "Write a comment before posting."
+        errors["body"] = said("error_body_empty")
     elif len(body) > max_chars:
-        errors["body"] = (
-            f"Your comment is {len(body):,} characters long; the limit is {max_chars:,}."
-            " Shorten it and post again."
-        )
+        errors["body"] = said("error_body_too_long", length=len(body), limit=max_chars)
     elif _CONTROL.search(body):
-        errors["body"] = "Your comment contains invisible control characters; remove them."
+        errors["body"] = said("error_body_control")
     return body
 
 
 def _check_name(raw: str, errors: dict[str, str]) -> str:
     name = raw.strip()
     if not name:
-        errors["name"] = "Enter your name."
+        errors["name"] = said("error_name_empty")
     elif len(name) > MAX_NAME_CHARS:
-        errors["name"] = f"Use a name of at most {MAX_NAME_CHARS} characters."
+        errors["name"] = said("error_name_too_long", limit=MAX_NAME_CHARS)
     elif _CONTROL_OR_NEWLINE.search(name):
-        errors["name"] = "Your name contains control characters or line breaks; remove them."
+        errors["name"] = said("error_name_control")
     return name
 
 
@@ -293,18 +287,17 @@ def _check_email(
 ) -> str:
     if not raw.strip():
         if notify:
-            errors["email"] = "Enter your email address to be told of replies (it is never shown)."
+            errors["email"] = said("error_email_for_replies")
         elif notify_posts:
-            errors["email"] = (
-                "Enter your email address to be told of new posts (it is never shown)."
-            )
+            errors["email"] = said("error_email_for_posts")
         elif required:
-            errors["email"] = "Enter your email address (it is never shown)."
+            errors["email"] = said("error_email_empty")
         return ""
     try:
         return check_email_address(raw)
     except NotAnEmailAddress as exc:
-        errors["email"] = str(exc)
+        # Precise in English; other languages say what a good address looks like.
+        errors["email"] = Said(str(exc), "error_email_invalid")
         return raw.strip()
 
 
@@ -318,7 +311,7 @@ def _check_website(raw: str, errors: dict[str, str]) -> str:
         website = "https://" + website
     parts = split_url(website)
     if parts is not None and parts.scheme.lower() not in {"http", "https"}:
-        errors["website"] = "Enter a website address starting with http:// or https://."
+        errors["website"] = said("error_website_scheme")
     elif (
         parts is None
         or len(website) > MAX_URL_CHARS
@@ -327,7 +320,7 @@ def _check_website(raw: str, errors: dict[str, str]) -> str:
         or parts.username is not None
         or re.search(r"[\s<>\"'`\x00-\x1f\x7f]", website)
     ):
-        errors["website"] = "Enter a website address such as https://example.com."
+        errors["website"] = said("error_website_invalid")
     return website
 
 
@@ -373,6 +366,7 @@ async def submit(
         akismet=posting.akismet,
         context=submission.client.akismet_context(),
         form_token=checked_token.use,
+        lang=submission.client.lang,
         now=now,
     )
     return Submitted(posted.comment, posted.head, posted.edit_token, checked_token.opened_at)
@@ -394,6 +388,7 @@ async def post_comment(
     context: Mapping[str, Any] | None = None,
     form_token: SingleUse | None = None,
     now: datetime | None = None,
+    lang: str = "",
 ) -> PostedComment:
     """Store a new comment, published or held as moderation decides, and hand back the token
     to edit it. A signed-in `user` writes under their account's name, picture and profile
@@ -405,7 +400,7 @@ async def post_comment(
     refused for coming too fast costs the server one small write."""
     now = now or datetime.now(UTC)
     if user is None and settings.sign_in == "required":
-        raise Forbidden("This site asks commenters to sign in first.")
+        raise Forbidden(said("error_sign_in_first"))
     await _take_rate_limits(storage, rate_limit, now)
     parent_id = form.parent_id
     if parent_id is not None:
@@ -441,6 +436,7 @@ async def post_comment(
         held_because=verdict.because,
         fingerprint=screening.fingerprint(form.body),
         form_token=form_token,
+        lang=lang,
         **author,  # type: ignore[arg-type]
     )
     with worded():
@@ -457,10 +453,7 @@ async def _take_rate_limits(
     await storage.take_rate_limits(limits, now)
 
 
-TOO_COMPLEX = (
-    "This comment's formatting is too complex to display (thousands of brackets, or lists"
-    " and quotes nested very deep, say). Simplify it and post again."
-)
+TOO_COMPLEX = said("error_too_complex")
 RENDER_RETRY_AFTER_S = 30
 
 
@@ -474,8 +467,7 @@ async def render_body(renderer: RenderWorkers, body: str) -> str:
         raise Invalid(TOO_COMPLEX, {"body": TOO_COMPLEX}) from None
     except WorkersUnavailable:
         raise ServiceUnavailable(
-            "The server is too busy to format comments right now; nothing was saved. Try"
-            " again in a minute.",
+            said("error_too_busy"),
             retry_after_s=RENDER_RETRY_AFTER_S,
         ) from None
 
@@ -487,8 +479,7 @@ async def reply_target(storage: Storage, page: PageRef, parent_id: int, max_dept
     head = await storage.get_thread_head(page.site_id, page.page_id)
     if parent is None or head is None or parent.thread_id != head.id:
         raise Invalid(
-            "The comment you are replying to is not on this page.",
-            {"parent": "That comment is not on this page."},
+            said("error_parent_elsewhere"), {"parent": said("error_parent_elsewhere_field")}
         )
     while parent.depth >= max_depth and parent.parent_id is not None:
         grandparent = await storage.get_comment(parent.parent_id)
@@ -503,10 +494,10 @@ def _authorised_comment_id(signer: TokenSigner, token: str) -> int:
         value = signer.verify(Purpose.EDIT, token)
     except BadToken as exc:
         if exc.expired:
-            raise Forbidden("The time to edit or delete this comment is over.") from exc
-        raise Forbidden("This edit token is not valid.") from exc
+            raise Forbidden(said("error_edit_over")) from exc
+        raise Forbidden(said("error_edit_token")) from exc
     if not isinstance(value, dict) or not isinstance(value.get("c"), int):
-        raise Forbidden("This edit token is not valid.")
+        raise Forbidden(said("error_edit_token"))
     return int(value["c"])
 
 
@@ -521,14 +512,14 @@ async def _editable_comment(
     comment = await storage.get_comment(comment_id)
     own = user is not None and comment is not None and comment.user_id == user.id
     if not own and _authorised_comment_id(signer, token) != comment_id:
-        raise Forbidden("This edit token is for another comment.")
+        raise Forbidden(said("error_edit_token_other"))
     head = await storage.get_thread(comment.thread_id) if comment is not None else None
     site = await storage.get_site(head.site_id) if head is not None else None
     if comment is None or site is None or comment.status != "approved":
-        raise NotFound("This comment does not exist or has been removed.")
+        raise NotFound(said("error_comment_gone"))
     window = timedelta(seconds=settings_of(site).edit_window_s)
     if now - comment.created_at > window:
-        raise Forbidden("The time to edit or delete this comment is over.")
+        raise Forbidden(said("error_edit_over"))
     return comment
 
 

@@ -21,6 +21,7 @@ import re
 import idna
 
 from widget.errors import Invalid
+from widget.messages import Said
 
 __all__ = ["MAX_EMAIL_CHARS", "NotAnEmailAddress", "check_email_address", "email_field"]
 
@@ -86,7 +87,10 @@ def email_field(raw: str, field: str = "email") -> str:
     try:
         return check_email_address(raw)
     except NotAnEmailAddress as exc:
-        raise Invalid(f"{raw!r} is not an email address. {exc}", {field: str(exc)}) from None
+        # Precise in English; other languages say what a good address looks like.
+        reason = Said(str(exc), "error_email_invalid")
+        raise Invalid(Said(f"{raw!r} is not an email address. {exc}", parts=(reason,)),
+                      {field: reason}) from None  # fmt: skip
 
 
 def _ascii_domain(domain: str) -> str:

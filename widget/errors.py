@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from widget.messages import said
+
 __all__ = [
     "BadRequest",
     "ClientError",
@@ -87,20 +89,13 @@ class StorageUnavailable(ClientError):
 
     status = 503
 
-    def __init__(
-        self,
-        message: str = "The comments database is unavailable right now; please try again"
-        " in a minute.",
-    ) -> None:
+    def __init__(self, message: str = said("error_storage_unavailable")) -> None:
         super().__init__(message)
 
     @classmethod
     def unsaved(cls) -> StorageUnavailable:
         """For a write: says that none of it was kept."""
-        return cls(
-            "The comments database could not save this; nothing was saved. Please try again"
-            " in a minute."
-        )
+        return cls(said("error_storage_unsaved"))
 
 
 class ServiceUnavailable(ClientError):

@@ -11,6 +11,7 @@ from typing import Any
 
 from widget.email_address import email_field
 from widget.errors import Invalid
+from widget.messages import said
 from widget.notify.plan import NotificationPlanner
 from widget.records import Passkey, QueueItem, RateLimit, User
 from widget.storage import Storage
@@ -85,16 +86,21 @@ async def erase(storage: Storage, *, email: str | None = None, user: User | None
 
 
 async def send_link(
-    storage: Storage, planner: NotificationPlanner, email: str, address_key: str
+    storage: Storage,
+    planner: NotificationPlanner,
+    email: str,
+    address_key: str,
+    lang: str = "en",
 ) -> bool:
-    """Queue an email with a link to what was written under `email`, if anything was; True if
-    one was queued. Callers answer the same either way, so that nobody learns from the form
-    whether an address commented here. Counted per network and per address before looking."""
+    """Queue an email (in `lang`) with a link to what was written under `email`, if anything
+    was; True if one was queued. Callers answer the same either way, so that nobody learns
+    from the form whether an address commented here. Counted per network and per address
+    before looking."""
     if not email.strip():
-        message = "Enter the email address you commented with."
+        message = said("error_data_email_empty")
         raise Invalid(message, {"email": message})
     email = email_field(email).lower()
-    too_many = "Too many links asked for"
+    too_many = said("error_too_many_links")
     await storage.take_rate_limits(
         [
             RateLimit(f"data-link:{address_key}", LINKS_PER_NETWORK_PER_HOUR, 3600.0, too_many),
@@ -104,5 +110,5 @@ async def send_link(
     )
     if not await storage.author_comments(email, None):
         return False
-    await storage.add_jobs([planner.own_data_mail(email)], datetime.now(UTC))
+    await storage.add_jobs([planner.own_data_mail(email, lang)], datetime.now(UTC))
     return True

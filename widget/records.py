@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from widget.errors import Forbidden, RateLimited
+from widget.messages import said
 
 __all__ = [
     "POST_LIKE",
@@ -86,6 +87,7 @@ class ThreadHead:
     comment_count: int  # approved comments, replies included
     like_count: int  # likes of the post itself
     closed: bool = False  # no new comments
+    root_count: int = 0  # top-level comments its pages show: what page numbers come from
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -112,6 +114,7 @@ class Comment:
     pinned: bool = False
     held_because: str = ""  # why it waits for a moderator (or was taken for spam)
     notify_posts: bool = False  # the author asked to be told of the site's new posts
+    lang: str = ""  # the frame's language it was written in ('' when not known)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -234,6 +237,7 @@ class Subscription:
     email: str
     scope: Literal["thread", "replies"]
     confirmed: bool
+    lang: str = ""  # the language its emails are written in ('' : English)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -289,6 +293,7 @@ class NewComment:
     fingerprint: str = ""  # of the normalized body, for duplicate checks
     notify_posts: bool = False
     form_token: SingleUse | None = None  # spent by this comment: it posts no other
+    lang: str = ""  # the frame's language: its author's emails are written in it
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -323,7 +328,7 @@ class RateLimit:
     key: str
     limit: int
     period_s: float
-    too_fast: str = "You are posting too fast"  # the message, before "; try again in …"
+    too_fast: str = said("error_posting_too_fast")  # the message, before "; try again in …"
 
     def take(self, due_at: float | None, now: float) -> float:
         """The generic cell rate algorithm, one event: given the key's stored due time (None
@@ -334,7 +339,7 @@ class RateLimit:
         wait = due + interval - now - self.period_s
         if wait > 0:
             raise RateLimited(
-                f"{self.too_fast}; try again in {int(wait) + 1} seconds.",
+                said("error_try_again_in", what=self.too_fast, seconds=int(wait) + 1),
                 retry_after_s=wait,
             )
         return due + interval
@@ -342,14 +347,18 @@ class RateLimit:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class PageWindow:
-    """Which top-level comments a page shows: the `size` nearest ids after or before `cursor`.
+    """Which top-level comments a page shows: the `size` nearest ids after or before `cursor`,
+    past the first `skip` of them.
 
     `after` with cursor 0 is the start of the thread; `before` with cursor None is its end.
+    `skip` serves numbered pages (page 7 of the newest-first thread skips six pages from the
+    end); it costs reading what is skipped, so the page a thread opens on skips nothing.
     """
 
     direction: Literal["after", "before"]
     cursor: int | None
     size: int
+    skip: int = 0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

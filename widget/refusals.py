@@ -1,4 +1,5 @@
-"""What people are told when storage refuses: the rules' wording, kept out of storage.
+"""What people are told when storage refuses: the rules' wording, kept out of storage (what
+readers may see is Said, in widget/messages.py, so views can say it in their language).
 
 Storage reports why it did not do something (`Outcome`); this turns that into the error a
 person reads, with its HTTP status. Domain functions wrap their storage calls in `worded()`;
@@ -11,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from widget.errors import ClientError, Conflict, Forbidden, Invalid, NotFound
+from widget.messages import said
 from widget.storage import Outcome, Refused
 
 __all__ = ["explain", "worded"]
@@ -18,25 +20,19 @@ __all__ = ["explain", "worded"]
 _WORDING: dict[Outcome, Callable[[Refused], ClientError]] = {
     Outcome.SITE_EXISTS: lambda r: Conflict(f"A site called {r.subject!r} already exists."),
     Outcome.NO_SITE: lambda r: NotFound(f"There is no site called {r.subject!r}."),
-    Outcome.NO_THREAD: lambda r: NotFound("This thread does not exist."),
-    Outcome.THREAD_CLOSED: lambda r: Forbidden("Comments are closed on this page."),
+    Outcome.NO_THREAD: lambda r: NotFound(said("error_no_thread")),
+    Outcome.THREAD_CLOSED: lambda r: Forbidden(said("error_thread_closed")),
     Outcome.PARENT_ELSEWHERE: lambda r: Invalid(
-        "The comment you are replying to is not on this page.",
-        {"parent": "That comment is not on this page."},
+        said("error_parent_elsewhere"), {"parent": said("error_parent_elsewhere_field")}
     ),
     Outcome.PARENT_REMOVED: lambda r: Invalid(
-        "The comment you are replying to has been removed.",
-        {"parent": "That comment has been removed."},
+        said("error_parent_removed"), {"parent": said("error_parent_removed_field")}
     ),
-    Outcome.NO_COMMENT: lambda r: NotFound("This comment does not exist."),
+    Outcome.NO_COMMENT: lambda r: NotFound(said("error_no_comment")),
     Outcome.COMMENT_GONE: lambda r: NotFound(
-        "This comment does not exist or has already been removed."
-        if r.again
-        else "This comment does not exist or has been removed."
+        said("error_comment_gone_again" if r.again else "error_comment_gone")
     ),
-    Outcome.NOT_LIKEABLE: lambda r: NotFound(
-        "This comment is not on this page, or has been removed."
-    ),
+    Outcome.NOT_LIKEABLE: lambda r: NotFound(said("error_not_likeable")),
     Outcome.NOT_TOP_LEVEL: lambda r: Invalid("Only a top-level comment can be pinned."),
     Outcome.ADMIN_EXISTS: lambda r: Conflict(f"There is already an admin {r.subject}."),
     Outcome.NOT_EMPTY: lambda r: Conflict(

@@ -1,7 +1,10 @@
 """Reading a thread: one page of top-level comments with their replies, as a tree to display.
 
 Pages are cut by top-level comment, with keyset cursors (`before`/`after` a comment id), so a
-page costs the same in a thread of 10 comments and in one of 100,000.
+page costs the same in a thread of 10 comments and in one of 100,000. Pages also have numbers,
+as WordPress's do, counted from the oldest comments: the count of pages comes from the thread's
+`root_count` (kept by every write), and pages are cut from the end the thread opens on, so the
+page it opens on is the last (newest first) or the first (oldest first), skipping nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +19,14 @@ from widget.refusals import worded
 from widget.sites import SiteSettings
 from widget.storage import Storage
 
-__all__ = ["CommentNode", "ThreadCursor", "ThreadView", "load_thread", "parse_cursor"]
+__all__ = [
+    "MAX_PAGE_NUMBER",
+    "CommentNode",
+    "ThreadCursor",
+    "ThreadView",
+    "load_thread",
+    "parse_cursor",
+]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -26,11 +36,21 @@ class ThreadCursor:
 
     direction: Literal["after", "before"] | None = None
     comment_id: int = 0
+    number: int = 0  # a page by its number (1 holds the oldest comments); 0: not by number
 
 
-def parse_cursor(before: str | None, after: str | None) -> ThreadCursor:
+MAX_PAGE_NUMBER = 10**9
+
+
+def parse_cursor(before: str | None, after: str | None, number: str | None = None) -> ThreadCursor:
     if before and after:
         raise BadRequest("Ask for comments before or after a comment, not both.")
+    if number and (before or after):
+        raise BadRequest("Ask for a page by its number or by a comment, not both.")
+    if number:
+        if not (number.isascii() and number.isdigit()) or not 1 <= int(number) <= MAX_PAGE_NUMBER:
+            raise BadRequest("'cpage' must be a page number, 1 or more.")
+        return ThreadCursor(number=int(number))
     for direction, raw in (("before", before), ("after", after)):
         if raw:
             if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
@@ -56,6 +76,22 @@ class ThreadView:
     roots: list[CommentNode]  # in display order
     older_cursor: int | None  # `before` value of the page of older comments, if any
     newer_cursor: int | None  # `after` value of the page of newer comments, if any
+    page_count: int = 1
+    page_number: int | None = None  # None on a page reached by a cursor: its number is unknown
+    opening_page: int = 1  # the number of the page the thread opens on (linked without one)
+
+    def page_numbers(self) -> list[int | None]:
+        """The page numbers to link, as WordPress's paginate_links shows them: the first and
+        the last, the current one and one each side of it, None for each gap ("…")."""
+        if self.page_number is None:
+            return []
+        shown: list[int | None] = []
+        for number in range(1, self.page_count + 1):
+            if number in (1, self.page_count) or abs(number - self.page_number) <= 1:
+                shown.append(number)
+            elif shown[-1] is not None:
+                shown.append(None)
+        return shown
 
     @property
     def comment_count(self) -> int:
@@ -81,12 +117,22 @@ async def load_thread(
     the page has no thread yet); the page read may be newer than it, never older."""
     title = (head.title if head else "") or page.title or page.page_id
     if head is None:
-        return ThreadView(page, title, None, [], None, None)
+        return ThreadView(page, title, None, [], None, None, 1, 1, 1)
+    page_count = max(1, -(-head.root_count // settings.page_size))
+    opening_number = 1 if settings.first_page == "oldest" else page_count
+    # A number past the last page (comments were removed since the link was made) shows the
+    # last page rather than an error: the reader came for the thread.
+    number = min(cursor.number, page_count) if cursor.number else None
     if cursor.direction is None:
+        # Numbered pages are cut from the end the thread opens on, so that its opening page
+        # (no skip, flat in cost) is a numbered page like the others.
+        pages_away = abs((number or opening_number) - opening_number)
+        skip = pages_away * settings.page_size
         if settings.first_page == "oldest":
-            window = PageWindow("after", None, settings.page_size)
+            window = PageWindow("after", None, settings.page_size, skip)
         else:
-            window = PageWindow("before", None, settings.page_size)
+            window = PageWindow("before", None, settings.page_size, skip)
+        number = number or opening_number
     else:
         window = PageWindow(cursor.direction, cursor.comment_id, settings.page_size)
     with worded():
@@ -101,7 +147,7 @@ async def load_thread(
     roots = pinned + roots  # pinned comments come first, whatever the order
     older = rows.roots[0].id if rows.more_before and rows.roots else None
     newer = rows.roots[-1].id if rows.more_after and rows.roots else None
-    return ThreadView(page, title, current, roots, older, newer)
+    return ThreadView(page, title, current, roots, older, newer, page_count, number, opening_number)
 
 
 def _build_tree(

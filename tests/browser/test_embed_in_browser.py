@@ -285,6 +285,8 @@ def test_without_a_comments_div_the_frame_follows_the_script_with_its_options(
     expect(frame.locator("#comments-title")).to_have_text("Eine Antwort auf „Ein Beitrag“")
     expect(frame.locator("html")).to_have_class(re.compile(r"\bwg-theme-dark\b"))
     expect(frame.locator("#wg-submit")).to_have_text("Kommentar abschicken")
+    # The frame is named in its own language, for screen readers moving between frames.
+    expect(frame_element).to_have_attribute("title", "Kommentare zu Ein Beitrag")
 
 
 def test_two_readers_see_each_others_comments_appear(

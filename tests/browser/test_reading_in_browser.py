@@ -9,6 +9,7 @@ import re
 import struct
 import zlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, FloatRect, Frame, Page, expect
 
 from tests.browser.conftest import ARTIFACTS, api_post, assert_accessible, blog_post, frame_of
-from tests.servers import HostPages, WidgetServer
+from tests.servers import HostPages, WidgetServer, widget_cli, widget_server
 from widget.views.i18n import Translator
 
 FRAME = "#comments iframe"
@@ -343,3 +344,34 @@ def test_a_right_to_left_thread_mirrors_and_mixed_scripts_lay_out_right(
     assert_accessible(frame_of(page), "#ffffff")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "thread-rtl.png"))
+
+
+def test_page_numbers_work_with_the_keyboard(
+    context: BrowserContext, blog: HostPages, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "paged"
+    widget_cli(data_dir, "site", "add", "blog", "--origin", blog.origin,
+               "--set", "min_seconds_to_post=0", "--set", "page_size=2")  # fmt: skip
+    with widget_server(data_dir, post_rate_per_minute="100") as widget:
+        url = blog_post(blog, widget, "/paged/", "Paged")
+        for n in range(7):
+            api_post(widget, blog, "/paged/", body=f"Comment {n}")
+        page = context.new_page()
+        page.goto(url)
+        frame = frame_of(page)
+        nav = frame.locator("nav.wg-paging").first
+        expect(nav).to_have_attribute("aria-label", "Comments pagination")
+        # Seven comments by twos: four pages, opening on the newest (« Older 1 … 3 4).
+        expect(nav.locator('[aria-current="page"]')).to_have_text("4")
+        tab_until(page, frame, "nav.wg-paging a.wg-older")
+        page.keyboard.press("Tab")
+        expect(frame.locator(":focus")).to_have_text("1")
+        page.keyboard.press("Tab")
+        expect(frame.locator(":focus")).to_have_text("3")
+        page.keyboard.press("Enter")
+        frame = frame_of(page)
+        expect(frame.locator("nav.wg-paging").first.locator('[aria-current="page"]')).to_have_text(
+            "3"
+        )
+        expect(frame.locator(".wg-comment .wg-text")).to_have_text(["Comment 3", "Comment 4"])
+        assert_accessible(frame)

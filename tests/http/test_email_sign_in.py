@@ -225,3 +225,42 @@ async def test_without_mail_there_is_no_email_sign_in(tmp_path: Path, database_u
             page = await start_sign_in(client, "email", challenge)
             assert page.status_code == 404
             assert "does not sign in by email" in page.text
+
+
+async def test_the_sign_in_email_is_in_the_frames_language(
+    client: httpx.AsyncClient, inbox: Inbox
+) -> None:
+    _, challenge = new_verifier()
+    form = await client.post(
+        "/auth/email/start", data={"challenge": challenge, "lang": "pl"}, headers=OWN_ORIGIN
+    )
+    assert '<input type="hidden" name="lang" value="pl">' in form.text
+    assert '<html lang="pl" dir="ltr">' in form.text
+    assert "<h1>Zaloguj się e-mailem</h1>" in form.text
+    unnamed = await client.post(
+        "/auth/email/send",
+        data={"challenge": challenge, "email": ADA, "name": "", "lang": "pl"},
+        headers=OWN_ORIGIN,
+    )
+    assert unnamed.status_code == 422
+    assert "Wpisz imię widoczne przy Twoich komentarzach." in unnamed.text
+    sent = await client.post(
+        "/auth/email/send",
+        data={"challenge": challenge, "email": ADA, "name": "Ada", "lang": "pl"},
+        headers=OWN_ORIGIN,
+    )
+    assert sent.status_code == 200
+    assert "<h1>Sprawdź pocztę</h1>" in sent.text
+    (message,) = await inbox.wait_for(1)
+    assert message["Subject"] == "Zaloguj się, aby komentować"
+    assert "Ktoś (mamy nadzieję, że Ty) chce się zalogować" in body_of(message)
+    assert f"{ADA}" in body_of(message)
+    # The link's page, opened from the mailbox, in the language the sign-in was asked in.
+    page = await client.get(link_in(message, "/auth/email/link"))
+    assert '<html lang="pl" dir="ltr">' in page.text
+    assert f"Logowanie do komentowania jako {ADA}." in page.text
+    token = link_in(message, "/auth/email/link").split("token=")[1]
+    wrong = await client.post(
+        "/auth/email/link", data={"token": token, "code": "0000x"}, headers=OWN_ORIGIN
+    )
+    assert "To nie jest kod widoczny w oknie logowania." in wrong.text

@@ -290,7 +290,109 @@ async def test_paging_by_top_level_comment(client: httpx.AsyncClient, app: Starl
     link = re.search(r'class="wg-newer" href="([^"]+)"', fragment.text)
     assert link
     query = parse_qs(urlsplit(link.group(1).replace("&amp;", "&")).query)
-    assert query["after"] == [str(ids[2])]
+    assert query["cpage"] == ["2"]
+    numbered = (await client.get("/api/v1/threads", params={**PAGE, "cpage": "2"})).json()
+    assert [c["id"] for c in numbered["comments"]] == ids[3:6]
+    assert (numbered["page_number"], numbered["page_count"]) == (2, 3)
+
+
+def page_links(html: str) -> list[tuple[str, str, str]]:
+    """The comment pagination's items: (what, text, cpage of its link or "" for the opening
+    page), what being "link", "current" or "gap"; the first of the two navs."""
+    nav = re.search(r'<nav class="wg-paging" aria-label="Comments pagination">(.*?)</nav>', html,
+                    re.S)  # fmt: skip
+    assert nav, "no comment pagination"
+    items = []
+    for match in re.finditer(
+        r'<a class="(wg-[a-z]+)" href="([^"]+)"[^>]*>([^<]+)</a>'
+        r'|<span class="wg-page" aria-current="page">(\d+)</span>'
+        r'|<span class="wg-page-gap">…</span>',
+        nav.group(1),
+    ):
+        if match.group(4):
+            items.append(("current", match.group(4), ""))
+        elif match.group(1):
+            query = parse_qs(urlsplit(match.group(2).replace("&amp;", "&")).query)
+            items.append(("link", match.group(3).strip(), query.get("cpage", [""])[0]))
+        else:
+            items.append(("gap", "…", ""))
+    return items
+
+
+async def test_long_threads_have_page_numbers_as_wordpress_does(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    await change_site_setting(app.state.widget.storage, "blog", "page_size", 2)
+    ids = [(await posted(client, body=f"top {i}"))["comment"]["id"] for i in range(23)]
+    await posted(client, body="a reply", parent=ids[0])  # replies add no page
+    # 23 top-level comments by twos: 12 pages, cut from the newest end (the thread opens on
+    # its newest comments), so 12 holds the newest two and 1 the oldest one alone.
+    opening = await client.get("/embed/blog/thread/fragment", params=EMBED)
+    assert page_links(opening.text) == [
+        ("link", "← Older comments", "11"), ("link", "1", "1"), ("gap", "…", ""),
+        ("link", "11", "11"), ("current", "12", ""),
+    ]  # fmt: skip
+    assert opening.text.count('<nav class="wg-paging"') == 2  # above and below the comments
+
+    middle = await client.get("/embed/blog/thread/fragment", params={**EMBED, "cpage": "5"})
+    assert page_links(middle.text) == [
+        ("link", "← Older comments", "4"), ("link", "1", "1"), ("gap", "…", ""),
+        ("link", "4", "4"), ("current", "5", ""), ("link", "6", "6"), ("gap", "…", ""),
+        ("link", "12", ""), ("link", "Newer comments →", "6"),
+    ]  # fmt: skip
+    texts = re.findall(r'<div class="wg-text" dir="auto"><p>(top \d+)</p>', middle.text)
+    assert texts == ["top 7", "top 8"]  # page 5 of 12 from the newest end: 7 pages back
+
+    first = await client.get("/embed/blog/thread/fragment", params={**EMBED, "cpage": "1"})
+    assert page_links(first.text) == [
+        ("current", "1", ""), ("link", "2", "2"), ("gap", "…", ""), ("link", "12", ""),
+        ("link", "Newer comments →", "2"),
+    ]  # fmt: skip
+    assert re.findall(r"<p>(top \d+|a reply)</p>", first.text) == ["top 0", "a reply"]
+
+    # The last page by number is the opening page, linked without a number.
+    last = await client.get("/embed/blog/thread/fragment", params={**EMBED, "cpage": "12"})
+    assert page_links(last.text) == page_links(opening.text)
+    # A number past the end (comments were removed since the link was made) shows the last.
+    past = await client.get("/embed/blog/thread/fragment", params={**EMBED, "cpage": "40"})
+    assert past.status_code == 200
+    assert page_links(past.text) == page_links(opening.text)
+    for bad in ("0", "-1", "two", "1e3", "99999999999"):
+        wrong = await client.get("/embed/blog/thread/fragment", params={**EMBED, "cpage": bad})
+        assert wrong.status_code == 400, bad
+        assert "page number" in wrong.text
+    both = await client.get(
+        "/embed/blog/thread/fragment", params={**EMBED, "cpage": "2", "before": str(ids[5])}
+    )
+    assert both.status_code == 400
+
+    # The document without JavaScript carries the same links, in the frame's language.
+    document = await client.get("/embed/blog/thread", params={**EMBED, "cpage": "3", "lang": "fr"})
+    assert '<nav class="wg-paging" aria-label="Pagination des commentaires">' in document.text
+    assert '<span class="wg-page" aria-current="page">3</span>' in document.text
+    assert "Commentaires plus anciens" in document.text
+
+
+async def test_page_numbers_of_a_thread_that_opens_on_its_oldest_comments(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    await change_site_setting(app.state.widget.storage, "blog", "page_size", 3)
+    await change_site_setting(app.state.widget.storage, "blog", "first_page", "oldest")
+    ids = [(await posted(client, body=f"top {i}"))["comment"]["id"] for i in range(7)]
+    opening = await client.get("/embed/blog/thread/fragment", params=EMBED)
+    assert page_links(opening.text) == [
+        ("current", "1", ""), ("link", "2", "2"), ("link", "3", "3"),
+        ("link", "Newer comments →", "2"),
+    ]  # fmt: skip
+    last = (await client.get("/api/v1/threads", params={**PAGE, "cpage": "3"})).json()
+    assert [c["id"] for c in last["comments"]] == ids[6:]
+    second = await client.get("/embed/blog/thread/fragment", params={**EMBED, "cpage": "2"})
+    assert page_links(second.text)[0] == ("link", "← Older comments", "")
+
+
+async def test_a_short_thread_has_no_page_numbers(client: httpx.AsyncClient) -> None:
+    await posted(client, body="only one")
+    assert "wg-paging" not in (await client.get("/embed/blog/thread/fragment", params=EMBED)).text
 
 
 async def test_newest_first_order(client: httpx.AsyncClient, app: Starlette) -> None:

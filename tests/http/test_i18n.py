@@ -9,9 +9,12 @@ from collections.abc import Mapping
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
-from tests.helpers import PAGE
-from widget.views.i18n import _CATALOGS, EN, LANGUAGES, Translator
+from tests.helpers import EMBED, OWN_ORIGIN, PAGE, comment_body, open_form
+from widget.messages import ENGLISH, said
+from widget.sites import change_site_setting
+from widget.views.i18n import _CATALOGS, EN, LANGUAGES, Translator, language_asked
 
 NUMBERS = (0, 1, 2, 5, 11, 21, 101, 1_000_000)
 # CLDR's categories for those numbers, written out from the CLDR tables (not computed).
@@ -30,7 +33,7 @@ CLDR = {
     "zh": "other other other other other other other other",
     "ar": "zero one two few many many other other",
 }
-PLACEHOLDER = re.compile(r"\{(\w+)\}")
+PLACEHOLDER = re.compile(r"\{(\w+)(?::[^}]*)?\}")  # "{n}", and "{length:,}" in English
 
 
 def _forms(message: str | Mapping[str, str]) -> list[str]:
@@ -82,3 +85,96 @@ async def test_the_frame_speaks_the_readers_language(client: httpx.AsyncClient) 
     arabic = await client.get("/embed/blog/thread", params={**query, "lang": "ar"})
     assert '<html lang="ar" dir="rtl"' in arabic.text
     assert "اترك تعليقًا" in arabic.text
+
+
+def test_what_the_domain_says_is_a_message_of_every_language() -> None:
+    assert set(ENGLISH) <= set(EN)  # and so, by the test above, of every language
+    too_long = said("error_body_too_long", length=12_345, limit=10_000)
+    assert too_long == (
+        "Your comment is 12,345 characters long; the limit is 10,000. Shorten it and post again."
+    )
+    assert Translator("fr").say(too_long) == (
+        "Votre commentaire fait 12345 caractères ; la limite est de 10000."
+        " Raccourcissez-le et envoyez-le à nouveau."
+    )
+    nested = said("error_try_again_in", what=said("error_posting_too_fast"), seconds=7)
+    assert (
+        Translator("de").say(nested)
+        == "Du kommentierst zu schnell; versuche es in 7 s noch einmal."
+    )
+    assert Translator("en").say(nested) == "You are posting too fast; try again in 7 seconds."
+    assert Translator("fr").say("Not said: an admin's message") == "Not said: an admin's message"
+
+
+def test_the_language_asked_for_by_accept_language() -> None:
+    assert language_asked("fr-CA,fr;q=0.9,en;q=0.8") == "fr"
+    assert language_asked("xx, de;q=0.5, ru;q=0.7") == "ru"
+    assert language_asked("en-GB, fr;q=0.9") == "en"
+    assert language_asked("") == "en"
+    assert language_asked("de;q=bogus, it;q=0.1") == "it"
+
+
+async def test_an_error_comes_back_in_the_frames_language_through_the_api(
+    client: httpx.AsyncClient,
+) -> None:
+    # The frame's script sends its language as Accept-Language with every call.
+    body = comment_body(body="   ", name="", email="not an address")
+    response = await client.post(
+        "/api/v1/comments", json=body, headers={**OWN_ORIGIN, "Accept-Language": "fr"}
+    )
+    assert response.status_code == 422
+    error = response.json()
+    assert error["fields"] == {
+        "body": "Écrivez un commentaire avant de l’envoyer.",
+        "name": "Saisissez votre nom.",
+        "email": "Saisissez une adresse e-mail comme nom@example.com.",
+    }
+    assert error["error"] == " ".join(error["fields"].values())
+    english = await client.post("/api/v1/comments", json=comment_body(body=" "), headers=OWN_ORIGIN)
+    assert english.json()["error"] == "Write a comment before posting."
+
+    # What storage refuses, too: a reply to a comment that is not there.
+    refused = await client.post(
+        "/api/v1/comments",
+        json=comment_body(parent=987654),
+        headers={**OWN_ORIGIN, "Accept-Language": "ja,en;q=0.5"},
+    )
+    assert refused.status_code == 422
+    assert refused.json()["error"] == "返信先のコメントはこのページにありません。"
+
+
+async def test_an_error_comes_back_in_the_frames_language_through_the_form(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    form = await open_form(client, lang="fr")
+    assert form["lang"] == "fr"
+    response = await client.post(
+        "/embed/blog/thread/comments",
+        data={**form, "body": "Mon avis", "name": "", "email": "ann@example.com"},
+        headers=OWN_ORIGIN,
+    )
+    assert response.status_code == 422
+    assert 'id="wg-name-error" data-field="name">Saisissez votre nom.</span>' in response.text
+    assert "Enter your name." not in response.text
+
+    # A rule of the site, worded by the domain, shown above the form.
+    await change_site_setting(app.state.widget.storage, "blog", "sign_in", "required")
+    must_sign_in = await client.post(
+        "/embed/blog/thread/comments",
+        data={**form, "body": "Mon avis", "name": "Ann", "email": "ann@example.com"},
+        headers=OWN_ORIGIN,
+    )
+    assert must_sign_in.status_code == 403
+    assert "Ce site demande de se connecter avant de commenter." in must_sign_in.text
+
+
+async def test_an_error_page_in_the_frame_speaks_its_language(client: httpx.AsyncClient) -> None:
+    arabic = await client.get("/embed/blog/thread", params={**EMBED, "lang": "ar", "theme": "x"})
+    assert arabic.status_code == 400
+    assert '<html lang="ar" dir="rtl"' in arabic.text
+    assert "تعذّر فهم هذا الطلب" in arabic.text
+    german = await client.get(
+        "/embed/blog/thread", params={**EMBED, "cpage": "0"}, headers={"Accept-Language": "de"}
+    )
+    assert german.status_code == 400
+    assert "<h2>Diese Anfrage ist nicht verständlich</h2>" in german.text

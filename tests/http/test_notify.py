@@ -447,3 +447,61 @@ def test_a_webhook_url_must_be_http(tmp_path: Path) -> None:
     with pytest.raises(Invalid):
         parse_site_settings({"webhook_url": "file:///etc/passwd"})
     assert parse_site_settings({"webhook_url": " "}) == {"webhook_url": ""}
+
+
+async def test_emails_go_out_in_the_language_the_subscriber_wrote_in(
+    client: httpx.AsyncClient, inbox: Inbox, mail_app: Starlette
+) -> None:
+    # Ann comments in a German frame and asks to be told of follow-ups.
+    mine = await posted(client, email="ann@example.com", notify=True, lang="de")
+    (confirmation,) = await inbox.wait_for(1)
+    assert confirmation["Subject"] == "Bestätigen: Kommentaren zu „Hello world“ folgen"
+    text = body_of(confirmation)
+    assert "Jemand (hoffentlich du) möchte nach diesem Kommentar" in text
+    assert "Zum Starten hier bestätigen: " in text
+    html = body_of(confirmation, "html")
+    assert '<html lang="de" dir="ltr">' in html
+    assert ">Bestätigen</a>" in html
+    # The page behind the link, and its button, in German too.
+    link = link_in(confirmation, "/notify/confirm")
+    page = await client.get(link)
+    assert '<html lang="de" dir="ltr">' in page.text
+    assert "<h1>Diesem Gespräch folgen?</h1>" in page.text
+    assert "Jeden neuen Kommentar in diesem Thread" in page.text
+    token = link.split("token=")[1]
+    done = await client.post(
+        "/notify/confirm", data={"token": token, "scope": "thread"}, headers=OWN_ORIGIN
+    )
+    assert done.status_code == 200
+    assert "Du bekommst eine E-Mail für jeden neuen Kommentar in diesem Thread." in done.text
+
+    # Bob replies from an English frame; Ann hears of it in German.
+    await posted(client, email="bob@example.com", name="Bob", parent=mine["comment"]["id"])
+    await settle(mail_app)
+    follow_up = inbox.to("ann@example.com")[-1]
+    assert follow_up["Subject"] == "Neue Antwort auf deinen Kommentar zu „Hello world“"
+    assert "Bob hat auf deinen Kommentar zu „Hello world“ geantwortet:" in body_of(follow_up)
+    assert "Diese E-Mails abbestellen: " in body_of(follow_up)
+    assert "Diese E-Mails abbestellen</a>" in body_of(follow_up, "html")
+    stop = await client.get(link_in(follow_up, "/notify/unsubscribe"))
+    assert "<h1>Diese E-Mails abbestellen?</h1>" in stop.text
+
+    # An Arabic reader asks for their own comments: the link comes in Arabic, right to left.
+    await posted(client, email="rami@example.com", name="Rami", lang="ar")
+    asked = await client.post(
+        "/embed/blog/data-request",
+        data={**EMBED, "lang": "ar", "email": "rami@example.com"},
+        headers=OWN_ORIGIN,
+    )
+    assert asked.status_code == 303
+    await settle(mail_app)
+    (own_data,) = inbox.to("rami@example.com")
+    assert own_data["Subject"] == "تعليقاتك: تنزيل أو مسح"
+    assert '<html lang="ar" dir="rtl">' in body_of(own_data, "html")
+    assert "طلب أحدهم (ونأمل أن تكون أنت) التعليقات المكتوبة باسم rami@example.com." in body_of(
+        own_data
+    )
+    # The link's page, too, with the count in Arabic's plural forms.
+    page = await client.get(link_in(own_data, "/data"))
+    assert '<html lang="ar" dir="rtl">' in page.text
+    assert "كُتب تعليق واحد باسم rami@example.com." in page.text

@@ -24,6 +24,7 @@ from tests.helpers import (
     PUBLIC_URL,
     make_settings,
     post_comment,
+    provider_url,
     running_app,
     start_sign_in,
     with_form_token,
@@ -403,3 +404,26 @@ async def test_sites_may_require_sign_in(
         headers={**OWN_ORIGIN, "Authorization": f"Bearer {token}"},
     )  # fmt: skip
     assert signed_in.status_code == 201
+
+
+async def test_the_popup_speaks_the_frames_language(
+    client: httpx.AsyncClient, provider: str
+) -> None:
+    # The frame posts its language with the start; the callback, back from the provider,
+    # finds it kept with the flow's state.
+    popup = Popup(client, provider)
+    page = await start_sign_in(client, "mock", popup.challenge, lang="fr")
+    assert '<html lang="fr" dir="ltr"' in page.text
+    assert "<h2>Connexion avec " in page.text
+    assert "Redirection en cours…" in page.text
+    assert ">Continuer</a>" in page.text
+    back = await popup.come_back(popup.consent(provider_url(page)))
+    assert back.status_code == 200
+    assert "<h2>Vous êtes connecté</h2>" in back.text
+    assert "Vous pouvez fermer cette fenêtre et revenir aux commentaires." in back.text
+
+    # A start that did not come from the frame: stopped, in the language the browser asks.
+    refused = await client.get("/auth/mock/start", headers={"Accept-Language": "ar"})
+    assert refused.status_code == 403
+    assert '<html lang="ar" dir="rtl"' in refused.text
+    assert "<h2>أُوقف تسجيل الدخول</h2>" in refused.text

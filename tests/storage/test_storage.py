@@ -118,6 +118,96 @@ async def test_pages_by_top_level_comment(storage: Storage) -> None:
     assert (before.more_before, before.more_after) == (False, True)
 
 
+async def test_pages_by_number_skip_from_either_end(storage: Storage) -> None:
+    roots = [(await storage.add_comment(new_comment(f"root {i}"), None))[0].id for i in range(7)]
+    head = await storage.get_thread_head("blog", "/p/")
+    assert head is not None and head.root_count == 7
+    _, second_newest = await storage.get_thread_page(head.id, PageWindow("before", None, 3, 3))
+    assert [c.id for c in second_newest.roots] == roots[1:4]
+    assert (second_newest.more_before, second_newest.more_after) == (True, True)
+    _, oldest = await storage.get_thread_page(head.id, PageWindow("before", None, 3, 6))
+    assert [c.id for c in oldest.roots] == roots[:1]
+    assert (oldest.more_before, oldest.more_after) == (False, True)
+    _, third = await storage.get_thread_page(head.id, PageWindow("after", None, 3, 6))
+    assert [c.id for c in third.roots] == roots[6:]
+    assert (third.more_before, third.more_after) == (True, False)
+
+
+async def shown_roots(storage: Storage) -> tuple[int, int]:
+    """The thread's kept root count, and the roots its pages actually show."""
+    head = await storage.get_thread_head("blog", "/p/", fresh=True)
+    assert head is not None
+    _, page = await storage.get_thread_page(head.id, PageWindow("after", None, 1000))
+    return head.root_count, len(page.roots)
+
+
+async def test_the_root_count_follows_every_change_of_what_pages_show(storage: Storage) -> None:
+    first, _ = await storage.add_comment(new_comment("first"), None)
+    second, _ = await storage.add_comment(new_comment("second"), None)
+    reply, _ = await storage.add_comment(new_comment("reply", first.id), None)
+    assert await shown_roots(storage) == (2, 2)  # a reply adds no top-level comment
+    held, _ = await storage.add_comment(
+        dataclasses.replace(new_comment("held"), status="pending"), None
+    )
+    assert await shown_roots(storage) == (2, 2)
+    await storage.set_status([held.id], "approved", ["blog"])
+    assert await shown_roots(storage) == (3, 3)
+    await storage.set_status([first.id], "spam", ["blog"])  # kept in place for its reply
+    assert await shown_roots(storage) == (3, 3)
+    await storage.delete_comment(reply.id)  # and now nothing holds it there
+    assert await shown_roots(storage) == (2, 2)
+    await storage.set_status([first.id], "approved", ["blog"])  # a moderator's undo
+    assert await shown_roots(storage) == (3, 3)
+    await storage.set_status([reply.id], "approved", ["blog"])
+    await storage.delete_comment(first.id)  # removed, but its reply keeps it on the page
+    assert await shown_roots(storage) == (3, 3)
+    await storage.set_status([second.id], "spam", ["blog"])
+    assert await shown_roots(storage) == (2, 2)
+    await storage.set_status([second.id], "approved", ["blog"])
+    assert await shown_roots(storage) == (3, 3)
+
+    tally = await storage.import_comments(
+        "blog", items_of(imported("a"), imported("b", "a"), imported("s", status="spam"))
+    )
+    assert tally.imported == 3
+    assert await shown_roots(storage) == (4, 4)
+    assert await storage.erase_author("ann@example.com", None) > 0  # everything Ann wrote
+    assert await shown_roots(storage) == (0, 0)
+
+
+# Rows as they stood before 0012: three top-level comments, one removed but kept for its
+# approved reply, one spam.
+BEFORE_0012 = """
+INSERT INTO sites (id, name, created_at) VALUES ('blog', 'Blog', {now});
+INSERT INTO threads (site_id, page_id, comment_count, created_at) VALUES ('blog', '/p/', 2, {now});
+INSERT INTO comments (thread_id, depth, status, author_name, author_email, author_url,
+    body_source, body_html, created_at)
+    SELECT id, 1, 'approved', 'Ann', '', '', 'a', '<p>a</p>', {now} FROM threads;
+INSERT INTO comments (thread_id, depth, status, author_name, author_email, author_url,
+    body_source, body_html, created_at)
+    SELECT id, 1, 'deleted', 'Ann', '', '', 'b', '<p>b</p>', {now} FROM threads;
+INSERT INTO comments (thread_id, parent_id, root_id, depth, status, author_name,
+    author_email, author_url, body_source, body_html, created_at)
+    SELECT thread_id, id, id, 2, 'approved', 'Bo', '', '', 'c', '<p>c</p>', {now}
+    FROM comments WHERE body_source = 'b';
+INSERT INTO comments (thread_id, depth, status, author_name, author_email, author_url,
+    body_source, body_html, created_at)
+    SELECT id, 1, 'spam', 'Cy', '', '', 'd', '<p>d</p>', {now} FROM threads
+"""
+
+
+async def test_migration_0012_counts_the_roots_threads_already_show(
+    tmp_path: Path, database_url: str
+) -> None:
+    await schema_before(database_url, 12, BEFORE_0012)
+    storage = storage_for_url(database_url)
+    await storage.open()  # applies 0012
+    try:
+        assert await shown_roots(storage) == (2, 2)
+    finally:
+        await storage.close()
+
+
 async def test_likes_are_idempotent(storage: Storage) -> None:
     comment, _ = await storage.add_comment(new_comment(), None)
     now = datetime.now(UTC)

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from widget.config import Settings
 from widget.email_address import email_field
 from widget.errors import BadRequest, Invalid, RateLimited
+from widget.messages import said
 from widget.notify.plan import NotificationPlanner
 from widget.records import Profile, RateLimit
 from widget.storage import Storage
@@ -69,28 +70,28 @@ class EmailSignIn:
         return self.settings.email_sign_in and self.settings.mail_enabled
 
     async def send(
-        self, challenge: str, raw_email: str, raw_name: str, address_key: str
+        self, challenge: str, raw_email: str, raw_name: str, address_key: str, lang: str = "en"
     ) -> SentLink:
-        """Mail a sign-in link for the frame that made `challenge`; Invalid names the field to
-        fix. Counted per network and per address before anything is sent."""
+        """Mail a sign-in link (in `lang`) for the frame that made `challenge`; Invalid names
+        the field to fix. Counted per network and per address before anything is sent."""
         if not valid_challenge(challenge):
             raise BadRequest("This sign-in was not started by the comment form; start again.")
         errors: dict[str, str] = {}
         name = " ".join(raw_name.split())
         if not name:
-            errors["name"] = "Enter the name to show with your comments."
+            errors["name"] = said("error_sign_in_name_empty")
         elif len(name) > MAX_NAME_CHARS or _CONTROL.search(raw_name):
-            errors["name"] = f"A name of at most {MAX_NAME_CHARS} characters, on one line."
+            errors["name"] = said("error_sign_in_name_too_long", limit=MAX_NAME_CHARS)
         email = ""
         if not raw_email.strip():
-            errors["email"] = "Enter your email address."
+            errors["email"] = said("error_sign_in_email_empty")
         else:
             try:
                 email = email_field(raw_email).lower()
             except Invalid as exc:
                 errors.update(exc.fields)
         if errors:
-            raise Invalid("Please correct the fields marked below.", errors)
+            raise Invalid(said("error_fields_marked"), errors)
         await self.storage.take_rate_limits(
             [
                 RateLimit(f"email-sign-in:{address_key}", LINKS_PER_NETWORK, 3600.0,
@@ -104,14 +105,32 @@ class EmailSignIn:
         nonce = secrets.token_urlsafe(12)
         token = self.signer.sign(
             Purpose.EMAIL_SIGN_IN,
-            {"c": challenge, "e": email, "m": name, "n": nonce, "k": self._digest(nonce, code)},
+            {
+                "c": challenge,
+                "e": email,
+                "m": name,
+                "n": nonce,
+                "k": self._digest(nonce, code),
+                "l": lang,
+            },  # the link's page speaks the popup's language too
         )
-        await self.storage.add_jobs([self.planner.sign_in_mail(email, token)], datetime.now(UTC))
+        await self.storage.add_jobs(
+            [self.planner.sign_in_mail(email, token, lang)], datetime.now(UTC)
+        )
         return SentLink(email, code)
 
     def email_of(self, token: str) -> str:
         """The address a link is for; SignInError when it is no good (expired, altered)."""
         return str(self._link(token)["e"])
+
+    def language_of(self, token: str) -> str:
+        """The language the sign-in was asked in ('' when the token says none or is no good)."""
+        try:
+            value = self.signer.verify(Purpose.EMAIL_SIGN_IN, token)
+        except BadToken:
+            return ""
+        language = value.get("l") if isinstance(value, dict) else None
+        return language if isinstance(language, str) else ""
 
     async def confirm(self, token: str, typed_code: str) -> str:
         """The login code for the link's frame, once the code from its popup is typed in.
@@ -121,12 +140,12 @@ class EmailSignIn:
         now = datetime.now(UTC)
         await self.storage.take_rate_limits(
             [RateLimit(f"email-sign-in-code:{link['n']}", CODE_TRIES, LINK_TTL_S,
-                       "Too many wrong codes for this link")],
+                       said("error_too_many_codes"))],
             now,
         )  # fmt: skip
         code = "".join(typed_code.split())
         if not hmac.compare_digest(self._digest(link["n"], code), link["k"]):
-            message = "That is not the code the sign-in window shows."
+            message = said("error_wrong_code")
             raise Invalid(message, {"code": message})
         # Once: the store's rate limits keep a key with a limit of one for the link's lifetime,
         # after which the link is no good anyway.

@@ -32,6 +32,7 @@ from typing import Any
 
 from widget.auth.tokens import BadToken, Purpose, TokenSigner
 from widget.errors import BadRequest, Forbidden, Invalid
+from widget.messages import said
 from widget.moderation.akismet import Akismet, AkismetQuestion
 from widget.records import Ban, CommentStatus, PageRef, SingleUse, User
 from widget.sites import SiteSettings, badges_of
@@ -103,34 +104,29 @@ def check_form_token(
     read and type for more than `min_seconds`; scripts do not. Its single use is for the
     comment to spend as it is stored; a shared token's is per `reader` (a rate-limit key)."""
     if not token:
-        raise BadRequest("This comment did not come from the comment form; reload the page.")
+        raise BadRequest(said("error_form_missing"))
     try:
         value, issued = signer.verify_timed(Purpose.FORM, token)
     except BadToken as exc:
         if exc.expired:
-            raise Forbidden(
-                "This form was open for too long. Your comment is still here: post it again."
-            ) from exc
-        raise Forbidden("This form is not valid; reload the page and try again.") from exc
+            raise Forbidden(said("error_form_expired")) from exc
+        raise Forbidden(said("error_form_invalid")) from exc
     if not isinstance(value, dict) or not isinstance(value.get("n"), str):
-        raise Forbidden("This form is not valid; reload the page and try again.")
+        raise Forbidden(said("error_form_invalid"))
     if (value.get("s"), value.get("p")) != (page.site_id, page.page_id):
-        raise Forbidden("This form belongs to another page; reload the page and try again.")
+        raise Forbidden(said("error_form_other_page"))
     opened_at = (
         datetime.fromtimestamp(value["o"], UTC) if isinstance(value.get("o"), int) else issued
     )
     if ((now or datetime.now(UTC)) - opened_at).total_seconds() < min_seconds:
-        raise Invalid(
-            "That was quick! Read your comment over and post it again in a few seconds.",
-            {"body": "Posted too quickly after the page opened; post it again in a moment."},
-        )
+        raise Invalid(said("error_too_quick"), {"body": said("error_too_quick_field")})
     token_id = value["n"]
     if value.get("d") == 1:
         token_id = f"{token_id}:{reader}"
     use = SingleUse(
         token_id=token_id,
         expires_at=issued + timedelta(seconds=Purpose.FORM.max_age_s),
-        used="This form has already posted a comment. Reload the page to write another.",
+        used=said("error_form_used"),
     )
     return CheckedForm(use, opened_at)
 

@@ -23,12 +23,12 @@ import html.parser
 import re
 import smtplib
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
-from typing import Any
+from typing import Any, Protocol
 
 import jinja2
 
@@ -36,7 +36,9 @@ from widget.config import Settings
 from widget.email_address import NotAnEmailAddress, check_email_address
 from widget.jinja_cache import ProcessBytecodeCache
 
-__all__ = ["BadRecipient", "Mail", "MailTemplates", "Mailer", "header_text", "plain_text"]
+__all__ = [
+    "BadRecipient", "Mail", "MailTemplates", "Mailer", "Words", "header_text", "plain_text",
+]  # fmt: skip
 
 SMTP_TIMEOUT_S = 20.0
 # Unicode line and paragraph separators and every control character end up as a space.
@@ -105,10 +107,23 @@ class Mail:
 _COMPILED = ProcessBytecodeCache()
 
 
-class MailTemplates:
-    """`email/NAME.txt` and `email/NAME.html`, rendered with the same values."""
+class Words(Protocol):
+    """A language's messages (widget/views/i18n.py's Translator, handed in by the factory)."""
 
-    def __init__(self) -> None:
+    language: str
+
+    @property
+    def direction(self) -> str: ...
+
+    def __call__(self, key: str, n: int | None = None, **values: object) -> str: ...
+
+
+class MailTemplates:
+    """`email/NAME.txt` and `email/NAME.html`, rendered with the same values, in a language:
+    `t` in the templates is `words(lang)`."""
+
+    def __init__(self, words: Callable[[str], Words]) -> None:
+        self.words = words
         self.env = jinja2.Environment(
             loader=jinja2.PackageLoader("widget", "templates"),
             autoescape=jinja2.select_autoescape(enabled_extensions=("html",)),
@@ -121,8 +136,10 @@ class MailTemplates:
 
     def mail(
         self, name: str, to: str, subject: str, values: Mapping[str, Any],
-        headers: Mapping[str, str] | None = None, sender_name: str = "",
+        headers: Mapping[str, str] | None = None, sender_name: str = "", lang: str = "en",
     ) -> Mail:  # fmt: skip
+        t = self.words(lang)
+        values = {**values, "t": t, "lang": t.language, "dir": t.direction}
         text = self.env.get_template(f"email/{name}.txt").render(values)
         html = self.env.get_template(f"email/{name}.html").render(values)
         return Mail(to, header_text(subject, 200), text, html, dict(headers or {}), sender_name)

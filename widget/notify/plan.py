@@ -41,20 +41,23 @@ class NotificationPlanner:
             url += "?token=" + self.signer.sign(purpose, value)
         return url
 
-    def own_data_mail(self, email: str) -> NewJob:
-        """The link that lets the owner of `email` download or erase what they wrote."""
-        subject = "Your comments: download or erase"
-        link = self.link("/data", Purpose.OWN_DATA, {"e": email})
+    def own_data_mail(self, email: str, lang: str = "en") -> NewJob:
+        """The link that lets the owner of `email` download or erase what they wrote, in the
+        language they asked in."""
+        subject = self.templates.words(lang)("own_data")
+        # The link's page speaks the language too.
+        link = self.link("/data", Purpose.OWN_DATA, {"e": email, "l": lang})
         values = {"email": email, "link": link, "title": subject}
-        mail = self.templates.mail("own_data", email, subject, values)
+        mail = self.templates.mail("own_data", email, subject, values, lang=lang)
         return ("email", mail.to_payload())
 
-    def sign_in_mail(self, email: str, token: str) -> NewJob:
-        """The link that signs `email` in to comment (widget/auth/email_link.py)."""
-        subject = "Sign in to comment"
+    def sign_in_mail(self, email: str, token: str, lang: str = "en") -> NewJob:
+        """The link that signs `email` in to comment (widget/auth/email_link.py), in the
+        language they asked in."""
+        subject = self.templates.words(lang)("mail_sign_in_button")
         values = {"email": email, "link": self.link("/auth/email/link") + "?token=" + token,
                   "server": self._host, "title": subject}  # fmt: skip
-        mail = self.templates.mail("sign_in", email, subject, values)
+        mail = self.templates.mail("sign_in", email, subject, values, lang=lang)
         return ("email", mail.to_payload())
 
     async def plan(self, payload: Mapping[str, Any]) -> list[NewJob]:
@@ -142,8 +145,10 @@ class NotificationPlanner:
                 "is_reply": is_reply,
                 "unsubscribe_link": unsubscribe,
             }
-            what = "New reply to your comment" if is_reply else "New comment"
-            subject = f"{what} on “{values['title']}”"
+            # In the language the subscriber asked in ('' before it was kept: English).
+            lang = subscription.lang or "en"
+            what = "mail_reply_subject" if is_reply else "mail_comment_subject"
+            subject = self.templates.words(lang)(what, title=values["title"])
             headers = {
                 # RFC 8058: one click in the mail client unsubscribes, by a POST to this URL.
                 "List-Unsubscribe": f"<{unsubscribe}>",
@@ -152,7 +157,7 @@ class NotificationPlanner:
                 "List-Id": f"{_name(site)} comments <{site.id}.{self._host}>",
             }
             mail = self.templates.mail(
-                "follow_up", subscription.email, subject, values, headers, _name(site)
+                "follow_up", subscription.email, subject, values, headers, _name(site), lang
             )
             jobs.append(("email", mail.to_payload()))
         return jobs
@@ -162,16 +167,17 @@ class NotificationPlanner:
         if not comment.notify or not comment.author_email:
             return []
         subscription = await self.storage.subscribe(
-            head.id, comment.author_email, comment.created_at
+            head.id, comment.author_email, comment.created_at, comment.lang
         )
         if subscription.confirmed:
             return []
         values = self._values(comment, head) | {
             "confirm_link": self.link("/notify/confirm", Purpose.SUBSCRIBE, {"s": subscription.id}),
         }
-        subject = f"Confirm: follow the comments on “{values['title']}”"
+        lang = subscription.lang or "en"
+        subject = self.templates.words(lang)("mail_confirm_subject", title=values["title"])
         mail = self.templates.mail(
-            "confirm", subscription.email, subject, values, sender_name=_name(site)
+            "confirm", subscription.email, subject, values, sender_name=_name(site), lang=lang
         )
         return [("email", mail.to_payload())]
 

@@ -40,12 +40,14 @@ __all__ = [
 COMMENT_COLUMNS = (
     "id, thread_id, parent_id, root_id, depth, status, author_name, author_email, author_url,"
     " body_source, body_html, notify, remote_ip, like_count, created_at, edited_at, user_id,"
-    " author_avatar, author_provider, pinned, held_because, notify_posts"
+    " author_avatar, author_provider, pinned, held_because, notify_posts, lang"
 )
 USER_COLUMNS = "id, provider, subject, name, email, avatar_url, profile_url"
-HEAD_COLUMNS = "id, site_id, page_id, url, title, version, comment_count, like_count, closed"
+HEAD_COLUMNS = (
+    "id, site_id, page_id, url, title, version, comment_count, like_count, closed, root_count"
+)
 ADMIN_COLUMNS = "id, email, sites, created_at"
-SUBSCRIPTION_COLUMNS = "id, thread_id, email, scope, confirmed_at"
+SUBSCRIPTION_COLUMNS = "id, thread_id, email, scope, confirmed_at, lang"
 POST_SUBSCRIPTION_COLUMNS = "id, site_id, email, confirmed_at"
 JOB_COLUMNS = "id, kind, payload, attempts, created_at"
 # What the moderation queue's search fields look in (c: the comment, t: its thread).
@@ -102,6 +104,7 @@ def comment_from_row(row: Row, when: Callable[[Any], datetime]) -> Comment:
         pinned=bool(row["pinned"]),
         held_because=row["held_because"],
         notify_posts=bool(row["notify_posts"]),
+        lang=row["lang"],
     )
 
 
@@ -135,6 +138,7 @@ def subscription_from_row(row: Row) -> Subscription:
         email=row["email"],
         scope=row["scope"],
         confirmed=row["confirmed_at"] is not None,
+        lang=row["lang"],
     )
 
 
@@ -186,6 +190,7 @@ def head_from_row(row: Row) -> ThreadHead:
         comment_count=row["comment_count"],
         like_count=row["like_count"],
         closed=bool(row["closed"]),
+        root_count=row["root_count"],
     )
 
 
@@ -197,17 +202,18 @@ COPY_COLUMNS: dict[str, tuple[str, ...]] = {
     "users": ("id", "provider", "subject", "name", "email", "avatar_url", "profile_url",
               "created_at", "updated_at"),
     "threads": ("id", "site_id", "page_id", "url", "title", "version", "comment_count",
-                "like_count", "created_at", "closed", "origin"),
+                "like_count", "created_at", "closed", "origin", "root_count"),
     "comments": ("id", "thread_id", "parent_id", "root_id", "depth", "status", "author_name",
                  "author_email", "author_url", "body_source", "body_html", "notify",
                  "remote_ip", "like_count", "created_at", "edited_at", "user_id",
                  "author_avatar", "author_provider", "pinned", "held_because", "fingerprint",
-                 "import_key", "notify_posts"),
+                 "import_key", "notify_posts", "lang"),
     "likes": ("thread_id", "voter", "comment_id", "created_at", "network"),
     "sessions": ("token_hash", "user_id", "created_at", "expires_at"),
     "bans": ("id", "site_id", "kind", "value", "note", "created_at"),
     "admins": ("id", "email", "password_hash", "sites", "created_at"),
-    "subscriptions": ("id", "thread_id", "email", "scope", "created_at", "confirmed_at"),
+    "subscriptions": ("id", "thread_id", "email", "scope", "created_at", "confirmed_at",
+                      "lang"),
     "outbox": ("id", "kind", "payload", "attempts", "due_at", "locked_until", "last_error",
                "created_at", "failed_at"),
     "passkeys": ("id", "user_id", "credential_id", "public_key", "sign_count", "transports",

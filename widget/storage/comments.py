@@ -22,7 +22,7 @@ from .accounts import take_rate_token
 from .base import COMMENT_COLUMNS, Outcome, Refused, comment_from_row
 from .outbox import queue_jobs
 from .sql import Db, SQLBackend
-from .threads import bump_thread, ensure_thread
+from .threads import bump_thread, ensure_thread, root_shown
 
 __all__ = ["CommentQueries"]
 
@@ -139,12 +139,13 @@ class CommentQueries(SQLBackend):
                 "INSERT INTO comments (thread_id, parent_id, root_id, depth, status, author_name,"
                 " author_email, author_url, body_source, body_html, notify, remote_ip,"
                 " created_at, user_id, author_avatar, author_provider, held_because, fingerprint,"
-                " notify_posts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " notify_posts, lang)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 f" RETURNING {COMMENT_COLUMNS}",
                 thread_id, new.parent_id, root_id, depth, new.status, new.author_name,
                 new.author_email, new.author_url, new.body_source, new.body_html, new.notify,
                 new.remote_ip, new.created_at, new.user_id, new.author_avatar,
-                new.author_provider, new.held_because, new.fingerprint, new.notify_posts,
+                new.author_provider, new.held_because, new.fingerprint, new.notify_posts, new.lang,
             )  # fmt: skip
             assert row is not None
             comment = comment_from_row(row, db.dialect.when)
@@ -154,10 +155,12 @@ class CommentQueries(SQLBackend):
             if comment.status != "approved":  # held: the thread's readers see no change
                 return comment, await bump_thread(db, thread_id, bump=False)
             # The newest comment's page title and URL win: pages get renamed.
+            # A reply's parent is approved, so its root is shown already: only a new
+            # top-level comment adds a page's worth of roots.
             head = await bump_thread(
-                db, thread_id, "comment_count = comment_count + 1,"
+                db, thread_id, "comment_count = comment_count + 1, root_count = root_count + ?,"
                 " title = coalesce(nullif(?, ''), title), url = coalesce(nullif(?, ''), url)",
-                new.page.title, new.page.url,
+                int(root_id is None), new.page.title, new.page.url,
             )  # fmt: skip
             await self._tell(db, head, "comment", comment.id, head.comment_count)
             return comment, head
@@ -203,14 +206,19 @@ class CommentQueries(SQLBackend):
 
     async def delete_comment(self, comment_id: int) -> ThreadHead:
         async def op(db: Db) -> ThreadHead:
-            thread_id = await db.fetch_value(
+            row = await db.fetch_one(
                 "UPDATE comments SET status = 'deleted' WHERE id = ? AND status = 'approved'"
-                " RETURNING thread_id",
+                " RETURNING thread_id, coalesce(root_id, id) AS root",
                 comment_id,
             )
-            if thread_id is None:
+            if row is None:
                 raise Refused(Outcome.COMMENT_GONE, again=True)
-            head = await bump_thread(db, thread_id, "comment_count = comment_count - 1")
+            # It was approved, so its root was shown; it may not be now.
+            hidden = not await root_shown(db, row["root"])
+            head = await bump_thread(
+                db, row["thread_id"], "comment_count = comment_count - 1,"
+                " root_count = root_count - ?", int(hidden),
+            )  # fmt: skip
             await self._tell(db, head, "delete", comment_id, head.comment_count)
             return head
 

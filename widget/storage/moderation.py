@@ -33,7 +33,7 @@ from .base import (
 from .comments import rewrite
 from .outbox import queue_jobs
 from .sql import Db, SQLBackend
-from .threads import bump_thread
+from .threads import bump_thread, root_shown
 
 __all__ = ["ModerationQueries"]
 
@@ -105,13 +105,16 @@ class ModerationQueries(SQLBackend):
                 return changed
             sites, params = db.dialect.one_of("t.site_id", site_ids)
             for comment_id in comment_ids:
-                old = await db.fetch_value(
-                    "SELECT c.status FROM comments c JOIN threads t ON t.id = c.thread_id"
-                    f" WHERE c.id = ? AND {sites}{db.dialect.lock_rows}",
+                found = await db.fetch_one(
+                    "SELECT c.status, coalesce(c.root_id, c.id) AS root FROM comments c"
+                    f" JOIN threads t ON t.id = c.thread_id WHERE c.id = ? AND {sites}"
+                    f"{db.dialect.lock_rows}",
                     comment_id, *params,
                 )  # fmt: skip
-                if old is None or old == status:
+                if found is None or found["status"] == status:
                     continue
+                old = found["status"]
+                was_shown = await root_shown(db, found["root"])
                 row = await db.fetch_one(
                     f"UPDATE comments SET status = ? WHERE id = ? RETURNING {COMMENT_COLUMNS}",
                     status, comment_id,
@@ -122,10 +125,13 @@ class ModerationQueries(SQLBackend):
                     job = {"comment": comment_id, "event": "approved"}
                     await queue_jobs(db, [("comment", job)], datetime.now(UTC))
                 delta = status_change(old, status)
-                if delta:
+                if delta:  # approved before or after: its root may have come or gone
+                    roots = int(await root_shown(db, found["root"])) - int(was_shown)
                     head = await bump_thread(
-                        db, comment.thread_id, "comment_count = comment_count + ?", delta
-                    )
+                        db, comment.thread_id,
+                        "comment_count = comment_count + ?, root_count = root_count + ?",
+                        delta, roots,
+                    )  # fmt: skip
                     kind: ThreadEventKind = "comment" if status == "approved" else "delete"
                     await self._tell(db, head, kind, comment.id, head.comment_count)
                 changed.append(comment)
@@ -230,19 +236,26 @@ class ModerationQueries(SQLBackend):
 
         async def op(db: Db) -> int:
             rows = await db.fetch_all(
-                f"SELECT c.id, c.thread_id, c.status FROM comments c WHERE {who}"
-                f" AND {NOT_ERASED}{db.dialect.lock_rows}",
+                f"SELECT c.id, c.thread_id, c.status, coalesce(c.root_id, c.id) AS root"
+                f" FROM comments c WHERE {who} AND {NOT_ERASED}{db.dialect.lock_rows}",
                 value,
             )
             ids = [row["id"] for row in rows]
             for start in range(0, len(ids), ERASE_CHUNK):
                 chosen, params = db.dialect.one_of("id", ids[start : start + ERASE_CHUNK])
                 await db.execute(f"UPDATE comments SET {ERASED} WHERE {chosen}", *params)
+            # Roots under an approved comment of theirs were shown; each may not be now.
+            hidden = {
+                root: not await root_shown(db, root)
+                for root in {row["root"] for row in rows if row["status"] == "approved"}
+            }
             for row in rows:
                 if row["status"] == "approved":
                     head = await bump_thread(
-                        db, row["thread_id"], "comment_count = comment_count - 1"
-                    )
+                        db, row["thread_id"],
+                        "comment_count = comment_count - 1, root_count = root_count - ?",
+                        int(hidden.pop(row["root"], False)),
+                    )  # fmt: skip
                     await self._tell(db, head, "delete", row["id"], head.comment_count)
             if email:
                 await db.execute("DELETE FROM subscriptions WHERE email = ?", email.lower())

@@ -88,15 +88,20 @@ class OutboxQueries(SQLBackend):
         assert row is not None
         return {"queued": row["queued"], "failed": row["failed"]}
 
-    async def subscribe(self, thread_id: int, email: str, at: datetime) -> Subscription:
-        """The address's subscription to the thread, created unconfirmed if it has none."""
+    async def subscribe(
+        self, thread_id: int, email: str, at: datetime, lang: str = ""
+    ) -> Subscription:
+        """The address's subscription to the thread, created unconfirmed if it has none; its
+        emails in `lang` (the language it was last asked for in, when one is given)."""
 
         async def op(db: Db) -> Subscription:
             row = await db.fetch_one(
-                "INSERT INTO subscriptions (thread_id, email, created_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (thread_id, email) DO UPDATE SET email = excluded.email"
+                "INSERT INTO subscriptions (thread_id, email, created_at, lang)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (thread_id, email) DO UPDATE SET"
+                " lang = CASE WHEN excluded.lang <> '' THEN excluded.lang"
+                " ELSE subscriptions.lang END"
                 f" RETURNING {SUBSCRIPTION_COLUMNS}",
-                thread_id, email.lower(), at,
+                thread_id, email.lower(), at, lang,
             )  # fmt: skip
             assert row is not None
             return subscription_from_row(row)

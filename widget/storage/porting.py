@@ -33,7 +33,7 @@ from .base import (
     merged_origin,
 )
 from .sql import Db, SQLBackend
-from .threads import bump_thread, ensure_thread
+from .threads import bump_thread, count_shown_roots, ensure_thread
 
 __all__ = ["PortingQueries"]
 
@@ -173,8 +173,10 @@ class PortingQueries(SQLBackend):
                 approved[thread_id] += item.status == "approved"
             heads: list[ThreadHead] = []
             for thread_id in threads.values():
-                heads.append(await bump_thread(db, thread_id, "comment_count = comment_count + ?",
-                                               approved[thread_id]))  # fmt: skip
+                heads.append(await bump_thread(
+                    db, thread_id, "comment_count = comment_count + ?, root_count = ?",
+                    approved[thread_id], await count_shown_roots(db, thread_id),
+                ))  # fmt: skip
             if dry_run:
                 raise DryRun(tally)
 

@@ -21,7 +21,7 @@ from .base import (
 )
 from .sql import Db, SQLBackend
 
-__all__ = ["ThreadQueries", "bump_thread", "ensure_thread"]
+__all__ = ["ThreadQueries", "bump_thread", "count_shown_roots", "ensure_thread", "root_shown"]
 
 _VISIBLE_ROOT = "thread_id = ? AND parent_id IS NULL AND " + VISIBLE_ROOT
 
@@ -55,6 +55,20 @@ async def bump_thread(
 
 async def _exists(db: Db, where: str, *params: Any) -> bool:
     return await db.fetch_one(f"SELECT 1 FROM comments WHERE {where} LIMIT 1", *params) is not None
+
+
+async def root_shown(db: Db, root_id: int) -> bool:
+    """Whether a top-level comment is on its thread's pages: approved, or removed but kept for
+    an approved reply. Writes that change a comment's status ask before and after, and move
+    the thread's `root_count` by the difference (page numbers come from that count)."""
+    return await _exists(db, f"id = ? AND {VISIBLE_ROOT}", root_id)
+
+
+async def count_shown_roots(db: Db, thread_id: int) -> int:
+    """The thread's shown top-level comments counted afresh: for imports, which write many."""
+    return int(
+        await db.fetch_value(f"SELECT count(*) FROM comments WHERE {_VISIBLE_ROOT}", thread_id)
+    )
 
 
 class ThreadQueries(SQLBackend):
@@ -111,31 +125,37 @@ class ThreadQueries(SQLBackend):
                 cursor = window.cursor or 0
                 rows = await db.fetch_all(
                     f"SELECT {COMMENT_COLUMNS} FROM comments WHERE {_VISIBLE_ROOT}"
-                    " AND id > ? ORDER BY id LIMIT ?",
-                    thread_id, cursor, window.size + 1,
+                    " AND id > ? ORDER BY id LIMIT ? OFFSET ?",
+                    thread_id, cursor, window.size + 1, window.skip,
                 )  # fmt: skip
                 more_after = len(rows) > window.size
                 roots = rows[: window.size]
-                more_before = cursor > 0 and await _exists(
-                    db, f"{_VISIBLE_ROOT} AND id <= ?", thread_id, cursor
+                more_before = window.skip > 0 or (
+                    cursor > 0
+                    and await _exists(db, f"{_VISIBLE_ROOT} AND id <= ?", thread_id, cursor)
                 )
             else:
                 cursor = window.cursor if window.cursor is not None else 2**62
                 rows = await db.fetch_all(
                     f"SELECT {COMMENT_COLUMNS} FROM comments WHERE {_VISIBLE_ROOT}"
-                    " AND id < ? ORDER BY id DESC LIMIT ?",
-                    thread_id, cursor, window.size + 1,
+                    " AND id < ? ORDER BY id DESC LIMIT ? OFFSET ?",
+                    thread_id, cursor, window.size + 1, window.skip,
                 )  # fmt: skip
                 more_before = len(rows) > window.size
                 roots = list(reversed(rows[: window.size]))
-                more_after = window.cursor is not None and await _exists(
-                    db, f"{_VISIBLE_ROOT} AND id >= ?", thread_id, cursor
+                more_after = window.skip > 0 or (
+                    window.cursor is not None
+                    and await _exists(db, f"{_VISIBLE_ROOT} AND id >= ?", thread_id, cursor)
                 )
             pinned: Sequence[Row] = []
-            if window.cursor is None:  # the default page shows the pinned on top
+            if window.cursor is None and not window.skip:  # the opening page: pinned on top
+                # Written as each backend's partial index says it (comments_pinned), so the
+                # pinned are found there: SQLite takes `AND pinned` for another condition and
+                # read every top-level comment of the thread (80 ms of 100,000).
+                is_pinned = "pinned = 1" if db.dialect.name == "sqlite" else "pinned"
                 pinned = await db.fetch_all(
-                    f"SELECT {COMMENT_COLUMNS} FROM comments WHERE {_VISIBLE_ROOT} AND pinned"
-                    " ORDER BY id",
+                    f"SELECT {COMMENT_COLUMNS} FROM comments WHERE {_VISIBLE_ROOT}"
+                    f" AND {is_pinned} ORDER BY id",
                     thread_id,
                 )
             replies: Sequence[Row] = []

@@ -223,6 +223,8 @@ async def thread(request: Request) -> Response:
             "comments": [tree(node) for node in view.roots],
             "older": view.older_cursor,
             "newer": view.newer_cursor,
+            "page_number": view.page_number,
+            "page_count": view.page_count,
         },
         headers=_cors_headers(request, site),
     )

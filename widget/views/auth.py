@@ -16,9 +16,12 @@ from widget.records import User
 
 from .addresses import rate_limit_key
 from .context import AppContext, app_context
+from .errors import error_language
+from .i18n import Translator, choose_language
 from .inputs import read_form, read_json_object, remote_address, require_own_origin
 
 SIGNED_IN_COOKIE = "__Host-widget_signed_in"
+_LANGUAGE_KEY = "widget_language"  # the frame's, in the flow's state cookie
 
 __all__ = [
     "current_user", "popup_page", "popup_state", "refuse_start", "routes", "session_token",
@@ -82,8 +85,10 @@ def popup_page(
     request: Request, context: AppContext, title: str, message: str, *, code: str = "",
     error: str = "", next_url: str = "", status_code: int = 200, closable: bool = True,
 ) -> Response:  # fmt: skip
-    """A page of the popup. `error` goes to the comment form as it is, so it says nothing of
+    """A page of the popup, in the frame's language (`popup_language`): `title` and `message`
+    already said in it. `error` goes to the comment form as it is, so it says nothing of
     this window; the page itself adds that it can be closed (`closable`)."""
+    t = Translator(popup_language(request))
     return context.html.templates.TemplateResponse(
         request,
         "auth/popup.html",
@@ -94,21 +99,39 @@ def popup_page(
             "error": error,
             "next": next_url,
             "closable": closable and bool(error),
+            "t": t,
+            "lang": t.language,
+            "dir": t.direction,
         },
         status_code=status_code,
         headers=POPUP_HEADERS,
     )
 
 
+def popup_language(request: Request) -> str:
+    """The frame's language in its popup: posted with the start (and kept with the flow's
+    state for the provider's callback), else what the request asks (?lang, Accept-Language)."""
+    if isinstance(getattr(request.state, "language", None), str):
+        return str(request.state.language)
+    if "session" in request.scope and isinstance(request.session.get(_LANGUAGE_KEY), str):
+        return choose_language(request.session[_LANGUAGE_KEY])
+    return error_language(request)
+
+
+def _failed(request: Request, context: AppContext, message: str, status: int) -> Response:
+    t = Translator(popup_language(request))
+    said = t.say(message)
+    return popup_page(request, context, t("popup_sign_in_failed"), said, error=said,
+                      status_code=status)  # fmt: skip
+
+
 async def refuse_start(request: Request) -> Response:
     """A start reached by a link, a typed address, or a page or form of another site: refused,
     since only our own frame, holding the verifier, may start a sign-in (widget/auth/signin.py)."""
     context = app_context(request)
-    message = (
-        "This sign-in did not come from a comment form, so it was stopped. If you meant to sign"
-        " in, close this window and press a sign-in button under the comments."
-    )
-    return popup_page(request, context, "Sign-in stopped", message, error=message,
+    t = Translator(popup_language(request))
+    message = t("popup_refused")
+    return popup_page(request, context, t("popup_sign_in_stopped"), message, error=message,
                       status_code=403, closable=False)  # fmt: skip
 
 
@@ -122,42 +145,45 @@ async def start(request: Request) -> Response:
         return await refuse_start(request)
     try:
         form = await read_form(request, settings.max_request_bytes)
+        request.state.language = choose_language(form.get("lang"))
         name = request.path_params["provider"]
         provider_url = await context.sign_in.start(
             request, name, form.get("challenge", ""), form.get("instance", ""),
             rate_limit_key(remote_address(request, settings)),
         )  # fmt: skip
     except ClientError as exc:
-        return popup_page(request, context, "Sign-in failed", exc.message, error=exc.message,
-                      status_code=exc.status)  # fmt: skip
+        return _failed(request, context, exc.message, exc.status)
     except SignInError as exc:
-        return popup_page(request, context, "Sign-in failed", str(exc), error=str(exc),
-                      status_code=exc.status)  # fmt: skip
+        return _failed(request, context, str(exc), exc.status)
+    request.session[_LANGUAGE_KEY] = request.state.language  # for the callback's pages
     # A page, not a redirect: the frame's Content-Security-Policy (form-action 'self') covers
     # the redirects that follow its form, and the provider is another origin.
     provider = context.sign_in.providers[name].display_name
+    t = Translator(request.state.language)
     return popup_page(
-        request, context, f"Signing in with {provider}", "Taking you there…",
-        next_url=provider_url,
+        request, context, t("popup_signing_in_with", provider=provider),
+        t("popup_taking_you_there"), next_url=provider_url,
     )  # fmt: skip
 
 
 async def callback(request: Request) -> Response:
     """The provider sends the popup back here; the popup hands the login code to the iframe."""
     context = app_context(request)
+    request.state.language = popup_language(request)
+    request.session.pop(_LANGUAGE_KEY, None)  # the flow ends here, as its state does
+    t = Translator(request.state.language)
     try:
         code = await context.sign_in.finish(request, request.path_params["provider"])
     except ClientError as exc:
-        return popup_page(request, context, "Sign-in failed", exc.message, error=exc.message,
-                      status_code=exc.status)  # fmt: skip
+        return _failed(request, context, exc.message, exc.status)
     except SignInError as exc:
-        title = "Sign-in cancelled" if exc.cancelled else "Sign-in failed"
-        return popup_page(request, context, title, str(exc), error=str(exc),
-                      status_code=exc.status)  # fmt: skip
+        if not exc.cancelled:
+            return _failed(request, context, str(exc), exc.status)
+        return popup_page(request, context, t("popup_sign_in_cancelled"), str(exc),
+                          error=str(exc), status_code=exc.status)  # fmt: skip
     return popup_page(
-        request, context, "You are signed in",
-        "You can close this window and go back to the comments.", code=code,
-    )  # fmt: skip
+        request, context, t("popup_signed_in"), t("popup_close_and_go_back"), code=code
+    )
 
 
 async def open_session(request: Request) -> Response:

@@ -16,6 +16,7 @@ from widget.comments import Client, Posting
 from widget.config import Settings
 from widget.live import EventHub
 from widget.lru import LruCache
+from widget.messages import said
 from widget.metrics import Metrics
 from widget.moderation.akismet import Akismet
 from widget.notify.new_posts import FeedPoller
@@ -92,7 +93,7 @@ class AppContext:
     def edit_rate_limit(self, address_key: str) -> RateLimit:
         """Each edit is rendered again: edits count apart from posts, at the same rate."""
         rate = self.settings.post_rate_per_minute
-        return RateLimit(f"edit:{address_key}", rate, 60.0, too_fast="You are editing too fast")
+        return RateLimit(f"edit:{address_key}", rate, 60.0, too_fast=said("error_editing_too_fast"))
 
     def like_rate_limit(self, address_key: str) -> RateLimit:
         return RateLimit(f"like:{address_key}", LIKE_RATE_PER_MINUTE, 60.0)
@@ -100,11 +101,11 @@ class AppContext:
     def guest_like_limit(self, site: Site, address_key: str) -> GuestLikeLimit:
         """How many guest likes of one comment the network of `address_key` can give."""
         limit = settings_of(site).guest_likes_per_network
-        instead = " Sign in to add yours." if self.sign_in.providers else ""
+        key = "error_guest_likes_sign_in" if self.sign_in.providers else "error_guest_likes"
         return GuestLikeLimit(
             network_digest(self.settings.secret_key, address_key),
             limit,
-            f"Your network has already given this the most guest likes it can ({limit}).{instead}",
+            said(key, limit=limit),
         )
 
 

@@ -150,16 +150,19 @@ def _document_context(
         "signInRequired": settings_of(query.site).sign_in == "required",
     }
     title = (head.title if head else "") or query.page.title or query.page.page_id
+    t = Translator(query.lang)
     return {
         "query": query,
         "title": title,
-        "t": Translator(query.lang),
+        "t": t,
         # Rendered from our own templates and sanitised comment HTML, cached as bytes.
         "fragment": Markup(fragment.body.decode("utf-8")),  # noqa: S704
         "reply_to": reply_to,
         "values": defaultdict(str, values or {}),
-        "errors": defaultdict(str, error.fields if error else {}),
-        "form_error": error.message if error else "",
+        "errors": defaultdict(
+            str, {name: t.say(text) for name, text in (error.fields if error else {}).items()}
+        ),
+        "form_error": t.say(error.message) if error else "",
         "form_token": form_token,
         "config": config,
         "held": held,
@@ -172,7 +175,9 @@ def _document_context(
         ),
         "data_link_sent": data_link_sent,
         "own_data_error": (
-            own_data_error.fields.get("email", own_data_error.message) if own_data_error else ""
+            t.say(own_data_error.fields.get("email", own_data_error.message))
+            if own_data_error
+            else ""
         ),
         "providers": list(context.sign_in.providers.values()),
         "email_sign_in": context.email_sign_in.enabled,
@@ -274,6 +279,7 @@ async def post_from_form(request: Request) -> Response:
     require_own_origin(request, context.settings)
     form = await read_form(request, context.settings.max_request_bytes)
     query = EmbedQuery.parse(await _embed_site(context, request), form)
+    request.state.language = query.lang  # for an error page, in the form's language
     values = {name: form.get(name, "") for name in FORM_FIELDS}
     storage = context.storage
     submission = comments.Submission(
@@ -310,7 +316,7 @@ async def data_request(request: Request) -> Response:
     query = EmbedQuery.parse(await _embed_site(context, request), form)
     address = rate_limit_key(remote_address(request, context.settings))
     try:
-        await own_data.request_link(context, form.get("email", ""), address)
+        await own_data.request_link(context, form.get("email", ""), address, query.lang)
     except (Invalid, RateLimited) as error:  # shown beside the address, with what was typed
         head = await context.storage.get_thread_head(query.site.id, query.page.page_id)
         return await _render_form_again(

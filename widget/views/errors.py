@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -16,33 +18,58 @@ from widget.refusals import explain
 from widget.storage import Refused
 
 from .context import app_context
+from .i18n import Translator, choose_language, language_asked
 from .security import admin_headers, error_page_headers
 
-__all__ = ["RETRY_AFTER_S", "RetryAfterUnavailable", "exception_handlers", "retry_after"]
+__all__ = [
+    "RETRY_AFTER_S",
+    "RetryAfterUnavailable",
+    "error_language",
+    "exception_handlers",
+    "retry_after",
+]
 
 RETRY_AFTER_S = 5  # what a 503 asks clients (and proxies) to wait before trying again
 
 log = logging.getLogger(__name__)
 
+# Each status's title, a key of the frame's messages (widget/views/i18n.py).
 _TITLES = {
-    400: "This request cannot be understood",
-    403: "Not allowed here",
-    404: "Not found",
-    405: "Method not allowed",
-    409: "Already exists",
-    413: "Too large",
-    415: "Wrong content type",
-    422: "Please check what you entered",
-    429: "Too many requests",
-    503: "Try again in a moment",
-}
+    400: "error_title_400", 403: "error_title_403", 404: "error_title_404",
+    405: "error_title_405", 409: "error_title_409", 413: "error_title_413",
+    415: "error_title_415", 422: "error_title_422", 429: "error_title_429",
+    503: "error_title_503",
+}  # fmt: skip
 
 
-def _respond(request: Request, status: int, message: str, extra: dict[str, str]) -> Response:
+def error_language(request: Request) -> str:
+    """The language to answer an error in: the frame's, as the view learnt it (a form's `lang`)
+    or as the request says it (`?lang=`, or Accept-Language, which the frame's script sets
+    to the frame's language); English for the admin pages."""
+    if request.url.path.startswith("/admin/"):
+        return "en"
+    known = getattr(request.state, "language", None)
+    if isinstance(known, str):
+        return known
+    if "lang" in request.query_params:
+        return choose_language(request.query_params["lang"])
+    return language_asked(request.headers.get("accept-language", ""))
+
+
+def _respond(
+    request: Request,
+    status: int,
+    message: str,
+    extra: dict[str, str],
+    fields: Mapping[str, str] | None = None,
+) -> Response:
+    t = Translator(error_language(request))
     if request.url.path.startswith("/api/"):
-        body = {"error": message}
+        body: dict[str, Any] = {"error": t.say(message)}
+        if fields:
+            body["fields"] = {name: t.say(text) for name, text in fields.items()}
         return JSONResponse(body, status_code=status, headers=extra)
-    title = _TITLES.get(status, "Something went wrong")
+    title = t(_TITLES.get(status, "problem"))
     html = app_context(request).html
     if request.url.path.startswith("/admin/"):
         return html.templates.TemplateResponse(
@@ -52,7 +79,7 @@ def _respond(request: Request, status: int, message: str, extra: dict[str, str])
     return html.templates.TemplateResponse(
         request,
         "errors/error.html",
-        {"title": title, "message": message},
+        {"title": title, "message": t.say(message), "lang": t.language, "dir": t.direction},
         status_code=status,
         headers={**error_page_headers(), **extra},
     )
@@ -68,11 +95,7 @@ def retry_after(error: ClientError) -> dict[str, str]:
 async def client_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ClientError)
     extra = retry_after(exc)
-    if request.url.path.startswith("/api/") and exc.fields:
-        return JSONResponse(
-            {"error": exc.message, "fields": exc.fields}, status_code=exc.status, headers=extra
-        )
-    return _respond(request, exc.status, exc.message, extra)
+    return _respond(request, exc.status, exc.message, extra, exc.fields)
 
 
 async def refused(request: Request, exc: Exception) -> Response:

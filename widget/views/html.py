@@ -92,7 +92,7 @@ class EmbedQuery:
                           params.get("title", "")),
             theme=theme,  # type: ignore[arg-type]
             lang=choose_language(lang),
-            cursor=parse_cursor(params.get("before"), params.get("after")),
+            cursor=parse_cursor(params.get("before"), params.get("after"), params.get("cpage")),
         )  # fmt: skip
 
     def params(self, **changes: str | int | None) -> dict[str, str]:
@@ -105,6 +105,8 @@ class EmbedQuery:
         }
         if self.cursor.direction:
             values[self.cursor.direction] = self.cursor.comment_id
+        elif self.cursor.number:
+            values["cpage"] = self.cursor.number
         values.update(changes)
         return {k: str(v) for k, v in values.items() if v not in (None, "")}
 
@@ -112,24 +114,31 @@ class EmbedQuery:
         """The iframe document for this embed, every parameter kept."""
         return f"/embed/{self.site.id}/thread?{urlencode(self.params(**changes))}"
 
-    def link_path(self, before: int | None = None, after: int | None = None) -> str:
+    def link_path(
+        self, before: int | None = None, after: int | None = None, number: int | None = None
+    ) -> str:
         """A short link to another view of this thread from inside it (a page, a reply form).
 
         Such links exist only once the thread does, and the thread keeps the page's URL and
         title, so they carry just the page and the non-default display settings: the fragment
-        repeats this link for every comment.
+        repeats this link for every comment. `number` 0 is the page the thread opens on.
         """
         values = {"page": self.page.page_id}
         if self.theme != "auto":
             values["theme"] = self.theme
         if self.lang != "en":
             values["lang"] = self.lang
-        if before is None and after is None and self.cursor.direction:
-            values[self.cursor.direction] = str(self.cursor.comment_id)
-        elif before is not None:
+        if before is not None:
             values["before"] = str(before)
         elif after is not None:
             values["after"] = str(after)
+        elif number is not None:
+            if number:
+                values["cpage"] = str(number)
+        elif self.cursor.direction:
+            values[self.cursor.direction] = str(self.cursor.comment_id)
+        elif self.cursor.number:
+            values["cpage"] = str(self.cursor.number)
         return f"/embed/{self.site.id}/thread?{urlencode(values)}"
 
     def cache_key(self, head: ThreadHead | None) -> tuple[Any, ...]:

@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from widget.messages import ENGLISH, Said
+
 from .locales import ar, es, fr, it, ja, pl, pt, tr, uk, zh
 
-__all__ = ["LANGUAGES", "RIGHT_TO_LEFT", "Translator", "choose_language"]
+__all__ = ["LANGUAGES", "RIGHT_TO_LEFT", "Translator", "choose_language", "language_asked"]
 
 Message = str | Mapping[str, str]
 
@@ -152,7 +154,134 @@ EN: dict[str, Message] = {
     "erased": "Your comments are erased.",
     "comments_closed": "Comments are closed.",
     "leave_empty": "Leave this field empty",
+    "comments_pagination": "Comments pagination",
+    "own_expired": (
+        "It is too old, or it was changed on the way. Ask for a new one in the comments of any "
+        "page."
+    ),
+    "own_title": "Your comments",
+    "own_erased_title": "Erased",
+    "own_erased": {
+        "one": (
+            "One comment written as {email} is erased: only its place remains in its thread, "
+            "with no name, address or text. Follow-up emails to this address have stopped."
+        ),
+        "other": (
+            "{n} comments written as {email} are erased: only their places remain in their "
+            "threads, with no name, address or text. Follow-up emails to this address have "
+            "stopped."
+        ),
+    },
+    "own_written": {
+        "one": "One comment was written as {email}.",
+        "other": "{n} comments were written as {email}.",
+    },
+    "own_download": "Download them all (JSON)",
+    "own_erase_confirm": "Erase them all. This cannot be undone.",
+    "own_tick": "Tick the box to confirm first.",
+    "email_title_ask": "Sign in with your email",
+    "email_title_sent": "Check your email",
+    "email_address": "Email address",
+    "email_name": "Name, shown with your comments",
+    "email_send": "Email me a sign-in link",
+    "email_not_shown": "Your address is not shown with your comments.",
+    "email_sent": (
+        "We sent a link to {email}. Open it (here or on another device) and type this code:"
+    ),
+    "email_then": (
+        "Then come back to the comments: you will be signed in. The link works for 15 minutes."
+    ),
+    "email_signing_in_as": (
+        "Signing in to comment as {email}. Type the four-digit code that the sign-in window shows."
+    ),
+    "email_code": "Code",
+    "email_sign_in": "Sign in",
+    "email_not_asked": (
+        "Did not ask to sign in? Close this page: without the code, nobody can use the link."
+    ),
+    "notify_expired_title": "This link has expired",
+    "notify_expired": (
+        "It is too old, or it was changed on the way. Ask for a new one where you got it."
+    ),
+    "notify_follow_title": "Follow this conversation?",
+    "notify_follow": "Emails go to {email}. Each one has a link to stop them.",
+    "notify_scope_replies": "Only replies to my comments",
+    "notify_scope_thread": "Every new comment in this thread",
+    "notify_confirmed_title": "Confirmed",
+    "notify_confirmed_replies": "You will get an email for each reply to your comments.",
+    "notify_confirmed_thread": "You will get an email for every new comment in this thread.",
+    "notify_stop_title": "Stop these emails?",
+    "notify_stop": "No more emails about this conversation.",
+    "notify_unsubscribe": "Unsubscribe",
+    "notify_unsubscribed_title": "Unsubscribed",
+    "notify_unsubscribed": "You will get no more emails about this conversation.",
+    "mail_follow_asked": (
+        "Someone (we hope you) asked to be told of follow-up comments on “{title}”, after this "
+        "comment:"
+    ),
+    "mail_confirm": "Confirm",
+    "mail_confirm_here": "To start, confirm here: {link}",
+    "mail_confirm_not_you": (
+        "If it was not you, do nothing: without a confirmation no more emails come."
+    ),
+    "mail_confirm_subject": "Confirm: follow the comments on “{title}”",
+    "mail_replied": "{author} replied to your comment on “{title}”:",
+    "mail_commented": "{author} commented on “{title}”:",
+    "mail_read_and_reply": "Read it and reply",
+    "mail_why_follow_up": "You get this because you asked to be told of follow-up comments.",
+    "mail_stop": "Stop these emails",
+    "mail_reply_subject": "New reply to your comment on “{title}”",
+    "mail_comment_subject": "New comment on “{title}”",
+    "mail_own_data_asked": "Someone (we hope you) asked for the comments written as {email}.",
+    "mail_own_data_button": "See, download or erase them",
+    "mail_own_data_for_a_day": "The link works for 24 hours.",
+    "mail_own_data_here": (
+        "See them, download them or erase them here (the link works for 24 hours):"
+    ),
+    "mail_own_data_not_you": "If it was not you, do nothing: the link only works from this email.",
+    "mail_sign_in_asked": (
+        "Someone (we hope you) asked to sign in to comment as {email} ({server})."
+    ),
+    "mail_sign_in_button": "Sign in to comment",
+    "mail_sign_in_then": (
+        "Then type the four-digit code that the sign-in window shows. The link works once, for "
+        "15 minutes."
+    ),
+    "mail_sign_in_open": (
+        "Open this link and type the four-digit code that the sign-in window shows (the link "
+        "works once, for 15 minutes):"
+    ),
+    "mail_sign_in_not_you": (
+        "If it was not you, do nothing: without the code from that window, nobody can use this "
+        "link."
+    ),
+    "popup_sign_in_failed": "Sign-in failed",
+    "popup_sign_in_cancelled": "Sign-in cancelled",
+    "popup_sign_in_stopped": "Sign-in stopped",
+    "popup_refused": (
+        "This sign-in did not come from a comment form, so it was stopped. If you meant to sign "
+        "in, close this window and press a sign-in button under the comments."
+    ),
+    "popup_signing_in_with": "Signing in with {provider}",
+    "popup_taking_you_there": "Taking you there…",
+    "popup_signed_in": "You are signed in",
+    "popup_close_and_go_back": "You can close this window and go back to the comments.",
+    "popup_can_close": "You can close this window.",
+    "error_title_400": "This request cannot be understood",
+    "error_title_403": "Not allowed here",
+    "error_title_404": "Not found",
+    "error_title_405": "Method not allowed",
+    "error_title_409": "Already exists",
+    "error_title_413": "Too large",
+    "error_title_415": "Wrong content type",
+    "error_title_422": "Please check what you entered",
+    "error_title_429": "Too many requests",
+    "error_title_503": "Try again in a moment",
 }
+
+# What the domain tells readers (widget/messages.py) is English there; every language here
+# and in locales/ has each of those keys too.
+EN.update(ENGLISH)
 
 DE: dict[str, Message] = {
     "responses_to": {
@@ -252,6 +381,242 @@ DE: dict[str, Message] = {
     "erased": "Deine Kommentare sind gelöscht.",
     "comments_closed": "Die Kommentarfunktion ist geschlossen.",
     "leave_empty": "Dieses Feld leer lassen",
+    "comments_pagination": "Kommentar-Seiten",
+    "own_expired": (
+        "Er ist zu alt oder wurde unterwegs verändert. Fordere in den Kommentaren einer "
+        "beliebigen Seite einen neuen an."
+    ),
+    "own_title": "Deine Kommentare",
+    "own_erased_title": "Gelöscht",
+    "own_erased": {
+        "one": (
+            "Ein Kommentar, geschrieben als {email}, ist gelöscht: Nur sein Platz im Thread "
+            "bleibt, ohne Name, Adresse oder Text. E-Mails über neue Kommentare an diese "
+            "Adresse sind abbestellt."
+        ),
+        "other": (
+            "{n} Kommentare, geschrieben als {email}, sind gelöscht: Nur ihre Plätze in den "
+            "Threads bleiben, ohne Name, Adresse oder Text. E-Mails über neue Kommentare an "
+            "diese Adresse sind abbestellt."
+        ),
+    },
+    "own_written": {
+        "one": "Ein Kommentar wurde als {email} geschrieben.",
+        "other": "{n} Kommentare wurden als {email} geschrieben.",
+    },
+    "own_download": "Alle herunterladen (JSON)",
+    "own_erase_confirm": "Alle löschen. Das lässt sich nicht rückgängig machen.",
+    "own_tick": "Setze zuerst das Häkchen zur Bestätigung.",
+    "email_title_ask": "Mit deiner E-Mail anmelden",
+    "email_title_sent": "Schau in dein Postfach",
+    "email_address": "E-Mail-Adresse",
+    "email_name": "Name, der bei deinen Kommentaren steht",
+    "email_send": "Anmeldelink per E-Mail schicken",
+    "email_not_shown": "Deine Adresse wird bei deinen Kommentaren nicht angezeigt.",
+    "email_sent": (
+        "Wir haben einen Link an {email} geschickt. Öffne ihn (hier oder auf einem anderen "
+        "Gerät) und gib diesen Code ein:"
+    ),
+    "email_then": (
+        "Komm dann zu den Kommentaren zurück: Du bist angemeldet. Der Link gilt 15 Minuten."
+    ),
+    "email_signing_in_as": (
+        "Anmeldung zum Kommentieren als {email}. Gib den vierstelligen Code ein, den das "
+        "Anmeldefenster zeigt."
+    ),
+    "email_code": "Code",
+    "email_sign_in": "Anmelden",
+    "email_not_asked": (
+        "Du wolltest dich nicht anmelden? Schließe diese Seite: Ohne den Code kann niemand den "
+        "Link verwenden."
+    ),
+    "error_sign_in_name_empty": "Gib den Namen ein, der bei deinen Kommentaren stehen soll.",
+    "error_sign_in_name_too_long": "Ein Name mit höchstens {limit} Zeichen, in einer Zeile.",
+    "error_sign_in_email_empty": "Gib deine E-Mail-Adresse ein.",
+    "error_fields_marked": "Bitte korrigiere die markierten Felder.",
+    "error_wrong_code": "Das ist nicht der Code, den das Anmeldefenster zeigt.",
+    "error_too_many_codes": "Zu viele falsche Codes für diesen Link",
+    "notify_expired_title": "Dieser Link ist abgelaufen",
+    "notify_expired": (
+        "Er ist zu alt oder wurde unterwegs verändert. Fordere dort, wo du ihn bekommen hast, "
+        "einen neuen an."
+    ),
+    "notify_follow_title": "Diesem Gespräch folgen?",
+    "notify_follow": "E-Mails gehen an {email}. Jede enthält einen Link, um sie abzubestellen.",
+    "notify_scope_replies": "Nur Antworten auf meine Kommentare",
+    "notify_scope_thread": "Jeden neuen Kommentar in diesem Thread",
+    "notify_confirmed_title": "Bestätigt",
+    "notify_confirmed_replies": "Du bekommst eine E-Mail für jede Antwort auf deine Kommentare.",
+    "notify_confirmed_thread": (
+        "Du bekommst eine E-Mail für jeden neuen Kommentar in diesem Thread."
+    ),
+    "notify_stop_title": "Diese E-Mails abbestellen?",
+    "notify_stop": "Keine E-Mails mehr zu diesem Gespräch.",
+    "notify_unsubscribe": "Abbestellen",
+    "notify_unsubscribed_title": "Abbestellt",
+    "notify_unsubscribed": "Du bekommst keine E-Mails mehr zu diesem Gespräch.",
+    "mail_follow_asked": (
+        "Jemand (hoffentlich du) möchte nach diesem Kommentar über weitere Kommentare zu "
+        "„{title}“ benachrichtigt werden:"
+    ),
+    "mail_confirm": "Bestätigen",
+    "mail_confirm_here": "Zum Starten hier bestätigen: {link}",
+    "mail_confirm_not_you": (
+        "Wenn du das nicht warst, tu nichts: Ohne Bestätigung kommen keine weiteren E-Mails."
+    ),
+    "mail_confirm_subject": "Bestätigen: Kommentaren zu „{title}“ folgen",
+    "mail_replied": "{author} hat auf deinen Kommentar zu „{title}“ geantwortet:",
+    "mail_commented": "{author} hat „{title}“ kommentiert:",
+    "mail_read_and_reply": "Lesen und antworten",
+    "mail_why_follow_up": (
+        "Du bekommst diese E-Mail, weil du über weitere Kommentare benachrichtigt werden wolltest."
+    ),
+    "mail_stop": "Diese E-Mails abbestellen",
+    "mail_reply_subject": "Neue Antwort auf deinen Kommentar zu „{title}“",
+    "mail_comment_subject": "Neuer Kommentar zu „{title}“",
+    "mail_own_data_asked": (
+        "Jemand (hoffentlich du) hat die Kommentare angefordert, die als {email} geschrieben "
+        "wurden."
+    ),
+    "mail_own_data_button": "Ansehen, herunterladen oder löschen",
+    "mail_own_data_for_a_day": "Der Link gilt 24 Stunden.",
+    "mail_own_data_here": (
+        "Hier kannst du sie ansehen, herunterladen oder löschen (der Link gilt 24 Stunden):"
+    ),
+    "mail_own_data_not_you": (
+        "Wenn du das nicht warst, tu nichts: Der Link funktioniert nur aus dieser E-Mail."
+    ),
+    "mail_sign_in_asked": (
+        "Jemand (hoffentlich du) möchte sich als {email} zum Kommentieren anmelden ({server})."
+    ),
+    "mail_sign_in_button": "Zum Kommentieren anmelden",
+    "mail_sign_in_then": (
+        "Gib dann den vierstelligen Code ein, den das Anmeldefenster zeigt. Der Link "
+        "funktioniert einmal, 15 Minuten lang."
+    ),
+    "mail_sign_in_open": (
+        "Öffne diesen Link und gib den vierstelligen Code ein, den das Anmeldefenster zeigt "
+        "(der Link funktioniert einmal, 15 Minuten lang):"
+    ),
+    "mail_sign_in_not_you": (
+        "Wenn du das nicht warst, tu nichts: Ohne den Code aus diesem Fenster kann niemand den "
+        "Link verwenden."
+    ),
+    "popup_sign_in_failed": "Anmeldung fehlgeschlagen",
+    "popup_sign_in_cancelled": "Anmeldung abgebrochen",
+    "popup_sign_in_stopped": "Anmeldung gestoppt",
+    "popup_refused": (
+        "Diese Anmeldung kam nicht aus einem Kommentarformular und wurde deshalb gestoppt. Wenn "
+        "du dich anmelden wolltest, schließe dieses Fenster und drücke einen Anmelde-Knopf "
+        "unter den Kommentaren."
+    ),
+    "popup_signing_in_with": "Anmeldung mit {provider}",
+    "popup_taking_you_there": "Du wirst weitergeleitet …",
+    "popup_signed_in": "Du bist angemeldet",
+    "popup_close_and_go_back": (
+        "Du kannst dieses Fenster schließen und zu den Kommentaren zurückkehren."
+    ),
+    "popup_can_close": "Du kannst dieses Fenster schließen.",
+    "error_title_400": "Diese Anfrage ist nicht verständlich",
+    "error_title_403": "Hier nicht erlaubt",
+    "error_title_404": "Nicht gefunden",
+    "error_title_405": "Methode nicht erlaubt",
+    "error_title_409": "Existiert bereits",
+    "error_title_413": "Zu groß",
+    "error_title_415": "Falscher Inhaltstyp",
+    "error_title_422": "Bitte prüfe deine Eingaben",
+    "error_title_429": "Zu viele Anfragen",
+    "error_title_503": "Versuche es gleich noch einmal",
+    "error_no_thread": "Diesen Thread gibt es nicht.",
+    "error_thread_closed": "Die Kommentarfunktion ist auf dieser Seite geschlossen.",
+    "error_parent_elsewhere": "Der Kommentar, auf den du antwortest, ist nicht auf dieser Seite.",
+    "error_parent_elsewhere_field": "Dieser Kommentar ist nicht auf dieser Seite.",
+    "error_parent_removed": "Der Kommentar, auf den du antwortest, wurde entfernt.",
+    "error_parent_removed_field": "Dieser Kommentar wurde entfernt.",
+    "error_no_comment": "Diesen Kommentar gibt es nicht.",
+    "error_comment_gone": "Diesen Kommentar gibt es nicht, oder er wurde entfernt.",
+    "error_comment_gone_again": "Diesen Kommentar gibt es nicht, oder er wurde schon entfernt.",
+    "error_not_likeable": "Dieser Kommentar ist nicht auf dieser Seite oder wurde entfernt.",
+    "error_body_empty": "Schreib einen Kommentar, bevor du ihn abschickst.",
+    "error_body_too_long": (
+        "Dein Kommentar ist {length} Zeichen lang; erlaubt sind {limit}. Kürze ihn und schicke "
+        "ihn noch einmal ab."
+    ),
+    "error_body_control": "Dein Kommentar enthält unsichtbare Steuerzeichen; entferne sie.",
+    "error_name_empty": "Gib deinen Namen ein.",
+    "error_name_too_long": "Dein Name darf höchstens {limit} Zeichen lang sein.",
+    "error_name_control": "Dein Name enthält Steuerzeichen oder Zeilenumbrüche; entferne sie.",
+    "error_email_for_replies": (
+        "Gib deine E-Mail-Adresse ein, um über Antworten benachrichtigt zu werden (sie wird nie "
+        "angezeigt)."
+    ),
+    "error_email_for_posts": (
+        "Gib deine E-Mail-Adresse ein, um über neue Beiträge benachrichtigt zu werden (sie wird"
+        " nie angezeigt)."
+    ),
+    "error_email_empty": "Gib deine E-Mail-Adresse ein (sie wird nie angezeigt).",
+    "error_email_invalid": "Gib eine E-Mail-Adresse wie name@example.com ein.",
+    "error_website_scheme": "Gib eine Website-Adresse ein, die mit http:// oder https:// beginnt.",
+    "error_website_invalid": "Gib eine Website-Adresse wie https://example.com ein.",
+    "error_parent_invalid": "Der Kommentar, auf den du antwortest, ist ungültig.",
+    "error_sign_in_first": "Auf dieser Website musst du dich zum Kommentieren zuerst anmelden.",
+    "error_too_complex": (
+        "Die Formatierung dieses Kommentars ist zu komplex für die Anzeige (Tausende Klammern "
+        "oder sehr tief verschachtelte Listen und Zitate). Vereinfache sie und schicke ihn noch "
+        "einmal ab."
+    ),
+    "error_too_busy": (
+        "Der Server ist gerade zu ausgelastet, um Kommentare zu formatieren; nichts wurde "
+        "gespeichert. Versuche es in einer Minute noch einmal."
+    ),
+    "error_edit_over": "Die Zeit zum Bearbeiten oder Löschen dieses Kommentars ist abgelaufen.",
+    "error_edit_token": "Dieses Bearbeitungs-Token ist ungültig.",
+    "error_edit_token_other": "Dieses Bearbeitungs-Token gehört zu einem anderen Kommentar.",
+    "error_form_missing": (
+        "Dieser Kommentar kam nicht aus dem Kommentarformular; lade die Seite neu."
+    ),
+    "error_form_expired": (
+        "Dieses Formular war zu lange offen. Dein Kommentar ist noch da: schicke ihn noch "
+        "einmal ab."
+    ),
+    "error_form_invalid": (
+        "Dieses Formular ist ungültig; lade die Seite neu und versuche es noch einmal."
+    ),
+    "error_form_other_page": (
+        "Dieses Formular gehört zu einer anderen Seite; lade die Seite neu und versuche es noch "
+        "einmal."
+    ),
+    "error_too_quick": (
+        "Das ging schnell! Lies deinen Kommentar noch einmal durch und schicke ihn in ein paar "
+        "Sekunden ab."
+    ),
+    "error_too_quick_field": (
+        "Zu schnell nach dem Öffnen der Seite abgeschickt; schicke ihn gleich noch einmal ab."
+    ),
+    "error_form_used": (
+        "Mit diesem Formular wurde schon ein Kommentar abgeschickt. Lade die Seite neu, um noch "
+        "einen zu schreiben."
+    ),
+    "error_try_again_in": "{what}; versuche es in {seconds} s noch einmal.",
+    "error_posting_too_fast": "Du kommentierst zu schnell",
+    "error_editing_too_fast": "Du bearbeitest zu schnell",
+    "error_too_many_links": "Zu viele Links angefordert",
+    "error_guest_likes": (
+        "Dein Netzwerk hat diesem Beitrag schon so viele Gast-Likes gegeben wie möglich ({limit})."
+    ),
+    "error_guest_likes_sign_in": (
+        "Dein Netzwerk hat diesem Beitrag schon so viele Gast-Likes gegeben wie möglich "
+        "({limit}). Melde dich an, um deins hinzuzufügen."
+    ),
+    "error_data_email_empty": "Gib die E-Mail-Adresse ein, mit der du kommentiert hast.",
+    "error_storage_unavailable": (
+        "Die Kommentar-Datenbank ist gerade nicht erreichbar; versuche es in einer Minute noch "
+        "einmal."
+    ),
+    "error_storage_unsaved": (
+        "Die Kommentar-Datenbank konnte das nicht speichern; nichts wurde gespeichert. Versuche "
+        "es in einer Minute noch einmal."
+    ),
 }
 
 RU: dict[str, Message] = {
@@ -356,6 +721,230 @@ RU: dict[str, Message] = {
     "erased": "Ваши комментарии удалены.",
     "comments_closed": "Комментарии закрыты.",
     "leave_empty": "Оставьте это поле пустым",
+    "comments_pagination": "Страницы комментариев",
+    "own_expired": (
+        "Она слишком старая или была изменена по дороге. Запросите новую в комментариях на "
+        "любой странице."
+    ),
+    "own_title": "Ваши комментарии",
+    "own_erased_title": "Удалено",
+    "own_erased": {
+        "one": (
+            "{n} комментарий от имени {email} удалён: в обсуждениях осталось только его место, "
+            "без имени, адреса и текста. Письма на этот адрес больше не придут."
+        ),
+        "few": (
+            "{n} комментария от имени {email} удалены: в обсуждениях остались только их места, "
+            "без имени, адреса и текста. Письма на этот адрес больше не придут."
+        ),
+        "many": (
+            "{n} комментариев от имени {email} удалены: в обсуждениях остались только их места, "
+            "без имени, адреса и текста. Письма на этот адрес больше не придут."
+        ),
+    },
+    "own_written": {
+        "one": "От имени {email} написан {n} комментарий.",
+        "few": "От имени {email} написано {n} комментария.",
+        "many": "От имени {email} написано {n} комментариев.",
+    },
+    "own_download": "Скачать все (JSON)",
+    "own_erase_confirm": "Удалить все. Это нельзя отменить.",
+    "own_tick": "Сначала поставьте галочку для подтверждения.",
+    "email_title_ask": "Вход по эл. почте",
+    "email_title_sent": "Проверьте почту",
+    "email_address": "Адрес эл. почты",
+    "email_name": "Имя, которое будет видно у ваших комментариев",
+    "email_send": "Прислать ссылку для входа",
+    "email_not_shown": "Ваш адрес не показывается у комментариев.",
+    "email_sent": (
+        "Мы отправили ссылку на {email}. Откройте её (здесь или на другом устройстве) и введите "
+        "этот код:"
+    ),
+    "email_then": "Затем вернитесь к комментариям: вы будете в системе. Ссылка действует 15 минут.",
+    "email_signing_in_as": (
+        "Вход для комментариев от имени {email}. Введите четырёхзначный код, который показывает "
+        "окно входа."
+    ),
+    "email_code": "Код",
+    "email_sign_in": "Войти",
+    "email_not_asked": (
+        "Не собирались входить? Закройте эту страницу: без кода ссылкой никто не воспользуется."
+    ),
+    "error_sign_in_name_empty": "Введите имя, которое будет видно у ваших комментариев.",
+    "error_sign_in_name_too_long": "Имя не длиннее {limit} символов, в одну строку.",
+    "error_sign_in_email_empty": "Введите адрес эл. почты.",
+    "error_fields_marked": "Исправьте отмеченные ниже поля.",
+    "error_wrong_code": "Это не тот код, который показывает окно входа.",
+    "error_too_many_codes": "Слишком много неверных кодов для этой ссылки",
+    "notify_expired_title": "Срок действия ссылки истёк",
+    "notify_expired": (
+        "Она слишком старая или была изменена по дороге. Запросите новую там, где получили эту."
+    ),
+    "notify_follow_title": "Следить за этим обсуждением?",
+    "notify_follow": "Письма будут приходить на {email}. В каждом есть ссылка, чтобы отписаться.",
+    "notify_scope_replies": "Только ответы на мои комментарии",
+    "notify_scope_thread": "Все новые комментарии в этом обсуждении",
+    "notify_confirmed_title": "Подтверждено",
+    "notify_confirmed_replies": "Вы будете получать письмо о каждом ответе на ваши комментарии.",
+    "notify_confirmed_thread": (
+        "Вы будете получать письмо о каждом новом комментарии в этом обсуждении."
+    ),
+    "notify_stop_title": "Отписаться от этих писем?",
+    "notify_stop": "Больше никаких писем об этом обсуждении.",
+    "notify_unsubscribe": "Отписаться",
+    "notify_unsubscribed_title": "Вы отписались",
+    "notify_unsubscribed": "Вы больше не будете получать писем об этом обсуждении.",
+    "mail_follow_asked": (
+        "Кто-то (надеемся, вы) попросил присылать уведомления о новых комментариях к «{title}» "
+        "после этого комментария:"
+    ),
+    "mail_confirm": "Подтвердить",
+    "mail_confirm_here": "Чтобы начать, подтвердите здесь: {link}",
+    "mail_confirm_not_you": (
+        "Если это были не вы, ничего не делайте: без подтверждения писем больше не будет."
+    ),
+    "mail_confirm_subject": "Подтвердите: следить за комментариями к «{title}»",
+    "mail_replied": "{author} ответил(а) на ваш комментарий к «{title}»:",
+    "mail_commented": "{author} прокомментировал(а) «{title}»:",
+    "mail_read_and_reply": "Прочитать и ответить",
+    "mail_why_follow_up": (
+        "Вы получили это письмо, потому что просили уведомлять вас о новых комментариях."
+    ),
+    "mail_stop": "Отписаться от этих писем",
+    "mail_reply_subject": "Новый ответ на ваш комментарий к «{title}»",
+    "mail_comment_subject": "Новый комментарий к «{title}»",
+    "mail_own_data_asked": (
+        "Кто-то (надеемся, вы) запросил комментарии, написанные от имени {email}."
+    ),
+    "mail_own_data_button": "Посмотреть, скачать или удалить их",
+    "mail_own_data_for_a_day": "Ссылка действует 24 часа.",
+    "mail_own_data_here": (
+        "Посмотреть, скачать или удалить их можно здесь (ссылка действует 24 часа):"
+    ),
+    "mail_own_data_not_you": (
+        "Если это были не вы, ничего не делайте: ссылка работает только из этого письма."
+    ),
+    "mail_sign_in_asked": (
+        "Кто-то (надеемся, вы) хочет войти, чтобы комментировать от имени {email} ({server})."
+    ),
+    "mail_sign_in_button": "Войти, чтобы комментировать",
+    "mail_sign_in_then": (
+        "Затем введите четырёхзначный код, который показывает окно входа. Ссылка сработает один "
+        "раз в течение 15 минут."
+    ),
+    "mail_sign_in_open": (
+        "Откройте эту ссылку и введите четырёхзначный код, который показывает окно входа "
+        "(ссылка сработает один раз в течение 15 минут):"
+    ),
+    "mail_sign_in_not_you": (
+        "Если это были не вы, ничего не делайте: без кода из того окна никто не сможет "
+        "воспользоваться ссылкой."
+    ),
+    "popup_sign_in_failed": "Не удалось войти",
+    "popup_sign_in_cancelled": "Вход отменён",
+    "popup_sign_in_stopped": "Вход остановлен",
+    "popup_refused": (
+        "Этот вход начат не из формы комментариев, поэтому он остановлен. Если вы хотели войти, "
+        "закройте это окно и нажмите кнопку входа под комментариями."
+    ),
+    "popup_signing_in_with": "Вход через {provider}",
+    "popup_taking_you_there": "Переходим…",
+    "popup_signed_in": "Вы вошли",
+    "popup_close_and_go_back": "Можно закрыть это окно и вернуться к комментариям.",
+    "popup_can_close": "Можно закрыть это окно.",
+    "error_title_400": "Этот запрос непонятен",
+    "error_title_403": "Здесь это не разрешено",
+    "error_title_404": "Не найдено",
+    "error_title_405": "Метод не разрешён",
+    "error_title_409": "Уже существует",
+    "error_title_413": "Слишком большой объём",
+    "error_title_415": "Неверный тип содержимого",
+    "error_title_422": "Проверьте введённые данные",
+    "error_title_429": "Слишком много запросов",
+    "error_title_503": "Попробуйте ещё раз чуть позже",
+    "error_no_thread": "Этого обсуждения не существует.",
+    "error_thread_closed": "Комментарии на этой странице закрыты.",
+    "error_parent_elsewhere": (
+        "Комментарий, на который вы отвечаете, находится не на этой странице."
+    ),
+    "error_parent_elsewhere_field": "Этот комментарий не на этой странице.",
+    "error_parent_removed": "Комментарий, на который вы отвечаете, удалён.",
+    "error_parent_removed_field": "Этот комментарий удалён.",
+    "error_no_comment": "Этого комментария не существует.",
+    "error_comment_gone": "Этого комментария не существует, или он удалён.",
+    "error_comment_gone_again": "Этого комментария не существует, или он уже удалён.",
+    "error_not_likeable": "Этого комментария нет на этой странице, или он удалён.",
+    "error_body_empty": "Напишите комментарий, прежде чем отправлять.",
+    "error_body_too_long": (
+        "Длина вашего комментария — {length} символов, а предел — {limit}. Сократите его и "
+        "отправьте снова."
+    ),
+    "error_body_control": "В вашем комментарии есть невидимые управляющие символы; удалите их.",
+    "error_name_empty": "Введите своё имя.",
+    "error_name_too_long": "Имя должно быть не длиннее {limit} символов.",
+    "error_name_control": "В вашем имени есть управляющие символы или переводы строк; удалите их.",
+    "error_email_for_replies": (
+        "Введите адрес эл. почты, чтобы получать уведомления об ответах (он нигде не показывается)."
+    ),
+    "error_email_for_posts": (
+        "Введите адрес эл. почты, чтобы получать уведомления о новых записях (он нигде не"
+        " показывается)."
+    ),
+    "error_email_empty": "Введите адрес эл. почты (он нигде не показывается).",
+    "error_email_invalid": "Введите адрес эл. почты вида name@example.com.",
+    "error_website_scheme": "Введите адрес сайта, начинающийся с http:// или https://.",
+    "error_website_invalid": "Введите адрес сайта вида https://example.com.",
+    "error_parent_invalid": "Комментарий, на который вы отвечаете, указан неверно.",
+    "error_sign_in_first": "На этом сайте нужно войти, чтобы комментировать.",
+    "error_too_complex": (
+        "Оформление этого комментария слишком сложно для показа (например, тысячи скобок или "
+        "очень глубоко вложенные списки и цитаты). Упростите его и отправьте снова."
+    ),
+    "error_too_busy": (
+        "Сервер сейчас слишком загружен, чтобы оформлять комментарии; ничего не сохранено. "
+        "Попробуйте ещё раз через минуту."
+    ),
+    "error_edit_over": "Время на изменение или удаление этого комментария истекло.",
+    "error_edit_token": "Этот токен изменения недействителен.",
+    "error_edit_token_other": "Этот токен изменения относится к другому комментарию.",
+    "error_form_missing": (
+        "Этот комментарий отправлен не из формы комментариев; перезагрузите страницу."
+    ),
+    "error_form_expired": (
+        "Форма была открыта слишком долго. Ваш комментарий сохранился: отправьте его снова."
+    ),
+    "error_form_invalid": "Эта форма недействительна; перезагрузите страницу и попробуйте снова.",
+    "error_form_other_page": (
+        "Эта форма относится к другой странице; перезагрузите страницу и попробуйте снова."
+    ),
+    "error_too_quick": (
+        "Как быстро! Перечитайте комментарий и отправьте его снова через несколько секунд."
+    ),
+    "error_too_quick_field": (
+        "Отправлено слишком быстро после открытия страницы; отправьте снова чуть позже."
+    ),
+    "error_form_used": (
+        "Из этой формы уже отправлен комментарий. Перезагрузите страницу, чтобы написать ещё один."
+    ),
+    "error_try_again_in": "{what}; попробуйте снова через {seconds} с.",
+    "error_posting_too_fast": "Вы отправляете комментарии слишком часто",
+    "error_editing_too_fast": "Вы вносите изменения слишком часто",
+    "error_too_many_links": "Запрошено слишком много ссылок",
+    "error_guest_likes": (
+        "Ваша сеть уже поставила этому максимум гостевых отметок «нравится» ({limit})."
+    ),
+    "error_guest_likes_sign_in": (
+        "Ваша сеть уже поставила этому максимум гостевых отметок «нравится» ({limit}). Войдите, "
+        "чтобы добавить свою."
+    ),
+    "error_data_email_empty": "Введите адрес эл. почты, с которым вы оставляли комментарии.",
+    "error_storage_unavailable": (
+        "База данных комментариев сейчас недоступна; попробуйте ещё раз через минуту."
+    ),
+    "error_storage_unsaved": (
+        "База данных комментариев не смогла это сохранить; ничего не сохранено. Попробуйте ещё "
+        "раз через минуту."
+    ),
 }
 
 _CATALOGS: dict[str, tuple[Mapping[str, Message], Callable[[int], str]]] = {
@@ -428,6 +1017,26 @@ def choose_language(requested: str | None) -> str:
     return "en"
 
 
+def language_asked(accept_language: str) -> str:
+    """The first supported language of an Accept-Language header ("fr-CA,fr;q=0.9,en;q=0.8"),
+    by weight; English when none is. The frame's script sends its own language this way."""
+    weighted = []
+    for position, item in enumerate(accept_language.split(",")[:20]):
+        tag, _, parameters = item.strip().partition(";")
+        weight = 1.0
+        if parameters.strip().startswith("q="):
+            try:
+                weight = float(parameters.strip()[2:])
+            except ValueError:
+                continue
+        weighted.append((-weight, position, tag.strip()))
+    for _, _, tag in sorted(weighted):
+        language = choose_language(tag)
+        if language != "en" or tag.lower().startswith("en"):
+            return language
+    return "en"
+
+
 class Translator:
     """`t(key, n=..., **values)` in one language; falls back to English for a missing key."""
 
@@ -443,6 +1052,23 @@ class Translator:
             category = "zero" if n == 0 and "zero" in message else self._plural(n)
             message = message[category]
         return message.format(n=n, **values)
+
+    def say(self, text: str) -> str:
+        """What the domain said (widget/messages.py) in this language; English text as it came
+        (the English of a message can be more precise than its key), and any text not Said."""
+        if not isinstance(text, Said) or self.language == "en":
+            return str(text)
+        if text.parts:
+            return " ".join(self.say(part) for part in text.parts)
+        if not text.key:
+            return str(text)
+        values = {
+            name: self.say(value) if isinstance(value, Said) else value
+            for name, value in text.values.items()
+        }
+        message = self._catalog.get(text.key) or EN[text.key]
+        assert isinstance(message, str), f"{text.key} is a plural message"
+        return message.format(**values)
 
     @property
     def direction(self) -> str:

@@ -23,25 +23,28 @@ from widget.notify.mail import plain_text
 from widget.urls import origin_of, split_url
 
 from .context import AppContext, app_context
+from .errors import error_language
+from .i18n import Translator
 from .inputs import read_form, require_own_origin
 from .security import admin_headers
 
 __all__ = ["routes"]
 
-SCOPES = (
-    ("replies", "Only replies to my comments"),
-    ("thread", "Every new comment in this thread"),
-)
+SCOPES = (("replies", "notify_scope_replies"), ("thread", "notify_scope_thread"))  # message keys
 
 
 def _page(
     request: Request, title: str, message: str, *, status_code: int = 200,
-    form: dict[str, Any] | None = None, quote: str = "",
+    form: dict[str, Any] | None = None, quote: str = "", t: Translator | None = None,
 ) -> Response:  # fmt: skip
+    """A page behind an email's link; a subscriber's in their language (`t`), a moderator's
+    in English."""
     context = app_context(request)
+    t = t or Translator("en")
     return context.html.templates.TemplateResponse(
         request, "notify/page.html",
-        {"title": title, "message": message, "form": form, "quote": quote},
+        {"title": title, "message": message, "form": form, "quote": quote,
+         "lang": t.language, "dir": t.direction},
         status_code=status_code, headers=admin_headers(),
     )  # fmt: skip
 
@@ -56,11 +59,8 @@ def _token_value(context: AppContext, purpose: Purpose, token: str, key: str) ->
 
 
 def _expired(request: Request) -> Response:
-    return _page(
-        request, "This link has expired",
-        "It is too old, or it was changed on the way. Ask for a new one where you got it.",
-        status_code=400,
-    )  # fmt: skip
+    t = Translator(error_language(request))  # nothing to go by but what the browser asks
+    return _page(request, t("notify_expired_title"), t("notify_expired"), status_code=400, t=t)
 
 
 async def _token_and_form(request: Request) -> tuple[str, dict[str, str]]:
@@ -84,18 +84,18 @@ async def confirm(request: Request) -> Response:
     )
     if subscription is None:
         return _expired(request)
+    t = Translator(subscription.lang or "en")  # the language they subscribed in
     if request.method == "GET":
         return _page(
-            request, "Follow this conversation?",
-            f"Emails go to {subscription.email}. Each one has a link to stop them.",
+            request, t("notify_follow_title"), t("notify_follow", email=subscription.email),
             form={"action": "/notify/confirm", "hidden": {"token": token},
-                  "choices": [(v, label, v == subscription.scope) for v, label in SCOPES],
-                  "button": "Confirm"},
+                  "choices": [(v, t(key), v == subscription.scope) for v, key in SCOPES],
+                  "button": t("mail_confirm")},
+            t=t,
         )  # fmt: skip
     scope: subscriptions.Scope = "thread" if form.get("scope") == "thread" else "replies"
     await subscriptions.confirm(context.storage, subscription.id, scope)
-    what = dict(SCOPES)[scope].lower()
-    return _page(request, "Confirmed", f"You will get an email for {what}.")
+    return _page(request, t("notify_confirmed_title"), t(f"notify_confirmed_{scope}"), t=t)
 
 
 async def unsubscribe(request: Request) -> Response:
@@ -104,14 +104,17 @@ async def unsubscribe(request: Request) -> Response:
     subscription_id = _token_value(context, Purpose.UNSUBSCRIBE, token, "s")
     if subscription_id is None:
         return _expired(request)
+    subscription = await context.storage.get_subscription(subscription_id)
+    t = Translator(subscription.lang if subscription and subscription.lang else "en")
     if request.method == "GET":
         return _page(
-            request, "Stop these emails?", "No more emails about this conversation.",
+            request, t("notify_stop_title"), t("notify_stop"),
             form={"action": "/notify/unsubscribe", "hidden": {"token": token}, "choices": [],
-                  "button": "Unsubscribe"},
+                  "button": t("notify_unsubscribe")},
+            t=t,
         )  # fmt: skip
     await subscriptions.unsubscribe(context.storage, subscription_id)
-    return _page(request, "Unsubscribed", "You will get no more emails about this conversation.")
+    return _page(request, t("notify_unsubscribed_title"), t("notify_unsubscribed"), t=t)
 
 
 async def confirm_new_posts(request: Request) -> Response:

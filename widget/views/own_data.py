@@ -21,6 +21,8 @@ from widget.records import User
 
 from .auth import current_user
 from .context import AppContext, app_context
+from .errors import error_language
+from .i18n import Translator
 from .inputs import read_form, read_json_object, require_own_origin
 from .security import admin_headers
 
@@ -69,13 +71,15 @@ async def erase_mine(request: Request) -> Response:
 # -- a guest: a link by email ---------------------------------------------------------------------
 
 
-async def request_link(context: AppContext, email: str, address_key: str) -> None:
-    """Email a link to `email` if anything was written under it (own_data.send_link)."""
+async def request_link(context: AppContext, email: str, address_key: str, lang: str = "en") -> None:
+    """Email a link to `email`, in `lang`, if anything was written under it
+    (own_data.send_link)."""
     if not context.settings.mail_enabled:
         raise ServiceUnavailable(
             "This comment server sends no email; ask the site's owner for your comments."
         )
-    if await own_data.send_link(context.storage, context.outbox.planner, email, address_key):
+    planner = context.outbox.planner
+    if await own_data.send_link(context.storage, planner, email, address_key, lang):
         context.outbox.wake()
 
 
@@ -88,8 +92,25 @@ def _email_of(context: AppContext, token: str) -> str | None:
     return email if isinstance(email, str) else None
 
 
-def _page(request: Request, values: dict[str, Any], status_code: int = 200) -> Response:
-    return app_context(request).html.templates.TemplateResponse(
+def _language_of(context: AppContext, token: str) -> str:
+    """The language the link was asked for in (the link carries it); '' when it says none."""
+    try:
+        value = context.signer.verify(Purpose.OWN_DATA, token)
+    except BadToken:
+        return ""
+    language = value.get("l") if isinstance(value, dict) else None
+    return language if isinstance(language, str) else ""
+
+
+def _page(
+    request: Request, values: dict[str, Any], status_code: int = 200, token: str = ""
+) -> Response:
+    """The page behind the link, in the language it was asked for in (else what the browser
+    asks)."""
+    context = app_context(request)
+    t = Translator(_language_of(context, token) or error_language(request))
+    values = {**values, "t": t, "lang": t.language, "dir": t.direction}
+    return context.html.templates.TemplateResponse(
         request, "notify/own_data.html", values, status_code=status_code, headers=admin_headers()
     )
 
@@ -105,7 +126,8 @@ async def data_page(request: Request) -> Response:
     if email is None:
         return _expired(request)
     items = await context.storage.author_comments(email, None)
-    return _page(request, {"email": email, "items": items, "token": token, "erased": None})
+    values = {"email": email, "items": items, "token": token, "erased": None}
+    return _page(request, values, token=token)
 
 
 async def data_export(request: Request) -> Response:
@@ -120,16 +142,18 @@ async def data_erase(request: Request) -> Response:
     context = app_context(request)
     require_own_origin(request, context.settings)
     form = await read_form(request, context.settings.max_request_bytes)
-    email = _email_of(context, form.get("token", ""))
+    token = form.get("token", "")
+    email = _email_of(context, token)
     if email is None:
         return _expired(request)
     if form.get("confirm") != "yes":
         items = await context.storage.author_comments(email, None)
-        values = {"email": email, "items": items, "token": form.get("token", ""),
-                  "erased": None, "error": "Tick the box to confirm first."}  # fmt: skip
-        return _page(request, values, 422)
+        t = Translator(_language_of(context, token) or "en")
+        values = {"email": email, "items": items, "token": token,
+                  "erased": None, "error": t("own_tick")}  # fmt: skip
+        return _page(request, values, 422, token)
     erased = await own_data.erase(context.storage, email=email)
-    return _page(request, {"email": email, "items": [], "token": "", "erased": erased})
+    return _page(request, {"email": email, "items": [], "token": "", "erased": erased}, 200, token)
 
 
 routes = [
