@@ -87,7 +87,8 @@ def cap_malloc_arenas() -> None:
         return
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, sys.orig_argv, {**os.environ, "MALLOC_ARENA_MAX": MALLOC_ARENAS})
+    environment = {**os.environ, "MALLOC_ARENA_MAX": MALLOC_ARENAS}
+    os.execve(sys.executable, sys.orig_argv, environment)  # noqa: S606  # our own command again
 
 
 def file_budget(open_files: int | None = None) -> FileBudget:
