@@ -4,8 +4,6 @@ counts once requests, comments and deliveries have happened."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from tests.helpers import (
     EMBED,
     OWN_ORIGIN,
     PUBLIC_URL,
-    REPO,
+    loaded_at_start,
     make_settings,
     post_comment,
     running_app,
@@ -141,32 +139,10 @@ async def test_requests_comments_readers_and_the_outbox_are_counted(
     assert samples[("widget_outbox_jobs", (("state", "queued"),))] >= 1  # waiting to be retried
 
 
-LOADED_AFTER_A_REQUEST = """
-import asyncio, sys
-import httpx
-from widget.app import create_app
-from widget.config import load_settings
-
-async def main() -> None:
-    settings = load_settings(environ={}, data_dir=sys.argv[1], metrics_token=sys.argv[2])
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
-            assert (await client.get("/healthz")).status_code == 200
-    print("prometheus_client" in sys.modules)
-
-asyncio.run(main())
-"""
-
-
-@pytest.mark.parametrize(("token", "loaded"), [("", "False"), (TOKEN, "True")])
+@pytest.mark.parametrize(("token", "loaded"), [("", False), (TOKEN, True)])
 def test_prometheus_client_is_loaded_only_with_metrics_on(
-    tmp_path: Path, token: str, loaded: str
+    tmp_path: Path, token: str, loaded: bool
 ) -> None:
     """It holds about a megabyte that a server nobody scrapes need not (issue 13, item 2)."""
-    ran = subprocess.run(
-        [sys.executable, "-c", LOADED_AFTER_A_REQUEST, str(tmp_path / "data"), token],
-        capture_output=True, text=True, cwd=REPO, check=True,
-    )  # fmt: skip
-    assert ran.stdout.strip() == loaded, ran.stderr
+    modules = loaded_at_start(tmp_path / "data", ["prometheus_client"], metrics_token=token)
+    assert modules == {"prometheus_client": loaded}
