@@ -100,6 +100,7 @@ class _FilesChanged(Exception):
 class _QueuedWrite:
     op: Callable[[Db], Awaitable[Any]]
     future: asyncio.Future[Any]
+    waits: bool  # awaits more than its Db: its batch runs on the event loop
 
 
 # What became of one write of a batch: its adapter (with its after-commit steps), and its
@@ -299,17 +300,18 @@ class SQLiteStorage(Storage):
 
     # -- the writer ---------------------------------------------------------------------------
 
-    async def _write(self, op: Callable[[Db], Awaitable[T]]) -> T:
+    async def _write(self, op: Callable[[Db], Awaitable[T]], waits: bool = False) -> T:
         """Run `op` in the next write transaction; return its result once committed.
 
-        `op` may await its `Db` only (it runs in the writer's thread: see `_run_to_end`). Its
-        after-commit steps run right after the COMMIT, on the event loop, so caches follow
-        the database even when the caller has gone away in the meantime.
+        Unless it `waits` for more than its `Db` (rows streamed from another database, say),
+        `op` runs in the writer's thread (see `_run_to_end`). Its after-commit steps run right
+        after the COMMIT, on the event loop, so caches follow the database even when the
+        caller has gone away in the meantime.
         """
         if self._writer_task is None:
             raise RuntimeError("storage is not open")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_QueuedWrite(op, future))
+        self._queue.put_nowait(_QueuedWrite(op, future, waits))
         return await future
 
     async def _run_writer(self) -> None:
@@ -334,11 +336,14 @@ class SQLiteStorage(Storage):
         conn = self._writer
         assert conn is not None
         try:
-            # One round trip to the connection's thread for the whole transaction. (aiosqlite
-            # runs each of its own calls this way, through the same queue.)
-            outcomes: list[_Outcome] = await conn._execute(  # type: ignore[no-untyped-call]
-                self._batch_in_thread, batch
-            )
+            if any(write.waits for write in batch):
+                outcomes = await self._batch_on_loop(conn, batch)
+            else:
+                # One round trip to the connection's thread for the whole transaction.
+                # (aiosqlite runs each of its own calls this way, through the same queue.)
+                outcomes = await conn._execute(  # type: ignore[no-untyped-call]
+                    self._batch_in_thread, batch
+                )
         except Exception as exc:
             if isinstance(exc, _FilesChanged):
                 self._lost = str(exc)
@@ -364,6 +369,42 @@ class SQLiteStorage(Storage):
                 write.future.set_exception(error)
             else:
                 write.future.set_result(result)
+
+    async def _batch_on_loop(
+        self, conn: aiosqlite.Connection, batch: list[_QueuedWrite]
+    ) -> list[_Outcome]:
+        """As `_batch_in_thread`, each statement a round trip from the event loop: for the
+        batch of a write that waits for more than its Db (a restore reading another file)."""
+        assert self._files is not None
+        outcomes: list[_Outcome] = []
+        try:
+            await conn.execute("BEGIN IMMEDIATE")
+            for write in batch:
+                if write.future.cancelled():
+                    continue
+                await conn.execute("SAVEPOINT write_op")
+                db = SQLiteDb(conn)
+                try:
+                    result = await write.op(db)
+                except Exception as exc:
+                    if _is_fault(exc) or not conn.in_transaction:
+                        raise
+                    await conn.execute("ROLLBACK TO write_op")
+                    await conn.execute("RELEASE write_op")
+                    outcomes.append((write, db, None, exc))
+                else:
+                    await conn.execute("RELEASE write_op")
+                    outcomes.append((write, db, result, None))
+            changed = self._files.what_changed()
+            if changed is not None:
+                raise _FilesChanged(changed)
+            await conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with contextlib.suppress(Exception):
+                    await conn.execute("ROLLBACK")
+            raise
+        return outcomes
 
     def _batch_in_thread(self, batch: list[_QueuedWrite]) -> list[_Outcome]:
         """BEGIN IMMEDIATE, each write in a savepoint of its own, COMMIT: in the writer
@@ -539,8 +580,8 @@ class SQLiteStorage(Storage):
             finally:
                 await conn.execute("COMMIT")
 
-    async def _run(self, op: Callable[[Db], Awaitable[T]]) -> T:
-        return await self._write(op)
+    async def _run(self, op: Callable[[Db], Awaitable[T]], *, waits: bool = False) -> T:
+        return await self._write(op, waits)
 
     async def _tell(
         self, db: Db, head: ThreadHead, kind: ThreadEventKind, comment_id: int, count: int
