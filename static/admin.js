@@ -98,7 +98,8 @@
 })();
 
 // The queue from the keyboard, as in WordPress: j/k move between comments, x selects, a u s d
-// act on the current one (its own buttons, so the page does what a click would), e edits.
+// act on the current one (its own buttons, so the page does what a click would), e edits,
+// r replies (on the comment's page, with the cursor in the reply box).
 (function () {
   'use strict';
   var queue = document.getElementById('queue');
@@ -128,9 +129,9 @@
     if (key === 'x') {
       var box = row.querySelector('input.pick');
       if (box) box.click();
-    } else if (key === 'e') {
-      var edit = row.querySelector('footer a');
-      if (edit) edit.click();
+    } else if (key === 'e' || key === 'r') {
+      var link = row.querySelector(key === 'e' ? 'a.act-edit' : 'a.act-reply');
+      if (link) link.click();
     } else if (buttons[key]) {
       var button = row.querySelector('button.act-' + buttons[key]);
       if (!button) return;
@@ -141,4 +142,14 @@
     }
     event.preventDefault();
   });
+})();
+
+// Arriving from the queue's Reply (or its r key): the cursor waits in the reply box.
+(function () {
+  'use strict';
+  var box = document.getElementById('reply-body');
+  // After load: Chromium scrolls to the #reply heading then, which would take the focus back.
+  if (box && location.hash === '#reply') {
+    addEventListener('load', function () { box.focus(); });
+  }
 })();

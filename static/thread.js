@@ -570,6 +570,26 @@
     byId('wg-fill-details').hidden = true; // the sign-in choices say it: once is enough
   }
 
+  // Passkeys where the browser has WebAuthn: a sign-in choice, and "Add a passkey" once signed
+  // in. Both open a popup of ours (static/passkey.js does the rest there).
+  var passkeyBox = doc.getElementById('wg-passkeys');
+  var passkeyChoice = /** @type {HTMLElement | null} */ (doc.querySelector('button.wg-provider[data-provider=passkey]'));
+  if (passkeyChoice && window.PublicKeyCredential) passkeyChoice.hidden = false;
+  if (passkeyBox) {
+    byId('wg-add-passkey').addEventListener('click', function () {
+      var popup = window.open('', 'widget-passkeys', 'width=520,height=700');
+      byId('wg-passkey-error').textContent = '';
+      api('POST', 'auth/passkey-owner', {}).then(function (result) {
+        if (result.ok) {
+          postInto('widget-passkeys', '/auth/passkey/manage', [['owner', result.data.owner]]);
+          return;
+        }
+        if (popup) popup.close();
+        byId('wg-passkey-error').textContent = result.data.error || strings.problem;
+      });
+    });
+  }
+
   var ownSignedIn = doc.getElementById('wg-own-signed-in');
   /** @param {object | null} user */
   function showOwnData(user) { if (ownSignedIn) ownSignedIn.hidden = !user; }
@@ -581,6 +601,7 @@
     byId('wg-signed-in').hidden = !user;
     byId('wg-guest').hidden = byId('wg-guest-fields').hidden = !!user || config.signInRequired;
     showOwnData(user);
+    if (passkeyBox) passkeyBox.hidden = !user || !window.PublicKeyCredential;
     if (!user) return;
     var avatar = /** @type {HTMLImageElement} */ (byId('wg-user-avatar'));
     avatar.hidden = !user.avatar;
@@ -635,6 +656,25 @@
   // soon as its first page is there; a popup seen open at the provider for longer than this
   // and then closed was closed by the person.
   var CUT_OFF_WITHIN_MS = 2000;
+  /** A form posted into a window of ours (a popup opened on the click).
+   * @param {string} target @param {string} action @param {string[][]} fields */
+  function postInto(target, action, fields) {
+    var posted = el('form');
+    posted.method = 'post';
+    posted.action = action;
+    posted.target = target;
+    posted.hidden = true;
+    fields.forEach(function (pair) {
+      var input = el('input');
+      input.type = 'hidden';
+      input.name = pair[0];
+      input.value = pair[1];
+      posted.appendChild(input);
+    });
+    doc.body.appendChild(posted);
+    posted.submit();
+    posted.remove();
+  }
   /** @param {string} provider @param {string} instance */
   function signIn(provider, instance) {
     if (signingIn) signingIn.stop('');
@@ -674,21 +714,8 @@
     // sign-in, so no link or foreign page can start one whose verifier someone else holds.
     crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)).then(function (digest) {
       if (signingIn !== flow) return;
-      var start = el('form');
-      start.method = 'post';
-      start.action = '/auth/' + encodeURIComponent(provider) + '/start';
-      start.target = POPUP;
-      start.hidden = true;
-      [['challenge', base64url(digest)], ['instance', instance || '']].forEach(function (pair) {
-        var input = el('input');
-        input.type = 'hidden';
-        input.name = pair[0];
-        input.value = pair[1];
-        start.appendChild(input);
-      });
-      doc.body.appendChild(start);
-      start.submit();
-      start.remove();
+      postInto(POPUP, '/auth/' + encodeURIComponent(provider) + '/start',
+               [['challenge', base64url(digest)], ['instance', instance || '']]);
     });
     /** @param {ApiResult} result */
     function finish(result) {

@@ -245,6 +245,8 @@ async def schema_before(database_url: str, number: int, rows: str) -> None:
     if database_url.startswith("sqlite:///"):
         path = Path(database_url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):  # the tests' databases come migrated
+            os.remove(path)
         conn = sqlite3.connect(path)
         conn.execute(
             "CREATE TABLE schema_migrations"

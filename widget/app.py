@@ -33,6 +33,7 @@ from widget.storage import Storage, storage_for_settings
 from widget.views import admin, api, auth, email_sign_in, embed, feeds, live, notify, own_data
 from widget.views import demo as demo_page
 from widget.views import metrics as prometheus
+from widget.views import passkeys as passkey_pages
 from widget.views.assets import Assets
 from widget.views.context import AppContext, app_context
 from widget.views.errors import RetryAfterUnavailable, exception_handlers
@@ -136,6 +137,7 @@ def create_app(
         *live.routes,
         *feeds.routes,
         *email_sign_in.routes,
+        *passkey_pages.routes(settings),  # before auth's: /auth/passkey/start is not a provider's
         *auth.routes(settings),
         *assets.routes(),
         *admin.routes(),

@@ -233,6 +233,13 @@ SETTINGS: tuple[Setting, ...] = (
         "commenters may sign in with a link sent to their email address (needs smtp_host)",
         _parse_bool,
     ),
+    Setting(
+        "passkeys",
+        "true",
+        "signed-in commenters may add a passkey and sign in with it (WebAuthn, for the host of"
+        " public_url)",
+        _parse_bool,
+    ),
     Setting("admin_session_hours", "12", "hours an admin stays signed in", _parse_positive_int),
     Setting(
         "admin_password_memory_kib",
@@ -321,6 +328,7 @@ class Settings:
     akismet_url: str
     session_days: int
     email_sign_in: bool
+    passkeys: bool
     admin_session_hours: int
     admin_password_memory_kib: int
     admin_password_time_cost: int

@@ -12,7 +12,7 @@ from typing import Any
 from widget.email_address import email_field
 from widget.errors import Invalid
 from widget.notify.plan import NotificationPlanner
-from widget.records import QueueItem, RateLimit, User
+from widget.records import Passkey, QueueItem, RateLimit, User
 from widget.storage import Storage
 
 __all__ = ["erase", "export", "export_filename", "send_link"]
@@ -43,6 +43,16 @@ def _comment(item: QueueItem) -> dict[str, Any]:
     }
 
 
+def _passkey(passkey: Passkey) -> dict[str, Any]:
+    """What a person recognises a passkey by; its public key would tell them nothing."""
+    used = passkey.last_used_at
+    return {
+        "name": passkey.name,
+        "created_at": passkey.created_at.isoformat(timespec="seconds"),
+        "last_used_at": used.isoformat(timespec="seconds") if used else None,
+    }
+
+
 async def export(
     storage: Storage, *, email: str | None = None, user: User | None = None
 ) -> dict[str, Any]:
@@ -57,6 +67,7 @@ async def export(
         document["account"] = {
             "provider": user.provider, "name": user.name, "email": user.email,
             "avatar_url": user.avatar_url, "profile_url": user.profile_url,
+            "passkeys": [_passkey(p) for p in await storage.list_passkeys(user.id)],
         }  # fmt: skip
     else:
         document["email"] = email

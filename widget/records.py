@@ -33,6 +33,7 @@ __all__ = [
     "OutboxJob",
     "PageRef",
     "PageWindow",
+    "Passkey",
     "Profile",
     "QueueItem",
     "QueueQuery",
@@ -150,6 +151,21 @@ class User:
     email: str
     avatar_url: str
     profile_url: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Passkey:
+    """A WebAuthn credential of a user's, to sign in with (widget/auth/passkeys.py)."""
+
+    id: int
+    user_id: int
+    credential_id: str  # base64url, as browsers send it
+    public_key: bytes  # COSE
+    sign_count: int  # as the authenticator last said; 0 for those that keep no counter
+    transports: tuple[str, ...]
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

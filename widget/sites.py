@@ -23,11 +23,14 @@ from widget.urls import origin_of, split_url
 
 __all__ = [
     "SITE_SETTINGS",
+    "Badge",
     "SiteSetting",
     "SiteSettings",
     "add_origin",
     "add_site",
+    "badges_of",
     "change_site_setting",
+    "change_site_settings",
     "check_outbound_settings",
     "get_site",
     "normalize_origin",
@@ -90,6 +93,44 @@ def _emails(raw: Any) -> str:
         except NotAnEmailAddress as exc:
             raise ValueError(f"{address!r} is not an email address. {exc}".rstrip(".")) from None
     return ", ".join(checked)
+
+
+def _account_ids(raw: Any) -> str:
+    """Comma-separated account numbers (the admin shows "user 12" under a signed-in author), as
+    written back: '3, 12'."""
+    parts = [part.strip() for part in str(raw).replace("\n", ",").split(",") if part.strip()]
+    if len(parts) > 50:
+        raise ValueError("expected at most 50 account numbers")
+    ids: list[int] = []
+    for part in parts:
+        if not (part.isascii() and part.isdigit()) or len(part) > 18 or int(part) <= 0:
+            raise ValueError(
+                f"{part!r} is not an account number; write the numbers the admin shows as"
+                ' "user 12", separated by commas'
+            )
+        if int(part) not in ids:
+            ids.append(int(part))
+    return ", ".join(map(str, ids))
+
+
+Badge = Literal["author", "moderator"]
+
+
+def badges_of(settings: SiteSettings) -> Mapping[int, Badge]:
+    """The badge each account wears on this site's threads: its author's, or a moderator's.
+    Comments of these accounts are published at once, and carry the badge, which a guest's
+    name cannot fake: it follows the signed-in account, not what anyone types."""
+    return _badges(settings.author_accounts, settings.moderator_accounts)
+
+
+@lru_cache(maxsize=256)
+def _badges(authors: str, moderators: str) -> Mapping[int, Badge]:
+    found: dict[int, Badge] = {}
+    for text, badge in ((moderators, "moderator"), (authors, "author")):  # author wins
+        for part in text.split(","):
+            if part.strip():
+                found[int(part)] = badge  # type: ignore[assignment]
+    return found
 
 
 def _text(max_chars: int) -> Callable[[Any], str]:
@@ -214,6 +255,18 @@ SITE_SETTINGS: tuple[SiteSetting, ...] = (
         " (empty: the offsets imports saw, else UTC)",
         _time_zone,
     ),
+    SiteSetting(
+        "author_accounts", "",
+        "accounts (numbers, comma-separated) whose comments carry the Author badge and are"
+        " published at once: the blog's authors",
+        _account_ids,
+    ),
+    SiteSetting(
+        "moderator_accounts", "",
+        "accounts (numbers, comma-separated) whose comments carry the Moderator badge and are"
+        " published at once: moderators who answer from the comment section",
+        _account_ids,
+    ),
 )  # fmt: skip
 
 _SITE_SETTING = {s.name: s for s in SITE_SETTINGS}
@@ -239,6 +292,8 @@ class SiteSettings:
     count_one: str
     count_many: str
     timezone: str
+    author_accounts: str
+    moderator_accounts: str
 
 
 def settings_of(site: Site) -> SiteSettings:
@@ -381,8 +436,15 @@ async def change_site_setting(
     storage: Storage, site_id: str, name: str, value: Any, outbound: Outbound | None = None
 ) -> Site:
     """`outbound` is how this server reaches others (default: public addresses only)."""
+    return await change_site_settings(storage, site_id, {name: value}, outbound)
+
+
+async def change_site_settings(
+    storage: Storage, site_id: str, values: Mapping[str, Any], outbound: Outbound | None = None
+) -> Site:
+    """Several settings of one site changed at once (one new site version)."""
     site = await get_site(storage, site_id)
-    parsed = parse_site_settings({name: value})
+    parsed = parse_site_settings(values)
     await check_outbound_settings(parsed, outbound or Outbound())
     merged = dict(site.settings)
     merged.update(parsed)

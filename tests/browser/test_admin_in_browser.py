@@ -166,3 +166,32 @@ def test_the_queue_from_the_keyboard_with_undo(
     page.get_by_label("Text").press("a")
     expect(page.get_by_label("Text")).to_have_value("a")
     expect(rows).to_have_count(1)
+
+
+def test_r_in_the_queue_answers_the_comment_as_a_moderator(
+    page: Page, blog: HostPages, moderated: WidgetServer
+) -> None:
+    post = blog_post(blog, moderated, "/answer-keys/", "Answered from the keyboard")
+    asked = api_post(moderated, blog, "/answer-keys/", body="Where is part two?")["comment"]["id"]
+    sign_in(page, moderated)
+    page.goto(f"{moderated.public_url}/admin/sites/blog/comments?page=%2Fanswer-keys%2F")
+    page.keyboard.press("j")
+    page.keyboard.press("r")  # a held comment has nothing to answer yet
+    expect(page.locator("article.comment")).to_have_count(1)
+    page.keyboard.press("a")
+    expect(page.locator(".notice")).to_have_text("Approved one comment.")
+    page.goto(f"{moderated.public_url}/admin/sites/blog/comments?status=approved"
+              "&page=%2Fanswer-keys%2F")  # fmt: skip
+    page.keyboard.press("j")
+    page.keyboard.press("r")
+    expect(page).to_have_url(f"{moderated.public_url}/admin/comments/{asked}#reply")
+    expect(page.get_by_label("Your reply (Markdown)")).to_be_focused()
+    page.keyboard.type("Next **week**.")
+    page.get_by_role("button", name="Publish the reply").click()
+    expect(page.locator(".notice")).to_have_text("Your reply is published.")
+
+    page.goto(post)
+    frame = page.frame_locator("#comments iframe")
+    answer = frame.locator(f"#comment-{asked} .wg-children .wg-comment")
+    expect(answer.locator(".wg-text")).to_have_text("Next week.")
+    expect(answer.locator(".wg-badge")).to_have_text("Moderator")

@@ -44,7 +44,8 @@ from tests.browser.conftest import (
     blog_post,
     frame_of,
 )
-from tests.browser.pages import come_back
+from tests.browser.pages import PASSWORD, come_back
+from tests.browser.pages import sign_in as admin_signs_in
 from tests.servers import HostPages, WidgetServer, free_port, widget_cli, widget_server
 
 FRAME = "#comments iframe"
@@ -120,6 +121,8 @@ def widget(
         "provider_down_client_id": "widget", "provider_down_client_secret": "s3cret",
         "provider_down_display_name": "Down ID",
     }  # fmt: skip
+    widget_cli(data_dir, "admin", "add", "boss@example.com", "--password-stdin",
+               stdin=PASSWORD + "\n")  # fmt: skip
     with widget_server(data_dir, open_files=None, **providers) as server:
         yield server
 
@@ -163,6 +166,16 @@ def sign_in(page: Page, frame: FrameLocator, provider: str = "Mock ID") -> None:
     )
     expect(frame.locator("#wg-guest-fields")).to_be_hidden()
     expect(frame.locator("#wg-user-name")).to_have_text(str(ALICE["name"]))  # who, not how
+
+
+def sign_in_and_comment(page: Page, url: str, text: str) -> FrameLocator:
+    """Open a post, sign in from its comment form, and post `text`."""
+    page.goto(url)
+    frame = page.frame_locator(FRAME)
+    sign_in(page, frame)
+    frame.locator("#wg-body").fill(text)
+    frame.locator("#wg-submit").click()
+    return frame
 
 
 @pytest.mark.parametrize("regime", ["partitioned", "blocked", "allowed"])
@@ -246,11 +259,7 @@ def test_a_signed_in_commenter_downloads_then_erases_their_comments(
     context = regime_context(playwright, "partitioned", tmp_path, blog, widget)
     try:
         page = context.new_page()
-        page.goto(url)
-        frame = page.frame_locator(FRAME)
-        sign_in(page, frame)
-        frame.locator("#wg-body").fill("Mine to take away")
-        frame.locator("#wg-submit").click()
+        frame = sign_in_and_comment(page, url, "Mine to take away")
         expect(frame.locator("#comments-title")).to_contain_text("One Response")
 
         frame.locator("#wg-own-data summary").click()
@@ -498,3 +507,38 @@ def test_the_signed_in_form_passes_axe_on_light_and_dark_blogs(
         assert_accessible(frame_of(page), background)
     finally:
         context.close()
+
+
+def test_a_moderator_answers_from_the_thread_with_the_badge_the_admin_gave(
+    context: BrowserContext, blog: HostPages, widget: WidgetServer
+) -> None:
+    url = blog_post(blog, widget, "/badges/", "Badges")
+    question = api_post(widget, blog, "/badges/", body="Is there a sequel?", name="Moderator")
+    page = context.new_page()
+    frame = sign_in_and_comment(page, url, "Thanks for reading.")
+    mine = frame.locator(".wg-comment", has_text="Thanks for reading.")
+    expect(mine.locator(".wg-via")).to_have_text("via Mock ID")
+    mine_id = str(mine.get_attribute("id")).removeprefix("comment-")
+
+    # The admin gives Alice's account the Moderator badge, from her comment's page.
+    admin = context.new_page()
+    admin_signs_in(admin, widget)
+    admin.goto(f"{widget.public_url}/admin/comments/{mine_id}")
+    admin.get_by_role("radio", name="Moderator").check()
+    admin.get_by_role("button", name="Save the badge").click()
+    expect(admin.locator(".notice")).to_contain_text("Moderator badge")
+
+    # Back in the thread she answers the guest, who only called themselves Moderator.
+    page.reload()
+    frame = page.frame_locator(FRAME)
+    asker = frame.locator(f"#comment-{question['comment']['id']}")
+    expect(asker.locator(".wg-badge")).to_have_count(0)
+    asker.locator("a.wg-reply").click()
+    frame.locator("#wg-body").fill("Yes, in May.")
+    frame.locator("#wg-submit").click()
+    answer = asker.locator(".wg-children .wg-comment", has_text="Yes, in May.")
+    expect(answer.locator(".wg-badge")).to_have_text("Moderator")
+    expect(frame.locator(f"#comment-{mine_id} .wg-badge")).to_have_text("Moderator")
+    page.reload()  # what every reader sees, from the cached thread
+    frame = page.frame_locator(FRAME)
+    expect(frame.locator(".wg-badge")).to_have_count(2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -14,6 +15,7 @@ from starlette.applications import Starlette
 from tests.conftest import BACKENDS, POSTGRES_URL
 from tests.helpers import OWN_ORIGIN, PAGE, Widget, make_settings, posted
 from widget.app import create_app
+from widget.records import Profile
 from widget.sites import add_site, change_site_setting
 from widget.storage import Outcome, Refused, RowBatch, Storage, storage_for_url
 
@@ -58,6 +60,11 @@ async def seed(client: httpx.AsyncClient, app: Starlette) -> None:
             "/api/v1/likes", json={**PAGE, "comment": liked, "liked": True}, headers=OWN_ORIGIN
         )
     await posted(client, page="/second/", body="on another page")
+    # A commenter's account and passkey: its key is bytes, kept as they are.
+    ann = await storage.upsert_user(Profile("github", "ann", "Ann"), datetime.now(UTC))
+    await storage.add_passkey(
+        ann.id, "credential", b"\xa5\x01\x02", 3, ["internal"], "Phone", datetime.now(UTC)
+    )
 
 
 async def test_a_copy_is_the_same_database(
@@ -71,9 +78,10 @@ async def test_a_copy_is_the_same_database(
     try:
         counts = await target.restore(source.dump())
         assert counts == {
-            "sites": 2, "site_origins": 2, "users": 0, "threads": 2, "comments": 5, "likes": 2,
+            "sites": 2, "site_origins": 2, "users": 1, "threads": 2, "comments": 5, "likes": 2,
             "sessions": 0, "bans": 0, "admins": 0, "subscriptions": 0,
             "outbox": 5,  # one job per comment, to tell people of it
+            "passkeys": 1,
         }  # fmt: skip
         assert await everything(target) == await everything(source)
         with pytest.raises(Refused, match=Outcome.NOT_EMPTY.value):

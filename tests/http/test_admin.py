@@ -7,7 +7,7 @@ import contextlib
 import html
 import re
 from collections.abc import AsyncIterator, Awaitable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,15 +25,18 @@ from tests.helpers import (
     PUBLIC_URL,
     QUICK,
     Widget,
+    comment_body,
     make_settings,
     post_comment,
     posted,
     running_app,
 )
 from widget.auth.providers import configured_providers
+from widget.auth.signin import token_hash
 from widget.config import ConfigError
-from widget.records import QueueQuery
-from widget.sites import add_site, change_site_setting
+from widget.errors import Invalid
+from widget.records import Profile, QueueQuery
+from widget.sites import add_site, change_site_setting, parse_site_settings
 
 T = TypeVar("T")
 
@@ -709,6 +712,93 @@ async def test_a_moderator_replies_from_the_admin_with_a_badge_guests_cannot_wea
     held = await boss.post(f"/admin/comments/{question}/reply", body="Too soon", name="Kim")
     assert held.status_code == 422
     assert "Approve this comment first" in held.text
+
+
+async def signed_in_commenter(
+    app: Starlette, subject: str, name: str
+) -> tuple[int, dict[str, str]]:
+    """An account signed in at a provider, and the headers its frame sends."""
+    storage = app.state.widget.storage
+    now = datetime.now(UTC)
+    user = await storage.upsert_user(Profile("github", subject, name), now)
+    session = f"session-{subject}"
+    await storage.add_session(token_hash(session), user.id, now + timedelta(days=1))
+    return user.id, {**OWN_ORIGIN, "Authorization": f"Bearer {session}"}
+
+
+async def test_authors_and_moderators_answer_from_the_thread_with_badges(
+    boss: Admin, app: Starlette
+) -> None:
+    await change_site_setting(app.state.widget.storage, "blog", "moderation", "all")
+    writer, as_writer = await signed_in_commenter(app, "7", "Wren")
+    helper, as_helper = await signed_in_commenter(app, "8", "Hal")
+    client = boss.client
+    first = await client.post(
+        "/api/v1/comments", json=comment_body(name="", email="", body="Before"), headers=as_writer
+    )
+    assert first.json()["held"] is True  # no badge yet: held like anyone's
+    await boss.post("/admin/sites/blog/comments", one=f"approve:{first.json()['comment']['id']}")
+    page = await boss.get(f"/admin/comments/{first.json()['comment']['id']}")
+    assert f"(user {writer})" in page.text and 'name="badge" value="" checked' in page.text
+
+    given = await boss.post(
+        f"/admin/comments/{first.json()['comment']['id']}/badge", badge="author"
+    )
+    assert given.status_code == 303 and "done=badge_author" in given.headers["location"]
+    assert "Author badge" in (await boss.get(given.headers["location"])).text
+    site = await app.state.widget.storage.get_site("blog")
+    assert site.settings["author_accounts"] == str(writer)
+    # The moderator's badge, given on the command line's setting.
+    await change_site_setting(app.state.widget.storage, "blog", "moderator_accounts", str(helper))
+
+    question = await posted(client, body="Will there be a sequel?")  # a guest, held
+    await boss.post("/admin/sites/blog/comments", one=f"approve:{question['comment']['id']}")
+    reply = comment_body(name="", email="", body="Yes, in May.", parent=question["comment"]["id"])
+    answered = await client.post("/api/v1/comments", json=reply, headers=as_writer)
+    assert answered.status_code == 201 and answered.json()["held"] is False
+    also = comment_body(name="", email="", body="Seconded.", parent=question["comment"]["id"])
+    assert (await client.post("/api/v1/comments", json=also, headers=as_helper)).json()[
+        "held"
+    ] is False
+    # Guests typing the names (or "Author") wear nothing and wait for moderation.
+    assert (await posted(client, name="Wren", body="I wrote it"))["held"] is True
+    shown = await fragment(client)
+    assert shown.count('class="wg-badge">Author</strong>') == 2  # the old comment too
+    assert shown.count('class="wg-badge">Moderator</strong>') == 1
+    french = await client.get("/embed/blog/thread/fragment", params={**EMBED, "lang": "fr"})
+    assert 'class="wg-badge">Auteur</strong>' in french.text
+
+    taken = await boss.post(f"/admin/comments/{answered.json()['comment']['id']}/badge", badge="")
+    assert "done=badge_none" in taken.headers["location"]
+    assert 'class="wg-badge">Author</strong>' not in await fragment(client)
+
+
+async def test_a_badge_goes_only_to_an_account_and_only_from_its_sites_admin(
+    boss: Admin, app: Starlette, client: httpx.AsyncClient
+) -> None:
+    guest = (await posted(boss.client))["comment"]["id"]
+    refused = await boss.post(f"/admin/comments/{guest}/badge", badge="moderator")
+    assert refused.status_code == 422
+    assert "a guest's name is anyone's to type" in html.unescape(refused.text)
+    _, headers = await signed_in_commenter(app, "9", "Ivy")
+    own = await boss.client.post(
+        "/api/v1/comments", json=comment_body(name="", email=""), headers=headers
+    )
+    mine = own.json()["comment"]["id"]
+    odd = await boss.post(f"/admin/comments/{mine}/badge", badge="king")
+    assert odd.status_code == 422 and "Choose Author, Moderator or no badge." in odd.text
+    await add_site(app.state.widget.storage, "other", ["https://other.example"])
+    await make_admin(app, "helper@example.com", ["other"])
+    outsider = await signed_in(client, "helper@example.com")
+    assert (await outsider.post(f"/admin/comments/{mine}/badge", badge="author")).status_code == 404
+    assert "author_accounts" not in (await app.state.widget.storage.get_site("blog")).settings
+
+
+def test_badge_settings_take_account_numbers() -> None:
+    with pytest.raises(Invalid, match="not an account number"):
+        parse_site_settings({"author_accounts": "alice"})
+    parsed = parse_site_settings({"moderator_accounts": " 3,12, 3\n40 "})
+    assert parsed == {"moderator_accounts": "3, 12, 40"}
 
 
 def test_no_sign_in_provider_may_take_the_servers_own_names() -> None:

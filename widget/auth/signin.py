@@ -161,11 +161,7 @@ class SignIn:
         config = self.provider(name)
         if not valid_challenge(challenge):
             raise BadRequest("This sign-in was not started by the comment form; start again.")
-        await self.storage.take_rate_limits(
-            [RateLimit(f"sign-in:{address_key}", STARTS_PER_NETWORK, STARTS_PERIOD_S,
-                       "Too many sign-ins from your network")],
-            datetime.now(UTC),
-        )  # fmt: skip
+        await self.count_start(address_key)
         try:
             client = await self._client(config, instance)
             flow = {"provider": name, "challenge": challenge, "instance": instance}
@@ -188,6 +184,14 @@ class SignIn:
             await self.record_failure(challenge, exc.message)
             raise
         return str(authorization["url"])
+
+    async def count_start(self, address_key: str) -> None:
+        """Count a sign-in's start against its network (RateLimited when there is no room)."""
+        await self.storage.take_rate_limits(
+            [RateLimit(f"sign-in:{address_key}", STARTS_PER_NETWORK, STARTS_PERIOD_S,
+                       "Too many sign-ins from your network")],
+            datetime.now(UTC),
+        )  # fmt: skip
 
     async def record_failure(self, challenge: str, message: str) -> None:
         """Tell the frame that polls with this challenge's verifier why its sign-in ended."""

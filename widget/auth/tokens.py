@@ -49,6 +49,11 @@ class Purpose(enum.Enum):
     OWN_DATA = ("widget.own-data", 24 * 3600)
     # The link of a "sign in to comment" email: a quarter of an hour, used once.
     EMAIL_SIGN_IN = ("widget.email-sign-in", 15 * 60)
+    # Who may add and remove passkeys in the passkey popup: handed by the frame, kept in the
+    # popup's session while the person is there.
+    PASSKEY_OWNER = ("widget.passkey-owner", 15 * 60)
+    # One WebAuthn ceremony's challenge, kept in the popup's session: single use, a few minutes.
+    PASSKEY_CEREMONY = ("widget.passkey-ceremony", 5 * 60)
 
     def __init__(self, salt: str, max_age_s: int) -> None:
         self.salt = salt

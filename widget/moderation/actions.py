@@ -28,7 +28,7 @@ from widget.records import (
 )
 from widget.refusals import worded
 from widget.render_workers import RenderWorkers
-from widget.sites import settings_of
+from widget.sites import change_site_settings, get_site, settings_of
 from widget.storage import Storage
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "list_comments",
     "remove_ban",
     "reply",
+    "set_badge",
     "set_closed",
     "set_pinned",
     "set_status",
@@ -220,6 +221,34 @@ async def set_closed(storage: Storage, admin: Admin, comment_id: int, closed: bo
     """Close (or reopen) the thread `comment_id` is in: closed threads take no new comments."""
     item = await comment_for(storage, admin, comment_id)
     return await storage.set_closed(item.comment.thread_id, closed)
+
+
+async def set_badge(
+    storage: Storage, admin: Admin, comment_id: int, badge: str
+) -> Literal["author", "moderator", ""]:
+    """Give the account that wrote `comment_id` the site's Author or Moderator badge (or take
+    it away: ''). The badge shows on all of the account's comments on the site, and its new
+    comments are published at once (site settings author_accounts, moderator_accounts)."""
+    if badge not in {"author", "moderator", ""}:
+        raise Invalid("Choose Author, Moderator or no badge.", {"badge": "Choose a badge."})
+    item = await comment_for(storage, admin, comment_id)
+    user_id = item.comment.user_id
+    if user_id is None:
+        raise Invalid(
+            "Badges go to signed-in accounts; a guest's name is anyone's to type.",
+            {"badge": "This comment was written by a guest."},
+        )
+    site = await get_site(storage, item.site_id)
+    settings = settings_of(site)
+    changed = {}
+    for name, wanted in (("author_accounts", "author"), ("moderator_accounts", "moderator")):
+        ids = [int(part) for part in getattr(settings, name).split(",") if part.strip()]
+        ids = [other for other in ids if other != user_id]
+        if badge == wanted:
+            ids.append(user_id)
+        changed[name] = ", ".join(map(str, ids))
+    await change_site_settings(storage, item.site_id, changed)
+    return badge  # type: ignore[return-value]
 
 
 def ban_for(comment: Comment, kind: Literal["user", "email", "network"]) -> str:

@@ -34,7 +34,7 @@ from widget.auth.tokens import BadToken, Purpose, TokenSigner
 from widget.errors import BadRequest, Forbidden, Invalid
 from widget.moderation.akismet import Akismet, AkismetQuestion
 from widget.records import Ban, CommentStatus, PageRef, SingleUse, User
-from widget.sites import SiteSettings
+from widget.sites import SiteSettings, badges_of
 from widget.storage import Storage
 
 __all__ = [
@@ -190,6 +190,8 @@ async def assess(
         return Verdict("spam", (f"banned {ban.kind} {ban.value}",))
     if honeypot.strip():
         return Verdict("spam", ("filled in the field people cannot see",))
+    if user is not None and user.id in badges_of(settings):
+        return Verdict("approved")  # the site's own authors and moderators answer at once
     reasons: list[str] = []
     if akismet is not None:
         answer = await akismet.check(

@@ -208,6 +208,8 @@ COPY_COLUMNS: dict[str, tuple[str, ...]] = {
     "subscriptions": ("id", "thread_id", "email", "scope", "created_at", "confirmed_at"),
     "outbox": ("id", "kind", "payload", "attempts", "due_at", "locked_until", "last_error",
                "created_at", "failed_at"),
+    "passkeys": ("id", "user_id", "credential_id", "public_key", "sign_count", "transports",
+                 "name", "created_at", "last_used_at"),
 }  # fmt: skip
 # Each table's key, in which order its rows are copied (comments by id: parents first).
 COPY_KEYS: dict[str, tuple[str, ...]] = {
@@ -222,6 +224,7 @@ COPY_KEYS: dict[str, tuple[str, ...]] = {
     "likes": ("thread_id", "voter", "comment_id"),
     "subscriptions": ("id",),
     "outbox": ("id",),
+    "passkeys": ("id",),
 }
 
 
@@ -338,6 +341,9 @@ class Outcome(enum.Enum):
     NOT_TOP_LEVEL = "not top level"
     ADMIN_EXISTS = "admin exists"  # subject: the email address
     NOT_EMPTY = "database not empty"  # a restore needs an empty database
+    NO_PASSKEY = "no passkey"
+    PASSKEY_EXISTS = "passkey exists"  # its credential id is kept already
+    PASSKEY_COUNTER_BEHIND = "passkey counter behind"  # a copied credential signed
 
 
 class Refused(Exception):

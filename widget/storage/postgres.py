@@ -365,7 +365,8 @@ class PostgresStorage(Storage):
             )
 
     async def _loaded(self, db: Db) -> None:
-        for table in ("users", "threads", "comments", "bans", "admins", "subscriptions", "outbox"):
+        for table in ("users", "threads", "comments", "bans", "admins", "subscriptions", "outbox",
+                      "passkeys"):  # fmt: skip
             # New ids follow the copied ones.
             await db.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"

@@ -9,6 +9,7 @@ from .base import DatabaseGauges
 from .comments import CommentQueries
 from .moderation import ModerationQueries
 from .outbox import OutboxQueries
+from .passkeys import PasskeyQueries
 from .porting import PortingQueries
 from .sites import SiteQueries
 from .threads import ThreadQueries
@@ -22,6 +23,7 @@ class Storage(
     ThreadQueries,
     SiteQueries,
     AccountQueries,
+    PasskeyQueries,
     OutboxQueries,
     PortingQueries,
 ):

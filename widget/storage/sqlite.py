@@ -609,7 +609,7 @@ class SQLiteStorage(Storage):
 # -- copying: SQLite's storage classes to and from plain Python values --------------------------
 
 _TIMES = {"created_at", "edited_at", "updated_at", "expires_at", "confirmed_at", "due_at",
-          "locked_until", "failed_at"}  # fmt: skip
+          "locked_until", "failed_at", "last_used_at"}  # fmt: skip
 _FLAGS = {"notify", "pinned", "closed"}
 
 

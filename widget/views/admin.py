@@ -50,6 +50,9 @@ DONE = {
     "opened": "The thread is open to new comments again.",
     "banned": "Banned. Their new comments go to spam.",
     "unbanned": "The ban is lifted.",
+    "badge_author": "The account wears the Author badge; its comments are published at once.",
+    "badge_moderator": "The account wears the Moderator badge; its comments go out at once.",
+    "badge_none": "This account wears no badge on the site.",
     "site": "The site is added.",
 }
 

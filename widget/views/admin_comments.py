@@ -10,7 +10,7 @@ from starlette.routing import Route
 from widget.errors import Invalid, NotFound
 from widget.moderation import actions as moderating
 from widget.records import CommentStatus, QueueItem, QueueQuery
-from widget.sites import get_site
+from widget.sites import badges_of, get_site, settings_of
 
 from .admin import AdminCall, admin_page, number_param, parse_number
 
@@ -136,9 +136,18 @@ async def _comment_page(
             "reply": reply or {"name": call.admin.email.split("@")[0], "body": ""},
             "reply_errors": reply_errors or {},
             "here": call.request.url.path,
+            "badge": await _badge(call, item),
         },
         status_code=status_code,
     )
+
+
+async def _badge(call: AdminCall, item: QueueItem) -> str:
+    """The badge the comment's account wears on its site: 'author', 'moderator' or ''."""
+    if item.comment.user_id is None:
+        return ""
+    site = await get_site(call.context.storage, item.site_id)
+    return badges_of(settings_of(site)).get(item.comment.user_id, "")
 
 
 @admin_page
@@ -197,6 +206,16 @@ async def pin(call: AdminCall) -> Response:
 
 
 @admin_page
+async def badge(call: AdminCall) -> Response:
+    """The Author or Moderator badge for the account that wrote a comment, on its site."""
+    comment_id = number_param(call, "comment_id", "comment")
+    given = await moderating.set_badge(
+        call.context.storage, call.admin, comment_id, call.field("badge")
+    )
+    return call.back(f"/admin/comments/{comment_id}", done=f"badge_{given or 'none'}")
+
+
+@admin_page
 async def close_thread(call: AdminCall) -> Response:
     comment_id = number_param(call, "comment_id", "comment")
     closed = call.field("closed") == "1"
@@ -229,6 +248,7 @@ routes = [
     Route("/admin/sites/{site}/comments/empty-spam", empty_spam, methods=["POST"]),
     Route("/admin/comments/{comment_id}", comment_page, methods=["GET"]),
     Route("/admin/comments/{comment_id}", edit, methods=["POST"]),
+    Route("/admin/comments/{comment_id}/badge", badge, methods=["POST"]),
     Route("/admin/comments/{comment_id}/pin", pin, methods=["POST"]),
     Route("/admin/comments/{comment_id}/reply", reply, methods=["POST"]),
     Route("/admin/comments/{comment_id}/thread", close_thread, methods=["POST"]),

@@ -105,6 +105,7 @@ _CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _CSS_SPACES = re.compile(r"""("[^"]*"|'[^']*')|\s*([{};,>])\s*|(:)\s+""")
 
 
+@functools.lru_cache(maxsize=64)
 def compact(name: str, text: str) -> str:
     """Browser code as sent: without the comments and indentation written for its readers
     (a quarter of thread.js), lines kept as they are, so that no statement changes meaning.
@@ -120,6 +121,14 @@ def compact(name: str, text: str) -> str:
 
 
 def _asset(path: Path) -> Asset:
+    """The file as served, made once per process while the file is unchanged: compressing
+    (and, on first request, minifying) is the costly part, and tests start many apps."""
+    stat = path.stat()
+    return _made_asset(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _made_asset(path: Path, mtime_ns: int, size: int) -> Asset:
     source = compact(path.name, path.read_text("utf-8")).encode("utf-8")
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     if media_type.startswith("text/") or media_type.endswith("javascript"):

@@ -21,7 +21,8 @@ from .inputs import read_form, read_json_object, remote_address, require_own_ori
 SIGNED_IN_COOKIE = "__Host-widget_signed_in"
 
 __all__ = [
-    "current_user", "popup_page", "refuse_start", "routes", "session_token", "user_json",
+    "current_user", "popup_page", "popup_state", "refuse_start", "routes", "session_token",
+    "user_json",
 ]  # fmt: skip
 
 POPUP_HEADERS = {
@@ -195,18 +196,23 @@ async def close_session(request: Request) -> Response:
     return response
 
 
-def routes(settings: Settings) -> list[BaseRoute]:
-    # Only the popup's pages carry the flow's state cookie (first-party there: the popup is
-    # a top-level window on our origin). It holds state, nonce and PKCE verifier, signed.
-    flow_state = Middleware(
+def popup_state(settings: Settings, cookie: str, path: str) -> Middleware:
+    """A signed session cookie for the popup's pages under `path` only (first-party there: the
+    popup is a top-level window on our origin), for ten minutes."""
+    return Middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
-        session_cookie="widget_sign_in_flow",
+        session_cookie=cookie,
         max_age=600,
-        path="/auth",
+        path=path,
         same_site="lax",
         https_only=settings.public_url.startswith("https://"),
     )
+
+
+def routes(settings: Settings) -> list[BaseRoute]:
+    # The provider flow's state, nonce and PKCE verifier.
+    flow_state = popup_state(settings, "widget_sign_in_flow", "/auth")
     return [
         Mount(
             "/auth",

@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from widget.auth.admins import AdminAuth
 from widget.auth.email_link import EmailSignIn
+from widget.auth.passkeys import Passkeys
 from widget.auth.signin import SignIn
 from widget.auth.tokens import TokenSigner
 from widget.comments import Client, Posting
@@ -67,6 +68,10 @@ class AppContext:
     @property
     def email_sign_in(self) -> EmailSignIn:
         return EmailSignIn(self.settings, self.storage, self.signer, self.outbox.planner)
+
+    @property
+    def passkeys(self) -> Passkeys:
+        return Passkeys(self.settings, self.storage, self.signer)
 
     @property
     def posting(self) -> Posting:

@@ -172,6 +172,8 @@ def _document_context(
         ),
         "providers": list(context.sign_in.providers.values()),
         "email_sign_in": context.email_sign_in.enabled,
+        # Passkeys sign in to accounts made another way: offered beside those ways only.
+        "passkeys": context.settings.passkeys,
         "sign_in_required": config["signInRequired"],
     }
 

@@ -29,7 +29,7 @@ from widget.errors import BadRequest
 from widget.jinja_cache import ProcessBytecodeCache
 from widget.lru import LruCache
 from widget.records import Comment, PageRef, Site, ThreadHead
-from widget.sites import SiteSettings, settings_of
+from widget.sites import SiteSettings, badges_of, settings_of
 from widget.storage import Storage
 from widget.threads import CommentNode, ThreadCursor, ThreadView, load_thread, parse_cursor
 
@@ -365,6 +365,7 @@ class HtmlRenderer:
         settings = self.settings
         parts = (
             self._build, settings.public_url, settings.mail_enabled, settings.max_body_chars,
+            settings.passkeys,
             sorted(self.provider_names.items()), self._assets.url("widget.css"),
             self._assets.url("thread.js"), self._assets.inline_css_hash,
         )  # fmt: skip
@@ -414,6 +415,7 @@ class HtmlRenderer:
             # Drawn once each, in the fragment, for the comments that point to them.
             "drawn_avatars": drawn,
             "provider_names": self.provider_names,
+            "badges": badges_of(settings),
             "permalink_base": query.page.url
             or (view.head.url if view and view.head else "")
             or (self.settings.public_url + query.document_path()),

@@ -1,0 +1,216 @@
+"""Passkeys: the popup's pages, to sign in with one and to add or remove one, and the frame's
+call that lets the popup act for a signed-in commenter (widget/auth/passkeys.py says how
+they are built).
+
+Every form here posts to our own origin from a top-level page of ours, which sends same-origin
+referrers, so browsers send our Origin with it; the server checks that they did. The popup's
+session (a signed cookie of its own, first-party in a top-level window) holds the owner token
+and the ceremony under way.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from widget.auth.passkeys import Passkeys
+from widget.config import Settings
+from widget.errors import ClientError, Forbidden, Invalid, NotFound
+
+from .addresses import rate_limit_key
+from .auth import current_user, popup_page, popup_state, refuse_start
+from .context import AppContext, app_context
+from .inputs import read_form, read_json_object, remote_address, require_own_origin
+
+__all__ = ["routes"]
+
+_OWNER = "owner"
+_PASSKEY_ID = re.compile(r"[0-9]{1,18}")  # fits a 64-bit integer
+_CEREMONY = "ceremony"
+PAGE_HEADERS = {
+    # As the other popup pages, but its forms post (to us only), so referrers are same-origin:
+    # with none at all, browsers would send "Origin: null", which the server refuses.
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self';"
+    " img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def _passkeys(context: AppContext) -> Passkeys:
+    passkeys = context.passkeys
+    if not passkeys.enabled:
+        raise NotFound("This comment server does not sign in with passkeys.")
+    return passkeys
+
+
+def _page(request: Request, title: str, step: str, status_code: int = 200,
+          **values: Any) -> Response:  # fmt: skip
+    for name, default in (("options", ""), ("error", ""), ("errors", {}), ("notice", ""),
+                          ("passkeys", []), ("name", "")):  # fmt: skip
+        values.setdefault(name, default)
+    return app_context(request).html.templates.TemplateResponse(
+        request, "auth/passkeys.html", {"title": title, "step": step, **values},
+        status_code=status_code, headers=PAGE_HEADERS,
+    )  # fmt: skip
+
+
+def _failed(request: Request, exc: ClientError) -> Response:
+    context = app_context(request)
+    return popup_page(request, context, "Passkey", exc.message, error=exc.message,
+                      status_code=exc.status, closable=False)  # fmt: skip
+
+
+# -- the frame: leave the popup to act for the signed-in commenter -----------------------------
+
+
+async def owner_token(request: Request) -> Response:
+    context = app_context(request)
+    require_own_origin(request, context.settings)
+    await read_json_object(request, context.settings.max_request_bytes)
+    passkeys = _passkeys(context)
+    user = await current_user(context, request)
+    if user is None:
+        raise Forbidden("Sign in first, then add a passkey.")
+    return JSONResponse(
+        {"owner": passkeys.owner_token(user)}, headers={"Cache-Control": "no-store"}
+    )
+
+
+# -- signing in -----------------------------------------------------------------------------------
+
+
+async def start(request: Request) -> Response:
+    """The popup's first page, posted by our frame with its challenge: ask for a passkey."""
+    context = app_context(request)
+    settings = context.settings
+    try:
+        require_own_origin(request, settings)
+    except Forbidden:
+        return await refuse_start(request)  # the same refusal as every provider's start
+    try:
+        passkeys = _passkeys(context)
+        form = await read_form(request, settings.max_request_bytes)
+        await context.sign_in.count_start(rate_limit_key(remote_address(request, settings)))
+        ceremony = passkeys.sign_in_ceremony(form.get("challenge", ""))
+    except ClientError as exc:
+        return _failed(request, exc)
+    request.session[_CEREMONY] = ceremony.token
+    return _page(request, "Sign in with a passkey", "sign-in", options=ceremony.options_json)
+
+
+async def finish(request: Request) -> Response:
+    """The assertion, posted by the page above: the popup's last page hands the frame a code."""
+    context = app_context(request)
+    try:
+        require_own_origin(request, context.settings)
+        passkeys = _passkeys(context)
+        form = await read_form(request, context.settings.max_request_bytes)
+        code = await passkeys.sign_in(
+            request.session.pop(_CEREMONY, ""), form.get("credential", "")
+        )
+    except ClientError as exc:
+        return popup_page(request, context, "Sign-in failed", exc.message, error=exc.message,
+                          status_code=exc.status)  # fmt: skip
+    return popup_page(
+        request, context, "You are signed in",
+        "You can close this window and go back to the comments.", code=code,
+    )  # fmt: skip
+
+
+# -- the owner's passkeys: add one, remove one ----------------------------------------------------
+
+
+async def _manage_page(
+    request: Request, passkeys: Passkeys, owner: str, status_code: int = 200, **values: Any
+) -> Response:
+    user = await passkeys.owner(owner)
+    mine = await passkeys.of_user(user)
+    ceremony = await passkeys.registration(user, mine)
+    request.session[_OWNER] = owner
+    request.session[_CEREMONY] = ceremony.token
+    values.setdefault("name", "")
+    return _page(
+        request, "Your passkeys", "manage", status_code, options=ceremony.options_json,
+        passkeys=mine, user=user, **values,
+    )  # fmt: skip
+
+
+async def manage(request: Request) -> Response:
+    """The frame posts its owner token into the popup: the account's passkeys, and a button
+    that adds one."""
+    context = app_context(request)
+    try:
+        require_own_origin(request, context.settings)
+        passkeys = _passkeys(context)
+        form = await read_form(request, context.settings.max_request_bytes)
+        return await _manage_page(request, passkeys, form.get("owner", ""))
+    except ClientError as exc:
+        return _failed(request, exc)
+
+
+async def add(request: Request) -> Response:
+    context = app_context(request)
+    try:
+        require_own_origin(request, context.settings)
+        passkeys = _passkeys(context)
+        form = await read_form(request, context.settings.max_request_bytes)
+        owner = request.session.get(_OWNER, "")
+        user = await passkeys.owner(owner)
+    except ClientError as exc:
+        return _failed(request, exc)
+    try:
+        added = await passkeys.register(
+            user, request.session.pop(_CEREMONY, ""), form.get("credential", ""),
+            form.get("name", ""),
+        )  # fmt: skip
+    except Invalid as exc:
+        return await _manage_page(request, passkeys, owner, exc.status, error=exc.message,
+                                  errors=exc.fields, name=form.get("name", ""))  # fmt: skip
+    except ClientError as exc:
+        return await _manage_page(request, passkeys, owner, exc.status, error=exc.message)
+    notice = f"Passkey \u201c{added.name}\u201d added. Next time, sign in with it."
+    return await _manage_page(request, passkeys, owner, notice=notice)
+
+
+async def remove(request: Request) -> Response:
+    context = app_context(request)
+    try:
+        require_own_origin(request, context.settings)
+        passkeys = _passkeys(context)
+        form = await read_form(request, context.settings.max_request_bytes)
+        owner = request.session.get(_OWNER, "")
+        user = await passkeys.owner(owner)
+    except ClientError as exc:
+        return _failed(request, exc)
+    chosen = form.get("passkey", "")
+    if not _PASSKEY_ID.fullmatch(chosen):
+        return await _manage_page(request, passkeys, owner, 400, error="Choose a passkey.")
+    try:
+        await passkeys.remove(user, int(chosen))
+    except ClientError as exc:
+        return await _manage_page(request, passkeys, owner, exc.status, error=exc.message)
+    return await _manage_page(request, passkeys, owner, notice="Passkey removed.")
+
+
+def routes(settings: Settings) -> list[BaseRoute]:
+    return [
+        Mount(
+            "/auth/passkey",
+            routes=[
+                Route("/start", start, methods=["POST"]),
+                Route("/start", refuse_start, methods=["GET"]),  # as any provider's start
+                Route("/finish", finish, methods=["POST"]),
+                Route("/manage", manage, methods=["POST"]),
+                Route("/add", add, methods=["POST"]),
+                Route("/remove", remove, methods=["POST"]),
+            ],
+            middleware=[popup_state(settings, "widget_passkey", "/auth/passkey")],
+        ),
+        Route("/api/v1/auth/passkey-owner", owner_token, methods=["POST"]),
+    ]
