@@ -188,10 +188,22 @@ def peak_rss_mb(pid: int) -> float:
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU the processes have used so far."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(
     url: str, duration: int, connections: int, headers: dict[str, str] | None = None,
-    script: Path | None = None, env: dict[str, str] | None = None,
+    script: Path | None = None, env: dict[str, str] | None = None, pids: list[int] | None = None,
 ) -> dict[str, float]:  # fmt: skip
+    """wrk's requests a second, p99 and bad answers; with `pids`, also the server's CPU a
+    request (microseconds): on a machine whose cores others share, it moves far less than
+    the requests a second do."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "5s"]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
@@ -201,10 +213,13 @@ def wrk(
     subprocess.run(
         [*command[:3], "-d2s", *command[4:], url], capture_output=True, env=env, check=True
     )
+    cpu_before = cpu_seconds(pids or [])
     output = subprocess.run(
         [*command, url], capture_output=True, text=True, env=env, check=True
     ).stdout
+    cpu = cpu_seconds(pids or []) - cpu_before
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
     assert p99, output
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
@@ -214,6 +229,7 @@ def wrk(
         "p99_ms": float(p99.group(1)) * _UNITS[p99.group(2)],
         "bad_responses": int(errors.group(1)) if errors else 0,
         "socket_errors": socket_errors.group(1) if socket_errors else "",  # type: ignore[dict-item]
+        "cpu_us": round(cpu / requests * 1e6, 1) if pids and requests else 0.0,
     }
 
 
@@ -252,12 +268,12 @@ async def first_page_render_ms(settings: Settings, page: str, runs: int) -> tupl
 
 def wrk_together(
     urls: list[str], duration: int, connections: int, headers: dict[str, str] | None = None,
-    script: Path | None = None, env: dict[str, str] | None = None,
+    script: Path | None = None, env: dict[str, str] | None = None, pids: list[int] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """wrk against each URL at once (one per instance), the connections shared out; requests
-    per second add up, the p99 is the worst one's."""
+    per second add up, the p99 is the worst one's (the CPU a request: one instance only)."""
     if len(urls) == 1:
-        return wrk(urls[0], duration, connections, headers, script, env)
+        return wrk(urls[0], duration, connections, headers, script, env, pids)
     share = max(1, connections // len(urls))
     with ThreadPoolExecutor(len(urls)) as pool:
         parts = list(pool.map(lambda url: wrk(url, duration, share, headers, script, env), urls))
@@ -319,42 +335,54 @@ def measure_http(
 
     baselines = start_all("bench.baseline:app", factory=False)
     runs["baseline (before)"] = wrk_together(
-        [f"{b}/" for b in bases], args.duration, args.connections
+        [f"{b}/" for b in bases], args.duration, args.connections, pids=[baselines[0].pid]
     )
     for process in baselines:
         stop(process)
 
     servers = serve_all()
+    server = [servers[0].pid]  # whose CPU a request is measured
     try:
         document = httpx.get(document_urls[0], headers={"Accept-Encoding": "br"})
         assert document.status_code == 200 and document.headers["content-encoding"] == "br"
         extra["document_bytes_brotli"] = int(document.headers["content-length"])
         time.sleep(1)  # the best compression is made in the background after the first
         runs["iframe document, brotli"] = wrk_together(
-            document_urls, args.duration, args.connections, {"Accept-Encoding": "gzip, br"}
+            document_urls,
+            args.duration,
+            args.connections,
+            {"Accept-Encoding": "gzip, br"},
+            pids=server,
         )
         runs["iframe document, If-None-Match"] = wrk_together(
             document_urls, args.duration, args.connections,
-            {"If-None-Match": document.headers["etag"]},
+            {"If-None-Match": document.headers["etag"]}, pids=server,
         )  # fmt: skip
         first = httpx.get(fragment_urls[0])
         assert first.status_code == 200 and first.text.count('class="wg-comment"') > 50
         extra["fragment_bytes"] = len(first.content)
-        runs["fragment"] = wrk_together(fragment_urls, args.duration, args.connections)
+        runs["fragment"] = wrk_together(fragment_urls, args.duration, args.connections, pids=server)
         runs["fragment, gzip"] = wrk_together(
-            fragment_urls, args.duration, args.connections, {"Accept-Encoding": "gzip"}
+            fragment_urls,
+            args.duration,
+            args.connections,
+            {"Accept-Encoding": "gzip"},
+            pids=server,
         )
         runs["fragment, If-None-Match"] = wrk_together(
-            fragment_urls, args.duration, args.connections, {"If-None-Match": first.headers["etag"]}
-        )
+            fragment_urls, args.duration, args.connections,
+            {"If-None-Match": first.headers["etag"]}, pids=server,
+        )  # fmt: skip
         counts = httpx.get(counts_urls[0]).json()["counts"]
         assert all(counts[p]["count"] == 3 for p in COUNT_PAGES), counts
-        runs["counts, 10 pages"] = wrk_together(counts_urls, args.duration, args.connections)
+        runs["counts, 10 pages"] = wrk_together(
+            counts_urls, args.duration, args.connections, pids=server
+        )
         posting_count = f"{bases[0]}/api/v1/counts?site=bench&page=/posting/"
         before = httpx.get(posting_count).json()["counts"]["/posting/"]["count"]
         runs["posting"] = wrk_together(
             bases, args.duration, args.connections, script=ROOT / "bench" / "post.lua",
-            env={**os.environ, "WIDGET_BENCH_ORIGIN": settings.public_url},
+            env={**os.environ, "WIDGET_BENCH_ORIGIN": settings.public_url}, pids=server,
         )  # fmt: skip
         after = httpx.get(posting_count).json()["counts"]["/posting/"]["count"]
         extra["comments_stored_during_posting"] = after - before
@@ -365,13 +393,19 @@ def measure_http(
 
     baselines = start_all("bench.baseline:app", factory=False)
     runs["baseline (after)"] = wrk_together(
-        [f"{b}/" for b in bases], args.duration, args.connections
+        [f"{b}/" for b in bases], args.duration, args.connections, pids=[baselines[0].pid]
     )
     for process in baselines:
         stop(process)
     reference = statistics.mean([runs["baseline (before)"]["rps"], runs["baseline (after)"]["rps"]])
+    cpu_reference = statistics.mean(
+        [runs["baseline (before)"]["cpu_us"], runs["baseline (after)"]["cpu_us"]]
+    )
     for figures in runs.values():
         figures["ratio"] = round(figures["rps"] / reference, 3)
+        # The same comparison by CPU a request: what the ratio would be on idle cores.
+        if figures["cpu_us"] and cpu_reference:
+            figures["cpu_ratio"] = round(cpu_reference / figures["cpu_us"], 3)
     return runs, extra
 
 
@@ -416,10 +450,12 @@ def main() -> int:
         results["first_page_render_ms"] = render
         results["first_page_comments"] = render_shown
 
-    print(f"{'scenario':<26}{'req/s':>10}{'p99 ms':>10}{'ratio':>8}{'bad':>6}")
+    print(f"{'scenario':<32}{'req/s':>9}{'p99 ms':>9}{'ratio':>7}{'CPU us':>8}{'by CPU':>8}"
+          f"{'bad':>5}")  # fmt: skip
     for name, figures in runs.items():
-        print(f"{name:<26}{figures['rps']:>10.0f}{figures['p99_ms']:>10.2f}"
-              f"{figures['ratio']:>8.2f}{figures['bad_responses']:>6}")  # fmt: skip
+        print(f"{name:<32}{figures['rps']:>9.0f}{figures['p99_ms']:>9.2f}"
+              f"{figures['ratio']:>7.2f}{figures['cpu_us']:>8.1f}"
+              f"{figures.get('cpu_ratio', 0):>8.2f}{figures['bad_responses']:>5}")  # fmt: skip
     print(f"comments stored while posting: {results['comments_stored_during_posting']:,}")
     print(f"fragment size: {results['fragment_bytes']:,} bytes")
     print(f"server peak RSS (MB, per instance): {results['server_peak_rss_mb']}")

@@ -9,9 +9,12 @@ import html
 import html.parser
 import ipaddress
 import itertools
+import json
 import os
 import re
 import sqlite3
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -295,3 +298,35 @@ async def postgres_schema(server_url: str) -> AsyncIterator[str]:
     finally:
         await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await conn.close()
+
+
+_LOADED_AT_START = """
+import asyncio, json, sys
+import httpx
+from widget.app import create_app
+
+async def main() -> None:
+    app = create_app()
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
+            assert (await client.get("/healthz")).status_code == 200
+    print(json.dumps({name: name in sys.modules for name in sys.argv[1:]}))
+
+asyncio.run(main())
+"""
+
+
+def loaded_at_start(data_dir: Path, modules: list[str], **settings: str) -> dict[str, bool]:
+    """Which of `modules` a fresh process has loaded once its app has started and answered a
+    request (settings as `WIDGET_*`): what the server holds in memory before anyone uses a
+    feature."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIDGET_")}
+    env.update({f"WIDGET_{name.upper()}": value for name, value in settings.items()})
+    env.update(WIDGET_DATA_DIR=str(data_dir), WIDGET_DEMO="false")
+    ran = subprocess.run(
+        [sys.executable, "-c", _LOADED_AT_START, *modules],
+        capture_output=True, text=True, cwd=REPO, env=env, check=True,
+    )  # fmt: skip
+    loaded: dict[str, bool] = json.loads(ran.stdout)
+    return loaded

@@ -14,7 +14,7 @@ from widget.storage import Storage
 PACKAGE = REPO / "widget"
 # What reads: everything else a Storage does changes state.
 READ_PREFIXES = ("get_", "list_", "count_", "check_", "author_", "thread_", "outbox_")
-READS = {"open", "close", "export", "dump", "on_event", "gauges"}
+READS = {"open", "close", "export", "dump", "on_event", "gauges", "cache_stamp"}
 # The only modules outside widget/views that may know of HTTP: the factory, which mounts the
 # views, and the sign-in, whose OAuth client (authlib's Starlette integration) keeps its
 # flow state in the request's session.

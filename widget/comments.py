@@ -5,6 +5,7 @@ No Request objects and no SQL here: views hand in parsed values, storage keeps t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 import secrets
@@ -14,7 +15,14 @@ from typing import Any
 
 from widget.auth.tokens import BadToken, Purpose, TokenSigner
 from widget.email_address import NotAnEmailAddress, check_email_address
-from widget.errors import BadRequest, Forbidden, Invalid, NotFound, ServiceUnavailable
+from widget.errors import (
+    BadRequest,
+    ClientError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    ServiceUnavailable,
+)
 from widget.messages import Said, joined, said
 from widget.moderation import screening
 from widget.moderation.akismet import Akismet
@@ -396,12 +404,48 @@ async def post_comment(
     checked token (screening.check_form_token) is spent with the comment, or refused
     (Conflict) when it has posted one before.
 
-    The rate limits are counted first, before any costly work (rendering, Akismet): a post
-    refused for coming too fast costs the server one small write."""
+    The rate limits are checked first, before any costly work (rendering, Akismet): a post
+    refused for coming too fast costs the server one small read. The post is counted against
+    them in the transaction that stores it, so that a comment costs one write transaction
+    (one fsync) and not two; one refused after the check (invalid, closed thread, …) is
+    counted on its own, as every attempt was."""
     now = now or datetime.now(UTC)
     if user is None and settings.sign_in == "required":
         raise Forbidden(said("error_sign_in_first"))
-    await _take_rate_limits(storage, rate_limit, now)
+    limits = _limits(rate_limit)
+    await storage.check_rate_limits(limits, now)
+    try:
+        return await _store_comment(
+            storage, signer, page, form, settings=settings, remote_ip=remote_ip, limits=limits,
+            renderer=renderer, user=user, honeypot=honeypot, akismet=akismet, context=context,
+            form_token=form_token, now=now, lang=lang,
+        )  # fmt: skip
+    except ClientError:
+        if limits:
+            # Counted even so, as any attempt is; a failure to count changes no answer.
+            with contextlib.suppress(ClientError):
+                await storage.take_rate_limits(limits, now)
+        raise
+
+
+async def _store_comment(
+    storage: Storage,
+    signer: TokenSigner,
+    page: PageRef,
+    form: CommentForm,
+    *,
+    settings: SiteSettings,
+    remote_ip: str,
+    limits: Sequence[RateLimit],
+    renderer: RenderWorkers,
+    user: User | None,
+    honeypot: str,
+    akismet: Akismet | None,
+    context: Mapping[str, Any] | None,
+    form_token: SingleUse | None,
+    now: datetime,
+    lang: str,
+) -> PostedComment:
     parent_id = form.parent_id
     if parent_id is not None:
         parent_id = await reply_target(storage, page, parent_id, settings.max_depth)
@@ -440,17 +484,14 @@ async def post_comment(
         **author,  # type: ignore[arg-type]
     )
     with worded():
-        comment, head = await storage.add_comment(new, None)  # the limits are counted already
+        comment, head = await storage.add_comment(new, limits)
     return PostedComment(comment, head, signer.sign(Purpose.EDIT, {"c": comment.id}))
 
 
-async def _take_rate_limits(
-    storage: Storage, rate_limit: RateLimit | Sequence[RateLimit] | None, now: datetime
-) -> None:
+def _limits(rate_limit: RateLimit | Sequence[RateLimit] | None) -> Sequence[RateLimit]:
     if rate_limit is None:
-        return
-    limits = [rate_limit] if isinstance(rate_limit, RateLimit) else list(rate_limit)
-    await storage.take_rate_limits(limits, now)
+        return ()
+    return (rate_limit,) if isinstance(rate_limit, RateLimit) else rate_limit
 
 
 TOO_COMPLEX = said("error_too_complex")
@@ -540,7 +581,8 @@ async def edit_comment(
     the new text is rendered."""
     now = now or datetime.now(UTC)
     comment = await _editable_comment(storage, signer, comment_id, token, now, user)
-    await _take_rate_limits(storage, rate_limit, now)
+    if rate_limit is not None:
+        await storage.take_rate_limits([rate_limit], now)
     body_html = await render_body(renderer, form.body)
     with worded():
         return await storage.edit_comment(

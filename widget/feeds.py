@@ -10,11 +10,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import quote
-from xml.etree import ElementTree
 
 from widget.records import PageRef, QueueItem, QueueQuery, Site
 from widget.storage import Storage
+
+if TYPE_CHECKING:
+    from xml.etree import ElementTree
 
 __all__ = ["FEED_ENTRIES", "Feed", "atom", "site_feed", "thread_feed"]
 
@@ -64,12 +67,17 @@ def _stamp(moment: datetime) -> str:
 
 
 def _add(parent: ElementTree.Element, tag: str, text: str = "", **attributes: str) -> None:
-    child = ElementTree.SubElement(parent, tag, attributes)
+    from xml.etree.ElementTree import SubElement
+
+    child = SubElement(parent, tag, attributes)
     child.text = text or None
 
 
 def atom(feed: Feed, public_url: str) -> bytes:
     """The feed as an Atom document: every text escaped by the XML writer."""
+    # Loaded with the first feed: half a megabyte that a server nobody follows need not hold.
+    from xml.etree import ElementTree
+
     root = ElementTree.Element("feed", {"xmlns": ATOM})
     _add(root, "id", feed.url)
     _add(root, "title", feed.title)

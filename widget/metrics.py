@@ -1,10 +1,7 @@
-"""What an operator watches, in the Prometheus text format: requests by route and status with
-their latency, comments by outcome, live readers, the outbox, and
-the process (memory, CPU, open files). Off unless `metrics_token` is set (views/metrics.py).
-
-Each app has a registry of its own (tests build many apps in one process). Counters are
-counted as things happen; gauges that cost a query (the outbox) are read when scraped.
-"""
+"""What the server counts for an operator, as the rest of the code sees it: comments sent in,
+deliveries that failed. This base counts nothing (metrics are off unless `metrics_token` is
+set); `metrics_for` gives the Prometheus one (widget/prometheus.py) when they are on, so a
+server nobody scrapes never loads prometheus-client."""
 
 from __future__ import annotations
 
@@ -12,16 +9,10 @@ import contextlib
 import dataclasses
 from collections.abc import Iterator, Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.process_collector import ProcessCollector
-
-from widget.errors import ClientError
+from widget.config import Settings
 from widget.storage.base import DatabaseGauges
 
-__all__ = ["Metrics", "Posting"]
-
-# Seconds. The fragment answers in about a millisecond from the cache; posting in tens.
-LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+__all__ = ["Metrics", "Posting", "metrics_for"]
 
 
 @dataclasses.dataclass
@@ -33,68 +24,31 @@ class Posting:
 
 
 class Metrics:
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        ProcessCollector(registry=self.registry)
-        self.requests = Counter(
-            "widget_http_requests", "HTTP requests answered, by route, method and status",
-            ["route", "method", "status"], registry=self.registry,
-        )  # fmt: skip
-        self.latency = Histogram(
-            "widget_http_request_duration_seconds", "Time to answer, by route",
-            ["route"], buckets=LATENCY_BUCKETS_S, registry=self.registry,
-        )  # fmt: skip
-        self.comments = Counter(
-            "widget_comments", "Comments sent in: published (approved), held (pending), spam,"
-            " or refused with a message (too fast, invalid, closed, ...)",
-            ["outcome"], registry=self.registry,
-        )  # fmt: skip
-        self.outbox_failures = Counter(
-            "widget_outbox_failures", "Email and webhook deliveries that failed (each try)",
-            ["kind"], registry=self.registry,
-        )  # fmt: skip
-        self.live_readers = Gauge(
-            "widget_live_readers", "Readers following a thread's live updates",
-            registry=self.registry,
-        )  # fmt: skip
-        self.outbox = Gauge(
-            "widget_outbox_jobs", "Emails and webhook calls waiting (queued) or given up (failed)",
-            ["state"], registry=self.registry,
-        )  # fmt: skip
-        self.write_queue = Gauge(
-            "widget_database_write_queue", "SQLite: writes waiting for the one writer",
-            registry=self.registry,
-        )  # fmt: skip
-        self.connections = Gauge(
-            "widget_database_connections", "Database connections in use (busy) or idle: SQLite's"
-            " readers, PostgreSQL's pool", ["state"], registry=self.registry,
-        )  # fmt: skip
-        self.connections_max = Gauge(
-            "widget_database_connections_max", "The most database connections there can be",
-            registry=self.registry,
-        )  # fmt: skip
+    """Metrics off: every count is dropped."""
+
+    counting = False
 
     @contextlib.contextmanager
     def posting(self) -> Iterator[Posting]:
         """Counts one comment sent in: set `outcome` once it is stored."""
-        attempt = Posting()
-        try:
-            yield attempt
-        except ClientError:
-            self.comments.labels("refused").inc()
-            raise
-        if attempt.outcome:
-            self.comments.labels(attempt.outcome).inc()
+        yield Posting()
+
+    def delivery_failed(self, kind: str) -> None:
+        """Counts one failed try of an outbox job of `kind` (email, webhook)."""
+
+    def request_answered(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Counts and times one request (views/metrics.py's middleware, with metrics on)."""
 
     def exposition(
         self, live_readers: int, outbox: Mapping[str, int], database: DatabaseGauges
     ) -> bytes:
-        """The text a scraper reads, with the gauges read at scrape time."""
-        self.live_readers.set(live_readers)
-        for state, count in outbox.items():
-            self.outbox.labels(state).set(count)
-        self.write_queue.set(database.write_queue)
-        self.connections.labels("idle").set(database.connections_idle)
-        self.connections.labels("busy").set(database.connections_busy)
-        self.connections_max.set(database.connections_max)
-        return bytes(generate_latest(self.registry))
+        """The text a scraper reads: nothing, with metrics off."""
+        return b""
+
+
+def metrics_for(settings: Settings) -> Metrics:
+    if not settings.metrics_token:
+        return Metrics()
+    from widget.prometheus import PrometheusMetrics
+
+    return PrometheusMetrics()

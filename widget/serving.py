@@ -23,20 +23,35 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import resource
+import sys
 import time
 from typing import Any, ClassVar
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-__all__ = ["FileBudget", "HeadLimits", "file_budget", "http_protocol", "raise_open_file_limit"]
+__all__ = [
+    "MALLOC_ARENAS",
+    "FileBudget",
+    "HeadLimits",
+    "cap_malloc_arenas",
+    "file_budget",
+    "http_protocol",
+    "raise_open_file_limit",
+]
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 5  # when a request found no room: connections free up within seconds
 LOG_EVERY_S = 10.0  # one line per kind of refusal at most this often, with the count since
 SWEEP_EVERY_S = 1.0  # how often deadlines are looked at: a timeout may run a second over
+# glibc's malloc gives each thread that allocates an arena of its own (up to 8 a core), and
+# memory freed in one is not reused by another: the writer's and readers' threads, the render
+# pool's. Two arenas cut the server's peak under bench/memory.py's load by ~1.7 MB (55.6 ->
+# 53.9 MB) at no measurable cost in speed: the event loop does nearly all the allocating.
+MALLOC_ARENAS = "2"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -62,6 +77,18 @@ def raise_open_file_limit() -> tuple[int, int]:
             continue
         return soft, target
     return soft, soft
+
+
+def cap_malloc_arenas() -> None:
+    """Run this command again, in this same process (exec: the pid and open files stay), with
+    MALLOC_ARENA_MAX set to MALLOC_ARENAS, since glibc reads it only at start. Nothing is done
+    when it is set already (the operator's value stands) or off Linux."""
+    if "MALLOC_ARENA_MAX" in os.environ or not sys.platform.startswith("linux"):
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    environment = {**os.environ, "MALLOC_ARENA_MAX": MALLOC_ARENAS}
+    os.execve(sys.executable, sys.orig_argv, environment)  # noqa: S606  # our own command again
 
 
 def file_budget(open_files: int | None = None) -> FileBudget:

@@ -202,3 +202,19 @@ def test_an_empty_secret_file_is_never_used_as_the_secret(tmp_path: Path) -> Non
     data_dir.mkdir()
     (data_dir / "secret_key").write_text("")
     expect_exit(data_dir, f"{data_dir / 'secret_key'} is empty", code=2)
+
+
+@pytest.mark.parametrize(("operators", "runs_with"), [(None, b"2"), ("4", b"4")])
+def test_the_server_caps_malloc_arenas_unless_the_operator_did(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, operators: str | None, runs_with: bytes
+) -> None:
+    """glibc's malloc arenas, one a thread, hold memory apart (see serving.MALLOC_ARENAS):
+    `widget serve` runs itself again with MALLOC_ARENA_MAX set, in the same process."""
+    if operators is None:
+        monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    else:
+        monkeypatch.setenv("MALLOC_ARENA_MAX", operators)
+    with widget_server(tmp_path / "data") as server:
+        assert httpx.get(f"{server.local_url}/healthz").status_code == 200
+        environ = Path(f"/proc/{server.process.pid}/environ").read_bytes().split(b"\0")
+        assert b"MALLOC_ARENA_MAX=" + runs_with in environ

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 
-from tests.helpers import BLOG, REPO, posted
+from tests.helpers import BLOG, PUBLIC_URL, REPO, posted
+from widget.app import create_app
+from widget.config import Settings
 from widget.sites import change_site_setting
 
 ROOT = REPO
@@ -53,6 +57,29 @@ async def test_counts_revalidate_until_a_count_changes(client: httpx.AsyncClient
     assert changed.status_code == 200
     assert changed.json()["counts"]["/b/"] == {"count": 1, "text": "1 Response"}
     assert changed.headers["etag"] != etag
+
+
+async def test_counts_follow_comments_posted_through_another_instance(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """An answer is kept until a thread head changes, the changes of other processes (SQLite)
+    or instances (PostgreSQL) included."""
+    params = {"site": "blog", "page": ["/a/", "/b/"]}
+    before = await client.get("/api/v1/counts", params=params)
+    assert before.json()["counts"]["/a/"]["count"] == 0
+    other = create_app(settings)
+    async with other.router.lifespan_context(other):
+        transport = httpx.ASGITransport(app=other, client=("203.0.113.9", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as elsewhere:
+            await posted(elsewhere, page="/a/")
+    for _ in range(30):
+        answer = await client.get("/api/v1/counts", params=params)
+        if answer.json()["counts"]["/a/"]["count"] == 1:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        pytest.fail("the counts never showed the comment posted through the other instance")
+    assert answer.headers["etag"] != before.headers["etag"]
 
 
 async def test_other_origins_get_no_cors_grant(client: httpx.AsyncClient) -> None:

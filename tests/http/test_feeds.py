@@ -3,13 +3,14 @@ valid, newest first, only what everyone may see, cacheable."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import feedparser
 import httpx
 from starlette.applications import Starlette
 
-from tests.helpers import BLOG, PAGE, PUBLIC_URL, posted
+from tests.helpers import BLOG, PAGE, PUBLIC_URL, loaded_at_start, posted
 
 THREAD_FEED = "/feeds/blog/thread.atom"
 OTHER = {"page": "/other/", "url": f"{BLOG}/other/", "title": "Another post"}
@@ -110,3 +111,10 @@ async def test_the_frame_links_its_thread_feed(client: httpx.AsyncClient) -> Non
     link = "/feeds/blog/thread.atom?page=/hello/"
     assert f'<link rel="alternate" type="application/atom+xml" href="{link}"' in document.text
     assert f'<a href="{link}" type="application/atom+xml">Comments feed (Atom)</a>' in document.text
+
+
+def test_the_xml_writer_is_loaded_with_the_first_feed_only(tmp_path: Path) -> None:
+    """Half a megabyte that a server nobody follows need not hold (issue 13, item 2)."""
+    assert loaded_at_start(tmp_path / "data", ["xml.etree.ElementTree"]) == {
+        "xml.etree.ElementTree": False
+    }

@@ -53,6 +53,18 @@ async def test_the_sixth_comment_in_a_minute_is_429(default_app: Starlette) -> N
         assert moved.status_code == 429
 
 
+async def test_posts_refused_after_the_check_still_count(default_app: Starlette) -> None:
+    """A post is counted in the transaction that stores it; one refused on the way there (a
+    reply to a comment that is not there) is counted on its own, as every attempt is."""
+    async with client_for(default_app, "198.51.100.3") as client:
+        for _ in range(5):
+            missing_parent = await post_comment(client, parent=999_999)
+            assert missing_parent.status_code == 422, missing_parent.text
+        refused = await post_comment(client)
+        assert refused.status_code == 429
+        assert "posting too fast" in refused.json()["error"]
+
+
 async def test_ipv6_addresses_count_by_64(default_app: Starlette) -> None:
     for i in range(5):
         async with client_for(default_app, f"2001:db8:1:2::{i + 1}") as client:

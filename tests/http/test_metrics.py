@@ -16,6 +16,7 @@ from tests.helpers import (
     EMBED,
     OWN_ORIGIN,
     PUBLIC_URL,
+    loaded_at_start,
     make_settings,
     post_comment,
     running_app,
@@ -136,3 +137,12 @@ async def test_requests_comments_readers_and_the_outbox_are_counted(
         await asyncio.sleep(0.05)
     assert samples[("widget_outbox_failures_total", (("kind", "email"),))] >= 1
     assert samples[("widget_outbox_jobs", (("state", "queued"),))] >= 1  # waiting to be retried
+
+
+@pytest.mark.parametrize(("token", "loaded"), [("", False), (TOKEN, True)])
+def test_prometheus_client_is_loaded_only_with_metrics_on(
+    tmp_path: Path, token: str, loaded: bool
+) -> None:
+    """It holds about a megabyte that a server nobody scrapes need not (issue 13, item 2)."""
+    modules = loaded_at_start(tmp_path / "data", ["prometheus_client"], metrics_token=token)
+    assert modules == {"prometheus_client": loaded}

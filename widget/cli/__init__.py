@@ -472,8 +472,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from widget.logs import configure_logging
 
     warnings.filterwarnings("ignore", category=AuthlibDeprecationWarning)
+    from_command_line = argv is None
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv).parse_args(argv)
+    if from_command_line and args.run is cmd_serve:
+        # The server's own process only (not a test calling main): see serving.MALLOC_ARENAS.
+        from widget.serving import cap_malloc_arenas
+
+        cap_malloc_arenas()
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:

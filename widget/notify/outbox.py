@@ -125,12 +125,12 @@ class Outbox:
         try:
             follow_ups = await self._dispatch(job)
         except BadRecipient as exc:
-            self.metrics.outbox_failures.labels(job.kind).inc()
+            self.metrics.delivery_failed(job.kind)
             log.error("outbox job %s (%s) not sent, and never will be: %s", job.id, job.kind, exc)
             await self.storage.retry_job(job.id, None, str(exc))
             return
         except (OSError, smtplib.SMTPException, WebhookError, StorageUnavailable) as exc:
-            self.metrics.outbox_failures.labels(job.kind).inc()
+            self.metrics.delivery_failed(job.kind)
             attempts = job.attempts + 1
             delay = self.retry_delay(attempts)
             due = datetime.now(UTC) + timedelta(seconds=delay) if delay is not None else None

@@ -76,6 +76,19 @@ class AccountQueries(SQLBackend):
 
         await self._run(op)
 
+    async def check_rate_limits(self, limits: Sequence[RateLimit], at: datetime) -> None:
+        """Raises RateLimited when any limit has no room for one more event right now, counting
+        none: a read, for a caller that counts the event later in its own write (add_comment),
+        which checks again."""
+        if not limits:
+            return
+        async with self._read() as db:
+            keys, params = db.dialect.one_of("key", [limit.key for limit in limits])
+            rows = await db.fetch_all(f"SELECT key, due_at FROM rate_limits WHERE {keys}", *params)
+        stored = {row["key"]: row["due_at"] for row in rows}  # seconds, as take_rate_token's
+        for limit in limits:
+            limit.take(stored.get(limit.key), at.timestamp())
+
     # -- users and their sessions -------------------------------------------------------------
 
     async def upsert_user(self, profile: Profile, at: datetime) -> User:

@@ -30,6 +30,7 @@ class HeadCache:
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
         self.generation = 0  # moves on with every clear()
+        self.changes = 0  # moves on whenever any entry does: answers built on heads check it
         self._entries: OrderedDict[tuple[str, str], ThreadHead | _AtLeast | None] = OrderedDict()
 
     def lookup(self, key: tuple[str, str]) -> tuple[bool, ThreadHead | None]:
@@ -71,8 +72,10 @@ class HeadCache:
     def clear(self) -> None:
         self._entries.clear()
         self.generation += 1
+        self.changes += 1
 
     def _put(self, key: tuple[str, str], entry: ThreadHead | _AtLeast | None) -> None:
+        self.changes += 1
         self._entries[key] = entry
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:

@@ -189,7 +189,7 @@ class PortingQueries(SQLBackend):
             return tally
 
         try:
-            return await self._run(op)
+            return await self._run(op, waits=True)  # for the items, which may be read as it goes
         except DryRun as done:
             return done.tally
 
@@ -233,4 +233,4 @@ class PortingQueries(SQLBackend):
             db.after_commit(self._heads.clear)
             return counts
 
-        return await self._run(op)
+        return await self._run(op, waits=True)  # for the batches, read from elsewhere

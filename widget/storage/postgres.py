@@ -325,7 +325,7 @@ class PostgresStorage(Storage):
         ):
             yield PostgresDb(conn)
 
-    async def _run(self, op: Callable[[Db], Awaitable[T]]) -> T:
+    async def _run(self, op: Callable[[Db], Awaitable[T]], *, waits: bool = False) -> T:
         db: PostgresDb | None = None
 
         async def write(conn: asyncpg.Connection) -> T:

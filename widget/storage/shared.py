@@ -40,6 +40,12 @@ class Storage(
     `open` raises SetupError, naming the database and what to do, when it cannot be used.
     """
 
+    def cache_stamp(self) -> tuple[int, int] | None:
+        """A value that changes whenever anything this process keeps of thread heads or sites
+        changes (its own commits, news of others', a cache cleared), so that an answer built
+        from them may be kept until it does; None while the caches cannot be trusted."""
+        return (self._heads.changes, self._sites.generation) if self._caching else None
+
     def gauges(self) -> DatabaseGauges:
         """How busy the database connections are, now (for /metrics)."""
         raise NotImplementedError

@@ -54,12 +54,18 @@ class SiteQueries(SQLBackend):
                 site_id, name, db.dialect.json_in(dict(settings)), datetime.now(UTC),
             )  # fmt: skip
             if not added:
-                self._sites.forget(site_id)  # made elsewhere: what is cached of it is stale
                 raise Refused(Outcome.SITE_EXISTS, site_id)
             await _add_origins(db, site_id, origins)
             await self._sites_changed(db, site_id)
 
-        await self._run(op)
+        try:
+            await self._run(op)
+        except Refused as refused:
+            if refused.outcome is Outcome.SITE_EXISTS:
+                # Made elsewhere: what is cached of it is stale. (Here, not in the write,
+                # which may run in a thread of its own: the caches belong to the event loop.)
+                self._sites.forget(site_id)
+            raise
         return await self._site_now(site_id)
 
     async def get_site(self, site_id: str) -> Site | None:

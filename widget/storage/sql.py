@@ -142,8 +142,10 @@ class SQLBackend(abc.ABC):
         """A connection whose reads all see one snapshot of the database."""
 
     @abc.abstractmethod
-    async def _run(self, op: Callable[[Db], Awaitable[T]]) -> T:
-        """Run `op` in a write transaction of its own; its result once committed."""
+    async def _run(self, op: Callable[[Db], Awaitable[T]], *, waits: bool = False) -> T:
+        """Run `op` in a write transaction of its own; its result once committed. An op that
+        `waits` for more than its Db (another database's rows) says so: SQLite runs the
+        others in its writer's thread, where nothing else can be awaited."""
 
     @abc.abstractmethod
     async def _tell(

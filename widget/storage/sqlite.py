@@ -3,7 +3,9 @@
 One writer connection takes every write, in batches: whatever writes queue up while a batch
 commits go into the next transaction together (group commit), each inside its own savepoint so
 that one failing write never undoes another. A write is acknowledged only after its COMMIT has
-returned with `synchronous=FULL`, so an acknowledged comment survives a killed process.
+returned with `synchronous=FULL`, so an acknowledged comment survives a killed process. A batch
+runs whole in the writer connection's own thread, from BEGIN to COMMIT: its writes' statements
+run one after the other there, rather than each making a round trip to the event loop.
 
 Reads go through a small pool of read-only connections. Thread heads (version and counts) and
 sites are kept in memory: this process makes every write to the file that the server itself
@@ -32,6 +34,7 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Coroutine,
     Iterable,
     Mapping,
     Sequence,
@@ -58,8 +61,6 @@ __all__ = ["SQLiteStorage"]
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-WriteOp = Callable[[aiosqlite.Connection], Awaitable[T]]
-AfterCommit = Callable[[T], None]
 
 MAX_BATCH = 256  # writes per transaction
 READERS = 2
@@ -97,9 +98,14 @@ class _FilesChanged(Exception):
 
 @dataclasses.dataclass(slots=True)
 class _QueuedWrite:
-    op: WriteOp[Any]
+    op: Callable[[Db], Awaitable[Any]]
     future: asyncio.Future[Any]
-    after_commit: AfterCommit[Any] | None
+    waits: bool  # awaits more than its Db: its batch runs on the event loop
+
+
+# What became of one write of a batch: its adapter (with its after-commit steps), and its
+# result or the error that undid it.
+_Outcome = tuple[_QueuedWrite, Db, Any, BaseException | None]
 
 
 def _param(value: Any) -> Any:
@@ -137,6 +143,43 @@ class SQLiteDb(Db):
                 yield list(rows)
         finally:
             await cursor.close()
+
+
+class _WriterThreadDb(Db):
+    """The adapter in the writer connection's own thread, over its sqlite3 connection: each
+    call runs its statement at once and returns, so a write's coroutine never waits and is
+    run to its end there (`_run_to_end`)."""
+
+    dialect = SQLITE
+    conn: sqlite3.Connection
+
+    async def fetch_all(self, sql: str, *params: Any) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, [_param(p) for p in params]).fetchall()
+
+    async def execute(self, sql: str, *params: Any) -> int:
+        return self.conn.execute(sql, [_param(p) for p in params]).rowcount
+
+    async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.conn.executemany(sql, [[_param(p) for p in row] for row in rows])
+
+    async def stream(self, sql: str, *params: Any, batch: int) -> AsyncIterator[list[Row]]:
+        cursor = self.conn.execute(sql, [_param(p) for p in params])
+        try:
+            while rows := cursor.fetchmany(batch):
+                yield list(rows)
+        finally:
+            cursor.close()
+
+
+def _run_to_end(write: Awaitable[T]) -> T:
+    """The result of a write's coroutine that awaits nothing but a `_WriterThreadDb`."""
+    assert isinstance(write, Coroutine)
+    try:
+        write.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    write.close()
+    raise RuntimeError("a write waited for something other than its database connection")
 
 
 class SQLiteStorage(Storage):
@@ -257,16 +300,18 @@ class SQLiteStorage(Storage):
 
     # -- the writer ---------------------------------------------------------------------------
 
-    async def _write(self, op: WriteOp[T], after_commit: AfterCommit[T] | None = None) -> T:
+    async def _write(self, op: Callable[[Db], Awaitable[T]], waits: bool = False) -> T:
         """Run `op` in the next write transaction; return its result once committed.
 
-        `after_commit` runs with the result right after the COMMIT, in the writer, so caches
-        follow the database even when the caller has gone away in the meantime.
+        Unless it `waits` for more than its `Db` (rows streamed from another database, say),
+        `op` runs in the writer's thread (see `_run_to_end`). Its after-commit steps run right
+        after the COMMIT, on the event loop, so caches follow the database even when the
+        caller has gone away in the meantime.
         """
         if self._writer_task is None:
             raise RuntimeError("storage is not open")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_QueuedWrite(op, future, after_commit))
+        self._queue.put_nowait(_QueuedWrite(op, future, waits))
         return await future
 
     async def _run_writer(self) -> None:
@@ -288,32 +333,17 @@ class SQLiteStorage(Storage):
             await self._save_what_was_committed()
             _refuse(batch, None)
             return
-        conn, files = self._writer, self._files
-        assert conn is not None and files is not None
-        outcomes: list[tuple[_QueuedWrite, Any, BaseException | None]] = []
+        conn = self._writer
+        assert conn is not None
         try:
-            await conn.execute("BEGIN IMMEDIATE")
-            for write in batch:
-                if write.future.cancelled():  # nobody waits, so nobody was told it happened
-                    continue
-                await conn.execute("SAVEPOINT write_op")
-                try:
-                    result = await write.op(conn)
-                except Exception as exc:
-                    # The file failed (locked, full, ...) or SQLite undid the whole transaction.
-                    if _is_fault(exc) or not conn.in_transaction:
-                        raise
-                    await conn.execute("ROLLBACK TO write_op")
-                    await conn.execute("RELEASE write_op")
-                    outcomes.append((write, None, exc))
-                else:
-                    await conn.execute("RELEASE write_op")
-                    outcomes.append((write, result, None))
-            # Last moment to notice that this COMMIT would go to a file no restart will find.
-            changed = files.what_changed()
-            if changed is not None:
-                raise _FilesChanged(changed)
-            await conn.execute("COMMIT")
+            if any(write.waits for write in batch):
+                outcomes = await self._batch_on_loop(conn, batch)
+            else:
+                # One round trip to the connection's thread for the whole transaction.
+                # (aiosqlite runs each of its own calls this way, through the same queue.)
+                outcomes = await conn._execute(  # type: ignore[no-untyped-call]
+                    self._batch_in_thread, batch
+                )
         except Exception as exc:
             if isinstance(exc, _FilesChanged):
                 self._lost = str(exc)
@@ -322,17 +352,14 @@ class SQLiteStorage(Storage):
                 log.error("write transaction failed (%s); %d writes refused", exc, len(batch))
             else:
                 log.exception("write transaction failed; %d writes refused", len(batch))
-            if conn.in_transaction:
-                with contextlib.suppress(Exception):
-                    await conn.execute("ROLLBACK")
             if self._lost is not None:
                 await self._save_what_was_committed()
             _refuse(batch, exc)
             return
-        for write, result, error in outcomes:
-            if error is None and write.after_commit is not None:
+        for write, db, result, error in outcomes:
+            if error is None:
                 try:
-                    write.after_commit(result)
+                    db.committed()
                 except Exception:
                     log.exception("after-commit step failed; forgetting cached state")
                     self._forget_cached()
@@ -342,6 +369,80 @@ class SQLiteStorage(Storage):
                 write.future.set_exception(error)
             else:
                 write.future.set_result(result)
+
+    async def _batch_on_loop(
+        self, conn: aiosqlite.Connection, batch: list[_QueuedWrite]
+    ) -> list[_Outcome]:
+        """As `_batch_in_thread`, each statement a round trip from the event loop: for the
+        batch of a write that waits for more than its Db (a restore reading another file)."""
+        assert self._files is not None
+        outcomes: list[_Outcome] = []
+        try:
+            await conn.execute("BEGIN IMMEDIATE")
+            for write in batch:
+                if write.future.cancelled():
+                    continue
+                await conn.execute("SAVEPOINT write_op")
+                db = SQLiteDb(conn)
+                try:
+                    result = await write.op(db)
+                except Exception as exc:
+                    if _is_fault(exc) or not conn.in_transaction:
+                        raise
+                    await conn.execute("ROLLBACK TO write_op")
+                    await conn.execute("RELEASE write_op")
+                    outcomes.append((write, db, None, exc))
+                else:
+                    await conn.execute("RELEASE write_op")
+                    outcomes.append((write, db, result, None))
+            changed = self._files.what_changed()
+            if changed is not None:
+                raise _FilesChanged(changed)
+            await conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with contextlib.suppress(Exception):
+                    await conn.execute("ROLLBACK")
+            raise
+        return outcomes
+
+    def _batch_in_thread(self, batch: list[_QueuedWrite]) -> list[_Outcome]:
+        """BEGIN IMMEDIATE, each write in a savepoint of its own, COMMIT: in the writer
+        connection's thread. Raises (after a ROLLBACK) when the transaction as a whole
+        failed; a write that failed alone is undone alone and reported in its outcome."""
+        assert self._writer is not None and self._files is not None
+        conn, files = self._writer._conn, self._files
+        outcomes: list[_Outcome] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for write in batch:
+                if write.future.cancelled():  # nobody waits, so nobody was told it happened
+                    continue
+                conn.execute("SAVEPOINT write_op")
+                db = _WriterThreadDb(conn)
+                try:
+                    result = _run_to_end(write.op(db))
+                except Exception as exc:
+                    # The file failed (locked, full, ...) or SQLite undid the whole transaction.
+                    if _is_fault(exc) or not conn.in_transaction:
+                        raise
+                    conn.execute("ROLLBACK TO write_op")
+                    conn.execute("RELEASE write_op")
+                    outcomes.append((write, db, None, exc))
+                else:
+                    conn.execute("RELEASE write_op")
+                    outcomes.append((write, db, result, None))
+            # Last moment to notice that this COMMIT would go to a file no restart will find.
+            changed = files.what_changed()
+            if changed is not None:
+                raise _FilesChanged(changed)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with contextlib.suppress(Exception):
+                    conn.execute("ROLLBACK")
+            raise
+        return outcomes
 
     async def _save_what_was_committed(self) -> None:
         """Once the files have changed under the server: put every committed write where a
@@ -408,15 +509,15 @@ class SQLiteStorage(Storage):
             except StorageUnavailable:
                 continue  # logged by the writer; try again on the next round
 
-    async def _notice_external_writes(self, conn: aiosqlite.Connection) -> None:
+    async def _notice_external_writes(self, db: Db) -> None:
         """Forget cached heads and sites when another process has written to the file.
 
         `data_version` on the writer connection changes only for other connections' commits.
         """
-        version = await self._read_data_version()
+        version = int(await db.fetch_value("PRAGMA data_version"))
         if version != self._data_version:
             self._data_version = version
-            self._forget_cached()
+            db.after_commit(self._forget_cached)
 
     def gauges(self) -> DatabaseGauges:
         idle = self._readers.qsize()
@@ -479,14 +580,8 @@ class SQLiteStorage(Storage):
             finally:
                 await conn.execute("COMMIT")
 
-    async def _run(self, op: Callable[[Db], Awaitable[T]]) -> T:
-        adapters: list[SQLiteDb] = []
-
-        async def write(conn: aiosqlite.Connection) -> T:
-            adapters.append(db := SQLiteDb(conn))
-            return await op(db)
-
-        return await self._write(write, lambda _: adapters[-1].committed())
+    async def _run(self, op: Callable[[Db], Awaitable[T]], *, waits: bool = False) -> T:
+        return await self._write(op, waits)
 
     async def _tell(
         self, db: Db, head: ThreadHead, kind: ThreadEventKind, comment_id: int, count: int

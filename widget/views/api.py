@@ -35,7 +35,7 @@ from .inputs import (
     require_own_origin,
 )
 
-__all__ = ["routes"]
+__all__ = ["counts_route", "routes"]
 
 MAX_COUNT_PAGES = 100
 
@@ -124,10 +124,47 @@ async def counts(request: Request) -> Response:
     """`?site=S&page=A&page=B…`: the comment count of each page, as number and as text. Read
     by embed.js on the host page, so it answers the site's origins with CORS.
 
-    Index pages ask the same question on every view, so the checked question is kept per query
-    string (and site version), and the answer's bytes per question and counts."""
+    Index pages ask the same question on every view, so each query string's answer (its bytes,
+    compressed, and its headers) is kept with the storage's cache stamp: while no thread head
+    or site changes, the answer is sent as it is, with no lookup of the site or of any head."""
     context = app_context(request)
     raw_query = request.scope.get("query_string", b"")
+    stamp = context.storage.cache_stamp()  # before any read: a change meanwhile moves it on
+    kept: KeptCount | None = context.count_answers.get(raw_query)
+    if kept is None or stamp is None or kept.stamp != stamp:
+        kept = await _count_now(context, raw_query, stamp)
+        if stamp is not None:
+            context.count_answers.put(raw_query, kept)
+    answer = kept.answer
+    # Revalidated on every view (a visitor who just commented must see the new count on
+    # reload), which costs a 304 while the counts stay as they are.
+    headers = request.headers
+    origin = headers.get("origin", "")
+    cors = [(b"access-control-allow-origin", origin.encode("latin-1"))] if (
+        origin and origin.lower() in kept.origins
+    ) else []  # fmt: skip
+    if answer.etag in headers.get("if-none-match", ""):
+        return PreparedResponse(304, b"", [*answer.headers, *cors])
+    if preferred_encoding(headers.get("accept-encoding", "")) == "br":
+        return PreparedResponse(200, answer.brotli, [*answer.brotli_headers, *cors])
+    return PreparedResponse(200, answer.body, [*answer.plain_headers, *cors])
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KeptCount:
+    """A query string's answer, as built at the storage's cache stamp `stamp`."""
+
+    stamp: tuple[int, int] | None
+    origins: frozenset[str]  # the site's, for CORS
+    answer: CountAnswer
+
+
+async def _count_now(
+    context: AppContext, raw_query: bytes, stamp: tuple[int, int] | None
+) -> KeptCount:
+    """The answer to a counts query from the site and the heads as they are now. The checked
+    question is kept per query string (and site version), and the answer's bytes per
+    question and counts."""
     query = context.count_queries.get(raw_query)
     site = await get_site(context.storage, query.site_stamp[0]) if query else None
     if query is None or site is None or site.stamp != query.site_stamp:
@@ -142,18 +179,7 @@ async def counts(request: Request) -> Response:
     if answer is None:
         answer = _count_answer(query, numbers, key)
         context.count_bodies.put((key, numbers), answer)
-    # Revalidated on every view (a visitor who just commented must see the new count on
-    # reload), which costs a 304 while the counts stay as they are.
-    headers = [*answer.headers, *_cors_header(request, site)]
-    if answer.etag in request.headers.get("if-none-match", ""):
-        return PreparedResponse(304, b"", headers)
-    encoding = preferred_encoding(request.headers.get("accept-encoding", ""))
-    body = answer.brotli if encoding == "br" else answer.body
-    if encoding == "br":
-        headers.append((b"content-encoding", b"br"))
-    headers.append((b"content-type", b"application/json"))
-    headers.append((b"content-length", str(len(body)).encode("latin-1")))
-    return PreparedResponse(200, body, headers)
+    return KeptCount(stamp, frozenset(site.origins), answer)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -164,7 +190,9 @@ class CountAnswer:
     etag: str
     body: bytes
     brotli: bytes
-    headers: tuple[tuple[bytes, bytes], ...]
+    headers: tuple[tuple[bytes, bytes], ...]  # of every answer (a 304's alone)
+    plain_headers: tuple[tuple[bytes, bytes], ...]  # of the body sent as is
+    brotli_headers: tuple[tuple[bytes, bytes], ...]  # of the body sent compressed
 
 
 def _count_answer(query: CountQuery, numbers: tuple[int, ...], key: tuple[Any, ...]) -> CountAnswer:
@@ -183,14 +211,14 @@ def _count_answer(query: CountQuery, numbers: tuple[int, ...], key: tuple[Any, .
         (b"cache-control", b"no-cache"),
         (b"vary", b"Origin, Accept-Encoding"),
     )
-    return CountAnswer(etag, body, brotli.compress(body, mode=brotli.MODE_TEXT), headers)
-
-
-def _cors_header(request: Request, site: Site) -> list[tuple[bytes, bytes]]:
-    origin = request.headers.get("origin", "")
-    if origin.lower() in site.origins:
-        return [(b"access-control-allow-origin", origin.encode("latin-1"))]
-    return []
+    compressed = brotli.compress(body, mode=brotli.MODE_TEXT)
+    json_type = (b"content-type", b"application/json")
+    return CountAnswer(
+        etag, body, compressed, headers,
+        plain_headers=(*headers, json_type, (b"content-length", b"%d" % len(body))),
+        brotli_headers=(*headers, (b"content-encoding", b"br"), json_type,
+                        (b"content-length", b"%d" % len(compressed))),
+    )  # fmt: skip
 
 
 async def thread(request: Request) -> Response:
@@ -397,8 +425,8 @@ async def like(request: Request) -> Response:
     )
 
 
+counts_route = Route("/api/v1/counts", counts, methods=["GET"])
 routes = [
-    Route("/api/v1/counts", counts, methods=["GET"]),
     Route("/api/v1/threads", thread, methods=["GET"]),
     Route("/api/v1/me", viewer, methods=["POST"]),
     Route("/api/v1/comments", post_comment, methods=["POST"]),

@@ -63,6 +63,10 @@ class AppContext:
     count_bodies: LruCache[tuple[Any, ...], Any] = dataclasses.field(
         default_factory=lambda: LruCache(CACHE_ENTRIES)
     )
+    # Each query string's last answer, with the storage's cache stamp it was built at.
+    count_answers: LruCache[bytes, Any] = dataclasses.field(
+        default_factory=lambda: LruCache(CACHE_ENTRIES)
+    )
 
     @property
     def email_sign_in(self) -> EmailSignIn:

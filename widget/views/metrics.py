@@ -57,8 +57,7 @@ class RequestMetrics:
         finally:
             route = route_of(scope)
             method = scope["method"] if scope["method"] in _METHODS else "other"
-            self.metrics.requests.labels(route, method, str(status)).inc()
-            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+            self.metrics.request_answered(route, method, status, time.perf_counter() - started)
 
 
 async def metrics(request: Request) -> Response:

@@ -100,14 +100,17 @@ class SecurityHeaders:
 
 
 def _guarded(headers: list[tuple[bytes, bytes]], status: int) -> list[tuple[bytes, bytes]]:
-    names = {name.lower() for name, _ in headers}
-    if _NOSNIFF[0] not in names:
+    # One pass, on every answer: this runs for the hottest routes too.
+    sniff_stated = framed = False
+    for name, value in headers:
+        name = name.lower()
+        if name == _NOSNIFF[0]:
+            sniff_stated = True
+        elif name == b"content-security-policy" and b"frame-ancestors" in value:
+            framed = True
+    if not sniff_stated:
         headers.append(_NOSNIFF)
     # A redirect is never shown, so it needs no rule: the page it leads to brings its own.
-    framed = any(
-        name.lower() == b"content-security-policy" and b"frame-ancestors" in value
-        for name, value in headers
-    )
     # A 304 is never shown either, and browsers merge its headers into the answer they kept:
     # a policy here would replace the kept one (which lets the site's pages frame a document).
     if not framed and status not in _REDIRECTS and status != 304:
