@@ -45,6 +45,7 @@ from widget.storage import Storage
 from widget.urls import origin_of, split_url
 
 from .mail import MailTemplates, header_text, plain_text
+from .outbox import finish_or_cancel
 
 __all__ = ["FeedEntry", "FeedError", "FeedPoller", "parse_feed"]
 
@@ -60,7 +61,6 @@ MAX_ENTRIES = 200  # read of one feed, newest first as feeds list them
 # (or an import), not news; the rest are recorded without mail.
 MAX_MAILED_PER_POLL = 5
 MAX_SUMMARY_CHARS = 1000
-STOP_GRACE_S = 5.0
 
 
 class FeedError(Exception):
@@ -161,12 +161,7 @@ class FeedPoller:
         if self._task is None:
             return
         self._stopping.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), STOP_GRACE_S)
-        except TimeoutError:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await finish_or_cancel(self._task)
         self._task = None
         self._stopping.clear()  # stopped now: a poll asked for by hand runs whole
 

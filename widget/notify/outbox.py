@@ -25,7 +25,7 @@ from .mail import BadRecipient, Mail, Mailer
 from .plan import NotificationPlanner
 from .webhooks import WebhookError, Webhooks
 
-__all__ = ["Outbox"]
+__all__ = ["Outbox", "finish_or_cancel"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,17 @@ POLL_S = 5.0  # how soon jobs queued by other instances (or due for retry) are n
 MAX_ATTEMPTS = 8
 MAX_WAIT_S = 6 * 3600.0
 STOP_GRACE_S = 5.0
+
+
+async def finish_or_cancel(task: asyncio.Task[None], grace_s: float = STOP_GRACE_S) -> None:
+    """Wait for a background task told to stop to end its work in hand; after `grace_s`
+    seconds, cancel it. Shared by the outbox and the feed poller."""
+    try:
+        await asyncio.wait_for(asyncio.shield(task), grace_s)
+    except TimeoutError:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 class Outbox:
@@ -68,12 +79,7 @@ class Outbox:
             return
         self._stopping = True
         self._wake.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), STOP_GRACE_S)
-        except TimeoutError:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await finish_or_cancel(self._task)
         self._task = None
 
     def wake(self) -> None:
