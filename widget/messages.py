@@ -148,6 +148,32 @@ ENGLISH: dict[str, str] = {
     ),
     "error_passkey_too_long": "The browser's answer is too long to be a passkey's.",
     "error_passkey_none_sent": "The browser sent no passkey; try again.",
+    # The rarer errors a frame can meet: its site and page (widget/sites.py, widget/comments.py),
+    # what its script sends (widget/views/inputs.py), a server without mail
+    "error_no_site": (
+        "There is no site called {site} on this comment server. The site owner can add it"
+        " with: widget site add {site_id} --origin https://their-blog.example"
+    ),
+    "error_page_empty": "Say which page this is about: the page parameter is empty.",
+    "error_page_id_too_long": "The page id must be at most {limit} characters of ordinary text.",
+    "error_page_url": "The page URL must be an http or https address.",
+    "error_page_origin": (
+        "This page ({origin}) is not one of the origins of the site {site} ({origins}). The"
+        " site owner can allow it with: widget site add-origin {site_id} {origin}"
+    ),
+    "error_send_form": "Send the form as application/x-www-form-urlencoded.",
+    "error_send_json": "Send the request body as application/json.",
+    "error_json_invalid": "The request body is not valid JSON: {detail}.",
+    "error_json_object": "The request body must be a JSON object.",
+    "error_no_origin": "This request has no Origin header; send it from the comment form.",
+    "error_origin_refused": "Requests from {origin} may not change anything here.",
+    "error_no_provider": "There is no sign-in with {name} on this server.",
+    "error_account_gone": "This account no longer exists.",
+    "error_email_sign_in_off": "This comment server does not sign in by email.",
+    "error_no_such_comment": "There is no such comment.",
+    "error_no_email": (
+        "This comment server sends no email; ask the site's owner for your comments."
+    ),
     # The database (widget/errors.py)
     "error_storage_unavailable": (
         "The comments database is unavailable right now; please try again in a minute."

@@ -149,7 +149,7 @@ class SignIn:
     def provider(self, name: str) -> ProviderConfig:
         config = self.providers.get(name)
         if config is None:
-            raise NotFound(f"There is no sign-in with {name!r} on this server.")
+            raise NotFound(said("error_no_provider", name=repr(name)))
         return config
 
     def redirect_uri(self, name: str) -> str:
@@ -281,7 +281,7 @@ class SignIn:
             return None
         user = await self.storage.get_user(user_id)
         if user is None:
-            raise NotFound("This account no longer exists.")
+            raise NotFound(said("error_account_gone"))
         token = secrets.token_urlsafe(32)
         lifetime = timedelta(days=self.settings.session_days)
         await self.storage.add_session(token_hash(token), user.id, now + lifetime)

@@ -729,6 +729,36 @@ DE: dict[str, Message] = {
     ),
     "error_passkey_too_long": "Die Antwort des Browsers ist zu lang für einen Passkey.",
     "error_passkey_none_sent": "Der Browser hat keinen Passkey gesendet; versuche es noch einmal.",
+    "error_no_site": (
+        "Auf diesem Kommentarserver gibt es keine Website namens {site}. Der Betreiber der"
+        " Website kann sie hinzufügen mit: widget site add {site_id} --origin"
+        " https://their-blog.example"
+    ),
+    "error_page_empty": "Gib an, um welche Seite es geht: Der Parameter page ist leer.",
+    "error_page_id_too_long": (
+        "Die Seiten-ID darf höchstens {limit} Zeichen gewöhnlichen Text lang sein."
+    ),
+    "error_page_url": "Die Seiten-URL muss eine http- oder https-Adresse sein.",
+    "error_page_origin": (
+        "Diese Seite ({origin}) gehört nicht zu den Origins der Website {site} ({origins}). Der"
+        " Betreiber der Website kann sie erlauben mit: widget site add-origin {site_id} {origin}"
+    ),
+    "error_send_form": "Sende das Formular als application/x-www-form-urlencoded.",
+    "error_send_json": "Sende den Anfrageinhalt als application/json.",
+    "error_json_invalid": "Der Anfrageinhalt ist kein gültiges JSON: {detail}.",
+    "error_json_object": "Der Anfrageinhalt muss ein JSON-Objekt sein.",
+    "error_no_origin": (
+        "Diese Anfrage hat keinen Origin-Header; sende sie aus dem Kommentarformular."
+    ),
+    "error_origin_refused": "Anfragen von {origin} dürfen hier nichts ändern.",
+    "error_no_provider": "Auf diesem Server gibt es keine Anmeldung mit {name}.",
+    "error_account_gone": "Dieses Konto gibt es nicht mehr.",
+    "error_email_sign_in_off": "Dieser Kommentarserver bietet keine Anmeldung per E-Mail.",
+    "error_no_such_comment": "Diesen Kommentar gibt es nicht.",
+    "error_no_email": (
+        "Dieser Kommentarserver verschickt keine E-Mails; frag den Betreiber der Website nach"
+        " deinen Kommentaren."
+    ),
 }
 
 RU: dict[str, Message] = {
@@ -1142,6 +1172,35 @@ RU: dict[str, Message] = {
     ),
     "error_passkey_too_long": "Ответ браузера слишком длинный для ключа доступа.",
     "error_passkey_none_sent": "Браузер не прислал ключ доступа; попробуйте ещё раз.",
+    "error_no_site": (
+        "На этом сервере комментариев нет сайта {site}. Владелец сайта может добавить его"
+        " командой: widget site add {site_id} --origin https://their-blog.example"
+    ),
+    "error_page_empty": "Укажите, о какой странице речь: параметр page пуст.",
+    "error_page_id_too_long": (
+        "Идентификатор страницы должен быть не длиннее {limit} символов обычного текста."
+    ),
+    "error_page_url": "Адрес страницы должен начинаться с http или https.",
+    "error_page_origin": (
+        "Эта страница ({origin}) не относится к источникам сайта {site} ({origins}). Владелец"
+        " сайта может разрешить её командой: widget site add-origin {site_id} {origin}"
+    ),
+    "error_send_form": "Отправьте форму как application/x-www-form-urlencoded.",
+    "error_send_json": "Отправьте тело запроса как application/json.",
+    "error_json_invalid": "Тело запроса — недопустимый JSON: {detail}.",
+    "error_json_object": "Тело запроса должно быть объектом JSON.",
+    "error_no_origin": "У этого запроса нет заголовка Origin; отправьте его из формы комментариев.",
+    "error_origin_refused": "Запросы с {origin} не могут ничего здесь менять.",
+    "error_no_provider": "На этом сервере нет входа через {name}.",
+    "error_account_gone": "Этой учётной записи больше нет.",
+    "error_email_sign_in_off": (
+        "Этот сервер комментариев не поддерживает вход по электронной почте."
+    ),
+    "error_no_such_comment": "Такого комментария нет.",
+    "error_no_email": (
+        "Этот сервер комментариев не отправляет писем; попросите свои комментарии у владельца"
+        " сайта."
+    ),
 }
 
 _CATALOGS: dict[str, tuple[Mapping[str, Message], Callable[[int], str]]] = {
