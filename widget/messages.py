@@ -107,6 +107,17 @@ ENGLISH: dict[str, str] = {
         "The provider refused this sign-in (it may have been used already); start again."
     ),
     "error_too_many_sign_ins": "Too many sign-ins from your network",
+    "error_provider_no_subject": "The provider did not say who you are; sign-in cannot continue.",
+    "error_provider_no_id_token": "The provider sent no ID token; sign-in cannot continue.",
+    "error_provider_no_profile": "The provider refused to say who you are ({status}).",
+    "error_named_provider_no_profile": "{provider} refused to say who you are ({status}).",
+    "error_provider_unreadable": "The provider's answer could not be read.",
+    "error_mastodon_name": "Enter your Mastodon server's name, such as mastodon.social.",
+    "error_mastodon_private": (
+        "The Mastodon server {host} is not on the public internet; enter the name of a public"
+        " server, such as mastodon.social."
+    ),
+    "error_mastodon_silent": "The Mastodon server {host} did not answer; check its name.",
     "error_sign_in_code_invalid": (
         "This sign-in code is not valid, was used already, or has expired; sign in again."
     ),

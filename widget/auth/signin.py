@@ -253,7 +253,7 @@ class SignIn:
         try:
             profile = await self._profile(config, flow.get("instance", ""), token)
         except ProviderError as exc:
-            raise SignInError(str(exc)) from exc
+            raise SignInError(exc.message) from exc
         except (httpx.HTTPError, ValueError) as exc:  # down, or an answer that is not JSON
             raise SignInError(UNREACHABLE, 502) from exc
         del token  # the provider's tokens are not kept anywhere
@@ -339,10 +339,7 @@ class SignIn:
         try:  # for a clear answer now; every request to it is checked again as it connects
             await self.outbound.check_url(f"https://{host}/", allow_private_networks=False)
         except AddressRefused as exc:
-            raise BadRequest(
-                f"The Mastodon server {host} is not on the public internet; enter the name of"
-                " a public server, such as mastodon.social."
-            ) from exc
+            raise BadRequest(said("error_mastodon_private", host=host)) from exc
         app = await self.storage.get_provider_app(config.name, host)
         if app is None:
             app = await self.storage.add_provider_app(
@@ -376,7 +373,7 @@ class SignIn:
             except (httpx.HTTPError, ValueError):
                 answer = {}
         if not isinstance(answer, dict) or not answer.get("client_id"):
-            raise BadRequest(f"The Mastodon server {host} did not answer; check its name.")
+            raise BadRequest(said("error_mastodon_silent", host=host))
         return str(answer["client_id"]), str(answer.get("client_secret", ""))
 
     async def _profile(
@@ -385,7 +382,7 @@ class SignIn:
         if config.kind.oidc:
             claims = token.get("userinfo")
             if not claims:
-                raise ProviderError("The provider sent no ID token; sign-in cannot continue.")
+                raise ProviderError(said("error_provider_no_id_token"))
             return oidc_profile(config.name, claims, config.display_name)
         fetch = config.kind.fetch_profile
         assert fetch is not None

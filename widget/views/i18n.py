@@ -759,6 +759,27 @@ DE: dict[str, Message] = {
         "Dieser Kommentarserver verschickt keine E-Mails; frag den Betreiber der Website nach"
         " deinen Kommentaren."
     ),
+    "error_provider_no_subject": (
+        "Der Anbieter hat nicht gesagt, wer du bist; die Anmeldung kann nicht weitergehen."
+    ),
+    "error_provider_no_id_token": (
+        "Der Anbieter hat kein ID-Token geschickt; die Anmeldung kann nicht weitergehen."
+    ),
+    "error_provider_no_profile": (
+        "Der Anbieter hat sich geweigert zu sagen, wer du bist ({status})."
+    ),
+    "error_named_provider_no_profile": (
+        "{provider} hat sich geweigert zu sagen, wer du bist ({status})."
+    ),
+    "error_provider_unreadable": "Die Antwort des Anbieters ließ sich nicht lesen.",
+    "error_mastodon_name": "Gib den Namen deines Mastodon-Servers ein, etwa mastodon.social.",
+    "error_mastodon_private": (
+        "Der Mastodon-Server {host} ist nicht im öffentlichen Internet; gib den Namen eines"
+        " öffentlichen Servers ein, etwa mastodon.social."
+    ),
+    "error_mastodon_silent": (
+        "Der Mastodon-Server {host} hat nicht geantwortet; prüfe seinen Namen."
+    ),
 }
 
 RU: dict[str, Message] = {
@@ -1201,6 +1222,17 @@ RU: dict[str, Message] = {
         "Этот сервер комментариев не отправляет писем; попросите свои комментарии у владельца"
         " сайта."
     ),
+    "error_provider_no_subject": "Провайдер не сообщил, кто вы; вход не может продолжиться.",
+    "error_provider_no_id_token": "Провайдер не прислал ID-токен; вход не может продолжиться.",
+    "error_provider_no_profile": "Провайдер отказался сообщить, кто вы ({status}).",
+    "error_named_provider_no_profile": "{provider} отказался сообщить, кто вы ({status}).",
+    "error_provider_unreadable": "Не удалось прочитать ответ провайдера.",
+    "error_mastodon_name": "Введите имя своего сервера Mastodon, например mastodon.social.",
+    "error_mastodon_private": (
+        "Сервер Mastodon {host} не находится в публичном интернете; введите имя публичного"
+        " сервера, например mastodon.social."
+    ),
+    "error_mastodon_silent": "Сервер Mastodon {host} не ответил; проверьте его имя.",
 }
 
 _CATALOGS: dict[str, tuple[Mapping[str, Message], Callable[[int], str]]] = {

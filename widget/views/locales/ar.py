@@ -310,4 +310,12 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_email_sign_in_off": "لا يتيح خادم التعليقات هذا تسجيل الدخول بالبريد الإلكتروني.",
     "error_no_such_comment": "لا يوجد تعليق كهذا.",
     "error_no_email": "لا يرسل خادم التعليقات هذا أي بريد إلكتروني؛ اطلب تعليقاتك من مالك الموقع.",
+    "error_provider_no_subject": "لم يذكر مزوّد الخدمة من أنت؛ لا يمكن متابعة تسجيل الدخول.",
+    "error_provider_no_id_token": "لم يرسل مزوّد الخدمة رمز هوية؛ لا يمكن متابعة تسجيل الدخول.",
+    "error_provider_no_profile": "رفض مزوّد الخدمة أن يذكر من أنت ({status}).",
+    "error_named_provider_no_profile": "رفض {provider} أن يذكر من أنت ({status}).",
+    "error_provider_unreadable": "تعذّرت قراءة ردّ مزوّد الخدمة.",
+    "error_mastodon_name": "أدخل اسم خادم ماستودون الخاص بك، مثل mastodon.social.",
+    "error_mastodon_private": "خادم ماستودون {host} ليس على الإنترنت العام؛ أدخل اسم خادم عام، مثل mastodon.social.",
+    "error_mastodon_silent": "لم يُجب خادم ماستودون {host}؛ تحقّق من اسمه.",
 }

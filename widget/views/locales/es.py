@@ -288,4 +288,12 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_email_sign_in_off": "Este servidor de comentarios no permite iniciar sesión por correo electrónico.",
     "error_no_such_comment": "Ese comentario no existe.",
     "error_no_email": "Este servidor de comentarios no envía correos; pide tus comentarios al propietario del sitio.",
+    "error_provider_no_subject": "El proveedor no dijo quién eres; el inicio de sesión no puede continuar.",
+    "error_provider_no_id_token": "El proveedor no envió ningún token de identidad; el inicio de sesión no puede continuar.",
+    "error_provider_no_profile": "El proveedor se negó a decir quién eres ({status}).",
+    "error_named_provider_no_profile": "{provider} se negó a decir quién eres ({status}).",
+    "error_provider_unreadable": "No se pudo leer la respuesta del proveedor.",
+    "error_mastodon_name": "Escribe el nombre de tu servidor de Mastodon, como mastodon.social.",
+    "error_mastodon_private": "El servidor de Mastodon {host} no está en la Internet pública; escribe el nombre de un servidor público, como mastodon.social.",
+    "error_mastodon_silent": "El servidor de Mastodon {host} no respondió; comprueba su nombre.",
 }

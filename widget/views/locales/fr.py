@@ -288,4 +288,12 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_email_sign_in_off": "Ce serveur de commentaires ne propose pas la connexion par e-mail.",
     "error_no_such_comment": "Ce commentaire n’existe pas.",
     "error_no_email": "Ce serveur de commentaires n’envoie pas d’e-mails ; demandez vos commentaires au propriétaire du site.",
+    "error_provider_no_subject": "Le fournisseur n’a pas dit qui vous êtes ; la connexion ne peut pas continuer.",
+    "error_provider_no_id_token": "Le fournisseur n’a envoyé aucun jeton d’identité ; la connexion ne peut pas continuer.",
+    "error_provider_no_profile": "Le fournisseur a refusé de dire qui vous êtes ({status}).",
+    "error_named_provider_no_profile": "{provider} a refusé de dire qui vous êtes ({status}).",
+    "error_provider_unreadable": "La réponse du fournisseur n’a pas pu être lue.",
+    "error_mastodon_name": "Saisissez le nom de votre serveur Mastodon, comme mastodon.social.",
+    "error_mastodon_private": "Le serveur Mastodon {host} n’est pas sur l’Internet public ; saisissez le nom d’un serveur public, comme mastodon.social.",
+    "error_mastodon_silent": "Le serveur Mastodon {host} n’a pas répondu ; vérifiez son nom.",
 }

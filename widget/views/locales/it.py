@@ -288,4 +288,12 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_email_sign_in_off": "Questo server di commenti non permette l’accesso via email.",
     "error_no_such_comment": "Questo commento non esiste.",
     "error_no_email": "Questo server di commenti non invia email; chiedi i tuoi commenti al proprietario del sito.",
+    "error_provider_no_subject": "Il provider non ha detto chi sei; l’accesso non può continuare.",
+    "error_provider_no_id_token": "Il provider non ha inviato nessun token d’identità; l’accesso non può continuare.",
+    "error_provider_no_profile": "Il provider si è rifiutato di dire chi sei ({status}).",
+    "error_named_provider_no_profile": "{provider} si è rifiutato di dire chi sei ({status}).",
+    "error_provider_unreadable": "Non è stato possibile leggere la risposta del provider.",
+    "error_mastodon_name": "Inserisci il nome del tuo server Mastodon, ad esempio mastodon.social.",
+    "error_mastodon_private": "Il server Mastodon {host} non è su Internet pubblico; inserisci il nome di un server pubblico, ad esempio mastodon.social.",
+    "error_mastodon_silent": "Il server Mastodon {host} non ha risposto; controllane il nome.",
 }

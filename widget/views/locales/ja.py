@@ -268,4 +268,12 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_email_sign_in_off": "このコメントサーバーはメールでのログインに対応していません。",
     "error_no_such_comment": "そのコメントはありません。",
     "error_no_email": "このコメントサーバーはメールを送りません。コメントはサイトの管理者に問い合わせてください。",
+    "error_provider_no_subject": "プロバイダーがあなたが誰かを伝えてきませんでした。ログインを続けられません。",
+    "error_provider_no_id_token": "プロバイダーが ID トークンを送ってきませんでした。ログインを続けられません。",
+    "error_provider_no_profile": "プロバイダーがあなたが誰かを伝えるのを拒否しました（{status}）。",
+    "error_named_provider_no_profile": "{provider} があなたが誰かを伝えるのを拒否しました（{status}）。",
+    "error_provider_unreadable": "プロバイダーの応答を読み取れませんでした。",
+    "error_mastodon_name": "Mastodon サーバーの名前を入力してください（例: mastodon.social）。",
+    "error_mastodon_private": "Mastodon サーバー {host} は公開インターネット上にありません。公開サーバーの名前を入力してください（例: mastodon.social）。",
+    "error_mastodon_silent": "Mastodon サーバー {host} から応答がありませんでした。名前を確認してください。",
 }

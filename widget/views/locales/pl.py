@@ -298,4 +298,12 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_email_sign_in_off": "Ten serwer komentarzy nie obsługuje logowania przez e-mail.",
     "error_no_such_comment": "Nie ma takiego komentarza.",
     "error_no_email": "Ten serwer komentarzy nie wysyła e-maili; poproś właściciela witryny o swoje komentarze.",
+    "error_provider_no_subject": "Dostawca nie podał, kim jesteś; logowanie nie może być kontynuowane.",
+    "error_provider_no_id_token": "Dostawca nie przysłał tokenu ID; logowanie nie może być kontynuowane.",
+    "error_provider_no_profile": "Dostawca odmówił podania, kim jesteś ({status}).",
+    "error_named_provider_no_profile": "{provider} odmówił podania, kim jesteś ({status}).",
+    "error_provider_unreadable": "Nie udało się odczytać odpowiedzi dostawcy.",
+    "error_mastodon_name": "Wpisz nazwę swojego serwera Mastodon, na przykład mastodon.social.",
+    "error_mastodon_private": "Serwer Mastodon {host} nie jest w publicznym internecie; wpisz nazwę publicznego serwera, na przykład mastodon.social.",
+    "error_mastodon_silent": "Serwer Mastodon {host} nie odpowiedział; sprawdź jego nazwę.",
 }

@@ -288,4 +288,12 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_email_sign_in_off": "Este servidor de comentários não permite entrar por e-mail.",
     "error_no_such_comment": "Esse comentário não existe.",
     "error_no_email": "Este servidor de comentários não envia e-mails; peça seus comentários ao dono do site.",
+    "error_provider_no_subject": "O provedor não disse quem você é; o login não pode continuar.",
+    "error_provider_no_id_token": "O provedor não enviou nenhum token de identidade; o login não pode continuar.",
+    "error_provider_no_profile": "O provedor se recusou a dizer quem você é ({status}).",
+    "error_named_provider_no_profile": "{provider} se recusou a dizer quem você é ({status}).",
+    "error_provider_unreadable": "Não foi possível ler a resposta do provedor.",
+    "error_mastodon_name": "Digite o nome do seu servidor Mastodon, como mastodon.social.",
+    "error_mastodon_private": "O servidor Mastodon {host} não está na internet pública; digite o nome de um servidor público, como mastodon.social.",
+    "error_mastodon_silent": "O servidor Mastodon {host} não respondeu; confira o nome dele.",
 }

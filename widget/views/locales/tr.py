@@ -275,4 +275,12 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_email_sign_in_off": "Bu yorum sunucusu e-postayla oturum açmayı desteklemiyor.",
     "error_no_such_comment": "Böyle bir yorum yok.",
     "error_no_email": "Bu yorum sunucusu e-posta göndermiyor; yorumlarınızı site sahibinden isteyin.",
+    "error_provider_no_subject": "Sağlayıcı kim olduğunuzu söylemedi; oturum açma devam edemiyor.",
+    "error_provider_no_id_token": "Sağlayıcı kimlik belirteci göndermedi; oturum açma devam edemiyor.",
+    "error_provider_no_profile": "Sağlayıcı kim olduğunuzu söylemeyi reddetti ({status}).",
+    "error_named_provider_no_profile": "{provider} kim olduğunuzu söylemeyi reddetti ({status}).",
+    "error_provider_unreadable": "Sağlayıcının yanıtı okunamadı.",
+    "error_mastodon_name": "Mastodon sunucunuzun adını girin, örneğin mastodon.social.",
+    "error_mastodon_private": "{host} Mastodon sunucusu herkese açık internette değil; herkese açık bir sunucunun adını girin, örneğin mastodon.social.",
+    "error_mastodon_silent": "{host} Mastodon sunucusu yanıt vermedi; adını kontrol edin.",
 }

@@ -298,4 +298,12 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_email_sign_in_off": "Цей сервер коментарів не підтримує вхід електронною поштою.",
     "error_no_such_comment": "Такого коментаря немає.",
     "error_no_email": "Цей сервер коментарів не надсилає листів; попросіть свої коментарі у власника сайту.",
+    "error_provider_no_subject": "Провайдер не повідомив, хто ви; вхід не може тривати далі.",
+    "error_provider_no_id_token": "Провайдер не надіслав ID-токен; вхід не може тривати далі.",
+    "error_provider_no_profile": "Провайдер відмовився повідомити, хто ви ({status}).",
+    "error_named_provider_no_profile": "{provider} відмовився повідомити, хто ви ({status}).",
+    "error_provider_unreadable": "Не вдалося прочитати відповідь провайдера.",
+    "error_mastodon_name": "Введіть назву свого сервера Mastodon, наприклад mastodon.social.",
+    "error_mastodon_private": "Сервер Mastodon {host} не в публічному інтернеті; введіть назву публічного сервера, наприклад mastodon.social.",
+    "error_mastodon_silent": "Сервер Mastodon {host} не відповів; перевірте його назву.",
 }

@@ -265,4 +265,12 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_email_sign_in_off": "此评论服务器不支持通过电子邮件登录。",
     "error_no_such_comment": "没有这条评论。",
     "error_no_email": "此评论服务器不发送电子邮件；请向网站所有者索取你的评论。",
+    "error_provider_no_subject": "服务提供方没有告知你的身份；无法继续登录。",
+    "error_provider_no_id_token": "服务提供方没有发送 ID 令牌；无法继续登录。",
+    "error_provider_no_profile": "服务提供方拒绝告知你的身份（{status}）。",
+    "error_named_provider_no_profile": "{provider} 拒绝告知你的身份（{status}）。",
+    "error_provider_unreadable": "无法读取服务提供方的回应。",
+    "error_mastodon_name": "请输入你的 Mastodon 服务器名称，例如 mastodon.social。",
+    "error_mastodon_private": "Mastodon 服务器 {host} 不在公共互联网上；请输入公共服务器的名称，例如 mastodon.social。",
+    "error_mastodon_silent": "Mastodon 服务器 {host} 没有回应；请检查其名称。",
 }
