@@ -1,7 +1,9 @@
 /* The passkey popup's pages (widget/views/passkeys.py): ask the browser for a passkey, with
    the options the server put in the page, and post what the authenticator answered as JSON
    (the shape of PublicKeyCredential.toJSON(), written out for browsers without it). Signing in
-   asks at once: the frame's button was the first click, the authenticator is the second. */
+   asks at once: the frame's button was the first click, the authenticator is the second. What
+   it may have to say, the page gives it in its language (data-no-passkeys, data-held-already,
+   data-none-used). */
 (function () {
   var box = document.getElementById('wg-passkey');
   var form = /** @type {HTMLFormElement | null} */ (document.getElementById('wg-passkey-form'));
@@ -11,7 +13,7 @@
   var sending = form;
   var problem = error;
   if (!window.PublicKeyCredential || !navigator.credentials) {
-    problem.textContent = 'This browser cannot use passkeys. Close this window and sign in another way.';
+    problem.textContent = page.dataset.noPasskeys || '';
     sending.hidden = true;
     return;
   }
@@ -58,9 +60,8 @@
   }
   /** @param {any} reason */
   function failed(reason) {
-    problem.textContent = reason && reason.name === 'InvalidStateError'
-      ? 'This device holds a passkey for this account already.'
-      : 'No passkey was used. Try again, or close this window.';
+    problem.textContent = (reason && reason.name === 'InvalidStateError'
+      ? page.dataset.heldAlready : page.dataset.noneUsed) || '';
   }
   function ask() {
     problem.textContent = '';

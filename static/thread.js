@@ -587,7 +587,9 @@
       byId('wg-passkey-error').textContent = '';
       api('POST', 'auth/passkey-owner', {}).then(function (result) {
         if (result.ok) {
-          postInto('widget-passkeys', '/auth/passkey/manage', [['owner', result.data.owner]]);
+          // The popup's pages speak the frame's language.
+          postInto('widget-passkeys', '/auth/passkey/manage',
+                   [['owner', result.data.owner], ['lang', config.lang]]);
           return;
         }
         if (popup) popup.close();

@@ -193,23 +193,20 @@ def page_ref(site: Site, page: str, url: str = "", title: str = "") -> PageRef:
     """
     page_id = page_id_of(page)
     if not page_id:
-        raise BadRequest("Say which page this is about: the page parameter is empty.")
+        raise BadRequest(said("error_page_empty"))
     if len(page_id) > MAX_PAGE_ID_CHARS or _CONTROL_OR_NEWLINE.search(page_id):
-        raise BadRequest(
-            f"The page id must be at most {MAX_PAGE_ID_CHARS} characters of ordinary text."
-        )
+        raise BadRequest(said("error_page_id_too_long", limit=MAX_PAGE_ID_CHARS))
     url = url.strip()
     if url:
         url_parts = split_url(url)
         if url_parts is None or url_parts.scheme not in {"http", "https"} or len(url) > 2000:
-            raise BadRequest("The page URL must be an http or https address.")
+            raise BadRequest(said("error_page_url"))
         origin = origin_of(url_parts)
         if origin not in site.origins:
             raise Forbidden(
-                f"This page ({origin}) is not one of the origins of the site {site.id!r}"
-                f" ({', '.join(site.origins)}). The site owner can allow it with:"
-                f" widget site add-origin {site.id} {origin}"
-            )
+                said("error_page_origin", origin=origin, site=repr(site.id),
+                     origins=", ".join(site.origins), site_id=site.id)
+            )  # fmt: skip
     title = _CONTROL_OR_NEWLINE.sub(" ", title).strip()[:MAX_TITLE_CHARS]
     return PageRef(site_id=site.id, page_id=page_id, url=url, title=title)
 

@@ -9,9 +9,10 @@ owners, operators and admins stay plain English strings.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 
-__all__ = ["ENGLISH", "Said", "joined", "said"]
+__all__ = ["ENGLISH", "Said", "joined", "recalled", "said", "to_keep"]
 
 ENGLISH: dict[str, str] = {
     # What storage refuses (widget/refusals.py)
@@ -90,6 +91,100 @@ ENGLISH: dict[str, str] = {
     "error_fields_marked": "Please correct the fields marked below.",
     "error_wrong_code": "That is not the code the sign-in window shows.",
     "error_too_many_codes": "Too many wrong codes for this link",
+    # Signing in with a provider (widget/auth/signin.py): the popup and the frame say why
+    "error_sign_in_not_from_form": (
+        "This sign-in was not started by the comment form; start again."
+    ),
+    "error_sign_in_cancelled": "Sign-in was cancelled.",
+    "error_sign_in_not_here": (
+        "This sign-in was not started here, or it was already used. Close this window and"
+        " start again from the comment form."
+    ),
+    "error_provider_failed": "The provider could not sign you in ({error}).",
+    "error_provider_unreachable": "The provider could not be reached; try again in a moment.",
+    "error_provider_mismatch": "The provider's answer did not match this sign-in; start again.",
+    "error_provider_refused": (
+        "The provider refused this sign-in (it may have been used already); start again."
+    ),
+    "error_too_many_sign_ins": "Too many sign-ins from your network",
+    "error_provider_no_subject": "The provider did not say who you are; sign-in cannot continue.",
+    "error_provider_no_id_token": "The provider sent no ID token; sign-in cannot continue.",
+    "error_provider_no_profile": "The provider refused to say who you are ({status}).",
+    "error_named_provider_no_profile": "{provider} refused to say who you are ({status}).",
+    "error_provider_unreadable": "The provider's answer could not be read.",
+    "error_mastodon_name": "Enter your Mastodon server's name, such as mastodon.social.",
+    "error_mastodon_private": (
+        "The Mastodon server {host} is not on the public internet; enter the name of a public"
+        " server, such as mastodon.social."
+    ),
+    "error_mastodon_silent": "The Mastodon server {host} did not answer; check its name.",
+    "error_sign_in_code_invalid": (
+        "This sign-in code is not valid, was used already, or has expired; sign in again."
+    ),
+    # Passkeys (widget/auth/passkeys.py, widget/refusals.py, widget/views/passkeys.py)
+    "error_passkeys_off": "This comment server does not sign in with passkeys.",
+    "error_passkey_sign_in_first": "Sign in first, then add a passkey.",
+    "error_passkey_window_signed_out": (
+        "This window is no longer signed in; close it and press \u201cAdd a passkey\u201d"
+        " under the comments again."
+    ),
+    "error_passkey_not_yours": "That passkey is not one of yours, or it was removed already.",
+    "error_passkey_start_again": (
+        "This passkey request is no longer valid; close this window and start again."
+    ),
+    "error_passkey_used": (
+        "This passkey request was used already; close this window and start again."
+    ),
+    "error_passkey_limit": "An account keeps at most {limit} passkeys; remove one first.",
+    "error_passkey_answer_unfit": (
+        "The browser's answer does not fit this request (another site, or an old request);"
+        " close this window and start again."
+    ),
+    "error_passkey_sign_in_unfit": (
+        "The passkey's answer does not fit this sign-in (another site, or an old request);"
+        " close this window and start again."
+    ),
+    "error_passkey_unknown": (
+        "This passkey is not known here (it may have been removed); sign in another way, then"
+        " add a passkey again."
+    ),
+    "error_passkey_gone": (
+        "This passkey is not known here (it may have been removed); sign in another way."
+    ),
+    "error_passkey_other_account": "This passkey does not belong to the account it names.",
+    "error_passkey_exists": "This passkey has been added already.",
+    "error_passkey_counter_behind": (
+        "This passkey was refused: its use counter went backwards, which happens when a copy"
+        " of it is used. Sign in another way, and remove the passkey if you did not copy it."
+    ),
+    "error_passkey_too_long": "The browser's answer is too long to be a passkey's.",
+    "error_passkey_none_sent": "The browser sent no passkey; try again.",
+    # The rarer errors a frame can meet: its site and page (widget/sites.py, widget/comments.py),
+    # what its script sends (widget/views/inputs.py), a server without mail
+    "error_no_site": (
+        "There is no site called {site} on this comment server. The site owner can add it"
+        " with: widget site add {site_id} --origin https://their-blog.example"
+    ),
+    "error_page_empty": "Say which page this is about: the page parameter is empty.",
+    "error_page_id_too_long": "The page id must be at most {limit} characters of ordinary text.",
+    "error_page_url": "The page URL must be an http or https address.",
+    "error_page_origin": (
+        "This page ({origin}) is not one of the origins of the site {site} ({origins}). The"
+        " site owner can allow it with: widget site add-origin {site_id} {origin}"
+    ),
+    "error_send_form": "Send the form as application/x-www-form-urlencoded.",
+    "error_send_json": "Send the request body as application/json.",
+    "error_json_invalid": "The request body is not valid JSON: {detail}.",
+    "error_json_object": "The request body must be a JSON object.",
+    "error_no_origin": "This request has no Origin header; send it from the comment form.",
+    "error_origin_refused": "Requests from {origin} may not change anything here.",
+    "error_no_provider": "There is no sign-in with {name} on this server.",
+    "error_account_gone": "This account no longer exists.",
+    "error_email_sign_in_off": "This comment server does not sign in by email.",
+    "error_no_such_comment": "There is no such comment.",
+    "error_no_email": (
+        "This comment server sends no email; ask the site's owner for your comments."
+    ),
     # The database (widget/errors.py)
     "error_storage_unavailable": (
         "The comments database is unavailable right now; please try again in a minute."
@@ -133,3 +228,26 @@ def joined(sentences: Iterable[str]) -> Said:
     """Sentences said one after the other (a form's field messages as one summary)."""
     parts = tuple(sentences)
     return Said(" ".join(parts), parts=parts)
+
+
+def to_keep(text: str) -> str:
+    """`text` as storage keeps it to be said again later (a sign-in's failure, told to the frame
+    that polls): a Said message as JSON of its key and values, other text as it is."""
+    if not isinstance(text, Said) or not text.key:
+        return str(text)
+    # A value that is itself Said is kept in English: none of the kept messages has one.
+    return json.dumps({"said": text.key, "values": text.values, "english": str(text)})
+
+
+def recalled(kept: str) -> str:
+    """What `to_keep` kept: Said again where it was Said (and its key is still known)."""
+    if not kept.startswith('{"said": '):
+        return kept
+    try:
+        value = json.loads(kept)
+    except ValueError:
+        return kept
+    try:
+        return said(value["said"], **value["values"])
+    except (KeyError, IndexError, TypeError):  # a key or placeholder renamed since it was kept
+        return str(value.get("english", kept))

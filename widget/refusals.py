@@ -38,14 +38,9 @@ _WORDING: dict[Outcome, Callable[[Refused], ClientError]] = {
     Outcome.NOT_EMPTY: lambda r: Conflict(
         "This database already holds sites; copy into an empty one."
     ),
-    Outcome.NO_PASSKEY: lambda r: NotFound(
-        "This passkey is not known here (it may have been removed); sign in another way."
-    ),
-    Outcome.PASSKEY_EXISTS: lambda r: Conflict("This passkey has been added already."),
-    Outcome.PASSKEY_COUNTER_BEHIND: lambda r: Forbidden(
-        "This passkey was refused: its use counter went backwards, which happens when a copy"
-        " of it is used. Sign in another way, and remove the passkey if you did not copy it."
-    ),
+    Outcome.NO_PASSKEY: lambda r: NotFound(said("error_passkey_gone")),
+    Outcome.PASSKEY_EXISTS: lambda r: Conflict(said("error_passkey_exists")),
+    Outcome.PASSKEY_COUNTER_BEHIND: lambda r: Forbidden(said("error_passkey_counter_behind")),
 }
 
 

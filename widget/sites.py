@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from widget.email_address import NotAnEmailAddress, check_email_address
 from widget.errors import Invalid, NotFound
+from widget.messages import said
 from widget.outbound import AddressRefused, Outbound
 from widget.records import Site
 from widget.refusals import worded
@@ -399,10 +400,7 @@ async def get_site(storage: Storage, site_id: str) -> Site:
     # An id no site can have is not looked up (a NUL byte, say, which PostgreSQL refuses).
     site = await storage.get_site(site_id) if SITE_ID.match(site_id) else None
     if site is None:
-        raise NotFound(
-            f"There is no site called {site_id!r} on this comment server. The site owner can"
-            f" add it with: widget site add {site_id} --origin https://their-blog.example"
-        )
+        raise NotFound(said("error_no_site", site=repr(site_id), site_id=site_id))
     return site
 
 

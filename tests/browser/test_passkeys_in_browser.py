@@ -147,3 +147,39 @@ def test_add_a_passkey_sign_in_with_it_in_two_clicks_and_refuse_a_copy(
         "its use counter went backwards", timeout=15_000
     )
     expect(frame.locator("#wg-signed-in")).to_be_hidden()
+
+
+def test_the_passkey_popup_opened_from_a_french_frame_speaks_french(
+    context: BrowserContext, page: Page, blog: HostPages, widget: WidgetServer
+) -> None:
+    url = blog_post(blog, widget, "/cles/", "Clés")
+    blog.pages["/cles/"] = blog.pages["/cles/"].replace('<html lang="en">', '<html lang="fr">')
+    page.goto(url)
+    frame = page.frame_locator(FRAME)
+    frame.locator("#wg-body").click()
+    with page.expect_popup() as opened:
+        frame.locator("button.wg-provider", has_text="Mock ID").click()
+    opened.value.locator("button[value=alice]").click()
+    expect(frame.locator("#wg-user-text")).to_have_text(
+        "Vous commentez avec votre compte Mock ID.", timeout=15_000
+    )
+
+    with page.expect_popup() as opened:
+        frame.locator("#wg-add-passkey").click()
+    popup = opened.value
+    expect(popup.locator("html")).to_have_attribute("lang", "fr")
+    expect(popup.locator("h2")).to_have_text("Vos clés d’accès")
+    expect(popup.locator("#wg-passkey-name")).to_have_attribute(
+        "placeholder", "Téléphone, ordinateur portable, clé de sécurité…"
+    )
+    authenticator_in(context, popup)
+    popup.get_by_label("Nom de la nouvelle clé d’accès").fill("Portable")
+    popup.get_by_role("button", name="Ajouter une clé d’accès").click()
+    expect(popup.locator("#wg-passkey-notice")).to_have_text(
+        "Clé d’accès « Portable » ajoutée. La prochaine fois, connectez-vous avec elle."
+    )
+    # (Alice may hold the passkey of the test above too: the server is the module's.)
+    expect(popup.locator("#wg-passkey-list li", has_text="Portable")).to_contain_text(
+        "Portable ajoutée le "
+    )
+    popup.close()

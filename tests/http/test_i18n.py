@@ -178,3 +178,25 @@ async def test_an_error_page_in_the_frame_speaks_its_language(client: httpx.Asyn
     )
     assert german.status_code == 400
     assert "<h2>Diese Anfrage ist nicht verständlich</h2>" in german.text
+
+
+async def test_the_rarer_errors_of_the_frame_speak_its_language(client: httpx.AsyncClient) -> None:
+    unknown_site = await client.get("/embed/nosuchblog/thread", params={**EMBED, "lang": "es"})
+    assert unknown_site.status_code == 404
+    assert (
+        "No hay ningún sitio llamado &#39;nosuchblog&#39; en este servidor de comentarios."
+        in unknown_site.text
+    )
+    assert "widget site add nosuchblog --origin https://their-blog.example" in unknown_site.text
+    not_json = await client.post(
+        "/api/v1/comments", content="body=hi",
+        headers={**OWN_ORIGIN, "Content-Type": "text/plain", "Accept-Language": "pl"},
+    )  # fmt: skip
+    assert not_json.status_code == 415
+    assert not_json.json()["error"] == "Wyślij treść żądania jako application/json."
+    foreign = await client.post(
+        "/api/v1/comments", json=comment_body(),
+        headers={"Origin": "https://evil.example", "Accept-Language": "zh"},
+    )  # fmt: skip
+    assert foreign.status_code == 403
+    assert foreign.json()["error"] == "来自 https://evil.example 的请求不能在这里更改任何内容。"

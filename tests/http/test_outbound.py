@@ -188,6 +188,16 @@ async def test_a_mastodon_server_at_a_private_address_is_refused(
         assert answers == {address: (400, True) for address in answers}
         assert dns.asked.count("mastodon.example") == len(answers)
         assert await rows(app, "provider_apps") == []
+        # Said in the frame's language, which the start carries.
+        _, challenge = new_verifier()
+        turkish = await start_sign_in(
+            client, "mastodon", challenge, instance="mastodon.example", lang="tr"
+        )
+        assert turkish.status_code == 400
+        assert (
+            "mastodon.example Mastodon sunucusu herkese açık internette değil; herkese açık bir"
+            " sunucunun adını girin, örneğin mastodon.social." in turkish.text
+        )
 
 
 async def test_a_mastodon_name_rebound_after_the_check_reaches_nothing_private(

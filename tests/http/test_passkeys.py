@@ -24,6 +24,7 @@ from tests.signing_in import exchange, login_code, me, new_verifier
 from widget.app import create_app
 from widget.auth.tokens import token_hash
 from widget.records import Profile, User
+from widget.views.i18n import Translator
 
 SESSION = "ann-session"
 
@@ -36,16 +37,20 @@ async def signed_in_user(app: Starlette, subject: str = "ann", token: str = SESS
     return user
 
 
-async def open_passkeys(client: httpx.AsyncClient, token: str = SESSION) -> httpx.Response:
-    """What the frame does on "Add a passkey": an owner token, posted into the popup."""
+async def open_passkeys(
+    client: httpx.AsyncClient, token: str = SESSION, **fields: str
+) -> httpx.Response:
+    """What the frame does on "Add a passkey": an owner token, posted into the popup (with the
+    frame's `lang`, as `fields`)."""
     answer = await client.post(
         "/api/v1/auth/passkey-owner", json={},
         headers={**OWN_ORIGIN, "Authorization": f"Bearer {token}"},
     )  # fmt: skip
     assert answer.status_code == 200, answer.text
     return await client.post(
-        "/auth/passkey/manage", data={"owner": answer.json()["owner"]}, headers=OWN_ORIGIN
-    )
+        "/auth/passkey/manage", data={"owner": answer.json()["owner"], **fields},
+        headers=OWN_ORIGIN,
+    )  # fmt: skip
 
 
 async def add_passkey(
@@ -59,10 +64,10 @@ async def add_passkey(
     )
 
 
-async def start(client: httpx.AsyncClient) -> tuple[str, dict[str, object]]:
+async def start(client: httpx.AsyncClient, **fields: str) -> tuple[str, dict[str, object]]:
     """The frame's passkey button: the popup's page, with the options it asks the browser."""
     verifier, challenge = new_verifier()
-    page = await start_sign_in(client, "passkey", challenge)
+    page = await start_sign_in(client, "passkey", challenge, **fields)
     assert page.status_code == 200, page.text
     return verifier, page_options(page.text)
 
@@ -186,6 +191,74 @@ async def test_a_copied_passkey_whose_counter_went_back_is_refused_and_logged(
     polled = await exchange(client, verifier, None)
     assert polled.status_code == 400
     assert "its use counter went backwards" in polled.json()["error"]
+
+
+async def test_a_refusal_is_said_in_the_frames_language_in_the_popup_and_to_its_poll(
+    client: httpx.AsyncClient, phone: Authenticator
+) -> None:
+    copy = phone.clone()
+    verifier, options = await start(client, lang="de")
+    assert (await finish(client, phone.get(options))).status_code == 200
+    verifier, options = await start(client, lang="de")
+    refused = await finish(client, copy.get(options))
+    assert refused.status_code == 403
+    german = (
+        "Dieser Passkey wurde abgelehnt: Sein Nutzungszähler ist zurückgegangen, was passiert,"
+        " wenn eine Kopie von ihm verwendet wird. Melde dich anders an und entferne den Passkey,"
+        " wenn du ihn nicht kopiert hast."
+    )
+    assert error_of(refused) == german
+    assert '<html lang="de" dir="ltr"' in refused.text
+    assert "<h2>Anmeldung fehlgeschlagen</h2>" in refused.text
+    # The frame that polls (its popup cut off) asks in its language, as every call of its does.
+    polled = await client.post(
+        "/api/v1/auth/session", json={"verifier": verifier},
+        headers={**OWN_ORIGIN, "Accept-Language": "de"},
+    )  # fmt: skip
+    assert polled.status_code == 400
+    assert polled.json()["error"] == german
+
+
+async def test_the_passkey_popup_speaks_the_frames_language(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    await signed_in_user(app)
+    french = await open_passkeys(client, lang="fr")
+    assert french.status_code == 200, french.text
+    assert '<html lang="fr" dir="ltr"' in french.text
+    assert "<h2>Vos clés d’accès</h2>" in french.text
+    assert "Clés d’accès de Ann : connectez-vous pour commenter" in french.text
+    assert "Aucune clé d’accès pour l’instant." in french.text
+    assert ">Ajouter une clé d’accès</button>" in french.text
+    # What passkey.js may have to say, in the page's language.
+    assert 'data-none-used="Aucune clé d’accès n’a été utilisée.' in french.text
+    assert "Passkey" not in french.text.replace("passkey", "")  # no English word left
+
+    # The popup's later pages keep the language its first page was posted with.
+    phone = Authenticator(PUBLIC_URL)
+    added = await client.post(
+        "/auth/passkey/add", data={"credential": phone.create(page_options(french.text)),
+                                   "name": "Mon téléphone"}, headers=OWN_ORIGIN,
+    )  # fmt: skip
+    assert added.status_code == 200, added.text
+    assert "Clé d’accès « Mon téléphone » ajoutée." in added.text
+    stored = (await app.state.widget.storage.list_passkeys(1))[0]
+    assert f"ajoutée le {Translator('fr').date(stored.created_at)}</small>" in added.text
+    unchosen = await client.post("/auth/passkey/remove", data={"passkey": ""}, headers=OWN_ORIGIN)
+    assert unchosen.status_code == 400
+    assert "Choisissez une clé d’accès." in unchosen.text
+
+    # Arabic, right to left, for signing in; its refusals too.
+    _, challenge = new_verifier()
+    arabic = await start_sign_in(client, "passkey", challenge, lang="ar")
+    assert arabic.status_code == 200, arabic.text
+    assert '<html lang="ar" dir="rtl"' in arabic.text
+    assert "<h2>تسجيل الدخول بمفتاح مرور</h2>" in arabic.text
+    assert ">استخدام مفتاح مرور</button>" in arabic.text
+    nothing = await finish(client, "not json")
+    assert nothing.status_code == 400
+    assert '<html lang="ar" dir="rtl"' in nothing.text
+    assert error_of(nothing) == "لم يرسل المتصفح أي مفتاح مرور؛ حاول مجددًا."
 
 
 async def test_an_unknown_passkey_is_refused(

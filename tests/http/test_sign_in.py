@@ -339,6 +339,30 @@ async def test_a_refused_or_failed_sign_in_ends_the_frames_polling_with_the_reas
     assert (await exchange(client, popup.verifier, None)).status_code == 202  # told once
 
 
+async def test_why_a_sign_in_failed_is_said_in_the_frames_language(
+    client: httpx.AsyncClient, provider: str
+) -> None:
+    popup = Popup(client, provider)
+    callback = popup.consent(await popup.start(lang="ja"))
+    # The provider sends the popup back with an error of its own in place of a code.
+    state = parse_qs(urlsplit(callback).query)["state"][0]
+    page = await client.get(
+        "/auth/mock/callback", params={"error": "temporarily_unavailable", "state": state}
+    )
+    assert page.status_code == 400
+    japanese = "プロバイダーでログインできませんでした（temporarily_unavailable）。"
+    assert '<html lang="ja" dir="ltr"' in page.text
+    assert "<h2>ログインできませんでした</h2>" in page.text
+    assert f'data-error="{japanese}"' in page.text  # what the frame shows after "Sign-in failed:"
+    # The frame that polls (its popup cut off) is told in the language it asks in.
+    polled = await client.post(
+        "/api/v1/auth/session", json={"verifier": popup.verifier},
+        headers={**OWN_ORIGIN, "Accept-Language": "ja"},
+    )  # fmt: skip
+    assert polled.status_code == 400
+    assert polled.json()["error"] == japanese
+
+
 async def test_guests_may_not_pass_as_users(client: httpx.AsyncClient, provider: str) -> None:
     """A guest typing a signed-in user's email gets nothing of that account."""
     popup = Popup(client, provider)

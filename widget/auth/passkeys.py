@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 
 from widget.config import Settings
 from widget.errors import BadRequest, ClientError, Conflict, Forbidden, Invalid, RateLimited
+from widget.messages import said, to_keep
 from widget.records import Passkey, RateLimit, User
 from widget.refusals import worded
 from widget.storage import Storage
@@ -54,7 +55,6 @@ MAX_CREDENTIAL_CHARS = 16_384  # a credential's JSON: a few hundred bytes, attes
 CEREMONY_TIMEOUT_MS = 120_000  # what the browser is told; the token's own limit is longer
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _TRANSPORTS = {"ble", "cable", "hybrid", "internal", "nfc", "smart-card", "usb"}
-START_AGAIN = "This passkey request is no longer valid; close this window and start again."
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -105,10 +105,7 @@ class Passkeys:
         user_id = value.get("u") if isinstance(value, dict) else None
         user = await self.storage.get_user(user_id) if isinstance(user_id, int) else None
         if user is None:
-            raise BadRequest(
-                "This window is no longer signed in; close it and press \u201cAdd a passkey\u201d"
-                " under the comments again."
-            )
+            raise BadRequest(said("error_passkey_window_signed_out"))
         return user
 
     async def of_user(self, user: User) -> list[Passkey]:
@@ -116,7 +113,7 @@ class Passkeys:
 
     async def remove(self, user: User, passkey_id: int) -> None:
         if not await self.storage.remove_passkey(user.id, passkey_id):
-            raise BadRequest("That passkey is not one of yours, or it was removed already.")
+            raise BadRequest(said("error_passkey_not_yours"))
 
     async def registration(self, user: User, existing: list[Passkey]) -> Ceremony:
         """Options for navigator.credentials.create(), and the token that checks the answer."""
@@ -157,13 +154,13 @@ class Passkeys:
         another origin)."""
         name = " ".join(raw_name.split()) or "Passkey"
         if len(name) > MAX_NAME_CHARS or _CONTROL.search(raw_name):
-            message = f"A name of at most {MAX_NAME_CHARS} characters, on one line."
+            message = said("error_sign_in_name_too_long", limit=MAX_NAME_CHARS)
             raise Invalid(message, {"name": message})
         ceremony = await self._take(ceremony_token, "add")
         if ceremony.get("u") != user.id:
-            raise BadRequest(START_AGAIN)
+            raise BadRequest(said("error_passkey_start_again"))
         if len(await self.storage.list_passkeys(user.id)) >= MAX_PASSKEYS:
-            raise Conflict(f"An account keeps at most {MAX_PASSKEYS} passkeys; remove one first.")
+            raise Conflict(said("error_passkey_limit", limit=MAX_PASSKEYS))
         import webauthn
         from webauthn.helpers.exceptions import WebAuthnException
 
@@ -176,10 +173,7 @@ class Passkeys:
             )
         except (WebAuthnException, ValueError, TypeError, KeyError) as exc:
             log.info("a passkey was not added: %s", exc)
-            raise BadRequest(
-                "The browser's answer does not fit this request (another site, or an old"
-                " request); close this window and start again."
-            ) from exc
+            raise BadRequest(said("error_passkey_answer_unfit")) from exc
         with worded():
             return await self.storage.add_passkey(
                 user.id, _b64(verified.credential_id), verified.credential_public_key,
@@ -192,7 +186,7 @@ class Passkeys:
         """Options for navigator.credentials.get(), naming no credential (the authenticator
         offers those it holds for us), for the frame that made `login_challenge`."""
         if not valid_challenge(login_challenge):
-            raise BadRequest("This sign-in was not started by the comment form; start again.")
+            raise BadRequest(said("error_sign_in_not_from_form"))
         import webauthn
         from webauthn.helpers.structs import UserVerificationRequirement
 
@@ -215,7 +209,7 @@ class Passkeys:
             user_id = await self._verify_assertion(ceremony, credential_json)
         except ClientError as exc:
             await self.storage.add_sign_in_failure(
-                ceremony["l"], exc.message, datetime.now(UTC) + FLOW_TTL
+                ceremony["l"], to_keep(exc.message), datetime.now(UTC) + FLOW_TTL
             )
             raise
         code = secrets.token_urlsafe(32)
@@ -237,14 +231,11 @@ class Passkeys:
         )
         if passkey is None:
             log.warning("sign-in with an unknown passkey refused")
-            raise BadRequest(
-                "This passkey is not known here (it may have been removed); sign in another"
-                " way, then add a passkey again."
-            )
+            raise BadRequest(said("error_passkey_unknown"))
         handle = credential.get("response", {}).get("userHandle")
         if handle and handle != _b64(user_handle(passkey.user_id)):
             log.warning("passkey %s: its user handle is not its owner's", passkey.id)
-            raise BadRequest("This passkey does not belong to the account it names.")
+            raise BadRequest(said("error_passkey_other_account"))
         try:
             # The counter is checked below, against the stored one in the same statement that
             # moves it on, so that a copy is told apart from a bad signature.
@@ -258,10 +249,7 @@ class Passkeys:
             )
         except (WebAuthnException, ValueError, TypeError, KeyError) as exc:
             log.info("passkey %s: assertion refused: %s", passkey.id, exc)
-            raise BadRequest(
-                "The passkey's answer does not fit this sign-in (another site, or an old"
-                " request); close this window and start again."
-            ) from exc
+            raise BadRequest(said("error_passkey_sign_in_unfit")) from exc
         try:
             with worded():
                 await self.storage.use_passkey(
@@ -289,9 +277,9 @@ class Passkeys:
         try:
             value = self.signer.verify(Purpose.PASSKEY_CEREMONY, token)
         except BadToken:
-            raise BadRequest(START_AGAIN) from None
+            raise BadRequest(said("error_passkey_start_again")) from None
         if not isinstance(value, dict) or value.get("k") != kind:
-            raise BadRequest(START_AGAIN)
+            raise BadRequest(said("error_passkey_start_again"))
         try:
             await self.storage.take_rate_limits(
                 [RateLimit(f"passkey-ceremony:{value['n']}", 1,
@@ -299,22 +287,20 @@ class Passkeys:
                 datetime.now(UTC),
             )  # fmt: skip
         except RateLimited:
-            raise BadRequest(
-                "This passkey request was used already; close this window and start again."
-            ) from None
+            raise BadRequest(said("error_passkey_used")) from None
         return value
 
 
 def _credential(credential_json: str) -> dict[str, Any]:
     """The browser's PublicKeyCredential, as JSON (toJSON's shape)."""
     if len(credential_json) > MAX_CREDENTIAL_CHARS:
-        raise BadRequest("The browser's answer is too long to be a passkey's.")
+        raise BadRequest(said("error_passkey_too_long"))
     try:
         value = json.loads(credential_json)
     except ValueError:
         value = None
     if not isinstance(value, dict) or not isinstance(value.get("response"), dict):
-        raise BadRequest("The browser sent no passkey; try again.")
+        raise BadRequest(said("error_passkey_none_sent"))
     return value
 
 

@@ -22,6 +22,7 @@ import httpx
 from widget.config import ConfigError
 from widget.email_address import NotAnEmailAddress, check_email_address
 from widget.errors import BadRequest
+from widget.messages import said
 from widget.records import Profile
 
 __all__ = [
@@ -37,7 +38,11 @@ HTTP_TIMEOUT_S = 10.0
 
 
 class ProviderError(Exception):
-    """The provider answered something we cannot use; the message is for the person."""
+    """The provider answered something we cannot use; the message (Said) is for the person."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 ProfileFetcher = Callable[
@@ -109,17 +114,18 @@ def _https(value: Any) -> str:
     return text if text.startswith("https://") and len(text) <= 2000 else ""
 
 
-def _require(value: Any, what: str) -> str:
+def _subject(value: Any) -> str:
+    """Who the person is at the provider: required."""
     text = _text(value) if not isinstance(value, int) else str(value)
     if not text:
-        raise ProviderError(f"The provider did not say {what}; sign-in cannot continue.")
+        raise ProviderError(said("error_provider_no_subject"))
     return text
 
 
 def oidc_profile(provider: str, claims: Mapping[str, Any], display_name: str = "") -> Profile:
     """A profile from validated ID token (or userinfo) claims. Without a name, the person's
     handle or the name part of their email address; never our own key for the provider."""
-    subject = _require(claims.get("sub"), "who you are")
+    subject = _subject(claims.get("sub"))
     name = (
         _text(claims.get("name"))
         or _text(claims.get("preferred_username"))
@@ -146,11 +152,11 @@ async def _get_json(
         timeout=HTTP_TIMEOUT_S,
     )  # fmt: skip
     if response.status_code != 200:
-        raise ProviderError(f"The provider refused to say who you are ({response.status_code}).")
+        raise ProviderError(said("error_provider_no_profile", status=response.status_code))
     try:
         return response.json()
     except ValueError as exc:
-        raise ProviderError("The provider's answer could not be read.") from exc
+        raise ProviderError(said("error_provider_unreadable")) from exc
 
 
 async def github_profile(
@@ -172,7 +178,7 @@ async def github_profile(
     login = _text(user.get("login"))
     return Profile(
         provider=config.name,
-        subject=_require(user.get("id"), "who you are"),
+        subject=_subject(user.get("id")),
         name=_text(user.get("name")) or login or "GitHub user",
         email=_email(verified_primary),
         avatar_url=_https(user.get("avatar_url")),
@@ -193,7 +199,7 @@ async def facebook_profile(
     silhouette = isinstance(picture, dict) and picture.get("is_silhouette") is True
     return Profile(
         provider=config.name,
-        subject=_require(me.get("id"), "who you are"),
+        subject=_subject(me.get("id")),
         name=_text(me.get("name")) or "Facebook user",
         email=_email(me.get("email")),
         avatar_url="" if silhouette else _https(picture.get("url")),
@@ -213,7 +219,7 @@ async def x_profile(
     username = _text(data.get("username"))
     return Profile(
         provider=config.name,
-        subject=_require(data.get("id"), "who you are"),
+        subject=_subject(data.get("id")),
         name=_text(data.get("name")) or username or "X user",
         avatar_url=_https(data.get("profile_image_url")),
         profile_url=f"https://x.com/{username}" if re.fullmatch(r"\w{1,15}", username) else "",
@@ -229,7 +235,7 @@ async def wordpress_profile(
     )
     return Profile(
         provider=config.name,
-        subject=_require(me.get("ID"), "who you are"),
+        subject=_subject(me.get("ID")),
         name=_text(me.get("display_name")) or _text(me.get("username")) or "WordPress.com user",
         email=_email(me.get("email")) if me.get("email_verified") is True else "",
         avatar_url=_https(me.get("avatar_URL")),
@@ -248,10 +254,12 @@ async def vk_profile(
         timeout=HTTP_TIMEOUT_S,
     )
     if response.status_code != 200:
-        raise ProviderError(f"VK ID refused to say who you are ({response.status_code}).")
+        raise ProviderError(
+            said("error_named_provider_no_profile", provider="VK ID", status=response.status_code)
+        )
     user = response.json().get("user", {})
     name = " ".join(p for p in (_text(user.get("first_name")), _text(user.get("last_name"))) if p)
-    subject = _require(user.get("user_id"), "who you are")
+    subject = _subject(user.get("user_id"))
     return Profile(
         provider=config.name,
         subject=subject,
@@ -277,7 +285,7 @@ async def yandex_profile(
     avatar = f"https://avatars.yandex.net/get-yapic/{avatar_id}/islands-200" if has_avatar else ""
     return Profile(
         provider=config.name,
-        subject=_require(info.get("id"), "who you are"),
+        subject=_subject(info.get("id")),
         name=_text(info.get("display_name")) or _text(info.get("real_name"))
         or _text(info.get("login")) or "Yandex user",
         # Yandex ID accounts' default_email is an address Yandex has confirmed.
@@ -294,7 +302,7 @@ async def mastodon_profile(
     account = await _get_json(
         http, f"https://{instance}/api/v1/accounts/verify_credentials", token["access_token"]
     )
-    account_id = _require(account.get("id"), "who you are")
+    account_id = _subject(account.get("id"))
     return Profile(
         provider=config.name,
         # Account ids are per instance: the instance is part of the identity.
@@ -440,7 +448,7 @@ def mastodon_instance(raw: str) -> str:
     except ValueError:
         pass
     else:
-        raise BadRequest("Enter your Mastodon server's name, such as mastodon.social.")
+        raise BadRequest(said("error_mastodon_name"))
     if not _INSTANCE_HOST.match(text) or text.endswith((".local", ".localhost", ".internal")):
-        raise BadRequest("Enter your Mastodon server's name, such as mastodon.social.")
+        raise BadRequest(said("error_mastodon_name"))
     return text

@@ -38,6 +38,7 @@ from starlette.requests import Request
 from widget.auth.tokens import token_hash
 from widget.config import Settings
 from widget.errors import BadRequest, NotFound
+from widget.messages import Said, recalled, said, to_keep
 from widget.outbound import AddressRefused, Outbound
 from widget.records import Profile, RateLimit, User
 from widget.storage import Storage
@@ -95,6 +96,7 @@ class SignInError(Exception):
 
     def __init__(self, message: str, status: int = 400, *, cancelled: bool = False) -> None:
         super().__init__(message)
+        self.message = message  # Said, for the most part: the popup says it in its language
         self.status = status
         self.cancelled = cancelled  # the person said no at the provider: nothing failed
 
@@ -103,7 +105,7 @@ class SignInFailed(BadRequest):
     """Polling found that the popup's sign-in failed; the message says why."""
 
 
-UNREACHABLE = "The provider could not be reached; try again in a moment."
+UNREACHABLE = said("error_provider_unreachable")
 
 
 def valid_challenge(challenge: str) -> bool:
@@ -147,7 +149,7 @@ class SignIn:
     def provider(self, name: str) -> ProviderConfig:
         config = self.providers.get(name)
         if config is None:
-            raise NotFound(f"There is no sign-in with {name!r} on this server.")
+            raise NotFound(said("error_no_provider", name=repr(name)))
         return config
 
     def redirect_uri(self, name: str) -> str:
@@ -160,7 +162,7 @@ class SignIn:
         session. The caller has checked that the request came from our own frame."""
         config = self.provider(name)
         if not valid_challenge(challenge):
-            raise BadRequest("This sign-in was not started by the comment form; start again.")
+            raise BadRequest(said("error_sign_in_not_from_form"))
         await self.count_start(address_key)
         try:
             client = await self._client(config, instance)
@@ -178,7 +180,7 @@ class SignIn:
                 log.warning("sign-in with %s could not start: %s", name, exc)
                 raise SignInError(UNREACHABLE, 502) from exc
         except SignInError as exc:
-            await self.record_failure(challenge, str(exc))
+            await self.record_failure(challenge, exc.message)
             raise
         except BadRequest as exc:  # a Mastodon instance that does not answer, say
             await self.record_failure(challenge, exc.message)
@@ -189,13 +191,15 @@ class SignIn:
         """Count a sign-in's start against its network (RateLimited when there is no room)."""
         await self.storage.take_rate_limits(
             [RateLimit(f"sign-in:{address_key}", STARTS_PER_NETWORK, STARTS_PERIOD_S,
-                       "Too many sign-ins from your network")],
+                       said("error_too_many_sign_ins"))],
             datetime.now(UTC),
         )  # fmt: skip
 
     async def record_failure(self, challenge: str, message: str) -> None:
         """Tell the frame that polls with this challenge's verifier why its sign-in ended."""
-        await self.storage.add_sign_in_failure(challenge, message, datetime.now(UTC) + FLOW_TTL)
+        await self.storage.add_sign_in_failure(
+            challenge, to_keep(message), datetime.now(UTC) + FLOW_TTL
+        )
 
     async def finish(self, request: Request, name: str) -> str:
         """Complete the code flow and return a login code for the iframe."""
@@ -203,15 +207,12 @@ class SignIn:
         flow = request.session.pop(_FLOW_KEY, None)
         if not isinstance(flow, dict) or flow.get("provider") != name:
             if request.query_params.get("error") == "access_denied":
-                raise SignInError("Sign-in was cancelled.", cancelled=True)
-            raise SignInError(
-                "This sign-in was not started here, or it was already used. Close this window"
-                " and start again from the comment form."
-            )
+                raise SignInError(said("error_sign_in_cancelled"), cancelled=True)
+            raise SignInError(said("error_sign_in_not_here"))
         try:
             user = await self._user_from_callback(request, config, flow)
         except SignInError as exc:
-            await self.record_failure(flow["challenge"], str(exc))
+            await self.record_failure(flow["challenge"], exc.message)
             raise
         code = secrets.token_urlsafe(32)
         await self.storage.add_login_code(
@@ -225,8 +226,8 @@ class SignIn:
         error = request.query_params.get("error")
         if error:
             if error == "access_denied":
-                raise SignInError("Sign-in was cancelled.", cancelled=True)
-            raise SignInError(f"The provider could not sign you in ({error}).")
+                raise SignInError(said("error_sign_in_cancelled"), cancelled=True)
+            raise SignInError(said("error_provider_failed", error=error))
         try:
             client = await self._client(config, flow.get("instance", ""))
         except BadRequest as exc:
@@ -246,15 +247,13 @@ class SignIn:
         except OAuthError as exc:
             raise SignInError(_oauth_message(exc)) from exc
         except _ID_TOKEN_ERRORS as exc:  # bad signature, wrong nonce, issuer or audience
-            raise SignInError(
-                "The provider's answer did not match this sign-in; start again."
-            ) from exc
+            raise SignInError(said("error_provider_mismatch")) from exc
         except _UNREACHABLE_ERRORS as exc:
             raise SignInError(UNREACHABLE, 502) from exc
         try:
             profile = await self._profile(config, flow.get("instance", ""), token)
         except ProviderError as exc:
-            raise SignInError(str(exc)) from exc
+            raise SignInError(exc.message) from exc
         except (httpx.HTTPError, ValueError) as exc:  # down, or an answer that is not JSON
             raise SignInError(UNREACHABLE, 502) from exc
         del token  # the provider's tokens are not kept anywhere
@@ -275,17 +274,14 @@ class SignIn:
         )
         if user_id is None:
             if code is not None:
-                raise BadRequest(
-                    "This sign-in code is not valid, was used already, or has expired;"
-                    " sign in again."
-                )
+                raise BadRequest(said("error_sign_in_code_invalid"))
             failure = await self.storage.take_sign_in_failure(challenge_of(verifier), now)
             if failure is not None:
-                raise SignInFailed(failure)
+                raise SignInFailed(recalled(failure))  # in the frame's language, if Said
             return None
         user = await self.storage.get_user(user_id)
         if user is None:
-            raise NotFound("This account no longer exists.")
+            raise NotFound(said("error_account_gone"))
         token = secrets.token_urlsafe(32)
         lifetime = timedelta(days=self.settings.session_days)
         await self.storage.add_session(token_hash(token), user.id, now + lifetime)
@@ -343,10 +339,7 @@ class SignIn:
         try:  # for a clear answer now; every request to it is checked again as it connects
             await self.outbound.check_url(f"https://{host}/", allow_private_networks=False)
         except AddressRefused as exc:
-            raise BadRequest(
-                f"The Mastodon server {host} is not on the public internet; enter the name of"
-                " a public server, such as mastodon.social."
-            ) from exc
+            raise BadRequest(said("error_mastodon_private", host=host)) from exc
         app = await self.storage.get_provider_app(config.name, host)
         if app is None:
             app = await self.storage.add_provider_app(
@@ -380,7 +373,7 @@ class SignIn:
             except (httpx.HTTPError, ValueError):
                 answer = {}
         if not isinstance(answer, dict) or not answer.get("client_id"):
-            raise BadRequest(f"The Mastodon server {host} did not answer; check its name.")
+            raise BadRequest(said("error_mastodon_silent", host=host))
         return str(answer["client_id"]), str(answer.get("client_secret", ""))
 
     async def _profile(
@@ -389,7 +382,7 @@ class SignIn:
         if config.kind.oidc:
             claims = token.get("userinfo")
             if not claims:
-                raise ProviderError("The provider sent no ID token; sign-in cannot continue.")
+                raise ProviderError(said("error_provider_no_id_token"))
             return oidc_profile(config.name, claims, config.display_name)
         fetch = config.kind.fetch_profile
         assert fetch is not None
@@ -417,13 +410,10 @@ def _claims_options(config: ProviderConfig) -> dict[str, Any] | None:
     return {"iss": {"essential": True, "validate": tenant_issuer}}
 
 
-def _oauth_message(exc: OAuthError) -> str:
+def _oauth_message(exc: OAuthError) -> Said:
     error = getattr(exc, "error", "") or ""
     if error == "mismatching_state":
-        return (
-            "This sign-in was not started here, or it was already used. Close this window and"
-            " start again from the comment form."
-        )
+        return said("error_sign_in_not_here")
     if error in {"invalid_grant", "invalid_request"}:
-        return "The provider refused this sign-in (it may have been used already); start again."
-    return f"The provider could not sign you in ({error or 'unknown error'})."
+        return said("error_provider_refused")
+    return said("error_provider_failed", error=error or "unknown error")

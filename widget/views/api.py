@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from widget import comments
 from widget.errors import BadRequest, NotFound
+from widget.messages import said
 from widget.moderation import screening
 from widget.records import POST_LIKE, Comment, Site, ThreadHead
 from widget.sites import SiteSettings, get_site, settings_of
@@ -350,7 +351,7 @@ async def post_comment(request: Request) -> Response:
 def _comment_id(request: Request) -> int:
     raw = request.path_params["comment_id"]
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-        raise NotFound("There is no such comment.")
+        raise NotFound(said("error_no_such_comment"))
     return int(raw)
 
 

@@ -21,11 +21,11 @@ from .i18n import Translator, choose_language
 from .inputs import read_form, read_json_object, remote_address, require_own_origin
 
 SIGNED_IN_COOKIE = "__Host-widget_signed_in"
-_LANGUAGE_KEY = "widget_language"  # the frame's, in the flow's state cookie
+_LANGUAGE_KEY = "widget_language"  # the frame's, in the popup's state cookie (flow or passkey)
 
 __all__ = [
-    "current_user", "popup_page", "popup_state", "refuse_start", "routes", "session_token",
-    "user_json",
+    "current_user", "keep_popup_language", "popup_language", "popup_page", "popup_state",
+    "refuse_start", "routes", "session_token", "user_json",
 ]  # fmt: skip
 
 POPUP_HEADERS = {
@@ -118,6 +118,14 @@ def popup_language(request: Request) -> str:
     return error_language(request)
 
 
+def keep_popup_language(request: Request, requested: str | None) -> None:
+    """The frame's language, posted with a popup's first page: this request's, and kept in the
+    popup's session for the pages after it."""
+    language = choose_language(requested)
+    request.state.language = language
+    request.session[_LANGUAGE_KEY] = language
+
+
 def _failed(request: Request, context: AppContext, message: str, status: int) -> Response:
     t = Translator(popup_language(request))
     said = t.say(message)
@@ -154,7 +162,7 @@ async def start(request: Request) -> Response:
     except ClientError as exc:
         return _failed(request, context, exc.message, exc.status)
     except SignInError as exc:
-        return _failed(request, context, str(exc), exc.status)
+        return _failed(request, context, exc.message, exc.status)
     request.session[_LANGUAGE_KEY] = request.state.language  # for the callback's pages
     # A page, not a redirect: the frame's Content-Security-Policy (form-action 'self') covers
     # the redirects that follow its form, and the provider is another origin.
@@ -178,9 +186,10 @@ async def callback(request: Request) -> Response:
         return _failed(request, context, exc.message, exc.status)
     except SignInError as exc:
         if not exc.cancelled:
-            return _failed(request, context, str(exc), exc.status)
-        return popup_page(request, context, t("popup_sign_in_cancelled"), str(exc),
-                          error=str(exc), status_code=exc.status)  # fmt: skip
+            return _failed(request, context, exc.message, exc.status)
+        said = t.say(exc.message)
+        return popup_page(request, context, t("popup_sign_in_cancelled"), said,
+                          error=said, status_code=exc.status)  # fmt: skip
     return popup_page(
         request, context, t("popup_signed_in"), t("popup_close_and_go_back"), code=code
     )

@@ -17,6 +17,7 @@ from starlette.routing import Mount, Route
 from widget.auth.email_link import EmailSignIn
 from widget.auth.signin import SignInError
 from widget.errors import ClientError, Forbidden, Invalid, NotFound
+from widget.messages import said
 
 from .addresses import rate_limit_key
 from .auth import popup_language, popup_page, refuse_start
@@ -55,7 +56,7 @@ def _failed(request: Request, message: str, status_code: int, lang: str = "") ->
 def _email_sign_in(context: AppContext) -> EmailSignIn:
     email_sign_in = context.email_sign_in
     if not email_sign_in.enabled:
-        raise NotFound("This comment server does not sign in by email.")
+        raise NotFound(said("error_email_sign_in_off"))
     return email_sign_in
 
 

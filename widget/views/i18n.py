@@ -267,6 +267,28 @@ EN: dict[str, Message] = {
     "popup_signed_in": "You are signed in",
     "popup_close_and_go_back": "You can close this window and go back to the comments.",
     "popup_can_close": "You can close this window.",
+    "passkey_title_sign_in": "Sign in with a passkey",
+    "passkey_title_manage": "Your passkeys",
+    "passkey_choose_when_asked": "Choose your passkey when your browser asks.",
+    "passkey_use": "Use a passkey",
+    "passkey_intro": (
+        "Passkeys of {name}: sign in to comment with your fingerprint, face or screen lock, or a"
+        " security key."
+    ),
+    "passkey_added_on": "added {added}",
+    "passkey_added_and_used": "added {added}, last used {used}",
+    "passkey_remove": "Remove",
+    "passkey_none_yet": "No passkey yet.",
+    "passkey_name_label": "Name of the new passkey",
+    "passkey_name_placeholder": "Phone, laptop, security key…",
+    "passkey_added": "Passkey “{name}” added. Next time, sign in with it.",
+    "passkey_removed": "Passkey removed.",
+    "passkey_choose": "Choose a passkey.",
+    "passkey_browser_cannot": (
+        "This browser cannot use passkeys. Close this window and sign in another way."
+    ),
+    "passkey_held_already": "This device holds a passkey for this account already.",
+    "passkey_none_used": "No passkey was used. Try again, or close this window.",
     "error_title_400": "This request cannot be understood",
     "error_title_403": "Not allowed here",
     "error_title_404": "Not found",
@@ -617,6 +639,147 @@ DE: dict[str, Message] = {
         "Die Kommentar-Datenbank konnte das nicht speichern; nichts wurde gespeichert. Versuche "
         "es in einer Minute noch einmal."
     ),
+    "passkey_title_sign_in": "Mit einem Passkey anmelden",
+    "passkey_title_manage": "Deine Passkeys",
+    "passkey_choose_when_asked": "Wähle deinen Passkey, wenn dein Browser danach fragt.",
+    "passkey_use": "Passkey verwenden",
+    "passkey_intro": (
+        "Passkeys von {name}: Melde dich zum Kommentieren mit Fingerabdruck, Gesicht,"
+        " Bildschirmsperre oder einem Sicherheitsschlüssel an."
+    ),
+    "passkey_added_on": "hinzugefügt am {added}",
+    "passkey_added_and_used": "hinzugefügt am {added}, zuletzt verwendet am {used}",
+    "passkey_remove": "Entfernen",
+    "passkey_none_yet": "Noch kein Passkey.",
+    "passkey_name_label": "Name des neuen Passkeys",
+    "passkey_name_placeholder": "Handy, Laptop, Sicherheitsschlüssel …",
+    "passkey_added": "Passkey „{name}“ hinzugefügt. Melde dich beim nächsten Mal damit an.",
+    "passkey_removed": "Passkey entfernt.",
+    "passkey_choose": "Wähle einen Passkey.",
+    "passkey_browser_cannot": (
+        "Dieser Browser kann keine Passkeys verwenden. Schließe dieses Fenster und melde dich"
+        " anders an."
+    ),
+    "passkey_held_already": "Dieses Gerät hat schon einen Passkey für dieses Konto.",
+    "passkey_none_used": (
+        "Es wurde kein Passkey verwendet. Versuche es noch einmal oder schließe dieses Fenster."
+    ),
+    "error_sign_in_not_from_form": (
+        "Diese Anmeldung wurde nicht im Kommentarformular begonnen; fang noch einmal an."
+    ),
+    "error_sign_in_cancelled": "Die Anmeldung wurde abgebrochen.",
+    "error_sign_in_not_here": (
+        "Diese Anmeldung wurde nicht hier begonnen oder schon verwendet. Schließe dieses Fenster"
+        " und fang im Kommentarformular noch einmal an."
+    ),
+    "error_provider_failed": "Der Anbieter konnte dich nicht anmelden ({error}).",
+    "error_provider_unreachable": (
+        "Der Anbieter ist nicht erreichbar; versuche es gleich noch einmal."
+    ),
+    "error_provider_mismatch": (
+        "Die Antwort des Anbieters passt nicht zu dieser Anmeldung; fang noch einmal an."
+    ),
+    "error_provider_refused": (
+        "Der Anbieter hat diese Anmeldung abgelehnt (vielleicht wurde sie schon verwendet); fang"
+        " noch einmal an."
+    ),
+    "error_too_many_sign_ins": "Zu viele Anmeldungen aus deinem Netzwerk",
+    "error_sign_in_code_invalid": (
+        "Dieser Anmeldecode ist ungültig, schon verwendet oder abgelaufen; melde dich noch einmal"
+        " an."
+    ),
+    "error_passkeys_off": "Dieser Kommentarserver bietet keine Anmeldung mit Passkeys.",
+    "error_passkey_sign_in_first": "Melde dich zuerst an und füge dann einen Passkey hinzu.",
+    "error_passkey_window_signed_out": (
+        "Dieses Fenster ist nicht mehr angemeldet; schließe es und drücke unter den Kommentaren"
+        " noch einmal auf „Passkey hinzufügen“."
+    ),
+    "error_passkey_not_yours": "Dieser Passkey gehört nicht dir oder wurde schon entfernt.",
+    "error_passkey_start_again": (
+        "Diese Passkey-Anfrage ist nicht mehr gültig; schließe dieses Fenster und fang noch"
+        " einmal an."
+    ),
+    "error_passkey_used": (
+        "Diese Passkey-Anfrage wurde schon verwendet; schließe dieses Fenster und fang noch"
+        " einmal an."
+    ),
+    "error_passkey_limit": "Ein Konto hat höchstens {limit} Passkeys; entferne zuerst einen.",
+    "error_passkey_answer_unfit": (
+        "Die Antwort des Browsers passt nicht zu dieser Anfrage (eine andere Website oder eine"
+        " alte Anfrage); schließe dieses Fenster und fang noch einmal an."
+    ),
+    "error_passkey_sign_in_unfit": (
+        "Die Antwort des Passkeys passt nicht zu dieser Anmeldung (eine andere Website oder eine"
+        " alte Anfrage); schließe dieses Fenster und fang noch einmal an."
+    ),
+    "error_passkey_unknown": (
+        "Dieser Passkey ist hier nicht bekannt (vielleicht wurde er entfernt); melde dich anders"
+        " an und füge dann wieder einen Passkey hinzu."
+    ),
+    "error_passkey_gone": (
+        "Dieser Passkey ist hier nicht bekannt (vielleicht wurde er entfernt); melde dich anders"
+        " an."
+    ),
+    "error_passkey_other_account": "Dieser Passkey gehört nicht zu dem Konto, das er nennt.",
+    "error_passkey_exists": "Dieser Passkey wurde schon hinzugefügt.",
+    "error_passkey_counter_behind": (
+        "Dieser Passkey wurde abgelehnt: Sein Nutzungszähler ist zurückgegangen, was passiert,"
+        " wenn eine Kopie von ihm verwendet wird. Melde dich anders an und entferne den Passkey,"
+        " wenn du ihn nicht kopiert hast."
+    ),
+    "error_passkey_too_long": "Die Antwort des Browsers ist zu lang für einen Passkey.",
+    "error_passkey_none_sent": "Der Browser hat keinen Passkey gesendet; versuche es noch einmal.",
+    "error_no_site": (
+        "Auf diesem Kommentarserver gibt es keine Website namens {site}. Der Betreiber der"
+        " Website kann sie hinzufügen mit: widget site add {site_id} --origin"
+        " https://their-blog.example"
+    ),
+    "error_page_empty": "Gib an, um welche Seite es geht: Der Parameter page ist leer.",
+    "error_page_id_too_long": (
+        "Die Seiten-ID darf höchstens {limit} Zeichen gewöhnlichen Text lang sein."
+    ),
+    "error_page_url": "Die Seiten-URL muss eine http- oder https-Adresse sein.",
+    "error_page_origin": (
+        "Diese Seite ({origin}) gehört nicht zu den Origins der Website {site} ({origins}). Der"
+        " Betreiber der Website kann sie erlauben mit: widget site add-origin {site_id} {origin}"
+    ),
+    "error_send_form": "Sende das Formular als application/x-www-form-urlencoded.",
+    "error_send_json": "Sende den Anfrageinhalt als application/json.",
+    "error_json_invalid": "Der Anfrageinhalt ist kein gültiges JSON: {detail}.",
+    "error_json_object": "Der Anfrageinhalt muss ein JSON-Objekt sein.",
+    "error_no_origin": (
+        "Diese Anfrage hat keinen Origin-Header; sende sie aus dem Kommentarformular."
+    ),
+    "error_origin_refused": "Anfragen von {origin} dürfen hier nichts ändern.",
+    "error_no_provider": "Auf diesem Server gibt es keine Anmeldung mit {name}.",
+    "error_account_gone": "Dieses Konto gibt es nicht mehr.",
+    "error_email_sign_in_off": "Dieser Kommentarserver bietet keine Anmeldung per E-Mail.",
+    "error_no_such_comment": "Diesen Kommentar gibt es nicht.",
+    "error_no_email": (
+        "Dieser Kommentarserver verschickt keine E-Mails; frag den Betreiber der Website nach"
+        " deinen Kommentaren."
+    ),
+    "error_provider_no_subject": (
+        "Der Anbieter hat nicht gesagt, wer du bist; die Anmeldung kann nicht weitergehen."
+    ),
+    "error_provider_no_id_token": (
+        "Der Anbieter hat kein ID-Token geschickt; die Anmeldung kann nicht weitergehen."
+    ),
+    "error_provider_no_profile": (
+        "Der Anbieter hat sich geweigert zu sagen, wer du bist ({status})."
+    ),
+    "error_named_provider_no_profile": (
+        "{provider} hat sich geweigert zu sagen, wer du bist ({status})."
+    ),
+    "error_provider_unreadable": "Die Antwort des Anbieters ließ sich nicht lesen.",
+    "error_mastodon_name": "Gib den Namen deines Mastodon-Servers ein, etwa mastodon.social.",
+    "error_mastodon_private": (
+        "Der Mastodon-Server {host} ist nicht im öffentlichen Internet; gib den Namen eines"
+        " öffentlichen Servers ein, etwa mastodon.social."
+    ),
+    "error_mastodon_silent": (
+        "Der Mastodon-Server {host} hat nicht geantwortet; prüfe seinen Namen."
+    ),
 }
 
 RU: dict[str, Message] = {
@@ -945,6 +1108,131 @@ RU: dict[str, Message] = {
         "База данных комментариев не смогла это сохранить; ничего не сохранено. Попробуйте ещё "
         "раз через минуту."
     ),
+    "passkey_title_sign_in": "Вход с ключом доступа",
+    "passkey_title_manage": "Ваши ключи доступа",
+    "passkey_choose_when_asked": "Выберите свой ключ доступа, когда браузер спросит.",
+    "passkey_use": "Использовать ключ доступа",
+    "passkey_intro": (
+        "Ключи доступа {name}: входите, чтобы комментировать, по отпечатку пальца, лицу,"
+        " блокировке экрана или с электронным ключом."
+    ),
+    "passkey_added_on": "добавлен {added}",
+    "passkey_added_and_used": "добавлен {added}, последний вход {used}",
+    "passkey_remove": "Удалить",
+    "passkey_none_yet": "Ключей доступа пока нет.",
+    "passkey_name_label": "Название нового ключа доступа",
+    "passkey_name_placeholder": "Телефон, ноутбук, электронный ключ…",
+    "passkey_added": "Ключ доступа «{name}» добавлен. В следующий раз входите с ним.",
+    "passkey_removed": "Ключ доступа удалён.",
+    "passkey_choose": "Выберите ключ доступа.",
+    "passkey_browser_cannot": (
+        "Этот браузер не умеет работать с ключами доступа. Закройте это окно и войдите другим"
+        " способом."
+    ),
+    "passkey_held_already": "На этом устройстве уже есть ключ доступа для этой учётной записи.",
+    "passkey_none_used": (
+        "Ключ доступа не был использован. Попробуйте ещё раз или закройте это окно."
+    ),
+    "error_sign_in_not_from_form": "Этот вход начат не из формы комментариев; начните заново.",
+    "error_sign_in_cancelled": "Вход отменён.",
+    "error_sign_in_not_here": (
+        "Этот вход начат не здесь или уже использован. Закройте это окно и начните заново из"
+        " формы комментариев."
+    ),
+    "error_provider_failed": "Провайдер не смог выполнить вход ({error}).",
+    "error_provider_unreachable": (
+        "Не удалось связаться с провайдером; попробуйте ещё раз чуть позже."
+    ),
+    "error_provider_mismatch": "Ответ провайдера не соответствует этому входу; начните заново.",
+    "error_provider_refused": (
+        "Провайдер отклонил этот вход (возможно, он уже использован); начните заново."
+    ),
+    "error_too_many_sign_ins": "Слишком много входов из вашей сети",
+    "error_sign_in_code_invalid": (
+        "Этот код входа недействителен, уже использован или истёк; войдите снова."
+    ),
+    "error_passkeys_off": "Этот сервер комментариев не поддерживает вход с ключами доступа.",
+    "error_passkey_sign_in_first": "Сначала войдите, затем добавьте ключ доступа.",
+    "error_passkey_window_signed_out": (
+        "В этом окне вы больше не вошли; закройте его и снова нажмите «Добавить ключ доступа» под"
+        " комментариями."
+    ),
+    "error_passkey_not_yours": "Этот ключ доступа не ваш или уже удалён.",
+    "error_passkey_start_again": (
+        "Этот запрос ключа доступа больше не действителен; закройте это окно и начните заново."
+    ),
+    "error_passkey_used": (
+        "Этот запрос ключа доступа уже использован; закройте это окно и начните заново."
+    ),
+    "error_passkey_limit": (
+        "У учётной записи может быть не более {limit} ключей доступа; сначала удалите один."
+    ),
+    "error_passkey_answer_unfit": (
+        "Ответ браузера не соответствует этому запросу (другой сайт или старый запрос); закройте"
+        " это окно и начните заново."
+    ),
+    "error_passkey_sign_in_unfit": (
+        "Ответ ключа доступа не соответствует этому входу (другой сайт или старый запрос);"
+        " закройте это окно и начните заново."
+    ),
+    "error_passkey_unknown": (
+        "Этот ключ доступа здесь неизвестен (возможно, его удалили); войдите другим способом,"
+        " затем снова добавьте ключ доступа."
+    ),
+    "error_passkey_gone": (
+        "Этот ключ доступа здесь неизвестен (возможно, его удалили); войдите другим способом."
+    ),
+    "error_passkey_other_account": (
+        "Этот ключ доступа не принадлежит указанной в нём учётной записи."
+    ),
+    "error_passkey_exists": "Этот ключ доступа уже добавлен.",
+    "error_passkey_counter_behind": (
+        "Этот ключ доступа отклонён: его счётчик использований уменьшился, а так бывает, когда"
+        " используют его копию. Войдите другим способом и удалите ключ доступа, если вы его не"
+        " копировали."
+    ),
+    "error_passkey_too_long": "Ответ браузера слишком длинный для ключа доступа.",
+    "error_passkey_none_sent": "Браузер не прислал ключ доступа; попробуйте ещё раз.",
+    "error_no_site": (
+        "На этом сервере комментариев нет сайта {site}. Владелец сайта может добавить его"
+        " командой: widget site add {site_id} --origin https://their-blog.example"
+    ),
+    "error_page_empty": "Укажите, о какой странице речь: параметр page пуст.",
+    "error_page_id_too_long": (
+        "Идентификатор страницы должен быть не длиннее {limit} символов обычного текста."
+    ),
+    "error_page_url": "Адрес страницы должен начинаться с http или https.",
+    "error_page_origin": (
+        "Эта страница ({origin}) не относится к источникам сайта {site} ({origins}). Владелец"
+        " сайта может разрешить её командой: widget site add-origin {site_id} {origin}"
+    ),
+    "error_send_form": "Отправьте форму как application/x-www-form-urlencoded.",
+    "error_send_json": "Отправьте тело запроса как application/json.",
+    "error_json_invalid": "Тело запроса — недопустимый JSON: {detail}.",
+    "error_json_object": "Тело запроса должно быть объектом JSON.",
+    "error_no_origin": "У этого запроса нет заголовка Origin; отправьте его из формы комментариев.",
+    "error_origin_refused": "Запросы с {origin} не могут ничего здесь менять.",
+    "error_no_provider": "На этом сервере нет входа через {name}.",
+    "error_account_gone": "Этой учётной записи больше нет.",
+    "error_email_sign_in_off": (
+        "Этот сервер комментариев не поддерживает вход по электронной почте."
+    ),
+    "error_no_such_comment": "Такого комментария нет.",
+    "error_no_email": (
+        "Этот сервер комментариев не отправляет писем; попросите свои комментарии у владельца"
+        " сайта."
+    ),
+    "error_provider_no_subject": "Провайдер не сообщил, кто вы; вход не может продолжиться.",
+    "error_provider_no_id_token": "Провайдер не прислал ID-токен; вход не может продолжиться.",
+    "error_provider_no_profile": "Провайдер отказался сообщить, кто вы ({status}).",
+    "error_named_provider_no_profile": "{provider} отказался сообщить, кто вы ({status}).",
+    "error_provider_unreadable": "Не удалось прочитать ответ провайдера.",
+    "error_mastodon_name": "Введите имя своего сервера Mastodon, например mastodon.social.",
+    "error_mastodon_private": (
+        "Сервер Mastodon {host} не находится в публичном интернете; введите имя публичного"
+        " сервера, например mastodon.social."
+    ),
+    "error_mastodon_silent": "Сервер Mastodon {host} не ответил; проверьте его имя.",
 }
 
 _CATALOGS: dict[str, tuple[Mapping[str, Message], Callable[[int], str]]] = {

@@ -16,6 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from widget.config import Settings
 from widget.errors import BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType
+from widget.messages import said
 
 from .addresses import client_address
 
@@ -80,7 +81,7 @@ async def read_form(request: Request, limit: int) -> dict[str, str]:
 async def read_form_pairs(request: Request, limit: int) -> list[tuple[str, str]]:
     """Like `read_form`, keeping every value of a repeated field, in order."""
     if _media_type(request) != "application/x-www-form-urlencoded":
-        raise UnsupportedMediaType("Send the form as application/x-www-form-urlencoded.")
+        raise UnsupportedMediaType(said("error_send_form"))
     body = await _read_body(request, limit)
     try:
         text = body.decode("ascii")
@@ -96,7 +97,7 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
     """A JSON object body. Refuses other media types (so that a cross-site form cannot post
     here without a CORS preflight we never grant), oversized bodies, and bad UTF-8."""
     if _media_type(request) != "application/json":
-        raise UnsupportedMediaType("Send the request body as application/json.")
+        raise UnsupportedMediaType(said("error_send_json"))
     body = await _read_body(request, limit)
     try:
         value = json.loads(
@@ -105,11 +106,12 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise BadRequest("The request body is not valid UTF-8.") from None
     except json.JSONDecodeError as exc:
-        raise BadRequest(f"The request body is not valid JSON: {exc.msg} at {exc.pos}.") from None
+        detail = f"{exc.msg} at {exc.pos}"  # Python's words, in English in every language
+        raise BadRequest(said("error_json_invalid", detail=detail)) from None
     except RecursionError:
         raise _too_deep() from None
     if not isinstance(value, dict):
-        raise BadRequest("The request body must be a JSON object.")
+        raise BadRequest(said("error_json_object"))
     _check_json(value)
     return value
 
@@ -131,7 +133,7 @@ def _json_integer(text: str) -> int:
 
 
 def _json_constant(text: str) -> float:
-    raise BadRequest(f"The request body is not valid JSON: {text} is not a JSON number.")
+    raise BadRequest(said("error_json_invalid", detail=f"{text} is not a JSON number"))
 
 
 def _check_json(value: Any) -> None:
@@ -156,9 +158,9 @@ def require_own_origin(request: Request, settings: Settings) -> None:
     """Mutations must come from our own pages: browsers send `Origin` with every POST."""
     origin = request.headers.get("origin")
     if origin is None:
-        raise Forbidden("This request has no Origin header; send it from the comment form.")
+        raise Forbidden(said("error_no_origin"))
     if origin.rstrip("/").lower() != settings.public_url:
-        raise Forbidden(f"Requests from {origin} may not change anything here.")
+        raise Forbidden(said("error_origin_refused", origin=origin))
 
 
 def remote_address(request: Request, settings: Settings) -> str:

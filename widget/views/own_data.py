@@ -17,6 +17,7 @@ from starlette.routing import Route
 from widget import own_data
 from widget.auth.tokens import BadToken, Purpose
 from widget.errors import BadRequest, Forbidden, ServiceUnavailable
+from widget.messages import said
 from widget.records import User
 
 from .auth import current_user
@@ -75,9 +76,7 @@ async def request_link(context: AppContext, email: str, address_key: str, lang: 
     """Email a link to `email`, in `lang`, if anything was written under it
     (own_data.send_link)."""
     if not context.settings.mail_enabled:
-        raise ServiceUnavailable(
-            "This comment server sends no email; ask the site's owner for your comments."
-        )
+        raise ServiceUnavailable(said("error_no_email"))
     planner = context.outbox.planner
     if await own_data.send_link(context.storage, planner, email, address_key, lang):
         context.outbox.wake()

@@ -5,7 +5,8 @@ they are built).
 Every form here posts to our own origin from a top-level page of ours, which sends same-origin
 referrers, so browsers send our Origin with it; the server checks that they did. The popup's
 session (a signed cookie of its own, first-party in a top-level window) holds the owner token
-and the ceremony under way.
+and the ceremony under way, and the frame's language, posted with the popup's first page
+(`keep_popup_language`): every page here, error or not, is in it.
 """
 
 from __future__ import annotations
@@ -20,10 +21,19 @@ from starlette.routing import BaseRoute, Mount, Route
 from widget.auth.passkeys import Passkeys
 from widget.config import Settings
 from widget.errors import ClientError, Forbidden, Invalid, NotFound
+from widget.messages import said
 
 from .addresses import rate_limit_key
-from .auth import current_user, popup_page, popup_state, refuse_start
+from .auth import (
+    current_user,
+    keep_popup_language,
+    popup_language,
+    popup_page,
+    popup_state,
+    refuse_start,
+)
 from .context import AppContext, app_context
+from .i18n import Translator
 from .inputs import read_form, read_json_object, remote_address, require_own_origin
 
 __all__ = ["routes"]
@@ -45,24 +55,31 @@ PAGE_HEADERS = {
 def _passkeys(context: AppContext) -> Passkeys:
     passkeys = context.passkeys
     if not passkeys.enabled:
-        raise NotFound("This comment server does not sign in with passkeys.")
+        raise NotFound(said("error_passkeys_off"))
     return passkeys
 
 
-def _page(request: Request, title: str, step: str, status_code: int = 200,
+def _page(request: Request, title_key: str, step: str, status_code: int = 200,
           **values: Any) -> Response:  # fmt: skip
+    """The page of `step`, in the popup's language: `error` and `notice` are said in it here."""
+    t = Translator(popup_language(request))
     for name, default in (("options", ""), ("error", ""), ("errors", {}), ("notice", ""),
                           ("passkeys", []), ("name", "")):  # fmt: skip
         values.setdefault(name, default)
+    values["error"], values["notice"] = t.say(values["error"]), t.say(values["notice"])
     return app_context(request).html.templates.TemplateResponse(
-        request, "auth/passkeys.html", {"title": title, "step": step, **values},
+        request, "auth/passkeys.html",
+        {"title": t(title_key), "step": step, "t": t, "lang": t.language, "dir": t.direction,
+         **values},
         status_code=status_code, headers=PAGE_HEADERS,
     )  # fmt: skip
 
 
 def _failed(request: Request, exc: ClientError) -> Response:
     context = app_context(request)
-    return popup_page(request, context, "Passkey", exc.message, error=exc.message,
+    t = Translator(popup_language(request))
+    message = t.say(exc.message)
+    return popup_page(request, context, t("sign_in_passkey"), message, error=message,
                       status_code=exc.status, closable=False)  # fmt: skip
 
 
@@ -76,7 +93,7 @@ async def owner_token(request: Request) -> Response:
     passkeys = _passkeys(context)
     user = await current_user(context, request)
     if user is None:
-        raise Forbidden("Sign in first, then add a passkey.")
+        raise Forbidden(said("error_passkey_sign_in_first"))
     return JSONResponse(
         {"owner": passkeys.owner_token(user)}, headers={"Cache-Control": "no-store"}
     )
@@ -94,14 +111,15 @@ async def start(request: Request) -> Response:
     except Forbidden:
         return await refuse_start(request)  # the same refusal as every provider's start
     try:
-        passkeys = _passkeys(context)
         form = await read_form(request, settings.max_request_bytes)
+        keep_popup_language(request, form.get("lang"))
+        passkeys = _passkeys(context)
         await context.sign_in.count_start(rate_limit_key(remote_address(request, settings)))
         ceremony = passkeys.sign_in_ceremony(form.get("challenge", ""))
     except ClientError as exc:
         return _failed(request, exc)
     request.session[_CEREMONY] = ceremony.token
-    return _page(request, "Sign in with a passkey", "sign-in", options=ceremony.options_json)
+    return _page(request, "passkey_title_sign_in", "sign-in", options=ceremony.options_json)
 
 
 async def finish(request: Request) -> Response:
@@ -115,12 +133,14 @@ async def finish(request: Request) -> Response:
             request.session.pop(_CEREMONY, ""), form.get("credential", "")
         )
     except ClientError as exc:
-        return popup_page(request, context, "Sign-in failed", exc.message, error=exc.message,
+        t = Translator(popup_language(request))
+        message = t.say(exc.message)
+        return popup_page(request, context, t("popup_sign_in_failed"), message, error=message,
                           status_code=exc.status)  # fmt: skip
+    t = Translator(popup_language(request))
     return popup_page(
-        request, context, "You are signed in",
-        "You can close this window and go back to the comments.", code=code,
-    )  # fmt: skip
+        request, context, t("popup_signed_in"), t("popup_close_and_go_back"), code=code
+    )
 
 
 # -- the owner's passkeys: add one, remove one ----------------------------------------------------
@@ -136,7 +156,7 @@ async def _manage_page(
     request.session[_CEREMONY] = ceremony.token
     values.setdefault("name", "")
     return _page(
-        request, "Your passkeys", "manage", status_code, options=ceremony.options_json,
+        request, "passkey_title_manage", "manage", status_code, options=ceremony.options_json,
         passkeys=mine, user=user, **values,
     )  # fmt: skip
 
@@ -147,8 +167,9 @@ async def manage(request: Request) -> Response:
     context = app_context(request)
     try:
         require_own_origin(request, context.settings)
-        passkeys = _passkeys(context)
         form = await read_form(request, context.settings.max_request_bytes)
+        keep_popup_language(request, form.get("lang"))
+        passkeys = _passkeys(context)
         return await _manage_page(request, passkeys, form.get("owner", ""))
     except ClientError as exc:
         return _failed(request, exc)
@@ -174,7 +195,7 @@ async def add(request: Request) -> Response:
                                   errors=exc.fields, name=form.get("name", ""))  # fmt: skip
     except ClientError as exc:
         return await _manage_page(request, passkeys, owner, exc.status, error=exc.message)
-    notice = f"Passkey \u201c{added.name}\u201d added. Next time, sign in with it."
+    notice = Translator(popup_language(request))("passkey_added", name=added.name)
     return await _manage_page(request, passkeys, owner, notice=notice)
 
 
@@ -188,14 +209,15 @@ async def remove(request: Request) -> Response:
         user = await passkeys.owner(owner)
     except ClientError as exc:
         return _failed(request, exc)
+    t = Translator(popup_language(request))
     chosen = form.get("passkey", "")
     if not _PASSKEY_ID.fullmatch(chosen):
-        return await _manage_page(request, passkeys, owner, 400, error="Choose a passkey.")
+        return await _manage_page(request, passkeys, owner, 400, error=t("passkey_choose"))
     try:
         await passkeys.remove(user, int(chosen))
     except ClientError as exc:
         return await _manage_page(request, passkeys, owner, exc.status, error=exc.message)
-    return await _manage_page(request, passkeys, owner, notice="Passkey removed.")
+    return await _manage_page(request, passkeys, owner, notice=t("passkey_removed"))
 
 
 def routes(settings: Settings) -> list[BaseRoute]:
