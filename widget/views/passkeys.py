@@ -12,6 +12,7 @@ and the ceremony under way, and the frame's language, posted with the popup's fi
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -22,6 +23,7 @@ from widget.auth.passkeys import Passkeys
 from widget.config import Settings
 from widget.errors import ClientError, Forbidden, Invalid, NotFound
 from widget.messages import said
+from widget.records import User
 
 from .addresses import rate_limit_key
 from .auth import (
@@ -175,14 +177,19 @@ async def manage(request: Request) -> Response:
         return _failed(request, exc)
 
 
-async def add(request: Request) -> Response:
+async def _owner_request(request: Request) -> tuple[Passkeys, Mapping[str, str], str, User]:
+    """A form posted in the popup on behalf of the account whose owner token it keeps."""
     context = app_context(request)
+    require_own_origin(request, context.settings)
+    passkeys = _passkeys(context)
+    form = await read_form(request, context.settings.max_request_bytes)
+    owner = request.session.get(_OWNER, "")
+    return passkeys, form, owner, await passkeys.owner(owner)
+
+
+async def add(request: Request) -> Response:
     try:
-        require_own_origin(request, context.settings)
-        passkeys = _passkeys(context)
-        form = await read_form(request, context.settings.max_request_bytes)
-        owner = request.session.get(_OWNER, "")
-        user = await passkeys.owner(owner)
+        passkeys, form, owner, user = await _owner_request(request)
     except ClientError as exc:
         return _failed(request, exc)
     try:
@@ -200,13 +207,8 @@ async def add(request: Request) -> Response:
 
 
 async def remove(request: Request) -> Response:
-    context = app_context(request)
     try:
-        require_own_origin(request, context.settings)
-        passkeys = _passkeys(context)
-        form = await read_form(request, context.settings.max_request_bytes)
-        owner = request.session.get(_OWNER, "")
-        user = await passkeys.owner(owner)
+        passkeys, form, owner, user = await _owner_request(request)
     except ClientError as exc:
         return _failed(request, exc)
     t = Translator(popup_language(request))
