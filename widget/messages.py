@@ -182,6 +182,8 @@ ENGLISH: dict[str, str] = {
     "error_account_gone": "This account no longer exists.",
     "error_email_sign_in_off": "This comment server does not sign in by email.",
     "error_no_such_comment": "There is no such comment.",
+    "error_comment_not_published": "This comment is not (or no longer) published.",
+    "error_comment_page_gone": "This comment's page is not on its site any more.",
     "error_no_email": (
         "This comment server sends no email; ask the site's owner for your comments."
     ),

@@ -294,6 +294,9 @@ async def test_the_comment_link_leads_to_the_comment(client: httpx.AsyncClient) 
     assert response.headers["location"] == f"{BLOG}/hello/#comment-{data['comment']['id']}"
     assert (await client.get("/c/999999")).status_code == 404
     assert (await client.get("/c/abc")).status_code == 404
+    # An old email's link in a French reader's browser, after the comment was taken down.
+    gone = await client.get("/c/999999", headers={"Accept-Language": "fr-FR,fr;q=0.9"})
+    assert "Ce commentaire n’est pas (ou plus) publié." in gone.text
 
 
 def test_no_header_can_be_added_through_a_name_or_title(tmp_path: Path) -> None:

@@ -755,6 +755,8 @@ DE: dict[str, Message] = {
     "error_account_gone": "Dieses Konto gibt es nicht mehr.",
     "error_email_sign_in_off": "Dieser Kommentarserver bietet keine Anmeldung per E-Mail.",
     "error_no_such_comment": "Diesen Kommentar gibt es nicht.",
+    "error_comment_not_published": "Dieser Kommentar ist nicht (oder nicht mehr) veröffentlicht.",
+    "error_comment_page_gone": "Die Seite dieses Kommentars ist nicht mehr auf ihrer Website.",
     "error_no_email": (
         "Dieser Kommentarserver verschickt keine E-Mails; frag den Betreiber der Website nach"
         " deinen Kommentaren."
@@ -1218,6 +1220,8 @@ RU: dict[str, Message] = {
         "Этот сервер комментариев не поддерживает вход по электронной почте."
     ),
     "error_no_such_comment": "Такого комментария нет.",
+    "error_comment_not_published": "Этот комментарий не опубликован (или уже снят с публикации).",
+    "error_comment_page_gone": "Страницы этого комментария больше нет на сайте.",
     "error_no_email": (
         "Этот сервер комментариев не отправляет писем; попросите свои комментарии у владельца"
         " сайта."

@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from widget.auth.tokens import BadToken, Purpose
 from widget.errors import NotFound
+from widget.messages import said
 from widget.moderation import actions as moderating
 from widget.notify import subscriptions
 from widget.notify.mail import plain_text
@@ -202,9 +203,9 @@ async def comment_link(request: Request) -> Response:
         comment is None or head is None or site is None or parts is None
         or comment.status != "approved"
     ):  # fmt: skip
-        raise NotFound("This comment is not (or no longer) published.")
+        raise NotFound(said("error_comment_not_published"))
     if origin_of(parts) not in site.origins:  # only ever to the site's own pages
-        raise NotFound("This comment's page is not on its site any more.")
+        raise NotFound(said("error_comment_page_gone"))
     fragment = f"#comment-{comment.id}"
     return RedirectResponse(urlsplit(head.url)._replace(fragment="").geturl() + fragment, 303)
 

@@ -309,6 +309,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_account_gone": "لم يعد هذا الحساب موجودًا.",
     "error_email_sign_in_off": "لا يتيح خادم التعليقات هذا تسجيل الدخول بالبريد الإلكتروني.",
     "error_no_such_comment": "لا يوجد تعليق كهذا.",
+    "error_comment_not_published": "هذا التعليق غير منشور (أو لم يعد منشورًا).",
+    "error_comment_page_gone": "لم تعد صفحة هذا التعليق على موقعها.",
     "error_no_email": "لا يرسل خادم التعليقات هذا أي بريد إلكتروني؛ اطلب تعليقاتك من مالك الموقع.",
     "error_provider_no_subject": "لم يذكر مزوّد الخدمة من أنت؛ لا يمكن متابعة تسجيل الدخول.",
     "error_provider_no_id_token": "لم يرسل مزوّد الخدمة رمز هوية؛ لا يمكن متابعة تسجيل الدخول.",

@@ -287,6 +287,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_account_gone": "Esta cuenta ya no existe.",
     "error_email_sign_in_off": "Este servidor de comentarios no permite iniciar sesión por correo electrónico.",
     "error_no_such_comment": "Ese comentario no existe.",
+    "error_comment_not_published": "Este comentario no está publicado (o ya no lo está).",
+    "error_comment_page_gone": "La página de este comentario ya no está en su sitio.",
     "error_no_email": "Este servidor de comentarios no envía correos; pide tus comentarios al propietario del sitio.",
     "error_provider_no_subject": "El proveedor no dijo quién eres; el inicio de sesión no puede continuar.",
     "error_provider_no_id_token": "El proveedor no envió ningún token de identidad; el inicio de sesión no puede continuar.",

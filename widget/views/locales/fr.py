@@ -287,6 +287,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_account_gone": "Ce compte n’existe plus.",
     "error_email_sign_in_off": "Ce serveur de commentaires ne propose pas la connexion par e-mail.",
     "error_no_such_comment": "Ce commentaire n’existe pas.",
+    "error_comment_not_published": "Ce commentaire n’est pas (ou plus) publié.",
+    "error_comment_page_gone": "La page de ce commentaire n’est plus sur son site.",
     "error_no_email": "Ce serveur de commentaires n’envoie pas d’e-mails ; demandez vos commentaires au propriétaire du site.",
     "error_provider_no_subject": "Le fournisseur n’a pas dit qui vous êtes ; la connexion ne peut pas continuer.",
     "error_provider_no_id_token": "Le fournisseur n’a envoyé aucun jeton d’identité ; la connexion ne peut pas continuer.",

@@ -287,6 +287,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_account_gone": "Questo account non esiste più.",
     "error_email_sign_in_off": "Questo server di commenti non permette l’accesso via email.",
     "error_no_such_comment": "Questo commento non esiste.",
+    "error_comment_not_published": "Questo commento non è (o non è più) pubblicato.",
+    "error_comment_page_gone": "La pagina di questo commento non è più sul suo sito.",
     "error_no_email": "Questo server di commenti non invia email; chiedi i tuoi commenti al proprietario del sito.",
     "error_provider_no_subject": "Il provider non ha detto chi sei; l’accesso non può continuare.",
     "error_provider_no_id_token": "Il provider non ha inviato nessun token d’identità; l’accesso non può continuare.",

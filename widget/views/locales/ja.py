@@ -267,6 +267,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_account_gone": "このアカウントはもう存在しません。",
     "error_email_sign_in_off": "このコメントサーバーはメールでのログインに対応していません。",
     "error_no_such_comment": "そのコメントはありません。",
+    "error_comment_not_published": "このコメントは公開されていません（または公開が取り下げられました）。",
+    "error_comment_page_gone": "このコメントのページはもうサイトにありません。",
     "error_no_email": "このコメントサーバーはメールを送りません。コメントはサイトの管理者に問い合わせてください。",
     "error_provider_no_subject": "プロバイダーがあなたが誰かを伝えてきませんでした。ログインを続けられません。",
     "error_provider_no_id_token": "プロバイダーが ID トークンを送ってきませんでした。ログインを続けられません。",

@@ -297,6 +297,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_account_gone": "To konto już nie istnieje.",
     "error_email_sign_in_off": "Ten serwer komentarzy nie obsługuje logowania przez e-mail.",
     "error_no_such_comment": "Nie ma takiego komentarza.",
+    "error_comment_not_published": "Ten komentarz nie jest (lub już nie jest) opublikowany.",
+    "error_comment_page_gone": "Strony tego komentarza nie ma już w jego witrynie.",
     "error_no_email": "Ten serwer komentarzy nie wysyła e-maili; poproś właściciela witryny o swoje komentarze.",
     "error_provider_no_subject": "Dostawca nie podał, kim jesteś; logowanie nie może być kontynuowane.",
     "error_provider_no_id_token": "Dostawca nie przysłał tokenu ID; logowanie nie może być kontynuowane.",

@@ -287,6 +287,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_account_gone": "Esta conta não existe mais.",
     "error_email_sign_in_off": "Este servidor de comentários não permite entrar por e-mail.",
     "error_no_such_comment": "Esse comentário não existe.",
+    "error_comment_not_published": "Este comentário não está (ou não está mais) publicado.",
+    "error_comment_page_gone": "A página deste comentário não está mais no site.",
     "error_no_email": "Este servidor de comentários não envia e-mails; peça seus comentários ao dono do site.",
     "error_provider_no_subject": "O provedor não disse quem você é; o login não pode continuar.",
     "error_provider_no_id_token": "O provedor não enviou nenhum token de identidade; o login não pode continuar.",

@@ -274,6 +274,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_account_gone": "Bu hesap artık yok.",
     "error_email_sign_in_off": "Bu yorum sunucusu e-postayla oturum açmayı desteklemiyor.",
     "error_no_such_comment": "Böyle bir yorum yok.",
+    "error_comment_not_published": "Bu yorum yayımlanmamış (ya da artık yayında değil).",
+    "error_comment_page_gone": "Bu yorumun sayfası artık sitesinde değil.",
     "error_no_email": "Bu yorum sunucusu e-posta göndermiyor; yorumlarınızı site sahibinden isteyin.",
     "error_provider_no_subject": "Sağlayıcı kim olduğunuzu söylemedi; oturum açma devam edemiyor.",
     "error_provider_no_id_token": "Sağlayıcı kimlik belirteci göndermedi; oturum açma devam edemiyor.",

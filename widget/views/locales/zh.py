@@ -264,6 +264,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_account_gone": "此账号已不存在。",
     "error_email_sign_in_off": "此评论服务器不支持通过电子邮件登录。",
     "error_no_such_comment": "没有这条评论。",
+    "error_comment_not_published": "这条评论未发布（或已不再公开）。",
+    "error_comment_page_gone": "这条评论所在的页面已不在其网站上。",
     "error_no_email": "此评论服务器不发送电子邮件；请向网站所有者索取你的评论。",
     "error_provider_no_subject": "服务提供方没有告知你的身份；无法继续登录。",
     "error_provider_no_id_token": "服务提供方没有发送 ID 令牌；无法继续登录。",
