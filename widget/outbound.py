@@ -22,7 +22,9 @@ So every request made through `Outbound`:
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
+import os
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -274,6 +276,13 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes:
     return next((v.strip().lower() for k, v in headers if k.lower() == name), b"")
 
 
+@functools.lru_cache(maxsize=4)
+def _ssl_context_for(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    """httpx's context (certifi's bundle, or the operator's SSL_CERT_FILE / SSL_CERT_DIR, which
+    it reads itself): the arguments only say which one this is."""
+    return httpx.create_ssl_context()
+
+
 class Outbound:
     """Makes the guarded clients. `allow_private_networks` says whether a request may reach
     the private networks the operator opened: yes for targets the operator or a site admin
@@ -287,9 +296,12 @@ class Outbound:
         self._ssl: ssl.SSLContext | None = None
 
     def _ssl_context(self) -> ssl.SSLContext:
-        # Made once (reading the CA bundle takes some 30 ms), when a request first needs it.
+        # Made when a request first needs it, and shared by the process while the operator's
+        # CA settings are the same: reading the CA bundle takes some 30 ms of CPU.
         if self._ssl is None:
-            self._ssl = httpx.create_ssl_context()
+            self._ssl = _ssl_context_for(
+                os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+            )
         return self._ssl
 
     def _policy(self, allow_private_networks: bool) -> _AddressPolicy:
