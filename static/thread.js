@@ -8,8 +8,21 @@
  * @typedef {{ ok: boolean, status: number, data: any }} ApiResult
  * @typedef {{ site: string, params: Record<string, string>, strings: Record<string, string>,
  *   plurals: Record<string, Record<string, string>>, lang: string, order: string,
- *   signInRequired: boolean }} Config
- * @typedef {{ stop: (message: string) => void, cancel: () => void }} SignInFlow
+ *   signInRequired: boolean, writer: string }} Config
+ * @typedef {{ clicked: (button: Element, popup: Window | null) => void,
+ *   startEdit: (item: HTMLElement, id: string | number, opener: HTMLElement) => void,
+ *   deleteComment: (item: HTMLElement, id: string | number) => void }} Writer
+ * @typedef {{ doc: Document, config: Config, strings: Record<string, string>,
+ *   byId: (id: string) => HTMLElement,
+ *   el: <K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string) => HTMLElementTagNameMap[K],
+ *   api: (method: string, path: string, body: object) => Promise<ApiResult>,
+ *   keepSession: (token: string | null) => void,
+ *   showUser: (user: { name: string, avatar?: string, provider_name: string } | null) => void,
+ *   loadViewerState: () => void, announce: (text: string) => void,
+ *   focusOn: (node: HTMLElement) => void, serverHtml: (html: string) => DocumentFragment,
+ *   articleOf: (item: Element) => HTMLElement, sources: Record<string, string>,
+ *   ownWrites: Record<string, boolean>, ownToken: (id: string | number) => string | undefined,
+ *   POPUP_FEATURES: string, writerLoaded: (writer: Writer) => void }} Frame
  */
 (function () {
   'use strict';
@@ -58,8 +71,6 @@
   var pendingChanges = false;
   /** @type {Record<string, string>} the Markdown of comments this reader may edit, by id */
   var sources = {};
-  /** @type {SignInFlow | null} the sign-in under way: one at a time */
-  var signingIn = null;
   var plural = window.Intl && Intl.PluralRules ? new Intl.PluralRules(config.lang) : null;
 
   // -- announcements: one polite live region, outside the parts that are replaced -------------
@@ -459,8 +470,12 @@
     var edit = el('button', 'wg-own wg-edit', strings.edit);
     var remove = el('button', 'wg-own wg-delete', strings.delete);
     edit.type = remove.type = 'button';
-    edit.addEventListener('click', function () { startEdit(own, id, edit); });
-    remove.addEventListener('click', function () { deleteComment(own, id); });
+    edit.addEventListener('click', function () {
+      withWriter(function (writer) { writer.startEdit(own, id, edit); });
+    });
+    remove.addEventListener('click', function () {
+      withWriter(function (writer) { writer.deleteComment(own, id); });
+    });
     actions.append(edit, remove);
   }
   /** @param {string | number} id @returns {string | undefined} */
@@ -496,75 +511,71 @@
   // A reader with nothing of their own here (no comments, likes or session) costs no request:
   // the page is the same for everyone, and is revalidated with one 304. Their state (and a
   // form token of their own) is asked for as soon as they do something on the page.
+  // -- the writer's tools (static/writer.js) ---------------------------------------------------
+  // Signing in, passkeys, one's own data, editing and deleting come with the reader's first
+  // touch, so a reader who only reads never downloads them. Their buttons' clicks come here
+  // first: before the script is there, a window the click must open is opened now, while the
+  // click allows it, and handed over with the click once the script has arrived.
+  var WRITER_BUTTONS = 'button.wg-provider, #wg-instance-go, #wg-sign-in-cancel, #wg-log-out,' +
+    ' #wg-change, #wg-add-passkey, #wg-download-mine, #wg-erase-mine';
+  var POPUP_FEATURES = 'width=520,height=700';
+  /** @type {Writer | null} */
+  var writer = null;
+  /** @type {((writer: Writer) => void)[]} */
+  var waitingForWriter = [];
+  var writerAsked = false;
+  function loadWriter() {
+    if (writerAsked) return;
+    writerAsked = true;
+    var script = el('script');
+    script.src = config.writer;
+    doc.head.appendChild(script);
+  }
+  /** @param {(writer: Writer) => void} action */
+  function withWriter(action) {
+    if (writer) { action(writer); return; }
+    waitingForWriter.push(action);
+    loadWriter();
+  }
+  /** The window a click on `button` opens: the sign-in popup, the passkeys' popup, or none.
+   * @param {Element} button */
+  function windowFor(button) {
+    if (button.id === 'wg-add-passkey') return 'widget-passkeys';
+    var provider = button.matches('button.wg-provider') && !button.getAttribute('data-instance');
+    return provider || button.id === 'wg-instance-go' ? 'widget-sign-in' : '';
+  }
+  doc.addEventListener('click', function (event) {
+    var button = /** @type {Element} */ (event.target).closest(WRITER_BUTTONS);
+    if (!button) return;
+    if (writer) { writer.clicked(button, null); return; }
+    var name = windowFor(button);
+    var popup = name ? window.open('', name, POPUP_FEATURES) : null;
+    var pressed = button;
+    withWriter(function (loaded) { loaded.clicked(pressed, popup); });
+  });
+  /** @type {Frame} */
+  var frame = {
+    doc: doc, config: config, strings: strings, byId: byId, el: el, api: api,
+    keepSession: keepSession, showUser: showUser, loadViewerState: loadViewerState,
+    announce: announce, focusOn: focusOn, serverHtml: serverHtml, articleOf: articleOf,
+    sources: sources, ownWrites: ownWrites, ownToken: ownToken, POPUP_FEATURES: POPUP_FEATURES,
+    writerLoaded: function (loaded) {
+      writer = loaded;
+      var queued = waitingForWriter;
+      waitingForWriter = [];
+      queued.forEach(function (action) { action(loaded); });
+    }
+  };
+  /** @type {any} */ (window).widgetFrame = frame;
+
   var stored = store.get(TOKENS);
   if (sessionToken || store.get(SIGNED_IN) || store.get(VOTER) ||
       doc.cookie.indexOf('__Host-widget_signed_in=1') !== -1 ||
       (stored && Object.keys(stored).length)) {
     loadViewerState();
+    loadWriter();
   } else {
-    onFirstTouch(loadViewerState);
-  }
-
-  /** @param {HTMLElement} item @param {string | number} id @param {HTMLElement} opener */
-  function startEdit(item, id, opener) {
-    var text = /** @type {HTMLElement} */ (item.querySelector('.wg-text'));
-    if (item.querySelector('.wg-edit-form')) return;
-    var box = el('div', 'wg-edit-form');
-    var area = el('textarea', 'wg-edit-body');
-    area.rows = 5;
-    area.value = sources[id] !== undefined ? sources[id] : text.textContent || '';
-    area.setAttribute('aria-label', strings.edit);
-    var error = el('span', 'wg-error');
-    error.id = 'wg-edit-error-' + id;
-    area.setAttribute('aria-describedby', error.id);
-    var save = el('button', 'wg-save', strings.save);
-    var back = el('button', 'wg-cancel', strings.cancel);
-    save.type = back.type = 'button';
-    box.append(area, error, save, back);
-    text.hidden = true;
-    text.after(box);
-    area.focus({ preventScroll: true });
-    function close() {
-      box.remove();
-      text.hidden = false;
-      opener.focus({ preventScroll: true });
-    }
-    back.addEventListener('click', close);
-    save.addEventListener('click', function () {
-      save.disabled = true;
-      ownWrites['edit' + id] = true; // its live event is no news to this reader
-      api('PATCH', 'comments/' + id, { token: ownToken(id), body: area.value }).then(function (r) {
-        save.disabled = false;
-        if (!r.ok) {
-          error.textContent = (r.data.fields && r.data.fields.body) || r.data.error;
-          area.setAttribute('aria-invalid', 'true');
-          area.focus({ preventScroll: true });
-          return;
-        }
-        sources[id] = area.value;
-        text.replaceChildren(serverHtml(r.data.comment.html));
-        close();
-      });
-    });
-  }
-
-  /** @param {HTMLElement} item @param {string | number} id */
-  function deleteComment(item, id) {
-    if (!confirm(strings.confirm_delete)) return;
-    ownWrites['delete' + id] = true;
-    api('DELETE', 'comments/' + id, { token: ownToken(id), lang: config.lang }).then(function (r) {
-      if (!r.ok) { alert(r.data.error || strings.problem); return; }
-      var title = byId('comments-title');
-      title.textContent = r.data.title_text;
-      if (item.querySelector(':scope > ol.wg-children')) {
-        articleOf(item).replaceChildren(el('p', 'wg-deleted', strings.deleted));
-      } else {
-        item.remove();
-      }
-      // Its buttons are gone with it: focus goes to the thread's heading, not to nowhere.
-      focusOn(title);
-      announce(strings.deleted);
-    });
+    onFirstTouch(function () { loadViewerState(); loadWriter(); });
   }
 
   // -- signing in ---------------------------------------------------------------------------------
@@ -574,28 +585,6 @@
   if (signInBox) {
     signInBox.hidden = false;
     byId('wg-fill-details').hidden = true; // the sign-in choices say it: once is enough
-  }
-
-  // Passkeys where the browser has WebAuthn: a sign-in choice, and "Add a passkey" once signed
-  // in. Both open a popup of ours (static/passkey.js does the rest there).
-  var passkeyBox = doc.getElementById('wg-passkeys');
-  var passkeyChoice = /** @type {HTMLElement | null} */ (doc.querySelector('button.wg-provider[data-provider=passkey]'));
-  if (passkeyChoice && window.PublicKeyCredential) passkeyChoice.hidden = false;
-  if (passkeyBox) {
-    byId('wg-add-passkey').addEventListener('click', function () {
-      var popup = window.open('', 'widget-passkeys', 'width=520,height=700');
-      byId('wg-passkey-error').textContent = '';
-      api('POST', 'auth/passkey-owner', {}).then(function (result) {
-        if (result.ok) {
-          // The popup's pages speak the frame's language.
-          postInto('widget-passkeys', '/auth/passkey/manage',
-                   [['owner', result.data.owner], ['lang', config.lang]]);
-          return;
-        }
-        if (popup) popup.close();
-        byId('wg-passkey-error').textContent = result.data.error || strings.problem;
-      });
-    });
   }
 
   var ownSignedIn = doc.getElementById('wg-own-signed-in');
@@ -609,232 +598,12 @@
     byId('wg-signed-in').hidden = !user;
     byId('wg-guest').hidden = byId('wg-guest-fields').hidden = !!user || config.signInRequired;
     showOwnData(user);
-    if (passkeyBox) passkeyBox.hidden = !user || !window.PublicKeyCredential;
     if (!user) return;
     var avatar = /** @type {HTMLImageElement} */ (byId('wg-user-avatar'));
     avatar.hidden = !user.avatar;
     if (user.avatar) avatar.src = user.avatar;
     byId('wg-user-name').textContent = user.name;
     byId('wg-user-text').textContent = strings.commenting_as.replace('{provider}', user.provider_name);
-  }
-
-  // -- a signed-in commenter's own data: download it, or erase it -------------------------------
-  if (ownSignedIn) {
-    var ownBox = ownSignedIn;
-    var ownError = byId('wg-own-error');
-    byId('wg-download-mine').addEventListener('click', function () {
-      api('POST', 'me/export', {}).then(function (result) {
-        if (!result.ok) { ownError.textContent = result.data.error || strings.problem; return; }
-        var link = doc.createElement('a');
-        link.href = URL.createObjectURL(new Blob([JSON.stringify(result.data, null, 2)],
-          { type: 'application/json' }));
-        link.download = 'my-comments.json';
-        doc.body.appendChild(link);
-        link.click();
-        link.remove();
-      });
-    });
-    byId('wg-erase-mine').addEventListener('click', function () {
-      if (!window.confirm(strings.erase_confirm)) return;
-      api('POST', 'me/erase', { confirm: true }).then(function (result) {
-        if (!result.ok) { ownError.textContent = result.data.error || strings.problem; return; }
-        keepSession(null);
-        ownBox.textContent = strings.erased;
-        location.reload();
-      });
-    });
-  }
-
-  /** @param {ArrayBuffer | Uint8Array} bytes */
-  function base64url(bytes) {
-    var text = '';
-    new Uint8Array(bytes).forEach(function (b) { text += String.fromCharCode(b); });
-    return btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-  }
-  /** @param {string} message */
-  function signInFailed(message) {
-    // The reason alone: a sign-in the person cancelled did not fail, and each reason is a
-    // sentence of its own.
-    byId('wg-sign-in-error').textContent = message;
-  }
-  // -- the sign-in popup and its handoff (widget/auth/signin.py says why it is built so) ----
-  var POPUP = 'widget-sign-in';
-  var FLOW_LIFETIME_MS = 10 * 60 * 1000; // as long as the popup's flow lives on the server
-  // A provider whose Cross-Origin-Opener-Policy cuts the popup off makes it read as closed as
-  // soon as its first page is there; a popup seen open at the provider for longer than this
-  // and then closed was closed by the person.
-  var CUT_OFF_WITHIN_MS = 2000;
-  /** A form posted into a window of ours (a popup opened on the click).
-   * @param {string} target @param {string} action @param {string[][]} fields */
-  function postInto(target, action, fields) {
-    var posted = el('form');
-    posted.method = 'post';
-    posted.action = action;
-    posted.target = target;
-    posted.hidden = true;
-    fields.forEach(function (pair) {
-      var input = el('input');
-      input.type = 'hidden';
-      input.name = pair[0];
-      input.value = pair[1];
-      posted.appendChild(input);
-    });
-    doc.body.appendChild(posted);
-    posted.submit();
-    posted.remove();
-  }
-  /** @param {string} provider @param {string} instance */
-  function signIn(provider, instance) {
-    if (signingIn) signingIn.stop('');
-    byId('wg-sign-in-error').textContent = '';
-    var waiting = byId('wg-sign-in-waiting');
-    var verifier = base64url(crypto.getRandomValues(new Uint8Array(32)));
-    // Opened at once, on the click: browsers let a click open a window, not a promise.
-    var popup = window.open('', POPUP, 'width=520,height=700');
-    /** @type {ReturnType<typeof setInterval> | undefined} */
-    var watchTimer;
-    /** @type {ReturnType<typeof setTimeout> | undefined} */
-    var askTimer;
-    var lastAsked = 0;
-    /** @type {ReturnType<typeof setTimeout> | undefined} */
-    var expiry;
-    /** @type {SignInFlow} */
-    var flow = signingIn = {
-      stop: function (message) {
-        if (signingIn !== flow) return;
-        signingIn = null;
-        clearTimeout(expiry);
-        clearInterval(watchTimer);
-        clearTimeout(askTimer);
-        removeEventListener('message', onMessage);
-        untilBack(removeEventListener);
-        waiting.hidden = true;
-        if (message) signInFailed(message);
-      },
-      cancel: function () {
-        flow.stop('');
-        if (popup && !popup.closed) popup.close();
-      }
-    };
-    expiry = setTimeout(function () { flow.stop(strings.sign_in_expired); }, FLOW_LIFETIME_MS);
-    waiting.hidden = false;
-    // The start is a form posted into the popup: only a POST from our own origin starts a
-    // sign-in, so no link or foreign page can start one whose verifier someone else holds.
-    crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)).then(function (digest) {
-      if (signingIn !== flow) return;
-      // The popup's pages speak the frame's language.
-      postInto(POPUP, '/auth/' + encodeURIComponent(provider) + '/start',
-               [['challenge', base64url(digest)], ['instance', instance || ''], ['lang', config.lang]]);
-    });
-    /** @param {ApiResult} result */
-    function finish(result) {
-      if (signingIn !== flow || result.status === 202) return;
-      if (!result.ok) { flow.stop(result.data.error || strings.problem); return; }
-      flow.stop('');
-      if (popup && !popup.closed) popup.close(); // done: its page has nothing more to say
-      keepSession(result.data.token);
-      showUser(result.data.user);
-      loadViewerState();
-    }
-    // Linked to the popup, its page hands over the login code (or the reason) by message: only
-    // our own popup page, on our own origin.
-    /** @param {MessageEvent} event */
-    function onMessage(event) {
-      if (event.origin !== location.origin || event.source !== popup || !event.data ||
-          event.data.widget !== 'sign-in') return;
-      if (event.data.error) { flow.stop(event.data.error); return; }
-      api('POST', 'auth/session', { verifier: verifier, code: event.data.code }).then(finish);
-    }
-    addEventListener('message', onMessage);
-    // Cut off from the popup, the frame asks with its verifier whether the popup has finished
-    // (or failed): at once, then whenever the person comes back to the page, never in the
-    // background while they are away.
-    function ask() { // at most once a second; a question asked sooner waits its turn
-      if (signingIn !== flow || askTimer) return;
-      askTimer = setTimeout(function () {
-        askTimer = undefined;
-        if (signingIn !== flow) return;
-        lastAsked = Date.now();
-        api('POST', 'auth/session', { verifier: verifier }).then(finish, function () {});
-      }, Math.max(0, lastAsked + 1000 - Date.now()));
-    }
-    function onBack() { if (doc.visibilityState === 'visible') ask(); }
-    /** @param {(type: string, listener: () => void) => void} listen */
-    function untilBack(listen) {
-      listen('focus', onBack);
-      listen('pointermove', onBack);
-      listen('keydown', onBack);
-      listen('visibilitychange', onBack);
-    }
-    function cutOff() {
-      untilBack(addEventListener);
-      ask();
-    }
-    if (!popup) { cutOff(); return; } // blocked, or opened by the form without a handle
-    var opened = popup;
-    // An email's link is opened elsewhere (a mail app, another tab or device) while the popup
-    // waits on our own origin: ask whenever the person comes back, as when cut off.
-    if (provider === 'email') untilBack(addEventListener);
-    var seenAtProviderSince = 0;
-    watchTimer = setInterval(function () {
-      if (!opened.closed) {
-        try {
-          void opened.location.href; // readable while on our origin
-          seenAtProviderSince = 0;
-        } catch (e) {
-          seenAtProviderSince = seenAtProviderSince || Date.now();
-        }
-        return;
-      }
-      clearInterval(watchTimer);
-      if (seenAtProviderSince && Date.now() - seenAtProviderSince > CUT_OFF_WITHIN_MS) {
-        // Closed by the person. One last question: it may have finished just before.
-        lastAsked = Date.now();
-        api('POST', 'auth/session', { verifier: verifier }).then(function (result) {
-          if (result.status === 202) flow.stop(strings.sign_in_closed); else finish(result);
-        }, function () { flow.stop(strings.sign_in_closed); });
-        return;
-      }
-      cutOff();
-    }, 500);
-  }
-  function cancelSignIn() {
-    if (signingIn) signingIn.cancel();
-  }
-  if (signInBox) {
-    var providerBox = signInBox;
-    var instanceInput = /** @type {HTMLInputElement} */ (byId('wg-instance'));
-    var instanceProvider = '';
-    providerBox.addEventListener('click', function (event) {
-      var button = /** @type {Element} */ (event.target).closest('button.wg-provider');
-      if (!button) return;
-      if (button.getAttribute('data-instance')) {
-        instanceProvider = button.getAttribute('data-provider') || '';
-        byId('wg-instance-box').hidden = false;
-        instanceInput.focus();
-        return;
-      }
-      signIn(button.getAttribute('data-provider') || '', '');
-    });
-    byId('wg-sign-in-cancel').addEventListener('click', cancelSignIn);
-    byId('wg-instance-go').addEventListener('click', function () {
-      signIn(instanceProvider, instanceInput.value);
-    });
-    function signOut() {
-      return api('DELETE', 'auth/session', {}).then(function () {
-        keepSession(null);
-        showUser(null);
-        doc.querySelectorAll('.wg-own').forEach(function (node) { node.remove(); });
-        loadViewerState();
-      });
-    }
-    byId('wg-log-out').addEventListener('click', signOut);
-    byId('wg-change').addEventListener('click', function () {
-      signOut().then(function () {
-        var first = /** @type {HTMLElement | null} */ (providerBox.querySelector('button.wg-provider'));
-        if (first) first.focus();
-      });
-    });
   }
 
   // -- live updates ------------------------------------------------------------------------------

@@ -105,6 +105,28 @@ def test_a_like_toggles(page: Page, blog: HostPages, widget: WidgetServer) -> No
     expect(frame.locator(".wg-post-like-count")).to_have_text("One person likes this.")
 
 
+def test_a_reader_who_only_reads_never_downloads_the_writers_tools(
+    page: Page, blog: HostPages, widget: WidgetServer
+) -> None:
+    """Sign-in, passkeys, own data, editing: static/writer.js, asked for at the first touch."""
+    url = blog_post(blog, widget, "/only-reading/", "Only reading")
+    api_post(widget, blog, "/only-reading/", body="Something to read")
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto(url)
+    frame = page.frame_locator(FRAME)
+    expect(frame.locator(".wg-comment .wg-text")).to_have_text("Something to read")
+    page.mouse.wheel(0, 200)  # not in the frame: scrolling the blog is no touch of ours
+    page.wait_for_timeout(500)
+    assert [u for u in asked if "/static/" in u] == [
+        u for u in asked if re.search(r"/static/thread\.[0-9a-f]+\.js$", u)
+    ], asked
+    frame.locator("#wg-body").click()  # a reader about to write
+    expect(frame.locator("button.wg-provider, #wg-guest-fields").first).to_be_visible()
+    page.wait_for_timeout(500)
+    assert len([u for u in asked if re.search(r"/static/writer\.[0-9a-f]+\.js$", u)]) == 1
+
+
 def test_own_comments_can_be_edited_even_where_storage_is_refused(
     page: Page, blog: HostPages, widget: WidgetServer
 ) -> None:

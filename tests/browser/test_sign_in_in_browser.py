@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import http.server
 import json
+import re
 import secrets
 import sqlite3
 import threading
@@ -33,6 +34,7 @@ from playwright.sync_api import (
     Locator,
     Page,
     Playwright,
+    Route,
     expect,
 )
 
@@ -542,3 +544,29 @@ def test_a_moderator_answers_from_the_thread_with_the_badge_the_admin_gave(
     page.reload()  # what every reader sees, from the cached thread
     frame = page.frame_locator(FRAME)
     expect(frame.locator(".wg-badge")).to_have_count(2)
+
+
+def test_a_sign_in_pressed_before_the_writers_script_arrives_still_signs_in(
+    context: BrowserContext, blog: HostPages, widget: WidgetServer
+) -> None:
+    """The sign-in code comes with the reader's first touch (static/writer.js); a click that
+    beats it still opens the popup (the frame opens it on the click) and signs in."""
+    url = blog_post(blog, widget, "/early-click/", "Early click")
+    page = context.new_page()
+    held: list[Route] = []
+    page.route(re.compile(r".*/static/writer\.[0-9a-f]+\.js$"), lambda route: held.append(route))
+    page.goto(url)
+    frame = page.frame_locator(FRAME)
+    with page.expect_popup() as opened:
+        provider_button(frame, "Mock ID").click()  # the first touch asks for the script
+    for _ in range(50):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert len(held) == 1, "the writer's script was asked for once, and is held back"
+    expect(frame.locator("#wg-sign-in-waiting")).to_be_hidden()  # nothing started without it
+    held[0].continue_()
+    opened.value.locator("button[value=alice]").click()
+    expect(frame.locator("#wg-user-text")).to_have_text(
+        "You are commenting using your Mock ID account.", timeout=15_000
+    )

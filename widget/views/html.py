@@ -376,7 +376,8 @@ class HtmlRenderer:
             self._build, settings.public_url, settings.mail_enabled, settings.max_body_chars,
             settings.passkeys,
             sorted(self.provider_names.items()), self._assets.url("widget.css"),
-            self._assets.url("thread.js"), self._assets.inline_css_hash,
+            self._assets.url("thread.js"), self._assets.url("writer.js"),
+            self._assets.inline_css_hash,
         )  # fmt: skip
         return hashlib.sha256(repr(parts).encode()).hexdigest()[:6]
 
