@@ -22,7 +22,8 @@
  *   focusOn: (node: HTMLElement) => void, serverHtml: (html: string) => DocumentFragment,
  *   articleOf: (item: Element) => HTMLElement, sources: Record<string, string>,
  *   ownWrites: Record<string, boolean>, ownToken: (id: string | number) => string | undefined,
- *   POPUP_FEATURES: string, writerLoaded: (writer: Writer) => void }} Frame
+ *   popups: { signIn: string, passkeys: string }, openPopup: (name: string) => Window | null,
+ *   writerLoaded: (writer: Writer) => void }} Frame
  */
 (function () {
   'use strict';
@@ -518,7 +519,12 @@
   // click allows it, and handed over with the click once the script has arrived.
   var WRITER_BUTTONS = 'button.wg-provider, #wg-instance-go, #wg-sign-in-cancel, #wg-log-out,' +
     ' #wg-change, #wg-add-passkey, #wg-download-mine, #wg-erase-mine';
-  var POPUP_FEATURES = 'width=520,height=700';
+  // The windows the writer's tools open on a click, by name (a form posted there finds it).
+  var POPUPS = { signIn: 'widget-sign-in', passkeys: 'widget-passkeys' };
+  /** @param {string} name */
+  function openPopup(name) {
+    return window.open('', name, 'width=520,height=700');
+  }
   /** @type {Writer | null} */
   var writer = null;
   /** @type {((writer: Writer) => void)[]} */
@@ -540,16 +546,16 @@
   /** The window a click on `button` opens: the sign-in popup, the passkeys' popup, or none.
    * @param {Element} button */
   function windowFor(button) {
-    if (button.id === 'wg-add-passkey') return 'widget-passkeys';
+    if (button.id === 'wg-add-passkey') return POPUPS.passkeys;
     var provider = button.matches('button.wg-provider') && !button.getAttribute('data-instance');
-    return provider || button.id === 'wg-instance-go' ? 'widget-sign-in' : '';
+    return provider || button.id === 'wg-instance-go' ? POPUPS.signIn : '';
   }
   doc.addEventListener('click', function (event) {
     var button = /** @type {Element} */ (event.target).closest(WRITER_BUTTONS);
     if (!button) return;
     if (writer) { writer.clicked(button, null); return; }
     var name = windowFor(button);
-    var popup = name ? window.open('', name, POPUP_FEATURES) : null;
+    var popup = name ? openPopup(name) : null;
     var pressed = button;
     withWriter(function (loaded) { loaded.clicked(pressed, popup); });
   });
@@ -558,7 +564,8 @@
     doc: doc, config: config, strings: strings, byId: byId, el: el, api: api,
     keepSession: keepSession, showUser: showUser, loadViewerState: loadViewerState,
     announce: announce, focusOn: focusOn, serverHtml: serverHtml, articleOf: articleOf,
-    sources: sources, ownWrites: ownWrites, ownToken: ownToken, POPUP_FEATURES: POPUP_FEATURES,
+    sources: sources, ownWrites: ownWrites, ownToken: ownToken, popups: POPUPS,
+    openPopup: openPopup,
     writerLoaded: function (loaded) {
       writer = loaded;
       var queued = waitingForWriter;

@@ -20,8 +20,8 @@
   var sources = frame.sources, ownWrites = frame.ownWrites, ownToken = frame.ownToken;
   /** @type {SignInFlow | null} the sign-in under way: one at a time */
   var signingIn = null;
-  var POPUP = 'widget-sign-in'; // the window of a sign-in, its name known to thread.js too
-  var PASSKEY_POPUP = 'widget-passkeys'; // the window where one's passkeys are
+  var POPUP = frame.popups.signIn; // the window of a sign-in
+  var PASSKEY_POPUP = frame.popups.passkeys; // the window where one's passkeys are
 
   // -- editing and deleting one's own comments ---------------------------------------------------
   /** @param {HTMLElement} item @param {string | number} id @param {HTMLElement} opener */
@@ -177,7 +177,7 @@
     var waiting = byId('wg-sign-in-waiting');
     var verifier = base64url(crypto.getRandomValues(new Uint8Array(32)));
     // Opened at once, on the click: browsers let a click open a window, not a promise.
-    var popup = preopened || window.open('', POPUP, frame.POPUP_FEATURES);
+    var popup = preopened || frame.openPopup(POPUP);
     /** @type {ReturnType<typeof setInterval> | undefined} */
     var watchTimer;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
@@ -329,7 +329,7 @@
         });
         break;
       case 'wg-add-passkey':
-        addPasskey(popup || window.open('', PASSKEY_POPUP, frame.POPUP_FEATURES));
+        addPasskey(popup || frame.openPopup(PASSKEY_POPUP));
         break;
       case 'wg-download-mine':
         downloadMine();

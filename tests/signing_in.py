@@ -6,9 +6,11 @@ import base64
 import hashlib
 import re
 import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from starlette.applications import Starlette
 
 from tests.helpers import (
     OWN_ORIGIN,
@@ -17,6 +19,8 @@ from tests.helpers import (
     provider_url,
     start_sign_in,
 )
+from widget.auth.signin import token_hash
+from widget.records import Profile, User
 
 
 def new_verifier() -> tuple[str, str]:
@@ -81,3 +85,16 @@ def login_code(page: str) -> str:
     match = re.search(r'data-code="([^"]+)"', page)
     assert match, page
     return match.group(1)
+
+
+async def signed_in_commenter(
+    app: Starlette, subject: str, name: str, *, email: str = "", token: str = ""
+) -> tuple[User, dict[str, str]]:
+    """An account at a provider ("github") with a session, as a sign-in leaves it: the user,
+    and the headers its frame sends (the session token, `session-{subject}` unless given)."""
+    storage = app.state.widget.storage
+    now = datetime.now(UTC)
+    user: User = await storage.upsert_user(Profile("github", subject, name, email=email), now)
+    token = token or f"session-{subject}"
+    await storage.add_session(token_hash(token), user.id, now + timedelta(days=1))
+    return user, {**OWN_ORIGIN, "Authorization": f"Bearer {token}"}

@@ -7,7 +7,7 @@ import contextlib
 import html
 import re
 from collections.abc import AsyncIterator, Awaitable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -31,11 +31,11 @@ from tests.helpers import (
     posted,
     running_app,
 )
+from tests.signing_in import signed_in_commenter
 from widget.auth.providers import configured_providers
-from widget.auth.signin import token_hash
 from widget.config import ConfigError
 from widget.errors import Invalid
-from widget.records import Profile, QueueQuery
+from widget.records import QueueQuery
 from widget.sites import add_site, change_site_setting, parse_site_settings
 
 T = TypeVar("T")
@@ -714,24 +714,14 @@ async def test_a_moderator_replies_from_the_admin_with_a_badge_guests_cannot_wea
     assert "Approve this comment first" in held.text
 
 
-async def signed_in_commenter(
-    app: Starlette, subject: str, name: str
-) -> tuple[int, dict[str, str]]:
-    """An account signed in at a provider, and the headers its frame sends."""
-    storage = app.state.widget.storage
-    now = datetime.now(UTC)
-    user = await storage.upsert_user(Profile("github", subject, name), now)
-    session = f"session-{subject}"
-    await storage.add_session(token_hash(session), user.id, now + timedelta(days=1))
-    return user.id, {**OWN_ORIGIN, "Authorization": f"Bearer {session}"}
-
-
 async def test_authors_and_moderators_answer_from_the_thread_with_badges(
     boss: Admin, app: Starlette
 ) -> None:
     await change_site_setting(app.state.widget.storage, "blog", "moderation", "all")
-    writer, as_writer = await signed_in_commenter(app, "7", "Wren")
-    helper, as_helper = await signed_in_commenter(app, "8", "Hal")
+    writer_user, as_writer = await signed_in_commenter(app, "7", "Wren")
+    writer = writer_user.id
+    helper_user, as_helper = await signed_in_commenter(app, "8", "Hal")
+    helper = helper_user.id
     client = boss.client
     first = await client.post(
         "/api/v1/comments", json=comment_body(name="", email="", body="Before"), headers=as_writer

@@ -33,12 +33,12 @@ from tests.helpers import (
     status_of,
 )
 from tests.servers import free_port
+from tests.signing_in import signed_in_commenter
 from widget.app import create_app
-from widget.auth.signin import token_hash
 from widget.auth.tokens import Purpose, TokenSigner
 from widget.errors import BadRequest, Forbidden, Invalid
 from widget.moderation import akismet, screening
-from widget.records import PageRef, Profile
+from widget.records import PageRef
 from widget.sites import add_site, change_site_setting
 
 
@@ -328,11 +328,8 @@ async def test_a_ban_on_another_site_does_not_apply(
 
 async def test_a_banned_user_posts_only_spam(client: httpx.AsyncClient, app: Starlette) -> None:
     storage = app.state.widget.storage
-    now = datetime.now(UTC)
-    user = await storage.upsert_user(Profile("github", "42", "Mallory"), now)
-    await storage.add_session(token_hash("mallory-session"), user.id, now + timedelta(days=1))
-    await storage.add_ban("blog", "user", str(user.id), "", now)
-    signed_in = {**OWN_ORIGIN, "Authorization": "Bearer mallory-session"}
+    user, signed_in = await signed_in_commenter(app, "42", "Mallory")
+    await storage.add_ban("blog", "user", str(user.id), "", datetime.now(UTC))
     body = comment_body(name="", email="")
     response = await client.post("/api/v1/comments", json=body, headers=signed_in)
     assert response.status_code == 201, response.text

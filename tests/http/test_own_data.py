@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
 
 import httpx
 from starlette.applications import Starlette
@@ -21,9 +20,8 @@ from tests.helpers import (
     posted,
 )
 from tests.mail import Inbox, link_in, subscribe
-from widget.auth.signin import token_hash
+from tests.signing_in import signed_in_commenter
 from widget.auth.tokens import Purpose
-from widget.records import Profile
 
 ANN = "ann@example.com"
 
@@ -184,11 +182,8 @@ async def test_without_mail_a_guest_is_told_to_ask_the_owner(
 
 
 async def signed_in_as_ann(app: Starlette) -> dict[str, str]:
-    storage = app.state.widget.storage
-    now = datetime.now(UTC)
-    user = await storage.upsert_user(Profile("github", "7", "Ann", email=ANN), now)
-    await storage.add_session(token_hash("ann-session"), user.id, now + timedelta(days=1))
-    return {**OWN_ORIGIN, "Authorization": "Bearer ann-session"}
+    _, headers = await signed_in_commenter(app, "7", "Ann", email=ANN, token="ann-session")
+    return headers
 
 
 async def test_a_signed_in_commenter_downloads_and_erases_their_comments(

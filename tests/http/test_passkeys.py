@@ -11,7 +11,6 @@ import logging
 import re
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -20,20 +19,16 @@ from starlette.applications import Starlette
 
 from tests.authenticator import Authenticator, b64, page_options
 from tests.helpers import OWN_ORIGIN, PUBLIC_URL, client_of, make_settings, start_sign_in
-from tests.signing_in import exchange, login_code, me, new_verifier
+from tests.signing_in import exchange, login_code, me, new_verifier, signed_in_commenter
 from widget.app import create_app
-from widget.auth.tokens import token_hash
-from widget.records import Profile, User
+from widget.records import User
 from widget.views.i18n import Translator
 
 SESSION = "ann-session"
 
 
 async def signed_in_user(app: Starlette, subject: str = "ann", token: str = SESSION) -> User:
-    storage = app.state.widget.storage
-    now = datetime.now(UTC)
-    user: User = await storage.upsert_user(Profile("github", subject, subject.title()), now)
-    await storage.add_session(token_hash(token), user.id, now + timedelta(days=1))
+    user, _ = await signed_in_commenter(app, subject, subject.title(), token=token)
     return user
 
 

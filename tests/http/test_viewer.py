@@ -12,10 +12,9 @@ from starlette.applications import Starlette
 
 from tests.conftest import ClientFactory
 from tests.helpers import EMBED, OWN_ORIGIN, PAGE, posted
+from tests.signing_in import signed_in_commenter
 from widget import comments
-from widget.auth.tokens import token_hash
 from widget.errors import Forbidden
-from widget.records import Profile
 from widget.sites import change_site_setting
 
 
@@ -293,12 +292,8 @@ async def test_signed_in_likes_count_once_per_account_on_any_network(
     for _ in range(3):
         assert (await like_answer(home, comment_id)).status_code == 200
     assert (await like_answer(home, comment_id)).status_code == 403
-    storage = app.state.widget.storage
-    now = datetime.now(UTC)
     for n in (1, 2):
-        user = await storage.upsert_user(Profile("github", str(n), f"Reader {n}"), now)
-        await storage.add_session(token_hash(f"session-{n}"), user.id, now + timedelta(days=1))
-        signed_in = {**OWN_ORIGIN, "Authorization": f"Bearer session-{n}"}
+        _, signed_in = await signed_in_commenter(app, str(n), f"Reader {n}")
         for _ in range(3):  # whatever voter id it sends, an account likes once
             answer = await like_answer(home, comment_id, headers=signed_in)
             assert answer.status_code == 200 and answer.json()["count"] == 3 + n
