@@ -4,6 +4,7 @@ log, and every comment it did acknowledge is there after a restart."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -98,11 +99,15 @@ def test_a_database_replaced_under_the_server_is_kept_beside_the_new_one(
     new_site(data_dir)
     with widget_server(data_dir) as server:
         acknowledged = acknowledge_comments(server, 20)
-        # Moved away, and another database put in its place (an older copy, say).
-        (data_dir / "widget.db").rename(tmp_path / "moved.db")
-        other = sqlite3.connect(data_dir / "widget.db")
+        # Another database put in its place (an older copy, say), in one step: a rename and
+        # then a new file would leave a moment with nothing at the path, which the server may
+        # notice first and rightly call "deleted or moved away". The file it had stays
+        # reachable as moved.db.
+        other = sqlite3.connect(tmp_path / "other.db")
         other.execute("CREATE TABLE something_else (x)")
         other.close()
+        os.link(data_dir / "widget.db", tmp_path / "moved.db")
+        os.replace(tmp_path / "other.db", data_dir / "widget.db")
         refused_until_restart(server)
         log = server.output()
         server.kill()
