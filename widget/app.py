@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
-import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -43,6 +43,9 @@ from widget.views.i18n import Translator
 from widget.views.metrics import RequestMetrics
 from widget.views.request_log import RequestLog
 from widget.views.security import SecurityHeaders
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["create_app"]
 

@@ -33,10 +33,10 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 __all__ = [
-    "MALLOC_ARENAS",
+    "MALLOC_SETTINGS",
     "FileBudget",
     "HeadLimits",
-    "cap_malloc_arenas",
+    "tune_malloc",
     "file_budget",
     "http_protocol",
     "raise_open_file_limit",
@@ -47,11 +47,19 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_S = 5  # when a request found no room: connections free up within seconds
 LOG_EVERY_S = 10.0  # one line per kind of refusal at most this often, with the count since
 SWEEP_EVERY_S = 1.0  # how often deadlines are looked at: a timeout may run a second over
-# glibc's malloc gives each thread that allocates an arena of its own (up to 8 a core), and
-# memory freed in one is not reused by another: the writer's and readers' threads, the render
-# pool's. Two arenas cut the server's peak under bench/memory.py's load by ~1.7 MB (55.6 ->
-# 53.9 MB) at no measurable cost in speed: the event loop does nearly all the allocating.
-MALLOC_ARENAS = "2"
+# How glibc's malloc serves `widget serve` (environment variables it reads only at start):
+MALLOC_SETTINGS = {
+    # Each thread that allocates gets an arena of its own (up to 8 a core), and memory freed in
+    # one is not reused by another: the writer's and readers' threads, the render pool's. Two
+    # arenas cut the peak under bench/memory.py's load by ~1.7 MB (55.6 -> 53.9 MB) at no
+    # measurable cost in speed: the event loop does nearly all the allocating.
+    "MALLOC_ARENA_MAX": "2",
+    # Blocks from 128 KiB up get pages of their own, given back when freed. Left to itself,
+    # glibc raises this bar to the largest block freed so far (up to 32 MiB): after the first
+    # brotli compression at its best quality (some 5 MB of working memory), such blocks stay in
+    # the heap, which does not shrink, ~7 MB more resident after the first page view.
+    "MALLOC_MMAP_THRESHOLD_": "131072",
+}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -79,15 +87,16 @@ def raise_open_file_limit() -> tuple[int, int]:
     return soft, soft
 
 
-def cap_malloc_arenas() -> None:
+def tune_malloc() -> None:
     """Run this command again, in this same process (exec: the pid and open files stay), with
-    MALLOC_ARENA_MAX set to MALLOC_ARENAS, since glibc reads it only at start. Nothing is done
-    when it is set already (the operator's value stands) or off Linux."""
-    if "MALLOC_ARENA_MAX" in os.environ or not sys.platform.startswith("linux"):
+    MALLOC_SETTINGS in its environment, since glibc reads them only at start. A variable set
+    already is kept (the operator's value stands); nothing is done when all are, or off Linux."""
+    missing = {name: value for name, value in MALLOC_SETTINGS.items() if name not in os.environ}
+    if not missing or not sys.platform.startswith("linux"):
         return
     sys.stdout.flush()
     sys.stderr.flush()
-    environment = {**os.environ, "MALLOC_ARENA_MAX": MALLOC_ARENAS}
+    environment = {**os.environ, **missing}
     os.execve(sys.executable, sys.orig_argv, environment)  # noqa: S606  # our own command again
 
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from widget.email_address import NotAnEmailAddress, check_email_address
 from widget.errors import Invalid, NotFound
 from widget.messages import said
-from widget.outbound import AddressRefused, Outbound
+from widget.outbound import Outbound
 from widget.records import Site
 from widget.refusals import worded
 from widget.storage import Storage
@@ -371,10 +371,9 @@ async def check_outbound_settings(parsed: Mapping[str, Any], outbound: Outbound)
         url = parsed.get(name)
         if not url:
             continue
-        try:
-            await outbound.check_url(url, allow_private_networks=True)
-        except AddressRefused as exc:
-            raise Invalid(f"{name}: {exc}.", {name: f"{exc}."}) from None
+        refusal = await outbound.refusal(url, allow_private_networks=True)
+        if refusal:
+            raise Invalid(f"{name}: {refusal}.", {name: f"{refusal}."})
 
 
 async def add_site(

@@ -205,11 +205,14 @@ def test_an_empty_secret_file_is_never_used_as_the_secret(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize(("operators", "runs_with"), [(None, b"2"), ("4", b"4")])
-def test_the_server_caps_malloc_arenas_unless_the_operator_did(
+def test_the_server_tunes_malloc_unless_the_operator_did(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, operators: str | None, runs_with: bytes
 ) -> None:
-    """glibc's malloc arenas, one a thread, hold memory apart (see serving.MALLOC_ARENAS):
-    `widget serve` runs itself again with MALLOC_ARENA_MAX set, in the same process."""
+    """glibc's malloc arenas, one a thread, hold memory apart, and its moving threshold for
+    blocks of their own keeps big freed blocks in the heap (see serving.MALLOC_SETTINGS):
+    `widget serve` runs itself again with both set, in the same process, keeping what the
+    operator set."""
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
     if operators is None:
         monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
     else:
@@ -218,3 +221,4 @@ def test_the_server_caps_malloc_arenas_unless_the_operator_did(
         assert httpx.get(f"{server.local_url}/healthz").status_code == 200
         environ = Path(f"/proc/{server.process.pid}/environ").read_bytes().split(b"\0")
         assert b"MALLOC_ARENA_MAX=" + runs_with in environ
+        assert b"MALLOC_MMAP_THRESHOLD_=131072" in environ

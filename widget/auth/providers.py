@@ -15,15 +15,16 @@ import dataclasses
 import ipaddress
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from widget.config import ConfigError
 from widget.email_address import NotAnEmailAddress, check_email_address
 from widget.errors import BadRequest
 from widget.messages import said
 from widget.records import Profile
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "BUILT_IN",
@@ -46,7 +47,7 @@ class ProviderError(Exception):
 
 
 ProfileFetcher = Callable[
-    [httpx.AsyncClient, Mapping[str, Any], "ProviderConfig"], Awaitable[Profile]
+    ["httpx.AsyncClient", Mapping[str, Any], "ProviderConfig"], Awaitable[Profile]
 ]
 
 

@@ -31,7 +31,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from joserfc.errors import JoseError
 from starlette.requests import Request
 
@@ -39,7 +38,7 @@ from widget.auth.tokens import token_hash
 from widget.config import Settings
 from widget.errors import BadRequest, NotFound
 from widget.messages import Said, recalled, said, to_keep
-from widget.outbound import AddressRefused, Outbound
+from widget.outbound import Outbound, request_error
 from widget.records import Profile, RateLimit, User
 from widget.storage import Storage
 
@@ -53,6 +52,7 @@ from .providers import (
 )
 
 if TYPE_CHECKING:
+    import httpx
     from authlib.integrations.starlette_client import OAuth, OAuthError, StarletteOAuth2App
 
 __all__ = [
@@ -83,11 +83,13 @@ _VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 _FLOW_KEY = "widget_sign_in"
 # What authlib raises when an ID token fails validation (signature, nonce, issuer, audience).
 _ID_TOKEN_ERRORS: tuple[type[Exception], ...] = (JoseError,)
-# What a provider that is down or answers nonsense makes httpx and authlib raise: refused, timed
-# out, a 5xx, a body that is not JSON, JSON of the wrong shape, metadata without its endpoints.
-_UNREACHABLE_ERRORS: tuple[type[Exception], ...] = (
-    httpx.HTTPError, ValueError, TypeError, KeyError, RuntimeError,
-)  # fmt: skip
+
+
+def _unreachable_errors() -> tuple[type[Exception], ...]:
+    """What a provider that is down or answers nonsense makes httpx and authlib raise: refused,
+    timed out, a 5xx, a body that is not JSON, JSON of the wrong shape, metadata without its
+    endpoints. (httpx is imported with the first provider's client, not with this module.)"""
+    return (request_error(), ValueError, TypeError, KeyError, RuntimeError)
 
 
 class SignInError(Exception):
@@ -139,10 +141,8 @@ class SignIn:
         # Tests put a transport here to stand in for providers that cannot be reached.
         self.transport = transport
         self.providers = configured_providers(settings.providers)
+        # authlib's clients are made when a provider is first used (see `oauth`).
         self._oauth: OAuth | None = None
-        for config in self.providers.values():
-            if not config.needs_instance:
-                self._register(config.name, config, config.client_id, config.client_secret)
 
     # -- the popup ---------------------------------------------------------------------------
 
@@ -175,7 +175,7 @@ class SignIn:
                 await client.save_authorize_data(
                     request, redirect_uri=redirect_uri, **authorization
                 )
-            except _UNREACHABLE_ERRORS as exc:
+            except _unreachable_errors() as exc:
                 # For the operator: a refused private address names the setting that opens it.
                 log.warning("sign-in with %s could not start: %s", name, exc)
                 raise SignInError(UNREACHABLE, 502) from exc
@@ -248,13 +248,13 @@ class SignIn:
             raise SignInError(_oauth_message(exc)) from exc
         except _ID_TOKEN_ERRORS as exc:  # bad signature, wrong nonce, issuer or audience
             raise SignInError(said("error_provider_mismatch")) from exc
-        except _UNREACHABLE_ERRORS as exc:
+        except _unreachable_errors() as exc:
             raise SignInError(UNREACHABLE, 502) from exc
         try:
             profile = await self._profile(config, flow.get("instance", ""), token)
         except ProviderError as exc:
             raise SignInError(exc.message) from exc
-        except (httpx.HTTPError, ValueError) as exc:  # down, or an answer that is not JSON
+        except (request_error(), ValueError) as exc:  # down, or an answer that is not JSON
             raise SignInError(UNREACHABLE, 502) from exc
         del token  # the provider's tokens are not kept anywhere
         return await self.storage.upsert_user(profile, datetime.now(UTC))
@@ -300,8 +300,9 @@ class SignIn:
 
     @property
     def oauth(self) -> OAuth:
-        """authlib's registry of clients, made when the first provider is: authlib and what it
-        imports hold some 11 MB, which a server without sign-in providers does without."""
+        """authlib's registry of clients, made when a provider is first used: authlib and
+        what it imports (httpx among them) hold some 11 MB, which a server does without until
+        someone signs in."""
         if self._oauth is None:
             from authlib.integrations.starlette_client import OAuth
 
@@ -333,13 +334,14 @@ class SignIn:
 
     async def _client(self, config: ProviderConfig, instance: str) -> StarletteOAuth2App:
         if not config.needs_instance:
-            client: StarletteOAuth2App = self.oauth.create_client(config.name)
+            client: StarletteOAuth2App | None = self.oauth.create_client(config.name)
+            if client is None:
+                return self._register(config.name, config, config.client_id, config.client_secret)
             return client
         host = mastodon_instance(instance)
-        try:  # for a clear answer now; every request to it is checked again as it connects
-            await self.outbound.check_url(f"https://{host}/", allow_private_networks=False)
-        except AddressRefused as exc:
-            raise BadRequest(said("error_mastodon_private", host=host)) from exc
+        # For a clear answer now; every request to it is checked again as it connects.
+        if await self.outbound.refusal(f"https://{host}/", allow_private_networks=False):
+            raise BadRequest(said("error_mastodon_private", host=host))
         app = await self.storage.get_provider_app(config.name, host)
         if app is None:
             app = await self.storage.add_provider_app(
@@ -356,9 +358,14 @@ class SignIn:
         private = not config.needs_instance
         return self.outbound.client_options(HTTP_TIMEOUT_S, allow_private_networks=private)
 
+    def _http(self, config: ProviderConfig) -> httpx.AsyncClient:
+        import httpx
+
+        return httpx.AsyncClient(**self._http_options(config))
+
     async def _register_mastodon_app(self, host: str, config: ProviderConfig) -> tuple[str, str]:
         """Register this server once with a Mastodon instance (its apps API)."""
-        async with httpx.AsyncClient(**self._http_options(config)) as http:
+        async with self._http(config) as http:
             try:
                 response = await http.post(
                     f"https://{host}/api/v1/apps",
@@ -370,7 +377,7 @@ class SignIn:
                     },
                 )
                 answer = response.json() if response.status_code == 200 else {}
-            except (httpx.HTTPError, ValueError):
+            except (request_error(), ValueError):
                 answer = {}
         if not isinstance(answer, dict) or not answer.get("client_id"):
             raise BadRequest(said("error_mastodon_silent", host=host))
@@ -388,7 +395,7 @@ class SignIn:
         assert fetch is not None
         if config.needs_instance:
             config = _with_instance(config, mastodon_instance(instance))
-        async with httpx.AsyncClient(**self._http_options(config)) as http:
+        async with self._http(config) as http:
             return await fetch(http, token, config)
 
 

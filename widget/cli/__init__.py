@@ -476,10 +476,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv).parse_args(argv)
     if from_command_line and args.run is cmd_serve:
-        # The server's own process only (not a test calling main): see serving.MALLOC_ARENAS.
-        from widget.serving import cap_malloc_arenas
+        # The server's own process only (not a test calling main): see serving.MALLOC_SETTINGS.
+        from widget.serving import tune_malloc
 
-        cap_malloc_arenas()
+        tune_malloc()
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:

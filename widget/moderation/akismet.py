@@ -10,9 +10,7 @@ import dataclasses
 import logging
 from typing import Literal
 
-import httpx
-
-from widget.outbound import Outbound
+from widget.outbound import Outbound, request_error
 
 __all__ = ["Akismet", "AkismetQuestion"]
 
@@ -67,7 +65,7 @@ class Akismet:
             # The operator chose Akismet's URL, so the private networks they opened are allowed.
             async with self.outbound.client(TIMEOUT_S, allow_private_networks=True) as http:
                 response = await http.post(f"{self.endpoint}/comment-check", data=form)
-        except httpx.HTTPError as exc:
+        except request_error() as exc:
             log.warning("Akismet did not answer (%s); holding the comment", exc)
             return "unknown"
         answer = response.text.strip()

@@ -29,16 +29,14 @@ import logging
 import random
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
-
-import httpx
 
 from widget.auth.tokens import Purpose, TokenSigner
 from widget.config import Settings
 from widget.errors import StorageUnavailable
 from widget.logs import redact
-from widget.outbound import Outbound
+from widget.outbound import Outbound, request_error
 from widget.records import FeedPoll, NewJob, PostSubscription, Site
 from widget.sites import settings_of
 from widget.storage import Storage
@@ -46,6 +44,9 @@ from widget.urls import origin_of, split_url
 
 from .mail import MailTemplates, header_text, plain_text
 from .outbox import finish_or_cancel
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["FeedEntry", "FeedError", "FeedPoller", "parse_feed"]
 
@@ -255,7 +256,7 @@ class FeedPoller:
                         break
                     url = _redirect_target(url, response)
                     response = await http.get(url, headers=headers)
-        except httpx.HTTPError as exc:
+        except request_error() as exc:
             raise FeedError(f"{type(exc).__name__}: {exc}") from exc
         if response.status_code == 304:
             return _Answer(None, etag, last_modified)

@@ -14,9 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
-from widget.outbound import Outbound
+from widget.outbound import Outbound, request_error
 from widget.records import Comment, ThreadHead
 
 from .mail import plain_text
@@ -80,7 +78,7 @@ class Webhooks:
             # Checked again at every call, not only when the URL was set: DNS answers change.
             async with self.outbound.client(TIMEOUT_S, allow_private_networks=True) as http:
                 response = await http.post(str(payload["url"]), content=body, headers=headers)
-        except httpx.HTTPError as exc:
+        except request_error() as exc:
             raise WebhookError(f"{type(exc).__name__}: {exc}") from exc
         if response.is_redirect:
             raise WebhookError(
