@@ -35,6 +35,8 @@ from bench.run import (  # noqa: E402
     THREAD_PARAMS,
     bench_settings,
     free_port,
+    memory_mb,
+    print_memory,
     seed_thread,
     stop,
     wait_until_serving,
@@ -42,16 +44,6 @@ from bench.run import (  # noqa: E402
 )
 
 WIDGET = Path(sys.executable).parent / "widget"  # the command pip installed
-
-
-def memory_mb(pid: int) -> dict[str, float]:
-    """A process's resident memory now and at its peak, in MB."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in {"VmRSS", "VmHWM"}:
-            fields[name] = round(int(value.split()[0]) / 1024, 1)
-    return {"rss_mb": fields["VmRSS"], "peak_mb": fields["VmHWM"]}
 
 
 def proportional_mb(pid: int) -> float:
@@ -165,11 +157,11 @@ def main() -> int:
     results["python -c pass"] = start_up_cost([sys.executable, "-c", "pass"], args.runs)
 
     widget, bare = results["widget serve"], results["bare Starlette"]
-    print(f"{'MB':<22}{'widget serve':>14}{'bare Starlette':>16}{'ratio':>8}{'target':>8}")
-    rows = (("idle", "rss_mb", "idle", 45), ("peak under load", "peak_mb", "under_load", 60))
-    for name, key, state, target in rows:
-        mine, theirs = widget[state][key], bare[state][key]
-        print(f"{name:<22}{mine:>14.1f}{theirs:>16.1f}{mine / theirs:>8.2f}{target:>8}")
+    print_memory({
+        f"{name}, {state.replace('_', ' ')}": figures[state]
+        for name, figures in (("widget", widget), ("bare Starlette", bare))
+        for state in ("idle", "under_load")
+    })  # fmt: skip
     print("requests/s under load: " + ", ".join(
         f"{kind} {rps:,.0f}" for kind, rps in {**widget["requests_per_s"],
                                               **bare["requests_per_s"]}.items()))  # fmt: skip

@@ -178,14 +178,20 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=10)
 
 
-def peak_rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(r"VmHWM:\s+(\d+) kB", status)
-    assert match
-    return int(match.group(1)) / 1024
+def memory_mb(pid: int) -> dict[str, float]:
+    """A process's resident memory now and at its peak, in MB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in {"VmRSS", "VmHWM"}:
+            fields[name] = round(int(value.split()[0]) / 1024, 1)
+    return {"rss_mb": fields["VmRSS"], "peak_mb": fields["VmHWM"]}
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+IDLE_SETTLE_S = 2.0  # after the first answer, before a server's idle memory is read
+# Issue 13's targets for `widget serve`, beside bare Starlette measured in the same run (MB).
+MEMORY_TARGETS_MB = {"idle": 45.0, "under load": 60.0}
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -334,15 +340,20 @@ def measure_http(
         return [start_widget(port, env, settings.data_dir / f"serve-{port}.log") for port in ports]
 
     baselines = start_all("bench.baseline:app", factory=False)
+    time.sleep(IDLE_SETTLE_S)
+    memory: dict[str, dict[str, float]] = {"bare Starlette, idle": memory_mb(baselines[0].pid)}
     runs["baseline (before)"] = wrk_together(
         [f"{b}/" for b in bases], args.duration, args.connections, pids=[baselines[0].pid]
     )
+    memory["bare Starlette, under load"] = memory_mb(baselines[0].pid)
     for process in baselines:
         stop(process)
 
     servers = serve_all()
     server = [servers[0].pid]  # whose CPU a request is measured
     try:
+        time.sleep(IDLE_SETTLE_S)
+        memory["widget, idle"] = memory_mb(servers[0].pid)
         document = httpx.get(document_urls[0], headers={"Accept-Encoding": "br"})
         assert document.status_code == 200 and document.headers["content-encoding"] == "br"
         extra["document_bytes_brotli"] = int(document.headers["content-length"])
@@ -386,7 +397,9 @@ def measure_http(
         )  # fmt: skip
         after = httpx.get(posting_count).json()["counts"]["/posting/"]["count"]
         extra["comments_stored_during_posting"] = after - before
-        extra["server_peak_rss_mb"] = [round(peak_rss_mb(p.pid), 1) for p in servers]
+        memory["widget, under load"] = memory_mb(servers[0].pid)
+        extra["server_peak_rss_mb"] = [memory_mb(p.pid)["peak_mb"] for p in servers]
+        extra["memory_mb"] = memory
     finally:
         for process in servers:
             stop(process)
@@ -407,6 +420,17 @@ def measure_http(
         if figures["cpu_us"] and cpu_reference:
             figures["cpu_ratio"] = round(cpu_reference / figures["cpu_us"], 3)
     return runs, extra
+
+
+def print_memory(memory: dict[str, dict[str, float]]) -> None:
+    """widget's first instance beside bare Starlette: resident when idle, and the peak (VmHWM)
+    once its load is over, with issue 13's targets."""
+    print(f"{'memory (MB)':<22}{'widget':>9}{'bare Starlette':>16}{'ratio':>7}{'target':>8}")
+    for state, key in (("idle", "rss_mb"), ("under load", "peak_mb")):
+        mine, bare = memory[f"widget, {state}"][key], memory[f"bare Starlette, {state}"][key]
+        name = "idle (VmRSS)" if state == "idle" else "peak (VmHWM)"
+        print(f"{name:<22}{mine:>9.1f}{bare:>16.1f}{mine / bare:>7.2f}"
+              f"{MEMORY_TARGETS_MB[state]:>8.0f}")  # fmt: skip
 
 
 def main() -> int:
@@ -459,6 +483,7 @@ def main() -> int:
     print(f"comments stored while posting: {results['comments_stored_during_posting']:,}")
     print(f"fragment size: {results['fragment_bytes']:,} bytes")
     print(f"server peak RSS (MB, per instance): {results['server_peak_rss_mb']}")
+    print_memory(results["memory_mb"])
     print(
         "first page render (ms, median): "
         + ", ".join(f"{k}: {v} ({render_shown[k]} comments shown)" for k, v in render.items())

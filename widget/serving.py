@@ -36,10 +36,10 @@ __all__ = [
     "MALLOC_SETTINGS",
     "FileBudget",
     "HeadLimits",
-    "tune_malloc",
     "file_budget",
     "http_protocol",
     "raise_open_file_limit",
+    "tune_malloc",
 ]
 
 log = logging.getLogger(__name__)

@@ -18,23 +18,23 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import email.policy
+import functools
 import html.parser
 import re
-import smtplib
 import ssl
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import jinja2
 
 from widget.config import Settings
 from widget.email_address import NotAnEmailAddress, check_email_address
 from widget.jinja_cache import ProcessBytecodeCache
+
+if TYPE_CHECKING:
+    import email.policy
+    from email.message import EmailMessage
 
 __all__ = [
     "BadRecipient", "Mail", "MailTemplates", "Mailer", "Words", "header_text", "plain_text",
@@ -45,8 +45,15 @@ SMTP_TIMEOUT_S = 20.0
 _UNSAFE_IN_HEADER = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
 # The headers a job may add (the planner's: one-click unsubscribe, the list's id); no other.
 _EXTRA_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post", "list-id"})
-# SMTP's line ends, and folding only where RFC 5322 requires it (see the module's docstring).
-_POLICY = email.policy.SMTP.clone(max_line_length=998)
+
+
+@functools.cache
+def _policy() -> email.policy.EmailPolicy[EmailMessage]:
+    """SMTP's line ends, and folding only where RFC 5322 requires it (see the module's
+    docstring). The email package and smtplib (some 0.8 MB) are imported with the first mail."""
+    import email.policy
+
+    return email.policy.SMTP.clone(max_line_length=998)
 
 
 class BadRecipient(Exception):
@@ -151,11 +158,15 @@ class Mailer:
 
     def message(self, mail: Mail) -> EmailMessage:
         """The message to send; raises BadRecipient unless `mail.to` is one plain address."""
+        from email.headerregistry import Address
+        from email.message import EmailMessage
+        from email.utils import format_datetime, make_msgid, parseaddr
+
         try:
             to = check_email_address(mail.to)
         except NotAnEmailAddress:
             raise BadRecipient("the recipient is not one plain email address") from None
-        message = EmailMessage(policy=_POLICY)
+        message = EmailMessage(policy=_policy())
         sender = parseaddr(self.settings.sender)[1]
         if mail.sender_name:  # "The blog" <widget@comments.example>
             message["From"] = Address(header_text(mail.sender_name, 80), addr_spec=sender)
@@ -180,6 +191,8 @@ class Mailer:
         await asyncio.to_thread(self._send, message, str(message["To"]))
 
     def _send(self, message: EmailMessage, recipient: str) -> None:
+        import smtplib
+
         settings = self.settings
         context = ssl.create_default_context()
         smtp: smtplib.SMTP

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import smtplib
 from datetime import UTC, datetime, timedelta
 
 from widget.config import Settings
@@ -135,7 +134,7 @@ class Outbox:
             log.error("outbox job %s (%s) not sent, and never will be: %s", job.id, job.kind, exc)
             await self.storage.retry_job(job.id, None, str(exc))
             return
-        except (OSError, smtplib.SMTPException, WebhookError, StorageUnavailable) as exc:
+        except (OSError, WebhookError, StorageUnavailable) as exc:  # smtplib's are OSErrors
             self.metrics.delivery_failed(job.kind)
             attempts = job.attempts + 1
             delay = self.retry_delay(attempts)
@@ -168,6 +167,8 @@ class Outbox:
 def _failure(exc: Exception) -> str:
     """What went wrong, for the log and the job's record, without the recipient's address
     (SMTP errors name it, and servers' answers often repeat it)."""
+    import smtplib  # loaded already when a mail failed
+
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         answers = "; ".join(f"{code} {_text(said)}" for code, said in exc.recipients.values())
         return redact(f"the mail server refused the recipient: {answers}")
