@@ -26,6 +26,7 @@ from tests.helpers import (
     QUICK,
     Widget,
     comment_body,
+    loaded_at_start,
     make_settings,
     post_comment,
     posted,
@@ -811,3 +812,8 @@ async def test_empty_spam_deletes_a_sites_spam_for_good(boss: Admin, app: Starle
     assert "No spam comments." in after.text
     for comment_id in ids:
         assert await app.state.widget.storage.get_comment(comment_id) is None
+
+
+def test_argon2_is_loaded_with_the_first_password(tmp_path: Path) -> None:
+    """Admins sign in seldom: a started server does without argon2 (issue 13, item 2)."""
+    assert loaded_at_start(tmp_path / "data", ["argon2"]) == {"argon2": False}

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hmac
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from typing import TYPE_CHECKING
 
 from widget.auth.tokens import BadToken, Purpose, TokenSigner, token_hash
 from widget.config import Settings
@@ -26,6 +25,9 @@ from widget.email_address import email_field
 from widget.errors import Forbidden, Invalid
 from widget.records import Admin, RateLimit
 from widget.storage import Storage
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 __all__ = [
     "ADMIN_COOKIE",
@@ -54,17 +56,28 @@ class Passwords:
 
     A check holds that much memory while it runs (64 MiB by default), so at most
     `admin_password_checks_at_once` run together and further sign-ins wait their turn: a burst
-    of sign-ins costs time, never unbounded memory. Nothing is hashed until a password is.
+    of sign-ins costs time, never unbounded memory. Nothing is hashed until a password is, and
+    argon2 itself (some 0.5 MB) is imported then.
     """
 
     def __init__(self, memory_kib: int, time_cost: int, at_once: int) -> None:
+        self._memory_kib = memory_kib
+        self._time_cost = time_cost
+        self._at_once = asyncio.Semaphore(at_once)
+
+    @functools.cached_property
+    def _hasher(self) -> PasswordHasher:
+        from argon2 import PasswordHasher
+
         # The library's parallelism (4 lanes) and lengths are kept: hashes made before these
         # settings existed need no rehash at the default cost.
-        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
-        self._at_once = asyncio.Semaphore(at_once)
+        return PasswordHasher(time_cost=self._time_cost, memory_cost=self._memory_kib)
+
+    @functools.cached_property
+    def _nobody(self) -> str:
         # Checked when the email is unknown, so that a wrong address costs what a wrong password
         # does: a hash at this cost that no password matches, written out without hashing.
-        self._nobody = _unmatchable_hash(self._hasher)
+        return _unmatchable_hash(self._hasher)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Passwords:
@@ -93,6 +106,8 @@ class Passwords:
             return await asyncio.to_thread(self._hasher.hash, password)
 
     def _verify(self, password_hash: str, password: str) -> bool:
+        from argon2.exceptions import InvalidHashError, VerificationError
+
         try:
             return self._hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
