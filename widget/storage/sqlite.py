@@ -64,6 +64,12 @@ T = TypeVar("T")
 
 MAX_BATCH = 256  # writes per transaction
 READERS = 2
+# Each reader's own page cache, in KiB (SQLite's default is 2,000). The file's pages are in the
+# system's cache anyway, and what readers serve most is kept above them (thread heads, pages'
+# HTML, counts): at 512 the server's peak under bench/memory.py's load is ~2 MB lower (51.6 ->
+# 49.2 MB) at no measurable cost in CPU a comment. The writer keeps the default: at 512 or 1,024
+# KiB for it too, posting took ~10 % more CPU.
+READER_CACHE_KIB = 512
 HEAD_CACHE_ENTRIES = 20_000
 EXTERNAL_CHECK_S = 1.0  # how often to look for writes made by other processes
 RATE_LIMIT_PRUNE_S = 300.0  # how often to drop rate-limit rows that no longer limit anyone
@@ -235,6 +241,7 @@ class SQLiteStorage(Storage):
             reader = await self._connect()
             self._all_readers.append(reader)
             await reader.execute("PRAGMA query_only = ON")
+            await reader.execute(f"PRAGMA cache_size = -{READER_CACHE_KIB}")
             self._readers.put_nowait(reader)
         self._files = OpenedFiles.at(self.path)  # the -wal and -shm exist once read through
         self._writer_task = asyncio.create_task(self._run_writer(), name="sqlite-writer")
