@@ -10,8 +10,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING, Any, Literal
 
 from widget.email_address import NotAnEmailAddress, check_email_address
 from widget.errors import Invalid, NotFound
@@ -21,6 +20,9 @@ from widget.records import Site
 from widget.refusals import worded
 from widget.storage import Storage
 from widget.urls import origin_of, split_url
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 __all__ = [
     "SITE_SETTINGS",
@@ -148,6 +150,9 @@ def zone_named(name: str) -> ZoneInfo | None:
     """The IANA time zone called `name`; None for '' and for names that are none."""
     if not name:
         return None
+    # Only a site's time zone setting and imports name one: zoneinfo (~0.3 MB) waits for them.
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder's name, say
