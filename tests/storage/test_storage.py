@@ -444,7 +444,7 @@ async def test_an_authors_history_is_searched_by_index_not_scanned(tmp_path: Pat
     statements: list[str] = []
     try:
         for reader in storage._all_readers:  # every statement as run, with its values
-            await reader._execute(reader._conn.set_trace_callback, statements.append)
+            await reader._execute(reader._conn.set_trace_callback, statements.append)  # type: ignore[no-untyped-call]
         for user_id, email in [(None, "a@example.com"), (7, ""), (7, "a@example.com")]:
             await storage.author_history("blog", email, user_id, "fp", datetime.now(UTC))
     finally:

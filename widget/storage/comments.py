@@ -149,7 +149,7 @@ class CommentQueries(SQLBackend):
             )  # fmt: skip
             assert row is not None
             comment = comment_from_row(row, db.dialect.when)
-            if comment.status != "spam":  # people to tell: subscribers, moderators, webhooks
+            if comment.status != "spam" and new.tell:  # subscribers, moderators, webhooks
                 await queue_jobs(db, [("comment", {"comment": comment.id, "event": "created"})],
                                  new.created_at)  # fmt: skip
             if comment.status != "approved":  # held: the thread's readers see no change
