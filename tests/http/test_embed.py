@@ -467,11 +467,15 @@ async def test_avatars_are_drawn_in_the_page_once_per_author(client: httpx.Async
     await posted(client, email="ann@example.com", body="second")
     await posted(client, email="bob@example.com", name="Bob", body="third")
     fragment = (await client.get("/embed/blog/thread/fragment", params=EMBED)).text
-    uses = re.findall(r'<svg aria-hidden="true"><use href="#av-([0-9a-f]{16})"/></svg>', fragment)
+    uses = re.findall(r'<svg aria-hidden="true"><use href="#(av\d+-\d+)"/></svg>', fragment)
     assert len(uses) == 3
     assert uses[0] == uses[1] != uses[2]  # the same address, whatever its case, same picture
-    symbols = re.findall(r'<symbol id="av-([0-9a-f]{16})" viewBox="0 0 48 48">', fragment)
+    symbols = re.findall(r'<symbol id="(av\d+-\d+)" viewBox="0 0 48 48">', fragment)
     assert sorted(symbols) == sorted({uses[0], uses[2]})  # each drawn once
+    # Named after the thread: another thread's fragment in the same page draws its own.
+    await posted(client, page="/other/", email="bob@example.com", body="fourth")
+    elsewhere = (await client.get("/embed/blog/thread/fragment", params={"page": "/other/"})).text
+    assert not set(re.findall(r'<symbol id="([^"]+)"', elsewhere)) & set(symbols)
     assert "/avatars/" not in fragment  # no request per author
     assert hashlib.md5(b"ann@example.com").hexdigest()[:16] not in fragment
     # The JSON API still names a picture by URL, for other clients.
