@@ -193,7 +193,12 @@ class Assets:
         ]
 
     async def _serve_embed_js(self, request: Request) -> Response:
-        return await _respond(request, self.embed_js, f"public, max-age={EMBED_MAX_AGE_S}")
+        # Loaded into every host page, where a site may ask for it with `crossorigin` (to
+        # check it with `integrity`): that takes CORS. Our own pages load /static/ files from
+        # our own origin, which needs none.
+        return await _respond(
+            request, self.embed_js, f"public, max-age={EMBED_MAX_AGE_S}", cors=True
+        )
 
     async def _serve_static(self, request: Request) -> Response:
         asset = self._by_hashed.get(request.path_params["name"])
@@ -202,14 +207,17 @@ class Assets:
         return await _respond(request, asset, f"public, max-age={YEAR_S}, immutable")
 
 
-async def _respond(request: Request, asset: Asset, cache_control: str) -> Response:
+async def _respond(
+    request: Request, asset: Asset, cache_control: str, cors: bool = False
+) -> Response:
     headers = {
         "Cache-Control": cache_control,
         "ETag": asset.etag,
         "Vary": "Accept-Encoding",
-        "Access-Control-Allow-Origin": "*",  # embed.js loads into every host page
         "X-Content-Type-Options": "nosniff",
     }
+    if cors:
+        headers["Access-Control-Allow-Origin"] = "*"
     if request.headers.get("if-none-match") == asset.etag:
         return Response(status_code=304, headers=headers)
     if not asset.ready:
