@@ -511,6 +511,46 @@ async def test_static_files_are_hashed_and_cached(client: httpx.AsyncClient) -> 
     assert (await client.get("/static/thread.js")).status_code == 404
 
 
+def allowed_style(response: httpx.Response) -> str:
+    """The document's one <style>, checked to be the one its policy allows by hash."""
+    (css,) = re.findall(r"<style>(.*?)</style>", response.text, re.DOTALL)
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    assert f"style-src 'self' 'sha256-{digest}';" in response.headers["content-security-policy"]
+    return str(css)
+
+
+async def test_the_frames_style_holds_only_what_its_frame_can_show(
+    client: httpx.AsyncClient,
+) -> None:
+    """Every reader pays for the <style>: the dark theme's colours come in dark frames only,
+    the sign-in buttons' looks where readers can sign in (tested with mail, below)."""
+    light = allowed_style(await client.get("/embed/blog/thread", params=EMBED))
+    dark = allowed_style(await client.get("/embed/blog/thread", params={**EMBED, "theme": "dark"}))
+    assert ".wg-comment" in light and ".wg-theme-dark{" not in light
+    assert dark.startswith(light) and ".wg-theme-dark{--wg-text:#ececec;" in dark
+    assert ".wg-provider{" not in dark + light
+    # Written again for one reader (the form sent back with what to fix), still allowed.
+    form = await open_form(client, theme="dark")
+    again = await client.post(
+        "/embed/blog/thread/comments", data={**form, "body": "", "name": "Dee"},
+        headers=OWN_ORIGIN,
+    )  # fmt: skip
+    assert again.status_code == 422
+    assert allowed_style(again) == dark
+    # Pages outside the frame link the style sheets, whole.
+    popup_css = re.findall(r'<link rel="stylesheet" href="([^"]+)">', (await client.get(
+        "/no/such/page", headers={"Accept": "text/html"})).text)  # fmt: skip
+    assert [path.split(".")[0] for path in popup_css] == ["/static/widget", "/static/pages"]
+
+
+async def test_where_readers_can_sign_in_the_style_draws_the_buttons(
+    mail_client: httpx.AsyncClient,
+) -> None:
+    document = await mail_client.get("/embed/blog/thread", params=EMBED)
+    assert 'data-provider="email"' in document.text
+    assert ".wg-provider{" in allowed_style(document)
+
+
 def test_a_script_the_minifier_cannot_read_is_sent_as_written(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

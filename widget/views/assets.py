@@ -22,7 +22,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-__all__ = ["Assets", "Encoding", "as_served", "compact", "find_assets", "preferred_encoding"]
+__all__ = [
+    "Assets",
+    "Encoding",
+    "InlineStyle",
+    "as_served",
+    "compact",
+    "find_assets",
+    "preferred_encoding",
+]
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +156,21 @@ def as_served(path: Path) -> bytes:
     return asset.body
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class InlineStyle:
+    """A <style> element's text and its hash ('sha256-…'), by which the policy allows it."""
+
+    css: Markup
+    hash: str
+
+    @classmethod
+    def of(cls, css: str) -> InlineStyle:
+        # Our own files; a closing tag in them would end the element early, so there is none.
+        assert "</" not in css, "an inline style sheet must not contain '</'"
+        digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+        return cls(Markup(css), f"'sha256-{digest}'")  # noqa: S704
+
+
 def find_assets() -> Path:
     for folder in _CANDIDATES:
         if (folder / "embed.js").is_file() and (folder / "static").is_dir():
@@ -175,16 +198,31 @@ class Assets:
 
         # The frame's stylesheet goes into the document itself: one request fewer on a first
         # view, and the document is cached and revalidated as a whole. The policy allows it by
-        # its hash (no 'unsafe-inline').
-        css = compact("widget.css", (folder / "static" / "widget.css").read_text("utf-8"))
-        # Our own file; a closing tag in it would end the element early, so there is none.
-        assert "</" not in css, "widget.css must not contain '</'"
-        self.inline_css = Markup(css)  # noqa: S704
-        digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
-        self.inline_css_hash = f"'sha256-{digest}'"
+        # its hash (no 'unsafe-inline'). Only what the frame can show: the dark theme's
+        # colours in a dark frame, the sign-in choices where readers can sign in.
+        parts = {name: compact(name, (folder / "static" / name).read_text("utf-8"))
+                 for name in ("widget.css", "theme-dark.css", "sign-in.css")}  # fmt: skip
+        self._inline_styles = {
+            (dark, sign_in): InlineStyle.of(
+                parts["widget.css"]
+                + (parts["theme-dark.css"] if dark else "")
+                + (parts["sign-in.css"] if sign_in else "")
+            )
+            for dark in (False, True)
+            for sign_in in (False, True)
+        }
 
     def url(self, name: str) -> str:
         return self._urls[name]
+
+    def inline_style(self, dark: bool, sign_in: bool) -> InlineStyle:
+        """The frame document's <style>: for a dark frame or not, with sign-in or not."""
+        return self._inline_styles[dark, sign_in]
+
+    @property
+    def inline_styles_digest(self) -> str:
+        """Names every inline style, for ETags that must change when one does."""
+        return "".join(style.hash for style in self._inline_styles.values())
 
     def routes(self) -> list[Route]:
         return [

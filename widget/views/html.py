@@ -227,7 +227,6 @@ class HtmlRenderer:
         )
         self.env.globals.update(
             static_url=assets.url,
-            inline_css=assets.inline_css,
             public_url=settings.public_url,
             version=__version__,
             languages=LANGUAGES,
@@ -377,7 +376,7 @@ class HtmlRenderer:
             settings.passkeys,
             sorted(self.provider_names.items()), self._assets.url("widget.css"),
             self._assets.url("thread.js"), self._assets.url("writer.js"),
-            self._assets.inline_css_hash,
+            self._assets.inline_styles_digest,
         )  # fmt: skip
         return hashlib.sha256(repr(parts).encode()).hexdigest()[:6]
 
