@@ -146,8 +146,6 @@ def _document_context(
     config = {
         "site": query.site.id,
         "params": query.params(),
-        "publicUrl": context.settings.public_url,
-        "maxBody": context.settings.max_body_chars,
         "strings": html.script_strings(query.lang),
         "plurals": html.script_plurals(query.lang),
         "lang": query.lang,

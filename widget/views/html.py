@@ -372,9 +372,8 @@ class HtmlRenderer:
     def _settings_digest(self) -> str:
         settings = self.settings
         parts = (
-            self._build, settings.public_url, settings.mail_enabled, settings.max_body_chars,
-            settings.passkeys,
-            sorted(self.provider_names.items()), self._assets.url("widget.css"),
+            self._build, settings.public_url, settings.mail_enabled, settings.passkeys,
+            sorted(self.provider_names.items()),
             self._assets.url("thread.js"), self._assets.url("writer.js"),
             self._assets.inline_styles_digest,
         )  # fmt: skip
