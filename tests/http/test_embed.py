@@ -503,7 +503,7 @@ async def test_static_files_are_hashed_and_cached(client: httpx.AsyncClient) -> 
     # Minified: short local names, no comments; the global names it reads are kept.
     source = (ROOT / "static" / "thread.js").read_text()
     assert len(script.content) < len(source) * 0.6
-    assert "wg-config" in script.text and "describeTimes" not in script.text
+    assert "wg-config" in script.text and "pluralText" not in script.text
     embed = await client.get("/embed.js")
     assert embed.status_code == 200
     assert embed.headers["content-type"].startswith("text/javascript")
