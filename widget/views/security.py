@@ -8,6 +8,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "DOCUMENT_REFERRER_POLICY",
+    "SCRIPT_AND_STYLE_TYPES",
     "SecurityHeaders",
     "admin_headers",
     "document_headers",
@@ -79,7 +80,7 @@ _REDIRECTS = {301, 302, 303, 307, 308}
 # Types that, with nosniff, a browser runs or applies only where a page of ours asks for them:
 # opened in a frame they are inert text, so a framing rule on them says nothing, and each page
 # view fetches two of them (embed.js, thread.js).
-_NEVER_A_PAGE = (b"text/javascript", b"application/javascript", b"text/css")
+SCRIPT_AND_STYLE_TYPES = (b"text/javascript", b"application/javascript", b"text/css")
 
 
 class SecurityHeaders:
@@ -113,7 +114,7 @@ def _guarded(headers: list[tuple[bytes, bytes]], status: int) -> list[tuple[byte
             sniff_stated = True
         elif name == b"content-security-policy" and b"frame-ancestors" in value:
             framed = True
-        elif name == b"content-type" and value.startswith(_NEVER_A_PAGE):
+        elif name == b"content-type" and value.startswith(SCRIPT_AND_STYLE_TYPES):
             framed = True  # needs no rule (above)
     if not sniff_stated:
         headers.append(_NOSNIFF)
