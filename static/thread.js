@@ -13,8 +13,7 @@
  *   loadViewerState: () => void }} Writer
  * @typedef {{ get: (key: string) => any, set: (key: string, value: any) => void,
  *   remove: (key: string) => void }} Store
- * @typedef {{ doc: Document, config: Config, strings: Record<string, string>,
- *   byId: (id: string) => HTMLElement,
+ * @typedef {{ doc: Document, config: Config, byId: (id: string) => HTMLElement,
  *   el: <K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string) => HTMLElementTagNameMap[K],
  *   api: (method: string, path: string, body: object) => Promise<ApiResult>,
  *   withPage: (extra: Record<string, any>) => Record<string, any>, store: Store,
@@ -418,7 +417,7 @@
   });
   /** @type {Frame} */
   var frame = {
-    doc: doc, config: config, strings: strings, byId: byId, el: el, api: api,
+    doc: doc, config: config, byId: byId, el: el, api: api,
     withPage: withPage, store: store, keys: { tokens: TOKENS, voter: VOTER },
     session: function () { return sessionToken; }, keepSession: keepSession,
     announce: announce, focusOn: focusOn, scrollParentTo: scrollParentTo,

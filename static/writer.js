@@ -15,7 +15,10 @@
   'use strict';
   /** @type {Frame} */
   var frame = /** @type {any} */ (window).widgetFrame;
-  var doc = frame.doc, config = frame.config, strings = frame.strings, byId = frame.byId;
+  var doc = frame.doc, config = frame.config, byId = frame.byId;
+  /** @type {Record<string, string>} this script's words in the frame's language, put before
+   * it by the server (assets.url_with_strings) */
+  var strings = /** @type {any} */ (window).widgetStrings;
   var el = frame.el, api = frame.api, withPage = frame.withPage, store = frame.store;
   var keepSession = frame.keepSession, announce = frame.announce, focusOn = frame.focusOn;
   var scrollParentTo = frame.scrollParentTo, serverHtml = frame.serverHtml;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
@@ -509,6 +510,34 @@ async def test_static_files_are_hashed_and_cached(client: httpx.AsyncClient) -> 
     assert embed.headers["content-type"].startswith("text/javascript")
     assert "max-age=300" in embed.headers["cache-control"]
     assert (await client.get("/static/thread.js")).status_code == 404
+
+
+async def test_the_writers_words_come_with_the_writers_script(client: httpx.AsyncClient) -> None:
+    """Most readers never load writer.js: its strings are in it, one file per language, not
+    in every document."""
+    configs = {}
+    for lang in ("en", "fr"):
+        document = await client.get("/embed/blog/thread", params={**EMBED, "lang": lang})
+        found = re.search(r'<script type="application/json" id="wg-config">(.*?)</script>',
+                          document.text)  # fmt: skip
+        assert found
+        configs[lang] = json.loads(found.group(1))
+    assert set(configs["fr"]["strings"]) == {"like", "leave_reply", "leave_reply_to",
+                                             "new_activity"}  # fmt: skip
+    assert configs["fr"]["strings"]["like"] == "J’aime"
+    french = await client.get(configs["fr"]["writer"])
+    english = await client.get(configs["en"]["writer"])
+    assert french.status_code == english.status_code == 200
+    assert "immutable" in french.headers["cache-control"]
+    assert re.fullmatch(r"/static/writer\.[0-9a-f]{12}\.js", configs["fr"]["writer"])
+    assert configs["fr"]["writer"] != configs["en"]["writer"]
+    assert french.text.startswith('window.widgetStrings={"cancel":"Annuler",')
+    assert '"confirm_delete":"Delete this comment? This cannot be undone."' in english.text
+    # The same script after its words.
+    assert (
+        french.text[french.text.index("(function") :]
+        == english.text[english.text.index("(function") :]
+    )
 
 
 def allowed_style(response: httpx.Response) -> str:

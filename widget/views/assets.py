@@ -10,9 +10,11 @@ import dataclasses
 import functools
 import gzip
 import hashlib
+import json
 import logging
 import mimetypes
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -186,6 +188,7 @@ class Assets:
         self.embed_js = _asset(folder / "embed.js")
         self._by_hashed: dict[str, Asset] = {}
         self._urls: dict[str, str] = {}
+        self._urls_with_strings: dict[tuple[str, str], str] = {}
         for path in sorted((folder / "static").rglob("*")):
             if not path.is_file():
                 continue
@@ -214,6 +217,23 @@ class Assets:
 
     def url(self, name: str) -> str:
         return self._urls[name]
+
+    def url_with_strings(self, name: str, strings: Mapping[str, str]) -> str:
+        """The hashed URL of script `name` with `strings` before it (`window.widgetStrings`):
+        the words it shows in one language, in the file cached with it rather than in every
+        page that may load it. Made once per script and set of strings (one per language)."""
+        text = json.dumps(strings, ensure_ascii=False, sort_keys=True)
+        key = (name, text)
+        url = self._urls_with_strings.get(key)
+        if url is None:
+            script = self._by_hashed[self._urls[name].removeprefix("/static/")]
+            source = f"window.widgetStrings={text};\n".encode() + script.source
+            digest = hashlib.sha256(source).hexdigest()[:12]
+            stem, _, suffix = name.rpartition(".")
+            hashed = f"{stem}.{digest}.{suffix}"
+            self._by_hashed[hashed] = Asset(source, script.media_type, f'"{digest}"', script=True)
+            url = self._urls_with_strings[key] = f"/static/{hashed}"
+        return url
 
     def inline_style(self, dark: bool, sign_in: bool) -> InlineStyle:
         """The frame document's <style>: for a dark frame or not, with sign-in or not."""

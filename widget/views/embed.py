@@ -151,7 +151,7 @@ def _document_context(
         "lang": query.lang,
         "order": settings_of(query.site).order,
         "signInRequired": settings_of(query.site).sign_in == "required",
-        "writer": context.assets.url("writer.js"),  # loaded at the reader's first touch
+        "writer": html.writer_url(query.lang),  # loaded at the reader's first touch
     }
     title = (head.title if head else "") or query.page.title or query.page.page_id
     t = Translator(query.lang)

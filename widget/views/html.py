@@ -43,14 +43,16 @@ __all__ = ["DocumentVariant", "EmbedQuery", "Fragment", "HtmlRenderer"]
 Theme = Literal["light", "dark", "auto"]
 THEMES = ("light", "dark", "auto")
 
-# Strings the iframe's script needs, handed over as JSON in the document.
-SCRIPT_STRINGS = (
-    "reply", "cancel_reply", "like", "edit", "delete", "save", "cancel", "comment_posted",
-    "confirm_delete", "posting", "post_comment", "leave_reply", "leave_reply_to", "problem",
-    "deleted", "new_activity", "commenting_as", "erase_confirm", "erased",
+# Strings the iframe's script (thread.js) needs, handed over as JSON in the document.
+SCRIPT_STRINGS = ("like", "leave_reply", "leave_reply_to", "new_activity")
+SCRIPT_PLURALS = ("likes", "post_likes", "new_comments")
+# The writer's tools' strings (writer.js) come in the script itself, one per language: every
+# reader would pay for them in the document, and most never load writer.js.
+WRITER_STRINGS = (
+    "edit", "delete", "save", "cancel", "comment_posted", "confirm_delete", "posting",
+    "post_comment", "problem", "deleted", "commenting_as", "erase_confirm", "erased",
     "sign_in_closed", "sign_in_expired",
 )  # fmt: skip
-SCRIPT_PLURALS = ("likes", "post_likes", "new_comments")
 QUERY_CACHE_ENTRIES = 4096
 # A cached document carries a form token shared by its readers (moderation.new_form_token); it
 # is made anew this often, well within the token's two days, so no cached form is too old.
@@ -374,7 +376,7 @@ class HtmlRenderer:
         parts = (
             self._build, settings.public_url, settings.mail_enabled, settings.passkeys,
             sorted(self.provider_names.items()),
-            self._assets.url("thread.js"), self._assets.url("writer.js"),
+            self._assets.url("thread.js"), self._assets.url("writer.js"),  # writer_url's base
             self._assets.inline_styles_digest,
         )  # fmt: skip
         return hashlib.sha256(repr(parts).encode()).hexdigest()[:6]
@@ -441,6 +443,11 @@ class HtmlRenderer:
 
     def script_strings(self, lang: str) -> dict[str, str]:
         return Translator(lang).strings(SCRIPT_STRINGS)
+
+    def writer_url(self, lang: str) -> str:
+        """writer.js with its strings in `lang`."""
+        strings = Translator(lang).strings(WRITER_STRINGS)
+        return self._assets.url_with_strings("writer.js", strings)
 
     def script_plurals(self, lang: str) -> dict[str, dict[str, str]]:
         translator = Translator(lang)
