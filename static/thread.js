@@ -366,9 +366,9 @@
   // signed in), signing in, passkeys, one's own data, editing and deleting come with the
   // reader's first touch, so a reader who only reads never downloads them. A reader with
   // nothing of their own here (no comments, likes or session) costs no request either: the
-  // page is the same for everyone, and is revalidated with one 304. Their buttons' clicks come here
-  // first: before the script is there, a window the click must open is opened now, while the
-  // click allows it, and handed over with the click once the script has arrived.
+  // page is the same for everyone, and is revalidated with one 304. Their buttons' clicks
+  // come here first: before the script is there, a window the click must open is opened
+  // now, while the click allows it, and handed over with the click once it has arrived.
   var WRITER_BUTTONS = 'button.wg-provider, #wg-instance-go, #wg-sign-in-cancel, #wg-log-out,' +
     ' #wg-change, #wg-add-passkey, #wg-download-mine, #wg-erase-mine';
   // The windows the writer's tools open on a click, by name (a form posted there finds it).
