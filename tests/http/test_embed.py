@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -23,9 +24,11 @@ from tests.helpers import (
     QUICK,
     REPO,
     hidden_inputs,
+    make_settings,
     open_form,
     posted,
 )
+from widget.app import create_app
 from widget.sites import add_site, change_site_setting
 from widget.views.assets import minify_script
 from widget.views.i18n import Translator
@@ -512,7 +515,9 @@ async def test_static_files_are_hashed_and_cached(client: httpx.AsyncClient) -> 
     assert (await client.get("/static/thread.js")).status_code == 404
 
 
-async def test_the_writers_words_come_with_the_writers_script(client: httpx.AsyncClient) -> None:
+async def test_the_writers_words_come_with_the_writers_script(
+    client: httpx.AsyncClient, tmp_path: Path, database_url: str
+) -> None:
     """Most readers never load writer.js: its strings are in it, one file per language, not
     in every document."""
     configs = {}
@@ -538,6 +543,14 @@ async def test_the_writers_words_come_with_the_writers_script(client: httpx.Asyn
         french.text[french.text.index("(function") :]
         == english.text[english.text.index("(function") :]
     )
+    # Another instance (or this one restarted) serves it before it makes any French page.
+    other = create_app(make_settings(tmp_path / "other", database_url=database_url))
+    async with (
+        other.router.lifespan_context(other),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=other), base_url=PUBLIC_URL) as fresh,
+    ):
+        again = await fresh.get(configs["fr"]["writer"])
+    assert again.status_code == 200 and again.text == french.text
 
 
 def allowed_style(response: httpx.Response) -> str:

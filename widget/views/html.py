@@ -248,6 +248,10 @@ class HtmlRenderer:
             build.update(self.env.loader.get_source(self.env, name)[0].encode())  # type: ignore[union-attr]
         self._build = build.hexdigest()[:6]
         self._assets = assets
+        # Every language's writer.js is known from the start: a document made by another
+        # instance, or before a restart, names one this process has rendered no page for.
+        for lang in LANGUAGES:
+            self.writer_url(lang)
         self._document_build = ""
         self._to_improve: OrderedDict[tuple[Any, ...], str] = OrderedDict()
         self._improver: asyncio.Task[None] | None = None
