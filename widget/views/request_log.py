@@ -1,5 +1,6 @@
 """The request log: one line per request (method, path, status, milliseconds, request id) and
-the id in an `X-Request-Id` header, so a person can quote it and an operator find the line.
+the id in an `X-Request-Id` header, so a person can quote it and an operator find the line
+(but on a script or style sheet that arrived: nobody sees it there, and a page view fetches two).
 
 It replaces uvicorn's access log, which writes each path with its query: the links in our
 emails carry signed tokens there (`/data?token=…` opens a guest's data for a day). Here a query
@@ -18,11 +19,13 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from widget.logs import REQUEST_ID, REQUEST_LOGGER, RequestLine, log_request
+
+from .security import SCRIPT_AND_STYLE_TYPES
 
 __all__ = ["RequestLines", "RequestLog", "loggable_target"]
 
@@ -150,7 +153,9 @@ class RequestLog:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message = {**message, "headers": [*message.get("headers", ()), id_header]}
+                headers = message.get("headers", ())
+                if status >= 400 or not _script_or_style(headers):
+                    message = {**message, "headers": [*headers, id_header]}
             await send(message)
 
         context_token = REQUEST_ID.set(request_id)
@@ -166,6 +171,13 @@ class RequestLog:
             REQUEST_ID.reset(context_token)
         finally:
             self.lines.log(scope, status, started, request_id)
+
+
+def _script_or_style(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    return any(
+        name.lower() == b"content-type" and value.startswith(SCRIPT_AND_STYLE_TYPES)
+        for name, value in headers
+    )
 
 
 async def _internal_error(send: Send, request_id: str) -> None:
