@@ -260,7 +260,12 @@ class FeedPoll:
     feed_url: str
     etag: str
     last_modified: str
-    polled: bool  # some earlier poll read this feed_url's entries (so new ones are new posts)
+    polled_at: datetime | None  # the last poll that read this feed_url's entries
+
+    @property
+    def polled(self) -> bool:
+        """Whether an earlier poll read the feed's entries (so new ones are new posts)."""
+        return self.polled_at is not None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -9,21 +9,12 @@ from typing import Literal
 
 from widget.records import Admin, Profile, RateLimit, User
 
-from .base import (
-    ADMIN_COLUMNS,
-    READINESS_KEY,
-    USER_COLUMNS,
-    Outcome,
-    Refused,
-    admin_from_row,
-    user_from_row,
-)
+from .base import READINESS_KEY, Outcome, Refused, columns
 from .sql import Db, SQLBackend
 
 __all__ = ["AccountQueries", "mark_ready", "prune_rate_limits", "take_rate_token"]
 
-_SESSION_USER = ", ".join("u." + c for c in USER_COLUMNS.split(", "))
-_SESSION_ADMIN = ", ".join("a." + c for c in ADMIN_COLUMNS.split(", "))
+_USER, _ADMIN = columns(User), columns(Admin)
 
 
 def _json_or_null(values: Sequence[str] | None) -> str | None:
@@ -95,25 +86,24 @@ class AccountQueries(SQLBackend):
         """The user for (provider, subject), created or brought up to date from `profile`."""
 
         async def op(db: Db) -> User:
-            row = await db.fetch_one(
-                "INSERT INTO users (provider, subject, name, email, avatar_url, profile_url,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            user = await db.fetch_record(
+                User, "INSERT INTO users (provider, subject, name, email, avatar_url,"
+                " profile_url, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (provider, subject) DO UPDATE SET name = excluded.name,"
                 " email = excluded.email, avatar_url = excluded.avatar_url,"
                 " profile_url = excluded.profile_url, updated_at = excluded.updated_at"
-                f" RETURNING {USER_COLUMNS}",
+                f" RETURNING {_USER}",
                 profile.provider, profile.subject, profile.name, profile.email,
                 profile.avatar_url, profile.profile_url, at, at,
             )  # fmt: skip
-            assert row is not None
-            return user_from_row(row)
+            assert user is not None
+            return user
 
         return await self._run(op)
 
     async def get_user(self, user_id: int) -> User | None:
         async with self._read() as db:
-            row = await db.fetch_one(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", user_id)
-        return user_from_row(row) if row else None
+            return await db.fetch_record(User, f"SELECT {_USER} FROM users WHERE id = ?", user_id)
 
     async def add_login_code(
         self, code_hash: str, challenge: str, user_id: int, expires_at: datetime
@@ -183,12 +173,11 @@ class AccountQueries(SQLBackend):
 
     async def get_session_user(self, token_hash: str, now: datetime) -> User | None:
         async with self._read() as db:
-            row = await db.fetch_one(
-                f"SELECT {_SESSION_USER} FROM sessions s JOIN users u ON u.id = s.user_id"
-                " WHERE s.token_hash = ? AND s.expires_at >= ?",
+            return await db.fetch_record(
+                User, f"SELECT {columns(User, 'u')} FROM sessions s JOIN users u"
+                " ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at >= ?",
                 token_hash, now,
             )  # fmt: skip
-        return user_from_row(row) if row else None
 
     async def delete_session(self, token_hash: str) -> None:
         async def op(db: Db) -> None:
@@ -228,14 +217,14 @@ class AccountQueries(SQLBackend):
         """Raises Conflict when an admin has this email address."""
 
         async def op(db: Db) -> Admin:
-            row = await db.fetch_one(
-                "INSERT INTO admins (email, password_hash, sites, created_at)"
-                f" VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING {ADMIN_COLUMNS}",
+            admin = await db.fetch_record(
+                Admin, "INSERT INTO admins (email, password_hash, sites, created_at)"
+                f" VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING {_ADMIN}",
                 email, password_hash, _json_or_null(sites), at,
             )  # fmt: skip
-            if row is None:
+            if admin is None:
                 raise Refused(Outcome.ADMIN_EXISTS, email)
-            return admin_from_row(row, db.dialect.when)
+            return admin
 
         return await self._run(op)
 
@@ -257,8 +246,9 @@ class AccountQueries(SQLBackend):
                 await db.execute(
                     "UPDATE admins SET sites = ? WHERE email = ?", _json_or_null(sites), email
                 )
-            row = await db.fetch_one(f"SELECT {ADMIN_COLUMNS} FROM admins WHERE email = ?", email)
-            return admin_from_row(row, db.dialect.when) if row else None
+            return await db.fetch_record(
+                Admin, f"SELECT {_ADMIN} FROM admins WHERE email = ?", email
+            )
 
         return await self._run(op)
 
@@ -270,16 +260,15 @@ class AccountQueries(SQLBackend):
 
     async def list_admins(self) -> list[Admin]:
         async with self._read() as db:
-            rows = await db.fetch_all(f"SELECT {ADMIN_COLUMNS} FROM admins ORDER BY email")
-            return [admin_from_row(row, db.dialect.when) for row in rows]
+            return await db.fetch_records(Admin, f"SELECT {_ADMIN} FROM admins ORDER BY email")
 
     async def get_admin_login(self, email: str) -> tuple[Admin, str] | None:
         """The admin with this email and their password hash."""
         async with self._read() as db:
             row = await db.fetch_one(
-                f"SELECT {ADMIN_COLUMNS}, password_hash FROM admins WHERE email = ?", email
+                f"SELECT {_ADMIN}, password_hash FROM admins WHERE email = ?", email
             )
-            return (admin_from_row(row, db.dialect.when), row["password_hash"]) if row else None
+            return (db.record(Admin, row), row["password_hash"]) if row else None
 
     async def add_admin_session(self, token_hash: str, admin_id: int, expires_at: datetime) -> None:
         async def op(db: Db) -> None:
@@ -295,12 +284,11 @@ class AccountQueries(SQLBackend):
 
     async def get_session_admin(self, token_hash: str, now: datetime) -> Admin | None:
         async with self._read() as db:
-            row = await db.fetch_one(
-                f"SELECT {_SESSION_ADMIN} FROM admin_sessions s JOIN admins a"
+            return await db.fetch_record(
+                Admin, f"SELECT {columns(Admin, 'a')} FROM admin_sessions s JOIN admins a"
                 " ON a.id = s.admin_id WHERE s.token_hash = ? AND s.expires_at >= ?",
                 token_hash, now,
             )  # fmt: skip
-            return admin_from_row(row, db.dialect.when) if row else None
 
     async def delete_admin_session(self, token_hash: str) -> None:
         async def op(db: Db) -> None:

@@ -8,21 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
-from collections.abc import Callable, Iterable, Iterator
+import types
+import typing
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from widget.records import (
-    Admin,
-    Comment,
-    ImportTally,
-    QueueItem,
-    Subscription,
-    ThreadEvent,
-    ThreadHead,
-    User,
-)
+from widget.records import Comment, ImportTally, QueueItem, ThreadEvent
 
 __all__ = [
     "COPY_COLUMNS",
@@ -36,20 +30,6 @@ __all__ = [
     "RowBatch",
 ]
 
-# The columns every backend reads into a Comment or a ThreadHead.
-COMMENT_COLUMNS = (
-    "id, thread_id, parent_id, root_id, depth, status, author_name, author_email, author_url,"
-    " body_source, body_html, notify, remote_ip, like_count, created_at, edited_at, user_id,"
-    " author_avatar, author_provider, pinned, held_because, notify_posts, lang"
-)
-USER_COLUMNS = "id, provider, subject, name, email, avatar_url, profile_url"
-HEAD_COLUMNS = (
-    "id, site_id, page_id, url, title, version, comment_count, like_count, closed, root_count"
-)
-ADMIN_COLUMNS = "id, email, sites, created_at"
-SUBSCRIPTION_COLUMNS = "id, thread_id, email, scope, confirmed_at, lang"
-POST_SUBSCRIPTION_COLUMNS = "id, site_id, email, confirmed_at"
-JOB_COLUMNS = "id, kind, payload, attempts, created_at"
 # What the moderation queue's search fields look in (c: the comment, t: its thread).
 QUEUE_SEARCH = {
     "text": ("c.body_source",),
@@ -79,67 +59,79 @@ class Row(Protocol):
     def keys(self) -> Iterable[str]: ...
 
 
-def comment_from_row(row: Row, when: Callable[[Any], datetime]) -> Comment:
-    """A Comment from a row of COMMENT_COLUMNS; `when` turns the backend's times into datetimes."""
-    return Comment(
-        id=row["id"],
-        thread_id=row["thread_id"],
-        parent_id=row["parent_id"],
-        root_id=row["root_id"] or row["id"],
-        depth=row["depth"],
-        status=row["status"],
-        author_name=row["author_name"],
-        author_email=row["author_email"],
-        author_url=row["author_url"],
-        body_source=row["body_source"],
-        body_html=row["body_html"],
-        notify=bool(row["notify"]),
-        remote_ip=row["remote_ip"],
-        like_count=row["like_count"],
-        created_at=when(row["created_at"]),
-        edited_at=when(row["edited_at"]) if row["edited_at"] is not None else None,
-        user_id=row["user_id"],
-        author_avatar=row["author_avatar"],
-        author_provider=row["author_provider"],
-        pinned=bool(row["pinned"]),
-        held_because=row["held_because"],
-        notify_posts=bool(row["notify_posts"]),
-        lang=row["lang"],
+# -- rows into records: a record's fields are named as the columns it is read from -------------
+
+R = TypeVar("R")
+
+# Fields read through an expression rather than a column of their name ({t}: the table's alias).
+# Never on a WITHOUT ROWID table: SQLite 3.40 answers 1 for `x IS NOT NULL` in the RETURNING of
+# an upsert into one, x being NULL (FeedPoll reads polled_at itself for that reason).
+_EXPRESSIONS = {
+    "root_id": "coalesce({t}root_id, {t}id)",  # NULL in the table: a top-level comment
+    "confirmed": "{t}confirmed_at IS NOT NULL",
+}
+
+
+@functools.cache
+def columns(record_type: type, table: str = "") -> str:
+    """The SELECT list that reads a record of `record_type` (its columns in `table`, an alias,
+    when given)."""
+    t = f"{table}." if table else ""
+    return ", ".join(
+        f"{_EXPRESSIONS[name].format(t=t)} AS {name}" if name in _EXPRESSIONS else t + name
+        for name in (field.name for field in dataclasses.fields(record_type))
     )
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value  # jsonb comes parsed
+
+
+def _reader(hint: Any) -> Callable[[Any], Any] | str | None:
+    """How a stored value becomes a field of type `hint` ("time": the dialect's `when`)."""
+    for option in typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,):
+        kind = typing.get_origin(option) or option
+        if kind is datetime:
+            return "time"
+        if kind is bool:  # SQLite stores flags as 0 and 1
+            return bool
+        if kind is tuple:  # a JSON list in a text column
+            return lambda value: tuple(json.loads(value))
+        if kind is Mapping:
+            return _json
+        if kind is bytes:
+            return bytes
+    return None
+
+
+@functools.cache
+def _readers(record_type: type) -> tuple[tuple[str, Callable[[Any], Any] | str | None], ...]:
+    hints = typing.get_type_hints(record_type)
+    return tuple((f.name, _reader(hints[f.name])) for f in dataclasses.fields(record_type))
+
+
+def record(record_type: type[R], row: Row, when: Callable[[Any], datetime], **given: Any) -> R:
+    """A record from a row read with `columns(record_type)`; `when` turns the backend's times
+    into datetimes. Fields in `given` are not read from the row."""
+    values = dict(given)
+    for name, read in _readers(typing.cast(type, record_type)):
+        if name not in given:
+            value = row[name]
+            if read is not None and value is not None:
+                value = when(value) if read == "time" else read(value)  # type: ignore[operator]
+            values[name] = value
+    return record_type(**values)
 
 
 # A comment with its thread's place, as the moderation queue and a commenter's export list them.
 QUEUE_SELECT = (
-    "SELECT " + ", ".join("c." + c for c in COMMENT_COLUMNS.split(", "))
-    + ", t.site_id, t.page_id, t.url, t.title, t.closed AS t_closed"
-    " FROM comments c JOIN threads t ON t.id = c.thread_id"
-)  # fmt: skip
+    f"SELECT {columns(Comment, 'c')}, t.site_id, t.page_id, t.url, t.title,"
+    " t.closed AS thread_closed FROM comments c JOIN threads t ON t.id = c.thread_id"
+)
 
 
-def queue_item_from_row(row: Row, when: Callable[[Any], datetime]) -> QueueItem:
-    return QueueItem(comment_from_row(row, when), row["site_id"], row["page_id"], row["url"],
-                     row["title"], bool(row["t_closed"]))  # fmt: skip
-
-
-def admin_from_row(row: Row, when: Callable[[Any], datetime]) -> Admin:
-    sites = row["sites"]
-    return Admin(
-        id=row["id"],
-        email=row["email"],
-        sites=tuple(json.loads(sites)) if sites is not None else None,
-        created_at=when(row["created_at"]),
-    )
-
-
-def subscription_from_row(row: Row) -> Subscription:
-    return Subscription(
-        id=row["id"],
-        thread_id=row["thread_id"],
-        email=row["email"],
-        scope=row["scope"],
-        confirmed=row["confirmed_at"] is not None,
-        lang=row["lang"],
-    )
+def queue_item(row: Row, when: Callable[[Any], datetime]) -> QueueItem:
+    return record(QueueItem, row, when, comment=record(Comment, row, when))
 
 
 # What erasing leaves of a comment: its place in the thread, nothing about its author.
@@ -151,47 +143,10 @@ ERASED = (
 NOT_ERASED = "NOT (c.status = 'deleted' AND c.body_source = '' AND c.author_name = '')"
 
 
-def first_publication(old: str, new: str) -> bool:
-    """Whether a status change publishes a comment nobody was told of yet (a restored one was)."""
-    return new == "approved" and old in ("pending", "spam")
-
-
-def status_change(old: str, new: str) -> int:
-    """How a thread's comment count moves when a comment goes from `old` to `new` status."""
-    return (new == "approved") - (old == "approved")
-
-
 def like_pattern(text: str) -> str:
     """`%text%` for LIKE ... ESCAPE '\\', with the text's own wildcards taken literally."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
-
-
-def user_from_row(row: Row) -> User:
-    return User(
-        id=row["id"],
-        provider=row["provider"],
-        subject=row["subject"],
-        name=row["name"],
-        email=row["email"],
-        avatar_url=row["avatar_url"],
-        profile_url=row["profile_url"],
-    )
-
-
-def head_from_row(row: Row) -> ThreadHead:
-    return ThreadHead(
-        id=row["id"],
-        site_id=row["site_id"],
-        page_id=row["page_id"],
-        url=row["url"],
-        title=row["title"],
-        version=row["version"],
-        comment_count=row["comment_count"],
-        like_count=row["like_count"],
-        closed=bool(row["closed"]),
-        root_count=row["root_count"],
-    )
 
 
 # What `dump` and `restore` carry, table by table in this order (parents before children), with
@@ -266,13 +221,10 @@ EXPORT_COMMENT_COLUMNS = (
 )
 
 
-def export_queries(site_count: int, by_page: bool, mark: Callable[[int], str]) -> dict[str, str]:
-    """The queries an export reads, table by table, for some sites (and maybe one page);
-    `mark(n)` is the backend's n-th (1-based) parameter placeholder."""
-    sites = ", ".join(mark(n) for n in range(1, site_count + 1))
-    scope = f"t.site_id IN ({sites})" + (
-        f" AND t.page_id = {mark(site_count + 1)}" if by_page else ""
-    )
+def export_queries(site_count: int, by_page: bool) -> dict[str, str]:
+    """The queries an export reads, table by table, for some sites (and maybe one page)."""
+    sites = ", ".join("?" * site_count)
+    scope = f"t.site_id IN ({sites})" + (" AND t.page_id = ?" if by_page else "")
     in_scope = f"JOIN threads t ON t.id = c.thread_id WHERE {scope}"
     return {
         "sites": "SELECT id, name, settings, created_at FROM sites"
@@ -296,20 +248,6 @@ def export_queries(site_count: int, by_page: bool, mark: Callable[[int], str]) -
         f" LEFT JOIN comments c ON c.id = l.comment_id WHERE {scope}"
         " ORDER BY l.thread_id, l.comment_id, l.voter",
     }  # fmt: skip
-
-
-def export_row(row: Row, when: Callable[[Any], datetime]) -> dict[str, Any]:
-    """A row of an export query as plain values: aware datetimes, booleans, parsed JSON."""
-    out = dict(zip(row.keys(), row, strict=True))  # a row iterates over its values
-    for key in ("created_at", "edited_at"):
-        if out.get(key) is not None:
-            out[key] = when(out[key])
-    for key in ("closed", "pinned"):
-        if key in out:
-            out[key] = bool(out[key])
-    if isinstance(out.get("settings"), str):
-        out["settings"] = json.loads(out["settings"])
-    return out
 
 
 def merged_origin(old: str, new: str) -> str:

@@ -14,7 +14,7 @@ from typing import Literal
 
 from widget.records import NewJob, OutboxJob, Subscription
 
-from .base import JOB_COLUMNS, SUBSCRIPTION_COLUMNS, Row, subscription_from_row
+from .base import columns
 from .sql import Db, SQLBackend
 
 __all__ = ["OutboxQueries", "queue_jobs"]
@@ -28,9 +28,7 @@ async def queue_jobs(db: Db, jobs: Sequence[NewJob], now: datetime) -> None:
         )
 
 
-def _job(db: Db, row: Row) -> OutboxJob:
-    return OutboxJob(row["id"], row["kind"], json.loads(row["payload"]), row["attempts"],
-                     db.dialect.when(row["created_at"]))  # fmt: skip
+_SUBSCRIPTION = columns(Subscription)
 
 
 class OutboxQueries(SQLBackend):
@@ -45,14 +43,14 @@ class OutboxQueries(SQLBackend):
 
         async def op(db: Db) -> list[OutboxJob]:
             # SKIP LOCKED (PostgreSQL): instances claiming at once each get other jobs.
-            rows = await db.fetch_all(
-                "UPDATE outbox SET locked_until = ? WHERE id IN (SELECT id FROM outbox"
+            jobs = await db.fetch_records(
+                OutboxJob, "UPDATE outbox SET locked_until = ? WHERE id IN (SELECT id FROM outbox"
                 " WHERE failed_at IS NULL AND due_at <= ?"
                 " AND (locked_until IS NULL OR locked_until < ?)"
-                f" ORDER BY id LIMIT ?{db.dialect.skip_locked}) RETURNING {JOB_COLUMNS}",
+                f" ORDER BY id LIMIT ?{db.dialect.skip_locked}) RETURNING {columns(OutboxJob)}",
                 now + timedelta(seconds=lease_s), now, now, limit,
             )  # fmt: skip
-            return sorted((_job(db, row) for row in rows), key=lambda job: job.id)
+            return sorted(jobs, key=lambda job: job.id)
 
         return await self._run(op)
 
@@ -95,36 +93,34 @@ class OutboxQueries(SQLBackend):
         emails in `lang` (the language it was last asked for in, when one is given)."""
 
         async def op(db: Db) -> Subscription:
-            row = await db.fetch_one(
-                "INSERT INTO subscriptions (thread_id, email, created_at, lang)"
+            subscription = await db.fetch_record(
+                Subscription, "INSERT INTO subscriptions (thread_id, email, created_at, lang)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (thread_id, email) DO UPDATE SET"
                 " lang = CASE WHEN excluded.lang <> '' THEN excluded.lang"
-                " ELSE subscriptions.lang END"
-                f" RETURNING {SUBSCRIPTION_COLUMNS}",
+                f" ELSE subscriptions.lang END RETURNING {_SUBSCRIPTION}",
                 thread_id, email.lower(), at, lang,
             )  # fmt: skip
-            assert row is not None
-            return subscription_from_row(row)
+            assert subscription is not None
+            return subscription
 
         return await self._run(op)
 
     async def get_subscription(self, subscription_id: int) -> Subscription | None:
         async with self._read() as db:
-            row = await db.fetch_one(
-                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = ?", subscription_id
-            )
-        return subscription_from_row(row) if row else None
+            return await db.fetch_record(
+                Subscription, f"SELECT {_SUBSCRIPTION} FROM subscriptions WHERE id = ?",
+                subscription_id,
+            )  # fmt: skip
 
     async def confirm_subscription(
         self, subscription_id: int, scope: Literal["thread", "replies"], at: datetime
     ) -> Subscription | None:
         async def op(db: Db) -> Subscription | None:
-            row = await db.fetch_one(
-                "UPDATE subscriptions SET scope = ?, confirmed_at = coalesce(confirmed_at, ?)"
-                f" WHERE id = ? RETURNING {SUBSCRIPTION_COLUMNS}",
+            return await db.fetch_record(
+                Subscription, "UPDATE subscriptions SET scope = ?,"
+                f" confirmed_at = coalesce(confirmed_at, ?) WHERE id = ? RETURNING {_SUBSCRIPTION}",
                 scope, at, subscription_id,
             )  # fmt: skip
-            return subscription_from_row(row) if row else None
 
         return await self._run(op)
 
@@ -137,9 +133,8 @@ class OutboxQueries(SQLBackend):
     async def thread_subscriptions(self, thread_id: int) -> list[Subscription]:
         """The confirmed subscriptions of a thread."""
         async with self._read() as db:
-            rows = await db.fetch_all(
-                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions"
+            return await db.fetch_records(
+                Subscription, f"SELECT {_SUBSCRIPTION} FROM subscriptions"
                 " WHERE thread_id = ? AND confirmed_at IS NOT NULL ORDER BY id",
                 thread_id,
-            )
-        return [subscription_from_row(row) for row in rows]
+            )  # fmt: skip

@@ -29,7 +29,6 @@ from .base import (
     Row,
     RowBatch,
     export_queries,
-    export_row,
     merged_origin,
 )
 from .sql import Db, SQLBackend
@@ -198,13 +197,20 @@ class PortingQueries(SQLBackend):
     ) -> AsyncIterator[ExportBatch]:
         """Everything of some sites (or of one page of one site), from one snapshot, table by
         table (ExportBatch.table), in batches: memory stays flat whatever the size."""
-        queries = export_queries(len(site_ids), page_id is not None, lambda _: "?")
+        queries = export_queries(len(site_ids), page_id is not None)
         scoped = [*site_ids, *([page_id] if page_id is not None else [])]
         async with self._snapshot() as db:
             for table, query in queries.items():
                 params = site_ids if table in ("sites", "site_origins") else scoped
                 async for rows in db.stream(query, *params, batch=COPY_BATCH):
-                    yield ExportBatch(table, [export_row(row, db.dialect.when) for row in rows])
+                    names = list(rows[0].keys())
+                    yield ExportBatch(
+                        table,
+                        [
+                            dict(zip(names, db.dialect.plain(names, row), strict=True))
+                            for row in rows
+                        ],
+                    )
 
     async def dump(self) -> AsyncIterator[RowBatch]:
         """Every row worth keeping, from one consistent snapshot, in batches."""
@@ -215,7 +221,7 @@ class PortingQueries(SQLBackend):
                     f" ORDER BY {', '.join(COPY_KEYS[table])}"
                 )
                 async for rows in db.stream(query, batch=COPY_BATCH):
-                    yield RowBatch(table, [db.dialect.copied_out(columns, row) for row in rows])
+                    yield RowBatch(table, [db.dialect.plain(columns, row) for row in rows])
 
     async def restore(self, batches: AsyncIterable[RowBatch]) -> dict[str, int]:
         """Load a dump into this (empty) database in one transaction, keeping every id.

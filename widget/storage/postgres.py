@@ -99,11 +99,11 @@ def _numbered(sql: str) -> str:
 
 
 POSTGRES = Dialect(
-    name="postgres", when=_same, json_in=lambda value: value, json_out=lambda value: value,
+    name="postgres", when=_same, json_in=lambda value: value,
     lock_rows=" FOR UPDATE OF c", skip_locked=" FOR UPDATE SKIP LOCKED",
     lock_key="SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", one_of=any_of,
     contains="{column} ILIKE ?", time_type="timestamptz", flag_type="boolean",
-    copied_out=lambda columns, row: tuple(row),
+    plain=lambda columns, row: tuple(row),
 )  # fmt: skip
 
 

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from widget.records import ThreadEventKind, ThreadHead
 
-from .base import EventSink, MissedEvents, Row, RowBatch
+from .base import EventSink, MissedEvents, R, Row, RowBatch, record
 from .caching import HeadCache, SiteCache
 
 __all__ = ["Db", "Dialect", "SQLBackend", "any_of", "in_list", "marks"]
@@ -35,13 +35,13 @@ class Dialect:
     name: str  # "sqlite" or "postgres"
     when: Callable[[Any], datetime]  # a stored time as an aware datetime
     json_in: Callable[[Any], Any]  # a JSON column's value as a parameter (jsonb takes objects)
-    json_out: Callable[[Any], Any]  # a JSON column's stored value as Python values
     lock_rows: str  # locks the rows of `c` a SELECT read until commit ("" with one writer)
     skip_locked: str  # appended to a SELECT of jobs to claim
     time_type: str  # what a time is stored as, for CAST
     flag_type: str  # what a flag is stored as, for CAST
-    # A row of COPY_COLUMNS[table] as plain values (aware datetimes, bools, dicts): for dumps.
-    copied_out: Callable[[tuple[str, ...], Row], tuple[Any, ...]]
+    # A row's values, its columns named, as plain values (aware datetimes, bools, dicts): for
+    # dumps and exports.
+    plain: Callable[[Sequence[str], Row], tuple[Any, ...]]
     contains: str  # `{column}` matches a like_pattern parameter, whatever the letters' case
     # A statement that makes writes naming the same key (its one parameter) take turns until
     # commit; None when there is one writer anyway.
@@ -83,6 +83,17 @@ class Db(abc.ABC):
     async def fetch_value(self, sql: str, *params: Any) -> Any:
         row = await self.fetch_one(sql, *params)
         return row[0] if row is not None else None
+
+    def record(self, record_type: type[R], row: Row, **given: Any) -> R:
+        return record(record_type, row, self.dialect.when, **given)
+
+    async def fetch_record(self, record_type: type[R], sql: str, *params: Any) -> R | None:
+        """The first row as a record (see base.record), None when there is none."""
+        row = await self.fetch_one(sql, *params)
+        return self.record(record_type, row) if row is not None else None
+
+    async def fetch_records(self, record_type: type[R], sql: str, *params: Any) -> list[R]:
+        return [self.record(record_type, row) for row in await self.fetch_all(sql, *params)]
 
     @abc.abstractmethod
     async def execute(self, sql: str, *params: Any) -> int:

@@ -113,9 +113,9 @@ def _param(value: Any) -> Any:
 
 
 SQLITE = Dialect(
-    name="sqlite", when=_dt, json_in=json.dumps, json_out=json.loads, lock_rows="",
-    skip_locked="", lock_key=None, one_of=in_list, time_type="REAL", flag_type="INTEGER",
-    copied_out=lambda columns, row: _from_sqlite(columns, row),
+    name="sqlite", when=_dt, json_in=json.dumps, lock_rows="", skip_locked="", lock_key=None,
+    one_of=in_list, time_type="REAL", flag_type="INTEGER",
+    plain=lambda columns, row: _from_sqlite(columns, row),
     contains="{column} LIKE ? ESCAPE '\\'",
 )  # fmt: skip
 
@@ -613,7 +613,7 @@ _TIMES = {"created_at", "edited_at", "updated_at", "expires_at", "confirmed_at",
 _FLAGS = {"notify", "pinned", "closed", "notify_posts"}
 
 
-def _from_sqlite(columns: tuple[str, ...], row: Row) -> tuple[Any, ...]:
+def _from_sqlite(columns: Sequence[str], row: Row) -> tuple[Any, ...]:
     values = []
     for column, value in zip(columns, row, strict=True):
         if column in _TIMES and value is not None:
