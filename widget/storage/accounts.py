@@ -12,7 +12,7 @@ from widget.records import Admin, Profile, RateLimit, User
 from .base import READINESS_KEY, Outcome, Refused, columns
 from .sql import Db, SQLBackend
 
-__all__ = ["AccountQueries", "mark_ready", "prune_rate_limits", "take_rate_token"]
+__all__ = ["AccountQueries", "mark_ready", "prune_rate_limits", "take_rate_tokens"]
 
 _USER, _ADMIN = columns(User), columns(Admin)
 
@@ -21,18 +21,20 @@ def _json_or_null(values: Sequence[str] | None) -> str | None:
     return json.dumps(list(values)) if values is not None else None
 
 
-async def take_rate_token(db: Db, limit: RateLimit, now: float) -> None:
-    """RateLimit.take against the stored state. The upsert returns the stored due time (a new
-    key's is `now`, which RateLimit.take treats as it does none) and, on PostgreSQL, locks the
-    row until commit, so instances sharing the database take turns."""
-    stored = await db.fetch_value(
-        "INSERT INTO rate_limits (key, due_at) VALUES (?, ?)"
-        " ON CONFLICT (key) DO UPDATE SET key = excluded.key RETURNING due_at",
-        limit.key, now,
-    )  # fmt: skip
-    await db.execute(
-        "UPDATE rate_limits SET due_at = ? WHERE key = ?", limit.take(stored, now), limit.key
-    )
+async def take_rate_tokens(db: Db, limits: Sequence[RateLimit], at: datetime) -> None:
+    """RateLimit.take against the stored state, for each limit. The upsert returns the stored
+    due time (a new key's is `now`, which RateLimit.take treats as it does none) and, on
+    PostgreSQL, locks the row until commit, so instances sharing the database take turns."""
+    now = at.timestamp()
+    for limit in limits:
+        stored = await db.fetch_value(
+            "INSERT INTO rate_limits (key, due_at) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET key = excluded.key RETURNING due_at",
+            limit.key, now,
+        )  # fmt: skip
+        await db.execute(
+            "UPDATE rate_limits SET due_at = ? WHERE key = ?", limit.take(stored, now), limit.key
+        )
 
 
 async def mark_ready(db: Db) -> None:
@@ -60,12 +62,7 @@ class AccountQueries(SQLBackend):
     async def take_rate_limits(self, limits: Sequence[RateLimit], at: datetime) -> None:
         """Count one event against each limit; raises RateLimited (counting none) when any
         has no room."""
-
-        async def op(db: Db) -> None:
-            for limit in limits:
-                await take_rate_token(db, limit, at.timestamp())
-
-        await self._run(op)
+        await self._run(lambda db: take_rate_tokens(db, limits, at))
 
     async def check_rate_limits(self, limits: Sequence[RateLimit], at: datetime) -> None:
         """Raises RateLimited when any limit has no room for one more event right now, counting
@@ -123,16 +120,12 @@ class AccountQueries(SQLBackend):
     ) -> int | None:
         """Use a login code once: the user id of the unexpired code with this challenge (and
         this hash, when given), which is deleted; None when there is none."""
-
-        async def op(db: Db) -> int | None:
-            user_id = await db.fetch_value(
-                "DELETE FROM login_codes WHERE challenge = ? AND expires_at >= ?"
-                " AND (CAST(? AS TEXT) IS NULL OR code_hash = ?) RETURNING user_id",
-                challenge, now, code_hash, code_hash,
-            )  # fmt: skip
-            return int(user_id) if user_id is not None else None
-
-        return await self._run(op)
+        user_id: int | None = await self._run(lambda db: db.fetch_value(
+            "DELETE FROM login_codes WHERE challenge = ? AND expires_at >= ?"
+            " AND (CAST(? AS TEXT) IS NULL OR code_hash = ?) RETURNING user_id",
+            challenge, now, code_hash, code_hash,
+        ))  # fmt: skip
+        return user_id
 
     async def add_sign_in_failure(self, challenge: str, message: str, expires_at: datetime) -> None:
         """Record why the sign-in of `challenge` failed (replacing an earlier reason)."""
@@ -150,26 +143,19 @@ class AccountQueries(SQLBackend):
 
     async def take_sign_in_failure(self, challenge: str, now: datetime) -> str | None:
         """The unexpired failure of `challenge`, once (it is deleted); None when there is none."""
-
-        async def op(db: Db) -> str | None:
-            message = await db.fetch_value(
-                "DELETE FROM sign_in_failures WHERE challenge = ? AND expires_at >= ?"
-                " RETURNING message",
-                challenge, now,
-            )  # fmt: skip
-            return str(message) if message is not None else None
-
-        return await self._run(op)
+        message: str | None = await self._run(lambda db: db.fetch_value(
+            "DELETE FROM sign_in_failures WHERE challenge = ? AND expires_at >= ?"
+            " RETURNING message",
+            challenge, now,
+        ))  # fmt: skip
+        return message
 
     async def add_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None:
-        async def op(db: Db) -> None:
-            await db.execute(
-                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)"
-                " VALUES (?, ?, ?, ?)",
-                token_hash, user_id, datetime.now(UTC), expires_at,
-            )  # fmt: skip
-
-        await self._run(op)
+        await self._run(lambda db: db.execute(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)"
+            " VALUES (?, ?, ?, ?)",
+            token_hash, user_id, datetime.now(UTC), expires_at,
+        ))  # fmt: skip
 
     async def get_session_user(self, token_hash: str, now: datetime) -> User | None:
         async with self._read() as db:
@@ -253,10 +239,9 @@ class AccountQueries(SQLBackend):
         return await self._run(op)
 
     async def remove_admin(self, email: str) -> bool:
-        async def op(db: Db) -> bool:
-            return await db.execute("DELETE FROM admins WHERE email = ?", email) > 0
-
-        return await self._run(op)
+        return (
+            await self._run(lambda db: db.execute("DELETE FROM admins WHERE email = ?", email)) > 0
+        )
 
     async def list_admins(self) -> list[Admin]:
         async with self._read() as db:
@@ -291,7 +276,6 @@ class AccountQueries(SQLBackend):
             )  # fmt: skip
 
     async def delete_admin_session(self, token_hash: str) -> None:
-        async def op(db: Db) -> None:
-            await db.execute("DELETE FROM admin_sessions WHERE token_hash = ?", token_hash)
-
-        await self._run(op)
+        await self._run(
+            lambda db: db.execute("DELETE FROM admin_sessions WHERE token_hash = ?", token_hash)
+        )

@@ -18,7 +18,7 @@ from widget.records import (
     ThreadHead,
 )
 
-from .accounts import take_rate_token
+from .accounts import take_rate_tokens
 from .base import Outcome, Refused, columns
 from .outbox import queue_jobs
 from .sql import Db, SQLBackend
@@ -116,8 +116,7 @@ class CommentQueries(SQLBackend):
         its `form_token` has posted a comment before (and records it when not)."""
 
         async def op(db: Db) -> tuple[Comment, ThreadHead]:
-            for limit in _limits(rate_limit):
-                await take_rate_token(db, limit, new.created_at.timestamp())
+            await take_rate_tokens(db, _limits(rate_limit), new.created_at)
             if new.form_token is not None:
                 await _spend(db, new.form_token, new.created_at)
             thread_id = await ensure_thread(db, new.page, new.created_at)
@@ -245,8 +244,7 @@ class CommentQueries(SQLBackend):
         """
 
         async def op(db: Db) -> tuple[int, ThreadHead]:
-            if rate_limit is not None:
-                await take_rate_token(db, rate_limit, at.timestamp())
+            await take_rate_tokens(db, _limits(rate_limit), at)
             if comment_id == POST_LIKE:
                 thread_id = await ensure_thread(db, page, at)
             else:

@@ -33,7 +33,7 @@ from widget.records import ThreadEvent, ThreadEventKind, ThreadHead
 from .accounts import mark_ready, prune_rate_limits
 from .base import COPY_COLUMNS, DatabaseGauges, EventSink, MissedEvents, Row, RowBatch
 from .caching import HeadCache, SiteCache
-from .migrations import migrations, refuse_newer_schema
+from .migrations import migrate
 from .shared import Storage
 from .sql import Db, Dialect, any_of
 
@@ -167,8 +167,10 @@ class PostgresStorage(Storage):
                 self.url, min_size=self.pool_min, max_size=self.pool_max,
                 init=_init_connection, timeout=CONNECT_TIMEOUT_S,
             )  # fmt: skip
-            async with self._pool.acquire() as conn:
-                await _migrate(conn, _described(self.url))
+            async with self._pool.acquire() as conn, conn.transaction():
+                # One instance at a time (see migrate): the lock is held until commit.
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext('widget.migrations'))")
+                await migrate(PostgresDb(conn), _described(self.url))
                 await mark_ready(PostgresDb(conn))
                 schema = await conn.fetchval("SELECT current_schema()")
             self._events_channel, self._sites_channel = channels_of(str(schema))
@@ -277,11 +279,6 @@ class PostgresStorage(Storage):
             except StorageUnavailable:
                 continue
 
-    async def check_ready(self) -> None:
-        async with self._connection() as conn:
-            await conn.fetchval("SELECT max(number) FROM schema_migrations")
-        await self._run(mark_ready)
-
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
         if self._pool is None:
@@ -376,29 +373,6 @@ class PostgresStorage(Storage):
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
-
-
-async def _migrate(conn: asyncpg.Connection, database: str) -> None:
-    # One instance at a time: instances starting together must not apply a migration twice.
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('widget.migrations'))")
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations"
-            " (number integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)"
-        )
-        applied = {
-            row["number"] for row in await conn.fetch("SELECT number FROM schema_migrations")
-        }
-        refuse_newer_schema("postgres", applied, database)
-        for number, name, sql in migrations("postgres"):
-            if number in applied:
-                continue
-            await conn.execute(sql)
-            await conn.execute(
-                "INSERT INTO schema_migrations (number, name, applied_at) VALUES ($1, $2, now())",
-                number, name,
-            )  # fmt: skip
-            log.info("applied migration %04d_%s", number, name)
 
 
 def _reason(exc: BaseException) -> str:

@@ -132,11 +132,6 @@ class SQLBackend(abc.ABC):
     async def close(self) -> None: ...
 
     @abc.abstractmethod
-    async def check_ready(self) -> None:
-        """Read, and write one row (READINESS_KEY in rate_limits): raises StorageUnavailable
-        unless both work right now."""
-
-    @abc.abstractmethod
     async def _load_rows(self, db: Db, batch: RowBatch) -> None:
         """Write a batch of a dump's rows as they are, ids included."""
 

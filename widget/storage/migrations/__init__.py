@@ -1,17 +1,46 @@
 """Numbered schema migrations, one folder of SQL files per backend: NNNN_what.sql.
 
-Each backend records the numbers it has applied in `schema_migrations` and applies the rest in
-order, each in its own transaction.
+A database records the numbers applied to it in `schema_migrations`; `migrate` applies the
+rest in order, in the one transaction a starting backend holds alone.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from widget.errors import SetupError
 
-__all__ = ["migrations", "refuse_newer_schema", "split_statements"]
+if TYPE_CHECKING:
+    from widget.storage.sql import Db
+
+__all__ = ["migrate", "migrations", "refuse_newer_schema"]
+
+log = logging.getLogger(__name__)
+
+
+async def migrate(db: Db, database: str) -> None:
+    """Apply what `database` lacks, in the write transaction `db` is in, which the caller holds
+    alone (instances starting together must not apply a migration twice). Raises SetupError
+    when its schema is newer than this code."""
+    await db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (number integer PRIMARY KEY,"
+        f" name text NOT NULL, applied_at {db.dialect.time_type} NOT NULL)"
+    )
+    applied = {row["number"] for row in await db.fetch_all("SELECT number FROM schema_migrations")}
+    refuse_newer_schema(db.dialect.name, applied, database)
+    for number, name, sql in migrations(db.dialect.name):
+        if number not in applied:
+            for statement in split_statements(sql):
+                await db.execute(statement)
+            await db.execute(
+                "INSERT INTO schema_migrations (number, name, applied_at) VALUES (?, ?, ?)",
+                number, name, datetime.now(UTC),
+            )  # fmt: skip
+            log.info("applied migration %04d_%s", number, name)
 
 
 def migrations(backend: str) -> list[tuple[int, str, str]]:
