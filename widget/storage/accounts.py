@@ -82,21 +82,17 @@ class AccountQueries(SQLBackend):
     async def upsert_user(self, profile: Profile, at: datetime) -> User:
         """The user for (provider, subject), created or brought up to date from `profile`."""
 
-        async def op(db: Db) -> User:
-            user = await db.fetch_record(
-                User, "INSERT INTO users (provider, subject, name, email, avatar_url,"
-                " profile_url, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (provider, subject) DO UPDATE SET name = excluded.name,"
-                " email = excluded.email, avatar_url = excluded.avatar_url,"
-                " profile_url = excluded.profile_url, updated_at = excluded.updated_at"
-                f" RETURNING {_USER}",
-                profile.provider, profile.subject, profile.name, profile.email,
-                profile.avatar_url, profile.profile_url, at, at,
-            )  # fmt: skip
-            assert user is not None
-            return user
-
-        return await self._run(op)
+        user = await self._run(lambda db: db.fetch_record(
+            User, "INSERT INTO users (provider, subject, name, email, avatar_url, profile_url,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (provider, subject) DO UPDATE SET name = excluded.name,"
+            " email = excluded.email, avatar_url = excluded.avatar_url, profile_url ="
+            f" excluded.profile_url, updated_at = excluded.updated_at RETURNING {_USER}",
+            profile.provider, profile.subject, profile.name, profile.email, profile.avatar_url,
+            profile.profile_url, at, at,
+        ))  # fmt: skip
+        assert user is not None
+        return user
 
     async def get_user(self, user_id: int) -> User | None:
         async with self._read() as db:
@@ -202,17 +198,14 @@ class AccountQueries(SQLBackend):
     ) -> Admin:
         """Raises Conflict when an admin has this email address."""
 
-        async def op(db: Db) -> Admin:
-            admin = await db.fetch_record(
-                Admin, "INSERT INTO admins (email, password_hash, sites, created_at)"
-                f" VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING {_ADMIN}",
-                email, password_hash, _json_or_null(sites), at,
-            )  # fmt: skip
-            if admin is None:
-                raise Refused(Outcome.ADMIN_EXISTS, email)
-            return admin
-
-        return await self._run(op)
+        admin = await self._run(lambda db: db.fetch_record(
+            Admin, "INSERT INTO admins (email, password_hash, sites, created_at)"
+            f" VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING {_ADMIN}",
+            email, password_hash, _json_or_null(sites), at,
+        ))  # fmt: skip
+        if admin is None:
+            raise Refused(Outcome.ADMIN_EXISTS, email)
+        return admin
 
     async def update_admin(
         self, email: str, *, password_hash: str | None = None,

@@ -177,22 +177,13 @@ COPY_COLUMNS: dict[str, tuple[str, ...]] = {
     "post_subscriptions": ("id", "site_id", "email", "created_at", "confirmed_at"),
     "feed_entries": ("site_id", "entry_key", "seen_at"),
 }  # fmt: skip
-# Each table's key, in which order its rows are copied (comments by id: parents first).
-COPY_KEYS: dict[str, tuple[str, ...]] = {
-    "sites": ("id",),
-    "site_origins": ("site_id", "origin"),
-    "users": ("id",),
-    "sessions": ("token_hash",),
-    "bans": ("id",),
-    "admins": ("id",),
-    "threads": ("id",),
-    "comments": ("id",),
-    "likes": ("thread_id", "voter", "comment_id"),
-    "subscriptions": ("id",),
-    "outbox": ("id",),
-    "passkeys": ("id",),
-    "post_subscriptions": ("id",),
-    "feed_entries": ("site_id", "entry_key"),
+# The key of each table without an `id`: rows are copied in the order of their key (comments
+# by id: parents first).
+COPY_KEYS: dict[str, str] = {
+    "site_origins": "site_id, origin",
+    "sessions": "token_hash",
+    "likes": "thread_id, voter, comment_id",
+    "feed_entries": "site_id, entry_key",
 }
 
 

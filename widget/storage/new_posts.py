@@ -27,16 +27,13 @@ class NewPostQueries(SQLBackend):
         """The site's feed, taken for `lease_s` seconds when it is due and nobody holds it;
         None otherwise. A site polled for the first time is due at once."""
 
-        async def op(db: Db) -> FeedPoll | None:
-            return await db.fetch_record(
-                FeedPoll, "INSERT INTO feed_polls (site_id, due_at, locked_until) VALUES (?, ?, ?)"
-                " ON CONFLICT (site_id) DO UPDATE SET locked_until = excluded.locked_until"
-                " WHERE feed_polls.due_at <= ? AND (feed_polls.locked_until IS NULL"
-                f" OR feed_polls.locked_until < ?) RETURNING {columns(FeedPoll)}",
-                site_id, now, now + timedelta(seconds=lease_s), now, now,
-            )  # fmt: skip
-
-        return await self._run(op)
+        return await self._run(lambda db: db.fetch_record(
+            FeedPoll, "INSERT INTO feed_polls (site_id, due_at, locked_until) VALUES (?, ?, ?)"
+            " ON CONFLICT (site_id) DO UPDATE SET locked_until = excluded.locked_until"
+            " WHERE feed_polls.due_at <= ? AND (feed_polls.locked_until IS NULL"
+            f" OR feed_polls.locked_until < ?) RETURNING {columns(FeedPoll)}",
+            site_id, now, now + timedelta(seconds=lease_s), now, now,
+        ))  # fmt: skip
 
     async def seen_feed_entries(self, site_id: str, keys: Sequence[str]) -> set[str]:
         """Those of `keys` recorded for the site already."""
@@ -85,15 +82,11 @@ class NewPostQueries(SQLBackend):
 
     async def feed_poll_failed(self, site_id: str, error: str, due_at: datetime) -> None:
         """A poll that could not read the feed: kept as it was, tried again at `due_at`."""
-
-        async def op(db: Db) -> None:
-            await db.execute(
-                "UPDATE feed_polls SET last_error = ?, due_at = ?, locked_until = NULL"
-                " WHERE site_id = ?",
-                error[:1000], due_at, site_id,
-            )  # fmt: skip
-
-        await self._run(op)
+        await self._run(lambda db: db.execute(
+            "UPDATE feed_polls SET last_error = ?, due_at = ?, locked_until = NULL"
+            " WHERE site_id = ?",
+            error[:1000], due_at, site_id,
+        ))  # fmt: skip
 
     async def get_feed_poll_error(self, site_id: str) -> str:
         """Why the site's last poll failed ('' when it did not)."""
@@ -107,17 +100,14 @@ class NewPostQueries(SQLBackend):
         """The address's subscription to the site's new posts, created unconfirmed if it has
         none."""
 
-        async def op(db: Db) -> PostSubscription:
-            subscription = await db.fetch_record(
-                PostSubscription, "INSERT INTO post_subscriptions (site_id, email, created_at)"
-                " VALUES (?, ?, ?) ON CONFLICT (site_id, email) DO UPDATE SET"
-                f" email = excluded.email RETURNING {_SUBSCRIPTION}",
-                site_id, email.lower(), at,
-            )  # fmt: skip
-            assert subscription is not None
-            return subscription
-
-        return await self._run(op)
+        subscription = await self._run(lambda db: db.fetch_record(
+            PostSubscription, "INSERT INTO post_subscriptions (site_id, email, created_at)"
+            " VALUES (?, ?, ?) ON CONFLICT (site_id, email) DO UPDATE SET"
+            f" email = excluded.email RETURNING {_SUBSCRIPTION}",
+            site_id, email.lower(), at,
+        ))  # fmt: skip
+        assert subscription is not None
+        return subscription
 
     async def get_post_subscription(self, subscription_id: int) -> PostSubscription | None:
         async with self._read() as db:
@@ -129,24 +119,15 @@ class NewPostQueries(SQLBackend):
     async def confirm_post_subscription(
         self, subscription_id: int, at: datetime
     ) -> PostSubscription | None:
-        async def op(db: Db) -> PostSubscription | None:
-            return await db.fetch_record(
-                PostSubscription, "UPDATE post_subscriptions SET"
-                " confirmed_at = coalesce(confirmed_at, ?) WHERE id = ?"
-                f" RETURNING {_SUBSCRIPTION}",
-                at, subscription_id,
-            )  # fmt: skip
-
-        return await self._run(op)
+        return await self._run(lambda db: db.fetch_record(
+            PostSubscription, "UPDATE post_subscriptions SET"
+            f" confirmed_at = coalesce(confirmed_at, ?) WHERE id = ? RETURNING {_SUBSCRIPTION}",
+            at, subscription_id,
+        ))  # fmt: skip
 
     async def unsubscribe_from_posts(self, subscription_id: int) -> bool:
-        async def op(db: Db) -> bool:
-            removed = await db.execute(
-                "DELETE FROM post_subscriptions WHERE id = ?", subscription_id
-            )
-            return removed > 0
-
-        return await self._run(op)
+        delete = "DELETE FROM post_subscriptions WHERE id = ?"
+        return await self._run(lambda db: db.execute(delete, subscription_id)) > 0
 
     async def post_subscribers(self, site_id: str) -> list[PostSubscription]:
         """The site's confirmed subscriptions to new posts."""

@@ -23,20 +23,15 @@ class PasskeyQueries(SQLBackend):
     ) -> Passkey:  # fmt: skip
         """Keep a new passkey of `user_id`'s; Refused(PASSKEY_EXISTS) when its credential is
         kept already (for this user or another)."""
-
-        async def op(db: Db) -> Passkey:
-            passkey = await db.fetch_record(
-                Passkey, "INSERT INTO passkeys (user_id, credential_id, public_key, sign_count,"
-                " transports, name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                f" ON CONFLICT DO NOTHING RETURNING {_PASSKEY}",
-                user_id, credential_id, public_key, sign_count, json.dumps(list(transports)),
-                name, at,
-            )  # fmt: skip
-            if passkey is None:
-                raise Refused(Outcome.PASSKEY_EXISTS)
-            return passkey
-
-        return await self._run(op)
+        passkey = await self._run(lambda db: db.fetch_record(
+            Passkey, "INSERT INTO passkeys (user_id, credential_id, public_key, sign_count,"
+            " transports, name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            f" ON CONFLICT DO NOTHING RETURNING {_PASSKEY}",
+            user_id, credential_id, public_key, sign_count, json.dumps(list(transports)), name, at,
+        ))  # fmt: skip
+        if passkey is None:
+            raise Refused(Outcome.PASSKEY_EXISTS)
+        return passkey
 
     async def get_passkey(self, credential_id: str) -> Passkey | None:
         async with self._read() as db:
@@ -53,14 +48,8 @@ class PasskeyQueries(SQLBackend):
 
     async def remove_passkey(self, user_id: int, passkey_id: int) -> bool:
         """Remove one of `user_id`'s passkeys; False when they have none of that id."""
-
-        async def op(db: Db) -> bool:
-            removed = await db.execute(
-                "DELETE FROM passkeys WHERE id = ? AND user_id = ?", passkey_id, user_id
-            )
-            return removed > 0
-
-        return await self._run(op)
+        delete = "DELETE FROM passkeys WHERE id = ? AND user_id = ?"
+        return await self._run(lambda db: db.execute(delete, passkey_id, user_id)) > 0
 
     async def use_passkey(self, credential_id: str, sign_count: int, at: datetime) -> None:
         """Record a sign-in with a passkey whose authenticator now counts `sign_count`.

@@ -218,7 +218,7 @@ class PortingQueries(SQLBackend):
             for table, columns in COPY_COLUMNS.items():
                 query = (
                     f"SELECT {', '.join(columns)} FROM {table}"
-                    f" ORDER BY {', '.join(COPY_KEYS[table])}"
+                    f" ORDER BY {COPY_KEYS.get(table, 'id')}"
                 )
                 async for rows in db.stream(query, batch=COPY_BATCH):
                     yield RowBatch(table, [db.dialect.plain(columns, row) for row in rows])

@@ -279,14 +279,18 @@ class PostgresStorage(Storage):
             except StorageUnavailable:
                 continue
 
+    # -- the adapter ----------------------------------------------------------------------------
+
+    dialect = POSTGRES
+
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+    async def _read(self) -> AsyncIterator[PostgresDb]:
         if self._pool is None:
             raise RuntimeError("storage is not open")
         try:
             async with self._pool.acquire() as conn:
                 try:
-                    yield conn
+                    yield PostgresDb(conn)
                 except _UNAVAILABLE:
                     # Cut off mid-way, a connection can be left in a state asyncpg trips
                     # over later: the pool gets a new one instead.
@@ -297,41 +301,20 @@ class PostgresStorage(Storage):
             log.warning("database unavailable: %s", _reason(exc))
             raise StorageUnavailable() from exc
 
-    async def _write(self, op: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        """Run `op` in its own transaction; its result once committed."""
-        try:
-            async with self._connection() as conn, conn.transaction():
-                return await op(conn)
-        except StorageUnavailable as exc:
-            raise StorageUnavailable.unsaved() from exc
-
-    # -- the adapter ----------------------------------------------------------------------------
-
-    dialect = POSTGRES
-
     @asynccontextmanager
-    async def _read(self) -> AsyncIterator[Db]:
-        async with self._connection() as conn:
-            yield PostgresDb(conn)
-
-    @asynccontextmanager
-    async def _snapshot(self) -> AsyncIterator[Db]:
+    async def _snapshot(self) -> AsyncIterator[PostgresDb]:
         async with (
-            self._connection() as conn,
-            conn.transaction(isolation="repeatable_read", readonly=True),
+            self._read() as db,
+            db.conn.transaction(isolation="repeatable_read", readonly=True),
         ):
-            yield PostgresDb(conn)
+            yield db
 
     async def _run(self, op: Callable[[Db], Awaitable[T]], *, waits: bool = False) -> T:
-        db: PostgresDb | None = None
-
-        async def write(conn: asyncpg.Connection) -> T:
-            nonlocal db
-            db = PostgresDb(conn)
-            return await op(db)
-
-        result = await self._write(write)
-        assert db is not None
+        try:
+            async with self._read() as db, db.conn.transaction():
+                result = await op(db)
+        except StorageUnavailable as exc:
+            raise StorageUnavailable.unsaved() from exc
         db.committed()
         return result
 

@@ -463,13 +463,15 @@ class SQLiteStorage(Storage):
 
     # -- reads --------------------------------------------------------------------------------
 
+    dialect = SQLITE
+
     @contextlib.asynccontextmanager
-    async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def _read(self) -> AsyncIterator[SQLiteDb]:
         if self._lost is not None:
             raise StorageUnavailable()
         conn = await self._readers.get()
         try:
-            yield conn
+            yield SQLiteDb(conn)
         except sqlite3.Error as exc:
             if not _is_fault(exc):
                 raise
@@ -478,23 +480,16 @@ class SQLiteStorage(Storage):
         finally:
             self._readers.put_nowait(conn)
 
-    # -- the adapter ----------------------------------------------------------------------------
-
-    dialect = SQLITE
-
     @contextlib.asynccontextmanager
-    async def _read(self) -> AsyncIterator[Db]:
-        async with self._reader() as conn:
-            yield SQLiteDb(conn)
-
-    @contextlib.asynccontextmanager
-    async def _snapshot(self) -> AsyncIterator[Db]:
-        async with self._reader() as conn:
-            await conn.execute("BEGIN")
+    async def _snapshot(self) -> AsyncIterator[SQLiteDb]:
+        async with self._read() as db:
+            await db.execute("BEGIN")
             try:
-                yield SQLiteDb(conn)
+                yield db
             finally:
-                await conn.execute("COMMIT")
+                await db.execute("COMMIT")
+
+    # -- the writer's news --------------------------------------------------------------------
 
     async def _tell(
         self, db: Db, head: ThreadHead, kind: ThreadEventKind, comment_id: int, count: int

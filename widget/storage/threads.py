@@ -8,7 +8,7 @@ from typing import Any
 
 from widget.records import Comment, PageRef, PageWindow, ThreadHead, ThreadPage
 
-from .base import SHOWN_REPLY, VISIBLE_ROOT, Outcome, Refused, Row, columns
+from .base import SHOWN_REPLY, VISIBLE_ROOT, Outcome, Refused, columns
 from .sql import Db, SQLBackend
 
 __all__ = ["ThreadQueries", "bump_thread", "count_shown_roots", "ensure_thread", "root_shown"]
@@ -114,57 +114,41 @@ class ThreadQueries(SQLBackend):
             )
             if head is None:
                 raise Refused(Outcome.NO_THREAD)
-            roots: Sequence[Row]
-            if window.direction == "after":
-                cursor = window.cursor or 0
-                rows = await db.fetch_all(
-                    f"SELECT {_COMMENT} FROM comments WHERE {_VISIBLE_ROOT}"
-                    " AND id > ? ORDER BY id LIMIT ? OFFSET ?",
-                    thread_id, cursor, window.size + 1, window.skip,
-                )  # fmt: skip
-                more_after = len(rows) > window.size
-                roots = rows[: window.size]
-                more_before = window.skip > 0 or (
-                    cursor > 0
-                    and await _exists(db, f"{_VISIBLE_ROOT} AND id <= ?", thread_id, cursor)
-                )
+            # Roots beyond the cursor, upwards (`after`) or downwards; then whether any lie
+            # the other way.
+            after = window.direction == "after"
+            if after:
+                cursor, ahead, behind, order = window.cursor or 0, ">", "<=", "id"
             else:
                 cursor = window.cursor if window.cursor is not None else 2**62
-                rows = await db.fetch_all(
-                    f"SELECT {_COMMENT} FROM comments WHERE {_VISIBLE_ROOT}"
-                    " AND id < ? ORDER BY id DESC LIMIT ? OFFSET ?",
-                    thread_id, cursor, window.size + 1, window.skip,
-                )  # fmt: skip
-                more_before = len(rows) > window.size
-                roots = list(reversed(rows[: window.size]))
-                more_after = window.skip > 0 or (
-                    window.cursor is not None
-                    and await _exists(db, f"{_VISIBLE_ROOT} AND id >= ?", thread_id, cursor)
-                )
-            pinned: Sequence[Row] = []
+                ahead, behind, order = "<", ">=", "id DESC"
+            found = await db.fetch_records(
+                Comment, f"SELECT {_COMMENT} FROM comments WHERE {_VISIBLE_ROOT}"
+                f" AND id {ahead} ? ORDER BY {order} LIMIT ? OFFSET ?",
+                thread_id, cursor, window.size + 1, window.skip,
+            )  # fmt: skip
+            roots = found[: window.size] if after else found[window.size - 1 :: -1]
+            more_ahead = len(found) > window.size
+            more_behind = window.skip > 0 or (
+                (cursor > 0 if after else window.cursor is not None)
+                and await _exists(db, f"{_VISIBLE_ROOT} AND id {behind} ?", thread_id, cursor)
+            )
+            pinned: list[Comment] = []
             if window.cursor is None and not window.skip:  # the opening page: pinned on top
                 # Written as each backend's partial index says it (comments_pinned), so the
                 # pinned are found there: SQLite takes `AND pinned` for another condition and
                 # read every top-level comment of the thread (80 ms of 100,000).
                 is_pinned = "pinned = 1" if db.dialect.name == "sqlite" else "pinned"
-                pinned = await db.fetch_all(
-                    f"SELECT {_COMMENT} FROM comments WHERE {_VISIBLE_ROOT}"
-                    f" AND {is_pinned} ORDER BY id",
-                    thread_id,
-                )
-            replies: Sequence[Row] = []
-            root_ids = {row["id"] for row in roots} | {row["id"] for row in pinned}
-            if root_ids:
+                pinned = await db.fetch_records(
+                    Comment, f"SELECT {_COMMENT} FROM comments WHERE {_VISIBLE_ROOT}"
+                    f" AND {is_pinned} ORDER BY id", thread_id,
+                )  # fmt: skip
+            replies: list[Comment] = []
+            if root_ids := {root.id for root in roots} | {root.id for root in pinned}:
                 under, params = db.dialect.one_of("root_id", sorted(root_ids))
-                replies = await db.fetch_all(
-                    f"SELECT {_COMMENT} FROM comments WHERE {under} AND {SHOWN_REPLY} ORDER BY id",
-                    *params,
-                )
-            page = ThreadPage(
-                roots=[db.record(Comment, row) for row in roots],
-                replies=[db.record(Comment, row) for row in replies],
-                more_before=more_before,
-                more_after=more_after,
-                pinned=[db.record(Comment, row) for row in pinned],
-            )
-        return head, page
+                replies = await db.fetch_records(
+                    Comment, f"SELECT {_COMMENT} FROM comments WHERE {under} AND {SHOWN_REPLY}"
+                    " ORDER BY id", *params,
+                )  # fmt: skip
+        more_before, more_after = (more_behind, more_ahead) if after else (more_ahead, more_behind)
+        return head, ThreadPage(roots, replies, more_before, more_after, pinned)
