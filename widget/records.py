@@ -22,6 +22,7 @@ __all__ = [
     "Ban",
     "Comment",
     "CommentStatus",
+    "DatabaseGauges",
     "ExportBatch",
     "FeedPoll",
     "GuestLikeLimit",
@@ -435,6 +436,16 @@ class ImportTally:
     threads_created: int = 0
     duplicates: list[str] = dataclasses.field(default_factory=list)
     orphans: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DatabaseGauges:
+    """How busy the database is, read at scrape time (/metrics)."""
+
+    write_queue: int  # SQLite: writes waiting for the one writer (PostgreSQL: 0, it has none)
+    connections_idle: int  # SQLite: readers; PostgreSQL: the pool's connections
+    connections_busy: int
+    connections_max: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from widget.records import Admin, Profile, RateLimit, User
 
 from .base import READINESS_KEY, Outcome, Refused, columns
-from .sql import Db, SQLBackend
+from .sql import Db, SQLBackend, marks
 
 __all__ = ["AccountQueries", "mark_ready", "prune_rate_limits", "take_rate_tokens"]
 
@@ -48,6 +48,18 @@ async def mark_ready(db: Db) -> None:
 async def prune_rate_limits(db: Db) -> None:
     # A key whose due time has passed limits nobody: dropping it changes no decision.
     await db.execute("DELETE FROM rate_limits WHERE due_at < ?", datetime.now(UTC).timestamp())
+
+
+async def _add_short_lived(
+    db: Db, table: str, row: Mapping[str, Any], on_conflict: str = ""
+) -> None:
+    """Insert `row` into a table of rows kept until their `expires_at` (sessions, codes, ...),
+    dropping first those past it: they would only be refused."""
+    await db.execute(f"DELETE FROM {table} WHERE expires_at < ?", datetime.now(UTC))
+    await db.execute(
+        f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks(list(row))}){on_conflict}",
+        *row.values(),
+    )
 
 
 async def _provider_app(db: Db, provider: str, instance: str) -> tuple[str, str] | None:
@@ -101,15 +113,9 @@ class AccountQueries(SQLBackend):
     async def add_login_code(
         self, code_hash: str, challenge: str, user_id: int, expires_at: datetime
     ) -> None:
-        async def op(db: Db) -> None:
-            await db.execute("DELETE FROM login_codes WHERE expires_at < ?", datetime.now(UTC))
-            await db.execute(
-                "INSERT INTO login_codes (code_hash, challenge, user_id, expires_at)"
-                " VALUES (?, ?, ?, ?)",
-                code_hash, challenge, user_id, expires_at,
-            )  # fmt: skip
-
-        await self._run(op)
+        row = {"code_hash": code_hash, "challenge": challenge, "user_id": user_id,
+               "expires_at": expires_at}  # fmt: skip
+        await self._run(lambda db: _add_short_lived(db, "login_codes", row))
 
     async def take_login_code(
         self, code_hash: str | None, challenge: str, now: datetime
@@ -125,17 +131,10 @@ class AccountQueries(SQLBackend):
 
     async def add_sign_in_failure(self, challenge: str, message: str, expires_at: datetime) -> None:
         """Record why the sign-in of `challenge` failed (replacing an earlier reason)."""
-
-        async def op(db: Db) -> None:
-            await db.execute("DELETE FROM sign_in_failures WHERE expires_at < ?", datetime.now(UTC))
-            await db.execute(
-                "INSERT INTO sign_in_failures (challenge, message, expires_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (challenge) DO UPDATE SET message = excluded.message,"
-                " expires_at = excluded.expires_at",
-                challenge, message, expires_at,
-            )  # fmt: skip
-
-        await self._run(op)
+        row = {"challenge": challenge, "message": message, "expires_at": expires_at}
+        replace = (" ON CONFLICT (challenge) DO UPDATE SET message = excluded.message,"
+                   " expires_at = excluded.expires_at")  # fmt: skip
+        await self._run(lambda db: _add_short_lived(db, "sign_in_failures", row, replace))
 
     async def take_sign_in_failure(self, challenge: str, now: datetime) -> str | None:
         """The unexpired failure of `challenge`, once (it is deleted); None when there is none."""
@@ -147,11 +146,9 @@ class AccountQueries(SQLBackend):
         return message
 
     async def add_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None:
-        await self._run(lambda db: db.execute(
-            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)"
-            " VALUES (?, ?, ?, ?)",
-            token_hash, user_id, datetime.now(UTC), expires_at,
-        ))  # fmt: skip
+        row = {"token_hash": token_hash, "user_id": user_id, "created_at": datetime.now(UTC),
+               "expires_at": expires_at}  # fmt: skip
+        await self._run(lambda db: _add_short_lived(db, "sessions", row))
 
     async def get_session_user(self, token_hash: str, now: datetime) -> User | None:
         async with self._read() as db:
@@ -162,11 +159,8 @@ class AccountQueries(SQLBackend):
             )  # fmt: skip
 
     async def delete_session(self, token_hash: str) -> None:
-        async def op(db: Db) -> None:
-            await db.execute("DELETE FROM sessions WHERE token_hash = ?", token_hash)
-            await db.execute("DELETE FROM sessions WHERE expires_at < ?", datetime.now(UTC))
-
-        await self._run(op)
+        delete = "DELETE FROM sessions WHERE token_hash = ?"
+        await self._run(lambda db: db.execute(delete, token_hash))
 
     async def get_provider_app(self, provider: str, instance: str) -> tuple[str, str] | None:
         """(client id, client secret) registered with a provider's instance (Mastodon)."""
@@ -196,8 +190,7 @@ class AccountQueries(SQLBackend):
     async def add_admin(
         self, email: str, password_hash: str, sites: Sequence[str] | None, at: datetime
     ) -> Admin:
-        """Raises Conflict when an admin has this email address."""
-
+        """Refused(ADMIN_EXISTS) when an admin has this email address."""
         admin = await self._run(lambda db: db.fetch_record(
             Admin, "INSERT INTO admins (email, password_hash, sites, created_at)"
             f" VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING {_ADMIN}",
@@ -232,9 +225,8 @@ class AccountQueries(SQLBackend):
         return await self._run(op)
 
     async def remove_admin(self, email: str) -> bool:
-        return (
-            await self._run(lambda db: db.execute("DELETE FROM admins WHERE email = ?", email)) > 0
-        )
+        delete = "DELETE FROM admins WHERE email = ?"
+        return await self._run(lambda db: db.execute(delete, email)) > 0
 
     async def list_admins(self) -> list[Admin]:
         async with self._read() as db:
@@ -249,16 +241,9 @@ class AccountQueries(SQLBackend):
             return (db.record(Admin, row), row["password_hash"]) if row else None
 
     async def add_admin_session(self, token_hash: str, admin_id: int, expires_at: datetime) -> None:
-        async def op(db: Db) -> None:
-            now = datetime.now(UTC)
-            await db.execute("DELETE FROM admin_sessions WHERE expires_at < ?", now)
-            await db.execute(
-                "INSERT INTO admin_sessions (token_hash, admin_id, created_at, expires_at)"
-                " VALUES (?, ?, ?, ?)",
-                token_hash, admin_id, now, expires_at,
-            )  # fmt: skip
-
-        await self._run(op)
+        row = {"token_hash": token_hash, "admin_id": admin_id, "created_at": datetime.now(UTC),
+               "expires_at": expires_at}  # fmt: skip
+        await self._run(lambda db: _add_short_lived(db, "admin_sessions", row))
 
     async def get_session_admin(self, token_hash: str, now: datetime) -> Admin | None:
         async with self._read() as db:
@@ -269,6 +254,5 @@ class AccountQueries(SQLBackend):
             )  # fmt: skip
 
     async def delete_admin_session(self, token_hash: str) -> None:
-        await self._run(
-            lambda db: db.execute("DELETE FROM admin_sessions WHERE token_hash = ?", token_hash)
-        )
+        delete = "DELETE FROM admin_sessions WHERE token_hash = ?"
+        await self._run(lambda db: db.execute(delete, token_hash))

@@ -16,13 +16,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from widget.records import Comment, ImportTally, QueueItem, ThreadEvent
+from widget.records import Comment, QueueItem, ThreadEvent
 
 __all__ = [
     "COPY_COLUMNS",
     "COPY_KEYS",
     "READINESS_KEY",
-    "DryRun",
     "EventSink",
     "MissedEvents",
     "Outcome",
@@ -193,60 +192,6 @@ class RowBatch:
     rows: list[tuple[Any, ...]]  # values in COPY_COLUMNS[table] order
 
 
-# -- moving in and out: imports and exports ---------------------------------------------------
-
-
-class DryRun(Exception):
-    """Raised inside an import's transaction to roll it back and still report what it did."""
-
-    def __init__(self, tally: ImportTally) -> None:
-        super().__init__("dry run")
-        self.tally = tally
-
-
-EXPORT_COMMENT_COLUMNS = (
-    "c.id, c.thread_id, c.parent_id, c.status, c.author_name, c.author_email, c.author_url,"
-    " c.body_source, c.body_html, c.remote_ip, c.like_count, c.created_at, c.edited_at,"
-    " c.user_id, c.author_avatar, c.author_provider, c.pinned, c.import_key,"
-    " p.import_key AS parent_import_key"
-)
-
-
-def export_queries(site_count: int, by_page: bool) -> dict[str, str]:
-    """The queries an export reads, table by table, for some sites (and maybe one page)."""
-    sites = ", ".join("?" * site_count)
-    scope = f"t.site_id IN ({sites})" + (" AND t.page_id = ?" if by_page else "")
-    in_scope = f"JOIN threads t ON t.id = c.thread_id WHERE {scope}"
-    return {
-        "sites": "SELECT id, name, settings, created_at FROM sites"
-        f" WHERE id IN ({sites}) ORDER BY id",
-        "site_origins": f"SELECT site_id, origin FROM site_origins WHERE site_id IN ({sites})"
-        " ORDER BY site_id, origin",
-        "threads": "SELECT t.id, t.site_id, t.page_id, t.url, t.title, t.closed, t.like_count,"
-        f" t.created_at, t.origin FROM threads t WHERE {scope} ORDER BY t.id",
-        # Users who wrote a comment, or liked something, in scope (a like's voter is
-        # "user:ID" for a signed-in reader).
-        "users": "SELECT id, provider, subject, name, email, avatar_url, profile_url, created_at"
-        " FROM users WHERE id IN (SELECT people.user_id FROM threads t JOIN ("
-        "SELECT thread_id, user_id FROM comments WHERE user_id IS NOT NULL UNION ALL"
-        " SELECT thread_id, CAST(substr(voter, 6) AS BIGINT) FROM likes"
-        f" WHERE voter LIKE 'user:%') AS people ON people.thread_id = t.id WHERE {scope})"
-        " ORDER BY id",
-        "comments": f"SELECT {EXPORT_COMMENT_COLUMNS} FROM comments c"
-        f" LEFT JOIN comments p ON p.id = c.parent_id {in_scope} ORDER BY c.thread_id, c.id",
-        "likes": "SELECT l.thread_id, l.voter, l.comment_id, l.created_at, c.import_key"
-        " FROM likes l JOIN threads t ON t.id = l.thread_id"
-        f" LEFT JOIN comments c ON c.id = l.comment_id WHERE {scope}"
-        " ORDER BY l.thread_id, l.comment_id, l.voter",
-    }  # fmt: skip
-
-
-def merged_origin(old: str, new: str) -> str:
-    """A thread's origin after an import brought `new`: each source's entry replaced whole."""
-    merged = {**(json.loads(old) if old else {}), **json.loads(new)}
-    return json.dumps(merged, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-
-
 EventSink = Callable[[ThreadEvent], None]
 # Called when changes may have gone by unheard (the listening connection was down): whoever
 # shows them must reload instead of trusting what it has.
@@ -256,16 +201,6 @@ MissedEvents = Callable[[], None]
 # "like:", "admin-login:", ...), so no client has this one; due at the moment of the check,
 # it limits nobody and the next prune drops it.
 READINESS_KEY = "widget:readiness"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class DatabaseGauges:
-    """How busy the database is, read at scrape time (/metrics)."""
-
-    write_queue: int  # SQLite: writes waiting for the one writer (PostgreSQL: 0, it has none)
-    connections_idle: int  # SQLite: readers; PostgreSQL: the pool's connections
-    connections_busy: int
-    connections_max: int
 
 
 class Outcome(enum.Enum):

@@ -28,10 +28,10 @@ from urllib.parse import unquote, urlsplit
 import asyncpg
 
 from widget.errors import SetupError, StorageUnavailable
-from widget.records import ThreadEvent, ThreadEventKind, ThreadHead
+from widget.records import DatabaseGauges, ThreadEvent, ThreadEventKind, ThreadHead
 
 from .accounts import mark_ready, prune_rate_limits
-from .base import COPY_COLUMNS, DatabaseGauges, EventSink, MissedEvents, Row, RowBatch
+from .base import COPY_COLUMNS, EventSink, MissedEvents, Row, RowBatch
 from .caching import HeadCache, SiteCache
 from .migrations import migrate
 from .shared import Storage

@@ -4,8 +4,9 @@ methods)."""
 
 from __future__ import annotations
 
+from widget.records import DatabaseGauges
+
 from .accounts import AccountQueries, mark_ready
-from .base import DatabaseGauges
 from .comments import CommentQueries
 from .moderation import ModerationQueries
 from .new_posts import NewPostQueries
