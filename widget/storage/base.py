@@ -86,12 +86,16 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value  # jsonb comes parsed
 
 
-def _reader(hint: Any) -> Callable[[Any], Any] | str | None:
-    """How a stored value becomes a field of type `hint` ("time": the dialect's `when`)."""
+def _time(value: Any) -> Any:
+    raise AssertionError("stands for the dialect's `when`")
+
+
+def _reader(hint: Any) -> Callable[[Any], Any] | None:
+    """How a stored value becomes a field of type `hint` (None: as it is)."""
     for option in typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,):
         kind = typing.get_origin(option) or option
         if kind is datetime:
-            return "time"
+            return _time
         if kind is bool:  # SQLite stores flags as 0 and 1
             return bool
         if kind is tuple:  # a JSON list in a text column
@@ -104,22 +108,33 @@ def _reader(hint: Any) -> Callable[[Any], Any] | str | None:
 
 
 @functools.cache
-def _readers(record_type: type) -> tuple[tuple[str, Callable[[Any], Any] | str | None], ...]:
+def _fields_read(
+    record_type: type, given: tuple[str, ...]
+) -> tuple[tuple[str, ...], tuple[tuple[str, Callable[[Any], Any]], ...]]:
+    """The fields of `record_type` read from a row: those taken as they are, and those
+    converted (with how)."""
     hints = typing.get_type_hints(record_type)
-    return tuple((f.name, _reader(hints[f.name])) for f in dataclasses.fields(record_type))
+    read = [(f.name, _reader(hints[f.name])) for f in dataclasses.fields(record_type)]
+    return (
+        tuple(name for name, how in read if how is None and name not in given),
+        tuple((name, how) for name, how in read if how is not None and name not in given),
+    )
 
 
-def record(record_type: type[R], row: Row, when: Callable[[Any], datetime], **given: Any) -> R:
+def record(
+    record_type: type[R], row: Row | Mapping[str, Any], when: Callable[[Any], datetime],
+    **given: Any,
+) -> R:  # fmt: skip
     """A record from a row read with `columns(record_type)`; `when` turns the backend's times
     into datetimes. Fields in `given` are not read from the row."""
-    values = dict(given)
-    for name, read in _readers(typing.cast(type, record_type)):
-        if name not in given:
-            value = row[name]
-            if read is not None and value is not None:
-                value = when(value) if read == "time" else read(value)  # type: ignore[operator]
-            values[name] = value
-    return record_type(**values)
+    as_they_are, converted = _fields_read(typing.cast(type, record_type), tuple(given))
+    values = {name: row[name] for name in as_they_are}
+    for name, how in converted:
+        value = row[name]
+        if value is not None:
+            value = when(value) if how is _time else how(value)
+        values[name] = value
+    return record_type(**values, **given)
 
 
 # A comment with its thread's place, as the moderation queue and a commenter's export list them.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -84,7 +84,7 @@ class Db(abc.ABC):
         row = await self.fetch_one(sql, *params)
         return row[0] if row is not None else None
 
-    def record(self, record_type: type[R], row: Row, **given: Any) -> R:
+    def record(self, record_type: type[R], row: Row | Mapping[str, Any], **given: Any) -> R:
         return record(record_type, row, self.dialect.when, **given)
 
     async def fetch_record(self, record_type: type[R], sql: str, *params: Any) -> R | None:
@@ -93,7 +93,10 @@ class Db(abc.ABC):
         return self.record(record_type, row) if row is not None else None
 
     async def fetch_records(self, record_type: type[R], sql: str, *params: Any) -> list[R]:
-        return [self.record(record_type, row) for row in await self.fetch_all(sql, *params)]
+        rows = await self.fetch_all(sql, *params)
+        names = list(rows[0].keys()) if rows else []
+        # Read by name from a dict: sqlite3.Row looks a name up by going through its columns.
+        return [self.record(record_type, dict(zip(names, row, strict=True))) for row in rows]
 
     @abc.abstractmethod
     async def execute(self, sql: str, *params: Any) -> int:
