@@ -12,7 +12,9 @@ from widget.records import Admin, Profile, RateLimit, User
 from .base import READINESS_KEY, Outcome, Refused, columns
 from .sql import Db, SQLBackend, marks
 
-__all__ = ["AccountQueries", "mark_ready", "prune_rate_limits", "take_rate_tokens"]
+__all__ = ["PRUNE_EVERY_S", "AccountQueries", "mark_ready", "prune_rate_limits", "take_rate_tokens"]
+
+PRUNE_EVERY_S = 300.0  # how often each backend drops rate-limit rows that limit nobody
 
 _USER, _ADMIN = columns(User), columns(Admin)
 

@@ -30,7 +30,7 @@ import asyncpg
 from widget.errors import SetupError, StorageUnavailable
 from widget.records import DatabaseGauges, ThreadEvent, ThreadEventKind, ThreadHead
 
-from .accounts import mark_ready, prune_rate_limits
+from .accounts import PRUNE_EVERY_S, mark_ready, prune_rate_limits
 from .base import COPY_COLUMNS, EventSink, MissedEvents, Row, RowBatch
 from .caching import HeadCache, SiteCache
 from .migrations import migrate
@@ -58,7 +58,6 @@ _UNAVAILABLE = (
     asyncpg.exceptions.InvalidAuthorizationSpecificationError,  # 28: the login is refused
     asyncpg.exceptions.InvalidCatalogNameError,  # the database is gone
 )
-RATE_LIMIT_PRUNE_S = 300.0
 # Seconds to wait for PostgreSQL to answer a connection: one that never answers fails start-up
 # (and requests) after this long, not after asyncpg's default of a minute.
 CONNECT_TIMEOUT_S = 10.0
@@ -83,7 +82,6 @@ def channels_of(schema: str) -> tuple[str, str]:
     return f"{EVENTS_CHANNEL}_{tag}", f"{SITES_CHANNEL}_{tag}"
 
 
-HEAD_CACHE_ENTRIES = 20_000
 LISTEN_RETRY_S = 1.0
 LISTEN_PROBE_S = 30.0
 
@@ -152,7 +150,7 @@ class PostgresStorage(Storage):
         self._missed: MissedEvents | None = None
         # Heads and sites are kept in memory only while this instance hears every change
         # (its LISTEN connection is up); otherwise every read goes to the database.
-        self._heads = HeadCache(HEAD_CACHE_ENTRIES)
+        self._heads = HeadCache()
         self._sites = SiteCache()
         self._caching = False
         self._events_channel, self._sites_channel = EVENTS_CHANNEL, SITES_CHANNEL
@@ -262,10 +260,6 @@ class PostgresStorage(Storage):
                 log.warning("lost the events connection (%s); reconnecting", exc)
                 await asyncio.sleep(LISTEN_RETRY_S)
 
-    def _forget_cached(self) -> None:
-        self._heads.clear()
-        self._sites.forget()
-
     def _committed(self, head: ThreadHead) -> None:
         if self._caching:
             self._heads.committed(head)
@@ -273,7 +267,7 @@ class PostgresStorage(Storage):
     async def _prune_periodically(self) -> None:
         """Drop rate-limit rows that limit nobody any more (any instance may: it is idempotent)."""
         while True:
-            await asyncio.sleep(RATE_LIMIT_PRUNE_S)
+            await asyncio.sleep(PRUNE_EVERY_S)
             try:
                 await self._run(prune_rate_limits)
             except StorageUnavailable:
@@ -345,9 +339,9 @@ class PostgresStorage(Storage):
             )
 
     async def _loaded(self, db: Db) -> None:
-        for table in ("users", "threads", "comments", "bans", "admins", "subscriptions", "outbox",
-                      "passkeys", "post_subscriptions"):  # fmt: skip
-            # New ids follow the copied ones.
+        # New ids follow the copied ones (a table whose id has no sequence, sites, is left
+        # alone: setval of NULL is NULL).
+        for table in (table for table, columns in COPY_COLUMNS.items() if "id" in columns):
             await db.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                 f" coalesce(max(id), 1), max(id) IS NOT NULL) FROM {table}"

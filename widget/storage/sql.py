@@ -167,3 +167,7 @@ class SQLBackend(abc.ABC):
         """A site (None: sites, bans or everything) changed in this write: caches forget it."""
 
     _caching: bool  # whether the caches can be trusted right now
+
+    def _forget_cached(self) -> None:
+        self._heads.clear()
+        self._sites.forget()

@@ -47,7 +47,7 @@ import aiosqlite
 from widget.errors import SetupError, StorageUnavailable
 from widget.records import DatabaseGauges, ThreadEvent, ThreadEventKind, ThreadHead
 
-from .accounts import mark_ready, prune_rate_limits
+from .accounts import PRUNE_EVERY_S, mark_ready, prune_rate_limits
 from .base import COPY_COLUMNS, EventSink, MissedEvents, Row, RowBatch
 from .caching import HeadCache, SiteCache
 from .migrations import migrate
@@ -63,9 +63,7 @@ T = TypeVar("T")
 
 MAX_BATCH = 256  # writes per transaction
 READERS = 2
-HEAD_CACHE_ENTRIES = 20_000
 EXTERNAL_CHECK_S = 1.0  # how often to look for writes made by other processes
-RATE_LIMIT_PRUNE_S = 300.0  # how often to drop rate-limit rows that no longer limit anyone
 BUSY_TIMEOUT_MS = 5_000
 
 # Primary result codes that say the file cannot serve right now, not that a statement is wrong:
@@ -176,7 +174,7 @@ class SQLiteStorage(Storage):
         self._writer_task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
         # (site_id, page_id) -> head, or None for a page known to have no thread yet.
-        self._heads = HeadCache(HEAD_CACHE_ENTRIES)
+        self._heads = HeadCache()
         self._sites = SiteCache()
         self._data_version = 0
         self._event_sink: EventSink | None = None
@@ -419,7 +417,7 @@ class SQLiteStorage(Storage):
             await asyncio.sleep(EXTERNAL_CHECK_S)
             try:
                 await self._run(self._notice_external_writes)
-                if time.monotonic() - last_prune > RATE_LIMIT_PRUNE_S:
+                if time.monotonic() - last_prune > PRUNE_EVERY_S:
                     last_prune = time.monotonic()
                     await self._run(prune_rate_limits)
             except StorageUnavailable:
@@ -456,10 +454,6 @@ class SQLiteStorage(Storage):
         if self._event_sink is not None:
             event = ThreadEvent(head.site_id, head.page_id, kind, comment_id, head.version, count)
             self._event_sink(event)
-
-    def _forget_cached(self) -> None:
-        self._heads.clear()
-        self._sites.forget()
 
     # -- reads --------------------------------------------------------------------------------
 
