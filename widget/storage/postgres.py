@@ -339,9 +339,12 @@ class PostgresStorage(Storage):
             )
 
     async def _loaded(self, db: Db) -> None:
-        # New ids follow the copied ones (a table whose id has no sequence, sites, is left
-        # alone: setval of NULL is NULL).
-        for table in (table for table, columns in COPY_COLUMNS.items() if "id" in columns):
+        # New ids follow the copied ones, in every table whose id is an identity column.
+        identities = await db.fetch_all(
+            "SELECT table_name FROM information_schema.columns WHERE column_name = 'id'"
+            " AND is_identity = 'YES' AND table_schema = current_schema()"
+        )
+        for table in (row["table_name"] for row in identities):
             await db.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                 f" coalesce(max(id), 1), max(id) IS NOT NULL) FROM {table}"
