@@ -16,11 +16,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from widget.records import Comment, QueueItem, ThreadEvent
+from widget.records import ThreadEvent
 
 __all__ = [
     "COPY_COLUMNS",
-    "COPY_KEYS",
     "READINESS_KEY",
     "EventSink",
     "MissedEvents",
@@ -28,24 +27,6 @@ __all__ = [
     "Refused",
     "RowBatch",
 ]
-
-# What the moderation queue's search fields look in (c: the comment, t: its thread).
-QUEUE_SEARCH = {
-    "text": ("c.body_source",),
-    "author": ("c.author_name", "c.author_email", "c.author_url", "c.remote_ip"),
-    "page": ("t.page_id", "t.url", "t.title"),
-}
-# The same SQL on both backends: which comments a thread page reads. A root shows when approved,
-# or when an approved reply hangs under it (it is then a placeholder that keeps the replies in
-# place). A reply is read when approved or when it has replies of its own (it may be such a
-# placeholder); placeholders with nothing visible under them are dropped when the tree is built.
-VISIBLE_ROOT = (
-    "(status = 'approved' OR EXISTS (SELECT 1 FROM comments r WHERE r.root_id = comments.id"
-    " AND r.status = 'approved'))"
-)
-SHOWN_REPLY = (
-    "(status = 'approved' OR EXISTS (SELECT 1 FROM comments r WHERE r.parent_id = comments.id))"
-)
 
 
 class Row(Protocol):
@@ -137,32 +118,6 @@ def record(
     return record_type(**values, **given)
 
 
-# A comment with its thread's place, as the moderation queue and a commenter's export list them.
-QUEUE_SELECT = (
-    f"SELECT {columns(Comment, 'c')}, t.site_id, t.page_id, t.url, t.title,"
-    " t.closed AS thread_closed FROM comments c JOIN threads t ON t.id = c.thread_id"
-)
-
-
-def queue_item(row: Row, when: Callable[[Any], datetime]) -> QueueItem:
-    return record(QueueItem, row, when, comment=record(Comment, row, when))
-
-
-# What erasing leaves of a comment: its place in the thread, nothing about its author.
-ERASED = (
-    "status = 'deleted', author_name = '', author_email = '', author_url = '',"
-    " author_avatar = '', author_provider = '', body_source = '', body_html = '',"
-    " remote_ip = '', held_because = '', fingerprint = '', user_id = NULL"
-)
-NOT_ERASED = "NOT (c.status = 'deleted' AND c.body_source = '' AND c.author_name = '')"
-
-
-def like_pattern(text: str) -> str:
-    """`%text%` for LIKE ... ESCAPE '\\', with the text's own wildcards taken literally."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 # What `dump` and `restore` carry, table by table in this order (parents before children), with
 # plain Python values: str, int, bool, None, datetime (UTC) and, for sites.settings, a dict.
 COPY_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -191,14 +146,6 @@ COPY_COLUMNS: dict[str, tuple[str, ...]] = {
     "post_subscriptions": ("id", "site_id", "email", "created_at", "confirmed_at"),
     "feed_entries": ("site_id", "entry_key", "seen_at"),
 }  # fmt: skip
-# The key of each table without an `id`: rows are copied in the order of their key (comments
-# by id: parents first).
-COPY_KEYS: dict[str, str] = {
-    "site_origins": "site_id, origin",
-    "sessions": "token_hash",
-    "likes": "thread_id, voter, comment_id",
-    "feed_entries": "site_id, entry_key",
-}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

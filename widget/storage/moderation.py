@@ -3,7 +3,7 @@ written once."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,17 +16,7 @@ from widget.records import (
     ThreadHead,
 )
 
-from .base import (
-    ERASED,
-    NOT_ERASED,
-    QUEUE_SEARCH,
-    QUEUE_SELECT,
-    Outcome,
-    Refused,
-    columns,
-    like_pattern,
-    queue_item,
-)
+from .base import Outcome, Refused, Row, columns, record
 from .comments import rewrite
 from .outbox import queue_jobs
 from .sql import Db, SQLBackend
@@ -36,6 +26,37 @@ __all__ = ["ModerationQueries"]
 
 _COMMENT = columns(Comment)
 ERASE_CHUNK = 500  # comments per UPDATE when erasing (SQLite's parameters are limited)
+
+# What the moderation queue's search fields look in (c: the comment, t: its thread).
+QUEUE_SEARCH = {
+    "text": ("c.body_source",),
+    "author": ("c.author_name", "c.author_email", "c.author_url", "c.remote_ip"),
+    "page": ("t.page_id", "t.url", "t.title"),
+}
+# A comment with its thread's place, as the moderation queue and a commenter's export list them.
+QUEUE_SELECT = (
+    f"SELECT {columns(Comment, 'c')}, t.site_id, t.page_id, t.url, t.title,"
+    " t.closed AS thread_closed FROM comments c JOIN threads t ON t.id = c.thread_id"
+)
+
+
+def queue_item(row: Row, when: Callable[[Any], datetime]) -> QueueItem:
+    return record(QueueItem, row, when, comment=record(Comment, row, when))
+
+
+# What erasing leaves of a comment: its place in the thread, nothing about its author.
+ERASED = (
+    "status = 'deleted', author_name = '', author_email = '', author_url = '',"
+    " author_avatar = '', author_provider = '', body_source = '', body_html = '',"
+    " remote_ip = '', held_because = '', fingerprint = '', user_id = NULL"
+)
+NOT_ERASED = "NOT (c.status = 'deleted' AND c.body_source = '' AND c.author_name = '')"
+
+
+def like_pattern(text: str) -> str:
+    """`%text%` for LIKE ... ESCAPE '\\', with the text's own wildcards taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def _author_match(email: str | None, user_id: int | None) -> tuple[str, Any]:

@@ -21,11 +21,21 @@ from widget.records import (
     ThreadHead,
 )
 
-from .base import COPY_COLUMNS, COPY_KEYS, Outcome, Refused, Row, RowBatch
+from .base import COPY_COLUMNS, Outcome, Refused, Row, RowBatch
 from .sql import Db, SQLBackend
 from .threads import bump_thread, count_shown_roots, ensure_thread
 
 __all__ = ["PortingQueries"]
+
+# The key of each table without an `id`: rows are copied in the order of their key (comments
+# by id: parents first).
+COPY_KEYS: dict[str, str] = {
+    "site_origins": "site_id, origin",
+    "sessions": "token_hash",
+    "likes": "thread_id, voter, comment_id",
+    "feed_entries": "site_id, entry_key",
+}
+
 
 COPY_BATCH = 1000  # rows per batch when exporting or dumping
 

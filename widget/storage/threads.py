@@ -8,11 +8,22 @@ from typing import Any
 
 from widget.records import Comment, PageRef, PageWindow, ThreadHead, ThreadPage
 
-from .base import SHOWN_REPLY, VISIBLE_ROOT, Outcome, Refused, columns
+from .base import Outcome, Refused, columns
 from .sql import Db, SQLBackend
 
 __all__ = ["ThreadQueries", "bump_thread", "count_shown_roots", "ensure_thread", "root_shown"]
 
+# Which comments a thread page reads. A root shows when approved,
+# or when an approved reply hangs under it (it is then a placeholder that keeps the replies in
+# place). A reply is read when approved or when it has replies of its own (it may be such a
+# placeholder); placeholders with nothing visible under them are dropped when the tree is built.
+VISIBLE_ROOT = (
+    "(status = 'approved' OR EXISTS (SELECT 1 FROM comments r WHERE r.root_id = comments.id"
+    " AND r.status = 'approved'))"
+)
+SHOWN_REPLY = (
+    "(status = 'approved' OR EXISTS (SELECT 1 FROM comments r WHERE r.parent_id = comments.id))"
+)
 _VISIBLE_ROOT = "thread_id = ? AND parent_id IS NULL AND " + VISIBLE_ROOT
 _HEAD, _COMMENT = columns(ThreadHead), columns(Comment)
 
