@@ -165,10 +165,18 @@ class PostgresStorage(Storage):
                 self.url, min_size=self.pool_min, max_size=self.pool_max,
                 init=_init_connection, timeout=CONNECT_TIMEOUT_S,
             )  # fmt: skip
-            async with self._pool.acquire() as conn, conn.transaction():
-                # One instance at a time (see migrate): the lock is held until commit.
-                await conn.execute("SELECT pg_advisory_xact_lock(hashtext('widget.migrations'))")
-                await migrate(PostgresDb(conn), _described(self.url))
+            async with self._pool.acquire() as conn:
+
+                @asynccontextmanager
+                async def locked() -> AsyncIterator[Db]:
+                    # One instance at a time (see migrate): the lock is held until commit.
+                    async with conn.transaction():
+                        await conn.execute(
+                            "SELECT pg_advisory_xact_lock(hashtext('widget.migrations'))"
+                        )
+                        yield PostgresDb(conn)
+
+                await migrate(locked, _described(self.url))
                 await mark_ready(PostgresDb(conn))
                 schema = await conn.fetchval("SELECT current_schema()")
             self._events_channel, self._sites_channel = channels_of(str(schema))

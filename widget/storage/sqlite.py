@@ -209,8 +209,8 @@ class SQLiteStorage(Storage):
         db = SQLiteDb(self._writer)
         # Read to the end: a statement left open holds a snapshot that a write cannot follow.
         await db.fetch_all("PRAGMA journal_mode = WAL")
+        await migrate(lambda: _write_lock(db), str(self.path))
         async with _write_lock(db):
-            await migrate(db, str(self.path))
             # A file that can be read but not written fails here, not at the first comment.
             await mark_ready(db)
         self._data_version = int(await db.fetch_value("PRAGMA data_version"))
@@ -568,13 +568,13 @@ def _cannot_use(path: Path, exc: sqlite3.Error | OSError) -> str:
 
 
 @contextlib.asynccontextmanager
-async def _write_lock(db: SQLiteDb) -> AsyncIterator[None]:
+async def _write_lock(db: SQLiteDb) -> AsyncIterator[SQLiteDb]:
     """A write transaction outside the writer, for start-up, when another process may be
     starting on the same file: BEGIN IMMEDIATE waits for the write lock (busy_timeout), where
     a statement that reads first and then writes fails at once if the other wrote between."""
     await db.execute("BEGIN IMMEDIATE")
     try:
-        yield
+        yield db
     except BaseException:
         await db.execute("ROLLBACK")
         raise

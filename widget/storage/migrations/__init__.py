@@ -1,13 +1,14 @@
 """Numbered schema migrations, one folder of SQL files per backend: NNNN_what.sql.
 
 A database records the numbers applied to it in `schema_migrations`; `migrate` applies the
-rest in order, in the one transaction a starting backend holds alone.
+rest in order, each in a transaction that a starting backend holds alone.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -22,25 +23,34 @@ __all__ = ["migrate", "migrations", "refuse_newer_schema"]
 log = logging.getLogger(__name__)
 
 
-async def migrate(db: Db, database: str) -> None:
-    """Apply what `database` lacks, in the write transaction `db` is in, which the caller holds
-    alone (instances starting together must not apply a migration twice). Raises SetupError
-    when its schema is newer than this code."""
-    await db.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (number integer PRIMARY KEY,"
-        f" name text NOT NULL, applied_at {db.dialect.time_type} NOT NULL)"
-    )
-    applied = {row["number"] for row in await db.fetch_all("SELECT number FROM schema_migrations")}
+async def migrate(locked: Callable[[], AbstractAsyncContextManager[Db]], database: str) -> None:
+    """Apply what `database` lacks, each migration in a write transaction of its own that
+    `locked()` opens and holds alone: instances starting together must not apply one twice.
+    Raises SetupError when its schema is newer than this code."""
+    async with locked() as db:
+        await db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (number integer PRIMARY KEY,"
+            f" name text NOT NULL, applied_at {db.dialect.time_type} NOT NULL)"
+        )
+        applied = await _applied(db)
     refuse_newer_schema(db.dialect.name, applied, database)
     for number, name, sql in migrations(db.dialect.name):
-        if number not in applied:
-            for statement in split_statements(sql):
-                await db.execute(statement)
-            await db.execute(
-                "INSERT INTO schema_migrations (number, name, applied_at) VALUES (?, ?, ?)",
-                number, name, datetime.now(UTC),
-            )  # fmt: skip
-            log.info("applied migration %04d_%s", number, name)
+        if number in applied:
+            continue
+        async with locked() as db:
+            # Another instance starting on the same database may have applied it since.
+            if number not in await _applied(db):
+                for statement in split_statements(sql):
+                    await db.execute(statement)
+                await db.execute(
+                    "INSERT INTO schema_migrations (number, name, applied_at) VALUES (?, ?, ?)",
+                    number, name, datetime.now(UTC),
+                )  # fmt: skip
+                log.info("applied migration %04d_%s", number, name)
+
+
+async def _applied(db: Db) -> set[int]:
+    return {row["number"] for row in await db.fetch_all("SELECT number FROM schema_migrations")}
 
 
 def migrations(backend: str) -> list[tuple[int, str, str]]:
