@@ -300,6 +300,9 @@ class NewComment:
     notify_posts: bool = False
     form_token: SingleUse | None = None  # spent by this comment: it posts no other
     lang: str = ""  # the frame's language: its author's emails are written in it
+    # Queue the job that tells people of it (moderators, subscribers, the site's webhook):
+    # False when nobody could be told (no mail sent by this server, no webhook on the site).
+    tell: bool = True
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

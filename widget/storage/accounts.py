@@ -87,7 +87,7 @@ class AccountQueries(SQLBackend):
         async with self._read() as db:
             keys, params = db.dialect.one_of("key", [limit.key for limit in limits])
             rows = await db.fetch_all(f"SELECT key, due_at FROM rate_limits WHERE {keys}", *params)
-        stored = {row["key"]: row["due_at"] for row in rows}  # seconds, as take_rate_token's
+        stored = {row["key"]: row["due_at"] for row in rows}  # seconds, as take_rate_tokens'
         for limit in limits:
             limit.take(stored.get(limit.key), at.timestamp())
 

@@ -148,7 +148,7 @@ class CommentQueries(SQLBackend):
             )  # fmt: skip
             assert row is not None
             comment = db.record(Comment, row)
-            if comment.status != "spam":  # people to tell: subscribers, moderators, webhooks
+            if comment.status != "spam" and new.tell:  # subscribers, moderators, webhooks
                 await queue_jobs(db, [("comment", {"comment": comment.id, "event": "created"})],
                                  new.created_at)  # fmt: skip
             if comment.status != "approved":  # held: the thread's readers see no change
@@ -170,14 +170,20 @@ class CommentQueries(SQLBackend):
         self, site_id: str, email: str, user_id: int | None, fingerprint: str, since: datetime
     ) -> AuthorHistory:
         async with self._read() as db:
+            # Each EXISTS is written so that it can search its own index (comments_by_user,
+            # comments_by_email, the partial comments_by_fingerprint): as one OR, and without
+            # `fingerprint <> ''`, SQLite scanned every approved comment, then every comment,
+            # on each post (7 ms at 11,500 comments, growing with the table; now ~10 µs).
             row = await db.fetch_one(
                 "SELECT EXISTS (SELECT 1 FROM comments c JOIN threads t ON t.id = c.thread_id"
-                " WHERE t.site_id = ? AND c.status = 'approved'"
-                " AND (c.user_id = ? OR (? <> '' AND lower(c.author_email) = lower(?))))"
-                " AS approved, EXISTS (SELECT 1 FROM comments c JOIN threads t"
-                " ON t.id = c.thread_id WHERE c.fingerprint = ? AND c.created_at >= ?"
+                " WHERE c.user_id = ? AND c.status = 'approved' AND t.site_id = ?)"
+                " OR (? <> '' AND EXISTS (SELECT 1 FROM comments c JOIN threads t"
+                " ON t.id = c.thread_id WHERE lower(c.author_email) = lower(?)"
+                " AND c.status = 'approved' AND t.site_id = ?)) AS approved,"
+                " EXISTS (SELECT 1 FROM comments c JOIN threads t ON t.id = c.thread_id"
+                " WHERE c.fingerprint = ? AND c.fingerprint <> '' AND c.created_at >= ?"
                 " AND t.site_id = ? AND c.status <> 'deleted') AS duplicate",
-                site_id, user_id, email, email, fingerprint, since, site_id,
+                user_id, site_id, email, email, site_id, fingerprint, since, site_id,
             )  # fmt: skip
         assert row is not None
         return AuthorHistory(bool(row["approved"]), bool(row["duplicate"]) and bool(fingerprint))

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from widget.logs import REQUEST_ID, REQUEST_LOGGER, RequestLine, log_request
 
-__all__ = ["RequestLog", "loggable_target"]
+__all__ = ["RequestLines", "RequestLog", "loggable_target"]
 
 log = logging.getLogger(REQUEST_LOGGER)
 
@@ -80,26 +80,69 @@ def _smuggles(value: bytes) -> bool:
     return b"=" in value or b";" in value
 
 
-class RequestLog:
-    """ASGI middleware: the request id, its header, and the request's log line.
+class RequestLines:
+    """Each request's id and its log line: what RequestLog gives every request, and what a
+    layer that answers before it (KeptAnswers) gives those it answers.
 
     A request id sent by a trusted proxy (`X-Request-Id`, in `trusted_proxies`) is kept, so
     the proxy's log and ours name a request alike; otherwise each request gets a new one."""
 
-    def __init__(self, app: ASGIApp, trusted_proxies: Sequence[Network] = ()) -> None:
-        self.app = app
+    def __init__(self, trusted_proxies: Sequence[Network] = ()) -> None:
         self.trusted_proxies = tuple(trusted_proxies)
         # Ids need to be unique, not secret: a random prefix per process and a count, without
         # a call for randomness on every request.
         self._id_prefix = secrets.token_hex(4)
         self._count = itertools.count()
 
+    def request_id(self, scope: Scope) -> str:
+        return self._proxy_request_id(scope) or f"{self._id_prefix}{next(self._count):08x}"
+
+    def _proxy_request_id(self, scope: Scope) -> str | None:
+        if not self.trusted_proxies or not scope.get("client"):
+            return None
+        try:
+            peer = ipaddress.ip_address(scope["client"][0])
+        except ValueError:
+            return None
+        if not any(peer in network for network in self.trusted_proxies):
+            return None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                text = value.decode("latin-1")
+                return text if _PROXY_REQUEST_ID.match(text) else None
+        return None
+
+    def log(self, scope: Scope, status: int, started: float, request_id: str) -> None:
+        """The request's line, if request lines are logged; `started` is its perf_counter()."""
+        if not log.isEnabledFor(logging.INFO):
+            return
+        duration_ms = (time.perf_counter() - started) * 1000
+        path = scope.get("raw_path") or scope["path"].encode()
+        target = loggable_target(path, scope["query_string"])
+        log_request(
+            RequestLine(time.time(), scope["method"], target, status, duration_ms, request_id)
+        )
+
+
+class RequestLog:
+    """ASGI middleware: the request id, its header, and the request's log line (RequestLines,
+    made here from `trusted_proxies` unless given)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        trusted_proxies: Sequence[Network] = (),
+        lines: RequestLines | None = None,
+    ) -> None:
+        self.app = app
+        self.lines = lines or RequestLines(trusted_proxies)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = self._proxy_request_id(scope) or f"{self._id_prefix}{next(self._count):08x}"
+        request_id = self.lines.request_id(scope)
         id_header = (b"x-request-id", request_id.encode("ascii"))
         status = 0
 
@@ -122,31 +165,7 @@ class RequestLog:
         else:
             REQUEST_ID.reset(context_token)
         finally:
-            if log.isEnabledFor(logging.INFO):
-                self._log(scope, status, started, request_id)
-
-    def _proxy_request_id(self, scope: Scope) -> str | None:
-        if not self.trusted_proxies or not scope.get("client"):
-            return None
-        try:
-            peer = ipaddress.ip_address(scope["client"][0])
-        except ValueError:
-            return None
-        if not any(peer in network for network in self.trusted_proxies):
-            return None
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                text = value.decode("latin-1")
-                return text if _PROXY_REQUEST_ID.match(text) else None
-        return None
-
-    def _log(self, scope: Scope, status: int, started: float, request_id: str) -> None:
-        duration_ms = (time.perf_counter() - started) * 1000
-        path = scope.get("raw_path") or scope["path"].encode()
-        target = loggable_target(path, scope["query_string"])
-        log_request(
-            RequestLine(time.time(), scope["method"], target, status, duration_ms, request_id)
-        )
+            self.lines.log(scope, status, started, request_id)
 
 
 async def _internal_error(send: Send, request_id: str) -> None:

@@ -13,6 +13,7 @@ __all__ = [
     "document_headers",
     "document_policy",
     "error_page_headers",
+    "guarded_headers",
 ]
 
 # Pictures may come from sign-in providers (a signed-in author's avatar); nothing else does.
@@ -93,13 +94,16 @@ class SecurityHeaders:
 
         async def send_guarded(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = _guarded(list(message.get("headers", ())), message["status"])
+                message["headers"] = guarded_headers(
+                    list(message.get("headers", ())), message["status"]
+                )
             await send(message)
 
         await self.app(scope, receive, send_guarded)
 
 
-def _guarded(headers: list[tuple[bytes, bytes]], status: int) -> list[tuple[bytes, bytes]]:
+def guarded_headers(headers: list[tuple[bytes, bytes]], status: int) -> list[tuple[bytes, bytes]]:
+    """`headers` (changed in place) with what SecurityHeaders adds to an answer of `status`."""
     # One pass, on every answer: this runs for the hottest routes too.
     sniff_stated = framed = False
     for name, value in headers:
