@@ -6,6 +6,7 @@ order, each in its own transaction.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from importlib import resources
 
@@ -14,14 +15,15 @@ from widget.errors import SetupError
 __all__ = ["migrations", "refuse_newer_schema", "split_statements"]
 
 
-def migrations(backend: str) -> list[tuple[int, str, str]]:
+@functools.cache  # the files come with the release: read once per process, not at each open
+def migrations(backend: str) -> tuple[tuple[int, str, str], ...]:
     """(number, name, SQL) of every migration file of `backend`, in order."""
     found = []
     for entry in (resources.files(__name__) / backend).iterdir():
         if entry.name.endswith(".sql"):
             number, _, name = entry.name.removesuffix(".sql").partition("_")
             found.append((int(number), name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
+    return tuple(sorted(found))
 
 
 def refuse_newer_schema(backend: str, applied: Iterable[int], database: str) -> None:
