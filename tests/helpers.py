@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import html
 import html.parser
 import ipaddress
@@ -52,6 +53,15 @@ LOOPBACK = "127.0.0.0/8,::1"
 # argon2 at the least it takes (32 KiB, one pass) instead of 64 MiB and three: the tests of
 # admin accounts check passwords by the hundred, and the cost itself is a setting like any other.
 CHEAP_PASSWORDS = {"admin_password_memory_kib": 32, "admin_password_time_cost": 1}
+
+
+@functools.cache
+def loopback_http() -> httpx.Client:
+    """The client for requests a test makes itself, in plain HTTP, to a server it runs on
+    loopback (the OpenID provider, a widget under uvicorn): one per process, because each new
+    httpx client reads the CA bundle for TLS these requests never use (some 30 ms of CPU).
+    It keeps no connection between requests, as `httpx.get` would not."""
+    return httpx.Client(limits=httpx.Limits(max_keepalive_connections=0))
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
