@@ -7,6 +7,7 @@ import io
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -37,6 +38,20 @@ POSTGRES_URL = os.environ.get("WIDGET_TEST_POSTGRES_URL", "")
 # Every test that takes `database_url` runs on each backend: SQLite always, PostgreSQL when
 # WIDGET_TEST_POSTGRES_URL names a server (scripts/test sets it when one answers; CI always).
 BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
+
+
+# Where the tests' files go (tmp_path) unless --basetemp says: a folder in memory, where the
+# system has one. Each test writes a database with synchronous=FULL, and every fsync to a disk
+# costs system CPU time and a wait (the fast tests: 29-32 s of CPU on disk, 24-25 s here, in
+# one interleaved run); in memory it returns at once. What the tests check stays the same: a
+# killed process loses nothing either way (the kernel keeps what was written), and the tests
+# of full disks and read-only folders make their own mounts.
+IN_MEMORY = Path("/dev/shm")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.option.basetemp is None and IN_MEMORY.is_dir() and os.access(IN_MEMORY, os.W_OK):
+        tempfile.tempdir = str(IN_MEMORY)  # pytest keeps its numbered folders under it
 
 
 @pytest.fixture(scope="session")
