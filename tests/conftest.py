@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import os
 import shutil
@@ -52,6 +53,13 @@ IN_MEMORY = Path("/dev/shm")
 def pytest_configure(config: pytest.Config) -> None:
     if config.option.basetemp is None and IN_MEMORY.is_dir() and os.access(IN_MEMORY, os.W_OK):
         tempfile.tempdir = str(IN_MEMORY)  # pytest keeps its numbered folders under it
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # What is loaded by now (modules, classes, functions: some 150,000 objects) lives as long
+    # as the process: out of the garbage collector's sight, each full collection the tests set
+    # off has that much less to go through (1.6 s of the fast tests' CPU in all, 0.9 s after).
+    gc.freeze()
 
 
 @pytest.fixture(scope="session")
