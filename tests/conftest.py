@@ -47,11 +47,21 @@ BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
 # one interleaved run); in memory it returns at once. What the tests check stays the same: a
 # killed process loses nothing either way (the kernel keeps what was written), and the tests
 # of full disks and read-only folders make their own mounts.
+# A whole run keeps its files until it ends (some 100 MB for the fast tests, more for all of
+# them), and a container's /dev/shm may be as small as 64 MB: only with room to spare.
 IN_MEMORY = Path("/dev/shm")
+IN_MEMORY_FREE_BYTES = 2 * 1024**3
+
+
+def _room_in_memory() -> bool:
+    if not (IN_MEMORY.is_dir() and os.access(IN_MEMORY, os.W_OK)):
+        return False
+    disk = os.statvfs(IN_MEMORY)
+    return disk.f_bavail * disk.f_frsize >= IN_MEMORY_FREE_BYTES
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if config.option.basetemp is None and IN_MEMORY.is_dir() and os.access(IN_MEMORY, os.W_OK):
+    if config.option.basetemp is None and _room_in_memory():
         tempfile.tempdir = str(IN_MEMORY)  # pytest keeps its numbered folders under it
 
 
