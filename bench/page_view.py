@@ -112,7 +112,9 @@ def read_once(local: str, blog: str) -> None:
     """Another reader has read the thread as it is: the reader measured is not the first
     after the last comment, as most are not (the first gets the document compressed
     quickly; the server then compresses it at brotli's best for everyone after)."""
-    params = {"page": POST_PATH, "url": blog + POST_PATH, "title": "A post", "theme": "auto",
+    # The frame's URL as embed.js makes it: on the blog's white page it resolves the theme to
+    # light (with "auto" here, the reader measured was the first of their URL after all).
+    params = {"page": POST_PATH, "url": blog + POST_PATH, "title": "A post", "theme": "light",
               "lang": "en"}  # fmt: skip
     httpx.get(f"{local}/embed/blog/thread", params=params, headers={"Accept-Encoding": "br"})
     time.sleep(1)  # the best compression is made in the background

@@ -9,19 +9,24 @@
  * @typedef {{ site: string, params: Record<string, string>, strings: Record<string, string>,
  *   plurals: Record<string, Record<string, string>>, lang: string, order: string,
  *   signInRequired: boolean, writer: string }} Config
- * @typedef {{ clicked: (button: Element, popup: Window | null) => void,
- *   startEdit: (item: HTMLElement, id: string | number, opener: HTMLElement) => void,
- *   deleteComment: (item: HTMLElement, id: string | number) => void }} Writer
- * @typedef {{ doc: Document, config: Config, strings: Record<string, string>,
- *   byId: (id: string) => HTMLElement,
+ * @typedef {{ clicked: (button: Element, popup: Window | null) => void, submit: () => void,
+ *   loadViewerState: () => void }} Writer
+ * @typedef {{ get: (key: string) => any, set: (key: string, value: any) => void,
+ *   remove: (key: string) => void }} Store
+ * @typedef {{ doc: Document, config: Config, byId: (id: string) => HTMLElement,
  *   el: <K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string) => HTMLElementTagNameMap[K],
  *   api: (method: string, path: string, body: object) => Promise<ApiResult>,
- *   keepSession: (token: string | null) => void,
- *   showUser: (user: { name: string, avatar?: string, provider_name: string } | null) => void,
- *   loadViewerState: () => void, announce: (text: string) => void,
- *   focusOn: (node: HTMLElement) => void, serverHtml: (html: string) => DocumentFragment,
- *   articleOf: (item: Element) => HTMLElement, sources: Record<string, string>,
- *   ownWrites: Record<string, boolean>, ownToken: (id: string | number) => string | undefined,
+ *   withPage: (extra: Record<string, any>) => Record<string, any>, store: Store,
+ *   keys: { tokens: string, voter: string }, session: () => string | null,
+ *   keepSession: (token: string | null) => void, announce: (text: string) => void,
+ *   focusOn: (node: HTMLElement) => void, scrollParentTo: (node: Element) => void,
+ *   serverHtml: (html: string) => DocumentFragment, articleOf: (item: Element) => HTMLElement,
+ *   describeTimes: (scope: ParentNode) => void, enableLikes: (scope: ParentNode) => void,
+ *   markLiked: (button: Element | null, liked: boolean) => void,
+ *   field: (name: string) => HTMLInputElement, resetReply: () => void,
+ *   takeFormToken: (token: string | undefined, ours?: boolean) => void,
+ *   holdNews: (held: boolean) => void,
+ *   ownWrites: Record<string, boolean>,
  *   popups: { signIn: string, passkeys: string }, openPopup: (name: string) => Window | null,
  *   writerLoaded: (writer: Writer) => void }} Frame
  */
@@ -60,7 +65,7 @@
   var strings = config.strings;
 
   // -- state shared by the parts below ------------------------------------------------------------
-  var posting = 0; // own posts on their way: live events for comments wait until they are back
+  var posting = false; // an own post on its way: live events for comments wait until it is back
   /** @type {any[]} comment events that arrived while this reader's own post was on its way */
   var deferred = [];
   /** @type {Record<string, boolean>} this reader's own edits and deletions: no news to them */
@@ -70,8 +75,6 @@
   /** @type {Record<string, boolean>} new comments behind the "Show N new comments" button */
   var pendingComments = {};
   var pendingChanges = false;
-  /** @type {Record<string, string>} the Markdown of comments this reader may edit, by id */
-  var sources = {};
   var plural = window.Intl && Intl.PluralRules ? new Intl.PluralRules(config.lang) : null;
 
   // -- announcements: one polite live region, outside the parts that are replaced -------------
@@ -110,7 +113,6 @@
   };
   var TOKENS = 'widget:edit:' + config.site;
   var VOTER = 'widget:voter';
-  var DETAILS = 'widget:details';
 
   // The session: a Partitioned cookie where the browser keeps one, and always the same token
   // in memory (and sessionStorage when allowed) for browsers that refuse even those cookies.
@@ -234,7 +236,6 @@
   var parentInput = /** @type {HTMLInputElement} */ (byId('wg-parent'));
   var cancel = byId('cancel-reply');
   var replyTitle = byId('reply-title-text');
-  var submit = /** @type {HTMLButtonElement} */ (byId('wg-submit'));
   var formError = byId('wg-form-error');
   /** @type {HTMLElement | null} the Reply link the form was opened from, focused on cancel */
   var replyLink = null;
@@ -287,123 +288,23 @@
     form.addEventListener('focusin', function () { form.classList.remove('wg-collapsed'); });
   }
 
-  var details = store.get(DETAILS);
-  if (details) {
-    ['name', 'email', 'website'].forEach(function (name) {
-      if (!field(name).value) field(name).value = details[name] || '';
-    });
-    field('save').checked = true;
-  }
+  // Posting is the writer's (static/writer.js): a reader has touched the form by now, so it
+  // is on its way. Should it fail to come, the form posts as it does without this script.
+  var writerFailed = false, submitWaiting = false;
+  form.addEventListener('submit', function (event) {
+    if (writerFailed) return;
+    event.preventDefault();
+    submitWaiting = true;
+    withWriter(function (loaded) { submitWaiting = false; loaded.submit(); });
+  });
 
   // The document is the same bytes for all its readers, so its form token is shared: the first
   // token of this reader's own (from the live stream or the viewer call) replaces it; after
-  // that, each post's answer brings the next.
+  // that, each post's answer brings the next (`ours`).
   var ownFormToken = false;
-  /** @param {string | undefined} token */
-  function takeFormToken(token) {
-    if (token && !ownFormToken) { field('form_token').value = token; ownFormToken = true; }
-  }
-
-  /** Messages beside the fields they are about (each field's aria-describedby names its
-   * message), the fields marked invalid, and focus on the first one; or on the message for
-   * the whole form.
-   * @param {{ fields?: Record<string, string>, error?: string }} data */
-  function showErrors(data) {
-    /** @type {HTMLElement | null} */
-    var first = null;
-    form.querySelectorAll('.wg-error[data-field]').forEach(function (node) {
-      var name = node.getAttribute('data-field') || '';
-      var message = (data.fields && data.fields[name]) || '';
-      node.textContent = message;
-      var input = /** @type {HTMLElement | null} */ (form.elements.namedItem(name));
-      if (!input || input.getAttribute('type') === 'hidden') {
-        if (message && !first) first = formError; // about no field a person can change
-        return;
-      }
-      if (message) input.setAttribute('aria-invalid', 'true'); else input.removeAttribute('aria-invalid');
-      if (message && !first) first = input;
-    });
-    formError.textContent = data.error || '';
-    formError.hidden = !data.error;
-    if (data.error && !first) first = formError;
-    if (first) {
-      focusOn(first);
-      scrollParentTo(/** @type {HTMLElement} */ (first.closest('p') || first));
-    }
-  }
-
-  form.addEventListener('submit', function (event) {
-    event.preventDefault();
-    var parentId = parentInput.value ? Number(parentInput.value) : null;
-    var notify = form.elements.namedItem('notify') ? field('notify').checked : false;
-    var notifyPosts = form.elements.namedItem('notify_posts') ? field('notify_posts').checked : false;
-    submit.disabled = true;
-    submit.textContent = strings.posting;
-    posting += 1;
-    api('POST', 'comments', withPage({
-      body: field('body').value, name: field('name').value, email: field('email').value,
-      website: field('website').value, notify: notify, notify_posts: notifyPosts,
-      parent: parentId,
-      form_token: field('form_token').value, homepage: field('homepage').value
-    })).then(function (result) {
-      if (!result.ok) { showErrors(result.data); return; }
-      showErrors({});
-      // A form's token posts one comment; the answer brings the token for the next.
-      field('form_token').value = result.data.form_token;
-      ownFormToken = true;
-      if (field('save').checked) {
-        store.set(DETAILS, { name: field('name').value, email: field('email').value, website: field('website').value });
-      } else {
-        store.remove(DETAILS);
-      }
-      var tokens = store.get(TOKENS) || {};
-      tokens[result.data.comment.id] = result.data.edit_token;
-      store.set(TOKENS, tokens);
-      field('body').value = '';
-      // The form goes home first: moved after the scroll, it would push the new comment away.
-      resetReply();
-      insertComment(result.data, parentId);
-    }, function () {
-      showErrors({ error: strings.problem });
-    }).then(function () {
-      submit.disabled = false;
-      submit.textContent = strings.post_comment;
-      posting -= 1;
-      var waiting = deferred;
-      deferred = [];
-      waiting.forEach(noticeComment);
-    });
-  });
-
-  /** @param {string} html @param {number | null} parentId */
-  function placeComment(html, parentId) {
-    var parentItem = parentId ? doc.getElementById('comment-' + parentId) : null;
-    if (parentItem) {
-      var children = parentItem.querySelector(':scope > ol.wg-children');
-      if (!children) { children = el('ol', 'wg-children'); parentItem.appendChild(children); }
-      children.appendChild(serverHtml(html));
-      return;
-    }
-    var list = /** @type {HTMLElement} */ (doc.querySelector('ol.wg-comments'));
-    var node = serverHtml(html);
-    if (config.order === 'newest') list.prepend(node); else list.appendChild(node);
-  }
-  /** The reader's own new comment: in place, in view, highlighted a moment, focused and
-   * announced. @param {any} data the API's answer @param {number | null} parentId */
-  function insertComment(data, parentId) {
-    placeComment(data.html, parentId && data.comment.parent);
-    byId('comments-title').textContent = data.title_text;
-    var item = byId('comment-' + data.comment.id);
-    describeTimes(item);
-    enableLikes(item);
-    addOwnControls(item, data.comment.id, null);
-    item.classList.add('wg-new');
-    setTimeout(function () { item.classList.remove('wg-new'); }, 4000);
-    focusOn(articleOf(item));
-    scrollParentTo(item);
-    // Held, the comment says so itself ("awaiting moderation"): that is what is announced.
-    var held = item.querySelector('.wg-held');
-    announce(held ? held.textContent || '' : strings.comment_posted);
+  /** @param {string | undefined} token @param {boolean} [ours] */
+  function takeFormToken(token, ours) {
+    if (token && (ours || !ownFormToken)) { field('form_token').value = token; ownFormToken = true; }
   }
 
   // -- likes -------------------------------------------------------------------------------------
@@ -460,63 +361,14 @@
   });
   enableLikes(byId('comments'));
 
-  // -- this browser's own state: likes, and comments it may still edit -----------------------------
-  /** @param {HTMLElement | null} item @param {string | number} id @param {string | null} source */
-  function addOwnControls(item, id, source) {
-    if (!item || item.querySelector('.wg-own')) return;
-    var own = item;
-    if (source !== null) sources[id] = source;
-    var actions = item.querySelector(':scope > article > footer');
-    if (!actions) return; // held for a moderator: nothing to do with it yet
-    var edit = el('button', 'wg-own wg-edit', strings.edit);
-    var remove = el('button', 'wg-own wg-delete', strings.delete);
-    edit.type = remove.type = 'button';
-    edit.addEventListener('click', function () {
-      withWriter(function (writer) { writer.startEdit(own, id, edit); });
-    });
-    remove.addEventListener('click', function () {
-      withWriter(function (writer) { writer.deleteComment(own, id); });
-    });
-    actions.append(edit, remove);
-  }
-  /** @param {string | number} id @returns {string | undefined} */
-  function ownToken(id) {
-    return (store.get(TOKENS) || {})[id];
-  }
-  function loadViewerState() {
-    var tokens = store.get(TOKENS) || {};
-    var tokenList = Object.keys(tokens).map(function (k) { return tokens[k]; });
-    var asked = sessionToken;
-    api('POST', 'me', withPage({ voter: store.get(VOTER) || '', edit_tokens: tokenList }))
-      .then(function (result) {
-        // A sign-in that ended meanwhile asks again: this answer is about the reader before.
-        if (!result.ok || asked !== sessionToken) return;
-        takeFormToken(result.data.form_token);
-        if (!result.data.user && sessionToken) keepSession(null); // ended elsewhere, or expired
-        showUser(result.data.user);
-        result.data.liked.forEach(/** @param {number} id */ function (id) {
-          var item = doc.getElementById('comment-' + Number(id));
-          if (item) markLiked(item.querySelector('button.wg-like'), true);
-        });
-        if (result.data.post_liked) markLiked(doc.querySelector('button.wg-post-like'), true);
-        result.data.held.forEach(/** @param {{id: number, html: string, parent: number | null}} held */ function (held) {
-          // own comments awaiting a moderator
-          if (!doc.getElementById('comment-' + held.id)) placeComment(held.html, held.parent);
-        });
-        Object.keys(result.data.editable).forEach(function (id) {
-          addOwnControls(doc.getElementById('comment-' + Number(id)), id,
-            result.data.editable[id].body);
-        });
-      });
-  }
-  // A reader with nothing of their own here (no comments, likes or session) costs no request:
-  // the page is the same for everyone, and is revalidated with one 304. Their state (and a
-  // form token of their own) is asked for as soon as they do something on the page.
   // -- the writer's tools (static/writer.js) ---------------------------------------------------
-  // Signing in, passkeys, one's own data, editing and deleting come with the reader's first
-  // touch, so a reader who only reads never downloads them. Their buttons' clicks come here
-  // first: before the script is there, a window the click must open is opened now, while the
-  // click allows it, and handed over with the click once the script has arrived.
+  // Posting, this reader's own state (their likes, the comments they may still edit, who is
+  // signed in), signing in, passkeys, one's own data, editing and deleting come with the
+  // reader's first touch, so a reader who only reads never downloads them. A reader with
+  // nothing of their own here (no comments, likes or session) costs no request either: the
+  // page is the same for everyone, and is revalidated with one 304. Their buttons' clicks
+  // come here first: before the script is there, a window the click must open is opened
+  // now, while the click allows it, and handed over with the click once it has arrived.
   var WRITER_BUTTONS = 'button.wg-provider, #wg-instance-go, #wg-sign-in-cancel, #wg-log-out,' +
     ' #wg-change, #wg-add-passkey, #wg-download-mine, #wg-erase-mine';
   // The windows the writer's tools open on a click, by name (a form posted there finds it).
@@ -535,6 +387,10 @@
     writerAsked = true;
     var script = el('script');
     script.src = config.writer;
+    script.onerror = function () {
+      writerFailed = true;
+      if (submitWaiting) form.submit(); // as without this script (above)
+    };
     doc.head.appendChild(script);
   }
   /** @param {(writer: Writer) => void} action */
@@ -561,11 +417,22 @@
   });
   /** @type {Frame} */
   var frame = {
-    doc: doc, config: config, strings: strings, byId: byId, el: el, api: api,
-    keepSession: keepSession, showUser: showUser, loadViewerState: loadViewerState,
-    announce: announce, focusOn: focusOn, serverHtml: serverHtml, articleOf: articleOf,
-    sources: sources, ownWrites: ownWrites, ownToken: ownToken, popups: POPUPS,
-    openPopup: openPopup,
+    doc: doc, config: config, byId: byId, el: el, api: api,
+    withPage: withPage, store: store, keys: { tokens: TOKENS, voter: VOTER },
+    session: function () { return sessionToken; }, keepSession: keepSession,
+    announce: announce, focusOn: focusOn, scrollParentTo: scrollParentTo,
+    serverHtml: serverHtml, articleOf: articleOf, describeTimes: describeTimes,
+    enableLikes: enableLikes, markLiked: markLiked, field: field, resetReply: resetReply,
+    takeFormToken: takeFormToken, ownWrites: ownWrites, popups: POPUPS, openPopup: openPopup,
+    // Live news of comments waits while this reader's own post is on its way: what it
+    // brings back is theirs, not news.
+    holdNews: function (held) {
+      posting = held;
+      if (held) return;
+      var waiting = deferred;
+      deferred = [];
+      waiting.forEach(noticeComment);
+    },
     writerLoaded: function (loaded) {
       writer = loaded;
       var queued = waitingForWriter;
@@ -579,10 +446,9 @@
   if (sessionToken || store.get(SIGNED_IN) || store.get(VOTER) ||
       doc.cookie.indexOf('__Host-widget_signed_in=1') !== -1 ||
       (stored && Object.keys(stored).length)) {
-    loadViewerState();
     loadWriter();
   } else {
-    onFirstTouch(function () { loadViewerState(); loadWriter(); });
+    onFirstTouch(loadWriter);
   }
 
   // -- signing in ---------------------------------------------------------------------------------
@@ -592,25 +458,6 @@
   if (signInBox) {
     signInBox.hidden = false;
     byId('wg-fill-details').hidden = true; // the sign-in choices say it: once is enough
-  }
-
-  var ownSignedIn = doc.getElementById('wg-own-signed-in');
-  /** @param {object | null} user */
-  function showOwnData(user) { if (ownSignedIn) ownSignedIn.hidden = !user; }
-
-  /** @param {{ name: string, avatar?: string, provider_name: string } | null} user */
-  function showUser(user) {
-    if (!signInBox) return; // no providers: nobody signs in here
-    signInBox.hidden = !!user;
-    byId('wg-signed-in').hidden = !user;
-    byId('wg-guest').hidden = byId('wg-guest-fields').hidden = !!user || config.signInRequired;
-    showOwnData(user);
-    if (!user) return;
-    var avatar = /** @type {HTMLImageElement} */ (byId('wg-user-avatar'));
-    avatar.hidden = !user.avatar;
-    if (user.avatar) avatar.src = user.avatar;
-    byId('wg-user-name').textContent = user.name;
-    byId('wg-user-text').textContent = strings.commenting_as.replace('{provider}', user.provider_name);
   }
 
   // -- live updates ------------------------------------------------------------------------------
@@ -652,7 +499,7 @@
       showBanner();
       describeTimes(fresh);
       enableLikes(fresh);
-      loadViewerState();
+      withWriter(function (loaded) { loaded.loadViewerState(); }); // on the fresh thread
       // The button pressed is hidden now: the reader goes on from the thread's heading.
       focusOn(byId('comments-title'));
     }, function () { showBanner(); });

@@ -1,10 +1,12 @@
 // @ts-check
 /* The writer's tools, loaded by thread.js at the reader's first touch (at once for a reader
    who is signed in or has comments to edit), so that a reader who only reads never downloads
-   them: signing in (the popup and its handoff), passkeys, a signed-in commenter's own data,
-   editing and deleting one's comments. thread.js hands over what they share (`Frame`), sends
-   the clicks on their buttons here (`clicked`), and opens the window a click needs when this
-   script has not arrived yet: a browser lets a click open a window, not a promise. */
+   them: posting, this reader's own state (their likes, the comments they may still edit, who
+   is signed in), signing in (the popup and its handoff), passkeys, a signed-in commenter's own
+   data, editing and deleting one's comments. thread.js hands over what they share (`Frame`),
+   sends the form's submission (`submit`) and the clicks on their buttons here (`clicked`), and
+   opens the window a click needs when this script has not arrived yet: a browser lets a click
+   open a window, not a promise. */
 
 /**
  * @typedef {{ stop: (message: string) => void, cancel: () => void }} SignInFlow
@@ -13,15 +15,199 @@
   'use strict';
   /** @type {Frame} */
   var frame = /** @type {any} */ (window).widgetFrame;
-  var doc = frame.doc, config = frame.config, strings = frame.strings, byId = frame.byId;
-  var el = frame.el, api = frame.api, keepSession = frame.keepSession, showUser = frame.showUser;
-  var loadViewerState = frame.loadViewerState, announce = frame.announce;
-  var focusOn = frame.focusOn, serverHtml = frame.serverHtml, articleOf = frame.articleOf;
-  var sources = frame.sources, ownWrites = frame.ownWrites, ownToken = frame.ownToken;
+  var doc = frame.doc, config = frame.config, byId = frame.byId;
+  /** @type {Record<string, string>} this script's words in the frame's language, put before
+   * it by the server (assets.url_with_strings) */
+  var strings = /** @type {any} */ (window).widgetStrings;
+  var el = frame.el, api = frame.api, withPage = frame.withPage, store = frame.store;
+  var keepSession = frame.keepSession, announce = frame.announce, focusOn = frame.focusOn;
+  var scrollParentTo = frame.scrollParentTo, serverHtml = frame.serverHtml;
+  var articleOf = frame.articleOf, field = frame.field, ownWrites = frame.ownWrites;
+  var TOKENS = frame.keys.tokens, VOTER = frame.keys.voter;
+  var DETAILS = 'widget:details';
+  /** @type {Record<string, string>} the Markdown of comments this reader may edit, by id */
+  var sources = {};
   /** @type {SignInFlow | null} the sign-in under way: one at a time */
   var signingIn = null;
   var POPUP = frame.popups.signIn; // the window of a sign-in
   var PASSKEY_POPUP = frame.popups.passkeys; // the window where one's passkeys are
+
+  // -- posting -----------------------------------------------------------------------------------
+  var form = /** @type {HTMLFormElement} */ (byId('wg-form'));
+  var parentInput = /** @type {HTMLInputElement} */ (byId('wg-parent'));
+  var submitButton = /** @type {HTMLButtonElement} */ (byId('wg-submit'));
+  var formError = byId('wg-form-error');
+
+  // The details this browser keeps for this reader, in the fields they left empty.
+  var details = store.get(DETAILS);
+  if (details) {
+    ['name', 'email', 'website'].forEach(function (name) {
+      if (!field(name).value) field(name).value = details[name] || '';
+    });
+    field('save').checked = true;
+  }
+
+  /** Messages beside the fields they are about (each field's aria-describedby names its
+   * message), the fields marked invalid, and focus on the first one; or on the message for
+   * the whole form.
+   * @param {{ fields?: Record<string, string>, error?: string }} data */
+  function showErrors(data) {
+    /** @type {HTMLElement | null} */
+    var first = null;
+    form.querySelectorAll('.wg-error[data-field]').forEach(function (node) {
+      var name = node.getAttribute('data-field') || '';
+      var message = (data.fields && data.fields[name]) || '';
+      node.textContent = message;
+      var input = /** @type {HTMLElement | null} */ (form.elements.namedItem(name));
+      if (!input || input.getAttribute('type') === 'hidden') {
+        if (message && !first) first = formError; // about no field a person can change
+        return;
+      }
+      if (message) input.setAttribute('aria-invalid', 'true'); else input.removeAttribute('aria-invalid');
+      if (message && !first) first = input;
+    });
+    formError.textContent = data.error || '';
+    formError.hidden = !data.error;
+    if (data.error && !first) first = formError;
+    if (first) {
+      focusOn(first);
+      scrollParentTo(/** @type {HTMLElement} */ (first.closest('p') || first));
+    }
+  }
+
+  /** The reply form, sent through the API (thread.js took the submission). */
+  function submit() {
+    var parentId = parentInput.value ? Number(parentInput.value) : null;
+    var notify = form.elements.namedItem('notify') ? field('notify').checked : false;
+    var notifyPosts = form.elements.namedItem('notify_posts') ? field('notify_posts').checked : false;
+    submitButton.disabled = true;
+    submitButton.textContent = strings.posting;
+    frame.holdNews(true);
+    api('POST', 'comments', withPage({
+      body: field('body').value, name: field('name').value, email: field('email').value,
+      website: field('website').value, notify: notify, notify_posts: notifyPosts,
+      parent: parentId,
+      form_token: field('form_token').value, homepage: field('homepage').value
+    })).then(function (result) {
+      if (!result.ok) { showErrors(result.data); return; }
+      showErrors({});
+      // A form's token posts one comment; the answer brings the token for the next.
+      frame.takeFormToken(result.data.form_token, true);
+      if (field('save').checked) {
+        store.set(DETAILS, { name: field('name').value, email: field('email').value, website: field('website').value });
+      } else {
+        store.remove(DETAILS);
+      }
+      var tokens = store.get(TOKENS) || {};
+      tokens[result.data.comment.id] = result.data.edit_token;
+      store.set(TOKENS, tokens);
+      field('body').value = '';
+      // The form goes home first: moved after the scroll, it would push the new comment away.
+      frame.resetReply();
+      insertComment(result.data, parentId);
+    }, function () {
+      showErrors({ error: strings.problem });
+    }).then(function () {
+      submitButton.disabled = false;
+      submitButton.textContent = strings.post_comment;
+      frame.holdNews(false);
+    });
+  }
+
+  /** @param {string} html @param {number | null} parentId */
+  function placeComment(html, parentId) {
+    var parentItem = parentId ? doc.getElementById('comment-' + parentId) : null;
+    if (parentItem) {
+      var children = parentItem.querySelector(':scope > ol.wg-children');
+      if (!children) { children = el('ol', 'wg-children'); parentItem.appendChild(children); }
+      children.appendChild(serverHtml(html));
+      return;
+    }
+    var list = /** @type {HTMLElement} */ (doc.querySelector('ol.wg-comments'));
+    var node = serverHtml(html);
+    if (config.order === 'newest') list.prepend(node); else list.appendChild(node);
+  }
+  /** The reader's own new comment: in place, in view, highlighted a moment, focused and
+   * announced. @param {any} data the API's answer @param {number | null} parentId */
+  function insertComment(data, parentId) {
+    placeComment(data.html, parentId && data.comment.parent);
+    byId('comments-title').textContent = data.title_text;
+    var item = byId('comment-' + data.comment.id);
+    frame.describeTimes(item);
+    frame.enableLikes(item);
+    addOwnControls(item, data.comment.id, null);
+    item.classList.add('wg-new');
+    setTimeout(function () { item.classList.remove('wg-new'); }, 4000);
+    focusOn(articleOf(item));
+    scrollParentTo(item);
+    // Held, the comment says so itself ("awaiting moderation"): that is what is announced.
+    var held = item.querySelector('.wg-held');
+    announce(held ? held.textContent || '' : strings.comment_posted);
+  }
+
+  // -- this browser's own state: likes, comments it may still edit, who is signed in --------------
+  /** @param {HTMLElement | null} item @param {string | number} id @param {string | null} source */
+  function addOwnControls(item, id, source) {
+    if (!item || item.querySelector('.wg-own')) return;
+    var own = item;
+    if (source !== null) sources[id] = source;
+    var actions = item.querySelector(':scope > article > footer');
+    if (!actions) return; // held for a moderator: nothing to do with it yet
+    var edit = el('button', 'wg-own wg-edit', strings.edit);
+    var remove = el('button', 'wg-own wg-delete', strings.delete);
+    edit.type = remove.type = 'button';
+    edit.addEventListener('click', function () { startEdit(own, id, edit); });
+    remove.addEventListener('click', function () { deleteComment(own, id); });
+    actions.append(edit, remove);
+  }
+  /** @param {string | number} id @returns {string | undefined} */
+  function ownToken(id) {
+    return (store.get(TOKENS) || {})[id];
+  }
+  /** Asks who is reading (and a form token of their own) and shows what is theirs. */
+  function loadViewerState() {
+    var tokens = store.get(TOKENS) || {};
+    var tokenList = Object.keys(tokens).map(function (k) { return tokens[k]; });
+    var asked = frame.session();
+    api('POST', 'me', withPage({ voter: store.get(VOTER) || '', edit_tokens: tokenList }))
+      .then(function (result) {
+        // A sign-in that ended meanwhile asks again: this answer is about the reader before.
+        if (!result.ok || asked !== frame.session()) return;
+        frame.takeFormToken(result.data.form_token);
+        if (!result.data.user && asked) keepSession(null); // ended elsewhere, or expired
+        showUser(result.data.user);
+        result.data.liked.forEach(/** @param {number} id */ function (id) {
+          var item = doc.getElementById('comment-' + Number(id));
+          if (item) frame.markLiked(item.querySelector('button.wg-like'), true);
+        });
+        if (result.data.post_liked) frame.markLiked(doc.querySelector('button.wg-post-like'), true);
+        result.data.held.forEach(/** @param {{id: number, html: string, parent: number | null}} held */ function (held) {
+          // own comments awaiting a moderator
+          if (!doc.getElementById('comment-' + held.id)) placeComment(held.html, held.parent);
+        });
+        Object.keys(result.data.editable).forEach(function (id) {
+          addOwnControls(doc.getElementById('comment-' + Number(id)), id,
+            result.data.editable[id].body);
+        });
+      });
+  }
+
+  var signInBox = doc.getElementById('wg-sign-in');
+  var ownSignedIn = doc.getElementById('wg-own-signed-in');
+  /** @param {{ name: string, avatar?: string, provider_name: string } | null} user */
+  function showUser(user) {
+    if (!signInBox) return; // no providers: nobody signs in here
+    signInBox.hidden = !!user;
+    byId('wg-signed-in').hidden = !user;
+    byId('wg-guest').hidden = byId('wg-guest-fields').hidden = !!user || config.signInRequired;
+    if (ownSignedIn) ownSignedIn.hidden = !user;
+    if (!user) return;
+    var avatar = /** @type {HTMLImageElement} */ (byId('wg-user-avatar'));
+    avatar.hidden = !user.avatar;
+    if (user.avatar) avatar.src = user.avatar;
+    byId('wg-user-name').textContent = user.name;
+    byId('wg-user-text').textContent = strings.commenting_as.replace('{provider}', user.provider_name);
+  }
 
   // -- editing and deleting one's own comments ---------------------------------------------------
   /** @param {HTMLElement} item @param {string | number} id @param {HTMLElement} opener */
@@ -340,5 +526,6 @@
     }
   }
 
-  frame.writerLoaded({ clicked: clicked, startEdit: startEdit, deleteComment: deleteComment });
+  frame.writerLoaded({ clicked: clicked, submit: submit, loadViewerState: loadViewerState });
+  loadViewerState();
 })();

@@ -40,8 +40,9 @@ from widget.views.context import AppContext, app_context
 from widget.views.errors import RetryAfterUnavailable, exception_handlers
 from widget.views.html import HtmlRenderer
 from widget.views.i18n import Translator
+from widget.views.kept_answers import KeptAnswers
 from widget.views.metrics import RequestMetrics
-from widget.views.request_log import RequestLog
+from widget.views.request_log import RequestLines, RequestLog
 from widget.views.security import SecurityHeaders
 
 __all__ = ["create_app"]
@@ -157,20 +158,28 @@ def create_app(
         # The demo blog is another site (another host name) so that its embed is cross-site.
         # None of the routes above answers "/", so the demo's home page falls through to here.
         routes.append(Host(demo.DEMO_HOST, demo_page.create_demo_app(settings)))
+    request_lines = RequestLines(settings.trusted_proxies)
+    # Outermost first: kept answers go before the rest (with what the rest would give them);
+    # every answer, the request log's own 500 page included, gets the security headers; every
+    # request gets its log line and id; every 503 a Retry-After.
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(RequestLog, lines=request_lines),
+        Middleware(RetryAfterUnavailable),
+    ]
+    if metrics.counting:
+        # Counting and timing every request costs about what the request log does: only when
+        # something scrapes them (metrics_token set). They count by route, so then every
+        # request goes the whole way, kept answers included.
+        middleware.append(Middleware(RequestMetrics, metrics=metrics))
+    else:
+        kept = {api.counts_route.path: api.kept_counts(context)}
+        middleware.insert(0, Middleware(KeptAnswers, kept=kept, lines=request_lines))
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers=exception_handlers,
-        # Outermost first: every answer, the request log's own 500 page included, gets the
-        # security headers; every request gets its log line and id; every 503 a Retry-After.
-        middleware=[
-            Middleware(SecurityHeaders),
-            Middleware(RequestLog, trusted_proxies=settings.trusted_proxies),
-            Middleware(RetryAfterUnavailable),
-            # Counting and timing every request costs about what the request log does: only
-            # when something scrapes them (metrics_token set).
-            *([Middleware(RequestMetrics, metrics=metrics)] if metrics.counting else []),
-        ],
+        middleware=middleware,
     )
     app.state.widget = context
     return app

@@ -33,13 +33,13 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote
 
 from widget.config import Settings
 from widget.errors import SetupError
 from widget.storage.migrations import migrations
+from widget.storage.sqlite_files import SIDE_FILES, stamp, sync
 
 __all__ = [
     "BackupFailed",
@@ -52,7 +52,6 @@ __all__ = [
 ]
 
 BUSY_TIMEOUT_S = 5.0  # as the server waits: a write transaction is short
-SIDE_FILES = ("-wal", "-shm")  # SQLite's companions of a file in WAL mode
 
 
 class BackupFailed(SetupError):
@@ -106,14 +105,14 @@ def back_up(database: Path, target: Path, *, overwrite: bool = False) -> Copied:
     try:
         with _new_file(target.with_name(f"{target.name}.partial-{os.getpid()}")) as partial:
             schema = _copy_checked(source, partial, str(database.absolute()), advice)
-            _sync(partial)
+            sync(partial)
             if overwrite:
                 os.replace(partial, target)
             else:
                 _link_new(partial, target)
     finally:
         source.close()
-    _sync(target.parent)
+    sync(target.parent)
     return Copied(target, target.stat().st_size, schema, time.monotonic() - started)
 
 
@@ -157,11 +156,11 @@ def restore(backup: Path, database: Path, *, force: bool = False) -> Restored:
             schema = _copy_checked(source, copy, str(backup), advice)
             _check_not_newer(schema, backup)
             _take_owner_and_mode(database, copy)
-            _sync(copy)
+            sync(copy)
             with _restore_lock(database, force) as server_was_running:
                 replaced = _set_aside(database)
                 os.replace(copy, database)
-                _sync(database.parent)
+                sync(database.parent)
     finally:
         source.close()
     return Restored(schema, _known_schema(), replaced, server_was_running)
@@ -212,7 +211,7 @@ def _set_aside(database: Path) -> Path | None:
     present = [suffix for suffix in ("", *SIDE_FILES) if Path(f"{database}{suffix}").exists()]
     if not present:
         return None
-    kept = _free_name(database.with_name(f"{database.name}.replaced-{_stamp()}"))
+    kept = _free_name(database.with_name(f"{database.name}.replaced-{stamp()}"))
     for suffix in SIDE_FILES:  # first: the old -wal must never sit beside the new file
         if suffix in present:
             os.rename(f"{database}{suffix}", f"{kept}{suffix}")
@@ -386,16 +385,6 @@ def _new_file(path: Path) -> Iterator[Path]:
             leftover.unlink(missing_ok=True)
 
 
-def _sync(path: Path) -> None:
-    """Make `path` durable: a file's contents, or a folder's names (a new name is durable only
-    once its folder is synced)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _free_name(path: Path) -> Path:
     """`path`, or `path-2`, `path-3`...: the first that names nothing yet."""
     candidate, n = path, 1
@@ -403,10 +392,6 @@ def _free_name(path: Path) -> Path:
         n += 1
         candidate = path.with_name(f"{path.name}-{n}")
     return candidate
-
-
-def _stamp() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:

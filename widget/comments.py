@@ -152,6 +152,7 @@ class Posting:
     akismet: Akismet | None
     max_body_chars: int
     posts_per_minute: int
+    mail_enabled: bool  # whether this server sends email (people may be told of a post)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -373,6 +374,7 @@ async def submit(
         form_token=checked_token.use,
         lang=submission.client.lang,
         now=now,
+        mail_enabled=posting.mail_enabled,
     )
     return Submitted(posted.comment, posted.head, posted.edit_token, checked_token.opened_at)
 
@@ -394,11 +396,13 @@ async def post_comment(
     form_token: SingleUse | None = None,
     now: datetime | None = None,
     lang: str = "",
+    mail_enabled: bool = True,
 ) -> PostedComment:
     """Store a new comment, published or held as moderation decides, and hand back the token
     to edit it. A signed-in `user` writes under their account's name, picture and profile
-    link. `context` tells Akismet about the request (user_agent, referrer, lang). The form's
-    checked token (screening.check_form_token) is spent with the comment, or refused
+    link. `context` tells Akismet about the request (user_agent, referrer, lang). Without
+    `mail_enabled` (this server sends email) or a site webhook, nobody is told of it. The
+    form's checked token (screening.check_form_token) is spent with the comment, or refused
     (Conflict) when it has posted one before.
 
     The rate limits are checked first, before any costly work (rendering, Akismet): a post
@@ -415,7 +419,7 @@ async def post_comment(
         return await _store_comment(
             storage, signer, page, form, settings=settings, remote_ip=remote_ip, limits=limits,
             renderer=renderer, user=user, honeypot=honeypot, akismet=akismet, context=context,
-            form_token=form_token, now=now, lang=lang,
+            form_token=form_token, now=now, lang=lang, mail_enabled=mail_enabled,
         )  # fmt: skip
     except ClientError:
         if limits:
@@ -442,6 +446,7 @@ async def _store_comment(
     form_token: SingleUse | None,
     now: datetime,
     lang: str,
+    mail_enabled: bool,
 ) -> PostedComment:
     parent_id = form.parent_id
     if parent_id is not None:
@@ -478,6 +483,9 @@ async def _store_comment(
         fingerprint=screening.fingerprint(form.body),
         form_token=form_token,
         lang=lang,
+        # Without mail and a webhook the job would find nobody to tell, and cost the server a
+        # write, two reads and a delete for each comment.
+        tell=mail_enabled or bool(settings.webhook_url),
         **author,  # type: ignore[arg-type]
     )
     with worded():

@@ -16,6 +16,7 @@ form never meant to, or carries a line break into a header. All of that is refus
 
 from __future__ import annotations
 
+import functools
 import re
 
 import idna
@@ -93,6 +94,9 @@ def email_field(raw: str, field: str = "email") -> str:
                       {field: reason}) from None  # fmt: skip
 
 
+# Most addresses are at a few domains, and idna's checks cost ~15 µs of every post's CPU: the
+# answer is kept for those seen most (a refused domain is checked again each time).
+@functools.lru_cache(maxsize=1024)
 def _ascii_domain(domain: str) -> str:
     try:
         ascii_domain = idna.encode(domain, uts46=True).decode("ascii")

@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Iterator, Mapping
 
 from widget.config import Settings
-from widget.storage.base import DatabaseGauges
+from widget.records import DatabaseGauges
 
 __all__ = ["Metrics", "Posting", "metrics_for"]
 

@@ -18,7 +18,7 @@ from prometheus_client.process_collector import ProcessCollector
 
 from widget.errors import ClientError
 from widget.metrics import Metrics, Posting
-from widget.storage.base import DatabaseGauges
+from widget.records import DatabaseGauges
 
 __all__ = ["PrometheusMetrics"]
 

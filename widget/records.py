@@ -22,6 +22,7 @@ __all__ = [
     "Ban",
     "Comment",
     "CommentStatus",
+    "DatabaseGauges",
     "ExportBatch",
     "FeedPoll",
     "GuestLikeLimit",
@@ -260,7 +261,12 @@ class FeedPoll:
     feed_url: str
     etag: str
     last_modified: str
-    polled: bool  # some earlier poll read this feed_url's entries (so new ones are new posts)
+    polled_at: datetime | None  # the last poll that read this feed_url's entries
+
+    @property
+    def polled(self) -> bool:
+        """Whether an earlier poll read the feed's entries (so new ones are new posts)."""
+        return self.polled_at is not None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -294,6 +300,9 @@ class NewComment:
     notify_posts: bool = False
     form_token: SingleUse | None = None  # spent by this comment: it posts no other
     lang: str = ""  # the frame's language: its author's emails are written in it
+    # Queue the job that tells people of it (moderators, subscribers, the site's webhook):
+    # False when nobody could be told (no mail sent by this server, no webhook on the site).
+    tell: bool = True
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -430,6 +439,16 @@ class ImportTally:
     threads_created: int = 0
     duplicates: list[str] = dataclasses.field(default_factory=list)
     orphans: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DatabaseGauges:
+    """How busy the database is, read at scrape time (/metrics)."""
+
+    write_queue: int  # SQLite: writes waiting for the one writer (PostgreSQL: 0, it has none)
+    connections_idle: int  # SQLite: readers; PostgreSQL: the pool's connections
+    connections_busy: int
+    connections_max: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -56,6 +56,9 @@ STUCK_AFTER_BUDGETS = 10
 STUCK_AFTER_S = 5.0
 
 _OK, _TOO_COMPLEX, _FAILED = "ok", "too complex", "failed"
+# Jobs of at most this many characters are sent from the event loop: their pickle (at most 4
+# bytes a character) fits in a pipe's 64 KiB buffer, so sending never waits for the worker.
+MAX_DIRECT_CHARS = 15_000
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -98,9 +101,43 @@ class RenderWorkers:
         """`function(text)` in a worker, awaited without holding the event loop."""
         if self._slots is None:
             self._slots = asyncio.Semaphore(self._processes)
-        # At most one waiting thread per worker: the others wait here, costing nothing.
+        # At most one job per worker: the others wait here, costing nothing.
         async with self._slots:
+            try:
+                worker = self._idle.get_nowait()
+            except queue.Empty:  # `call`'s threads hold them all: wait in a thread as they do
+                worker = None
+            else:
+                if worker is not None and not self._closed and len(text) <= MAX_DIRECT_CHARS:
+                    return await self._ask_directly(worker, function, text)
+                self._idle.put(worker)
+            # A worker to start, a long text, none idle, or stopping: in a thread, which may block.
             return await asyncio.to_thread(self.call, function, text)
+
+    async def _ask_directly(self, worker: _Worker, function: Callable[[str], T], text: str) -> T:
+        """A started worker's answer, awaited on the event loop (no thread in between: the
+        job and most answers fit in the pipe's buffer, so neither end waits to write). A
+        worker that fails in any way is stopped in a thread; one that died is replaced and
+        asked again, in a thread, as `call` does."""
+        try:
+            worker.connection.send((function, text))
+            await _readable(worker.connection, self.stuck_after_s)
+            status, value = worker.connection.recv()
+        except BaseException as exc:  # cancelled too: its answer is not for the next job
+            self._idle.put(None)
+            _stop_in_a_thread(worker)
+            if isinstance(exc, OSError | EOFError):
+                return await asyncio.to_thread(self.call, function, text)
+            if isinstance(exc, _Stuck):
+                raise self._stuck() from None
+            raise
+        kept: _Worker | None = worker
+        if status == _TOO_COMPLEX or self._closed:  # it ends itself after that answer
+            _stop_in_a_thread(worker)
+            kept = None
+        self._idle.put(kept)
+        result: T = self._result(status, value)
+        return result
 
     def call(self, function: Callable[[str], T], text: str) -> T:
         """`function(text)` in a worker; `function` must be a module-level function."""
@@ -117,12 +154,21 @@ class RenderWorkers:
                 kept.stop()
                 kept = None
             self._idle.put(kept)
+        result: T = self._result(status, value)
+        return result
+
+    def _result(self, status: str, value: Any) -> Any:
         if status == _OK:
-            result: T = value
-            return result
+            return value
         if status == _TOO_COMPLEX:
             raise TooComplex(f"more than {self.cpu_limit_s:g} s of CPU time")
         raise RuntimeError(f"rendering failed in a worker: {value}")
+
+    def _stuck(self) -> WorkersUnavailable:
+        return _unavailable(
+            f"a render worker did not answer within {self.stuck_after_s:g} s and was"
+            " stopped (is the machine overloaded?)"
+        )
 
     def _ask(
         self, worker: _Worker | None, function: Callable[[str], Any], text: str
@@ -138,10 +184,7 @@ class RenderWorkers:
                 answer: tuple[str, Any] = worker.ask((function, text), self.stuck_after_s)
             except _Stuck:
                 worker.stop()
-                raise _unavailable(
-                    f"a render worker did not answer within {self.stuck_after_s:g} s and was"
-                    " stopped (is the machine overloaded?)"
-                ) from None
+                raise self._stuck() from None
             except (OSError, EOFError):
                 # It died (killed from outside, or out of memory): once more with a new one.
                 worker.stop()
@@ -169,6 +212,30 @@ class RenderWorkers:
             if worker is not None:
                 worker.stop()
             self._idle.put(None)
+
+
+def _stop_in_a_thread(worker: _Worker) -> None:
+    """Stopping waits for the process to end: not on the event loop."""
+    asyncio.get_running_loop().run_in_executor(None, worker.stop)
+
+
+async def _readable(connection: Connection, timeout_s: float) -> None:
+    """Returns once `connection` has something to read; raises _Stuck after `timeout_s`."""
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if not ready.done():
+            ready.set_exception(error) if error else ready.set_result(None)
+
+    fd = connection.fileno()
+    loop.add_reader(fd, settle, None)
+    timer = loop.call_later(timeout_s, settle, _Stuck())
+    try:
+        await ready
+    finally:
+        timer.cancel()
+        loop.remove_reader(fd)
 
 
 class _Stuck(Exception):

@@ -127,6 +127,26 @@ def test_a_reader_who_only_reads_never_downloads_the_writers_tools(
     assert len([u for u in asked if re.search(r"/static/writer\.[0-9a-f]+\.js$", u)]) == 1
 
 
+def test_a_post_whose_writers_script_cannot_come_is_sent_as_without_a_script(
+    page: Page, blog: HostPages, widget: WidgetServer
+) -> None:
+    """Posting is static/writer.js's, asked for at the first touch: should it fail to come
+    (a network gone at the wrong moment), the form posts as it does without JavaScript."""
+    held: list = []  # type: ignore[type-arg]
+    page.route(re.compile(r".*/static/writer\.[0-9a-f]+\.js$"), lambda route: held.append(route))
+    page.goto(blog_post(blog, widget, "/no-writer/", "No writer"))
+    frame = page.frame_locator(FRAME)
+    fill_details(frame, "Sent all the same")
+    frame.locator("#wg-submit").click()
+    page.wait_for_timeout(300)
+    expect(frame.locator(".wg-comment")).to_have_count(0)  # waiting for the script
+    assert len(held) == 1
+    held[0].abort()
+    comment = frame.locator(".wg-comment")
+    expect(comment.locator(".wg-text")).to_have_text("Sent all the same")
+    expect(frame.locator("#comments-title")).to_have_text("One Response to “No writer”")
+
+
 def test_own_comments_can_be_edited_even_where_storage_is_refused(
     page: Page, blog: HostPages, widget: WidgetServer
 ) -> None:

@@ -278,8 +278,10 @@ def test_a_signed_in_commenter_downloads_then_erases_their_comments(
         assert document["comments"][-1]["page"]["url"] == url
 
         page.once("dialog", lambda dialog: dialog.accept())
-        frame.locator("#wg-erase-mine").click()
-        # The frame reloads, signed out (the account is gone), with no comment left.
+        # The frame reloads, signed out (the account is gone), with no comment left. (Waited
+        # for: a click before the reload would open the old document's form, not the new one.)
+        with page.expect_event("framenavigated"):
+            frame.locator("#wg-erase-mine").click()
         frame.locator("#wg-body").click()  # the form opens from its comment box
         expect(frame.locator("#wg-sign-in")).to_be_visible()
         expect(frame.locator(".wg-comment")).to_have_count(0)

@@ -100,7 +100,7 @@ CHECK_DOM = """() => {
     if (!ours.some(own => own === node || (own.localName === 'svg' && own.contains(node)))) problems.push('embedded content: ' + node.outerHTML.slice(0, 80));
   }
   for (const use of document.querySelectorAll('use')) {
-    if (!/^#av-[0-9a-f]{16}$/.test(use.getAttribute('href'))) problems.push('use: ' + use.getAttribute('href'));
+    if (!/^#av[0-9]+-[0-9]+$/.test(use.getAttribute('href'))) problems.push('use: ' + use.getAttribute('href'));
   }
   return {problems, comments: thread.querySelectorAll('.wg-comment').length};
 }"""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -22,9 +24,11 @@ from tests.helpers import (
     QUICK,
     REPO,
     hidden_inputs,
+    make_settings,
     open_form,
     posted,
 )
+from widget.app import create_app
 from widget.sites import add_site, change_site_setting
 from widget.views.assets import minify_script
 from widget.views.i18n import Translator
@@ -467,11 +471,15 @@ async def test_avatars_are_drawn_in_the_page_once_per_author(client: httpx.Async
     await posted(client, email="ann@example.com", body="second")
     await posted(client, email="bob@example.com", name="Bob", body="third")
     fragment = (await client.get("/embed/blog/thread/fragment", params=EMBED)).text
-    uses = re.findall(r'<svg aria-hidden="true"><use href="#av-([0-9a-f]{16})"/></svg>', fragment)
+    uses = re.findall(r'<svg aria-hidden="true"><use href="#(av\d+-\d+)"/></svg>', fragment)
     assert len(uses) == 3
     assert uses[0] == uses[1] != uses[2]  # the same address, whatever its case, same picture
-    symbols = re.findall(r'<symbol id="av-([0-9a-f]{16})" viewBox="0 0 48 48">', fragment)
+    symbols = re.findall(r'<symbol id="(av\d+-\d+)" viewBox="0 0 48 48">', fragment)
     assert sorted(symbols) == sorted({uses[0], uses[2]})  # each drawn once
+    # Named after the thread: another thread's fragment in the same page draws its own.
+    await posted(client, page="/other/", email="bob@example.com", body="fourth")
+    elsewhere = (await client.get("/embed/blog/thread/fragment", params={"page": "/other/"})).text
+    assert not set(re.findall(r'<symbol id="([^"]+)"', elsewhere)) & set(symbols)
     assert "/avatars/" not in fragment  # no request per author
     assert hashlib.md5(b"ann@example.com").hexdigest()[:16] not in fragment
     # The JSON API still names a picture by URL, for other clients.
@@ -499,12 +507,90 @@ async def test_static_files_are_hashed_and_cached(client: httpx.AsyncClient) -> 
     # Minified: short local names, no comments; the global names it reads are kept.
     source = (ROOT / "static" / "thread.js").read_text()
     assert len(script.content) < len(source) * 0.6
-    assert "wg-config" in script.text and "describeTimes" not in script.text
+    assert "wg-config" in script.text and "pluralText" not in script.text
     embed = await client.get("/embed.js")
     assert embed.status_code == 200
     assert embed.headers["content-type"].startswith("text/javascript")
     assert "max-age=300" in embed.headers["cache-control"]
     assert (await client.get("/static/thread.js")).status_code == 404
+
+
+async def test_the_writers_words_come_with_the_writers_script(
+    client: httpx.AsyncClient, tmp_path: Path, database_url: str
+) -> None:
+    """Most readers never load writer.js: its strings are in it, one file per language, not
+    in every document."""
+    configs = {}
+    for lang in ("en", "fr"):
+        document = await client.get("/embed/blog/thread", params={**EMBED, "lang": lang})
+        found = re.search(r'<script type="application/json" id="wg-config">(.*?)</script>',
+                          document.text)  # fmt: skip
+        assert found
+        configs[lang] = json.loads(found.group(1))
+    assert set(configs["fr"]["strings"]) == {"like", "leave_reply", "leave_reply_to",
+                                             "new_activity"}  # fmt: skip
+    assert configs["fr"]["strings"]["like"] == "J’aime"
+    french = await client.get(configs["fr"]["writer"])
+    english = await client.get(configs["en"]["writer"])
+    assert french.status_code == english.status_code == 200
+    assert "immutable" in french.headers["cache-control"]
+    assert re.fullmatch(r"/static/writer\.[0-9a-f]{12}\.js", configs["fr"]["writer"])
+    assert configs["fr"]["writer"] != configs["en"]["writer"]
+    assert french.text.startswith('window.widgetStrings={"cancel":"Annuler",')
+    assert '"confirm_delete":"Delete this comment? This cannot be undone."' in english.text
+    # The same script after its words.
+    assert (
+        french.text[french.text.index("(function") :]
+        == english.text[english.text.index("(function") :]
+    )
+    # Another instance (or this one restarted) serves it before it makes any French page.
+    other = create_app(make_settings(tmp_path / "other", database_url=database_url))
+    async with (
+        other.router.lifespan_context(other),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=other), base_url=PUBLIC_URL) as fresh,
+    ):
+        again = await fresh.get(configs["fr"]["writer"])
+    assert again.status_code == 200 and again.text == french.text
+
+
+def allowed_style(response: httpx.Response) -> str:
+    """The document's one <style>, checked to be the one its policy allows by hash."""
+    (css,) = re.findall(r"<style>(.*?)</style>", response.text, re.DOTALL)
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    assert f"style-src 'self' 'sha256-{digest}';" in response.headers["content-security-policy"]
+    return str(css)
+
+
+async def test_the_frames_style_holds_only_what_its_frame_can_show(
+    client: httpx.AsyncClient,
+) -> None:
+    """Every reader pays for the <style>: the dark theme's colours come in dark frames only,
+    the sign-in buttons' looks where readers can sign in (tested with mail, below)."""
+    light = allowed_style(await client.get("/embed/blog/thread", params=EMBED))
+    dark = allowed_style(await client.get("/embed/blog/thread", params={**EMBED, "theme": "dark"}))
+    assert ".wg-comment" in light and ".wg-theme-dark{" not in light
+    assert dark.startswith(light) and ".wg-theme-dark{--wg-text:#ececec;" in dark
+    assert ".wg-provider{" not in dark + light
+    # Written again for one reader (the form sent back with what to fix), still allowed.
+    form = await open_form(client, theme="dark")
+    again = await client.post(
+        "/embed/blog/thread/comments", data={**form, "body": "", "name": "Dee"},
+        headers=OWN_ORIGIN,
+    )  # fmt: skip
+    assert again.status_code == 422
+    assert allowed_style(again) == dark
+    # Pages outside the frame link the style sheets, whole.
+    popup_css = re.findall(r'<link rel="stylesheet" href="([^"]+)">', (await client.get(
+        "/no/such/page", headers={"Accept": "text/html"})).text)  # fmt: skip
+    assert [path.split(".")[0] for path in popup_css] == ["/static/widget", "/static/pages"]
+
+
+async def test_where_readers_can_sign_in_the_style_draws_the_buttons(
+    mail_client: httpx.AsyncClient,
+) -> None:
+    document = await mail_client.get("/embed/blog/thread", params=EMBED)
+    assert 'data-provider="email"' in document.text
+    assert ".wg-provider{" in allowed_style(document)
 
 
 def test_a_script_the_minifier_cannot_read_is_sent_as_written(

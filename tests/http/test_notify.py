@@ -443,6 +443,27 @@ async def test_webhooks_are_signed_and_retried(tmp_path: Path, database_url: str
     assert "ann@example.com" not in body.decode() and "203.0.113" not in body.decode()
 
 
+async def test_a_comment_nobody_could_be_told_of_queues_no_job(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Without mail and a webhook, planning who to tell would find nobody: no job is queued
+    (each cost a write, two reads and a delete); with a webhook, one is."""
+    app = create_app(make_settings(tmp_path / "data", database_url=database_url))
+    async with app.router.lifespan_context(app):
+        storage = app.state.widget.storage
+        await app.state.widget.outbox.stop()  # so that what is queued stays to be seen
+        await add_site(storage, "blog", [BLOG], "The blog", QUICK)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
+            await posted(client, body="Nobody to tell")
+            assert await outbox_rows(storage) == []
+            await change_site_setting(
+                storage, "blog", "webhook_url", "https://hooks.example/", app.state.widget.outbound
+            )
+            await posted(client, body="A webhook to call")
+        assert [row["kind"] for row in await outbox_rows(storage)] == ["comment"]
+
+
 def test_a_webhook_url_must_be_http(tmp_path: Path) -> None:
     from widget.errors import Invalid
     from widget.sites import parse_site_settings

@@ -72,6 +72,21 @@ async def test_every_answer_carries_its_own_request_id_and_one_log_line(
     assert lines[ids[4]].startswith("GET /data?token=[redacted] 400 ")
 
 
+async def test_scripts_and_style_sheets_that_arrive_carry_no_request_id(
+    app: Starlette, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nobody sees a header on a script that arrived, and a page view fetches two: the log
+    line is all there is of them. One that did not arrive is a page, with its id to quote."""
+    with caplog.at_level(logging.INFO, logger="widget.requests"):
+        script = await client.get(app.state.widget.assets.url("thread.js"))
+        embed = await client.get("/embed.js")
+        missing = await client.get("/static/nothing.0123456789ab.js")
+    assert [a.status_code for a in (script, embed, missing)] == [200, 200, 404]
+    assert "x-request-id" not in script.headers and "x-request-id" not in embed.headers
+    assert REQUEST_ID.match(missing.headers["x-request-id"])
+    assert len(request_records(caplog)) == 3
+
+
 async def test_a_request_id_is_taken_from_a_trusted_proxy_only(
     tmp_path: Path, database_url: str
 ) -> None:

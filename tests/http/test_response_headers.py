@@ -1,5 +1,6 @@
 """What every answer tells the browser about itself: its type is not to be guessed (nosniff),
-and who may frame it (Content-Security-Policy frame-ancestors)."""
+and who may frame it (Content-Security-Policy frame-ancestors), unless it is a script or a
+style sheet (inert text in a frame, with nosniff)."""
 
 from __future__ import annotations
 
@@ -34,9 +35,12 @@ def framing_rule(headers: Headers | httpx.Headers) -> str:
     return ""
 
 
+SCRIPT_OR_STYLE = re.compile(r"(text|application)/javascript|text/css")
+
+
 def unguarded(response: httpx.Response | tuple[int, Headers], what: str) -> list[str]:
-    """What the answer lacks: nosniff, and (unless it is a redirect, never shown itself) a
-    framing rule."""
+    """What the answer lacks: nosniff, and (unless it is a redirect, never shown itself, or a
+    script or style sheet) a framing rule."""
     status, headers = (
         (response.status_code, Headers(raw=list(response.headers.raw)))
         if isinstance(response, httpx.Response)
@@ -45,7 +49,8 @@ def unguarded(response: httpx.Response | tuple[int, Headers], what: str) -> list
     missing = []
     if headers.get("x-content-type-options") != "nosniff":
         missing.append(f"{what}: {status} without nosniff")
-    if status not in {301, 302, 303, 307, 308} and not framing_rule(headers):
+    shown = not SCRIPT_OR_STYLE.match(headers.get("content-type", ""))
+    if status not in {301, 302, 303, 307, 308} and shown and not framing_rule(headers):
         missing.append(f"{what}: {status} without frame-ancestors")
     return missing
 
@@ -185,3 +190,25 @@ async def test_json_answers_say_nosniff_errors_included(client: httpx.AsyncClien
         assert response.headers["content-type"].startswith("application/json"), what
         assert response.headers.get("x-content-type-options") == "nosniff", what
     assert [r.status_code for r in answers.values()] == [200, 400, 400, 404]
+
+
+async def test_scripts_and_style_sheets_carry_no_page_rules(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    """A page view fetches embed.js and thread.js: a policy says nothing on them (opened in a
+    frame they are text), so they carry none, and only embed.js, which host pages load and
+    may check with `integrity`, allows other origins to read it."""
+    assets = app.state.widget.assets
+    embed = await client.get("/embed.js")
+    thread_js = await client.get(assets.url("thread.js"))
+    css = await client.get(assets.url("widget.css"))
+    for answer in (embed, thread_js, css):
+        assert answer.status_code == 200
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert "content-security-policy" not in answer.headers
+    assert embed.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-origin" not in thread_js.headers
+    # A missing file is a page (a message), so it keeps the rule.
+    missing = await client.get("/static/nothing.0123456789ab.js")
+    assert missing.status_code == 404
+    assert framing_rule(missing.headers) == "frame-ancestors 'none'"

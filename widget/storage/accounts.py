@@ -3,45 +3,40 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from widget.records import Admin, Profile, RateLimit, User
 
-from .base import (
-    ADMIN_COLUMNS,
-    READINESS_KEY,
-    USER_COLUMNS,
-    Outcome,
-    Refused,
-    admin_from_row,
-    user_from_row,
-)
-from .sql import Db, SQLBackend
+from .base import READINESS_KEY, Outcome, Refused, columns
+from .sql import Db, SQLBackend, marks
 
-__all__ = ["AccountQueries", "mark_ready", "prune_rate_limits", "take_rate_token"]
+__all__ = ["PRUNE_EVERY_S", "AccountQueries", "mark_ready", "prune_rate_limits", "take_rate_tokens"]
 
-_SESSION_USER = ", ".join("u." + c for c in USER_COLUMNS.split(", "))
-_SESSION_ADMIN = ", ".join("a." + c for c in ADMIN_COLUMNS.split(", "))
+PRUNE_EVERY_S = 300.0  # how often each backend drops rate-limit rows that limit nobody
+
+_USER, _ADMIN = columns(User), columns(Admin)
 
 
 def _json_or_null(values: Sequence[str] | None) -> str | None:
     return json.dumps(list(values)) if values is not None else None
 
 
-async def take_rate_token(db: Db, limit: RateLimit, now: float) -> None:
-    """RateLimit.take against the stored state. The upsert returns the stored due time (a new
-    key's is `now`, which RateLimit.take treats as it does none) and, on PostgreSQL, locks the
-    row until commit, so instances sharing the database take turns."""
-    stored = await db.fetch_value(
-        "INSERT INTO rate_limits (key, due_at) VALUES (?, ?)"
-        " ON CONFLICT (key) DO UPDATE SET key = excluded.key RETURNING due_at",
-        limit.key, now,
-    )  # fmt: skip
-    await db.execute(
-        "UPDATE rate_limits SET due_at = ? WHERE key = ?", limit.take(stored, now), limit.key
-    )
+async def take_rate_tokens(db: Db, limits: Sequence[RateLimit], at: datetime) -> None:
+    """RateLimit.take against the stored state, for each limit. The upsert returns the stored
+    due time (a new key's is `now`, which RateLimit.take treats as it does none) and, on
+    PostgreSQL, locks the row until commit, so instances sharing the database take turns."""
+    now = at.timestamp()
+    for limit in limits:
+        stored = await db.fetch_value(
+            "INSERT INTO rate_limits (key, due_at) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET key = excluded.key RETURNING due_at",
+            limit.key, now,
+        )  # fmt: skip
+        await db.execute(
+            "UPDATE rate_limits SET due_at = ? WHERE key = ?", limit.take(stored, now), limit.key
+        )
 
 
 async def mark_ready(db: Db) -> None:
@@ -57,6 +52,18 @@ async def prune_rate_limits(db: Db) -> None:
     await db.execute("DELETE FROM rate_limits WHERE due_at < ?", datetime.now(UTC).timestamp())
 
 
+async def _add_short_lived(
+    db: Db, table: str, row: Mapping[str, Any], on_conflict: str = ""
+) -> None:
+    """Insert `row` into a table of rows kept until their `expires_at` (sessions, codes, ...),
+    dropping first those past it: they would only be refused."""
+    await db.execute(f"DELETE FROM {table} WHERE expires_at < ?", datetime.now(UTC))
+    await db.execute(
+        f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks(list(row))}){on_conflict}",
+        *row.values(),
+    )
+
+
 async def _provider_app(db: Db, provider: str, instance: str) -> tuple[str, str] | None:
     row = await db.fetch_one(
         "SELECT client_id, client_secret FROM provider_apps WHERE provider = ? AND instance = ?",
@@ -69,12 +76,7 @@ class AccountQueries(SQLBackend):
     async def take_rate_limits(self, limits: Sequence[RateLimit], at: datetime) -> None:
         """Count one event against each limit; raises RateLimited (counting none) when any
         has no room."""
-
-        async def op(db: Db) -> None:
-            for limit in limits:
-                await take_rate_token(db, limit, at.timestamp())
-
-        await self._run(op)
+        await self._run(lambda db: take_rate_tokens(db, limits, at))
 
     async def check_rate_limits(self, limits: Sequence[RateLimit], at: datetime) -> None:
         """Raises RateLimited when any limit has no room for one more event right now, counting
@@ -85,7 +87,7 @@ class AccountQueries(SQLBackend):
         async with self._read() as db:
             keys, params = db.dialect.one_of("key", [limit.key for limit in limits])
             rows = await db.fetch_all(f"SELECT key, due_at FROM rate_limits WHERE {keys}", *params)
-        stored = {row["key"]: row["due_at"] for row in rows}  # seconds, as take_rate_token's
+        stored = {row["key"]: row["due_at"] for row in rows}  # seconds, as take_rate_tokens'
         for limit in limits:
             limit.take(stored.get(limit.key), at.timestamp())
 
@@ -94,108 +96,73 @@ class AccountQueries(SQLBackend):
     async def upsert_user(self, profile: Profile, at: datetime) -> User:
         """The user for (provider, subject), created or brought up to date from `profile`."""
 
-        async def op(db: Db) -> User:
-            row = await db.fetch_one(
-                "INSERT INTO users (provider, subject, name, email, avatar_url, profile_url,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (provider, subject) DO UPDATE SET name = excluded.name,"
-                " email = excluded.email, avatar_url = excluded.avatar_url,"
-                " profile_url = excluded.profile_url, updated_at = excluded.updated_at"
-                f" RETURNING {USER_COLUMNS}",
-                profile.provider, profile.subject, profile.name, profile.email,
-                profile.avatar_url, profile.profile_url, at, at,
-            )  # fmt: skip
-            assert row is not None
-            return user_from_row(row)
-
-        return await self._run(op)
+        user = await self._run(lambda db: db.fetch_record(
+            User, "INSERT INTO users (provider, subject, name, email, avatar_url, profile_url,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (provider, subject) DO UPDATE SET name = excluded.name,"
+            " email = excluded.email, avatar_url = excluded.avatar_url, profile_url ="
+            f" excluded.profile_url, updated_at = excluded.updated_at RETURNING {_USER}",
+            profile.provider, profile.subject, profile.name, profile.email, profile.avatar_url,
+            profile.profile_url, at, at,
+        ))  # fmt: skip
+        assert user is not None
+        return user
 
     async def get_user(self, user_id: int) -> User | None:
         async with self._read() as db:
-            row = await db.fetch_one(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", user_id)
-        return user_from_row(row) if row else None
+            return await db.fetch_record(User, f"SELECT {_USER} FROM users WHERE id = ?", user_id)
 
     async def add_login_code(
         self, code_hash: str, challenge: str, user_id: int, expires_at: datetime
     ) -> None:
-        async def op(db: Db) -> None:
-            await db.execute("DELETE FROM login_codes WHERE expires_at < ?", datetime.now(UTC))
-            await db.execute(
-                "INSERT INTO login_codes (code_hash, challenge, user_id, expires_at)"
-                " VALUES (?, ?, ?, ?)",
-                code_hash, challenge, user_id, expires_at,
-            )  # fmt: skip
-
-        await self._run(op)
+        row = {"code_hash": code_hash, "challenge": challenge, "user_id": user_id,
+               "expires_at": expires_at}  # fmt: skip
+        await self._run(lambda db: _add_short_lived(db, "login_codes", row))
 
     async def take_login_code(
         self, code_hash: str | None, challenge: str, now: datetime
     ) -> int | None:
         """Use a login code once: the user id of the unexpired code with this challenge (and
         this hash, when given), which is deleted; None when there is none."""
-
-        async def op(db: Db) -> int | None:
-            user_id = await db.fetch_value(
-                "DELETE FROM login_codes WHERE challenge = ? AND expires_at >= ?"
-                " AND (CAST(? AS TEXT) IS NULL OR code_hash = ?) RETURNING user_id",
-                challenge, now, code_hash, code_hash,
-            )  # fmt: skip
-            return int(user_id) if user_id is not None else None
-
-        return await self._run(op)
+        user_id: int | None = await self._run(lambda db: db.fetch_value(
+            "DELETE FROM login_codes WHERE challenge = ? AND expires_at >= ?"
+            " AND (CAST(? AS TEXT) IS NULL OR code_hash = ?) RETURNING user_id",
+            challenge, now, code_hash, code_hash,
+        ))  # fmt: skip
+        return user_id
 
     async def add_sign_in_failure(self, challenge: str, message: str, expires_at: datetime) -> None:
         """Record why the sign-in of `challenge` failed (replacing an earlier reason)."""
-
-        async def op(db: Db) -> None:
-            await db.execute("DELETE FROM sign_in_failures WHERE expires_at < ?", datetime.now(UTC))
-            await db.execute(
-                "INSERT INTO sign_in_failures (challenge, message, expires_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (challenge) DO UPDATE SET message = excluded.message,"
-                " expires_at = excluded.expires_at",
-                challenge, message, expires_at,
-            )  # fmt: skip
-
-        await self._run(op)
+        row = {"challenge": challenge, "message": message, "expires_at": expires_at}
+        replace = (" ON CONFLICT (challenge) DO UPDATE SET message = excluded.message,"
+                   " expires_at = excluded.expires_at")  # fmt: skip
+        await self._run(lambda db: _add_short_lived(db, "sign_in_failures", row, replace))
 
     async def take_sign_in_failure(self, challenge: str, now: datetime) -> str | None:
         """The unexpired failure of `challenge`, once (it is deleted); None when there is none."""
-
-        async def op(db: Db) -> str | None:
-            message = await db.fetch_value(
-                "DELETE FROM sign_in_failures WHERE challenge = ? AND expires_at >= ?"
-                " RETURNING message",
-                challenge, now,
-            )  # fmt: skip
-            return str(message) if message is not None else None
-
-        return await self._run(op)
+        message: str | None = await self._run(lambda db: db.fetch_value(
+            "DELETE FROM sign_in_failures WHERE challenge = ? AND expires_at >= ?"
+            " RETURNING message",
+            challenge, now,
+        ))  # fmt: skip
+        return message
 
     async def add_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None:
-        async def op(db: Db) -> None:
-            await db.execute(
-                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)"
-                " VALUES (?, ?, ?, ?)",
-                token_hash, user_id, datetime.now(UTC), expires_at,
-            )  # fmt: skip
-
-        await self._run(op)
+        row = {"token_hash": token_hash, "user_id": user_id, "created_at": datetime.now(UTC),
+               "expires_at": expires_at}  # fmt: skip
+        await self._run(lambda db: _add_short_lived(db, "sessions", row))
 
     async def get_session_user(self, token_hash: str, now: datetime) -> User | None:
         async with self._read() as db:
-            row = await db.fetch_one(
-                f"SELECT {_SESSION_USER} FROM sessions s JOIN users u ON u.id = s.user_id"
-                " WHERE s.token_hash = ? AND s.expires_at >= ?",
+            return await db.fetch_record(
+                User, f"SELECT {columns(User, 'u')} FROM sessions s JOIN users u"
+                " ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at >= ?",
                 token_hash, now,
             )  # fmt: skip
-        return user_from_row(row) if row else None
 
     async def delete_session(self, token_hash: str) -> None:
-        async def op(db: Db) -> None:
-            await db.execute("DELETE FROM sessions WHERE token_hash = ?", token_hash)
-            await db.execute("DELETE FROM sessions WHERE expires_at < ?", datetime.now(UTC))
-
-        await self._run(op)
+        delete = "DELETE FROM sessions WHERE token_hash = ?"
+        await self._run(lambda db: db.execute(delete, token_hash))
 
     async def get_provider_app(self, provider: str, instance: str) -> tuple[str, str] | None:
         """(client id, client secret) registered with a provider's instance (Mastodon)."""
@@ -225,19 +192,15 @@ class AccountQueries(SQLBackend):
     async def add_admin(
         self, email: str, password_hash: str, sites: Sequence[str] | None, at: datetime
     ) -> Admin:
-        """Raises Conflict when an admin has this email address."""
-
-        async def op(db: Db) -> Admin:
-            row = await db.fetch_one(
-                "INSERT INTO admins (email, password_hash, sites, created_at)"
-                f" VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING {ADMIN_COLUMNS}",
-                email, password_hash, _json_or_null(sites), at,
-            )  # fmt: skip
-            if row is None:
-                raise Refused(Outcome.ADMIN_EXISTS, email)
-            return admin_from_row(row, db.dialect.when)
-
-        return await self._run(op)
+        """Refused(ADMIN_EXISTS) when an admin has this email address."""
+        admin = await self._run(lambda db: db.fetch_record(
+            Admin, "INSERT INTO admins (email, password_hash, sites, created_at)"
+            f" VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING {_ADMIN}",
+            email, password_hash, _json_or_null(sites), at,
+        ))  # fmt: skip
+        if admin is None:
+            raise Refused(Outcome.ADMIN_EXISTS, email)
+        return admin
 
     async def update_admin(
         self, email: str, *, password_hash: str | None = None,
@@ -257,53 +220,41 @@ class AccountQueries(SQLBackend):
                 await db.execute(
                     "UPDATE admins SET sites = ? WHERE email = ?", _json_or_null(sites), email
                 )
-            row = await db.fetch_one(f"SELECT {ADMIN_COLUMNS} FROM admins WHERE email = ?", email)
-            return admin_from_row(row, db.dialect.when) if row else None
+            return await db.fetch_record(
+                Admin, f"SELECT {_ADMIN} FROM admins WHERE email = ?", email
+            )
 
         return await self._run(op)
 
     async def remove_admin(self, email: str) -> bool:
-        async def op(db: Db) -> bool:
-            return await db.execute("DELETE FROM admins WHERE email = ?", email) > 0
-
-        return await self._run(op)
+        delete = "DELETE FROM admins WHERE email = ?"
+        return await self._run(lambda db: db.execute(delete, email)) > 0
 
     async def list_admins(self) -> list[Admin]:
         async with self._read() as db:
-            rows = await db.fetch_all(f"SELECT {ADMIN_COLUMNS} FROM admins ORDER BY email")
-            return [admin_from_row(row, db.dialect.when) for row in rows]
+            return await db.fetch_records(Admin, f"SELECT {_ADMIN} FROM admins ORDER BY email")
 
     async def get_admin_login(self, email: str) -> tuple[Admin, str] | None:
         """The admin with this email and their password hash."""
         async with self._read() as db:
             row = await db.fetch_one(
-                f"SELECT {ADMIN_COLUMNS}, password_hash FROM admins WHERE email = ?", email
+                f"SELECT {_ADMIN}, password_hash FROM admins WHERE email = ?", email
             )
-            return (admin_from_row(row, db.dialect.when), row["password_hash"]) if row else None
+            return (db.record(Admin, row), row["password_hash"]) if row else None
 
     async def add_admin_session(self, token_hash: str, admin_id: int, expires_at: datetime) -> None:
-        async def op(db: Db) -> None:
-            now = datetime.now(UTC)
-            await db.execute("DELETE FROM admin_sessions WHERE expires_at < ?", now)
-            await db.execute(
-                "INSERT INTO admin_sessions (token_hash, admin_id, created_at, expires_at)"
-                " VALUES (?, ?, ?, ?)",
-                token_hash, admin_id, now, expires_at,
-            )  # fmt: skip
-
-        await self._run(op)
+        row = {"token_hash": token_hash, "admin_id": admin_id, "created_at": datetime.now(UTC),
+               "expires_at": expires_at}  # fmt: skip
+        await self._run(lambda db: _add_short_lived(db, "admin_sessions", row))
 
     async def get_session_admin(self, token_hash: str, now: datetime) -> Admin | None:
         async with self._read() as db:
-            row = await db.fetch_one(
-                f"SELECT {_SESSION_ADMIN} FROM admin_sessions s JOIN admins a"
+            return await db.fetch_record(
+                Admin, f"SELECT {columns(Admin, 'a')} FROM admin_sessions s JOIN admins a"
                 " ON a.id = s.admin_id WHERE s.token_hash = ? AND s.expires_at >= ?",
                 token_hash, now,
             )  # fmt: skip
-            return admin_from_row(row, db.dialect.when) if row else None
 
     async def delete_admin_session(self, token_hash: str) -> None:
-        async def op(db: Db) -> None:
-            await db.execute("DELETE FROM admin_sessions WHERE token_hash = ?", token_hash)
-
-        await self._run(op)
+        delete = "DELETE FROM admin_sessions WHERE token_hash = ?"
+        await self._run(lambda db: db.execute(delete, token_hash))

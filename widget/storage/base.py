@@ -8,65 +8,25 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
-from collections.abc import Callable, Iterable, Iterator
+import types
+import typing
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from widget.records import (
-    Admin,
-    Comment,
-    ImportTally,
-    QueueItem,
-    Subscription,
-    ThreadEvent,
-    ThreadHead,
-    User,
-)
+from widget.records import ThreadEvent
 
 __all__ = [
     "COPY_COLUMNS",
-    "COPY_KEYS",
     "READINESS_KEY",
-    "DryRun",
     "EventSink",
     "MissedEvents",
     "Outcome",
     "Refused",
     "RowBatch",
 ]
-
-# The columns every backend reads into a Comment or a ThreadHead.
-COMMENT_COLUMNS = (
-    "id, thread_id, parent_id, root_id, depth, status, author_name, author_email, author_url,"
-    " body_source, body_html, notify, remote_ip, like_count, created_at, edited_at, user_id,"
-    " author_avatar, author_provider, pinned, held_because, notify_posts, lang"
-)
-USER_COLUMNS = "id, provider, subject, name, email, avatar_url, profile_url"
-HEAD_COLUMNS = (
-    "id, site_id, page_id, url, title, version, comment_count, like_count, closed, root_count"
-)
-ADMIN_COLUMNS = "id, email, sites, created_at"
-SUBSCRIPTION_COLUMNS = "id, thread_id, email, scope, confirmed_at, lang"
-POST_SUBSCRIPTION_COLUMNS = "id, site_id, email, confirmed_at"
-JOB_COLUMNS = "id, kind, payload, attempts, created_at"
-# What the moderation queue's search fields look in (c: the comment, t: its thread).
-QUEUE_SEARCH = {
-    "text": ("c.body_source",),
-    "author": ("c.author_name", "c.author_email", "c.author_url", "c.remote_ip"),
-    "page": ("t.page_id", "t.url", "t.title"),
-}
-# The same SQL on both backends: which comments a thread page reads. A root shows when approved,
-# or when an approved reply hangs under it (it is then a placeholder that keeps the replies in
-# place). A reply is read when approved or when it has replies of its own (it may be such a
-# placeholder); placeholders with nothing visible under them are dropped when the tree is built.
-VISIBLE_ROOT = (
-    "(status = 'approved' OR EXISTS (SELECT 1 FROM comments r WHERE r.root_id = comments.id"
-    " AND r.status = 'approved'))"
-)
-SHOWN_REPLY = (
-    "(status = 'approved' OR EXISTS (SELECT 1 FROM comments r WHERE r.parent_id = comments.id))"
-)
 
 
 class Row(Protocol):
@@ -79,119 +39,83 @@ class Row(Protocol):
     def keys(self) -> Iterable[str]: ...
 
 
-def comment_from_row(row: Row, when: Callable[[Any], datetime]) -> Comment:
-    """A Comment from a row of COMMENT_COLUMNS; `when` turns the backend's times into datetimes."""
-    return Comment(
-        id=row["id"],
-        thread_id=row["thread_id"],
-        parent_id=row["parent_id"],
-        root_id=row["root_id"] or row["id"],
-        depth=row["depth"],
-        status=row["status"],
-        author_name=row["author_name"],
-        author_email=row["author_email"],
-        author_url=row["author_url"],
-        body_source=row["body_source"],
-        body_html=row["body_html"],
-        notify=bool(row["notify"]),
-        remote_ip=row["remote_ip"],
-        like_count=row["like_count"],
-        created_at=when(row["created_at"]),
-        edited_at=when(row["edited_at"]) if row["edited_at"] is not None else None,
-        user_id=row["user_id"],
-        author_avatar=row["author_avatar"],
-        author_provider=row["author_provider"],
-        pinned=bool(row["pinned"]),
-        held_because=row["held_because"],
-        notify_posts=bool(row["notify_posts"]),
-        lang=row["lang"],
+# -- rows into records: a record's fields are named as the columns it is read from -------------
+
+R = TypeVar("R")
+
+# Fields read through an expression rather than a column of their name ({t}: the table's alias).
+# Never on a WITHOUT ROWID table: SQLite 3.40 answers 1 for `x IS NOT NULL` in the RETURNING of
+# an upsert into one, x being NULL (FeedPoll reads polled_at itself for that reason).
+_EXPRESSIONS = {
+    "root_id": "coalesce({t}root_id, {t}id)",  # NULL in the table: a top-level comment
+    "confirmed": "{t}confirmed_at IS NOT NULL",
+}
+
+
+@functools.cache
+def columns(record_type: type, table: str = "") -> str:
+    """The SELECT list that reads a record of `record_type` (its columns in `table`, an alias,
+    when given)."""
+    t = f"{table}." if table else ""
+    return ", ".join(
+        f"{_EXPRESSIONS[name].format(t=t)} AS {name}" if name in _EXPRESSIONS else t + name
+        for name in (field.name for field in dataclasses.fields(record_type))
     )
 
 
-# A comment with its thread's place, as the moderation queue and a commenter's export list them.
-QUEUE_SELECT = (
-    "SELECT " + ", ".join("c." + c for c in COMMENT_COLUMNS.split(", "))
-    + ", t.site_id, t.page_id, t.url, t.title, t.closed AS t_closed"
-    " FROM comments c JOIN threads t ON t.id = c.thread_id"
-)  # fmt: skip
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value  # jsonb comes parsed
 
 
-def queue_item_from_row(row: Row, when: Callable[[Any], datetime]) -> QueueItem:
-    return QueueItem(comment_from_row(row, when), row["site_id"], row["page_id"], row["url"],
-                     row["title"], bool(row["t_closed"]))  # fmt: skip
+def _time(value: Any) -> Any:
+    raise AssertionError("stands for the dialect's `when`")
 
 
-def admin_from_row(row: Row, when: Callable[[Any], datetime]) -> Admin:
-    sites = row["sites"]
-    return Admin(
-        id=row["id"],
-        email=row["email"],
-        sites=tuple(json.loads(sites)) if sites is not None else None,
-        created_at=when(row["created_at"]),
+def _reader(hint: Any) -> Callable[[Any], Any] | None:
+    """How a stored value becomes a field of type `hint` (None: as it is)."""
+    for option in typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,):
+        kind = typing.get_origin(option) or option
+        if kind is datetime:
+            return _time
+        if kind is bool:  # SQLite stores flags as 0 and 1
+            return bool
+        if kind is tuple:  # a JSON list in a text column
+            return lambda value: tuple(json.loads(value))
+        if kind is Mapping:
+            return _json
+        if kind is bytes:
+            return bytes
+    return None
+
+
+@functools.cache
+def _fields_read(
+    record_type: type, given: tuple[str, ...]
+) -> tuple[tuple[str, ...], tuple[tuple[str, Callable[[Any], Any]], ...]]:
+    """The fields of `record_type` read from a row: those taken as they are, and those
+    converted (with how)."""
+    hints = typing.get_type_hints(record_type)
+    read = [(f.name, _reader(hints[f.name])) for f in dataclasses.fields(record_type)]
+    return (
+        tuple(name for name, how in read if how is None and name not in given),
+        tuple((name, how) for name, how in read if how is not None and name not in given),
     )
 
 
-def subscription_from_row(row: Row) -> Subscription:
-    return Subscription(
-        id=row["id"],
-        thread_id=row["thread_id"],
-        email=row["email"],
-        scope=row["scope"],
-        confirmed=row["confirmed_at"] is not None,
-        lang=row["lang"],
-    )
-
-
-# What erasing leaves of a comment: its place in the thread, nothing about its author.
-ERASED = (
-    "status = 'deleted', author_name = '', author_email = '', author_url = '',"
-    " author_avatar = '', author_provider = '', body_source = '', body_html = '',"
-    " remote_ip = '', held_because = '', fingerprint = '', user_id = NULL"
-)
-NOT_ERASED = "NOT (c.status = 'deleted' AND c.body_source = '' AND c.author_name = '')"
-
-
-def first_publication(old: str, new: str) -> bool:
-    """Whether a status change publishes a comment nobody was told of yet (a restored one was)."""
-    return new == "approved" and old in ("pending", "spam")
-
-
-def status_change(old: str, new: str) -> int:
-    """How a thread's comment count moves when a comment goes from `old` to `new` status."""
-    return (new == "approved") - (old == "approved")
-
-
-def like_pattern(text: str) -> str:
-    """`%text%` for LIKE ... ESCAPE '\\', with the text's own wildcards taken literally."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def user_from_row(row: Row) -> User:
-    return User(
-        id=row["id"],
-        provider=row["provider"],
-        subject=row["subject"],
-        name=row["name"],
-        email=row["email"],
-        avatar_url=row["avatar_url"],
-        profile_url=row["profile_url"],
-    )
-
-
-def head_from_row(row: Row) -> ThreadHead:
-    return ThreadHead(
-        id=row["id"],
-        site_id=row["site_id"],
-        page_id=row["page_id"],
-        url=row["url"],
-        title=row["title"],
-        version=row["version"],
-        comment_count=row["comment_count"],
-        like_count=row["like_count"],
-        closed=bool(row["closed"]),
-        root_count=row["root_count"],
-    )
+def record(
+    record_type: type[R], row: Row | Mapping[str, Any], when: Callable[[Any], datetime],
+    **given: Any,
+) -> R:  # fmt: skip
+    """A record from a row read with `columns(record_type)`; `when` turns the backend's times
+    into datetimes. Fields in `given` are not read from the row."""
+    as_they_are, converted = _fields_read(typing.cast(type, record_type), tuple(given))
+    values = {name: row[name] for name in as_they_are}
+    for name, how in converted:
+        value = row[name]
+        if value is not None:
+            value = when(value) if how is _time else how(value)
+        values[name] = value
+    return record_type(**values, **given)
 
 
 # What `dump` and `restore` carry, table by table in this order (parents before children), with
@@ -222,100 +146,12 @@ COPY_COLUMNS: dict[str, tuple[str, ...]] = {
     "post_subscriptions": ("id", "site_id", "email", "created_at", "confirmed_at"),
     "feed_entries": ("site_id", "entry_key", "seen_at"),
 }  # fmt: skip
-# Each table's key, in which order its rows are copied (comments by id: parents first).
-COPY_KEYS: dict[str, tuple[str, ...]] = {
-    "sites": ("id",),
-    "site_origins": ("site_id", "origin"),
-    "users": ("id",),
-    "sessions": ("token_hash",),
-    "bans": ("id",),
-    "admins": ("id",),
-    "threads": ("id",),
-    "comments": ("id",),
-    "likes": ("thread_id", "voter", "comment_id"),
-    "subscriptions": ("id",),
-    "outbox": ("id",),
-    "passkeys": ("id",),
-    "post_subscriptions": ("id",),
-    "feed_entries": ("site_id", "entry_key"),
-}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RowBatch:
     table: str  # a key of COPY_COLUMNS
     rows: list[tuple[Any, ...]]  # values in COPY_COLUMNS[table] order
-
-
-# -- moving in and out: imports and exports ---------------------------------------------------
-
-
-class DryRun(Exception):
-    """Raised inside an import's transaction to roll it back and still report what it did."""
-
-    def __init__(self, tally: ImportTally) -> None:
-        super().__init__("dry run")
-        self.tally = tally
-
-
-EXPORT_COMMENT_COLUMNS = (
-    "c.id, c.thread_id, c.parent_id, c.status, c.author_name, c.author_email, c.author_url,"
-    " c.body_source, c.body_html, c.remote_ip, c.like_count, c.created_at, c.edited_at,"
-    " c.user_id, c.author_avatar, c.author_provider, c.pinned, c.import_key,"
-    " p.import_key AS parent_import_key"
-)
-
-
-def export_queries(site_count: int, by_page: bool, mark: Callable[[int], str]) -> dict[str, str]:
-    """The queries an export reads, table by table, for some sites (and maybe one page);
-    `mark(n)` is the backend's n-th (1-based) parameter placeholder."""
-    sites = ", ".join(mark(n) for n in range(1, site_count + 1))
-    scope = f"t.site_id IN ({sites})" + (
-        f" AND t.page_id = {mark(site_count + 1)}" if by_page else ""
-    )
-    in_scope = f"JOIN threads t ON t.id = c.thread_id WHERE {scope}"
-    return {
-        "sites": "SELECT id, name, settings, created_at FROM sites"
-        f" WHERE id IN ({sites}) ORDER BY id",
-        "site_origins": f"SELECT site_id, origin FROM site_origins WHERE site_id IN ({sites})"
-        " ORDER BY site_id, origin",
-        "threads": "SELECT t.id, t.site_id, t.page_id, t.url, t.title, t.closed, t.like_count,"
-        f" t.created_at, t.origin FROM threads t WHERE {scope} ORDER BY t.id",
-        # Users who wrote a comment, or liked something, in scope (a like's voter is
-        # "user:ID" for a signed-in reader).
-        "users": "SELECT id, provider, subject, name, email, avatar_url, profile_url, created_at"
-        " FROM users WHERE id IN (SELECT people.user_id FROM threads t JOIN ("
-        "SELECT thread_id, user_id FROM comments WHERE user_id IS NOT NULL UNION ALL"
-        " SELECT thread_id, CAST(substr(voter, 6) AS BIGINT) FROM likes"
-        f" WHERE voter LIKE 'user:%') AS people ON people.thread_id = t.id WHERE {scope})"
-        " ORDER BY id",
-        "comments": f"SELECT {EXPORT_COMMENT_COLUMNS} FROM comments c"
-        f" LEFT JOIN comments p ON p.id = c.parent_id {in_scope} ORDER BY c.thread_id, c.id",
-        "likes": "SELECT l.thread_id, l.voter, l.comment_id, l.created_at, c.import_key"
-        " FROM likes l JOIN threads t ON t.id = l.thread_id"
-        f" LEFT JOIN comments c ON c.id = l.comment_id WHERE {scope}"
-        " ORDER BY l.thread_id, l.comment_id, l.voter",
-    }  # fmt: skip
-
-
-def export_row(row: Row, when: Callable[[Any], datetime]) -> dict[str, Any]:
-    """A row of an export query as plain values: aware datetimes, booleans, parsed JSON."""
-    out = dict(zip(row.keys(), row, strict=True))  # a row iterates over its values
-    for key in ("created_at", "edited_at"):
-        if out.get(key) is not None:
-            out[key] = when(out[key])
-    for key in ("closed", "pinned"):
-        if key in out:
-            out[key] = bool(out[key])
-    if isinstance(out.get("settings"), str):
-        out["settings"] = json.loads(out["settings"])
-    return out
-
-
-def merged_origin(old: str, new: str) -> str:
-    """A thread's origin after an import brought `new`: each source's entry replaced whole."""
-    merged = {**(json.loads(old) if old else {}), **json.loads(new)}
-    return json.dumps(merged, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 EventSink = Callable[[ThreadEvent], None]
@@ -327,16 +163,6 @@ MissedEvents = Callable[[], None]
 # "like:", "admin-login:", ...), so no client has this one; due at the moment of the check,
 # it limits nobody and the next prune drops it.
 READINESS_KEY = "widget:readiness"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class DatabaseGauges:
-    """How busy the database is, read at scrape time (/metrics)."""
-
-    write_queue: int  # SQLite: writes waiting for the one writer (PostgreSQL: 0, it has none)
-    connections_idle: int  # SQLite: readers; PostgreSQL: the pool's connections
-    connections_busy: int
-    connections_max: int
 
 
 class Outcome(enum.Enum):

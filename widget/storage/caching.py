@@ -27,7 +27,7 @@ class _AtLeast:
 class HeadCache:
     """Thread heads by (site id, page id); None stands for "this page has no thread yet"."""
 
-    def __init__(self, max_entries: int) -> None:
+    def __init__(self, max_entries: int = 20_000) -> None:
         self.max_entries = max_entries
         self.generation = 0  # moves on with every clear()
         self.changes = 0  # moves on whenever any entry does: answers built on heads check it

@@ -18,13 +18,15 @@ from widget.records import (
     ThreadHead,
 )
 
-from .accounts import take_rate_token
-from .base import COMMENT_COLUMNS, Outcome, Refused, comment_from_row
+from .accounts import take_rate_tokens
+from .base import Outcome, Refused, columns
 from .outbox import queue_jobs
 from .sql import Db, SQLBackend
 from .threads import bump_thread, ensure_thread, root_shown
 
 __all__ = ["CommentQueries"]
+
+_COMMENT = columns(Comment)
 
 
 async def _spend(db: Db, token: SingleUse, now: datetime) -> None:
@@ -76,12 +78,11 @@ async def rewrite(
     """A comment with a new body and author, edited at `at`; None when there is none (or,
     with `approved_only`, none that is shown)."""
     shown = " AND status = 'approved'" if approved_only else ""
-    row = await db.fetch_one(
-        "UPDATE comments SET body_source = ?, body_html = ?, author_name = ?, author_url = ?,"
-        f" edited_at = ? WHERE id = ?{shown} RETURNING {COMMENT_COLUMNS}",
+    return await db.fetch_record(
+        Comment, "UPDATE comments SET body_source = ?, body_html = ?, author_name = ?,"
+        f" author_url = ?, edited_at = ? WHERE id = ?{shown} RETURNING {_COMMENT}",
         body_source, body_html, author_name, author_url, at, comment_id,
     )  # fmt: skip
-    return comment_from_row(row, db.dialect.when) if row else None
 
 
 def _limits(rate_limit: RateLimit | Sequence[RateLimit] | None) -> Sequence[RateLimit]:
@@ -93,19 +94,18 @@ def _limits(rate_limit: RateLimit | Sequence[RateLimit] | None) -> Sequence[Rate
 class CommentQueries(SQLBackend):
     async def get_comment(self, comment_id: int) -> Comment | None:
         async with self._read() as db:
-            row = await db.fetch_one(f"SELECT {COMMENT_COLUMNS} FROM comments WHERE id = ?",
-                                     comment_id)  # fmt: skip
-            return comment_from_row(row, db.dialect.when) if row else None
+            return await db.fetch_record(
+                Comment, f"SELECT {_COMMENT} FROM comments WHERE id = ?", comment_id
+            )
 
     async def get_user_comments(self, thread_id: int, user_id: int) -> list[Comment]:
         """A signed-in user's comments in one thread: published or held, not deleted."""
         async with self._read() as db:
-            rows = await db.fetch_all(
-                f"SELECT {COMMENT_COLUMNS} FROM comments WHERE user_id = ? AND thread_id = ?"
+            return await db.fetch_records(
+                Comment, f"SELECT {_COMMENT} FROM comments WHERE user_id = ? AND thread_id = ?"
                 " AND status <> 'deleted' ORDER BY id",
                 user_id, thread_id,
             )  # fmt: skip
-            return [comment_from_row(row, db.dialect.when) for row in rows]
 
     async def add_comment(
         self, new: NewComment, rate_limit: RateLimit | Sequence[RateLimit] | None
@@ -116,8 +116,7 @@ class CommentQueries(SQLBackend):
         its `form_token` has posted a comment before (and records it when not)."""
 
         async def op(db: Db) -> tuple[Comment, ThreadHead]:
-            for limit in _limits(rate_limit):
-                await take_rate_token(db, limit, new.created_at.timestamp())
+            await take_rate_tokens(db, _limits(rate_limit), new.created_at)
             if new.form_token is not None:
                 await _spend(db, new.form_token, new.created_at)
             thread_id = await ensure_thread(db, new.page, new.created_at)
@@ -141,15 +140,15 @@ class CommentQueries(SQLBackend):
                 " created_at, user_id, author_avatar, author_provider, held_because, fingerprint,"
                 " notify_posts, lang)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                f" RETURNING {COMMENT_COLUMNS}",
+                f" RETURNING {_COMMENT}",
                 thread_id, new.parent_id, root_id, depth, new.status, new.author_name,
                 new.author_email, new.author_url, new.body_source, new.body_html, new.notify,
                 new.remote_ip, new.created_at, new.user_id, new.author_avatar,
                 new.author_provider, new.held_because, new.fingerprint, new.notify_posts, new.lang,
             )  # fmt: skip
             assert row is not None
-            comment = comment_from_row(row, db.dialect.when)
-            if comment.status != "spam":  # people to tell: subscribers, moderators, webhooks
+            comment = db.record(Comment, row)
+            if comment.status != "spam" and new.tell:  # subscribers, moderators, webhooks
                 await queue_jobs(db, [("comment", {"comment": comment.id, "event": "created"})],
                                  new.created_at)  # fmt: skip
             if comment.status != "approved":  # held: the thread's readers see no change
@@ -171,14 +170,20 @@ class CommentQueries(SQLBackend):
         self, site_id: str, email: str, user_id: int | None, fingerprint: str, since: datetime
     ) -> AuthorHistory:
         async with self._read() as db:
+            # Each EXISTS is written so that it can search its own index (comments_by_user,
+            # comments_by_email, the partial comments_by_fingerprint): as one OR, and without
+            # `fingerprint <> ''`, SQLite scanned every approved comment, then every comment,
+            # on each post (7 ms at 11,500 comments, growing with the table; now ~10 µs).
             row = await db.fetch_one(
                 "SELECT EXISTS (SELECT 1 FROM comments c JOIN threads t ON t.id = c.thread_id"
-                " WHERE t.site_id = ? AND c.status = 'approved'"
-                " AND (c.user_id = ? OR (? <> '' AND lower(c.author_email) = lower(?))))"
-                " AS approved, EXISTS (SELECT 1 FROM comments c JOIN threads t"
-                " ON t.id = c.thread_id WHERE c.fingerprint = ? AND c.created_at >= ?"
+                " WHERE c.user_id = ? AND c.status = 'approved' AND t.site_id = ?)"
+                " OR (? <> '' AND EXISTS (SELECT 1 FROM comments c JOIN threads t"
+                " ON t.id = c.thread_id WHERE lower(c.author_email) = lower(?)"
+                " AND c.status = 'approved' AND t.site_id = ?)) AS approved,"
+                " EXISTS (SELECT 1 FROM comments c JOIN threads t ON t.id = c.thread_id"
+                " WHERE c.fingerprint = ? AND c.fingerprint <> '' AND c.created_at >= ?"
                 " AND t.site_id = ? AND c.status <> 'deleted') AS duplicate",
-                site_id, user_id, email, email, fingerprint, since, site_id,
+                user_id, site_id, email, email, site_id, fingerprint, since, site_id,
             )  # fmt: skip
         assert row is not None
         return AuthorHistory(bool(row["approved"]), bool(row["duplicate"]) and bool(fingerprint))
@@ -245,8 +250,7 @@ class CommentQueries(SQLBackend):
         """
 
         async def op(db: Db) -> tuple[int, ThreadHead]:
-            if rate_limit is not None:
-                await take_rate_token(db, rate_limit, at.timestamp())
+            await take_rate_tokens(db, _limits(rate_limit), at)
             if comment_id == POST_LIKE:
                 thread_id = await ensure_thread(db, page, at)
             else:

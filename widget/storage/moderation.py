@@ -3,7 +3,7 @@ written once."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,20 +16,7 @@ from widget.records import (
     ThreadHead,
 )
 
-from .base import (
-    COMMENT_COLUMNS,
-    ERASED,
-    NOT_ERASED,
-    QUEUE_SEARCH,
-    QUEUE_SELECT,
-    Outcome,
-    Refused,
-    comment_from_row,
-    first_publication,
-    like_pattern,
-    queue_item_from_row,
-    status_change,
-)
+from .base import Outcome, Refused, Row, columns, record
 from .comments import rewrite
 from .outbox import queue_jobs
 from .sql import Db, SQLBackend
@@ -37,7 +24,39 @@ from .threads import bump_thread, root_shown
 
 __all__ = ["ModerationQueries"]
 
+_COMMENT = columns(Comment)
 ERASE_CHUNK = 500  # comments per UPDATE when erasing (SQLite's parameters are limited)
+
+# What the moderation queue's search fields look in (c: the comment, t: its thread).
+QUEUE_SEARCH = {
+    "text": ("c.body_source",),
+    "author": ("c.author_name", "c.author_email", "c.author_url", "c.remote_ip"),
+    "page": ("t.page_id", "t.url", "t.title"),
+}
+# A comment with its thread's place, as the moderation queue and a commenter's export list them.
+QUEUE_SELECT = (
+    f"SELECT {columns(Comment, 'c')}, t.site_id, t.page_id, t.url, t.title,"
+    " t.closed AS thread_closed FROM comments c JOIN threads t ON t.id = c.thread_id"
+)
+
+
+def queue_item(row: Row, when: Callable[[Any], datetime]) -> QueueItem:
+    return record(QueueItem, row, when, comment=record(Comment, row, when))
+
+
+# What erasing leaves of a comment: its place in the thread, nothing about its author.
+ERASED = (
+    "status = 'deleted', author_name = '', author_email = '', author_url = '',"
+    " author_avatar = '', author_provider = '', body_source = '', body_html = '',"
+    " remote_ip = '', held_because = '', fingerprint = '', user_id = NULL"
+)
+NOT_ERASED = "NOT (c.status = 'deleted' AND c.body_source = '' AND c.author_name = '')"
+
+
+def like_pattern(text: str) -> str:
+    """`%text%` for LIKE ... ESCAPE '\\', with the text's own wildcards taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def _author_match(email: str | None, user_id: int | None) -> tuple[str, Any]:
@@ -75,7 +94,7 @@ class ModerationQueries(SQLBackend):
                 f"{QUEUE_SELECT} WHERE {' AND '.join(where)} ORDER BY c.id DESC LIMIT ?",
                 *params, query.limit,
             )  # fmt: skip
-            return [queue_item_from_row(row, db.dialect.when) for row in rows]
+            return [queue_item(row, db.dialect.when) for row in rows]
 
     async def count_by_status(self, site_ids: Sequence[str]) -> dict[str, dict[str, int]]:
         """Comments per site and status (statuses without comments left out)."""
@@ -115,17 +134,18 @@ class ModerationQueries(SQLBackend):
                     continue
                 old = found["status"]
                 was_shown = await root_shown(db, found["root"])
-                row = await db.fetch_one(
-                    f"UPDATE comments SET status = ? WHERE id = ? RETURNING {COMMENT_COLUMNS}",
+                comment = await db.fetch_record(
+                    Comment, f"UPDATE comments SET status = ? WHERE id = ? RETURNING {_COMMENT}",
                     status, comment_id,
                 )  # fmt: skip
-                assert row is not None
-                comment = comment_from_row(row, db.dialect.when)
-                if first_publication(old, status):
+                assert comment is not None
+                # Published for the first time: people are told (a restored one was told of).
+                if status == "approved" and old in ("pending", "spam"):
                     job = {"comment": comment_id, "event": "approved"}
                     await queue_jobs(db, [("comment", job)], datetime.now(UTC))
-                delta = status_change(old, status)
-                if delta:  # approved before or after: its root may have come or gone
+                # How the thread's comment count moves: approved before or after.
+                delta = (status == "approved") - (old == "approved")
+                if delta:  # its root may have come or gone too
                     roots = int(await root_shown(db, found["root"])) - int(was_shown)
                     head = await bump_thread(
                         db, comment.thread_id,
@@ -161,14 +181,13 @@ class ModerationQueries(SQLBackend):
         """Pin a top-level comment to the top of its thread's first page (or unpin it)."""
 
         async def op(db: Db) -> Comment:
-            row = await db.fetch_one(
-                "UPDATE comments SET pinned = ? WHERE id = ? AND parent_id IS NULL"
-                f" RETURNING {COMMENT_COLUMNS}",
+            comment = await db.fetch_record(
+                Comment, "UPDATE comments SET pinned = ? WHERE id = ? AND parent_id IS NULL"
+                f" RETURNING {_COMMENT}",
                 pinned, comment_id,
             )  # fmt: skip
-            if row is None:
+            if comment is None:
                 raise Refused(Outcome.NOT_TOP_LEVEL)
-            comment = comment_from_row(row, db.dialect.when)
             head = await bump_thread(db, comment.thread_id)
             await self._tell(db, head, "edit", comment.id, head.comment_count)
             return comment
@@ -195,7 +214,7 @@ class ModerationQueries(SQLBackend):
             rows = await db.fetch_all(
                 f"{QUEUE_SELECT} WHERE {who} AND {NOT_ERASED} ORDER BY c.id", value
             )
-            return [queue_item_from_row(row, db.dialect.when) for row in rows]
+            return [queue_item(row, db.dialect.when) for row in rows]
 
     async def purge_spam(self, site_ids: Sequence[str]) -> int:
         """Delete for good the spam of these sites, and its likes, but for spam that a kept

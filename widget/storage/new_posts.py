@@ -13,23 +13,13 @@ from datetime import datetime, timedelta
 
 from widget.records import FeedPoll, NewJob, PostSubscription
 
-from .base import POST_SUBSCRIPTION_COLUMNS, Row
+from .base import columns
 from .outbox import queue_jobs
 from .sql import Db, SQLBackend
 
 __all__ = ["NewPostQueries"]
 
-_POLL_COLUMNS = "site_id, feed_url, etag, last_modified, polled_at"
-
-
-def _poll(row: Row) -> FeedPoll:
-    return FeedPoll(row["site_id"], row["feed_url"], row["etag"], row["last_modified"],
-                    row["polled_at"] is not None)  # fmt: skip
-
-
-def _post_subscription(row: Row) -> PostSubscription:
-    return PostSubscription(row["id"], row["site_id"], row["email"],
-                            row["confirmed_at"] is not None)  # fmt: skip
+_SUBSCRIPTION = columns(PostSubscription)
 
 
 class NewPostQueries(SQLBackend):
@@ -37,17 +27,13 @@ class NewPostQueries(SQLBackend):
         """The site's feed, taken for `lease_s` seconds when it is due and nobody holds it;
         None otherwise. A site polled for the first time is due at once."""
 
-        async def op(db: Db) -> FeedPoll | None:
-            row = await db.fetch_one(
-                "INSERT INTO feed_polls (site_id, due_at, locked_until) VALUES (?, ?, ?)"
-                " ON CONFLICT (site_id) DO UPDATE SET locked_until = excluded.locked_until"
-                " WHERE feed_polls.due_at <= ? AND (feed_polls.locked_until IS NULL"
-                f" OR feed_polls.locked_until < ?) RETURNING {_POLL_COLUMNS}",
-                site_id, now, now + timedelta(seconds=lease_s), now, now,
-            )  # fmt: skip
-            return _poll(row) if row else None
-
-        return await self._run(op)
+        return await self._run(lambda db: db.fetch_record(
+            FeedPoll, "INSERT INTO feed_polls (site_id, due_at, locked_until) VALUES (?, ?, ?)"
+            " ON CONFLICT (site_id) DO UPDATE SET locked_until = excluded.locked_until"
+            " WHERE feed_polls.due_at <= ? AND (feed_polls.locked_until IS NULL"
+            f" OR feed_polls.locked_until < ?) RETURNING {columns(FeedPoll)}",
+            site_id, now, now + timedelta(seconds=lease_s), now, now,
+        ))  # fmt: skip
 
     async def seen_feed_entries(self, site_id: str, keys: Sequence[str]) -> set[str]:
         """Those of `keys` recorded for the site already."""
@@ -96,15 +82,11 @@ class NewPostQueries(SQLBackend):
 
     async def feed_poll_failed(self, site_id: str, error: str, due_at: datetime) -> None:
         """A poll that could not read the feed: kept as it was, tried again at `due_at`."""
-
-        async def op(db: Db) -> None:
-            await db.execute(
-                "UPDATE feed_polls SET last_error = ?, due_at = ?, locked_until = NULL"
-                " WHERE site_id = ?",
-                error[:1000], due_at, site_id,
-            )  # fmt: skip
-
-        await self._run(op)
+        await self._run(lambda db: db.execute(
+            "UPDATE feed_polls SET last_error = ?, due_at = ?, locked_until = NULL"
+            " WHERE site_id = ?",
+            error[:1000], due_at, site_id,
+        ))  # fmt: skip
 
     async def get_feed_poll_error(self, site_id: str) -> str:
         """Why the site's last poll failed ('' when it did not)."""
@@ -118,54 +100,40 @@ class NewPostQueries(SQLBackend):
         """The address's subscription to the site's new posts, created unconfirmed if it has
         none."""
 
-        async def op(db: Db) -> PostSubscription:
-            row = await db.fetch_one(
-                "INSERT INTO post_subscriptions (site_id, email, created_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (site_id, email) DO UPDATE SET email = excluded.email"
-                f" RETURNING {POST_SUBSCRIPTION_COLUMNS}",
-                site_id, email.lower(), at,
-            )  # fmt: skip
-            assert row is not None
-            return _post_subscription(row)
-
-        return await self._run(op)
+        subscription = await self._run(lambda db: db.fetch_record(
+            PostSubscription, "INSERT INTO post_subscriptions (site_id, email, created_at)"
+            " VALUES (?, ?, ?) ON CONFLICT (site_id, email) DO UPDATE SET"
+            f" email = excluded.email RETURNING {_SUBSCRIPTION}",
+            site_id, email.lower(), at,
+        ))  # fmt: skip
+        assert subscription is not None
+        return subscription
 
     async def get_post_subscription(self, subscription_id: int) -> PostSubscription | None:
         async with self._read() as db:
-            row = await db.fetch_one(
-                f"SELECT {POST_SUBSCRIPTION_COLUMNS} FROM post_subscriptions WHERE id = ?",
+            return await db.fetch_record(
+                PostSubscription, f"SELECT {_SUBSCRIPTION} FROM post_subscriptions WHERE id = ?",
                 subscription_id,
-            )
-        return _post_subscription(row) if row else None
+            )  # fmt: skip
 
     async def confirm_post_subscription(
         self, subscription_id: int, at: datetime
     ) -> PostSubscription | None:
-        async def op(db: Db) -> PostSubscription | None:
-            row = await db.fetch_one(
-                "UPDATE post_subscriptions SET confirmed_at = coalesce(confirmed_at, ?)"
-                f" WHERE id = ? RETURNING {POST_SUBSCRIPTION_COLUMNS}",
-                at, subscription_id,
-            )  # fmt: skip
-            return _post_subscription(row) if row else None
-
-        return await self._run(op)
+        return await self._run(lambda db: db.fetch_record(
+            PostSubscription, "UPDATE post_subscriptions SET"
+            f" confirmed_at = coalesce(confirmed_at, ?) WHERE id = ? RETURNING {_SUBSCRIPTION}",
+            at, subscription_id,
+        ))  # fmt: skip
 
     async def unsubscribe_from_posts(self, subscription_id: int) -> bool:
-        async def op(db: Db) -> bool:
-            removed = await db.execute(
-                "DELETE FROM post_subscriptions WHERE id = ?", subscription_id
-            )
-            return removed > 0
-
-        return await self._run(op)
+        delete = "DELETE FROM post_subscriptions WHERE id = ?"
+        return await self._run(lambda db: db.execute(delete, subscription_id)) > 0
 
     async def post_subscribers(self, site_id: str) -> list[PostSubscription]:
         """The site's confirmed subscriptions to new posts."""
         async with self._read() as db:
-            rows = await db.fetch_all(
-                f"SELECT {POST_SUBSCRIPTION_COLUMNS} FROM post_subscriptions"
+            return await db.fetch_records(
+                PostSubscription, f"SELECT {_SUBSCRIPTION} FROM post_subscriptions"
                 " WHERE site_id = ? AND confirmed_at IS NOT NULL ORDER BY id",
                 site_id,
-            )
-        return [_post_subscription(row) for row in rows]
+            )  # fmt: skip

@@ -14,7 +14,7 @@ from typing import Literal
 
 from widget.records import NewJob, OutboxJob, Subscription
 
-from .base import JOB_COLUMNS, SUBSCRIPTION_COLUMNS, Row, subscription_from_row
+from .base import columns
 from .sql import Db, SQLBackend
 
 __all__ = ["OutboxQueries", "queue_jobs"]
@@ -28,33 +28,24 @@ async def queue_jobs(db: Db, jobs: Sequence[NewJob], now: datetime) -> None:
         )
 
 
-def _job(db: Db, row: Row) -> OutboxJob:
-    return OutboxJob(row["id"], row["kind"], json.loads(row["payload"]), row["attempts"],
-                     db.dialect.when(row["created_at"]))  # fmt: skip
+_SUBSCRIPTION = columns(Subscription)
 
 
 class OutboxQueries(SQLBackend):
     async def add_jobs(self, jobs: Sequence[NewJob], at: datetime) -> None:
-        async def op(db: Db) -> None:
-            await queue_jobs(db, jobs, at)
-
-        await self._run(op)
+        await self._run(lambda db: queue_jobs(db, jobs, at))
 
     async def claim_jobs(self, now: datetime, lease_s: float, limit: int) -> list[OutboxJob]:
         """Due jobs, each taken for `lease_s` seconds (a worker that dies lets them go)."""
 
-        async def op(db: Db) -> list[OutboxJob]:
-            # SKIP LOCKED (PostgreSQL): instances claiming at once each get other jobs.
-            rows = await db.fetch_all(
-                "UPDATE outbox SET locked_until = ? WHERE id IN (SELECT id FROM outbox"
-                " WHERE failed_at IS NULL AND due_at <= ?"
-                " AND (locked_until IS NULL OR locked_until < ?)"
-                f" ORDER BY id LIMIT ?{db.dialect.skip_locked}) RETURNING {JOB_COLUMNS}",
-                now + timedelta(seconds=lease_s), now, now, limit,
-            )  # fmt: skip
-            return sorted((_job(db, row) for row in rows), key=lambda job: job.id)
-
-        return await self._run(op)
+        # SKIP LOCKED (PostgreSQL): instances claiming at once each get other jobs.
+        jobs = await self._run(lambda db: db.fetch_records(
+            OutboxJob, "UPDATE outbox SET locked_until = ? WHERE id IN (SELECT id FROM outbox WHERE"
+            " failed_at IS NULL AND due_at <= ? AND (locked_until IS NULL OR locked_until < ?)"
+            f" ORDER BY id LIMIT ?{db.dialect.skip_locked}) RETURNING {columns(OutboxJob)}",
+            now + timedelta(seconds=lease_s), now, now, limit,
+        ))  # fmt: skip
+        return sorted(jobs, key=lambda job: job.id)
 
     async def finish_job(self, job_id: int, follow_ups: Sequence[NewJob], at: datetime) -> None:
         """Drop a done job and queue what it led to, in one transaction."""
@@ -68,15 +59,12 @@ class OutboxQueries(SQLBackend):
     async def retry_job(self, job_id: int, due_at: datetime | None, error: str) -> None:
         """Try again at `due_at`; None gives up (the job is kept, marked failed)."""
 
-        async def op(db: Db) -> None:
-            failed_at = None if due_at is not None else datetime.now(UTC)
-            await db.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, locked_until = NULL,"
-                " due_at = coalesce(?, due_at), failed_at = ? WHERE id = ?",
-                error[:1000], due_at, failed_at, job_id,
-            )  # fmt: skip
-
-        await self._run(op)
+        failed_at = None if due_at is not None else datetime.now(UTC)
+        await self._run(lambda db: db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, locked_until = NULL,"
+            " due_at = coalesce(?, due_at), failed_at = ? WHERE id = ?",
+            error[:1000], due_at, failed_at, job_id,
+        ))  # fmt: skip
 
     async def outbox_counts(self) -> dict[str, int]:
         """Jobs waiting ("queued") and given up ("failed")."""
@@ -94,52 +82,41 @@ class OutboxQueries(SQLBackend):
         """The address's subscription to the thread, created unconfirmed if it has none; its
         emails in `lang` (the language it was last asked for in, when one is given)."""
 
-        async def op(db: Db) -> Subscription:
-            row = await db.fetch_one(
-                "INSERT INTO subscriptions (thread_id, email, created_at, lang)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (thread_id, email) DO UPDATE SET"
-                " lang = CASE WHEN excluded.lang <> '' THEN excluded.lang"
-                " ELSE subscriptions.lang END"
-                f" RETURNING {SUBSCRIPTION_COLUMNS}",
-                thread_id, email.lower(), at, lang,
-            )  # fmt: skip
-            assert row is not None
-            return subscription_from_row(row)
-
-        return await self._run(op)
+        subscription = await self._run(lambda db: db.fetch_record(
+            Subscription, "INSERT INTO subscriptions (thread_id, email, created_at, lang)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (thread_id, email) DO UPDATE SET"
+            " lang = CASE WHEN excluded.lang <> '' THEN excluded.lang"
+            f" ELSE subscriptions.lang END RETURNING {_SUBSCRIPTION}",
+            thread_id, email.lower(), at, lang,
+        ))  # fmt: skip
+        assert subscription is not None
+        return subscription
 
     async def get_subscription(self, subscription_id: int) -> Subscription | None:
         async with self._read() as db:
-            row = await db.fetch_one(
-                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = ?", subscription_id
-            )
-        return subscription_from_row(row) if row else None
+            return await db.fetch_record(
+                Subscription, f"SELECT {_SUBSCRIPTION} FROM subscriptions WHERE id = ?",
+                subscription_id,
+            )  # fmt: skip
 
     async def confirm_subscription(
         self, subscription_id: int, scope: Literal["thread", "replies"], at: datetime
     ) -> Subscription | None:
-        async def op(db: Db) -> Subscription | None:
-            row = await db.fetch_one(
-                "UPDATE subscriptions SET scope = ?, confirmed_at = coalesce(confirmed_at, ?)"
-                f" WHERE id = ? RETURNING {SUBSCRIPTION_COLUMNS}",
-                scope, at, subscription_id,
-            )  # fmt: skip
-            return subscription_from_row(row) if row else None
-
-        return await self._run(op)
+        return await self._run(lambda db: db.fetch_record(
+            Subscription, "UPDATE subscriptions SET scope = ?,"
+            f" confirmed_at = coalesce(confirmed_at, ?) WHERE id = ? RETURNING {_SUBSCRIPTION}",
+            scope, at, subscription_id,
+        ))  # fmt: skip
 
     async def unsubscribe(self, subscription_id: int) -> bool:
-        async def op(db: Db) -> bool:
-            return await db.execute("DELETE FROM subscriptions WHERE id = ?", subscription_id) > 0
-
-        return await self._run(op)
+        delete = "DELETE FROM subscriptions WHERE id = ?"
+        return await self._run(lambda db: db.execute(delete, subscription_id)) > 0
 
     async def thread_subscriptions(self, thread_id: int) -> list[Subscription]:
         """The confirmed subscriptions of a thread."""
         async with self._read() as db:
-            rows = await db.fetch_all(
-                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions"
+            return await db.fetch_records(
+                Subscription, f"SELECT {_SUBSCRIPTION} FROM subscriptions"
                 " WHERE thread_id = ? AND confirmed_at IS NOT NULL ORDER BY id",
                 thread_id,
-            )
-        return [subscription_from_row(row) for row in rows]
+            )  # fmt: skip

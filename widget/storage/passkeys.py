@@ -3,34 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from widget.records import Passkey
 
-from .base import Outcome, Refused, Row
+from .base import Outcome, Refused, columns
 from .sql import Db, SQLBackend
 
 __all__ = ["PasskeyQueries"]
 
-_COLUMNS = (
-    "id, user_id, credential_id, public_key, sign_count, transports, name, created_at, last_used_at"
-)
-
-
-def _passkey_from_row(row: Row, when: Callable[[Any], datetime]) -> Passkey:
-    return Passkey(
-        id=row["id"],
-        user_id=row["user_id"],
-        credential_id=row["credential_id"],
-        public_key=bytes(row["public_key"]),
-        sign_count=row["sign_count"],
-        transports=tuple(json.loads(row["transports"])),
-        name=row["name"],
-        created_at=when(row["created_at"]),
-        last_used_at=when(row["last_used_at"]) if row["last_used_at"] is not None else None,
-    )
+_PASSKEY = columns(Passkey)
 
 
 class PasskeyQueries(SQLBackend):
@@ -40,46 +23,33 @@ class PasskeyQueries(SQLBackend):
     ) -> Passkey:  # fmt: skip
         """Keep a new passkey of `user_id`'s; Refused(PASSKEY_EXISTS) when its credential is
         kept already (for this user or another)."""
-
-        async def op(db: Db) -> Passkey:
-            row = await db.fetch_one(
-                "INSERT INTO passkeys (user_id, credential_id, public_key, sign_count,"
-                " transports, name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                f" ON CONFLICT DO NOTHING RETURNING {_COLUMNS}",
-                user_id, credential_id, public_key, sign_count, json.dumps(list(transports)),
-                name, at,
-            )  # fmt: skip
-            if row is None:
-                raise Refused(Outcome.PASSKEY_EXISTS)
-            return _passkey_from_row(row, db.dialect.when)
-
-        return await self._run(op)
+        passkey = await self._run(lambda db: db.fetch_record(
+            Passkey, "INSERT INTO passkeys (user_id, credential_id, public_key, sign_count,"
+            " transports, name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            f" ON CONFLICT DO NOTHING RETURNING {_PASSKEY}",
+            user_id, credential_id, public_key, sign_count, json.dumps(list(transports)), name, at,
+        ))  # fmt: skip
+        if passkey is None:
+            raise Refused(Outcome.PASSKEY_EXISTS)
+        return passkey
 
     async def get_passkey(self, credential_id: str) -> Passkey | None:
         async with self._read() as db:
-            row = await db.fetch_one(
-                f"SELECT {_COLUMNS} FROM passkeys WHERE credential_id = ?", credential_id
+            return await db.fetch_record(
+                Passkey, f"SELECT {_PASSKEY} FROM passkeys WHERE credential_id = ?", credential_id
             )
-            return _passkey_from_row(row, db.dialect.when) if row else None
 
     async def list_passkeys(self, user_id: int) -> list[Passkey]:
         """A user's passkeys, oldest first."""
         async with self._read() as db:
-            rows = await db.fetch_all(
-                f"SELECT {_COLUMNS} FROM passkeys WHERE user_id = ? ORDER BY id", user_id
+            return await db.fetch_records(
+                Passkey, f"SELECT {_PASSKEY} FROM passkeys WHERE user_id = ? ORDER BY id", user_id
             )
-            return [_passkey_from_row(row, db.dialect.when) for row in rows]
 
     async def remove_passkey(self, user_id: int, passkey_id: int) -> bool:
         """Remove one of `user_id`'s passkeys; False when they have none of that id."""
-
-        async def op(db: Db) -> bool:
-            removed = await db.execute(
-                "DELETE FROM passkeys WHERE id = ? AND user_id = ?", passkey_id, user_id
-            )
-            return removed > 0
-
-        return await self._run(op)
+        delete = "DELETE FROM passkeys WHERE id = ? AND user_id = ?"
+        return await self._run(lambda db: db.execute(delete, passkey_id, user_id)) > 0
 
     async def use_passkey(self, credential_id: str, sign_count: int, at: datetime) -> None:
         """Record a sign-in with a passkey whose authenticator now counts `sign_count`.

@@ -4,6 +4,7 @@ own (`_load_rows`): PostgreSQL copies them."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
@@ -20,26 +21,76 @@ from widget.records import (
     ThreadHead,
 )
 
-from .base import (
-    COPY_COLUMNS,
-    COPY_KEYS,
-    DryRun,
-    Outcome,
-    Refused,
-    Row,
-    RowBatch,
-    export_queries,
-    export_row,
-    merged_origin,
-)
+from .base import COPY_COLUMNS, Outcome, Refused, Row, RowBatch
 from .sql import Db, SQLBackend
 from .threads import bump_thread, count_shown_roots, ensure_thread
 
 __all__ = ["PortingQueries"]
 
+# The key of each table without an `id`: rows are copied in the order of their key (comments
+# by id: parents first).
+COPY_KEYS: dict[str, str] = {
+    "site_origins": "site_id, origin",
+    "sessions": "token_hash",
+    "likes": "thread_id, voter, comment_id",
+    "feed_entries": "site_id, entry_key",
+}
+
+
 COPY_BATCH = 1000  # rows per batch when exporting or dumping
 
 KeyLookup = Callable[[int, str], Awaitable[Row | None]]
+
+
+class DryRun(Exception):
+    """Raised inside an import's transaction to roll it back and still report what it did."""
+
+    def __init__(self, tally: ImportTally) -> None:
+        super().__init__("dry run")
+        self.tally = tally
+
+
+EXPORT_COMMENT_COLUMNS = (
+    "c.id, c.thread_id, c.parent_id, c.status, c.author_name, c.author_email, c.author_url,"
+    " c.body_source, c.body_html, c.remote_ip, c.like_count, c.created_at, c.edited_at,"
+    " c.user_id, c.author_avatar, c.author_provider, c.pinned, c.import_key,"
+    " p.import_key AS parent_import_key"
+)
+
+
+def export_queries(site_count: int, by_page: bool) -> dict[str, str]:
+    """The queries an export reads, table by table, for some sites (and maybe one page)."""
+    sites = ", ".join("?" * site_count)
+    scope = f"t.site_id IN ({sites})" + (" AND t.page_id = ?" if by_page else "")
+    in_scope = f"JOIN threads t ON t.id = c.thread_id WHERE {scope}"
+    return {
+        "sites": "SELECT id, name, settings, created_at FROM sites"
+        f" WHERE id IN ({sites}) ORDER BY id",
+        "site_origins": f"SELECT site_id, origin FROM site_origins WHERE site_id IN ({sites})"
+        " ORDER BY site_id, origin",
+        "threads": "SELECT t.id, t.site_id, t.page_id, t.url, t.title, t.closed, t.like_count,"
+        f" t.created_at, t.origin FROM threads t WHERE {scope} ORDER BY t.id",
+        # Users who wrote a comment, or liked something, in scope (a like's voter is
+        # "user:ID" for a signed-in reader).
+        "users": "SELECT id, provider, subject, name, email, avatar_url, profile_url, created_at"
+        " FROM users WHERE id IN (SELECT people.user_id FROM threads t JOIN ("
+        "SELECT thread_id, user_id FROM comments WHERE user_id IS NOT NULL UNION ALL"
+        " SELECT thread_id, CAST(substr(voter, 6) AS BIGINT) FROM likes"
+        f" WHERE voter LIKE 'user:%') AS people ON people.thread_id = t.id WHERE {scope})"
+        " ORDER BY id",
+        "comments": f"SELECT {EXPORT_COMMENT_COLUMNS} FROM comments c"
+        f" LEFT JOIN comments p ON p.id = c.parent_id {in_scope} ORDER BY c.thread_id, c.id",
+        "likes": "SELECT l.thread_id, l.voter, l.comment_id, l.created_at, c.import_key"
+        " FROM likes l JOIN threads t ON t.id = l.thread_id"
+        f" LEFT JOIN comments c ON c.id = l.comment_id WHERE {scope}"
+        " ORDER BY l.thread_id, l.comment_id, l.voter",
+    }  # fmt: skip
+
+
+def merged_origin(old: str, new: str) -> str:
+    """A thread's origin after an import brought `new`: each source's entry replaced whole."""
+    merged = {**(json.loads(old) if old else {}), **json.loads(new)}
+    return json.dumps(merged, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 def _import_comment(db: Db) -> str:
@@ -198,13 +249,20 @@ class PortingQueries(SQLBackend):
     ) -> AsyncIterator[ExportBatch]:
         """Everything of some sites (or of one page of one site), from one snapshot, table by
         table (ExportBatch.table), in batches: memory stays flat whatever the size."""
-        queries = export_queries(len(site_ids), page_id is not None, lambda _: "?")
+        queries = export_queries(len(site_ids), page_id is not None)
         scoped = [*site_ids, *([page_id] if page_id is not None else [])]
         async with self._snapshot() as db:
             for table, query in queries.items():
                 params = site_ids if table in ("sites", "site_origins") else scoped
                 async for rows in db.stream(query, *params, batch=COPY_BATCH):
-                    yield ExportBatch(table, [export_row(row, db.dialect.when) for row in rows])
+                    names = list(rows[0].keys())
+                    yield ExportBatch(
+                        table,
+                        [
+                            dict(zip(names, db.dialect.plain(names, row), strict=True))
+                            for row in rows
+                        ],
+                    )
 
     async def dump(self) -> AsyncIterator[RowBatch]:
         """Every row worth keeping, from one consistent snapshot, in batches."""
@@ -212,10 +270,10 @@ class PortingQueries(SQLBackend):
             for table, columns in COPY_COLUMNS.items():
                 query = (
                     f"SELECT {', '.join(columns)} FROM {table}"
-                    f" ORDER BY {', '.join(COPY_KEYS[table])}"
+                    f" ORDER BY {COPY_KEYS.get(table, 'id')}"
                 )
                 async for rows in db.stream(query, batch=COPY_BATCH):
-                    yield RowBatch(table, [db.dialect.copied_out(columns, row) for row in rows])
+                    yield RowBatch(table, [db.dialect.plain(columns, row) for row in rows])
 
     async def restore(self, batches: AsyncIterable[RowBatch]) -> dict[str, int]:
         """Load a dump into this (empty) database in one transaction, keeping every id.

@@ -28,12 +28,12 @@ from urllib.parse import unquote, urlsplit
 import asyncpg
 
 from widget.errors import SetupError, StorageUnavailable
-from widget.records import ThreadEvent, ThreadEventKind, ThreadHead
+from widget.records import DatabaseGauges, ThreadEvent, ThreadEventKind, ThreadHead
 
-from .accounts import mark_ready, prune_rate_limits
-from .base import COPY_COLUMNS, DatabaseGauges, EventSink, MissedEvents, Row, RowBatch
+from .accounts import PRUNE_EVERY_S, mark_ready, prune_rate_limits
+from .base import COPY_COLUMNS, EventSink, MissedEvents, Row, RowBatch
 from .caching import HeadCache, SiteCache
-from .migrations import migrations, refuse_newer_schema
+from .migrations import migrate
 from .shared import Storage
 from .sql import Db, Dialect, any_of
 
@@ -58,7 +58,6 @@ _UNAVAILABLE = (
     asyncpg.exceptions.InvalidAuthorizationSpecificationError,  # 28: the login is refused
     asyncpg.exceptions.InvalidCatalogNameError,  # the database is gone
 )
-RATE_LIMIT_PRUNE_S = 300.0
 # Seconds to wait for PostgreSQL to answer a connection: one that never answers fails start-up
 # (and requests) after this long, not after asyncpg's default of a minute.
 CONNECT_TIMEOUT_S = 10.0
@@ -83,7 +82,6 @@ def channels_of(schema: str) -> tuple[str, str]:
     return f"{EVENTS_CHANNEL}_{tag}", f"{SITES_CHANNEL}_{tag}"
 
 
-HEAD_CACHE_ENTRIES = 20_000
 LISTEN_RETRY_S = 1.0
 LISTEN_PROBE_S = 30.0
 
@@ -99,11 +97,11 @@ def _numbered(sql: str) -> str:
 
 
 POSTGRES = Dialect(
-    name="postgres", when=_same, json_in=lambda value: value, json_out=lambda value: value,
+    name="postgres", when=_same, json_in=lambda value: value,
     lock_rows=" FOR UPDATE OF c", skip_locked=" FOR UPDATE SKIP LOCKED",
     lock_key="SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", one_of=any_of,
     contains="{column} ILIKE ?", time_type="timestamptz", flag_type="boolean",
-    copied_out=lambda columns, row: tuple(row),
+    plain=lambda columns, row: tuple(row),
 )  # fmt: skip
 
 
@@ -152,7 +150,7 @@ class PostgresStorage(Storage):
         self._missed: MissedEvents | None = None
         # Heads and sites are kept in memory only while this instance hears every change
         # (its LISTEN connection is up); otherwise every read goes to the database.
-        self._heads = HeadCache(HEAD_CACHE_ENTRIES)
+        self._heads = HeadCache()
         self._sites = SiteCache()
         self._caching = False
         self._events_channel, self._sites_channel = EVENTS_CHANNEL, SITES_CHANNEL
@@ -168,7 +166,17 @@ class PostgresStorage(Storage):
                 init=_init_connection, timeout=CONNECT_TIMEOUT_S,
             )  # fmt: skip
             async with self._pool.acquire() as conn:
-                await _migrate(conn, _described(self.url))
+
+                @asynccontextmanager
+                async def locked() -> AsyncIterator[Db]:
+                    # One instance at a time (see migrate): the lock is held until commit.
+                    async with conn.transaction():
+                        await conn.execute(
+                            "SELECT pg_advisory_xact_lock(hashtext('widget.migrations'))"
+                        )
+                        yield PostgresDb(conn)
+
+                await migrate(locked, _described(self.url))
                 await mark_ready(PostgresDb(conn))
                 schema = await conn.fetchval("SELECT current_schema()")
             self._events_channel, self._sites_channel = channels_of(str(schema))
@@ -260,10 +268,6 @@ class PostgresStorage(Storage):
                 log.warning("lost the events connection (%s); reconnecting", exc)
                 await asyncio.sleep(LISTEN_RETRY_S)
 
-    def _forget_cached(self) -> None:
-        self._heads.clear()
-        self._sites.forget()
-
     def _committed(self, head: ThreadHead) -> None:
         if self._caching:
             self._heads.committed(head)
@@ -271,25 +275,24 @@ class PostgresStorage(Storage):
     async def _prune_periodically(self) -> None:
         """Drop rate-limit rows that limit nobody any more (any instance may: it is idempotent)."""
         while True:
-            await asyncio.sleep(RATE_LIMIT_PRUNE_S)
+            await asyncio.sleep(PRUNE_EVERY_S)
             try:
                 await self._run(prune_rate_limits)
             except StorageUnavailable:
                 continue
 
-    async def check_ready(self) -> None:
-        async with self._connection() as conn:
-            await conn.fetchval("SELECT max(number) FROM schema_migrations")
-        await self._run(mark_ready)
+    # -- the adapter ----------------------------------------------------------------------------
+
+    dialect = POSTGRES
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+    async def _read(self) -> AsyncIterator[PostgresDb]:
         if self._pool is None:
             raise RuntimeError("storage is not open")
         try:
             async with self._pool.acquire() as conn:
                 try:
-                    yield conn
+                    yield PostgresDb(conn)
                 except _UNAVAILABLE:
                     # Cut off mid-way, a connection can be left in a state asyncpg trips
                     # over later: the pool gets a new one instead.
@@ -300,41 +303,20 @@ class PostgresStorage(Storage):
             log.warning("database unavailable: %s", _reason(exc))
             raise StorageUnavailable() from exc
 
-    async def _write(self, op: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        """Run `op` in its own transaction; its result once committed."""
-        try:
-            async with self._connection() as conn, conn.transaction():
-                return await op(conn)
-        except StorageUnavailable as exc:
-            raise StorageUnavailable.unsaved() from exc
-
-    # -- the adapter ----------------------------------------------------------------------------
-
-    dialect = POSTGRES
-
     @asynccontextmanager
-    async def _read(self) -> AsyncIterator[Db]:
-        async with self._connection() as conn:
-            yield PostgresDb(conn)
-
-    @asynccontextmanager
-    async def _snapshot(self) -> AsyncIterator[Db]:
+    async def _snapshot(self) -> AsyncIterator[PostgresDb]:
         async with (
-            self._connection() as conn,
-            conn.transaction(isolation="repeatable_read", readonly=True),
+            self._read() as db,
+            db.conn.transaction(isolation="repeatable_read", readonly=True),
         ):
-            yield PostgresDb(conn)
+            yield db
 
     async def _run(self, op: Callable[[Db], Awaitable[T]], *, waits: bool = False) -> T:
-        db: PostgresDb | None = None
-
-        async def write(conn: asyncpg.Connection) -> T:
-            nonlocal db
-            db = PostgresDb(conn)
-            return await op(db)
-
-        result = await self._write(write)
-        assert db is not None
+        try:
+            async with self._read() as db, db.conn.transaction():
+                result = await op(db)
+        except StorageUnavailable as exc:
+            raise StorageUnavailable.unsaved() from exc
         db.committed()
         return result
 
@@ -365,9 +347,12 @@ class PostgresStorage(Storage):
             )
 
     async def _loaded(self, db: Db) -> None:
-        for table in ("users", "threads", "comments", "bans", "admins", "subscriptions", "outbox",
-                      "passkeys", "post_subscriptions"):  # fmt: skip
-            # New ids follow the copied ones.
+        # New ids follow the copied ones, in every table whose id is an identity column.
+        identities = await db.fetch_all(
+            "SELECT table_name FROM information_schema.columns WHERE column_name = 'id'"
+            " AND is_identity = 'YES' AND table_schema = current_schema()"
+        )
+        for table in (row["table_name"] for row in identities):
             await db.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                 f" coalesce(max(id), 1), max(id) IS NOT NULL) FROM {table}"
@@ -376,29 +361,6 @@ class PostgresStorage(Storage):
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
-
-
-async def _migrate(conn: asyncpg.Connection, database: str) -> None:
-    # One instance at a time: instances starting together must not apply a migration twice.
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('widget.migrations'))")
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations"
-            " (number integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)"
-        )
-        applied = {
-            row["number"] for row in await conn.fetch("SELECT number FROM schema_migrations")
-        }
-        refuse_newer_schema("postgres", applied, database)
-        for number, name, sql in migrations("postgres"):
-            if number in applied:
-                continue
-            await conn.execute(sql)
-            await conn.execute(
-                "INSERT INTO schema_migrations (number, name, applied_at) VALUES ($1, $2, now())",
-                number, name,
-            )  # fmt: skip
-            log.info("applied migration %04d_%s", number, name)
 
 
 def _reason(exc: BaseException) -> str:

@@ -4,8 +4,9 @@ methods)."""
 
 from __future__ import annotations
 
-from .accounts import AccountQueries
-from .base import DatabaseGauges
+from widget.records import DatabaseGauges
+
+from .accounts import AccountQueries, mark_ready
 from .comments import CommentQueries
 from .moderation import ModerationQueries
 from .new_posts import NewPostQueries
@@ -39,6 +40,13 @@ class Storage(
     StorageUnavailable from any method (never acknowledging a write it could not keep);
     `open` raises SetupError, naming the database and what to do, when it cannot be used.
     """
+
+    async def check_ready(self) -> None:
+        """Read, and write one row (READINESS_KEY in rate_limits): raises StorageUnavailable
+        unless both work right now."""
+        async with self._read() as db:
+            await db.fetch_value("SELECT max(number) FROM schema_migrations")
+        await self._run(mark_ready)
 
     def cache_stamp(self) -> tuple[int, int] | None:
         """A value that changes whenever anything this process keeps of thread heads or sites

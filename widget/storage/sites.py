@@ -9,14 +9,10 @@ from typing import Any
 
 from widget.records import Ban, Site
 
-from .base import Outcome, Refused, Row
+from .base import Outcome, Refused, columns
 from .sql import Db, SQLBackend, marks
 
 __all__ = ["SiteQueries"]
-
-
-def _ban(row: Row) -> Ban:
-    return Ban(row["id"], row["site_id"], row["kind"], row["value"], row["note"])
 
 
 async def _load_site(db: Db, site_id: str) -> Site | None:
@@ -26,14 +22,7 @@ async def _load_site(db: Db, site_id: str) -> Site | None:
     origins = await db.fetch_all(
         "SELECT origin FROM site_origins WHERE site_id = ? ORDER BY origin", site_id
     )
-    return Site(
-        id=row["id"],
-        name=row["name"],
-        origins=tuple(o["origin"] for o in origins),
-        settings=db.dialect.json_out(row["settings"]),
-        revision=row["revision"],
-        created_at=db.dialect.when(row["created_at"]),
-    )
+    return db.record(Site, row, origins=tuple(o["origin"] for o in origins))
 
 
 async def _add_origins(db: Db, site_id: str, origins: Sequence[str]) -> None:
@@ -129,12 +118,10 @@ class SiteQueries(SQLBackend):
             return cached
         generation = self._sites.generation
         async with self._read() as db:
-            rows = await db.fetch_all(
-                "SELECT id, site_id, kind, value, note FROM bans"
-                " WHERE site_id = ? OR site_id IS NULL ORDER BY id",
-                site_id,
-            )
-        bans = [_ban(row) for row in rows]
+            bans = await db.fetch_records(
+                Ban, f"SELECT {columns(Ban)} FROM bans WHERE site_id = ? OR site_id IS NULL"
+                " ORDER BY id", site_id,
+            )  # fmt: skip
         if self._caching:
             self._sites.fill_bans(site_id, bans, generation)
         return bans
@@ -143,14 +130,14 @@ class SiteQueries(SQLBackend):
         self, site_id: str | None, kind: str, value: str, note: str, at: datetime
     ) -> Ban:
         async def op(db: Db) -> Ban:
-            row = await db.fetch_one(
-                "INSERT INTO bans (site_id, kind, value, note, created_at) VALUES (?, ?, ?, ?, ?)"
-                " RETURNING id, site_id, kind, value, note",
+            ban = await db.fetch_record(
+                Ban, "INSERT INTO bans (site_id, kind, value, note, created_at)"
+                f" VALUES (?, ?, ?, ?, ?) RETURNING {columns(Ban)}",
                 site_id, kind, value, note, at,
             )  # fmt: skip
-            assert row is not None
+            assert ban is not None
             await self._sites_changed(db, None)  # every instance forgets the bans it knew
-            return _ban(row)
+            return ban
 
         return await self._run(op)
 

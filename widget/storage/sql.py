@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, TypeVar
 
 from widget.records import ThreadEventKind, ThreadHead
 
-from .base import EventSink, MissedEvents, Row, RowBatch
+from .base import EventSink, MissedEvents, R, Row, RowBatch, record
 from .caching import HeadCache, SiteCache
 
 __all__ = ["Db", "Dialect", "SQLBackend", "any_of", "in_list", "marks"]
@@ -35,13 +35,13 @@ class Dialect:
     name: str  # "sqlite" or "postgres"
     when: Callable[[Any], datetime]  # a stored time as an aware datetime
     json_in: Callable[[Any], Any]  # a JSON column's value as a parameter (jsonb takes objects)
-    json_out: Callable[[Any], Any]  # a JSON column's stored value as Python values
     lock_rows: str  # locks the rows of `c` a SELECT read until commit ("" with one writer)
     skip_locked: str  # appended to a SELECT of jobs to claim
     time_type: str  # what a time is stored as, for CAST
     flag_type: str  # what a flag is stored as, for CAST
-    # A row of COPY_COLUMNS[table] as plain values (aware datetimes, bools, dicts): for dumps.
-    copied_out: Callable[[tuple[str, ...], Row], tuple[Any, ...]]
+    # A row's values, its columns named, as plain values (aware datetimes, bools, dicts): for
+    # dumps and exports.
+    plain: Callable[[Sequence[str], Row], tuple[Any, ...]]
     contains: str  # `{column}` matches a like_pattern parameter, whatever the letters' case
     # A statement that makes writes naming the same key (its one parameter) take turns until
     # commit; None when there is one writer anyway.
@@ -84,6 +84,20 @@ class Db(abc.ABC):
         row = await self.fetch_one(sql, *params)
         return row[0] if row is not None else None
 
+    def record(self, record_type: type[R], row: Row | Mapping[str, Any], **given: Any) -> R:
+        return record(record_type, row, self.dialect.when, **given)
+
+    async def fetch_record(self, record_type: type[R], sql: str, *params: Any) -> R | None:
+        """The first row as a record (see base.record), None when there is none."""
+        row = await self.fetch_one(sql, *params)
+        return self.record(record_type, row) if row is not None else None
+
+    async def fetch_records(self, record_type: type[R], sql: str, *params: Any) -> list[R]:
+        rows = await self.fetch_all(sql, *params)
+        names = list(rows[0].keys()) if rows else []
+        # Read by name from a dict: sqlite3.Row looks a name up by going through its columns.
+        return [self.record(record_type, dict(zip(names, row, strict=True))) for row in rows]
+
     @abc.abstractmethod
     async def execute(self, sql: str, *params: Any) -> int:
         """Run a statement; how many rows it changed."""
@@ -121,11 +135,6 @@ class SQLBackend(abc.ABC):
     async def close(self) -> None: ...
 
     @abc.abstractmethod
-    async def check_ready(self) -> None:
-        """Read, and write one row (READINESS_KEY in rate_limits): raises StorageUnavailable
-        unless both work right now."""
-
-    @abc.abstractmethod
     async def _load_rows(self, db: Db, batch: RowBatch) -> None:
         """Write a batch of a dump's rows as they are, ids included."""
 
@@ -158,3 +167,7 @@ class SQLBackend(abc.ABC):
         """A site (None: sites, bans or everything) changed in this write: caches forget it."""
 
     _caching: bool  # whether the caches can be trusted right now
+
+    def _forget_cached(self) -> None:
+        self._heads.clear()
+        self._sites.forget()

@@ -36,7 +36,6 @@ from collections.abc import (
     Callable,
     Coroutine,
     Iterable,
-    Mapping,
     Sequence,
 )
 from datetime import UTC, datetime
@@ -46,12 +45,12 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from widget.errors import SetupError, StorageUnavailable
-from widget.records import ThreadEvent, ThreadEventKind, ThreadHead
+from widget.records import DatabaseGauges, ThreadEvent, ThreadEventKind, ThreadHead
 
-from .accounts import mark_ready, prune_rate_limits
-from .base import COPY_COLUMNS, DatabaseGauges, EventSink, MissedEvents, Row, RowBatch
+from .accounts import PRUNE_EVERY_S, mark_ready, prune_rate_limits
+from .base import COPY_COLUMNS, EventSink, MissedEvents, Row, RowBatch
 from .caching import HeadCache, SiteCache
-from .migrations import migrations, refuse_newer_schema, split_statements
+from .migrations import migrate
 from .shared import Storage
 from .sql import Db, Dialect, in_list, marks
 from .sqlite_files import OpenedFiles, place_copy
@@ -64,9 +63,7 @@ T = TypeVar("T")
 
 MAX_BATCH = 256  # writes per transaction
 READERS = 2
-HEAD_CACHE_ENTRIES = 20_000
 EXTERNAL_CHECK_S = 1.0  # how often to look for writes made by other processes
-RATE_LIMIT_PRUNE_S = 300.0  # how often to drop rate-limit rows that no longer limit anyone
 BUSY_TIMEOUT_MS = 5_000
 
 # Primary result codes that say the file cannot serve right now, not that a statement is wrong:
@@ -108,71 +105,56 @@ class _QueuedWrite:
 _Outcome = tuple[_QueuedWrite, Db, Any, BaseException | None]
 
 
-def _param(value: Any) -> Any:
-    return value.timestamp() if isinstance(value, datetime) else value
+def _params(values: Sequence[Any]) -> list[Any]:
+    return [value.timestamp() if isinstance(value, datetime) else value for value in values]
 
 
 SQLITE = Dialect(
-    name="sqlite", when=_dt, json_in=json.dumps, json_out=json.loads, lock_rows="",
-    skip_locked="", lock_key=None, one_of=in_list, time_type="REAL", flag_type="INTEGER",
-    copied_out=lambda columns, row: _from_sqlite(columns, row),
+    name="sqlite", when=_dt, json_in=json.dumps, lock_rows="", skip_locked="", lock_key=None,
+    one_of=in_list, time_type="REAL", flag_type="INTEGER",
+    plain=lambda columns, row: _from_sqlite(columns, row),
     contains="{column} LIKE ? ESCAPE '\\'",
 )  # fmt: skip
 
 
 class SQLiteDb(Db):
-    """The adapter over one aiosqlite connection: datetimes go in as seconds."""
-
-    dialect = SQLITE
-    conn: aiosqlite.Connection
-
-    async def fetch_all(self, sql: str, *params: Any) -> list[sqlite3.Row]:
-        return list(await self.conn.execute_fetchall(sql, [_param(p) for p in params]))
-
-    async def execute(self, sql: str, *params: Any) -> int:
-        cursor = await self.conn.execute(sql, [_param(p) for p in params])
-        return cursor.rowcount
-
-    async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        await self.conn.executemany(sql, [[_param(p) for p in row] for row in rows])
-
-    async def stream(self, sql: str, *params: Any, batch: int) -> AsyncIterator[list[Row]]:
-        cursor = await self.conn.execute(sql, [_param(p) for p in params])
-        try:
-            while rows := await cursor.fetchmany(batch):
-                yield list(rows)
-        finally:
-            await cursor.close()
-
-
-class _WriterThreadDb(Db):
-    """The adapter in the writer connection's own thread, over its sqlite3 connection: each
-    call runs its statement at once and returns, so a write's coroutine never waits and is
-    run to its end there (`_run_to_end`)."""
+    """The adapter over one connection: each statement runs in the connection's own thread,
+    a round trip from the event loop, or at once for a write batch that runs whole in the
+    writer's thread (`_run_to_end`). Datetimes go in as seconds."""
 
     dialect = SQLITE
     conn: sqlite3.Connection
 
+    def __init__(self, agent: aiosqlite.Connection, *, in_thread: bool = False) -> None:
+        super().__init__(agent._conn)
+        self._agent = agent
+        self._in_thread = in_thread
+
+    async def _call(self, step: Callable[[], T]) -> T:
+        if self._in_thread:
+            return step()
+        return await self._agent._execute(step)  # type: ignore[no-any-return,no-untyped-call]
+
     async def fetch_all(self, sql: str, *params: Any) -> list[sqlite3.Row]:
-        return self.conn.execute(sql, [_param(p) for p in params]).fetchall()
+        return await self._call(lambda: self.conn.execute(sql, _params(params)).fetchall())
 
     async def execute(self, sql: str, *params: Any) -> int:
-        return self.conn.execute(sql, [_param(p) for p in params]).rowcount
+        return await self._call(lambda: self.conn.execute(sql, _params(params)).rowcount)
 
     async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self.conn.executemany(sql, [[_param(p) for p in row] for row in rows])
+        await self._call(lambda: self.conn.executemany(sql, [_params(row) for row in rows]))
 
     async def stream(self, sql: str, *params: Any, batch: int) -> AsyncIterator[list[Row]]:
-        cursor = self.conn.execute(sql, [_param(p) for p in params])
+        cursor = await self._call(lambda: self.conn.execute(sql, _params(params)))
         try:
-            while rows := cursor.fetchmany(batch):
+            while rows := await self._call(lambda: cursor.fetchmany(batch)):
                 yield list(rows)
         finally:
-            cursor.close()
+            await self._call(cursor.close)
 
 
 def _run_to_end(write: Awaitable[T]) -> T:
-    """The result of a write's coroutine that awaits nothing but a `_WriterThreadDb`."""
+    """The result of a coroutine that awaits nothing but an in-thread `SQLiteDb`."""
     assert isinstance(write, Coroutine)
     try:
         write.send(None)
@@ -192,7 +174,7 @@ class SQLiteStorage(Storage):
         self._writer_task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
         # (site_id, page_id) -> head, or None for a page known to have no thread yet.
-        self._heads = HeadCache(HEAD_CACHE_ENTRIES)
+        self._heads = HeadCache()
         self._sites = SiteCache()
         self._data_version = 0
         self._event_sink: EventSink | None = None
@@ -223,14 +205,15 @@ class SQLiteStorage(Storage):
         # Fail here if the file cannot even be opened: an aiosqlite connection that fails to
         # open leaves its thread to report it to an event loop that is gone by then.
         await asyncio.to_thread(lambda: sqlite3.connect(self.path).close())
-        self._writer = writer = await self._connect()
+        self._writer = await self._connect()
+        db = SQLiteDb(self._writer)
         # Read to the end: a statement left open holds a snapshot that a write cannot follow.
-        await _fetch(writer, "PRAGMA journal_mode = WAL")
-        await self._migrate(writer)
-        # A file that can be read but not written fails here, not at the first comment.
-        async with _write_lock(writer):
-            await mark_ready(SQLiteDb(writer))
-        self._data_version = await self._read_data_version()
+        await db.fetch_all("PRAGMA journal_mode = WAL")
+        await migrate(lambda: _write_lock(db), str(self.path))
+        async with _write_lock(db):
+            # A file that can be read but not written fails here, not at the first comment.
+            await mark_ready(db)
+        self._data_version = int(await db.fetch_value("PRAGMA data_version"))
         for _ in range(READERS):
             reader = await self._connect()
             self._all_readers.append(reader)
@@ -269,38 +252,9 @@ class SQLiteStorage(Storage):
             await self._writer.close()
             self._writer = None
 
-    async def _migrate(self, conn: aiosqlite.Connection) -> None:
-        async with _write_lock(conn):
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations"
-                " (number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
-            )
-        applied = await _applied_migrations(conn)
-        refuse_newer_schema("sqlite", applied, str(self.path))
-        for number, name, sql in migrations("sqlite"):
-            if number in applied:
-                continue
-            # executescript would commit on its own; run the statements inside one transaction.
-            async with _write_lock(conn):
-                # Another process starting on the same file may have applied it since: look
-                # again, now that this one holds the write lock.
-                if number not in await _applied_migrations(conn):
-                    for statement in split_statements(sql):
-                        await conn.execute(statement)
-                    await conn.execute(
-                        "INSERT INTO schema_migrations (number, name, applied_at) VALUES (?, ?, ?)",
-                        (number, name, time.time()),
-                    )
-                    log.info("applied migration %04d_%s", number, name)
-
-    async def check_ready(self) -> None:
-        async with self._reader() as conn:
-            await _fetch(conn, "SELECT max(number) FROM schema_migrations")
-        await self._run(mark_ready)
-
     # -- the writer ---------------------------------------------------------------------------
 
-    async def _write(self, op: Callable[[Db], Awaitable[T]], waits: bool = False) -> T:
+    async def _run(self, op: Callable[[Db], Awaitable[T]], *, waits: bool = False) -> T:
         """Run `op` in the next write transaction; return its result once committed.
 
         Unless it `waits` for more than its `Db` (rows streamed from another database, say),
@@ -336,13 +290,13 @@ class SQLiteStorage(Storage):
         conn = self._writer
         assert conn is not None
         try:
-            if any(write.waits for write in batch):
-                outcomes = await self._batch_on_loop(conn, batch)
+            if any(write.waits for write in batch):  # its op awaits more than its Db
+                outcomes = await self._batch(batch, in_thread=False)
             else:
                 # One round trip to the connection's thread for the whole transaction.
                 # (aiosqlite runs each of its own calls this way, through the same queue.)
                 outcomes = await conn._execute(  # type: ignore[no-untyped-call]
-                    self._batch_in_thread, batch
+                    lambda: _run_to_end(self._batch(batch, in_thread=True))
                 )
         except Exception as exc:
             if isinstance(exc, _FilesChanged):
@@ -370,24 +324,26 @@ class SQLiteStorage(Storage):
             else:
                 write.future.set_result(result)
 
-    async def _batch_on_loop(
-        self, conn: aiosqlite.Connection, batch: list[_QueuedWrite]
-    ) -> list[_Outcome]:
-        """As `_batch_in_thread`, each statement a round trip from the event loop: for the
-        batch of a write that waits for more than its Db (a restore reading another file)."""
-        assert self._files is not None
+    async def _batch(self, batch: list[_QueuedWrite], in_thread: bool) -> list[_Outcome]:
+        """BEGIN IMMEDIATE, each write in a savepoint of its own, COMMIT. Raises (after a
+        ROLLBACK) when the transaction as a whole failed; a write that failed alone is undone
+        alone and reported in its outcome. `in_thread`: run whole in the writer connection's
+        thread (`_run_to_end`), else each statement is a round trip from the event loop."""
+        assert self._writer is not None and self._files is not None
+        conn = SQLiteDb(self._writer, in_thread=in_thread)
         outcomes: list[_Outcome] = []
         try:
             await conn.execute("BEGIN IMMEDIATE")
             for write in batch:
-                if write.future.cancelled():
+                if write.future.cancelled():  # nobody waits, so nobody was told it happened
                     continue
                 await conn.execute("SAVEPOINT write_op")
-                db = SQLiteDb(conn)
+                db = SQLiteDb(self._writer, in_thread=in_thread)
                 try:
                     result = await write.op(db)
                 except Exception as exc:
-                    if _is_fault(exc) or not conn.in_transaction:
+                    # The file failed (locked, full, ...) or SQLite undid the whole transaction.
+                    if _is_fault(exc) or not conn.conn.in_transaction:
                         raise
                     await conn.execute("ROLLBACK TO write_op")
                     await conn.execute("RELEASE write_op")
@@ -395,52 +351,15 @@ class SQLiteStorage(Storage):
                 else:
                     await conn.execute("RELEASE write_op")
                     outcomes.append((write, db, result, None))
+            # Last moment to notice that this COMMIT would go to a file no restart will find.
             changed = self._files.what_changed()
             if changed is not None:
                 raise _FilesChanged(changed)
             await conn.execute("COMMIT")
         except BaseException:
-            if conn.in_transaction:
+            if conn.conn.in_transaction:
                 with contextlib.suppress(Exception):
                     await conn.execute("ROLLBACK")
-            raise
-        return outcomes
-
-    def _batch_in_thread(self, batch: list[_QueuedWrite]) -> list[_Outcome]:
-        """BEGIN IMMEDIATE, each write in a savepoint of its own, COMMIT: in the writer
-        connection's thread. Raises (after a ROLLBACK) when the transaction as a whole
-        failed; a write that failed alone is undone alone and reported in its outcome."""
-        assert self._writer is not None and self._files is not None
-        conn, files = self._writer._conn, self._files
-        outcomes: list[_Outcome] = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for write in batch:
-                if write.future.cancelled():  # nobody waits, so nobody was told it happened
-                    continue
-                conn.execute("SAVEPOINT write_op")
-                db = _WriterThreadDb(conn)
-                try:
-                    result = _run_to_end(write.op(db))
-                except Exception as exc:
-                    # The file failed (locked, full, ...) or SQLite undid the whole transaction.
-                    if _is_fault(exc) or not conn.in_transaction:
-                        raise
-                    conn.execute("ROLLBACK TO write_op")
-                    conn.execute("RELEASE write_op")
-                    outcomes.append((write, db, None, exc))
-                else:
-                    conn.execute("RELEASE write_op")
-                    outcomes.append((write, db, result, None))
-            # Last moment to notice that this COMMIT would go to a file no restart will find.
-            changed = files.what_changed()
-            if changed is not None:
-                raise _FilesChanged(changed)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                with contextlib.suppress(Exception):
-                    conn.execute("ROLLBACK")
             raise
         return outcomes
 
@@ -458,8 +377,8 @@ class SQLiteStorage(Storage):
         conn, files = self._writer, self._files
         assert conn is not None and files is not None
         try:
-            rows = await _fetch(conn, "PRAGMA wal_checkpoint(TRUNCATE)")
-            if rows[0][0]:
+            rows = await conn.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+            if next(iter(rows))[0]:
                 raise sqlite3.OperationalError("readers kept the checkpoint from finishing")
             kept = self.path
             if files.database_is_elsewhere():
@@ -488,11 +407,6 @@ class SQLiteStorage(Storage):
                 self.path, kept, self.path,
             )  # fmt: skip
 
-    async def _read_data_version(self) -> int:
-        assert self._writer is not None
-        rows = await _fetch(self._writer, "PRAGMA data_version")
-        return int(rows[0][0])
-
     async def _watch(self) -> None:
         """Housekeeping through the writer's queue, so it never runs inside a batch: notice
         writes by other processes (the command line), and drop spent rate-limit rows. Each
@@ -502,8 +416,8 @@ class SQLiteStorage(Storage):
         while True:
             await asyncio.sleep(EXTERNAL_CHECK_S)
             try:
-                await self._write(self._notice_external_writes)
-                if time.monotonic() - last_prune > RATE_LIMIT_PRUNE_S:
+                await self._run(self._notice_external_writes)
+                if time.monotonic() - last_prune > PRUNE_EVERY_S:
                     last_prune = time.monotonic()
                     await self._run(prune_rate_limits)
             except StorageUnavailable:
@@ -541,19 +455,17 @@ class SQLiteStorage(Storage):
             event = ThreadEvent(head.site_id, head.page_id, kind, comment_id, head.version, count)
             self._event_sink(event)
 
-    def _forget_cached(self) -> None:
-        self._heads.clear()
-        self._sites.forget()
-
     # -- reads --------------------------------------------------------------------------------
 
+    dialect = SQLITE
+
     @contextlib.asynccontextmanager
-    async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def _read(self) -> AsyncIterator[SQLiteDb]:
         if self._lost is not None:
             raise StorageUnavailable()
         conn = await self._readers.get()
         try:
-            yield conn
+            yield SQLiteDb(conn)
         except sqlite3.Error as exc:
             if not _is_fault(exc):
                 raise
@@ -562,26 +474,16 @@ class SQLiteStorage(Storage):
         finally:
             self._readers.put_nowait(conn)
 
-    # -- the adapter ----------------------------------------------------------------------------
-
-    dialect = SQLITE
-
     @contextlib.asynccontextmanager
-    async def _read(self) -> AsyncIterator[Db]:
-        async with self._reader() as conn:
-            yield SQLiteDb(conn)
-
-    @contextlib.asynccontextmanager
-    async def _snapshot(self) -> AsyncIterator[Db]:
-        async with self._reader() as conn:
-            await conn.execute("BEGIN")
+    async def _snapshot(self) -> AsyncIterator[SQLiteDb]:
+        async with self._read() as db:
+            await db.execute("BEGIN")
             try:
-                yield SQLiteDb(conn)
+                yield db
             finally:
-                await conn.execute("COMMIT")
+                await db.execute("COMMIT")
 
-    async def _run(self, op: Callable[[Db], Awaitable[T]], *, waits: bool = False) -> T:
-        return await self._write(op, waits)
+    # -- the writer's news --------------------------------------------------------------------
 
     async def _tell(
         self, db: Db, head: ThreadHead, kind: ThreadEventKind, comment_id: int, count: int
@@ -613,7 +515,7 @@ _TIMES = {"created_at", "edited_at", "updated_at", "expires_at", "confirmed_at",
 _FLAGS = {"notify", "pinned", "closed", "notify_posts"}
 
 
-def _from_sqlite(columns: tuple[str, ...], row: Row) -> tuple[Any, ...]:
+def _from_sqlite(columns: Sequence[str], row: Row) -> tuple[Any, ...]:
     values = []
     for column, value in zip(columns, row, strict=True):
         if column in _TIMES and value is not None:
@@ -666,28 +568,14 @@ def _cannot_use(path: Path, exc: sqlite3.Error | OSError) -> str:
 
 
 @contextlib.asynccontextmanager
-async def _write_lock(conn: aiosqlite.Connection) -> AsyncIterator[None]:
+async def _write_lock(db: SQLiteDb) -> AsyncIterator[SQLiteDb]:
     """A write transaction outside the writer, for start-up, when another process may be
     starting on the same file: BEGIN IMMEDIATE waits for the write lock (busy_timeout), where
     a statement that reads first and then writes fails at once if the other wrote between."""
-    await conn.execute("BEGIN IMMEDIATE")
+    await db.execute("BEGIN IMMEDIATE")
     try:
-        yield
+        yield db
     except BaseException:
-        await conn.execute("ROLLBACK")
+        await db.execute("ROLLBACK")
         raise
-    await conn.execute("COMMIT")
-
-
-async def _applied_migrations(conn: aiosqlite.Connection) -> set[int]:
-    return {row["number"] for row in await _fetch(conn, "SELECT number FROM schema_migrations")}
-
-
-async def _fetch(
-    conn: aiosqlite.Connection, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
-) -> list[sqlite3.Row]:
-    return list(await conn.execute_fetchall(sql, params))
-
-
-# One imported comment in one statement: its parent found by key (or none: top level), and
-# nothing written when its key is already in the thread (no row returned).
+    await db.execute("COMMIT")

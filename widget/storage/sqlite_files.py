@@ -15,9 +15,10 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["OpenedFiles", "place_copy"]
+__all__ = ["SIDE_FILES", "OpenedFiles", "place_copy", "stamp", "sync"]
 
-SUFFIXES = ("", "-wal", "-shm")
+SIDE_FILES = ("-wal", "-shm")  # SQLite's companions of a file in WAL mode
+SUFFIXES = ("", *SIDE_FILES)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -57,21 +58,22 @@ class OpenedFiles:
 def place_copy(copy: Path, path: Path) -> Path:
     """Sync the finished `copy` and put it at `path` if nothing is there; else leave it beside,
     named by the time. Never replaces a file. Returns where the copy is."""
-    _sync_file(copy)  # VACUUM INTO does not sync what it writes
+    sync(copy)  # VACUUM INTO does not sync what it writes
     try:
         os.link(copy, path)
     except FileExistsError:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        kept = path.with_name(f"{path.name}.saved-{stamp}")
+        kept = path.with_name(f"{path.name}.saved-{stamp()}")
         os.replace(copy, kept)
-        _sync_folder(path.parent)
+        sync(path.parent)
         return kept
     os.unlink(copy)
-    _sync_folder(path.parent)
+    sync(path.parent)
     return path
 
 
-def _sync_file(path: Path) -> None:
+def sync(path: Path) -> None:
+    """Make `path` durable: a file's contents, or a folder's names (a new name is durable only
+    once its folder is synced)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -79,13 +81,9 @@ def _sync_file(path: Path) -> None:
         os.close(fd)
 
 
-def _sync_folder(folder: Path) -> None:
-    # A new name is durable only once its folder is synced too.
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def stamp() -> str:
+    """Now, for a file name: 20261130T120000Z."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def _identity(path: Path) -> tuple[int, int]:

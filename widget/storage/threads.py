@@ -6,24 +6,26 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from widget.records import PageRef, PageWindow, ThreadHead, ThreadPage
+from widget.records import Comment, PageRef, PageWindow, ThreadHead, ThreadPage
 
-from .base import (
-    COMMENT_COLUMNS,
-    HEAD_COLUMNS,
-    SHOWN_REPLY,
-    VISIBLE_ROOT,
-    Outcome,
-    Refused,
-    Row,
-    comment_from_row,
-    head_from_row,
-)
+from .base import Outcome, Refused, columns
 from .sql import Db, SQLBackend
 
 __all__ = ["ThreadQueries", "bump_thread", "count_shown_roots", "ensure_thread", "root_shown"]
 
+# Which comments a thread page reads. A root shows when approved,
+# or when an approved reply hangs under it (it is then a placeholder that keeps the replies in
+# place). A reply is read when approved or when it has replies of its own (it may be such a
+# placeholder); placeholders with nothing visible under them are dropped when the tree is built.
+VISIBLE_ROOT = (
+    "(status = 'approved' OR EXISTS (SELECT 1 FROM comments r WHERE r.root_id = comments.id"
+    " AND r.status = 'approved'))"
+)
+SHOWN_REPLY = (
+    "(status = 'approved' OR EXISTS (SELECT 1 FROM comments r WHERE r.parent_id = comments.id))"
+)
 _VISIBLE_ROOT = "thread_id = ? AND parent_id IS NULL AND " + VISIBLE_ROOT
+_HEAD, _COMMENT = columns(ThreadHead), columns(Comment)
 
 
 async def ensure_thread(db: Db, page: PageRef, now: datetime) -> int:
@@ -45,12 +47,12 @@ async def bump_thread(
         ", ".join(part for part in ("version = version + 1" if bump else "", changes) if part)
         or "version = version"
     )
-    row = await db.fetch_one(
-        f"UPDATE threads SET {assignments} WHERE id = ? RETURNING {HEAD_COLUMNS}",
+    head = await db.fetch_record(
+        ThreadHead, f"UPDATE threads SET {assignments} WHERE id = ? RETURNING {_HEAD}",
         *params, thread_id,
     )  # fmt: skip
-    assert row is not None
-    return head_from_row(row)
+    assert head is not None
+    return head
 
 
 async def _exists(db: Db, where: str, *params: Any) -> bool:
@@ -97,11 +99,11 @@ class ThreadQueries(SQLBackend):
             generation = self._heads.generation
             async with self._read() as db:
                 pages, params = db.dialect.one_of("page_id", missing)
-                rows = await db.fetch_all(
-                    f"SELECT {HEAD_COLUMNS} FROM threads WHERE site_id = ? AND {pages}",
+                heads = await db.fetch_records(
+                    ThreadHead, f"SELECT {_HEAD} FROM threads WHERE site_id = ? AND {pages}",
                     site_id, *params,
                 )  # fmt: skip
-            loaded = {row["page_id"]: head_from_row(row) for row in rows}
+            loaded = {head.page_id: head for head in heads}
             if self._caching:
                 for page_id in missing:
                     self._heads.fill((site_id, page_id), loaded.get(page_id), generation)
@@ -110,69 +112,54 @@ class ThreadQueries(SQLBackend):
 
     async def get_thread(self, thread_id: int) -> ThreadHead | None:
         async with self._read() as db:
-            row = await db.fetch_one(f"SELECT {HEAD_COLUMNS} FROM threads WHERE id = ?", thread_id)
-        return head_from_row(row) if row else None
+            return await db.fetch_record(
+                ThreadHead, f"SELECT {_HEAD} FROM threads WHERE id = ?", thread_id
+            )
 
     async def get_thread_page(
         self, thread_id: int, window: PageWindow
     ) -> tuple[ThreadHead, ThreadPage]:
         async with self._snapshot() as db:  # the head and the comments from one snapshot
-            head = await db.fetch_one(f"SELECT {HEAD_COLUMNS} FROM threads WHERE id = ?", thread_id)
+            head = await db.fetch_record(
+                ThreadHead, f"SELECT {_HEAD} FROM threads WHERE id = ?", thread_id
+            )
             if head is None:
                 raise Refused(Outcome.NO_THREAD)
-            roots: Sequence[Row]
-            if window.direction == "after":
-                cursor = window.cursor or 0
-                rows = await db.fetch_all(
-                    f"SELECT {COMMENT_COLUMNS} FROM comments WHERE {_VISIBLE_ROOT}"
-                    " AND id > ? ORDER BY id LIMIT ? OFFSET ?",
-                    thread_id, cursor, window.size + 1, window.skip,
-                )  # fmt: skip
-                more_after = len(rows) > window.size
-                roots = rows[: window.size]
-                more_before = window.skip > 0 or (
-                    cursor > 0
-                    and await _exists(db, f"{_VISIBLE_ROOT} AND id <= ?", thread_id, cursor)
-                )
+            # Roots beyond the cursor, upwards (`after`) or downwards; then whether any lie
+            # the other way.
+            after = window.direction == "after"
+            if after:
+                cursor, ahead, behind, order = window.cursor or 0, ">", "<=", "id"
             else:
                 cursor = window.cursor if window.cursor is not None else 2**62
-                rows = await db.fetch_all(
-                    f"SELECT {COMMENT_COLUMNS} FROM comments WHERE {_VISIBLE_ROOT}"
-                    " AND id < ? ORDER BY id DESC LIMIT ? OFFSET ?",
-                    thread_id, cursor, window.size + 1, window.skip,
-                )  # fmt: skip
-                more_before = len(rows) > window.size
-                roots = list(reversed(rows[: window.size]))
-                more_after = window.skip > 0 or (
-                    window.cursor is not None
-                    and await _exists(db, f"{_VISIBLE_ROOT} AND id >= ?", thread_id, cursor)
-                )
-            pinned: Sequence[Row] = []
+                ahead, behind, order = "<", ">=", "id DESC"
+            found = await db.fetch_records(
+                Comment, f"SELECT {_COMMENT} FROM comments WHERE {_VISIBLE_ROOT}"
+                f" AND id {ahead} ? ORDER BY {order} LIMIT ? OFFSET ?",
+                thread_id, cursor, window.size + 1, window.skip,
+            )  # fmt: skip
+            roots = found[: window.size] if after else found[window.size - 1 :: -1]
+            more_ahead = len(found) > window.size
+            more_behind = window.skip > 0 or (
+                (cursor > 0 if after else window.cursor is not None)
+                and await _exists(db, f"{_VISIBLE_ROOT} AND id {behind} ?", thread_id, cursor)
+            )
+            pinned: list[Comment] = []
             if window.cursor is None and not window.skip:  # the opening page: pinned on top
                 # Written as each backend's partial index says it (comments_pinned), so the
                 # pinned are found there: SQLite takes `AND pinned` for another condition and
                 # read every top-level comment of the thread (80 ms of 100,000).
                 is_pinned = "pinned = 1" if db.dialect.name == "sqlite" else "pinned"
-                pinned = await db.fetch_all(
-                    f"SELECT {COMMENT_COLUMNS} FROM comments WHERE {_VISIBLE_ROOT}"
-                    f" AND {is_pinned} ORDER BY id",
-                    thread_id,
-                )
-            replies: Sequence[Row] = []
-            root_ids = {row["id"] for row in roots} | {row["id"] for row in pinned}
-            if root_ids:
+                pinned = await db.fetch_records(
+                    Comment, f"SELECT {_COMMENT} FROM comments WHERE {_VISIBLE_ROOT}"
+                    f" AND {is_pinned} ORDER BY id", thread_id,
+                )  # fmt: skip
+            replies: list[Comment] = []
+            if root_ids := {root.id for root in roots} | {root.id for root in pinned}:
                 under, params = db.dialect.one_of("root_id", sorted(root_ids))
-                replies = await db.fetch_all(
-                    f"SELECT {COMMENT_COLUMNS} FROM comments WHERE {under} AND {SHOWN_REPLY}"
-                    " ORDER BY id",
-                    *params,
-                )
-            when = db.dialect.when
-        page = ThreadPage(
-            roots=[comment_from_row(row, when) for row in roots],
-            replies=[comment_from_row(row, when) for row in replies],
-            more_before=more_before,
-            more_after=more_after,
-            pinned=[comment_from_row(row, when) for row in pinned],
-        )
-        return head_from_row(head), page
+                replies = await db.fetch_records(
+                    Comment, f"SELECT {_COMMENT} FROM comments WHERE {under} AND {SHOWN_REPLY}"
+                    " ORDER BY id", *params,
+                )  # fmt: skip
+        more_before, more_after = (more_behind, more_ahead) if after else (more_ahead, more_behind)
+        return head, ThreadPage(roots, replies, more_before, more_after, pinned)

@@ -6,12 +6,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import brotli
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Scope
 
 from widget import comments
 from widget.errors import BadRequest, NotFound
@@ -35,8 +37,9 @@ from .inputs import (
     remote_address,
     require_own_origin,
 )
+from .kept_answers import KeptReply, Reply
 
-__all__ = ["counts_route", "routes"]
+__all__ = ["counts_route", "kept_counts", "routes"]
 
 MAX_COUNT_PAGES = 100
 
@@ -127,7 +130,8 @@ async def counts(request: Request) -> Response:
 
     Index pages ask the same question on every view, so each query string's answer (its bytes,
     compressed, and its headers) is kept with the storage's cache stamp: while no thread head
-    or site changes, the answer is sent as it is, with no lookup of the site or of any head."""
+    or site changes, the answer is sent as it is, with no lookup of the site or of any head
+    (and, by `kept_counts`, before the middleware and routing)."""
     context = app_context(request)
     raw_query = request.scope.get("query_string", b"")
     stamp = context.storage.cache_stamp()  # before any read: a change meanwhile moves it on
@@ -136,19 +140,43 @@ async def counts(request: Request) -> Response:
         kept = await _count_now(context, raw_query, stamp)
         if stamp is not None:
             context.count_answers.put(raw_query, kept)
+    return PreparedResponse(*_count_reply(kept, request.scope["headers"]))
+
+
+def kept_counts(context: AppContext) -> KeptReply:
+    """The counts route's answers as kept by `counts`, while they are current."""
+
+    def kept_reply(scope: Scope) -> Reply | None:
+        kept: KeptCount | None = context.count_answers.get(scope["query_string"])
+        if kept is None or kept.stamp is None or kept.stamp != context.storage.cache_stamp():
+            return None
+        return _count_reply(kept, scope["headers"])
+
+    return kept_reply
+
+
+_COUNT_REQUEST_HEADERS = frozenset({b"origin", b"if-none-match", b"accept-encoding"})
+
+
+def _count_reply(kept: KeptCount, request_headers: Iterable[tuple[bytes, bytes]]) -> Reply:
+    """The answer to a counts request with these headers (as the ASGI scope has them: names
+    in lower case; the first of a name counts)."""
+    asked: dict[bytes, bytes] = {}
+    for name, value in request_headers:
+        if name in _COUNT_REQUEST_HEADERS and name not in asked:
+            asked[name] = value
     answer = kept.answer
+    origin = asked.get(b"origin", b"")
+    cors = [(b"access-control-allow-origin", origin)] if (
+        origin and origin.decode("latin-1").lower() in kept.origins
+    ) else []  # fmt: skip
     # Revalidated on every view (a visitor who just commented must see the new count on
     # reload), which costs a 304 while the counts stay as they are.
-    headers = request.headers
-    origin = headers.get("origin", "")
-    cors = [(b"access-control-allow-origin", origin.encode("latin-1"))] if (
-        origin and origin.lower() in kept.origins
-    ) else []  # fmt: skip
-    if answer.etag in headers.get("if-none-match", ""):
-        return PreparedResponse(304, b"", [*answer.headers, *cors])
-    if preferred_encoding(headers.get("accept-encoding", "")) == "br":
-        return PreparedResponse(200, answer.brotli, [*answer.brotli_headers, *cors])
-    return PreparedResponse(200, answer.body, [*answer.plain_headers, *cors])
+    if answer.etag in asked.get(b"if-none-match", b"").decode("latin-1"):
+        return 304, b"", [*answer.headers, *cors]
+    if preferred_encoding(asked.get(b"accept-encoding", b"").decode("latin-1")) == "br":
+        return 200, answer.brotli, [*answer.brotli_headers, *cors]
+    return 200, answer.body, [*answer.plain_headers, *cors]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -10,9 +10,11 @@ import dataclasses
 import functools
 import gzip
 import hashlib
+import json
 import logging
 import mimetypes
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -22,7 +24,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-__all__ = ["Assets", "Encoding", "as_served", "compact", "find_assets", "preferred_encoding"]
+__all__ = [
+    "Assets",
+    "Encoding",
+    "InlineStyle",
+    "as_served",
+    "compact",
+    "find_assets",
+    "preferred_encoding",
+]
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +158,21 @@ def as_served(path: Path) -> bytes:
     return asset.body
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class InlineStyle:
+    """A <style> element's text and its hash ('sha256-…'), by which the policy allows it."""
+
+    css: Markup
+    hash: str
+
+    @classmethod
+    def of(cls, css: str) -> InlineStyle:
+        # Our own files; a closing tag in them would end the element early, so there is none.
+        assert "</" not in css, "an inline style sheet must not contain '</'"
+        digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+        return cls(Markup(css), f"'sha256-{digest}'")  # noqa: S704
+
+
 def find_assets() -> Path:
     for folder in _CANDIDATES:
         if (folder / "embed.js").is_file() and (folder / "static").is_dir():
@@ -163,6 +188,7 @@ class Assets:
         self.embed_js = _asset(folder / "embed.js")
         self._by_hashed: dict[str, Asset] = {}
         self._urls: dict[str, str] = {}
+        self._urls_with_strings: dict[tuple[str, str], str] = {}
         for path in sorted((folder / "static").rglob("*")):
             if not path.is_file():
                 continue
@@ -175,16 +201,48 @@ class Assets:
 
         # The frame's stylesheet goes into the document itself: one request fewer on a first
         # view, and the document is cached and revalidated as a whole. The policy allows it by
-        # its hash (no 'unsafe-inline').
-        css = compact("widget.css", (folder / "static" / "widget.css").read_text("utf-8"))
-        # Our own file; a closing tag in it would end the element early, so there is none.
-        assert "</" not in css, "widget.css must not contain '</'"
-        self.inline_css = Markup(css)  # noqa: S704
-        digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
-        self.inline_css_hash = f"'sha256-{digest}'"
+        # its hash (no 'unsafe-inline'). Only what the frame can show: the dark theme's
+        # colours in a dark frame, the sign-in choices where readers can sign in.
+        parts = {name: compact(name, (folder / "static" / name).read_text("utf-8"))
+                 for name in ("widget.css", "theme-dark.css", "sign-in.css")}  # fmt: skip
+        self._inline_styles = {
+            (dark, sign_in): InlineStyle.of(
+                parts["widget.css"]
+                + (parts["theme-dark.css"] if dark else "")
+                + (parts["sign-in.css"] if sign_in else "")
+            )
+            for dark in (False, True)
+            for sign_in in (False, True)
+        }
 
     def url(self, name: str) -> str:
         return self._urls[name]
+
+    def url_with_strings(self, name: str, strings: Mapping[str, str]) -> str:
+        """The hashed URL of script `name` with `strings` before it (`window.widgetStrings`):
+        the words it shows in one language, in the file cached with it rather than in every
+        page that may load it. Made once per script and set of strings (one per language)."""
+        text = json.dumps(strings, ensure_ascii=False, sort_keys=True)
+        key = (name, text)
+        url = self._urls_with_strings.get(key)
+        if url is None:
+            script = self._by_hashed[self._urls[name].removeprefix("/static/")]
+            source = f"window.widgetStrings={text};\n".encode() + script.source
+            digest = hashlib.sha256(source).hexdigest()[:12]
+            stem, _, suffix = name.rpartition(".")
+            hashed = f"{stem}.{digest}.{suffix}"
+            self._by_hashed[hashed] = Asset(source, script.media_type, f'"{digest}"', script=True)
+            url = self._urls_with_strings[key] = f"/static/{hashed}"
+        return url
+
+    def inline_style(self, dark: bool, sign_in: bool) -> InlineStyle:
+        """The frame document's <style>: for a dark frame or not, with sign-in or not."""
+        return self._inline_styles[dark, sign_in]
+
+    @property
+    def inline_styles_digest(self) -> str:
+        """Names every inline style, for ETags that must change when one does."""
+        return "".join(style.hash for style in self._inline_styles.values())
 
     def routes(self) -> list[Route]:
         return [
@@ -193,7 +251,12 @@ class Assets:
         ]
 
     async def _serve_embed_js(self, request: Request) -> Response:
-        return await _respond(request, self.embed_js, f"public, max-age={EMBED_MAX_AGE_S}")
+        # Loaded into every host page, where a site may ask for it with `crossorigin` (to
+        # check it with `integrity`): that takes CORS. Our own pages load /static/ files from
+        # our own origin, which needs none.
+        return await _respond(
+            request, self.embed_js, f"public, max-age={EMBED_MAX_AGE_S}", cors=True
+        )
 
     async def _serve_static(self, request: Request) -> Response:
         asset = self._by_hashed.get(request.path_params["name"])
@@ -202,14 +265,17 @@ class Assets:
         return await _respond(request, asset, f"public, max-age={YEAR_S}, immutable")
 
 
-async def _respond(request: Request, asset: Asset, cache_control: str) -> Response:
+async def _respond(
+    request: Request, asset: Asset, cache_control: str, cors: bool = False
+) -> Response:
     headers = {
         "Cache-Control": cache_control,
         "ETag": asset.etag,
         "Vary": "Accept-Encoding",
-        "Access-Control-Allow-Origin": "*",  # embed.js loads into every host page
         "X-Content-Type-Options": "nosniff",
     }
+    if cors:
+        headers["Access-Control-Allow-Origin"] = "*"
     if request.headers.get("if-none-match") == asset.etag:
         return Response(status_code=304, headers=headers)
     if not asset.ready:

@@ -81,6 +81,7 @@ class AppContext:
         return Posting(
             self.storage, self.signer, self.render_workers, self.akismet,
             self.settings.max_body_chars, self.settings.post_rate_per_minute,
+            self.settings.mail_enabled,
         )  # fmt: skip
 
     def client(self, request: Request, lang: str) -> Client:

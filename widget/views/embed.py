@@ -22,7 +22,7 @@ from widget.urls import origin_of, split_url
 
 from . import own_data
 from .addresses import rate_limit_key
-from .assets import Encoding, preferred_encoding
+from .assets import Encoding, InlineStyle, preferred_encoding
 from .avatars import AVATAR_KEY, identicon_svg
 from .context import AppContext, app_context
 from .errors import retry_after
@@ -84,9 +84,8 @@ async def thread_document(request: Request) -> Response:
     etag = html.document_etag(query, head, variant)
     if etag in request.headers.get("if-none-match", ""):
         return PreparedResponse(304, b"", _revalidated_headers(etag))
-    headers = list(
-        _thread_headers(etag, tuple(query.site.origins), context.assets.inline_css_hash, True)
-    )
+    style = _inline_style(context, query)
+    headers = list(_thread_headers(etag, tuple(query.site.origins), style.hash, True))
 
     def render(fragment: Fragment) -> str:
         values = _document_context(
@@ -123,6 +122,12 @@ async def _reply_target(
     return comment
 
 
+def _inline_style(context: AppContext, query: EmbedQuery) -> InlineStyle:
+    """The frame's <style>: its theme's colours, and the sign-in choices where they show."""
+    sign_in = bool(context.sign_in.providers) or context.email_sign_in.enabled
+    return context.assets.inline_style(dark=query.theme == "dark", sign_in=sign_in)
+
+
 def _document_context(
     context: AppContext,
     query: EmbedQuery,
@@ -141,14 +146,12 @@ def _document_context(
     config = {
         "site": query.site.id,
         "params": query.params(),
-        "publicUrl": context.settings.public_url,
-        "maxBody": context.settings.max_body_chars,
         "strings": html.script_strings(query.lang),
         "plurals": html.script_plurals(query.lang),
         "lang": query.lang,
         "order": settings_of(query.site).order,
         "signInRequired": settings_of(query.site).sign_in == "required",
-        "writer": context.assets.url("writer.js"),  # loaded at the reader's first touch
+        "writer": html.writer_url(query.lang),  # loaded at the reader's first touch
     }
     title = (head.title if head else "") or query.page.title or query.page.page_id
     t = Translator(query.lang)
@@ -180,6 +183,7 @@ def _document_context(
             if own_data_error
             else ""
         ),
+        "inline_style": _inline_style(context, query),
         "providers": list(context.sign_in.providers.values()),
         "email_sign_in": context.email_sign_in.enabled,
         # Passkeys sign in to accounts made another way: offered beside those ways only.
@@ -213,7 +217,7 @@ async def _render_form_again(
         values_in_page,
         status_code=error.status,
         headers={
-            **document_headers(query.site.origins, context.assets.inline_css_hash),
+            **document_headers(query.site.origins, values_in_page["inline_style"].hash),
             **retry_after(error),
         },
     )

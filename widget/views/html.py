@@ -43,14 +43,16 @@ __all__ = ["DocumentVariant", "EmbedQuery", "Fragment", "HtmlRenderer"]
 Theme = Literal["light", "dark", "auto"]
 THEMES = ("light", "dark", "auto")
 
-# Strings the iframe's script needs, handed over as JSON in the document.
-SCRIPT_STRINGS = (
-    "reply", "cancel_reply", "like", "edit", "delete", "save", "cancel", "comment_posted",
-    "confirm_delete", "posting", "post_comment", "leave_reply", "leave_reply_to", "problem",
-    "deleted", "new_activity", "commenting_as", "erase_confirm", "erased",
+# Strings the iframe's script (thread.js) needs, handed over as JSON in the document.
+SCRIPT_STRINGS = ("like", "leave_reply", "leave_reply_to", "new_activity")
+SCRIPT_PLURALS = ("likes", "post_likes", "new_comments")
+# The writer's tools' strings (writer.js) come in the script itself, one per language: every
+# reader would pay for them in the document, and most never load writer.js.
+WRITER_STRINGS = (
+    "edit", "delete", "save", "cancel", "comment_posted", "confirm_delete", "posting",
+    "post_comment", "problem", "deleted", "commenting_as", "erase_confirm", "erased",
     "sign_in_closed", "sign_in_expired",
 )  # fmt: skip
-SCRIPT_PLURALS = ("likes", "post_likes", "new_comments")
 QUERY_CACHE_ENTRIES = 4096
 # A cached document carries a form token shared by its readers (moderation.new_form_token); it
 # is made anew this often, well within the token's two days, so no cached form is too old.
@@ -227,7 +229,6 @@ class HtmlRenderer:
         )
         self.env.globals.update(
             static_url=assets.url,
-            inline_css=assets.inline_css,
             public_url=settings.public_url,
             version=__version__,
             languages=LANGUAGES,
@@ -247,6 +248,10 @@ class HtmlRenderer:
             build.update(self.env.loader.get_source(self.env, name)[0].encode())  # type: ignore[union-attr]
         self._build = build.hexdigest()[:6]
         self._assets = assets
+        # Every language's writer.js is known from the start: a document made by another
+        # instance, or before a restart, names one this process has rendered no page for.
+        for lang in LANGUAGES:
+            self.writer_url(lang)
         self._document_build = ""
         self._to_improve: OrderedDict[tuple[Any, ...], str] = OrderedDict()
         self._improver: asyncio.Task[None] | None = None
@@ -373,11 +378,10 @@ class HtmlRenderer:
     def _settings_digest(self) -> str:
         settings = self.settings
         parts = (
-            self._build, settings.public_url, settings.mail_enabled, settings.max_body_chars,
-            settings.passkeys,
-            sorted(self.provider_names.items()), self._assets.url("widget.css"),
-            self._assets.url("thread.js"), self._assets.url("writer.js"),
-            self._assets.inline_css_hash,
+            self._build, settings.public_url, settings.mail_enabled, settings.passkeys,
+            sorted(self.provider_names.items()),
+            self._assets.url("thread.js"), self._assets.url("writer.js"),  # writer_url's base
+            self._assets.inline_styles_digest,
         )  # fmt: skip
         return hashlib.sha256(repr(parts).encode()).hexdigest()[:6]
 
@@ -397,31 +401,39 @@ class HtmlRenderer:
     def identicon_path(self, comment: Comment) -> str:
         return f"/avatars/{self.identicon_key(comment)}.svg"
 
-    def _identicon(self, drawn: dict[str, str] | None) -> Callable[[Comment], Markup]:
+    def _identicon(
+        self, drawn: dict[str, tuple[str, str]] | None, thread_id: int
+    ) -> Callable[[Comment], Markup]:
         """Draws avatars into the HTML itself: no request per author. With `drawn`, each
         author's picture is drawn once (the template writes `drawn` out as symbols after the
-        comments) and every comment of theirs points to it; without, it is drawn in place."""
+        comments, each under its id) and every comment of theirs points to it; without, it is
+        drawn in place.
+
+        A drawing's id is short, `av{thread}-{n}` for the thread's nth author on the page, not
+        the 16-digit key: every comment repeats it, and brotli cannot shorten random digits
+        (a third of a kilobyte on a page of 124 comments by 30 authors). The thread's id keeps
+        two fragments included in one page (no iframe) from pointing at each other's drawings."""
 
         def identicon(comment: Comment) -> Markup:
             key = self.identicon_key(comment)
             if drawn is None:
                 return Markup(f'<svg aria-hidden="true" {identicon_shapes(key)}</svg>')  # noqa: S704
             if key not in drawn:
-                drawn[key] = identicon_shapes(key)
-            return Markup(f'<svg aria-hidden="true"><use href="#av-{key}"/></svg>')  # noqa: S704
+                drawn[key] = (f"av{thread_id}-{len(drawn)}", identicon_shapes(key))
+            return Markup(f'<svg aria-hidden="true"><use href="#{drawn[key][0]}"/></svg>')  # noqa: S704
 
         return identicon
 
     def _fragment_context(
         self, query: EmbedQuery, view: ThreadView | None, settings: SiteSettings
     ) -> dict[str, Any]:
-        drawn: dict[str, str] | None = {} if view is not None else None
+        drawn: dict[str, tuple[str, str]] | None = {} if view is not None else None
         return {
             "query": query,
             "view": view,
             "settings": settings,
             "t": Translator(query.lang),
-            "identicon": self._identicon(drawn),
+            "identicon": self._identicon(drawn, view.head.id if view and view.head else 0),
             # Drawn once each, in the fragment, for the comments that point to them.
             "drawn_avatars": drawn,
             "provider_names": self.provider_names,
@@ -435,6 +447,11 @@ class HtmlRenderer:
 
     def script_strings(self, lang: str) -> dict[str, str]:
         return Translator(lang).strings(SCRIPT_STRINGS)
+
+    def writer_url(self, lang: str) -> str:
+        """writer.js with its strings in `lang`."""
+        strings = Translator(lang).strings(WRITER_STRINGS)
+        return self._assets.url_with_strings("writer.js", strings)
 
     def script_plurals(self, lang: str) -> dict[str, dict[str, str]]:
         translator = Translator(lang)

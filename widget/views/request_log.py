@@ -1,5 +1,6 @@
 """The request log: one line per request (method, path, status, milliseconds, request id) and
-the id in an `X-Request-Id` header, so a person can quote it and an operator find the line.
+the id in an `X-Request-Id` header, so a person can quote it and an operator find the line
+(but on a script or style sheet that arrived: nobody sees it there, and a page view fetches two).
 
 It replaces uvicorn's access log, which writes each path with its query: the links in our
 emails carry signed tokens there (`/data?token=…` opens a guest's data for a day). Here a query
@@ -18,13 +19,15 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from widget.logs import REQUEST_ID, REQUEST_LOGGER, RequestLine, log_request
 
-__all__ = ["RequestLog", "loggable_target"]
+from .security import SCRIPT_AND_STYLE_TYPES
+
+__all__ = ["RequestLines", "RequestLog", "loggable_target"]
 
 log = logging.getLogger(REQUEST_LOGGER)
 
@@ -80,50 +83,22 @@ def _smuggles(value: bytes) -> bool:
     return b"=" in value or b";" in value
 
 
-class RequestLog:
-    """ASGI middleware: the request id, its header, and the request's log line.
+class RequestLines:
+    """Each request's id and its log line: what RequestLog gives every request, and what a
+    layer that answers before it (KeptAnswers) gives those it answers.
 
     A request id sent by a trusted proxy (`X-Request-Id`, in `trusted_proxies`) is kept, so
     the proxy's log and ours name a request alike; otherwise each request gets a new one."""
 
-    def __init__(self, app: ASGIApp, trusted_proxies: Sequence[Network] = ()) -> None:
-        self.app = app
+    def __init__(self, trusted_proxies: Sequence[Network] = ()) -> None:
         self.trusted_proxies = tuple(trusted_proxies)
         # Ids need to be unique, not secret: a random prefix per process and a count, without
         # a call for randomness on every request.
         self._id_prefix = secrets.token_hex(4)
         self._count = itertools.count()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        request_id = self._proxy_request_id(scope) or f"{self._id_prefix}{next(self._count):08x}"
-        id_header = (b"x-request-id", request_id.encode("ascii"))
-        status = 0
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message = {**message, "headers": [*message.get("headers", ()), id_header]}
-            await send(message)
-
-        context_token = REQUEST_ID.set(request_id)
-        try:
-            await self.app(scope, receive, send_with_id)
-        except Exception:
-            # The server logs the error right after this; the id stays set for its line. With
-            # nothing sent yet, the person gets the id to quote (Starlette's own 500 has none).
-            if status == 0:
-                await _internal_error(send_with_id, request_id)
-            raise
-        else:
-            REQUEST_ID.reset(context_token)
-        finally:
-            if log.isEnabledFor(logging.INFO):
-                self._log(scope, status, started, request_id)
+    def request_id(self, scope: Scope) -> str:
+        return self._proxy_request_id(scope) or f"{self._id_prefix}{next(self._count):08x}"
 
     def _proxy_request_id(self, scope: Scope) -> str | None:
         if not self.trusted_proxies or not scope.get("client"):
@@ -140,13 +115,69 @@ class RequestLog:
                 return text if _PROXY_REQUEST_ID.match(text) else None
         return None
 
-    def _log(self, scope: Scope, status: int, started: float, request_id: str) -> None:
+    def log(self, scope: Scope, status: int, started: float, request_id: str) -> None:
+        """The request's line, if request lines are logged; `started` is its perf_counter()."""
+        if not log.isEnabledFor(logging.INFO):
+            return
         duration_ms = (time.perf_counter() - started) * 1000
         path = scope.get("raw_path") or scope["path"].encode()
         target = loggable_target(path, scope["query_string"])
         log_request(
             RequestLine(time.time(), scope["method"], target, status, duration_ms, request_id)
         )
+
+
+class RequestLog:
+    """ASGI middleware: the request id, its header, and the request's log line (RequestLines,
+    made here from `trusted_proxies` unless given)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        trusted_proxies: Sequence[Network] = (),
+        lines: RequestLines | None = None,
+    ) -> None:
+        self.app = app
+        self.lines = lines or RequestLines(trusted_proxies)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = self.lines.request_id(scope)
+        id_header = (b"x-request-id", request_id.encode("ascii"))
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = message.get("headers", ())
+                if status >= 400 or not _script_or_style(headers):
+                    message = {**message, "headers": [*headers, id_header]}
+            await send(message)
+
+        context_token = REQUEST_ID.set(request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            # The server logs the error right after this; the id stays set for its line. With
+            # nothing sent yet, the person gets the id to quote (Starlette's own 500 has none).
+            if status == 0:
+                await _internal_error(send_with_id, request_id)
+            raise
+        else:
+            REQUEST_ID.reset(context_token)
+        finally:
+            self.lines.log(scope, status, started, request_id)
+
+
+def _script_or_style(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    return any(
+        name.lower() == b"content-type" and value.startswith(SCRIPT_AND_STYLE_TYPES)
+        for name, value in headers
+    )
 
 
 async def _internal_error(send: Send, request_id: str) -> None:

@@ -8,11 +8,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "DOCUMENT_REFERRER_POLICY",
+    "SCRIPT_AND_STYLE_TYPES",
     "SecurityHeaders",
     "admin_headers",
     "document_headers",
     "document_policy",
     "error_page_headers",
+    "guarded_headers",
 ]
 
 # Pictures may come from sign-in providers (a signed-in author's avatar); nothing else does.
@@ -76,12 +78,17 @@ def admin_headers() -> dict[str, str]:
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
 _NEVER_FRAMED = (b"content-security-policy", b"frame-ancestors 'none'")
 _REDIRECTS = {301, 302, 303, 307, 308}
+# Types that, with nosniff, a browser runs or applies only where a page of ours asks for them:
+# opened in a frame they are inert text, so a framing rule on them says nothing, and each page
+# view fetches two of them (embed.js, thread.js).
+SCRIPT_AND_STYLE_TYPES = (b"text/javascript", b"application/javascript", b"text/css")
 
 
 class SecurityHeaders:
     """Every answer, whichever part of the app wrote it (errors, JSON, assets, redirects):
     `nosniff`, so no browser runs JSON or text as a script or page; and, unless the answer
-    states who may frame it, framed by nobody. Answers that state their own keep them."""
+    states who may frame it or is a script or style sheet, framed by nobody. Answers that
+    state their own keep them."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -93,13 +100,16 @@ class SecurityHeaders:
 
         async def send_guarded(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = _guarded(list(message.get("headers", ())), message["status"])
+                message["headers"] = guarded_headers(
+                    list(message.get("headers", ())), message["status"]
+                )
             await send(message)
 
         await self.app(scope, receive, send_guarded)
 
 
-def _guarded(headers: list[tuple[bytes, bytes]], status: int) -> list[tuple[bytes, bytes]]:
+def guarded_headers(headers: list[tuple[bytes, bytes]], status: int) -> list[tuple[bytes, bytes]]:
+    """`headers` (changed in place) with what SecurityHeaders adds to an answer of `status`."""
     # One pass, on every answer: this runs for the hottest routes too.
     sniff_stated = framed = False
     for name, value in headers:
@@ -108,6 +118,8 @@ def _guarded(headers: list[tuple[bytes, bytes]], status: int) -> list[tuple[byte
             sniff_stated = True
         elif name == b"content-security-policy" and b"frame-ancestors" in value:
             framed = True
+        elif name == b"content-type" and value.startswith(SCRIPT_AND_STYLE_TYPES):
+            framed = True  # needs no rule (above)
     if not sniff_stated:
         headers.append(_NOSNIFF)
     # A redirect is never shown, so it needs no rule: the page it leads to brings its own.

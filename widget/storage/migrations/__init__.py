@@ -1,18 +1,57 @@
 """Numbered schema migrations, one folder of SQL files per backend: NNNN_what.sql.
 
-Each backend records the numbers it has applied in `schema_migrations` and applies the rest in
-order, each in its own transaction.
+A database records the numbers applied to it in `schema_migrations`; `migrate` applies the
+rest in order, each in a transaction that a starting backend holds alone.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from widget.errors import SetupError
 
-__all__ = ["migrations", "refuse_newer_schema", "split_statements"]
+if TYPE_CHECKING:
+    from widget.storage.sql import Db
+
+__all__ = ["migrate", "migrations", "refuse_newer_schema"]
+
+log = logging.getLogger(__name__)
+
+
+async def migrate(locked: Callable[[], AbstractAsyncContextManager[Db]], database: str) -> None:
+    """Apply what `database` lacks, each migration in a write transaction of its own that
+    `locked()` opens and holds alone: instances starting together must not apply one twice.
+    Raises SetupError when its schema is newer than this code."""
+    async with locked() as db:
+        await db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (number integer PRIMARY KEY,"
+            f" name text NOT NULL, applied_at {db.dialect.time_type} NOT NULL)"
+        )
+        applied = await _applied(db)
+    refuse_newer_schema(db.dialect.name, applied, database)
+    for number, name, sql in migrations(db.dialect.name):
+        if number in applied:
+            continue
+        async with locked() as db:
+            # Another instance starting on the same database may have applied it since.
+            if number not in await _applied(db):
+                for statement in split_statements(sql):
+                    await db.execute(statement)
+                await db.execute(
+                    "INSERT INTO schema_migrations (number, name, applied_at) VALUES (?, ?, ?)",
+                    number, name, datetime.now(UTC),
+                )  # fmt: skip
+                log.info("applied migration %04d_%s", number, name)
+
+
+async def _applied(db: Db) -> set[int]:
+    return {row["number"] for row in await db.fetch_all("SELECT number FROM schema_migrations")}
 
 
 @functools.cache  # the files come with the release: read once per process, not at each open
