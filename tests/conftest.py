@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -37,6 +39,37 @@ POSTGRES_URL = os.environ.get("WIDGET_TEST_POSTGRES_URL", "")
 # Every test that takes `database_url` runs on each backend: SQLite always, PostgreSQL when
 # WIDGET_TEST_POSTGRES_URL names a server (scripts/test sets it when one answers; CI always).
 BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
+
+
+# Where the tests' files go (tmp_path) unless --basetemp says: a folder in memory, where the
+# system has one. Each test writes a database with synchronous=FULL, and every fsync to a disk
+# costs system CPU time and a wait (the fast tests: 29-32 s of CPU on disk, 24-25 s here, in
+# one interleaved run); in memory it returns at once. What the tests check stays the same: a
+# killed process loses nothing either way (the kernel keeps what was written), and the tests
+# of full disks and read-only folders make their own mounts.
+# A whole run keeps its files until it ends (some 100 MB for the fast tests, more for all of
+# them), and a container's /dev/shm may be as small as 64 MB: only with room to spare.
+IN_MEMORY = Path("/dev/shm")
+IN_MEMORY_FREE_BYTES = 2 * 1024**3
+
+
+def _room_in_memory() -> bool:
+    if not (IN_MEMORY.is_dir() and os.access(IN_MEMORY, os.W_OK)):
+        return False
+    disk = os.statvfs(IN_MEMORY)
+    return disk.f_bavail * disk.f_frsize >= IN_MEMORY_FREE_BYTES
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.option.basetemp is None and _room_in_memory():
+        tempfile.tempdir = str(IN_MEMORY)  # pytest keeps its numbered folders under it
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # What is loaded by now (modules, classes, functions: some 150,000 objects) lives as long
+    # as the process: out of the garbage collector's sight, each full collection the tests set
+    # off has that much less to go through (1.6 s of the fast tests' CPU in all, 0.9 s after).
+    gc.freeze()
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from tests.helpers import (
     OWN_ORIGIN,
     PAGE,
     PUBLIC_URL,
+    loopback_http,
     provider_url,
     start_sign_in,
 )
@@ -47,7 +48,7 @@ class Popup:
     def consent(self, authorize_url: str, sub: str = "alice", deny: bool = False) -> str:
         """At the provider: sign in as `sub` (or refuse); the URL it sends the popup back to."""
         form = {"action": "deny"} if deny else {"sub": sub}
-        answer = httpx.post(authorize_url, data=form, follow_redirects=False)
+        answer = loopback_http().post(authorize_url, data=form, follow_redirects=False)
         assert answer.status_code == 302, answer.text
         back = answer.headers["location"]
         assert back.startswith(f"{PUBLIC_URL}/auth/{self.name}/callback?")

@@ -4,6 +4,7 @@ no rules, the domain knows no HTTP, and views change nothing but through the dom
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +22,14 @@ READS = {"open", "close", "export", "dump", "on_event", "gauges", "cache_stamp"}
 HTTP_ALLOWED = {"app.py", "auth/signin.py"}
 
 
+@functools.cache  # several checks read the same modules: each is parsed once
+def _tree(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(), str(path))
+
+
 def _modules(under: Path) -> Iterator[tuple[str, ast.Module]]:
     for path in sorted(under.rglob("*.py")):
-        yield path.relative_to(PACKAGE).as_posix(), ast.parse(path.read_text(), str(path))
+        yield path.relative_to(PACKAGE).as_posix(), _tree(path)
 
 
 def _imported(tree: ast.Module) -> Iterator[str]:
@@ -98,7 +104,7 @@ def test_no_test_module_imports_another() -> None:
         (path.relative_to(REPO).as_posix(), module)
         for path in sorted((REPO / "tests").rglob("*.py"))
         if "node_modules" not in path.parts
-        for module in _imported(ast.parse(path.read_text(), str(path)))
+        for module in _imported(_tree(path))
         if module.startswith("tests.") and module.rsplit(".", 1)[-1].startswith("test_")
     ]
     assert found == []

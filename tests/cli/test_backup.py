@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import Widget, stored_comments
+from tests.helpers import Widget, loopback_http, stored_comments
 from tests.mounts import read_only, small_disk
 from tests.postgres_cluster import PrivateCluster
 from tests.servers import WidgetServer, serve_until_it_stops, widget_server
@@ -67,7 +67,7 @@ def identities(folder: Path) -> dict[str, int]:
 def served_ids(server: WidgetServer, page: str) -> set[int]:
     """What a reader of `page` gets through HTTP: the id of every comment (one page holds
     them all: page_size is 500)."""
-    response = httpx.get(
+    response = loopback_http().get(
         f"{server.local_url}/api/v1/threads", params={"site": "blog", "page": page}, timeout=10
     )
     if response.status_code == 404:  # nobody has commented there

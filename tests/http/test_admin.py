@@ -814,9 +814,9 @@ async def test_empty_spam_deletes_a_sites_spam_for_good(boss: Admin, app: Starle
         assert await app.state.widget.storage.get_comment(comment_id) is None
 
 
-def test_argon2_and_time_zones_are_loaded_when_first_used(tmp_path: Path) -> None:
+def test_argon2_and_time_zones_are_loaded_when_first_used() -> None:
     """Admins sign in seldom, and only a site's time zone setting or an import names a zone: a
     started server holds neither argon2 nor zoneinfo, nor the build settings zoneinfo reads
     (sysconfig's), some 2 MB in all (issue 13, item 2)."""
     modules = ["argon2", "zoneinfo", "sysconfig"]
-    assert loaded_at_start(tmp_path / "data", modules) == dict.fromkeys(modules, False)
+    assert loaded_at_start(modules) == dict.fromkeys(modules, False)

@@ -532,11 +532,9 @@ async def test_emails_go_out_in_the_language_the_subscriber_wrote_in(
     assert "كُتب تعليق واحد باسم rami@example.com." in page.text
 
 
-def test_the_mail_stack_is_loaded_with_the_first_mail(tmp_path: Path) -> None:
+def test_the_mail_stack_is_loaded_with_the_first_mail() -> None:
     """The email package's policies and smtplib (some 0.8 MB) wait for a mail to send, even on
     a server configured to send them (issue 13, item 2)."""
     modules = ["email.policy", "email.headerregistry", "smtplib"]
-    loaded = loaded_at_start(
-        tmp_path / "data", modules, smtp_host="127.0.0.1", mail_from="comments@example.com"
-    )
+    loaded = loaded_at_start(modules, smtp_host="127.0.0.1", mail_from="comments@example.com")
     assert loaded == dict.fromkeys(modules, False)

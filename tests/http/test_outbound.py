@@ -541,15 +541,13 @@ async def test_a_trickling_answer_is_cut_off_at_the_time_bound(
         server.close()
 
 
-def test_httpx_and_authlib_are_loaded_with_the_first_request_to_another_server(
-    tmp_path: Path,
-) -> None:
+def test_httpx_and_authlib_are_loaded_with_the_first_request_to_another_server() -> None:
     """A started server with a sign-in provider and Akismet configured holds neither httpx
     (some 2.7 MB) nor authlib (some 8 MB more) until it sends a request to another server
     (issue 13, item 2)."""
     modules = ["httpx", "httpcore", "authlib.integrations.starlette_client"]
     loaded = loaded_at_start(
-        tmp_path / "data", modules, provider_github_client_id="id",
+        modules, provider_github_client_id="id",
         provider_github_client_secret="secret", akismet_key="key",
     )  # fmt: skip
     assert loaded == dict.fromkeys(modules, False)

@@ -15,7 +15,7 @@ import pytest
 from oidc_provider_mock import User as MockUser
 from oidc_provider_mock import run_server_in_thread
 
-from tests.helpers import PUBLIC_URL, make_settings, running_app, start_sign_in
+from tests.helpers import PUBLIC_URL, loopback_http, make_settings, running_app, start_sign_in
 from tests.servers import free_port
 from tests.signing_in import Popup, exchange
 from widget.auth.providers import HTTP_TIMEOUT_S
@@ -36,7 +36,7 @@ class Provider:
         self.hang_s = HTTP_TIMEOUT_S + 2
 
     def discovery(self, token_endpoint: str) -> bytes:
-        document = httpx.get(f"{self.real}/.well-known/openid-configuration").json()
+        document = loopback_http().get(f"{self.real}/.well-known/openid-configuration").json()
         document["token_endpoint"] = token_endpoint
         return json.dumps(document).encode()
 

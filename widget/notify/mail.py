@@ -155,6 +155,15 @@ class MailTemplates:
 class Mailer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._tls: ssl.SSLContext | None = None
+
+    def _tls_context(self) -> ssl.SSLContext:
+        # Made when a mail first needs TLS, then kept: reading the system's CA certificates
+        # takes some 30 ms of CPU, and a mail server that takes plain SMTP never needs them.
+        # Two threads that race here each make one; either serves.
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
+        return self._tls
 
     def message(self, mail: Mail) -> EmailMessage:
         """The message to send; raises BadRecipient unless `mail.to` is one plain address."""
@@ -194,17 +203,19 @@ class Mailer:
         import smtplib
 
         settings = self.settings
-        context = ssl.create_default_context()
         smtp: smtplib.SMTP
         if settings.smtp_security == "tls":
             smtp = smtplib.SMTP_SSL(
-                settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_S, context=context
+                settings.smtp_host,
+                settings.smtp_port,
+                timeout=SMTP_TIMEOUT_S,
+                context=self._tls_context(),
             )
         else:
             smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_S)
         with smtp:
             if settings.smtp_security == "starttls":
-                smtp.starttls(context=context)
+                smtp.starttls(context=self._tls_context())
             if settings.smtp_username:
                 smtp.login(settings.smtp_username, settings.smtp_password)
             # The envelope names the one recipient, never what headers might add up to.

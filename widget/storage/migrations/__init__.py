@@ -6,6 +6,7 @@ rest in order, each in a transaction that a starting backend holds alone.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager
@@ -53,14 +54,15 @@ async def _applied(db: Db) -> set[int]:
     return {row["number"] for row in await db.fetch_all("SELECT number FROM schema_migrations")}
 
 
-def migrations(backend: str) -> list[tuple[int, str, str]]:
+@functools.cache  # the files come with the release: read once per process, not at each open
+def migrations(backend: str) -> tuple[tuple[int, str, str], ...]:
     """(number, name, SQL) of every migration file of `backend`, in order."""
     found = []
     for entry in (resources.files(__name__) / backend).iterdir():
         if entry.name.endswith(".sql"):
             number, _, name = entry.name.removesuffix(".sql").partition("_")
             found.append((int(number), name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
+    return tuple(sorted(found))
 
 
 def refuse_newer_schema(backend: str, applied: Iterable[int], database: str) -> None:
