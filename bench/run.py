@@ -354,41 +354,44 @@ def measure_http(
     try:
         time.sleep(IDLE_SETTLE_S)
         memory["widget, idle"] = memory_mb(servers[0].pid)
-        document = httpx.get(document_urls[0], headers={"Accept-Encoding": "br"})
-        assert document.status_code == 200 and document.headers["content-encoding"] == "br"
-        extra["document_bytes_brotli"] = int(document.headers["content-length"])
-        time.sleep(1)  # the best compression is made in the background after the first
-        runs["iframe document, brotli"] = wrk_together(
-            document_urls,
-            args.duration,
-            args.connections,
-            {"Accept-Encoding": "gzip, br"},
-            pids=server,
-        )
-        runs["iframe document, If-None-Match"] = wrk_together(
-            document_urls, args.duration, args.connections,
-            {"If-None-Match": document.headers["etag"]}, pids=server,
-        )  # fmt: skip
-        first = httpx.get(fragment_urls[0])
-        assert first.status_code == 200 and first.text.count('class="wg-comment"') > 50
-        extra["fragment_bytes"] = len(first.content)
-        runs["fragment"] = wrk_together(fragment_urls, args.duration, args.connections, pids=server)
-        runs["fragment, gzip"] = wrk_together(
-            fragment_urls,
-            args.duration,
-            args.connections,
-            {"Accept-Encoding": "gzip"},
-            pids=server,
-        )
-        runs["fragment, If-None-Match"] = wrk_together(
-            fragment_urls, args.duration, args.connections,
-            {"If-None-Match": first.headers["etag"]}, pids=server,
-        )  # fmt: skip
-        counts = httpx.get(counts_urls[0]).json()["counts"]
-        assert all(counts[p]["count"] == 3 for p in COUNT_PAGES), counts
-        runs["counts, 10 pages"] = wrk_together(
-            counts_urls, args.duration, args.connections, pids=server
-        )
+        if not args.posting_only:
+            document = httpx.get(document_urls[0], headers={"Accept-Encoding": "br"})
+            assert document.status_code == 200 and document.headers["content-encoding"] == "br"
+            extra["document_bytes_brotli"] = int(document.headers["content-length"])
+            time.sleep(1)  # the best compression is made in the background after the first
+            runs["iframe document, brotli"] = wrk_together(
+                document_urls,
+                args.duration,
+                args.connections,
+                {"Accept-Encoding": "gzip, br"},
+                pids=server,
+            )
+            runs["iframe document, If-None-Match"] = wrk_together(
+                document_urls, args.duration, args.connections,
+                {"If-None-Match": document.headers["etag"]}, pids=server,
+            )  # fmt: skip
+            first = httpx.get(fragment_urls[0])
+            assert first.status_code == 200 and first.text.count('class="wg-comment"') > 50
+            extra["fragment_bytes"] = len(first.content)
+            runs["fragment"] = wrk_together(
+                fragment_urls, args.duration, args.connections, pids=server
+            )
+            runs["fragment, gzip"] = wrk_together(
+                fragment_urls,
+                args.duration,
+                args.connections,
+                {"Accept-Encoding": "gzip"},
+                pids=server,
+            )
+            runs["fragment, If-None-Match"] = wrk_together(
+                fragment_urls, args.duration, args.connections,
+                {"If-None-Match": first.headers["etag"]}, pids=server,
+            )  # fmt: skip
+            counts = httpx.get(counts_urls[0]).json()["counts"]
+            assert all(counts[p]["count"] == 3 for p in COUNT_PAGES), counts
+            runs["counts, 10 pages"] = wrk_together(
+                counts_urls, args.duration, args.connections, pids=server
+            )
         posting_count = f"{bases[0]}/api/v1/counts?site=bench&page=/posting/"
         before = httpx.get(posting_count).json()["counts"]["/posting/"]["count"]
         runs["posting"] = wrk_together(
@@ -442,6 +445,9 @@ def main() -> int:
         "--postgres", metavar="URL", help="run on this PostgreSQL server (in a fresh schema)"
     )
     parser.add_argument("--instances", type=int, default=1, help="app instances (PostgreSQL)")
+    parser.add_argument(
+        "--posting-only", action="store_true", help="of the server's scenarios, posting alone"
+    )
     args = parser.parse_args()
     if args.instances > 1 and not args.postgres:
         parser.error("several instances need a shared database: give --postgres URL")
@@ -481,7 +487,8 @@ def main() -> int:
               f"{figures['ratio']:>7.2f}{figures['cpu_us']:>8.1f}"
               f"{figures.get('cpu_ratio', 0):>8.2f}{figures['bad_responses']:>5}")  # fmt: skip
     print(f"comments stored while posting: {results['comments_stored_during_posting']:,}")
-    print(f"fragment size: {results['fragment_bytes']:,} bytes")
+    if "fragment_bytes" in results:
+        print(f"fragment size: {results['fragment_bytes']:,} bytes")
     print(f"server peak RSS (MB, per instance): {results['server_peak_rss_mb']}")
     print_memory(results["memory_mb"])
     print(

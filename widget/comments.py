@@ -406,7 +406,8 @@ async def post_comment(
     (Conflict) when it has posted one before.
 
     The rate limits are checked first, before any costly work (rendering, Akismet): a post
-    refused for coming too fast costs the server one small read. The post is counted against
+    refused for coming too fast costs the server one small read at most (none on SQLite,
+    whose storage keeps the limits' state in memory). The post is counted against
     them in the transaction that stores it, so that a comment costs one write transaction
     (one fsync) and not two; one refused after the check (invalid, closed thread, …) is
     counted on its own, as every attempt was."""

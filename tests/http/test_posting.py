@@ -31,17 +31,42 @@ async def test_a_posted_comment_is_stored_and_shown(client: httpx.AsyncClient) -
     assert "ann@example.com" not in fragment
 
 
-async def test_the_inserted_html_is_the_fragments_html(client: httpx.AsyncClient) -> None:
-    data = await posted(client)
-    fragment = (await client.get("/embed/blog/thread/fragment", params=PAGE)).text
-    # But for the avatar: drawn in place, where the fragment points to its drawing of it.
-    drawn = re.search(r'<svg aria-hidden="true" (viewBox=.*?)</svg>', data["html"])
+def _inserted_as_in_fragment(html: str, fragment: str) -> str:
+    """A posted comment's HTML as the fragment has it: the avatar drawn in place there points
+    to the fragment's drawing of it (which must be the same drawing)."""
+    drawn = re.search(r'<svg aria-hidden="true" (viewBox=.*?)</svg>', html)
     assert drawn
     used = re.search(r'<svg aria-hidden="true"><use href="#(av\d+-\d+)"/></svg>', fragment)
     assert used
     assert f'<symbol id="{used.group(1)}" {drawn.group(1)}</symbol>' in fragment
-    inserted = data["html"].strip().replace(drawn.group(0), used.group(0))
-    assert inserted in fragment
+    return html.strip().replace(drawn.group(0), used.group(0))
+
+
+async def test_the_inserted_html_is_the_fragments_html(client: httpx.AsyncClient) -> None:
+    data = await posted(client)
+    fragment = (await client.get("/embed/blog/thread/fragment", params=PAGE)).text
+    assert _inserted_as_in_fragment(data["html"], fragment) in fragment
+
+
+async def test_each_embed_inserts_its_own_html(client: httpx.AsyncClient) -> None:
+    """The comment's template is kept bound to each embed (page, language, theme): each
+    answer is still the HTML of the fragment it goes into."""
+    other = {**PAGE, "page": "/other/", "url": f"{BLOG}/other/"}
+    embeds = [PAGE, {**PAGE, "lang": "fr"}, other, {**PAGE, "theme": "dark"}, PAGE]
+    answers = []
+    for params in embeds:
+        data = await posted(client, **params)
+        fragment = (await client.get("/embed/blog/thread/fragment", params=params)).text
+        assert _inserted_as_in_fragment(data["html"], fragment) in fragment, params
+        answers.append(data["html"])
+    assert ["dit :" in html for html in answers] == [False, True, False, False, False]
+    assert [f"{BLOG}/other/#comment-" in html for html in answers] == [
+        False,
+        False,
+        True,
+        False,
+        False,
+    ]
 
 
 async def test_replies_nest_and_are_counted(client: httpx.AsyncClient) -> None:

@@ -29,6 +29,7 @@ from widget.records import (
 )
 from widget.refusals import explain
 from widget.storage import Outcome, Refused, Storage, storage_for_url
+from widget.storage.accounts import prune_expired
 from widget.storage.migrations import migrations
 from widget.storage.sqlite import SQLiteStorage
 
@@ -284,12 +285,16 @@ async def test_a_single_use_token_posts_one_comment(storage: Storage) -> None:
 
 async def test_spent_tokens_are_kept_until_they_expire(storage: Storage) -> None:
     now = datetime.now(UTC)
-    # The domain refuses expired tokens; storage forgets them (here: one that just expired).
+    # The domain refuses expired tokens; storage's housekeeping forgets them (here: one that
+    # just expired), and only them.
     gone = SingleUse("expired", now - timedelta(seconds=1), "Posted already.")
     await storage.add_comment(dataclasses.replace(new_comment("a"), form_token=gone), None)
-    await storage.add_comment(dataclasses.replace(new_comment("b"), form_token=gone), None)
     kept = SingleUse("kept", now + timedelta(seconds=60), "Posted already.")
     await storage.add_comment(dataclasses.replace(new_comment("c"), form_token=kept), None)
+    with pytest.raises(Conflict):
+        await storage.add_comment(dataclasses.replace(new_comment("b"), form_token=gone), None)
+    await storage._run(prune_expired)  # as the backends' housekeeping runs it, every 5 minutes
+    await storage.add_comment(dataclasses.replace(new_comment("b"), form_token=gone), None)
     with pytest.raises(Conflict):
         await storage.add_comment(dataclasses.replace(new_comment("d"), form_token=kept), None)
 
@@ -304,6 +309,30 @@ async def test_rate_limits_allow_a_burst_then_refuse(storage: Storage) -> None:
     head = await storage.get_thread_head("blog", "/p/")
     assert head is not None
     assert head.comment_count == 3
+
+
+async def test_rate_limit_checks_count_what_was_committed(
+    storage: Storage, database_url: str
+) -> None:
+    limit = RateLimit("post:192.0.2.9", 2, 60.0)
+    await storage.check_rate_limits([limit], datetime.now(UTC))  # a key never seen
+    await storage.add_comment(new_comment("one"), limit)
+    # Undone with the write that took it: the reply to no comment counts for nothing.
+    with pytest.raises(Refused, match=Outcome.PARENT_ELSEWHERE.value):
+        await storage.add_comment(new_comment("orphan", parent=999_999), limit)
+    await storage.check_rate_limits([limit], datetime.now(UTC))
+    await storage.add_comment(new_comment("two"), limit)
+    with pytest.raises(RateLimited):
+        await storage.check_rate_limits([limit], datetime.now(UTC))
+    # A process that starts afresh finds the same in the database.
+    again = storage_for_url(database_url)
+    await again.open()
+    try:
+        with pytest.raises(RateLimited):
+            await again.check_rate_limits([limit], datetime.now(UTC))
+        await again.check_rate_limits([RateLimit("post:192.0.2.10", 2, 60.0)], datetime.now(UTC))
+    finally:
+        await again.close()
 
 
 async def test_edit_and_delete(storage: Storage) -> None:

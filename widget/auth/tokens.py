@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import hmac
 from datetime import datetime
 from typing import Any
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from itsdangerous.encoding import base64_encode
+from itsdangerous import (
+    BadSignature,
+    SignatureExpired,
+    Signer,
+    TimestampSigner,
+    URLSafeTimedSerializer,
+)
+from itsdangerous.encoding import base64_decode, base64_encode, want_bytes
 from itsdangerous.serializer import Serializer
 
 __all__ = ["BadToken", "Purpose", "TokenSigner", "token_hash"]
@@ -78,6 +85,41 @@ class _UncompressedSerializer(URLSafeTimedSerializer):
 
     def dump_payload(self, obj: Any) -> bytes:
         return base64_encode(Serializer.dump_payload(self, obj))
+
+    def make_signer(self, salt: str | bytes | None = None) -> Signer:
+        """One signer for this serializer's salt, made once: itsdangerous makes one per
+        token, deriving its key and keying its HMAC each time."""
+        if salt is not None and salt != self.salt:
+            return super().make_signer(salt)
+        if self._signer is None:
+            self._signer = _KeyedSigner(self.secret_keys, salt=self.salt, **self.signer_kwargs)
+        return self._signer
+
+    _signer: Signer | None = None
+
+
+class _KeyedSigner(TimestampSigner):
+    """A TimestampSigner whose key is derived once, and whose HMAC is keyed once and copied
+    for each value (the same signatures; a fifth of a token's cost was making them again)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._keyed = hmac.new(self.derive_key(), digestmod=self.digest_method)
+
+    def _mac(self, value: str | bytes) -> bytes:
+        mac = self._keyed.copy()
+        mac.update(want_bytes(value))
+        return mac.digest()
+
+    def get_signature(self, value: str | bytes) -> bytes:
+        return base64_encode(self._mac(value))
+
+    def verify_signature(self, value: str | bytes, sig: str | bytes) -> bool:
+        try:
+            expected = base64_decode(sig)
+        except Exception:  # as itsdangerous: a signature that is not base64 is just wrong
+            return False
+        return hmac.compare_digest(expected, self._mac(value))
 
 
 class TokenSigner:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -10,11 +11,12 @@ from typing import Any, Literal
 from widget.records import Admin, Profile, RateLimit, User
 
 from .base import READINESS_KEY, Outcome, Refused, columns
+from .caching import DueTimes
 from .sql import Db, SQLBackend, marks
 
-__all__ = ["PRUNE_EVERY_S", "AccountQueries", "mark_ready", "prune_rate_limits", "take_rate_tokens"]
+__all__ = ["PRUNE_EVERY_S", "AccountQueries", "mark_ready", "prune_expired", "take_rate_tokens"]
 
-PRUNE_EVERY_S = 300.0  # how often each backend drops rate-limit rows that limit nobody
+PRUNE_EVERY_S = 300.0  # how often each backend drops rate limits and tokens that decide nothing
 
 _USER, _ADMIN = columns(User), columns(Admin)
 
@@ -23,10 +25,13 @@ def _json_or_null(values: Sequence[str] | None) -> str | None:
     return json.dumps(list(values)) if values is not None else None
 
 
-async def take_rate_tokens(db: Db, limits: Sequence[RateLimit], at: datetime) -> None:
+async def take_rate_tokens(
+    db: Db, limits: Sequence[RateLimit], at: datetime, due_times: DueTimes | None
+) -> None:
     """RateLimit.take against the stored state, for each limit. The upsert returns the stored
     due time (a new key's is `now`, which RateLimit.take treats as it does none) and, on
-    PostgreSQL, locks the row until commit, so instances sharing the database take turns."""
+    PostgreSQL, locks the row until commit, so instances sharing the database take turns.
+    The new due times go to `due_times` once committed."""
     now = at.timestamp()
     for limit in limits:
         stored = await db.fetch_value(
@@ -34,9 +39,10 @@ async def take_rate_tokens(db: Db, limits: Sequence[RateLimit], at: datetime) ->
             " ON CONFLICT (key) DO UPDATE SET key = excluded.key RETURNING due_at",
             limit.key, now,
         )  # fmt: skip
-        await db.execute(
-            "UPDATE rate_limits SET due_at = ? WHERE key = ?", limit.take(stored, now), limit.key
-        )
+        due_at = limit.take(stored, now)
+        await db.execute("UPDATE rate_limits SET due_at = ? WHERE key = ?", due_at, limit.key)
+        if due_times is not None:
+            db.after_commit(functools.partial(due_times.committed, limit.key, due_at))
 
 
 async def mark_ready(db: Db) -> None:
@@ -47,9 +53,13 @@ async def mark_ready(db: Db) -> None:
     )  # fmt: skip
 
 
-async def prune_rate_limits(db: Db) -> None:
-    # A key whose due time has passed limits nobody: dropping it changes no decision.
-    await db.execute("DELETE FROM rate_limits WHERE due_at < ?", datetime.now(UTC).timestamp())
+async def prune_expired(db: Db) -> None:
+    """Housekeeping: drop what no longer decides anything. A rate limit whose due time has
+    passed limits nobody; a spent form token past its expiry is refused anyway (and costs
+    each comment's write nothing to keep until then)."""
+    now = datetime.now(UTC)
+    await db.execute("DELETE FROM rate_limits WHERE due_at < ?", now.timestamp())
+    await db.execute("DELETE FROM spent_form_tokens WHERE expires_at < ?", now)
 
 
 async def _add_short_lived(
@@ -76,18 +86,25 @@ class AccountQueries(SQLBackend):
     async def take_rate_limits(self, limits: Sequence[RateLimit], at: datetime) -> None:
         """Count one event against each limit; raises RateLimited (counting none) when any
         has no room."""
-        await self._run(lambda db: take_rate_tokens(db, limits, at))
+        await self._run(lambda db: take_rate_tokens(db, limits, at, self._due_times))
 
     async def check_rate_limits(self, limits: Sequence[RateLimit], at: datetime) -> None:
         """Raises RateLimited when any limit has no room for one more event right now, counting
-        none: a read, for a caller that counts the event later in its own write (add_comment),
-        which checks again."""
+        none: for a caller that counts the event later in its own write (add_comment), which
+        checks again. A read, unless this process keeps the due times (`_due_times`)."""
         if not limits:
             return
-        async with self._read() as db:
-            keys, params = db.dialect.one_of("key", [limit.key for limit in limits])
-            rows = await db.fetch_all(f"SELECT key, due_at FROM rate_limits WHERE {keys}", *params)
-        stored = {row["key"]: row["due_at"] for row in rows}  # seconds, as take_rate_tokens'
+        keys = [limit.key for limit in limits]
+        stored = self._due_times.lookup(keys) if self._due_times is not None else None
+        if stored is None:
+            generation = self._due_times.generation if self._due_times is not None else 0
+            async with self._read() as db:
+                where, params = db.dialect.one_of("key", keys)
+                rows = await db.fetch_all(f"SELECT key, due_at FROM rate_limits WHERE {where}",
+                                          *params)  # fmt: skip
+            stored = {row["key"]: row["due_at"] for row in rows}  # seconds, as take_rate_tokens'
+            if self._due_times is not None:
+                self._due_times.fill(keys, stored, generation)
         for limit in limits:
             limit.take(stored.get(limit.key), at.timestamp())
 

@@ -1,4 +1,5 @@
-"""What a backend may keep in memory between queries: thread heads and sites.
+"""What a backend may keep in memory between queries: thread heads, sites, and (when this
+process makes every write) rate limits' due times.
 
 Both caches follow the database through two kinds of news: this process's own commits (exact,
 applied right after COMMIT) and changes committed elsewhere (another process or instance),
@@ -14,7 +15,7 @@ from collections import OrderedDict
 
 from widget.records import Ban, Site, ThreadHead
 
-__all__ = ["HeadCache", "SiteCache"]
+__all__ = ["DueTimes", "HeadCache", "SiteCache"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -115,4 +116,46 @@ class SiteCache:
         else:
             self._entries.pop(site_id, None)
             self._bans.pop(site_id, None)
+        self.generation += 1
+
+
+class DueTimes:
+    """Rate limits' stored due times (seconds; 0.0 for a key with no row), for a process that
+    makes every write that takes from a limit, so that checking a limit before the work of a
+    post costs no read.
+
+    A key's due time only grows (each event moves it on; pruning drops only rows whose due
+    time has passed, which limit nobody), so what is kept is never later than the database's:
+    a check from here can let through what the database would refuse, never refuse what it
+    would let through, and the write that counts the event checks again in its transaction.
+    """
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self.generation = 0  # moves on with every clear()
+        self._entries: OrderedDict[str, float] = OrderedDict()
+
+    def lookup(self, keys: list[str]) -> dict[str, float] | None:
+        """Every key's due time, or None when any of them must be read."""
+        if not all(key in self._entries for key in keys):
+            return None
+        for key in keys:
+            self._entries.move_to_end(key)
+        return {key: self._entries[key] for key in keys}
+
+    def fill(self, keys: list[str], stored: dict[str, float], generation: int) -> None:
+        """Keep the due times a read that began in `generation` found (none: no row)."""
+        if generation == self.generation:
+            for key in keys:
+                self.committed(key, stored.get(key, 0.0))
+
+    def committed(self, key: str, due_at: float) -> None:
+        """A due time committed to the database (a later one kept here stays)."""
+        self._entries[key] = max(due_at, self._entries.get(key, 0.0))
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
         self.generation += 1

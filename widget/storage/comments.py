@@ -29,11 +29,11 @@ __all__ = ["CommentQueries"]
 _COMMENT = columns(Comment)
 
 
-async def _spend(db: Db, token: SingleUse, now: datetime) -> None:
+async def _spend(db: Db, token: SingleUse) -> None:
     """Record a single-use token's use, or raise Conflict when it was used before (on
     PostgreSQL a second use at the same moment waits for the first to commit, then finds it).
-    Tokens past their expiry are refused before they get here, so their records go."""
-    await db.execute("DELETE FROM spent_form_tokens WHERE expires_at < ?", now)
+    Tokens past their expiry are refused before they get here, so their records go (with
+    housekeeping: `prune_expired`)."""
     recorded = await db.execute(
         "INSERT INTO spent_form_tokens (token_id, expires_at) VALUES (?, ?)"
         " ON CONFLICT DO NOTHING",
@@ -116,12 +116,10 @@ class CommentQueries(SQLBackend):
         its `form_token` has posted a comment before (and records it when not)."""
 
         async def op(db: Db) -> tuple[Comment, ThreadHead]:
-            await take_rate_tokens(db, _limits(rate_limit), new.created_at)
+            await take_rate_tokens(db, _limits(rate_limit), new.created_at, self._due_times)
             if new.form_token is not None:
-                await _spend(db, new.form_token, new.created_at)
-            thread_id = await ensure_thread(db, new.page, new.created_at)
-            if await db.fetch_value("SELECT closed FROM threads WHERE id = ?", thread_id):
-                raise Refused(Outcome.THREAD_CLOSED)
+                await _spend(db, new.form_token)
+            thread_id = await ensure_thread(db, new.page, new.created_at, refuse_closed=True)
             root_id, depth = None, 1
             if new.parent_id is not None:
                 parent = await db.fetch_one(
@@ -250,7 +248,7 @@ class CommentQueries(SQLBackend):
         """
 
         async def op(db: Db) -> tuple[int, ThreadHead]:
-            await take_rate_tokens(db, _limits(rate_limit), at)
+            await take_rate_tokens(db, _limits(rate_limit), at, self._due_times)
             if comment_id == POST_LIKE:
                 thread_id = await ensure_thread(db, page, at)
             else:

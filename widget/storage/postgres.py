@@ -30,7 +30,7 @@ import asyncpg
 from widget.errors import SetupError, StorageUnavailable
 from widget.records import DatabaseGauges, ThreadEvent, ThreadEventKind, ThreadHead
 
-from .accounts import PRUNE_EVERY_S, mark_ready, prune_rate_limits
+from .accounts import PRUNE_EVERY_S, mark_ready, prune_expired
 from .base import COPY_COLUMNS, EventSink, MissedEvents, Row, RowBatch
 from .caching import HeadCache, SiteCache
 from .migrations import migrate
@@ -153,6 +153,8 @@ class PostgresStorage(Storage):
         self._heads = HeadCache()
         self._sites = SiteCache()
         self._caching = False
+        # Other instances take from the same rate limits unheard: each check reads them.
+        self._due_times = None
         self._events_channel, self._sites_channel = EVENTS_CHANNEL, SITES_CHANNEL
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -273,11 +275,12 @@ class PostgresStorage(Storage):
             self._heads.committed(head)
 
     async def _prune_periodically(self) -> None:
-        """Drop rate-limit rows that limit nobody any more (any instance may: it is idempotent)."""
+        """Drop rate limits and spent form tokens that decide nothing any more (any instance
+        may: it is idempotent)."""
         while True:
             await asyncio.sleep(PRUNE_EVERY_S)
             try:
-                await self._run(prune_rate_limits)
+                await self._run(prune_expired)
             except StorageUnavailable:
                 continue
 

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from widget.records import ThreadEventKind, ThreadHead
 
 from .base import EventSink, MissedEvents, R, Row, RowBatch, record
-from .caching import HeadCache, SiteCache
+from .caching import DueTimes, HeadCache, SiteCache
 
 __all__ = ["Db", "Dialect", "SQLBackend", "any_of", "in_list", "marks"]
 
@@ -124,6 +124,8 @@ class SQLBackend(abc.ABC):
     dialect: Dialect
     _heads: HeadCache
     _sites: SiteCache
+    # Rate limits' due times, kept by a backend whose process makes every write (None: read).
+    _due_times: DueTimes | None
 
     @abc.abstractmethod
     def on_event(self, sink: EventSink, missed: MissedEvents | None = None) -> None: ...
@@ -171,3 +173,5 @@ class SQLBackend(abc.ABC):
     def _forget_cached(self) -> None:
         self._heads.clear()
         self._sites.forget()
+        if self._due_times is not None:
+            self._due_times.clear()

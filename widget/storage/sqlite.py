@@ -47,9 +47,9 @@ import aiosqlite
 from widget.errors import SetupError, StorageUnavailable
 from widget.records import DatabaseGauges, ThreadEvent, ThreadEventKind, ThreadHead
 
-from .accounts import PRUNE_EVERY_S, mark_ready, prune_rate_limits
+from .accounts import PRUNE_EVERY_S, mark_ready, prune_expired
 from .base import COPY_COLUMNS, EventSink, MissedEvents, Row, RowBatch
-from .caching import HeadCache, SiteCache
+from .caching import DueTimes, HeadCache, SiteCache
 from .migrations import migrate
 from .shared import Storage
 from .sql import Db, Dialect, in_list, marks
@@ -70,6 +70,7 @@ READERS = 2
 # KiB for it too, posting took ~10 % more CPU.
 READER_CACHE_KIB = 512
 EXTERNAL_CHECK_S = 1.0  # how often to look for writes made by other processes
+RATE_LIMIT_KEYS_KEPT = 10_000  # addresses and commenters seen lately (~150 bytes each)
 BUSY_TIMEOUT_MS = 5_000
 
 # Primary result codes that say the file cannot serve right now, not that a statement is wrong:
@@ -182,6 +183,8 @@ class SQLiteStorage(Storage):
         # (site_id, page_id) -> head, or None for a page known to have no thread yet.
         self._heads = HeadCache()
         self._sites = SiteCache()
+        # This process takes every event from the rate limits: checks need not read them.
+        self._due_times: DueTimes = DueTimes(RATE_LIMIT_KEYS_KEPT)
         self._data_version = 0
         self._event_sink: EventSink | None = None
         self._files: OpenedFiles | None = None
@@ -426,7 +429,7 @@ class SQLiteStorage(Storage):
                 await self._run(self._notice_external_writes)
                 if time.monotonic() - last_prune > PRUNE_EVERY_S:
                     last_prune = time.monotonic()
-                    await self._run(prune_rate_limits)
+                    await self._run(prune_expired)
             except StorageUnavailable:
                 continue  # logged by the writer; try again on the next round
 

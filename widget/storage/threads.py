@@ -28,14 +28,21 @@ _VISIBLE_ROOT = "thread_id = ? AND parent_id IS NULL AND " + VISIBLE_ROOT
 _HEAD, _COMMENT = columns(ThreadHead), columns(Comment)
 
 
-async def ensure_thread(db: Db, page: PageRef, now: datetime) -> int:
-    """The id of the page's thread, created if the page has none yet."""
-    thread_id = await db.fetch_value(
+async def ensure_thread(
+    db: Db, page: PageRef, now: datetime, *, refuse_closed: bool = False
+) -> int:
+    """The id of the page's thread, created if the page has none yet; with `refuse_closed`,
+    Refused when it is closed (in the same statement: one less in a comment's write)."""
+    row = await db.fetch_one(
         "INSERT INTO threads (site_id, page_id, url, title, created_at) VALUES (?, ?, ?, ?, ?)"
-        " ON CONFLICT (site_id, page_id) DO UPDATE SET site_id = excluded.site_id RETURNING id",
+        " ON CONFLICT (site_id, page_id) DO UPDATE SET site_id = excluded.site_id"
+        " RETURNING id, closed",
         page.site_id, page.page_id, page.url, page.title, now,
     )  # fmt: skip
-    return int(thread_id)
+    assert row is not None
+    if refuse_closed and row["closed"]:
+        raise Refused(Outcome.THREAD_CLOSED)
+    return int(row["id"])
 
 
 async def bump_thread(

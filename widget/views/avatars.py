@@ -6,6 +6,7 @@ neither the address nor a hash that could be looked up elsewhere (as an MD5 Grav
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -28,6 +29,9 @@ def identicon_svg(key: str) -> str:
     return f'<svg xmlns="http://www.w3.org/2000/svg" {identicon_shapes(key)}</svg>'
 
 
+# An author's picture is drawn again for each of their comments posted, and for each fragment
+# rendered: authors who comment often are few (~200 bytes each).
+@functools.lru_cache(maxsize=1024)
 def identicon_shapes(key: str) -> str:
     """The identicon's viewBox attribute, the closing `>` and its shapes, ready to follow an
     `<svg ` or a `<symbol ` opening tag: the page draws each author's once and reuses it.
