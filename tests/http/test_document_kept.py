@@ -4,6 +4,7 @@ as the route's, and only while the route would send that answer."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from tests.helpers import (
     request_lines,
     without_request_id,
 )
+from widget.views.html import DOCUMENT_TOKEN_PERIOD_S
 from widget.views.kept_answers import KeptReply
 
 DOCUMENT = "/embed/blog/thread"
@@ -102,7 +104,7 @@ async def test_a_kept_document_sent_early_is_the_document_the_route_sends(
 
 
 async def test_a_kept_document_is_sent_early_only_while_the_route_would_send_it(
-    client: httpx.AsyncClient, app: Starlette
+    client: httpx.AsyncClient, app: Starlette, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await posted(client, body="The first word.")
     await _kept_after_asking(client, app, EMBED, ["br"])
@@ -141,3 +143,11 @@ async def test_a_kept_document_is_sent_early_only_while_the_route_would_send_it(
     await _kept_after_asking(client, app, EMBED, ["br"])
     again = await client.get(DOCUMENT, params=EMBED, headers=stale)
     assert again.status_code == 200 and again.headers["etag"] == after.headers["etag"]
+
+    # Six hours on, the document carries a new shared form token, and so a new ETag.
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + DOCUMENT_TOKEN_PERIOD_S)
+    renewed = {**brotli, "If-None-Match": again.headers["etag"]}
+    assert reply(_scope(EMBED, renewed)) is None
+    later = await client.get(DOCUMENT, params=EMBED, headers=renewed)
+    assert later.status_code == 200 and later.headers["etag"] != again.headers["etag"]
