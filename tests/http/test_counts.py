@@ -186,7 +186,8 @@ async def _kept_after_asking(
     scope: Scope = {"query_string": str(httpx.QueryParams(params)).encode(), "headers": []}
     for _ in range(3):
         await client.get("/api/v1/counts", params=params)
-        kept_reply = kept_answers_of(app).kept["/api/v1/counts"]
+        kept_reply = kept_answers_of(app).reply_for("/api/v1/counts")
+        assert kept_reply is not None
         if kept_reply(scope) is not None:
             return kept_reply, scope
     raise AssertionError("the counts answer was never kept")
