@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
 
 from widget.app import create_app
 from widget.auth.tokens import TokenSigner
@@ -35,6 +36,7 @@ from widget.notify.outbox import Outbox
 from widget.records import PageRef
 from widget.sites import add_site
 from widget.storage.migrations import migrations
+from widget.views.kept_answers import KeptAnswers
 
 # Where things are, whichever folder a test module sits in.
 REPO = Path(__file__).resolve().parent.parent
@@ -364,3 +366,34 @@ def _loaded_at_start(settings: tuple[tuple[str, str], ...]) -> frozenset[str]:
             capture_output=True, text=True, cwd=REPO, env=env, check=True,
         )  # fmt: skip
     return frozenset(json.loads(ran.stdout))
+
+
+def kept_answers_of(app: Starlette) -> KeptAnswers:
+    """The app's outermost layer, which sends kept answers (built by the app's first call)."""
+    layer = app.middleware_stack.app  # type: ignore[union-attr]
+    assert isinstance(layer, KeptAnswers)
+    return layer
+
+
+def client_below_kept_answers(app: Starlette) -> httpx.AsyncClient:
+    """A client whose every request goes the whole way through the app, past KeptAnswers, from
+    the address the `client` fixture has: to compare with what KeptAnswers sends."""
+    below = kept_answers_of(app).app
+
+    async def whole_way(scope: Scope, receive: Receive, send: Send) -> None:
+        await below({**scope, "app": app}, receive, send)  # as Starlette would
+
+    transport = httpx.ASGITransport(app=whole_way, client=("203.0.113.7", 40000))
+    return httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL)
+
+
+def without_request_id(response: httpx.Response) -> list[tuple[str, str]]:
+    """The response's headers, in order, the request id blanked (each request has its own)."""
+    return [(name, value if name != "x-request-id" else "") for name, value in
+            response.headers.multi_items()]  # fmt: skip
+
+
+def request_lines(caplog: Any) -> list[str]:
+    """The request log's lines, without their durations."""
+    return [re.sub(r" [\d.]+ms$", "", r.getMessage()) for r in caplog.records
+            if r.name == "widget.requests"]  # fmt: skip

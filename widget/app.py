@@ -176,7 +176,10 @@ def create_app(
         # request goes the whole way, kept answers included.
         middleware.append(Middleware(RequestMetrics, metrics=metrics))
     else:
-        kept = {api.counts_route.path: api.kept_counts(context)}
+        kept = {
+            api.counts_route.path: api.kept_counts(context),
+            embed.document_route.path: embed.kept_documents(context),
+        }
         middleware.insert(0, Middleware(KeptAnswers, kept=kept, lines=request_lines))
     app = Starlette(
         routes=routes,

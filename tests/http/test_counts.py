@@ -5,19 +5,27 @@ from __future__ import annotations
 import asyncio
 import gzip
 import logging
-import re
 from typing import Any
 
 import httpx
 import pytest
 from starlette.applications import Starlette
-from starlette.types import Receive, Scope, Send
+from starlette.types import Scope
 
-from tests.helpers import BLOG, PUBLIC_URL, REPO, posted
+from tests.helpers import (
+    BLOG,
+    PUBLIC_URL,
+    REPO,
+    client_below_kept_answers,
+    kept_answers_of,
+    posted,
+    request_lines,
+    without_request_id,
+)
 from widget.app import create_app
 from widget.config import Settings
 from widget.sites import change_site_setting
-from widget.views.kept_answers import KeptAnswers, KeptReply
+from widget.views.kept_answers import KeptReply
 
 ROOT = REPO
 
@@ -140,14 +148,9 @@ async def test_a_kept_answer_sent_early_is_the_answer_the_route_sends(
     whole way through the app sends for the same request."""
     await posted(client, page="/a/")
     params = {"site": "blog", "page": ["/a/", "/b/"]}
-    kept_layer, kept_reply, scope = await _kept_after_asking(client, app, params)
+    kept_reply, scope = await _kept_after_asking(client, app, params)
     etag = (await client.get("/api/v1/counts", params=params)).headers["etag"]
-
-    async def below_kept_answers(scope: Scope, receive: Receive, send: Send) -> None:
-        await kept_layer.app({**scope, "app": app}, receive, send)  # as Starlette would
-
-    transport = httpx.ASGITransport(app=below_kept_answers, client=("203.0.113.7", 40000))
-    whole_way = httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL)
+    whole_way = client_below_kept_answers(app)
     asked = [
         {},
         {"Accept-Encoding": "gzip, br"},
@@ -165,10 +168,9 @@ async def test_a_kept_answer_sent_early_is_the_answer_the_route_sends(
             statuses.append(early.status_code)
             assert early.status_code == late.status_code
             assert early.content == late.content
-            assert _without_request_id(early) == _without_request_id(late)
+            assert without_request_id(early) == without_request_id(late)
             assert early.headers["x-request-id"] != late.headers["x-request-id"]
-    lines = [re.sub(r" [\d.]+ms$", "", r.getMessage()) for r in caplog.records
-             if r.name == "widget.requests"]  # fmt: skip
+    lines = request_lines(caplog)
     assert len(lines) == 2 * len(asked)
     assert lines[0::2] == lines[1::2]
     assert statuses == [200, 200, 200, 200, 304, 200]
@@ -177,31 +179,25 @@ async def test_a_kept_answer_sent_early_is_the_answer_the_route_sends(
 
 async def _kept_after_asking(
     client: httpx.AsyncClient, app: Starlette, params: dict[str, Any]
-) -> tuple[KeptAnswers, KeptReply, Scope]:
-    """The app's KeptAnswers layer, the counts route's kept replies, and the scope of a counts
-    request for `params` once its answer is kept (the first answer is not when it filled the
-    storage's cache: a change of the cache stamp)."""
+) -> tuple[KeptReply, Scope]:
+    """The counts route's kept replies, and the scope of a counts request for `params` once
+    its answer is kept (the first answer is not when it filled the storage's cache: a change
+    of the cache stamp)."""
     scope: Scope = {"query_string": str(httpx.QueryParams(params)).encode(), "headers": []}
     for _ in range(3):
         await client.get("/api/v1/counts", params=params)
-        kept_layer = app.middleware_stack.app  # type: ignore[union-attr]  # built by a call
-        assert isinstance(kept_layer, KeptAnswers)
-        kept_reply = kept_layer.kept["/api/v1/counts"]
+        kept_reply = kept_answers_of(app).reply_for("/api/v1/counts")
+        assert kept_reply is not None
         if kept_reply(scope) is not None:
-            return kept_layer, kept_reply, scope
+            return kept_reply, scope
     raise AssertionError("the counts answer was never kept")
-
-
-def _without_request_id(response: httpx.Response) -> list[tuple[str, str]]:
-    return [(name, value if name != "x-request-id" else "") for name, value in
-            response.headers.multi_items()]  # fmt: skip
 
 
 async def test_a_kept_answer_is_sent_early_only_while_it_is_current(
     client: httpx.AsyncClient, app: Starlette
 ) -> None:
     params = {"site": "blog", "page": ["/a/", "/b/"]}
-    _, kept_reply, scope = await _kept_after_asking(client, app, params)
+    kept_reply, scope = await _kept_after_asking(client, app, params)
     await posted(client, page="/b/")
     assert kept_reply(scope) is None  # the route answers, and keeps the new answer
     answer = await client.get("/api/v1/counts", params=params)

@@ -37,7 +37,7 @@ from .inputs import (
     remote_address,
     require_own_origin,
 )
-from .kept_answers import KeptReply, Reply
+from .kept_answers import KeptReply, Reply, first_values
 
 __all__ = ["counts_route", "kept_counts", "routes"]
 
@@ -161,10 +161,7 @@ _COUNT_REQUEST_HEADERS = frozenset({b"origin", b"if-none-match", b"accept-encodi
 def _count_reply(kept: KeptCount, request_headers: Iterable[tuple[bytes, bytes]]) -> Reply:
     """The answer to a counts request with these headers (as the ASGI scope has them: names
     in lower case; the first of a name counts)."""
-    asked: dict[bytes, bytes] = {}
-    for name, value in request_headers:
-        if name in _COUNT_REQUEST_HEADERS and name not in asked:
-            asked[name] = value
+    asked = first_values(request_headers, _COUNT_REQUEST_HEADERS)
     answer = kept.answer
     origin = asked.get(b"origin", b"")
     cors = [(b"access-control-allow-origin", origin)] if (

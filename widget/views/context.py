@@ -67,6 +67,10 @@ class AppContext:
     count_answers: LruCache[bytes, Any] = dataclasses.field(
         default_factory=lambda: LruCache(CACHE_ENTRIES)
     )
+    # Each iframe document's (path, query string) last answer (views.embed.kept_documents).
+    document_answers: LruCache[tuple[str, bytes], Any] = dataclasses.field(
+        default_factory=lambda: LruCache(CACHE_ENTRIES)
+    )
 
     @property
     def email_sign_in(self) -> EmailSignIn:

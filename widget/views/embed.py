@@ -3,6 +3,7 @@ avatars. Each handler parses, makes one domain call and responds."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections import defaultdict
 from collections.abc import Mapping
@@ -12,6 +13,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import Scope
 
 from widget import comments
 from widget.errors import ClientError, Forbidden, Invalid, NotFound, RateLimited
@@ -26,12 +28,13 @@ from .assets import Encoding, InlineStyle, preferred_encoding
 from .avatars import AVATAR_KEY, identicon_svg
 from .context import AppContext, app_context
 from .errors import retry_after
-from .html import EmbedQuery, Fragment
+from .html import DocumentVariant, EmbedQuery, Fragment
 from .i18n import Translator
 from .inputs import read_form, read_query, remote_address, require_own_origin
+from .kept_answers import KeptReply, Reply, first_values
 from .security import DOCUMENT_REFERRER_POLICY, document_headers, document_policy
 
-__all__ = ["routes"]
+__all__ = ["document_route", "kept_documents", "routes"]
 
 FORM_FIELDS = ("body", "name", "email", "website", "notify", "notify_posts")
 
@@ -50,19 +53,24 @@ async def _embed_query(context: AppContext, request: Request) -> EmbedQuery:
 
 def _check_referrer(request: Request, site: Site, public_url: str) -> None:
     """The frame's own page (the host page's origin, as browsers send it) must be the site's."""
-    referrer = request.headers.get("referer")
-    if not referrer:
-        return  # a referrer policy may withhold it: the frame-ancestors policy still holds
-    parts = split_url(referrer)
-    if parts is None or parts.scheme not in {"http", "https"}:
-        return
-    origin = origin_of(parts)
-    if origin != public_url and origin not in site.origins:
+    origin = _foreign_origin(request.headers.get("referer"), site, public_url)
+    if origin is not None:
         raise Forbidden(
             f"This comment section belongs to {', '.join(site.origins)}, and this page is on"
             f" {origin}. The site owner can allow it with:"
             f" widget site add-origin {site.id} {origin}"
         )
+
+
+def _foreign_origin(referrer: str | None, site: Site, public_url: str) -> str | None:
+    """The referring page's origin when it is neither the site's nor ours, else None."""
+    if not referrer:
+        return None  # a referrer policy may withhold it: the frame-ancestors policy still holds
+    parts = split_url(referrer)
+    if parts is None or parts.scheme not in {"http", "https"}:
+        return None
+    origin = origin_of(parts)
+    return None if origin == public_url or origin in site.origins else origin
 
 
 async def thread_document(request: Request) -> Response:
@@ -71,6 +79,8 @@ async def thread_document(request: Request) -> Response:
     revalidated by ETag. `replytocom` puts the form under a comment for browsers without
     JavaScript; `held` and `data_link` show a notice above it."""
     context = app_context(request)
+    stamp = context.storage.cache_stamp()  # before any read: a change meanwhile moves it on
+    period = context.html.document_period()  # before the ETag, which names it
     query = await _embed_query(context, request)
     head = await context.storage.get_thread_head(query.site.id, query.page.page_id)
     reply_to, held, data_link_sent = None, False, False
@@ -82,10 +92,17 @@ async def thread_document(request: Request) -> Response:
     variant = (reply_to.id if reply_to else 0, held, data_link_sent)
     html = context.html
     etag = html.document_etag(query, head, variant)
+    style = _inline_style(context, query)
+    kept_headers = _thread_headers(etag, tuple(query.site.origins), style.hash, True)
+    if stamp is not None and variant == _PLAIN_DOCUMENT:  # for kept_documents, a 304 too
+        kept = KeptDocument(
+            stamp, period, query.site, html.document_key(query, head, variant), etag,
+            kept_headers,
+        )  # fmt: skip
+        context.document_answers.put((request.scope["path"], raw_query), kept)
     if etag in request.headers.get("if-none-match", ""):
         return PreparedResponse(304, b"", _revalidated_headers(etag))
-    style = _inline_style(context, query)
-    headers = list(_thread_headers(etag, tuple(query.site.origins), style.hash, True))
+    headers = list(kept_headers)
 
     def render(fragment: Fragment) -> str:
         values = _document_context(
@@ -98,17 +115,73 @@ async def thread_document(request: Request) -> Response:
 
     document = await html.thread_document(query, head, variant, etag, render)
     encoding = preferred_encoding(request.headers.get("accept-encoding", ""))
-    return _prepared(
-        html.document_bytes(query, head, variant, document, encoding), encoding, headers
-    )
+    body = html.document_bytes(query, head, variant, document, encoding)
+    return _prepared(body, encoding, headers)
+
+
+# The document every page view asks for: the form at the end, no notice above it.
+_PLAIN_DOCUMENT: DocumentVariant = (0, False, False)
+_DOCUMENT_REQUEST_HEADERS = frozenset({b"referer", b"if-none-match", b"accept-encoding"})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KeptDocument:
+    """What `thread_document` answered a path and query string with, built from the storage's
+    caches at `stamp` in the form token's `period`: where its bytes are kept (`key`, with
+    their ETag) and the headers they go with. The site is kept for its origins."""
+
+    stamp: tuple[int, int]
+    period: int
+    site: Site
+    key: tuple[Any, ...]
+    etag: str
+    headers: tuple[tuple[bytes, bytes], ...]
+
+
+def kept_documents(context: AppContext) -> KeptReply:
+    """The iframe document as `thread_document` would answer it, while it is current: the
+    storage's caches and the token's period as they were, the referrer one the route lets
+    through, and the bytes in the encoding asked for made already. Every request that any
+    of that does not hold for goes the whole way (which keeps its answer for the next)."""
+    html, storage, public_url = context.html, context.storage, context.settings.public_url
+
+    def kept_reply(scope: Scope) -> Reply | None:
+        kept: KeptDocument | None = context.document_answers.get(
+            (scope["path"], scope["query_string"])
+        )
+        if kept is None or kept.stamp != storage.cache_stamp():
+            return None
+        if kept.period != html.document_period():
+            return None
+        asked = first_values(scope["headers"], _DOCUMENT_REQUEST_HEADERS)
+        referrer = asked.get(b"referer")
+        if referrer and _foreign_origin(referrer.decode("latin-1"), kept.site, public_url):
+            return None  # refused by the route, in words
+        if kept.etag in asked.get(b"if-none-match", b"").decode("latin-1"):
+            return 304, b"", _revalidated_headers(kept.etag)
+        encoding = preferred_encoding(asked.get(b"accept-encoding", b"").decode("latin-1"))
+        document = html.fragments.get(kept.key, kept.etag)
+        body = document.made(encoding) if document else None
+        if body is None:
+            return None
+        return 200, body, _with_body_headers(body, encoding, list(kept.headers))
+
+    return kept_reply
 
 
 def _prepared(body: bytes, encoding: Encoding, headers: list[tuple[bytes, bytes]]) -> Response:
+    return PreparedResponse(200, body, _with_body_headers(body, encoding, headers))
+
+
+def _with_body_headers(
+    body: bytes, encoding: Encoding, headers: list[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """`headers` (changed in place) with those that describe an HTML `body` in `encoding`."""
     if encoding:
         headers.append((b"content-encoding", encoding.encode("latin-1")))
     headers.append((b"content-type", b"text/html; charset=utf-8"))
     headers.append((b"content-length", str(len(body)).encode("latin-1")))
-    return PreparedResponse(200, body, headers)
+    return headers
 
 
 async def _reply_target(
@@ -346,10 +419,11 @@ async def avatar(request: Request) -> Response:
     )
 
 
+document_route = Route("/embed/{site}/thread", thread_document, methods=["GET", "HEAD"])
 routes = [
     # The fragment first: it is the hottest route, and routes are matched in order.
     Route("/embed/{site}/thread/fragment", thread_fragment, methods=["GET", "HEAD"]),
-    Route("/embed/{site}/thread", thread_document, methods=["GET", "HEAD"]),
+    document_route,
     Route("/embed/{site}/thread/comments", post_from_form, methods=["POST"]),
     Route("/embed/{site}/data-request", data_request, methods=["POST"]),
     Route("/avatars/{key}.svg", avatar, methods=["GET", "HEAD"]),

@@ -166,6 +166,14 @@ class Fragment:
     def size(self) -> int:
         return len(self.body) + len(self.gzipped or b"") + len(self.brotli or b"")
 
+    def made(self, encoding: Encoding) -> bytes | None:
+        """The bytes to send in `encoding`, None if they are not made yet."""
+        if encoding == "br":
+            return self.brotli
+        if encoding == "gzip":
+            return self.gzipped
+        return self.body
+
     def encoded(self, encoding: Encoding) -> tuple[Fragment, bytes]:
         """This entry (with the new form added, if it had to be made) and the bytes to send."""
         if encoding == "br":
@@ -348,10 +356,21 @@ class HtmlRenderer:
         the variant (the form under a comment, a notice above it)."""
         if not self._document_build:
             self._document_build = self._settings_digest()
-        period = int(time.time() // DOCUMENT_TOKEN_PERIOD_S)
-        named = f"{self.etag(query, head)}{self._document_build}.{period:x}.{variant}"
+        named = (
+            f"{self.etag(query, head)}{self._document_build}.{self.document_period():x}.{variant}"
+        )
         # Shortened: a warm page view is little more than this, sent three times.
         return f'"{hashlib.blake2b(named.encode(), digest_size=9).hexdigest()}"'
+
+    def document_period(self) -> int:
+        """Which period of the shared form token it is now: part of every document's ETag."""
+        return int(time.time() // DOCUMENT_TOKEN_PERIOD_S)
+
+    def document_key(
+        self, query: EmbedQuery, head: ThreadHead | None, variant: DocumentVariant
+    ) -> tuple[Any, ...]:
+        """Where the document is kept among the fragments."""
+        return ("document", variant, *query.cache_key(head))
 
     async def thread_document(
         self,
@@ -363,7 +382,7 @@ class HtmlRenderer:
     ) -> Fragment:
         """The whole iframe document for `query` at `head`'s version (its `document_etag`), the
         same bytes for every reader (docs/architecture.md): `render` makes it on a miss."""
-        key = ("document", variant, *query.cache_key(head))
+        key = self.document_key(query, head, variant)
         document = self.fragments.get(key, etag)
         if document is None:
             fragment = await self.thread_fragment(query, head)
@@ -379,7 +398,7 @@ class HtmlRenderer:
         document: Fragment,
         encoding: Encoding,
     ) -> bytes:
-        return self._encoded(("document", variant, *query.cache_key(head)), document, encoding)
+        return self._encoded(self.document_key(query, head, variant), document, encoding)
 
     def _settings_digest(self) -> str:
         settings = self.settings
