@@ -11,6 +11,7 @@ import html.parser
 import ipaddress
 import itertools
 import json
+import logging
 import os
 import re
 import sqlite3
@@ -397,3 +398,37 @@ def request_lines(caplog: Any) -> list[str]:
     """The request log's lines, without their durations."""
     return [re.sub(r" [\d.]+ms$", "", r.getMessage()) for r in caplog.records
             if r.name == "widget.requests"]  # fmt: skip
+
+
+async def sent_early_alike(
+    client: httpx.AsyncClient,
+    app: Starlette,
+    path: str,
+    params: Any,
+    asked: list[dict[str, str]],
+    is_kept: Callable[[dict[str, str]], bool],
+    caplog: Any,
+) -> list[httpx.Response]:
+    """Each request of `asked` sent through KeptAnswers (which must hold its answer:
+    `is_kept(headers)`) and past it, the whole way through the app: both answers alike in
+    status, headers (in order; the request ids differ), body and log line. The answers sent
+    early."""
+    whole_way = client_below_kept_answers(app)
+    early_answers = []
+    try:
+        with caplog.at_level(logging.INFO, logger="widget.requests"):
+            for headers in asked:
+                assert is_kept(headers)  # so `early` is sent by KeptAnswers
+                early = await client.get(path, params=params, headers=headers)
+                late = await whole_way.get(path, params=params, headers=headers)
+                assert early.status_code == late.status_code
+                assert early.content == late.content
+                assert without_request_id(early) == without_request_id(late)
+                assert early.headers["x-request-id"] != late.headers["x-request-id"]
+                early_answers.append(early)
+    finally:
+        await whole_way.aclose()
+    lines = request_lines(caplog)
+    assert len(lines) == 2 * len(asked)
+    assert lines[0::2] == lines[1::2]
+    return early_answers

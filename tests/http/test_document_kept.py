@@ -3,7 +3,6 @@ as the route's, and only while the route would send that answer."""
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -15,11 +14,9 @@ from starlette.types import Scope
 from tests.helpers import (
     BLOG,
     EMBED,
-    client_below_kept_answers,
     kept_answers_of,
     posted,
-    request_lines,
-    without_request_id,
+    sent_early_alike,
 )
 from widget.views.html import DOCUMENT_TOKEN_PERIOD_S
 from widget.views.kept_answers import KeptReply
@@ -72,7 +69,6 @@ async def test_a_kept_document_sent_early_is_the_document_the_route_sends(
     await posted(client)
     await _kept_after_asking(client, app, EMBED, ["br", "gzip", "identity"])
     etag = (await client.get(DOCUMENT, params=EMBED)).headers["etag"]
-    whole_way = client_below_kept_answers(app)
     asked = [
         {"Accept-Encoding": "gzip, deflate, br"},
         {"Accept-Encoding": "gzip"},
@@ -82,25 +78,14 @@ async def test_a_kept_document_sent_early_is_the_document_the_route_sends(
         {"Accept-Encoding": "br", "Referer": f"{BLOG}/hello/"},
         {"Accept-Encoding": "br", "Cookie": "__Host-widget_session=someone"},
     ]
-    statuses, encodings = [], []
-    with caplog.at_level(logging.INFO, logger="widget.requests"):
-        for headers in asked:
-            assert _kept_reply(app)(_scope(EMBED, headers)) is not None  # sent early
-            early = await client.get(DOCUMENT, params=EMBED, headers=headers)
-            late = await whole_way.get(DOCUMENT, params=EMBED, headers=headers)
-            statuses.append(early.status_code)
-            encodings.append(early.headers.get("content-encoding", ""))
-            assert early.status_code == late.status_code
-            assert early.content == late.content
-            assert without_request_id(early) == without_request_id(late)
-            assert early.headers["x-request-id"] != late.headers["x-request-id"]
-    lines = request_lines(caplog)
-    assert len(lines) == 2 * len(asked)
-    assert lines[0::2] == lines[1::2]
-    assert statuses == [200, 200, 200, 304, 200, 200, 200]
+    answers = await sent_early_alike(
+        client, app, DOCUMENT, EMBED, asked,
+        lambda headers: _kept_reply(app)(_scope(EMBED, headers)) is not None, caplog,
+    )  # fmt: skip
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 304, 200, 200, 200]
+    encodings = [answer.headers.get("content-encoding", "") for answer in answers]
     assert encodings == ["br", "gzip", "", "", "br", "br", "br"]
-    assert "frame-ancestors" in early.headers["content-security-policy"]
-    await whole_way.aclose()
+    assert "frame-ancestors" in answers[-1].headers["content-security-policy"]
 
 
 async def test_a_kept_document_is_sent_early_only_while_the_route_would_send_it(
