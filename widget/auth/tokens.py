@@ -143,6 +143,16 @@ class TokenSigner:
             raise BadToken("invalid") from exc
         return value, signed_at
 
+    def language_in(self, purpose: Purpose, token: str) -> str:
+        """The language a link's token was asked in (its "l"), to answer in it: '' when it
+        says none or is no good."""
+        try:
+            value = self.verify(purpose, token)
+        except BadToken:
+            return ""
+        language = value.get("l") if isinstance(value, dict) else None
+        return language if isinstance(language, str) else ""
+
     def verify(self, purpose: Purpose, token: str, max_age_s: int | None = None) -> Any:
         """The signed value; raises BadToken when forged, for another purpose, or too old."""
         age = purpose.max_age_s if max_age_s is None else min(max_age_s, purpose.max_age_s)

@@ -91,23 +91,13 @@ def _email_of(context: AppContext, token: str) -> str | None:
     return email if isinstance(email, str) else None
 
 
-def _language_of(context: AppContext, token: str) -> str:
-    """The language the link was asked for in (the link carries it); '' when it says none."""
-    try:
-        value = context.signer.verify(Purpose.OWN_DATA, token)
-    except BadToken:
-        return ""
-    language = value.get("l") if isinstance(value, dict) else None
-    return language if isinstance(language, str) else ""
-
-
 def _page(
     request: Request, values: dict[str, Any], status_code: int = 200, token: str = ""
 ) -> Response:
     """The page behind the link, in the language it was asked for in (else what the browser
     asks)."""
     context = app_context(request)
-    t = Translator(_language_of(context, token) or error_language(request))
+    t = Translator(context.signer.language_in(Purpose.OWN_DATA, token) or error_language(request))
     values = {**values, "t": t, "lang": t.language, "dir": t.direction}
     return context.html.templates.TemplateResponse(
         request, "notify/own_data.html", values, status_code=status_code, headers=admin_headers()
@@ -147,7 +137,7 @@ async def data_erase(request: Request) -> Response:
         return _expired(request)
     if form.get("confirm") != "yes":
         items = await context.storage.author_comments(email, None)
-        t = Translator(_language_of(context, token) or "en")
+        t = Translator(context.signer.language_in(Purpose.OWN_DATA, token) or "en")
         values = {"email": email, "items": items, "token": token,
                   "erased": None, "error": t("own_tick")}  # fmt: skip
         return _page(request, values, 422, token)
