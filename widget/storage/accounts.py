@@ -126,8 +126,7 @@ class AccountQueries(SQLBackend):
         return user
 
     async def get_user(self, user_id: int) -> User | None:
-        async with self._read() as db:
-            return await db.fetch_record(User, f"SELECT {_USER} FROM users WHERE id = ?", user_id)
+        return await self._read_record(User, f"SELECT {_USER} FROM users WHERE id = ?", user_id)
 
     async def add_login_code(
         self, code_hash: str, challenge: str, user_id: int, expires_at: datetime
@@ -170,12 +169,11 @@ class AccountQueries(SQLBackend):
         await self._run(lambda db: _add_short_lived(db, "sessions", row))
 
     async def get_session_user(self, token_hash: str, now: datetime) -> User | None:
-        async with self._read() as db:
-            return await db.fetch_record(
-                User, f"SELECT {columns(User, 'u')} FROM sessions s JOIN users u"
-                " ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at >= ?",
-                token_hash, now,
-            )  # fmt: skip
+        return await self._read_record(
+            User, f"SELECT {columns(User, 'u')} FROM sessions s JOIN users u"
+            " ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at >= ?",
+            token_hash, now,
+        )  # fmt: skip
 
     async def delete_session(self, token_hash: str) -> None:
         delete = "DELETE FROM sessions WHERE token_hash = ?"
@@ -248,8 +246,7 @@ class AccountQueries(SQLBackend):
         return await self._run(lambda db: db.execute(delete, email)) > 0
 
     async def list_admins(self) -> list[Admin]:
-        async with self._read() as db:
-            return await db.fetch_records(Admin, f"SELECT {_ADMIN} FROM admins ORDER BY email")
+        return await self._read_records(Admin, f"SELECT {_ADMIN} FROM admins ORDER BY email")
 
     async def get_admin_login(self, email: str) -> tuple[Admin, str] | None:
         """The admin with this email and their password hash."""
@@ -265,12 +262,11 @@ class AccountQueries(SQLBackend):
         await self._run(lambda db: _add_short_lived(db, "admin_sessions", row))
 
     async def get_session_admin(self, token_hash: str, now: datetime) -> Admin | None:
-        async with self._read() as db:
-            return await db.fetch_record(
-                Admin, f"SELECT {columns(Admin, 'a')} FROM admin_sessions s JOIN admins a"
-                " ON a.id = s.admin_id WHERE s.token_hash = ? AND s.expires_at >= ?",
-                token_hash, now,
-            )  # fmt: skip
+        return await self._read_record(
+            Admin, f"SELECT {columns(Admin, 'a')} FROM admin_sessions s JOIN admins a"
+            " ON a.id = s.admin_id WHERE s.token_hash = ? AND s.expires_at >= ?",
+            token_hash, now,
+        )  # fmt: skip
 
     async def delete_admin_session(self, token_hash: str) -> None:
         delete = "DELETE FROM admin_sessions WHERE token_hash = ?"

@@ -93,19 +93,17 @@ def _limits(rate_limit: RateLimit | Sequence[RateLimit] | None) -> Sequence[Rate
 
 class CommentQueries(SQLBackend):
     async def get_comment(self, comment_id: int) -> Comment | None:
-        async with self._read() as db:
-            return await db.fetch_record(
-                Comment, f"SELECT {_COMMENT} FROM comments WHERE id = ?", comment_id
-            )
+        return await self._read_record(
+            Comment, f"SELECT {_COMMENT} FROM comments WHERE id = ?", comment_id
+        )
 
     async def get_user_comments(self, thread_id: int, user_id: int) -> list[Comment]:
         """A signed-in user's comments in one thread: published or held, not deleted."""
-        async with self._read() as db:
-            return await db.fetch_records(
-                Comment, f"SELECT {_COMMENT} FROM comments WHERE user_id = ? AND thread_id = ?"
-                " AND status <> 'deleted' ORDER BY id",
-                user_id, thread_id,
-            )  # fmt: skip
+        return await self._read_records(
+            Comment, f"SELECT {_COMMENT} FROM comments WHERE user_id = ? AND thread_id = ?"
+            " AND status <> 'deleted' ORDER BY id",
+            user_id, thread_id,
+        )  # fmt: skip
 
     async def add_comment(
         self, new: NewComment, rate_limit: RateLimit | Sequence[RateLimit] | None

@@ -110,11 +110,10 @@ class NewPostQueries(SQLBackend):
         return subscription
 
     async def get_post_subscription(self, subscription_id: int) -> PostSubscription | None:
-        async with self._read() as db:
-            return await db.fetch_record(
-                PostSubscription, f"SELECT {_SUBSCRIPTION} FROM post_subscriptions WHERE id = ?",
-                subscription_id,
-            )  # fmt: skip
+        return await self._read_record(
+            PostSubscription, f"SELECT {_SUBSCRIPTION} FROM post_subscriptions WHERE id = ?",
+            subscription_id,
+        )  # fmt: skip
 
     async def confirm_post_subscription(
         self, subscription_id: int, at: datetime
@@ -131,9 +130,8 @@ class NewPostQueries(SQLBackend):
 
     async def post_subscribers(self, site_id: str) -> list[PostSubscription]:
         """The site's confirmed subscriptions to new posts."""
-        async with self._read() as db:
-            return await db.fetch_records(
-                PostSubscription, f"SELECT {_SUBSCRIPTION} FROM post_subscriptions"
-                " WHERE site_id = ? AND confirmed_at IS NOT NULL ORDER BY id",
-                site_id,
-            )  # fmt: skip
+        return await self._read_records(
+            PostSubscription, f"SELECT {_SUBSCRIPTION} FROM post_subscriptions"
+            " WHERE site_id = ? AND confirmed_at IS NOT NULL ORDER BY id",
+            site_id,
+        )  # fmt: skip

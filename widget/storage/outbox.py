@@ -93,11 +93,10 @@ class OutboxQueries(SQLBackend):
         return subscription
 
     async def get_subscription(self, subscription_id: int) -> Subscription | None:
-        async with self._read() as db:
-            return await db.fetch_record(
-                Subscription, f"SELECT {_SUBSCRIPTION} FROM subscriptions WHERE id = ?",
-                subscription_id,
-            )  # fmt: skip
+        return await self._read_record(
+            Subscription, f"SELECT {_SUBSCRIPTION} FROM subscriptions WHERE id = ?",
+            subscription_id,
+        )  # fmt: skip
 
     async def confirm_subscription(
         self, subscription_id: int, scope: Literal["thread", "replies"], at: datetime
@@ -114,9 +113,8 @@ class OutboxQueries(SQLBackend):
 
     async def thread_subscriptions(self, thread_id: int) -> list[Subscription]:
         """The confirmed subscriptions of a thread."""
-        async with self._read() as db:
-            return await db.fetch_records(
-                Subscription, f"SELECT {_SUBSCRIPTION} FROM subscriptions"
-                " WHERE thread_id = ? AND confirmed_at IS NOT NULL ORDER BY id",
-                thread_id,
-            )  # fmt: skip
+        return await self._read_records(
+            Subscription, f"SELECT {_SUBSCRIPTION} FROM subscriptions"
+            " WHERE thread_id = ? AND confirmed_at IS NOT NULL ORDER BY id",
+            thread_id,
+        )  # fmt: skip

@@ -168,6 +168,15 @@ class SQLBackend(abc.ABC):
     async def _sites_changed(self, db: Db, site_id: str | None) -> None:
         """A site (None: sites, bans or everything) changed in this write: caches forget it."""
 
+    async def _read_record(self, record_type: type[R], sql: str, *params: Any) -> R | None:
+        """One read of the first row as a record (Db.fetch_record)."""
+        async with self._read() as db:
+            return await db.fetch_record(record_type, sql, *params)
+
+    async def _read_records(self, record_type: type[R], sql: str, *params: Any) -> list[R]:
+        async with self._read() as db:
+            return await db.fetch_records(record_type, sql, *params)
+
     _caching: bool  # whether the caches can be trusted right now
 
     def _forget_cached(self) -> None:

@@ -118,10 +118,9 @@ class ThreadQueries(SQLBackend):
         return found
 
     async def get_thread(self, thread_id: int) -> ThreadHead | None:
-        async with self._read() as db:
-            return await db.fetch_record(
-                ThreadHead, f"SELECT {_HEAD} FROM threads WHERE id = ?", thread_id
-            )
+        return await self._read_record(
+            ThreadHead, f"SELECT {_HEAD} FROM threads WHERE id = ?", thread_id
+        )
 
     async def get_thread_page(
         self, thread_id: int, window: PageWindow
