@@ -7,20 +7,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from widget.records import (
-    Comment,
-    CommentStatus,
-    QueueItem,
-    QueueQuery,
-    ThreadEventKind,
-    ThreadHead,
-)
+from widget.records import Comment, CommentStatus, QueueItem, QueueQuery, ThreadHead
 
 from .base import Outcome, Refused, Row, columns, record
 from .comments import rewrite
 from .outbox import queue_jobs
-from .sql import Db, SQLBackend
-from .threads import bump_thread, root_shown
+from .sql import Db
+from .threads import ThreadQueries, root_shown
 
 __all__ = ["ModerationQueries"]
 
@@ -67,7 +60,7 @@ def _author_match(email: str | None, user_id: int | None) -> tuple[str, Any]:
     return "lower(c.author_email) = ?", email.lower()
 
 
-class ModerationQueries(SQLBackend):
+class ModerationQueries(ThreadQueries):
     async def list_queue(self, query: QueueQuery) -> list[QueueItem]:
         async with self._read() as db:
             sites, params = db.dialect.one_of("t.site_id", query.site_ids)
@@ -147,13 +140,12 @@ class ModerationQueries(SQLBackend):
                 delta = (status == "approved") - (old == "approved")
                 if delta:  # its root may have come or gone too
                     roots = int(await root_shown(db, found["root"])) - int(was_shown)
-                    head = await bump_thread(
-                        db, comment.thread_id,
+                    await self._thread_changed(
+                        db, comment.thread_id, "comment" if status == "approved" else "delete",
+                        comment.id,
                         "comment_count = comment_count + ?, root_count = root_count + ?",
                         delta, roots,
                     )  # fmt: skip
-                    kind: ThreadEventKind = "comment" if status == "approved" else "delete"
-                    await self._tell(db, head, kind, comment.id, head.comment_count)
                 changed.append(comment)
             return changed
 
@@ -171,8 +163,7 @@ class ModerationQueries(SQLBackend):
             if comment is None:
                 raise Refused(Outcome.NO_COMMENT)
             if comment.status == "approved":  # else not shown: the thread did not change
-                head = await bump_thread(db, comment.thread_id)
-                await self._tell(db, head, "edit", comment.id, head.comment_count)
+                await self._thread_changed(db, comment.thread_id, "edit", comment.id)
             return comment
 
         return await self._run(op)
@@ -188,8 +179,7 @@ class ModerationQueries(SQLBackend):
             )  # fmt: skip
             if comment is None:
                 raise Refused(Outcome.NOT_TOP_LEVEL)
-            head = await bump_thread(db, comment.thread_id)
-            await self._tell(db, head, "edit", comment.id, head.comment_count)
+            await self._thread_changed(db, comment.thread_id, "edit", comment.id)
             return comment
 
         return await self._run(op)
@@ -198,9 +188,7 @@ class ModerationQueries(SQLBackend):
         async def op(db: Db) -> ThreadHead:
             if await db.fetch_one("SELECT 1 FROM threads WHERE id = ?", thread_id) is None:
                 raise Refused(Outcome.NO_THREAD)
-            head = await bump_thread(db, thread_id, "closed = ?", closed)
-            await self._tell(db, head, "edit", 0, head.comment_count)
-            return head
+            return await self._thread_changed(db, thread_id, "edit", 0, "closed = ?", closed)
 
         return await self._run(op)
 
@@ -270,12 +258,11 @@ class ModerationQueries(SQLBackend):
             }
             for row in rows:
                 if row["status"] == "approved":
-                    head = await bump_thread(
-                        db, row["thread_id"],
+                    await self._thread_changed(
+                        db, row["thread_id"], "delete", row["id"],
                         "comment_count = comment_count - 1, root_count = root_count - ?",
                         int(hidden.pop(row["root"], False)),
                     )  # fmt: skip
-                    await self._tell(db, head, "delete", row["id"], head.comment_count)
             if email:
                 await db.execute("DELETE FROM subscriptions WHERE email = ?", email.lower())
                 await db.execute("DELETE FROM post_subscriptions WHERE email = ?", email.lower())

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from widget.records import Comment, PageRef, PageWindow, ThreadHead, ThreadPage
+from widget.records import Comment, PageRef, PageWindow, ThreadEventKind, ThreadHead, ThreadPage
 
 from .base import Outcome, Refused, columns
 from .sql import Db, SQLBackend
@@ -81,6 +81,15 @@ async def count_shown_roots(db: Db, thread_id: int) -> int:
 
 
 class ThreadQueries(SQLBackend):
+    async def _thread_changed(
+        self, db: Db, thread_id: int, kind: ThreadEventKind, comment_id: int, changes: str = "",
+        *params: Any,
+    ) -> ThreadHead:  # fmt: skip
+        """bump_thread, and readers told of the change (with the comment count) on commit."""
+        head = await bump_thread(db, thread_id, changes, *params)
+        await self._tell(db, head, kind, comment_id, head.comment_count)
+        return head
+
     async def get_thread_head(
         self, site_id: str, page_id: str, *, fresh: bool = False
     ) -> ThreadHead | None:
