@@ -6,7 +6,7 @@ import functools
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from widget.records import Admin, Profile, RateLimit, User
 
@@ -19,6 +19,13 @@ __all__ = ["PRUNE_EVERY_S", "AccountQueries", "mark_ready", "prune_expired", "ta
 PRUNE_EVERY_S = 300.0  # how often each backend drops rate limits and tokens that decide nothing
 
 _USER, _ADMIN = columns(User), columns(Admin)
+# The sessions of signed-in readers and of admins: their table, whose they are (a column of that
+# table), and the owners' table with the SELECT list that reads one.
+_SESSIONS = {
+    User: ("sessions", "user_id", "users", _USER),
+    Admin: ("admin_sessions", "admin_id", "admins", _ADMIN),
+}
+Owner = TypeVar("Owner", User, Admin)
 
 
 def _json_or_null(values: Sequence[str] | None) -> str | None:
@@ -108,7 +115,7 @@ class AccountQueries(SQLBackend):
         for limit in limits:
             limit.take(stored.get(limit.key), at.timestamp())
 
-    # -- users and their sessions -------------------------------------------------------------
+    # -- users --------------------------------------------------------------------------------
 
     async def upsert_user(self, profile: Profile, at: datetime) -> User:
         """The user for (provider, subject), created or brought up to date from `profile`."""
@@ -162,22 +169,6 @@ class AccountQueries(SQLBackend):
             challenge, now,
         ))  # fmt: skip
         return message
-
-    async def add_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None:
-        row = {"token_hash": token_hash, "user_id": user_id, "created_at": datetime.now(UTC),
-               "expires_at": expires_at}  # fmt: skip
-        await self._run(lambda db: _add_short_lived(db, "sessions", row))
-
-    async def get_session_user(self, token_hash: str, now: datetime) -> User | None:
-        return await self._read_record(
-            User, f"SELECT {columns(User, 'u')} FROM sessions s JOIN users u"
-            " ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at >= ?",
-            token_hash, now,
-        )  # fmt: skip
-
-    async def delete_session(self, token_hash: str) -> None:
-        delete = "DELETE FROM sessions WHERE token_hash = ?"
-        await self._run(lambda db: db.execute(delete, token_hash))
 
     async def get_provider_app(self, provider: str, instance: str) -> tuple[str, str] | None:
         """(client id, client secret) registered with a provider's instance (Mastodon)."""
@@ -256,18 +247,25 @@ class AccountQueries(SQLBackend):
             )
             return (db.record(Admin, row), row["password_hash"]) if row else None
 
-    async def add_admin_session(self, token_hash: str, admin_id: int, expires_at: datetime) -> None:
-        row = {"token_hash": token_hash, "admin_id": admin_id, "created_at": datetime.now(UTC),
-               "expires_at": expires_at}  # fmt: skip
-        await self._run(lambda db: _add_short_lived(db, "admin_sessions", row))
+    # -- sessions, of users and of admins -----------------------------------------------------
 
-    async def get_session_admin(self, token_hash: str, now: datetime) -> Admin | None:
+    async def add_session(
+        self, owner: type[Owner], token_hash: str, owner_id: int, expires_at: datetime
+    ) -> None:
+        table, column, _, _ = _SESSIONS[owner]
+        row = {"token_hash": token_hash, column: owner_id, "created_at": datetime.now(UTC),
+               "expires_at": expires_at}  # fmt: skip
+        await self._run(lambda db: _add_short_lived(db, table, row))
+
+    async def get_session(self, owner: type[Owner], token_hash: str, now: datetime) -> Owner | None:
+        """Whose unexpired session this is; None for nobody's."""
+        table, column, owners, read = _SESSIONS[owner]
         return await self._read_record(
-            Admin, f"SELECT {columns(Admin, 'a')} FROM admin_sessions s JOIN admins a"
-            " ON a.id = s.admin_id WHERE s.token_hash = ? AND s.expires_at >= ?",
+            owner, f"SELECT {read} FROM {owners} WHERE id ="
+            f" (SELECT {column} FROM {table} WHERE token_hash = ? AND expires_at >= ?)",
             token_hash, now,
         )  # fmt: skip
 
-    async def delete_admin_session(self, token_hash: str) -> None:
-        delete = "DELETE FROM admin_sessions WHERE token_hash = ?"
+    async def delete_session(self, owner: type[Owner], token_hash: str) -> None:
+        delete = f"DELETE FROM {_SESSIONS[owner][0]} WHERE token_hash = ?"
         await self._run(lambda db: db.execute(delete, token_hash))
