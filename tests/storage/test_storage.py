@@ -26,6 +26,7 @@ from widget.records import (
     QueueQuery,
     RateLimit,
     SingleUse,
+    Subscription,
     ThreadEvent,
     User,
 )
@@ -731,7 +732,7 @@ async def test_an_author_sees_and_erases_only_their_own_comments(storage: Storag
     assert (await storage.get_comment(reply.id)) == reply  # replies by others are untouched
     thread = await storage.get_thread(head.id)
     assert thread is not None and thread.comment_count == 2  # the held one was never counted
-    assert await storage.thread_subscriptions(head.id) == []
+    assert await storage.subscribers(Subscription, head.id) == []
     assert await storage.erase_author("ann@example.com", None) == 0  # nothing left to erase
 
     assert await storage.erase_author(None, user.id) == 1

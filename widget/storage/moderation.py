@@ -11,7 +11,7 @@ from widget.records import Comment, CommentStatus, QueueItem, QueueQuery, Thread
 
 from .base import Outcome, Refused, Row, columns, record
 from .comments import rewrite
-from .outbox import queue_jobs
+from .outbox import SUBSCRIPTIONS, queue_jobs
 from .sql import Db
 from .threads import ThreadQueries, root_shown
 
@@ -236,9 +236,9 @@ class ModerationQueries(ThreadQueries):
         return await self._run(op)
 
     async def erase_author(self, email: str | None, user_id: int | None) -> int:
-        """Erase what a person wrote: each comment keeps only its place in its thread (a
-        removed placeholder), their subscriptions (to follow-ups and to new posts) end, and a
-        user's account is deleted. Returns how many comments were erased."""
+        """Erase what a person (a user, or else an address) wrote: each comment keeps only its
+        place in its thread (a removed placeholder); a user's account is deleted, an address's
+        subscriptions (to follow-ups and to new posts) end. Returns how many comments went."""
         who, value = _author_match(email, user_id)
 
         async def op(db: Db) -> int:
@@ -263,11 +263,11 @@ class ModerationQueries(ThreadQueries):
                         "comment_count = comment_count - 1, root_count = root_count - ?",
                         int(hidden.pop(row["root"], False)),
                     )  # fmt: skip
-            if email:
-                await db.execute("DELETE FROM subscriptions WHERE email = ?", email.lower())
-                await db.execute("DELETE FROM post_subscriptions WHERE email = ?", email.lower())
             if user_id is not None:
                 await db.execute("DELETE FROM users WHERE id = ?", user_id)
+            else:  # an address: its subscriptions end
+                for table, _, _ in SUBSCRIPTIONS.values():
+                    await db.execute(f"DELETE FROM {table} WHERE email = ?", value)
             return len(ids)
 
         return await self._run(op)
