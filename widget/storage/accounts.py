@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from widget.records import Admin, Profile, RateLimit, User
@@ -56,7 +56,7 @@ async def mark_ready(db: Db) -> None:
     await db.execute(
         "INSERT INTO rate_limits (key, due_at) VALUES (?, ?)"
         " ON CONFLICT (key) DO UPDATE SET due_at = excluded.due_at",
-        READINESS_KEY, datetime.now(UTC).timestamp(),
+        READINESS_KEY, db.now.timestamp(),
     )  # fmt: skip
 
 
@@ -64,9 +64,8 @@ async def prune_expired(db: Db) -> None:
     """Housekeeping: drop what no longer decides anything. A rate limit whose due time has
     passed limits nobody; a spent form token past its expiry is refused anyway (and costs
     each comment's write nothing to keep until then)."""
-    now = datetime.now(UTC)
-    await db.execute("DELETE FROM rate_limits WHERE due_at < ?", now.timestamp())
-    await db.execute("DELETE FROM spent_form_tokens WHERE expires_at < ?", now)
+    await db.execute("DELETE FROM rate_limits WHERE due_at < ?", db.now.timestamp())
+    await db.execute("DELETE FROM spent_form_tokens WHERE expires_at < ?", db.now)
 
 
 async def _add_short_lived(
@@ -74,7 +73,7 @@ async def _add_short_lived(
 ) -> None:
     """Insert `row` into a table of rows kept until their `expires_at` (sessions, codes, ...),
     dropping first those past it: they would only be refused."""
-    await db.execute(f"DELETE FROM {table} WHERE expires_at < ?", datetime.now(UTC))
+    await db.execute(f"DELETE FROM {table} WHERE expires_at < ?", db.now)
     await db.execute(
         f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks(list(row))}){on_conflict}",
         *row.values(),
@@ -185,7 +184,7 @@ class AccountQueries(SQLBackend):
             await db.execute(
                 "INSERT INTO provider_apps (provider, instance, client_id, client_secret,"
                 " created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                provider, instance, client_id, client_secret, datetime.now(UTC),
+                provider, instance, client_id, client_secret, db.now,
             )  # fmt: skip
             app = await _provider_app(db, provider, instance)
             assert app is not None
@@ -253,9 +252,8 @@ class AccountQueries(SQLBackend):
         self, owner: type[Owner], token_hash: str, owner_id: int, expires_at: datetime
     ) -> None:
         table, column, _, _ = _SESSIONS[owner]
-        row = {"token_hash": token_hash, column: owner_id, "created_at": datetime.now(UTC),
-               "expires_at": expires_at}  # fmt: skip
-        await self._run(lambda db: _add_short_lived(db, table, row))
+        row = {"token_hash": token_hash, column: owner_id, "expires_at": expires_at}
+        await self._run(lambda db: _add_short_lived(db, table, {**row, "created_at": db.now}))
 
     async def get_session(self, owner: type[Owner], token_hash: str, now: datetime) -> Owner | None:
         """Whose unexpired session this is; None for nobody's."""

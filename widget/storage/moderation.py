@@ -4,7 +4,7 @@ written once."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from widget.records import Comment, CommentStatus, QueueItem, QueueQuery, ThreadHead
@@ -135,7 +135,7 @@ class ModerationQueries(ThreadQueries):
                 # Published for the first time: people are told (a restored one was told of).
                 if status == "approved" and old in ("pending", "spam"):
                     job = {"comment": comment_id, "event": "approved"}
-                    await queue_jobs(db, [("comment", job)], datetime.now(UTC))
+                    await queue_jobs(db, [("comment", job)], db.now)
                 # How the thread's comment count moves: approved before or after.
                 delta = (status == "approved") - (old == "approved")
                 if delta:  # its root may have come or gone too

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
 from widget.records import NewJob, OutboxJob, PostSubscription, Subscription
@@ -67,11 +67,10 @@ class OutboxQueries(SQLBackend):
     async def retry_job(self, job_id: int, due_at: datetime | None, error: str) -> None:
         """Try again at `due_at`; None gives up (the job is kept, marked failed)."""
 
-        failed_at = None if due_at is not None else datetime.now(UTC)
         await self._run(lambda db: db.execute(
             "UPDATE outbox SET attempts = attempts + 1, last_error = ?, locked_until = NULL,"
             " due_at = coalesce(?, due_at), failed_at = ? WHERE id = ?",
-            error[:1000], due_at, failed_at, job_id,
+            error[:1000], due_at, None if due_at is not None else db.now, job_id,
         ))  # fmt: skip
 
     async def outbox_counts(self) -> dict[str, int]:

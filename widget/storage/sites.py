@@ -4,7 +4,7 @@ change rarely: they are cached (SiteCache) while the backend can trust its cache
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from widget.records import Ban, Site
@@ -40,7 +40,7 @@ class SiteQueries(SQLBackend):
             added = await db.execute(
                 "INSERT INTO sites (id, name, settings, created_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT DO NOTHING",
-                site_id, name, db.dialect.json_in(dict(settings)), datetime.now(UTC),
+                site_id, name, db.dialect.json_in(dict(settings)), db.now,
             )  # fmt: skip
             if not added:
                 raise Refused(Outcome.SITE_EXISTS, site_id)

@@ -15,7 +15,7 @@ import abc
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from widget.records import ThreadEventKind, ThreadHead
@@ -71,6 +71,7 @@ class Db(abc.ABC):
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn  # the driver's own connection
+        self.now = datetime.now(UTC)  # storage's one clock: the time its writes stamp
         self._after: list[Callable[[], None]] = []
 
     @abc.abstractmethod
