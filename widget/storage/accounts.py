@@ -80,14 +80,6 @@ async def _add_short_lived(
     )
 
 
-async def _provider_app(db: Db, provider: str, instance: str) -> tuple[str, str] | None:
-    row = await db.fetch_one(
-        "SELECT client_id, client_secret FROM provider_apps WHERE provider = ? AND instance = ?",
-        provider, instance,
-    )  # fmt: skip
-    return (row["client_id"], row["client_secret"]) if row else None
-
-
 class AccountQueries(SQLBackend):
     async def take_rate_limits(self, limits: Sequence[RateLimit], at: datetime) -> None:
         """Count one event against each limit; raises RateLimited (counting none) when any
@@ -172,25 +164,26 @@ class AccountQueries(SQLBackend):
     async def get_provider_app(self, provider: str, instance: str) -> tuple[str, str] | None:
         """(client id, client secret) registered with a provider's instance (Mastodon)."""
         async with self._read() as db:
-            return await _provider_app(db, provider, instance)
+            row = await db.fetch_one(
+                "SELECT client_id, client_secret FROM provider_apps"
+                " WHERE provider = ? AND instance = ?",
+                provider, instance,
+            )  # fmt: skip
+        return (row["client_id"], row["client_secret"]) if row else None
 
     async def add_provider_app(
         self, provider: str, instance: str, client_id: str, client_secret: str
     ) -> tuple[str, str]:
         """Keep an app registration; when one exists already (another instance was quicker),
         that one is kept and returned."""
-
-        async def op(db: Db) -> tuple[str, str]:
-            await db.execute(
-                "INSERT INTO provider_apps (provider, instance, client_id, client_secret,"
-                " created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                provider, instance, client_id, client_secret, db.now,
-            )  # fmt: skip
-            app = await _provider_app(db, provider, instance)
-            assert app is not None
-            return app
-
-        return await self._run(op)
+        row = await self._run(lambda db: db.fetch_one(
+            "INSERT INTO provider_apps (provider, instance, client_id, client_secret, created_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider, instance) DO UPDATE"
+            " SET provider = excluded.provider RETURNING client_id, client_secret",
+            provider, instance, client_id, client_secret, db.now,
+        ))  # fmt: skip
+        assert row is not None
+        return row["client_id"], row["client_secret"]
 
     # -- admins and their sessions ------------------------------------------------------------
 
@@ -218,16 +211,12 @@ class AccountQueries(SQLBackend):
                     " (SELECT id FROM admins WHERE email = ?)",
                     email,
                 )
-                await db.execute(
-                    "UPDATE admins SET password_hash = ? WHERE email = ?", password_hash, email
-                )
-            if sites != "keep":
-                await db.execute(
-                    "UPDATE admins SET sites = ? WHERE email = ?", _json_or_null(sites), email
-                )
             return await db.fetch_record(
-                Admin, f"SELECT {_ADMIN} FROM admins WHERE email = ?", email
-            )
+                Admin, "UPDATE admins SET password_hash = coalesce(?, password_hash),"
+                f" sites = CASE WHEN ? THEN sites ELSE ? END WHERE email = ? RETURNING {_ADMIN}",
+                password_hash, sites == "keep", None if sites == "keep" else _json_or_null(sites),
+                email,
+            )  # fmt: skip
 
         return await self._run(op)
 

@@ -20,7 +20,8 @@ __all__ = ["ModerationQueries"]
 _COMMENT = columns(Comment)
 ERASE_CHUNK = 500  # comments per UPDATE when erasing (SQLite's parameters are limited)
 
-# What the moderation queue's search fields look in (c: the comment, t: its thread).
+# What the moderation queue's search fields (QueueQuery's of these names) look in (c: the comment,
+# t: its thread).
 QUEUE_SEARCH = {
     "text": ("c.body_source",),
     "author": ("c.author_name", "c.author_email", "c.author_url", "c.remote_ip"),
@@ -68,12 +69,8 @@ class ModerationQueries(ThreadQueries):
             if query.status is not None:
                 where.append("c.status = ?")
                 params.append(query.status)
-            for text, columns in (
-                (query.text, QUEUE_SEARCH["text"]),
-                (query.author, QUEUE_SEARCH["author"]),
-                (query.page, QUEUE_SEARCH["page"]),
-            ):
-                if text:
+            for field, columns in QUEUE_SEARCH.items():
+                if text := getattr(query, field):
                     found = (db.dialect.contains.format(column=column) for column in columns)
                     where.append("(" + " OR ".join(found) + ")")
                     params.extend([like_pattern(text)] * len(columns))
