@@ -22,7 +22,7 @@ from widget.records import (
 
 from .base import COPY_COLUMNS, Outcome, Refused, Row, RowBatch
 from .sql import Db, SQLBackend
-from .threads import bump_thread, count_shown_roots, ensure_thread
+from .threads import SHOWN_ROOTS, bump_thread, ensure_thread
 
 __all__ = ["PortingQueries"]
 
@@ -217,9 +217,10 @@ class PortingQueries(SQLBackend):
                 approved[thread_id] += item.status == "approved"
             heads: list[ThreadHead] = []
             for thread_id in threads.values():
-                heads.append(await bump_thread(
-                    db, thread_id, "comment_count = comment_count + ?, root_count = ?",
-                    approved[thread_id], await count_shown_roots(db, thread_id),
+                heads.append(await bump_thread(  # its shown top-level comments counted afresh
+                    db, thread_id, "comment_count = comment_count + ?,"
+                    f" root_count = (SELECT count(*) FROM comments WHERE {SHOWN_ROOTS})",
+                    approved[thread_id], thread_id,
                 ))  # fmt: skip
             if dry_run:
                 raise DryRun(tally)
