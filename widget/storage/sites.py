@@ -143,17 +143,14 @@ class SiteQueries(SQLBackend):
 
     async def remove_ban(self, ban_id: int, site_ids: Sequence[str] | None) -> bool:
         """Lift a ban of one of `site_ids` (None: any ban, those of every site included)."""
+        if site_ids is not None and not site_ids:
+            return False
+        theirs = "" if site_ids is None else f" AND site_id IN ({marks(site_ids)})"
 
         async def op(db: Db) -> bool:
-            if site_ids is None:
-                removed = await db.execute("DELETE FROM bans WHERE id = ?", ban_id)
-            elif site_ids:
-                removed = await db.execute(
-                    f"DELETE FROM bans WHERE id = ? AND site_id IN ({marks(site_ids)})",
-                    ban_id, *site_ids,
-                )  # fmt: skip
-            else:
-                removed = 0
+            removed = await db.execute(
+                f"DELETE FROM bans WHERE id = ?{theirs}", ban_id, *(site_ids or ())
+            )
             if removed:
                 await self._sites_changed(db, None)
             return removed > 0
