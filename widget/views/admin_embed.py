@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from widget.records import Site
-from widget.sites import SITE_SETTINGS, add_origin, change_site_setting
+from widget.sites import SITE_SETTINGS, add_origin, change_site_settings
 from widget.urls import origin_of, split_url
 
 from .admin import AdminCall, admin_page
@@ -110,8 +110,10 @@ async def allow_origin(call: AdminCall) -> Response:
 @admin_page
 async def save_choices(call: AdminCall) -> Response:
     site = await site_of(call)
-    for name in SITE_CHOICES:  # a wrong value is refused with what to enter instead
-        await change_site_setting(call.context.storage, site.id, name, call.field(name))
+    # Both at once: a wrong value is refused with what to enter instead, and nothing is saved
+    # (the page says so), not the order without the page size.
+    choices = {name: call.field(name) for name in SITE_CHOICES}
+    await change_site_settings(call.context.storage, site.id, choices)
     return _back(call, site, "saved")
 
 
