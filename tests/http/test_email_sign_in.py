@@ -19,6 +19,7 @@ from tests.helpers import BLOG, OWN_ORIGIN, PAGE, PUBLIC_URL, make_settings, sta
 from tests.mail import Inbox, body_of, link_in
 from tests.signing_in import exchange, me, new_verifier
 from widget.app import create_app
+from widget.auth.email_link import CODE_TRIES, LINKS_PER_NETWORK
 from widget.auth.tokens import token_hash
 from widget.records import Profile
 from widget.sites import add_site
@@ -161,6 +162,40 @@ async def test_links_are_counted_per_address(client: httpx.AsyncClient, inbox: I
     assert "Too many sign-in links asked for this address" in refused.text
     await inbox.wait_for(3)
     assert len([m for m in inbox.messages if m["Subject"] == "Sign in to comment"]) == 3
+
+
+async def test_links_are_counted_per_network(
+    client: httpx.AsyncClient, mail_app: Starlette, inbox: Inbox
+) -> None:
+    for n in range(LINKS_PER_NETWORK):  # an office's people, each their own address
+        _, challenge = new_verifier()
+        shown_code(await ask_for_link(client, challenge, f"colleague{n}@example.com"))
+    _, challenge = new_verifier()
+    refused = await ask_for_link(client, challenge, "one.more@example.com")
+    assert refused.status_code == 429
+    assert "Too many sign-in links asked for from your network" in refused.text
+    # Another network is counted apart.
+    transport = httpx.ASGITransport(app=mail_app, client=("198.51.100.9", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as elsewhere:
+        shown_code(await ask_for_link(elsewhere, challenge, "one.more@example.com"))
+    await inbox.wait_for(LINKS_PER_NETWORK + 1)
+    assert [m["To"] for m in inbox.messages].count("one.more@example.com") == 1
+
+
+async def test_a_link_takes_a_few_wrong_codes_then_not_even_the_right_one(
+    client: httpx.AsyncClient, inbox: Inbox
+) -> None:
+    """Four digits are guessed in 10,000 tries; a link allows five (docs/sign-in.md)."""
+    verifier, challenge = new_verifier()
+    code = shown_code(await ask_for_link(client, challenge))
+    link = link_in(await sign_in_mail(inbox), "/auth/email/link")
+    wrong = [f"{n:04d}" for n in range(10) if f"{n:04d}" != code][:CODE_TRIES]
+    for guess in wrong:
+        assert (await type_code(client, link, guess)).status_code == 422
+    late = await type_code(client, link, code)
+    assert late.status_code == 429
+    assert "Too many wrong codes for this link" in late.text
+    assert (await exchange(client, verifier, None)).status_code == 202  # nobody signed in
 
 
 async def test_a_start_or_a_link_form_from_elsewhere_is_refused(
