@@ -445,7 +445,9 @@ async def test_undo_puts_each_comment_back_as_it_was(boss: Admin, app: Starlette
     deleted = await boss.post("/admin/sites/blog/comments", one=f"delete:{shown}")
     assert f"undo={shown}%3Aapproved" in deleted.headers["location"]
     assert "Was shown" not in await fragment(boss.client)
-    undo = re.search(r'name="undo" value="([^"]+)"', (await boss.get(deleted.headers["location"])).text)
+    undo = re.search(
+        r'name="undo" value="([^"]+)"', (await boss.get(deleted.headers["location"])).text
+    )
     assert undo
     await boss.post("/admin/sites/blog/comments/undo", undo=html.unescape(undo.group(1)))
     assert "Was shown" in await fragment(boss.client)  # back on its page

@@ -52,7 +52,7 @@ SCRIPT_PLURALS = ("likes", "post_likes", "new_comments")
 WRITER_STRINGS = (
     "edit", "delete", "save", "cancel", "comment_posted", "confirm_delete", "posting",
     "post_comment", "problem", "deleted", "commenting_as", "erase_confirm", "erased",
-    "sign_in_closed", "sign_in_expired",
+    "sign_in_closed", "sign_in_expired", "sign_in_passkey", "add_passkey",
 )  # fmt: skip
 QUERY_CACHE_ENTRIES = 4096
 COMMENT_MODULE_ENTRIES = 256  # pages being commented on at once (~3 KB each)
