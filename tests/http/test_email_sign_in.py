@@ -160,6 +160,12 @@ async def test_links_are_counted_per_address(client: httpx.AsyncClient, inbox: I
     refused = await ask_for_link(client, challenge)
     assert refused.status_code == 429
     assert "Too many sign-in links asked for this address" in refused.text
+    polish = await client.post(
+        "/auth/email/send", data={"challenge": challenge, "email": ADA, "name": "Ada", "lang": "pl"},
+        headers=OWN_ORIGIN,
+    )  # fmt: skip
+    assert polish.status_code == 429
+    assert "Za dużo linków logowania dla tego adresu" in polish.text  # the popup's language
     await inbox.wait_for(3)
     assert len([m for m in inbox.messages if m["Subject"] == "Sign in to comment"]) == 3
 
@@ -174,6 +180,12 @@ async def test_links_are_counted_per_network(
     refused = await ask_for_link(client, challenge, "one.more@example.com")
     assert refused.status_code == 429
     assert "Too many sign-in links asked for from your network" in refused.text
+    german = await client.post(
+        "/auth/email/send",
+        data={"challenge": challenge, "email": "noch@example.com", "name": "N", "lang": "de"},
+        headers=OWN_ORIGIN,
+    )  # fmt: skip
+    assert "Zu viele Anmeldelinks aus deinem Netzwerk angefordert" in german.text
     # Another network is counted apart.
     transport = httpx.ASGITransport(app=mail_app, client=("198.51.100.9", 40000))
     async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as elsewhere:
