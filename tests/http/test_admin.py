@@ -644,6 +644,11 @@ async def test_the_configurator_shows_the_snippet_and_a_preview_of_the_site(
 ) -> None:
     page = await boss.get("/admin/sites/blog/embed", theme="dark", lang="de")
     assert page.status_code == 200
+    # The page stays English, as the admin is (screen readers speak it by its lang); German
+    # is the frame's, chosen in the form.
+    assert page.text.startswith('<!doctype html>\n<html lang="en" dir="ltr">'), page.text[:80]
+    assert '<option value="de" selected>' in page.text
+    assert '<input type="hidden" name="lang" value="de">' in page.text
     assert "frame-src 'self'" in page.headers["content-security-policy"]
     assert (
         f"&lt;script src=&#34;{PUBLIC_URL}/embed.js&#34; data-site=&#34;blog&#34;"

@@ -76,7 +76,7 @@ async def configurator(call: AdminCall) -> Response:
             "themes": THEMES,
             "languages": LANGUAGES,
             "theme": theme,
-            "lang": lang,
+            "frame_lang": lang,  # `lang` would be the admin page's own (admin/_base.html)
             "page_url": page_url,
             "url_error": url_error,
             "missing_origin": missing_origin,
