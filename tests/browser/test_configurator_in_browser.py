@@ -29,7 +29,8 @@ def widget(blog: HostPages, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 def owner(browser: Browser) -> Iterator[BrowserContext]:
     """A site owner's browser, which lets the admin page write to the clipboard."""
     context = browser.new_context(
-        viewport={"width": 1100, "height": 900}, permissions=["clipboard-read", "clipboard-write"],
+        viewport={"width": 1100, "height": 900},
+        permissions=["clipboard-read", "clipboard-write"],
         bypass_csp=True,  # for axe-core, which the test adds to the page
     )
     yield context

@@ -18,9 +18,17 @@ from typing import Any
 import pytest
 from oidc_provider_mock import User as MockUser
 from oidc_provider_mock import run_server_in_thread
-from playwright.sync_api import BrowserContext, CDPSession, FrameLocator, Page, Route, expect
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    CDPSession,
+    FrameLocator,
+    Page,
+    Route,
+    expect,
+)
 
-from tests.browser.conftest import blog_post
+from tests.browser.conftest import assert_accessible, blog_post
 from tests.servers import HostPages, WidgetServer, widget_cli, widget_server
 
 FRAME = "#comments iframe"
@@ -53,6 +61,14 @@ def widget(
     }  # fmt: skip
     with widget_server(data_dir, open_files=None, **provider) as server:
         yield server
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    # bypass_csp: the test adds axe-core to the passkeys' window, which its policy would refuse.
+    context = browser.new_context(viewport={"width": 1000, "height": 900}, bypass_csp=True)
+    yield context
+    context.close()
 
 
 def authenticator_in(context: BrowserContext, window: Page) -> tuple[CDPSession, str]:
@@ -107,6 +123,7 @@ def add_a_passkey(
     expect(popup.locator("#wg-passkey-notice")).to_contain_text("Passkey \u201cLaptop\u201d added")
     expect(popup.locator("#wg-passkey-list li")).to_have_count(1)
     expect(popup.locator("#wg-passkey-list li")).to_contain_text("Laptop")
+    assert_accessible(popup)
     credentials = session.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})
     [credential] = credentials["credentials"]
     assert credential["isResidentCredential"] is True  # discoverable: no username to type
