@@ -34,11 +34,8 @@ def widget(
 
 
 @pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    # bypass_csp: the test adds axe-core to the popup's pages, which their policy would refuse.
-    context = browser.new_context(viewport={"width": 1000, "height": 900}, bypass_csp=True)
-    yield context
-    context.close()
+def context(audited_context: BrowserContext) -> BrowserContext:
+    return audited_context  # axe-core goes into its pages
 
 
 def ask_for_a_link(page: Page, frame: FrameLocator, email: str, name: str) -> tuple[Page, str]:

@@ -19,7 +19,6 @@ import pytest
 from oidc_provider_mock import User as MockUser
 from oidc_provider_mock import run_server_in_thread
 from playwright.sync_api import (
-    Browser,
     BrowserContext,
     CDPSession,
     FrameLocator,
@@ -64,11 +63,8 @@ def widget(
 
 
 @pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    # bypass_csp: the test adds axe-core to the passkeys' window, which its policy would refuse.
-    context = browser.new_context(viewport={"width": 1000, "height": 900}, bypass_csp=True)
-    yield context
-    context.close()
+def context(audited_context: BrowserContext) -> BrowserContext:
+    return audited_context  # axe-core goes into its pages
 
 
 def authenticator_in(context: BrowserContext, window: Page) -> tuple[CDPSession, str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import struct
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -27,11 +26,8 @@ DARK_HOST = "<style>body { background: #1b1b1f; color: #e6e6e6 }</style>"
 
 
 @pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    # bypass_csp: axe is added to the frame by the test; the frame's own policy would refuse it.
-    context = browser.new_context(viewport={"width": 1000, "height": 900}, bypass_csp=True)
-    yield context
-    context.close()
+def context(audited_context: BrowserContext) -> BrowserContext:
+    return audited_context  # axe-core goes into its pages
 
 
 def pixel(page: Page, x: float, y: float) -> tuple[int, int, int]:
