@@ -16,7 +16,7 @@ import pytest
 from starlette.applications import Starlette
 
 from tests.helpers import BLOG, OWN_ORIGIN, PAGE, PUBLIC_URL, make_settings, start_sign_in
-from tests.mail import Inbox, body_of, link_in
+from tests.mail import Inbox, body_of, link_in, mail_settings
 from tests.signing_in import exchange, me, new_verifier
 from widget.app import create_app
 from widget.auth.email_link import CODE_TRIES, LINKS_PER_NETWORK
@@ -272,6 +272,28 @@ async def test_without_mail_there_is_no_email_sign_in(tmp_path: Path, database_u
             page = await start_sign_in(client, "email", challenge)
             assert page.status_code == 404
             assert "does not sign in by email" in page.text
+
+
+async def test_turning_email_links_off_reaches_readers_who_revalidate(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A restart with `email_sign_in=false` is a new document: a browser that kept the old
+    one (with its "Email link", which now leads nowhere) gets the new one, not a 304."""
+    query = {key: value for key, value in PAGE.items() if key != "site"}
+    kept = ""
+    for offered in (True, False):
+        settings = mail_settings(tmp_path, database_url, 2525, email_sign_in=offered)
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            if offered:
+                await add_site(app.state.widget.storage, "blog", [BLOG])
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
+                headers = {"If-None-Match": kept} if kept else {}
+                document = await client.get("/embed/blog/thread", params=query, headers=headers)
+                assert document.status_code == 200
+                assert ('data-provider="email"' in document.text) is offered
+                kept = document.headers["etag"]
 
 
 async def test_the_sign_in_email_is_in_the_frames_language(

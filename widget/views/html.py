@@ -404,6 +404,7 @@ class HtmlRenderer:
         settings = self.settings
         parts = (
             self._build, settings.public_url, settings.mail_enabled, settings.passkeys,
+            settings.email_sign_in,
             sorted(self.provider_names.items()),
             self._assets.url("thread.js"), self._assets.url("writer.js"),  # writer_url's base
             self._assets.inline_styles_digest,
