@@ -647,7 +647,8 @@ async def test_the_configurator_shows_the_snippet_and_a_preview_of_the_site(
     # The page stays English, as the admin is (screen readers speak it by its lang); German
     # is the frame's, chosen in the form.
     assert page.text.startswith('<!doctype html>\n<html lang="en" dir="ltr">'), page.text[:80]
-    assert '<option value="de" selected>' in page.text
+    assert '<option value="de" selected>German (de)</option>' in page.text
+    assert '<option value="uk">Ukrainian (uk)</option>' in page.text  # named, not just a code
     assert '<input type="hidden" name="lang" value="de">' in page.text
     assert "frame-src 'self'" in page.headers["content-security-policy"]
     assert (

@@ -27,6 +27,13 @@ __all__ = ["routes", "snippet"]
 # What the configurator sets on the site itself (the rest are the snippet's attributes).
 SITE_CHOICES = ("order", "page_size")
 PREVIEW_TITLE = "Preview of the comments"
+# The frame's languages as the admin (in English) names them: a site owner need not know
+# that "uk" is Ukrainian. A language the table does not name yet shows by its code.
+LANGUAGE_NAMES = {
+    "en": "English", "de": "German", "ru": "Russian", "fr": "French", "es": "Spanish",
+    "pt": "Portuguese (Brazil)", "it": "Italian", "pl": "Polish", "uk": "Ukrainian",
+    "tr": "Turkish", "ja": "Japanese", "zh": "Chinese (Simplified)", "ar": "Arabic",
+}  # fmt: skip
 
 
 def snippet(public_url: str, site_id: str, theme: str, lang: str) -> str:
@@ -74,7 +81,7 @@ async def configurator(call: AdminCall) -> Response:
             "site_id": site.id,
             "sites": await call.sites(),
             "themes": THEMES,
-            "languages": LANGUAGES,
+            "languages": [(code, LANGUAGE_NAMES.get(code, code)) for code in LANGUAGES],
             "theme": theme,
             "frame_lang": lang,  # `lang` would be the admin page's own (admin/_base.html)
             "page_url": page_url,
