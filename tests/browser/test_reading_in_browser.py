@@ -341,6 +341,13 @@ def test_a_right_to_left_thread_mirrors_and_mixed_scripts_lay_out_right(
     english = at.locator(".wg-children .wg-text")
     expect(english).to_have_attribute("dir", "auto")
     assert english.evaluate("e => getComputedStyle(e.querySelector('p')).direction") == "ltr"
+    # Nothing hidden off to one side widens the frame: a right-to-left page can scroll towards
+    # its left, where the spam trap once sat 10,000 px out (a blank page, sideways, without
+    # JavaScript).
+    frame = frame_of(page)
+    assert frame.evaluate("() => document.documentElement.scrollWidth") <= frame.evaluate(
+        "() => document.documentElement.clientWidth"
+    )
     assert_accessible(frame_of(page), "#ffffff")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "thread-rtl.png"))
