@@ -23,6 +23,9 @@ from widget.views.i18n import Translator
 FRAME = "#comments iframe"
 LIGHT_HOST = "<style>body { background: #ffffff; color: #222 }</style>"
 DARK_HOST = "<style>body { background: #1b1b1f; color: #e6e6e6 }</style>"
+HOSTS = {"light": LIGHT_HOST, "dark": DARK_HOST}
+BACKDROPS = {"light": "#ffffff", "dark": "#1b1b1f"}  # what shows through the frame
+BACKDROP_PIXELS = {"light": (0xFF, 0xFF, 0xFF), "dark": (0x1B, 0x1B, 0x1F)}
 
 
 @pytest.fixture
@@ -122,11 +125,25 @@ def test_a_keyboard_user_replies_and_lands_on_the_reply(
     expect(at.locator("#reply-title-text")).to_have_text("Leave a Reply")
 
 
+# Each blog with the reader's system set the other way: the frame follows the blog.
+@pytest.mark.parametrize(("host", "system"), [("light", "dark"), ("dark", "light")])
 def test_errors_take_focus_and_are_tied_to_their_fields(
-    context: BrowserContext, blog: HostPages, widget: WidgetServer
+    browser: Browser, blog: HostPages, widget: WidgetServer, host: str, system: str
 ) -> None:
-    page = context.new_page()
-    page.goto(blog_post(blog, widget, "/invalid/", "Invalid", extra=LIGHT_HOST))
+    context = browser.new_context(
+        viewport={"width": 1000, "height": 900}, bypass_csp=True,
+        color_scheme=system,  # type: ignore[arg-type]
+    )  # fmt: skip
+    try:
+        page = context.new_page()
+        path = f"/invalid-{host}/"
+        page.goto(blog_post(blog, widget, path, "Invalid", extra=HOSTS[host]))
+        the_form_tells_what_to_fix(page, BACKDROPS[host])
+    finally:
+        context.close()
+
+
+def the_form_tells_what_to_fix(page: Page, backdrop: str) -> None:
     at = page.frame_locator(FRAME)
     at.locator("#wg-body").fill("Worth keeping")
     at.locator("#wg-email").fill("not an address")
@@ -137,7 +154,7 @@ def test_errors_take_focus_and_are_tied_to_their_fields(
     expect(name).to_have_accessible_description("Enter your name.")
     expect(at.locator("#wg-email")).to_have_attribute("aria-invalid", "true")
     expect(at.locator("#wg-body")).not_to_have_attribute("aria-invalid", "true")
-    assert_accessible(frame_of(page), "#ffffff")
+    assert_accessible(frame_of(page), backdrop)
 
     name.fill("Lee")
     at.locator("#wg-email").fill("lee@example.com")
@@ -205,17 +222,24 @@ def test_the_frame_follows_a_dark_blog_not_the_readers_system(
             context.close()
 
 
+@pytest.mark.parametrize(("theme", "host"), [("light", "dark"), ("dark", "light")])
 def test_a_theme_can_still_be_forced(
-    context: BrowserContext, blog: HostPages, widget: WidgetServer
+    context: BrowserContext, blog: HostPages, widget: WidgetServer, theme: str, host: str
 ) -> None:
-    blog.pages["/forced/"] = f"""<!doctype html><html><head><title>Forced</title>{DARK_HOST}
+    path = f"/forced-{theme}/"
+    api_post(widget, blog, path, body=f"Readable in {theme}, whatever the blog", name="Fay")
+    blog.pages[path] = f"""<!doctype html><html><head><title>Forced</title>{HOSTS[host]}
 </head><body><div id="comments"></div><script src="{widget.public_url}/embed.js"
-data-site="blog" data-page-id="/forced/" data-theme="light" async></script></body></html>"""
+data-site="blog" data-page-id="{path}" data-theme="{theme}" async></script></body></html>"""
     page = context.new_page()
-    page.goto(f"{blog.url}/forced/")
-    expect(page.frame_locator(FRAME).locator("html")).to_have_class(
-        re.compile(r"\bwg-theme-light\b")
-    )
+    page.goto(f"{blog.url}{path}")
+    at = page.frame_locator(FRAME)
+    expect(at.locator("html")).to_have_class(re.compile(rf"\bwg-theme-{theme}\b"))
+    expect(at.locator(".wg-comment")).to_have_count(1)
+    # A theme against the blog's colours brings its own backdrop, or its text would be lost.
+    backdrop = host_pixel_under_frame(page)
+    assert backdrop != BACKDROP_PIXELS[host]
+    assert_accessible(frame_of(page), "#{:02x}{:02x}{:02x}".format(*backdrop))
 
 
 def test_on_a_phone_deep_replies_keep_a_text_column_and_targets_are_big_enough(
