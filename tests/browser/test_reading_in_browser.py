@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, FloatRect, Frame, Page, expect
 
@@ -84,6 +85,114 @@ def active_element(frame: Frame) -> dict[str, Any]:
             return { id: a.id, comment: a.closest('.wg-comment')?.id ?? null }; }"""
     )
     return found
+
+
+@pytest.fixture(scope="module")
+def realistic(widget: WidgetServer, blog: HostPages) -> dict[str, int]:
+    """Two realistic threads, posted once for the module: how many comments each has."""
+    return {
+        "/realistic/": realistic_thread(widget, blog, "/realistic/", arabic=False),
+        "/realistic-ar/": realistic_thread(widget, blog, "/realistic-ar/", arabic=True),
+    }
+
+
+def realistic_thread(widget: WidgetServer, blog: HostPages, path: str, arabic: bool) -> int:
+    """A thread as a blog post gathers one: replies three deep, Markdown, a link, a quote, code,
+    a long name, likes, and (`arabic`) Arabic names and text with one English reply. Returns
+    how many comments it has."""
+
+    def post(body: str, name: str, parent: int | None = None) -> int:
+        posted = api_post(widget, blog, path, body=body, name=name, parent=parent,
+                          email=f"{len(name)}@example.com")  # fmt: skip
+        return int(posted["comment"]["id"])
+
+    def like(comment: int | None, times: int) -> None:
+        for _ in range(times):
+            httpx.post(
+                f"{widget.local_url}/api/v1/likes",
+                json={"site": "blog", "page": path, "comment": comment, "liked": True, "voter": ""},
+                headers={"Origin": widget.public_url},
+            ).raise_for_status()
+
+    if arabic:
+        first = post("شكرًا على هذه **التدوينة** الرائعة! تعلّمت منها الكثير.", "ليلى أحمد")
+        answer = post("سعيد أنها أفادتك. الجزء الثاني قريبًا.", "كريم", first)
+        post("I read it with a translator and agree: very clear.", "Sam", answer)
+        second = post(
+            "> ماذا عن الأداء؟\n\nجرّبت ذلك على خادم صغير ونجح تمامًا.", "يوسف بن علي"
+        )
+        post("وأنا كذلك، مع [التوثيق](https://example.com/docs).", "مريم", second)
+        like(first, 3)
+        like(None, 2)
+        return 5
+    first = post(
+        "Great write-up! I tried this on my own blog and the **comments loaded in under a "
+        "second**. One question: does it work with [Hugo](https://gohugo.io)?",
+        "Maria Gonzalez",
+    )
+    answer = post("It does: paste the snippet into your post template.", "Tom", first)
+    post("Thanks, that worked. Took two minutes.", "Maria Gonzalez", answer)
+    post("Same here with Jekyll.", "Aiko Tanaka", first)
+    second = post(
+        "A longer thought, in two parts.\n\nFirst, the defaults are sensible: "
+        "`min_seconds_to_post` stops most bots without a captcha.\n\n"
+        "Second, I would like an import from Disqus:\n\n- comments\n- replies\n- likes",
+        "Jonathan Q. Longname-Smythe",
+    )
+    post("> an import from Disqus\n\nThere is one already: `widget import`.", "Priya", second)
+    post("Subscribed. Looking forward to part two!", "Sam")
+    like(first, 3)  # a network gives a comment 3 guest likes at most
+    like(second, 1)
+    like(None, 3)
+    return 7
+
+
+# What a person looks at in tests/artifacts: (viewport width, blog colours, language).
+VIEWS = {
+    "desktop-light": (1000, "light", "en"),
+    "desktop-dark": (1000, "dark", "en"),
+    "375px": (375, "light", "en"),
+    "right-to-left": (1000, "light", "ar"),
+}
+
+
+@pytest.mark.parametrize("view", sorted(VIEWS))
+def test_a_realistic_thread_fits_its_frame_passes_axe_and_is_photographed(
+    browser: Browser, blog: HostPages, widget: WidgetServer, realistic: dict[str, int], view: str
+) -> None:
+    width, host, lang = VIEWS[view]
+    thread = "/realistic-ar/" if lang == "ar" else "/realistic/"
+    title = "تدوينة عن التعليقات" if lang == "ar" else "Comments that readers meet"
+    direction = ' dir="rtl"' if lang == "ar" else ""
+    blog.pages[f"/look/{view}/"] = f"""<!doctype html>
+<html lang="{lang}"{direction}><head><meta charset="utf-8"><title>{title}</title>
+{HOSTS[host]}</head><body><h1>{title}</h1><p>{"Some words of the post. " * 12}</p>
+<div id="comments"></div><script src="{widget.public_url}/embed.js" data-site="blog"
+data-page-id="{thread}" async></script></body></html>"""
+    # Tall enough for the whole frame: Chromium leaves a cross-site frame's part below the
+    # viewport blank in a full-page screenshot.
+    context = browser.new_context(viewport={"width": width, "height": 2400}, bypass_csp=True)
+    try:
+        page = context.new_page()
+        page.goto(f"{blog.url}/look/{view}/")
+        at = page.frame_locator(FRAME)
+        expect(at.locator(".wg-comment")).to_have_count(realistic[thread])
+        expect(at.locator(".wg-like-count").first).not_to_be_empty()
+        at.locator("#wg-body").focus()  # the form open, as a reader about to write sees it
+        expect(at.locator("#wg-submit")).to_be_visible()
+        frame = frame_of(page)
+        # The frame is as tall as what it holds: nothing cut off, no scrollbar of its own.
+        content = frame.evaluate("() => document.documentElement.scrollHeight")
+        expect(page.locator(FRAME)).to_have_attribute(
+            "style", re.compile(rf"height: {content}px")
+        )
+        assert frame.evaluate("() => document.documentElement.scrollWidth") <= width
+        assert_accessible(frame, BACKDROPS[host])
+        page.wait_for_timeout(300)  # the highlight of the focus ring settles
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"realistic-thread-{view}.png"), full_page=True)
+    finally:
+        context.close()
 
 
 def test_a_keyboard_user_replies_and_lands_on_the_reply(
