@@ -499,7 +499,12 @@ def test_the_signed_in_form_passes_axe_on_light_and_dark_blogs(
     background = {"light": "#ffffff", "dark": "#1b1b1f"}[host]
     style = f"<style>body {{ background: {background} }}</style>"
     url = blog_post(blog, widget, f"/axe-signed-in-{host}/", "Audited", extra=style)
-    context = browser.new_context(viewport={"width": 1000, "height": 900}, bypass_csp=True)
+    # The reader's system the other way round: the frame follows the blog, not the system.
+    system = {"light": "dark", "dark": "light"}[host]
+    context = browser.new_context(
+        viewport={"width": 1000, "height": 900}, bypass_csp=True,
+        color_scheme=system,  # type: ignore[arg-type]
+    )  # fmt: skip
     try:
         page = context.new_page()
         page.goto(url)
