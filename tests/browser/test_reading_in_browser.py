@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, BrowserContext, FloatRect, Frame, Page,
 
 from tests.browser.conftest import ARTIFACTS, api_post, assert_accessible, blog_post, frame_of
 from tests.servers import HostPages, WidgetServer, widget_cli, widget_server
-from widget.views.i18n import Translator
+from widget.views.i18n import EN, Translator
 
 FRAME = "#comments iframe"
 LIGHT_HOST = "<style>body { background: #ffffff; color: #222 }</style>"
@@ -208,6 +208,9 @@ def test_a_keyboard_user_replies_and_lands_on_the_reply(
     first_id = first["comment"]["id"]
     expect(page.frame_locator(FRAME).locator(f"#comment-{first_id}")).to_be_visible()
 
+    # From the top of the blog's page: its own link first, then on into the frame.
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.matches('a[data-comment-count]')")
     tab_until(page, frame, f"#comment-{first_id} a.wg-reply")
     page.keyboard.press("Enter")
     assert active_element(frame)["id"] == "wg-body"
@@ -515,3 +518,74 @@ def test_page_numbers_work_with_the_keyboard(
         )
         expect(frame.locator(".wg-comment .wg-text")).to_have_text(["Comment 3", "Comment 4"])
         assert_accessible(frame)
+
+
+def english_sentences() -> set[str]:
+    """Every run of two words or more of the English messages, between their placeholders,
+    save those French writes the same way."""
+    french = Translator("fr")
+    found = set()
+    for key, message in EN.items():
+        if isinstance(message, str) and french.strings((key,))[key] == message:
+            continue
+        for form in [message] if isinstance(message, str) else message.values():
+            for part in re.split(r"\{[^}]*\}", form):
+                part = part.strip(" :.,()“”…")
+                if " " in part and len(part) >= 8:
+                    found.add(part)
+    return found
+
+
+def english_in(frame: Frame, sentences: set[str]) -> list[str]:
+    """The English sentences a reader meets in the frame: in its text, and in the names,
+    descriptions, placeholders and titles a screen reader or a pointer shows."""
+    seen: str = frame.evaluate(
+        """() => [document.body.innerText, ...[...document.querySelectorAll(
+                '[aria-label], [placeholder], [title]')].map(e => [e.getAttribute('aria-label'),
+                e.getAttribute('placeholder'), e.getAttribute('title')].join(' '))].join(' ')"""
+    )
+    return sorted(s for s in sentences if s in seen)
+
+
+def test_a_french_reader_meets_no_english_from_reading_to_posting(
+    context: BrowserContext, blog: HostPages, widget: WidgetServer
+) -> None:
+    french, sentences = Translator("fr"), english_sentences()
+    for n in range(51):  # one more than a page: page numbers
+        api_post(widget, blog, "/billet/", body=f"Commentaire numéro {n}", name=f"Lecteur {n}")
+    blog.pages["/billet/"] = f"""<!doctype html><html lang="fr"><head><meta charset="utf-8">
+<title>Billet</title>{LIGHT_HOST}</head><body><h1>Billet</h1><div id="comments"></div>
+<script src="{widget.public_url}/embed.js" data-site="blog" data-page-id="/billet/" async>
+</script></body></html>"""
+    page = context.new_page()  # the browser's own language is English
+    page.goto(f"{blog.url}/billet/")
+    at = page.frame_locator(FRAME)
+    expect(at.locator(".wg-comment")).to_have_count(50)
+    expect(page.locator(FRAME)).to_have_attribute("title", french("comments_on", title="Billet"))
+    expect(at.locator("nav.wg-paging").first).to_have_attribute(
+        "aria-label", french("comments_pagination")
+    )
+    when = at.locator(".wg-comment time").first
+    expect(when).to_have_text(re.compile(r"^\d{1,2} [a-zéû]+ \d{4} à \d{2}:\d{2}$"))
+    expect(when).to_have_attribute("title", re.compile(r"il y a|maintenant"))
+    frame = frame_of(page)
+    assert english_in(frame, sentences) == []
+
+    at.locator("#wg-body").focus()
+    at.locator("#wg-submit").click()  # nothing filled in
+    expect(at.locator("#wg-body")).to_have_attribute("aria-invalid", "true")
+    assert english_in(frame, sentences) == []
+
+    at.locator("#wg-body").fill("Bonjour à tous")
+    at.locator("#wg-name").fill("Zoé")
+    at.locator("#wg-email").fill("zoe@example.com")
+    at.locator("#wg-submit").click()
+    expect(at.locator("#wg-status")).to_have_text(french("comment_posted"))
+    mine = at.locator(".wg-comment", has_text="Bonjour à tous")
+    mine.locator("button.wg-like").click()
+    expect(mine.locator("button.wg-like")).to_have_accessible_name(
+        french("like") + ", " + french("likes", n=1)
+    )
+    api_post(widget, blog, "/billet/", body="Quelqu’un d’autre écrit", name="Autre")
+    expect(at.get_by_role("button", name=french("new_comments", n=1)).first).to_be_visible()
+    assert english_in(frame, sentences) == []
