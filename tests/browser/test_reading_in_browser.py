@@ -187,6 +187,12 @@ data-page-id="{thread}" async></script></body></html>"""
             "style", re.compile(rf"height: {content}px")
         )
         assert frame.evaluate("() => document.documentElement.scrollWidth") <= width
+        # Text keeps off the frame's edges, the blog's background running up to them.
+        margins = frame.evaluate(
+            """() => { const box = document.getElementById('comments-title')
+                .getBoundingClientRect(); return [box.left, innerWidth - box.right]; }"""
+        )
+        assert min(margins) >= 8, margins
         assert_accessible(frame, BACKDROPS[host])
         page.wait_for_timeout(300)  # the highlight of the focus ring settles
         ARTIFACTS.mkdir(exist_ok=True)
@@ -589,3 +595,26 @@ def test_a_french_reader_meets_no_english_from_reading_to_posting(
     api_post(widget, blog, "/billet/", body="Quelqu’un d’autre écrit", name="Autre")
     expect(at.get_by_role("button", name=french("new_comments", n=1)).first).to_be_visible()
     assert english_in(frame, sentences) == []
+
+
+def test_a_guests_held_comment_survives_reloads_in_a_thread_empty_before(
+    open_context: BrowserContext, blog: HostPages, widget: WidgetServer
+) -> None:
+    widget_cli(widget.data_dir, "site", "add", "held", "--origin", blog.origin,
+               "--set", "min_seconds_to_post=0", "--set", "moderation=all")  # fmt: skip
+    page = open_context.new_page()  # storage allowed: the frame keeps its edit tokens
+    page.goto(blog_post(blog, widget, "/held/", "Held", site="held"))
+    at = page.frame_locator(FRAME)
+    # The thread is opened empty first: the server knows it as "no thread" from then on.
+    expect(at.locator("#comments-title")).to_have_text("No Responses to “Held”")
+    at.locator("#wg-body").fill("Waiting for a moderator")
+    at.locator("#wg-name").fill("Hal")
+    at.locator("#wg-email").fill("hal@example.com")
+    at.locator("#wg-submit").click()
+    held = at.locator(".wg-comment", has_text="Waiting for a moderator")
+    expect(held.locator(".wg-held")).to_have_text("Your comment is awaiting moderation.")
+    for _ in range(2):
+        page.reload()
+        at = page.frame_locator(FRAME)
+        held = at.locator(".wg-comment", has_text="Waiting for a moderator")
+        expect(held.locator(".wg-held")).to_have_text("Your comment is awaiting moderation.")
