@@ -57,6 +57,42 @@ def pixel(page: Page, x: float, y: float) -> tuple[int, int, int]:
     return raw[1], raw[2], raw[3]
 
 
+def contrast(one: tuple[float, ...], other: tuple[float, ...]) -> float:
+    """WCAG's contrast ratio of two sRGB colours (0-255 each)."""
+
+    def luminance(color: tuple[float, ...]) -> float:
+        linear = [c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4
+                  for c in color[:3]]  # fmt: skip
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(one), luminance(other)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def css_color_over(css: str, backdrop: tuple[int, int, int]) -> tuple[float, ...]:
+    """A computed CSS colour ("rgb(…)" or "rgba(…)") as it shows over `backdrop`."""
+    values = [float(v) for v in re.findall(r"[\d.]+", css)]
+    alpha = values[3] if len(values) > 3 else 1.0
+    return tuple(alpha * c + (1 - alpha) * b for c, b in zip(values[:3], backdrop, strict=True))
+
+
+def assert_fields_stand_out(frame: Frame, backdrop: tuple[int, int, int]) -> None:
+    """Each visible field's border at least 3:1 against the page around it and against the
+    field's own fill (WCAG 1.4.11, non-text contrast)."""
+    fields: list[list[str]] = frame.evaluate(
+        """() => [...document.querySelectorAll('input:not([type=checkbox]):not([type=hidden]), textarea')]
+            .filter(e => e.offsetParent !== null && !e.closest('.wg-hp'))
+            .map(e => { const s = getComputedStyle(e);
+                return [e.id, s.borderTopColor, s.backgroundColor]; })"""
+    )
+    assert fields
+    for name, border, fill in fields:
+        shown = css_color_over(border, backdrop)
+        inside = css_color_over(fill, backdrop)
+        assert contrast(shown, backdrop) >= 3, (name, border)
+        assert contrast(shown, inside) >= 3, (name, border, fill)
+
+
 def host_pixel_under_frame(page: Page) -> tuple[int, int, int]:
     """A pixel inside the frame where the frame draws nothing (its left padding)."""
     box = page.locator(FRAME).bounding_box()
@@ -193,6 +229,7 @@ data-page-id="{thread}" async></script></body></html>"""
                 .getBoundingClientRect(); return [box.left, innerWidth - box.right]; }"""
         )
         assert min(margins) >= 8, margins
+        assert_fields_stand_out(frame, BACKDROP_PIXELS[host])
         assert_accessible(frame, BACKDROPS[host])
         page.wait_for_timeout(300)  # the highlight of the focus ring settles
         ARTIFACTS.mkdir(exist_ok=True)
