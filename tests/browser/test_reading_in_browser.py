@@ -655,3 +655,21 @@ def test_a_guests_held_comment_survives_reloads_in_a_thread_empty_before(
         at = page.frame_locator(FRAME)
         held = at.locator(".wg-comment", has_text="Waiting for a moderator")
         expect(held.locator(".wg-held")).to_have_text("Your comment is awaiting moderation.")
+
+
+def test_a_right_to_left_name_is_isolated_in_a_left_to_right_thread(
+    context: BrowserContext, blog: HostPages, widget: WidgetServer
+) -> None:
+    posted = api_post(widget, blog, "/mixed/", body="كلمات قليلة", name="ليلى 2")
+    page = context.new_page()
+    page.goto(blog_post(blog, widget, "/mixed/", "Mixed", extra=LIGHT_HOST))
+    header = page.frame_locator(FRAME).locator(f"#comment-{posted['comment']['id']} header")
+    name = header.locator("cite > *")
+    expect(name).to_have_text("ليلى 2")
+    # The name reads right to left in its own box, and "says:" stays after it.
+    assert name.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    name_box, says_box = name.bounding_box(), header.locator("cite + span").bounding_box()
+    assert name_box is not None and says_box is not None
+    assert name_box["x"] + name_box["width"] <= says_box["x"]
+    body = page.frame_locator(FRAME).locator(f"#comment-{posted['comment']['id']} .wg-text p")
+    assert body.evaluate("e => getComputedStyle(e).direction") == "rtl"
