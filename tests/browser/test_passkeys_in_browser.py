@@ -95,7 +95,7 @@ def add_a_passkey(context: BrowserContext, page: Page, frame: FrameLocator) -> d
     with page.expect_popup() as opened:
         frame.locator("#wg-add-passkey").click()
     popup = opened.value
-    expect(popup.locator("h2")).to_have_text("Your passkeys")
+    expect(popup.locator("h1")).to_have_text("Your passkeys")
     expect(popup.locator("#wg-passkey-none")).to_have_text("No passkey yet.")
     session, authenticator = authenticator_in(context, popup)
     popup.get_by_label("Name of the new passkey").fill("Laptop")
@@ -168,7 +168,7 @@ def test_the_passkey_popup_opened_from_a_french_frame_speaks_french(
         frame.locator("#wg-add-passkey").click()
     popup = opened.value
     expect(popup.locator("html")).to_have_attribute("lang", "fr")
-    expect(popup.locator("h2")).to_have_text("Vos clés d’accès")
+    expect(popup.locator("h1")).to_have_text("Vos clés d’accès")
     expect(popup.locator("#wg-passkey-name")).to_have_attribute(
         "placeholder", "Téléphone, ordinateur portable, clé de sécurité…"
     )

@@ -243,7 +243,7 @@ def test_a_provider_that_cuts_the_opener_still_signs_in_by_polling(
         # The popup lands on our callback page, with no opener to talk to: it says so, and
         # closes itself a moment later; back on the comments, the frame, asking with its
         # verifier, signs in all the same.
-        expect(popup.locator("h2")).to_have_text("You are signed in")
+        expect(popup.locator("h1")).to_have_text("You are signed in")
         assert popup.evaluate("window.opener") is None
         wait_until_closed(popup, timeout_ms=5_000)
         come_back(page)
@@ -354,20 +354,20 @@ def test_a_sign_in_started_by_someone_else_gives_nobody_a_session(
             with page.expect_popup() as opened:
                 page.locator(button).click()
             popup = opened.value
-            expect(popup.locator("h2")).to_have_text("Sign-in stopped")
+            expect(popup.locator("h1")).to_have_text("Sign-in stopped")
             expect(popup.locator("p")).to_contain_text("did not come from a comment form")
             popup.close()
 
         fresh = context.new_page()
         fresh.goto(start)
-        expect(fresh.locator("h2")).to_have_text("Sign-in stopped")
+        expect(fresh.locator("h1")).to_have_text("Sign-in stopped")
         fresh.close()
 
         page.goto(url)
         frame = page.frame_locator(FRAME)
         with page.expect_popup() as opened:  # comment links open in a new tab
             frame.locator(".wg-comment a", has_text="a prize").click()
-        expect(opened.value.locator("h2")).to_have_text("Sign-in stopped")
+        expect(opened.value.locator("h1")).to_have_text("Sign-in stopped")
     finally:
         context.close()
     assert login_codes_for(widget, challenge) == 0
@@ -449,7 +449,7 @@ def test_a_refusal_at_a_provider_that_cuts_the_opener_ends_the_polling_with_the_
         popup.locator("button[value=deny]").click()
         # No opener to tell: the popup stays open with the reason; back on the page, the frame
         # asks with its verifier and learns it.
-        expect(popup.locator("h2")).to_have_text("Sign-in cancelled")
+        expect(popup.locator("h1")).to_have_text("Sign-in cancelled")
         popup.close()
         come_back(page)
         expect(frame.locator("#wg-sign-in-error")).to_have_text(
@@ -472,7 +472,7 @@ def test_cancel_in_the_frame_ends_a_sign_in_cut_off_by_the_provider(
         expect(frame.locator("#wg-sign-in-waiting")).to_be_hidden()
         # Signing in later in that popup changes nothing in the frame any more.
         popup.locator("button[value=alice]").click()
-        expect(popup.locator("h2")).to_have_text("You are signed in")
+        expect(popup.locator("h1")).to_have_text("You are signed in")
         come_back(page)
         assert_no_more_polls(page, asked)
         expect(frame.locator("#wg-signed-in")).to_be_hidden()

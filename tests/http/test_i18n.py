@@ -177,7 +177,7 @@ async def test_an_error_page_in_the_frame_speaks_its_language(client: httpx.Asyn
         "/embed/blog/thread", params={**EMBED, "cpage": "0"}, headers={"Accept-Language": "de"}
     )
     assert german.status_code == 400
-    assert "<h2>Diese Anfrage ist nicht verständlich</h2>" in german.text
+    assert "<h1>Diese Anfrage ist nicht verständlich</h1>" in german.text
 
 
 async def test_the_rarer_errors_of_the_frame_speak_its_language(client: httpx.AsyncClient) -> None:
