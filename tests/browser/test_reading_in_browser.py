@@ -154,9 +154,7 @@ def realistic_thread(widget: WidgetServer, blog: HostPages, path: str, arabic: b
         first = post("شكرًا على هذه **التدوينة** الرائعة! تعلّمت منها الكثير.", "ليلى أحمد")
         answer = post("سعيد أنها أفادتك. الجزء الثاني قريبًا.", "كريم", first)
         post("I read it with a translator and agree: very clear.", "Sam", answer)
-        second = post(
-            "> ماذا عن الأداء؟\n\nجرّبت ذلك على خادم صغير ونجح تمامًا.", "يوسف بن علي"
-        )
+        second = post("> ماذا عن الأداء؟\n\nجرّبت ذلك على خادم صغير ونجح تمامًا.", "يوسف بن علي")
         post("وأنا كذلك، مع [التوثيق](https://example.com/docs).", "مريم", second)
         like(first, 3)
         like(None, 2)
@@ -219,9 +217,7 @@ data-page-id="{thread}" async></script></body></html>"""
         frame = frame_of(page)
         # The frame is as tall as what it holds: nothing cut off, no scrollbar of its own.
         content = frame.evaluate("() => document.documentElement.scrollHeight")
-        expect(page.locator(FRAME)).to_have_attribute(
-            "style", re.compile(rf"height: {content}px")
-        )
+        expect(page.locator(FRAME)).to_have_attribute("style", re.compile(rf"height: {content}px"))
         assert frame.evaluate("() => document.documentElement.scrollWidth") <= width
         # Text keeps off the frame's edges, the blog's background running up to them.
         margins = frame.evaluate(
