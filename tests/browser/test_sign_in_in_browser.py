@@ -52,11 +52,18 @@ from tests.servers import HostPages, WidgetServer, free_port, widget_cli, widget
 
 FRAME = "#comments iframe"
 ALICE = {"name": "Alice Liddell", "email": "alice@example.com", "email_verified": True}
+BOB = {"name": "Bob Marley", "email": "bob@example.com", "email_verified": True,
+       "picture": "https://pictures.example/bob.png"}  # fmt: skip
+# A 1×1 PNG: the picture a provider names, answered by the test (no request leaves the machine).
+PICTURE = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
 
 
 @pytest.fixture(scope="module")
 def identity_provider() -> Iterator[str]:
-    with run_server_in_thread(user_claims=[MockUser(sub="alice", claims=ALICE)]) as server:
+    users = [MockUser(sub="alice", claims=ALICE), MockUser(sub="bob", claims=BOB)]
+    with run_server_in_thread(user_claims=users) as server:
         yield f"http://127.0.0.1:{server.server_port}"
 
 
@@ -584,3 +591,21 @@ def test_a_sign_in_pressed_before_the_writers_script_arrives_still_signs_in(
     expect(frame.locator("#wg-user-text")).to_have_text(
         "You are commenting using your Mock ID account.", timeout=15_000
     )
+
+
+def test_the_signed_in_line_shows_the_accounts_name_and_picture(
+    context: BrowserContext, blog: HostPages, widget: WidgetServer
+) -> None:
+    page = context.new_page()
+    page.route("https://pictures.example/**", lambda route: route.fulfill(
+        body=PICTURE, content_type="image/png"))  # fmt: skip
+    page.goto(blog_post(blog, widget, "/pictured/", "Pictured"))
+    frame = page.frame_locator(FRAME)
+    with page.expect_popup() as opened:
+        provider_button(frame, "Mock ID").click()
+    opened.value.locator("button[value=bob]").click()
+    expect(frame.locator("#wg-user-name")).to_have_text("Bob Marley", timeout=15_000)
+    avatar = frame.locator("#wg-user-avatar")
+    expect(avatar).to_be_visible()
+    expect(avatar).to_have_attribute("src", str(BOB["picture"]))
+    expect(avatar).to_have_js_property("naturalWidth", 1)  # the picture itself, loaded
