@@ -183,3 +183,21 @@ def test_the_passkey_popup_opened_from_a_french_frame_speaks_french(
         "Portable ajoutée le "
     )
     popup.close()
+
+
+def test_closing_the_passkey_window_ends_the_sign_in(
+    page: Page, blog: HostPages, widget: WidgetServer
+) -> None:
+    page.goto(blog_post(blog, widget, "/closed-passkey/", "Closed"))
+    frame = page.frame_locator(FRAME)
+    frame.locator("#wg-body").click()
+    with page.expect_popup() as opened:
+        frame.locator("button.wg-provider", has_text="Passkey").click()
+    popup = opened.value
+    expect(popup.locator("h1")).to_have_text("Sign in with a passkey")
+    expect(frame.locator("#wg-sign-in-waiting")).to_be_visible()
+    popup.close()  # the person changed their mind
+    expect(frame.locator("#wg-sign-in-waiting")).to_be_hidden()
+    expect(frame.locator("#wg-sign-in-error")).to_have_text(
+        "The sign-in window was closed before signing in finished."
+    )
