@@ -134,6 +134,17 @@ def api_post(widget: WidgetServer, blog: HostPages, path: str, **fields: Any) ->
     return data
 
 
+def audited_context(
+    browser: Browser, system: str = "light", width: int = 1000, height: int = 900
+) -> BrowserContext:
+    """A browser whose pages axe can audit (bypass_csp: axe is added by the test, and the
+    pages' own policy would refuse it), with the reader's system in `system` (light, dark)."""
+    return browser.new_context(
+        viewport={"width": width, "height": height}, bypass_csp=True,
+        color_scheme=system,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
 def axe_violations(where: Page | Frame, backdrop: str = "") -> list[dict[str, Any]]:
     """axe-core's violations in a page or a frame (its context needs bypass_csp=True: the
     pages' own policy refuses a script added by the test). The comment frame is transparent and

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, FrameLocator, Page, expect
 
-from tests.browser.conftest import axe_violations, blog_post
-from tests.browser.pages import come_back, wait_for_mail
+from tests.browser.conftest import audited_context, axe_violations, blog_post
+from tests.browser.pages import come_back, open_popup, wait_for_mail
 from tests.mail import Inbox, body_of
 from tests.servers import HostPages, WidgetServer, widget_cli, widget_server
 
@@ -35,10 +35,7 @@ def widget(
 
 def ask_for_a_link(page: Page, frame: FrameLocator, email: str, name: str) -> tuple[Page, str]:
     """Press "Email link" under the comments, fill in the popup: the popup, and its code."""
-    frame.locator("#wg-body").click()  # the form opens its sign-in choices from its comment box
-    with page.expect_popup() as opened:
-        frame.locator("button.wg-provider", has_text="Email link").click()
-    popup = opened.value
+    popup = open_popup(page, frame, "Email link")
     expect(popup.locator("h1")).to_have_text("Sign in with your email")
     popup.get_by_label("Email address").fill(email)
     popup.get_by_label("Name, shown with your comments").fill(name)
@@ -119,16 +116,11 @@ def test_the_sign_in_windows_pass_axe_in_light_and_dark(
     """Every page of the email sign-in: the popup asking (and asking again, with errors), the
     code, the link's page and the last one ("You are signed in"), whose page the provider and
     passkey popups share: not one violation, of any impact (a main landmark, an h1)."""
-    # bypass_csp: axe is added by the test; the pages' own policy would refuse it.
-    context = browser.new_context(color_scheme=scheme, bypass_csp=True)  # type: ignore[arg-type]
+    context = audited_context(browser, scheme)
     try:
         page = context.new_page()
         page.goto(blog_post(blog, widget, f"/audited-{scheme}/", "Audited"))
-        frame = page.frame_locator(FRAME)
-        frame.locator("#wg-body").click()
-        with page.expect_popup() as opened:
-            frame.locator("button.wg-provider", has_text="Email link").click()
-        popup = opened.value
+        popup = open_popup(page, page.frame_locator(FRAME), "Email link")
         expect(popup.locator("h1")).to_have_text("Sign in with your email")
         assert axe_violations(popup) == []
         popup.get_by_role("button", name="Email me a sign-in link").click()

@@ -21,6 +21,7 @@ from oidc_provider_mock import run_server_in_thread
 from playwright.sync_api import BrowserContext, CDPSession, FrameLocator, Page, Route, expect
 
 from tests.browser.conftest import blog_post
+from tests.browser.pages import open_popup
 from tests.servers import HostPages, WidgetServer, widget_cli, widget_server
 
 FRAME = "#comments iframe"
@@ -190,10 +191,7 @@ def test_closing_the_passkey_window_ends_the_sign_in(
 ) -> None:
     page.goto(blog_post(blog, widget, "/closed-passkey/", "Closed"))
     frame = page.frame_locator(FRAME)
-    frame.locator("#wg-body").click()
-    with page.expect_popup() as opened:
-        frame.locator("button.wg-provider", has_text="Passkey").click()
-    popup = opened.value
+    popup = open_popup(page, frame, "Passkey")
     expect(popup.locator("h1")).to_have_text("Sign in with a passkey")
     expect(frame.locator("#wg-sign-in-waiting")).to_be_visible()
     popup.close()  # the person changed their mind

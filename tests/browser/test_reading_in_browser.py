@@ -17,7 +17,14 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, FloatRect, Frame, Page, expect
 
-from tests.browser.conftest import ARTIFACTS, api_post, assert_accessible, blog_post, frame_of
+from tests.browser.conftest import (
+    ARTIFACTS,
+    api_post,
+    assert_accessible,
+    audited_context,
+    blog_post,
+    frame_of,
+)
 from tests.servers import HostPages, WidgetServer, widget_cli, widget_server
 from widget.views.i18n import EN, Translator
 
@@ -205,7 +212,7 @@ def test_a_realistic_thread_fits_its_frame_passes_axe_and_is_photographed(
 data-page-id="{thread}" async></script></body></html>"""
     # Tall enough for the whole frame: Chromium leaves a cross-site frame's part below the
     # viewport blank in a full-page screenshot.
-    context = browser.new_context(viewport={"width": width, "height": 2400}, bypass_csp=True)
+    context = audited_context(browser, width=width, height=2400)
     try:
         page = context.new_page()
         page.goto(f"{blog.url}/look/{view}/")
@@ -281,10 +288,7 @@ def test_a_keyboard_user_replies_and_lands_on_the_reply(
 def test_errors_take_focus_and_are_tied_to_their_fields(
     browser: Browser, blog: HostPages, widget: WidgetServer, host: str, system: str
 ) -> None:
-    context = browser.new_context(
-        viewport={"width": 1000, "height": 900}, bypass_csp=True,
-        color_scheme=system,  # type: ignore[arg-type]
-    )  # fmt: skip
+    context = audited_context(browser, system)
     try:
         page = context.new_page()
         path = f"/invalid-{host}/"
@@ -347,9 +351,7 @@ def test_the_frame_follows_a_dark_blog_not_the_readers_system(
     dark_url = blog_post(blog, widget, "/dark-blog/", "Dark blog", extra=DARK_HOST)
     light_url = blog_post(blog, widget, "/light-blog/", "Light blog", extra=LIGHT_HOST)
     for system in ("light", "dark"):
-        context = browser.new_context(
-            viewport={"width": 1000, "height": 1400}, bypass_csp=True, color_scheme=system
-        )
+        context = audited_context(browser, system, height=1400)
         try:
             page = context.new_page()
             page.goto(dark_url)

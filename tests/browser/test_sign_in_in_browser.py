@@ -31,7 +31,6 @@ from playwright.sync_api import (
     Browser,
     BrowserContext,
     FrameLocator,
-    Locator,
     Page,
     Playwright,
     Route,
@@ -43,10 +42,11 @@ from tests.browser.conftest import (
     CHROMIUM_ARGS,
     api_post,
     assert_accessible,
+    audited_context,
     blog_post,
     frame_of,
 )
-from tests.browser.pages import PASSWORD, come_back
+from tests.browser.pages import PASSWORD, come_back, open_popup, provider_button
 from tests.browser.pages import sign_in as admin_signs_in
 from tests.servers import HostPages, WidgetServer, free_port, widget_cli, widget_server
 
@@ -157,12 +157,6 @@ def regime_context(
         str(folder), executable_path=CHROMIUM, args=CHROMIUM_ARGS,
         viewport={"width": 1000, "height": 900},
     )  # fmt: skip
-
-
-def provider_button(frame: FrameLocator, provider: str) -> Locator:
-    """A provider's button: the form shows its choices once the reader is in the comment box."""
-    frame.locator("#wg-body").click()
-    return frame.locator("button.wg-provider", has_text=provider)
 
 
 def sign_in(page: Page, frame: FrameLocator, provider: str = "Mock ID") -> None:
@@ -398,12 +392,6 @@ def reading(
         context.close()
 
 
-def open_popup(page: Page, frame: FrameLocator, provider: str) -> Page:
-    with page.expect_popup() as opened:
-        provider_button(frame, provider).click()
-    return opened.value
-
-
 def wait_until_closed(popup: Page, timeout_ms: float) -> None:
     # Playwright's wait for "close" waits for the event to come: a popup that closed before
     # the wait began (a quick server, a slow test process) would make it time out.
@@ -508,10 +496,7 @@ def test_the_signed_in_form_passes_axe_on_light_and_dark_blogs(
     url = blog_post(blog, widget, f"/axe-signed-in-{host}/", "Audited", extra=style)
     # The reader's system the other way round: the frame follows the blog, not the system.
     system = {"light": "dark", "dark": "light"}[host]
-    context = browser.new_context(
-        viewport={"width": 1000, "height": 900}, bypass_csp=True,
-        color_scheme=system,  # type: ignore[arg-type]
-    )  # fmt: skip
+    context = audited_context(browser, system)
     try:
         page = context.new_page()
         page.goto(url)
@@ -601,9 +586,7 @@ def test_the_signed_in_line_shows_the_accounts_name_and_picture(
         body=PICTURE, content_type="image/png"))  # fmt: skip
     page.goto(blog_post(blog, widget, "/pictured/", "Pictured"))
     frame = page.frame_locator(FRAME)
-    with page.expect_popup() as opened:
-        provider_button(frame, "Mock ID").click()
-    opened.value.locator("button[value=bob]").click()
+    open_popup(page, frame, "Mock ID").locator("button[value=bob]").click()
     expect(frame.locator("#wg-user-name")).to_have_text("Bob Marley", timeout=15_000)
     avatar = frame.locator("#wg-user-avatar")
     expect(avatar).to_be_visible()
