@@ -12,7 +12,9 @@ import pytest
 from starlette.applications import Starlette
 
 from tests.helpers import EMBED, OWN_ORIGIN, PAGE, comment_body, open_form
+from widget.errors import RateLimited
 from widget.messages import ENGLISH, said
+from widget.records import RateLimit
 from widget.sites import change_site_setting
 from widget.views.i18n import _CATALOGS, EN, LANGUAGES, Translator, language_asked
 
@@ -104,6 +106,25 @@ def test_what_the_domain_says_is_a_message_of_every_language() -> None:
     )
     assert Translator("en").say(nested) == "You are posting too fast; try again in 7 seconds."
     assert Translator("fr").say("Not said: an admin's message") == "Not said: an admin's message"
+
+
+@pytest.mark.parametrize(
+    ("late_s", "english", "russian"),
+    [
+        (0.4, "You are posting too fast; try again in a second.",
+         "Вы отправляете комментарии слишком часто; попробуйте снова через секунду."),
+        (6.2, "You are posting too fast; try again in 7 seconds.",
+         "Вы отправляете комментарии слишком часто; попробуйте снова через 7 с."),
+    ],
+)  # fmt: skip
+def test_how_long_to_wait_is_said_in_the_singular_for_one_second(
+    late_s: float, english: str, russian: str
+) -> None:
+    limit = RateLimit("post:192.0.2.1", 1, 60.0)  # one a minute, and one was just now
+    with pytest.raises(RateLimited) as refused:
+        limit.take(due_at=1000.0 + late_s, now=1000.0)
+    assert str(refused.value) == english
+    assert Translator("ru").say(refused.value.args[0]) == russian
 
 
 def test_the_language_asked_for_by_accept_language() -> None:

@@ -244,6 +244,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_too_quick_field": "نُشر بسرعة كبيرة بعد فتح الصفحة؛ انشره مجددًا بعد لحظة.",
     "error_form_used": "نشر هذا النموذج تعليقًا من قبل. أعد تحميل الصفحة لكتابة تعليق آخر.",
     "error_try_again_in": "{what}؛ حاول مجددًا بعد {seconds} ث.",
+    "error_try_again_in_a_second": "{what}؛ حاول مجددًا بعد ثانية.",
     "error_posting_too_fast": "أنت تنشر بسرعة كبيرة",
     "error_editing_too_fast": "أنت تعدّل بسرعة كبيرة",
     "error_too_many_links": "طُلبت روابط كثيرة جدًا",

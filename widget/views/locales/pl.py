@@ -232,6 +232,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_too_quick_field": "Wysłano zbyt szybko po otwarciu strony; wyślij ponownie za chwilę.",
     "error_form_used": "Ten formularz wysłał już komentarz. Odśwież stronę, aby napisać kolejny.",
     "error_try_again_in": "{what}; spróbuj ponownie za {seconds} s.",
+    "error_try_again_in_a_second": "{what}; spróbuj ponownie za sekundę.",
     "error_posting_too_fast": "Publikujesz zbyt szybko",
     "error_editing_too_fast": "Edytujesz zbyt szybko",
     "error_too_many_links": "Poproszono o zbyt wiele linków",

@@ -232,6 +232,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_too_quick_field": "Надіслано надто швидко після відкриття сторінки; надішліть знову трохи згодом.",
     "error_form_used": "З цієї форми вже надіслано коментар. Перезавантажте сторінку, щоб написати ще один.",
     "error_try_again_in": "{what}; спробуйте знову через {seconds} с.",
+    "error_try_again_in_a_second": "{what}; спробуйте знову через секунду.",
     "error_posting_too_fast": "Ви надсилаєте коментарі надто часто",
     "error_editing_too_fast": "Ви редагуєте надто часто",
     "error_too_many_links": "Запитано забагато посилань",
