@@ -127,6 +127,16 @@ def test_how_long_to_wait_is_said_in_the_singular_for_one_second(
     assert Translator("ru").say(refused.value.args[0]) == russian
 
 
+def test_a_length_is_said_without_a_noun_whose_form_the_number_would_choose() -> None:
+    # "10001 символов" is wrong Russian (10001 takes "символ", 10002 "символа"): languages with
+    # several plural forms say how long a comment is as "characters: 10001".
+    too_long = said("error_body_too_long", length=10_001, limit=10_000)
+    assert Translator("ru").say(too_long).startswith("Символов в вашем комментарии: 10001,")
+    assert Translator("uk").say(too_long).startswith("Символів у вашому коментарі: 10001,")
+    assert Translator("pl").say(too_long).startswith("Liczba znaków w Twoim komentarzu: 10001;")
+    assert Translator("ar").say(too_long).startswith("عدد أحرف تعليقك 10001،")
+
+
 def test_the_language_asked_for_by_accept_language() -> None:
     assert language_asked("fr-CA,fr;q=0.9,en;q=0.8") == "fr"
     assert language_asked("xx, de;q=0.5, ru;q=0.7") == "ru"

@@ -218,7 +218,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_comment_gone_again": "هذا التعليق غير موجود أو أُزيل من قبل.",
     "error_not_likeable": "هذا التعليق ليس في هذه الصفحة، أو أُزيل.",
     "error_body_empty": "اكتب تعليقًا قبل النشر.",
-    "error_body_too_long": "طول تعليقك {length} حرفًا، والحد الأقصى {limit}. اختصره وانشره مجددًا.",
+    "error_body_too_long": "عدد أحرف تعليقك {length}، والحد الأقصى {limit}. اختصره وانشره مجددًا.",
     "error_body_control": "يحتوي تعليقك على محارف تحكّم غير مرئية؛ احذفها.",
     "error_name_empty": "أدخل اسمك.",
     "error_name_too_long": "استخدم اسمًا لا يزيد على {limit} حرفًا.",

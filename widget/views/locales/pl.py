@@ -206,7 +206,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_comment_gone_again": "Ten komentarz nie istnieje lub został już usunięty.",
     "error_not_likeable": "Tego komentarza nie ma na tej stronie lub został usunięty.",
     "error_body_empty": "Napisz komentarz przed wysłaniem.",
-    "error_body_too_long": "Twój komentarz ma {length} znaków; limit to {limit}. Skróć go i wyślij ponownie.",
+    "error_body_too_long": "Liczba znaków w Twoim komentarzu: {length}; limit to {limit}. Skróć go i wyślij ponownie.",
     "error_body_control": "Twój komentarz zawiera niewidoczne znaki sterujące; usuń je.",
     "error_name_empty": "Wpisz swoje imię.",
     "error_name_too_long": "Użyj imienia o długości najwyżej {limit} znaków.",
