@@ -348,10 +348,13 @@ class RateLimit:
         due = max(due_at if due_at is not None else now, now)
         wait = due + interval - now - self.period_s
         if wait > 0:
-            raise RateLimited(
-                said("error_try_again_in", what=self.too_fast, seconds=int(wait) + 1),
-                retry_after_s=wait,
+            seconds = int(wait) + 1
+            message = (
+                said("error_try_again_in_a_second", what=self.too_fast)
+                if seconds == 1  # not "1 seconds"
+                else said("error_try_again_in", what=self.too_fast, seconds=seconds)
             )
+            raise RateLimited(message, retry_after_s=wait)
         return due + interval
 
 
