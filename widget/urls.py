@@ -14,13 +14,15 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 
 def split_url(value: str) -> SplitResult | None:
     """`urlsplit`, or None where it raises (a bracketed host that is no IP address, a port
-    that is not a number)."""
+    that is not a number) or where a browser would read another host: browsers end the host
+    at a backslash, so `https://evil.example\\@blog.example/` opens evil.example, while
+    `urlsplit` reads blog.example after the '@'."""
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 -- raises ValueError for a malformed port
     except ValueError:
         return None
-    return parts
+    return None if "\\" in parts.netloc else parts
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -26,6 +26,7 @@ from tests.helpers import (
     hidden_inputs,
     make_settings,
     open_form,
+    post_comment,
     posted,
 )
 from widget.app import create_app
@@ -75,6 +76,27 @@ async def test_a_page_outside_the_origins_gets_an_error_page(client: httpx.Async
         "/embed/blog/thread", params=EMBED, headers={"Referer": "https://elsewhere.example/x"}
     )
     assert framed_elsewhere.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # Python's urlsplit reads the host after the '@' (the site's); browsers, feed readers
+        # and mail apps end the host at the backslash and open evil.example.
+        "https://evil.example\\@blog.example/hello/",
+    ],
+)
+async def test_a_page_address_that_browsers_read_as_another_host_is_refused(
+    client: httpx.AsyncClient, url: str
+) -> None:
+    document = await client.get("/embed/blog/thread", params={**EMBED, "url": url})
+    assert document.status_code == 400, document.text
+    assert "The page URL must be an http or https address." in document.text
+    post = await post_comment(client, url=url)
+    assert post.status_code == 400, post.text
+    # Nothing of it reached the links the server hands out: the thread's feed links the page.
+    feed = await client.get("/feeds/blog/thread.atom", params={"page": PAGE["page"]})
+    assert "evil.example" not in feed.text
 
 
 async def test_bad_embed_parameters_are_400(client: httpx.AsyncClient) -> None:

@@ -238,8 +238,17 @@ async def test_atom_feeds_work_the_same(
     assert "Hi you" in body_of(news)
 
 
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://evil.example/phish",
+        # Python reads the host after the '@' (the site's); browsers and mail apps end the
+        # host at the backslash, and open evil.example.
+        "https://evil.example\\@blog.example/phish",
+    ],
+)
 async def test_what_a_feed_says_reaches_mail_as_text_and_links_only_to_the_site(
-    client: httpx.AsyncClient, mail_app: Starlette, inbox: Inbox, feed: FeedServer
+    client: httpx.AsyncClient, mail_app: Starlette, inbox: Inbox, feed: FeedServer, link: str
 ) -> None:
     await with_feed(mail_app, feed.url)
     await subscribed(client, inbox, "reader@example.com")
@@ -248,7 +257,7 @@ async def test_what_a_feed_says_reaches_mail_as_text_and_links_only_to_the_site(
         3,
         "<script>alert(1)</script>Title",
         '<img src=x onerror="alert(2)">Look <a href="https://evil.example/">here</a>',
-        link="https://evil.example/phish",
+        link=link,
     )
     feed.publish(wordpress_rss([*BACK_CATALOGUE, sneaky]), '"v2"')
     await poll(mail_app, hours_later=1)
