@@ -19,7 +19,7 @@ from widget.outbound import Outbound
 from widget.records import Site
 from widget.refusals import worded
 from widget.storage import Storage
-from widget.urls import origin_of, split_url
+from widget.urls import is_host_name, origin_of, split_url
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -338,7 +338,12 @@ def validate_site_id(site_id: str) -> str:
 def normalize_origin(raw: str) -> str:
     """`https://Blog.Example:443/` -> `https://blog.example`; raises Invalid for non-origins."""
     parts = split_url(raw.strip())
-    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
+    # A host that is no name nor address ('*', 'blog.example *') would widen the frame's
+    # Content-Security-Policy, or break its header (only ASCII goes there).
+    if (
+        parts is None or parts.scheme not in {"http", "https"} or not parts.hostname
+        or not is_host_name(parts.hostname)
+    ):  # fmt: skip
         raise Invalid(
             f"{raw!r} is not an origin: write it as https://blog.example (scheme and host,"
             " and a port when it is not the usual one).",

@@ -40,11 +40,17 @@ def page_id_of(page: str) -> str:
 
 
 def origin_of(parts: SplitResult) -> str:
-    """`https://Blog.Example:443/x` -> `https://blog.example`: scheme, host, and the port only
-    when it is not the scheme's usual one (as browsers write origins)."""
+    """`https://Blog.Example:443/x` -> `https://blog.example`: scheme, host (an international
+    name in its ASCII form), and the port only when it is not the scheme's usual one (as
+    browsers write origins)."""
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
+    elif not host.isascii():  # browsers send a name's ASCII (IDNA) form: https://xn--…
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            pass  # no browser would send it: it matches no origin
     port = parts.port
     scheme = parts.scheme.lower()
     suffix = "" if port is None or port == _DEFAULT_PORTS.get(scheme) else f":{port}"

@@ -691,6 +691,30 @@ async def test_the_configurator_saves_only_good_values(boss: Admin, app: Starlet
     assert site.origins == (BLOG, "https://x.example")
 
 
+async def test_an_origin_is_kept_as_browsers_send_it_and_no_wildcard_gets_in(
+    boss: Admin, app: Starlette
+) -> None:
+    # What the configurator offers for a page typed with an international name, as people
+    # write it: browsers send such a name in its ASCII form, and only ASCII fits in a header.
+    offered = await boss.get("/admin/sites/blog/embed", url="https://блог.example/p/")
+    assert "<code>https://xn--90aexm.example</code> may not show these comments yet" in (
+        offered.text
+    )
+    allowed = await boss.post("/admin/sites/blog/embed/origins", origin="https://блог.example")
+    assert allowed.status_code == 303, allowed.text
+    site = await app.state.widget.storage.get_site("blog")
+    assert site.origins == (BLOG, "https://xn--90aexm.example")
+    document = await boss.client.get("/embed/blog/thread", params=EMBED)
+    assert document.status_code == 200  # was a 500: the policy header could not be encoded
+    assert "https://xn--90aexm.example" in document.headers["content-security-policy"]
+    # Hosts that are no name would let any site frame the comments ('*') or end the policy.
+    for origin in ("https://*", "https://blog.example *", "https://a.example;script-src"):
+        refused = await boss.post("/admin/sites/blog/embed/origins", origin=origin)
+        assert refused.status_code == 422, origin
+        assert "is not an origin" in refused.text
+    assert (await app.state.widget.storage.get_site("blog")).origins == site.origins
+
+
 async def test_the_configurator_is_only_for_the_sites_one_manages(
     app: Starlette, client: httpx.AsyncClient
 ) -> None:
