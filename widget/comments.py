@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from widget.auth.tokens import BadToken, Purpose, TokenSigner
+from widget.auth.tokens import BadToken, Purpose, TokenSigner, names_row, row_mark
 from widget.email_address import NotAnEmailAddress, check_email_address
 from widget.errors import (
     BadRequest,
@@ -491,7 +491,8 @@ async def _store_comment(
     )
     with worded():
         comment, head = await storage.add_comment(new, limits)
-    return PostedComment(comment, head, signer.sign(Purpose.EDIT, {"c": comment.id}))
+    edit_token = signer.sign(Purpose.EDIT, {"c": comment.id, "r": row_mark(comment.created_at)})
+    return PostedComment(comment, head, edit_token)
 
 
 def _limits(rate_limit: RateLimit | Sequence[RateLimit] | None) -> Sequence[RateLimit]:
@@ -536,7 +537,8 @@ async def reply_target(storage: Storage, page: PageRef, parent_id: int, max_dept
     return parent.id
 
 
-def _authorised_comment_id(signer: TokenSigner, token: str) -> int:
+def _edit_token_value(signer: TokenSigner, token: str) -> dict[str, Any]:
+    """An edit token's value: the comment's number ("c") and its mark (`names_row`)."""
     try:
         value = signer.verify(Purpose.EDIT, token)
     except BadToken as exc:
@@ -545,7 +547,7 @@ def _authorised_comment_id(signer: TokenSigner, token: str) -> int:
         raise Forbidden(said("error_edit_token")) from exc
     if not isinstance(value, dict) or not isinstance(value.get("c"), int):
         raise Forbidden(said("error_edit_token"))
-    return int(value["c"])
+    return value
 
 
 async def _editable_comment(
@@ -558,8 +560,12 @@ async def _editable_comment(
 ) -> Comment:
     comment = await storage.get_comment(comment_id)
     own = user is not None and comment is not None and comment.user_id == user.id
-    if not own and _authorised_comment_id(signer, token) != comment_id:
-        raise Forbidden(said("error_edit_token_other"))
+    if not own:
+        value = _edit_token_value(signer, token)
+        if value["c"] != comment_id or (
+            comment is not None and not names_row(value, comment.created_at)
+        ):
+            raise Forbidden(said("error_edit_token_other"))
     head = await storage.get_thread(comment.thread_id) if comment is not None else None
     site = await storage.get_site(head.site_id) if head is not None else None
     if comment is None or site is None or comment.status != "approved":
@@ -683,11 +689,14 @@ async def viewer_state(
     own = await storage.get_user_comments(head.id, user.id) if user is not None else []
     for token in edit_tokens[:MAX_EDIT_TOKENS]:
         try:
-            comment_id = _authorised_comment_id(signer, token)
+            value = _edit_token_value(signer, token)
         except Forbidden:
             continue
-        comment = await storage.get_comment(comment_id)
-        if comment is not None and comment.thread_id == head.id and comment.status != "deleted":
+        comment = await storage.get_comment(value["c"])
+        if (
+            comment is not None and names_row(value, comment.created_at)
+            and comment.thread_id == head.id and comment.status != "deleted"
+        ):  # fmt: skip
             own.append(comment)
     editable: dict[int, OwnComment] = {}
     held: dict[int, Comment] = {}

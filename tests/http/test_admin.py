@@ -855,6 +855,34 @@ async def test_empty_spam_deletes_a_sites_spam_for_good(boss: Admin, app: Starle
         assert await app.state.widget.storage.get_comment(comment_id) is None
 
 
+async def test_a_spammers_edit_token_opens_no_comment_written_after_the_spam_was_emptied(
+    boss: Admin, app: Starlette
+) -> None:
+    """SQLite gives a new row the largest id plus one: once the newest comment is deleted for
+    good, the next takes its number, and a token naming only that number would open it."""
+    spam = await posted(boss.client, body="Buy now", name="Spammer")
+    spam_id = spam["comment"]["id"]
+    await boss.post("/admin/sites/blog/comments", [("id", str(spam_id))], action="spam")
+    await boss.post("/admin/sites/blog/comments/empty-spam")
+    honest = (await posted(boss.client, body="A kind word", name="Ann"))["comment"]
+    if honest["id"] != spam_id:
+        pytest.skip("this backend never gives a number twice (PostgreSQL's identity columns)")
+    for method, body in (("PATCH", {"body": "Buy now, says Ann"}), ("DELETE", {})):
+        refused = await boss.client.request(
+            method, f"/api/v1/comments/{honest['id']}",
+            json={"token": spam["edit_token"], **body}, headers=OWN_ORIGIN,
+        )  # fmt: skip
+        assert refused.status_code == 403, refused.text
+        assert "for another comment" in refused.json()["error"]
+    # Nor does the frame show it to the spammer as theirs to edit.
+    me = await boss.client.post(
+        "/api/v1/me", json={**PAGE, "edit_tokens": [spam["edit_token"]]}, headers=OWN_ORIGIN
+    )
+    assert me.json()["editable"] == {}, me.text
+    kept = await app.state.widget.storage.get_comment(honest["id"])
+    assert kept is not None and kept.body_source == "A kind word" and kept.status == "approved"
+
+
 def test_argon2_and_time_zones_are_loaded_when_first_used() -> None:
     """Admins sign in seldom, and only a site's time zone setting or an import names a zone: a
     started server holds neither argon2 nor zoneinfo, nor the build settings zoneinfo reads

@@ -22,7 +22,7 @@ from itsdangerous import (
 from itsdangerous.encoding import base64_decode, base64_encode, want_bytes
 from itsdangerous.serializer import Serializer
 
-__all__ = ["BadToken", "Purpose", "TokenSigner", "token_hash"]
+__all__ = ["BadToken", "Purpose", "TokenSigner", "names_row", "row_mark", "token_hash"]
 
 
 def token_hash(token: str, purpose: str = "") -> str:
@@ -30,6 +30,23 @@ def token_hash(token: str, purpose: str = "") -> str:
     A `purpose` salts it, so that a token stored for one purpose is found by no other's lookup."""
     salted = f"{purpose}:{token}" if purpose else token
     return hashlib.sha256(salted.encode()).hexdigest()
+
+
+def row_mark(identity: str | datetime) -> str:
+    """What a token that names a row by its number carries of the row beside it (its "r"):
+    a digest of what only that row has (an address, when it was made, to the millisecond).
+    SQLite numbers a new row one past the largest, so the number of a row deleted for good
+    (spam emptied, an unsubscribed address) comes back on the next row, someone else's."""
+    if isinstance(identity, datetime):
+        identity = str(round(identity.timestamp() * 1000))
+    return hashlib.blake2b(identity.encode(), digest_size=6).hexdigest()
+
+
+def names_row(value: Any, identity: str | datetime) -> bool:
+    """Whether a verified token's value names the row of this identity (see `row_mark`).
+    Tokens signed before they carried the mark name whichever row has their number."""
+    mark = value.get("r") if isinstance(value, dict) else None
+    return mark is None or mark == row_mark(identity)
 
 
 class Purpose(enum.Enum):
