@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 import unicodedata
@@ -47,10 +48,9 @@ def origin_of(parts: SplitResult) -> str:
     if ":" in host:
         host = f"[{host}]"
     elif not host.isascii():  # browsers send a name's ASCII (IDNA) form: https://xn--…
-        try:
+        # One that cannot be written so is kept as it is: no browser sends it, it matches none.
+        with contextlib.suppress(UnicodeError):
             host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            pass  # no browser would send it: it matches no origin
     port = parts.port
     scheme = parts.scheme.lower()
     suffix = "" if port is None or port == _DEFAULT_PORTS.get(scheme) else f":{port}"

@@ -16,7 +16,15 @@ from starlette.applications import Starlette
 
 from tests.admins import make_admin, signed_in
 from tests.feeds import FeedServer, Post, atom_feed, feed_server, wordpress_rss
-from tests.helpers import EMBED, OWN_ORIGIN, open_form, post_comment, posted, settle
+from tests.helpers import (
+    EMBED,
+    OWN_ORIGIN,
+    ask_for_link,
+    open_form,
+    post_comment,
+    posted,
+    settle,
+)
 from tests.mail import Inbox, body_of, link_in
 from widget.errors import Invalid
 from widget.notify.new_posts import MAX_FEED_BYTES, FeedPoller
@@ -194,6 +202,42 @@ async def test_new_posts_reach_confirmed_subscribers_once_with_one_click_unsubsc
     await poll(mail_app, hours_later=3)
     await settle(mail_app)
     assert len(inbox.to("reader@example.com")) == 2
+
+
+async def test_a_confirmation_link_confirms_only_the_address_it_was_sent_to(
+    client: httpx.AsyncClient, mail_app: Starlette, inbox: Inbox, feed: FeedServer
+) -> None:
+    """Mallory asks for new posts, keeps her link and erases her data; then she types Ann's
+    address in the form. With SQLite, Ann's row takes the number Mallory's had."""
+    await with_feed(mail_app, feed.url)
+    storage = mail_app.state.widget.storage
+    mallory, ann = "mallory@example.com", "ann@example.com"
+    await posted(client, email=mallory, name="Mallory", notify_posts=True)
+    (asked,) = [m for m in await inbox.wait_for(1) if m["To"] == mallory]
+    kept_token = link_in(asked, "/notify/posts/confirm").split("token=")[1]
+    assert (await ask_for_link(client, mallory)).status_code == 303
+    await inbox.wait_for(2)
+    data_token = link_in(inbox.to(mallory)[-1], "/data").split("token=")[1]
+    erased = await client.post(
+        "/data/erase", data={"token": data_token, "confirm": "yes"}, headers=OWN_ORIGIN
+    )
+    assert erased.status_code == 200
+    await posted(client, email=ann, name="Ann", notify_posts=True)
+    await inbox.wait_for(3)
+
+    page = await client.get("/notify/posts/confirm", params={"token": kept_token})
+    assert ann not in page.text  # was 'Emails go to ann@example.com'
+    done = await client.post(
+        "/notify/posts/confirm", data={"token": kept_token}, headers=OWN_ORIGIN
+    )
+    assert done.status_code == 400
+    assert await storage.post_subscribers("blog") == []  # Ann never confirmed
+    # Ann's own link still works.
+    (ann_asked,) = inbox.to(ann)
+    ann_token = link_in(ann_asked, "/notify/posts/confirm").split("token=")[1]
+    mine = await client.post("/notify/posts/confirm", data={"token": ann_token}, headers=OWN_ORIGIN)
+    assert mine.status_code == 200
+    assert [s.email for s in await storage.post_subscribers("blog")] == [ann]
 
 
 async def test_a_second_poll_asks_conditionally_and_a_304_mails_nobody(

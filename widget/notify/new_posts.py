@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-from widget.auth.tokens import Purpose, TokenSigner
+from widget.auth.tokens import Purpose, TokenSigner, row_mark
 from widget.config import Settings
 from widget.errors import StorageUnavailable
 from widget.logs import redact
@@ -303,7 +303,9 @@ class FeedPoller:
         unsubscribe = (
             self.settings.public_url
             + "/notify/posts/unsubscribe?token="
-            + self.signer.sign(Purpose.POSTS_UNSUBSCRIBE, {"p": subscription.id})
+            + self.signer.sign(
+                Purpose.POSTS_UNSUBSCRIBE, {"p": subscription.id, "r": row_mark(subscription.email)}
+            )
         )
         link = entry.link if _origin(entry.link) in origins else ""
         values = {

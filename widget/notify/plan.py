@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from widget.auth.tokens import Purpose, TokenSigner
+from widget.auth.tokens import Purpose, TokenSigner, row_mark
 from widget.config import Settings
 from widget.records import Comment, NewJob, Site, Subscription, ThreadHead
 from widget.sites import SiteSettings, settings_of
@@ -103,10 +103,14 @@ class NotificationPlanner:
             "email": comment.author_email,
             "address": comment.remote_ip,
             "approve_link": self.link(
-                "/notify/moderate", Purpose.MODERATE, {"c": comment.id, "a": "approve"}
+                "/notify/moderate",
+                Purpose.MODERATE,
+                {"c": comment.id, "a": "approve", "r": row_mark(comment.created_at)},
             ),
             "delete_link": self.link(
-                "/notify/moderate", Purpose.MODERATE, {"c": comment.id, "a": "delete"}
+                "/notify/moderate",
+                Purpose.MODERATE,
+                {"c": comment.id, "a": "delete", "r": row_mark(comment.created_at)},
             ),
             "admin_link": self.link(f"/admin/comments/{comment.id}"),
         }
@@ -139,7 +143,9 @@ class NotificationPlanner:
             if subscription.scope == "replies" and not is_reply:
                 continue
             unsubscribe = self.link(
-                "/notify/unsubscribe", Purpose.UNSUBSCRIBE, {"s": subscription.id}
+                "/notify/unsubscribe",
+                Purpose.UNSUBSCRIBE,
+                {"s": subscription.id, "r": row_mark(subscription.email)},
             )
             values = self._values(comment, head) | {
                 "is_reply": is_reply,
@@ -172,7 +178,11 @@ class NotificationPlanner:
         if subscription.confirmed:
             return []
         values = self._values(comment, head) | {
-            "confirm_link": self.link("/notify/confirm", Purpose.SUBSCRIBE, {"s": subscription.id}),
+            "confirm_link": self.link(
+                "/notify/confirm",
+                Purpose.SUBSCRIBE,
+                {"s": subscription.id, "r": row_mark(subscription.email)},
+            ),
         }
         lang = subscription.lang or "en"
         subject = self.templates.words(lang)("mail_confirm_subject", title=values["title"])
@@ -197,7 +207,9 @@ class NotificationPlanner:
         values = self._values(comment, head) | {
             "site": _name(site),
             "confirm_link": self.link(
-                "/notify/posts/confirm", Purpose.POSTS_SUBSCRIBE, {"p": subscription.id}
+                "/notify/posts/confirm",
+                Purpose.POSTS_SUBSCRIBE,
+                {"p": subscription.id, "r": row_mark(subscription.email)},
             ),
         }
         subject = f"Confirm: new posts of {values['site']} by email"

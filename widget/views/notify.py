@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from widget.auth.tokens import BadToken, Purpose
+from widget.auth.tokens import BadToken, Purpose, names_row
 from widget.errors import NotFound
 from widget.messages import said
 from widget.moderation import actions as moderating
@@ -51,13 +51,16 @@ def _page(
     )  # fmt: skip
 
 
-def _token_value(context: AppContext, purpose: Purpose, token: str, key: str) -> int | None:
+def _token_value(
+    context: AppContext, purpose: Purpose, token: str, key: str
+) -> dict[str, Any] | None:
+    """A link's value, whose `key` is a row's number (check the row with `names_row`)."""
     try:
         value = context.signer.verify(purpose, token)
     except BadToken:
         return None
     number = value.get(key) if isinstance(value, dict) else None
-    return number if isinstance(number, int) else None
+    return value if isinstance(number, int) else None
 
 
 def _expired(request: Request) -> Response:
@@ -80,13 +83,11 @@ async def confirm(request: Request) -> Response:
     if request.method == "POST":
         require_own_origin(request, context.settings)
     token, form = await _token_and_form(request)
-    subscription_id = _token_value(context, Purpose.SUBSCRIBE, token, "s")
+    value = _token_value(context, Purpose.SUBSCRIBE, token, "s")
     subscription = (
-        await context.storage.get_subscription(Subscription, subscription_id)
-        if subscription_id
-        else None
+        await context.storage.get_subscription(Subscription, value["s"]) if value else None
     )
-    if subscription is None:
+    if subscription is None or not names_row(value, subscription.email):
         return _expired(request)
     t = Translator(subscription.lang or "en")  # the language they subscribed in
     if request.method == "GET":
@@ -105,10 +106,12 @@ async def confirm(request: Request) -> Response:
 async def unsubscribe(request: Request) -> Response:
     context = app_context(request)
     token, _ = await _token_and_form(request)
-    subscription_id = _token_value(context, Purpose.UNSUBSCRIBE, token, "s")
-    if subscription_id is None:
+    value = _token_value(context, Purpose.UNSUBSCRIBE, token, "s")
+    if value is None:
         return _expired(request)
-    subscription = await context.storage.get_subscription(Subscription, subscription_id)
+    subscription = await context.storage.get_subscription(Subscription, value["s"])
+    if subscription is not None and not names_row(value, subscription.email):
+        subscription = None  # the link's address is gone already; its number is another's
     t = Translator(subscription.lang if subscription and subscription.lang else "en")
     if request.method == "GET":
         return _page(
@@ -117,7 +120,8 @@ async def unsubscribe(request: Request) -> Response:
                   "button": t("notify_unsubscribe")},
             t=t,
         )  # fmt: skip
-    await subscriptions.unsubscribe(context.storage, subscription_id)
+    if subscription is not None:
+        await subscriptions.unsubscribe(context.storage, subscription.id)
     return _page(request, t("notify_unsubscribed_title"), t("notify_unsubscribed"), t=t)
 
 
@@ -126,12 +130,12 @@ async def confirm_new_posts(request: Request) -> Response:
     if request.method == "POST":
         require_own_origin(request, context.settings)
     token, _ = await _token_and_form(request)
-    subscription_id = _token_value(context, Purpose.POSTS_SUBSCRIBE, token, "p")
+    value = _token_value(context, Purpose.POSTS_SUBSCRIBE, token, "p")
     subscription = (
-        await context.storage.get_subscription(PostSubscription, subscription_id)
-        if subscription_id
-        else None
+        await context.storage.get_subscription(PostSubscription, value["p"]) if value else None
     )
+    if subscription is not None and not names_row(value, subscription.email):
+        subscription = None  # sent to another address, whose number this row has taken
     site = await context.storage.get_site(subscription.site_id) if subscription else None
     if subscription is None or site is None:
         return _expired(request)
@@ -150,8 +154,8 @@ async def confirm_new_posts(request: Request) -> Response:
 async def unsubscribe_new_posts(request: Request) -> Response:
     context = app_context(request)
     token, _ = await _token_and_form(request)
-    subscription_id = _token_value(context, Purpose.POSTS_UNSUBSCRIBE, token, "p")
-    if subscription_id is None:
+    value = _token_value(context, Purpose.POSTS_UNSUBSCRIBE, token, "p")
+    if value is None:
         return _expired(request)
     if request.method == "GET":
         return _page(
@@ -159,7 +163,9 @@ async def unsubscribe_new_posts(request: Request) -> Response:
             form={"action": "/notify/posts/unsubscribe", "hidden": {"token": token},
                   "choices": [], "button": "Unsubscribe"},
         )  # fmt: skip
-    await subscriptions.unsubscribe_new_posts(context.storage, subscription_id)
+    subscription = await context.storage.get_subscription(PostSubscription, value["p"])
+    if subscription is not None and names_row(value, subscription.email):
+        await subscriptions.unsubscribe_new_posts(context.storage, subscription.id)
     return _page(request, "Unsubscribed", "You will get no more emails about new posts.")
 
 
@@ -175,7 +181,10 @@ async def moderate(request: Request) -> Response:
     action = value.get("a") if isinstance(value, dict) else None
     comment = await context.storage.get_comment(int(value.get("c", 0)))
     head = await context.storage.get_thread(comment.thread_id) if comment else None
-    if comment is None or head is None or action not in moderating.EMAILED_ACTIONS:
+    if (
+        comment is None or head is None or action not in moderating.EMAILED_ACTIONS
+        or not names_row(value, comment.created_at)
+    ):  # fmt: skip
         return _page(request, "Nothing to do", "This comment no longer exists.", status_code=404)
     verb = "Approve" if action == "approve" else "Delete"
     if request.method == "GET":
