@@ -334,6 +334,32 @@ async def test_the_owner_lists_and_removes_their_passkeys_and_nobody_elses(
     assert "not known here" in error_of(gone)
 
 
+async def test_an_owner_token_of_an_erased_account_opens_no_other(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    """With SQLite the next account takes an erased one's number: an owner token naming only
+    the number would let whoever erased theirs add a passkey to the newcomer's account."""
+    mallory = await signed_in_user(app, "mallory", "mallory-session")
+    owner = await client.post(
+        "/api/v1/auth/passkey-owner", json={},
+        headers={**OWN_ORIGIN, "Authorization": "Bearer mallory-session"},
+    )  # fmt: skip
+    erased = await client.post(
+        "/api/v1/me/erase", json={"confirm": True},
+        headers={**OWN_ORIGIN, "Authorization": "Bearer mallory-session"},
+    )  # fmt: skip
+    assert erased.status_code == 200, erased.text
+    ann = await signed_in_user(app)
+    if ann.id != mallory.id:
+        pytest.skip("this backend never gives a number twice (PostgreSQL's identity columns)")
+    popup = await client.post(
+        "/auth/passkey/manage", data={"owner": owner.json()["owner"]}, headers=OWN_ORIGIN
+    )
+    assert popup.status_code == 400
+    assert "no longer signed in" in popup.text
+    assert await app.state.widget.storage.list_passkeys(ann.id) == []
+
+
 async def test_adding_needs_a_session_and_answers_for_this_origin(
     client: httpx.AsyncClient, app: Starlette
 ) -> None:

@@ -42,7 +42,7 @@ from widget.refusals import worded
 from widget.storage import Storage
 
 from .signin import FLOW_TTL, LOGIN_CODE_TTL, valid_challenge
-from .tokens import BadToken, Purpose, TokenSigner, token_hash
+from .tokens import BadToken, Purpose, TokenSigner, names_row, row_mark, token_hash
 
 __all__ = ["PROVIDER", "Ceremony", "Passkeys"]
 
@@ -94,7 +94,9 @@ class Passkeys:
 
     def owner_token(self, user: User) -> str:
         """What the frame posts into the popup so that it acts for `user`."""
-        return self.signer.sign(Purpose.PASSKEY_OWNER, {"u": user.id})
+        return self.signer.sign(
+            Purpose.PASSKEY_OWNER, {"u": user.id, "r": row_mark(_identity(user))}
+        )
 
     async def owner(self, token: str) -> User:
         """The user an owner token is for; BadRequest when it is altered or too old."""
@@ -104,7 +106,7 @@ class Passkeys:
             value = None
         user_id = value.get("u") if isinstance(value, dict) else None
         user = await self.storage.get_user(user_id) if isinstance(user_id, int) else None
-        if user is None:
+        if user is None or not names_row(value, _identity(user)):
             raise BadRequest(said("error_passkey_window_signed_out"))
         return user
 
@@ -311,3 +313,8 @@ def _transports(credential_json: str) -> list[str]:
     if not isinstance(transports, list):
         return []
     return [t for t in transports if isinstance(t, str) and t in _TRANSPORTS]
+
+
+def _identity(user: User) -> str:
+    """What an owner token marks its account by: an erased account's number goes to the next."""
+    return f"{user.provider}:{user.subject}"
