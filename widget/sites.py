@@ -39,6 +39,7 @@ __all__ = [
     "normalize_origin",
     "remove_origin",
     "settings_of",
+    "take_badges",
     "update_site",
     "validate_site_id",
     "zone_named",
@@ -452,6 +453,19 @@ async def change_site_setting(
 ) -> Site:
     """`outbound` is how this server reaches others (default: public addresses only)."""
     return await change_site_settings(storage, site_id, {name: value}, outbound)
+
+
+async def take_badges(storage: Storage, user_id: int) -> None:
+    """An erased account's badges go with it: with SQLite, its number is the next account's."""
+    for site in await storage.list_sites():
+        settings = settings_of(site)
+        changed = {}
+        for name in ("author_accounts", "moderator_accounts"):
+            ids = [part.strip() for part in getattr(settings, name).split(",") if part.strip()]
+            if str(user_id) in ids:
+                changed[name] = ", ".join(i for i in ids if i != str(user_id))
+        if changed:
+            await change_site_settings(storage, site.id, changed)
 
 
 async def change_site_settings(
