@@ -99,6 +99,42 @@ async def test_a_page_address_that_browsers_read_as_another_host_is_refused(
     assert "evil.example" not in feed.text
 
 
+@pytest.mark.parametrize(
+    ("path", "params", "coding"),
+    [
+        ("/embed/blog/thread", EMBED, "br"),
+        ("/embed/blog/thread/fragment", EMBED, "br"),
+        ("/api/v1/counts", {"site": "blog", "page": PAGE["page"]}, "br"),
+        ("/feeds/blog/comments.atom", {}, "gzip"),
+    ],
+)
+async def test_each_encoding_has_its_own_etag_so_no_cache_hands_one_to_another(
+    client: httpx.AsyncClient, path: str, params: dict[str, str], coding: str
+) -> None:
+    """A shared cache that holds the compressed copy and asks again for a reader who takes
+    none sends that copy's ETag: a 304 would have it hand the reader bytes they cannot read."""
+    await posted(client)
+    for _ in range(2):  # the second time from what the server keeps (KeptAnswers)
+        compressed = await client.get(path, params=params, headers={"Accept-Encoding": coding})
+        assert compressed.headers.get("content-encoding") == coding
+        plain = await client.get(path, params=params, headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers
+        assert compressed.headers["etag"] != plain.headers["etag"]
+        asked_again = await client.get(
+            path, params=params,
+            headers={"Accept-Encoding": "identity", "If-None-Match": compressed.headers["etag"]},
+        )  # fmt: skip
+        assert asked_again.status_code == 200  # was 304
+        assert "content-encoding" not in asked_again.headers
+        assert asked_again.content == plain.content
+        same = await client.get(
+            path, params=params,
+            headers={"Accept-Encoding": coding, "If-None-Match": compressed.headers["etag"]},
+        )  # fmt: skip
+        assert same.status_code == 304
+        assert same.headers["etag"] == compressed.headers["etag"]
+
+
 async def test_bad_embed_parameters_are_400(client: httpx.AsyncClient) -> None:
     for params, message in [
         ({**EMBED, "theme": "neon"}, "theme must be light, dark or auto"),
@@ -656,10 +692,11 @@ async def test_the_document_is_compressed_and_revalidated(client: httpx.AsyncCli
             "/embed/blog/thread", params=EMBED, headers={"Accept-Encoding": accepted}
         )
         assert response.headers["content-encoding"] == coding, accepted
-        assert response.headers["etag"] == etag
+        assert response.headers["etag"] == f'{etag[:-1]}-{coding}"'  # each coding its own
         assert int(response.headers["content-length"]) < len(plain.content) / 3
         assert response.text == plain.text  # httpx decompresses both
-    again = await client.get("/embed/blog/thread", params=EMBED, headers={"If-None-Match": etag})
+    as_plain = {"Accept-Encoding": "", "If-None-Match": etag}
+    again = await client.get("/embed/blog/thread", params=EMBED, headers=as_plain)
     assert again.status_code == 304
     assert again.content == b""
     assert again.headers["etag"] == etag
@@ -668,7 +705,7 @@ async def test_the_document_is_compressed_and_revalidated(client: httpx.AsyncCli
     assert "content-security-policy" not in again.headers
     assert again.headers["cache-control"] == "public, no-cache"
     await posted(client, body="Another one")
-    changed = await client.get("/embed/blog/thread", params=EMBED, headers={"If-None-Match": etag})
+    changed = await client.get("/embed/blog/thread", params=EMBED, headers=as_plain)
     assert changed.status_code == 200
     assert changed.headers["etag"] != etag
     assert "2 Responses to" in changed.text

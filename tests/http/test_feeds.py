@@ -74,7 +74,9 @@ async def test_feeds_are_revalidated_and_compressed(client: httpx.AsyncClient) -
     first = await client.get(url, headers={"Accept-Encoding": "identity"})
     assert first.headers["cache-control"] == "public, max-age=60"
     etag = first.headers["etag"]
-    unchanged = await client.get(url, headers={"If-None-Match": etag})
+    unchanged = await client.get(
+        url, headers={"Accept-Encoding": "identity", "If-None-Match": etag}
+    )
     assert unchanged.status_code == 304 and unchanged.content == b""
     raw = await client.get(url, headers={"Accept-Encoding": "gzip"}, extensions={})
     assert raw.headers["content-encoding"] == "gzip"

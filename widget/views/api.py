@@ -24,7 +24,7 @@ from widget.sites import SiteSettings, get_site, settings_of
 from widget.threads import CommentNode, load_thread
 
 from .addresses import rate_limit_key
-from .assets import preferred_encoding
+from .assets import coded_etag, preferred_encoding
 from .auth import current_user, user_json
 from .context import AppContext, app_context
 from .embed import PreparedResponse
@@ -167,11 +167,17 @@ def _count_reply(kept: KeptCount, request_headers: Iterable[tuple[bytes, bytes]]
     cors = [(b"access-control-allow-origin", origin)] if (
         origin and origin.decode("latin-1").lower() in kept.origins
     ) else []  # fmt: skip
+    brotli = preferred_encoding(asked.get(b"accept-encoding", b"").decode("latin-1")) == "br"
     # Revalidated on every view (a visitor who just commented must see the new count on
     # reload), which costs a 304 while the counts stay as they are.
-    if answer.etag in asked.get(b"if-none-match", b"").decode("latin-1"):
-        return 304, b"", [*answer.headers, *cors]
-    if preferred_encoding(asked.get(b"accept-encoding", b"").decode("latin-1")) == "br":
+    etag, not_modified = (
+        (answer.brotli_etag, answer.brotli_not_modified)
+        if brotli
+        else (answer.etag, answer.headers)
+    )
+    if etag in asked.get(b"if-none-match", b"").decode("latin-1"):
+        return 304, b"", [*not_modified, *cors]
+    if brotli:
         return 200, answer.brotli, [*answer.brotli_headers, *cors]
     return 200, answer.body, [*answer.plain_headers, *cors]
 
@@ -213,11 +219,13 @@ class CountAnswer:
     """One counts question's answer at given counts: its bytes (plain and brotli: a few
     hundred bytes, so gzip adds nothing brotli lacks) and their ETag."""
 
-    etag: str
+    etag: str  # of the body sent as is; the compressed one's is brotli_etag (coded_etag)
     body: bytes
     brotli: bytes
-    headers: tuple[tuple[bytes, bytes], ...]  # of every answer (a 304's alone)
+    headers: tuple[tuple[bytes, bytes], ...]  # of every answer with the body as is (a 304's)
     plain_headers: tuple[tuple[bytes, bytes], ...]  # of the body sent as is
+    brotli_etag: str
+    brotli_not_modified: tuple[tuple[bytes, bytes], ...]  # a 304's, for the compressed body
     brotli_headers: tuple[tuple[bytes, bytes], ...]  # of the body sent compressed
 
 
@@ -232,17 +240,23 @@ def _count_answer(query: CountQuery, numbers: tuple[int, ...], key: tuple[Any, .
     }
     body = json.dumps({"counts": result}, ensure_ascii=False, separators=(",", ":")).encode()
     etag = f'"{hashlib.blake2b(repr((key, numbers)).encode(), digest_size=9).hexdigest()}"'
-    headers = (
-        (b"etag", etag.encode("latin-1")),
-        (b"cache-control", b"no-cache"),
-        (b"vary", b"Origin, Accept-Encoding"),
-    )
+    brotli_etag = coded_etag(etag, "br")
+
+    def not_modified(etag: str) -> tuple[tuple[bytes, bytes], ...]:
+        return (
+            (b"etag", etag.encode("latin-1")),
+            (b"cache-control", b"no-cache"),
+            (b"vary", b"Origin, Accept-Encoding"),
+        )
+
+    headers, brotli_not_modified = not_modified(etag), not_modified(brotli_etag)
     compressed = brotli.compress(body, mode=brotli.MODE_TEXT)
     json_type = (b"content-type", b"application/json")
     return CountAnswer(
         etag, body, compressed, headers,
         plain_headers=(*headers, json_type, (b"content-length", b"%d" % len(body))),
-        brotli_headers=(*headers, (b"content-encoding", b"br"), json_type,
+        brotli_etag=brotli_etag, brotli_not_modified=brotli_not_modified,
+        brotli_headers=(*brotli_not_modified, (b"content-encoding", b"br"), json_type,
                         (b"content-length", b"%d" % len(compressed))),
     )  # fmt: skip
 

@@ -28,6 +28,7 @@ __all__ = [
     "Encoding",
     "InlineStyle",
     "as_served",
+    "coded_etag",
     "compact",
     "find_assets",
     "preferred_encoding",
@@ -62,6 +63,14 @@ def preferred_encoding(accept_encoding: str) -> Encoding:
     if "gzip" in accepted or "*" in accepted:
         return "gzip"
     return ""
+
+
+def coded_etag(etag: str, encoding: Encoding) -> str:
+    """The ETag of a body sent in `encoding`: each coding its own, as a strong validator names
+    one representation (RFC 9110, 8.8.3). With one for all, a shared cache that asks again
+    for a reader who takes no brotli, sending the ETag of the brotli copy it holds, is told
+    304 and hands that reader the brotli bytes."""
+    return f'{etag[:-1]}-{encoding}"' if encoding else etag
 
 
 @dataclasses.dataclass(slots=True)

@@ -24,7 +24,7 @@ from widget.urls import origin_of, split_url
 
 from . import own_data
 from .addresses import rate_limit_key
-from .assets import Encoding, InlineStyle, preferred_encoding
+from .assets import Encoding, InlineStyle, coded_etag, preferred_encoding
 from .avatars import AVATAR_KEY, identicon_svg
 from .context import AppContext, app_context
 from .errors import retry_after
@@ -93,16 +93,20 @@ async def thread_document(request: Request) -> Response:
     html = context.html
     etag = html.document_etag(query, head, variant)
     style = _inline_style(context, query)
-    kept_headers = _thread_headers(etag, tuple(query.site.origins), style.hash, True)
+    origins = tuple(query.site.origins)
     if stamp is not None and variant == _PLAIN_DOCUMENT:  # for kept_documents, a 304 too
+        etags = {coding: coded_etag(etag, coding) for coding in _ENCODINGS}
         kept = KeptDocument(
-            stamp, period, query.site, html.document_key(query, head, variant), etag,
-            kept_headers,
+            stamp, period, query.site, html.document_key(query, head, variant), etag, etags,
+            {coding: _thread_headers(etags[coding], origins, style.hash, True)
+             for coding in _ENCODINGS},
         )  # fmt: skip
         context.document_answers.put((request.scope["path"], raw_query), kept)
-    if etag in request.headers.get("if-none-match", ""):
-        return PreparedResponse(304, b"", _revalidated_headers(etag))
-    headers = list(kept_headers)
+    encoding = preferred_encoding(request.headers.get("accept-encoding", ""))
+    coded = coded_etag(etag, encoding)
+    if coded in request.headers.get("if-none-match", ""):
+        return PreparedResponse(304, b"", _revalidated_headers(coded))
+    headers = list(_thread_headers(coded, origins, style.hash, True))
 
     def render(fragment: Fragment) -> str:
         values = _document_context(
@@ -114,7 +118,6 @@ async def thread_document(request: Request) -> Response:
         return html.env.get_template("embed/thread.html").render(values)
 
     document = await html.thread_document(query, head, variant, etag, render)
-    encoding = preferred_encoding(request.headers.get("accept-encoding", ""))
     body = html.document_bytes(query, head, variant, document, encoding)
     return _prepared(body, encoding, headers)
 
@@ -122,20 +125,23 @@ async def thread_document(request: Request) -> Response:
 # The document every page view asks for: the form at the end, no notice above it.
 _PLAIN_DOCUMENT: DocumentVariant = (0, False, False)
 _DOCUMENT_REQUEST_HEADERS = frozenset({b"referer", b"if-none-match", b"accept-encoding"})
+_ENCODINGS: tuple[Encoding, ...] = ("br", "gzip", "")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class KeptDocument:
     """What `thread_document` answered a path and query string with, built from the storage's
     caches at `stamp` in the form token's `period`: where its bytes are kept (`key`, with
-    their ETag) and the headers they go with. The site is kept for its origins."""
+    their ETag) and, for each encoding, the ETag and headers they go with. The site is kept
+    for its origins."""
 
     stamp: tuple[int, int]
     period: int
     site: Site
     key: tuple[Any, ...]
     etag: str
-    headers: tuple[tuple[bytes, bytes], ...]
+    etags: Mapping[Encoding, str]
+    headers: Mapping[Encoding, tuple[tuple[bytes, bytes], ...]]
 
 
 def kept_documents(context: AppContext) -> KeptReply:
@@ -157,14 +163,15 @@ def kept_documents(context: AppContext) -> KeptReply:
         referrer = asked.get(b"referer")
         if referrer and _foreign_origin(referrer.decode("latin-1"), kept.site, public_url):
             return None  # refused by the route, in words
-        if kept.etag in asked.get(b"if-none-match", b"").decode("latin-1"):
-            return 304, b"", _revalidated_headers(kept.etag)
         encoding = preferred_encoding(asked.get(b"accept-encoding", b"").decode("latin-1"))
+        etag = kept.etags[encoding]
+        if etag in asked.get(b"if-none-match", b"").decode("latin-1"):
+            return 304, b"", _revalidated_headers(etag)
         document = html.fragments.get(kept.key, kept.etag)
         body = document.made(encoding) if document else None
         if body is None:
             return None
-        return 200, body, _with_body_headers(body, encoding, list(kept.headers))
+        return 200, body, _with_body_headers(body, encoding, list(kept.headers[encoding]))
 
     return kept_reply
 
@@ -343,11 +350,11 @@ async def thread_fragment(request: Request) -> Response:
     context = app_context(request)
     query = await _embed_query(context, request)
     head = await context.storage.get_thread_head(query.site.id, query.page.page_id)
-    etag = context.html.etag(query, head)
+    encoding = preferred_encoding(request.headers.get("accept-encoding", ""))
+    etag = coded_etag(context.html.etag(query, head), encoding)
     if etag in request.headers.get("if-none-match", ""):
         return PreparedResponse(304, b"", _revalidated_headers(etag))
     headers = list(_thread_headers(etag, tuple(query.site.origins), "", False))
-    encoding = preferred_encoding(request.headers.get("accept-encoding", ""))
     fragment = await context.html.thread_fragment(query, head)
     body = context.html.fragment_bytes(query, head, fragment, encoding)
     return _prepared(body, encoding, headers)

@@ -14,6 +14,7 @@ from widget import comments, feeds
 from widget.errors import BadRequest
 from widget.sites import get_site
 
+from .assets import coded_etag
 from .context import app_context
 
 __all__ = ["routes"]
@@ -23,7 +24,8 @@ MAX_AGE_S = 60
 
 
 def _answer(request: Request, body: bytes) -> Response:
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    zipped = "gzip" in request.headers.get("accept-encoding", "")
+    etag = coded_etag('"' + hashlib.sha256(body).hexdigest()[:32] + '"', "gzip" if zipped else "")
     headers = {
         "ETag": etag,
         "Cache-Control": f"public, max-age={MAX_AGE_S}",
@@ -32,7 +34,7 @@ def _answer(request: Request, body: bytes) -> Response:
     }
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
-    if "gzip" in request.headers.get("accept-encoding", ""):
+    if zipped:
         body = gzip.compress(body, 6)
         headers["Content-Encoding"] = "gzip"
     return Response(body, media_type="application/atom+xml; charset=utf-8", headers=headers)
