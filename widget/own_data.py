@@ -14,7 +14,7 @@ from widget.errors import Invalid
 from widget.messages import said
 from widget.notify.plan import NotificationPlanner
 from widget.records import Passkey, QueueItem, RateLimit, User
-from widget.sites import take_badges
+from widget.sites import forget_account
 from widget.storage import Storage
 
 __all__ = ["erase", "export", "export_filename", "send_link"]
@@ -83,10 +83,10 @@ def export_filename() -> str:
 async def erase(storage: Storage, *, email: str | None = None, user: User | None = None) -> int:
     """Erase what one person wrote (a guest's email address, or an account and its comments).
     Returns how many comments went; a comment with replies stays as a removed placeholder.
-    An account's Author and Moderator badges go too."""
+    An account's badges and bans go too."""
     erased = await storage.erase_author(email, user.id if user else None)
     if user is not None:
-        await take_badges(storage, user.id)
+        await forget_account(storage, user.id)
     return erased
 
 

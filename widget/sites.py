@@ -35,11 +35,11 @@ __all__ = [
     "change_site_setting",
     "change_site_settings",
     "check_outbound_settings",
+    "forget_account",
     "get_site",
     "normalize_origin",
     "remove_origin",
     "settings_of",
-    "take_badges",
     "update_site",
     "validate_site_id",
     "zone_named",
@@ -455,9 +455,13 @@ async def change_site_setting(
     return await change_site_settings(storage, site_id, {name: value}, outbound)
 
 
-async def take_badges(storage: Storage, user_id: int) -> None:
-    """An erased account's badges go with it: with SQLite, its number is the next account's."""
+async def forget_account(storage: Storage, user_id: int) -> None:
+    """An erased account's number leaves the sites' badges and bans: with SQLite, it is the
+    next account's, which would wear the badge (and skip moderation) or be banned."""
     for site in await storage.list_sites():
+        for ban in await storage.list_bans(site.id):
+            if ban.kind == "user" and ban.value == str(user_id):
+                await storage.remove_ban(ban.id, None)
         settings = settings_of(site)
         changed = {}
         for name in ("author_accounts", "moderator_accounts"):

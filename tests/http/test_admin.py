@@ -832,6 +832,25 @@ async def test_an_erased_accounts_badge_goes_with_it(boss: Admin, app: Starlette
         assert 'class="wg-badge">Moderator</strong>' not in await fragment(boss.client)
 
 
+async def test_an_erased_accounts_ban_goes_with_it(boss: Admin, app: Starlette) -> None:
+    """Kept by number, the ban would fall on the next account (with SQLite, the same number)."""
+    _, as_troll = await signed_in_commenter(app, "12", "Troll")
+    rude = await boss.client.post(
+        "/api/v1/comments", json=comment_body(name="", email="", body="Rude"), headers=as_troll
+    )
+    banned = await boss.post(f"/admin/comments/{rude.json()['comment']['id']}/ban", kind="user")
+    assert "done=banned" in banned.headers["location"]
+    erased = await boss.client.post("/api/v1/me/erase", json={"confirm": True}, headers=as_troll)
+    assert erased.status_code == 200, erased.text
+    assert await app.state.widget.storage.list_bans("blog") == []
+    _, as_newcomer = await signed_in_commenter(app, "13", "Nat")
+    first = await boss.client.post(
+        "/api/v1/comments", json=comment_body(name="", email="", body="Hello"),
+        headers=as_newcomer,
+    )  # fmt: skip
+    assert first.status_code == 201, first.text  # refused as banned where the number came back
+
+
 async def test_a_badge_goes_only_to_an_account_and_only_from_its_sites_admin(
     boss: Admin, app: Starlette, client: httpx.AsyncClient
 ) -> None:
