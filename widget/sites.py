@@ -438,8 +438,11 @@ async def add_origin(storage: Storage, site_id: str, raw_origin: str) -> Site:
 
 
 async def remove_origin(storage: Storage, site_id: str, raw_origin: str) -> Site:
+    """One origin fewer. One listed as it was typed, before origins were checked (`https://*`,
+    an international name), is removed as listed: no check could make it match."""
     site = await get_site(storage, site_id)
-    origin = normalize_origin(raw_origin)
+    listed = raw_origin.strip()
+    origin = listed if listed in site.origins else normalize_origin(raw_origin)
     if origin not in site.origins:
         raise Invalid(f"{origin} is not an origin of {site.id!r}.")
     origins = [o for o in site.origins if o != origin]

@@ -37,7 +37,7 @@ from widget.auth.providers import configured_providers
 from widget.config import ConfigError
 from widget.errors import Invalid
 from widget.records import QueueQuery
-from widget.sites import add_site, change_site_setting, parse_site_settings
+from widget.sites import add_site, change_site_setting, parse_site_settings, remove_origin
 
 T = TypeVar("T")
 
@@ -713,6 +713,21 @@ async def test_an_origin_is_kept_as_browsers_send_it_and_no_wildcard_gets_in(
         assert refused.status_code == 422, origin
         assert "is not an origin" in refused.text
     assert (await app.state.widget.storage.get_site("blog")).origins == site.origins
+
+
+async def test_an_origin_listed_before_origins_were_checked_can_be_removed(
+    boss: Admin, app: Starlette
+) -> None:
+    """Such an origin broke every document of its site (a 500) or let anyone frame it: the
+    owner must be able to take it out with `widget site remove-origin` as it is listed."""
+    storage = app.state.widget.storage
+    await storage.update_site("blog", origins=[BLOG, "https://*", "https://блог.example"])
+    for listed in ("https://*", " https://блог.example "):
+        await remove_origin(storage, "blog", listed)  # was 'not an origin' for both
+    assert (await storage.get_site("blog")).origins == (BLOG,)
+    document = await boss.client.get("/embed/blog/thread", params=EMBED)
+    assert document.status_code == 200
+    assert document.headers["content-security-policy"].endswith(f"frame-ancestors 'self' {BLOG}")
 
 
 async def test_the_configurator_is_only_for_the_sites_one_manages(
