@@ -28,6 +28,7 @@ from tests.helpers import (
 from tests.mail import Inbox, body_of, link_in
 from widget.errors import Invalid
 from widget.notify.new_posts import MAX_FEED_BYTES, FeedPoller
+from widget.records import PostSubscription
 from widget.sites import change_site_setting
 
 BACK_CATALOGUE = [Post(1, "Hello world"), Post(2, "Second thoughts")]
@@ -231,13 +232,13 @@ async def test_a_confirmation_link_confirms_only_the_address_it_was_sent_to(
         "/notify/posts/confirm", data={"token": kept_token}, headers=OWN_ORIGIN
     )
     assert done.status_code == 400
-    assert await storage.post_subscribers("blog") == []  # Ann never confirmed
+    assert await storage.subscribers(PostSubscription, "blog") == []  # Ann never confirmed
     # Ann's own link still works.
     (ann_asked,) = inbox.to(ann)
     ann_token = link_in(ann_asked, "/notify/posts/confirm").split("token=")[1]
     mine = await client.post("/notify/posts/confirm", data={"token": ann_token}, headers=OWN_ORIGIN)
     assert mine.status_code == 200
-    assert [s.email for s in await storage.post_subscribers("blog")] == [ann]
+    assert [s.email for s in await storage.subscribers(PostSubscription, "blog")] == [ann]
 
 
 async def test_a_second_poll_asks_conditionally_and_a_304_mails_nobody(
