@@ -126,7 +126,10 @@ def test_a_guest_downloads_then_erases_their_comments_from_the_emailed_link(
     frame = page.frame_locator(FRAME)
     frame.locator("#wg-own-data summary").click()
     frame.locator("#wg-own-email").fill("dee@example.com")
-    frame.get_by_role("button", name="Email me a link").click()
+    send = frame.get_by_role("button", name="Email me a link")
+    size = send.bounding_box()  # a tap target of 24 by 24 CSS px at least (WCAG 2.5.8)
+    assert size is not None and size["width"] >= 24 and size["height"] >= 24, size
+    send.click()
     expect(frame.locator("#wg-own-data [role=status]")).to_contain_text("a link is on its way")
 
     mail = wait_for_mail(inbox, "dee@example.com", "Your comments: download or erase")

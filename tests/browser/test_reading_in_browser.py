@@ -412,10 +412,16 @@ def test_on_a_phone_deep_replies_keep_a_text_column_and_targets_are_big_enough(
         expect(deepest).to_be_visible()
         box = deepest.bounding_box()
         assert box is not None and box["width"] >= 250, box  # was 165 px at depth 4
-        for target in (".wg-reply", "button.wg-like"):
-            for handle in at.locator(target).all():
+        targets = (".wg-reply", "button.wg-like", "header > a[href*='#comment-']",
+                   "a[type='application/atom+xml']")  # fmt: skip
+        for target in targets:
+            handles = at.locator(target).all()
+            assert handles, target
+            for handle in handles:
                 size = handle.bounding_box()
-                assert size is not None and size["width"] >= 24 and size["height"] >= 24, size
+                assert size is not None and size["width"] >= 24 and size["height"] >= 24, (
+                    target, size,
+                )  # fmt: skip
         assert_accessible(frame_of(page), "#ffffff")
         # A tall viewport rather than a full-page shot: Chromium leaves a cross-site frame's
         # part below the viewport blank in those.
