@@ -131,6 +131,7 @@ def create_app(
             yield
         finally:
             await context.feed_poller.stop()
+            context.feed_poller.close()
             await context.outbox.stop()
             await html.close()
             events.close()

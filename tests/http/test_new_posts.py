@@ -27,7 +27,7 @@ from tests.helpers import (
 )
 from tests.mail import Inbox, body_of, link_in
 from widget.errors import Invalid
-from widget.notify.new_posts import MAX_FEED_BYTES, FeedPoller
+from widget.notify.new_posts import MAX_FEED_BYTES, PARSE_CPU_LIMIT_S, FeedPoller
 from widget.records import PostSubscription
 from widget.sites import change_site_setting
 
@@ -395,6 +395,38 @@ async def test_a_feed_that_stalls_is_given_up_within_the_time_allowed(
         feed.release.set()
     assert "gave no whole answer within 0.5 s" in caplog.text
     assert "within 0.5 s" in await mail_app.state.widget.storage.get_feed_poll_error("blog")
+
+
+async def test_a_feed_too_costly_to_read_is_refused_and_the_next_one_read(
+    client: httpx.AsyncClient, mail_app: Starlette, inbox: Inbox, feed: FeedServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """Feeds are read in a worker process within a CPU budget (20 ms here, 5 s as shipped): a
+    feed of thousands of entries, read in a thread, held the event loop for seconds."""
+    await with_feed(mail_app, feed.url)
+    await subscribed(client, inbox, "reader@example.com")
+    await poll(mail_app)
+    poller(mail_app).close()  # its worker was made with the shipped budget
+    poller(mail_app).parse_cpu_limit_s = 0.02
+    many = [Post(n, f"Post {n}", excerpt="", content="") for n in range(1, 3001)]
+    feed.publish(wordpress_rss(many), '"v2"')
+    with caplog.at_level(logging.WARNING, "widget.notify.new_posts"):
+        assert await poll(mail_app, hours_later=1) == 1
+    assert "reading it takes more than 0.02 s of CPU time" in caplog.text
+    storage = mail_app.state.widget.storage
+    assert "more than 0.02 s of CPU" in await storage.get_feed_poll_error("blog")
+
+    feed.publish(wordpress_rss([*BACK_CATALOGUE, Post(3, "Short again")]), '"v3"')
+    poller(mail_app).close()
+    poller(
+        mail_app
+    ).parse_cpu_limit_s = PARSE_CPU_LIMIT_S  # a worker's first job imports feedparser
+    await poll(mail_app, hours_later=2)
+    await settle(mail_app)
+    assert [m["Subject"] for m in inbox.to("reader@example.com")[1:]] == [
+        "New on The blog: Short again"
+    ]
+    assert await storage.get_feed_poll_error("blog") == ""
 
 
 async def test_a_redirect_is_followed_and_checked(

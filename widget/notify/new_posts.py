@@ -5,7 +5,11 @@ sites whose feed (the `feed_url` site setting) is due and that no other poller h
 per feed, so instances sharing a database never poll one feed at once. A poll is a conditional
 GET (If-None-Match, If-Modified-Since) through the guarded client (widget/outbound.py), at most
 MAX_FEED_BYTES within FETCH_TIMEOUT_S; a redirect is followed (at most MAX_REDIRECTS), each hop
-checked again. feedparser reads RSS 2.0, Atom and their elders.
+checked again. feedparser reads RSS 2.0, Atom and their elders, in a worker process of the
+poller's own within PARSE_CPU_LIMIT_S of CPU time (widget/render_workers.py): parsing is pure
+Python, and a feed of 70,000 tiny entries costs seconds of CPU that, in a thread, held the GIL
+and stalled every reader's request meanwhile. The worker is started at the first poll, so only
+servers with a feed to read have it (about 20 MB RSS, 10 MB PSS).
 
 An entry is known by its id (Atom's id, RSS's guid), else its link. The first poll of an address
 records its entries and mails nobody: a new subscriber must not get the back catalogue. After
@@ -38,6 +42,7 @@ from widget.errors import StorageUnavailable
 from widget.logs import redact
 from widget.outbound import Outbound, request_error
 from widget.records import FeedPoll, NewJob, PostSubscription, Site
+from widget.render_workers import Named, RenderWorkers, TooComplex, WorkersUnavailable
 from widget.sites import settings_of
 from widget.storage import Storage
 from widget.urls import origin_of, split_url
@@ -62,6 +67,10 @@ MAX_ENTRIES = 200  # read of one feed, newest first as feeds list them
 # (or an import), not news; the rest are recorded without mail.
 MAX_MAILED_PER_POLL = 5
 MAX_SUMMARY_CHARS = 1000
+# WordPress's 10-post /feed/ takes ~9 ms of CPU to read, a 2 MiB feed of full posts ~270 ms
+# (bench/feed_parse.py); this leaves room for a slow machine and refuses the pathological.
+PARSE_CPU_LIMIT_S = 5.0
+_PARSE_IN_WORKER = Named(__name__, "parse_feed_job")
 
 
 class FeedError(Exception):
@@ -134,6 +143,17 @@ def parse_feed(body: bytes, content_type: str = "") -> list[FeedEntry]:
     return entries
 
 
+def parse_feed_job(job: str) -> list[FeedEntry] | str:
+    """parse_feed as a worker's job, which is one string: the content type, a newline, and the
+    body's bytes as Latin-1 (one character a byte, so nothing is lost on the way). A FeedError
+    comes back as its reason: a worker hands on other errors as failures of its own."""
+    content_type, _, body = job.partition("\n")
+    try:
+        return parse_feed(body.encode("latin-1"), content_type)
+    except FeedError as exc:
+        return str(exc)
+
+
 class FeedPoller:
     def __init__(
         self,
@@ -152,6 +172,8 @@ class FeedPoller:
         self.fetch_timeout_s = FETCH_TIMEOUT_S
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self.parse_cpu_limit_s = PARSE_CPU_LIMIT_S
+        self._parser: RenderWorkers | None = None  # made at the first feed read
 
     def start(self) -> None:
         self._stopping.clear()
@@ -165,6 +187,12 @@ class FeedPoller:
         await finish_or_cancel(self._task)
         self._task = None
         self._stopping.clear()  # stopped now: a poll asked for by hand runs whole
+
+    def close(self) -> None:
+        """Stop the parsing worker (a poll asked for later starts another)."""
+        if self._parser is not None:
+            self._parser.close()
+            self._parser = None
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
@@ -264,9 +292,17 @@ class FeedPoller:
             raise FeedError(f"more than {MAX_REDIRECTS} redirects")
         if response.status_code != 200:
             raise FeedError(f"the feed answered {response.status_code}")
-        entries = await asyncio.to_thread(
-            parse_feed, response.content, response.headers.get("content-type", "")
-        )
+        job = response.headers.get("content-type", "") + "\n" + response.content.decode("latin-1")
+        if self._parser is None:
+            self._parser = RenderWorkers(self.parse_cpu_limit_s, processes=1)
+        try:
+            entries: list[FeedEntry] | str = await self._parser.run(_PARSE_IN_WORKER, job)
+        except TooComplex as exc:
+            raise FeedError(f"reading it takes {exc}") from None
+        except WorkersUnavailable as exc:
+            raise FeedError(f"no worker to read it: {exc}") from None
+        if isinstance(entries, str):
+            raise FeedError(entries)
         return _Answer(
             entries,
             _validator(response.headers.get("etag", "")),
