@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 from oidc_provider_mock import User as MockUser
-from oidc_provider_mock import run_server_in_thread
 from playwright.sync_api import BrowserContext, CDPSession, FrameLocator, Page, Route, expect
 
 from tests.browser.conftest import blog_post
 from tests.servers import HostPages, WidgetServer, widget_cli, widget_server
+from tests.signing_in import mock_provider
 
 FRAME = "#comments iframe"
 ALICE = {"name": "Alice Liddell", "email": "alice@example.com", "email_verified": True}
@@ -33,8 +33,8 @@ AUTHENTICATOR = {
 
 @pytest.fixture(scope="module")
 def identity_provider() -> Iterator[str]:
-    with run_server_in_thread(user_claims=[MockUser(sub="alice", claims=ALICE)]) as server:
-        yield f"http://127.0.0.1:{server.server_port}"
+    with mock_provider(MockUser(sub="alice", claims=ALICE)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

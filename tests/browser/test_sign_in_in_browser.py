@@ -26,7 +26,6 @@ from pathlib import Path
 import httpx
 import pytest
 from oidc_provider_mock import User as MockUser
-from oidc_provider_mock import run_server_in_thread
 from playwright.sync_api import (
     Browser,
     BrowserContext,
@@ -49,6 +48,7 @@ from tests.browser.conftest import (
 from tests.browser.pages import PASSWORD, come_back
 from tests.browser.pages import sign_in as admin_signs_in
 from tests.servers import HostPages, WidgetServer, free_port, widget_cli, widget_server
+from tests.signing_in import mock_provider
 
 FRAME = "#comments iframe"
 ALICE = {"name": "Alice Liddell", "email": "alice@example.com", "email_verified": True}
@@ -56,8 +56,8 @@ ALICE = {"name": "Alice Liddell", "email": "alice@example.com", "email_verified"
 
 @pytest.fixture(scope="module")
 def identity_provider() -> Iterator[str]:
-    with run_server_in_thread(user_claims=[MockUser(sub="alice", claims=ALICE)]) as server:
-        yield f"http://127.0.0.1:{server.server_port}"
+    with mock_provider(MockUser(sub="alice", claims=ALICE)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
