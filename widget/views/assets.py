@@ -30,6 +30,7 @@ __all__ = [
     "as_served",
     "compact",
     "find_assets",
+    "installed_assets",
     "preferred_encoding",
 ]
 
@@ -190,6 +191,15 @@ def find_assets() -> Path:
         if (folder / "embed.js").is_file() and (folder / "static").is_dir():
             return folder
     raise RuntimeError("cannot find embed.js and static/: is the package installed completely?")
+
+
+@functools.cache
+def installed_assets() -> Assets:
+    """This installation's assets, loaded once a process: every app the process makes (a test
+    run makes hundreds) serves the same files, and then minifies and compresses each once.
+    What an app adds later (a script with its strings, a compressed copy) is made from the
+    files alone, the same for every app."""
+    return Assets()
 
 
 class Assets:
