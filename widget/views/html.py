@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import gzip
 import hashlib
 import time
@@ -220,6 +221,11 @@ class FragmentCache:
 
 
 _COMPILED = ProcessBytecodeCache()
+
+
+@functools.cache  # the same words for every app of the process (each app asks for all of them)
+def _writer_strings(lang: str) -> Mapping[str, str]:
+    return Translator(lang).strings(WRITER_STRINGS)  # a Mapping: nobody changes it
 
 
 class HtmlRenderer:
@@ -486,8 +492,7 @@ class HtmlRenderer:
 
     def writer_url(self, lang: str) -> str:
         """writer.js with its strings in `lang`."""
-        strings = Translator(lang).strings(WRITER_STRINGS)
-        return self._assets.url_with_strings("writer.js", strings)
+        return self._assets.url_with_strings("writer.js", _writer_strings(lang))
 
     def script_plurals(self, lang: str) -> dict[str, dict[str, str]]:
         translator = Translator(lang)
