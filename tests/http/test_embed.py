@@ -32,7 +32,7 @@ from tests.helpers import (
 )
 from widget.app import create_app
 from widget.sites import add_site, change_site_setting
-from widget.views.assets import minify_script
+from widget.views.assets import installed_assets, minify_script
 from widget.views.i18n import Translator
 
 ROOT = REPO
@@ -546,6 +546,7 @@ async def test_the_writers_words_come_with_the_writers_script(
         == english.text[english.text.index("(function") :]
     )
     # Another instance (or this one restarted) serves it before it makes any French page.
+    installed_assets.cache_clear()  # as another process: the assets loaded anew
     other = create_app(make_settings(tmp_path / "other", database_url=database_url))
     async with (
         other.router.lifespan_context(other),
