@@ -215,12 +215,20 @@ class SQLiteStorage(Storage):
         # open leaves its thread to report it to an event loop that is gone by then.
         await asyncio.to_thread(lambda: sqlite3.connect(self.path).close())
         self._writer = await self._connect("PRAGMA journal_mode = WAL")
-        db = SQLiteDb(self._writer)
-        await migrate(lambda: _write_lock(db), str(self.path))
-        async with _write_lock(db):
-            # A file that can be read but not written fails here, not at the first comment.
-            await mark_ready(db)
-        self._data_version = int(await db.fetch_value("PRAGMA data_version"))
+        writer = self._writer
+
+        async def start(db: SQLiteDb) -> int:
+            await migrate(lambda: _write_lock(db), str(self.path))
+            async with _write_lock(db):
+                # A file that can be read but not written fails here, not at the first comment.
+                await mark_ready(db)
+            return int(await db.fetch_value("PRAGMA data_version"))
+
+        # Run whole in the writer's thread, as a batch of writes is: one round trip, not one
+        # a statement (a dozen at each start).
+        self._data_version = await writer._execute(  # type: ignore[no-untyped-call]
+            lambda: _run_to_end(start(SQLiteDb(writer, in_thread=True)))
+        )
         for _ in range(READERS):
             reader = await self._connect(
                 "PRAGMA query_only = ON", f"PRAGMA cache_size = -{READER_CACHE_KIB}"
