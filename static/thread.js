@@ -8,7 +8,7 @@
  * @typedef {{ ok: boolean, status: number, data: any }} ApiResult
  * @typedef {{ site: string, params: Record<string, string>, strings: Record<string, string>,
  *   plurals: Record<string, Record<string, string>>, lang: string, order: string,
- *   signInRequired: boolean, writer: string }} Config
+ *   signInRequired: boolean, writer: string, passkeys?: boolean }} Config
  * @typedef {{ clicked: (button: Element, popup: Window | null) => void, submit: () => void,
  *   loadViewerState: () => void }} Writer
  * @typedef {{ get: (key: string) => any, set: (key: string, value: any) => void,
@@ -27,7 +27,7 @@
  *   takeFormToken: (token: string | undefined, ours?: boolean) => void,
  *   holdNews: (held: boolean) => void,
  *   ownWrites: Record<string, boolean>,
- *   popups: { signIn: string, passkeys: string }, openPopup: (name: string) => Window | null,
+ *   popups: { signIn: string }, openPopup: (name: string) => Window | null,
  *   writerLoaded: (writer: Writer) => void }} Frame
  */
 (function () {
@@ -372,7 +372,7 @@
   var WRITER_BUTTONS = 'button.wg-provider, #wg-instance-go, #wg-sign-in-cancel, #wg-log-out,' +
     ' #wg-change, #wg-add-passkey, #wg-download-mine, #wg-erase-mine';
   // The windows the writer's tools open on a click, by name (a form posted there finds it).
-  var POPUPS = { signIn: 'widget-sign-in', passkeys: 'widget-passkeys' };
+  var POPUPS = { signIn: 'widget-sign-in' };
   /** @param {string} name */
   function openPopup(name) {
     return window.open('', name, 'width=520,height=700');
@@ -399,10 +399,10 @@
     waitingForWriter.push(action);
     loadWriter();
   }
-  /** The window a click on `button` opens: the sign-in popup, the passkeys' popup, or none.
+  /** The window a click on `button` opens: the sign-in popup, or none. (The passkeys' buttons
+   * are writer.js's own, and come with it.)
    * @param {Element} button */
   function windowFor(button) {
-    if (button.id === 'wg-add-passkey') return POPUPS.passkeys;
     var provider = button.matches('button.wg-provider') && !button.getAttribute('data-instance');
     return provider || button.id === 'wg-instance-go' ? POPUPS.signIn : '';
   }

@@ -30,7 +30,7 @@
   /** @type {SignInFlow | null} the sign-in under way: one at a time */
   var signingIn = null;
   var POPUP = frame.popups.signIn; // the window of a sign-in
-  var PASSKEY_POPUP = frame.popups.passkeys; // the window where one's passkeys are
+  var PASSKEY_POPUP = 'widget-passkeys'; // the window where one's passkeys are
 
   // -- posting -----------------------------------------------------------------------------------
   var form = /** @type {HTMLFormElement} */ (byId('wg-form'));
@@ -273,12 +273,28 @@
   }
 
   // -- signing in -------------------------------------------------------------------------------
-  // Passkeys where the browser has WebAuthn: a sign-in choice, and "Add a passkey" once signed
-  // in. Both open a popup of ours (static/passkey.js does the rest there).
-  var passkeyBox = doc.getElementById('wg-passkeys');
-  var passkeyChoice = /** @type {HTMLElement | null} */ (doc.querySelector('button.wg-provider[data-provider=passkey]'));
-  if (passkeyChoice && window.PublicKeyCredential) passkeyChoice.hidden = false;
-  if (passkeyBox) passkeyBox.hidden = !window.PublicKeyCredential;
+  // Passkeys where the server offers them and the browser has WebAuthn: a sign-in choice, and
+  // "Add a passkey" once signed in. Both open a popup of ours (static/passkey.js does the rest
+  // there). Drawn here: the document of every reader, most of whom never sign in, need not
+  // carry them.
+  if (config.passkeys && window.PublicKeyCredential) {
+    var passkeyChoice = el('button', 'wg-provider');
+    passkeyChoice.type = 'button';
+    passkeyChoice.setAttribute('data-provider', 'passkey');
+    var passkeyIcon = el('span', 'wg-provider-icon wg-icon-passkey', 'P');
+    passkeyIcon.setAttribute('aria-hidden', 'true');
+    passkeyChoice.append(passkeyIcon, strings.sign_in_passkey);
+    /** @type {HTMLElement} */ (byId('wg-sign-in').querySelector('.wg-providers')).append(passkeyChoice);
+    var addButton = el('button', '', strings.add_passkey);
+    addButton.type = 'button';
+    addButton.id = 'wg-add-passkey';
+    var passkeyError = el('span', 'wg-error');
+    passkeyError.id = 'wg-passkey-error';
+    passkeyError.setAttribute('role', 'alert');
+    var passkeyBox = el('p', 'wg-notes');
+    passkeyBox.append(addButton, ' ', passkeyError);
+    byId('wg-signed-in').append(passkeyBox);
+  }
   /** @param {Window | null} popup */
   function addPasskey(popup) {
     byId('wg-passkey-error').textContent = '';

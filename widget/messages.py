@@ -91,6 +91,8 @@ ENGLISH: dict[str, str] = {
     "error_fields_marked": "Please correct the fields marked below.",
     "error_wrong_code": "That is not the code the sign-in window shows.",
     "error_too_many_codes": "Too many wrong codes for this link",
+    "error_too_many_links_network": "Too many sign-in links asked for from your network",
+    "error_too_many_links_address": "Too many sign-in links asked for this address",
     # Signing in with a provider (widget/auth/signin.py): the popup and the frame say why
     "error_sign_in_not_from_form": (
         "This sign-in was not started by the comment form; start again."

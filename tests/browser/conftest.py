@@ -78,6 +78,15 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 
 
 @pytest.fixture
+def audited_context(browser: Browser) -> Iterator[BrowserContext]:
+    """A browser whose pages take axe-core (assert_accessible): bypass_csp, or their policy
+    would refuse the script the test adds. A module's `context` fixture may return it."""
+    context = browser.new_context(viewport={"width": 1000, "height": 900}, bypass_csp=True)
+    yield context
+    context.close()
+
+
+@pytest.fixture
 def page(context: BrowserContext) -> Page:
     return context.new_page()
 

@@ -161,11 +161,22 @@ def test_the_queue_from_the_keyboard_with_undo(
     page.keyboard.press("d")
     expect(page.locator(".notice")).to_have_text("Deleted one comment.")
     expect(rows).to_have_count(1)
+    page.get_by_role("button", name="Undo").click()  # a delete is undone as well
+    expect(page.locator(".notice")).to_have_text("Undone: one comment back as before.")
+    expect(rows).to_have_count(2)
     # Typing in the search box types; it does not act.
     page.get_by_label("Text").fill("")
     page.get_by_label("Text").press("a")
     expect(page.get_by_label("Text")).to_have_value("a")
+    expect(rows).to_have_count(2)
+
+    # The one marked spam, gone for good with Empty spam (after asking).
+    page.goto(f"{moderated.public_url}/admin/sites/blog/comments?status=spam&page=%2Fkeys%2F")
     expect(rows).to_have_count(1)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Empty spam").click()
+    expect(page.locator(".notice")).to_have_text("Deleted one comment for good.")
+    expect(page.locator(".empty")).to_have_text("No spam comments.")
 
 
 def test_r_in_the_queue_answers_the_comment_as_a_moderator(

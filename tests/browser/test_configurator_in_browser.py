@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from tests.browser.conftest import assert_accessible
 from tests.browser.pages import PASSWORD, sign_in
 from tests.servers import HostPages, WidgetServer, widget_cli, widget_server
 
@@ -28,7 +29,9 @@ def widget(blog: HostPages, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 def owner(browser: Browser) -> Iterator[BrowserContext]:
     """A site owner's browser, which lets the admin page write to the clipboard."""
     context = browser.new_context(
-        viewport={"width": 1100, "height": 900}, permissions=["clipboard-read", "clipboard-write"]
+        viewport={"width": 1100, "height": 900},
+        permissions=["clipboard-read", "clipboard-write"],
+        bypass_csp=True,  # for axe-core, which the test adds to the page
     )
     yield context
     context.close()
@@ -44,6 +47,7 @@ def test_choose_preview_copy_and_paste_the_snippet(
     expect(page.locator("h1")).to_contain_text("Embed blog")
     preview = page.frame_locator("#preview")
     expect(preview.locator("#reply-title-text")).to_have_text("Leave a Reply")
+    assert_accessible(page)
 
     page.get_by_label("Theme").select_option("dark")
     page.get_by_label("Language").select_option("de")

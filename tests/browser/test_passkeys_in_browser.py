@@ -17,14 +17,22 @@ from typing import Any
 
 import pytest
 from oidc_provider_mock import User as MockUser
-from playwright.sync_api import BrowserContext, CDPSession, FrameLocator, Page, Route, expect
+from playwright.sync_api import (
+    BrowserContext,
+    CDPSession,
+    FrameLocator,
+    Page,
+    Route,
+    expect,
+)
 
-from tests.browser.conftest import blog_post
+from tests.browser.conftest import assert_accessible, blog_post
 from tests.servers import HostPages, WidgetServer, widget_cli, widget_server
 from tests.signing_in import mock_provider
 
 FRAME = "#comments iframe"
 ALICE = {"name": "Alice Liddell", "email": "alice@example.com", "email_verified": True}
+BOB = {"name": "Bob Dobbs", "email": "bob@example.com", "email_verified": True}
 AUTHENTICATOR = {
     "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
     "hasUserVerification": True, "isUserVerified": True, "automaticPresenceSimulation": True,
@@ -33,7 +41,8 @@ AUTHENTICATOR = {
 
 @pytest.fixture(scope="module")
 def identity_provider() -> Iterator[str]:
-    with mock_provider(MockUser(sub="alice", claims=ALICE)) as url:
+    users = [MockUser(sub="alice", claims=ALICE), MockUser(sub="bob", claims=BOB)]
+    with mock_provider(*users) as url:
         yield url
 
 
@@ -51,6 +60,11 @@ def widget(
     }  # fmt: skip
     with widget_server(data_dir, open_files=None, **provider) as server:
         yield server
+
+
+@pytest.fixture
+def context(audited_context: BrowserContext) -> BrowserContext:
+    return audited_context  # axe-core goes into its pages
 
 
 def authenticator_in(context: BrowserContext, window: Page) -> tuple[CDPSession, str]:
@@ -79,19 +93,21 @@ class Carried:
         route.continue_()
 
 
-def sign_in_with_provider(page: Page, frame: FrameLocator) -> None:
+def sign_in_with_provider(page: Page, frame: FrameLocator, user: str = "alice") -> None:
     frame.locator("#wg-body").click()  # the form shows its sign-in choices from its comment box
     with page.expect_popup() as opened:
         frame.locator("button.wg-provider", has_text="Mock ID").click()
-    opened.value.locator("button[value=alice]").click()
+    opened.value.locator(f"button[value={user}]").click()
     expect(frame.locator("#wg-user-text")).to_have_text(
         "You are commenting using your Mock ID account.", timeout=15_000
     )
 
 
-def add_a_passkey(context: BrowserContext, page: Page, frame: FrameLocator) -> dict[str, Any]:
-    """ "Add a passkey" in the frame, then in the popup: the passkey, as the authenticator
-    keeps it (private key and counter included)."""
+def add_a_passkey(
+    context: BrowserContext, page: Page, frame: FrameLocator
+) -> tuple[Page, dict[str, Any]]:
+    """ "Add a passkey" in the frame, then in the popup: the popup, still open, and the
+    passkey as the authenticator keeps it (private key and counter included)."""
     with page.expect_popup() as opened:
         frame.locator("#wg-add-passkey").click()
     popup = opened.value
@@ -103,12 +119,12 @@ def add_a_passkey(context: BrowserContext, page: Page, frame: FrameLocator) -> d
     expect(popup.locator("#wg-passkey-notice")).to_contain_text("Passkey \u201cLaptop\u201d added")
     expect(popup.locator("#wg-passkey-list li")).to_have_count(1)
     expect(popup.locator("#wg-passkey-list li")).to_contain_text("Laptop")
+    assert_accessible(popup)
     credentials = session.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})
     [credential] = credentials["credentials"]
     assert credential["isResidentCredential"] is True  # discoverable: no username to type
     assert credential["rpId"] == "comments.localhost"
-    popup.close()
-    return dict(credential)
+    return popup, dict(credential)
 
 
 def test_add_a_passkey_sign_in_with_it_in_two_clicks_and_refuse_a_copy(
@@ -119,7 +135,8 @@ def test_add_a_passkey_sign_in_with_it_in_two_clicks_and_refuse_a_copy(
     page.goto(blog_post(blog, widget, "/passkeys/", "Passkeys"))
     frame = page.frame_locator(FRAME)
     sign_in_with_provider(page, frame)
-    as_added = add_a_passkey(context, page, frame)
+    popup, as_added = add_a_passkey(context, page, frame)
+    popup.close()
 
     frame.locator("#wg-log-out").click()
     frame.locator("#wg-body").click()
@@ -145,6 +162,31 @@ def test_add_a_passkey_sign_in_with_it_in_two_clicks_and_refuse_a_copy(
     passkey_button.click()
     expect(frame.locator("#wg-sign-in-error")).to_contain_text(
         "its use counter went backwards", timeout=15_000
+    )
+    expect(frame.locator("#wg-signed-in")).to_be_hidden()
+
+
+def test_a_removed_passkey_is_refused_with_what_to_do(
+    context: BrowserContext, page: Page, blog: HostPages, widget: WidgetServer
+) -> None:
+    """A wrong credential, as people come to hold one: the passkey their device still offers
+    was removed from the account."""
+    carried = Carried(context)
+    context.route("**/auth/passkey/start", carried.into_popup)
+    page.goto(blog_post(blog, widget, "/removed-passkey/", "Removed"))
+    frame = page.frame_locator(FRAME)
+    sign_in_with_provider(page, frame, "bob")
+    popup, removed = add_a_passkey(context, page, frame)
+    popup.get_by_role("button", name="Remove").click()
+    expect(popup.locator("#wg-passkey-none")).to_have_text("No passkey yet.")
+    popup.close()
+
+    frame.locator("#wg-log-out").click()
+    frame.locator("#wg-body").click()
+    carried.credential = removed  # the device still holds it
+    frame.locator("button.wg-provider", has_text="Passkey").click()
+    expect(frame.locator("#wg-sign-in-error")).to_contain_text(
+        "This passkey is not known here", timeout=15_000
     )
     expect(frame.locator("#wg-signed-in")).to_be_hidden()
 

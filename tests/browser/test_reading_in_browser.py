@@ -8,11 +8,11 @@ from __future__ import annotations
 import re
 import struct
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import feedparser
 import pytest
 from playwright.sync_api import Browser, BrowserContext, FloatRect, Frame, Page, expect
 
@@ -26,11 +26,8 @@ DARK_HOST = "<style>body { background: #1b1b1f; color: #e6e6e6 }</style>"
 
 
 @pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    # bypass_csp: axe is added to the frame by the test; the frame's own policy would refuse it.
-    context = browser.new_context(viewport={"width": 1000, "height": 900}, bypass_csp=True)
-    yield context
-    context.close()
+def context(audited_context: BrowserContext) -> BrowserContext:
+    return audited_context  # axe-core goes into its pages
 
 
 def pixel(page: Page, x: float, y: float) -> tuple[int, int, int]:
@@ -375,3 +372,25 @@ def test_page_numbers_work_with_the_keyboard(
         )
         expect(frame.locator(".wg-comment .wg-text")).to_have_text(["Comment 3", "Comment 4"])
         assert_accessible(frame)
+
+
+def test_the_comments_feed_under_the_thread_is_one_a_feed_reader_reads(
+    context: BrowserContext, blog: HostPages, widget: WidgetServer
+) -> None:
+    """Issue 15, item 3: the frame links its thread's Atom feed, in a tab of its own."""
+    url = blog_post(blog, widget, "/followed/", "Followed")
+    api_post(widget, blog, "/followed/", name="Ann", body="Worth *following*")
+    page = context.new_page()
+    page.goto(url)
+    link = page.frame_locator(FRAME).get_by_role("link", name="Comments feed (Atom)")
+    with context.expect_event("response", lambda r: "/feeds/" in r.url) as answered:
+        link.click()
+    response = answered.value
+    assert response.url == f"{widget.public_url}/feeds/blog/thread.atom?page=/followed/"
+    assert response.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    feed = feedparser.parse(response.body())
+    assert not feed.bozo, feed.bozo_exception
+    [entry] = feed.entries
+    assert entry.author == "Ann"
+    assert entry.content[0].value == "<p>Worth <em>following</em></p>"
+    assert page.url == url  # the blog's page stays where it was

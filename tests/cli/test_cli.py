@@ -63,6 +63,11 @@ def test_sites_from_the_command_line(widget: Widget, database_url: str) -> None:
 
     assert widget("site", "set", "myblog", "max_depth", "3").code == 0
     assert "max_depth      3          (set)" in widget("site", "show", "myblog").out
+    # The blog's feed, as docs/notifications.md gives it, for "Notify me of new posts".
+    assert widget("site", "set", "myblog", "feed_url", "https://blog.example/feed/").code == 0
+    assert "https://blog.example/feed/" in widget("site", "show", "myblog").out
+    private = widget("site", "set", "myblog", "feed_url", "http://10.0.0.7/feed/")
+    assert private.code == 1 and "10.0.0.7 is not a public address" in private.err
     bad = widget("site", "set", "myblog", "max_depth", "99")
     assert bad.code == 1
     assert "from 2 to 20" in bad.err

@@ -442,6 +442,16 @@ async def test_undo_puts_each_comment_back_as_it_was(boss: Admin, app: Starlette
     assert (await storage.get_comment(shown)).status == "approved"
     assert (await storage.get_comment(held)).status == "pending"
 
+    deleted = await boss.post("/admin/sites/blog/comments", one=f"delete:{shown}")
+    assert f"undo={shown}%3Aapproved" in deleted.headers["location"]
+    assert "Was shown" not in await fragment(boss.client)
+    undo = re.search(
+        r'name="undo" value="([^"]+)"', (await boss.get(deleted.headers["location"])).text
+    )
+    assert undo
+    await boss.post("/admin/sites/blog/comments/undo", undo=html.unescape(undo.group(1)))
+    assert "Was shown" in await fragment(boss.client)  # back on its page
+
     forged = await boss.post("/admin/sites/blog/comments/undo", undo=f"{shown}:published")
     assert forged.status_code == 422
     assert "nothing to undo" in forged.text
@@ -634,6 +644,12 @@ async def test_the_configurator_shows_the_snippet_and_a_preview_of_the_site(
 ) -> None:
     page = await boss.get("/admin/sites/blog/embed", theme="dark", lang="de")
     assert page.status_code == 200
+    # The page stays English, as the admin is (screen readers speak it by its lang); German
+    # is the frame's, chosen in the form.
+    assert page.text.startswith('<!doctype html>\n<html lang="en" dir="ltr">'), page.text[:80]
+    assert '<option value="de" selected>German (de)</option>' in page.text
+    assert '<option value="uk">Ukrainian (uk)</option>' in page.text  # named, not just a code
+    assert '<input type="hidden" name="lang" value="de">' in page.text
     assert "frame-src 'self'" in page.headers["content-security-policy"]
     assert (
         f"&lt;script src=&#34;{PUBLIC_URL}/embed.js&#34; data-site=&#34;blog&#34;"
@@ -663,7 +679,8 @@ async def test_the_configurator_saves_only_good_values(boss: Admin, app: Starlet
     assert bad_origin.status_code == 422
     assert "leave out the path" in bad_origin.text
     site = await app.state.widget.storage.get_site("blog")
-    assert site.origins == (BLOG,) and "page_size" not in site.settings
+    assert site.origins == (BLOG,)
+    assert "page_size" not in site.settings and "order" not in site.settings  # nothing saved
 
     good = await boss.post("/admin/sites/blog/embed/settings", order="newest", page_size="7")
     assert good.status_code == 303

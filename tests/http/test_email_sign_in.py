@@ -16,9 +16,10 @@ import pytest
 from starlette.applications import Starlette
 
 from tests.helpers import BLOG, OWN_ORIGIN, PAGE, PUBLIC_URL, make_settings, start_sign_in
-from tests.mail import Inbox, body_of, link_in
+from tests.mail import Inbox, body_of, link_in, mail_settings
 from tests.signing_in import exchange, me, new_verifier
 from widget.app import create_app
+from widget.auth.email_link import CODE_TRIES, LINKS_PER_NETWORK
 from widget.auth.tokens import token_hash
 from widget.records import Profile
 from widget.sites import add_site
@@ -159,8 +160,54 @@ async def test_links_are_counted_per_address(client: httpx.AsyncClient, inbox: I
     refused = await ask_for_link(client, challenge)
     assert refused.status_code == 429
     assert "Too many sign-in links asked for this address" in refused.text
+    polish = await client.post(
+        "/auth/email/send", data={"challenge": challenge, "email": ADA, "name": "Ada", "lang": "pl"},
+        headers=OWN_ORIGIN,
+    )  # fmt: skip
+    assert polish.status_code == 429
+    assert "Za dużo linków logowania dla tego adresu" in polish.text  # the popup's language
     await inbox.wait_for(3)
     assert len([m for m in inbox.messages if m["Subject"] == "Sign in to comment"]) == 3
+
+
+async def test_links_are_counted_per_network(
+    client: httpx.AsyncClient, mail_app: Starlette, inbox: Inbox
+) -> None:
+    for n in range(LINKS_PER_NETWORK):  # an office's people, each their own address
+        _, challenge = new_verifier()
+        shown_code(await ask_for_link(client, challenge, f"colleague{n}@example.com"))
+    _, challenge = new_verifier()
+    refused = await ask_for_link(client, challenge, "one.more@example.com")
+    assert refused.status_code == 429
+    assert "Too many sign-in links asked for from your network" in refused.text
+    german = await client.post(
+        "/auth/email/send",
+        data={"challenge": challenge, "email": "noch@example.com", "name": "N", "lang": "de"},
+        headers=OWN_ORIGIN,
+    )  # fmt: skip
+    assert "Zu viele Anmeldelinks aus deinem Netzwerk angefordert" in german.text
+    # Another network is counted apart.
+    transport = httpx.ASGITransport(app=mail_app, client=("198.51.100.9", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as elsewhere:
+        shown_code(await ask_for_link(elsewhere, challenge, "one.more@example.com"))
+    await inbox.wait_for(LINKS_PER_NETWORK + 1)
+    assert [m["To"] for m in inbox.messages].count("one.more@example.com") == 1
+
+
+async def test_a_link_takes_a_few_wrong_codes_then_not_even_the_right_one(
+    client: httpx.AsyncClient, inbox: Inbox
+) -> None:
+    """Four digits are guessed in 10,000 tries; a link allows five (docs/sign-in.md)."""
+    verifier, challenge = new_verifier()
+    code = shown_code(await ask_for_link(client, challenge))
+    link = link_in(await sign_in_mail(inbox), "/auth/email/link")
+    wrong = [f"{n:04d}" for n in range(10) if f"{n:04d}" != code][:CODE_TRIES]
+    for guess in wrong:
+        assert (await type_code(client, link, guess)).status_code == 422
+    late = await type_code(client, link, code)
+    assert late.status_code == 429
+    assert "Too many wrong codes for this link" in late.text
+    assert (await exchange(client, verifier, None)).status_code == 202  # nobody signed in
 
 
 async def test_a_start_or_a_link_form_from_elsewhere_is_refused(
@@ -225,6 +272,28 @@ async def test_without_mail_there_is_no_email_sign_in(tmp_path: Path, database_u
             page = await start_sign_in(client, "email", challenge)
             assert page.status_code == 404
             assert "does not sign in by email" in page.text
+
+
+async def test_turning_email_links_off_reaches_readers_who_revalidate(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A restart with `email_sign_in=false` is a new document: a browser that kept the old
+    one (with its "Email link", which now leads nowhere) gets the new one, not a 304."""
+    query = {key: value for key, value in PAGE.items() if key != "site"}
+    kept = ""
+    for offered in (True, False):
+        settings = mail_settings(tmp_path, database_url, 2525, email_sign_in=offered)
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            if offered:
+                await add_site(app.state.widget.storage, "blog", [BLOG])
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
+                headers = {"If-None-Match": kept} if kept else {}
+                document = await client.get("/embed/blog/thread", params=query, headers=headers)
+                assert document.status_code == 200
+                assert ('data-provider="email"' in document.text) is offered
+                kept = document.headers["etag"]
 
 
 async def test_the_sign_in_email_is_in_the_frames_language(

@@ -538,7 +538,9 @@ async def test_the_writers_words_come_with_the_writers_script(
     assert "immutable" in french.headers["cache-control"]
     assert re.fullmatch(r"/static/writer\.[0-9a-f]{12}\.js", configs["fr"]["writer"])
     assert configs["fr"]["writer"] != configs["en"]["writer"]
-    assert french.text.startswith('window.widgetStrings={"cancel":"Annuler",')
+    assert french.text.startswith(
+        'window.widgetStrings={"add_passkey":"Ajouter une clé d’accès","cancel":"Annuler",'
+    )
     assert '"confirm_delete":"Delete this comment? This cannot be undone."' in english.text
     # The same script after its words.
     assert (

@@ -108,8 +108,10 @@ async def test_the_frame_links_its_thread_feed(client: httpx.AsyncClient) -> Non
     document = await client.get("/embed/blog/thread", params=query)
     assert document.status_code == 200
     link = "/feeds/blog/thread.atom?page=/hello/"
-    assert f'<link rel="alternate" type="application/atom+xml" href="{link}"' in document.text
     assert f'<a href="{link}" type="application/atom+xml">Comments feed (Atom)</a>' in document.text
+    # Feed readers look in the blog's own <head>, never in a frame of another site: every
+    # reader would download a <link rel="alternate"> here for nobody (issue 15).
+    assert 'rel="alternate"' not in document.text
 
 
 def test_the_xml_writer_is_loaded_with_the_first_feed_only() -> None:

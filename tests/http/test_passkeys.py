@@ -7,6 +7,7 @@ unknown one) is a 4xx that says what to do. (In Chromium: tests/browser/test_pas
 from __future__ import annotations
 
 import html
+import json
 import logging
 import re
 from pathlib import Path
@@ -17,6 +18,7 @@ from starlette.applications import Starlette
 
 from tests.authenticator import Authenticator, b64, page_options
 from tests.helpers import (
+    EMBED,
     OWN_ORIGIN,
     PUBLIC_URL,
     client_of,
@@ -369,6 +371,30 @@ async def test_passkeys_turned_off_are_offered_nowhere(tmp_path: Path) -> None:
         assert "does not sign in with passkeys" in error_of(start_page)
         owner = await client.post("/api/v1/auth/passkey-owner", json={}, headers=OWN_ORIGIN)
         assert owner.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("passkeys", "providers", "offered"),
+    [(True, {"github": {"client_id": "a", "client_secret": "b"}}, True),
+     (False, {"github": {"client_id": "a", "client_secret": "b"}}, False),
+     (True, {}, False)],  # no other way to sign in: nothing to add a passkey to
+    ids=["on", "off", "no other way to sign in"],
+)  # fmt: skip
+async def test_readers_download_no_passkey_buttons_the_writers_script_draws_them(
+    tmp_path: Path, passkeys: bool, providers: dict[str, dict[str, str]], offered: bool
+) -> None:
+    """Issue 15: passkeys add nothing to what a reader downloads for a thread but a flag in
+    the document's config; writer.js, which only writers load, draws the two buttons."""
+    settings = make_settings(tmp_path, passkeys=passkeys, providers=providers)
+    async with client_of(create_app(settings)) as client:
+        document = await client.get("/embed/blog/thread", params={**EMBED, "lang": "fr"})
+        assert document.status_code == 200
+        markup = document.text.split("</style>")[1]  # (the icon's colour is in the style)
+        assert "passkey" not in markup.replace('"passkeys": true', "")
+        config = json.loads(re.findall(r'id="wg-config">(.*?)</script>', document.text)[0])
+        assert config.get("passkeys", False) is offered
+        writer = await client.get(config["writer"])  # its words in the frame's language
+        assert "Clé d’accès" in writer.text and "Ajouter une clé d’accès" in writer.text
 
 
 def test_webauthn_is_imported_only_when_a_ceremony_starts() -> None:

@@ -95,9 +95,9 @@ class EmailSignIn:
         await self.storage.take_rate_limits(
             [
                 RateLimit(f"email-sign-in:{address_key}", LINKS_PER_NETWORK, 3600.0,
-                          "Too many sign-in links asked for from your network"),
+                          said("error_too_many_links_network")),
                 RateLimit(f"email-sign-in:{email}", LINKS_PER_ADDRESS, LINK_TTL_S,
-                          "Too many sign-in links asked for this address"),
+                          said("error_too_many_links_address")),
             ],
             datetime.now(UTC),
         )  # fmt: skip

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from widget.records import Site
-from widget.sites import SITE_SETTINGS, add_origin, change_site_setting
+from widget.sites import SITE_SETTINGS, add_origin, change_site_settings
 from widget.urls import origin_of, split_url
 
 from .admin import AdminCall, admin_page
@@ -27,6 +27,13 @@ __all__ = ["routes", "snippet"]
 # What the configurator sets on the site itself (the rest are the snippet's attributes).
 SITE_CHOICES = ("order", "page_size")
 PREVIEW_TITLE = "Preview of the comments"
+# The frame's languages as the admin (in English) names them: a site owner need not know
+# that "uk" is Ukrainian. A language the table does not name yet shows by its code.
+LANGUAGE_NAMES = {
+    "en": "English", "de": "German", "ru": "Russian", "fr": "French", "es": "Spanish",
+    "pt": "Portuguese (Brazil)", "it": "Italian", "pl": "Polish", "uk": "Ukrainian",
+    "tr": "Turkish", "ja": "Japanese", "zh": "Chinese (Simplified)", "ar": "Arabic",
+}  # fmt: skip
 
 
 def snippet(public_url: str, site_id: str, theme: str, lang: str) -> str:
@@ -74,9 +81,9 @@ async def configurator(call: AdminCall) -> Response:
             "site_id": site.id,
             "sites": await call.sites(),
             "themes": THEMES,
-            "languages": LANGUAGES,
+            "languages": [(code, LANGUAGE_NAMES.get(code, code)) for code in LANGUAGES],
             "theme": theme,
-            "lang": lang,
+            "frame_lang": lang,  # `lang` would be the admin page's own (admin/_base.html)
             "page_url": page_url,
             "url_error": url_error,
             "missing_origin": missing_origin,
@@ -110,8 +117,10 @@ async def allow_origin(call: AdminCall) -> Response:
 @admin_page
 async def save_choices(call: AdminCall) -> Response:
     site = await site_of(call)
-    for name in SITE_CHOICES:  # a wrong value is refused with what to enter instead
-        await change_site_setting(call.context.storage, site.id, name, call.field(name))
+    # Both at once: a wrong value is refused with what to enter instead, and nothing is saved
+    # (the page says so), not the order without the page size.
+    choices = {name: call.field(name) for name in SITE_CHOICES}
+    await change_site_settings(call.context.storage, site.id, choices)
     return _back(call, site, "saved")
 
 

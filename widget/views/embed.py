@@ -226,6 +226,11 @@ def _document_context(
         "signInRequired": settings_of(query.site).sign_in == "required",
         "writer": html.writer_url(query.lang),  # loaded at the reader's first touch
     }
+    providers = list(context.sign_in.providers.values())
+    if context.settings.passkeys and (providers or context.email_sign_in.enabled):
+        # Passkeys sign in to accounts made another way: offered beside those ways only, and
+        # drawn by writer.js (where the browser has WebAuthn), not sent to every reader.
+        config["passkeys"] = True
     title = (head.title if head else "") or query.page.title or query.page.page_id
     t = Translator(query.lang)
     return {
@@ -257,10 +262,8 @@ def _document_context(
             else ""
         ),
         "inline_style": _inline_style(context, query),
-        "providers": list(context.sign_in.providers.values()),
+        "providers": providers,
         "email_sign_in": context.email_sign_in.enabled,
-        # Passkeys sign in to accounts made another way: offered beside those ways only.
-        "passkeys": context.settings.passkeys,
         "sign_in_required": config["signInRequired"],
     }
 

@@ -53,7 +53,7 @@ SCRIPT_PLURALS = ("likes", "post_likes", "new_comments")
 WRITER_STRINGS = (
     "edit", "delete", "save", "cancel", "comment_posted", "confirm_delete", "posting",
     "post_comment", "problem", "deleted", "commenting_as", "erase_confirm", "erased",
-    "sign_in_closed", "sign_in_expired",
+    "sign_in_closed", "sign_in_expired", "sign_in_passkey", "add_passkey",
 )  # fmt: skip
 QUERY_CACHE_ENTRIES = 4096
 COMMENT_MODULE_ENTRIES = 256  # pages being commented on at once (~3 KB each)
@@ -413,6 +413,7 @@ class HtmlRenderer:
         settings = self.settings
         parts = (
             self._build, settings.public_url, settings.mail_enabled, settings.passkeys,
+            settings.email_sign_in,
             sorted(self.provider_names.items()),
             self._assets.url("thread.js"), self._assets.url("writer.js"),  # writer_url's base
             self._assets.inline_styles_digest,

@@ -458,6 +458,8 @@ DE: dict[str, Message] = {
     "error_fields_marked": "Bitte korrigiere die markierten Felder.",
     "error_wrong_code": "Das ist nicht der Code, den das Anmeldefenster zeigt.",
     "error_too_many_codes": "Zu viele falsche Codes für diesen Link",
+    "error_too_many_links_network": "Zu viele Anmeldelinks aus deinem Netzwerk angefordert",
+    "error_too_many_links_address": "Zu viele Anmeldelinks für diese Adresse angefordert",
     "notify_expired_title": "Dieser Link ist abgelaufen",
     "notify_expired": (
         "Er ist zu alt oder wurde unterwegs verändert. Fordere dort, wo du ihn bekommen hast, "
@@ -941,6 +943,8 @@ RU: dict[str, Message] = {
     "error_fields_marked": "Исправьте отмеченные ниже поля.",
     "error_wrong_code": "Это не тот код, который показывает окно входа.",
     "error_too_many_codes": "Слишком много неверных кодов для этой ссылки",
+    "error_too_many_links_network": "Слишком много ссылок для входа запрошено из вашей сети",
+    "error_too_many_links_address": "Слишком много ссылок для входа запрошено для этого адреса",
     "notify_expired_title": "Срок действия ссылки истёк",
     "notify_expired": (
         "Она слишком старая или была изменена по дороге. Запросите новую там, где получили эту."

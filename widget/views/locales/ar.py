@@ -152,6 +152,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_fields_marked": "يُرجى تصحيح الحقول المعلَّمة أدناه.",
     "error_wrong_code": "ليس هذا الرمز الذي تعرضه نافذة تسجيل الدخول.",
     "error_too_many_codes": "رموز خاطئة كثيرة جدًا لهذا الرابط",
+    "error_too_many_links_network": "طلبات كثيرة جدًا لروابط تسجيل الدخول من شبكتك",
+    "error_too_many_links_address": "طلبات كثيرة جدًا لروابط تسجيل الدخول لهذا العنوان",
     "notify_expired_title": "انتهت صلاحية هذا الرابط",
     "notify_expired": "إنه قديم جدًا، أو غُيّر في الطريق. اطلب رابطًا جديدًا من حيث حصلت عليه.",
     "notify_follow_title": "أتتابع هذه المحادثة؟",

@@ -130,6 +130,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_fields_marked": "Corrige los campos marcados abajo.",
     "error_wrong_code": "Ese no es el código que muestra la ventana de inicio de sesión.",
     "error_too_many_codes": "Demasiados códigos erróneos para este enlace",
+    "error_too_many_links_network": "Demasiados enlaces de inicio de sesión pedidos desde tu red",
+    "error_too_many_links_address": "Demasiados enlaces de inicio de sesión pedidos para esta dirección",
     "notify_expired_title": "Este enlace ha caducado",
     "notify_expired": "Es demasiado antiguo o se modificó por el camino. Pide uno nuevo donde lo conseguiste.",
     "notify_follow_title": "¿Seguir esta conversación?",

@@ -130,6 +130,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_fields_marked": "Corrigez les champs signalés ci-dessous.",
     "error_wrong_code": "Ce n’est pas le code qu’affiche la fenêtre de connexion.",
     "error_too_many_codes": "Trop de codes erronés pour ce lien",
+    "error_too_many_links_network": "Trop de liens de connexion demandés depuis votre réseau",
+    "error_too_many_links_address": "Trop de liens de connexion demandés pour cette adresse",
     "notify_expired_title": "Ce lien a expiré",
     "notify_expired": "Il est trop ancien, ou il a été modifié en chemin. Demandez-en un nouveau là où vous l’avez obtenu.",
     "notify_follow_title": "Suivre cette conversation ?",

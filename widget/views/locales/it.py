@@ -130,6 +130,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_fields_marked": "Correggi i campi segnalati qui sotto.",
     "error_wrong_code": "Questo non è il codice mostrato dalla finestra di accesso.",
     "error_too_many_codes": "Troppi codici errati per questo link",
+    "error_too_many_links_network": "Troppi link di accesso richiesti dalla tua rete",
+    "error_too_many_links_address": "Troppi link di accesso richiesti per questo indirizzo",
     "notify_expired_title": "Questo link è scaduto",
     "notify_expired": "È troppo vecchio o è stato modificato lungo la strada. Chiedine uno nuovo dove l'hai ricevuto.",
     "notify_follow_title": "Seguire questa conversazione?",

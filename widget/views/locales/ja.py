@@ -110,6 +110,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_fields_marked": "下の印の付いた項目を修正してください。",
     "error_wrong_code": "ログインウィンドウに表示されているコードと違います。",
     "error_too_many_codes": "このリンクに対して間違ったコードが多すぎます",
+    "error_too_many_links_network": "お使いのネットワークからのログインリンクの要求が多すぎます",
+    "error_too_many_links_address": "このアドレスへのログインリンクの要求が多すぎます",
     "notify_expired_title": "このリンクは有効期限が切れています",
     "notify_expired": "古すぎるか、途中で変更されています。受け取った場所で新しいリンクを請求してください。",
     "notify_follow_title": "この会話をフォローしますか？",

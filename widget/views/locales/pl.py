@@ -140,6 +140,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_fields_marked": "Popraw zaznaczone poniżej pola.",
     "error_wrong_code": "To nie jest kod widoczny w oknie logowania.",
     "error_too_many_codes": "Za dużo błędnych kodów dla tego linku",
+    "error_too_many_links_network": "Za dużo linków logowania z twojej sieci",
+    "error_too_many_links_address": "Za dużo linków logowania dla tego adresu",
     "notify_expired_title": "Ten link wygasł",
     "notify_expired": "Jest zbyt stary albo został zmieniony po drodze. Poproś o nowy tam, skąd go masz.",
     "notify_follow_title": "Obserwować tę rozmowę?",

@@ -130,6 +130,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_fields_marked": "Corrija os campos marcados abaixo.",
     "error_wrong_code": "Esse não é o código que a janela de entrada mostra.",
     "error_too_many_codes": "Códigos errados demais para este link",
+    "error_too_many_links_network": "Links de entrada demais pedidos a partir da sua rede",
+    "error_too_many_links_address": "Links de entrada demais pedidos para este endereço",
     "notify_expired_title": "Este link expirou",
     "notify_expired": "Ele é antigo demais ou foi alterado no caminho. Peça um novo onde você o conseguiu.",
     "notify_follow_title": "Acompanhar esta conversa?",

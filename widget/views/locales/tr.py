@@ -117,6 +117,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_fields_marked": "Lütfen aşağıda işaretli alanları düzeltin.",
     "error_wrong_code": "Bu, oturum açma penceresinin gösterdiği kod değil.",
     "error_too_many_codes": "Bu bağlantı için çok fazla yanlış kod",
+    "error_too_many_links_network": "Ağınızdan çok fazla oturum açma bağlantısı istendi",
+    "error_too_many_links_address": "Bu adres için çok fazla oturum açma bağlantısı istendi",
     "notify_expired_title": "Bu bağlantının süresi doldu",
     "notify_expired": "Çok eski ya da yolda değiştirilmiş. Aldığınız yerden yenisini isteyin.",
     "notify_follow_title": "Bu konuşmayı takip etmek ister misiniz?",

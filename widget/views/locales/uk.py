@@ -140,6 +140,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_fields_marked": "Виправте позначені нижче поля.",
     "error_wrong_code": "Це не той код, який показує вікно входу.",
     "error_too_many_codes": "Забагато неправильних кодів для цього посилання",
+    "error_too_many_links_network": "Забагато посилань для входу з вашої мережі",
+    "error_too_many_links_address": "Забагато посилань для входу для цієї адреси",
     "notify_expired_title": "Термін дії посилання минув",
     "notify_expired": "Воно надто старе або його змінили дорогою. Попросіть нове там, де отримали це.",
     "notify_follow_title": "Стежити за цим обговоренням?",

@@ -107,6 +107,8 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_fields_marked": "请更正下方标出的字段。",
     "error_wrong_code": "这不是登录窗口显示的代码。",
     "error_too_many_codes": "此链接的错误代码过多",
+    "error_too_many_links_network": "来自你所在网络的登录链接请求过多",
+    "error_too_many_links_address": "此地址的登录链接请求过多",
     "notify_expired_title": "此链接已过期",
     "notify_expired": "它太旧了，或在途中被改动过。请在获得它的地方重新申请。",
     "notify_follow_title": "关注此对话？",
