@@ -30,15 +30,17 @@
     var hash = /^#comment-\d+$/.test(l.hash) ? l.hash : '';
     var spot = d.getElementById('comments');
     if (spot) spot.appendChild(frame); else me.parentNode.insertBefore(frame, me.nextSibling);
-    var theme = /^(light|dark)$/.test(o.theme) ? o.theme : dark(frame.parentNode) ? 'dark' : 'light';
+    var host = dark(frame.parentNode), theme = /^(light|dark)$/.test(o.theme) ? o.theme : host ? 'dark' : 'light';
     frame.src = server + '/embed/' + encodeURIComponent(site) + '/thread?' + q({
       page: o.pageId || here, url: o.pageUrl || here, title: o.title || d.title,
       theme: theme, lang: lang
     }) + hash;
     frame.title = 'Comments';
     frame.scrolling = 'no';
-    // As inside: a scheme differing makes browsers paint the frame opaque.
-    frame.style.cssText = 'width:100%;height:320px;border:0;overflow:hidden;color-scheme:' + theme;
+    // As inside: a scheme differing makes browsers paint the frame opaque. A theme forced
+    // against the blog's colours gets its own backdrop.
+    frame.style.cssText = 'width:100%;height:320px;border:0;overflow:hidden;color-scheme:' + theme +
+      (theme == 'dark' != host ? ';background:' + (host ? '#fff' : '#121212') : '');
     addEventListener('message', function (e) {
       // Only our frame, from our server, sizes, names or scrolls it.
       var m = e.data;

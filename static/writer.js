@@ -425,12 +425,14 @@
       showUser(result.data.user);
       loadViewerState();
     }
+    var heard = false; // the popup's page has handed over (and then closes itself)
     // Linked to the popup, its page hands over the login code (or the reason) by message: only
     // our own popup page, on our own origin.
     /** @param {MessageEvent} event */
     function onMessage(event) {
       if (event.origin !== location.origin || event.source !== popup || !event.data ||
           event.data.widget !== 'sign-in') return;
+      heard = true;
       if (event.data.error) { flow.stop(event.data.error); return; }
       api('POST', 'auth/session', { verifier: verifier, code: event.data.code }).then(finish);
     }
@@ -476,7 +478,11 @@
         return;
       }
       clearInterval(watchTimer);
-      if (seenAtProviderSince && Date.now() - seenAtProviderSince > CUT_OFF_WITHIN_MS) {
+      if (heard) return; // it closed itself, its code on the way
+      // A passkey's popup never leaves our origin, so nothing cuts it off: closed, it was
+      // closed by the person, as a provider's popup seen there a while.
+      if (provider === 'passkey' ||
+          seenAtProviderSince && Date.now() - seenAtProviderSince > CUT_OFF_WITHIN_MS) {
         // Closed by the person. One last question: it may have finished just before.
         lastAsked = Date.now();
         api('POST', 'auth/session', { verifier: verifier }).then(function (result) {

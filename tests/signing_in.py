@@ -136,5 +136,5 @@ async def signed_in_commenter(
     now = datetime.now(UTC)
     user: User = await storage.upsert_user(Profile("github", subject, name, email=email), now)
     token = token or f"session-{subject}"
-    await storage.add_session(token_hash(token), user.id, now + timedelta(days=1))
+    await storage.add_session(User, token_hash(token), user.id, now + timedelta(days=1))
     return user, {**OWN_ORIGIN, "Authorization": f"Bearer {token}"}

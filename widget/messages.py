@@ -73,6 +73,7 @@ ENGLISH: dict[str, str] = {
     ),
     # Limits (widget/records.py): "{what}; try again in {seconds} seconds."
     "error_try_again_in": "{what}; try again in {seconds} seconds.",
+    "error_try_again_in_a_second": "{what}; try again in a second.",
     "error_posting_too_fast": "You are posting too fast",
     "error_editing_too_fast": "You are editing too fast",
     "error_too_many_links": "Too many links asked for",

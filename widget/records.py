@@ -50,6 +50,7 @@ __all__ = [
     "ThreadHead",
     "ThreadPage",
     "User",
+    "origin_json",
 ]
 
 CommentStatus = Literal["approved", "pending", "spam", "deleted"]
@@ -347,10 +348,13 @@ class RateLimit:
         due = max(due_at if due_at is not None else now, now)
         wait = due + interval - now - self.period_s
         if wait > 0:
-            raise RateLimited(
-                said("error_try_again_in", what=self.too_fast, seconds=int(wait) + 1),
-                retry_after_s=wait,
+            seconds = int(wait) + 1
+            message = (
+                said("error_try_again_in_a_second", what=self.too_fast)
+                if seconds == 1  # not "1 seconds"
+                else said("error_try_again_in", what=self.too_fast, seconds=seconds)
             )
+            raise RateLimited(message, retry_after_s=wait)
         return due + interval
 
 
@@ -413,6 +417,18 @@ class ImportedThread:
     # Where it came from (a JSON object, widget/porting/origins.py); merged, key by key, into
     # what the thread already has, so a WordPress and a Disqus import can both leave theirs.
     origin: str = ""
+
+    def merged_origin(self, stored: str) -> str:
+        """The thread's origin once this one is merged into the `stored` one: each source's
+        entry replaced whole."""
+        return origin_json({**(json.loads(stored) if stored else {}), **json.loads(self.origin)})
+
+
+def origin_json(origin: Mapping[str, Mapping[str, Any]]) -> str:
+    """An imported thread's origin as the `threads.origin` column keeps it ('' for none)."""
+    if not origin:
+        return ""
+    return json.dumps(origin, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -78,10 +78,10 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 
 
 @pytest.fixture
-def audited_context(browser: Browser) -> Iterator[BrowserContext]:
-    """A browser whose pages take axe-core (assert_accessible): bypass_csp, or their policy
-    would refuse the script the test adds. A module's `context` fixture may return it."""
-    context = browser.new_context(viewport={"width": 1000, "height": 900}, bypass_csp=True)
+def audited(browser: Browser) -> Iterator[BrowserContext]:
+    """A `context` whose pages take axe-core (assert_accessible; see audited_context). A
+    module's `context` fixture may return it."""
+    context = audited_context(browser)
     yield context
     context.close()
 
@@ -141,6 +141,17 @@ def api_post(widget: WidgetServer, blog: HostPages, path: str, **fields: Any) ->
     assert response.status_code == 201, response.text
     data: dict[str, Any] = response.json()
     return data
+
+
+def audited_context(
+    browser: Browser, system: str = "light", width: int = 1000, height: int = 900
+) -> BrowserContext:
+    """A browser whose pages axe can audit (bypass_csp: axe is added by the test, and the
+    pages' own policy would refuse it), with the reader's system in `system` (light, dark)."""
+    return browser.new_context(
+        viewport={"width": width, "height": height}, bypass_csp=True,
+        color_scheme=system,  # type: ignore[arg-type]
+    )  # fmt: skip
 
 
 def axe_violations(where: Page | Frame, backdrop: str = "") -> list[dict[str, Any]]:

@@ -1,12 +1,12 @@
-"""What a person does in the browser tests, shared: sign in to the admin, come back to the
-comments from a popup, wait for an email."""
+"""What a person does in the browser tests, shared: sign in to the admin, open a sign-in popup
+from the comments and come back from it, wait for an email."""
 
 from __future__ import annotations
 
 import time
 from email.message import EmailMessage
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FrameLocator, Locator, Page, expect
 
 from tests.mail import Inbox, body_of
 from tests.servers import WidgetServer
@@ -47,3 +47,17 @@ def come_back(page: Page) -> None:
     assert box
     page.mouse.move(box["x"] + 40, box["y"] + 40)
     page.mouse.move(box["x"] + 80, box["y"] + 60)
+
+
+def provider_button(frame: FrameLocator, provider: str) -> Locator:
+    """A sign-in choice's button (a provider, "Email link", "Passkey"): the form shows its
+    choices once the reader is in the comment box."""
+    frame.locator("#wg-body").click()
+    return frame.locator("button.wg-provider", has_text=provider)
+
+
+def open_popup(page: Page, frame: FrameLocator, provider: str) -> Page:
+    """The sign-in popup a press on `provider`'s button opens."""
+    with page.expect_popup() as opened:
+        provider_button(frame, provider).click()
+    return opened.value

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, FrameLocator, Page, expect
 
-from tests.browser.conftest import assert_accessible, blog_post
-from tests.browser.pages import come_back, wait_for_mail
+from tests.browser.conftest import assert_accessible, audited_context, axe_violations, blog_post
+from tests.browser.pages import come_back, open_popup, wait_for_mail
 from tests.mail import Inbox, body_of
 from tests.servers import HostPages, WidgetServer, widget_cli, widget_server
 
@@ -34,16 +34,13 @@ def widget(
 
 
 @pytest.fixture
-def context(audited_context: BrowserContext) -> BrowserContext:
-    return audited_context  # axe-core goes into its pages
+def context(audited: BrowserContext) -> BrowserContext:
+    return audited  # axe-core goes into its pages
 
 
 def ask_for_a_link(page: Page, frame: FrameLocator, email: str, name: str) -> tuple[Page, str]:
     """Press "Email link" under the comments, fill in the popup: the popup, and its code."""
-    frame.locator("#wg-body").click()  # the form opens its sign-in choices from its comment box
-    with page.expect_popup() as opened:
-        frame.locator("button.wg-provider", has_text="Email link").click()
-    popup = opened.value
+    popup = open_popup(page, frame, "Email link")
     expect(popup.locator("h1")).to_have_text("Sign in with your email")
     assert_accessible(popup)
     popup.get_by_label("Email address").fill(email)
@@ -86,7 +83,7 @@ def test_the_link_opened_in_another_browser_signs_in_the_comments_that_asked(
     expect(frame.locator("#wg-signed-in")).to_be_hidden()
     mailbox.get_by_label("Code").fill(code)
     mailbox.get_by_role("button", name="Sign in").click()
-    expect(mailbox.locator("h2")).to_have_text("You are signed in")
+    expect(mailbox.locator("h1")).to_have_text("You are signed in")
 
     come_back(page)  # back at the blog, the frame asks with its verifier
     expect(frame.locator("#wg-user-text")).to_have_text(
@@ -119,3 +116,39 @@ def test_the_link_opened_in_the_popup_itself_hands_over_at_once(
     expect(frame.locator("#wg-user-text")).to_have_text(
         "You are commenting using your Email account."
     )
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_sign_in_windows_pass_axe_in_light_and_dark(
+    browser: Browser, blog: HostPages, widget: WidgetServer, inbox: Inbox, scheme: str
+) -> None:
+    """Every page of the email sign-in: the popup asking (and asking again, with errors), the
+    code, the link's page and the last one ("You are signed in"), whose page the provider and
+    passkey popups share: not one violation, of any impact (a main landmark, an h1)."""
+    context = audited_context(browser, scheme)
+    try:
+        page = context.new_page()
+        page.goto(blog_post(blog, widget, f"/audited-{scheme}/", "Audited"))
+        popup = open_popup(page, page.frame_locator(FRAME), "Email link")
+        expect(popup.locator("h1")).to_have_text("Sign in with your email")
+        assert axe_violations(popup) == []
+        popup.get_by_role("button", name="Email me a sign-in link").click()
+        expect(popup.get_by_label("Email address")).to_have_attribute("aria-invalid", "true")
+        assert axe_violations(popup) == []
+        email = f"axe-{scheme}@example.com"
+        popup.get_by_label("Email address").fill(email)
+        popup.get_by_label("Name, shown with your comments").fill("Axel")
+        popup.get_by_role("button", name="Email me a sign-in link").click()
+        expect(popup.locator("h1")).to_have_text("Check your email")
+        assert axe_violations(popup) == []
+        code = popup.locator("#sign-in-code").inner_text().strip()
+        mailbox = context.new_page()
+        mailbox.goto(the_link(inbox, widget, email))
+        expect(mailbox.locator("h1")).to_have_text("Sign in to comment")
+        assert axe_violations(mailbox) == []
+        mailbox.get_by_label("Code").fill(code)
+        mailbox.get_by_role("button", name="Sign in").click()
+        expect(mailbox.locator("h1")).to_have_text("You are signed in")
+        assert axe_violations(mailbox) == []
+    finally:
+        context.close()

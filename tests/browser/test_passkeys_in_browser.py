@@ -27,6 +27,7 @@ from playwright.sync_api import (
 )
 
 from tests.browser.conftest import assert_accessible, blog_post
+from tests.browser.pages import open_popup
 from tests.servers import HostPages, WidgetServer, widget_cli, widget_server
 from tests.signing_in import mock_provider
 
@@ -63,8 +64,8 @@ def widget(
 
 
 @pytest.fixture
-def context(audited_context: BrowserContext) -> BrowserContext:
-    return audited_context  # axe-core goes into its pages
+def context(audited: BrowserContext) -> BrowserContext:
+    return audited  # axe-core goes into its pages
 
 
 def authenticator_in(context: BrowserContext, window: Page) -> tuple[CDPSession, str]:
@@ -111,7 +112,7 @@ def add_a_passkey(
     with page.expect_popup() as opened:
         frame.locator("#wg-add-passkey").click()
     popup = opened.value
-    expect(popup.locator("h2")).to_have_text("Your passkeys")
+    expect(popup.locator("h1")).to_have_text("Your passkeys")
     expect(popup.locator("#wg-passkey-none")).to_have_text("No passkey yet.")
     session, authenticator = authenticator_in(context, popup)
     popup.get_by_label("Name of the new passkey").fill("Laptop")
@@ -210,7 +211,7 @@ def test_the_passkey_popup_opened_from_a_french_frame_speaks_french(
         frame.locator("#wg-add-passkey").click()
     popup = opened.value
     expect(popup.locator("html")).to_have_attribute("lang", "fr")
-    expect(popup.locator("h2")).to_have_text("Vos clés d’accès")
+    expect(popup.locator("h1")).to_have_text("Vos clés d’accès")
     expect(popup.locator("#wg-passkey-name")).to_have_attribute(
         "placeholder", "Téléphone, ordinateur portable, clé de sécurité…"
     )
@@ -225,3 +226,18 @@ def test_the_passkey_popup_opened_from_a_french_frame_speaks_french(
         "Portable ajoutée le "
     )
     popup.close()
+
+
+def test_closing_the_passkey_window_ends_the_sign_in(
+    page: Page, blog: HostPages, widget: WidgetServer
+) -> None:
+    page.goto(blog_post(blog, widget, "/closed-passkey/", "Closed"))
+    frame = page.frame_locator(FRAME)
+    popup = open_popup(page, frame, "Passkey")
+    expect(popup.locator("h1")).to_have_text("Sign in with a passkey")
+    expect(frame.locator("#wg-sign-in-waiting")).to_be_visible()
+    popup.close()  # the person changed their mind
+    expect(frame.locator("#wg-sign-in-waiting")).to_be_hidden()
+    expect(frame.locator("#wg-sign-in-error")).to_have_text(
+        "The sign-in window was closed before signing in finished."
+    )

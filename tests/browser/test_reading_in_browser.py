@@ -13,21 +13,32 @@ from typing import Any
 from urllib.parse import urlencode
 
 import feedparser
+import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, FloatRect, Frame, Page, expect
 
-from tests.browser.conftest import ARTIFACTS, api_post, assert_accessible, blog_post, frame_of
+from tests.browser.conftest import (
+    ARTIFACTS,
+    api_post,
+    assert_accessible,
+    audited_context,
+    blog_post,
+    frame_of,
+)
 from tests.servers import HostPages, WidgetServer, widget_cli, widget_server
-from widget.views.i18n import Translator
+from widget.views.i18n import EN, Translator
 
 FRAME = "#comments iframe"
 LIGHT_HOST = "<style>body { background: #ffffff; color: #222 }</style>"
 DARK_HOST = "<style>body { background: #1b1b1f; color: #e6e6e6 }</style>"
+HOSTS = {"light": LIGHT_HOST, "dark": DARK_HOST}
+BACKDROPS = {"light": "#ffffff", "dark": "#1b1b1f"}  # what shows through the frame
+BACKDROP_PIXELS = {"light": (0xFF, 0xFF, 0xFF), "dark": (0x1B, 0x1B, 0x1F)}
 
 
 @pytest.fixture
-def context(audited_context: BrowserContext) -> BrowserContext:
-    return audited_context  # axe-core goes into its pages
+def context(audited: BrowserContext) -> BrowserContext:
+    return audited  # axe-core goes into its pages
 
 
 def pixel(page: Page, x: float, y: float) -> tuple[int, int, int]:
@@ -48,6 +59,42 @@ def pixel(page: Page, x: float, y: float) -> tuple[int, int, int]:
     assert color_type in (2, 6), color_type  # RGB or RGBA, 8 bits
     raw = zlib.decompress(data)
     return raw[1], raw[2], raw[3]
+
+
+def contrast(one: tuple[float, ...], other: tuple[float, ...]) -> float:
+    """WCAG's contrast ratio of two sRGB colours (0-255 each)."""
+
+    def luminance(color: tuple[float, ...]) -> float:
+        linear = [c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4
+                  for c in color[:3]]  # fmt: skip
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(one), luminance(other)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def css_color_over(css: str, backdrop: tuple[int, int, int]) -> tuple[float, ...]:
+    """A computed CSS colour ("rgb(…)" or "rgba(…)") as it shows over `backdrop`."""
+    values = [float(v) for v in re.findall(r"[\d.]+", css)]
+    alpha = values[3] if len(values) > 3 else 1.0
+    return tuple(alpha * c + (1 - alpha) * b for c, b in zip(values[:3], backdrop, strict=True))
+
+
+def assert_fields_stand_out(frame: Frame, backdrop: tuple[int, int, int]) -> None:
+    """Each visible field's border at least 3:1 against the page around it and against the
+    field's own fill (WCAG 1.4.11, non-text contrast)."""
+    fields: list[list[str]] = frame.evaluate(
+        """() => [...document.querySelectorAll('input:not([type=checkbox]):not([type=hidden]), textarea')]
+            .filter(e => e.offsetParent !== null && !e.closest('.wg-hp'))
+            .map(e => { const s = getComputedStyle(e);
+                return [e.id, s.borderTopColor, s.backgroundColor]; })"""
+    )
+    assert fields
+    for name, border, fill in fields:
+        shown = css_color_over(border, backdrop)
+        inside = css_color_over(fill, backdrop)
+        assert contrast(shown, backdrop) >= 3, (name, border)
+        assert contrast(shown, inside) >= 3, (name, border, fill)
 
 
 def host_pixel_under_frame(page: Page) -> tuple[int, int, int]:
@@ -80,6 +127,117 @@ def active_element(frame: Frame) -> dict[str, Any]:
     return found
 
 
+@pytest.fixture(scope="module")
+def realistic(widget: WidgetServer, blog: HostPages) -> dict[str, int]:
+    """Two realistic threads, posted once for the module: how many comments each has."""
+    return {
+        "/realistic/": realistic_thread(widget, blog, "/realistic/", arabic=False),
+        "/realistic-ar/": realistic_thread(widget, blog, "/realistic-ar/", arabic=True),
+    }
+
+
+def realistic_thread(widget: WidgetServer, blog: HostPages, path: str, arabic: bool) -> int:
+    """A thread as a blog post gathers one: replies three deep, Markdown, a link, a quote, code,
+    a long name, likes, and (`arabic`) Arabic names and text with one English reply. Returns
+    how many comments it has."""
+
+    def post(body: str, name: str, parent: int | None = None) -> int:
+        posted = api_post(widget, blog, path, body=body, name=name, parent=parent,
+                          email=f"{len(name)}@example.com")  # fmt: skip
+        return int(posted["comment"]["id"])
+
+    def like(comment: int | None, times: int) -> None:
+        for _ in range(times):
+            httpx.post(
+                f"{widget.local_url}/api/v1/likes",
+                json={"site": "blog", "page": path, "comment": comment, "liked": True, "voter": ""},
+                headers={"Origin": widget.public_url},
+            ).raise_for_status()
+
+    if arabic:
+        first = post("شكرًا على هذه **التدوينة** الرائعة! تعلّمت منها الكثير.", "ليلى أحمد")
+        answer = post("سعيد أنها أفادتك. الجزء الثاني قريبًا.", "كريم", first)
+        post("I read it with a translator and agree: very clear.", "Sam", answer)
+        second = post("> ماذا عن الأداء؟\n\nجرّبت ذلك على خادم صغير ونجح تمامًا.", "يوسف بن علي")
+        post("وأنا كذلك، مع [التوثيق](https://example.com/docs).", "مريم", second)
+        like(first, 3)
+        like(None, 2)
+        return 5
+    first = post(
+        "Great write-up! I tried this on my own blog and the **comments loaded in under a "
+        "second**. One question: does it work with [Hugo](https://gohugo.io)?",
+        "Maria Gonzalez",
+    )
+    answer = post("It does: paste the snippet into your post template.", "Tom", first)
+    post("Thanks, that worked. Took two minutes.", "Maria Gonzalez", answer)
+    post("Same here with Jekyll.", "Aiko Tanaka", first)
+    second = post(
+        "A longer thought, in two parts.\n\nFirst, the defaults are sensible: "
+        "`min_seconds_to_post` stops most bots without a captcha.\n\n"
+        "Second, I would like an import from Disqus:\n\n- comments\n- replies\n- likes",
+        "Jonathan Q. Longname-Smythe",
+    )
+    post("> an import from Disqus\n\nThere is one already: `widget import`.", "Priya", second)
+    post("Subscribed. Looking forward to part two!", "Sam")
+    like(first, 3)  # a network gives a comment 3 guest likes at most
+    like(second, 1)
+    like(None, 3)
+    return 7
+
+
+# What a person looks at in tests/artifacts: (viewport width, blog colours, language).
+VIEWS = {
+    "desktop-light": (1000, "light", "en"),
+    "desktop-dark": (1000, "dark", "en"),
+    "375px": (375, "light", "en"),
+    "right-to-left": (1000, "light", "ar"),
+}
+
+
+@pytest.mark.parametrize("view", sorted(VIEWS))
+def test_a_realistic_thread_fits_its_frame_passes_axe_and_is_photographed(
+    browser: Browser, blog: HostPages, widget: WidgetServer, realistic: dict[str, int], view: str
+) -> None:
+    width, host, lang = VIEWS[view]
+    thread = "/realistic-ar/" if lang == "ar" else "/realistic/"
+    title = "تدوينة عن التعليقات" if lang == "ar" else "Comments that readers meet"
+    direction = ' dir="rtl"' if lang == "ar" else ""
+    blog.pages[f"/look/{view}/"] = f"""<!doctype html>
+<html lang="{lang}"{direction}><head><meta charset="utf-8"><title>{title}</title>
+{HOSTS[host]}</head><body><h1>{title}</h1><p>{"Some words of the post. " * 12}</p>
+<div id="comments"></div><script src="{widget.public_url}/embed.js" data-site="blog"
+data-page-id="{thread}" async></script></body></html>"""
+    # Tall enough for the whole frame: Chromium leaves a cross-site frame's part below the
+    # viewport blank in a full-page screenshot.
+    context = audited_context(browser, width=width, height=2400)
+    try:
+        page = context.new_page()
+        page.goto(f"{blog.url}/look/{view}/")
+        at = page.frame_locator(FRAME)
+        expect(at.locator(".wg-comment")).to_have_count(realistic[thread])
+        expect(at.locator(".wg-like-count").first).not_to_be_empty()
+        at.locator("#wg-body").focus()  # the form open, as a reader about to write sees it
+        expect(at.locator("#wg-submit")).to_be_visible()
+        frame = frame_of(page)
+        # The frame is as tall as what it holds: nothing cut off, no scrollbar of its own.
+        content = frame.evaluate("() => document.documentElement.scrollHeight")
+        expect(page.locator(FRAME)).to_have_attribute("style", re.compile(rf"height: {content}px"))
+        assert frame.evaluate("() => document.documentElement.scrollWidth") <= width
+        # Text keeps off the frame's edges, the blog's background running up to them.
+        margins = frame.evaluate(
+            """() => { const box = document.getElementById('comments-title')
+                .getBoundingClientRect(); return [box.left, innerWidth - box.right]; }"""
+        )
+        assert min(margins) >= 8, margins
+        assert_fields_stand_out(frame, BACKDROP_PIXELS[host])
+        assert_accessible(frame, BACKDROPS[host])
+        page.wait_for_timeout(300)  # the highlight of the focus ring settles
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"realistic-thread-{view}.png"), full_page=True)
+    finally:
+        context.close()
+
+
 def test_a_keyboard_user_replies_and_lands_on_the_reply(
     context: BrowserContext, blog: HostPages, widget: WidgetServer
 ) -> None:
@@ -93,6 +251,9 @@ def test_a_keyboard_user_replies_and_lands_on_the_reply(
     first_id = first["comment"]["id"]
     expect(page.frame_locator(FRAME).locator(f"#comment-{first_id}")).to_be_visible()
 
+    # From the top of the blog's page: its own link first, then on into the frame.
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.matches('a[data-comment-count]')")
     tab_until(page, frame, f"#comment-{first_id} a.wg-reply")
     page.keyboard.press("Enter")
     assert active_element(frame)["id"] == "wg-body"
@@ -119,11 +280,22 @@ def test_a_keyboard_user_replies_and_lands_on_the_reply(
     expect(at.locator("#reply-title-text")).to_have_text("Leave a Reply")
 
 
+# Each blog with the reader's system set the other way: the frame follows the blog.
+@pytest.mark.parametrize(("host", "system"), [("light", "dark"), ("dark", "light")])
 def test_errors_take_focus_and_are_tied_to_their_fields(
-    context: BrowserContext, blog: HostPages, widget: WidgetServer
+    browser: Browser, blog: HostPages, widget: WidgetServer, host: str, system: str
 ) -> None:
-    page = context.new_page()
-    page.goto(blog_post(blog, widget, "/invalid/", "Invalid", extra=LIGHT_HOST))
+    context = audited_context(browser, system)
+    try:
+        page = context.new_page()
+        path = f"/invalid-{host}/"
+        page.goto(blog_post(blog, widget, path, "Invalid", extra=HOSTS[host]))
+        the_form_tells_what_to_fix(page, BACKDROPS[host])
+    finally:
+        context.close()
+
+
+def the_form_tells_what_to_fix(page: Page, backdrop: str) -> None:
     at = page.frame_locator(FRAME)
     at.locator("#wg-body").fill("Worth keeping")
     at.locator("#wg-email").fill("not an address")
@@ -134,7 +306,7 @@ def test_errors_take_focus_and_are_tied_to_their_fields(
     expect(name).to_have_accessible_description("Enter your name.")
     expect(at.locator("#wg-email")).to_have_attribute("aria-invalid", "true")
     expect(at.locator("#wg-body")).not_to_have_attribute("aria-invalid", "true")
-    assert_accessible(frame_of(page), "#ffffff")
+    assert_accessible(frame_of(page), backdrop)
 
     name.fill("Lee")
     at.locator("#wg-email").fill("lee@example.com")
@@ -176,9 +348,7 @@ def test_the_frame_follows_a_dark_blog_not_the_readers_system(
     dark_url = blog_post(blog, widget, "/dark-blog/", "Dark blog", extra=DARK_HOST)
     light_url = blog_post(blog, widget, "/light-blog/", "Light blog", extra=LIGHT_HOST)
     for system in ("light", "dark"):
-        context = browser.new_context(
-            viewport={"width": 1000, "height": 1400}, bypass_csp=True, color_scheme=system
-        )
+        context = audited_context(browser, system, height=1400)
         try:
             page = context.new_page()
             page.goto(dark_url)
@@ -202,17 +372,24 @@ def test_the_frame_follows_a_dark_blog_not_the_readers_system(
             context.close()
 
 
+@pytest.mark.parametrize(("theme", "host"), [("light", "dark"), ("dark", "light")])
 def test_a_theme_can_still_be_forced(
-    context: BrowserContext, blog: HostPages, widget: WidgetServer
+    context: BrowserContext, blog: HostPages, widget: WidgetServer, theme: str, host: str
 ) -> None:
-    blog.pages["/forced/"] = f"""<!doctype html><html><head><title>Forced</title>{DARK_HOST}
+    path = f"/forced-{theme}/"
+    api_post(widget, blog, path, body=f"Readable in {theme}, whatever the blog", name="Fay")
+    blog.pages[path] = f"""<!doctype html><html><head><title>Forced</title>{HOSTS[host]}
 </head><body><div id="comments"></div><script src="{widget.public_url}/embed.js"
-data-site="blog" data-page-id="/forced/" data-theme="light" async></script></body></html>"""
+data-site="blog" data-page-id="{path}" data-theme="{theme}" async></script></body></html>"""
     page = context.new_page()
-    page.goto(f"{blog.url}/forced/")
-    expect(page.frame_locator(FRAME).locator("html")).to_have_class(
-        re.compile(r"\bwg-theme-light\b")
-    )
+    page.goto(f"{blog.url}{path}")
+    at = page.frame_locator(FRAME)
+    expect(at.locator("html")).to_have_class(re.compile(rf"\bwg-theme-{theme}\b"))
+    expect(at.locator(".wg-comment")).to_have_count(1)
+    # A theme against the blog's colours brings its own backdrop, or its text would be lost.
+    backdrop = host_pixel_under_frame(page)
+    assert backdrop != BACKDROP_PIXELS[host]
+    assert_accessible(frame_of(page), "#{:02x}{:02x}{:02x}".format(*backdrop))
 
 
 def test_on_a_phone_deep_replies_keep_a_text_column_and_targets_are_big_enough(
@@ -338,6 +515,13 @@ def test_a_right_to_left_thread_mirrors_and_mixed_scripts_lay_out_right(
     english = at.locator(".wg-children .wg-text")
     expect(english).to_have_attribute("dir", "auto")
     assert english.evaluate("e => getComputedStyle(e.querySelector('p')).direction") == "ltr"
+    # Nothing hidden off to one side widens the frame: a right-to-left page can scroll towards
+    # its left, where the spam trap once sat 10,000 px out (a blank page, sideways, without
+    # JavaScript).
+    frame = frame_of(page)
+    assert frame.evaluate("() => document.documentElement.scrollWidth") <= frame.evaluate(
+        "() => document.documentElement.clientWidth"
+    )
     assert_accessible(frame_of(page), "#ffffff")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "thread-rtl.png"))
@@ -394,3 +578,115 @@ def test_the_comments_feed_under_the_thread_is_one_a_feed_reader_reads(
     assert entry.author == "Ann"
     assert entry.content[0].value == "<p>Worth <em>following</em></p>"
     assert page.url == url  # the blog's page stays where it was
+
+
+def english_sentences() -> set[str]:
+    """Every run of two words or more of the English messages, between their placeholders,
+    save those French writes the same way."""
+    french = Translator("fr")
+    found = set()
+    for key, message in EN.items():
+        if isinstance(message, str) and french.strings((key,))[key] == message:
+            continue
+        for form in [message] if isinstance(message, str) else message.values():
+            for part in re.split(r"\{[^}]*\}", form):
+                part = part.strip(" :.,()“”…")
+                if " " in part and len(part) >= 8:
+                    found.add(part)
+    return found
+
+
+def english_in(frame: Frame, sentences: set[str]) -> list[str]:
+    """The English sentences a reader meets in the frame: in its text, and in the names,
+    descriptions, placeholders and titles a screen reader or a pointer shows."""
+    seen: str = frame.evaluate(
+        """() => [document.body.innerText, ...[...document.querySelectorAll(
+                '[aria-label], [placeholder], [title]')].map(e => [e.getAttribute('aria-label'),
+                e.getAttribute('placeholder'), e.getAttribute('title')].join(' '))].join(' ')"""
+    )
+    return sorted(s for s in sentences if s in seen)
+
+
+def test_a_french_reader_meets_no_english_from_reading_to_posting(
+    context: BrowserContext, blog: HostPages, widget: WidgetServer
+) -> None:
+    french, sentences = Translator("fr"), english_sentences()
+    for n in range(51):  # one more than a page: page numbers
+        api_post(widget, blog, "/billet/", body=f"Commentaire numéro {n}", name=f"Lecteur {n}")
+    blog.pages["/billet/"] = f"""<!doctype html><html lang="fr"><head><meta charset="utf-8">
+<title>Billet</title>{LIGHT_HOST}</head><body><h1>Billet</h1><div id="comments"></div>
+<script src="{widget.public_url}/embed.js" data-site="blog" data-page-id="/billet/" async>
+</script></body></html>"""
+    page = context.new_page()  # the browser's own language is English
+    page.goto(f"{blog.url}/billet/")
+    at = page.frame_locator(FRAME)
+    expect(at.locator(".wg-comment")).to_have_count(50)
+    expect(page.locator(FRAME)).to_have_attribute("title", french("comments_on", title="Billet"))
+    expect(at.locator("nav.wg-paging").first).to_have_attribute(
+        "aria-label", french("comments_pagination")
+    )
+    when = at.locator(".wg-comment time").first
+    expect(when).to_have_text(re.compile(r"^\d{1,2} [a-zéû]+ \d{4} à \d{2}:\d{2}$"))
+    expect(when).to_have_attribute("title", re.compile(r"il y a|maintenant"))
+    frame = frame_of(page)
+    assert english_in(frame, sentences) == []
+
+    at.locator("#wg-body").focus()
+    at.locator("#wg-submit").click()  # nothing filled in
+    expect(at.locator("#wg-body")).to_have_attribute("aria-invalid", "true")
+    assert english_in(frame, sentences) == []
+
+    at.locator("#wg-body").fill("Bonjour à tous")
+    at.locator("#wg-name").fill("Zoé")
+    at.locator("#wg-email").fill("zoe@example.com")
+    at.locator("#wg-submit").click()
+    expect(at.locator("#wg-status")).to_have_text(french("comment_posted"))
+    mine = at.locator(".wg-comment", has_text="Bonjour à tous")
+    mine.locator("button.wg-like").click()
+    expect(mine.locator("button.wg-like")).to_have_accessible_name(
+        french("like") + ", " + french("likes", n=1)
+    )
+    api_post(widget, blog, "/billet/", body="Quelqu’un d’autre écrit", name="Autre")
+    expect(at.get_by_role("button", name=french("new_comments", n=1)).first).to_be_visible()
+    assert english_in(frame, sentences) == []
+
+
+def test_a_guests_held_comment_survives_reloads_in_a_thread_empty_before(
+    open_context: BrowserContext, blog: HostPages, widget: WidgetServer
+) -> None:
+    widget_cli(widget.data_dir, "site", "add", "held", "--origin", blog.origin,
+               "--set", "min_seconds_to_post=0", "--set", "moderation=all")  # fmt: skip
+    page = open_context.new_page()  # storage allowed: the frame keeps its edit tokens
+    page.goto(blog_post(blog, widget, "/held/", "Held", site="held"))
+    at = page.frame_locator(FRAME)
+    # The thread is opened empty first: the server knows it as "no thread" from then on.
+    expect(at.locator("#comments-title")).to_have_text("No Responses to “Held”")
+    at.locator("#wg-body").fill("Waiting for a moderator")
+    at.locator("#wg-name").fill("Hal")
+    at.locator("#wg-email").fill("hal@example.com")
+    at.locator("#wg-submit").click()
+    held = at.locator(".wg-comment", has_text="Waiting for a moderator")
+    expect(held.locator(".wg-held")).to_have_text("Your comment is awaiting moderation.")
+    for _ in range(2):
+        page.reload()
+        at = page.frame_locator(FRAME)
+        held = at.locator(".wg-comment", has_text="Waiting for a moderator")
+        expect(held.locator(".wg-held")).to_have_text("Your comment is awaiting moderation.")
+
+
+def test_a_right_to_left_name_is_isolated_in_a_left_to_right_thread(
+    context: BrowserContext, blog: HostPages, widget: WidgetServer
+) -> None:
+    posted = api_post(widget, blog, "/mixed/", body="كلمات قليلة", name="ليلى 2")
+    page = context.new_page()
+    page.goto(blog_post(blog, widget, "/mixed/", "Mixed", extra=LIGHT_HOST))
+    header = page.frame_locator(FRAME).locator(f"#comment-{posted['comment']['id']} header")
+    name = header.locator("cite > *")
+    expect(name).to_have_text("ليلى 2")
+    # The name reads right to left in its own box, and "says:" stays after it.
+    assert name.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    name_box, says_box = name.bounding_box(), header.locator("cite + span").bounding_box()
+    assert name_box is not None and says_box is not None
+    assert name_box["x"] + name_box["width"] <= says_box["x"]
+    body = page.frame_locator(FRAME).locator(f"#comment-{posted['comment']['id']} .wg-text p")
+    assert body.evaluate("e => getComputedStyle(e).direction") == "rtl"

@@ -30,7 +30,6 @@ from playwright.sync_api import (
     Browser,
     BrowserContext,
     FrameLocator,
-    Locator,
     Page,
     Playwright,
     Route,
@@ -42,21 +41,29 @@ from tests.browser.conftest import (
     CHROMIUM_ARGS,
     api_post,
     assert_accessible,
+    audited_context,
     blog_post,
     frame_of,
 )
-from tests.browser.pages import PASSWORD, come_back
+from tests.browser.pages import PASSWORD, come_back, open_popup, provider_button
 from tests.browser.pages import sign_in as admin_signs_in
 from tests.servers import HostPages, WidgetServer, free_port, widget_cli, widget_server
 from tests.signing_in import mock_provider
 
 FRAME = "#comments iframe"
 ALICE = {"name": "Alice Liddell", "email": "alice@example.com", "email_verified": True}
+BOB = {"name": "Bob Marley", "email": "bob@example.com", "email_verified": True,
+       "picture": "https://pictures.example/bob.png"}  # fmt: skip
+# A 1×1 PNG: the picture a provider names, answered by the test (no request leaves the machine).
+PICTURE = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
 
 
 @pytest.fixture(scope="module")
 def identity_provider() -> Iterator[str]:
-    with mock_provider(MockUser(sub="alice", claims=ALICE)) as url:
+    users = [MockUser(sub="alice", claims=ALICE), MockUser(sub="bob", claims=BOB)]
+    with mock_provider(*users) as url:
         yield url
 
 
@@ -152,12 +159,6 @@ def regime_context(
     )  # fmt: skip
 
 
-def provider_button(frame: FrameLocator, provider: str) -> Locator:
-    """A provider's button: the form shows its choices once the reader is in the comment box."""
-    frame.locator("#wg-body").click()
-    return frame.locator("button.wg-provider", has_text=provider)
-
-
 def sign_in(page: Page, frame: FrameLocator, provider: str = "Mock ID") -> None:
     with page.expect_popup() as opened:
         provider_button(frame, provider).click()
@@ -243,7 +244,7 @@ def test_a_provider_that_cuts_the_opener_still_signs_in_by_polling(
         # The popup lands on our callback page, with no opener to talk to: it says so, and
         # closes itself a moment later; back on the comments, the frame, asking with its
         # verifier, signs in all the same.
-        expect(popup.locator("h2")).to_have_text("You are signed in")
+        expect(popup.locator("h1")).to_have_text("You are signed in")
         assert popup.evaluate("window.opener") is None
         wait_until_closed(popup, timeout_ms=5_000)
         come_back(page)
@@ -354,20 +355,20 @@ def test_a_sign_in_started_by_someone_else_gives_nobody_a_session(
             with page.expect_popup() as opened:
                 page.locator(button).click()
             popup = opened.value
-            expect(popup.locator("h2")).to_have_text("Sign-in stopped")
+            expect(popup.locator("h1")).to_have_text("Sign-in stopped")
             expect(popup.locator("p")).to_contain_text("did not come from a comment form")
             popup.close()
 
         fresh = context.new_page()
         fresh.goto(start)
-        expect(fresh.locator("h2")).to_have_text("Sign-in stopped")
+        expect(fresh.locator("h1")).to_have_text("Sign-in stopped")
         fresh.close()
 
         page.goto(url)
         frame = page.frame_locator(FRAME)
         with page.expect_popup() as opened:  # comment links open in a new tab
             frame.locator(".wg-comment a", has_text="a prize").click()
-        expect(opened.value.locator("h2")).to_have_text("Sign-in stopped")
+        expect(opened.value.locator("h1")).to_have_text("Sign-in stopped")
     finally:
         context.close()
     assert login_codes_for(widget, challenge) == 0
@@ -389,12 +390,6 @@ def reading(
         yield page, page.frame_locator(FRAME), asked
     finally:
         context.close()
-
-
-def open_popup(page: Page, frame: FrameLocator, provider: str) -> Page:
-    with page.expect_popup() as opened:
-        provider_button(frame, provider).click()
-    return opened.value
 
 
 def wait_until_closed(popup: Page, timeout_ms: float) -> None:
@@ -449,7 +444,7 @@ def test_a_refusal_at_a_provider_that_cuts_the_opener_ends_the_polling_with_the_
         popup.locator("button[value=deny]").click()
         # No opener to tell: the popup stays open with the reason; back on the page, the frame
         # asks with its verifier and learns it.
-        expect(popup.locator("h2")).to_have_text("Sign-in cancelled")
+        expect(popup.locator("h1")).to_have_text("Sign-in cancelled")
         popup.close()
         come_back(page)
         expect(frame.locator("#wg-sign-in-error")).to_have_text(
@@ -472,7 +467,7 @@ def test_cancel_in_the_frame_ends_a_sign_in_cut_off_by_the_provider(
         expect(frame.locator("#wg-sign-in-waiting")).to_be_hidden()
         # Signing in later in that popup changes nothing in the frame any more.
         popup.locator("button[value=alice]").click()
-        expect(popup.locator("h2")).to_have_text("You are signed in")
+        expect(popup.locator("h1")).to_have_text("You are signed in")
         come_back(page)
         assert_no_more_polls(page, asked)
         expect(frame.locator("#wg-signed-in")).to_be_hidden()
@@ -499,7 +494,9 @@ def test_the_signed_in_form_passes_axe_on_light_and_dark_blogs(
     background = {"light": "#ffffff", "dark": "#1b1b1f"}[host]
     style = f"<style>body {{ background: {background} }}</style>"
     url = blog_post(blog, widget, f"/axe-signed-in-{host}/", "Audited", extra=style)
-    context = browser.new_context(viewport={"width": 1000, "height": 900}, bypass_csp=True)
+    # The reader's system the other way round: the frame follows the blog, not the system.
+    system = {"light": "dark", "dark": "light"}[host]
+    context = audited_context(browser, system)
     try:
         page = context.new_page()
         page.goto(url)
@@ -579,3 +576,19 @@ def test_a_sign_in_pressed_before_the_writers_script_arrives_still_signs_in(
     expect(frame.locator("#wg-user-text")).to_have_text(
         "You are commenting using your Mock ID account.", timeout=15_000
     )
+
+
+def test_the_signed_in_line_shows_the_accounts_name_and_picture(
+    context: BrowserContext, blog: HostPages, widget: WidgetServer
+) -> None:
+    page = context.new_page()
+    page.route("https://pictures.example/**", lambda route: route.fulfill(
+        body=PICTURE, content_type="image/png"))  # fmt: skip
+    page.goto(blog_post(blog, widget, "/pictured/", "Pictured"))
+    frame = page.frame_locator(FRAME)
+    open_popup(page, frame, "Mock ID").locator("button[value=bob]").click()
+    expect(frame.locator("#wg-user-name")).to_have_text("Bob Marley", timeout=15_000)
+    avatar = frame.locator("#wg-user-avatar")
+    expect(avatar).to_be_visible()
+    expect(avatar).to_have_attribute("src", str(BOB["picture"]))
+    expect(avatar).to_have_js_property("naturalWidth", 1)  # the picture itself, loaded

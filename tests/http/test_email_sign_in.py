@@ -21,7 +21,7 @@ from tests.signing_in import exchange, me, new_verifier
 from widget.app import create_app
 from widget.auth.email_link import CODE_TRIES, LINKS_PER_NETWORK
 from widget.auth.tokens import token_hash
-from widget.records import Profile
+from widget.records import Profile, User
 from widget.sites import add_site
 
 ADA = "ada@example.com"
@@ -124,7 +124,7 @@ async def test_an_email_account_is_not_merged_with_a_provider_account_of_the_sam
     link = link_in(await sign_in_mail(inbox), "/auth/email/link")
     handed_code(await type_code(client, link, code))
     session = (await exchange(client, verifier, None)).json()
-    signed_in = await storage.get_session_user(token_hash(session["token"]), datetime.now(UTC))
+    signed_in = await storage.get_session(User, token_hash(session["token"]), datetime.now(UTC))
     assert signed_in is not None
     assert signed_in.provider == "email" and signed_in.id != elsewhere.id
 

@@ -12,7 +12,9 @@ import pytest
 from starlette.applications import Starlette
 
 from tests.helpers import EMBED, OWN_ORIGIN, PAGE, comment_body, open_form
+from widget.errors import RateLimited
 from widget.messages import ENGLISH, said
+from widget.records import RateLimit
 from widget.sites import change_site_setting
 from widget.views.i18n import _CATALOGS, EN, LANGUAGES, Translator, language_asked
 
@@ -106,6 +108,35 @@ def test_what_the_domain_says_is_a_message_of_every_language() -> None:
     assert Translator("fr").say("Not said: an admin's message") == "Not said: an admin's message"
 
 
+@pytest.mark.parametrize(
+    ("late_s", "english", "russian"),
+    [
+        (0.4, "You are posting too fast; try again in a second.",
+         "Вы отправляете комментарии слишком часто; попробуйте снова через секунду."),
+        (6.2, "You are posting too fast; try again in 7 seconds.",
+         "Вы отправляете комментарии слишком часто; попробуйте снова через 7 с."),
+    ],
+)  # fmt: skip
+def test_how_long_to_wait_is_said_in_the_singular_for_one_second(
+    late_s: float, english: str, russian: str
+) -> None:
+    limit = RateLimit("post:192.0.2.1", 1, 60.0)  # one a minute, and one was just now
+    with pytest.raises(RateLimited) as refused:
+        limit.take(due_at=1000.0 + late_s, now=1000.0)
+    assert str(refused.value) == english
+    assert Translator("ru").say(refused.value.args[0]) == russian
+
+
+def test_a_length_is_said_without_a_noun_whose_form_the_number_would_choose() -> None:
+    # "10001 символов" is wrong Russian (10001 takes "символ", 10002 "символа"): languages with
+    # several plural forms say how long a comment is as "characters: 10001".
+    too_long = said("error_body_too_long", length=10_001, limit=10_000)
+    assert Translator("ru").say(too_long).startswith("Символов в вашем комментарии: 10001,")
+    assert Translator("uk").say(too_long).startswith("Символів у вашому коментарі: 10001,")
+    assert Translator("pl").say(too_long).startswith("Liczba znaków w Twoim komentarzu: 10001;")
+    assert Translator("ar").say(too_long).startswith("عدد أحرف تعليقك 10001،")
+
+
 def test_the_language_asked_for_by_accept_language() -> None:
     assert language_asked("fr-CA,fr;q=0.9,en;q=0.8") == "fr"
     assert language_asked("xx, de;q=0.5, ru;q=0.7") == "ru"
@@ -177,7 +208,7 @@ async def test_an_error_page_in_the_frame_speaks_its_language(client: httpx.Asyn
         "/embed/blog/thread", params={**EMBED, "cpage": "0"}, headers={"Accept-Language": "de"}
     )
     assert german.status_code == 400
-    assert "<h2>Diese Anfrage ist nicht verständlich</h2>" in german.text
+    assert "<h1>Diese Anfrage ist nicht verständlich</h1>" in german.text
 
 
 async def test_the_rarer_errors_of_the_frame_speak_its_language(client: httpx.AsyncClient) -> None:

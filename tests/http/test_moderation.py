@@ -74,7 +74,8 @@ async def test_the_form_has_a_honeypot_people_do_not_see(client: httpx.AsyncClie
     assert 'autocomplete="off"' in honeypot  # not filled in by the browser
     stylesheet = re.search(r"<style>(.*?)</style>", page, re.DOTALL)  # in the document
     assert stylesheet is not None
-    assert ".wg-hp{position:absolute;left:-10000px;" in stylesheet.group(1)  # off screen
+    # Off screen, on the side no page scrolls to (left in a left-to-right page, right in Arabic).
+    assert ".wg-hp{position:absolute;inset-inline-start:-10000px;" in stylesheet.group(1)
 
 
 async def test_a_comment_posted_within_seconds_of_the_form_is_refused(

@@ -22,6 +22,7 @@ from tests.helpers import (
 from tests.mail import Inbox, link_in, subscribe
 from tests.signing_in import signed_in_commenter
 from widget.auth.tokens import Purpose
+from widget.records import Subscription
 
 ANN = "ann@example.com"
 
@@ -153,13 +154,13 @@ async def test_erasing_ends_follow_up_emails(
     await subscribe(mail_client, inbox, ANN, "thread")
     storage = mail_app.state.widget.storage
     (item,) = await storage.author_comments(ANN, None)
-    assert len(await storage.thread_subscriptions(item.comment.thread_id)) == 1
+    assert len(await storage.subscribers(Subscription, item.comment.thread_id)) == 1
     before = len(inbox.messages)
     token = (await data_link_after(mail_client, inbox, before)).split("token=")[1]
     await mail_client.post(
         "/data/erase", data={"token": token, "confirm": "yes"}, headers=OWN_ORIGIN
     )
-    assert await storage.thread_subscriptions(item.comment.thread_id) == []
+    assert await storage.subscribers(Subscription, item.comment.thread_id) == []
 
 
 async def data_link_after(client: httpx.AsyncClient, inbox: Inbox, already: int) -> str:

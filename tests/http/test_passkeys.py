@@ -211,7 +211,7 @@ async def test_a_refusal_is_said_in_the_frames_language_in_the_popup_and_to_its_
     )
     assert error_of(refused) == german
     assert '<html lang="de" dir="ltr"' in refused.text
-    assert "<h2>Anmeldung fehlgeschlagen</h2>" in refused.text
+    assert "<h1>Anmeldung fehlgeschlagen</h1>" in refused.text
     # The frame that polls (its popup cut off) asks in its language, as every call of its does.
     polled = await client.post(
         "/api/v1/auth/session", json={"verifier": verifier},
@@ -228,7 +228,7 @@ async def test_the_passkey_popup_speaks_the_frames_language(
     french = await open_passkeys(client, lang="fr")
     assert french.status_code == 200, french.text
     assert '<html lang="fr" dir="ltr"' in french.text
-    assert "<h2>Vos clés d’accès</h2>" in french.text
+    assert "<h1>Vos clés d’accès</h1>" in french.text
     assert "Clés d’accès de Ann : connectez-vous pour commenter" in french.text
     assert "Aucune clé d’accès pour l’instant." in french.text
     assert ">Ajouter une clé d’accès</button>" in french.text
@@ -255,7 +255,7 @@ async def test_the_passkey_popup_speaks_the_frames_language(
     arabic = await start_sign_in(client, "passkey", challenge, lang="ar")
     assert arabic.status_code == 200, arabic.text
     assert '<html lang="ar" dir="rtl"' in arabic.text
-    assert "<h2>تسجيل الدخول بمفتاح مرور</h2>" in arabic.text
+    assert "<h1>تسجيل الدخول بمفتاح مرور</h1>" in arabic.text
     assert ">استخدام مفتاح مرور</button>" in arabic.text
     nothing = await finish(client, "not json")
     assert nothing.status_code == 400

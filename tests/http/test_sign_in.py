@@ -137,7 +137,7 @@ async def test_consent_denied(client: httpx.AsyncClient, provider: str) -> None:
     page = await popup.come_back(popup.consent(await popup.start(), deny=True))
     assert page.status_code == 400
     assert "Sign-in was cancelled. You can close this window." in page.text
-    assert "<h2>Sign-in cancelled</h2>" in page.text
+    assert "<h1>Sign-in cancelled</h1>" in page.text
     assert 'data-error="Sign-in was cancelled."' in page.text  # what the comment form says
     assert 'data-code=""' in page.text
 
@@ -351,7 +351,7 @@ async def test_why_a_sign_in_failed_is_said_in_the_frames_language(
     assert page.status_code == 400
     japanese = "プロバイダーでログインできませんでした（temporarily_unavailable）。"
     assert '<html lang="ja" dir="ltr"' in page.text
-    assert "<h2>ログインできませんでした</h2>" in page.text
+    assert "<h1>ログインできませんでした</h1>" in page.text
     assert f'data-error="{japanese}"' in page.text  # what the frame shows after "Sign-in failed:"
     # The frame that polls (its popup cut off) is told in the language it asks in.
     polled = await client.post(
@@ -437,16 +437,16 @@ async def test_the_popup_speaks_the_frames_language(
     popup = Popup(client, provider)
     page = await start_sign_in(client, "mock", popup.challenge, lang="fr")
     assert '<html lang="fr" dir="ltr"' in page.text
-    assert "<h2>Connexion avec " in page.text
+    assert "<h1>Connexion avec " in page.text
     assert "Redirection en cours…" in page.text
     assert ">Continuer</a>" in page.text
     back = await popup.come_back(popup.consent(provider_url(page)))
     assert back.status_code == 200
-    assert "<h2>Vous êtes connecté</h2>" in back.text
+    assert "<h1>Vous êtes connecté</h1>" in back.text
     assert "Vous pouvez fermer cette fenêtre et revenir aux commentaires." in back.text
 
     # A start that did not come from the frame: stopped, in the language the browser asks.
     refused = await client.get("/auth/mock/start", headers={"Accept-Language": "ar"})
     assert refused.status_code == 403
     assert '<html lang="ar" dir="rtl"' in refused.text
-    assert "<h2>أُوقف تسجيل الدخول</h2>" in refused.text
+    assert "<h1>أُوقف تسجيل الدخول</h1>" in refused.text

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.helpers import outbox_rows, schema_before
-from widget.records import NewJob
+from widget.records import NewJob, PostSubscription
 from widget.storage import Storage, storage_for_url
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -81,14 +81,16 @@ async def test_post_subscriptions_start_unconfirmed_and_end_on_unsubscribe(
     assert (mine.site_id, mine.email, mine.confirmed) == ("blog", "reader@example.com", False)
     assert await storage.subscribe_to_posts("blog", "reader@example.com", NOW) == mine
     await storage.subscribe_to_posts("other", "reader@example.com", NOW)
-    assert await storage.post_subscribers("blog") == []
+    assert await storage.subscribers(PostSubscription, "blog") == []
     confirmed = await storage.confirm_post_subscription(mine.id, NOW)
     assert confirmed is not None and confirmed.confirmed
-    assert [s.email for s in await storage.post_subscribers("blog")] == ["reader@example.com"]
-    assert await storage.post_subscribers("other") == []
-    assert await storage.unsubscribe_from_posts(mine.id)
-    assert not await storage.unsubscribe_from_posts(mine.id)
-    assert await storage.get_post_subscription(mine.id) is None
+    assert [s.email for s in await storage.subscribers(PostSubscription, "blog")] == [
+        "reader@example.com"
+    ]
+    assert await storage.subscribers(PostSubscription, "other") == []
+    assert await storage.unsubscribe(PostSubscription, mine.id)
+    assert not await storage.unsubscribe(PostSubscription, mine.id)
+    assert await storage.get_subscription(PostSubscription, mine.id) is None
     assert await storage.confirm_post_subscription(mine.id, NOW) is None
 
 
@@ -97,7 +99,7 @@ async def test_removing_a_site_removes_its_feed_and_subscribers(storage: Storage
     await storage.claim_feed_poll("blog", NOW, 300)
     await storage.record_feed_poll("blog", "u", ("", ""), [("k1", [])], NOW, NOW)
     assert await storage.remove_site("blog")
-    assert await storage.get_post_subscription(mine.id) is None
+    assert await storage.get_subscription(PostSubscription, mine.id) is None
     assert await storage.seen_feed_entries("blog", ["k1"]) == set()
 
 
@@ -130,5 +132,5 @@ async def test_erasing_an_author_ends_their_emails_of_new_posts(storage: Storage
     mine = await storage.subscribe_to_posts("blog", "ann@example.com", NOW)
     other = await storage.subscribe_to_posts("blog", "bob@example.com", NOW)
     await storage.erase_author("Ann@Example.com", None)
-    assert await storage.get_post_subscription(mine.id) is None
-    assert await storage.get_post_subscription(other.id) is not None
+    assert await storage.get_subscription(PostSubscription, mine.id) is None
+    assert await storage.get_subscription(PostSubscription, other.id) is not None

@@ -15,6 +15,7 @@ from tests.helpers import schema_before
 from widget.errors import Conflict, Forbidden, RateLimited
 from widget.records import (
     POST_LIKE,
+    Admin,
     GuestLikeLimit,
     ImportedComment,
     ImportedLike,
@@ -25,7 +26,9 @@ from widget.records import (
     QueueQuery,
     RateLimit,
     SingleUse,
+    Subscription,
     ThreadEvent,
+    User,
 )
 from widget.refusals import explain
 from widget.storage import Outcome, Refused, Storage, storage_for_url
@@ -404,7 +407,7 @@ async def test_migration_0007_keeps_likes_and_ends_sessions_stored_before_it(
     await storage.open()  # applies 0007
     try:
         now = datetime.now(UTC)
-        assert await storage.get_session_admin("old-hash", now) is None
+        assert await storage.get_session(Admin, "old-hash", now) is None
         head = await storage.get_thread_head("blog", "/p/")
         assert head is not None and head.like_count == 1
         assert await storage.get_voter_likes(head.id, "v-old") == {POST_LIKE}
@@ -558,11 +561,11 @@ async def test_sign_in_failures_are_told_once_to_their_challenge_only(storage: S
 async def test_sessions_expire_and_end(storage: Storage) -> None:
     now = datetime.now(UTC)
     user = await storage.upsert_user(Profile("oidc", "s", "Sam"), now)
-    await storage.add_session("token-hash", user.id, now + timedelta(hours=1))
-    assert await storage.get_session_user("token-hash", now) == user
-    assert await storage.get_session_user("token-hash", now + timedelta(hours=2)) is None
-    await storage.delete_session("token-hash")
-    assert await storage.get_session_user("token-hash", now) is None
+    await storage.add_session(User, "token-hash", user.id, now + timedelta(hours=1))
+    assert await storage.get_session(User, "token-hash", now) == user
+    assert await storage.get_session(User, "token-hash", now + timedelta(hours=2)) is None
+    await storage.delete_session(User, "token-hash")
+    assert await storage.get_session(User, "token-hash", now) is None
 
 
 async def test_provider_apps_are_registered_once(storage: Storage) -> None:
@@ -669,13 +672,13 @@ async def test_admins_and_their_sessions(storage: Storage) -> None:
     with pytest.raises(Refused, match=Outcome.ADMIN_EXISTS.value):
         await storage.add_admin("boss@example.com", "x", None, now)
     assert await storage.get_admin_login("boss@example.com") == (admin, "hash-1")
-    await storage.add_admin_session("h1", admin.id, now + timedelta(hours=1))
-    await storage.add_admin_session("old", admin.id, now - timedelta(seconds=1))
-    assert await storage.get_session_admin("h1", now) == admin
-    assert await storage.get_session_admin("old", now) is None
+    await storage.add_session(Admin, "h1", admin.id, now + timedelta(hours=1))
+    await storage.add_session(Admin, "old", admin.id, now - timedelta(seconds=1))
+    assert await storage.get_session(Admin, "h1", now) == admin
+    assert await storage.get_session(Admin, "old", now) is None
     changed = await storage.update_admin("boss@example.com", password_hash="hash-3")
     assert changed == admin
-    assert await storage.get_session_admin("h1", now) is None  # a new password ends sessions
+    assert await storage.get_session(Admin, "h1", now) is None  # a new password ends sessions
     scoped = await storage.update_admin("boss@example.com", sites=["blog"])
     assert scoped is not None and scoped.sites == ("blog",)
     assert await storage.update_admin("nobody@example.com", sites=None) is None
@@ -700,7 +703,7 @@ async def test_bans_are_lifted_only_within_scope(storage: Storage) -> None:
 async def test_an_author_sees_and_erases_only_their_own_comments(storage: Storage) -> None:
     now = datetime.now(UTC)
     user = await storage.upsert_user(Profile("github", "7", "Ann"), now)
-    await storage.add_session("session-hash", user.id, now + timedelta(days=1))
+    await storage.add_session(User, "session-hash", user.id, now + timedelta(days=1))
     mine, _ = await storage.add_comment(new_comment("mine"), None)
     bob = dataclasses.replace(new_comment("reply", parent=mine.id), author_email="bob@x.example")
     reply, _ = await storage.add_comment(bob, None)
@@ -729,12 +732,12 @@ async def test_an_author_sees_and_erases_only_their_own_comments(storage: Storag
     assert (await storage.get_comment(reply.id)) == reply  # replies by others are untouched
     thread = await storage.get_thread(head.id)
     assert thread is not None and thread.comment_count == 2  # the held one was never counted
-    assert await storage.thread_subscriptions(head.id) == []
+    assert await storage.subscribers(Subscription, head.id) == []
     assert await storage.erase_author("ann@example.com", None) == 0  # nothing left to erase
 
     assert await storage.erase_author(None, user.id) == 1
     assert await storage.get_user(user.id) is None
-    assert await storage.get_session_user("session-hash", now) is None
+    assert await storage.get_session(User, "session-hash", now) is None
 
 
 def imported(

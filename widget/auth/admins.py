@@ -178,8 +178,8 @@ class AdminAuth:
         if rehashed is not None:
             await self.storage.update_admin(email, password_hash=rehashed)
         token = secrets.token_urlsafe(32)
-        await self.storage.add_admin_session(
-            token_hash(token, SESSION_PURPOSE), admin.id, now + self.session_lifetime
+        await self.storage.add_session(
+            Admin, token_hash(token, SESSION_PURPOSE), admin.id, now + self.session_lifetime
         )
         return token
 
@@ -193,7 +193,7 @@ class AdminAuth:
 
     async def log_out(self, token: str | None) -> None:
         if token and len(token) <= 100:
-            await self.storage.delete_admin_session(token_hash(token, SESSION_PURPOSE))
+            await self.storage.delete_session(Admin, token_hash(token, SESSION_PURPOSE))
 
     # -- CSRF -------------------------------------------------------------------------------
 
@@ -222,7 +222,7 @@ class AdminAuth:
 async def _admin_for(storage: Storage, token: str | None, purpose: str) -> Admin | None:
     if not token or len(token) > 100:
         return None
-    return await storage.get_session_admin(token_hash(token, purpose), datetime.now(UTC))
+    return await storage.get_session(Admin, token_hash(token, purpose), datetime.now(UTC))
 
 
 async def add_api_token(storage: Storage, admin: Admin, days: int) -> str:
@@ -230,7 +230,7 @@ async def add_api_token(storage: Storage, admin: Admin, days: int) -> str:
     sessions, when their password changes."""
     token = "wga_" + secrets.token_urlsafe(32)  # the mark tells people and secret scanners
     expires_at = datetime.now(UTC) + timedelta(days=days)
-    await storage.add_admin_session(token_hash(token, API_PURPOSE), admin.id, expires_at)
+    await storage.add_session(Admin, token_hash(token, API_PURPOSE), admin.id, expires_at)
     return token
 
 

@@ -284,17 +284,17 @@ class SignIn:
             raise NotFound(said("error_account_gone"))
         token = secrets.token_urlsafe(32)
         lifetime = timedelta(days=self.settings.session_days)
-        await self.storage.add_session(token_hash(token), user.id, now + lifetime)
+        await self.storage.add_session(User, token_hash(token), user.id, now + lifetime)
         return NewSession(token, user, int(lifetime.total_seconds()))
 
     async def user_for(self, token: str | None) -> User | None:
         if not token or len(token) > 200:
             return None
-        return await self.storage.get_session_user(token_hash(token), datetime.now(UTC))
+        return await self.storage.get_session(User, token_hash(token), datetime.now(UTC))
 
     async def sign_out(self, token: str | None) -> None:
         if token and len(token) <= 200:
-            await self.storage.delete_session(token_hash(token))
+            await self.storage.delete_session(User, token_hash(token))
 
     # -- providers ---------------------------------------------------------------------------
 

@@ -280,7 +280,9 @@ class FeedPoller:
         that mailboxes list them in the order they were published)."""
         seen = await self.storage.seen_feed_entries(site.id, [e.key for e in entries])
         fresh = [entry for entry in entries if entry.key not in seen]
-        subscribers = await self.storage.post_subscribers(site.id) if mail and fresh else []
+        subscribers = (
+            await self.storage.subscribers(PostSubscription, site.id) if mail and fresh else []
+        )
         if len(fresh) > MAX_MAILED_PER_POLL and subscribers:
             log.warning("feed of site %s: %d new entries at once; mailing the newest %d",
                         site.id, len(fresh), MAX_MAILED_PER_POLL)  # fmt: skip

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from widget.auth.tokens import Purpose, TokenSigner
 from widget.config import Settings
-from widget.records import Comment, NewJob, Site, ThreadHead
+from widget.records import Comment, NewJob, Site, Subscription, ThreadHead
 from widget.sites import SiteSettings, settings_of
 from widget.storage import Storage
 
@@ -125,7 +125,7 @@ class NotificationPlanner:
     async def _subscriber_mails(
         self, comment: Comment, head: ThreadHead, site: Site
     ) -> list[NewJob]:
-        subscriptions = await self.storage.thread_subscriptions(head.id)
+        subscriptions = await self.storage.subscribers(Subscription, head.id)
         if not subscriptions:
             return []
         parent = await self.storage.get_comment(comment.parent_id) if comment.parent_id else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
+from widget.records import PostSubscription, Subscription
 from widget.storage import Storage
 
 __all__ = ["Scope", "confirm", "confirm_new_posts", "unsubscribe", "unsubscribe_new_posts"]
@@ -23,7 +24,7 @@ async def confirm(storage: Storage, subscription_id: int, scope: Scope) -> None:
 
 async def unsubscribe(storage: Storage, subscription_id: int) -> None:
     """A link pressed twice, or after the subscription went, is done already: no error."""
-    await storage.unsubscribe(subscription_id)
+    await storage.unsubscribe(Subscription, subscription_id)
 
 
 async def confirm_new_posts(storage: Storage, subscription_id: int) -> bool:
@@ -34,4 +35,4 @@ async def confirm_new_posts(storage: Storage, subscription_id: int) -> bool:
 
 async def unsubscribe_new_posts(storage: Storage, subscription_id: int) -> None:
     """A link pressed twice, or after the subscription went, is done already: no error."""
-    await storage.unsubscribe_from_posts(subscription_id)
+    await storage.unsubscribe(PostSubscription, subscription_id)

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from widget.porting.export_context import Row, utc_text
 from widget.porting.items import parse_iso
+from widget.records import origin_json
 
 __all__ = [
     "LocalTimes",
@@ -43,13 +44,6 @@ __all__ = [
 SOURCES = ("wordpress", "disqus")
 MAX_TEXT_CHARS = 2000  # a title, a link, an identifier: more is not a real one
 MAX_OFFSETS = 10_000  # changes of offset in one thread: twice a year for 5,000 years
-
-
-def origin_json(origin: Mapping[str, Mapping[str, Any]]) -> str:
-    """The column's text for an origin ('' for none)."""
-    if not origin:
-        return ""
-    return json.dumps(origin, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 def origin_of(thread: Row) -> dict[str, dict[str, Any]]:

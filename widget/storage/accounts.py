@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any, Literal, TypeVar
 
 from widget.records import Admin, Profile, RateLimit, User
 
@@ -19,6 +19,13 @@ __all__ = ["PRUNE_EVERY_S", "AccountQueries", "mark_ready", "prune_expired", "ta
 PRUNE_EVERY_S = 300.0  # how often each backend drops rate limits and tokens that decide nothing
 
 _USER, _ADMIN = columns(User), columns(Admin)
+# The sessions of signed-in readers and of admins: their table, whose they are (a column of that
+# table), and the owners' table with the SELECT list that reads one.
+_SESSIONS = {
+    User: ("sessions", "user_id", "users", _USER),
+    Admin: ("admin_sessions", "admin_id", "admins", _ADMIN),
+}
+Owner = TypeVar("Owner", User, Admin)
 
 
 def _json_or_null(values: Sequence[str] | None) -> str | None:
@@ -49,7 +56,7 @@ async def mark_ready(db: Db) -> None:
     await db.execute(
         "INSERT INTO rate_limits (key, due_at) VALUES (?, ?)"
         " ON CONFLICT (key) DO UPDATE SET due_at = excluded.due_at",
-        READINESS_KEY, datetime.now(UTC).timestamp(),
+        READINESS_KEY, db.now.timestamp(),
     )  # fmt: skip
 
 
@@ -57,9 +64,8 @@ async def prune_expired(db: Db) -> None:
     """Housekeeping: drop what no longer decides anything. A rate limit whose due time has
     passed limits nobody; a spent form token past its expiry is refused anyway (and costs
     each comment's write nothing to keep until then)."""
-    now = datetime.now(UTC)
-    await db.execute("DELETE FROM rate_limits WHERE due_at < ?", now.timestamp())
-    await db.execute("DELETE FROM spent_form_tokens WHERE expires_at < ?", now)
+    await db.execute("DELETE FROM rate_limits WHERE due_at < ?", db.now.timestamp())
+    await db.execute("DELETE FROM spent_form_tokens WHERE expires_at < ?", db.now)
 
 
 async def _add_short_lived(
@@ -67,19 +73,11 @@ async def _add_short_lived(
 ) -> None:
     """Insert `row` into a table of rows kept until their `expires_at` (sessions, codes, ...),
     dropping first those past it: they would only be refused."""
-    await db.execute(f"DELETE FROM {table} WHERE expires_at < ?", datetime.now(UTC))
+    await db.execute(f"DELETE FROM {table} WHERE expires_at < ?", db.now)
     await db.execute(
         f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks(list(row))}){on_conflict}",
         *row.values(),
     )
-
-
-async def _provider_app(db: Db, provider: str, instance: str) -> tuple[str, str] | None:
-    row = await db.fetch_one(
-        "SELECT client_id, client_secret FROM provider_apps WHERE provider = ? AND instance = ?",
-        provider, instance,
-    )  # fmt: skip
-    return (row["client_id"], row["client_secret"]) if row else None
 
 
 class AccountQueries(SQLBackend):
@@ -108,7 +106,7 @@ class AccountQueries(SQLBackend):
         for limit in limits:
             limit.take(stored.get(limit.key), at.timestamp())
 
-    # -- users and their sessions -------------------------------------------------------------
+    # -- users --------------------------------------------------------------------------------
 
     async def upsert_user(self, profile: Profile, at: datetime) -> User:
         """The user for (provider, subject), created or brought up to date from `profile`."""
@@ -126,8 +124,7 @@ class AccountQueries(SQLBackend):
         return user
 
     async def get_user(self, user_id: int) -> User | None:
-        async with self._read() as db:
-            return await db.fetch_record(User, f"SELECT {_USER} FROM users WHERE id = ?", user_id)
+        return await self._read_record(User, f"SELECT {_USER} FROM users WHERE id = ?", user_id)
 
     async def add_login_code(
         self, code_hash: str, challenge: str, user_id: int, expires_at: datetime
@@ -164,45 +161,29 @@ class AccountQueries(SQLBackend):
         ))  # fmt: skip
         return message
 
-    async def add_session(self, token_hash: str, user_id: int, expires_at: datetime) -> None:
-        row = {"token_hash": token_hash, "user_id": user_id, "created_at": datetime.now(UTC),
-               "expires_at": expires_at}  # fmt: skip
-        await self._run(lambda db: _add_short_lived(db, "sessions", row))
-
-    async def get_session_user(self, token_hash: str, now: datetime) -> User | None:
-        async with self._read() as db:
-            return await db.fetch_record(
-                User, f"SELECT {columns(User, 'u')} FROM sessions s JOIN users u"
-                " ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at >= ?",
-                token_hash, now,
-            )  # fmt: skip
-
-    async def delete_session(self, token_hash: str) -> None:
-        delete = "DELETE FROM sessions WHERE token_hash = ?"
-        await self._run(lambda db: db.execute(delete, token_hash))
-
     async def get_provider_app(self, provider: str, instance: str) -> tuple[str, str] | None:
         """(client id, client secret) registered with a provider's instance (Mastodon)."""
         async with self._read() as db:
-            return await _provider_app(db, provider, instance)
+            row = await db.fetch_one(
+                "SELECT client_id, client_secret FROM provider_apps"
+                " WHERE provider = ? AND instance = ?",
+                provider, instance,
+            )  # fmt: skip
+        return (row["client_id"], row["client_secret"]) if row else None
 
     async def add_provider_app(
         self, provider: str, instance: str, client_id: str, client_secret: str
     ) -> tuple[str, str]:
         """Keep an app registration; when one exists already (another instance was quicker),
         that one is kept and returned."""
-
-        async def op(db: Db) -> tuple[str, str]:
-            await db.execute(
-                "INSERT INTO provider_apps (provider, instance, client_id, client_secret,"
-                " created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                provider, instance, client_id, client_secret, datetime.now(UTC),
-            )  # fmt: skip
-            app = await _provider_app(db, provider, instance)
-            assert app is not None
-            return app
-
-        return await self._run(op)
+        row = await self._run(lambda db: db.fetch_one(
+            "INSERT INTO provider_apps (provider, instance, client_id, client_secret, created_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider, instance) DO UPDATE"
+            " SET provider = excluded.provider RETURNING client_id, client_secret",
+            provider, instance, client_id, client_secret, db.now,
+        ))  # fmt: skip
+        assert row is not None
+        return row["client_id"], row["client_secret"]
 
     # -- admins and their sessions ------------------------------------------------------------
 
@@ -230,16 +211,12 @@ class AccountQueries(SQLBackend):
                     " (SELECT id FROM admins WHERE email = ?)",
                     email,
                 )
-                await db.execute(
-                    "UPDATE admins SET password_hash = ? WHERE email = ?", password_hash, email
-                )
-            if sites != "keep":
-                await db.execute(
-                    "UPDATE admins SET sites = ? WHERE email = ?", _json_or_null(sites), email
-                )
             return await db.fetch_record(
-                Admin, f"SELECT {_ADMIN} FROM admins WHERE email = ?", email
-            )
+                Admin, "UPDATE admins SET password_hash = coalesce(?, password_hash),"
+                f" sites = CASE WHEN ? THEN sites ELSE ? END WHERE email = ? RETURNING {_ADMIN}",
+                password_hash, sites == "keep", None if sites == "keep" else _json_or_null(sites),
+                email,
+            )  # fmt: skip
 
         return await self._run(op)
 
@@ -248,8 +225,7 @@ class AccountQueries(SQLBackend):
         return await self._run(lambda db: db.execute(delete, email)) > 0
 
     async def list_admins(self) -> list[Admin]:
-        async with self._read() as db:
-            return await db.fetch_records(Admin, f"SELECT {_ADMIN} FROM admins ORDER BY email")
+        return await self._read_records(Admin, f"SELECT {_ADMIN} FROM admins ORDER BY email")
 
     async def get_admin_login(self, email: str) -> tuple[Admin, str] | None:
         """The admin with this email and their password hash."""
@@ -259,19 +235,24 @@ class AccountQueries(SQLBackend):
             )
             return (db.record(Admin, row), row["password_hash"]) if row else None
 
-    async def add_admin_session(self, token_hash: str, admin_id: int, expires_at: datetime) -> None:
-        row = {"token_hash": token_hash, "admin_id": admin_id, "created_at": datetime.now(UTC),
-               "expires_at": expires_at}  # fmt: skip
-        await self._run(lambda db: _add_short_lived(db, "admin_sessions", row))
+    # -- sessions, of users and of admins -----------------------------------------------------
 
-    async def get_session_admin(self, token_hash: str, now: datetime) -> Admin | None:
-        async with self._read() as db:
-            return await db.fetch_record(
-                Admin, f"SELECT {columns(Admin, 'a')} FROM admin_sessions s JOIN admins a"
-                " ON a.id = s.admin_id WHERE s.token_hash = ? AND s.expires_at >= ?",
-                token_hash, now,
-            )  # fmt: skip
+    async def add_session(
+        self, owner: type[Owner], token_hash: str, owner_id: int, expires_at: datetime
+    ) -> None:
+        table, column, _, _ = _SESSIONS[owner]
+        row = {"token_hash": token_hash, column: owner_id, "expires_at": expires_at}
+        await self._run(lambda db: _add_short_lived(db, table, {**row, "created_at": db.now}))
 
-    async def delete_admin_session(self, token_hash: str) -> None:
-        delete = "DELETE FROM admin_sessions WHERE token_hash = ?"
+    async def get_session(self, owner: type[Owner], token_hash: str, now: datetime) -> Owner | None:
+        """Whose unexpired session this is; None for nobody's."""
+        table, column, owners, read = _SESSIONS[owner]
+        return await self._read_record(
+            owner, f"SELECT {read} FROM {owners} WHERE id ="
+            f" (SELECT {column} FROM {table} WHERE token_hash = ? AND expires_at >= ?)",
+            token_hash, now,
+        )  # fmt: skip
+
+    async def delete_session(self, owner: type[Owner], token_hash: str) -> None:
+        delete = f"DELETE FROM {_SESSIONS[owner][0]} WHERE token_hash = ?"
         await self._run(lambda db: db.execute(delete, token_hash))

@@ -21,8 +21,8 @@ from widget.records import (
 from .accounts import take_rate_tokens
 from .base import Outcome, Refused, columns
 from .outbox import queue_jobs
-from .sql import Db, SQLBackend
-from .threads import bump_thread, ensure_thread, root_shown
+from .sql import Db
+from .threads import ThreadQueries, bump_thread, ensure_thread, root_shown
 
 __all__ = ["CommentQueries"]
 
@@ -91,21 +91,19 @@ def _limits(rate_limit: RateLimit | Sequence[RateLimit] | None) -> Sequence[Rate
     return (rate_limit,) if isinstance(rate_limit, RateLimit) else rate_limit
 
 
-class CommentQueries(SQLBackend):
+class CommentQueries(ThreadQueries):
     async def get_comment(self, comment_id: int) -> Comment | None:
-        async with self._read() as db:
-            return await db.fetch_record(
-                Comment, f"SELECT {_COMMENT} FROM comments WHERE id = ?", comment_id
-            )
+        return await self._read_record(
+            Comment, f"SELECT {_COMMENT} FROM comments WHERE id = ?", comment_id
+        )
 
     async def get_user_comments(self, thread_id: int, user_id: int) -> list[Comment]:
         """A signed-in user's comments in one thread: published or held, not deleted."""
-        async with self._read() as db:
-            return await db.fetch_records(
-                Comment, f"SELECT {_COMMENT} FROM comments WHERE user_id = ? AND thread_id = ?"
-                " AND status <> 'deleted' ORDER BY id",
-                user_id, thread_id,
-            )  # fmt: skip
+        return await self._read_records(
+            Comment, f"SELECT {_COMMENT} FROM comments WHERE user_id = ? AND thread_id = ?"
+            " AND status <> 'deleted' ORDER BY id",
+            user_id, thread_id,
+        )  # fmt: skip
 
     async def add_comment(
         self, new: NewComment, rate_limit: RateLimit | Sequence[RateLimit] | None
@@ -154,12 +152,12 @@ class CommentQueries(SQLBackend):
             # The newest comment's page title and URL win: pages get renamed.
             # A reply's parent is approved, so its root is shown already: only a new
             # top-level comment adds a page's worth of roots.
-            head = await bump_thread(
-                db, thread_id, "comment_count = comment_count + 1, root_count = root_count + ?,"
+            head = await self._thread_changed(
+                db, thread_id, "comment", comment.id,
+                "comment_count = comment_count + 1, root_count = root_count + ?,"
                 " title = coalesce(nullif(?, ''), title), url = coalesce(nullif(?, ''), url)",
                 int(root_id is None), new.page.title, new.page.url,
             )  # fmt: skip
-            await self._tell(db, head, "comment", comment.id, head.comment_count)
             return comment, head
 
         return await self._run(op)
@@ -201,9 +199,7 @@ class CommentQueries(SQLBackend):
                                     author_url, edited_at, approved_only=True)  # fmt: skip
             if comment is None:
                 raise Refused(Outcome.COMMENT_GONE)
-            head = await bump_thread(db, comment.thread_id)
-            await self._tell(db, head, "edit", comment.id, head.comment_count)
-            return comment, head
+            return comment, await self._thread_changed(db, comment.thread_id, "edit", comment.id)
 
         return await self._run(op)
 
@@ -218,12 +214,10 @@ class CommentQueries(SQLBackend):
                 raise Refused(Outcome.COMMENT_GONE, again=True)
             # It was approved, so its root was shown; it may not be now.
             hidden = not await root_shown(db, row["root"])
-            head = await bump_thread(
-                db, row["thread_id"], "comment_count = comment_count - 1,"
-                " root_count = root_count - ?", int(hidden),
+            return await self._thread_changed(
+                db, row["thread_id"], "delete", comment_id,
+                "comment_count = comment_count - 1, root_count = root_count - ?", int(hidden),
             )  # fmt: skip
-            await self._tell(db, head, "delete", comment_id, head.comment_count)
-            return head
 
         return await self._run(op)
 

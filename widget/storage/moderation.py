@@ -4,30 +4,24 @@ written once."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from widget.records import (
-    Comment,
-    CommentStatus,
-    QueueItem,
-    QueueQuery,
-    ThreadEventKind,
-    ThreadHead,
-)
+from widget.records import Comment, CommentStatus, QueueItem, QueueQuery, ThreadHead
 
 from .base import Outcome, Refused, Row, columns, record
 from .comments import rewrite
-from .outbox import queue_jobs
-from .sql import Db, SQLBackend
-from .threads import bump_thread, root_shown
+from .outbox import SUBSCRIPTIONS, queue_jobs
+from .sql import Db
+from .threads import ThreadQueries, root_shown
 
 __all__ = ["ModerationQueries"]
 
 _COMMENT = columns(Comment)
 ERASE_CHUNK = 500  # comments per UPDATE when erasing (SQLite's parameters are limited)
 
-# What the moderation queue's search fields look in (c: the comment, t: its thread).
+# What the moderation queue's search fields (QueueQuery's of these names) look in (c: the comment,
+# t: its thread).
 QUEUE_SEARCH = {
     "text": ("c.body_source",),
     "author": ("c.author_name", "c.author_email", "c.author_url", "c.remote_ip"),
@@ -67,7 +61,7 @@ def _author_match(email: str | None, user_id: int | None) -> tuple[str, Any]:
     return "lower(c.author_email) = ?", email.lower()
 
 
-class ModerationQueries(SQLBackend):
+class ModerationQueries(ThreadQueries):
     async def list_queue(self, query: QueueQuery) -> list[QueueItem]:
         async with self._read() as db:
             sites, params = db.dialect.one_of("t.site_id", query.site_ids)
@@ -75,12 +69,8 @@ class ModerationQueries(SQLBackend):
             if query.status is not None:
                 where.append("c.status = ?")
                 params.append(query.status)
-            for text, columns in (
-                (query.text, QUEUE_SEARCH["text"]),
-                (query.author, QUEUE_SEARCH["author"]),
-                (query.page, QUEUE_SEARCH["page"]),
-            ):
-                if text:
+            for field, columns in QUEUE_SEARCH.items():
+                if text := getattr(query, field):
                     found = (db.dialect.contains.format(column=column) for column in columns)
                     where.append("(" + " OR ".join(found) + ")")
                     params.extend([like_pattern(text)] * len(columns))
@@ -142,18 +132,17 @@ class ModerationQueries(SQLBackend):
                 # Published for the first time: people are told (a restored one was told of).
                 if status == "approved" and old in ("pending", "spam"):
                     job = {"comment": comment_id, "event": "approved"}
-                    await queue_jobs(db, [("comment", job)], datetime.now(UTC))
+                    await queue_jobs(db, [("comment", job)], db.now)
                 # How the thread's comment count moves: approved before or after.
                 delta = (status == "approved") - (old == "approved")
                 if delta:  # its root may have come or gone too
                     roots = int(await root_shown(db, found["root"])) - int(was_shown)
-                    head = await bump_thread(
-                        db, comment.thread_id,
+                    await self._thread_changed(
+                        db, comment.thread_id, "comment" if status == "approved" else "delete",
+                        comment.id,
                         "comment_count = comment_count + ?, root_count = root_count + ?",
                         delta, roots,
                     )  # fmt: skip
-                    kind: ThreadEventKind = "comment" if status == "approved" else "delete"
-                    await self._tell(db, head, kind, comment.id, head.comment_count)
                 changed.append(comment)
             return changed
 
@@ -171,8 +160,7 @@ class ModerationQueries(SQLBackend):
             if comment is None:
                 raise Refused(Outcome.NO_COMMENT)
             if comment.status == "approved":  # else not shown: the thread did not change
-                head = await bump_thread(db, comment.thread_id)
-                await self._tell(db, head, "edit", comment.id, head.comment_count)
+                await self._thread_changed(db, comment.thread_id, "edit", comment.id)
             return comment
 
         return await self._run(op)
@@ -188,8 +176,7 @@ class ModerationQueries(SQLBackend):
             )  # fmt: skip
             if comment is None:
                 raise Refused(Outcome.NOT_TOP_LEVEL)
-            head = await bump_thread(db, comment.thread_id)
-            await self._tell(db, head, "edit", comment.id, head.comment_count)
+            await self._thread_changed(db, comment.thread_id, "edit", comment.id)
             return comment
 
         return await self._run(op)
@@ -198,9 +185,7 @@ class ModerationQueries(SQLBackend):
         async def op(db: Db) -> ThreadHead:
             if await db.fetch_one("SELECT 1 FROM threads WHERE id = ?", thread_id) is None:
                 raise Refused(Outcome.NO_THREAD)
-            head = await bump_thread(db, thread_id, "closed = ?", closed)
-            await self._tell(db, head, "edit", 0, head.comment_count)
-            return head
+            return await self._thread_changed(db, thread_id, "edit", 0, "closed = ?", closed)
 
         return await self._run(op)
 
@@ -248,9 +233,9 @@ class ModerationQueries(SQLBackend):
         return await self._run(op)
 
     async def erase_author(self, email: str | None, user_id: int | None) -> int:
-        """Erase what a person wrote: each comment keeps only its place in its thread (a
-        removed placeholder), their subscriptions (to follow-ups and to new posts) end, and a
-        user's account is deleted. Returns how many comments were erased."""
+        """Erase what a person (a user, or else an address) wrote: each comment keeps only its
+        place in its thread (a removed placeholder); a user's account is deleted, an address's
+        subscriptions (to follow-ups and to new posts) end. Returns how many comments went."""
         who, value = _author_match(email, user_id)
 
         async def op(db: Db) -> int:
@@ -270,17 +255,16 @@ class ModerationQueries(SQLBackend):
             }
             for row in rows:
                 if row["status"] == "approved":
-                    head = await bump_thread(
-                        db, row["thread_id"],
+                    await self._thread_changed(
+                        db, row["thread_id"], "delete", row["id"],
                         "comment_count = comment_count - 1, root_count = root_count - ?",
                         int(hidden.pop(row["root"], False)),
                     )  # fmt: skip
-                    await self._tell(db, head, "delete", row["id"], head.comment_count)
-            if email:
-                await db.execute("DELETE FROM subscriptions WHERE email = ?", email.lower())
-                await db.execute("DELETE FROM post_subscriptions WHERE email = ?", email.lower())
             if user_id is not None:
                 await db.execute("DELETE FROM users WHERE id = ?", user_id)
+            else:  # an address: its subscriptions end
+                for table, _, _ in SUBSCRIPTIONS.values():
+                    await db.execute(f"DELETE FROM {table} WHERE email = ?", value)
             return len(ids)
 
         return await self._run(op)

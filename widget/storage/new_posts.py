@@ -1,5 +1,5 @@
 """New posts, written once: each site's feed as the poller knows it (a lease, the validators of
-the last answer, the entries seen), and the addresses told of new posts.
+the last answer, the entries seen). Who is told of them: outbox.py's subscriptions.
 
 A poll's result is recorded in one transaction: the entries it saw and the emails about the
 ones that are new. An entry already recorded (by another instance, or by a poll whose lease
@@ -11,15 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from widget.records import FeedPoll, NewJob, PostSubscription
+from widget.records import FeedPoll, NewJob
 
 from .base import columns
 from .outbox import queue_jobs
 from .sql import Db, SQLBackend
 
 __all__ = ["NewPostQueries"]
-
-_SUBSCRIPTION = columns(PostSubscription)
 
 
 class NewPostQueries(SQLBackend):
@@ -95,45 +93,3 @@ class NewPostQueries(SQLBackend):
                 "SELECT last_error FROM feed_polls WHERE site_id = ?", site_id
             )
         return str(error or "")
-
-    async def subscribe_to_posts(self, site_id: str, email: str, at: datetime) -> PostSubscription:
-        """The address's subscription to the site's new posts, created unconfirmed if it has
-        none."""
-
-        subscription = await self._run(lambda db: db.fetch_record(
-            PostSubscription, "INSERT INTO post_subscriptions (site_id, email, created_at)"
-            " VALUES (?, ?, ?) ON CONFLICT (site_id, email) DO UPDATE SET"
-            f" email = excluded.email RETURNING {_SUBSCRIPTION}",
-            site_id, email.lower(), at,
-        ))  # fmt: skip
-        assert subscription is not None
-        return subscription
-
-    async def get_post_subscription(self, subscription_id: int) -> PostSubscription | None:
-        async with self._read() as db:
-            return await db.fetch_record(
-                PostSubscription, f"SELECT {_SUBSCRIPTION} FROM post_subscriptions WHERE id = ?",
-                subscription_id,
-            )  # fmt: skip
-
-    async def confirm_post_subscription(
-        self, subscription_id: int, at: datetime
-    ) -> PostSubscription | None:
-        return await self._run(lambda db: db.fetch_record(
-            PostSubscription, "UPDATE post_subscriptions SET"
-            f" confirmed_at = coalesce(confirmed_at, ?) WHERE id = ? RETURNING {_SUBSCRIPTION}",
-            at, subscription_id,
-        ))  # fmt: skip
-
-    async def unsubscribe_from_posts(self, subscription_id: int) -> bool:
-        delete = "DELETE FROM post_subscriptions WHERE id = ?"
-        return await self._run(lambda db: db.execute(delete, subscription_id)) > 0
-
-    async def post_subscribers(self, site_id: str) -> list[PostSubscription]:
-        """The site's confirmed subscriptions to new posts."""
-        async with self._read() as db:
-            return await db.fetch_records(
-                PostSubscription, f"SELECT {_SUBSCRIPTION} FROM post_subscriptions"
-                " WHERE site_id = ? AND confirmed_at IS NOT NULL ORDER BY id",
-                site_id,
-            )  # fmt: skip

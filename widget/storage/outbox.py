@@ -1,4 +1,5 @@
-"""The outbox (work to do after a commit) and follow-up subscriptions, written once.
+"""The outbox (work to do after a commit) and email subscriptions (to a thread's follow-ups,
+to a site's new posts), written once.
 
 A new comment (unless spam) and a comment approved for the first time each add a "comment"
 job in the same transaction, so nobody is told of what was not stored, and nothing stored
@@ -9,15 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Literal
+from datetime import datetime, timedelta
+from typing import Literal, TypeVar
 
-from widget.records import NewJob, OutboxJob, Subscription
+from widget.records import NewJob, OutboxJob, PostSubscription, Subscription
 
 from .base import columns
-from .sql import Db, SQLBackend
+from .sql import Db, SQLBackend, marks
 
-__all__ = ["OutboxQueries", "queue_jobs"]
+__all__ = ["SUBSCRIPTIONS", "OutboxQueries", "queue_jobs"]
 
 
 async def queue_jobs(db: Db, jobs: Sequence[NewJob], now: datetime) -> None:
@@ -28,7 +29,14 @@ async def queue_jobs(db: Db, jobs: Sequence[NewJob], now: datetime) -> None:
         )
 
 
-_SUBSCRIPTION = columns(Subscription)
+_SUBSCRIPTION, _POST_SUBSCRIPTION = columns(Subscription), columns(PostSubscription)
+Sub = TypeVar("Sub", Subscription, PostSubscription)
+# The two kinds of email subscription: each one's table, what it follows (a column of that
+# table), and the SELECT list that reads one. Addresses are kept in lower case.
+SUBSCRIPTIONS = {
+    Subscription: ("subscriptions", "thread_id", _SUBSCRIPTION),
+    PostSubscription: ("post_subscriptions", "site_id", _POST_SUBSCRIPTION),
+}
 
 
 class OutboxQueries(SQLBackend):
@@ -59,11 +67,10 @@ class OutboxQueries(SQLBackend):
     async def retry_job(self, job_id: int, due_at: datetime | None, error: str) -> None:
         """Try again at `due_at`; None gives up (the job is kept, marked failed)."""
 
-        failed_at = None if due_at is not None else datetime.now(UTC)
         await self._run(lambda db: db.execute(
             "UPDATE outbox SET attempts = attempts + 1, last_error = ?, locked_until = NULL,"
             " due_at = coalesce(?, due_at), failed_at = ? WHERE id = ?",
-            error[:1000], due_at, failed_at, job_id,
+            error[:1000], due_at, None if due_at is not None else db.now, job_id,
         ))  # fmt: skip
 
     async def outbox_counts(self) -> dict[str, int]:
@@ -76,28 +83,39 @@ class OutboxQueries(SQLBackend):
         assert row is not None
         return {"queued": row["queued"], "failed": row["failed"]}
 
+    # -- email subscriptions: to a thread's follow-ups, to a site's new posts -------------------
+
     async def subscribe(
         self, thread_id: int, email: str, at: datetime, lang: str = ""
     ) -> Subscription:
         """The address's subscription to the thread, created unconfirmed if it has none; its
         emails in `lang` (the language it was last asked for in, when one is given)."""
+        keep = "lang = CASE WHEN excluded.lang <> '' THEN excluded.lang ELSE subscriptions.lang END"
+        return await self._subscribe(Subscription, thread_id, email, at, keep, lang=lang)
 
+    async def subscribe_to_posts(self, site_id: str, email: str, at: datetime) -> PostSubscription:
+        """The address's subscription to the site's new posts, created unconfirmed if it has
+        none."""
+        return await self._subscribe(PostSubscription, site_id, email, at, "email = excluded.email")
+
+    async def _subscribe(
+        self, kind: type[Sub], to: int | str, email: str, at: datetime, update: str, **more: str
+    ) -> Sub:
+        table, follows, read = SUBSCRIPTIONS[kind]
+        row = {follows: to, "email": email.lower(), "created_at": at, **more}
         subscription = await self._run(lambda db: db.fetch_record(
-            Subscription, "INSERT INTO subscriptions (thread_id, email, created_at, lang)"
-            " VALUES (?, ?, ?, ?) ON CONFLICT (thread_id, email) DO UPDATE SET"
-            " lang = CASE WHEN excluded.lang <> '' THEN excluded.lang"
-            f" ELSE subscriptions.lang END RETURNING {_SUBSCRIPTION}",
-            thread_id, email.lower(), at, lang,
+            kind, f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks(list(row))})"
+            f" ON CONFLICT ({follows}, email) DO UPDATE SET {update} RETURNING {read}",
+            *row.values(),
         ))  # fmt: skip
         assert subscription is not None
         return subscription
 
-    async def get_subscription(self, subscription_id: int) -> Subscription | None:
-        async with self._read() as db:
-            return await db.fetch_record(
-                Subscription, f"SELECT {_SUBSCRIPTION} FROM subscriptions WHERE id = ?",
-                subscription_id,
-            )  # fmt: skip
+    async def get_subscription(self, kind: type[Sub], subscription_id: int) -> Sub | None:
+        table, _, read = SUBSCRIPTIONS[kind]
+        return await self._read_record(
+            kind, f"SELECT {read} FROM {table} WHERE id = ?", subscription_id
+        )
 
     async def confirm_subscription(
         self, subscription_id: int, scope: Literal["thread", "replies"], at: datetime
@@ -108,15 +126,23 @@ class OutboxQueries(SQLBackend):
             scope, at, subscription_id,
         ))  # fmt: skip
 
-    async def unsubscribe(self, subscription_id: int) -> bool:
-        delete = "DELETE FROM subscriptions WHERE id = ?"
+    async def confirm_post_subscription(
+        self, subscription_id: int, at: datetime
+    ) -> PostSubscription | None:
+        return await self._run(lambda db: db.fetch_record(
+            PostSubscription, "UPDATE post_subscriptions SET confirmed_at ="
+            f" coalesce(confirmed_at, ?) WHERE id = ? RETURNING {_POST_SUBSCRIPTION}",
+            at, subscription_id,
+        ))  # fmt: skip
+
+    async def unsubscribe(self, kind: type[Sub], subscription_id: int) -> bool:
+        delete = f"DELETE FROM {SUBSCRIPTIONS[kind][0]} WHERE id = ?"
         return await self._run(lambda db: db.execute(delete, subscription_id)) > 0
 
-    async def thread_subscriptions(self, thread_id: int) -> list[Subscription]:
-        """The confirmed subscriptions of a thread."""
-        async with self._read() as db:
-            return await db.fetch_records(
-                Subscription, f"SELECT {_SUBSCRIPTION} FROM subscriptions"
-                " WHERE thread_id = ? AND confirmed_at IS NOT NULL ORDER BY id",
-                thread_id,
-            )  # fmt: skip
+    async def subscribers(self, kind: type[Sub], to: int | str) -> list[Sub]:
+        """The confirmed subscriptions to a thread (Subscription) or a site (PostSubscription)."""
+        table, follows, read = SUBSCRIPTIONS[kind]
+        return await self._read_records(
+            kind, f"SELECT {read} FROM {table} WHERE {follows} = ? AND confirmed_at IS NOT NULL"
+            " ORDER BY id", to,
+        )  # fmt: skip

@@ -34,17 +34,15 @@ class PasskeyQueries(SQLBackend):
         return passkey
 
     async def get_passkey(self, credential_id: str) -> Passkey | None:
-        async with self._read() as db:
-            return await db.fetch_record(
-                Passkey, f"SELECT {_PASSKEY} FROM passkeys WHERE credential_id = ?", credential_id
-            )
+        return await self._read_record(
+            Passkey, f"SELECT {_PASSKEY} FROM passkeys WHERE credential_id = ?", credential_id
+        )
 
     async def list_passkeys(self, user_id: int) -> list[Passkey]:
         """A user's passkeys, oldest first."""
-        async with self._read() as db:
-            return await db.fetch_records(
-                Passkey, f"SELECT {_PASSKEY} FROM passkeys WHERE user_id = ? ORDER BY id", user_id
-            )
+        return await self._read_records(
+            Passkey, f"SELECT {_PASSKEY} FROM passkeys WHERE user_id = ? ORDER BY id", user_id
+        )
 
     async def remove_passkey(self, user_id: int, passkey_id: int) -> bool:
         """Remove one of `user_id`'s passkeys; False when they have none of that id."""

@@ -4,7 +4,6 @@ own (`_load_rows`): PostgreSQL copies them."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
@@ -23,7 +22,7 @@ from widget.records import (
 
 from .base import COPY_COLUMNS, Outcome, Refused, Row, RowBatch
 from .sql import Db, SQLBackend
-from .threads import bump_thread, count_shown_roots, ensure_thread
+from .threads import SHOWN_ROOTS, bump_thread, ensure_thread
 
 __all__ = ["PortingQueries"]
 
@@ -85,12 +84,6 @@ def export_queries(site_count: int, by_page: bool) -> dict[str, str]:
         f" LEFT JOIN comments c ON c.id = l.comment_id WHERE {scope}"
         " ORDER BY l.thread_id, l.comment_id, l.voter",
     }  # fmt: skip
-
-
-def merged_origin(old: str, new: str) -> str:
-    """A thread's origin after an import brought `new`: each source's entry replaced whole."""
-    merged = {**(json.loads(old) if old else {}), **json.loads(new)}
-    return json.dumps(merged, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 def _import_comment(db: Db) -> str:
@@ -199,7 +192,7 @@ class PortingQueries(SQLBackend):
                         )
                         await db.execute(
                             "UPDATE threads SET origin = ? WHERE id = ?",
-                            merged_origin(str(was or ""), item.origin), thread_id,
+                            item.merged_origin(str(was or "")), thread_id,
                         )  # fmt: skip
                     continue
                 if isinstance(item, ImportedLike):
@@ -224,9 +217,10 @@ class PortingQueries(SQLBackend):
                 approved[thread_id] += item.status == "approved"
             heads: list[ThreadHead] = []
             for thread_id in threads.values():
-                heads.append(await bump_thread(
-                    db, thread_id, "comment_count = comment_count + ?, root_count = ?",
-                    approved[thread_id], await count_shown_roots(db, thread_id),
+                heads.append(await bump_thread(  # its shown top-level comments counted afresh
+                    db, thread_id, "comment_count = comment_count + ?,"
+                    f" root_count = (SELECT count(*) FROM comments WHERE {SHOWN_ROOTS})",
+                    approved[thread_id], thread_id,
                 ))  # fmt: skip
             if dry_run:
                 raise DryRun(tally)

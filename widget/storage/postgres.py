@@ -409,7 +409,3 @@ def _cannot_use(url: str, exc: BaseException) -> str:
             " accepts connections there, and that WIDGET_DATABASE_URL names it rightly."
         )
     return f"cannot prepare {database} ({reason})."
-
-
-# One imported comment in one statement: its parent found by key (or none: top level), and
-# nothing written when its key is already in the thread (no row returned).

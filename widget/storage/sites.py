@@ -4,7 +4,7 @@ change rarely: they are cached (SiteCache) while the backend can trust its cache
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from widget.records import Ban, Site
@@ -40,7 +40,7 @@ class SiteQueries(SQLBackend):
             added = await db.execute(
                 "INSERT INTO sites (id, name, settings, created_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT DO NOTHING",
-                site_id, name, db.dialect.json_in(dict(settings)), datetime.now(UTC),
+                site_id, name, db.dialect.json_in(dict(settings)), db.now,
             )  # fmt: skip
             if not added:
                 raise Refused(Outcome.SITE_EXISTS, site_id)
@@ -143,17 +143,14 @@ class SiteQueries(SQLBackend):
 
     async def remove_ban(self, ban_id: int, site_ids: Sequence[str] | None) -> bool:
         """Lift a ban of one of `site_ids` (None: any ban, those of every site included)."""
+        if site_ids is not None and not site_ids:
+            return False
+        theirs = "" if site_ids is None else f" AND site_id IN ({marks(site_ids)})"
 
         async def op(db: Db) -> bool:
-            if site_ids is None:
-                removed = await db.execute("DELETE FROM bans WHERE id = ?", ban_id)
-            elif site_ids:
-                removed = await db.execute(
-                    f"DELETE FROM bans WHERE id = ? AND site_id IN ({marks(site_ids)})",
-                    ban_id, *site_ids,
-                )  # fmt: skip
-            else:
-                removed = 0
+            removed = await db.execute(
+                f"DELETE FROM bans WHERE id = ?{theirs}", ban_id, *(site_ids or ())
+            )
             if removed:
                 await self._sites_changed(db, None)
             return removed > 0

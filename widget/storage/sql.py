@@ -15,7 +15,7 @@ import abc
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from widget.records import ThreadEventKind, ThreadHead
@@ -71,6 +71,7 @@ class Db(abc.ABC):
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn  # the driver's own connection
+        self.now = datetime.now(UTC)  # storage's one clock: the time its writes stamp
         self._after: list[Callable[[], None]] = []
 
     @abc.abstractmethod
@@ -167,6 +168,15 @@ class SQLBackend(abc.ABC):
     @abc.abstractmethod
     async def _sites_changed(self, db: Db, site_id: str | None) -> None:
         """A site (None: sites, bans or everything) changed in this write: caches forget it."""
+
+    async def _read_record(self, record_type: type[R], sql: str, *params: Any) -> R | None:
+        """One read of the first row as a record (Db.fetch_record)."""
+        async with self._read() as db:
+            return await db.fetch_record(record_type, sql, *params)
+
+    async def _read_records(self, record_type: type[R], sql: str, *params: Any) -> list[R]:
+        async with self._read() as db:
+            return await db.fetch_records(record_type, sql, *params)
 
     _caching: bool  # whether the caches can be trusted right now
 

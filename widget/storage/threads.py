@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from widget.records import Comment, PageRef, PageWindow, ThreadHead, ThreadPage
+from widget.records import Comment, PageRef, PageWindow, ThreadEventKind, ThreadHead, ThreadPage
 
 from .base import Outcome, Refused, columns
 from .sql import Db, SQLBackend
 
-__all__ = ["ThreadQueries", "bump_thread", "count_shown_roots", "ensure_thread", "root_shown"]
+__all__ = ["SHOWN_ROOTS", "ThreadQueries", "bump_thread", "ensure_thread", "root_shown"]
 
 # Which comments a thread page reads. A root shows when approved,
 # or when an approved reply hangs under it (it is then a placeholder that keeps the replies in
@@ -24,7 +24,7 @@ VISIBLE_ROOT = (
 SHOWN_REPLY = (
     "(status = 'approved' OR EXISTS (SELECT 1 FROM comments r WHERE r.parent_id = comments.id))"
 )
-_VISIBLE_ROOT = "thread_id = ? AND parent_id IS NULL AND " + VISIBLE_ROOT
+SHOWN_ROOTS = "thread_id = ? AND parent_id IS NULL AND " + VISIBLE_ROOT  # of the thread `?`
 _HEAD, _COMMENT = columns(ThreadHead), columns(Comment)
 
 
@@ -73,14 +73,16 @@ async def root_shown(db: Db, root_id: int) -> bool:
     return await _exists(db, f"id = ? AND {VISIBLE_ROOT}", root_id)
 
 
-async def count_shown_roots(db: Db, thread_id: int) -> int:
-    """The thread's shown top-level comments counted afresh: for imports, which write many."""
-    return int(
-        await db.fetch_value(f"SELECT count(*) FROM comments WHERE {_VISIBLE_ROOT}", thread_id)
-    )
-
-
 class ThreadQueries(SQLBackend):
+    async def _thread_changed(
+        self, db: Db, thread_id: int, kind: ThreadEventKind, comment_id: int, changes: str = "",
+        *params: Any,
+    ) -> ThreadHead:  # fmt: skip
+        """bump_thread, and readers told of the change (with the comment count) on commit."""
+        head = await bump_thread(db, thread_id, changes, *params)
+        await self._tell(db, head, kind, comment_id, head.comment_count)
+        return head
+
     async def get_thread_head(
         self, site_id: str, page_id: str, *, fresh: bool = False
     ) -> ThreadHead | None:
@@ -118,10 +120,9 @@ class ThreadQueries(SQLBackend):
         return found
 
     async def get_thread(self, thread_id: int) -> ThreadHead | None:
-        async with self._read() as db:
-            return await db.fetch_record(
-                ThreadHead, f"SELECT {_HEAD} FROM threads WHERE id = ?", thread_id
-            )
+        return await self._read_record(
+            ThreadHead, f"SELECT {_HEAD} FROM threads WHERE id = ?", thread_id
+        )
 
     async def get_thread_page(
         self, thread_id: int, window: PageWindow
@@ -141,7 +142,7 @@ class ThreadQueries(SQLBackend):
                 cursor = window.cursor if window.cursor is not None else 2**62
                 ahead, behind, order = "<", ">=", "id DESC"
             found = await db.fetch_records(
-                Comment, f"SELECT {_COMMENT} FROM comments WHERE {_VISIBLE_ROOT}"
+                Comment, f"SELECT {_COMMENT} FROM comments WHERE {SHOWN_ROOTS}"
                 f" AND id {ahead} ? ORDER BY {order} LIMIT ? OFFSET ?",
                 thread_id, cursor, window.size + 1, window.skip,
             )  # fmt: skip
@@ -149,7 +150,7 @@ class ThreadQueries(SQLBackend):
             more_ahead = len(found) > window.size
             more_behind = window.skip > 0 or (
                 (cursor > 0 if after else window.cursor is not None)
-                and await _exists(db, f"{_VISIBLE_ROOT} AND id {behind} ?", thread_id, cursor)
+                and await _exists(db, f"{SHOWN_ROOTS} AND id {behind} ?", thread_id, cursor)
             )
             pinned: list[Comment] = []
             if window.cursor is None and not window.skip:  # the opening page: pinned on top
@@ -158,7 +159,7 @@ class ThreadQueries(SQLBackend):
                 # read every top-level comment of the thread (80 ms of 100,000).
                 is_pinned = "pinned = 1" if db.dialect.name == "sqlite" else "pinned"
                 pinned = await db.fetch_records(
-                    Comment, f"SELECT {_COMMENT} FROM comments WHERE {_VISIBLE_ROOT}"
+                    Comment, f"SELECT {_COMMENT} FROM comments WHERE {SHOWN_ROOTS}"
                     f" AND {is_pinned} ORDER BY id", thread_id,
                 )  # fmt: skip
             replies: list[Comment] = []

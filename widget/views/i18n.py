@@ -622,6 +622,7 @@ DE: dict[str, Message] = {
         "einen zu schreiben."
     ),
     "error_try_again_in": "{what}; versuche es in {seconds} s noch einmal.",
+    "error_try_again_in_a_second": "{what}; versuche es in einer Sekunde noch einmal.",
     "error_posting_too_fast": "Du kommentierst zu schnell",
     "error_editing_too_fast": "Du bearbeitest zu schnell",
     "error_too_many_links": "Zu viele Links angefordert",
@@ -1045,7 +1046,7 @@ RU: dict[str, Message] = {
     "error_not_likeable": "Этого комментария нет на этой странице, или он удалён.",
     "error_body_empty": "Напишите комментарий, прежде чем отправлять.",
     "error_body_too_long": (
-        "Длина вашего комментария — {length} символов, а предел — {limit}. Сократите его и "
+        "Символов в вашем комментарии: {length}, а предел — {limit}. Сократите его и "
         "отправьте снова."
     ),
     "error_body_control": "В вашем комментарии есть невидимые управляющие символы; удалите их.",
@@ -1096,6 +1097,7 @@ RU: dict[str, Message] = {
         "Из этой формы уже отправлен комментарий. Перезагрузите страницу, чтобы написать ещё один."
     ),
     "error_try_again_in": "{what}; попробуйте снова через {seconds} с.",
+    "error_try_again_in_a_second": "{what}; попробуйте снова через секунду.",
     "error_posting_too_fast": "Вы отправляете комментарии слишком часто",
     "error_editing_too_fast": "Вы вносите изменения слишком часто",
     "error_too_many_links": "Запрошено слишком много ссылок",

@@ -21,6 +21,7 @@ from widget.messages import said
 from widget.moderation import actions as moderating
 from widget.notify import subscriptions
 from widget.notify.mail import plain_text
+from widget.records import PostSubscription, Subscription
 from widget.urls import origin_of, split_url
 
 from .context import AppContext, app_context
@@ -81,7 +82,9 @@ async def confirm(request: Request) -> Response:
     token, form = await _token_and_form(request)
     subscription_id = _token_value(context, Purpose.SUBSCRIBE, token, "s")
     subscription = (
-        await context.storage.get_subscription(subscription_id) if subscription_id else None
+        await context.storage.get_subscription(Subscription, subscription_id)
+        if subscription_id
+        else None
     )
     if subscription is None:
         return _expired(request)
@@ -105,7 +108,7 @@ async def unsubscribe(request: Request) -> Response:
     subscription_id = _token_value(context, Purpose.UNSUBSCRIBE, token, "s")
     if subscription_id is None:
         return _expired(request)
-    subscription = await context.storage.get_subscription(subscription_id)
+    subscription = await context.storage.get_subscription(Subscription, subscription_id)
     t = Translator(subscription.lang if subscription and subscription.lang else "en")
     if request.method == "GET":
         return _page(
@@ -125,7 +128,9 @@ async def confirm_new_posts(request: Request) -> Response:
     token, _ = await _token_and_form(request)
     subscription_id = _token_value(context, Purpose.POSTS_SUBSCRIBE, token, "p")
     subscription = (
-        await context.storage.get_post_subscription(subscription_id) if subscription_id else None
+        await context.storage.get_subscription(PostSubscription, subscription_id)
+        if subscription_id
+        else None
     )
     site = await context.storage.get_site(subscription.site_id) if subscription else None
     if subscription is None or site is None:

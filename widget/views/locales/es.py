@@ -224,6 +224,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_too_quick_field": "Publicado demasiado pronto tras abrir la página; vuelve a publicarlo en un momento.",
     "error_form_used": "Este formulario ya publicó un comentario. Recarga la página para escribir otro.",
     "error_try_again_in": "{what}; vuelve a intentarlo en {seconds} s.",
+    "error_try_again_in_a_second": "{what}; vuelve a intentarlo en un segundo.",
     "error_posting_too_fast": "Estás publicando demasiado rápido",
     "error_editing_too_fast": "Estás editando demasiado rápido",
     "error_too_many_links": "Se han pedido demasiados enlaces",

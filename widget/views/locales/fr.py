@@ -224,6 +224,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_too_quick_field": "Envoyé trop vite après l’ouverture de la page ; envoyez-le à nouveau dans un instant.",
     "error_form_used": "Ce formulaire a déjà envoyé un commentaire. Rechargez la page pour en écrire un autre.",
     "error_try_again_in": "{what} ; réessayez dans {seconds} s.",
+    "error_try_again_in_a_second": "{what} ; réessayez dans une seconde.",
     "error_posting_too_fast": "Vous publiez trop vite",
     "error_editing_too_fast": "Vous modifiez trop vite",
     "error_too_many_links": "Trop de liens demandés",

@@ -224,6 +224,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_too_quick_field": "Pubblicato troppo presto dopo l'apertura della pagina; pubblicalo di nuovo tra un momento.",
     "error_form_used": "Questo modulo ha già pubblicato un commento. Ricarica la pagina per scriverne un altro.",
     "error_try_again_in": "{what}; riprova tra {seconds} s.",
+    "error_try_again_in_a_second": "{what}; riprova tra un secondo.",
     "error_posting_too_fast": "Stai pubblicando troppo in fretta",
     "error_editing_too_fast": "Stai modificando troppo in fretta",
     "error_too_many_links": "Troppi link richiesti",

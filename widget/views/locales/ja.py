@@ -204,6 +204,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_too_quick_field": "ページを開いてから投稿までが速すぎました。少し待ってからもう一度投稿してください。",
     "error_form_used": "このフォームからはすでにコメントが投稿されています。別のコメントを書くにはページを再読み込みしてください。",
     "error_try_again_in": "{what}。{seconds}秒後にもう一度お試しください。",
+    "error_try_again_in_a_second": "{what}。1秒後にもう一度お試しください。",
     "error_posting_too_fast": "投稿の間隔が短すぎます",
     "error_editing_too_fast": "編集の間隔が短すぎます",
     "error_too_many_links": "リンクの要求が多すぎます",

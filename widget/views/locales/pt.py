@@ -224,6 +224,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_too_quick_field": "Publicado rápido demais depois de abrir a página; publique de novo daqui a pouco.",
     "error_form_used": "Este formulário já publicou um comentário. Recarregue a página para escrever outro.",
     "error_try_again_in": "{what}; tente de novo em {seconds} s.",
+    "error_try_again_in_a_second": "{what}; tente de novo em um segundo.",
     "error_posting_too_fast": "Você está publicando rápido demais",
     "error_editing_too_fast": "Você está editando rápido demais",
     "error_too_many_links": "Links pedidos demais",

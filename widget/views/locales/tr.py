@@ -211,6 +211,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_too_quick_field": "Sayfa açıldıktan hemen sonra gönderildi; birazdan yeniden gönderin.",
     "error_form_used": "Bu formla zaten bir yorum gönderildi. Başka bir yorum yazmak için sayfayı yeniden yükleyin.",
     "error_try_again_in": "{what}; {seconds} sn sonra yeniden deneyin.",
+    "error_try_again_in_a_second": "{what}; bir saniye sonra yeniden deneyin.",
     "error_posting_too_fast": "Çok hızlı yorum gönderiyorsunuz",
     "error_editing_too_fast": "Çok hızlı düzenliyorsunuz",
     "error_too_many_links": "Çok fazla bağlantı istendi",

@@ -201,6 +201,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_too_quick_field": "页面打开后发表得太快；请稍后重新发表。",
     "error_form_used": "此表单已经发表过一条评论。请重新加载页面再写一条。",
     "error_try_again_in": "{what}；请在 {seconds} 秒后重试。",
+    "error_try_again_in_a_second": "{what}；请在 1 秒后重试。",
     "error_posting_too_fast": "您发表得太快了",
     "error_editing_too_fast": "您编辑得太快了",
     "error_too_many_links": "请求的链接过多",
