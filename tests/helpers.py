@@ -76,6 +76,9 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "demo": False,
         "post_rate_per_minute": 10_000,  # tests of the limit itself ask for the default
         **CHEAP_PASSWORDS,
+        # Documents keep their first, quick brotli: compressing each new one again at 11 in
+        # the background cost ~0.6 s of the fast tests' CPU. Its tests ask for 11.
+        "document_brotli_quality": 5,
         "outbound_private_networks": tuple(
             ipaddress.ip_network(net) for net in LOOPBACK.split(",")
         ),

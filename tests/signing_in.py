@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
 import hashlib
+import json
 import re
 import secrets
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import joserfc.jwk
+import oidc_provider_mock._app
+from oidc_provider_mock import User as MockUser
+from oidc_provider_mock import run_server_in_thread
 from starlette.applications import Starlette
 
 from tests.helpers import (
@@ -22,6 +30,37 @@ from tests.helpers import (
 )
 from widget.auth.signin import token_hash
 from widget.records import Profile, User
+
+
+@contextlib.contextmanager
+def mock_provider(*users: MockUser) -> Iterator[str]:
+    """The tests' OpenID provider (oidc-provider-mock) in a thread on loopback, knowing
+    `users`: its URL, the issuer to configure."""
+    _sign_with_keys_loaded_once()
+    with run_server_in_thread(user_claims=users) as server:
+        yield f"http://127.0.0.1:{server.server_port}"
+
+
+_ID_TOKEN_CONFIG = oidc_provider_mock._app.OpenIDCode.get_jwt_config
+
+
+def _sign_with_keys_loaded_once() -> None:
+    """The provider hands authlib its signing key as a JWK dict for every ID token, and
+    authlib loads it from that dict each time: 30-50 ms of CPU a token, for an RSA private
+    key is checked as it is loaded. It is one key per provider: load each once. (authlib
+    takes a loaded key as it is.)"""
+
+    def get_jwt_config(self: Any, grant: Any, client: object = None) -> dict[str, Any]:
+        config: dict[str, Any] = _ID_TOKEN_CONFIG(self, grant, client)
+        config["key"] = _loaded_key(json.dumps(config["key"], sort_keys=True))
+        return config
+
+    oidc_provider_mock._app.OpenIDCode.get_jwt_config = get_jwt_config
+
+
+@functools.lru_cache(maxsize=16)
+def _loaded_key(jwk: str) -> Any:
+    return joserfc.jwk.import_key(json.loads(jwk))
 
 
 def new_verifier() -> tuple[str, str]:

@@ -35,7 +35,7 @@ from widget.views import admin, api, auth, email_sign_in, embed, feeds, live, no
 from widget.views import demo as demo_page
 from widget.views import metrics as prometheus
 from widget.views import passkeys as passkey_pages
-from widget.views.assets import Assets
+from widget.views.assets import installed_assets
 from widget.views.context import AppContext, app_context
 from widget.views.errors import RetryAfterUnavailable, exception_handlers
 from widget.views.html import HtmlRenderer
@@ -88,7 +88,7 @@ def create_app(
     under every request this server makes to others."""
     settings = settings or load_settings()
     storage = storage or storage_for_settings(settings)
-    assets = Assets()
+    assets = installed_assets()
     # Each live reader holds a connection, and so an open file: fewer than the process has.
     readers = min(settings.live_readers_total, file_budget().live_readers)
     events = EventHub(settings.live_readers_per_thread, readers)

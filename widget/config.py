@@ -204,6 +204,14 @@ SETTINGS: tuple[Setting, ...] = (
         _parse_positive_int,
     ),
     Setting(
+        "document_brotli_quality",
+        "11",
+        "brotli quality (0-11) that each new version of a thread's document and fragment is"
+        " compressed at again, in the background, for the readers after the first (at 5 or"
+        " less: never again, the first compression being at 5)",
+        _parse_whole_number(0, 11),
+    ),
+    Setting(
         "live_readers_per_thread",
         "500",
         "readers of one thread following live updates",
@@ -327,6 +335,7 @@ class Settings:
     post_rate_per_minute: int
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     fragment_cache_bytes: int
+    document_brotli_quality: int
     live_readers_per_thread: int
     live_readers_total: int
     outbound_private_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]

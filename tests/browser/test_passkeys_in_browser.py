@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from oidc_provider_mock import User as MockUser
-from oidc_provider_mock import run_server_in_thread
 from playwright.sync_api import (
     BrowserContext,
     CDPSession,
@@ -30,6 +29,7 @@ from playwright.sync_api import (
 from tests.browser.conftest import assert_accessible, blog_post
 from tests.browser.pages import open_popup
 from tests.servers import HostPages, WidgetServer, widget_cli, widget_server
+from tests.signing_in import mock_provider
 
 FRAME = "#comments iframe"
 ALICE = {"name": "Alice Liddell", "email": "alice@example.com", "email_verified": True}
@@ -43,8 +43,8 @@ AUTHENTICATOR = {
 @pytest.fixture(scope="module")
 def identity_provider() -> Iterator[str]:
     users = [MockUser(sub="alice", claims=ALICE), MockUser(sub="bob", claims=BOB)]
-    with run_server_in_thread(user_claims=users) as server:
-        yield f"http://127.0.0.1:{server.server_port}"
+    with mock_provider(*users) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,6 @@ from pathlib import Path
 import httpx
 import pytest
 from oidc_provider_mock import User as MockUser
-from oidc_provider_mock import run_server_in_thread
 from playwright.sync_api import (
     Browser,
     BrowserContext,
@@ -49,6 +48,7 @@ from tests.browser.conftest import (
 from tests.browser.pages import PASSWORD, come_back, open_popup, provider_button
 from tests.browser.pages import sign_in as admin_signs_in
 from tests.servers import HostPages, WidgetServer, free_port, widget_cli, widget_server
+from tests.signing_in import mock_provider
 
 FRAME = "#comments iframe"
 ALICE = {"name": "Alice Liddell", "email": "alice@example.com", "email_verified": True}
@@ -63,8 +63,8 @@ PICTURE = base64.b64decode(
 @pytest.fixture(scope="module")
 def identity_provider() -> Iterator[str]:
     users = [MockUser(sub="alice", claims=ALICE), MockUser(sub="bob", claims=BOB)]
-    with run_server_in_thread(user_claims=users) as server:
-        yield f"http://127.0.0.1:{server.server_port}"
+    with mock_provider(*users) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,12 @@ def test_every_command_has_help(widget: Widget, args: tuple[str, ...], expected:
     assert "WIDGET_" in widget("--help").out
 
 
+def test_an_unknown_command_is_refused_with_its_name(widget: Widget) -> None:
+    wrong = widget("no-such-command")
+    assert wrong.code == 2
+    assert "invalid choice: 'no-such-command'" in wrong.err
+
+
 def test_sites_from_the_command_line(widget: Widget, database_url: str) -> None:
     added = widget("site", "add", "myblog", "--origin", "https://Blog.Example:443/",
                    "--origin", "http://localhost:4000", "--name", "My blog", "--set", "order=newest",
@@ -209,12 +215,3 @@ def test_the_installed_command_adds_a_site_and_an_admin_with_a_piped_password(
     refused = run_installed(tmp_path, "site", "remove", "blog")  # stdin is a pipe: asks for --yes
     assert refused.returncode == 2
     assert "--yes" in refused.stderr
-
-
-def test_the_installed_command_explains_itself(tmp_path: Path) -> None:
-    helped = run_installed(tmp_path, "--help")
-    assert helped.returncode == 0, helped.stderr
-    assert "widget serve" in helped.stdout and "WIDGET_" in helped.stdout
-    wrong = run_installed(tmp_path, "no-such-command")
-    assert wrong.returncode == 2
-    assert "invalid choice: 'no-such-command'" in wrong.stderr

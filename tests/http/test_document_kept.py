@@ -4,6 +4,7 @@ as the route's, and only while the route would send that answer."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,13 +16,21 @@ from tests.helpers import (
     BLOG,
     EMBED,
     kept_answers_of,
+    make_settings,
     posted,
     sent_early_alike,
 )
+from widget.config import Settings
 from widget.views.html import DOCUMENT_TOKEN_PERIOD_S
 from widget.views.kept_answers import KeptReply
 
 DOCUMENT = "/embed/blog/thread"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """A server's default brotli: kept documents carry what is compressed again later."""
+    return make_settings(tmp_path / "data", database_url=database_url, document_brotli_quality=11)
 
 
 def _kept_reply(app: Starlette) -> KeptReply:

@@ -15,7 +15,6 @@ from pathlib import Path
 import httpx
 import pytest
 from oidc_provider_mock import User as MockUser
-from oidc_provider_mock import run_server_in_thread
 from starlette.applications import Starlette
 
 from tests.admins import PASSWORD, Admin, make_admin, signed_in
@@ -36,7 +35,7 @@ from tests.helpers import (
 )
 from tests.helpers import post_comment as post
 from tests.mail import Inbox
-from tests.signing_in import Popup, exchange
+from tests.signing_in import Popup, exchange, mock_provider
 from widget.app import create_app
 from widget.cli.porting import report_lines
 from widget.notify.mail import Mail
@@ -260,8 +259,8 @@ async def test_an_import_keeps_comments_but_not_addresses_that_are_not_one_addre
 def list_provider() -> Iterator[str]:
     carol = MockUser(sub="carol", claims={"name": "Carol", "email_verified": True,
                                           "email": "carol@example.com, root@example.com"})  # fmt: skip
-    with run_server_in_thread(user_claims=[carol]) as server:
-        yield f"http://127.0.0.1:{server.server_port}"
+    with mock_provider(carol) as url:
+        yield url
 
 
 async def test_a_providers_address_that_is_not_one_address_is_not_kept(

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import brotli
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -28,10 +29,11 @@ from tests.helpers import (
     open_form,
     post_comment,
     posted,
+    running_app,
 )
 from widget.app import create_app
 from widget.sites import add_site, change_site_setting
-from widget.views.assets import minify_script
+from widget.views.assets import installed_assets, minify_script
 from widget.views.i18n import Translator
 
 ROOT = REPO
@@ -604,6 +606,7 @@ async def test_the_writers_words_come_with_the_writers_script(
         == english.text[english.text.index("(function") :]
     )
     # Another instance (or this one restarted) serves it before it makes any French page.
+    installed_assets.cache_clear()  # as another process: the assets loaded anew
     other = create_app(make_settings(tmp_path / "other", database_url=database_url))
     async with (
         other.router.lifespan_context(other),
@@ -710,6 +713,36 @@ async def test_the_document_is_compressed_and_revalidated(client: httpx.AsyncCli
     assert changed.headers["etag"] != etag
     assert "2 Responses to" in changed.text
     assert "Another one" in changed.text
+
+
+@pytest.mark.parametrize("quality", [5, 11])
+async def test_new_documents_are_compressed_again_at_the_quality_set(
+    tmp_path: Path, database_url: str, quality: int
+) -> None:
+    """The first reader of a new version gets brotli at 5 at once; the readers after, what
+    was made at document_brotli_quality in the background (at 5 or less, nothing more)."""
+    settings = make_settings(tmp_path, database_url=database_url, document_brotli_quality=quality)
+    async with running_app(settings) as app:
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
+            await posted(client)
+
+            async def sent() -> bytes:  # as it goes over the wire, not decompressed
+                headers = {"Accept-Encoding": "br"}
+                async with client.stream("GET", "/embed/blog/thread", params=EMBED,
+                                         headers=headers) as response:  # fmt: skip
+                    return b"".join([part async for part in response.aiter_raw()])
+
+            first = await sent()
+            improver = app.state.widget.html._improver
+            assert (improver is None) == (quality == 5)
+            if improver is not None:
+                await improver
+            later = await sent()
+    document = brotli.decompress(first)
+    assert first == brotli.compress(document, mode=brotli.MODE_TEXT, quality=5)
+    assert later == brotli.compress(document, mode=brotli.MODE_TEXT, quality=quality)
+    assert (len(later) < len(first)) == (quality == 11)
 
 
 async def test_each_document_variant_is_cached_apart(client: httpx.AsyncClient) -> None:

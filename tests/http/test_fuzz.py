@@ -47,9 +47,9 @@ queries = st.dictionaries(
     texts,
     max_size=6,
 )
-fuzz = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+# How many examples each test tries comes from the profile (tests/conftest.py): a few in the
+# quick loop, many in the full run.
+fuzz = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def assert_answered(response: httpx.Response) -> None:
@@ -193,9 +193,7 @@ async def test_admin_forms(
 FIXTURES = IMPORT_FIXTURES
 
 
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@fuzz
 @given(
     name=st.sampled_from(["commento.json", "disqus.xml", "remark42.jsonl", "wordpress.xml"]),
     cut=st.floats(0, 1),

@@ -14,12 +14,11 @@ import asyncpg
 import httpx
 import pytest
 from oidc_provider_mock import User as MockUser
-from oidc_provider_mock import run_server_in_thread
 
 from tests.conftest import POSTGRES_URL
 from tests.helpers import provider_url
 from tests.servers import EventStream, WidgetServer, widget_cli, widget_server
-from tests.signing_in import new_verifier
+from tests.signing_in import mock_provider, new_verifier
 from widget.live import EventHub, TooManyListeners
 from widget.records import ThreadEvent
 from widget.views import live as live_views
@@ -194,8 +193,8 @@ def sign_in_through(server: WidgetServer) -> str:
 @pytest.fixture
 def identity_provider() -> Iterator[str]:
     alice = MockUser(sub="alice", claims={"name": "Alice", "email_verified": False})
-    with run_server_in_thread(user_claims=[alice]) as server:
-        yield f"http://127.0.0.1:{server.server_port}"
+    with mock_provider(alice) as url:
+        yield url
 
 
 @pytest.mark.skipif(not POSTGRES_URL, reason="needs WIDGET_TEST_POSTGRES_URL (CI sets it)")

@@ -15,7 +15,6 @@ import httpx
 import itsdangerous
 import pytest
 from oidc_provider_mock import User as MockUser
-from oidc_provider_mock import run_server_in_thread
 from starlette.applications import Starlette
 
 from tests.helpers import (
@@ -29,7 +28,7 @@ from tests.helpers import (
     start_sign_in,
     with_form_token,
 )
-from tests.signing_in import Popup, exchange, login_code, me, new_verifier
+from tests.signing_in import Popup, exchange, login_code, me, mock_provider, new_verifier
 from widget.sites import change_site_setting
 
 ALICE = {"name": "Alice Liddell", "email": "alice@example.com", "email_verified": True,
@@ -42,8 +41,8 @@ def provider() -> Iterator[str]:
         MockUser(sub="alice", claims=ALICE),
         MockUser(sub="bob", claims={"name": "Bob", "email": "bob@example.com", "email_verified": False}),
     ]  # fmt: skip
-    with run_server_in_thread(user_claims=users) as server:
-        yield f"http://127.0.0.1:{server.server_port}"
+    with mock_provider(*users) as url:
+        yield url
 
 
 @pytest.fixture

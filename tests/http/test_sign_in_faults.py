@@ -13,11 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 from oidc_provider_mock import User as MockUser
-from oidc_provider_mock import run_server_in_thread
 
 from tests.helpers import PUBLIC_URL, loopback_http, make_settings, running_app, start_sign_in
 from tests.servers import free_port
-from tests.signing_in import Popup, exchange
+from tests.signing_in import Popup, exchange, mock_provider
 from widget.auth.providers import HTTP_TIMEOUT_S
 from widget.config import Settings
 
@@ -64,8 +63,8 @@ class Provider:
 @pytest.fixture(scope="module")
 def broken() -> Iterator[Provider]:
     alice = MockUser(sub="alice", claims={"name": "Alice", "email_verified": False})
-    with run_server_in_thread(user_claims=[alice]) as real:
-        provider = Provider(f"http://127.0.0.1:{real.server_port}")
+    with mock_provider(alice) as real:
+        provider = Provider(real)
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:

@@ -214,32 +214,52 @@ class SQLiteStorage(Storage):
         # Fail here if the file cannot even be opened: an aiosqlite connection that fails to
         # open leaves its thread to report it to an event loop that is gone by then.
         await asyncio.to_thread(lambda: sqlite3.connect(self.path).close())
-        self._writer = await self._connect()
-        db = SQLiteDb(self._writer)
-        # Read to the end: a statement left open holds a snapshot that a write cannot follow.
-        await db.fetch_all("PRAGMA journal_mode = WAL")
-        await migrate(lambda: _write_lock(db), str(self.path))
-        async with _write_lock(db):
-            # A file that can be read but not written fails here, not at the first comment.
-            await mark_ready(db)
-        self._data_version = int(await db.fetch_value("PRAGMA data_version"))
+        self._writer = await self._connect("PRAGMA journal_mode = WAL")
+        writer = self._writer
+
+        async def start(db: SQLiteDb) -> int:
+            await migrate(lambda: _write_lock(db), str(self.path))
+            async with _write_lock(db):
+                # A file that can be read but not written fails here, not at the first comment.
+                await mark_ready(db)
+            return int(await db.fetch_value("PRAGMA data_version"))
+
+        # Run whole in the writer's thread, as a batch of writes is: one round trip, not one
+        # a statement (a dozen at each start).
+        self._data_version = await writer._execute(  # type: ignore[no-untyped-call]
+            lambda: _run_to_end(start(SQLiteDb(writer, in_thread=True)))
+        )
         for _ in range(READERS):
-            reader = await self._connect()
+            reader = await self._connect(
+                "PRAGMA query_only = ON", f"PRAGMA cache_size = -{READER_CACHE_KIB}"
+            )
             self._all_readers.append(reader)
-            await reader.execute("PRAGMA query_only = ON")
-            await reader.execute(f"PRAGMA cache_size = -{READER_CACHE_KIB}")
             self._readers.put_nowait(reader)
         self._files = OpenedFiles.at(self.path)  # the -wal and -shm exist once read through
         self._writer_task = asyncio.create_task(self._run_writer(), name="sqlite-writer")
         self._watch_task = asyncio.create_task(self._watch(), name="sqlite-watch")
 
-    async def _connect(self) -> aiosqlite.Connection:
+    async def _connect(self, *pragmas: str) -> aiosqlite.Connection:
+        """A connection with every connection's settings and then `pragmas`, all set in one
+        round trip to its thread (each round trip costs a wake-up of the event loop: a
+        server's start made two dozen of them, a good part of a test's setup)."""
         conn = await aiosqlite.connect(self.path, isolation_level=None)
+        statements = (
+            f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
+            "PRAGMA synchronous = FULL",
+            "PRAGMA foreign_keys = ON",
+            *pragmas,
+        )
+
+        def configure() -> None:
+            for statement in statements:
+                # Read to the end: a statement left open holds a snapshot that a write
+                # cannot follow.
+                conn._conn.execute(statement).fetchall()
+
         try:
             conn.row_factory = sqlite3.Row
-            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            await conn.execute("PRAGMA synchronous = FULL")
-            await conn.execute("PRAGMA foreign_keys = ON")
+            await conn._execute(configure)  # type: ignore[no-untyped-call]
         except BaseException:
             await conn.close()
             raise

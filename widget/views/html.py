@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import gzip
 import hashlib
 import time
@@ -60,10 +61,10 @@ COMMENT_MODULE_ENTRIES = 256  # pages being commented on at once (~3 KB each)
 # is made anew this often, well within the token's two days, so no cached form is too old.
 DOCUMENT_TOKEN_PERIOD_S = 6 * 3600
 GZIP_LEVEL = 9  # each version is compressed once and sent many times
-# Brotli at once at a quick quality (2 ms for a 65 KB document), then at its best (200 ms,
-# 10 % smaller) in a worker thread, for the many readers after the first.
+# Brotli at once at a quick quality (2 ms for a 65 KB document), then at its best (quality 11,
+# the default of document_brotli_quality: 200 ms, 10 % smaller) in a worker thread, for the
+# many readers after the first.
 BROTLI_QUICK_QUALITY = 5
-BROTLI_BEST_QUALITY = 11
 IMPROVE_QUEUE_ENTRIES = 256
 
 # Which document: the reply form under this comment (0: at the end), the "held" notice, the
@@ -222,6 +223,11 @@ class FragmentCache:
 _COMPILED = ProcessBytecodeCache()
 
 
+@functools.cache  # the same words for every app of the process (each app asks for all of them)
+def _writer_strings(lang: str) -> Mapping[str, str]:
+    return Translator(lang).strings(WRITER_STRINGS)  # a Mapping: nobody changes it
+
+
 class HtmlRenderer:
     def __init__(self, settings: Settings, assets: Assets, storage: Storage) -> None:
         self.settings = settings
@@ -246,6 +252,7 @@ class HtmlRenderer:
         )
         self.templates = Jinja2Templates(env=self.env)
         self.fragments = FragmentCache(settings.fragment_cache_bytes)
+        self._best_quality = settings.document_brotli_quality
         self._queries: LruCache[tuple[tuple[str, float, int], bytes], EmbedQuery] = LruCache(
             QUERY_CACHE_ENTRIES
         )
@@ -322,6 +329,8 @@ class HtmlRenderer:
         return body
 
     def _improve_later(self, key: tuple[Any, ...], entry: Fragment) -> None:
+        if self._best_quality <= BROTLI_QUICK_QUALITY:
+            return  # as good as it will get
         if len(self._to_improve) >= IMPROVE_QUEUE_ENTRIES:
             return  # a burst of new versions: they keep their quick compression
         self._to_improve[key] = entry.etag
@@ -329,14 +338,14 @@ class HtmlRenderer:
             self._improver = asyncio.get_running_loop().create_task(self._improve())
 
     async def _improve(self) -> None:
-        """Compresses the entries waiting, one at a time, each at brotli's best quality."""
+        """Compresses the entries waiting, one at a time, each at the best quality asked."""
         while self._to_improve:
             key, etag = self._to_improve.popitem(last=False)
             entry = self.fragments.get(key, etag)
             if entry is None or entry.brotli is None:
                 continue  # replaced by a newer version meanwhile, or evicted
             best = await asyncio.to_thread(
-                brotli.compress, entry.body, mode=brotli.MODE_TEXT, quality=BROTLI_BEST_QUALITY
+                brotli.compress, entry.body, mode=brotli.MODE_TEXT, quality=self._best_quality
             )
             current = self.fragments.get(key, etag)
             if current is not None and current.brotli is not None:
@@ -484,8 +493,7 @@ class HtmlRenderer:
 
     def writer_url(self, lang: str) -> str:
         """writer.js with its strings in `lang`."""
-        strings = Translator(lang).strings(WRITER_STRINGS)
-        return self._assets.url_with_strings("writer.js", strings)
+        return self._assets.url_with_strings("writer.js", _writer_strings(lang))
 
     def script_plurals(self, lang: str) -> dict[str, dict[str, str]]:
         translator = Translator(lang)
