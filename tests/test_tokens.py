@@ -24,7 +24,9 @@ def test_forged_or_misused_tokens_are_refused() -> None:
     token = signer.sign(Purpose.EDIT, {"c": 1})
     value, stamp, signature = token.split(".")
     refused = [
-        f"{value}.{stamp}.{signature[:-1]}{'A' if signature[-1] != 'A' else 'B'}",  # altered
+        # Altered in its first character: the last one's lowest bits are padding, so some
+        # changes there decode to the same signature (this test failed 1 time in ~10 so).
+        f"{value}.{stamp}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}",
         f"{value}.{stamp}.!!",  # not even base64
         f"eyJjIjoyfQ.{stamp}.{signature}",  # another value under this signature
     ]
