@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import http.server
 import socket
-import threading
 import time
 import urllib.parse
 from typing import Any
+
+from tests.servers import serve_in_thread
 
 
 class AkismetServer:
@@ -21,8 +22,7 @@ class AkismetServer:
         handler = self._handler()
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/1.1"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.close = serve_in_thread(self.server)
 
     def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
         questions = self.questions
@@ -58,10 +58,6 @@ class AkismetServer:
                 pass
 
         return Handler
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class FakeDNS:

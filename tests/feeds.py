@@ -16,7 +16,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from tests.helpers import BLOG
-from tests.servers import free_port
+from tests.servers import free_port, serve_in_thread
 
 __all__ = ["FeedServer", "Post", "atom_feed", "feed_server", "wordpress_rss"]
 
@@ -171,12 +171,8 @@ def feed_server() -> Iterator[FeedServer]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", feed.port), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    stop = serve_in_thread(http.server.ThreadingHTTPServer(("127.0.0.1", feed.port), Handler))
     try:
         yield feed
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+        stop()

@@ -18,7 +18,6 @@ import json
 import re
 import secrets
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,7 +46,14 @@ from tests.browser.conftest import (
 )
 from tests.browser.pages import PASSWORD, come_back, open_popup, provider_button
 from tests.browser.pages import sign_in as admin_signs_in
-from tests.servers import HostPages, WidgetServer, free_port, widget_cli, widget_server
+from tests.servers import (
+    HostPages,
+    WidgetServer,
+    free_port,
+    serve_in_thread,
+    widget_cli,
+    widget_server,
+)
 from tests.signing_in import mock_provider
 
 FRAME = "#comments iframe"
@@ -102,13 +108,11 @@ def strict_provider(identity_provider: str) -> Iterator[str]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Proxy)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    stop = serve_in_thread(http.server.ThreadingHTTPServer(("127.0.0.1", port), Proxy))
     try:
         yield f"http://{own}"
     finally:
-        server.shutdown()
-        server.server_close()
+        stop()
 
 
 @pytest.fixture(scope="module")

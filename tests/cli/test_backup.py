@@ -323,6 +323,7 @@ def test_a_file_that_cannot_be_served_is_not_restored(
     assert widget("site", "list").out.startswith("blog")
 
 
+@pytest.mark.slow  # a server in a process of its own, killed: end to end, not the quick loop
 def test_a_restore_sets_the_old_files_aside_and_never_applies_their_wal(
     tmp_path: Path, data_dir: Path, widget: Widget
 ) -> None:

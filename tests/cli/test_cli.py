@@ -200,6 +200,7 @@ def run_installed(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.Com
     )
 
 
+@pytest.mark.slow  # three processes, each importing widget: end to end, not the quick loop
 def test_the_installed_command_adds_a_site_and_an_admin_with_a_piped_password(
     tmp_path: Path,
 ) -> None:

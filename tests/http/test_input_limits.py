@@ -27,13 +27,13 @@ from tests.helpers import (
     PAGE,
     PUBLIC_URL,
     QUICK,
+    Widget,
     comment_body,
     make_settings,
     open_form,
     post_comment,
     posted,
 )
-from tests.servers import widget_cli
 from widget.app import create_app
 from widget.config import Settings
 from widget.porting.importer import import_file
@@ -189,7 +189,7 @@ async def test_edits_are_rate_limited_apart_from_posts(limited: httpx.AsyncClien
 
 
 def test_imported_comments_are_rendered_within_the_same_limit(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, database_url: str, widget: Widget
 ) -> None:
     """A file can hold text no form would take (no length limit): each body gets the same
     CPU budget, and one over it is skipped and reported, the rest imported."""
@@ -207,10 +207,11 @@ def test_imported_comments_are_rendered_within_the_same_limit(
             "locator": {"url": "https://blog.example/p/"}, "time": "2020-01-02T03:04:05Z",
         })  # fmt: skip
     backup.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    data_dir = tmp_path / "data"
     limits = {"database_url": database_url, "render_cpu_limit_s": str(CPU_LIMIT_S)}
-    widget_cli(data_dir, "site", "add", "blog", "--origin", BLOG, **limits)
-    output = widget_cli(data_dir, "import", str(backup), "--site", "blog", **limits)
+    assert widget("site", "add", "blog", "--origin", BLOG, **limits).code == 0
+    ran = widget("import", str(backup), "--site", "blog")
+    assert ran.code == 0, ran.err
+    output = ran.out
     assert "Imported 1 comments" in output
     assert "Skipped 2: 2 unparsable" in output
     assert output.count("its text could not be formatted: more than 0.05 s of CPU time") == 2

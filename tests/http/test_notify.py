@@ -8,7 +8,6 @@ import email.header
 import http.server
 import json
 import re
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +31,7 @@ from tests.helpers import (
     settle,
 )
 from tests.mail import Inbox, body_of, link_in, mail_settings, start_smtp, subscribe
-from tests.servers import free_port
+from tests.servers import free_port, serve_in_thread
 from widget.app import create_app
 from widget.notify import outbox as outbox_module
 from widget.notify.mail import Mail, Mailer, header_text, plain_text
@@ -403,11 +402,7 @@ class Receiver:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.close = serve_in_thread(self.server)
 
 
 async def test_webhooks_are_signed_and_retried(tmp_path: Path, database_url: str) -> None:

@@ -12,7 +12,6 @@ import ipaddress
 import re
 import socket
 import ssl
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -45,6 +44,7 @@ from tests.helpers import (
     settle,
     start_sign_in,
 )
+from tests.servers import serve_in_thread
 from tests.signing_in import new_verifier
 from widget.app import create_app
 from widget.errors import Invalid
@@ -112,11 +112,7 @@ class Receiver:
         if tls is not None:
             self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.close = serve_in_thread(self.server)
 
 
 @pytest.fixture

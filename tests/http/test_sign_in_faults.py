@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 from oidc_provider_mock import User as MockUser
 
 from tests.helpers import PUBLIC_URL, loopback_http, make_settings, running_app, start_sign_in
-from tests.servers import free_port
+from tests.servers import free_port, serve_in_thread
 from tests.signing_in import Popup, exchange, mock_provider
 from widget.auth.providers import HTTP_TIMEOUT_S
 from widget.config import Settings
@@ -83,12 +82,11 @@ def broken() -> Iterator[Provider]:
 
         server = http.server.ThreadingHTTPServer(("127.0.0.1", provider.port), Handler)
         server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        stop = serve_in_thread(server)
         try:
             yield provider
         finally:
-            server.shutdown()
-            server.server_close()
+            stop()
 
 
 FAULTS = ["refused", "overloaded", "garbage", "wrongshape", "noendpoints"]
