@@ -218,7 +218,9 @@ class SQLiteStorage(Storage):
         writer = self._writer
 
         async def start(db: SQLiteDb) -> int:
-            await migrate(lambda: _write_lock(db), str(self.path))
+            await migrate(
+                lambda rebuilds: _migration_lock(db, rebuilds, str(self.path)), str(self.path)
+            )
             async with _write_lock(db):
                 # A file that can be read but not written fails here, not at the first comment.
                 await mark_ready(db)
@@ -595,6 +597,39 @@ def _cannot_use(path: Path, exc: sqlite3.Error | OSError) -> str:
         " it must be writable by the user widget runs as, on a disk mounted read-write: fix"
         " that, or point WIDGET_DATA_DIR (or WIDGET_DATABASE_URL) at a place that is."
     )
+
+
+@contextlib.asynccontextmanager
+async def _migration_lock(db: SQLiteDb, rebuilds: bool, database: str) -> AsyncIterator[SQLiteDb]:
+    """`_write_lock` for a migration. One that rebuilds tables (migrations.REBUILDS_TABLES)
+    runs as SQLite's docs say: foreign keys off around the transaction (dropping a table
+    would otherwise delete the rows naming its rows), and `PRAGMA foreign_key_check` before
+    COMMIT: a row it left naming one that is not there (and did not before) undoes it all."""
+    if not rebuilds:
+        async with _write_lock(db):
+            yield db
+        return
+    await db.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction
+    try:
+        async with _write_lock(db):
+            before = await _dangling_references(db)
+            yield db
+            left = await _dangling_references(db) - before
+            if left:
+                table, row, parent = sorted(left)[0]
+                raise SetupError(
+                    f"Upgrading {database} would leave {len(left)} rows naming rows"
+                    f" that are not there ({table} row {row} names a row of {parent});"
+                    " nothing was changed. Please report this, with the widget version."
+                )
+    finally:
+        await db.execute("PRAGMA foreign_keys = ON")
+
+
+async def _dangling_references(db: SQLiteDb) -> set[tuple[str, int, str]]:
+    """(table, rowid, referenced table) of each row whose foreign key names no row."""
+    rows = await db.fetch_all("PRAGMA foreign_key_check")
+    return {(row[0], row[1], row[2]) for row in rows}
 
 
 @contextlib.asynccontextmanager
