@@ -362,6 +362,38 @@ async def test_an_owner_token_of_an_erased_account_opens_no_other(
     assert await app.state.widget.storage.list_passkeys(ann.id) == []
 
 
+async def test_an_owner_token_opens_nothing_once_its_session_has_ended(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    """An owner token is good for 15 minutes: after the reader signed out, it (or the passkey
+    window it was posted into) let whoever held it add a passkey to the account, a way back
+    in. It is bound to the session it was got with, and ends with it."""
+    ann = await signed_in_user(app)
+    bearer = {**OWN_ORIGIN, "Authorization": f"Bearer {SESSION}"}
+    owner = await client.post("/api/v1/auth/passkey-owner", json={}, headers=bearer)
+    page = await client.post(
+        "/auth/passkey/manage", data={"owner": owner.json()["owner"]}, headers=OWN_ORIGIN
+    )
+    assert page.status_code == 200, page.text
+    signed_out = await client.request("DELETE", "/api/v1/auth/session", headers=bearer)
+    assert signed_out.json() == {"signed_in": False}
+
+    credential = Authenticator(PUBLIC_URL).create(page_options(page.text))
+    added = await client.post(
+        "/auth/passkey/add", data={"credential": credential, "name": "Phone"}, headers=OWN_ORIGIN
+    )
+    again = await client.post(
+        "/auth/passkey/manage", data={"owner": owner.json()["owner"]}, headers=OWN_ORIGIN
+    )
+    for refused in (added, again):
+        assert refused.status_code == 400, refused.text
+        assert (
+            "This window is no longer signed in; close it, sign in again under the comments if"
+            " your session ended, and press \u201cAdd a passkey\u201d again."
+        ) in html.unescape(refused.text)
+    assert await app.state.widget.storage.list_passkeys(ann.id) == []
+
+
 async def test_adding_needs_a_session_and_answers_for_this_origin(
     client: httpx.AsyncClient, app: Starlette
 ) -> None:
