@@ -15,8 +15,9 @@ noticed through `PRAGMA data_version` within about a second.
 Faults fail closed. A file that is locked, full, read-only or damaged refuses the reads and
 writes it cannot serve (StorageUnavailable, a 503). A file deleted, moved or replaced under
 the server (or its -wal or -shm) is noticed before the next COMMIT, at the latest a second
-later: from then on every read and write is refused, and what the server had committed is
-saved where a restart finds it (see `_save_what_was_committed`).
+later: from then on every read and write is refused, answers kept in memory included (there
+is no cache_stamp), and what the server had committed is saved where a restart finds it (see
+`_save_what_was_committed`).
 """
 
 from __future__ import annotations
@@ -333,6 +334,10 @@ class SQLiteStorage(Storage):
         except Exception as exc:
             if isinstance(exc, _FilesChanged):
                 self._lost = str(exc)
+                # Nor is anything answered from memory any more: thread heads and sites, and
+                # the answers kept while cache_stamp() stays the same (documents, counts).
+                self._caching = False
+                self._forget_cached()
                 log.error("%s while widget had it open; refusing every read and write", exc)
             elif _is_fault(exc):
                 log.error("write transaction failed (%s); %d writes refused", exc, len(batch))
