@@ -14,7 +14,7 @@ from unittest.mock import ANY
 import pytest
 
 from tests.helpers import BLOG, schema_before
-from widget.errors import Conflict, Forbidden, RateLimited
+from widget.errors import Conflict, Forbidden, RateLimited, SetupError
 from widget.records import (
     POST_LIKE,
     Admin,
@@ -34,8 +34,9 @@ from widget.records import (
 )
 from widget.refusals import explain
 from widget.storage import Outcome, Refused, Storage, storage_for_url
+from widget.storage import migrations as migrations_module
 from widget.storage.accounts import prune_expired
-from widget.storage.migrations import migrations
+from widget.storage.migrations import REBUILDS_TABLES, migrations
 from widget.storage.sqlite import SQLiteStorage
 
 PAGE = PageRef("blog", "/p/", "https://blog.example/p/", "A post")
@@ -528,6 +529,35 @@ async def test_migration_0014_keeps_every_row_and_number_and_gives_none_twice(
             " body_source, body_html, created_at) VALUES (3, 1, 'approved', 'D', '', 'd', 'd', 0)"
         )
         assert conn.execute("SELECT max(id) FROM comments").fetchone() == (12,)
+    finally:
+        conn.close()
+
+
+async def test_a_rebuild_that_leaves_a_reference_dangling_is_undone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A migration that rebuilds tables runs with foreign keys off: one that would leave a row
+    naming a row that is not there (here, a session of a deleted account) is undone whole, and
+    the server does not start on it."""
+    path = tmp_path / "w.db"
+    storage = SQLiteStorage(path)
+    await storage.open()
+    ann = await storage.upsert_user(Profile("github", "ann", "Ann"), datetime.now(UTC))
+    await storage.add_session(User, "session-hash", ann.id, datetime.now(UTC) + timedelta(days=1))
+    await storage.close()
+    known = migrations("sqlite")
+    broken = (known[-1][0] + 1, "broken", f"{REBUILDS_TABLES}\nDELETE FROM users;")
+    monkeypatch.setattr(migrations_module, "migrations", lambda backend: (*known, broken))
+    with pytest.raises(
+        SetupError, match="a row of sessions names a row of users that is not there"
+    ):
+        await SQLiteStorage(path).open()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT name FROM users").fetchall() == [("Ann",)]
+        assert conn.execute("SELECT max(number) FROM schema_migrations").fetchone() == (
+            known[-1][0],
+        )
     finally:
         conn.close()
 

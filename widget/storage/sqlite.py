@@ -542,7 +542,7 @@ class SQLiteStorage(Storage):
         )  # fmt: skip
 
     async def _loaded(self, db: Db) -> None:
-        pass  # new ids follow the largest in each table anyway
+        pass  # sqlite_sequence follows the ids loaded: new ones go past the largest
 
 
 # -- copying: SQLite's storage classes to and from plain Python values --------------------------
@@ -621,18 +621,21 @@ async def _migration_lock(db: SQLiteDb, rebuilds: bool, database: str) -> AsyncI
             yield db
             left = await _dangling_references(db) - before
             if left:
-                table, row, parent = sorted(left)[0]
+                table, row, parent = sorted(left, key=str)[0]
+                which = f"row {row} of {table}" if row is not None else f"a row of {table}"
                 raise SetupError(
-                    f"Upgrading {database} would leave {len(left)} rows naming rows"
-                    f" that are not there ({table} row {row} names a row of {parent});"
-                    " nothing was changed. Please report this, with the widget version."
+                    f"Upgrading {database} would leave rows naming rows that are not there"
+                    f" ({len(left)}; the first: {which} names a row of {parent} that is not"
+                    " there); nothing was changed. Please report this, with the version of"
+                    " widget."
                 )
     finally:
         await db.execute("PRAGMA foreign_keys = ON")
 
 
-async def _dangling_references(db: SQLiteDb) -> set[tuple[str, int, str]]:
-    """(table, rowid, referenced table) of each row whose foreign key names no row."""
+async def _dangling_references(db: SQLiteDb) -> set[tuple[str, int | None, str]]:
+    """(table, rowid, referenced table) of each row whose foreign key names no row (the rowid
+    is None in a WITHOUT ROWID table)."""
     rows = await db.fetch_all("PRAGMA foreign_key_check")
     return {(row[0], row[1], row[2]) for row in rows}
 
