@@ -290,6 +290,23 @@ async def schema_before(database_url: str, number: int, rows: str) -> None:
         await pg.close()
 
 
+async def number_again(database_url: str, table: str, number: int) -> None:
+    """Make `table` give `number` to its next row, as a database could once its newest row was
+    deleted before it was upgraded to 0014 (SQLite), or loaded from a dump made after that."""
+    if database_url.startswith("sqlite:///"):
+        with contextlib.closing(sqlite3.connect(database_url.removeprefix("sqlite:///"))) as conn:
+            conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = ?", (number - 1, table))
+            conn.commit()
+        return
+    pg = await asyncpg.connect(database_url)
+    try:
+        await pg.execute(
+            "SELECT setval(pg_get_serial_sequence($1, 'id'), $2, false)", table, number
+        )
+    finally:
+        await pg.close()
+
+
 async def status_of(app: Starlette, comment_id: int) -> tuple[str, str]:
     comment = await app.state.widget.storage.get_comment(comment_id)
     assert comment is not None

@@ -128,8 +128,8 @@ ENGLISH: dict[str, str] = {
     "error_passkeys_off": "This comment server does not sign in with passkeys.",
     "error_passkey_sign_in_first": "Sign in first, then add a passkey.",
     "error_passkey_window_signed_out": (
-        "This window is no longer signed in; close it and press \u201cAdd a passkey\u201d"
-        " under the comments again."
+        "This window is no longer signed in; close it, sign in again under the comments if"
+        " your session ended, and press \u201cAdd a passkey\u201d again."
     ),
     "error_passkey_not_yours": "That passkey is not one of yours, or it was removed already.",
     "error_passkey_start_again": (

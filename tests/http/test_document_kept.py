@@ -3,6 +3,7 @@ as the route's, and only while the route would send that answer."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,11 @@ from starlette.types import Scope
 from tests.helpers import (
     BLOG,
     EMBED,
+    PUBLIC_URL,
     kept_answers_of,
     make_settings,
     posted,
+    running_app,
     sent_early_alike,
 )
 from widget.config import Settings
@@ -145,3 +148,35 @@ async def test_a_kept_document_is_sent_early_only_while_the_route_would_send_it(
     assert reply(_scope(EMBED, renewed)) is None
     later = await client.get(DOCUMENT, params=EMBED, headers=renewed)
     assert later.status_code == 200 and later.headers["etag"] != again.headers["etag"]
+
+
+async def test_nothing_is_answered_from_memory_once_the_database_file_is_gone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLite: once the storage has seen its file deleted, every read and write is refused;
+    the document, counts and fragment kept in memory went on answering 200 from a database
+    that was no more (a reader would see comments that a restart may not have)."""
+    data_dir = tmp_path / "data"
+    counts = {"site": "blog", "page": ["/hello/"]}
+    async with running_app(make_settings(data_dir)) as app:
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
+            await posted(client)
+            await _kept_after_asking(client, app, EMBED, ["br"])
+            for _ in range(2):  # the first answer fills the caches, the second is kept
+                assert (await client.get("/api/v1/counts", params=counts)).status_code == 200
+            fragment = await client.get(f"{DOCUMENT}/fragment", params=EMBED)
+            assert fragment.status_code == 200
+
+            (data_dir / "widget.db").unlink()
+            for _ in range(50):  # the storage looks at its files every second
+                if "while widget had it open" in caplog.text:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the storage never noticed its file was gone")
+            for path, params in ((DOCUMENT, EMBED), ("/api/v1/counts", counts),
+                                 (f"{DOCUMENT}/fragment", EMBED)):  # fmt: skip
+                refused = await client.get(path, params=params, headers={"Accept-Encoding": "br"})
+                assert refused.status_code == 503, (path, refused.status_code)
+                assert refused.headers["retry-after"]

@@ -215,3 +215,16 @@ async def test_a_signed_in_commenter_downloads_and_erases_their_comments(
     # The account is gone, and its session with it.
     after = await client.post("/api/v1/me/export", json={}, headers=headers)
     assert after.status_code == 403
+
+
+async def test_an_erased_accounts_number_goes_to_no_later_account(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    """SQLite numbered a new account one past the largest there was: the next to sign up took
+    an erased account's number, and whatever named the account by it (a badge, a ban, an
+    owner token) named the newcomer. Migration 0014."""
+    ann, headers = await signed_in_commenter(app, "7", "Ann", email=ANN)
+    erased = await client.post("/api/v1/me/erase", json={"confirm": True}, headers=headers)
+    assert erased.status_code == 200, erased.text
+    bo, _ = await signed_in_commenter(app, "8", "Bo")
+    assert bo.id == ann.id + 1

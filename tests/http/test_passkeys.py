@@ -24,6 +24,7 @@ from tests.helpers import (
     client_of,
     loaded_at_start,
     make_settings,
+    number_again,
     start_sign_in,
 )
 from tests.signing_in import exchange, login_code, me, new_verifier, signed_in_commenter
@@ -337,8 +338,9 @@ async def test_the_owner_lists_and_removes_their_passkeys_and_nobody_elses(
 async def test_an_owner_token_of_an_erased_account_opens_no_other(
     client: httpx.AsyncClient, app: Starlette, database_url: str
 ) -> None:
-    """With SQLite the next account takes an erased one's number: an owner token naming only
-    the number would let whoever erased theirs add a passkey to the newcomer's account."""
+    """Where the next account takes an erased one's number (a SQLite database upgraded to 0014
+    after the erasure), an owner token naming only the number would let whoever erased theirs
+    add a passkey to the newcomer's account."""
     mallory = await signed_in_user(app, "mallory", "mallory-session")
     owner = await client.post(
         "/api/v1/auth/passkey-owner", json={},
@@ -349,15 +351,46 @@ async def test_an_owner_token_of_an_erased_account_opens_no_other(
         headers={**OWN_ORIGIN, "Authorization": "Bearer mallory-session"},
     )  # fmt: skip
     assert erased.status_code == 200, erased.text
+    await number_again(database_url, "users", mallory.id)  # as before migration 0014
     ann = await signed_in_user(app)
-    # SQLite gave the number again (the case in hand); PostgreSQL never does, and there the
-    # token must not open the newcomer's account either.
-    assert (ann.id == mallory.id) == database_url.startswith("sqlite:")
+    assert ann.id == mallory.id
     popup = await client.post(
         "/auth/passkey/manage", data={"owner": owner.json()["owner"]}, headers=OWN_ORIGIN
     )
     assert popup.status_code == 400
     assert "no longer signed in" in popup.text
+    assert await app.state.widget.storage.list_passkeys(ann.id) == []
+
+
+async def test_an_owner_token_opens_nothing_once_its_session_has_ended(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    """An owner token is good for 15 minutes: after the reader signed out, it (or the passkey
+    window it was posted into) let whoever held it add a passkey to the account, a way back
+    in. It is bound to the session it was got with, and ends with it."""
+    ann = await signed_in_user(app)
+    bearer = {**OWN_ORIGIN, "Authorization": f"Bearer {SESSION}"}
+    owner = await client.post("/api/v1/auth/passkey-owner", json={}, headers=bearer)
+    page = await client.post(
+        "/auth/passkey/manage", data={"owner": owner.json()["owner"]}, headers=OWN_ORIGIN
+    )
+    assert page.status_code == 200, page.text
+    signed_out = await client.request("DELETE", "/api/v1/auth/session", headers=bearer)
+    assert signed_out.json() == {"signed_in": False}
+
+    credential = Authenticator(PUBLIC_URL).create(page_options(page.text))
+    added = await client.post(
+        "/auth/passkey/add", data={"credential": credential, "name": "Phone"}, headers=OWN_ORIGIN
+    )
+    again = await client.post(
+        "/auth/passkey/manage", data={"owner": owner.json()["owner"]}, headers=OWN_ORIGIN
+    )
+    for refused in (added, again):
+        assert refused.status_code == 400, refused.text
+        assert (
+            "This window is no longer signed in; close it, sign in again under the comments if"
+            " your session ended, and press \u201cAdd a passkey\u201d again."
+        ) in html.unescape(refused.text)
     assert await app.state.widget.storage.list_passkeys(ann.id) == []
 
 

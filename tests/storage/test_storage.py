@@ -8,11 +8,13 @@ import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from unittest.mock import ANY
 
 import pytest
 
-from tests.helpers import schema_before
-from widget.errors import Conflict, Forbidden, RateLimited
+from tests.helpers import BLOG, schema_before
+from widget.errors import Conflict, Forbidden, RateLimited, SetupError
 from widget.records import (
     POST_LIKE,
     Admin,
@@ -32,8 +34,9 @@ from widget.records import (
 )
 from widget.refusals import explain
 from widget.storage import Outcome, Refused, Storage, storage_for_url
+from widget.storage import migrations as migrations_module
 from widget.storage.accounts import prune_expired
-from widget.storage.migrations import migrations
+from widget.storage.migrations import REBUILDS_TABLES, migrations
 from widget.storage.sqlite import SQLiteStorage
 
 PAGE = PageRef("blog", "/p/", "https://blog.example/p/", "A post")
@@ -420,6 +423,168 @@ async def test_migration_0007_keeps_likes_and_ends_sessions_stored_before_it(
         await storage.add_comment(dataclasses.replace(new_comment(), form_token=once), None)
     finally:
         await storage.close()
+
+
+# Rows as they stood before 0014, in every table it rebuilds and in those naming their rows, with
+# gaps in the numbers (comment 12, the newest, was deleted for good before the upgrade).
+BEFORE_0014 = """
+INSERT INTO sites (id, name, created_at) VALUES ('blog', 'Blog', {now});
+INSERT INTO threads (id, site_id, page_id, comment_count, created_at, closed, origin, root_count)
+    VALUES (3, 'blog', '/p/', 2, {now}, 0, '', 1), (7, 'blog', '/q/', 1, {now}, 1, '{{}}', 1);
+INSERT INTO users (id, provider, subject, name, created_at, updated_at)
+    VALUES (5, 'github', 'ann', 'Ann', {now}, {now});
+INSERT INTO comments (id, thread_id, parent_id, root_id, depth, status, author_name, author_email,
+    body_source, body_html, created_at, user_id, pinned, import_key, lang)
+    VALUES (10, 3, NULL, NULL, 1, 'approved', 'Ann', 'ann@example.com', 'a', '<p>a</p>', {now},
+            5, 1, '', 'fr'),
+           (11, 3, 10, 10, 2, 'approved', 'Bo', '', 'b', '<p>b</p>', {now}, NULL, 0, 'wp-2', ''),
+           (9, 7, NULL, NULL, 1, 'approved', 'Cy', '', 'c', '<p>c</p>', {now}, NULL, 0, '', '');
+INSERT INTO likes (thread_id, voter, comment_id, created_at, network)
+    VALUES (3, 'user:5', 11, {now}, ''), (3, 'v', 0, {now}, 'net');
+INSERT INTO sessions VALUES ('session-hash', 5, {now}, {later});
+INSERT INTO login_codes VALUES ('code-hash', 'challenge', 5, {later});
+INSERT INTO bans (id, site_id, kind, value, created_at) VALUES (4, 'blog', 'email', 'x@y.z', {now});
+INSERT INTO admins (id, email, password_hash, created_at)
+    VALUES (2, 'boss@example.com', 'hash', {now});
+INSERT INTO admin_sessions VALUES ('admin-hash', 2, {now}, {later});
+INSERT INTO outbox (id, kind, payload, due_at, created_at) VALUES (8, 'comment', '{{}}', {now}, {now});
+INSERT INTO subscriptions (id, thread_id, email, created_at, lang)
+    VALUES (6, 3, 'ann@example.com', {now}, 'fr');
+INSERT INTO post_subscriptions (id, site_id, email, created_at)
+    VALUES (1, 'blog', 'ann@example.com', {now});
+INSERT INTO passkeys (id, user_id, credential_id, public_key, sign_count, name, created_at)
+    VALUES (13, 5, 'credential', x'a50102', 3, 'Phone', {now});
+"""
+NUMBERED = ("threads", "users", "comments", "bans", "admins", "outbox", "subscriptions",
+            "post_subscriptions", "passkeys")  # fmt: skip
+
+
+def rows_of_every_table(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
+    """But for the bookkeeping of migrations and the readiness row each start writes."""
+    tables = [row[0] for row in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN"
+        " ('sqlite_sequence', 'schema_migrations', 'rate_limits') ORDER BY name"
+    )]  # fmt: skip
+    return {
+        table: conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall() for table in tables
+    }
+
+
+def schema_of(conn: sqlite3.Connection) -> dict[str, str]:
+    """Each table's and index's CREATE statement without comments, spaces and quotes."""
+    found = {}
+    for name, sql in conn.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL"):
+        text = "".join(line.split("--", 1)[0] for line in sql.splitlines())
+        found[name] = "".join(text.split()).replace('"', "")
+    return found
+
+
+def indexes(conn: sqlite3.Connection) -> set[tuple[str, str, str | None]]:
+    return set(conn.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index'"))
+
+
+async def test_migration_0014_keeps_every_row_and_number_and_gives_none_twice(
+    tmp_path: Path, migrated_sqlite: Path
+) -> None:
+    """The tables whose numbers are handed out are rebuilt with AUTOINCREMENT: every row, id,
+    index and reference is kept (dropping a table with foreign keys on would have deleted the
+    rows naming it: sessions, replies, likes...), and a deleted row's number is not given again."""
+    path = tmp_path / "old.db"
+    await schema_before(f"sqlite:///{path}", 14, BEFORE_0014)
+    conn = sqlite3.connect(path)
+    rows, schema = rows_of_every_table(conn), schema_of(conn)
+    before_indexes = indexes(conn)
+    conn.close()
+    storage = SQLiteStorage(path)
+    await storage.open()  # applies 0014
+    await storage.close()
+
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA foreign_keys = ON")
+    try:
+        assert rows_of_every_table(conn) == rows
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        # The same columns, types, defaults, constraints and foreign keys; the same indexes.
+        after = {name: sql.replace("AUTOINCREMENT", "") for name, sql in schema_of(conn).items()}
+        assert after == {**schema, "sqlite_sequence": ANY}
+        assert indexes(conn) == before_indexes
+        # Each numbered table now remembers the largest number it gave.
+        sequences = dict(conn.execute("SELECT name, seq FROM sqlite_sequence"))
+        assert sequences == {
+            table: max((row[0] for row in rows[table]), default=0) for table in NUMBERED
+        }
+        assert sequences["comments"] == 11
+        # A new install has the very same schema (but for schema_before's own bookkeeping).
+        fresh = sqlite3.connect(migrated_sqlite)
+        assert {**schema_of(fresh), "schema_migrations": ""} == {
+            **schema_of(conn),
+            "schema_migrations": "",
+        }
+        fresh.close()
+        # The newest comment deleted, the next one takes a number of its own.
+        conn.execute("DELETE FROM comments WHERE id = 11")
+        conn.execute(
+            "INSERT INTO comments (thread_id, depth, status, author_name, author_email,"
+            " body_source, body_html, created_at) VALUES (3, 1, 'approved', 'D', '', 'd', 'd', 0)"
+        )
+        assert conn.execute("SELECT max(id) FROM comments").fetchone() == (12,)
+    finally:
+        conn.close()
+
+
+async def test_a_rebuild_that_leaves_a_reference_dangling_is_undone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A migration that rebuilds tables runs with foreign keys off: one that would leave a row
+    naming a row that is not there (here, a session of a deleted account) is undone whole, and
+    the server does not start on it."""
+    path = tmp_path / "w.db"
+    storage = SQLiteStorage(path)
+    await storage.open()
+    ann = await storage.upsert_user(Profile("github", "ann", "Ann"), datetime.now(UTC))
+    await storage.add_session(User, "session-hash", ann.id, datetime.now(UTC) + timedelta(days=1))
+    await storage.close()
+    known = migrations("sqlite")
+    broken = (known[-1][0] + 1, "broken", f"{REBUILDS_TABLES}\nDELETE FROM users;")
+    monkeypatch.setattr(migrations_module, "migrations", lambda backend: (*known, broken))
+    with pytest.raises(
+        SetupError, match="a row of sessions names a row of users that is not there"
+    ):
+        await SQLiteStorage(path).open()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT name FROM users").fetchall() == [("Ann",)]
+        assert conn.execute("SELECT max(number) FROM schema_migrations").fetchone() == (
+            known[-1][0],
+        )
+    finally:
+        conn.close()
+
+
+async def test_a_dump_loaded_with_its_numbers_gives_none_of_them_again(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Loading keeps each row's number (an explicit id): new rows go past the largest loaded,
+    and past the largest ever given once that one is deleted."""
+    source = SQLiteStorage(tmp_path / "source.db")
+    await source.open()
+    target = storage_for_url(database_url)
+    await target.open()
+    try:
+        await source.add_site("blog", "The blog", [BLOG], {})
+        for n in range(3):
+            await source.add_comment(new_comment(f"comment {n}"), None)
+        await target.restore(source.dump())
+        newest, _ = await target.add_comment(new_comment("after the copy"), None)
+        assert newest.id == 4
+        await target.set_status([newest.id], "spam", ["blog"])
+        assert await target.purge_spam(["blog"]) == 1
+        after, _ = await target.add_comment(new_comment("after the spam went"), None)
+        assert after.id == 5
+    finally:
+        await target.close()
+        await source.close()
 
 
 async def test_writes_by_another_instance_are_seen_within_a_second(

@@ -5,10 +5,11 @@ relying party is the comment server itself: its id is the host of `public_url`, 
 the browser reports must be `public_url`'s. (The frame is third-party on every blog; WebAuthn
 there would need each blog to delegate it.)
 
-- Adding: the frame, signed in, asks for an owner token (`owner_token`, 15 minutes) and posts
-  it into the popup, which keeps it in its own session. The popup's page carries the options
-  for `navigator.credentials.create()`: a discoverable credential (a resident key, user
-  verification preferred), the account's other passkeys excluded.
+- Adding: the frame, signed in, asks for an owner token (`owner_token`, 15 minutes at most,
+  and only while the frame's session lasts) and posts it into the popup, which keeps it in
+  its own session. The popup's page carries the options for `navigator.credentials.create()`:
+  a discoverable credential (a resident key, user verification preferred), the account's
+  other passkeys excluded.
 - Signing in: the frame starts the popup like any provider's, posting its challenge; the
   popup's page asks `navigator.credentials.get()` at once, with no credential named, so the
   authenticator offers the passkeys it holds for us: the button, then the authenticator. The
@@ -42,7 +43,7 @@ from widget.refusals import worded
 from widget.storage import Storage
 
 from .signin import FLOW_TTL, LOGIN_CODE_TTL, valid_challenge
-from .tokens import BadToken, Purpose, TokenSigner, names_row, row_mark, token_hash
+from .tokens import BadToken, Purpose, TokenSigner, token_hash
 
 __all__ = ["PROVIDER", "Ceremony", "Passkeys"]
 
@@ -92,21 +93,27 @@ class Passkeys:
 
     # -- adding one, and the owner's list ---------------------------------------------------
 
-    def owner_token(self, user: User) -> str:
-        """What the frame posts into the popup so that it acts for `user`."""
-        return self.signer.sign(
-            Purpose.PASSKEY_OWNER, {"u": user.id, "r": row_mark(_identity(user))}
-        )
+    def owner_token(self, session: str) -> str:
+        """What the frame posts into the popup so that it acts for the account signed in with
+        the session token `session`: good while that session lasts, 15 minutes at most."""
+        return self.signer.sign(Purpose.PASSKEY_OWNER, {"s": token_hash(session)})
 
     async def owner(self, token: str) -> User:
-        """The user an owner token is for; BadRequest when it is altered or too old."""
+        """The user an owner token is for; BadRequest when it is altered or too old, or when
+        the session it was got with has ended (signed out, expired, the account erased)."""
         try:
             value = self.signer.verify(Purpose.PASSKEY_OWNER, token)
         except BadToken:
             value = None
-        user_id = value.get("u") if isinstance(value, dict) else None
-        user = await self.storage.get_user(user_id) if isinstance(user_id, int) else None
-        if user is None or not names_row(value, _identity(user)):
+        # The session as stored (its token's hash), not the account's number: an ended session
+        # is deleted, and no other ever has its hash. Tokens signed before they carried it
+        # (15 minutes at most) are refused: the frame asks for a new one.
+        session = value.get("s") if isinstance(value, dict) else None
+        now = datetime.now(UTC)
+        user = (
+            await self.storage.get_session(User, session, now) if isinstance(session, str) else None
+        )
+        if user is None:
             raise BadRequest(said("error_passkey_window_signed_out"))
         return user
 
@@ -313,8 +320,3 @@ def _transports(credential_json: str) -> list[str]:
     if not isinstance(transports, list):
         return []
     return [t for t in transports if isinstance(t, str) and t in _TRANSPORTS]
-
-
-def _identity(user: User) -> str:
-    """What an owner token marks its account by: an erased account's number goes to the next."""
-    return f"{user.provider}:{user.subject}"

@@ -170,8 +170,9 @@ class PostgresStorage(Storage):
             async with self._pool.acquire() as conn:
 
                 @asynccontextmanager
-                async def locked() -> AsyncIterator[Db]:
+                async def locked(rebuilds: bool) -> AsyncIterator[Db]:
                     # One instance at a time (see migrate): the lock is held until commit.
+                    # (Rebuilding tables is SQLite's way; PostgreSQL alters them in place.)
                     async with conn.transaction():
                         await conn.execute(
                             "SELECT pg_advisory_xact_lock(hashtext('widget.migrations'))"

@@ -15,8 +15,9 @@ noticed through `PRAGMA data_version` within about a second.
 Faults fail closed. A file that is locked, full, read-only or damaged refuses the reads and
 writes it cannot serve (StorageUnavailable, a 503). A file deleted, moved or replaced under
 the server (or its -wal or -shm) is noticed before the next COMMIT, at the latest a second
-later: from then on every read and write is refused, and what the server had committed is
-saved where a restart finds it (see `_save_what_was_committed`).
+later: from then on every read and write is refused, answers kept in memory included (there
+is no cache_stamp), and what the server had committed is saved where a restart finds it (see
+`_save_what_was_committed`).
 """
 
 from __future__ import annotations
@@ -218,7 +219,9 @@ class SQLiteStorage(Storage):
         writer = self._writer
 
         async def start(db: SQLiteDb) -> int:
-            await migrate(lambda: _write_lock(db), str(self.path))
+            await migrate(
+                lambda rebuilds: _migration_lock(db, rebuilds, str(self.path)), str(self.path)
+            )
             async with _write_lock(db):
                 # A file that can be read but not written fails here, not at the first comment.
                 await mark_ready(db)
@@ -331,6 +334,10 @@ class SQLiteStorage(Storage):
         except Exception as exc:
             if isinstance(exc, _FilesChanged):
                 self._lost = str(exc)
+                # Nor is anything answered from memory any more: thread heads and sites, and
+                # the answers kept while cache_stamp() stays the same (documents, counts).
+                self._caching = False
+                self._forget_cached()
                 log.error("%s while widget had it open; refusing every read and write", exc)
             elif _is_fault(exc):
                 log.error("write transaction failed (%s); %d writes refused", exc, len(batch))
@@ -535,7 +542,7 @@ class SQLiteStorage(Storage):
         )  # fmt: skip
 
     async def _loaded(self, db: Db) -> None:
-        pass  # new ids follow the largest in each table anyway
+        pass  # sqlite_sequence follows the ids loaded: new ones go past the largest
 
 
 # -- copying: SQLite's storage classes to and from plain Python values --------------------------
@@ -595,6 +602,42 @@ def _cannot_use(path: Path, exc: sqlite3.Error | OSError) -> str:
         " it must be writable by the user widget runs as, on a disk mounted read-write: fix"
         " that, or point WIDGET_DATA_DIR (or WIDGET_DATABASE_URL) at a place that is."
     )
+
+
+@contextlib.asynccontextmanager
+async def _migration_lock(db: SQLiteDb, rebuilds: bool, database: str) -> AsyncIterator[SQLiteDb]:
+    """`_write_lock` for a migration. One that rebuilds tables (migrations.REBUILDS_TABLES)
+    runs as SQLite's docs say: foreign keys off around the transaction (dropping a table
+    would otherwise delete the rows naming its rows), and `PRAGMA foreign_key_check` before
+    COMMIT: a row it left naming one that is not there (and did not before) undoes it all."""
+    if not rebuilds:
+        async with _write_lock(db):
+            yield db
+        return
+    await db.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction
+    try:
+        async with _write_lock(db):
+            before = await _dangling_references(db)
+            yield db
+            left = await _dangling_references(db) - before
+            if left:
+                table, row, parent = sorted(left, key=str)[0]
+                which = f"row {row} of {table}" if row is not None else f"a row of {table}"
+                raise SetupError(
+                    f"Upgrading {database} would leave rows naming rows that are not there"
+                    f" ({len(left)}; the first: {which} names a row of {parent} that is not"
+                    " there); nothing was changed. Please report this, with the version of"
+                    " widget."
+                )
+    finally:
+        await db.execute("PRAGMA foreign_keys = ON")
+
+
+async def _dangling_references(db: SQLiteDb) -> set[tuple[str, int | None, str]]:
+    """(table, rowid, referenced table) of each row whose foreign key names no row (the rowid
+    is None in a WITHOUT ROWID table)."""
+    rows = await db.fetch_all("PRAGMA foreign_key_check")
+    return {(row[0], row[1], row[2]) for row in rows}
 
 
 @contextlib.asynccontextmanager

@@ -694,8 +694,9 @@ DE: dict[str, Message] = {
     "error_passkeys_off": "Dieser Kommentarserver bietet keine Anmeldung mit Passkeys.",
     "error_passkey_sign_in_first": "Melde dich zuerst an und füge dann einen Passkey hinzu.",
     "error_passkey_window_signed_out": (
-        "Dieses Fenster ist nicht mehr angemeldet; schließe es und drücke unter den Kommentaren"
-        " noch einmal auf „Passkey hinzufügen“."
+        "Dieses Fenster ist nicht mehr angemeldet; schließe es, melde dich unter den Kommentaren"
+        " wieder an, falls deine Sitzung beendet ist, und drücke noch einmal auf „Passkey"
+        " hinzufügen“."
     ),
     "error_passkey_not_yours": "Dieser Passkey gehört nicht dir oder wurde schon entfernt.",
     "error_passkey_start_again": (
@@ -1162,8 +1163,8 @@ RU: dict[str, Message] = {
     "error_passkeys_off": "Этот сервер комментариев не поддерживает вход с ключами доступа.",
     "error_passkey_sign_in_first": "Сначала войдите, затем добавьте ключ доступа.",
     "error_passkey_window_signed_out": (
-        "В этом окне вы больше не вошли; закройте его и снова нажмите «Добавить ключ доступа» под"
-        " комментариями."
+        "В этом окне вы больше не вошли; закройте его, войдите снова под комментариями, если"
+        " сеанс завершился, и снова нажмите «Добавить ключ доступа»."
     ),
     "error_passkey_not_yours": "Этот ключ доступа не ваш или уже удалён.",
     "error_passkey_start_again": (

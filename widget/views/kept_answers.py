@@ -7,8 +7,10 @@ dictionary lookup; the middleware, routing and Request and Response objects abou
 the ~43 µs of CPU a request takes under bench/run.py). Sent from here, an answer gets what the
 layers it skips would give it: its request id and log line (RequestLog) and the security
 headers (SecurityHeaders). What else they do cannot apply to it: a kept answer is never a 503
-(RetryAfterUnavailable) nor an error. Requests are counted by route only through the full
-stack, so with metrics on (RequestMetrics) this layer is not installed.
+(RetryAfterUnavailable) nor an error. (A storage that cannot be trusted, SQLite's file lost
+under the server say, has no cache stamp: no answer is current, and the route says 503.)
+Requests are counted by route only through the full stack, so with metrics on
+(RequestMetrics) this layer is not installed.
 tests/http/test_counts.py and tests/http/test_document_kept.py check that the answer sent
 from here is, header for header, the one the route sends.
 """

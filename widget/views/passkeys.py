@@ -27,12 +27,12 @@ from widget.records import User
 
 from .addresses import rate_limit_key
 from .auth import (
-    current_user,
     keep_popup_language,
     popup_language,
     popup_page,
     popup_state,
     refuse_start,
+    session_token,
 )
 from .context import AppContext, app_context
 from .i18n import Translator
@@ -93,11 +93,12 @@ async def owner_token(request: Request) -> Response:
     require_own_origin(request, context.settings)
     await read_json_object(request, context.settings.max_request_bytes)
     passkeys = _passkeys(context)
-    user = await current_user(context, request)
-    if user is None:
+    session = session_token(request)
+    user = await context.sign_in.user_for(session)
+    if user is None or session is None:
         raise Forbidden(said("error_passkey_sign_in_first"))
     return JSONResponse(
-        {"owner": passkeys.owner_token(user)}, headers={"Cache-Control": "no-store"}
+        {"owner": passkeys.owner_token(session)}, headers={"Cache-Control": "no-store"}
     )
 
 

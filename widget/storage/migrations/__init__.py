@@ -2,6 +2,13 @@
 
 A database records the numbers applied to it in `schema_migrations`; `migrate` applies the
 rest in order, each in a transaction that a starting backend holds alone.
+
+A SQLite migration whose first line is REBUILDS_TABLES changes tables the only way SQLite
+can change most things: a new table, the rows copied, the old one dropped, the new one renamed
+(https://www.sqlite.org/lang_altertable.html, "Making Other Kinds Of Table Schema Changes").
+The backend runs it with foreign keys off (else dropping a table deletes every row that names
+one of its rows, ON DELETE CASCADE), which can only be switched outside a transaction, and
+checks before its COMMIT that it left no row naming one that is not there.
 """
 
 from __future__ import annotations
@@ -19,16 +26,22 @@ from widget.errors import SetupError
 if TYPE_CHECKING:
     from widget.storage.sql import Db
 
-__all__ = ["migrate", "migrations", "refuse_newer_schema"]
+__all__ = ["REBUILDS_TABLES", "Locked", "migrate", "migrations", "refuse_newer_schema"]
 
 log = logging.getLogger(__name__)
 
+REBUILDS_TABLES = "-- Rebuilds tables"  # a migration's first line: see the module's docstring
 
-async def migrate(locked: Callable[[], AbstractAsyncContextManager[Db]], database: str) -> None:
+# Opens a write transaction that one starting backend holds alone; True: for a migration that
+# rebuilds tables (REBUILDS_TABLES).
+Locked = Callable[[bool], AbstractAsyncContextManager["Db"]]
+
+
+async def migrate(locked: Locked, database: str) -> None:
     """Apply what `database` lacks, each migration in a write transaction of its own that
-    `locked()` opens and holds alone: instances starting together must not apply one twice.
-    Raises SetupError when its schema is newer than this code."""
-    async with locked() as db:
+    `locked(rebuilds)` opens and holds alone: instances starting together must not apply one
+    twice. Raises SetupError when its schema is newer than this code."""
+    async with locked(False) as db:
         await db.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (number integer PRIMARY KEY,"
             f" name text NOT NULL, applied_at {db.dialect.time_type} NOT NULL)"
@@ -38,7 +51,7 @@ async def migrate(locked: Callable[[], AbstractAsyncContextManager[Db]], databas
     for number, name, sql in migrations(db.dialect.name):
         if number in applied:
             continue
-        async with locked() as db:
+        async with locked(sql.startswith(REBUILDS_TABLES)) as db:
             # Another instance starting on the same database may have applied it since.
             if number not in await _applied(db):
                 for statement in split_statements(sql):

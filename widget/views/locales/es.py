@@ -261,7 +261,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_sign_in_code_invalid": "Este código de inicio de sesión no es válido, ya se usó o ha caducado; vuelve a iniciar sesión.",
     "error_passkeys_off": "Este servidor de comentarios no permite iniciar sesión con llaves de acceso.",
     "error_passkey_sign_in_first": "Inicia sesión primero y luego añade una llave de acceso.",
-    "error_passkey_window_signed_out": "Esta ventana ya no tiene la sesión iniciada; ciérrala y vuelve a pulsar «Añadir una llave de acceso» debajo de los comentarios.",
+    "error_passkey_window_signed_out": "Esta ventana ya no tiene la sesión iniciada; ciérrala, vuelve a iniciar sesión debajo de los comentarios si tu sesión terminó y vuelve a pulsar «Añadir una llave de acceso».",
     "error_passkey_not_yours": "Esa llave de acceso no es tuya, o ya se quitó.",
     "error_passkey_start_again": "Esta solicitud de llave de acceso ya no es válida; cierra esta ventana y empieza de nuevo.",
     "error_passkey_used": "Esta solicitud de llave de acceso ya se usó; cierra esta ventana y empieza de nuevo.",

@@ -261,7 +261,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_sign_in_code_invalid": "Ce code de connexion n’est pas valide, a déjà servi ou a expiré ; connectez-vous à nouveau.",
     "error_passkeys_off": "Ce serveur de commentaires ne propose pas la connexion par clé d’accès.",
     "error_passkey_sign_in_first": "Connectez-vous d’abord, puis ajoutez une clé d’accès.",
-    "error_passkey_window_signed_out": "Cette fenêtre n’est plus connectée ; fermez-la et appuyez à nouveau sur « Ajouter une clé d’accès » sous les commentaires.",
+    "error_passkey_window_signed_out": "Cette fenêtre n’est plus connectée ; fermez-la, reconnectez-vous sous les commentaires si votre session a pris fin, puis appuyez à nouveau sur « Ajouter une clé d’accès ».",
     "error_passkey_not_yours": "Cette clé d’accès n’est pas l’une des vôtres, ou elle a déjà été supprimée.",
     "error_passkey_start_again": "Cette demande de clé d’accès n’est plus valide ; fermez cette fenêtre et recommencez.",
     "error_passkey_used": "Cette demande de clé d’accès a déjà servi ; fermez cette fenêtre et recommencez.",

@@ -261,7 +261,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_sign_in_code_invalid": "Questo codice di accesso non è valido, è già stato usato o è scaduto; accedi di nuovo.",
     "error_passkeys_off": "Questo server di commenti non permette l’accesso con passkey.",
     "error_passkey_sign_in_first": "Prima accedi, poi aggiungi una passkey.",
-    "error_passkey_window_signed_out": "Questa finestra non ha più l’accesso; chiudila e premi di nuovo «Aggiungi una passkey» sotto i commenti.",
+    "error_passkey_window_signed_out": "Questa finestra non ha più l’accesso; chiudila, se la sessione è terminata accedi di nuovo sotto i commenti e premi di nuovo «Aggiungi una passkey».",
     "error_passkey_not_yours": "Quella passkey non è tua, oppure è già stata rimossa.",
     "error_passkey_start_again": "Questa richiesta di passkey non è più valida; chiudi questa finestra e ricomincia.",
     "error_passkey_used": "Questa richiesta di passkey è già stata usata; chiudi questa finestra e ricomincia.",

@@ -271,7 +271,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_sign_in_code_invalid": "Ten kod logowania jest nieprawidłowy, został już użyty albo wygasł; zaloguj się ponownie.",
     "error_passkeys_off": "Ten serwer komentarzy nie obsługuje logowania kluczami dostępu.",
     "error_passkey_sign_in_first": "Najpierw się zaloguj, potem dodaj klucz dostępu.",
-    "error_passkey_window_signed_out": "To okno nie jest już zalogowane; zamknij je i ponownie naciśnij „Dodaj klucz dostępu” pod komentarzami.",
+    "error_passkey_window_signed_out": "To okno nie jest już zalogowane; zamknij je, jeśli sesja się skończyła, zaloguj się ponownie pod komentarzami i ponownie naciśnij „Dodaj klucz dostępu”.",
     "error_passkey_not_yours": "Ten klucz dostępu nie należy do ciebie albo został już usunięty.",
     "error_passkey_start_again": "To żądanie klucza dostępu jest już nieważne; zamknij to okno i zacznij od nowa.",
     "error_passkey_used": "To żądanie klucza dostępu zostało już użyte; zamknij to okno i zacznij od nowa.",

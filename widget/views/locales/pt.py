@@ -261,7 +261,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_sign_in_code_invalid": "Este código de login não é válido, já foi usado ou expirou; entre de novo.",
     "error_passkeys_off": "Este servidor de comentários não permite entrar com chaves de acesso.",
     "error_passkey_sign_in_first": "Entre primeiro e depois adicione uma chave de acesso.",
-    "error_passkey_window_signed_out": "Esta janela não está mais conectada; feche-a e clique de novo em “Adicionar uma chave de acesso” abaixo dos comentários.",
+    "error_passkey_window_signed_out": "Esta janela não está mais conectada; feche-a, entre de novo abaixo dos comentários se a sua sessão terminou e clique de novo em “Adicionar uma chave de acesso”.",
     "error_passkey_not_yours": "Essa chave de acesso não é sua, ou já foi removida.",
     "error_passkey_start_again": "Este pedido de chave de acesso não é mais válido; feche esta janela e comece de novo.",
     "error_passkey_used": "Este pedido de chave de acesso já foi usado; feche esta janela e comece de novo.",

@@ -248,7 +248,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_sign_in_code_invalid": "Bu oturum açma kodu geçersiz, zaten kullanılmış veya süresi dolmuş; yeniden oturum açın.",
     "error_passkeys_off": "Bu yorum sunucusu geçiş anahtarıyla oturum açmayı desteklemiyor.",
     "error_passkey_sign_in_first": "Önce oturum açın, sonra bir geçiş anahtarı ekleyin.",
-    "error_passkey_window_signed_out": "Bu pencerede artık oturum açık değil; pencereyi kapatın ve yorumların altındaki “Geçiş anahtarı ekle” düğmesine yeniden basın.",
+    "error_passkey_window_signed_out": "Bu pencerede artık oturum açık değil; pencereyi kapatın, oturumunuz sona erdiyse yorumların altından yeniden oturum açın ve “Geçiş anahtarı ekle” düğmesine yeniden basın.",
     "error_passkey_not_yours": "Bu geçiş anahtarı sizin değil veya zaten kaldırılmış.",
     "error_passkey_start_again": "Bu geçiş anahtarı isteği artık geçerli değil; bu pencereyi kapatın ve yeniden başlayın.",
     "error_passkey_used": "Bu geçiş anahtarı isteği zaten kullanıldı; bu pencereyi kapatın ve yeniden başlayın.",

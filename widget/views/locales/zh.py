@@ -238,7 +238,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_sign_in_code_invalid": "此登录代码无效、已被使用或已过期；请重新登录。",
     "error_passkeys_off": "此评论服务器不支持使用通行密钥登录。",
     "error_passkey_sign_in_first": "请先登录，再添加通行密钥。",
-    "error_passkey_window_signed_out": "此窗口已不再处于登录状态；请关闭它，然后再次点击评论下方的“添加通行密钥”。",
+    "error_passkey_window_signed_out": "此窗口已不再处于登录状态；请关闭它，如果会话已结束，请在评论下方重新登录，然后再次点击“添加通行密钥”。",
     "error_passkey_not_yours": "该通行密钥不属于你，或已被移除。",
     "error_passkey_start_again": "此通行密钥请求已失效；请关闭此窗口并重新开始。",
     "error_passkey_used": "此通行密钥请求已被使用；请关闭此窗口并重新开始。",

@@ -1,0 +1,3 @@
+-- SQLite's 0014 makes its ids AUTOINCREMENT, so that a deleted row's number is never given to
+-- the next row. PostgreSQL's identity columns never give a number twice: nothing to do here
+-- (this file keeps both backends' migrations numbered alike).
