@@ -22,6 +22,7 @@ from tests.browser.conftest import (
     api_post,
     assert_accessible,
     audited_context,
+    axe_violations,
     blog_post,
     frame_of,
 )
@@ -562,6 +563,20 @@ def test_page_numbers_work_with_the_keyboard(
         )
         expect(frame.locator(".wg-comment .wg-text")).to_have_text(["Comment 3", "Comment 4"])
         assert_accessible(frame)
+        # The bars above and below the comments are landmarks of names of their own, which a
+        # screen reader's list of landmarks tells apart; the one below works as the one above.
+        assert "landmark-unique" not in [v["id"] for v in axe_violations(frame)]
+        bars = frame.locator("nav.wg-paging")
+        expect(bars).to_have_count(2)
+        assert [bars.nth(n).get_attribute("aria-label") for n in (0, 1)] == [
+            "Comments pagination", "Comments pagination, after the comments",
+        ]  # fmt: skip
+        bars.last.get_by_role("link", name="1", exact=True).click()
+        frame = frame_of(page)
+        expect(frame.locator("nav.wg-paging").last.locator('[aria-current="page"]')).to_have_text(
+            "1"
+        )
+        expect(frame.locator(".wg-comment .wg-text")).to_have_text(["Comment 0"])
 
 
 def test_the_comments_feed_under_the_thread_is_one_a_feed_reader_reads(

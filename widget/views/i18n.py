@@ -155,6 +155,7 @@ EN: dict[str, Message] = {
     "comments_closed": "Comments are closed.",
     "leave_empty": "Leave this field empty",
     "comments_pagination": "Comments pagination",
+    "comments_pagination_after": "Comments pagination, after the comments",
     "own_expired": (
         "It is too old, or it was changed on the way. Ask for a new one in the comments of any "
         "page."
@@ -404,6 +405,7 @@ DE: dict[str, Message] = {
     "comments_closed": "Die Kommentarfunktion ist geschlossen.",
     "leave_empty": "Dieses Feld leer lassen",
     "comments_pagination": "Kommentar-Seiten",
+    "comments_pagination_after": "Kommentar-Seiten, nach den Kommentaren",
     "own_expired": (
         "Er ist zu alt oder wurde unterwegs verändert. Fordere in den Kommentaren einer "
         "beliebigen Seite einen neuen an."
@@ -890,6 +892,7 @@ RU: dict[str, Message] = {
     "comments_closed": "Комментарии закрыты.",
     "leave_empty": "Оставьте это поле пустым",
     "comments_pagination": "Страницы комментариев",
+    "comments_pagination_after": "Страницы комментариев, после комментариев",
     "own_expired": (
         "Она слишком старая или была изменена по дороге. Запросите новую в комментариях на "
         "любой странице."
