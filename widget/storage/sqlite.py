@@ -663,6 +663,9 @@ async def _write_lock(db: SQLiteDb) -> AsyncIterator[SQLiteDb]:
     try:
         yield db
     except BaseException:
-        await db.execute("ROLLBACK")
+        # SQLite undoes the transaction itself on some errors (a full disk, say): a ROLLBACK
+        # then fails, and its "no transaction is active" would hide why.
+        if db.conn.in_transaction:
+            await db.execute("ROLLBACK")
         raise
     await db.execute("COMMIT")
