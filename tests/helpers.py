@@ -216,7 +216,7 @@ async def settle(app: Starlette) -> None:
 
 async def outbox_rows(storage: Any) -> list[dict[str, Any]]:
     rows = []
-    async for batch in storage.dump():
+    async for batch in storage.dump(only=["outbox"]):
         if batch.table == "outbox":
             columns = ("id", "kind", "payload", "attempts", "due_at", "locked_until",
                        "last_error", "created_at", "failed_at")  # fmt: skip

@@ -162,3 +162,14 @@ async def test_a_copy_gives_none_of_the_numbers_its_source_gave(
     async with served(target_url, tmp_path) as other:
         newest = await posted(other, body="after the move")
     assert newest["comment"]["id"] == spam + 1  # was the spam's own number
+
+
+async def test_a_dump_of_some_tables_holds_those_alone(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    await posted(client, body="Kept")
+    storage: Storage = app.state.widget.storage
+    tables = [batch.table async for batch in storage.dump(only=["threads", "comments"])]
+    assert tables == ["threads", "comments"]
+    with pytest.raises(ValueError, match="a dump holds no table provider_apps"):
+        await anext(aiter(storage.dump(only=["comments", "provider_apps"])))

@@ -5,7 +5,7 @@ own (`_load_rows`): PostgreSQL copies them."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 
 from widget.records import (
@@ -258,17 +258,23 @@ class PortingQueries(SQLBackend):
                         ],
                     )
 
-    async def dump(self) -> AsyncIterator[RowBatch]:
-        """Every row worth keeping, from one consistent snapshot, in batches."""
+    async def dump(self, only: Collection[str] = ()) -> AsyncIterator[RowBatch]:
+        """Every row worth keeping, from one consistent snapshot, in batches; with `only`, the
+        rows of those tables alone (and no LARGEST_IDS)."""
+        if unknown := set(only) - COPY_COLUMNS.keys():
+            raise ValueError(f"a dump holds no table {', '.join(sorted(unknown))}")
         async with self._snapshot() as db:
             for table, columns in COPY_COLUMNS.items():
+                if only and table not in only:
+                    continue
                 query = (
                     f"SELECT {', '.join(columns)} FROM {table}"
                     f" ORDER BY {COPY_KEYS.get(table, 'id')}"
                 )
                 async for rows in db.stream(query, batch=COPY_BATCH):
                     yield RowBatch(table, [db.dialect.plain(columns, row) for row in rows])
-            yield RowBatch(LARGEST_IDS, sorted(await self._largest_ids(db)))
+            if not only:
+                yield RowBatch(LARGEST_IDS, sorted(await self._largest_ids(db)))
 
     async def restore(self, batches: AsyncIterable[RowBatch]) -> dict[str, int]:
         """Load a dump into this (empty) database in one transaction, keeping every id.
