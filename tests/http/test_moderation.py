@@ -108,6 +108,7 @@ async def test_a_form_older_than_two_days_is_refused_with_a_way_out(
         ("", 400, "did not come from the comment form"),
         ("forged", 403, "not valid"),
         (form_token("blog", "/other/"), 403, "another page"),
+        (form_token("other", PAGE["page"]), 403, "another page"),  # the same page id elsewhere
         (form_token("blog", PAGE["page"], secret="another-secret"), 403, "not valid"),
         (TokenSigner(SECRET).sign(Purpose.EDIT, {"s": "blog", "p": "/hello/"}), 403, "not valid"),
         # A form without an id to spend (as handed out before forms were single-use).
@@ -245,6 +246,12 @@ async def test_a_blocked_word_anywhere_holds_the_comment(
     )  # fmt: skip
     assert await held(client, app, name="cheap pills shop") == (
         "pending", "blocked words: cheap pills",
+    )  # fmt: skip
+    assert await held(client, app, email="win@casino.example") == (
+        "pending", "blocked words: casino",
+    )  # fmt: skip
+    assert await held(client, app, website="https://best-casino.example/") == (
+        "pending", "blocked words: casino",
     )  # fmt: skip
     await published(client, app, body="A calm remark about the weather")
 

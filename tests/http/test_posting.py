@@ -31,6 +31,24 @@ async def test_a_posted_comment_is_stored_and_shown(client: httpx.AsyncClient) -
     assert "ann@example.com" not in fragment
 
 
+async def test_markup_typed_is_shown_as_text_and_links_stay_absolute(
+    client: httpx.AsyncClient,
+) -> None:
+    data = await posted(
+        client, name="<b>Ann</b>",
+        body="<i>hi</i> [home](/admin/) [js](javascript:alert(1)) [ok](https://ok.example/)",
+    )  # fmt: skip
+    assert data["comment"]["html"] == (
+        '<p>&lt;i&gt;hi&lt;/i&gt; <a rel="nofollow ugc noopener">home</a>'
+        " [js](javascript:alert(1))"
+        ' <a href="https://ok.example/" rel="nofollow ugc noopener">ok</a></p>'
+    )  # a relative link would point into the comment server: it loses its address
+    assert data["comment"]["author"]["name"] == "<b>Ann</b>"  # kept as typed, as text
+    fragment = (await client.get("/embed/blog/thread/fragment", params=PAGE)).text
+    assert "<cite><bdi>&lt;b&gt;Ann&lt;/b&gt;</bdi></cite>" in fragment
+    assert "<b>Ann</b>" not in fragment
+
+
 def _inserted_as_in_fragment(html: str, fragment: str) -> str:
     """A posted comment's HTML as the fragment has it: the avatar drawn in place there points
     to the fragment's drawing of it (which must be the same drawing)."""

@@ -11,7 +11,7 @@ import pytest
 from starlette.applications import Starlette
 
 from tests.conftest import ClientFactory
-from tests.helpers import EMBED, OWN_ORIGIN, PAGE, posted
+from tests.helpers import BLOG, EMBED, OWN_ORIGIN, PAGE, posted
 from tests.signing_in import signed_in_commenter
 from widget import comments
 from widget.errors import Forbidden
@@ -114,7 +114,9 @@ async def test_liking_a_comment_of_another_page_is_404(client: httpx.AsyncClient
 async def test_the_viewer_state_lists_own_editable_comments(client: httpx.AsyncClient) -> None:
     mine = await posted(client, body="*mine*")
     theirs = await posted(client, body="theirs")
-    state = await me(client, tokens=[mine["edit_token"], "garbage"])
+    # Mine too, but on another page: this page's state lists this page's comments only.
+    elsewhere = await posted(client, body="elsewhere", page="/other/", url=f"{BLOG}/other/")
+    state = await me(client, tokens=[mine["edit_token"], elsewhere["edit_token"], "garbage"])
     assert state["editable"] == {
         str(mine["comment"]["id"]): {"seconds_left": pytest.approx(900, abs=5), "body": "*mine*"}
     }
