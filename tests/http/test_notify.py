@@ -122,6 +122,11 @@ async def test_one_click_unsubscribe(
     link = link_in(inbox.to("ann@example.com")[-1], "/notify/unsubscribe")
     page = await client.get(link)  # a mail scanner following the link changes nothing
     assert "Stop these emails?" in page.text
+    storage = mail_app.state.widget.storage
+    head = await storage.get_thread_head("blog", "/hello/")
+    assert [s.email for s in await storage.subscribers(Subscription, head.id)] == [
+        "ann@example.com"
+    ]
     # RFC 8058: the mail client POSTs this body to the URL, with no Origin of ours.
     one_click = await client.post(
         link, content=b"List-Unsubscribe=One-Click",
@@ -265,6 +270,11 @@ async def test_moderators_hear_of_held_comments_and_approve_by_email(
     assert "Approve this comment?" in page.text
     assert "Wait for it" in page.text
     token = approve.split("token=")[1]
+    forged = await client.post(  # a page elsewhere posting the link's form for the moderator
+        "/notify/moderate", data={"token": token}, headers={"Origin": "https://evil.example"}
+    )
+    assert forged.status_code == 403
+    assert (await storage.get_comment(held["comment"]["id"])).status == "pending"
     done = await client.post("/notify/moderate", data={"token": token}, headers=OWN_ORIGIN)
     assert "The comment is approved." in done.text
     assert (await storage.get_comment(held["comment"]["id"])).status == "approved"
@@ -315,6 +325,26 @@ async def test_a_comment_taken_for_spam_before_anyone_was_told_tells_nobody(
     await settle(mail_app)
     assert await storage.outbox_counts() == {"queued": 0, "failed": 0}
     assert inbox.messages == []
+
+
+async def test_spam_a_moderator_approves_is_told_of_once(
+    client: httpx.AsyncClient, inbox: Inbox, mail_app: Starlette
+) -> None:
+    storage = mail_app.state.widget.storage
+    await subscribe(client, inbox, "ann@example.com", "thread")
+    spam = await posted(client, email="bob@example.com", name="Bob", homepage="http://x.example")
+    await settle(mail_app)
+    assert len(inbox.to("ann@example.com")) == 1  # the confirmation only: spam tells nobody
+    await storage.set_status([spam["comment"]["id"]], "approved", ["blog"])  # not spam after all
+    await settle(mail_app)
+    assert [m["Subject"] for m in inbox.to("ann@example.com")[1:]] == [
+        "New comment on “Hello world”"
+    ]
+    # Deleted and restored: published before, so nobody is told again.
+    await storage.set_status([spam["comment"]["id"]], "deleted", ["blog"])
+    await storage.set_status([spam["comment"]["id"]], "approved", ["blog"])
+    await settle(mail_app)
+    assert len(inbox.to("ann@example.com")) == 2
 
 
 # -- what emails hold ----------------------------------------------------------------------------

@@ -216,6 +216,17 @@ async def test_a_page_outside_the_sites_origins_is_403(client: httpx.AsyncClient
     assert "https://evil.example" in response.json()["error"]
 
 
+async def test_a_page_url_is_an_http_address_of_at_most_2000_characters(
+    client: httpx.AsyncClient,
+) -> None:
+    long = f"{BLOG}/hello/?q="
+    for url in ("ftp://blog.example/hello/", long + "x" * (2001 - len(long))):
+        response = await post_comment(client, url=url)
+        assert response.status_code == 400, url
+        assert "http or https address" in response.json()["error"]
+    assert (await post_comment(client, url=long + "x" * (2000 - len(long)))).status_code == 201
+
+
 async def test_an_empty_page_is_400(client: httpx.AsyncClient) -> None:
     response = await post_comment(client, page="")
     assert response.status_code == 400

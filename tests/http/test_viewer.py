@@ -16,6 +16,7 @@ from tests.signing_in import signed_in_commenter
 from widget import comments
 from widget.errors import Forbidden
 from widget.sites import change_site_setting
+from widget.views.context import LIKE_RATE_PER_MINUTE
 
 
 async def like(client: httpx.AsyncClient, comment: int | None, liked: bool, voter: str = "") -> Any:
@@ -54,6 +55,20 @@ async def test_a_like_counts_once_per_browser_and_can_be_taken_back(
     assert taken_back == {**taken_back, "liked": False, "count": 1}
     fragment = (await client.get("/embed/blog/thread/fragment", params=EMBED)).text
     assert '<span class="wg-like-count">1 like</span>' in fragment
+
+
+async def test_likes_are_rate_limited_per_network(client: httpx.AsyncClient) -> None:
+    comment_id = (await posted(client))["comment"]["id"]
+    voter = ""
+    for n in range(LIKE_RATE_PER_MINUTE):  # a minute's worth of clicks, on and off
+        voter = (await like(client, comment_id, n % 2 == 0, voter))["voter"]
+    refused = await client.post(
+        "/api/v1/likes", json={**PAGE, "comment": comment_id, "liked": True, "voter": voter},
+        headers=OWN_ORIGIN,
+    )  # fmt: skip
+    assert refused.status_code == 429
+    assert "too fast" in refused.json()["error"]
+    assert int(refused.headers["retry-after"]) >= 1
 
 
 async def test_concurrent_double_clicks_count_once(client: httpx.AsyncClient) -> None:
