@@ -210,6 +210,23 @@ async def test_a_site_setting_change_changes_the_etag(
     assert after.status_code == 200
 
 
+async def test_a_site_removed_and_added_again_never_revalidates_the_old_pages(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    # Added anew, a site starts its change counter again and has no thread yet: only when it
+    # was made tells its pages from the removed one's (which showed other settings).
+    storage = app.state.widget.storage
+    before = await client.get("/embed/blog/thread/fragment", params=EMBED)
+    assert await storage.remove_site("blog")
+    await add_site(storage, "blog", [BLOG], "", {**QUICK, "order": "newest"})
+    after = await client.get(
+        "/embed/blog/thread/fragment", params=EMBED,
+        headers={"If-None-Match": before.headers["etag"]},
+    )  # fmt: skip
+    assert after.status_code == 200
+    assert after.headers["etag"] != before.headers["etag"]
+
+
 async def test_posting_without_javascript_redirects_to_the_comment(
     client: httpx.AsyncClient,
 ) -> None:
