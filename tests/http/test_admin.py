@@ -37,6 +37,7 @@ from tests.signing_in import signed_in_commenter
 from widget.auth.providers import configured_providers
 from widget.config import ConfigError
 from widget.errors import Invalid
+from widget.moderation.actions import MAX_BULK, MAX_UNDO
 from widget.records import QueueQuery
 from widget.sites import add_site, change_site_setting, parse_site_settings, remove_origin
 
@@ -294,6 +295,12 @@ async def test_an_admin_of_one_site_sees_nothing_of_the_others(
     acting = await helper.post("/admin/sites/blog/comments", one=f"spam:{theirs['comment']['id']}")
     assert acting.status_code == 303  # nothing of this site changed...
     assert await status_of(app, theirs["comment"]["id"]) == "approved"  # ...nor of the other
+    for path, fields in (
+        ("/admin/sites/other/comments", {"one": f"spam:{theirs['comment']['id']}"}),
+        ("/admin/sites/other/comments/undo", {"undo": f"{theirs['comment']['id']}:spam"}),
+    ):  # the other site's own forms, posted by hand
+        assert (await helper.post(path, **fields)).status_code == 404, path
+        assert await status_of(app, theirs["comment"]["id"]) == "approved"
     assert (await helper.post("/admin/sites", site="new", origins=BLOG)).status_code == 404
 
 
@@ -531,6 +538,40 @@ async def test_banning_from_a_comment(boss: Admin, app: Starlette) -> None:
     assert "<code>203.0.113.7/32</code>" in (await boss.get("/admin/sites/blog")).text
     no_user = await boss.post(f"/admin/comments/{network}/ban", kind="user")
     assert no_user.status_code == 422
+
+
+async def test_a_network_ban_from_an_ipv6_comment_covers_its_64(
+    boss: Admin, app: Starlette, client_from: ClientFactory
+) -> None:
+    # One IPv6 subscriber usually holds a whole /64: banning one address of it bans nothing.
+    comment = (await posted(client_from("2001:db8:1:2::10"), email="a@example.com"))["comment"]
+    await boss.post(f"/admin/comments/{comment['id']}/ban", kind="network")
+    assert "<code>2001:db8:1:2::/64</code>" in (await boss.get("/admin/sites/blog")).text
+    neighbour = await posted(client_from("2001:db8:1:2:ffff::1"), email="b@example.com")
+    assert await status_of(app, neighbour["comment"]["id"]) == "spam"
+    elsewhere = await posted(client_from("2001:db8:1:3::1"), email="c@example.com")
+    assert await status_of(app, elsewhere["comment"]["id"]) == "approved"
+
+
+async def test_bulk_actions_and_undo_are_bounded(boss: Admin) -> None:
+    ids = [("id", str(n)) for n in range(1, MAX_BULK + 2)]
+    too_many = await boss.post("/admin/sites/blog/comments", ids, action="spam")
+    assert too_many.status_code == 422
+    assert f"Select at most {MAX_BULK} comments at once." in too_many.text
+    undo = ",".join(f"{n}:pending" for n in range(1, MAX_UNDO + 2))
+    too_long = await boss.post("/admin/sites/blog/comments/undo", undo=undo)
+    assert too_long.status_code == 422
+    assert f"Undo puts back at most {MAX_UNDO} comments." in too_long.text
+
+
+async def test_a_form_goes_back_only_to_an_admin_page(boss: Admin) -> None:
+    comment = (await posted(boss.client))["comment"]["id"]
+    for back in ("https://evil.example/admin/", "//evil.example/admin/", "/admin/\\evil.example"):
+        response = await boss.post(
+            "/admin/sites/blog/comments", [("id", str(comment))], action="approve", back=back
+        )
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/admin/sites/blog/comments?"), back
 
 
 # -- site settings and bans ----------------------------------------------------------------------

@@ -52,6 +52,7 @@ async def test_the_document_embeds_only_in_the_sites_origins(client: httpx.Async
     # The site's origins, and our own pages (the admin's configurator previews it).
     assert f"frame-ancestors 'self' {BLOG}" in policy
     assert "script-src 'self'" in policy
+    assert response.headers["referrer-policy"] == "strict-origin"  # not the page's address
     assert "No Responses to “Hello world”" in response.text
     assert "Leave a Reply" in response.text
     assert "Save my name, email, and website in this browser" in response.text
@@ -258,6 +259,7 @@ async def test_a_form_post_keeps_what_was_typed_and_shows_errors(
         headers=OWN_ORIGIN,
     )  # fmt: skip
     assert response.status_code == 422
+    assert response.headers["referrer-policy"] == "strict-origin"  # as the document's
     html = response.text
     assert "My &lt;long&gt; thoughts</textarea>" in html
     assert 'id="wg-name-error" data-field="name">Enter your name.</span>' in html
