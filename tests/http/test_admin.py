@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
+import itsdangerous
 import pytest
 from starlette.applications import Starlette
 
@@ -220,12 +221,23 @@ async def test_an_unknown_address_costs_a_whole_password_check(tmp_path: Path) -
     assert CHECK_KIB * 0.8 < grown < CHECK_KIB * 1.2, grown
 
 
-async def test_sign_in_needs_our_form_and_origin(app: Starlette, client: httpx.AsyncClient) -> None:
+async def test_sign_in_needs_our_form_and_origin(
+    app: Starlette, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     await make_admin(app, "boss@example.com")
     form = {"email": "boss@example.com", "password": PASSWORD}
     no_token = await client.post("/admin/login", data=form, headers=OWN_ORIGIN)
     assert no_token.status_code == 403
     assert "expired" in no_token.text
+    two_hours_ago = int(datetime.now(UTC).timestamp()) - 2 * 3600  # the form is good for one
+    monkeypatch.setattr(itsdangerous.TimestampSigner, "get_timestamp", lambda self: two_hours_ago)
+    stale = app.state.widget.admin.login_form_token()
+    monkeypatch.undo()
+    left_open = await client.post(
+        "/admin/login", data={**form, "login_token": stale}, headers=OWN_ORIGIN
+    )
+    assert left_open.status_code == 403
+    assert "expired" in left_open.text
     page = await client.get("/admin/login")
     form["login_token"] = hidden(page.text, "login_token")
     elsewhere = await client.post("/admin/login", data=form, headers={"Origin": BLOG})

@@ -458,6 +458,21 @@ async def test_a_redirect_is_followed_and_checked(
     assert [m["Subject"] for m in inbox.to("reader@example.com")[1:]] == ["New on The blog: Moved"]
 
 
+async def test_a_feed_that_redirects_in_a_loop_is_given_up_after_three_hops(
+    client: httpx.AsyncClient, mail_app: Starlette, inbox: Inbox, feed: FeedServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    await with_feed(mail_app, feed.url)
+    await subscribed(client, inbox, "reader@example.com")
+    await poll(mail_app)
+    asked = len(feed.requests)
+    feed.location = feed.url  # the feed now sends its readers to itself
+    with caplog.at_level(logging.WARNING, "widget.notify.new_posts"):
+        assert await poll(mail_app, hours_later=1) == 1
+    assert "more than 3 redirects" in caplog.text
+    assert len(feed.requests) - asked == 4  # the address asked for, and three hops
+
+
 async def test_many_new_entries_at_once_mail_only_the_newest_few(
     client: httpx.AsyncClient, mail_app: Starlette, inbox: Inbox, feed: FeedServer
 ) -> None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 
 import httpx
+import itsdangerous
+import pytest
 from starlette.applications import Starlette
 
 from tests.helpers import (
@@ -104,12 +107,16 @@ async def test_links_are_rate_limited_and_checked(
     assert elsewhere.status_code == 403
 
 
-async def test_a_forged_or_foreign_token_opens_nothing(
-    mail_client: httpx.AsyncClient, mail_app: Starlette
+async def test_a_forged_foreign_or_day_old_token_opens_nothing(
+    mail_client: httpx.AsyncClient, mail_app: Starlette, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await posted(mail_client)
     signer = mail_app.state.widget.signer
-    for token in ["garbage", signer.sign(Purpose.UNSUBSCRIBE, {"e": ANN})]:
+    yesterday = int(datetime.now(UTC).timestamp()) - 25 * 3600  # the link is good for a day
+    monkeypatch.setattr(itsdangerous.TimestampSigner, "get_timestamp", lambda self: yesterday)
+    stale = signer.sign(Purpose.OWN_DATA, {"e": ANN, "l": "en"})
+    monkeypatch.undo()
+    for token in ["garbage", signer.sign(Purpose.UNSUBSCRIBE, {"e": ANN}), stale]:
         page = await mail_client.get("/data", params={"token": token})
         assert page.status_code == 400
         assert "This link has expired" in page.text
