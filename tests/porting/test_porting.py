@@ -302,6 +302,8 @@ async def test_wxr_and_disqus_exports_import_back(storage: Storage, tmp_path: Pa
         assert len(comments) == expected, name
         texts = {c.body_source for c in comments.values()}
         assert {"first", "reply, edited", "Great post!\n\nSecond paragraph with a link"} <= texts
+        statuses = {c.body_source: c.status for c in comments.values()}
+        assert (statuses["first"], statuses["held"]) == ("approved", "pending"), name
     # Disqus gets no spam, no deleted comments and none under 3 characters ("x").
     assert {"spam", "x", "", "held"} & texts == {"held"}
 
