@@ -170,6 +170,10 @@ async def test_new_posts_reach_confirmed_subscribers_once_with_one_click_unsubsc
     await with_feed(mail_app, feed.url)
     await subscribed(client, inbox, "reader@example.com")
     await posted(client, email="shy@example.com", name="Shy", notify_posts=True)  # unconfirmed
+    await inbox.wait_for(len(inbox.messages) + 1)
+    (asked,) = inbox.to("shy@example.com")
+    scanned = await client.get(link_in(asked, "/notify/posts/confirm"))  # a mail scanner's GET
+    assert scanned.status_code == 200  # the page asks; only its button confirms
     assert await poll(mail_app) == 1
     await settle(mail_app)
     assert len(inbox.to("reader@example.com")) == 1  # the back catalogue was not mailed
