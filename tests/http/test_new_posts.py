@@ -200,6 +200,10 @@ async def test_new_posts_reach_confirmed_subscribers_once_with_one_click_unsubsc
 
     page = await client.get(unsubscribe)  # a mail scanner's GET changes nothing
     assert "Stop these emails?" in page.text
+    storage = mail_app.state.widget.storage
+    assert [s.email for s in await storage.subscribers(PostSubscription, "blog")] == [
+        "reader@example.com"
+    ]
     one_click = await client.post(
         unsubscribe, content=b"List-Unsubscribe=One-Click",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
