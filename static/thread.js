@@ -76,6 +76,9 @@
   var pendingComments = {};
   var pendingChanges = false;
   var plural = window.Intl && Intl.PluralRules ? new Intl.PluralRules(config.lang) : null;
+  // Numbers as the frame's language writes them ("1 234" in French), as the server does (CLDR);
+  // Latin digits, as the server's Arabic and CLDR's "ar" have them, whatever a browser's data.
+  var digits = new Intl.NumberFormat(config.lang, { numberingSystem: 'latn' });
 
   // -- announcements: one polite live region, outside the parts that are replaced -------------
   var status = byId('wg-status');
@@ -88,7 +91,7 @@
   /** @param {Record<string, string>} forms @param {number} n */
   function pluralText(forms, n) {
     var category = n === 0 && 'zero' in forms ? 'zero' : plural ? plural.select(n) : (n === 1 ? 'one' : 'other');
-    return (forms[category] || forms.other || forms.many).replace('{n}', String(n));
+    return (forms[category] || forms.other || forms.many).replace('{n}', digits.format(n));
   }
 
   // Storage that survives browsers refusing it (third-party storage blocked): memory then.

@@ -29,8 +29,7 @@ ENGLISH: dict[str, str] = {
     # The comment form (widget/comments.py)
     "error_body_empty": "Write a comment before posting.",
     "error_body_too_long": (
-        "Your comment is {length:,} characters long; the limit is {limit:,}."
-        " Shorten it and post again."
+        "Your comment is {length} characters long; the limit is {limit}. Shorten it and post again."
     ),
     "error_body_control": "Your comment contains invisible control characters; remove them.",
     "error_name_empty": "Enter your name.",
@@ -225,8 +224,13 @@ class Said(str):
 
 def said(key: str, **values: object) -> Said:
     """The message `key` of ENGLISH with `values` in its placeholders (a value may itself be
-    Said: it is translated too)."""
-    return Said(ENGLISH[key].format(**values), key, values)
+    Said: it is translated too). Whole numbers are written as English writes them ("10,000");
+    the values keep them as numbers, for each language to write its own way."""
+    english = {
+        name: f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else value
+        for name, value in values.items()
+    }
+    return Said(ENGLISH[key].format(**english), key, values)
 
 
 def joined(sentences: Iterable[str]) -> Said:

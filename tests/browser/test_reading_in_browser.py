@@ -5,6 +5,7 @@ to look at go to tests/artifacts."""
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 import zlib
@@ -22,6 +23,7 @@ from tests.browser.conftest import (
     api_post,
     assert_accessible,
     audited_context,
+    axe_violations,
     blog_post,
     frame_of,
 )
@@ -562,6 +564,70 @@ def test_page_numbers_work_with_the_keyboard(
         )
         expect(frame.locator(".wg-comment .wg-text")).to_have_text(["Comment 3", "Comment 4"])
         assert_accessible(frame)
+        # The bars above and below the comments are landmarks of names of their own, which a
+        # screen reader's list of landmarks tells apart; the one below works as the one above.
+        assert "landmark-unique" not in [v["id"] for v in axe_violations(frame)]
+        bars = frame.locator("nav.wg-paging")
+        expect(bars).to_have_count(2)
+        assert [bars.nth(n).get_attribute("aria-label") for n in (0, 1)] == [
+            "Comments pagination", "Comments pagination, after the comments",
+        ]  # fmt: skip
+        bars.last.get_by_role("link", name="1", exact=True).click()
+        frame = frame_of(page)
+        expect(frame.locator("nav.wg-paging").last.locator('[aria-current="page"]')).to_have_text(
+            "1"
+        )
+        expect(frame.locator(".wg-comment .wg-text")).to_have_text(["Comment 0"])
+
+
+def test_a_french_reader_reads_numbers_the_french_way(
+    context: BrowserContext, blog: HostPages, tmp_path: Path
+) -> None:
+    """The count embed.js fills on an index page (the server's words) and the like count the
+    frame's script writes when a like comes live, in French: "1 234", with CLDR's narrow
+    no-break space."""
+    data_dir = tmp_path / "numbers"
+    widget_cli(data_dir, "site", "add", "blog", "--origin", blog.origin,
+               "--set", "min_seconds_to_post=0")  # fmt: skip
+    # 1,234 comments as our own export has them, the newest liked 1,234 times.
+    export = tmp_path / "many.jsonl"
+    lines = ['{"format": "widget-export", "version": 1}']
+    for n in range(1234):
+        lines.append(json.dumps({
+            "type": "comment", "site": "blog", "page": "/nombres/", "key": f"c{n}",
+            "status": "approved", "created_at": f"2026-01-01T{n // 60 % 24:02d}:{n % 60:02d}:00Z",
+            "name": f"Lecteur {n}", "text": f"Avis {n}", "html": f"<p>Avis {n}</p>",
+            "likes": 1234 if n == 1233 else 0,
+        }))  # fmt: skip
+    export.write_text("\n".join(lines) + "\n")
+    widget_cli(data_dir, "import", str(export), "--site", "blog")
+    with widget_server(data_dir) as widget:
+        blog.pages["/nombres/"] = f"""<!doctype html><html lang="fr"><head><meta charset="utf-8">
+<title>Nombres</title></head><body><h1>Nombres</h1>
+<p><a href="#comments" data-comment-count="/nombres/">Commentaires</a></p><div id="comments"></div>
+<script src="{widget.public_url}/embed.js" data-site="blog" data-page-id="/nombres/" async>
+</script></body></html>"""
+        page = context.new_page()
+        page.goto(f"{blog.url}/nombres/")
+        count = page.locator("[data-comment-count]")
+        expect(count).to_have_text(re.compile("réponses"))
+        assert count.text_content() == "1\u202f234 réponses"
+        at = page.frame_locator(FRAME)
+        newest = at.locator(".wg-comments > .wg-comment").last
+        expect(newest.locator(".wg-text")).to_have_text("Avis 1233")
+        likes = newest.locator(".wg-like-count")
+        assert likes.text_content() == "1\u202f234 j’aime"  # the server's
+        at.locator("#wg-body").focus()  # a reader who stays: the live stream opens
+        expect(at.locator("html")).to_have_attribute("data-live", "on")
+        comment = int((newest.get_attribute("id") or "").removeprefix("comment-"))
+        httpx.post(
+            f"{widget.local_url}/api/v1/likes",
+            json={"site": "blog", "page": "/nombres/", "comment": comment, "liked": True,
+                  "voter": ""},
+            headers={"Origin": widget.public_url},
+        ).raise_for_status()  # fmt: skip
+        expect(likes).to_have_text(re.compile("235"))
+        assert likes.text_content() == "1\u202f235 j’aime"  # the script's, live
 
 
 def test_the_comments_feed_under_the_thread_is_one_a_feed_reader_reads(

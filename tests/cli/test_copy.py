@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
-import uuid
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 from starlette.applications import Starlette
 
 from tests.conftest import BACKENDS, POSTGRES_URL
-from tests.helpers import OWN_ORIGIN, PAGE, Widget, make_settings, posted
+from tests.helpers import (
+    OWN_ORIGIN,
+    PAGE,
+    PUBLIC_URL,
+    Widget,
+    make_settings,
+    posted,
+    postgres_schema,
+)
 from widget.app import create_app
 from widget.records import Profile
 from widget.sites import add_site, change_site_setting
-from widget.storage import Outcome, Refused, RowBatch, Storage, storage_for_url
+from widget.storage import LARGEST_IDS, Outcome, Refused, RowBatch, Storage, storage_for_url
 
 
 @pytest.fixture(params=BACKENDS)
@@ -25,18 +32,22 @@ async def target_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'target' / 'widget.db'}"
         return
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-    conn = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await conn.execute(f'CREATE SCHEMA "{schema}"')
-        yield f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}search_path={schema}"
-    finally:
-        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await conn.close()
+    async with postgres_schema(POSTGRES_URL) as url:
+        yield url
 
 
 async def everything(storage: Storage) -> list[RowBatch]:
     return [batch async for batch in storage.dump()]
+
+
+@contextlib.asynccontextmanager
+async def served(database_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app started on the copy at `database_url`."""
+    copy = create_app(make_settings(tmp_path / "copy", database_url=database_url))
+    async with copy.router.lifespan_context(copy):
+        transport = httpx.ASGITransport(app=copy)
+        async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
+            yield client
 
 
 async def seed(client: httpx.AsyncClient, app: Starlette) -> None:
@@ -102,15 +113,12 @@ async def test_a_copy_is_the_same_database(
         await target.close()
 
     # The copy serves the same thread, and new comments continue after the copied ids.
-    copy = create_app(make_settings(tmp_path / "copy", database_url=target_url))
-    async with copy.router.lifespan_context(copy):
-        transport = httpx.ASGITransport(app=copy)
-        async with httpx.AsyncClient(transport=transport, base_url=str(client.base_url)) as other:
-            for path in ("/api/v1/threads", "/embed/blog/thread/fragment"):
-                copied = await other.get(path, params=PAGE)
-                assert copied.text == (await client.get(path, params=PAGE)).text
-            newest = await posted(other, body="after the move")
-            assert newest["comment"]["id"] == 6
+    async with served(target_url, tmp_path) as other:
+        for path in ("/api/v1/threads", "/embed/blog/thread/fragment"):
+            copied = await other.get(path, params=PAGE)
+            assert copied.text == (await client.get(path, params=PAGE)).text
+        newest = await posted(other, body="after the move")
+        assert newest["comment"]["id"] == 6
 
 
 def test_the_command_line_copies_and_says_what_next(tmp_path: Path, widget: Widget) -> None:
@@ -126,3 +134,31 @@ def test_the_command_line_copies_and_says_what_next(tmp_path: Path, widget: Widg
     again = widget("copy-data", "--to", target)
     assert again.code == 1
     assert "already holds sites" in again.err
+
+
+async def test_a_copy_gives_none_of_the_numbers_its_source_gave(
+    client: httpx.AsyncClient, app: Starlette, target_url: str, tmp_path: Path
+) -> None:
+    """Not even those of the source's newest rows, deleted before the copy: their numbers may
+    be in links and tokens sent out (an edit token, a moderation link)."""
+    source: Storage = app.state.widget.storage
+    await posted(client, body="Kept")
+    spam = (await posted(client, body="Spam"))["comment"]["id"]
+    await source.set_status([spam], "spam", ["blog"])
+    assert await source.purge_spam(["blog"]) == 1
+    target = storage_for_url(target_url)
+    await target.open()
+    try:
+        await target.restore(source.dump())
+        # The copy hands on what it was given: its dump ends as its source's does.
+        (*_, largest) = await everything(target)
+        assert largest.table == LARGEST_IDS
+        assert dict(largest.rows)["comments"] == spam
+        # (PostgreSQL's upsert of a thread takes a number even when the thread exists.)
+        assert largest == (await everything(source))[-1]
+    finally:
+        await target.close()
+
+    async with served(target_url, tmp_path) as other:
+        newest = await posted(other, body="after the move")
+    assert newest["comment"]["id"] == spam + 1  # was the spam's own number

@@ -34,7 +34,7 @@ from tests.helpers import (
 from widget.app import create_app
 from widget.sites import add_site, change_site_setting
 from widget.views.assets import installed_assets, minify_script
-from widget.views.i18n import Translator
+from widget.views.i18n import EN, LANGUAGES, Translator
 
 ROOT = REPO
 
@@ -454,6 +454,28 @@ async def test_long_threads_have_page_numbers_as_wordpress_does(
     assert '<nav class="wg-paging" aria-label="Pagination des commentaires">' in document.text
     assert '<span class="wg-page" aria-current="page">3</span>' in document.text
     assert "Commentaires plus anciens" in document.text
+
+
+async def test_the_two_paging_bars_are_named_apart_in_every_language(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    """axe's landmark-unique: the bars above and below the comments are both navigation
+    landmarks, so each has a name of its own, in the frame's language."""
+    await change_site_setting(app.state.widget.storage, "blog", "page_size", 1)
+    ids = [(await posted(client, body=f"top {i}"))["comment"]["id"] for i in range(3)]
+    for lang in LANGUAGES:
+        t = Translator(lang)
+        for paged in ({}, {"before": str(ids[2])}):  # by number, and by cursor
+            html = (
+                await client.get(
+                    "/embed/blog/thread/fragment", params={**EMBED, **paged, "lang": lang}
+                )
+            ).text
+            names = re.findall(r'<nav class="wg-paging" aria-label="([^"]*)">', html)
+            assert names == [t("comments_pagination"), t("comments_pagination_after")], lang
+            assert names[0] != names[1]
+            if lang != "en":
+                assert names[1] != EN["comments_pagination_after"], lang
 
 
 async def test_page_numbers_of_a_thread_that_opens_on_its_oldest_comments(

@@ -35,7 +35,9 @@ CLDR = {
     "zh": "other other other other other other other other",
     "ar": "zero one two few many many other other",
 }
-PLACEHOLDER = re.compile(r"\{(\w+)(?::[^}]*)?\}")  # "{n}", and "{length:,}" in English
+PLACEHOLDER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+# Numbers come to messages as text, written the language's way ("1 234"): no format spec.
+FORMAT_SPEC = re.compile(r"\{\w+:")
 
 
 def _forms(message: str | Mapping[str, str]) -> list[str]:
@@ -70,6 +72,7 @@ def test_every_message_is_translated_with_its_placeholders(lang: str) -> None:
             if not form:  # only where English says nothing too (no likes yet: no "0 likes")
                 assert english_forms.get(category) == "", (lang, key, category)
                 continue
+            assert not FORMAT_SPEC.search(form), (lang, key, form)
             found = set(PLACEHOLDER.findall(form))
             assert found - {"n"} == wanted, (lang, key, form)
         if isinstance(message, Mapping):
@@ -104,7 +107,7 @@ def test_what_the_domain_says_is_a_message_of_every_language() -> None:
         "Your comment is 12,345 characters long; the limit is 10,000. Shorten it and post again."
     )
     assert Translator("fr").say(too_long) == (
-        "Votre commentaire fait 12345 caractères ; la limite est de 10000."
+        "Votre commentaire fait 12\u202f345 caractères ; la limite est de 10\u202f000."
         " Raccourcissez-le et envoyez-le à nouveau."
     )
     nested = said("error_try_again_in", what=said("error_posting_too_fast"), seconds=7)
@@ -136,13 +139,13 @@ def test_how_long_to_wait_is_said_in_the_singular_for_one_second(
 
 
 def test_a_length_is_said_without_a_noun_whose_form_the_number_would_choose() -> None:
-    # "10001 символов" is wrong Russian (10001 takes "символ", 10002 "символа"): languages with
-    # several plural forms say how long a comment is as "characters: 10001".
+    # "10 001 символов" is wrong Russian (10 001 takes "символ", 10 002 "символа"): languages
+    # with several plural forms say how long a comment is as "characters: 10 001".
     too_long = said("error_body_too_long", length=10_001, limit=10_000)
-    assert Translator("ru").say(too_long).startswith("Символов в вашем комментарии: 10001,")
-    assert Translator("uk").say(too_long).startswith("Символів у вашому коментарі: 10001,")
-    assert Translator("pl").say(too_long).startswith("Liczba znaków w Twoim komentarzu: 10001;")
-    assert Translator("ar").say(too_long).startswith("عدد أحرف تعليقك 10001،")
+    assert Translator("ru").say(too_long).startswith("Символов в вашем комментарии: 10\xa0001,")
+    assert Translator("uk").say(too_long).startswith("Символів у вашому коментарі: 10\xa0001,")
+    assert Translator("pl").say(too_long).startswith("Liczba znaków w Twoim komentarzu: 10\xa0001;")
+    assert Translator("ar").say(too_long).startswith("عدد أحرف تعليقك 10,001،")
 
 
 def test_the_language_asked_for_by_accept_language() -> None:

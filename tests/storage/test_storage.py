@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import shutil
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from unittest.mock import ANY
 import pytest
 
 from tests.helpers import BLOG, schema_before
+from tests.mounts import small_disk
 from widget.errors import Conflict, Forbidden, RateLimited, SetupError
 from widget.records import (
     POST_LIKE,
@@ -570,6 +572,50 @@ async def test_a_rebuild_that_leaves_a_reference_dangling_is_undone(
         assert conn.execute("SELECT max(number) FROM schema_migrations").fetchone() == (
             known[-1][0],
         )
+    finally:
+        conn.close()
+
+
+@pytest.mark.slow  # a disk of its own (a mount), and a file of a few megabytes
+async def test_an_upgrade_that_fills_the_disk_changes_nothing_and_says_so(tmp_path: Path) -> None:
+    """0014 rewrites the numbered tables whole: with too little room for that, the start stops
+    with what to do, and the file is as it was; with room, the same file upgrades."""
+    made = tmp_path / "made" / "widget.db"
+    await schema_before(f"sqlite:///{made}", 14, BEFORE_0014)
+    conn = sqlite3.connect(made)
+    conn.executemany(
+        "INSERT INTO comments (thread_id, depth, status, author_name, author_email,"
+        " body_source, body_html, created_at) VALUES (3, 1, 'approved', 'Ann', '', ?, ?, 0)",
+        [(f"{n} " + "words " * 150,) * 2 for n in range(3000)],
+    )  # fmt: skip
+    conn.commit()
+    rows = rows_of_every_table(conn)
+    conn.close()
+    size_kb = made.stat().st_size // 1024
+    disk = tmp_path / "disk"
+    with small_disk(disk, size_kb=size_kb * 3 // 2):  # room for the file and half of it again
+        path = disk / "widget.db"
+        shutil.copyfile(made, path)
+        with pytest.raises(SetupError, match=r"is full .* free some space, then start again"):
+            await SQLiteStorage(path).open()
+        conn = sqlite3.connect(path)
+        try:
+            assert conn.execute("SELECT max(number) FROM schema_migrations").fetchone() == (13,)
+            assert rows_of_every_table(conn) == rows
+            assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        finally:
+            conn.close()
+        roomy = tmp_path / "roomy" / "widget.db"
+        roomy.parent.mkdir()
+        for left in disk.glob("widget.db*"):  # as it was left, whatever the failed start wrote
+            shutil.copyfile(left, roomy.with_name(left.name))
+    storage = SQLiteStorage(roomy)
+    await storage.open()
+    await storage.close()
+    conn = sqlite3.connect(roomy)
+    try:
+        assert conn.execute("SELECT max(number) FROM schema_migrations").fetchone() == (14,)
+        assert rows_of_every_table(conn) == rows
     finally:
         conn.close()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from .base import COPY_COLUMNS, Outcome, Refused, RowBatch
+from .base import COPY_COLUMNS, LARGEST_IDS, Outcome, Refused, RowBatch
 from .shared import Storage
 
 if TYPE_CHECKING:
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COPY_COLUMNS",
+    "LARGEST_IDS",
     "Outcome",
     "Refused",
     "RowBatch",

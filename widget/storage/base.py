@@ -20,6 +20,7 @@ from widget.records import ThreadEvent
 
 __all__ = [
     "COPY_COLUMNS",
+    "LARGEST_IDS",
     "READINESS_KEY",
     "EventSink",
     "MissedEvents",
@@ -148,9 +149,15 @@ COPY_COLUMNS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
+# The batch that ends a dump: (table, the largest id it has ever given), for each table whose ids
+# are handed out and that has given one. A copy gives none of them again, not even those of
+# the source's newest rows deleted before the copy (their numbers may be in links and tokens).
+LARGEST_IDS = "largest ids"
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class RowBatch:
-    table: str  # a key of COPY_COLUMNS
+    table: str  # a key of COPY_COLUMNS, or LARGEST_IDS
     rows: list[tuple[Any, ...]]  # values in COPY_COLUMNS[table] order
 
 

@@ -20,7 +20,7 @@ from widget.records import (
     ThreadHead,
 )
 
-from .base import COPY_COLUMNS, Outcome, Refused, Row, RowBatch
+from .base import COPY_COLUMNS, LARGEST_IDS, Outcome, Refused, Row, RowBatch
 from .sql import Db, SQLBackend
 from .threads import SHOWN_ROOTS, bump_thread, ensure_thread
 
@@ -268,6 +268,7 @@ class PortingQueries(SQLBackend):
                 )
                 async for rows in db.stream(query, batch=COPY_BATCH):
                     yield RowBatch(table, [db.dialect.plain(columns, row) for row in rows])
+            yield RowBatch(LARGEST_IDS, sorted(await self._largest_ids(db)))
 
     async def restore(self, batches: AsyncIterable[RowBatch]) -> dict[str, int]:
         """Load a dump into this (empty) database in one transaction, keeping every id.
@@ -277,10 +278,14 @@ class PortingQueries(SQLBackend):
             if await db.fetch_one("SELECT 1 FROM sites LIMIT 1") is not None:
                 raise Refused(Outcome.NOT_EMPTY)
             counts = dict.fromkeys(COPY_COLUMNS, 0)
+            largest_ids: dict[str, int] = {}
             async for batch in batches:
+                if batch.table == LARGEST_IDS:
+                    largest_ids.update((t, n) for t, n in batch.rows if t in COPY_COLUMNS)
+                    continue
                 await self._load_rows(db, batch)
                 counts[batch.table] += len(batch.rows)
-            await self._loaded(db)
+            await self._loaded(db, largest_ids)
             await self._sites_changed(db, None)
             db.after_commit(self._heads.clear)
             return counts

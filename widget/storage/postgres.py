@@ -19,7 +19,7 @@ import itertools
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -350,17 +350,35 @@ class PostgresStorage(Storage):
                 batch.table, records=batch.rows, columns=list(COPY_COLUMNS[batch.table])
             )
 
-    async def _loaded(self, db: Db) -> None:
-        # New ids follow the copied ones, in every table whose id is an identity column.
-        identities = await db.fetch_all(
-            "SELECT table_name FROM information_schema.columns WHERE column_name = 'id'"
-            " AND is_identity = 'YES' AND table_schema = current_schema()"
-        )
-        for table in (row["table_name"] for row in identities):
+    async def _loaded(self, db: Db, largest_ids: Mapping[str, int]) -> None:
+        # New ids follow the copied ones and the largest the source gave, in every table whose
+        # id is an identity column (a sequence starts at 1: never called, it gives 1 next).
+        for table in await _identity_tables(db):
+            given = largest_ids.get(table, 0)
             await db.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
-                f" coalesce(max(id), 1), max(id) IS NOT NULL) FROM {table}"
+                " greatest(coalesce(max(id), 0), ?, 1), greatest(coalesce(max(id), 0), ?) > 0)"
+                f" FROM {table}",
+                given, given,
+            )  # fmt: skip
+
+    async def _largest_ids(self, db: Db) -> list[tuple[str, int]]:
+        found = []
+        for table in await _identity_tables(db):
+            largest = await db.fetch_value(
+                "SELECT pg_sequence_last_value(pg_get_serial_sequence(?, 'id')::regclass)", table
             )
+            if largest:  # None: the sequence never gave a number
+                found.append((table, int(largest)))
+        return found
+
+
+async def _identity_tables(db: Db) -> list[str]:
+    rows = await db.fetch_all(
+        "SELECT table_name FROM information_schema.columns WHERE column_name = 'id'"
+        " AND is_identity = 'YES' AND table_schema = current_schema()"
+    )
+    return [row["table_name"] for row in rows]
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -142,8 +142,13 @@ class SQLBackend(abc.ABC):
         """Write a batch of a dump's rows as they are, ids included."""
 
     @abc.abstractmethod
-    async def _loaded(self, db: Db) -> None:
-        """Whatever a loaded dump needs before its transaction commits."""
+    async def _loaded(self, db: Db, largest_ids: Mapping[str, int]) -> None:
+        """Whatever a loaded dump needs before its transaction commits: new ids go past both
+        the ids loaded and the largest each table of the source ever gave (`largest_ids`)."""
+
+    @abc.abstractmethod
+    async def _largest_ids(self, db: Db) -> list[tuple[str, int]]:
+        """(table, the largest id it has ever given) for each table that has given one."""
 
     @abc.abstractmethod
     def _read(self) -> AbstractAsyncContextManager[Db]:

@@ -37,6 +37,7 @@ from collections.abc import (
     Callable,
     Coroutine,
     Iterable,
+    Mapping,
     Sequence,
 )
 from datetime import UTC, datetime
@@ -541,8 +542,21 @@ class SQLiteStorage(Storage):
              for row in batch.rows],
         )  # fmt: skip
 
-    async def _loaded(self, db: Db) -> None:
-        pass  # sqlite_sequence follows the ids loaded: new ones go past the largest
+    async def _loaded(self, db: Db, largest_ids: Mapping[str, int]) -> None:
+        # sqlite_sequence has followed the ids loaded; the source may have given larger ones.
+        for table, largest in largest_ids.items():
+            await db.execute(
+                "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", largest, table
+            )
+            await db.execute(
+                "INSERT INTO sqlite_sequence (name, seq) SELECT ?, ?"
+                " WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?)",
+                table, largest, table,
+            )  # fmt: skip
+
+    async def _largest_ids(self, db: Db) -> list[tuple[str, int]]:
+        rows = await db.fetch_all("SELECT name, seq FROM sqlite_sequence WHERE seq > 0")
+        return [(row["name"], row["seq"]) for row in rows]
 
 
 # -- copying: SQLite's storage classes to and from plain Python values --------------------------
@@ -649,6 +663,9 @@ async def _write_lock(db: SQLiteDb) -> AsyncIterator[SQLiteDb]:
     try:
         yield db
     except BaseException:
-        await db.execute("ROLLBACK")
+        # SQLite undoes the transaction itself on some errors (a full disk, say): a ROLLBACK
+        # then fails, and its "no transaction is active" would hide why.
+        if db.conn.in_transaction:
+            await db.execute("ROLLBACK")
         raise
     await db.execute("COMMIT")

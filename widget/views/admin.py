@@ -120,7 +120,7 @@ def number_param(call: AdminCall, name: str, what: str) -> int:
 
 def _how_many(raw: str) -> str:
     n = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 7 else 0
-    return "one comment" if n == 1 else f"{n} comments"
+    return "one comment" if n == 1 else f"{n:,} comments"
 
 
 def _without(path: str, *names: str) -> str:

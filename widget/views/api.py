@@ -29,7 +29,7 @@ from .auth import current_user, user_json
 from .context import AppContext, app_context
 from .embed import PreparedResponse
 from .html import EmbedQuery
-from .i18n import Translator, choose_language
+from .i18n import Translator, choose_language, words_digest
 from .inputs import (
     parse_query_pairs,
     read_json_object,
@@ -59,7 +59,9 @@ def count_text(settings: SiteSettings, translator: Translator, n: int) -> str:
         custom = settings.count_zero
     else:
         custom = settings.count_one if n == 1 else settings.count_many
-    return custom.format(n=n) if custom else translator("count", n=n)
+    if not custom:
+        return translator("count", n=n)
+    return custom.replace("{n}", translator.number(n))  # the site's words, the frame's digits
 
 
 def _comment_json(
@@ -239,7 +241,9 @@ def _count_answer(query: CountQuery, numbers: tuple[int, ...], key: tuple[Any, .
         for raw, page_id in query.pages
     }
     body = json.dumps({"counts": result}, ensure_ascii=False, separators=(",", ":")).encode()
-    etag = f'"{hashlib.blake2b(repr((key, numbers)).encode(), digest_size=9).hexdigest()}"'
+    # The words too: a release that writes a count anew must not be answered by a 304.
+    named = repr((key, numbers, words_digest()))
+    etag = f'"{hashlib.blake2b(named.encode(), digest_size=9).hexdigest()}"'
     brotli_etag = coded_etag(etag, "br")
 
     def not_modified(etag: str) -> tuple[tuple[bytes, bytes], ...]:

@@ -37,7 +37,7 @@ from widget.threads import CommentNode, ThreadCursor, ThreadView, load_thread, p
 
 from .assets import Assets, Encoding
 from .avatars import avatar_key, identicon_shapes
-from .i18n import LANGUAGES, RIGHT_TO_LEFT, Translator, choose_language
+from .i18n import LANGUAGES, RIGHT_TO_LEFT, Translator, choose_language, words_digest
 from .inputs import parse_query_string
 
 __all__ = ["DocumentVariant", "EmbedQuery", "Fragment", "HtmlRenderer"]
@@ -250,6 +250,8 @@ class HtmlRenderer:
             languages=LANGUAGES,
             right_to_left=RIGHT_TO_LEFT,
         )
+        # The admin pages are in English: their counts are written as English writes them.
+        self.env.filters["english_number"] = Translator("en").number
         self.templates = Jinja2Templates(env=self.env)
         self.fragments = FragmentCache(settings.fragment_cache_bytes)
         self._best_quality = settings.document_brotli_quality
@@ -262,9 +264,9 @@ class HtmlRenderer:
         )
         # Display names of sign-in providers, for "via GitHub" under signed-in authors.
         self.provider_names: dict[str, str] = {}
-        # Part of every ETag, so a new release (or a changed template) never serves HTML cached
-        # by the old one, here or in a browser.
-        build = hashlib.sha256(__version__.encode())
+        # Part of every ETag, so a new release (or a changed template, or words) never serves
+        # HTML cached by the old one, here or in a browser.
+        build = hashlib.sha256(f"{__version__} {words_digest()}".encode())
         for name in ("embed/thread.html", "embed/fragment.html", "embed/_comment.html"):
             build.update(self.env.loader.get_source(self.env, name)[0].encode())  # type: ignore[union-attr]
         self._build = build.hexdigest()[:6]

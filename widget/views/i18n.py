@@ -10,6 +10,8 @@ here; the others in widget/views/locales/.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -17,7 +19,9 @@ from widget.messages import ENGLISH, Said
 
 from .locales import ar, es, fr, it, ja, pl, pt, tr, uk, zh
 
-__all__ = ["LANGUAGES", "RIGHT_TO_LEFT", "Translator", "choose_language", "language_asked"]
+__all__ = [
+    "LANGUAGES", "RIGHT_TO_LEFT", "Translator", "choose_language", "language_asked", "words_digest",
+]  # fmt: skip
 
 Message = str | Mapping[str, str]
 
@@ -155,6 +159,7 @@ EN: dict[str, Message] = {
     "comments_closed": "Comments are closed.",
     "leave_empty": "Leave this field empty",
     "comments_pagination": "Comments pagination",
+    "comments_pagination_after": "Comments pagination, after the comments",
     "own_expired": (
         "It is too old, or it was changed on the way. Ask for a new one in the comments of any "
         "page."
@@ -404,6 +409,7 @@ DE: dict[str, Message] = {
     "comments_closed": "Die Kommentarfunktion ist geschlossen.",
     "leave_empty": "Dieses Feld leer lassen",
     "comments_pagination": "Kommentar-Seiten",
+    "comments_pagination_after": "Kommentar-Seiten, nach den Kommentaren",
     "own_expired": (
         "Er ist zu alt oder wurde unterwegs verändert. Fordere in den Kommentaren einer "
         "beliebigen Seite einen neuen an."
@@ -891,6 +897,7 @@ RU: dict[str, Message] = {
     "comments_closed": "Комментарии закрыты.",
     "leave_empty": "Оставьте это поле пустым",
     "comments_pagination": "Страницы комментариев",
+    "comments_pagination_after": "Страницы комментариев, после комментариев",
     "own_expired": (
         "Она слишком старая или была изменена по дороге. Запросите новую в комментариях на "
         "любой странице."
@@ -1307,6 +1314,42 @@ _DATE_FORMATS = {
 }
 
 
+# How each language writes a whole number a person reads ("20 000 caractères"): the separator
+# between groups of three digits, and CLDR's minimumGroupingDigits, the fewest digits before the
+# first separator (2: Spanish, Italian and Polish write 1234 but 12.345). From CLDR 48, as
+# browsers' Intl.NumberFormat writes them (the frame's script formats numbers so), Arabic's
+# default numbering system there being Latin digits. Babel would give the same separators but
+# skips minimumGroupingDigits ("1.234" in Spanish) and costs a process 4 MB to import, 18 MB
+# once the 13 languages are loaded (docs/benchmark.md).
+_DIGIT_GROUPS: dict[str, tuple[str, int]] = {
+    "en": (",", 1), "de": (".", 1), "ru": ("\u00a0", 1), "fr": ("\u202f", 1),
+    "es": (".", 2), "pt": (".", 1), "it": (".", 2), "pl": ("\u00a0", 2), "uk": ("\u00a0", 1),
+    "tr": (".", 1), "ja": (",", 1), "zh": (",", 1), "ar": (",", 1),
+}  # fmt: skip
+
+
+def group_digits(number: int, language: str) -> str:
+    """`number` as `language` writes it for people: "20,000", "20.000", "20\u202f000", "1234"
+    in Spanish. Only numbers people read: counts in JSON, ids and headers stay plain."""
+    separator, minimum = _DIGIT_GROUPS[language]
+    digits = str(abs(number))
+    if len(digits) < 3 + minimum:
+        return str(number)
+    grouped = f"{abs(number):,}".replace(",", separator)
+    return grouped if number >= 0 else "-" + grouped
+
+
+@functools.cache
+def words_digest() -> str:
+    """A short name for every word and number format of every language: part of the ETags of
+    what is kept and revalidated in their words, so that a release that words something
+    anew (or writes its numbers anew) is never answered by a 304 of the old words."""
+    digest = hashlib.sha256(repr((_DIGIT_GROUPS, _DATE_FORMATS, _MONTHS)).encode())
+    for language, (catalog, _) in _CATALOGS.items():  # one at a time: a few KB each, not 1 MB
+        digest.update(repr((language, catalog)).encode())
+    return digest.hexdigest()[:6]
+
+
 def choose_language(requested: str | None) -> str:
     """A supported language for `requested` ("de", "de-AT", "RU"); English otherwise."""
     if requested:
@@ -1350,7 +1393,19 @@ class Translator:
                 raise ValueError(f"message {key!r} needs a count")
             category = "zero" if n == 0 and "zero" in message else self._plural(n)
             message = message[category]
-        return message.format(n=n, **values)
+        return message.format(n=self._readable(n), **self._readable_values(values))
+
+    def number(self, number: int) -> str:
+        """`number` as this language writes it for people ("1 234" in French)."""
+        return group_digits(number, self.language)
+
+    def _readable(self, value: object) -> object:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return group_digits(value, self.language)
+        return value
+
+    def _readable_values(self, values: Mapping[str, object]) -> dict[str, object]:
+        return {name: self._readable(value) for name, value in values.items()}
 
     def say(self, text: str) -> str:
         """What the domain said (widget/messages.py) in this language; English text as it came
@@ -1362,7 +1417,7 @@ class Translator:
         if not text.key:
             return str(text)
         values = {
-            name: self.say(value) if isinstance(value, Said) else value
+            name: self.say(value) if isinstance(value, Said) else self._readable(value)
             for name, value in text.values.items()
         }
         message = self._catalog.get(text.key) or EN[text.key]

@@ -112,6 +112,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "comments_closed": "التعليقات مغلقة.",
     "leave_empty": "اترك هذا الحقل فارغًا",
     "comments_pagination": "صفحات التعليقات",
+    "comments_pagination_after": "صفحات التعليقات، بعد التعليقات",
     "own_expired": "إنه قديم جدًا، أو غُيّر في الطريق. اطلب رابطًا جديدًا من التعليقات في أي صفحة.",
     "own_title": "تعليقاتك",
     "own_erased_title": "مُسحت",

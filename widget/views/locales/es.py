@@ -96,6 +96,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "comments_closed": "Los comentarios están cerrados.",
     "leave_empty": "Deja este campo vacío",
     "comments_pagination": "Paginación de comentarios",
+    "comments_pagination_after": "Paginación de comentarios, después de los comentarios",
     "own_expired": "Es demasiado antiguo o se modificó por el camino. Pide uno nuevo en los comentarios de cualquier página.",
     "own_title": "Tus comentarios",
     "own_erased_title": "Borrados",

@@ -96,6 +96,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "comments_closed": "Les commentaires sont fermés.",
     "leave_empty": "Laissez ce champ vide",
     "comments_pagination": "Pagination des commentaires",
+    "comments_pagination_after": "Pagination des commentaires, après les commentaires",
     "own_expired": "Il est trop ancien, ou il a été modifié en chemin. Demandez-en un nouveau dans les commentaires de n’importe quelle page.",
     "own_title": "Vos commentaires",
     "own_erased_title": "Effacés",

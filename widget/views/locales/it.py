@@ -96,6 +96,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "comments_closed": "I commenti sono chiusi.",
     "leave_empty": "Lascia vuoto questo campo",
     "comments_pagination": "Paginazione dei commenti",
+    "comments_pagination_after": "Paginazione dei commenti, dopo i commenti",
     "own_expired": "È troppo vecchio o è stato modificato lungo la strada. Chiedine uno nuovo nei commenti di una pagina qualsiasi.",
     "own_title": "I tuoi commenti",
     "own_erased_title": "Cancellati",

@@ -80,6 +80,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "comments_closed": "コメントは受け付けていません。",
     "leave_empty": "この欄は空のままにしてください",
     "comments_pagination": "コメントのページ送り",
+    "comments_pagination_after": "コメントのページ送り（コメントの後）",
     "own_expired": "古すぎるか、途中で変更されています。どのページのコメント欄からでも新しいリンクを請求してください。",
     "own_title": "あなたのコメント",
     "own_erased_title": "削除しました",

@@ -106,6 +106,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "comments_closed": "Komentarze są wyłączone.",
     "leave_empty": "Zostaw to pole puste",
     "comments_pagination": "Strony komentarzy",
+    "comments_pagination_after": "Strony komentarzy, po komentarzach",
     "own_expired": "Jest zbyt stary albo został zmieniony po drodze. Poproś o nowy w komentarzach na dowolnej stronie.",
     "own_title": "Twoje komentarze",
     "own_erased_title": "Usunięto",

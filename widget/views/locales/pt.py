@@ -96,6 +96,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "comments_closed": "Os comentários estão fechados.",
     "leave_empty": "Deixe este campo em branco",
     "comments_pagination": "Paginação dos comentários",
+    "comments_pagination_after": "Paginação dos comentários, depois dos comentários",
     "own_expired": "Ele é antigo demais ou foi alterado no caminho. Peça um novo nos comentários de qualquer página.",
     "own_title": "Seus comentários",
     "own_erased_title": "Apagados",

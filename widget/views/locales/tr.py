@@ -85,6 +85,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "comments_closed": "Yorumlar kapalı.",
     "leave_empty": "Bu alanı boş bırakın",
     "comments_pagination": "Yorum sayfaları",
+    "comments_pagination_after": "Yorum sayfaları, yorumlardan sonra",
     "own_expired": "Çok eski ya da yolda değiştirilmiş. Herhangi bir sayfanın yorumlarından yenisini isteyin.",
     "own_title": "Yorumlarınız",
     "own_erased_title": "Silindi",

@@ -106,6 +106,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "comments_closed": "Коментарі закрито.",
     "leave_empty": "Залиште це поле порожнім",
     "comments_pagination": "Сторінки коментарів",
+    "comments_pagination_after": "Сторінки коментарів, після коментарів",
     "own_expired": "Воно надто старе або його змінили дорогою. Попросіть нове в коментарях на будь-якій сторінці.",
     "own_title": "Ваші коментарі",
     "own_erased_title": "Видалено",

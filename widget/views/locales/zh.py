@@ -77,6 +77,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "comments_closed": "评论已关闭。",
     "leave_empty": "请将此栏留空",
     "comments_pagination": "评论分页",
+    "comments_pagination_after": "评论分页（评论之后）",
     "own_expired": "它太旧了，或在途中被改动过。请在任意页面的评论中重新申请。",
     "own_title": "您的评论",
     "own_erased_title": "已删除",
