@@ -13,6 +13,7 @@ from starlette.types import Scope
 
 from tests.helpers import (
     BLOG,
+    PAGE,
     PUBLIC_URL,
     REPO,
     kept_answers_of,
@@ -98,6 +99,18 @@ async def test_other_origins_get_no_cors_grant(client: httpx.AsyncClient) -> Non
         headers={"Origin": "https://evil.example"},
     )  # fmt: skip
     assert "access-control-allow-origin" not in response.headers
+
+
+async def test_a_threads_data_is_shared_with_its_sites_origins_only(
+    client: httpx.AsyncClient,
+) -> None:
+    # The same rule as the counts', for the thread as JSON (its own code path).
+    await posted(client)
+    for origin, granted in ((BLOG, BLOG), ("https://evil.example", None)):
+        response = await client.get("/api/v1/threads", params=PAGE, headers={"Origin": origin})
+        assert response.status_code == 200
+        assert response.headers.get("access-control-allow-origin") == granted
+        assert "Origin" in response.headers["vary"]
 
 
 async def test_the_wording_is_a_site_setting(client: httpx.AsyncClient, app: Starlette) -> None:

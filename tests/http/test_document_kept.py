@@ -176,7 +176,7 @@ async def test_nothing_is_answered_from_memory_once_the_database_file_is_gone(
             else:
                 raise AssertionError("the storage never noticed its file was gone")
             for path, params in ((DOCUMENT, EMBED), ("/api/v1/counts", counts),
-                                 (f"{DOCUMENT}/fragment", EMBED)):  # fmt: skip
+                                 (f"{DOCUMENT}/fragment", EMBED), ("/readyz", {})):  # fmt: skip
                 refused = await client.get(path, params=params, headers={"Accept-Encoding": "br"})
                 assert refused.status_code == 503, (path, refused.status_code)
                 assert refused.headers["retry-after"]

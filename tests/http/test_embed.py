@@ -52,6 +52,7 @@ async def test_the_document_embeds_only_in_the_sites_origins(client: httpx.Async
     # The site's origins, and our own pages (the admin's configurator previews it).
     assert f"frame-ancestors 'self' {BLOG}" in policy
     assert "script-src 'self'" in policy
+    assert response.headers["referrer-policy"] == "strict-origin"  # not the page's address
     assert "No Responses to “Hello world”" in response.text
     assert "Leave a Reply" in response.text
     assert "Save my name, email, and website in this browser" in response.text
@@ -210,6 +211,23 @@ async def test_a_site_setting_change_changes_the_etag(
     assert after.status_code == 200
 
 
+async def test_a_site_removed_and_added_again_never_revalidates_the_old_pages(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    # Added anew, a site starts its change counter again and has no thread yet: only when it
+    # was made tells its pages from the removed one's (which showed other settings).
+    storage = app.state.widget.storage
+    before = await client.get("/embed/blog/thread/fragment", params=EMBED)
+    assert await storage.remove_site("blog")
+    await add_site(storage, "blog", [BLOG], "", {**QUICK, "order": "newest"})
+    after = await client.get(
+        "/embed/blog/thread/fragment", params=EMBED,
+        headers={"If-None-Match": before.headers["etag"]},
+    )  # fmt: skip
+    assert after.status_code == 200
+    assert after.headers["etag"] != before.headers["etag"]
+
+
 async def test_posting_without_javascript_redirects_to_the_comment(
     client: httpx.AsyncClient,
 ) -> None:
@@ -241,6 +259,7 @@ async def test_a_form_post_keeps_what_was_typed_and_shows_errors(
         headers=OWN_ORIGIN,
     )  # fmt: skip
     assert response.status_code == 422
+    assert response.headers["referrer-policy"] == "strict-origin"  # as the document's
     html = response.text
     assert "My &lt;long&gt; thoughts</textarea>" in html
     assert 'id="wg-name-error" data-field="name">Enter your name.</span>' in html

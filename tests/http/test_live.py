@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import socket
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 from oidc_provider_mock import User as MockUser
 
-from tests.conftest import POSTGRES_URL
 from tests.helpers import provider_url
+from tests.postgres_cluster import PrivateCluster
 from tests.servers import EventStream, WidgetServer, widget_cli, widget_server
 from tests.signing_in import mock_provider, new_verifier
 from widget.live import EventHub, TooManyListeners
 from widget.records import ThreadEvent
 from widget.views import live as live_views
-
-pytestmark = pytest.mark.slow
 
 BLOG = "https://blog.example"
 
@@ -66,6 +61,7 @@ async def test_a_quiet_stream_waits_without_losing_what_comes_next() -> None:
     assert await reader.next(1.0) == event(version=7)
 
 
+@pytest.mark.slow  # widget in a process of its own
 def test_a_stream_receives_new_comments_edits_likes_and_deletions(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     widget_cli(data_dir, "site", "add", "blog", "--origin", BLOG, "--set", "min_seconds_to_post=0")
@@ -106,6 +102,7 @@ def test_a_stream_receives_new_comments_edits_likes_and_deletions(tmp_path: Path
             stream.close()
 
 
+@pytest.mark.slow  # widget in a process of its own
 def test_too_many_readers_get_a_503(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     widget_cli(data_dir, "site", "add", "blog", "--origin", BLOG, "--set", "min_seconds_to_post=0")
@@ -152,23 +149,10 @@ async def test_a_quiet_stream_sends_heartbeats(monkeypatch: pytest.MonkeyPatch) 
 
 
 @pytest.fixture
-def shared_postgres() -> Iterator[str]:
-    """A PostgreSQL schema for two server processes to share."""
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(POSTGRES_URL)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{separator}search_path={schema}"
-    finally:
-        asyncio.run(run(f'DROP SCHEMA "{schema}" CASCADE'))
+def shared_postgres(private_postgres: PrivateCluster) -> str:
+    """A PostgreSQL database for two server processes to share, on the tests' own server:
+    the test runs whether or not WIDGET_TEST_POSTGRES_URL names one."""
+    return private_postgres.new_database()
 
 
 def sign_in_through(server: WidgetServer) -> str:
@@ -197,7 +181,7 @@ def identity_provider() -> Iterator[str]:
         yield url
 
 
-@pytest.mark.skipif(not POSTGRES_URL, reason="needs WIDGET_TEST_POSTGRES_URL (CI sets it)")
+@pytest.mark.slow  # two widgets in processes of their own
 def test_two_instances_share_events_rate_limits_and_sessions(
     tmp_path: Path, shared_postgres: str, identity_provider: str
 ) -> None:

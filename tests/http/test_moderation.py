@@ -38,8 +38,11 @@ from widget.app import create_app
 from widget.auth.tokens import Purpose, TokenSigner
 from widget.errors import BadRequest, Forbidden, Invalid
 from widget.moderation import akismet, screening
-from widget.records import PageRef
+from widget.records import NewComment, PageRef
 from widget.sites import add_site, change_site_setting
+
+OTHER = "https://other.example"
+on_other_site = {"site": "other", "page": "/x/", "url": f"{OTHER}/x/"}
 
 
 async def published(client: httpx.AsyncClient, app: Starlette, **fields: Any) -> int:
@@ -108,6 +111,7 @@ async def test_a_form_older_than_two_days_is_refused_with_a_way_out(
         ("", 400, "did not come from the comment form"),
         ("forged", 403, "not valid"),
         (form_token("blog", "/other/"), 403, "another page"),
+        (form_token("other", PAGE["page"]), 403, "another page"),  # the same page id elsewhere
         (form_token("blog", PAGE["page"], secret="another-secret"), 403, "not valid"),
         (TokenSigner(SECRET).sign(Purpose.EDIT, {"s": "blog", "p": "/hello/"}), 403, "not valid"),
         # A form without an id to spend (as handed out before forms were single-use).
@@ -246,6 +250,12 @@ async def test_a_blocked_word_anywhere_holds_the_comment(
     assert await held(client, app, name="cheap pills shop") == (
         "pending", "blocked words: cheap pills",
     )  # fmt: skip
+    assert await held(client, app, email="win@casino.example") == (
+        "pending", "blocked words: casino",
+    )  # fmt: skip
+    assert await held(client, app, website="https://best-casino.example/") == (
+        "pending", "blocked words: casino",
+    )  # fmt: skip
     await published(client, app, body="A calm remark about the weather")
 
 
@@ -262,6 +272,27 @@ async def test_the_same_text_twice_in_a_day_is_held(
     assert response.json()["held"] is True
 
 
+async def test_a_duplicate_is_one_of_this_sites_from_the_last_day(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    storage = app.state.widget.storage
+    await add_site(storage, "other", [OTHER], "Other blog", {"min_seconds_to_post": 0})
+    await published(client, app, body="Seen elsewhere", **on_other_site)
+    await published(client, app, body="Seen elsewhere")  # another site's text is no repeat here
+    long_ago = "Said the day before yesterday"
+    await storage.add_comment(
+        NewComment(
+            page=PageRef("blog", "/old/", f"{BLOG}/old/", "Old"), parent_id=None,
+            author_name="Ann", author_email="ann@example.com", author_url="",
+            body_source=long_ago, body_html=f"<p>{long_ago}</p>", notify=False,
+            remote_ip="203.0.113.7", created_at=datetime.now(UTC) - timedelta(hours=25),
+            fingerprint=screening.fingerprint(long_ago),
+        ),
+        None,
+    )  # fmt: skip
+    await published(client, app, body=long_ago)
+
+
 async def test_first_comment_moderation_holds_new_commenters_only(
     client: httpx.AsyncClient, app: Starlette
 ) -> None:
@@ -272,6 +303,14 @@ async def test_first_comment_moderation_holds_new_commenters_only(
     assert (status, because) == ("pending", "first comment of this commenter")
     # Held comments are not a history: the newcomer stays held until a moderator approves.
     assert (await held(client, app, email="new@example.com"))[0] == "pending"
+    # Nor are another site's: a regular there is a newcomer here.
+    await add_site(
+        app.state.widget.storage, "other", [OTHER], "Other blog", {"min_seconds_to_post": 0}
+    )
+    await published(client, app, email="elsewhere@example.com", **on_other_site)
+    assert await held(client, app, email="elsewhere@example.com") == (
+        "pending", "first comment of this commenter",
+    )  # fmt: skip
 
 
 async def test_moderation_of_all_comments(client: httpx.AsyncClient, app: Starlette) -> None:

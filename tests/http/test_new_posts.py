@@ -19,13 +19,16 @@ from tests.feeds import FeedServer, Post, atom_feed, feed_server, wordpress_rss
 from tests.helpers import (
     EMBED,
     OWN_ORIGIN,
+    SECRET,
     ask_for_link,
+    number_again,
     open_form,
     post_comment,
     posted,
     settle,
 )
 from tests.mail import Inbox, body_of, link_in
+from widget.auth.tokens import Purpose, TokenSigner, row_mark
 from widget.errors import Invalid
 from widget.notify.new_posts import MAX_FEED_BYTES, PARSE_CPU_LIMIT_S, FeedPoller
 from widget.records import PostSubscription
@@ -167,6 +170,10 @@ async def test_new_posts_reach_confirmed_subscribers_once_with_one_click_unsubsc
     await with_feed(mail_app, feed.url)
     await subscribed(client, inbox, "reader@example.com")
     await posted(client, email="shy@example.com", name="Shy", notify_posts=True)  # unconfirmed
+    await inbox.wait_for(len(inbox.messages) + 1)
+    (asked,) = inbox.to("shy@example.com")
+    scanned = await client.get(link_in(asked, "/notify/posts/confirm"))  # a mail scanner's GET
+    assert scanned.status_code == 200  # the page asks; only its button confirms
     assert await poll(mail_app) == 1
     await settle(mail_app)
     assert len(inbox.to("reader@example.com")) == 1  # the back catalogue was not mailed
@@ -193,6 +200,10 @@ async def test_new_posts_reach_confirmed_subscribers_once_with_one_click_unsubsc
 
     page = await client.get(unsubscribe)  # a mail scanner's GET changes nothing
     assert "Stop these emails?" in page.text
+    storage = mail_app.state.widget.storage
+    assert [s.email for s in await storage.subscribers(PostSubscription, "blog")] == [
+        "reader@example.com"
+    ]
     one_click = await client.post(
         unsubscribe, content=b"List-Unsubscribe=One-Click",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
@@ -206,16 +217,19 @@ async def test_new_posts_reach_confirmed_subscribers_once_with_one_click_unsubsc
 
 
 async def test_a_confirmation_link_confirms_only_the_address_it_was_sent_to(
-    client: httpx.AsyncClient, mail_app: Starlette, inbox: Inbox, feed: FeedServer
-) -> None:
+    client: httpx.AsyncClient, mail_app: Starlette, inbox: Inbox, feed: FeedServer,
+    database_url: str,
+) -> None:  # fmt: skip
     """Mallory asks for new posts, keeps her link and erases her data; then she types Ann's
-    address in the form. With SQLite, Ann's row takes the number Mallory's had."""
+    address in the form, and Ann's row takes the number Mallory's had (as on a database from
+    before migration 0014, whose tables give no number twice)."""
     await with_feed(mail_app, feed.url)
     storage = mail_app.state.widget.storage
     mallory, ann = "mallory@example.com", "ann@example.com"
     await posted(client, email=mallory, name="Mallory", notify_posts=True)
     (asked,) = [m for m in await inbox.wait_for(1) if m["To"] == mallory]
     kept_token = link_in(asked, "/notify/posts/confirm").split("token=")[1]
+    number = TokenSigner(SECRET).verify(Purpose.POSTS_SUBSCRIBE, kept_token)["p"]
     assert (await ask_for_link(client, mallory)).status_code == 303
     await inbox.wait_for(2)
     data_token = link_in(inbox.to(mallory)[-1], "/data").split("token=")[1]
@@ -223,8 +237,12 @@ async def test_a_confirmation_link_confirms_only_the_address_it_was_sent_to(
         "/data/erase", data={"token": data_token, "confirm": "yes"}, headers=OWN_ORIGIN
     )
     assert erased.status_code == 200
+    await number_again(database_url, "post_subscriptions", number)
     await posted(client, email=ann, name="Ann", notify_posts=True)
     await inbox.wait_for(3)
+    (ann_asked,) = inbox.to(ann)
+    ann_token = link_in(ann_asked, "/notify/posts/confirm").split("token=")[1]
+    assert TokenSigner(SECRET).verify(Purpose.POSTS_SUBSCRIBE, ann_token)["p"] == number
 
     page = await client.get("/notify/posts/confirm", params={"token": kept_token})
     assert ann not in page.text  # was 'Emails go to ann@example.com'
@@ -234,10 +252,15 @@ async def test_a_confirmation_link_confirms_only_the_address_it_was_sent_to(
     assert done.status_code == 400
     assert await storage.subscribers(PostSubscription, "blog") == []  # Ann never confirmed
     # Ann's own link still works.
-    (ann_asked,) = inbox.to(ann)
-    ann_token = link_in(ann_asked, "/notify/posts/confirm").split("token=")[1]
     mine = await client.post("/notify/posts/confirm", data={"token": ann_token}, headers=OWN_ORIGIN)
     assert mine.status_code == 200
+    assert [s.email for s in await storage.subscribers(PostSubscription, "blog")] == [ann]
+    # Nor does a link to stop Mallory's emails (as each new post's to her would carry) stop Ann's.
+    mallorys_stop = TokenSigner(SECRET).sign(
+        Purpose.POSTS_UNSUBSCRIBE, {"p": number, "r": row_mark(mallory)}
+    )
+    stopped = await client.post("/notify/posts/unsubscribe", data={"token": mallorys_stop})
+    assert stopped.status_code == 200
     assert [s.email for s in await storage.subscribers(PostSubscription, "blog")] == [ann]
 
 
@@ -441,6 +464,21 @@ async def test_a_redirect_is_followed_and_checked(
         await poll(mail_app, hours_later=1)
     await settle(mail_app)
     assert [m["Subject"] for m in inbox.to("reader@example.com")[1:]] == ["New on The blog: Moved"]
+
+
+async def test_a_feed_that_redirects_in_a_loop_is_given_up_after_three_hops(
+    client: httpx.AsyncClient, mail_app: Starlette, inbox: Inbox, feed: FeedServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    await with_feed(mail_app, feed.url)
+    await subscribed(client, inbox, "reader@example.com")
+    await poll(mail_app)
+    asked = len(feed.requests)
+    feed.location = feed.url  # the feed now sends its readers to itself
+    with caplog.at_level(logging.WARNING, "widget.notify.new_posts"):
+        assert await poll(mail_app, hours_later=1) == 1
+    assert "more than 3 redirects" in caplog.text
+    assert len(feed.requests) - asked == 4  # the address asked for, and three hops
 
 
 async def test_many_new_entries_at_once_mail_only_the_newest_few(

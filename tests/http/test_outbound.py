@@ -469,6 +469,12 @@ def _large(handler: http.server.BaseHTTPRequestHandler) -> None:
     handler.wfile.write(b"x" * 2 * MAX_ANSWER_BYTES)
 
 
+def _large_unannounced(handler: http.server.BaseHTTPRequestHandler) -> None:
+    handler.send_response(200)  # no Content-Length: the body runs until the connection closes
+    handler.end_headers()
+    handler.wfile.write(b"x" * 2 * MAX_ANSWER_BYTES)
+
+
 def _compressed(handler: http.server.BaseHTTPRequestHandler) -> None:
     bomb = gzip.compress(b"\0" * 64 * MAX_ANSWER_BYTES)  # 64 MiB in about 64 KiB
     handler.send_response(200)
@@ -478,7 +484,10 @@ def _compressed(handler: http.server.BaseHTTPRequestHandler) -> None:
     handler.wfile.write(bomb)
 
 
-@pytest.mark.parametrize(("respond", "refusal"), [(_large, "bytes"), (_compressed, "'gzip'")])
+@pytest.mark.parametrize(
+    ("respond", "refusal"),
+    [(_large, "bytes"), (_large_unannounced, "answered more than"), (_compressed, "'gzip'")],
+)
 async def test_a_webhook_answer_is_read_only_up_to_a_bound(
     tmp_path: Path, database_url: str, dns: FakeDNS,
     respond: Callable[[http.server.BaseHTTPRequestHandler], None], refusal: str,

@@ -161,6 +161,25 @@ async def test_an_answer_made_on_another_origin_is_refused(
     assert "does not fit this sign-in" in error_of(answer)
 
 
+async def test_an_answer_naming_another_account_is_refused(
+    client: httpx.AsyncClient, phone: Authenticator
+) -> None:
+    _, options = await start(client)
+    phone.user_handle = b"another account"  # the authenticator's record of whose it is
+    answer = await finish(client, phone.get(options))
+    assert answer.status_code == 400
+    assert "does not belong to the account it names" in error_of(answer)
+
+
+async def test_an_add_ceremony_cannot_finish_a_sign_in(
+    client: httpx.AsyncClient, phone: Authenticator
+) -> None:
+    added = page_options((await open_passkeys(client)).text)  # the popup holds this one now
+    answer = await finish(client, phone.get({"rpId": added["rp"]["id"], **added}))
+    assert answer.status_code == 400
+    assert "no longer valid" in error_of(answer)
+
+
 async def test_a_replayed_answer_is_refused_even_with_the_popups_old_cookie(
     client: httpx.AsyncClient, phone: Authenticator
 ) -> None:

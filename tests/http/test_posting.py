@@ -31,6 +31,24 @@ async def test_a_posted_comment_is_stored_and_shown(client: httpx.AsyncClient) -
     assert "ann@example.com" not in fragment
 
 
+async def test_markup_typed_is_shown_as_text_and_links_stay_absolute(
+    client: httpx.AsyncClient,
+) -> None:
+    data = await posted(
+        client, name="<b>Ann</b>",
+        body="<i>hi</i> [home](/admin/) [js](javascript:alert(1)) [ok](https://ok.example/)",
+    )  # fmt: skip
+    assert data["comment"]["html"] == (
+        '<p>&lt;i&gt;hi&lt;/i&gt; <a rel="nofollow ugc noopener">home</a>'
+        " [js](javascript:alert(1))"
+        ' <a href="https://ok.example/" rel="nofollow ugc noopener">ok</a></p>'
+    )  # a relative link would point into the comment server: it loses its address
+    assert data["comment"]["author"]["name"] == "<b>Ann</b>"  # kept as typed, as text
+    fragment = (await client.get("/embed/blog/thread/fragment", params=PAGE)).text
+    assert "<cite><bdi>&lt;b&gt;Ann&lt;/b&gt;</bdi></cite>" in fragment
+    assert "<b>Ann</b>" not in fragment
+
+
 def _inserted_as_in_fragment(html: str, fragment: str) -> str:
     """A posted comment's HTML as the fragment has it: the avatar drawn in place there points
     to the fragment's drawing of it (which must be the same drawing)."""
@@ -196,6 +214,17 @@ async def test_a_page_outside_the_sites_origins_is_403(client: httpx.AsyncClient
     response = await post_comment(client, url="https://evil.example/hello/")
     assert response.status_code == 403
     assert "https://evil.example" in response.json()["error"]
+
+
+async def test_a_page_url_is_an_http_address_of_at_most_2000_characters(
+    client: httpx.AsyncClient,
+) -> None:
+    long = f"{BLOG}/hello/?q="
+    for url in ("ftp://blog.example/hello/", long + "x" * (2001 - len(long))):
+        response = await post_comment(client, url=url)
+        assert response.status_code == 400, url
+        assert "http or https address" in response.json()["error"]
+    assert (await post_comment(client, url=long + "x" * (2000 - len(long)))).status_code == 201
 
 
 async def test_an_empty_page_is_400(client: httpx.AsyncClient) -> None:

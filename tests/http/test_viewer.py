@@ -11,11 +11,13 @@ import pytest
 from starlette.applications import Starlette
 
 from tests.conftest import ClientFactory
-from tests.helpers import EMBED, OWN_ORIGIN, PAGE, posted
+from tests.helpers import BLOG, EMBED, OWN_ORIGIN, PAGE, SECRET, posted
 from tests.signing_in import signed_in_commenter
 from widget import comments
+from widget.auth.tokens import Purpose, TokenSigner
 from widget.errors import Forbidden
 from widget.sites import change_site_setting
+from widget.views.context import LIKE_RATE_PER_MINUTE
 
 
 async def like(client: httpx.AsyncClient, comment: int | None, liked: bool, voter: str = "") -> Any:
@@ -54,6 +56,20 @@ async def test_a_like_counts_once_per_browser_and_can_be_taken_back(
     assert taken_back == {**taken_back, "liked": False, "count": 1}
     fragment = (await client.get("/embed/blog/thread/fragment", params=EMBED)).text
     assert '<span class="wg-like-count">1 like</span>' in fragment
+
+
+async def test_likes_are_rate_limited_per_network(client: httpx.AsyncClient) -> None:
+    comment_id = (await posted(client))["comment"]["id"]
+    voter = ""
+    for n in range(LIKE_RATE_PER_MINUTE):  # a minute's worth of clicks, on and off
+        voter = (await like(client, comment_id, n % 2 == 0, voter))["voter"]
+    refused = await client.post(
+        "/api/v1/likes", json={**PAGE, "comment": comment_id, "liked": True, "voter": voter},
+        headers=OWN_ORIGIN,
+    )  # fmt: skip
+    assert refused.status_code == 429
+    assert "too fast" in refused.json()["error"]
+    assert int(refused.headers["retry-after"]) >= 1
 
 
 async def test_concurrent_double_clicks_count_once(client: httpx.AsyncClient) -> None:
@@ -111,10 +127,26 @@ async def test_liking_a_comment_of_another_page_is_404(client: httpx.AsyncClient
     assert "not on this page" in response.json()["error"]
 
 
+async def test_a_comment_readers_cannot_see_cannot_be_liked(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    await change_site_setting(app.state.widget.storage, "blog", "moderation", "all")
+    held = (await posted(client))["comment"]["id"]
+    response = await client.post(
+        "/api/v1/likes", json={**PAGE, "comment": held, "liked": True}, headers=OWN_ORIGIN
+    )
+    assert response.status_code == 404
+    assert "or has been removed" in response.json()["error"]
+    comment = await app.state.widget.storage.get_comment(held)
+    assert comment is not None and comment.like_count == 0
+
+
 async def test_the_viewer_state_lists_own_editable_comments(client: httpx.AsyncClient) -> None:
     mine = await posted(client, body="*mine*")
     theirs = await posted(client, body="theirs")
-    state = await me(client, tokens=[mine["edit_token"], "garbage"])
+    # Mine too, but on another page: this page's state lists this page's comments only.
+    elsewhere = await posted(client, body="elsewhere", page="/other/", url=f"{BLOG}/other/")
+    state = await me(client, tokens=[mine["edit_token"], elsewhere["edit_token"], "garbage"])
     assert state["editable"] == {
         str(mine["comment"]["id"]): {"seconds_left": pytest.approx(900, abs=5), "body": "*mine*"}
     }
@@ -155,8 +187,11 @@ async def test_editing_needs_the_comments_own_token(client: httpx.AsyncClient) -
     first = await posted(client)
     second = await posted(client)
     url = f"/api/v1/comments/{first['comment']['id']}"
+    # A token signed before tokens carried their row's mark names whichever row has its number.
+    unmarked = TokenSigner(SECRET).sign(Purpose.EDIT, {"c": second["comment"]["id"]})
     for token, message in [
         (second["edit_token"], "another comment"),
+        (unmarked, "another comment"),
         ("forged", "not valid"),
         ("", "not valid"),
     ]:
@@ -210,6 +245,8 @@ async def test_deleting_own_comment(client: httpx.AsyncClient) -> None:
         url, json={"token": data["edit_token"], "body": "back?"}, headers=OWN_ORIGIN
     )
     assert edit_after.status_code == 404
+    state = await me(client, tokens=[data["edit_token"]])  # gone: neither editable nor held
+    assert (state["editable"], state["held"]) == ({}, [])
 
 
 async def test_writes_need_our_origin(client: httpx.AsyncClient) -> None:

@@ -24,7 +24,7 @@ ISSO_ROWS: list[tuple[object, ...]] = [
     (1, 1, 3, T0, None, 1, "192.168.1.0", "A reply, listed before its parent.", "Grace",
      "grace@example.com", "https://grace.example.com/", 2),
     (1, 2, None, T0 + 60, T0 + 3600, 1, "10.0.0.0", "First! Grüße 👋 — **日本語**",
-     "Zoë 🦊 Ångström", None, "javascript:alert(1)", 5),
+     "Zoë 🦊 Ångström", None, "javascript://grace.example.com/%0Aalert(1)", 5),
     (1, 3, None, T0 + 120, None, 2, "10.0.1.0",
      "Raw <script>alert('x')</script> and <b onclick=\"steal()\">bold</b>", None, None, None,
      0),

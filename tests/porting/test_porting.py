@@ -260,8 +260,25 @@ async def test_export_import_export_gives_the_same_document(
     assert {r["status"] for r in records if r["type"] == "comment"} == {
         "approved", "pending", "spam", "deleted",
     }  # fmt: skip
-    octo = next(r for r in records if r["type"] == "comment" and r["text"] == "by a user")
-    assert octo["user"] == "github:42"
+    # What the document holds, not only that it comes back the same: a field the export left
+    # out (or wrote as a constant) would come back the same, lost both times.
+    comments = {r["text"]: r for r in records if r["type"] == "comment"}
+    first, edited, octo = comments["first"], comments["reply, edited"], comments["by a user"]
+    written = "2024-05-06T07:08:09.123456Z"
+    assert edited == {
+        "type": "comment", "site": "blog", "page": "/p/", "key": edited["key"],
+        "parent": first["key"], "status": "approved", "created_at": written,
+        "edited_at": written, "name": "Ann", "email": "ann@x.example", "website": "",
+        "avatar": "", "provider": "", "user": None, "ip_address": "192.0.2.1",
+        "text": "reply, edited", "html": "<p>reply, edited</p>", "likes": 1, "pinned": False,
+    }  # fmt: skip
+    assert (first["parent"], first["edited_at"], first["likes"], first["pinned"]) == (
+        None, None, 1, True,
+    )  # fmt: skip
+    assert (first["website"], first["email"]) == ("https://ann.example", "ann@x.example")
+    assert (octo["user"], octo["provider"], octo["avatar"]) == (
+        "github:42", "github", "https://avatars.example/octo.png",
+    )  # fmt: skip
     assert {r["voter"] for r in records if r["type"] == "like"} == {
         "user:github:42", "user:gitlab:7", "browser-voter",
     }  # fmt: skip
@@ -285,6 +302,8 @@ async def test_wxr_and_disqus_exports_import_back(storage: Storage, tmp_path: Pa
         assert len(comments) == expected, name
         texts = {c.body_source for c in comments.values()}
         assert {"first", "reply, edited", "Great post!\n\nSecond paragraph with a link"} <= texts
+        statuses = {c.body_source: c.status for c in comments.values()}
+        assert (statuses["first"], statuses["held"]) == ("approved", "pending"), name
     # Disqus gets no spam, no deleted comments and none under 3 characters ("x").
     assert {"spam", "x", "", "held"} & texts == {"held"}
 

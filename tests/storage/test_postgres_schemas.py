@@ -40,6 +40,7 @@ async def until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
         if condition():
             return
         await asyncio.sleep(0.02)
+    raise AssertionError(f"not heard within {timeout_s} s")
 
 
 def comment(body: str) -> NewComment:
@@ -71,8 +72,12 @@ async def test_deployments_in_two_schemas_do_not_hear_each_other() -> None:
         await until(lambda: len(first_heard) >= 1 and len(twin_heard) >= 1)
         await second.add_comment(comment("in the second"), None)
         await until(lambda: len(second_heard) >= 1)
-        await asyncio.sleep(0.3)  # time enough for a stray notification to arrive
-        assert [e.kind for e in first_heard] == ["comment"]
-        assert [e.kind for e in twin_heard] == ["comment"]
+        # Then one more change in the first: PostgreSQL delivers notifications in the order
+        # their transactions committed, so once this one is heard, a stray notification of
+        # the second's would have been heard before it (no time to wait and hope).
+        await first.add_comment(comment("again in the first"), None)
+        await until(lambda: len(first_heard) >= 2 and len(twin_heard) >= 2)
+        assert [e.kind for e in first_heard] == ["comment", "comment"]
+        assert [e.kind for e in twin_heard] == ["comment", "comment"]
         assert [e.kind for e in second_heard] == ["comment"]
-        assert first_heard[0].comment_id == twin_heard[0].comment_id
+        assert [e.comment_id for e in first_heard] == [e.comment_id for e in twin_heard]

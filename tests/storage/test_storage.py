@@ -20,6 +20,7 @@ from widget.errors import Conflict, Forbidden, RateLimited, SetupError
 from widget.records import (
     POST_LIKE,
     Admin,
+    Comment,
     GuestLikeLimit,
     ImportedComment,
     ImportedLike,
@@ -32,6 +33,7 @@ from widget.records import (
     SingleUse,
     Subscription,
     ThreadEvent,
+    ThreadHead,
     User,
 )
 from widget.refusals import explain
@@ -344,11 +346,14 @@ async def test_rate_limit_checks_count_what_was_committed(
 
 
 async def test_edit_and_delete(storage: Storage) -> None:
+    async def edit(comment_id: int, body: str) -> tuple[Comment, ThreadHead]:
+        return await storage.edit_comment(
+            comment_id, body_source=body, body_html=f"<p>{body}</p>", author_name="Ann",
+            author_url="", edited_at=datetime.now(UTC),
+        )  # fmt: skip
+
     comment, head = await storage.add_comment(new_comment(), None)
-    edited, head2 = await storage.edit_comment(
-        comment.id, body_source="new", body_html="<p>new</p>", author_name="Ann",
-        author_url="", edited_at=datetime.now(UTC),
-    )  # fmt: skip
+    edited, head2 = await edit(comment.id, "new")
     assert edited.body_html == "<p>new</p>"
     assert edited.edited_at is not None
     assert head2.version > head.version
@@ -356,6 +361,13 @@ async def test_edit_and_delete(storage: Storage) -> None:
     assert head3.comment_count == 0
     with pytest.raises(Refused, match=Outcome.COMMENT_GONE.value):
         await storage.delete_comment(comment.id)
+    # An author edits only what is shown: not a removed comment, nor one held for moderators.
+    held, _ = await storage.add_comment(dataclasses.replace(new_comment(), status="pending"), None)
+    for gone_id, body in ((comment.id, "new"), (held.id, "hi")):
+        with pytest.raises(Refused, match=Outcome.COMMENT_GONE.value):
+            await edit(gone_id, "changed behind the moderator's back")
+        kept = await storage.get_comment(gone_id)
+        assert kept is not None and kept.body_source == body
 
 
 async def test_removing_a_site_removes_its_threads(storage: Storage) -> None:
