@@ -875,6 +875,17 @@ async def test_authors_and_moderators_answer_from_the_thread_with_badges(
     assert 'class="wg-badge">Author</strong>' not in await fragment(client)
 
 
+async def next_account_numbered(
+    app: Starlette, database_url: str, erased: int, subject: str
+) -> dict[str, str]:
+    """The headers of the next account to sign in, given the erased account's number as SQLite
+    gave it before migration 0014."""
+    await number_again(database_url, "users", erased)
+    newcomer, headers = await signed_in_commenter(app, subject, "Nat")
+    assert newcomer.id == erased
+    return headers
+
+
 async def test_an_erased_accounts_badge_goes_with_it(
     boss: Admin, app: Starlette, database_url: str
 ) -> None:
@@ -895,9 +906,7 @@ async def test_an_erased_accounts_badge_goes_with_it(
     assert erased.status_code == 200, erased.text
     site = await app.state.widget.storage.get_site("blog")
     assert site.settings["moderator_accounts"] == ""
-    await number_again(database_url, "users", moderator.id)
-    newcomer, as_newcomer = await signed_in_commenter(app, "11", "Nat")
-    assert newcomer.id == moderator.id
+    as_newcomer = await next_account_numbered(app, database_url, moderator.id, "11")
     first = await boss.client.post(
         "/api/v1/comments", json=comment_body(name="", email="", body="Hi all"),
         headers=as_newcomer,
@@ -920,9 +929,7 @@ async def test_an_erased_accounts_ban_goes_with_it(
     erased = await boss.client.post("/api/v1/me/erase", json={"confirm": True}, headers=as_troll)
     assert erased.status_code == 200, erased.text
     assert await app.state.widget.storage.list_bans("blog") == []
-    await number_again(database_url, "users", troll.id)
-    newcomer, as_newcomer = await signed_in_commenter(app, "13", "Nat")
-    assert newcomer.id == troll.id
+    as_newcomer = await next_account_numbered(app, database_url, troll.id, "13")
     first = await boss.client.post(
         "/api/v1/comments", json=comment_body(name="", email="", body="Hello"),
         headers=as_newcomer,
