@@ -72,6 +72,7 @@ RENDER_MARKDOWN = Named("widget.rendering", "render_markdown")
 MAX_NAME_CHARS = 100
 MAX_URL_CHARS = 500
 MAX_PAGE_ID_CHARS = 500
+MAX_PAGE_URL_CHARS = 2000
 MAX_TITLE_CHARS = 300
 MAX_EDIT_TOKENS = 100
 
@@ -199,8 +200,10 @@ def page_ref(site: Site, page: str, url: str = "", title: str = "") -> PageRef:
         raise BadRequest(said("error_page_id_too_long", limit=MAX_PAGE_ID_CHARS))
     url = url.strip()
     if url:
+        if len(url) > MAX_PAGE_URL_CHARS:
+            raise BadRequest(said("error_page_url_too_long", limit=MAX_PAGE_URL_CHARS))
         url_parts = split_url(url)
-        if url_parts is None or url_parts.scheme not in {"http", "https"} or len(url) > 2000:
+        if url_parts is None or url_parts.scheme not in {"http", "https"}:
             raise BadRequest(said("error_page_url"))
         origin = origin_of(url_parts)
         if origin not in site.origins:

@@ -170,6 +170,7 @@ ENGLISH: dict[str, str] = {
     "error_page_empty": "Say which page this is about: the page parameter is empty.",
     "error_page_id_too_long": "The page id must be at most {limit} characters of ordinary text.",
     "error_page_url": "The page URL must be an http or https address.",
+    "error_page_url_too_long": "The page URL must be at most {limit} characters long.",
     "error_page_origin": (
         "This page ({origin}) is not one of the origins of the site {site} ({origins}). The"
         " site owner can allow it with: widget site add-origin {site_id} {origin}"

@@ -749,6 +749,7 @@ DE: dict[str, Message] = {
         "Die Seiten-ID darf höchstens {limit} Zeichen gewöhnlichen Text lang sein."
     ),
     "error_page_url": "Die Seiten-URL muss eine http- oder https-Adresse sein.",
+    "error_page_url_too_long": "Die Seiten-URL darf höchstens {limit} Zeichen lang sein.",
     "error_page_origin": (
         "Diese Seite ({origin}) gehört nicht zu den Origins der Website {site} ({origins}). Der"
         " Betreiber der Website kann sie erlauben mit: widget site add-origin {site_id} {origin}"
@@ -1218,6 +1219,7 @@ RU: dict[str, Message] = {
         "Идентификатор страницы должен быть не длиннее {limit} символов обычного текста."
     ),
     "error_page_url": "Адрес страницы должен начинаться с http или https.",
+    "error_page_url_too_long": "Адрес страницы должен быть не длиннее {limit} символов.",
     "error_page_origin": (
         "Эта страница ({origin}) не относится к источникам сайта {site} ({origins}). Владелец"
         " сайта может разрешить её командой: widget site add-origin {site_id} {origin}"

@@ -302,6 +302,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_page_empty": "حدّد الصفحة المقصودة: المعامل page فارغ.",
     "error_page_id_too_long": "يجب ألا يتجاوز معرّف الصفحة {limit} حرفًا من النص العادي.",
     "error_page_url": "يجب أن يكون عنوان URL للصفحة عنوان http أو https.",
+    "error_page_url_too_long": "يجب ألا يتجاوز طول عنوان URL للصفحة {limit} حرف.",
     "error_page_origin": "هذه الصفحة ({origin}) ليست من أصول الموقع {site} ({origins}). يستطيع مالك الموقع السماح بها بالأمر: widget site add-origin {site_id} {origin}",
     "error_send_form": "أرسل النموذج بصيغة application/x-www-form-urlencoded.",
     "error_send_json": "أرسل متن الطلب بصيغة application/json.",

@@ -280,6 +280,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_page_empty": "Indica de qué página se trata: el parámetro page está vacío.",
     "error_page_id_too_long": "El identificador de la página debe tener como máximo {limit} caracteres de texto normal.",
     "error_page_url": "La URL de la página debe ser una dirección http o https.",
+    "error_page_url_too_long": "La URL de la página debe tener como máximo {limit} caracteres.",
     "error_page_origin": "Esta página ({origin}) no es uno de los orígenes del sitio {site} ({origins}). El propietario del sitio puede permitirla con: widget site add-origin {site_id} {origin}",
     "error_send_form": "Envía el formulario como application/x-www-form-urlencoded.",
     "error_send_json": "Envía el cuerpo de la petición como application/json.",

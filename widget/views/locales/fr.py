@@ -280,6 +280,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_page_empty": "Indiquez de quelle page il s’agit : le paramètre page est vide.",
     "error_page_id_too_long": "L’identifiant de la page doit faire au plus {limit} caractères de texte ordinaire.",
     "error_page_url": "L’URL de la page doit être une adresse http ou https.",
+    "error_page_url_too_long": "L’URL de la page doit faire au plus {limit} caractères.",
     "error_page_origin": "Cette page ({origin}) ne fait pas partie des origines du site {site} ({origins}). Le propriétaire du site peut l’autoriser avec : widget site add-origin {site_id} {origin}",
     "error_send_form": "Envoyez le formulaire en application/x-www-form-urlencoded.",
     "error_send_json": "Envoyez le corps de la requête en application/json.",

@@ -280,6 +280,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_page_empty": "Indica di quale pagina si tratta: il parametro page è vuoto.",
     "error_page_id_too_long": "L’identificativo della pagina deve essere di al massimo {limit} caratteri di testo normale.",
     "error_page_url": "L’URL della pagina deve essere un indirizzo http o https.",
+    "error_page_url_too_long": "L’URL della pagina deve essere di al massimo {limit} caratteri.",
     "error_page_origin": "Questa pagina ({origin}) non è tra le origini del sito {site} ({origins}). Il proprietario del sito può consentirla con: widget site add-origin {site_id} {origin}",
     "error_send_form": "Invia il modulo come application/x-www-form-urlencoded.",
     "error_send_json": "Invia il corpo della richiesta come application/json.",

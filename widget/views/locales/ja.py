@@ -260,6 +260,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_page_empty": "どのページについてか指定してください。page パラメーターが空です。",
     "error_page_id_too_long": "ページ ID は通常の文字で {limit} 文字以内にしてください。",
     "error_page_url": "ページの URL は http または https のアドレスにしてください。",
+    "error_page_url_too_long": "ページの URL は {limit} 文字以内にしてください。",
     "error_page_origin": "このページ（{origin}）はサイト {site} のオリジン（{origins}）に含まれていません。サイトの管理者は次のコマンドで許可できます: widget site add-origin {site_id} {origin}",
     "error_send_form": "フォームは application/x-www-form-urlencoded で送ってください。",
     "error_send_json": "リクエストの本文は application/json で送ってください。",

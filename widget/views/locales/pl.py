@@ -290,6 +290,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_page_empty": "Podaj, o którą stronę chodzi: parametr page jest pusty.",
     "error_page_id_too_long": "Identyfikator strony może mieć najwyżej {limit} znaków zwykłego tekstu.",
     "error_page_url": "Adres URL strony musi być adresem http lub https.",
+    "error_page_url_too_long": "Adres URL strony może mieć najwyżej {limit} znaków.",
     "error_page_origin": "Ta strona ({origin}) nie należy do źródeł witryny {site} ({origins}). Właściciel witryny może ją dopuścić poleceniem: widget site add-origin {site_id} {origin}",
     "error_send_form": "Wyślij formularz jako application/x-www-form-urlencoded.",
     "error_send_json": "Wyślij treść żądania jako application/json.",

@@ -280,6 +280,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_page_empty": "Diga de qual página se trata: o parâmetro page está vazio.",
     "error_page_id_too_long": "O identificador da página deve ter no máximo {limit} caracteres de texto comum.",
     "error_page_url": "O URL da página deve ser um endereço http ou https.",
+    "error_page_url_too_long": "O URL da página deve ter no máximo {limit} caracteres.",
     "error_page_origin": "Esta página ({origin}) não é uma das origens do site {site} ({origins}). O dono do site pode permiti-la com: widget site add-origin {site_id} {origin}",
     "error_send_form": "Envie o formulário como application/x-www-form-urlencoded.",
     "error_send_json": "Envie o corpo da requisição como application/json.",

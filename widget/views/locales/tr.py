@@ -267,6 +267,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_page_empty": "Hangi sayfadan söz edildiğini belirtin: page parametresi boş.",
     "error_page_id_too_long": "Sayfa kimliği en fazla {limit} karakterlik sıradan metin olmalıdır.",
     "error_page_url": "Sayfa URL’si bir http veya https adresi olmalıdır.",
+    "error_page_url_too_long": "Sayfa URL’si en fazla {limit} karakter olmalıdır.",
     "error_page_origin": "Bu sayfa ({origin}), {site} sitesinin kaynaklarından biri değil ({origins}). Site sahibi ona şu komutla izin verebilir: widget site add-origin {site_id} {origin}",
     "error_send_form": "Formu application/x-www-form-urlencoded olarak gönderin.",
     "error_send_json": "İstek gövdesini application/json olarak gönderin.",

@@ -290,6 +290,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_page_empty": "Укажіть, про яку сторінку йдеться: параметр page порожній.",
     "error_page_id_too_long": "Ідентифікатор сторінки має бути не довшим за {limit} символів звичайного тексту.",
     "error_page_url": "Адреса сторінки має починатися з http або https.",
+    "error_page_url_too_long": "Адреса сторінки має бути не довшою за {limit} символів.",
     "error_page_origin": "Ця сторінка ({origin}) не належить до джерел сайту {site} ({origins}). Власник сайту може дозволити її командою: widget site add-origin {site_id} {origin}",
     "error_send_form": "Надішліть форму як application/x-www-form-urlencoded.",
     "error_send_json": "Надішліть тіло запиту як application/json.",

@@ -257,6 +257,7 @@ CATALOG: dict[str, str | dict[str, str]] = {
     "error_page_empty": "请说明是哪个页面：page 参数为空。",
     "error_page_id_too_long": "页面 ID 最多只能有 {limit} 个普通文本字符。",
     "error_page_url": "页面 URL 必须是 http 或 https 地址。",
+    "error_page_url_too_long": "页面 URL 最多只能有 {limit} 个字符。",
     "error_page_origin": "此页面（{origin}）不在网站 {site} 的来源（{origins}）之中。网站所有者可以用以下命令允许它：widget site add-origin {site_id} {origin}",
     "error_send_form": "请以 application/x-www-form-urlencoded 格式发送表单。",
     "error_send_json": "请以 application/json 格式发送请求正文。",
