@@ -241,3 +241,38 @@ def test_closing_the_passkey_window_ends_the_sign_in(
     expect(frame.locator("#wg-sign-in-error")).to_have_text(
         "The sign-in window was closed before signing in finished."
     )
+
+
+def test_signing_out_in_the_frame_ends_the_open_passkey_window(
+    context: BrowserContext, page: Page, blog: HostPages, widget: WidgetServer
+) -> None:
+    """On a shared computer: the reader opens "Add a passkey", then signs out under the
+    comments. The window left open adds nobody's passkey to the account, and says why."""
+    page.goto(blog_post(blog, widget, "/signed-out-passkey/", "Signed out"))
+    frame = page.frame_locator(FRAME)
+    sign_in_with_provider(page, frame, "bob")
+    with page.expect_popup() as opened:
+        frame.locator("#wg-add-passkey").click()
+    popup = opened.value
+    expect(popup.locator("h1")).to_have_text("Your passkeys")
+    frame.locator("#wg-log-out").click()
+    expect(frame.locator("#wg-signed-in")).to_be_hidden()
+
+    authenticator_in(context, popup)  # (the page asked for its options while signed in)
+    popup.get_by_label("Name of the new passkey").fill("Someone else's")
+    popup.get_by_role("button", name="Add a passkey").click()
+    # The window stays, saying why (it closed itself, unexplained, with the sign-in page).
+    expect(popup.locator("#wg-passkey-error")).to_have_text(
+        "This window is no longer signed in; close it, sign in again under the comments if"
+        " your session ended, and press \u201cAdd a passkey\u201d again.",
+        timeout=15_000,
+    )
+    assert not popup.is_closed()
+    expect(popup.locator("#wg-passkey-form")).to_have_count(0)
+    assert_accessible(popup)
+    popup.close()
+
+    sign_in_with_provider(page, frame, "bob")
+    with page.expect_popup() as opened:
+        frame.locator("#wg-add-passkey").click()
+    expect(opened.value.locator("#wg-passkey-none")).to_have_text("No passkey yet.")

@@ -77,6 +77,13 @@ def _page(request: Request, title_key: str, step: str, status_code: int = 200,
     )  # fmt: skip
 
 
+def _manage_failed(request: Request, exc: ClientError) -> Response:
+    """The passkeys window's own page, saying what went wrong, and staying open. (The sign-in
+    popup's page of `_failed` hands its problem to the frame and closes; the frame is not
+    signing in while this window is open, so the person saw the window vanish, unexplained.)"""
+    return _page(request, "passkey_title_manage", "refused", exc.status, error=exc.message)
+
+
 def _failed(request: Request, exc: ClientError) -> Response:
     context = app_context(request)
     t = Translator(popup_language(request))
@@ -175,7 +182,7 @@ async def manage(request: Request) -> Response:
         passkeys = _passkeys(context)
         return await _manage_page(request, passkeys, form.get("owner", ""))
     except ClientError as exc:
-        return _failed(request, exc)
+        return _manage_failed(request, exc)
 
 
 async def _owner_request(request: Request) -> tuple[Passkeys, Mapping[str, str], str, User]:
@@ -192,7 +199,7 @@ async def add(request: Request) -> Response:
     try:
         passkeys, form, owner, user = await _owner_request(request)
     except ClientError as exc:
-        return _failed(request, exc)
+        return _manage_failed(request, exc)
     try:
         added = await passkeys.register(
             user, request.session.pop(_CEREMONY, ""), form.get("credential", ""),
@@ -211,7 +218,7 @@ async def remove(request: Request) -> Response:
     try:
         passkeys, form, owner, user = await _owner_request(request)
     except ClientError as exc:
-        return _failed(request, exc)
+        return _manage_failed(request, exc)
     t = Translator(popup_language(request))
     chosen = form.get("passkey", "")
     if not _PASSKEY_ID.fullmatch(chosen):
