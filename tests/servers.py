@@ -32,8 +32,8 @@ __all__ = [
     "host_pages",
     "serve_in_thread",
     "serve_until_it_stops",
-    "start_widget_cli",
     "widget_cli",
+    "widget_cli_started",
     "widget_server",
     "widget_servers",
 ]
@@ -124,23 +124,30 @@ class WidgetServer:
 
 def widget_cli(data_dir: Path, *args: str, stdin: str = "", **settings: str) -> str:
     """Run `widget ARGS` on the data folder (and settings) of a running or future server."""
-    command = start_widget_cli(data_dir, *args, start_at=None, **settings)
-    output, errors = command.communicate(stdin, timeout=60)
+    with widget_cli_started(data_dir, *args, start_at=None, **settings) as command:
+        output, errors = command.communicate(stdin, timeout=60)
     if command.returncode:
         raise subprocess.CalledProcessError(command.returncode, args, output, errors)
     return output
 
 
-def start_widget_cli(
+@contextlib.contextmanager
+def widget_cli_started(
     data_dir: Path, *args: str, start_at: float | None = None, **settings: str
-) -> subprocess.Popen[str]:
-    """`widget ARGS` started and not waited for (to race it against something else)."""
+) -> Iterator[subprocess.Popen[str]]:
+    """`widget ARGS` started and not waited for (to race it against something else); killed
+    if still running afterwards, its pipes closed (a failed test left both to whichever test
+    ran next, which failed on the ResourceWarnings)."""
     extra = {f"WIDGET_{name.upper()}": value for name, value in settings.items()}
-    return subprocess.Popen(
+    with subprocess.Popen(
         _widget_command(args, start_at),
         env=_widget_env(data_dir, "http://comments.localhost:8000", extra),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    ) as command:  # fmt: skip
+        try:
+            yield command
+        finally:
+            command.kill()  # a no-op once it has exited
 
 
 # Processes meant to start together import widget first, then wait for one moment to run its

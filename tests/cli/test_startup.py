@@ -17,8 +17,8 @@ from tests.postgres_cluster import PrivateCluster
 from tests.servers import (
     free_port,
     serve_until_it_stops,
-    start_widget_cli,
     widget_cli,
+    widget_cli_started,
     widget_server,
     widget_servers,
 )
@@ -181,15 +181,13 @@ def test_a_server_and_commands_starting_together_on_a_new_data_folder(tmp_path: 
         data_dir = tmp_path / f"attempt-{attempt}" / "data"
         data_dir.parent.mkdir()
         together = time.time() + 3  # after all have imported widget
-        commands = [
-            start_widget_cli(data_dir, *args, start_at=together)
-            for args in (
-                ("site", "add", "blog", "--origin", BLOG, "--set", "min_seconds_to_post=0"),
-                ("migrate",),
-            )
-        ]
-        with widget_servers([data_dir], start_at=together) as (server,):
-            for command in commands:
+        with (
+            widget_cli_started(data_dir, "site", "add", "blog", "--origin", BLOG,
+                               "--set", "min_seconds_to_post=0", start_at=together) as site_add,
+            widget_cli_started(data_dir, "migrate", start_at=together) as migrate,
+            widget_servers([data_dir], start_at=together) as (server,),
+        ):  # fmt: skip
+            for command in (site_add, migrate):
                 output, errors = command.communicate(timeout=60)
                 assert command.returncode == 0, output + errors
             # Signed with the secret in the folder: the server uses that one.

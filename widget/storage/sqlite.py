@@ -257,9 +257,7 @@ class SQLiteStorage(Storage):
 
         def configure() -> None:
             for statement in statements:
-                # Read to the end: a statement left open holds a snapshot that a write
-                # cannot follow.
-                conn._conn.execute(statement).fetchall()
+                _run_waiting(conn._conn, statement)
 
         try:
             conn.row_factory = sqlite3.Row
@@ -577,6 +575,25 @@ def _from_sqlite(columns: Sequence[str], row: Row) -> tuple[Any, ...]:
             value = json.loads(value)
         values.append(value)
     return tuple(values)
+
+
+def _run_waiting(conn: sqlite3.Connection, statement: str) -> None:
+    """Run `statement` to the end (a statement left open holds a snapshot that a write cannot
+    follow), waiting up to BUSY_TIMEOUT_MS while another connection holds the file. SQLite
+    waits by itself (busy_timeout) for all but one: switching a file to WAL fails at once
+    while another connection is in a write transaction on it, as a process starting beside
+    this one on a new data folder is for a moment (a server started with `widget site add`
+    gave up so in CI; four processes opening one new file here, about one round in 20)."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute(statement).fetchall()
+            return
+        except sqlite3.OperationalError as exc:
+            busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+            if not busy or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
 
 
 def _is_fault(exc: BaseException) -> bool:
