@@ -30,6 +30,7 @@ from tests.helpers import (
     loaded_at_start,
     make_settings,
     number_again,
+    open_form,
     outbox_rows,
     posted,
     settle,
@@ -81,6 +82,24 @@ async def test_nothing_is_sent_before_the_address_is_confirmed(
     assert [m["Subject"] for m in inbox.to("ann@example.com")] == [
         "Confirm: follow the comments on “Hello world”"
     ]
+
+
+async def test_the_no_script_forms_box_is_ticked_by_what_browsers_send(
+    client: httpx.AsyncClient, inbox: Inbox, mail_app: Starlette
+) -> None:
+    # "1": the frame's box; "on": what a browser sends for a box without a value (a site
+    # owner's own form); no field at all: a box left unticked.
+    sent = {"ann@example.com": "1", "bob@example.com": "on", "cid@example.com": None}
+    for address, ticked in sent.items():
+        form = await open_form(client)
+        fields = {**form, "body": f"From {address}", "name": "Reader", "email": address}
+        if ticked is not None:
+            fields["notify"] = ticked
+        response = await client.post("/embed/blog/thread/comments", data=fields, headers=OWN_ORIGIN)
+        assert response.status_code == 303, response.text
+    await settle(mail_app)
+    asked = sorted(address for address in sent if inbox.to(address))
+    assert asked == ["ann@example.com", "bob@example.com"]
 
 
 async def test_replies_to_my_comments_only(

@@ -247,6 +247,11 @@ async def test_non_string_fields_are_400(client: httpx.AsyncClient) -> None:
     assert response.json()["error"] == "'body' must be a string."
     response = await post_comment(client, parent="12")
     assert response.status_code == 400
+    for box in ("notify", "notify_posts"):
+        for not_a_boolean in ("yes", 1, "true"):
+            response = await post_comment(client, **{box: not_a_boolean})
+            assert response.status_code == 400
+            assert response.json()["error"] == f"'{box}' must be true or false."
 
 
 async def test_posting_needs_our_own_origin(client: httpx.AsyncClient) -> None:

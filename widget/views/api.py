@@ -53,6 +53,16 @@ def _text(data: dict[str, Any], key: str, default: str = "") -> str:
     return value
 
 
+def _ticked(data: dict[str, Any], key: str) -> str:
+    """A box ticked or not, as check_comment_form reads a form's: anything but a boolean
+    (a "yes", a 1) is refused, not taken as "no" (a reader asking to be told of replies would
+    never hear of them, and nobody would know why)."""
+    value = data.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise BadRequest(f"'{key}' must be true or false.")
+    return "1" if value else ""
+
+
 def count_text(settings: SiteSettings, translator: Translator, n: int) -> str:
     """The site's own wording of a comment count when it has one, else the language's."""
     if n == 0:
@@ -354,8 +364,8 @@ async def post_comment(request: Request) -> Response:
     context, data, query = await _body_and_query(request)
     with context.metrics.posting() as attempt:
         fields = {key: _text(data, key) for key in ("body", "name", "email", "website")}
-        fields["notify"] = "1" if data.get("notify") is True else ""
-        fields["notify_posts"] = "1" if data.get("notify_posts") is True else ""
+        fields["notify"] = _ticked(data, "notify")
+        fields["notify_posts"] = _ticked(data, "notify_posts")
         parent = data.get("parent")
         if parent is not None and (not isinstance(parent, int) or isinstance(parent, bool)):
             raise BadRequest("'parent' must be a comment id (a number) or null.")
