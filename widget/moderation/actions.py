@@ -260,7 +260,7 @@ def ban_for(comment: Comment, kind: Literal["user", "email", "network"]) -> str:
     if kind == "email":
         if not comment.author_email:
             raise Invalid("This comment has no email address to ban.")
-        return comment.author_email.lower()
+        return comment.author_email  # check_ban, which every ban goes through, lower-cases it
     try:
         address = ipaddress.ip_address(comment.remote_ip)
     except ValueError:
