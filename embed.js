@@ -41,15 +41,28 @@
     // against the blog's colours gets its own backdrop.
     frame.style.cssText = 'width:100%;height:320px;border:0;overflow:hidden;color-scheme:' + theme +
       (theme == 'dark' != host ? ';background:' + (host ? '#fff' : '#121212') : '');
+    // What the frame may keep here when the browser refuses it storage of its own (its
+    // comments' tokens, its voter id): under our server's name, given back to its frame only.
+    var kept = 'widget@' + server + ' ';
     addEventListener('message', function (e) {
       // Only our frame, from our server, sizes, names or scrolls it.
-      var m = e.data;
+      var m = e.data, v = {}, s;
       if (e.source !== frame.contentWindow || e.origin !== server || !m) return;
       if (m.widget === 'height' && m.height > 0) frame.style.height = m.height + 'px';
       if (m.title) frame.title = m.title;
       if (m.widget === 'scroll' && m.top >= 0) {
         scrollTo(0, frame.getBoundingClientRect().top + scrollY + m.top);
       }
+      try { // the blog's storage may be refused too: then the frame keeps to its memory
+        s = localStorage;
+        if (m.widget === 'keep') {
+          if (m.value == null) s.removeItem(kept + m.key); else s.setItem(kept + m.key, JSON.stringify(m.value));
+        }
+        if (m.widget === 'kept?') Object.keys(s).forEach(function (k) {
+          if (k.indexOf(kept) == 0) v[k.slice(kept.length)] = JSON.parse(s[k]);
+        });
+      } catch (x) { /* as said */ }
+      if (m.widget === 'kept?') e.source.postMessage({ widget: 'kept', values: v }, server);
     });
   }
 

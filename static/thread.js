@@ -106,16 +106,54 @@
     /** @param {string} key @param {any} value */
     set: function (key, value) {
       memory[key] = value;
-      try { localStorage.setItem(key, JSON.stringify(value)); } catch (e) { /* blocked */ }
+      try { localStorage.setItem(key, JSON.stringify(value)); } catch (e) { keepAtHost(key, value); }
     },
     /** @param {string} key */
     remove: function (key) {
       delete memory[key];
-      try { localStorage.removeItem(key); } catch (e) { /* blocked */ }
+      try { localStorage.removeItem(key); } catch (e) { keepAtHost(key, null); }
     }
   };
   var TOKENS = 'widget:edit:' + config.site;
   var VOTER = 'widget:voter';
+
+  // Where the browser refuses this frame storage of its own (third-party storage blocked, as
+  // in Chrome's private windows), the blog's page keeps two things for it (embed.js): the
+  // tokens of the reader's own comments, to edit them and to see them while a moderator holds
+  // them, and the voter id of their likes. Nothing that names the reader: their name and email
+  // stay in memory. The page's answer to 'kept?' says where to send them: its origin.
+  /** @type {Record<string, string>} what each kept value is */
+  var HOST_KEPT = {};
+  HOST_KEPT[TOKENS] = 'object';
+  HOST_KEPT[VOTER] = 'string';
+  /** @type {string | null} */
+  var hostOrigin = null;
+  /** @param {string} key @param {any} value */
+  function keepAtHost(key, value) {
+    if (hostOrigin && key in HOST_KEPT) {
+      parent.postMessage({ widget: 'keep', key: key, value: value }, hostOrigin);
+    }
+  }
+  /** What the blog's page kept for this frame, into memory; `then` once the page answered, or
+   * has not in time (an embed.js from before this). @param {() => void} then */
+  function fromHost(then) {
+    var done = false;
+    function finish() { if (!done) { done = true; then(); } }
+    addEventListener('message', function (e) {
+      var m = e.data;
+      if (e.source !== parent || !m || m.widget !== 'kept' || hostOrigin) return;
+      hostOrigin = e.origin;
+      Object.keys(HOST_KEPT).forEach(function (key) {
+        var value = m.values && m.values[key];
+        if (typeof value === HOST_KEPT[key] && value && !(key in memory)) memory[key] = value;
+      });
+      finish();
+    });
+    parent.postMessage({ widget: 'kept?' }, '*');
+    setTimeout(finish, 1000);
+  }
+  var storageRefused = false;
+  try { localStorage.getItem(VOTER); } catch (e) { storageRefused = true; }
 
   // The session: a Partitioned cookie where the browser keeps one, and always the same token
   // in memory (and sessionStorage when allowed) for browsers that refuse even those cookies.
@@ -445,14 +483,17 @@
   };
   /** @type {any} */ (window).widgetFrame = frame;
 
-  var stored = store.get(TOKENS);
-  if (sessionToken || store.get(SIGNED_IN) || store.get(VOTER) ||
-      doc.cookie.indexOf('__Host-widget_signed_in=1') !== -1 ||
-      (stored && Object.keys(stored).length)) {
-    loadWriter();
-  } else {
-    onFirstTouch(loadWriter);
+  function startWriter() {
+    var stored = store.get(TOKENS);
+    if (sessionToken || store.get(SIGNED_IN) || store.get(VOTER) ||
+        doc.cookie.indexOf('__Host-widget_signed_in=1') !== -1 ||
+        (stored && Object.keys(stored).length)) {
+      loadWriter();
+    } else {
+      onFirstTouch(loadWriter);
+    }
   }
+  if (storageRefused && parent !== window) fromHost(startWriter); else startWriter();
 
   // -- signing in ---------------------------------------------------------------------------------
   var signInBox = doc.getElementById('wg-sign-in');

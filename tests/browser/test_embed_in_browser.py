@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.browser.conftest import ARTIFACTS, api_post, blog_post
-from tests.servers import HostPages, WidgetServer, host_pages, widget_server
+from tests.servers import HostPages, WidgetServer, host_pages, widget_cli, widget_server
 
 FRAME = "#comments iframe"
 
@@ -203,6 +203,55 @@ def test_where_storage_is_allowed_the_frame_remembers(
     mine.locator("button.wg-delete").click()
     expect(frame.locator(".wg-comment")).to_have_count(1)
     expect(frame.locator("#comments-title")).to_have_text("One Response to “Remembered”")
+
+
+def test_where_storage_is_refused_the_blogs_page_keeps_the_tokens_and_nothing_personal(
+    page: Page, blog: HostPages, widget: WidgetServer
+) -> None:
+    # Here the frame's own storage is refused (as in Chrome's private windows): embed.js keeps
+    # its comments' tokens and its voter id in the blog's storage, for its frame alone.
+    widget_cli(widget.data_dir, "site", "add", "kept", "--origin", blog.origin,
+               "--set", "moderation=all", "--set", "min_seconds_to_post=0")  # fmt: skip
+    held_url = blog_post(blog, widget, "/kept/", "Kept", site="kept")
+    # An advertiser's frame on the same page asks the page for what it keeps.
+    evil = blog.url.replace("blog.localhost", "evil.localhost")
+    blog.pages["/an-ad/"] = """<!doctype html><title>ad</title><script>
+addEventListener('message', function (e) { document.title += JSON.stringify(e.data); });
+setInterval(function () { parent.postMessage({widget: 'kept?'}, '*'); }, 100);
+</script>"""
+    liked_url = blog_post(
+        blog, widget, "/liked-kept/", "Liked, kept", extra=f'<iframe src="{evil}/an-ad/"></iframe>'
+    )
+    other = api_post(widget, blog, "/liked-kept/", body="Worth a like")["comment"]["id"]
+
+    page.goto(held_url)
+    frame = page.frame_locator(FRAME)
+    fill_details(frame, "Held, and mine", name="Dora", email="dora@example.com")
+    frame.locator("#wg-submit").click()
+    expect(frame.locator(".wg-comment .wg-held")).to_be_visible()
+    page.reload()
+    frame = page.frame_locator(FRAME)
+    # Its author still sees it, held as it is.
+    mine = frame.locator(".wg-comment")
+    expect(mine.locator(".wg-text")).to_have_text("Held, and mine")
+    expect(mine.locator(".wg-held")).to_be_visible()
+    expect(frame.locator("#wg-name")).to_have_value("")  # the details stayed in memory
+
+    page.goto(liked_url)
+    frame = page.frame_locator(FRAME)
+    frame.locator(f"#comment-{other} button.wg-like").click()
+    expect(frame.locator(f"#comment-{other} .wg-like-count")).to_have_text("1 like")
+    page.reload()
+    frame = page.frame_locator(FRAME)
+    expect(frame.locator(f"#comment-{other} button.wg-like")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    kept = page.evaluate("Object.fromEntries(Object.entries(localStorage))")
+    assert sorted(kept) == [f"widget@{widget.public_url} widget:edit:kept",
+                            f"widget@{widget.public_url} widget:voter"]  # fmt: skip
+    assert "dora" not in str(kept).lower()
+    (ad,) = [frame for frame in page.frames if frame.url == f"{evil}/an-ad/"]
+    assert ad.title() == "ad"  # its question, asked ten times a second, went unanswered
 
 
 def test_posting_works_with_javascript_off(
