@@ -224,6 +224,14 @@ SETTINGS: tuple[Setting, ...] = (
         _parse_positive_int,
     ),
     Setting(
+        "live_readers_per_network",
+        "20",
+        "live-update streams open at once from one network (an IPv4 address or an IPv6 /64),"
+        " so that one client cannot take every reader's place; raise it if many readers share"
+        " one address (an office, a campus)",
+        _parse_positive_int,
+    ),
+    Setting(
         "outbound_private_networks",
         "",
         "private networks that webhooks, feeds, Akismet and sign-in providers may reach, such as"
@@ -338,6 +346,7 @@ class Settings:
     document_brotli_quality: int
     live_readers_per_thread: int
     live_readers_total: int
+    live_readers_per_network: int
     outbound_private_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     akismet_key: str
     akismet_blog_url: str
