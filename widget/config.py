@@ -186,6 +186,14 @@ SETTINGS: tuple[Setting, ...] = (
         _parse_seconds,
     ),
     Setting(
+        "connections_per_address",
+        "256",
+        "connections open at once from one address (an IPv6 /64 counts as one; trusted"
+        " proxies are not bounded): past it a new one gets a 503 and is closed, so that one"
+        " client cannot hold every connection (a browser opens at most six)",
+        _parse_positive_int,
+    ),
+    Setting(
         "post_rate_per_minute",
         "5",
         "comments one IP address (IPv6: one /64) may post per minute",
@@ -340,6 +348,7 @@ class Settings:
     max_header_count: int
     header_timeout_s: float
     body_timeout_s: float
+    connections_per_address: int
     post_rate_per_minute: int
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     fragment_cache_bytes: int
