@@ -431,6 +431,13 @@ def test_no_header_can_be_added_through_a_name_or_title(tmp_path: Path) -> None:
     )
 
 
+def test_a_name_or_title_cannot_turn_the_rest_of_a_subject_around(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, smtp_host="127.0.0.1")
+    mail = Mail("ann@example.com", "Mallory \u202e replied on “\u2067Title” today", "t", "<p>h</p>")
+    assert Mailer(settings).message(mail)["Subject"] == "Mallory replied on “Title” today"
+    assert header_text("Mallory \u202a\u202b\u202c\u202d\u2066\u2068\u2069") == "Mallory"
+
+
 # -- retries -------------------------------------------------------------------------------------
 
 
