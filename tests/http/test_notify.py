@@ -83,6 +83,21 @@ async def test_nothing_is_sent_before_the_address_is_confirmed(
     ]
 
 
+async def test_an_address_typed_by_someone_else_is_asked_a_few_times_not_once_a_comment(
+    client: httpx.AsyncClient, inbox: Inbox, mail_app: Starlette
+) -> None:
+    """Each comment ticking the box under an unconfirmed address mailed it a confirmation:
+    five a minute (the poster's rate limit), all day, to someone who never asked."""
+    for n in range(7):
+        page = {"page": f"/post-{n}/", "url": f"{BLOG}/post-{n}/"}
+        await posted(client, email="victim@example.com", notify=True, **page)
+    await settle(mail_app)
+    assert len(inbox.to("victim@example.com")) == 5
+    await posted(client, email="ann@example.com", notify=True)
+    await settle(mail_app)
+    assert len(inbox.to("ann@example.com")) == 1  # another address is asked as before
+
+
 async def test_replies_to_my_comments_only(
     client: httpx.AsyncClient, inbox: Inbox, mail_app: Starlette
 ) -> None:
