@@ -257,7 +257,9 @@
   function deleteComment(item, id) {
     if (!confirm(strings.confirm_delete)) return;
     ownWrites['delete' + id] = true;
-    api('DELETE', 'comments/' + id, { token: ownToken(id), lang: config.lang }).then(function (r) {
+    // The page's title, for the heading the answer brings ("2 Responses to “Title”").
+    var body = { token: ownToken(id), lang: config.lang, title: config.params.title || '' };
+    api('DELETE', 'comments/' + id, body).then(function (r) {
       if (!r.ok) { alert(r.data.error || strings.problem); return; }
       var title = byId('comments-title');
       title.textContent = r.data.title_text;

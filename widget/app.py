@@ -91,7 +91,7 @@ def create_app(
     assets = installed_assets()
     # Each live reader holds a connection, and so an open file: fewer than the process has.
     readers = min(settings.live_readers_total, file_budget().live_readers)
-    events = EventHub(settings.live_readers_per_thread, readers)
+    events = EventHub(settings.live_readers_per_thread, readers, settings.live_readers_per_network)
     storage.on_event(events.publish, events.missed)
     outbound = Outbound(settings.outbound_private_networks, resolver)
     sign_in = SignIn(settings, storage, outbound, provider_transport)

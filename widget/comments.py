@@ -59,6 +59,7 @@ __all__ = [
     "delete_comment",
     "edit_comment",
     "page_ref",
+    "page_title",
     "post_comment",
     "post_rate_limits",
     "render_body",
@@ -211,8 +212,12 @@ def page_ref(site: Site, page: str, url: str = "", title: str = "") -> PageRef:
                 said("error_page_origin", origin=origin, site=repr(site.id),
                      origins=", ".join(site.origins), site_id=site.id)
             )  # fmt: skip
-    title = _CONTROL_OR_NEWLINE.sub(" ", title).strip()[:MAX_TITLE_CHARS]
-    return PageRef(site_id=site.id, page_id=page_id, url=url, title=title)
+    return PageRef(site_id=site.id, page_id=page_id, url=url, title=page_title(title))
+
+
+def page_title(raw: str) -> str:
+    """A host page's title as its embed sends it, on one line and at most MAX_TITLE_CHARS."""
+    return _CONTROL_OR_NEWLINE.sub(" ", raw).strip()[:MAX_TITLE_CHARS]
 
 
 # -- what visitors type ---------------------------------------------------------------------

@@ -186,6 +186,14 @@ SETTINGS: tuple[Setting, ...] = (
         _parse_seconds,
     ),
     Setting(
+        "connections_per_address",
+        "256",
+        "connections open at once from one address (an IPv6 /64 counts as one; trusted"
+        " proxies are not bounded): past it a new one gets a 503 and is closed, so that one"
+        " client cannot hold every connection (a browser opens at most six)",
+        _parse_positive_int,
+    ),
+    Setting(
         "post_rate_per_minute",
         "5",
         "comments one IP address (IPv6: one /64) may post per minute",
@@ -221,6 +229,14 @@ SETTINGS: tuple[Setting, ...] = (
         "live_readers_total",
         "5000",
         "readers following live updates, all threads together",
+        _parse_positive_int,
+    ),
+    Setting(
+        "live_readers_per_network",
+        "20",
+        "live-update streams open at once from one network (an IPv4 address or an IPv6 /64),"
+        " so that one client cannot take every reader's place; raise it if many readers share"
+        " one address (an office, a campus)",
         _parse_positive_int,
     ),
     Setting(
@@ -332,12 +348,14 @@ class Settings:
     max_header_count: int
     header_timeout_s: float
     body_timeout_s: float
+    connections_per_address: int
     post_rate_per_minute: int
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     fragment_cache_bytes: int
     document_brotli_quality: int
     live_readers_per_thread: int
     live_readers_total: int
+    live_readers_per_network: int
     outbound_private_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     akismet_key: str
     akismet_blog_url: str

@@ -39,6 +39,7 @@ MISSED = Missed()
 class Listener:
     site_id: str
     page_id: str
+    network: str = ""  # the reader's rate-limit key (IPv4 address or IPv6 /64)
     queue: asyncio.Queue[ThreadEvent | Missed | None] = dataclasses.field(
         default_factory=lambda: asyncio.Queue(QUEUE_SIZE)
     )
@@ -67,26 +68,41 @@ class Listener:
 
 
 class EventHub:
-    def __init__(self, per_thread: int, total: int) -> None:
+    """Readers by thread, bounded per thread, in all, and per network: without the last, one
+    client opening streams (a few hundred take a second) held every place of a thread, or of
+    the server, and nobody else got live updates."""
+
+    def __init__(self, per_thread: int, total: int, per_network: int | None = None) -> None:
         self.per_thread = per_thread
         self.total = total
+        self.per_network = per_network if per_network is not None else total
         self._threads: dict[tuple[str, str], set[Listener]] = defaultdict(set)
+        self._networks: dict[str, int] = defaultdict(int)
         self._count = 0
 
     @property
     def listeners(self) -> int:
         return self._count
 
-    def subscribe(self, site_id: str, page_id: str) -> Listener:
+    def subscribe(self, site_id: str, page_id: str, network: str = "") -> Listener:
+        """A new reader of a thread, from `network` (a rate-limit key); raises
+        TooManyListeners when a bound is reached."""
         readers = self._threads[(site_id, page_id)]
+        if self._networks.get(network, 0) >= self.per_network:
+            raise TooManyListeners(
+                "Too many pages on your network are following live updates at once; the page"
+                " still works, reload it to see new comments, or close some of the others.",
+                retry_after_s=RETRY_READERS_AFTER_S,
+            )
         if len(readers) >= self.per_thread or self._count >= self.total:
             raise TooManyListeners(
                 "Too many readers are following live updates right now; the page still works,"
                 " reload it to see new comments.",
                 retry_after_s=RETRY_READERS_AFTER_S,
             )
-        listener = Listener(site_id, page_id)
+        listener = Listener(site_id, page_id, network)
         readers.add(listener)
+        self._networks[network] += 1
         self._count += 1
         return listener
 
@@ -98,6 +114,9 @@ class EventHub:
             self._count -= 1
             if not readers:
                 del self._threads[key]
+            self._networks[listener.network] -= 1
+            if not self._networks[listener.network]:
+                del self._networks[listener.network]
 
     def publish(self, event: ThreadEvent) -> None:
         for listener in list(self._threads.get((event.site_id, event.page_id), ())):

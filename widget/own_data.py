@@ -22,6 +22,9 @@ __all__ = ["erase", "export", "export_filename", "send_link"]
 FORMAT = "widget-comments/1"
 LINKS_PER_ADDRESS_PER_HOUR = 3
 LINKS_PER_NETWORK_PER_HOUR = 10
+# And per day: three an hour, kept up from networks of one's own, mailed 72 links a day to
+# someone who once commented.
+LINKS_PER_ADDRESS_PER_DAY = 6
 
 
 def _comment(item: QueueItem) -> dict[str, Any]:
@@ -110,6 +113,7 @@ async def send_link(
         [
             RateLimit(f"data-link:{address_key}", LINKS_PER_NETWORK_PER_HOUR, 3600.0, too_many),
             RateLimit(f"data-link:{email}", LINKS_PER_ADDRESS_PER_HOUR, 3600.0, too_many),
+            RateLimit(f"data-link-day:{email}", LINKS_PER_ADDRESS_PER_DAY, 24 * 3600.0, too_many),
         ],
         datetime.now(UTC),
     )

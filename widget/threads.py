@@ -115,7 +115,9 @@ async def load_thread(
 ) -> ThreadView:
     """The page of the thread `cursor` names. `head` is the thread's current head (None when
     the page has no thread yet); the page read may be newer than it, never older."""
-    title = (head.title if head else "") or page.title or page.page_id
+    # The host page's own title, as its embed sends it, before the stored one: whoever wrote
+    # first (a comment, or a like of the post) chose that one, whatever the page says.
+    title = page.title or (head.title if head else "") or page.page_id
     if head is None:
         return ThreadView(page, title, None, [], None, None, 1, 1, 1)
     page_count = max(1, -(-head.root_count // settings.page_size))

@@ -423,3 +423,32 @@ def test_two_readers_see_each_others_comments_appear(
     finally:
         for context in contexts:
             context.close()
+
+
+READS_LEFT_TO_RIGHT = """e => {
+  const text = e.firstChild, range = document.createRange();
+  const left = (at) => { range.setStart(text, at); range.setEnd(text, at + 1);
+                         return range.getBoundingClientRect().left; };
+  return left(0) < left(text.length - 1);
+}"""
+
+
+def test_a_name_that_turns_text_around_turns_nothing_after_it(
+    page: Page, blog: HostPages, widget: WidgetServer
+) -> None:
+    """A name ending in an unclosed right-to-left override (U+202E) ran on past itself in the
+    reply heading: every reader replying to it saw 'ylper lecnaC' for 'Cancel reply'."""
+    url = blog_post(blog, widget, "/bidi/", "Bidi")
+    posted = api_post(widget, blog, "/bidi/", name="Mallory \u202e")
+    page.goto(url)
+    frame = page.frame_locator("#comments iframe")
+    frame.locator(".wg-reply").click()  # the script writes the heading
+    expect(frame.locator("#reply-title-text")).to_have_text("Leave a Reply to Mallory \u202e")
+    cancel = frame.locator("#cancel-reply")
+    expect(cancel).to_have_text("Cancel reply")
+    assert cancel.evaluate(READS_LEFT_TO_RIGHT)
+    # The server writes it (the reply link followed without the script).
+    query = urlencode({"page": "/bidi/", "url": url, "replytocom": posted["comment"]["id"]})
+    page.goto(f"{widget.public_url}/embed/blog/thread?{query}")
+    expect(page.locator("#cancel-reply")).to_be_visible()
+    assert page.locator("#cancel-reply").evaluate(READS_LEFT_TO_RIGHT)

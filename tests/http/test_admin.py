@@ -150,6 +150,40 @@ async def test_sign_in_attempts_are_limited(app: Starlette, client_from: ClientF
     assert int(limited.headers["retry-after"]) > 0
 
 
+async def test_guesses_from_elsewhere_never_lock_an_admin_out_of_their_own_browser(
+    app: Starlette, client_from: ClientFactory
+) -> None:
+    """Ten wrong passwords a quarter of an hour, from anywhere, kept the admin out for good
+    (their right password got 429 too). The browser they signed in with before counts apart."""
+    await make_admin(app, "boss@example.com")
+    own_browser = client_from("192.0.2.10")
+    first = await log_in(own_browser, "boss@example.com")
+    assert first.status_code == 303
+    guesses = [
+        (await log_in(client_from(f"198.51.100.{n}"), "boss@example.com", f"guess {n}")).status_code
+        for n in range(11)
+    ]
+    assert guesses == [403] * 9 + [429] * 2  # the admin's first sign-in counted too
+    own_browser.cookies.delete("widget_admin")  # the session is over; the browser is known
+    again = await log_in(own_browser, "boss@example.com")
+    assert again.status_code == 303, again.text
+    # A browser that never signed in is held back as before, right password or not; so is
+    # one whose device cookie is another account's, or forged.
+    assert (await log_in(client_from("192.0.2.99"), "boss@example.com")).status_code == 429
+    await make_admin(app, "other@example.com")
+    other_browser = client_from("192.0.2.11")
+    assert (await log_in(other_browser, "other@example.com")).status_code == 303
+    other_browser.cookies.delete("widget_admin")
+    assert (await log_in(other_browser, "boss@example.com")).status_code == 429
+    forged = client_from("192.0.2.12")
+    forged.cookies.set("widget_admin_device", "forged", path="/admin/login")
+    assert (await log_in(forged, "boss@example.com")).status_code == 429
+    # The browser is known by a cookie sent to the sign-in page only, for 90 days.
+    (device,) = [c for c in first.headers.get_list("set-cookie") if "widget_admin_device=" in c]
+    for attribute in ("Path=/admin/login;", "HttpOnly", "SameSite=Strict", "Max-Age=7776000"):
+        assert attribute in device
+
+
 # Each check's memory is above glibc's largest mmap threshold (32 MiB), so it is mapped for the
 # check and unmapped after: what is resident is what the running checks hold.
 CHECK_KIB = 48 * 1024

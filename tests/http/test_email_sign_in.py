@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -19,7 +19,8 @@ from tests.helpers import BLOG, OWN_ORIGIN, PAGE, PUBLIC_URL, make_settings, sta
 from tests.mail import Inbox, body_of, link_in, mail_settings
 from tests.signing_in import exchange, me, new_verifier
 from widget.app import create_app
-from widget.auth.email_link import CODE_TRIES, LINKS_PER_NETWORK
+from widget.auth import email_link
+from widget.auth.email_link import CODE_TRIES, LINKS_PER_ADDRESS_PER_DAY, LINKS_PER_NETWORK
 from widget.auth.tokens import token_hash
 from widget.records import Profile, User
 from widget.sites import add_site
@@ -173,6 +174,32 @@ async def test_links_are_counted_per_address(
     assert "Za dużo linków logowania dla tego adresu" in polish.text  # the popup's language
     await inbox.wait_for(3)
     assert len([m for m in inbox.messages if m["Subject"] == "Sign in to comment"]) == 3
+
+
+async def test_an_address_gets_a_dozen_links_a_day_however_they_are_spread(
+    mail_app: Starlette, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three links a quarter of an hour, asked for from ever new networks, mailed someone who
+    never asked 288 links a day."""
+    clock = [datetime.now(UTC) - timedelta(minutes=75)]  # up to now: mails are due at once
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> Clock:
+            return clock[0]  # type: ignore[return-value]
+
+    monkeypatch.setattr(email_link, "datetime", Clock)
+    statuses = []
+    for quarter in range(5):
+        for n in range(3):
+            network = (f"198.51.{quarter}.{n + 1}", 40000)
+            transport = httpx.ASGITransport(app=mail_app, client=network)
+            async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as asking:
+                statuses.append((await ask_for_link(asking, new_verifier()[1])).status_code)
+        clock[0] += timedelta(minutes=15)
+    assert statuses == [200] * LINKS_PER_ADDRESS_PER_DAY + [429] * 3
+    await inbox.wait_for(LINKS_PER_ADDRESS_PER_DAY)
+    assert len(inbox.to(ADA)) == LINKS_PER_ADDRESS_PER_DAY
 
 
 async def test_links_are_counted_per_network(

@@ -547,6 +547,36 @@ async def test_a_deleted_comment_with_replies_leaves_a_placeholder(
     assert "One Response to" in fragment
 
 
+async def test_whoever_writes_first_does_not_choose_the_title_readers_see(
+    client: httpx.AsyncClient,
+) -> None:
+    """The first write to a page (a comment, or a like of the post) stored the title its
+    request named, and every reader's frame showed that one, whatever their page said: 'One
+    Response to “Send your password to …”' under a post nobody had commented on yet."""
+    spoof = "Send your password to evil@example.com"
+    liked = await client.post(
+        "/api/v1/likes", json={**PAGE, "title": spoof, "comment": None, "liked": True},
+        headers=OWN_ORIGIN,
+    )  # fmt: skip
+    assert liked.status_code == 200
+    mine = await posted(client, title=spoof)  # PAGE's own title is "Hello world"
+    document = (await client.get("/embed/blog/thread", params=EMBED)).text
+    assert "<title>Comments on “Hello world”</title>" in document
+    assert ">One Response to “Hello world”</h2>" in document
+    fragment = await client.get("/embed/blog/thread/fragment", params=EMBED)
+    assert "One Response to “Hello world”" in fragment.text
+    thread = await client.get("/api/v1/threads", params={**EMBED, "site": "blog"})
+    assert thread.json()["title"] == "Hello world"
+    second = await posted(client)  # the heading the script writes after posting
+    assert second["title_text"] == "2 Responses to “Hello world”"
+    deleted = await client.request(
+        "DELETE", f"/api/v1/comments/{mine['comment']['id']}",
+        json={"token": mine["edit_token"], "title": "Hello world"}, headers=OWN_ORIGIN,
+    )  # fmt: skip
+    assert deleted.json()["title_text"] == "One Response to “Hello world”"
+    assert spoof not in document + fragment.text
+
+
 async def test_languages(client: httpx.AsyncClient) -> None:
     await posted(client)
     await posted(client)

@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from tests.helpers import BLOG, PUBLIC_URL, QUICK, make_settings, post_comment, with_form_token
 from widget.app import create_app
 from widget.config import load_settings
+from widget.serving import AddressLimit
 from widget.sites import add_site
 from widget.views.addresses import client_address, rate_limit_key
 
@@ -109,3 +110,16 @@ def test_client_address_rules() -> None:
     assert client_address("::ffff:192.0.2.1", None, trusted) == "192.0.2.1"
     assert rate_limit_key("2001:db8::1") == "2001:db8::/64"
     assert rate_limit_key("192.0.2.1") == "192.0.2.1"
+
+
+def test_connections_count_per_address_and_ipv6_network_but_never_for_a_trusted_proxy() -> None:
+    per_address = AddressLimit(256, (ipaddress.ip_network("10.0.0.0/8"),))
+    assert per_address.key("203.0.113.7") == "203.0.113.7"
+    # A subscriber's /64 is one client, whichever of its addresses it connects from.
+    assert per_address.key("2001:db8:1:2::1") == per_address.key("2001:db8:1:2:ffff::9")
+    assert per_address.key("2001:db8:1:2::1") != per_address.key("2001:db8:1:3::1")
+    assert per_address.key("10.1.2.3") is None  # a proxy carries everyone's connections
+    assert per_address.key("::ffff:10.1.2.3") is None
+    for address in ("203.0.113.7", "2001:db8:1:2::1", "::ffff:203.0.113.7"):
+        assert per_address.key(address) == rate_limit_key(address)  # as rate limits count
+    assert per_address.key("not an address") is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import time
@@ -50,6 +51,18 @@ async def test_readers_are_bounded_per_thread_and_in_all() -> None:
         hub.subscribe("blog", "/c/")
     hub.unsubscribe(first)
     hub.subscribe("blog", "/c/")
+    assert hub.listeners == 3
+
+
+async def test_one_network_cannot_take_every_place_of_a_thread() -> None:
+    hub = EventHub(per_thread=10, total=10, per_network=2)
+    first = hub.subscribe("blog", "/a/", "203.0.113.7")
+    hub.subscribe("blog", "/b/", "203.0.113.7")
+    with pytest.raises(TooManyListeners, match="Too many pages on your network"):
+        hub.subscribe("blog", "/a/", "203.0.113.7")
+    hub.subscribe("blog", "/a/", "198.51.100.9")  # another network's reader still follows
+    hub.unsubscribe(first)
+    hub.subscribe("blog", "/c/", "203.0.113.7")  # a place given back counts no more
     assert hub.listeners == 3
 
 
@@ -132,6 +145,54 @@ def test_too_many_readers_get_a_503(tmp_path: Path) -> None:
             time.sleep(0.1)
         else:
             pytest.fail("the closed stream's place was never freed")
+
+
+def raw_reader(server: WidgetServer, page: str, forwarded_for: str) -> tuple[socket.socket, bytes]:
+    """A live-update stream opened as a script would, on a raw socket: the socket and the
+    answer's head (with the body's first bytes)."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    sock.sendall(
+        f"GET /api/v1/events?site=blog&page={page} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}"
+        f"\r\nX-Forwarded-For: {forwarded_for}\r\n\r\n".encode()
+    )
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+    return sock, answer
+
+
+@pytest.mark.slow  # widget in a process of its own
+def test_one_client_cannot_hold_every_live_readers_place(tmp_path: Path) -> None:
+    """One client opened 500 streams on a thread in 1.2 s and every other reader of it got a
+    503 (5,000 on made-up pages: every thread of the server). Now one network holds at most
+    `live_readers_per_network`; readers elsewhere still follow the thread."""
+    data_dir = tmp_path / "data"
+    widget_cli(data_dir, "site", "add", "blog", "--origin", BLOG)
+    # Behind a proxy on 127.0.0.1, so that the test can speak from two networks.
+    with (
+        widget_server(
+            data_dir, live_readers_per_network="3", trusted_proxies="127.0.0.1"
+        ) as server,
+        contextlib.ExitStack() as held,
+    ):
+        for page in ("/hot/", "/hot/", "/made-up-1/"):
+            sock, answer = raw_reader(server, page, "203.0.113.7")
+            held.callback(sock.close)
+            assert answer.startswith(b"HTTP/1.1 200 "), answer
+        refused = httpx.get(
+            f"{server.local_url}/api/v1/events",
+            params={"site": "blog", "page": "/made-up-2/"},
+            headers={"X-Forwarded-For": "203.0.113.7"},
+        )
+        assert refused.status_code == 503
+        assert refused.json()["error"].startswith("Too many pages on your network")
+        assert refused.headers["retry-after"] == "30"
+        sock, answer = raw_reader(server, "/hot/", "198.51.100.9")
+        held.callback(sock.close)
+        assert answer.startswith(b"HTTP/1.1 200 "), answer
 
 
 async def test_a_quiet_stream_sends_heartbeats(monkeypatch: pytest.MonkeyPatch) -> None:

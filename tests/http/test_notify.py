@@ -102,6 +102,21 @@ async def test_the_no_script_forms_box_is_ticked_by_what_browsers_send(
     assert asked == ["ann@example.com", "bob@example.com"]
 
 
+async def test_an_address_typed_by_someone_else_is_asked_a_few_times_not_once_a_comment(
+    client: httpx.AsyncClient, inbox: Inbox, mail_app: Starlette
+) -> None:
+    """Each comment ticking the box under an unconfirmed address mailed it a confirmation:
+    five a minute (the poster's rate limit), all day, to someone who never asked."""
+    for n in range(7):
+        page = {"page": f"/post-{n}/", "url": f"{BLOG}/post-{n}/"}
+        await posted(client, email="victim@example.com", notify=True, **page)
+    await settle(mail_app)
+    assert len(inbox.to("victim@example.com")) == 5
+    await posted(client, email="ann@example.com", notify=True)
+    await settle(mail_app)
+    assert len(inbox.to("ann@example.com")) == 1  # another address is asked as before
+
+
 async def test_replies_to_my_comments_only(
     client: httpx.AsyncClient, inbox: Inbox, mail_app: Starlette
 ) -> None:
@@ -448,6 +463,13 @@ def test_no_header_can_be_added_through_a_name_or_title(tmp_path: Path) -> None:
     assert plain_text("<p>One <a href='https://x'>link</a></p><p>Two<br>lines</p>") == (
         "One link\n\nTwo\nlines"
     )
+
+
+def test_a_name_or_title_cannot_turn_the_rest_of_a_subject_around(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, smtp_host="127.0.0.1")
+    mail = Mail("ann@example.com", "Mallory \u202e replied on “\u2067Title” today", "t", "<p>h</p>")
+    assert Mailer(settings).message(mail)["Subject"] == "Mallory replied on “Title” today"
+    assert header_text("Mallory \u202a\u202b\u202c\u202d\u2066\u2068\u2069") == "Mallory"
 
 
 # -- retries -------------------------------------------------------------------------------------

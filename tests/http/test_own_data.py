@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 
 import httpx
 import itsdangerous
@@ -25,6 +25,7 @@ from tests.helpers import (
 )
 from tests.mail import Inbox, link_in, subscribe
 from tests.signing_in import signed_in_commenter
+from widget import own_data
 from widget.auth.tokens import Purpose
 from widget.records import Subscription
 
@@ -105,6 +106,34 @@ async def test_links_are_rate_limited_and_checked(
         DATA_REQUEST, data={**EMBED, "email": ANN}, headers={"Origin": "https://evil.example"}
     )
     assert elsewhere.status_code == 403
+
+
+async def test_an_address_gets_a_few_links_a_day_however_they_are_spread(
+    mail_client: httpx.AsyncClient, mail_app: Starlette, inbox: Inbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Three links an hour, asked for from ever new networks, mailed 72 a day to someone who
+    once commented."""
+    await posted(mail_client)
+    clock = [datetime.now(UTC) - timedelta(hours=3)]  # up to now: mails are due at once
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> Clock:
+            return clock[0]  # type: ignore[return-value]
+
+    monkeypatch.setattr(own_data, "datetime", Clock)
+    statuses = []
+    for hour in range(3):
+        for n in range(3):
+            network = (f"198.51.{hour}.{n + 1}", 40000)
+            transport = httpx.ASGITransport(app=mail_app, client=network)
+            async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as asking:
+                statuses.append((await ask_for_link(asking, ANN)).status_code)
+        clock[0] += timedelta(hours=1)
+    assert statuses == [303] * own_data.LINKS_PER_ADDRESS_PER_DAY + [429] * 3
+    await inbox.wait_for(own_data.LINKS_PER_ADDRESS_PER_DAY)
+    assert len(inbox.to(ANN)) == own_data.LINKS_PER_ADDRESS_PER_DAY
 
 
 async def test_a_forged_foreign_or_day_old_token_opens_nothing(

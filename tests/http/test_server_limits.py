@@ -254,7 +254,13 @@ def test_connections_and_live_readers_stay_under_the_open_file_limit(tmp_path: P
     Retry-After when there is no room, and each refusal is logged."""
     data_dir = tmp_path / "data"
     add_blog(data_dir)
-    settings = {"header_timeout_s": "60", "body_timeout_s": "60"}
+    # All from one address: no bound per address here, only the open files'.
+    settings = {
+        "header_timeout_s": "60",
+        "body_timeout_s": "60",
+        "live_readers_per_network": "100000",
+        "connections_per_address": "100000",
+    }
     with (
         widget_server(data_dir, open_files=(256, 512), **settings) as server,
         contextlib.ExitStack() as held,
@@ -303,3 +309,58 @@ def test_connections_and_live_readers_stay_under_the_open_file_limit(tmp_path: P
         while healthz(server).status_code != 200:
             assert time.monotonic() < deadline
             time.sleep(0.1)
+
+
+def from_address(server: WidgetServer, address: str) -> socket.socket:
+    """A connection to the server from `address` (any 127.x.y.z reaches it here)."""
+    sock = socket.socket()
+    sock.settimeout(10)
+    sock.bind((address, 0))
+    sock.connect(("127.0.0.1", server.port))
+    return sock
+
+
+def test_one_address_cannot_hold_every_connection(tmp_path: Path) -> None:
+    """One client holding request bodies open (1,700 in 0.15 s) took every connection under
+    2,048 open files, and every other reader got 503 for as long as it went on. Now an address
+    holds `connections_per_address` (256); past that it is answered 503 at once, and other
+    addresses are served."""
+    data_dir = tmp_path / "data"
+    add_blog(data_dir)
+    with (
+        widget_server(data_dir, open_files=(256, 512)) as server,
+        contextlib.ExitStack() as held,
+    ):
+        said = re.search(r"room for ([\d,]+) connections", server.output())
+        assert said, server.output()
+        room = int(said.group(1).replace(",", ""))
+        assert room > 256  # the bound, not the open files, is what stops the client
+        slow = b"POST /api/v1/comments HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"
+        for _ in range(256):
+            sock = from_address(server, "127.0.0.3")
+            held.callback(sock.close)
+            sock.sendall(slow)
+        with from_address(server, "127.0.0.3") as one_more:
+            answer = b""
+            while chunk := one_more.recv(4096):  # answered and closed without asking
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 503 ")
+        assert b"\r\nretry-after: 5\r\n" in answer
+        assert answer.endswith(
+            b"Too many connections are open from your address; close some, then try again"
+            b" in a few seconds."
+        )
+        assert "256 connections open from one address" in server.output()
+        # Other readers are served meanwhile; fewer connections than the room, as before.
+        with from_address(server, "127.0.0.4") as reader:
+            reader.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert reader.recv(4096).startswith(b"HTTP/1.1 200 ")
+        held.close()  # the client lets go: its address is served again
+        for _ in range(50):
+            with from_address(server, "127.0.0.3") as again:
+                again.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                if again.recv(4096).startswith(b"HTTP/1.1 200 "):
+                    break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the address's closed connections were never given back")

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from widget.auth.tokens import BadToken, Purpose, TokenSigner, token_hash
+from widget.auth.tokens import BadToken, Purpose, TokenSigner, names_row, row_mark, token_hash
 from widget.config import Settings
 from widget.email_address import email_field
 from widget.errors import Forbidden, Invalid
@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 ADMIN_COOKIE = "widget_admin"
+# Kept by a browser an admin signed in with, for the sign-in page only (Purpose.ADMIN_DEVICE).
+ADMIN_DEVICE_COOKIE = "widget_admin_device"
 # The purposes an admin's random token is stored under (salts of its stored hash).
 SESSION_PURPOSE = "widget.admin-session"
 API_PURPOSE = "widget.admin-api"
@@ -153,18 +155,25 @@ class AdminAuth:
         self.passwords = passwords
         self.session_lifetime = timedelta(hours=session_hours)
 
-    async def log_in(self, email: str, password: str, address_key: str) -> str:
+    async def log_in(self, email: str, password: str, address_key: str, device: str = "") -> str:
         """A new session token for the admin with this email and password; raises Forbidden
-        (the same for an unknown address as for a wrong password) or RateLimited."""
+        (the same for an unknown address as for a wrong password) or RateLimited. `device`
+        is the browser's device token (`device_token`), if it has one."""
         email = email.strip().lower()
         now = datetime.now(UTC)
         too_often = "Too many sign-in attempts"
+        # Tries at an account are counted together, wherever they come from, so that guessing
+        # from many networks gets nowhere; but then ten guesses a quarter of an hour, from
+        # anyone who knows the address, kept its admin out for good. A browser the admin
+        # signed in with before counts its tries apart.
+        account = f"admin-login:{email}"
+        if self.known_device(device, email):
+            account = f"admin-login-device:{token_hash(device, Purpose.ADMIN_DEVICE.salt)}"
         await self.storage.take_rate_limits(
             [
                 RateLimit(f"admin-login:{address_key}", LOGIN_TRIES_PER_ADDRESS, LOGIN_PERIOD_S,
                           too_often),
-                RateLimit(f"admin-login:{email}", LOGIN_TRIES_PER_ACCOUNT, LOGIN_PERIOD_S,
-                          too_often),
+                RateLimit(account, LOGIN_TRIES_PER_ACCOUNT, LOGIN_PERIOD_S, too_often),
             ],
             now,
         )  # fmt: skip
@@ -182,6 +191,21 @@ class AdminAuth:
             Admin, token_hash(token, SESSION_PURPOSE), admin.id, now + self.session_lifetime
         )
         return token
+
+    def device_token(self, email: str) -> str:
+        """For the browser that just signed in as `email`: it names the account, not the
+        address (a hash of it)."""
+        return self.signer.sign(Purpose.ADMIN_DEVICE, {"r": row_mark(email.strip().lower())})
+
+    def known_device(self, token: str, email: str) -> bool:
+        """Whether `token` is a device token (unexpired) of a browser that signed in as `email`."""
+        if not token or len(token) > 200:
+            return False
+        try:
+            value = self.signer.verify(Purpose.ADMIN_DEVICE, token)
+        except BadToken:
+            return False
+        return names_row(value, email)
 
     async def admin_for_session(self, token: str | None) -> Admin | None:
         """The admin signed in with this session cookie; never for an API token."""

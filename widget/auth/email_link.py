@@ -39,6 +39,9 @@ __all__ = ["PROVIDER", "EmailSignIn", "SentLink"]
 PROVIDER = "email"
 LINK_TTL_S = Purpose.EMAIL_SIGN_IN.max_age_s
 LINKS_PER_ADDRESS = 3  # per quarter of an hour: a typo, a slow mail server, one more try
+# And per day: three a quarter of an hour, kept up, mailed 288 links a day to an address that
+# someone else typed (from networks of their own).
+LINKS_PER_ADDRESS_PER_DAY = 12
 LINKS_PER_NETWORK = 20  # per hour: a network may be an office or a campus
 CODE_TRIES = 5  # wrong codes typed on one link, per its lifetime
 MAX_NAME_CHARS = 100
@@ -97,6 +100,8 @@ class EmailSignIn:
                 RateLimit(f"email-sign-in:{address_key}", LINKS_PER_NETWORK, 3600.0,
                           said("error_too_many_links_network")),
                 RateLimit(f"email-sign-in:{email}", LINKS_PER_ADDRESS, LINK_TTL_S,
+                          said("error_too_many_links_address")),
+                RateLimit(f"email-sign-in-day:{email}", LINKS_PER_ADDRESS_PER_DAY, 24 * 3600.0,
                           said("error_too_many_links_address")),
             ],
             datetime.now(UTC),

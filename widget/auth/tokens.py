@@ -67,6 +67,9 @@ class Purpose(enum.Enum):
     EDIT = ("widget.edit", 7 * 24 * 3600)
     # The admin sign-in form: proves it came from our page, within the hour.
     ADMIN_LOGIN = ("widget.admin-login", 3600)
+    # A browser an admin signed in with (a cookie of the sign-in page): its sign-ins have a
+    # limit of their own, which guesses at the account from elsewhere do not use up.
+    ADMIN_DEVICE = ("widget.admin-device", 90 * 24 * 3600)
     # An admin form's CSRF token, bound to the admin's session (which ends sooner).
     ADMIN_FORM = ("widget.admin-form", 7 * 24 * 3600)
     # The link in a "confirm your subscription" email.

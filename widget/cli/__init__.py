@@ -67,7 +67,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from widget import demo
     from widget.app import create_app
     from widget.backup import database_file, hold_server_lock
-    from widget.serving import HeadLimits, file_budget, http_protocol, raise_open_file_limit
+    from widget.serving import (
+        AddressLimit,
+        HeadLimits,
+        file_budget,
+        http_protocol,
+        raise_open_file_limit,
+    )
     from widget.startup import check_can_serve
 
     port = args.port or settings.public_port
@@ -102,6 +108,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         settings.max_header_bytes, settings.max_header_count, settings.header_timeout_s,
         settings.body_timeout_s,
     )  # fmt: skip
+    per_address = AddressLimit(settings.connections_per_address, settings.trusted_proxies)
     with running:
         uvicorn.run(
             app,
@@ -115,7 +122,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             # the tokens of email links; uvicorn's other lines go through our log format.
             access_log=False,
             log_config=None,
-            http=http_protocol(limits, budget),
+            http=http_protocol(limits, budget, per_address),
             # Live-update streams stay open; on shutdown they get this long to end by themselves.
             timeout_graceful_shutdown=5,
         )

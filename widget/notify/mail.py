@@ -43,6 +43,9 @@ __all__ = [
 SMTP_TIMEOUT_S = 20.0
 # Unicode line and paragraph separators and every control character end up as a space.
 _UNSAFE_IN_HEADER = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+# Bidirectional embeddings, overrides and isolates are dropped: a name or title ending in an
+# unclosed right-to-left override (U+202E) turned the rest of a subject around in mail clients.
+_BIDI_CONTROLS = re.compile(r"[\u202a-\u202e\u2066-\u2069]+")
 # The headers a job may add (the planner's: one-click unsubscribe, the list's id); no other.
 _EXTRA_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post", "list-id"})
 
@@ -62,7 +65,7 @@ class BadRecipient(Exception):
 
 def header_text(text: str, max_chars: int = 150) -> str:
     """One line of at most `max_chars` characters, fit for a header."""
-    flat = " ".join(_UNSAFE_IN_HEADER.sub(" ", text).split())
+    flat = " ".join(_UNSAFE_IN_HEADER.sub(" ", _BIDI_CONTROLS.sub("", text)).split())
     return flat if len(flat) <= max_chars else flat[: max_chars - 1] + "…"
 
 

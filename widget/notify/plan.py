@@ -10,12 +10,14 @@ every new comment, published or held; the site's webhook gets a JSON call. Spam 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from widget.auth.tokens import Purpose, TokenSigner, row_mark
 from widget.config import Settings
-from widget.records import Comment, NewJob, Site, Subscription, ThreadHead
+from widget.errors import RateLimited
+from widget.records import Comment, NewJob, RateLimit, Site, Subscription, ThreadHead
 from widget.sites import SiteSettings, settings_of
 from widget.storage import Storage
 
@@ -23,6 +25,13 @@ from .mail import MailTemplates, header_text, plain_text
 from .webhooks import webhook_body
 
 __all__ = ["NotificationPlanner"]
+
+# Confirmation emails one address gets, whatever the threads and sites (follow-ups and new posts
+# together): each comment that ticked a box under an unconfirmed address asked again, so an
+# address typed by someone else got one per comment, five a minute. Past this, a subscription
+# stays unconfirmed and unmailed until a later comment asks again.
+CONFIRMATIONS_PER_ADDRESS = 5
+CONFIRMATIONS_PERIOD_S = 24 * 3600.0
 
 
 class NotificationPlanner:
@@ -175,7 +184,7 @@ class NotificationPlanner:
         subscription = await self.storage.subscribe(
             head.id, comment.author_email, comment.created_at, comment.lang
         )
-        if subscription.confirmed:
+        if subscription.confirmed or not await self._may_ask(subscription.email):
             return []
         values = self._values(comment, head) | {
             "confirm_link": self.link(
@@ -191,6 +200,17 @@ class NotificationPlanner:
         )
         return [("email", mail.to_payload())]
 
+    async def _may_ask(self, email: str) -> bool:
+        """Whether `email` may get one more confirmation email now (counted if so)."""
+        limit = RateLimit(
+            f"confirm-mail:{email.lower()}", CONFIRMATIONS_PER_ADDRESS, CONFIRMATIONS_PERIOD_S
+        )
+        try:
+            await self.storage.take_rate_limits([limit], datetime.now(UTC))
+        except RateLimited:
+            return False
+        return True
+
     async def _new_posts_confirmation(
         self, comment: Comment, head: ThreadHead, site: Site
     ) -> list[NewJob]:
@@ -202,7 +222,7 @@ class NotificationPlanner:
         subscription = await self.storage.subscribe_to_posts(
             site.id, comment.author_email, comment.created_at
         )
-        if subscription.confirmed:
+        if subscription.confirmed or not await self._may_ask(subscription.email):
             return []
         values = self._values(comment, head) | {
             "site": _name(site),

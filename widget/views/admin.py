@@ -18,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from widget.auth.admins import ADMIN_COOKIE
+from widget.auth.admins import ADMIN_COOKIE, ADMIN_DEVICE_COOKIE
+from widget.auth.tokens import Purpose
 from widget.errors import ClientError, Forbidden, NotFound, RateLimited
 from widget.moderation import actions as moderating
 from widget.records import Admin, QueueQuery, Site
@@ -166,6 +167,15 @@ def _session_cookie(context: AppContext, value: str, max_age_s: int) -> str:
     )
 
 
+def _device_cookie(context: AppContext, email: str) -> str:
+    """The browser's device token (AdminAuth.device_token), sent back to the sign-in only."""
+    secure = "; Secure" if context.settings.public_url.startswith("https://") else ""
+    return (
+        f"{ADMIN_DEVICE_COOKIE}={context.admin.device_token(email)}; Path={LOGIN_PATH};"
+        f" Max-Age={Purpose.ADMIN_DEVICE.max_age_s}; HttpOnly; SameSite=Strict{secure}"
+    )
+
+
 def _next_page(raw: str) -> str:
     return raw if raw.startswith("/admin/") and not raw.startswith("//") else "/admin/"
 
@@ -203,7 +213,8 @@ async def log_in(request: Request) -> Response:
     try:
         context.admin.check_login_form_token(form.get("login_token", ""))
         address = rate_limit_key(remote_address(request, context.settings))
-        token = await context.admin.log_in(email, form.get("password", ""), address)
+        device = request.cookies.get(ADMIN_DEVICE_COOKIE, "")
+        token = await context.admin.log_in(email, form.get("password", ""), address, device)
     except ClientError as exc:
         headers = {}
         if isinstance(exc, RateLimited):
@@ -214,6 +225,7 @@ async def log_in(request: Request) -> Response:
     response = RedirectResponse(_next_page(form.get("next", "")), 303, headers=admin_headers())
     lifetime = int(context.admin.session_lifetime.total_seconds())
     response.headers.append("Set-Cookie", _session_cookie(context, token, lifetime))
+    response.headers.append("Set-Cookie", _device_cookie(context, email))
     return response
 
 

@@ -99,9 +99,14 @@ def _comment_json(
     }  # fmt: skip
 
 
-def _responses_to(head: ThreadHead, lang: str) -> str:
-    """The thread's heading, "2 Responses to “Title”", after a change to its count."""
-    title = head.title or head.page_id
+def _title(data: dict[str, Any]) -> str:
+    return comments.page_title(_text(data, "title"))
+
+
+def _responses_to(head: ThreadHead, lang: str, page_title: str) -> str:
+    """The thread's heading, "2 Responses to “Title”", after a change to its count; the title
+    the host page sent first, as the document shows it (threads.load_thread)."""
+    title = page_title or head.title or head.page_id
     return Translator(choose_language(lang))("responses_to", n=head.comment_count, title=title)
 
 
@@ -391,7 +396,7 @@ async def post_comment(request: Request) -> Response:
             "edit_token": posted.edit_token,
             "edit_window_s": settings.edit_window_s,
             "count": posted.head.comment_count,
-            "title_text": _responses_to(posted.head, query.lang),
+            "title_text": _responses_to(posted.head, query.lang, query.page.title),
             # The token just spent posts nothing more: this one is for the next comment.
             "form_token": screening.new_form_token(
                 context.signer, query.page, posted.form_opened_at
@@ -439,7 +444,7 @@ async def delete_comment(request: Request) -> Response:
         {
             "deleted": True,
             "count": head.comment_count,
-            "title_text": _responses_to(head, _text(data, "lang")),
+            "title_text": _responses_to(head, _text(data, "lang"), _title(data)),
         }
     )
 

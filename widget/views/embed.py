@@ -238,7 +238,7 @@ def _document_context(
         # Passkeys sign in to accounts made another way: offered beside those ways only, and
         # drawn by writer.js (where the browser has WebAuthn), not sent to every reader.
         config["passkeys"] = True
-    title = (head.title if head else "") or query.page.title or query.page.page_id
+    title = query.page.title or (head.title if head else "") or query.page.page_id  # load_thread
     t = Translator(query.lang)
     return {
         "query": query,

@@ -147,10 +147,9 @@ class EmbedQuery:
         return f"/embed/{self.site.id}/thread?{urlencode(values)}"
 
     def cache_key(self, head: ThreadHead | None) -> tuple[Any, ...]:
-        # Without a thread yet, the title comes from the request, so it is part of the key.
-        title = None if head and head.title else self.page.title
-        return (self.site.id, self.page.page_id, self.page.url, title, self.theme, self.lang,
-                self.cursor)  # fmt: skip
+        # The title shown is the request's when it has one (threads.load_thread).
+        return (self.site.id, self.page.page_id, self.page.url, self.page.title, self.theme,
+                self.lang, self.cursor)  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -21,8 +21,9 @@ from widget.moderation.screening import new_form_token
 from widget.records import ThreadEvent
 from widget.sites import get_site
 
+from .addresses import rate_limit_key
 from .context import app_context
-from .inputs import read_query
+from .inputs import read_query, remote_address
 
 __all__ = ["routes"]
 
@@ -48,7 +49,8 @@ async def thread_events(request: Request) -> Response:
     params = read_query(request)
     site = await get_site(context.storage, params.get("site", ""))
     page = page_ref(site, params.get("page", ""))
-    listener = context.events.subscribe(site.id, page.page_id)
+    network = rate_limit_key(remote_address(request, context.settings))
+    listener = context.events.subscribe(site.id, page.page_id, network)
     try:  # subscribed first, so that nothing committed after this read goes unheard
         head = await context.storage.get_thread_head(site.id, page.page_id)
     except BaseException:  # the database is down, say: the place is not taken for nothing
