@@ -37,7 +37,7 @@ def serve(protocol: str, port: int) -> None:
 
     from bench.baseline import app
     from widget.config import load_settings
-    from widget.serving import HeadLimits, file_budget, http_protocol
+    from widget.serving import AddressLimit, HeadLimits, file_budget, http_protocol
 
     http: object = protocol
     if protocol == "widget":
@@ -46,7 +46,8 @@ def serve(protocol: str, port: int) -> None:
             settings.max_header_bytes, settings.max_header_count, settings.header_timeout_s,
             settings.body_timeout_s,
         )  # fmt: skip
-        http = http_protocol(limits, file_budget())
+        per_address = AddressLimit(settings.connections_per_address, settings.trusted_proxies)
+        http = http_protocol(limits, file_budget(), per_address)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
                 http=http)  # type: ignore[arg-type]  # fmt: skip
 
