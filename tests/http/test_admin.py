@@ -306,6 +306,34 @@ async def test_every_admin_form_needs_the_csrf_token(boss: Admin, app: Starlette
     assert await status_of(app, comment["comment"]["id"]) == "approved"
 
 
+async def test_over_https_the_session_cookie_is_one_no_other_host_of_the_site_can_set(
+    tmp_path: Path,
+) -> None:
+    public = "https://comments.example.com"
+    async with running_app(make_settings(tmp_path / "data", public_url=public)) as app:
+        await make_admin(app, "boss@example.com")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=public) as client:
+            page = await client.get("/admin/login")
+            form = {"email": "boss@example.com", "password": PASSWORD, "next": "/admin/",
+                    "login_token": hidden(page.text, "login_token")}  # fmt: skip
+            response = await client.post("/admin/login", data=form, headers={"Origin": public})
+            assert response.status_code == 303
+            (cookie,) = [c for c in response.headers.get_list("set-cookie") if "Path=/;" in c]
+            assert cookie.startswith("__Host-widget_admin=")
+            for attribute in ("Secure", "HttpOnly", "SameSite=Strict"):
+                assert attribute in cookie
+            token = cookie.split(";")[0].split("=", 1)[1]
+            client.cookies.clear()
+            own = await client.get("/admin/", headers={"Cookie": f"__Host-widget_admin={token}"})
+            assert own.status_code == 200
+            # The same session under the plain name, which blog.example.com could set for
+            # Domain=example.com: no session at all.
+            tossed = await client.get("/admin/", headers={"Cookie": f"widget_admin={token}"})
+            assert tossed.status_code == 303
+            assert tossed.headers["location"].startswith("/admin/login")
+
+
 async def test_log_out_ends_the_session(boss: Admin) -> None:
     response = await boss.post("/admin/logout")
     assert response.status_code == 303

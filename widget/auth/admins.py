@@ -31,14 +31,29 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ADMIN_COOKIE",
+    "SECURE_ADMIN_COOKIE",
     "AdminAuth",
     "Passwords",
     "add_api_token",
+    "admin_cookie",
     "check_admin_email",
     "check_new_password",
 ]
 
-ADMIN_COOKIE = "widget_admin"
+ADMIN_COOKIE = "widget_admin"  # over plain http (a machine's own network, the tests)
+# Over https the session cookie takes the __Host- prefix, which browsers keep only if Secure,
+# for Path=/ and with no Domain: another host under the same site (blog.example.com beside
+# comments.example.com) can then neither set nor shadow it, as it could a plain one with
+# Domain=example.com (an admin signed in, unaware, to a session of that host's choosing).
+SECURE_ADMIN_COOKIE = "__Host-widget_admin"
+
+
+def admin_cookie(public_url: str) -> tuple[str, str]:
+    """The admin session cookie's name and the attributes that go with it, for `public_url`."""
+    if public_url.startswith("https://"):
+        return SECURE_ADMIN_COOKIE, "Path=/; HttpOnly; SameSite=Strict; Secure"
+    return ADMIN_COOKIE, "Path=/admin; HttpOnly; SameSite=Strict"
+
 # Kept by a browser an admin signed in with, for the sign-in page only (Purpose.ADMIN_DEVICE).
 ADMIN_DEVICE_COOKIE = "widget_admin_device"
 # The purposes an admin's random token is stored under (salts of its stored hash).

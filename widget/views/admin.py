@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from widget.auth.admins import ADMIN_COOKIE, ADMIN_DEVICE_COOKIE
+from widget.auth.admins import ADMIN_DEVICE_COOKIE, admin_cookie
 from widget.auth.tokens import Purpose
 from widget.errors import ClientError, Forbidden, NotFound, RateLimited
 from widget.moderation import actions as moderating
@@ -139,7 +139,7 @@ def admin_page(handler: AdminHandler) -> Callable[[Request], Awaitable[Response]
 
     async def endpoint(request: Request) -> Response:
         context = app_context(request)
-        session = request.cookies.get(ADMIN_COOKIE, "")
+        session = _session_of(request, context)
         admin = await context.admin.admin_for_session(session)
         if admin is None:
             if request.method == "GET":
@@ -159,12 +159,14 @@ def admin_page(handler: AdminHandler) -> Callable[[Request], Awaitable[Response]
     return endpoint
 
 
+def _session_of(request: Request, context: AppContext) -> str:
+    name, _ = admin_cookie(context.settings.public_url)
+    return request.cookies.get(name, "")
+
+
 def _session_cookie(context: AppContext, value: str, max_age_s: int) -> str:
-    secure = "; Secure" if context.settings.public_url.startswith("https://") else ""
-    return (
-        f"{ADMIN_COOKIE}={value}; Path=/admin; Max-Age={max_age_s}; HttpOnly;"
-        f" SameSite=Strict{secure}"
-    )
+    name, attributes = admin_cookie(context.settings.public_url)
+    return f"{name}={value}; Max-Age={max_age_s}; {attributes}"
 
 
 def _device_cookie(context: AppContext, email: str) -> str:
@@ -200,7 +202,7 @@ def _login_page(
 
 async def login_form(request: Request) -> Response:
     context = app_context(request)
-    if await context.admin.admin_for_session(request.cookies.get(ADMIN_COOKIE)):
+    if await context.admin.admin_for_session(_session_of(request, context)):
         return RedirectResponse("/admin/", 303, headers=admin_headers())
     return _login_page(request, context)
 
