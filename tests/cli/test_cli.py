@@ -152,6 +152,28 @@ def test_settings_are_shown_with_their_source_and_secrets_hidden(
 
 
 @pytest.mark.parametrize(
+    "args",
+    [
+        ("--config", "{config}", "site", "add", "blog", "--origin", "https://blog.example"),
+        # After the command, as `widget serve --help` names "the --config file":
+        ("site", "add", "blog", "--origin", "https://blog.example", "--config", "{config}"),
+        ("site", "--config", "{config}", "add", "blog", "--origin", "https://blog.example"),
+    ],
+)
+def test_the_config_file_may_be_named_before_or_after_the_command(
+    tmp_path: Path, widget: Widget, args: tuple[str, ...]
+) -> None:
+    """`widget serve --config widget.toml` was refused ("unrecognized arguments"): the option
+    existed only before the command, though every command's help and docs/configuration.md
+    name it as "the --config file" without saying where it goes."""
+    config = tmp_path / "widget.toml"
+    config.write_text('public_url = "https://comments.example"\n')
+    added = widget(*(arg.format(config=config) for arg in args))
+    assert added.code == 0, added.err
+    assert '<script src="https://comments.example/embed.js" data-site="blog"' in added.out
+
+
+@pytest.mark.parametrize(
     ("line", "message"),
     [
         ("colour = 'red'", "unknown setting(s)"),
@@ -216,3 +238,28 @@ def test_the_installed_command_adds_a_site_and_an_admin_with_a_piped_password(
     refused = run_installed(tmp_path, "site", "remove", "blog")  # stdin is a pipe: asks for --yes
     assert refused.returncode == 2
     assert "--yes" in refused.stderr
+
+
+@pytest.mark.parametrize("args", [("settings",), ("export", "--site", "blog")])
+def test_a_reader_that_closes_the_pipe_early_gets_no_traceback(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """`widget export --site blog | head` (docs/moving-in-and-out.md: "stdout without -o")
+    ended in a BrokenPipeError traceback once head had read its lines. The reader here has
+    gone before the command writes at all, as head after its first lines: the command stops
+    quietly, with a failure status (what it meant to write was not all read)."""
+    assert run_installed(tmp_path, "site", "add", "blog", "--origin", "https://blog.example")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    env = {name: value for name, value in os.environ.items() if not name.startswith("WIDGET_")}
+    env["WIDGET_DATA_DIR"] = str(tmp_path / "data")
+    script = Path(sys.executable).parent / "widget"
+    try:
+        done = subprocess.run(
+            [str(script), *args], env=env, stdout=write_end, stderr=subprocess.PIPE,
+            text=True, timeout=60,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert done.stderr == ""
+    assert done.returncode == 1

@@ -451,7 +451,22 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     add_admin_commands(commands, _with_storage)
     add_porting_commands(commands, _with_storage, detailed)
     add_backup_commands(commands)
+    _accept_config_after_commands(parser)
     return parser
+
+
+def _accept_config_after_commands(parser: argparse.ArgumentParser) -> None:
+    """`--config FILE` after any command too (`widget serve --config widget.toml`): every
+    command's help names "the --config file" without saying where it goes. SUPPRESS keeps a
+    command from resetting a `--config` given before it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                command.add_argument(
+                    "--config", metavar="FILE", default=argparse.SUPPRESS,
+                    help="a TOML file of settings (name = value)",
+                )  # fmt: skip
+                _accept_config_after_commands(command)
 
 
 def _site_set_description(with_names: bool) -> str:
@@ -488,6 +503,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings)
     try:
         result: int = args.run(settings, args)
+        sys.stdout.flush()  # here, so that a reader gone by now is met below, not at exit
+    except BrokenPipeError:
+        return _reader_went_away()
     except ClientError as exc:
         print(f"widget: {exc.message}", file=sys.stderr)
         return 1
@@ -507,3 +525,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"widget: {explain(exc).message}", file=sys.stderr)
         return 1
     return result
+
+
+def _reader_went_away() -> int:
+    """`widget export | head`: the reader closed the pipe. Stop quietly, as cat or grep do,
+    with status 1 (not all was read), and point stdout at /dev/null so that Python's own flush
+    at exit does not print the traceback instead."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 1
