@@ -263,3 +263,18 @@ def test_a_reader_that_closes_the_pipe_early_gets_no_traceback(
         os.close(write_end)
     assert done.stderr == ""
     assert done.returncode == 1
+
+
+def test_a_command_that_starts_a_new_database_says_where(tmp_path: Path, widget: Widget) -> None:
+    """README: `.venv/bin/widget serve` in one folder, then `widget site add …`: typed in
+    another folder, it made a second database there (./widget-data is relative) without a
+    word, and the server's frame kept saying that the site does not exist. The command now
+    says that it starts a new database, and where; a command on an existing one says nothing."""
+    first = widget("site", "add", "blog", "--origin", "https://blog.example")
+    assert first.code == 0
+    database = tmp_path / "data" / "widget.db"
+    assert f"widget: There is no database at {database} yet" in first.err
+    assert "run commands where it runs, or with its WIDGET_DATA_DIR" in first.err
+    again = widget("site", "list")
+    assert again.code == 0
+    assert "There is no database" not in again.err

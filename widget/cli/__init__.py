@@ -43,7 +43,20 @@ SETTINGS_HELP = "settings (environment WIDGET_<NAME>, or the --config file):\n" 
 def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -> T:
     import asyncio
 
+    from widget.backup import database_file
     from widget.storage import storage_for_settings
+
+    database = database_file(settings)
+    if database is not None and not database.exists():
+        # `widget site add` typed in another folder than the server's made a second, empty
+        # database there, silently, and the server went on saying the site does not exist.
+        print(
+            f"widget: There is no database at {database.absolute()} yet: this command starts"
+            " a new, empty one there. A server started in another folder (or with another"
+            " WIDGET_DATA_DIR) keeps its own: run commands where it runs, or with its"
+            " WIDGET_DATA_DIR.",
+            file=sys.stderr,
+        )
 
     async def run() -> T:
         storage = storage_for_settings(settings)
