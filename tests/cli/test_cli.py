@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,20 @@ def test_an_unknown_command_is_refused_with_its_name(widget: Widget) -> None:
     assert "invalid choice: 'no-such-command'" in wrong.err
 
 
+def setting_rows(shown: str) -> dict[str, tuple[str, str]]:
+    """`widget site show`'s settings: name -> (value, "(set)" or "(default)"), checking that
+    the values stand in one column (min_seconds_to_post and longer names pushed theirs out)."""
+    rows, columns = {}, set()
+    for line in shown.splitlines():
+        match = re.match(r"  (\S+) +(.*?) *(\((?:set|default)\)) ", line)
+        if match:
+            rows[match.group(1)] = (match.group(2), match.group(3))
+            if match.group(2):
+                columns.add(match.start(2))
+    assert len(columns) == 1, shown
+    return rows
+
+
 def test_sites_from_the_command_line(widget: Widget, database_url: str) -> None:
     added = widget("site", "add", "myblog", "--origin", "https://Blog.Example:443/",
                    "--origin", "http://localhost:4000", "--name", "My blog", "--set", "order=newest",
@@ -57,12 +72,13 @@ def test_sites_from_the_command_line(widget: Widget, database_url: str) -> None:
     assert "myblog  (My blog)" in listed
     assert "origin  https://blog.example" in listed
     assert "origin  http://localhost:4000" in listed
-    shown = widget("site", "show", "myblog").out
-    assert "order          newest" in shown
-    assert "max_depth      5          (default)" in shown
+    shown = setting_rows(widget("site", "show", "myblog").out)
+    assert shown["order"] == ("newest", "(set)")
+    assert shown["max_depth"] == ("5", "(default)")
+    assert shown["author_accounts"] == ("", "(default)")
 
     assert widget("site", "set", "myblog", "max_depth", "3").code == 0
-    assert "max_depth      3          (set)" in widget("site", "show", "myblog").out
+    assert setting_rows(widget("site", "show", "myblog").out)["max_depth"] == ("3", "(set)")
     # The blog's feed, as docs/notifications.md gives it, for "Notify me of new posts".
     assert widget("site", "set", "myblog", "feed_url", "https://blog.example/feed/").code == 0
     assert "https://blog.example/feed/" in widget("site", "show", "myblog").out

@@ -198,10 +198,11 @@ def cmd_site_show(settings: Settings, args: argparse.Namespace) -> int:
         site = await get_site(storage, args.site)
         _print_site(site)
         resolved = site_settings_of(site)
+        width = max(len(setting.name) for setting in SITE_SETTINGS)  # one column of values
         for setting in SITE_SETTINGS:
             source = "set" if setting.name in site.settings else "default"
             value = getattr(resolved, setting.name)
-            print(f"  {setting.name:<14} {value!s:<10} ({source}) {setting.help}")
+            print(f"  {setting.name:<{width}} {value!s:<10} ({source}) {setting.help}")
 
     _with_storage(settings, work)
     return 0
