@@ -292,7 +292,13 @@ def cmd_copy_data(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
     import time
 
+    from widget.config import parse_database_url
     from widget.storage import storage_for_settings, storage_for_url
+
+    try:
+        parse_database_url(args.to)
+    except ValueError as exc:
+        raise ClientError(f"--to: {exc}.") from exc
 
     async def run() -> dict[str, int]:
         source = storage_for_settings(settings)
