@@ -294,3 +294,25 @@ def test_a_command_that_starts_a_new_database_says_where(tmp_path: Path, widget:
     again = widget("site", "list")
     assert again.code == 0
     assert "There is no database" not in again.err
+
+
+def test_requiring_sign_in_where_nobody_can_sign_in_is_told(widget: Widget) -> None:
+    """Found following docs/sign-in.md's `widget site set SITE sign_in required` on a server
+    with no provider and no mail server: the frame then offered no way in, and posting
+    answered "Enter your name." about fields it had hidden. The command says so at once."""
+    nobody = "widget: Nobody can comment there yet: this server offers no way to sign in"
+    added = widget("site", "add", "blog", "--origin", "https://blog.example", "--set",
+                   "sign_in=required")  # fmt: skip
+    assert added.code == 0
+    assert nobody in added.err
+    assert nobody in widget("site", "set", "blog", "sign_in", "required").err
+    assert nobody not in widget("site", "set", "blog", "sign_in", "optional").err
+    with_email = widget("site", "set", "blog", "sign_in", "required", smtp_host="127.0.0.1")
+    assert with_email.code == 0
+    assert nobody not in with_email.err
+    with_github = widget(
+        "site", "set", "blog", "sign_in", "required", smtp_host="",
+        provider_github_client_id="id", provider_github_client_secret="secret",
+    )  # fmt: skip
+    assert with_github.code == 0
+    assert nobody not in with_github.err

@@ -168,6 +168,7 @@ def cmd_site_add(settings: Settings, args: argparse.Namespace) -> int:
         print(f'  <script src="{src}" data-site="{site.id}" async></script>')
 
     _with_storage(settings, work)
+    _warn_if_nobody_can_sign_in(settings, overrides.get("sign_in", ""))
     return 0
 
 
@@ -219,7 +220,26 @@ def cmd_site_set(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{args.site}: {args.name} = {args.value}")
 
     _with_storage(settings, work)
+    if args.name == "sign_in":
+        _warn_if_nobody_can_sign_in(settings, args.value)
     return 0
+
+
+def _warn_if_nobody_can_sign_in(settings: Settings, sign_in: str) -> None:
+    """`sign_in required` on a server with no provider and no email links leaves the form
+    with no way in for anyone: say so to the one who can change it."""
+    from widget.auth.providers import configured_providers
+
+    if sign_in.strip().lower() != "required" or configured_providers(settings.providers):
+        return
+    if settings.smtp_host and settings.email_sign_in:
+        return
+    print(
+        "widget: Nobody can comment there yet: this server offers no way to sign in (no"
+        " provider is configured, and email links need smtp_host). See docs/sign-in.md, or"
+        " set sign_in back to optional.",
+        file=sys.stderr,
+    )
 
 
 def cmd_site_origin(settings: Settings, args: argparse.Namespace) -> int:
