@@ -189,3 +189,27 @@ def test_the_routes_listed_are_the_routes_served(tmp_path: Path) -> None:
     prefixes = [route.removesuffix("…") for route in documented if route.endswith("…")]
     assert sorted(documented - served - {p + "…" for p in prefixes}) == []
     assert sorted(r for r in served - documented if not r.startswith(tuple(prefixes))) == []
+
+
+def test_every_option_the_docs_name_is_one_a_command_takes() -> None:
+    """`--overwrite`, `--force`, `--config FILE`… named in a sentence: some `widget` command
+    has it (benchmark.md's are its scripts')."""
+    import argparse
+
+    from widget.cli import build_parser
+
+    def options(parser: argparse.ArgumentParser) -> Iterator[str]:
+        for action in parser._actions:
+            yield from action.option_strings
+            if isinstance(action, argparse._SubParsersAction):
+                for command in action.choices.values():
+                    yield from options(command)
+
+    known = set(options(build_parser()))
+    named = {
+        option
+        for page in PAGES
+        if page.name != "benchmark.md"
+        for option in re.findall(r"`(--[a-z][a-z-]*)", page.read_text())
+    }
+    assert named and sorted(named - known) == []
