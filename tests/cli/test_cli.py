@@ -39,6 +39,27 @@ def test_every_command_has_help(widget: Widget, args: tuple[str, ...], expected:
     assert "WIDGET_" in widget("--help").out
 
 
+@pytest.mark.parametrize(
+    ("args", "listed"),
+    [((), ["serve ", "site ", "import ", "restore "]), (("site",), ["add ", "add-origin "]),
+     (("admin",), ["add ", "token "])],
+)  # fmt: skip
+def test_a_command_typed_alone_lists_what_may_follow(
+    widget: Widget, args: tuple[str, ...], listed: list[str]
+) -> None:
+    """`widget` alone, as a newcomer first types it, said only "the following arguments are
+    required: COMMAND", naming none; now the commands (or actions) come first, the settings'
+    list left out so that they stay on the screen."""
+    alone = widget(*args)
+    assert alone.code == 2
+    lines = [line.strip() for line in alone.err.splitlines()]
+    for command in listed:
+        assert any(line.startswith(command) for line in lines), (command, alone.err)
+    assert "WIDGET_" not in alone.err
+    assert alone.err.rstrip().endswith("the following arguments are required: " +
+                                       ("ACTION" if args else "COMMAND"))  # fmt: skip
+
+
 def test_an_unknown_command_is_refused_with_its_name(widget: Widget) -> None:
     wrong = widget("no-such-command")
     assert wrong.code == 2

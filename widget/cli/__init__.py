@@ -11,7 +11,7 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from widget import __version__
 from widget.cli.admin import add_admin_commands
@@ -354,6 +354,23 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 # -- the parser ---------------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """`widget` or `widget site` alone shows what may follow (its help), not only "the
+    following arguments are required: COMMAND". Its subcommands' parsers are of this class
+    too (argparse makes them of their parent's)."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("the following arguments are required: ") and message.endswith(
+            ("COMMAND", "ACTION")
+        ):
+            # Without the settings' list (the epilog): the commands stay on the screen.
+            epilog, self.epilog = self.epilog, None
+            self.print_help(sys.stderr)
+            self.epilog = epilog
+            print(file=sys.stderr)
+        super().error(message)
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The command line's parser. Given the arguments it is to parse, it describes in full only
     the commands they name: listing the site settings and the import formats imports the
@@ -363,7 +380,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     def detailed(command: str) -> bool:
         return named is None or command in named
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="widget",
         description=DESCRIPTION,
         epilog=SETTINGS_HELP,
