@@ -284,6 +284,39 @@ async def test_export_import_export_gives_the_same_document(
     }  # fmt: skip
 
 
+async def test_an_export_of_every_site_imports_one_site_at_a_time(
+    storage: Storage, tmp_path: Path
+) -> None:
+    """Found moving in and out as the docs show it: `widget export -o everything.jsonl`
+    (every site), then `widget import everything.jsonl --site blog`, put every site's
+    comments into blog, and threads of the same path on two blogs into one thread. Now a file
+    of several sites gives --site's own comments only, and names its sites when --site is
+    none of them."""
+    await populate(storage)
+    await storage.add_site("notes", "Notes", ["https://notes.example"], {})
+    notes_page = PageRef("notes", "/p/", "https://notes.example/p/", "Same path, other blog")
+    new = NewComment(page=notes_page, parent_id=None, author_name="Nia", author_email="",
+                     author_url="", body_source="on notes", body_html="<p>on notes</p>",
+                     notify=False, remote_ip="192.0.2.9", created_at=datetime(2024, 5, 7, tzinfo=UTC))  # fmt: skip
+    await storage.add_comment(new, None)
+    chunks = export_chunks(storage, writer_for("jsonl"), ["blog", "notes"])
+    (tmp_path / "everything.jsonl").write_bytes(b"".join([chunk async for chunk in chunks]))
+    target = await open_storage(f"sqlite:///{tmp_path / 'target' / 'widget.db'}")
+    try:
+        report = await import_file(target, tmp_path / "everything.jsonl", "blog")
+        assert report.skipped == [] and report.orphans == []
+        assert await exported(target, "jsonl") == await exported(storage, "jsonl")
+        assert b"on notes" not in await exported(target, "jsonl")
+        with pytest.raises(BadFile) as refused:
+            await import_file(target, tmp_path / "everything.jsonl", "elsewhere")
+        assert str(refused.value) == (
+            "This file holds the comments of 2 sites (blog, notes); import them one at a time,"
+            " each with --site naming it (widget site add it first)."
+        )
+    finally:
+        await target.close()
+
+
 async def test_one_thread_exports_alone(storage: Storage) -> None:
     await populate(storage)
     lines = (await exported(storage, "jsonl", "/closed/")).splitlines()
