@@ -359,6 +359,10 @@ async def submit(
         now=now, reader=submission.client.address_key,
     )  # fmt: skip
     user = submission.user
+    if user is None and settings.sign_in == "required":
+        # Before the fields: the frame hides a guest's name and email on such a site, and
+        # "Enter your name." about a field the reader cannot see left them stuck.
+        raise Forbidden(said("error_sign_in_first"))
     form = check_comment_form(
         submission.fields, posting.max_body_chars, signed_in=user is not None,
         email_required=settings.guest_email == "required",

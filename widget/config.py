@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import ipaddress
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Callable, Mapping
@@ -53,6 +54,20 @@ def _parse_positive_int(raw: str) -> int:
 def _parse_networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     parts = [p.strip() for p in raw.replace(";", ",").split(",") if p.strip()]
     return tuple(ipaddress.ip_network(p, strict=False) for p in parts)
+
+
+def parse_database_url(raw: str) -> str:
+    """A database URL widget can open (see widget.storage.storage_for_url), or "" for the
+    default; ValueError otherwise, naming the URL without its user and password."""
+    if not raw or raw.startswith(("postgresql://", "postgres://")):
+        return raw
+    if raw.startswith("sqlite:///") and raw != "sqlite:///":
+        return raw
+    shown = re.sub(r"//[^/@]*@", "//…@", raw)
+    raise ValueError(
+        "expected sqlite:///PATH (relative to the folder widget starts in; sqlite:////var/lib/"
+        f"widget/widget.db for an absolute path) or postgresql://USER@HOST/DATABASE, got {shown!r}"
+    )
 
 
 def _parse_public_url(raw: str) -> str:
@@ -113,6 +128,7 @@ SETTINGS: tuple[Setting, ...] = (
         "database_url",
         "",
         "sqlite:///PATH (empty: DATA_DIR/widget.db) or postgresql://USER@HOST/DATABASE",
+        parse_database_url,
     ),
     Setting(
         "database_pool_min", "1", "PostgreSQL: connections the pool keeps open", _parse_positive_int

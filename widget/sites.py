@@ -34,6 +34,7 @@ __all__ = [
     "badges_of",
     "change_site_setting",
     "change_site_settings",
+    "check_badge_accounts",
     "check_outbound_settings",
     "forget_account",
     "get_site",
@@ -387,6 +388,28 @@ async def check_outbound_settings(parsed: Mapping[str, Any], outbound: Outbound)
             raise Invalid(f"{name}: {refusal}.", {name: f"{refusal}."})
 
 
+async def check_badge_accounts(
+    storage: Storage, parsed: Mapping[str, Any], site: Site | None = None
+) -> None:
+    """Refuse a badge for an account number no account has (yet); raises Invalid naming the
+    setting. Accounts are numbered in turn, so such a number would badge whoever signs in as
+    it one day (and publish their comments at once). Numbers the site lists already pass:
+    saving the site's other settings must not trip on them."""
+    for name in ("author_accounts", "moderator_accounts"):
+        had = set(_account_numbers(getattr(settings_of(site), name))) if site else set()
+        for number in _account_numbers(parsed.get(name, "")):
+            if number not in had and await storage.get_user(int(number)) is None:
+                said = (
+                    f"there is no account {number}: give the number the admin shows beside the"
+                    f' account\'s comments ("user {number}"), once that person has signed in'
+                )
+                raise Invalid(f"{name}: {said}.", {name: f"{said[0].upper()}{said[1:]}."})
+
+
+def _account_numbers(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
 async def add_site(
     storage: Storage,
     site_id: str,
@@ -402,6 +425,7 @@ async def add_site(
         raise Invalid("A site needs at least one origin allowed to embed it.")
     parsed = parse_site_settings(settings or {})
     await check_outbound_settings(parsed, outbound or Outbound())
+    await check_badge_accounts(storage, parsed)
     with worded():
         return await storage.add_site(site_id, name.strip() or site_id, normalized, parsed)
 
@@ -482,6 +506,7 @@ async def change_site_settings(
     site = await get_site(storage, site_id)
     parsed = parse_site_settings(values)
     await check_outbound_settings(parsed, outbound or Outbound())
+    await check_badge_accounts(storage, parsed, site)
     merged = dict(site.settings)
     merged.update(parsed)
     with worded():

@@ -206,3 +206,23 @@ def test_r_in_the_queue_answers_the_comment_as_a_moderator(
     answer = frame.locator(f"#comment-{asked} .wg-children .wg-comment")
     expect(answer.locator(".wg-text")).to_have_text("Next week.")
     expect(answer.locator(".wg-badge")).to_have_text("Moderator")
+
+
+def test_a_site_id_the_form_refuses_says_what_an_id_may_hold(
+    page: Page, moderated: WidgetServer
+) -> None:
+    """Found adding a site from the dashboard: "My Blog" was stopped by the field's pattern
+    with Chromium's bare "Please match the requested format.", nothing saying what an id may
+    hold (the command line says it). The rule now stands beside the field, as its description
+    (and as its title, which Chromium adds to the refusal's bubble)."""
+    sign_in(page, moderated)
+    page.get_by_text("Add a site").click()
+    field = page.get_by_label("Id (used in the embed snippet)")
+    field.fill("My Blog")
+    page.get_by_label("Origins allowed to embed it, one per line").fill("https://my.example")
+    page.get_by_role("button", name="Add the site").click()
+    expect(page).to_have_url(f"{moderated.public_url}/admin/")  # not sent
+    rule = "1 to 63 lowercase letters, digits, - or _, starting with a letter or digit"
+    expect(field).to_have_accessible_description(rule + ".")
+    expect(page.get_by_text(rule + ".")).to_be_visible()
+    expect(field).to_have_attribute("title", rule)

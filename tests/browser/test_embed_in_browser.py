@@ -105,6 +105,31 @@ def test_a_like_toggles(page: Page, blog: HostPages, widget: WidgetServer) -> No
     expect(frame.locator(".wg-post-like-count")).to_have_text("One person likes this.")
 
 
+def test_an_index_page_gets_every_count_from_one_request_and_no_frame(
+    page: Page, blog: HostPages, widget: WidgetServer
+) -> None:
+    """docs/embedding.md's index page, as a site owner writes one: `data-counts-only` on the
+    script and `data-comment-count` on each post's link, by path or by full URL."""
+    api_post(widget, blog, "/counted-one/", body="One here")
+    for n in range(2):
+        api_post(widget, blog, "/counted-two/", body=f"Number {n}")
+    blog.pages["/index/"] = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Index</title></head><body><h1>Posts</h1>
+<p><a href="/counted-one/">One</a> <span data-comment-count="/counted-one/">…</span></p>
+<p><a href="/counted-two/">Two</a> <span data-comment-count="{blog.url}/counted-two/">…</span></p>
+<p><a href="/counted-none/">None</a> <span data-comment-count="/counted-none/">…</span></p>
+<script src="{widget.public_url}/embed.js" data-site="blog" data-counts-only async></script>
+</body></html>"""
+    counts = []
+    page.on("request", lambda r: counts.append(r.url) if "/api/v1/counts" in r.url else None)
+    page.goto(f"{blog.url}/index/")
+    expect(page.locator("[data-comment-count]")).to_have_text(
+        ["1 Response", "2 Responses", "No Responses"]
+    )
+    assert len(counts) == 1
+    assert page.locator("iframe").count() == 0
+
+
 def test_a_reader_who_only_reads_never_downloads_the_writers_tools(
     page: Page, blog: HostPages, widget: WidgetServer
 ) -> None:

@@ -58,6 +58,11 @@ def test_the_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
         ("WIDGET_DEMO", "maybe", "true or false"),
         ("WIDGET_TRUSTED_PROXIES", "10.0.0.300", "does not appear to be"),
         ("WIDGET_LOG_LEVEL", "loud", "log_level must be"),
+        # A traceback (ValueError from storage) before, at the first command that opened it;
+        # the user name and password stay out of the message.
+        ("WIDGET_DATABASE_URL", "mysql://u:pw@db/x", "got 'mysql://…@db/x'"),
+        ("WIDGET_DATABASE_URL", "sqlite://widget.db", "expected sqlite:///PATH (relative"),
+        ("WIDGET_DATABASE_URL", "sqlite:///", "got 'sqlite:///'"),
     ],
 )
 def test_bad_values_name_the_setting(tmp_path: Path, name: str, value: str, message: str) -> None:

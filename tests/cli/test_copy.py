@@ -134,6 +134,11 @@ def test_the_command_line_copies_and_says_what_next(tmp_path: Path, widget: Widg
     again = widget("copy-data", "--to", target)
     assert again.code == 1
     assert "already holds sites" in again.err
+    # A URL no backend opens was a ValueError's traceback.
+    mistyped = widget("copy-data", "--to", "postgres:/db.internal/widget")
+    assert mistyped.code == 1
+    assert mistyped.err.startswith("widget: --to: expected sqlite:///PATH")
+    assert "got 'postgres:/db.internal/widget'" in mistyped.err
 
 
 async def test_a_copy_gives_none_of_the_numbers_its_source_gave(

@@ -1021,6 +1021,38 @@ async def test_a_badge_goes_only_to_an_account_and_only_from_its_sites_admin(
     assert "author_accounts" not in (await app.state.widget.storage.get_site("blog")).settings
 
 
+async def test_a_badge_is_refused_for_an_account_number_nobody_has(
+    boss: Admin, app: Starlette
+) -> None:
+    """Found following the README (`widget site set myblog author_accounts 12`) before anyone
+    had signed in: the number was taken as it was, and accounts are numbered in turn, so the
+    twelfth person to sign in would have worn the Author badge and been published unchecked.
+    A number no account has is refused, from the command line's setting and the site's form;
+    one the site lists already does not stop its other settings from being saved."""
+    storage = app.state.widget.storage
+    ivy, _ = await signed_in_commenter(app, "9", "Ivy")
+    with pytest.raises(Invalid) as refused:
+        await change_site_setting(storage, "blog", "author_accounts", f"{ivy.id}, {ivy.id + 40}")
+    assert refused.value.message == (
+        f"author_accounts: there is no account {ivy.id + 40}: give the number the admin shows"
+        f' beside the account\'s comments ("user {ivy.id + 40}"), once that person has signed in.'
+    )
+    assert "author_accounts" not in (await storage.get_site("blog")).settings
+    await change_site_setting(storage, "blog", "author_accounts", str(ivy.id))
+    page = (await boss.get("/admin/sites/blog")).text
+    form = dict(re.findall(r'<input id="f-[^"]+" name="([^"]+)"[^>]*value="([^"]*)"', page))
+    fields = {**form, "name": "The blog", "origins": BLOG, "moderation": "none",
+              "order": "oldest", "first_page": "newest", "sign_in": "optional",
+              "guest_email": "required"}  # fmt: skip
+    unknown = await boss.post("/admin/sites/blog", **{**fields, "moderator_accounts": "777"})
+    assert unknown.status_code == 422
+    assert "There is no account 777" in html.unescape(unknown.text)
+    kept = await boss.post("/admin/sites/blog", **{**fields, "max_depth": "4"})
+    assert kept.status_code == 303, kept.text  # Ivy's badge stays, the change is saved
+    site = await storage.get_site("blog")
+    assert site.settings["author_accounts"] == str(ivy.id) and site.settings["max_depth"] == 4
+
+
 def test_badge_settings_take_account_numbers() -> None:
     with pytest.raises(Invalid, match="not an account number"):
         parse_site_settings({"author_accounts": "alice"})

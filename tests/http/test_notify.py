@@ -4,12 +4,14 @@ opt-in, follow-ups, one-click unsubscribe, moderators' emails, retries, and what
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.header
 import hashlib
 import hmac
 import http.server
 import json
 import re
+import smtplib
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -534,6 +536,28 @@ async def test_a_job_that_keeps_failing_is_kept_as_failed(
         (row,) = await outbox_rows(storage)
         assert row["attempts"] == 3
         assert row["failed_at"] is not None
+
+
+async def test_a_mail_server_without_starttls_is_named_with_the_setting_to_change(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Found with a local relay (no TLS) and smtp_security left at its default, starttls:
+    the log said only "STARTTLS extension not supported by server."."""
+    controller, inbox = start_smtp()
+    try:
+        settings = dataclasses.replace(
+            mail_settings(tmp_path, database_url, controller.port), smtp_security="starttls"
+        )
+        with pytest.raises(smtplib.SMTPNotSupportedError) as refused:
+            await Mailer(settings).send(Mail("x@example.com", "s", "t", "<p>h</p>"))
+        assert (
+            f"the mail server at 127.0.0.1:{controller.port} offers no STARTTLS, which"
+            " smtp_security=starttls asks for; set smtp_security to tls (port 465) or, for a"
+            " local relay without TLS, none" in str(refused.value)
+        )
+        assert inbox.messages == []
+    finally:
+        controller.stop()
 
 
 # -- webhooks ------------------------------------------------------------------------------------

@@ -419,6 +419,14 @@ async def test_sites_may_require_sign_in(
     guest = await post_comment(client, body="guest")
     assert guest.status_code == 403
     assert "sign in" in guest.json()["error"]
+    # As the frame sends it there: the guest fields are hidden, so empty. The answer was
+    # "Enter your name. Enter your email address", about fields the reader cannot see.
+    hidden_fields = await client.post(
+        "/api/v1/comments", json=with_form_token({**PAGE, "body": "guest", "name": "", "email": ""}),
+        headers=OWN_ORIGIN,
+    )  # fmt: skip
+    assert hidden_fields.status_code == 403
+    assert hidden_fields.json() == {"error": "This site asks commenters to sign in first."}
     document = await client.get(
         "/embed/blog/thread", params={k: v for k, v in PAGE.items() if k != "site"}
     )

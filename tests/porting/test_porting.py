@@ -284,6 +284,39 @@ async def test_export_import_export_gives_the_same_document(
     }  # fmt: skip
 
 
+async def test_an_export_of_every_site_imports_one_site_at_a_time(
+    storage: Storage, tmp_path: Path
+) -> None:
+    """Found moving in and out as the docs show it: `widget export -o everything.jsonl`
+    (every site), then `widget import everything.jsonl --site blog`, put every site's
+    comments into blog, and threads of the same path on two blogs into one thread. Now a file
+    of several sites gives --site's own comments only, and names its sites when --site is
+    none of them."""
+    await populate(storage)
+    await storage.add_site("notes", "Notes", ["https://notes.example"], {})
+    notes_page = PageRef("notes", "/p/", "https://notes.example/p/", "Same path, other blog")
+    new = NewComment(page=notes_page, parent_id=None, author_name="Nia", author_email="",
+                     author_url="", body_source="on notes", body_html="<p>on notes</p>",
+                     notify=False, remote_ip="192.0.2.9", created_at=datetime(2024, 5, 7, tzinfo=UTC))  # fmt: skip
+    await storage.add_comment(new, None)
+    chunks = export_chunks(storage, writer_for("jsonl"), ["blog", "notes"])
+    (tmp_path / "everything.jsonl").write_bytes(b"".join([chunk async for chunk in chunks]))
+    target = await open_storage(f"sqlite:///{tmp_path / 'target' / 'widget.db'}")
+    try:
+        report = await import_file(target, tmp_path / "everything.jsonl", "blog")
+        assert report.skipped == [] and report.orphans == []
+        assert await exported(target, "jsonl") == await exported(storage, "jsonl")
+        assert b"on notes" not in await exported(target, "jsonl")
+        with pytest.raises(BadFile) as refused:
+            await import_file(target, tmp_path / "everything.jsonl", "elsewhere")
+        assert str(refused.value) == (
+            "This file holds the comments of 2 sites (blog, notes); import them one at a time,"
+            " each with --site naming it (widget site add it first)."
+        )
+    finally:
+        await target.close()
+
+
 async def test_one_thread_exports_alone(storage: Storage) -> None:
     await populate(storage)
     lines = (await exported(storage, "jsonl", "/closed/")).splitlines()
@@ -402,7 +435,10 @@ def test_the_import_command_reports_and_the_export_command_writes(
     assert "Skipped 5: 1 duplicate, 1 orphan, 1 unparsable, 1 spam, 1 deleted" in out.out
     assert "  disqus:3002: unparsable (createdAt 'yesterday')" in out.out
     assert "Attached at top level, their parent missing: 1\n  disqus:2003" in out.out
-    assert "writing [##############################] 8/8" in out.err  # the progress bar
+    assert "writing [##############################] 8/8\n" in out.err  # the progress bar
+    # stderr is no terminal here (a cron job's, a log file): plain lines, no redrawing. The
+    # bar's carriage returns and escape codes went into such files as they were.
+    assert "\r" not in out.err and "\x1b" not in out.err
 
     target = configured / "thread.xml"
     assert cli.main(["export", "--site", "blog", "--format", "wxr", "--thread",
@@ -425,6 +461,35 @@ def test_the_import_command_refuses_a_broken_file_clearly(
     assert "not well-formed XML" in err and "Nothing was imported." in err
     assert cli.main(["import", str(DISQUS), "--site", "nope"]) == 1
     assert "widget site add" in capsys.readouterr().err
+    # A missing file or a folder was "cannot be read: [Errno 2] … (a truncated download?)".
+    assert cli.main(["import", str(configured / "disqus.xml"), "--site", "blog"]) == 1
+    said = capsys.readouterr().err
+    assert f"widget: There is no file {configured / 'disqus.xml'}. Nothing was imported." in said
+    assert cli.main(["import", str(configured), "--site", "blog"]) == 1
+    assert (
+        f"widget: {configured} is a folder: give the export file in it." in capsys.readouterr().err
+    )
+
+
+def test_the_export_command_refuses_what_it_cannot_export_and_leaves_no_file(
+    configured: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found exporting by hand: a mistyped --thread exported the site's header and nothing
+    else, with status 0 (the admin's export API answers 404); an -o in a folder that does not
+    exist ended in a FileNotFoundError traceback; an unknown --site left an empty -o file."""
+    target = configured / "out.jsonl"
+    for args, said in [
+        (["--site", "blog", "--thread", f"{ORIGIN}/no-such-post/"],
+         "widget: The site blog has no thread for /no-such-post/."),
+        (["--site", "nope"], "widget: There is no site called 'nope'"),
+    ]:  # fmt: skip
+        capsys.readouterr()
+        assert cli.main(["export", *args, "-o", str(target)]) == 1
+        assert said in capsys.readouterr().err
+        assert not target.exists()
+    nowhere = configured / "no-such-folder" / "out.jsonl"
+    assert cli.main(["export", "--site", "blog", "-o", str(nowhere)]) == 1
+    assert f"widget: Cannot write {nowhere}: No such file or directory." in capsys.readouterr().err
 
 
 # -- Isso, Remark42 and Commento, end to end (their readers are tested on their own in

@@ -11,7 +11,7 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from widget import __version__
 from widget.cli.admin import add_admin_commands
@@ -43,7 +43,20 @@ SETTINGS_HELP = "settings (environment WIDGET_<NAME>, or the --config file):\n" 
 def _with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -> T:
     import asyncio
 
+    from widget.backup import database_file
     from widget.storage import storage_for_settings
+
+    database = database_file(settings)
+    if database is not None and not database.exists():
+        # `widget site add` typed in another folder than the server's made a second, empty
+        # database there, silently, and the server went on saying the site does not exist.
+        print(
+            f"widget: There is no database at {database.absolute()} yet: this command starts"
+            " a new, empty one there. A server started in another folder (or with another"
+            " WIDGET_DATA_DIR) keeps its own: run commands where it runs, or with its"
+            " WIDGET_DATA_DIR.",
+            file=sys.stderr,
+        )
 
     async def run() -> T:
         storage = storage_for_settings(settings)
@@ -162,6 +175,7 @@ def cmd_site_add(settings: Settings, args: argparse.Namespace) -> int:
         print(f'  <script src="{src}" data-site="{site.id}" async></script>')
 
     _with_storage(settings, work)
+    _warn_if_nobody_can_sign_in(settings, overrides.get("sign_in", ""))
     return 0
 
 
@@ -192,10 +206,11 @@ def cmd_site_show(settings: Settings, args: argparse.Namespace) -> int:
         site = await get_site(storage, args.site)
         _print_site(site)
         resolved = site_settings_of(site)
+        width = max(len(setting.name) for setting in SITE_SETTINGS)  # one column of values
         for setting in SITE_SETTINGS:
             source = "set" if setting.name in site.settings else "default"
             value = getattr(resolved, setting.name)
-            print(f"  {setting.name:<14} {value!s:<10} ({source}) {setting.help}")
+            print(f"  {setting.name:<{width}} {value!s:<10} ({source}) {setting.help}")
 
     _with_storage(settings, work)
     return 0
@@ -212,7 +227,26 @@ def cmd_site_set(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{args.site}: {args.name} = {args.value}")
 
     _with_storage(settings, work)
+    if args.name == "sign_in":
+        _warn_if_nobody_can_sign_in(settings, args.value)
     return 0
+
+
+def _warn_if_nobody_can_sign_in(settings: Settings, sign_in: str) -> None:
+    """`sign_in required` on a server with no provider and no email links leaves the form
+    with no way in for anyone: say so to the one who can change it."""
+    from widget.auth.providers import configured_providers
+
+    if sign_in.strip().lower() != "required" or configured_providers(settings.providers):
+        return
+    if settings.smtp_host and settings.email_sign_in:
+        return
+    print(
+        "widget: Nobody can comment there yet: this server offers no way to sign in (no"
+        " provider is configured, and email links need smtp_host). See docs/sign-in.md, or"
+        " set sign_in back to optional.",
+        file=sys.stderr,
+    )
 
 
 def cmd_site_origin(settings: Settings, args: argparse.Namespace) -> int:
@@ -285,7 +319,13 @@ def cmd_copy_data(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
     import time
 
+    from widget.config import parse_database_url
     from widget.storage import storage_for_settings, storage_for_url
+
+    try:
+        parse_database_url(args.to)
+    except ValueError as exc:
+        raise ClientError(f"--to: {exc}.") from exc
 
     async def run() -> dict[str, int]:
         source = storage_for_settings(settings)
@@ -321,6 +361,23 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 # -- the parser ---------------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """`widget` or `widget site` alone shows what may follow (its help), not only "the
+    following arguments are required: COMMAND". Its subcommands' parsers are of this class
+    too (argparse makes them of their parent's)."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("the following arguments are required: ") and message.endswith(
+            ("COMMAND", "ACTION")
+        ):
+            # Without the settings' list (the epilog): the commands stay on the screen.
+            epilog, self.epilog = self.epilog, None
+            self.print_help(sys.stderr)
+            self.epilog = epilog
+            print(file=sys.stderr)
+        super().error(message)
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The command line's parser. Given the arguments it is to parse, it describes in full only
     the commands they name: listing the site settings and the import formats imports the
@@ -330,7 +387,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     def detailed(command: str) -> bool:
         return named is None or command in named
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="widget",
         description=DESCRIPTION,
         epilog=SETTINGS_HELP,
@@ -458,7 +515,22 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     add_admin_commands(commands, _with_storage)
     add_porting_commands(commands, _with_storage, detailed)
     add_backup_commands(commands)
+    _accept_config_after_commands(parser)
     return parser
+
+
+def _accept_config_after_commands(parser: argparse.ArgumentParser) -> None:
+    """`--config FILE` after any command too (`widget serve --config widget.toml`): every
+    command's help names "the --config file" without saying where it goes. SUPPRESS keeps a
+    command from resetting a `--config` given before it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                command.add_argument(
+                    "--config", metavar="FILE", default=argparse.SUPPRESS,
+                    help="a TOML file of settings (name = value)",
+                )  # fmt: skip
+                _accept_config_after_commands(command)
 
 
 def _site_set_description(with_names: bool) -> str:
@@ -495,6 +567,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings)
     try:
         result: int = args.run(settings, args)
+        sys.stdout.flush()  # here, so that a reader gone by now is met below, not at exit
+    except BrokenPipeError:
+        return _reader_went_away()
     except ClientError as exc:
         print(f"widget: {exc.message}", file=sys.stderr)
         return 1
@@ -514,3 +589,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"widget: {explain(exc).message}", file=sys.stderr)
         return 1
     return result
+
+
+def _reader_went_away() -> int:
+    """`widget export | head`: the reader closed the pipe. Stop quietly, as cat or grep do,
+    with status 1 (not all was read), and point stdout at /dev/null so that Python's own flush
+    at exit does not print the traceback instead."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 1

@@ -26,36 +26,56 @@ def cmd_export(settings: Settings, args: argparse.Namespace, run: Run) -> int:
     from widget.sites import get_site
     from widget.urls import page_id_of
 
-    async def work(storage: Storage, sink: BinaryIO) -> None:
+    async def work(storage: Storage, open_sink: Callable[[], BinaryIO]) -> None:
         site_ids = [args.site] if args.site else [s.id for s in await storage.list_sites()]
         if not site_ids:
             raise ClientError("There are no sites to export yet (widget site add …).")
         for site_id in site_ids:
             await get_site(storage, site_id)  # an unknown site says how to add it
         page_id = page_id_of(args.thread) if args.thread else None
+        if page_id is not None and await storage.get_thread_head(args.site, page_id) is None:
+            # As the admin's export API answers (404): a mistyped URL is not an empty thread.
+            raise ClientError(f"The site {args.site} has no thread for {page_id}.")
+        sink = open_sink()  # only now: a refusal above leaves no empty file behind
         async for chunk in export_chunks(storage, writer_for(args.format), site_ids, page_id):
             sink.write(chunk)
 
     if args.thread and not args.site:
         raise ClientError("Name the thread's site too: --site SITE --thread URL.")
     if not args.output:
-        run(settings, lambda storage: work(storage, sys.stdout.buffer))
+        run(settings, lambda storage: work(storage, lambda: sys.stdout.buffer))
         sys.stdout.flush()
         return 0
-    with open(args.output, "wb") as sink:
-        run(settings, lambda storage: work(storage, sink))
+    opened: list[BinaryIO] = []
+
+    def open_output() -> BinaryIO:
+        try:
+            opened.append(open(args.output, "wb"))  # noqa: SIM115 (closed below)
+        except OSError as exc:
+            raise ClientError(f"Cannot write {args.output}: {exc.strerror}.") from exc
+        return opened[0]
+
+    try:
+        run(settings, lambda storage: work(storage, open_output))
+    finally:
+        for sink in opened:
+            sink.close()
     print(f"Exported to {args.output}.", file=sys.stderr)
     return 0
 
 
 class ProgressBar:
-    """One line on stderr, redrawn: items read, then a bar while they are written."""
+    """Items read, then a bar while they are written: one line on stderr, redrawn on a
+    terminal; elsewhere a plain line now and then."""
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.shown = 0.0
-        # Redrawn often on a terminal; into a log file, a line every few seconds is plenty.
-        self.every_s = 0.1 if out.isatty() else 5.0
+        # Redrawn often on a terminal; into a log file (cron's mail), a line every few seconds
+        # is plenty, and no carriage returns or escape codes, which would land there as is.
+        self.redrawn = out.isatty()
+        self.every_s = 0.1 if self.redrawn else 5.0
+        self.line = ""
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         now = time.monotonic()
@@ -67,12 +87,16 @@ class ProgressBar:
             line = f"writing [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,}"
         else:
             line = f"reading: {done:,} comments"
-        self.out.write(f"\r{line}\x1b[K")
+        if line == self.line:
+            return
+        self.line = line
+        self.out.write(f"\r{line}\x1b[K" if self.redrawn else f"{line}\n")
         self.out.flush()
 
     def end(self) -> None:
-        self.out.write("\r\x1b[K")
-        self.out.flush()
+        if self.redrawn:
+            self.out.write("\r\x1b[K")
+            self.out.flush()
 
 
 def report_lines(report: ImportReport, site_id: str) -> list[str]:

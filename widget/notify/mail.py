@@ -218,7 +218,15 @@ class Mailer:
             smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_S)
         with smtp:
             if settings.smtp_security == "starttls":
-                smtp.starttls(context=self._tls_context())
+                try:
+                    smtp.starttls(context=self._tls_context())
+                except smtplib.SMTPNotSupportedError as exc:
+                    # The default meets a local relay that offers no TLS: say which setting.
+                    raise smtplib.SMTPNotSupportedError(
+                        f"the mail server at {settings.smtp_host}:{settings.smtp_port} offers no"
+                        " STARTTLS, which smtp_security=starttls asks for; set smtp_security to"
+                        " tls (port 465) or, for a local relay without TLS, none"
+                    ) from exc
             if settings.smtp_username:
                 smtp.login(settings.smtp_username, settings.smtp_password)
             # The envelope names the one recipient, never what headers might add up to.

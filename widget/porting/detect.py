@@ -23,6 +23,12 @@ def _head(path: Path) -> bytes:
         if head.startswith(GZIP_MAGIC):
             with gzip.open(path, "rb") as unpacked:
                 return unpacked.read(PEEK)
+    except FileNotFoundError as exc:
+        raise BadFile(f"There is no file {path}.") from exc
+    except IsADirectoryError as exc:
+        raise BadFile(f"{path} is a folder: give the export file in it.") from exc
+    except PermissionError as exc:
+        raise BadFile(f"{path} cannot be read: permission denied.") from exc
     except (OSError, EOFError, zlib.error) as exc:
         raise BadFile(f"{path.name} cannot be read: {exc} (a truncated download?).") from exc
     return head

@@ -14,6 +14,7 @@ from widget.records import Site
 from widget.sites import (
     SITE_SETTINGS,
     add_site,
+    check_badge_accounts,
     check_outbound_settings,
     get_site,
     normalize_origin,
@@ -104,6 +105,7 @@ async def save_site(call: AdminCall) -> Response:
             errors.update(exc.fields)
     try:
         await check_outbound_settings(settings, call.context.outbound)
+        await check_badge_accounts(call.context.storage, settings, site)
     except Invalid as exc:
         errors.update(exc.fields)
     origins: list[str] = []

@@ -119,23 +119,54 @@ def read(path: Path, site_id: str, bodies: Bodies = IN_PROCESS) -> Iterator[Item
                           f" server reads version {VERSION}.")  # fmt: skip
         pages: dict[str, tuple[str, str]] = {}
         users: dict[str, Profile] = {}
+        sites = _Sites(site_id)
         number = 1
         try:
             for number, raw in enumerate(lines, start=2):
-                item = _record(raw, number, site_id, pages, users, bodies)
+                item = _record(raw, number, site_id, pages, users, bodies, sites)
                 if item is not None:
                     yield item
         except (EOFError, OSError) as exc:
             raise BadFile(f"The file ends early, after line {number} ({exc}).") from exc
 
 
+class _Sites:
+    """Which of the file's sites goes into `site_id`: the one a file holds, whatever it was
+    called where it was exported; of several (`widget export` of every site), the one of that
+    name. Every site's comments went into the one site before, threads of the same path
+    merged."""
+
+    def __init__(self, site_id: str) -> None:
+        self.site_id = site_id
+        self.listed: list[str] = []  # the "site" records, which come first
+        self.kept: str | None = None  # decided at the first record after them; "": all
+
+    def wanted(self, record: dict[str, Any]) -> bool:
+        if self.kept is None:
+            self.kept = ""
+            if len(self.listed) > 1:
+                if self.site_id not in self.listed:
+                    raise BadFile(
+                        f"This file holds the comments of {len(self.listed)} sites"
+                        f" ({', '.join(self.listed)}); import them one at a time, each with"
+                        f" --site naming it (widget site add it first)."
+                    )
+                self.kept = self.site_id
+        return not self.kept or record.get("site") == self.kept
+
+
 def _record(
     raw: bytes, number: int, site_id: str, pages: dict[str, tuple[str, str]],
-    users: dict[str, Profile], bodies: Bodies,
+    users: dict[str, Profile], bodies: Bodies, sites: _Sites,
 ) -> Item | None:  # fmt: skip
     try:
         record = json.loads(raw)
         kind = record["type"]
+        if kind == "site":
+            sites.listed.append(str(record["id"]))
+            return None
+        if kind != "user" and not sites.wanted(record):
+            return None
         if kind == "thread":
             pages[record["page"]] = (record.get("url", ""), record.get("title", ""))
             page = PageRef(site_id, str(record["page"]), *pages[record["page"]])
