@@ -54,6 +54,7 @@ def admin_cookie(public_url: str) -> tuple[str, str]:
         return SECURE_ADMIN_COOKIE, "Path=/; HttpOnly; SameSite=Strict; Secure"
     return ADMIN_COOKIE, "Path=/admin; HttpOnly; SameSite=Strict"
 
+
 # Kept by a browser an admin signed in with, for the sign-in page only (Purpose.ADMIN_DEVICE).
 ADMIN_DEVICE_COOKIE = "widget_admin_device"
 # The purposes an admin's random token is stored under (salts of its stored hash).
