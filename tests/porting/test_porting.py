@@ -18,6 +18,7 @@ import pytest
 
 from tests.helpers import IMPORT_FIXTURES
 from widget import cli
+from widget.cli.porting import report_lines
 from widget.porting.detect import detect
 from widget.porting.exporter import export_chunks, writer_for
 from widget.porting.formats import disqus, wxr
@@ -449,6 +450,17 @@ def test_the_import_command_reports_and_the_export_command_writes(
     ]  # fmt: skip
     assert cli.main(["export", "--format", "jsonl"]) == 0  # every site, to stdout
     assert capsys.readouterr().out.count('"type":"comment"') == 8
+
+
+def test_the_import_report_counts_one_of_a_kind_in_the_singular() -> None:
+    one = ImportReport("disqus", dry_run=False, imported=1, likes=1, threads_created=1)
+    assert report_lines(one, "blog")[0] == (
+        "Imported 1 comment and 1 like into blog (disqus); 1 thread created."
+    )
+    many = ImportReport("wxr", dry_run=True, imported=1_200, likes=0, threads_created=2)
+    assert report_lines(many, "blog")[0] == (
+        "Would import 1,200 comments and 0 likes into blog (wxr); 2 threads created."
+    )
 
 
 def test_the_import_command_refuses_a_broken_file_clearly(

@@ -99,11 +99,17 @@ class ProgressBar:
             self.out.flush()
 
 
+def _counted(n: int, thing: str) -> str:
+    """ "1 comment", "2 comments" (the report is English, as the command line is)."""
+    return f"{n:,} {thing}" if n == 1 else f"{n:,} {thing}s"
+
+
 def report_lines(report: ImportReport, site_id: str) -> list[str]:
     verb = "Would import" if report.dry_run else "Imported"
     lines = [
-        f"{verb} {report.imported:,} comments and {report.likes:,} likes into {site_id}"
-        f" ({report.format}); {report.threads_created:,} threads created."
+        f"{verb} {_counted(report.imported, 'comment')} and {_counted(report.likes, 'like')}"
+        f" into {site_id} ({report.format});"
+        f" {_counted(report.threads_created, 'thread')} created."
     ]
     if report.orphans:
         lines.append(f"Attached at top level, their parent missing: {len(report.orphans):,}")
