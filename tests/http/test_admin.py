@@ -378,6 +378,18 @@ async def test_an_admin_of_one_site_sees_nothing_of_the_others(
     assert (await helper.post("/admin/sites", site="new", origins=BLOG)).status_code == 404
 
 
+async def test_the_dashboards_recent_comments_name_their_site(boss: Admin, app: Starlette) -> None:
+    await add_site(app.state.widget.storage, "other", ["https://other.example"], "Other", QUICK)
+    await posted(boss.client, body="On the blog")
+    await posted(boss.client, site="other", page="/x/", url="https://other.example/x/",
+                 body="On the other one")  # fmt: skip
+    dashboard = (await boss.get("/admin/")).text
+    recent = dashboard.split("<h2>Recent comments</h2>")[1]
+    for site, body in (("blog", "On the blog"), ("other", "On the other one")):
+        row = next(part for part in recent.split("<article") if body in part)
+        assert f'· site <a href="/admin/sites/{site}">{site}</a>' in row
+
+
 # -- the queue -----------------------------------------------------------------------------------
 
 
