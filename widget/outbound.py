@@ -140,13 +140,17 @@ class Outbound:
         *,
         allow_private_networks: bool,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
+        prefix_only: bool = False,
     ) -> dict[str, Any]:
         """Keyword arguments for an httpx.AsyncClient (authlib's clients take them too)."""
         from widget.guarded_transport import GuardedTransport
 
         policy = self._policy(allow_private_networks)
+        transport = GuardedTransport(
+            policy, self._ssl_context, timeout_s, max_answer_bytes, prefix_only=prefix_only
+        )
         return {
-            "transport": GuardedTransport(policy, self._ssl_context, timeout_s, max_answer_bytes),
+            "transport": transport,
             "timeout": timeout_s,
             "follow_redirects": False,  # a redirect could lead anywhere; none is needed
             "trust_env": False,  # a proxy from the environment would connect unchecked
@@ -158,9 +162,11 @@ class Outbound:
         *,
         allow_private_networks: bool,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
+        prefix_only: bool = False,
     ) -> httpx.AsyncClient:
         """`max_answer_bytes` bounds what is read of an answer (default 1 MiB): a site's feed
-        may be larger than the small documents every other answer is."""
+        may be larger than the small documents every other answer is. With `prefix_only`, a
+        longer answer is cut there rather than refused (a page's title is near its top)."""
         import httpx
 
         return httpx.AsyncClient(
@@ -168,6 +174,7 @@ class Outbound:
                 timeout_s,
                 allow_private_networks=allow_private_networks,
                 max_answer_bytes=max_answer_bytes,
+                prefix_only=prefix_only,
             )
         )
 
