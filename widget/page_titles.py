@@ -5,11 +5,11 @@ first (or newest) writer would name the thread in every email, feed entry and ad
 where a site lets the server read titles (its `fetch_titles` setting, on by default), a new
 thread (or a comment sending another title than the stored one: the page may have been renamed)
 has its "comment" job ask for a look at the page (widget/storage/threads.py, title_due). The
-outbox does that before anything else of the job: the thread's URL, on one of the site's
-origins, is read through the guarded client (widget/outbound.py), at most MAX_PAGE_BYTES of it
-within FETCH_TIMEOUT_S, redirects followed only within the site's origins; its <title> becomes
-the thread's. A page that cannot be read (time out, not 200, not HTML, no title) keeps the title
-sent, with one line at info.
+outbox does that before anything else of the job: the thread's page (page_url), on one of the
+site's origins, is read through the guarded client (widget/outbound.py), at most MAX_PAGE_BYTES
+of it within FETCH_TIMEOUT_S, redirects followed only within the site's origins; its <title>
+becomes the thread's. A page that cannot be read (time out, not 200, not HTML, no title) keeps
+the title sent, with one line at info.
 
 <title> rather than og:title: it is what the embed sends (document.title), so emails and feeds
 name the thread as the frame's heading does; and every page has one, while og:title is only
@@ -32,6 +32,7 @@ from urllib.parse import urljoin
 from widget.comments import page_title
 from widget.logs import redact
 from widget.outbound import Outbound, request_error
+from widget.records import ThreadHead
 from widget.sites import settings_of
 from widget.storage import Storage
 from widget.urls import origin_of, split_url
@@ -41,6 +42,7 @@ __all__ = [
     "MAX_PAGE_BYTES",
     "PageTitles",
     "TitleUnread",
+    "page_url",
     "title_in_html",
 ]
 
@@ -117,7 +119,7 @@ class PageTitles:
         if head is None or site is None or settings_of(site).fetch_titles != "on":
             return
         try:
-            title = await self.read_title(head.url, site.origins)
+            title = await self.read_title(page_url(head), site.origins)
         except TitleUnread as exc:
             log.info("title of thread %s (site %s) not read from its page; kept as sent: %s",
                      head.id, head.site_id, redact(str(exc)))  # fmt: skip
@@ -154,6 +156,17 @@ class PageTitles:
         if not title:
             raise TitleUnread(f"no <title> in the first {MAX_PAGE_BYTES} bytes")
         return title
+
+
+def page_url(head: ThreadHead) -> str:
+    """Where the thread's page is read: at its page id, when that is a path, on the origin of
+    its stored URL. The URL itself is the newest writer's (checked only to be on one of the
+    site's origins): its path and query could name another page, one whose title the writer
+    chooses (a search page's "Results for ..."), while the page id is the thread's own."""
+    parts = split_url(head.url) if head.page_id.startswith("/") else None
+    if parts is None or not parts.hostname:
+        return head.url
+    return origin_of(parts) + head.page_id
 
 
 def _check_origin(url: str, origins: Sequence[str]) -> None:

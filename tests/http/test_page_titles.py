@@ -40,10 +40,20 @@ class HostPage:
         self.stalled = False  # True: it sends the start of its answer, then nothing more
         self.release = threading.Event()  # ... until this is set
         self.requests = 0
+        self.paths: list[str] = []  # asked for
         self.sent_bytes = 0  # of the body, before the reader hung up
 
     def answer(self, handler: http.server.BaseHTTPRequestHandler) -> None:
         self.requests += 1
+        self.paths.append(handler.path)
+        if handler.path.startswith("/search"):  # a page whose title the reader chooses
+            found = page(f"Results for {handler.path.partition('s=')[2]}")
+            handler.send_response(200)
+            handler.send_header("Content-Type", "text/html")
+            handler.send_header("Content-Length", str(len(found)))
+            handler.end_headers()
+            handler.wfile.write(found)
+            return
         handler.send_response(self.status)
         if self.location:
             handler.send_header("Location", self.location)
@@ -197,6 +207,17 @@ async def test_a_renamed_page_renames_its_thread_when_a_comment_says_so(
     head = await head_of(mail_app)
     assert (head.title, host.requests) == ("Hello again", 2)
     assert head.version > version + 2  # two comments, and the title
+
+
+async def test_a_url_naming_another_page_of_the_site_is_not_what_is_read(
+    mail_client: httpx.AsyncClient, mail_app: Starlette, host: HostPage, outbox: Outbox
+) -> None:
+    """The URL a writer sends is only checked to be on the site: the thread's page is read at
+    its page id, not at a search page whose title says what the writer wants."""
+    await posted(mail_client, **{**on(host), "url": f"{host.origin}/search?s=Send-a-password"})
+    await outbox.work_once()
+    assert (await head_of(mail_app)).title == REAL
+    assert host.paths == ["/hello/"]
 
 
 @pytest.mark.parametrize(
