@@ -26,11 +26,13 @@ import codecs
 import html
 import logging
 import re
+import time
 from collections.abc import Sequence
 from urllib.parse import urljoin
 
 from widget.comments import page_title
 from widget.logs import redact
+from widget.lru import LruCache
 from widget.outbound import Outbound, request_error
 from widget.records import ThreadHead
 from widget.sites import settings_of
@@ -40,6 +42,7 @@ from widget.urls import origin_of, split_url
 __all__ = [
     "FETCH_TIMEOUT_S",
     "MAX_PAGE_BYTES",
+    "RELOOK_S",
     "PageTitles",
     "TitleUnread",
     "page_url",
@@ -51,6 +54,10 @@ log = logging.getLogger(__name__)
 MAX_PAGE_BYTES = 256 * 1024  # a <title> sits in the head, well within this of the top
 FETCH_TIMEOUT_S = 5.0  # for the whole exchange: a page that trickles is given up
 MAX_REDIRECTS = 3
+# A thread's page is looked at again at most this often (by one process): a site whose embed
+# sends its own data-title, never the page's <title>, would otherwise have each comment fetch
+# the page, and a hung site hold the outbox FETCH_TIMEOUT_S for each.
+RELOOK_S = 15 * 60.0
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 
@@ -111,9 +118,16 @@ class PageTitles:
         self.storage = storage
         self.outbound = outbound
         self.timeout_s = timeout_s
+        self.relook_s = RELOOK_S
+        self._looked: LruCache[int, float] = LruCache(10_000)  # thread id -> monotonic time
 
     async def retitle(self, thread_id: int) -> None:
-        """The thread takes its page's title when one can be read; else it keeps its own."""
+        """The thread takes its page's title when one can be read; else it keeps its own.
+        Nothing is read when this process looked at the page less than `relook_s` ago."""
+        last = self._looked.get(thread_id)
+        if last is not None and time.monotonic() - last < self.relook_s:
+            return
+        self._looked.put(thread_id, time.monotonic())
         head = await self.storage.get_thread(thread_id)
         site = await self.storage.get_site(head.site_id) if head else None
         if head is None or site is None or settings_of(site).fetch_titles != "on":
