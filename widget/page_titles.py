@@ -127,7 +127,6 @@ class PageTitles:
         last = self._looked.get(thread_id)
         if last is not None and time.monotonic() - last < self.relook_s:
             return
-        self._looked.put(thread_id, time.monotonic())
         head = await self.storage.get_thread(thread_id)
         site = await self.storage.get_site(head.site_id) if head else None
         if head is None or site is None or settings_of(site).fetch_titles != "on":
@@ -137,8 +136,11 @@ class PageTitles:
         except TitleUnread as exc:
             log.info("title of thread %s (site %s) not read from its page; kept as sent: %s",
                      head.id, head.site_id, redact(str(exc)))  # fmt: skip
-            return
-        await self.storage.retitle_thread(head.id, title)
+            title = ""
+        if title:
+            await self.storage.retitle_thread(head.id, title)
+        # Only now: a job retried after the database failed it looks again.
+        self._looked.put(thread_id, time.monotonic())
 
     async def read_title(self, url: str, origins: Sequence[str]) -> str:
         """The title of the page at `url`, which must be on one of `origins` (so must every
