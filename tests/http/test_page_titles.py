@@ -54,6 +54,11 @@ class HostPage:
             handler.end_headers()
             handler.wfile.write(found)
             return
+        if handler.path == "/old/":  # a moved page
+            handler.send_response(301)
+            handler.send_header("Location", "/hello/")
+            handler.end_headers()
+            return
         handler.send_response(self.status)
         if self.location:
             handler.send_header("Location", self.location)
@@ -225,6 +230,16 @@ async def test_a_url_naming_another_page_of_the_site_is_not_what_is_read(
     await outbox.work_once()
     assert (await head_of(mail_app)).title == REAL
     assert host.paths == ["/hello/"]
+
+
+async def test_a_redirect_within_the_site_is_followed(
+    mail_client: httpx.AsyncClient, mail_app: Starlette, host: HostPage, outbox: Outbox
+) -> None:
+    await posted(mail_client, page="/old/", url=f"{host.origin}/old/", title=SPOOF)
+    await outbox.work_once()
+    head = await mail_app.state.widget.storage.get_thread_head("blog", "/old/")
+    assert head.title == REAL
+    assert host.paths == ["/old/", "/hello/"]
 
 
 @pytest.mark.parametrize(
