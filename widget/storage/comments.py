@@ -155,7 +155,7 @@ class CommentQueries(ThreadQueries):
             if comment.status != "approved":  # held: the thread's readers see no change
                 return comment, await bump_thread(db, thread_id, bump=False)
             # The newest comment's page title and URL win: pages get renamed. Not its title
-            # where the server reads titles from pages: anyone may send any (title_check).
+            # where the server reads titles from pages: anyone may send any (title_due).
             # A reply's parent is approved, so its root is shown already: only a new
             # top-level comment adds a page's worth of roots.
             head = await self._thread_changed(
