@@ -27,6 +27,7 @@ from widget.notify.outbox import Outbox
 from widget.notify.plan import NotificationPlanner
 from widget.notify.webhooks import Webhooks
 from widget.outbound import Outbound, Resolver, system_resolver
+from widget.page_titles import PageTitles
 from widget.render_workers import RenderWorkers
 from widget.serving import file_budget
 from widget.startup import open_storage
@@ -74,7 +75,8 @@ def _outbox(
 ) -> Outbox:  # fmt: skip
     planner = NotificationPlanner(settings, storage, signer, MailTemplates(Translator))
     webhooks = Webhooks(settings.secret_key, outbound)
-    return Outbox(settings, storage, planner, Mailer(settings), webhooks, metrics)
+    titles = PageTitles(storage, outbound)
+    return Outbox(settings, storage, planner, Mailer(settings), webhooks, metrics, titles)
 
 
 def create_app(

@@ -212,7 +212,8 @@ def page_ref(site: Site, page: str, url: str = "", title: str = "") -> PageRef:
                 said("error_page_origin", origin=origin, site=repr(site.id),
                      origins=", ".join(site.origins), site_id=site.id)
             )  # fmt: skip
-    return PageRef(site_id=site.id, page_id=page_id, url=url, title=page_title(title))
+    fetch_title = settings_of(site).fetch_titles == "on"
+    return PageRef(site.id, page_id, url, page_title(title), fetch_title)
 
 
 def page_title(raw: str) -> str:

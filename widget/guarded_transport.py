@@ -157,11 +157,14 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         ssl_context: Callable[[], ssl.SSLContext],
         total_s: float,
         max_bytes: int = MAX_ANSWER_BYTES,
+        *,
+        prefix_only: bool = False,
     ) -> None:
         self.policy = policy
         self.ssl_context = ssl_context
         self.total_s = total_s
         self.max_bytes = max_bytes
+        self.prefix_only = prefix_only  # a longer answer is cut at max_bytes, not refused
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         assert isinstance(request.stream, httpx.AsyncByteStream)
@@ -205,13 +208,16 @@ class GuardedTransport(httpx.AsyncBaseTransport):
                 if encoding not in {b"", b"identity"}:
                     raise AnswerRefused(f"answered in {encoding.decode('latin-1')!r} encoding")
                 length = _header(response.headers, b"content-length")
-                if length.isdigit() and int(length) > self.max_bytes:
+                if length.isdigit() and int(length) > self.max_bytes and not self.prefix_only:
                     raise AnswerRefused(
                         f"answered {length.decode()} bytes; we read at most {self.max_bytes}"
                     )
                 body = bytearray()
                 async for chunk in response.aiter_stream():
                     body += chunk
+                    if len(body) >= self.max_bytes and self.prefix_only:
+                        del body[self.max_bytes :]
+                        break  # the connection is closed with the rest unread
                     if len(body) > self.max_bytes:
                         raise AnswerRefused(
                             f"answered more than the {self.max_bytes} bytes we read"

@@ -1,5 +1,6 @@
 """The one way this server sends requests to other servers (docs/architecture.md, "Rules that hold
-everywhere"): Mastodon servers, webhooks, sites' feeds, Akismet and sign-in providers.
+everywhere"): Mastodon servers, webhooks, sites' feeds and pages (their titles), Akismet and
+sign-in providers.
 
 Some of those targets are named by someone other than the operator: a visitor types a Mastodon
 server, a site admin sets a webhook. Unguarded, a name that resolves to 127.0.0.1, 10.0.0.5 or
@@ -11,12 +12,12 @@ So every request made through `Outbound`:
   private one to the connection (DNS rebinding) gets nowhere;
 - reaches public addresses only, judging IPv6 forms that embed an IPv4 address by the IPv4
   address (::ffff:127.0.0.1, NAT64 64:ff9b::/96, 6to4 2002::/16). The operator may open chosen
-  private networks (the `outbound_private_networks` setting) to webhooks, feeds, Akismet and
-  sign-in providers; never to a Mastodon server a visitor names;
+  private networks (the `outbound_private_networks` setting) to webhooks, feeds, pages, Akismet
+  and sign-in providers; never to a Mastodon server a visitor names;
 - follows no redirect itself (a caller that does sends each hop through here again), ignores
   proxies set in the environment (they would connect unchecked), and gets a bounded answer
-  (1 MiB uncompressed unless the caller says otherwise: a feed may be 2 MiB) within a bounded
-  time for the whole exchange.
+  (1 MiB uncompressed unless the caller says otherwise: a feed may be 2 MiB; of a page, the
+  first 256 KB are read and the rest left unread) within a bounded time for the whole exchange.
 
 The httpx side of all this is widget/guarded_transport.py, imported with the first request: a
 server that never talks to another one does without httpx (some 2.7 MB of its memory).
@@ -140,13 +141,17 @@ class Outbound:
         *,
         allow_private_networks: bool,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
+        prefix_only: bool = False,
     ) -> dict[str, Any]:
         """Keyword arguments for an httpx.AsyncClient (authlib's clients take them too)."""
         from widget.guarded_transport import GuardedTransport
 
         policy = self._policy(allow_private_networks)
+        transport = GuardedTransport(
+            policy, self._ssl_context, timeout_s, max_answer_bytes, prefix_only=prefix_only
+        )
         return {
-            "transport": GuardedTransport(policy, self._ssl_context, timeout_s, max_answer_bytes),
+            "transport": transport,
             "timeout": timeout_s,
             "follow_redirects": False,  # a redirect could lead anywhere; none is needed
             "trust_env": False,  # a proxy from the environment would connect unchecked
@@ -158,9 +163,11 @@ class Outbound:
         *,
         allow_private_networks: bool,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
+        prefix_only: bool = False,
     ) -> httpx.AsyncClient:
         """`max_answer_bytes` bounds what is read of an answer (default 1 MiB): a site's feed
-        may be larger than the small documents every other answer is."""
+        may be larger than the small documents every other answer is. With `prefix_only`, a
+        longer answer is cut there rather than refused (a page's title is near its top)."""
         import httpx
 
         return httpx.AsyncClient(
@@ -168,6 +175,7 @@ class Outbound:
                 timeout_s,
                 allow_private_networks=allow_private_networks,
                 max_answer_bytes=max_answer_bytes,
+                prefix_only=prefix_only,
             )
         )
 

@@ -277,7 +277,10 @@ class PageRef:
     site_id: str
     page_id: str
     url: str
-    title: str
+    title: str  # as the embed sent it
+    # The site has the server read titles from pages (its fetch_titles setting): `title` only
+    # stands in for a new thread's until the page's own is read, and never replaces it.
+    fetch_title: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -475,7 +478,8 @@ class ExportBatch:
     rows: list[dict[str, Any]]
 
 
-ThreadEventKind = Literal["comment", "edit", "delete", "like"]
+# "title": the title read from the page replaced the one stored (frames show their host's).
+ThreadEventKind = Literal["comment", "edit", "delete", "like", "title"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -255,6 +255,12 @@ SITE_SETTINGS: tuple[SiteSetting, ...] = (
         _http_url,
     ),
     SiteSetting(
+        "fetch_titles", "on",
+        "on: a thread's title (for emails, feeds, the admin) is read from its page by the server;"
+        " off: the title the embed sends is kept (pages the server cannot fetch, behind a login)",
+        _Choice("on", "off"),
+    ),
+    SiteSetting(
         "count_zero", "", "count wording for no comments (empty: the language's)", _wording(False)
     ),
     SiteSetting(
@@ -303,6 +309,7 @@ class SiteSettings:
     notify_emails: str
     webhook_url: str
     feed_url: str
+    fetch_titles: Literal["on", "off"]
     count_zero: str
     count_one: str
     count_many: str

@@ -669,7 +669,7 @@ async def test_site_settings_are_saved_from_the_form(boss: Admin, app: Starlette
     form = dict(re.findall(r'<input id="f-[^"]+" name="([^"]+)"[^>]*value="([^"]*)"', page))
     fields = {**form, "name": "My blog", "origins": f"{BLOG}\nhttps://www.blog.example/",
               "moderation": "first", "order": "newest", "first_page": "oldest", "sign_in": "optional",
-              "guest_email": "optional", "max_depth": "3",
+              "guest_email": "optional", "max_depth": "3", "fetch_titles": "on",
               "notify_emails": "me@example.com, you@example.com"}  # fmt: skip
     response = await boss.post("/admin/sites/blog", **fields)
     assert response.status_code == 303, response.text

@@ -177,7 +177,7 @@ async def test_moderators_addresses_are_each_one_plain_address(boss: Admin, app:
     page = (await boss.get("/admin/sites/blog")).text
     form = dict(re.findall(r'<input id="f-[^"]+" name="([^"]+)"[^>]*value="([^"]*)"', page))
     form |= {"name": "The blog", "origins": BLOG, "moderation": "none", "order": "oldest", "first_page": "newest",
-             "sign_in": "optional", "guest_email": "required"}  # fmt: skip
+             "sign_in": "optional", "guest_email": "required", "fetch_titles": "on"}  # fmt: skip
     for typed, message in (
         ("mods@example.com, Ann <ann@example.com>", ALONE),
         ("mods@example.com; root@example.com", LIST),

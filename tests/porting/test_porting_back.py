@@ -111,7 +111,7 @@ async def save_timezone(admin: Admin, zone: str) -> httpx.Response:
     form = dict(re.findall(r'<input id="f-[^"]+" name="([^"]+)"[^>]*value="([^"]*)"', page))
     return await admin.post("/admin/sites/blog", **{
         **form, "name": "The blog", "origins": BLOG, "moderation": "none", "order": "oldest", "first_page": "newest",
-        "sign_in": "optional", "guest_email": "required", "timezone": zone,
+        "sign_in": "optional", "guest_email": "required", "fetch_titles": "on", "timezone": zone,
     })  # fmt: skip
 
 

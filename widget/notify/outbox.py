@@ -17,6 +17,7 @@ from widget.config import Settings
 from widget.errors import StorageUnavailable
 from widget.logs import redact
 from widget.metrics import Metrics
+from widget.page_titles import PageTitles
 from widget.records import NewJob, OutboxJob
 from widget.storage import Storage
 
@@ -56,12 +57,14 @@ class Outbox:
         mailer: Mailer,
         webhooks: Webhooks,
         metrics: Metrics | None = None,
+        titles: PageTitles | None = None,
     ) -> None:
         self.settings = settings
         self.storage = storage
         self.planner = planner
         self.mailer = mailer
         self.webhooks = webhooks
+        self.titles = titles
         self.metrics = metrics or Metrics()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -156,7 +159,11 @@ class Outbox:
 
     async def _dispatch(self, job: OutboxJob) -> list[NewJob]:
         if job.kind == "comment":
-            return await self.planner.plan(job.payload)
+            # The thread's title is read from its page first (when asked: a new thread, a new
+            # title sent), so that the emails planned next carry it.
+            if "title" in job.payload and self.titles is not None:
+                await self.titles.retitle(int(job.payload["title"]))
+            return await self.planner.plan(job.payload) if "comment" in job.payload else []
         if job.kind == "email":
             await self.mailer.send(Mail.from_payload(job.payload))
         elif job.kind == "webhook":

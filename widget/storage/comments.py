@@ -22,7 +22,7 @@ from .accounts import take_rate_tokens
 from .base import Outcome, Refused, columns
 from .outbox import queue_jobs
 from .sql import Db
-from .threads import ThreadQueries, bump_thread, ensure_thread, root_shown
+from .threads import ThreadQueries, bump_thread, open_thread, root_shown, title_due
 
 __all__ = ["CommentQueries"]
 
@@ -117,7 +117,8 @@ class CommentQueries(ThreadQueries):
             await take_rate_tokens(db, _limits(rate_limit), new.created_at, self._due_times)
             if new.form_token is not None:
                 await _spend(db, new.form_token)
-            thread_id = await ensure_thread(db, new.page, new.created_at, refuse_closed=True)
+            thread = await open_thread(db, new.page, new.created_at, refuse_closed=True)
+            thread_id = thread.id
             root_id, depth = None, 1
             if new.parent_id is not None:
                 parent = await db.fetch_one(
@@ -144,19 +145,25 @@ class CommentQueries(ThreadQueries):
             )  # fmt: skip
             assert row is not None
             comment = db.record(Comment, row)
+            job: dict[str, object] = {}
             if comment.status != "spam" and new.tell:  # subscribers, moderators, webhooks
-                await queue_jobs(db, [("comment", {"comment": comment.id, "event": "created"})],
-                                 new.created_at)  # fmt: skip
+                job = {"comment": comment.id, "event": "created"}
+            if title_due(thread, new.page):  # read first, so that the emails carry it
+                job["title"] = thread_id
+            if job:
+                await queue_jobs(db, [("comment", job)], new.created_at)
             if comment.status != "approved":  # held: the thread's readers see no change
                 return comment, await bump_thread(db, thread_id, bump=False)
-            # The newest comment's page title and URL win: pages get renamed.
+            # The newest comment's page title and URL win: pages get renamed. Not its title
+            # where the server reads titles from pages: anyone may send any (title_due).
             # A reply's parent is approved, so its root is shown already: only a new
             # top-level comment adds a page's worth of roots.
             head = await self._thread_changed(
                 db, thread_id, "comment", comment.id,
                 "comment_count = comment_count + 1, root_count = root_count + ?,"
                 " title = coalesce(nullif(?, ''), title), url = coalesce(nullif(?, ''), url)",
-                int(root_id is None), new.page.title, new.page.url,
+                int(root_id is None), "" if new.page.fetch_title else new.page.title,
+                new.page.url,
             )  # fmt: skip
             return comment, head
 
@@ -244,7 +251,11 @@ class CommentQueries(ThreadQueries):
         async def op(db: Db) -> tuple[int, ThreadHead]:
             await take_rate_tokens(db, _limits(rate_limit), at, self._due_times)
             if comment_id == POST_LIKE:
-                thread_id = await ensure_thread(db, page, at)
+                thread = await open_thread(db, page, at)
+                thread_id = thread.id
+                # A like sends no title worth a look unless it made the thread.
+                if title_due(thread, page, on_rename=False):
+                    await queue_jobs(db, [("comment", {"title": thread_id})], at)
             else:
                 thread_id = await db.fetch_value(
                     "SELECT c.thread_id FROM comments c JOIN threads t ON t.id = c.thread_id"

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from widget.records import Comment, PageRef, PageWindow, ThreadEventKind, ThreadHead, ThreadPage
 
 from .base import Outcome, Refused, columns
 from .sql import Db, SQLBackend
 
-__all__ = ["SHOWN_ROOTS", "ThreadQueries", "bump_thread", "ensure_thread", "root_shown"]
+__all__ = [
+    "SHOWN_ROOTS",
+    "OpenedThread",
+    "ThreadQueries",
+    "bump_thread",
+    "ensure_thread",
+    "open_thread",
+    "root_shown",
+    "title_due",
+]
 
 # Which comments a thread page reads. A root shows when approved,
 # or when an approved reply hangs under it (it is then a placeholder that keeps the replies in
@@ -28,21 +37,45 @@ SHOWN_ROOTS = "thread_id = ? AND parent_id IS NULL AND " + VISIBLE_ROOT  # of th
 _HEAD, _COMMENT = columns(ThreadHead), columns(Comment)
 
 
-async def ensure_thread(
+class OpenedThread(NamedTuple):
+    id: int
+    title: str  # as stored before this write
+    created: bool  # by this write
+
+
+async def open_thread(
     db: Db, page: PageRef, now: datetime, *, refuse_closed: bool = False
-) -> int:
-    """The id of the page's thread, created if the page has none yet; with `refuse_closed`,
-    Refused when it is closed (in the same statement: one less in a comment's write)."""
+) -> OpenedThread:
+    """The page's thread, created if the page has none yet; with `refuse_closed`, Refused
+    when it is closed (in the same statement: one less in a comment's write; on PostgreSQL it
+    also locks the row, so a thread closed meanwhile is seen closed)."""
+    # A thread made before has another created_at than this write's `now` (one made in the
+    # same microsecond would pass for new: one more look at its page, no harm).
     row = await db.fetch_one(
         "INSERT INTO threads (site_id, page_id, url, title, created_at) VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT (site_id, page_id) DO UPDATE SET site_id = excluded.site_id"
-        " RETURNING id, closed",
-        page.site_id, page.page_id, page.url, page.title, now,
+        " RETURNING id, title, closed, created_at = ? AS created",
+        page.site_id, page.page_id, page.url, page.title, now, now,
     )  # fmt: skip
     assert row is not None
     if refuse_closed and row["closed"]:
         raise Refused(Outcome.THREAD_CLOSED)
-    return int(row["id"])
+    return OpenedThread(int(row["id"]), str(row["title"]), bool(row["created"]))
+
+
+async def ensure_thread(
+    db: Db, page: PageRef, now: datetime, *, refuse_closed: bool = False
+) -> int:
+    """The id of the page's thread (open_thread)."""
+    return (await open_thread(db, page, now, refuse_closed=refuse_closed)).id
+
+
+def title_due(thread: OpenedThread, page: PageRef, *, on_rename: bool = True) -> bool:
+    """Whether a write to `thread` should have the server read the page's own title
+    (widget/page_titles.py): the site has it do so, and the thread is new or (`on_rename`) the
+    embed sent another title than the stored one (the page was renamed, or someone says so)."""
+    renamed = on_rename and page.title not in ("", thread.title)
+    return page.fetch_title and (thread.created or renamed)
 
 
 async def bump_thread(
@@ -118,6 +151,21 @@ class ThreadQueries(SQLBackend):
                     self._heads.fill((site_id, page_id), loaded.get(page_id), generation)
             found.update(loaded)
         return found
+
+    async def retitle_thread(self, thread_id: int, title: str) -> ThreadHead | None:
+        """Store the title read from the thread's page; its head when that changed it (its
+        version moves on, so caches and ETags see the new title), else None."""
+
+        async def op(db: Db) -> ThreadHead | None:
+            head = await db.fetch_record(
+                ThreadHead, "UPDATE threads SET title = ?, version = version + 1"
+                f" WHERE id = ? AND title <> ? RETURNING {_HEAD}", title, thread_id, title,
+            )  # fmt: skip
+            if head is not None:
+                await self._tell(db, head, "title", 0, head.comment_count)
+            return head
+
+        return await self._run(op)
 
     async def get_thread(self, thread_id: int) -> ThreadHead | None:
         return await self._read_record(
