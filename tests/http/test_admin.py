@@ -1055,7 +1055,7 @@ async def test_a_badge_is_refused_for_an_account_number_nobody_has(
     form = dict(re.findall(r'<input id="f-[^"]+" name="([^"]+)"[^>]*value="([^"]*)"', page))
     fields = {**form, "name": "The blog", "origins": BLOG, "moderation": "none",
               "order": "oldest", "first_page": "newest", "sign_in": "optional",
-              "guest_email": "required"}  # fmt: skip
+              "guest_email": "required", "fetch_titles": "on"}  # fmt: skip
     unknown = await boss.post("/admin/sites/blog", **{**fields, "moderator_accounts": "777"})
     assert unknown.status_code == 422
     assert "There is no account 777" in html.unescape(unknown.text)

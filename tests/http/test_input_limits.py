@@ -213,7 +213,7 @@ def test_imported_comments_are_rendered_within_the_same_limit(
     ran = widget("import", str(backup), "--site", "blog")
     assert ran.code == 0, ran.err
     output = ran.out
-    assert "Imported 1 comments" in output
+    assert "Imported 1 comment and" in output
     assert "Skipped 2: 2 unparsable" in output
     assert output.count("its text could not be formatted: more than 0.05 s of CPU time") == 2
 
