@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,6 +23,7 @@ Run = Callable[[Settings, Callable[["Storage"], Awaitable[Any]]], Any]
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace, run: Run) -> int:
+    from widget.cli.output import written_whole
     from widget.porting.exporter import export_chunks, writer_for
     from widget.sites import get_site
     from widget.urls import page_id_of
@@ -33,8 +35,10 @@ def cmd_export(settings: Settings, args: argparse.Namespace, run: Run) -> int:
         for site_id in site_ids:
             await get_site(storage, site_id)  # an unknown site says how to add it
         page_id = page_id_of(args.thread) if args.thread else None
-        async for chunk in export_chunks(storage, writer_for(args.format), site_ids, page_id):
-            sink.write(chunk)
+        chunks = export_chunks(storage, writer_for(args.format), site_ids, page_id)
+        async with contextlib.aclosing(chunks):  # done with before the storage closes
+            async for chunk in chunks:
+                sink.write(chunk)
 
     if args.thread and not args.site:
         raise ClientError("Name the thread's site too: --site SITE --thread URL.")
@@ -42,7 +46,7 @@ def cmd_export(settings: Settings, args: argparse.Namespace, run: Run) -> int:
         run(settings, lambda storage: work(storage, sys.stdout.buffer))
         sys.stdout.flush()
         return 0
-    with open(args.output, "wb") as sink:
+    with written_whole(Path(args.output)) as sink:
         run(settings, lambda storage: work(storage, sink))
     print(f"Exported to {args.output}.", file=sys.stderr)
     return 0

@@ -4,7 +4,8 @@ leaves as text before the next is read, so memory stays flat however many commen
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import aclosing
 from datetime import UTC, datetime
 
 from widget.errors import BadRequest
@@ -33,21 +34,24 @@ def writer_for(format_name: str) -> Writer:
 
 async def export_chunks(
     storage: Storage, writer: Writer, site_ids: Sequence[str], page_id: str | None = None
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes]:
     """The export as UTF-8 chunks, one per batch of rows."""
     context = ExportContext()
     started = False
-    async for batch in storage.export(site_ids, page_id):
-        if batch.table in SMALL_TABLES:
-            _remember(context, batch.table, batch.rows)
-            continue
-        if not started:
-            started = True
-            yield "".join(writer.head(context)).encode()
-        if batch.table == "comments":
-            yield "".join(writer.comments(context, batch.rows)).encode()
-        elif batch.table == "likes":
-            yield "".join(writer.likes(context, batch.rows)).encode()
+    # Closed here, not when collected: a reader that stops early (a full disk, a download
+    # cut off) lets go of the snapshot at once, before the storage closes.
+    async with aclosing(storage.export(site_ids, page_id)) as batches:
+        async for batch in batches:
+            if batch.table in SMALL_TABLES:
+                _remember(context, batch.table, batch.rows)
+                continue
+            if not started:
+                started = True
+                yield "".join(writer.head(context)).encode()
+            if batch.table == "comments":
+                yield "".join(writer.comments(context, batch.rows)).encode()
+            elif batch.table == "likes":
+                yield "".join(writer.likes(context, batch.rows)).encode()
     if not started:
         yield "".join(writer.head(context)).encode()
     yield "".join(writer.tail(context)).encode()

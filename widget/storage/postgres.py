@@ -19,7 +19,15 @@ import itertools
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -127,7 +135,7 @@ class PostgresDb(Db):
     async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         await self.conn.executemany(_numbered(sql), rows)
 
-    async def stream(self, sql: str, *params: Any, batch: int) -> AsyncIterator[list[Row]]:
+    async def stream(self, sql: str, *params: Any, batch: int) -> AsyncGenerator[list[Row]]:
         rows: list[Row] = []
         async for record in self.conn.cursor(_numbered(sql), *params, prefetch=batch):
             rows.append(record)

@@ -32,6 +32,7 @@ import os
 import sqlite3
 import time
 from collections.abc import (
+    AsyncGenerator,
     AsyncIterator,
     Awaitable,
     Callable,
@@ -153,7 +154,7 @@ class SQLiteDb(Db):
     async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         await self._call(lambda: self.conn.executemany(sql, [_params(row) for row in rows]))
 
-    async def stream(self, sql: str, *params: Any, batch: int) -> AsyncIterator[list[Row]]:
+    async def stream(self, sql: str, *params: Any, batch: int) -> AsyncGenerator[list[Row]]:
         cursor = await self._call(lambda: self.conn.execute(sql, _params(params)))
         try:
             while rows := await self._call(lambda: cursor.fetchmany(batch)):
