@@ -4,7 +4,6 @@ was, never cut short where it would pass for a whole export; the command says wh
 from __future__ import annotations
 
 import contextlib
-import json
 import signal
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 
 from tests.helpers import Widget
 from tests.mounts import small_disk
+from tests.porting.files import many_comments_file
 from tests.servers import widget_cli, widget_cli_started
 
 OLD = b'{"format":"widget-export","version":1}\n{"an export made":"yesterday"}\n'
@@ -21,18 +21,7 @@ COMMENTS = 3000  # some 6 MB exported: long enough to be killed mid-way
 
 def many_comments(data_dir: Path, tmp_path: Path) -> None:
     """The site "blog" with COMMENTS comments of a kilobyte each, imported."""
-    lines = [
-        {"format": "widget-export", "version": 1},
-        {"type": "site", "id": "blog", "name": "blog", "origins": ["https://blog.example"],
-         "settings": {}},
-        {"type": "thread", "site": "blog", "page": "/p/", "url": "https://blog.example/p/",
-         "title": "P", "closed": False, "created_at": "2024-05-06T07:08:09Z"},
-        *({"type": "comment", "site": "blog", "page": "/p/", "key": str(n), "parent": None,
-           "status": "approved", "created_at": "2024-05-06T07:08:09Z", "name": "Ann",
-           "text": f"{n} " + "words " * 150} for n in range(COMMENTS)),
-    ]  # fmt: skip
-    source = tmp_path / "source.jsonl"
-    source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    source = many_comments_file(tmp_path / "source.jsonl", COMMENTS)
     widget_cli(data_dir, "site", "add", "blog", "--origin", "https://blog.example")
     widget_cli(data_dir, "import", str(source), "--site", "blog")
 
