@@ -69,6 +69,12 @@ _UNAVAILABLE = (
 # Seconds to wait for PostgreSQL to answer a connection: one that never answers fails start-up
 # (and requests) after this long, not after asyncpg's default of a minute.
 CONNECT_TIMEOUT_S = 10.0
+# Seconds to wait for the answer to one statement (BEGIN and COMMIT too), or for a connection
+# of the pool: a server that has stopped answering (hung, frozen, cut off without a reset)
+# costs a request this long and then a 503, instead of holding it, and the pool's connection,
+# for as long as the server stays silent. Every statement widget sends is short (batches of
+# COPY_BATCH rows); migrations, which may rewrite whole tables, run without it.
+QUERY_TIMEOUT_S = 10.0
 
 
 def _same(moment: datetime) -> datetime:
@@ -171,11 +177,10 @@ class PostgresStorage(Storage):
         """Connect, migrate and write once; raises SetupError, naming the database and what
         to do, when it cannot be reached, logged into, or written."""
         try:
-            self._pool = await asyncpg.create_pool(
-                self.url, min_size=self.pool_min, max_size=self.pool_max,
-                init=_init_connection, timeout=CONNECT_TIMEOUT_S,
-            )  # fmt: skip
-            async with self._pool.acquire() as conn:
+            # Migrating first, on a connection without QUERY_TIMEOUT_S (see there).
+            conn = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT_S)
+            try:
+                await _init_connection(conn)
 
                 @asynccontextmanager
                 async def locked(rebuilds: bool) -> AsyncIterator[Db]:
@@ -190,6 +195,12 @@ class PostgresStorage(Storage):
                 await migrate(locked, _described(self.url))
                 await mark_ready(PostgresDb(conn))
                 schema = await conn.fetchval("SELECT current_schema()")
+            finally:
+                await conn.close()
+            self._pool = await asyncpg.create_pool(
+                self.url, min_size=self.pool_min, max_size=self.pool_max,
+                init=_init_connection, timeout=CONNECT_TIMEOUT_S, command_timeout=QUERY_TIMEOUT_S,
+            )  # fmt: skip
             self._events_channel, self._sites_channel = channels_of(str(schema))
             self._housekeeping = asyncio.create_task(self._prune_periodically(), name="pg-prune")
             listening = asyncio.get_running_loop().create_future()
@@ -302,7 +313,7 @@ class PostgresStorage(Storage):
         if self._pool is None:
             raise RuntimeError("storage is not open")
         try:
-            async with self._pool.acquire() as conn:
+            async with self._pool.acquire(timeout=QUERY_TIMEOUT_S) as conn:
                 try:
                     yield PostgresDb(conn)
                 except _UNAVAILABLE:
@@ -394,7 +405,9 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 def _reason(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__  # a timeout says nothing of itself
+    if isinstance(exc, TimeoutError) and not str(exc):  # a timeout says nothing of itself
+        return "no answer in time: a server overloaded, hung or cut off?"
+    return str(exc) or type(exc).__name__
 
 
 def _described(url: str) -> str:
