@@ -10,13 +10,15 @@ import hmac
 import http.server
 import json
 import re
+import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 from starlette.applications import Starlette
 
 from tests.helpers import (
@@ -493,6 +495,58 @@ async def test_a_job_that_keeps_failing_is_kept_as_failed(
         (row,) = await outbox_rows(storage)
         assert row["attempts"] == 3
         assert row["failed_at"] is not None
+
+
+class SlowInbox(Inbox):
+    """An inbox whose mail server holds the first message's answer until let go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = threading.Event()
+        self.let_go = threading.Event()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if not self.messages and not self.holding.is_set():
+            self.holding.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.let_go.wait, 10)
+        return await super().handle_DATA(server, session, envelope)
+
+
+async def test_jobs_whose_lease_ran_out_meanwhile_are_left_to_the_worker_that_took_them(
+    tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Three mails claimed together; the first takes long enough for the batch's lease to run
+    out, and another instance claims what is left: the other two are its to send, not sent
+    here as well (each was sent twice: once by each instance)."""
+    inbox = SlowInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    app = create_app(mail_settings(tmp_path, database_url, controller.port))
+    try:
+        async with app.router.lifespan_context(app):
+            storage = app.state.widget.storage
+            mails = [Mail(f"n{n}@example.com", f"mail {n}", "t", "<p>h</p>") for n in range(3)]
+            await storage.add_jobs([("email", m.to_payload()) for m in mails], datetime.now(UTC))
+            app.state.widget.outbox.wake()
+            assert await asyncio.to_thread(inbox.holding.wait, 10)
+            # Another instance, its clock just past the lease the three were claimed with.
+            held_until = min(as_time(row["locked_until"]) for row in await outbox_rows(storage))
+            taken = await storage.claim_jobs(held_until + timedelta(microseconds=1), 60.0, 20)
+            inbox.let_go.set()
+            for _ in range(500):  # until the worker has done with the three, one way or another
+                left = [r for r in caplog.records if "left to the worker" in r.getMessage()]
+                if len(left) == 2 or len(inbox.messages) == 3:
+                    break
+                await asyncio.sleep(0.02)
+            assert [m["Subject"] for m in inbox.messages] == ["mail 0"]
+            assert [job.payload["subject"] for job in taken] == ["mail 1", "mail 2"]
+    finally:
+        controller.stop()
+
+
+def as_time(value: datetime | float) -> datetime:
+    """A time as a dump holds it: a datetime (PostgreSQL) or seconds (SQLite)."""
+    return value if isinstance(value, datetime) else datetime.fromtimestamp(value, UTC)
 
 
 # -- webhooks ------------------------------------------------------------------------------------

@@ -121,8 +121,20 @@ class Outbox:
 
     async def work_once(self) -> int:
         """Do the jobs due now; how many were taken."""
-        jobs = await self.storage.claim_jobs(datetime.now(UTC), LEASE_S, BATCH)
+        now = datetime.now(UTC)
+        lease = timedelta(seconds=LEASE_S)
+        jobs = await self.storage.claim_jobs(now, LEASE_S, BATCH)
         for job in jobs:
+            # The batch's lease can run out while the jobs before this one take their time
+            # (a mail server that answers slowly, each mail up to its timeouts): another
+            # instance may have claimed it since, and doing it here as well would send its
+            # mail twice. So each job's lease is renewed before it is done, if still ours.
+            if not await self.storage.renew_job(job.id, now + lease, datetime.now(UTC) + lease):
+                log.warning(
+                    "outbox job %s (%s) left to the worker that took it: its lease ran out"
+                    " while the jobs before it were done", job.id, job.kind,
+                )  # fmt: skip
+                continue
             await self._do(job)
         return len(jobs)
 
