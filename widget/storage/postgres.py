@@ -443,6 +443,12 @@ def _cannot_use(url: str, exc: BaseException) -> str:
         )
     if isinstance(exc, asyncpg.exceptions.ReadOnlySQLTransactionError):
         return f"{database} is read-only ({reason}): point WIDGET_DATABASE_URL at the primary."
+    if isinstance(exc, asyncpg.exceptions.TooManyConnectionsError):
+        return (
+            f"{database} takes no more connections ({reason}): close the connections others"
+            " keep idle, raise max_connections (or the user's CONNECTION LIMIT), or make"
+            " WIDGET_DATABASE_POOL_MAX smaller; then start again."
+        )
     if isinstance(exc, _UNAVAILABLE):
         return (
             f"cannot reach {database} ({reason}): check that PostgreSQL is running and"
