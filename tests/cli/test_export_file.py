@@ -102,3 +102,20 @@ def written(folder: Path) -> int:
         with contextlib.suppress(FileNotFoundError):  # a partial file, renamed meanwhile
             sizes.append(path.stat().st_size)
     return max(sizes)
+
+
+@pytest.mark.slow  # an export in a process of its own, piped
+def test_an_export_whose_reader_stops_says_it_is_incomplete(tmp_path: Path) -> None:
+    """`widget export | head`: a line saying the export was cut short, no traceback."""
+    data_dir = tmp_path / "data"
+    many_comments(data_dir, tmp_path)
+    with widget_cli_started(data_dir, "export") as command:
+        assert command.stdout is not None and command.stderr is not None
+        assert command.stdout.read(100).startswith('{"format":"widget-export"')
+        command.stdout.close()  # as head does after its lines
+        errors = command.stderr.read()
+        assert command.wait(timeout=60) == 1
+    assert errors == (
+        "widget: The program reading the export stopped before its end (broken pipe): what it"
+        " got is not the whole export.\n"
+    )  # a BrokenPipeError's traceback before

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -43,8 +44,17 @@ def cmd_export(settings: Settings, args: argparse.Namespace, run: Run) -> int:
     if args.thread and not args.site:
         raise ClientError("Name the thread's site too: --site SITE --thread URL.")
     if not args.output:
-        run(settings, lambda storage: work(storage, sys.stdout.buffer))
-        sys.stdout.flush()
+        try:
+            run(settings, lambda storage: work(storage, sys.stdout.buffer))
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # What read the export stopped (`| head`, or a `| gzip > FILE` that failed).
+            # Python would print another error flushing stdout on its way out: no more of it.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise ClientError(
+                "The program reading the export stopped before its end (broken pipe): what"
+                " it got is not the whole export."
+            ) from None
         return 0
     with written_whole(Path(args.output)) as sink:
         run(settings, lambda storage: work(storage, sink))
