@@ -4,9 +4,12 @@ leaves as text before the next is read, so memory stays flat however many commen
 
 from __future__ import annotations
 
+import asyncio
+import tempfile
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from datetime import UTC, datetime
+from typing import BinaryIO
 
 from widget.errors import BadRequest
 from widget.porting.export_context import ExportContext, Writer
@@ -16,7 +19,14 @@ from widget.porting.formats.native import NativeWriter
 from widget.porting.formats.wxr import WxrWriter
 from widget.storage import Storage
 
-__all__ = ["EXPORT_FORMATS", "export_chunks", "export_filename", "writer_for"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "export_chunks",
+    "export_filename",
+    "read_back",
+    "spooled",
+    "writer_for",
+]
 
 EXPORT_FORMATS: dict[str, Callable[[], Writer]] = {
     "jsonl": NativeWriter, "wxr": WxrWriter, "disqus": DisqusWriter, "csv": CsvWriter,
@@ -55,6 +65,37 @@ async def export_chunks(
     if not started:
         yield "".join(writer.head(context)).encode()
     yield "".join(writer.tail(context)).encode()
+
+
+async def spooled(chunks: AsyncGenerator[bytes]) -> BinaryIO:
+    """The whole of `chunks` in a temporary file without a name (nothing is left of it however
+    the process ends), read back from its start.
+
+    For a download: read at the database's pace, not the client's. Streamed straight to the
+    client, an export held its snapshot, and one of the few connections the database's
+    readers share, for as long as the client took, or for ever when it stopped reading: two
+    stalled downloads on SQLite (two readers) left every other request waiting. The file's
+    size also gives the download a Content-Length, so a download cut short is seen as such.
+    """
+    file = tempfile.TemporaryFile()  # noqa: SIM115 (read_back closes it, after the response)
+    try:
+        async with aclosing(chunks):
+            async for chunk in chunks:
+                await asyncio.to_thread(file.write, chunk)
+        file.seek(0)
+    except BaseException:
+        file.close()
+        raise
+    return file
+
+
+async def read_back(file: BinaryIO, piece_bytes: int = 256 * 1024) -> AsyncGenerator[bytes]:
+    """What `spooled` wrote, in pieces; the file is closed (and gone) at the end."""
+    try:
+        while piece := await asyncio.to_thread(file.read, piece_bytes):
+            yield piece
+    finally:
+        file.close()
 
 
 def _remember(context: ExportContext, table: str, rows: list[dict[str, object]]) -> None:
