@@ -549,6 +549,52 @@ def as_time(value: datetime | float) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromtimestamp(value, UTC)
 
 
+class RefusingInbox(Inbox):
+    """A mail server that knows no gone@ (550) and greylists later@ (451)."""
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if address.startswith("gone@"):
+            return "550 5.1.1 <gone@example.com>: no such user here"
+        if address.startswith("later@"):
+            return "451 4.7.1 greylisted, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+async def test_an_address_refused_for_good_is_not_asked_again_one_refused_for_now_is(
+    tmp_path: Path, database_url: str
+) -> None:
+    inbox = RefusingInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    app = create_app(mail_settings(tmp_path, database_url, controller.port, outbox_retry_s=600))
+    try:
+        async with app.router.lifespan_context(app):
+            storage = app.state.widget.storage
+            mails = [Mail(f"{who}@example.com", who, "t", "<p>h</p>") for who in ("gone", "later")]
+            await storage.add_jobs([("email", m.to_payload()) for m in mails], datetime.now(UTC))
+            app.state.widget.outbox.wake()
+            for _ in range(500):
+                rows = await outbox_rows(storage)
+                if all(row["attempts"] for row in rows):
+                    break
+                await asyncio.sleep(0.02)
+            gone, later = sorted(rows, key=lambda row: json.loads(row["payload"])["to"])
+            # Given up at once, kept for an admin to see (asked 8 times over some 15 hours before).
+            assert (gone["attempts"], gone["failed_at"] is not None) == (1, True)
+            assert gone["last_error"] == (
+                "the mail server refused the recipient for good: 550 5.1.1 <[address]>: no such"
+                " user here"
+            )
+            assert (later["attempts"], later["failed_at"]) == (1, None)  # to be tried again
+            assert "451" in later["last_error"]
+            assert inbox.messages == []
+    finally:
+        controller.stop()
+
+
 # -- webhooks ------------------------------------------------------------------------------------
 
 
