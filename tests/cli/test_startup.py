@@ -156,6 +156,21 @@ def test_postgres_taking_no_more_connections(
     )  # fmt: skip
 
 
+def test_postgres_cancelling_statements_at_once(
+    tmp_path: Path, private_postgres: PrivateCluster
+) -> None:
+    """A statement_timeout too short for the start's statements: it is not that PostgreSQL
+    cannot be reached ('check that PostgreSQL is running' was the advice)."""
+    url = private_postgres.new_database()
+    name = url.rsplit("/", 1)[1]
+    private_postgres.execute(url, f'ALTER DATABASE "{name}" SET statement_timeout = 1')
+    expect_exit(
+        tmp_path / "data", f"PostgreSQL database '{name}'", "cancelled a statement widget runs"
+        " at start (canceling statement due to statement timeout): a statement_timeout set for"
+        " the database or its user is too short for it.", database_url=url,
+    )  # fmt: skip
+
+
 def test_a_port_in_use(tmp_path: Path) -> None:
     with widget_server(tmp_path / "first") as first:
         status, output, _ = serve_until_it_stops(

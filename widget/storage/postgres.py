@@ -443,6 +443,12 @@ def _cannot_use(url: str, exc: BaseException) -> str:
         )
     if isinstance(exc, asyncpg.exceptions.ReadOnlySQLTransactionError):
         return f"{database} is read-only ({reason}): point WIDGET_DATABASE_URL at the primary."
+    if isinstance(exc, asyncpg.exceptions.QueryCanceledError):
+        return (
+            f"{database} cancelled a statement widget runs at start ({reason}): a"
+            " statement_timeout set for the database or its user is too short for it. Raise"
+            " it (ALTER DATABASE … SET statement_timeout, or ALTER ROLE …), then start again."
+        )
     if isinstance(exc, asyncpg.exceptions.TooManyConnectionsError):
         return (
             f"{database} takes no more connections ({reason}): close the connections others"
