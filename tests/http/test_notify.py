@@ -544,6 +544,36 @@ async def test_jobs_whose_lease_ran_out_meanwhile_are_left_to_the_worker_that_to
         controller.stop()
 
 
+async def test_a_stopping_outbox_lets_go_of_the_jobs_it_has_not_begun(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped (a restart, a deploy) while the mail server holds up the first of three mails
+    past the stop's grace: the two not begun are free for the next server at once. They
+    stayed claimed for the rest of the lease, 5 minutes, mailing nobody meanwhile."""
+    monkeypatch.setattr(outbox_module, "STOP_GRACE_S", 0.2)
+    inbox = SlowInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    app = create_app(mail_settings(tmp_path, database_url, controller.port))
+    try:
+        async with app.router.lifespan_context(app):
+            storage = app.state.widget.storage
+            outbox: Outbox = app.state.widget.outbox
+            mails = [Mail(f"n{n}@example.com", f"mail {n}", "t", "<p>h</p>") for n in range(3)]
+            await storage.add_jobs([("email", m.to_payload()) for m in mails], datetime.now(UTC))
+            outbox.wake()
+            assert await asyncio.to_thread(inbox.holding.wait, 10)
+            await outbox.stop()  # the mail in hand is still held: cancelled after the grace
+            rows = {json.loads(r["payload"])["subject"]: r for r in await outbox_rows(storage)}
+            assert rows["mail 0"]["locked_until"] is not None  # perhaps sent: not at once again
+            assert (rows["mail 1"]["locked_until"], rows["mail 2"]["locked_until"]) == (None, None)
+            taken = await storage.claim_jobs(datetime.now(UTC), 60.0, 20)
+            assert [job.payload["subject"] for job in taken] == ["mail 1", "mail 2"]
+    finally:
+        inbox.let_go.set()
+        controller.stop()
+
+
 def as_time(value: datetime | float) -> datetime:
     """A time as a dump holds it: a datetime (PostgreSQL) or seconds (SQLite)."""
     return value if isinstance(value, datetime) else datetime.fromtimestamp(value, UTC)
