@@ -46,7 +46,7 @@ async def _export(
         read_back,
         spooled,
         writer_for,
-    )  # fmt: skip
+    )
 
     writer = writer_for(format_name or "jsonl")
     page_id = page_id_of(thread) if thread.strip() else None
@@ -56,8 +56,8 @@ async def _export(
     try:
         export = await spooled(export_chunks(context.storage, writer, [site_id], page_id))
     except OSError as exc:
-        log.error("export of site %s not made: no room for it in the temporary folder"
-                  " (TMPDIR): %s", site_id, exc)  # fmt: skip
+        log.error("export of site %s not made: it cannot be written in the temporary folder"
+                  " (TMPDIR; a full disk?): %s", site_id, exc)  # fmt: skip
         raise ServiceUnavailable(
             "The export cannot be prepared right now; try again later.", retry_after_s=60
         ) from exc
