@@ -4,11 +4,12 @@ file's permissions do not stop root, a read-only mount does)."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["read_only", "small_disk"]
+__all__ = ["fill", "read_only", "small_disk"]
 
 
 @contextlib.contextmanager
@@ -32,6 +33,19 @@ def small_disk(path: Path, size_kb: int) -> Iterator[None]:
         yield
     finally:
         _unmount(path)
+
+
+def fill(path: Path, room_left_bytes: int = 0) -> None:
+    """Write `path` until its disk has no room left, then give back `room_left_bytes`."""
+    with path.open("wb", buffering=0) as file:
+        for block in (65536, 512):  # then the last few blocks
+            try:
+                while True:
+                    file.write(b"\0" * block)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+        if room_left_bytes:
+            file.truncate(max(0, file.tell() - room_left_bytes))
 
 
 def _mount(*args: str) -> None:

@@ -5,8 +5,10 @@ when the tests run as root (PostgreSQL refuses to run as root)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import uuid
@@ -70,7 +72,25 @@ class PrivateCluster:
     def stop(self) -> None:
         self._pg_ctl("stop", "-m", "fast")
 
+    def freeze(self) -> None:
+        """Every process of the server stopped (SIGSTOP), as a hung or cut-off server: it
+        accepts nothing and answers nothing, and no connection is reset. Undone by thaw()."""
+        self._signal_all(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self._signal_all(signal.SIGCONT)
+
+    def _signal_all(self, number: signal.Signals) -> None:
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = subprocess.run(
+            ["pgrep", "-P", str(postmaster)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        for pid in [postmaster, *map(int, children)]:
+            os.kill(pid, number)
+
     def remove(self) -> None:
+        with contextlib.suppress(OSError):  # a frozen server would not stop; a stopped one
+            self.thaw()  # has no postmaster.pid
         subprocess.run(
             [*self._as_postgres, "pg_ctl", "-D", str(self.data), "stop", "-m", "immediate"],
             capture_output=True, check=False,

@@ -46,6 +46,7 @@ __all__ = [
     "Copied",
     "Restored",
     "back_up",
+    "cannot_write",
     "database_file",
     "hold_server_lock",
     "restore",
@@ -288,7 +289,7 @@ def _copy_checked(source: sqlite3.Connection, copy: Path, name: str, advice: str
     try:
         target = sqlite3.connect(copy)
     except sqlite3.Error as exc:
-        raise BackupFailed(_cannot_write(copy, exc)) from exc
+        raise BackupFailed(cannot_write(copy, exc)) from exc
     try:
         try:
             source.backup(target)  # all pages in one step: one read transaction
@@ -340,10 +341,10 @@ def _cannot_copy(name: str, copy: Path, exc: sqlite3.Error, advice: str) -> str:
         return f"{name} is damaged ({exc}). {advice}"
     if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
         return f"{name} stayed locked for {BUSY_TIMEOUT_S:.0f} s ({exc}): try again. {advice}"
-    return _cannot_write(copy, exc)
+    return cannot_write(copy, exc)
 
 
-def _cannot_write(path: Path, exc: sqlite3.Error | OSError) -> str:
+def cannot_write(path: Path, exc: sqlite3.Error | OSError) -> str:
     """Why a new file cannot be written at `path`, and what to do."""
     folder = path.parent.absolute()
     code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
@@ -377,7 +378,7 @@ def _new_file(path: Path) -> Iterator[Path]:
         path.unlink(missing_ok=True)  # what an earlier, killed run with this pid left
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except OSError as exc:
-        raise BackupFailed(_cannot_write(path, exc)) from exc
+        raise BackupFailed(cannot_write(path, exc)) from exc
     try:
         yield path
     finally:

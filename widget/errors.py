@@ -88,6 +88,9 @@ class StorageUnavailable(ClientError):
     nothing was saved, so the client may try again later."""
 
     status = 503
+    # What the operator can do about it, naming the file (a full disk, say): for the command
+    # line and the log, never for readers. Empty when there is nothing more to say.
+    operator_hint = ""
 
     def __init__(self, message: str = said("error_storage_unavailable")) -> None:
         super().__init__(message)

@@ -138,6 +138,39 @@ def test_postgres_unreachable_or_refusing_the_login(
     )  # fmt: skip
 
 
+def test_postgres_taking_no_more_connections(
+    tmp_path: Path, private_postgres: PrivateCluster
+) -> None:
+    """max_connections reached (here, as the same refusal comes, a user's CONNECTION LIMIT):
+    PostgreSQL is running and reachable, so 'check that PostgreSQL is running' was the
+    wrong advice."""
+    url = private_postgres.new_database()
+    widget_cli(tmp_path / "data", "migrate", database_url=url)
+    user = f"limited_{free_port()}"
+    private_postgres.execute(url, f"CREATE ROLE {user} LOGIN PASSWORD 'pw' CONNECTION LIMIT 0")
+    expect_exit(
+        tmp_path / "data", f"(user {user}) takes no more connections (too many connections",
+        "raise max_connections (or the user's CONNECTION LIMIT), or make"
+        " WIDGET_DATABASE_POOL_MAX smaller; then start again.",
+        database_url=private_postgres.url(url.rsplit("/", 1)[1], user=user, password="pw"),
+    )  # fmt: skip
+
+
+def test_postgres_cancelling_statements_at_once(
+    tmp_path: Path, private_postgres: PrivateCluster
+) -> None:
+    """A statement_timeout too short for the start's statements: it is not that PostgreSQL
+    cannot be reached ('check that PostgreSQL is running' was the advice)."""
+    url = private_postgres.new_database()
+    name = url.rsplit("/", 1)[1]
+    private_postgres.execute(url, f'ALTER DATABASE "{name}" SET statement_timeout = 1')
+    expect_exit(
+        tmp_path / "data", f"PostgreSQL database '{name}'", "cancelled a statement widget runs"
+        " at start (canceling statement due to statement timeout): a statement_timeout set for"
+        " the database or its user is too short for it.", database_url=url,
+    )  # fmt: skip
+
+
 def test_a_port_in_use(tmp_path: Path) -> None:
     with widget_server(tmp_path / "first") as first:
         status, output, _ = serve_until_it_stops(

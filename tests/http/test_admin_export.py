@@ -4,7 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import re
+import socket
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,6 +16,8 @@ from starlette.applications import Starlette
 
 from tests.admins import make_admin, signed_in
 from tests.helpers import EMBED, OWN_ORIGIN, PAGE, Widget, posted
+from tests.porting.files import many_comments_file
+from tests.servers import widget_cli, widget_server
 from widget.auth.admins import ADMIN_COOKIE
 from widget.auth.signin import SESSION_COOKIE
 from widget.config import Settings
@@ -130,3 +136,39 @@ async def test_an_admin_session_is_not_an_api_token(
     )  # fmt: skip
     assert export.status_code == 403
     assert "widget admin token" in export.json()["error"]
+
+
+@pytest.mark.slow  # a server of its own, and clients that stop reading
+def test_downloads_that_stall_keep_nobody_else_waiting(tmp_path: Path) -> None:
+    """Three export downloads whose clients stop reading (a stalled network, a cron job hung
+    on a full disk): the rest of the server still answers at once, and each download says
+    how long it is. Streamed from the database as the client read, each held one of
+    SQLite's two readers until the client read on: the third download's answer, every read
+    and every post waited, for ever."""
+    data_dir = tmp_path / "data"
+    # Some 12 MB exported: more than the kernel buffers between server and client hold.
+    source = many_comments_file(tmp_path / "source.jsonl", 12_000)
+    widget_cli(data_dir, "site", "add", "blog", "--origin", "https://blog.example",
+               "--set", "min_seconds_to_post=0")  # fmt: skip
+    widget_cli(data_dir, "import", str(source), "--site", "blog")
+    widget_cli(data_dir, "admin", "add", "boss@example.com", "--password-stdin",
+               stdin="a long enough password\n")  # fmt: skip
+    token = widget_cli(data_dir, "admin", "token", "boss@example.com").split()[-1]
+    with widget_server(data_dir) as server, contextlib.ExitStack() as stalled:
+        heads = []
+        for _ in range(3):
+            sock = stalled.enter_context(socket.socket())
+            # A small window, as a client that reads nothing soon has: else the kernel's
+            # buffers on both sides take in megabytes before the server has to wait.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.settimeout(10)
+            sock.connect(("127.0.0.1", server.port))
+            sock.sendall(
+                "GET /api/v1/admin/export?site=blog HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Authorization: Bearer {token}\r\n\r\n".encode()
+            )
+            heads.append(sock.recv(4096).decode(errors="replace"))  # then reads no more
+        for path in ("/readyz", "/api/v1/threads?site=blog&page=/p/"):
+            assert httpx.get(f"{server.local_url}{path}", timeout=10).status_code == 200
+        assert server.post_comment("/p/", "while downloads stall").status_code == 201
+        assert all(re.search(r"(?i)\r\ncontent-length: \d{8,}\r\n", head) for head in heads)

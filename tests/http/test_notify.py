@@ -12,13 +12,15 @@ import http.server
 import json
 import re
 import smtplib
+import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 from starlette.applications import Starlette
 
 from tests.helpers import (
@@ -556,6 +558,134 @@ async def test_a_mail_server_without_starttls_is_named_with_the_setting_to_chang
             " local relay without TLS, none" in str(refused.value)
         )
         assert inbox.messages == []
+    finally:
+        controller.stop()
+
+
+class SlowInbox(Inbox):
+    """An inbox whose mail server holds the first message's answer until let go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = threading.Event()
+        self.let_go = threading.Event()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if not self.messages and not self.holding.is_set():
+            self.holding.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.let_go.wait, 10)
+        return await super().handle_DATA(server, session, envelope)
+
+
+async def test_jobs_whose_lease_ran_out_meanwhile_are_left_to_the_worker_that_took_them(
+    tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Three mails claimed together; the first takes long enough for the batch's lease to run
+    out, and another instance claims what is left: the other two are its to send, not sent
+    here as well (each was sent twice: once by each instance)."""
+    inbox = SlowInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    app = create_app(mail_settings(tmp_path, database_url, controller.port))
+    try:
+        async with app.router.lifespan_context(app):
+            storage = app.state.widget.storage
+            mails = [Mail(f"n{n}@example.com", f"mail {n}", "t", "<p>h</p>") for n in range(3)]
+            await storage.add_jobs([("email", m.to_payload()) for m in mails], datetime.now(UTC))
+            app.state.widget.outbox.wake()
+            assert await asyncio.to_thread(inbox.holding.wait, 10)
+            # Another instance, its clock just past the lease the three were claimed with.
+            held_until = min(as_time(row["locked_until"]) for row in await outbox_rows(storage))
+            taken = await storage.claim_jobs(held_until + timedelta(microseconds=1), 60.0, 20)
+            inbox.let_go.set()
+            for _ in range(500):  # until the worker has done with the three, one way or another
+                left = [r for r in caplog.records if "left to the worker" in r.getMessage()]
+                if len(left) == 2 or len(inbox.messages) == 3:
+                    break
+                await asyncio.sleep(0.02)
+            assert [m["Subject"] for m in inbox.messages] == ["mail 0"]
+            assert [job.payload["subject"] for job in taken] == ["mail 1", "mail 2"]
+    finally:
+        controller.stop()
+
+
+async def test_a_stopping_outbox_lets_go_of_the_jobs_it_has_not_begun(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped (a restart, a deploy) while the mail server holds up the first of three mails
+    past the stop's grace: the two not begun are free for the next server at once. They
+    stayed claimed for the rest of the lease, 5 minutes, mailing nobody meanwhile."""
+    monkeypatch.setattr(outbox_module, "STOP_GRACE_S", 0.2)
+    inbox = SlowInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    app = create_app(mail_settings(tmp_path, database_url, controller.port))
+    try:
+        async with app.router.lifespan_context(app):
+            storage = app.state.widget.storage
+            outbox: Outbox = app.state.widget.outbox
+            mails = [Mail(f"n{n}@example.com", f"mail {n}", "t", "<p>h</p>") for n in range(3)]
+            await storage.add_jobs([("email", m.to_payload()) for m in mails], datetime.now(UTC))
+            outbox.wake()
+            assert await asyncio.to_thread(inbox.holding.wait, 10)
+            await outbox.stop()  # the mail in hand is still held: cancelled after the grace
+            rows = {json.loads(r["payload"])["subject"]: r for r in await outbox_rows(storage)}
+            assert rows["mail 0"]["locked_until"] is not None  # perhaps sent: not at once again
+            assert (rows["mail 1"]["locked_until"], rows["mail 2"]["locked_until"]) == (None, None)
+            taken = await storage.claim_jobs(datetime.now(UTC), 60.0, 20)
+            assert [job.payload["subject"] for job in taken] == ["mail 1", "mail 2"]
+    finally:
+        inbox.let_go.set()
+        controller.stop()
+
+
+def as_time(value: datetime | float) -> datetime:
+    """A time as a dump holds it: a datetime (PostgreSQL) or seconds (SQLite)."""
+    return value if isinstance(value, datetime) else datetime.fromtimestamp(value, UTC)
+
+
+class RefusingInbox(Inbox):
+    """A mail server that knows no gone@ (550) and greylists later@ (451)."""
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if address.startswith("gone@"):
+            return "550 5.1.1 <gone@example.com>: no such user here"
+        if address.startswith("later@"):
+            return "451 4.7.1 greylisted, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+async def test_an_address_refused_for_good_is_not_asked_again_one_refused_for_now_is(
+    tmp_path: Path, database_url: str
+) -> None:
+    inbox = RefusingInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    app = create_app(mail_settings(tmp_path, database_url, controller.port, outbox_retry_s=600))
+    try:
+        async with app.router.lifespan_context(app):
+            storage = app.state.widget.storage
+            mails = [Mail(f"{who}@example.com", who, "t", "<p>h</p>") for who in ("gone", "later")]
+            await storage.add_jobs([("email", m.to_payload()) for m in mails], datetime.now(UTC))
+            app.state.widget.outbox.wake()
+            for _ in range(500):
+                rows = await outbox_rows(storage)
+                if all(row["attempts"] for row in rows):
+                    break
+                await asyncio.sleep(0.02)
+            gone, later = sorted(rows, key=lambda row: json.loads(row["payload"])["to"])
+            # Given up at once, kept for an admin to see (asked 8 times over some 15 hours before).
+            assert (gone["attempts"], gone["failed_at"] is not None) == (1, True)
+            assert gone["last_error"] == (
+                "the mail server refused the recipient for good: 550 5.1.1 <[address]>: no such"
+                " user here"
+            )
+            assert (later["attempts"], later["failed_at"]) == (1, None)  # to be tried again
+            assert "451" in later["last_error"]
+            assert inbox.messages == []
     finally:
         controller.stop()
 

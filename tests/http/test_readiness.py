@@ -4,7 +4,6 @@ right now (for load balancers). Every 503 says when to come back (`Retry-After`)
 from __future__ import annotations
 
 import asyncio
-import errno
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from starlette.applications import Starlette
 
 from tests.admins import make_admin, signed_in
 from tests.helpers import EMBED, OWN_ORIGIN, client_of, comment_body, make_settings, open_form
-from tests.mounts import small_disk
+from tests.mounts import fill, small_disk
 from widget.app import create_app
 
 
@@ -106,7 +105,7 @@ async def test_a_full_disk_is_not_ready_and_refuses_with_503_losing_nothing(
         acknowledged: set[int] = set()
         async with client_of(create_app(settings)) as client:
             assert (await client.get("/readyz")).status_code == 200
-            _fill(disk / "filler")
+            fill(disk / "filler")
             for _ in range(200):  # until what was left of the -wal's room is used up
                 response = await client.post(
                     "/api/v1/comments", json=comment_body(body="x" * 3000), headers=OWN_ORIGIN
@@ -132,18 +131,3 @@ async def test_a_full_disk_is_not_ready_and_refuses_with_503_losing_nothing(
         stored = {row[0] for row in conn.execute("SELECT id FROM comments")}
         conn.close()
     assert acknowledged <= stored
-
-
-def _fill(path: Path) -> None:
-    """Write `path` until the disk has no room left."""
-    with path.open("wb", buffering=0) as file:
-        try:
-            while True:
-                file.write(b"\0" * 65536)
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC
-        try:  # the last few blocks
-            while True:
-                file.write(b"\0" * 512)
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC

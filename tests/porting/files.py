@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 T0 = 1_577_934_245.5  # 2020-01-02T03:04:05.5Z
 
@@ -56,4 +58,21 @@ def make_isso_db(path: Path) -> Path:
             ISSO_ROWS,
         )
     db.close()
+    return path
+
+
+def many_comments_file(path: Path, count: int) -> Path:
+    """widget's own JSON Lines export of the site "blog" holding `count` comments of about a
+    kilobyte each on one page: a file that takes a while to import or export again."""
+    lines: list[Any] = [
+        {"format": "widget-export", "version": 1},
+        {"type": "site", "id": "blog", "name": "blog", "origins": ["https://blog.example"],
+         "settings": {}},
+        {"type": "thread", "site": "blog", "page": "/p/", "url": "https://blog.example/p/",
+         "title": "P", "closed": False, "created_at": "2024-05-06T07:08:09Z"},
+        *({"type": "comment", "site": "blog", "page": "/p/", "key": str(n), "parent": None,
+           "status": "approved", "created_at": "2024-05-06T07:08:09Z", "name": "Ann",
+           "text": f"{n} " + "words " * 150} for n in range(count)),
+    ]  # fmt: skip
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     return path

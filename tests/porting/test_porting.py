@@ -501,7 +501,9 @@ def test_the_export_command_refuses_what_it_cannot_export_and_leaves_no_file(
         assert not target.exists()
     nowhere = configured / "no-such-folder" / "out.jsonl"
     assert cli.main(["export", "--site", "blog", "-o", str(nowhere)]) == 1
-    assert f"widget: Cannot write {nowhere}: No such file or directory." in capsys.readouterr().err
+    assert (
+        f"widget: The folder {nowhere.parent} does not exist: create it first. Nothing was written."
+    ) in capsys.readouterr().err
 
 
 # -- Isso, Remark42 and Commento, end to end (their readers are tested on their own in

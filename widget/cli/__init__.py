@@ -334,7 +334,10 @@ def cmd_copy_data(settings: Settings, args: argparse.Namespace) -> int:
         try:
             await target.open()  # creates the target's schema
             try:
-                return await target.restore(source.dump())
+                # Closed at once when the target refuses part-way (a full disk): left to the
+                # garbage collector, the dump went on after the source had closed.
+                async with contextlib.aclosing(source.dump()) as batches:
+                    return await target.restore(batches)
             finally:
                 await target.close()
         finally:
@@ -571,7 +574,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return _reader_went_away()
     except ClientError as exc:
-        print(f"widget: {exc.message}", file=sys.stderr)
+        # A database's refusal names the file and what to do, for the operator running this.
+        print(f"widget: {getattr(exc, 'operator_hint', '') or exc.message}", file=sys.stderr)
         return 1
     except SetupError as exc:
         print(f"widget: {exc}", file=sys.stderr)

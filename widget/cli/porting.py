@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,11 +24,12 @@ Run = Callable[[Settings, Callable[["Storage"], Awaitable[Any]]], Any]
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace, run: Run) -> int:
+    from widget.cli.output import written_whole
     from widget.porting.exporter import export_chunks, writer_for
     from widget.sites import get_site
     from widget.urls import page_id_of
 
-    async def work(storage: Storage, open_sink: Callable[[], BinaryIO]) -> None:
+    async def work(storage: Storage, sink: BinaryIO) -> None:
         site_ids = [args.site] if args.site else [s.id for s in await storage.list_sites()]
         if not site_ids:
             raise ClientError("There are no sites to export yet (widget site add …).")
@@ -36,30 +39,28 @@ def cmd_export(settings: Settings, args: argparse.Namespace, run: Run) -> int:
         if page_id is not None and await storage.get_thread_head(args.site, page_id) is None:
             # As the admin's export API answers (404): a mistyped URL is not an empty thread.
             raise ClientError(f"The site {args.site} has no thread for {page_id}.")
-        sink = open_sink()  # only now: a refusal above leaves no empty file behind
-        async for chunk in export_chunks(storage, writer_for(args.format), site_ids, page_id):
-            sink.write(chunk)
+        chunks = export_chunks(storage, writer_for(args.format), site_ids, page_id)
+        async with contextlib.aclosing(chunks):  # done with before the storage closes
+            async for chunk in chunks:
+                sink.write(chunk)
 
     if args.thread and not args.site:
         raise ClientError("Name the thread's site too: --site SITE --thread URL.")
     if not args.output:
-        run(settings, lambda storage: work(storage, lambda: sys.stdout.buffer))
-        sys.stdout.flush()
-        return 0
-    opened: list[BinaryIO] = []
-
-    def open_output() -> BinaryIO:
         try:
-            opened.append(open(args.output, "wb"))  # noqa: SIM115 (closed below)
-        except OSError as exc:
-            raise ClientError(f"Cannot write {args.output}: {exc.strerror}.") from exc
-        return opened[0]
-
-    try:
-        run(settings, lambda storage: work(storage, open_output))
-    finally:
-        for sink in opened:
-            sink.close()
+            run(settings, lambda storage: work(storage, sys.stdout.buffer))
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # What read the export stopped (`| head`, or a `| gzip > FILE` that failed).
+            # Python would print another error flushing stdout on its way out: no more of it.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise ClientError(
+                "The program reading the export stopped before its end (broken pipe): what"
+                " it got is not the whole export."
+            ) from None
+        return 0
+    with written_whole(Path(args.output)) as sink:
+        run(settings, lambda storage: work(storage, sink))
     print(f"Exported to {args.output}.", file=sys.stderr)
     return 0
 

@@ -31,9 +31,11 @@ import jinja2
 from widget.config import Settings
 from widget.email_address import NotAnEmailAddress, check_email_address
 from widget.jinja_cache import ProcessBytecodeCache
+from widget.logs import redact
 
 if TYPE_CHECKING:
     import email.policy
+    import smtplib
     from email.message import EmailMessage
 
 __all__ = [
@@ -230,4 +232,22 @@ class Mailer:
             if settings.smtp_username:
                 smtp.login(settings.smtp_username, settings.smtp_password)
             # The envelope names the one recipient, never what headers might add up to.
-            smtp.send_message(message, to_addrs=[recipient])
+            try:
+                smtp.send_message(message, to_addrs=[recipient])
+            except smtplib.SMTPRecipientsRefused as exc:
+                codes = [code for code, _ in exc.recipients.values()]
+                if codes and all(500 <= code < 600 for code in codes):
+                    # 5xx: the server says the address will never take mail ("550 no such
+                    # user"); asking again for hours only looks like spam to it. (4xx, a
+                    # mailbox full or greylisting, is tried again like any failure.)
+                    raise BadRecipient(_refused(exc)) from exc
+                raise
+
+
+def _refused(exc: smtplib.SMTPRecipientsRefused) -> str:
+    """The server's answer, without the address (answers often repeat it)."""
+    answers = "; ".join(
+        f"{code} {said.decode('utf-8', 'replace') if isinstance(said, bytes) else said}"
+        for code, said in exc.recipients.values()
+    )
+    return redact(f"the mail server refused the recipient for good: {answers}")

@@ -81,7 +81,7 @@ class Outbox:
             return
         self._stopping = True
         self._wake.set()
-        await finish_or_cancel(self._task)
+        await finish_or_cancel(self._task, STOP_GRACE_S)
         self._task = None
 
     def wake(self) -> None:
@@ -124,9 +124,31 @@ class Outbox:
 
     async def work_once(self) -> int:
         """Do the jobs due now; how many were taken."""
-        jobs = await self.storage.claim_jobs(datetime.now(UTC), LEASE_S, BATCH)
-        for job in jobs:
-            await self._do(job)
+        now = datetime.now(UTC)
+        lease = timedelta(seconds=LEASE_S)
+        jobs = await self.storage.claim_jobs(now, LEASE_S, BATCH)
+        waiting = list(jobs)
+        try:
+            while waiting and not self._stopping:
+                job = waiting.pop(0)
+                # The batch's lease can run out while the jobs before this one take their
+                # time (a mail server that answers slowly, each mail up to its timeouts):
+                # another instance may have claimed it since, and doing it here as well would
+                # send its mail twice. So each job's lease is renewed first, if still ours.
+                renewed = datetime.now(UTC) + lease
+                if not await self.storage.renew_job(job.id, now + lease, renewed):
+                    log.warning(
+                        "outbox job %s (%s) left to the worker that took it: its lease ran"
+                        " out while the jobs before it were done", job.id, job.kind,
+                    )  # fmt: skip
+                    continue
+                await self._do(job)
+        finally:
+            # Stopping (a restart, a deploy): what was claimed and not begun is let go, to be
+            # done at once by whoever runs next, not once the lease runs out minutes later.
+            for job in waiting:
+                with contextlib.suppress(StorageUnavailable):
+                    await self.storage.renew_job(job.id, now + lease, None)
         return len(jobs)
 
     async def _do(self, job: OutboxJob) -> None:

@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
 import importlib
 import pickle
 import sqlite3
-import tempfile
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 from widget.email_address import NotAnEmailAddress, check_email_address
+from widget.errors import SetupError
 from widget.porting.detect import FORMAT_NAMES, detect
 from widget.porting.items import BadFile, Bodies, Item, Skip
+from widget.porting.staging_folder import staging_folder
 from widget.records import ImportedComment, ImportedLike, ImportedThread, ImportItem
 from widget.render_workers import DEFAULT_CPU_LIMIT_S, RenderWorkers
 from widget.storage import Storage
@@ -211,11 +213,17 @@ class Staging:
 def stage_file(
     path: Path, site_id: str, format_name: str, folder: Path, tell: Progress, bodies: Bodies
 ) -> Staging:
-    """Read the whole file into a staging database; raises BadFile before any write."""
+    """Read the whole file into a staging database; raises BadFile before any write, and
+    SetupError when the staging folder's disk is full."""
     if not path.is_file():
         raise BadFile(f"There is no file at {path}.")
     read = reader_for(format_name)
-    staging = Staging(folder)
+    try:
+        staging = Staging(folder)
+    except sqlite3.Error as exc:
+        if _disk_full(exc):
+            raise _no_room(folder) from exc
+        raise
     try:
         staging.db.execute("BEGIN")
         for item in read(path, site_id, bodies):
@@ -226,11 +234,27 @@ def stage_file(
         staging.index()
         if format_name not in LOSSLESS:
             staging.drop_unwanted()
-    except BaseException:
+    except BaseException as exc:
         staging.close()
+        if _disk_full(exc):
+            raise _no_room(folder) from exc
         raise
     tell("reading", staging.count, 0)
     return staging
+
+
+def _no_room(folder: Path) -> SetupError:
+    return SetupError(
+        f"The disk holding {folder.parent} is full: an import stages its file there first,"
+        " which takes about twice the file's size. Free some space there, or set TMPDIR to a"
+        " folder on a disk with room. Nothing was imported."
+    )
+
+
+def _disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, sqlite3.Error):
+        return exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_FULL
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 async def import_file(
@@ -241,11 +265,11 @@ async def import_file(
     """Import a file into a site; raises BadFile (nothing written) when it cannot be read."""
     tell = progress or (lambda stage, done, total: None)
     workers = RenderWorkers(render_cpu_limit_s)
-    with tempfile.TemporaryDirectory(prefix="widget-import-") as name:
+    with staging_folder() as folder:
         found: str = format_name if format_name else await asyncio.to_thread(detect, path)
         try:
             staging = await asyncio.to_thread(
-                stage_file, path, site_id, found, Path(name), tell, Bodies(workers)
+                stage_file, path, site_id, found, folder, tell, Bodies(workers)
             )
         finally:
             workers.close()

@@ -55,6 +55,16 @@ class OutboxQueries(SQLBackend):
         ))  # fmt: skip
         return sorted(jobs, key=lambda job: job.id)
 
+    async def renew_job(self, job_id: int, held_until: datetime, until: datetime | None) -> bool:
+        """Hold a claimed job until `until` (None: let it go, for any worker to claim now),
+        if it is still held as claimed (until `held_until`): False when its lease ran out and
+        another worker claimed it since, or it is gone; that worker does it, not this one."""
+        renewed = await self._run(lambda db: db.execute(
+            "UPDATE outbox SET locked_until = ? WHERE id = ? AND locked_until = ?",
+            until, job_id, held_until,
+        ))  # fmt: skip
+        return renewed == 1
+
     async def finish_job(self, job_id: int, follow_ups: Sequence[NewJob], at: datetime) -> None:
         """Drop a done job and queue what it led to, in one transaction."""
 

@@ -5,7 +5,15 @@ own (`_load_rows`): PostgreSQL copies them."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Awaitable,
+    Callable,
+    Collection,
+    Sequence,
+)
+from contextlib import aclosing
 from datetime import datetime
 
 from widget.records import (
@@ -240,7 +248,7 @@ class PortingQueries(SQLBackend):
 
     async def export(
         self, site_ids: Sequence[str], page_id: str | None
-    ) -> AsyncIterator[ExportBatch]:
+    ) -> AsyncGenerator[ExportBatch]:
         """Everything of some sites (or of one page of one site), from one snapshot, table by
         table (ExportBatch.table), in batches: memory stays flat whatever the size."""
         queries = export_queries(len(site_ids), page_id is not None)
@@ -248,17 +256,18 @@ class PortingQueries(SQLBackend):
         async with self._snapshot() as db:
             for table, query in queries.items():
                 params = site_ids if table in ("sites", "site_origins") else scoped
-                async for rows in db.stream(query, *params, batch=COPY_BATCH):
-                    names = list(rows[0].keys())
-                    yield ExportBatch(
-                        table,
-                        [
-                            dict(zip(names, db.dialect.plain(names, row), strict=True))
-                            for row in rows
-                        ],
-                    )
+                async with aclosing(db.stream(query, *params, batch=COPY_BATCH)) as stream:
+                    async for rows in stream:
+                        names = list(rows[0].keys())
+                        yield ExportBatch(
+                            table,
+                            [
+                                dict(zip(names, db.dialect.plain(names, row), strict=True))
+                                for row in rows
+                            ],
+                        )
 
-    async def dump(self, only: Collection[str] = ()) -> AsyncIterator[RowBatch]:
+    async def dump(self, only: Collection[str] = ()) -> AsyncGenerator[RowBatch]:
         """Every row worth keeping, from one consistent snapshot, in batches; with `only`, the
         rows of those tables alone (and no LARGEST_IDS)."""
         if unknown := set(only) - COPY_COLUMNS.keys():
@@ -271,8 +280,9 @@ class PortingQueries(SQLBackend):
                     f"SELECT {', '.join(columns)} FROM {table}"
                     f" ORDER BY {COPY_KEYS.get(table, 'id')}"
                 )
-                async for rows in db.stream(query, batch=COPY_BATCH):
-                    yield RowBatch(table, [db.dialect.plain(columns, row) for row in rows])
+                async with aclosing(db.stream(query, batch=COPY_BATCH)) as stream:
+                    async for rows in stream:
+                        yield RowBatch(table, [db.dialect.plain(columns, row) for row in rows])
             if not only:
                 yield RowBatch(LARGEST_IDS, sorted(await self._largest_ids(db)))
 

@@ -19,7 +19,15 @@ import itertools
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -61,6 +69,12 @@ _UNAVAILABLE = (
 # Seconds to wait for PostgreSQL to answer a connection: one that never answers fails start-up
 # (and requests) after this long, not after asyncpg's default of a minute.
 CONNECT_TIMEOUT_S = 10.0
+# Seconds to wait for the answer to one statement (BEGIN and COMMIT too), or for a connection
+# of the pool: a server that has stopped answering (hung, frozen, cut off without a reset)
+# costs a request this long and then a 503, instead of holding it, and the pool's connection,
+# for as long as the server stays silent. Every statement widget sends is short (batches of
+# COPY_BATCH rows); migrations, which may rewrite whole tables, run without it.
+QUERY_TIMEOUT_S = 10.0
 
 
 def _same(moment: datetime) -> datetime:
@@ -127,7 +141,7 @@ class PostgresDb(Db):
     async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         await self.conn.executemany(_numbered(sql), rows)
 
-    async def stream(self, sql: str, *params: Any, batch: int) -> AsyncIterator[list[Row]]:
+    async def stream(self, sql: str, *params: Any, batch: int) -> AsyncGenerator[list[Row]]:
         rows: list[Row] = []
         async for record in self.conn.cursor(_numbered(sql), *params, prefetch=batch):
             rows.append(record)
@@ -163,11 +177,10 @@ class PostgresStorage(Storage):
         """Connect, migrate and write once; raises SetupError, naming the database and what
         to do, when it cannot be reached, logged into, or written."""
         try:
-            self._pool = await asyncpg.create_pool(
-                self.url, min_size=self.pool_min, max_size=self.pool_max,
-                init=_init_connection, timeout=CONNECT_TIMEOUT_S,
-            )  # fmt: skip
-            async with self._pool.acquire() as conn:
+            # Migrating first, on a connection without QUERY_TIMEOUT_S (see there).
+            conn = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT_S)
+            try:
+                await _init_connection(conn)
 
                 @asynccontextmanager
                 async def locked(rebuilds: bool) -> AsyncIterator[Db]:
@@ -182,6 +195,12 @@ class PostgresStorage(Storage):
                 await migrate(locked, _described(self.url))
                 await mark_ready(PostgresDb(conn))
                 schema = await conn.fetchval("SELECT current_schema()")
+            finally:
+                await conn.close()
+            self._pool = await asyncpg.create_pool(
+                self.url, min_size=self.pool_min, max_size=self.pool_max,
+                init=_init_connection, timeout=CONNECT_TIMEOUT_S, command_timeout=QUERY_TIMEOUT_S,
+            )  # fmt: skip
             self._events_channel, self._sites_channel = channels_of(str(schema))
             self._housekeeping = asyncio.create_task(self._prune_periodically(), name="pg-prune")
             listening = asyncio.get_running_loop().create_future()
@@ -294,7 +313,7 @@ class PostgresStorage(Storage):
         if self._pool is None:
             raise RuntimeError("storage is not open")
         try:
-            async with self._pool.acquire() as conn:
+            async with self._pool.acquire(timeout=QUERY_TIMEOUT_S) as conn:
                 try:
                     yield PostgresDb(conn)
                 except _UNAVAILABLE:
@@ -386,7 +405,9 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 def _reason(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__  # a timeout says nothing of itself
+    if isinstance(exc, TimeoutError) and not str(exc):  # a timeout says nothing of itself
+        return "no answer in time: a server overloaded, hung or cut off?"
+    return str(exc) or type(exc).__name__
 
 
 def _described(url: str) -> str:
@@ -422,6 +443,18 @@ def _cannot_use(url: str, exc: BaseException) -> str:
         )
     if isinstance(exc, asyncpg.exceptions.ReadOnlySQLTransactionError):
         return f"{database} is read-only ({reason}): point WIDGET_DATABASE_URL at the primary."
+    if isinstance(exc, asyncpg.exceptions.QueryCanceledError):
+        return (
+            f"{database} cancelled a statement widget runs at start ({reason}): a"
+            " statement_timeout set for the database or its user is too short for it. Raise"
+            " it (ALTER DATABASE … SET statement_timeout, or ALTER ROLE …), then start again."
+        )
+    if isinstance(exc, asyncpg.exceptions.TooManyConnectionsError):
+        return (
+            f"{database} takes no more connections ({reason}): close the connections others"
+            " keep idle, raise max_connections (or the user's CONNECTION LIMIT), or make"
+            " WIDGET_DATABASE_POOL_MAX smaller; then start again."
+        )
     if isinstance(exc, _UNAVAILABLE):
         return (
             f"cannot reach {database} ({reason}): check that PostgreSQL is running and"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -107,7 +107,7 @@ class Db(abc.ABC):
     async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
 
     @abc.abstractmethod
-    def stream(self, sql: str, *params: Any, batch: int) -> AsyncIterator[list[Row]]:
+    def stream(self, sql: str, *params: Any, batch: int) -> AsyncGenerator[list[Row]]:
         """A query's rows, `batch` at a time (inside a snapshot: `SQLBackend._snapshot`)."""
 
     def after_commit(self, step: Callable[[], None]) -> None:

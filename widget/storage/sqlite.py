@@ -32,6 +32,7 @@ import os
 import sqlite3
 import time
 from collections.abc import (
+    AsyncGenerator,
     AsyncIterator,
     Awaitable,
     Callable,
@@ -153,7 +154,7 @@ class SQLiteDb(Db):
     async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         await self._call(lambda: self.conn.executemany(sql, [_params(row) for row in rows]))
 
-    async def stream(self, sql: str, *params: Any, batch: int) -> AsyncIterator[list[Row]]:
+    async def stream(self, sql: str, *params: Any, batch: int) -> AsyncGenerator[list[Row]]:
         cursor = await self._call(lambda: self.conn.execute(sql, _params(params)))
         try:
             while rows := await self._call(lambda: cursor.fetchmany(batch)):
@@ -331,6 +332,7 @@ class SQLiteStorage(Storage):
                     lambda: _run_to_end(self._batch(batch, in_thread=True))
                 )
         except Exception as exc:
+            hint = ""
             if isinstance(exc, _FilesChanged):
                 self._lost = str(exc)
                 # Nor is anything answered from memory any more: thread heads and sites, and
@@ -339,12 +341,13 @@ class SQLiteStorage(Storage):
                 self._forget_cached()
                 log.error("%s while widget had it open; refusing every read and write", exc)
             elif _is_fault(exc):
-                log.error("write transaction failed (%s); %d writes refused", exc, len(batch))
+                hint = _cannot_write_now(self.path, exc)
+                log.error("write transaction failed: %s %d writes refused", hint, len(batch))
             else:
                 log.exception("write transaction failed; %d writes refused", len(batch))
             if self._lost is not None:
                 await self._save_what_was_committed()
-            _refuse(batch, exc)
+            _refuse(batch, exc, hint)
             return
         for write, db, result, error in outcomes:
             if error is None:
@@ -602,13 +605,29 @@ def _is_fault(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.Error) and (code & 0xFF) in _FAULTS
 
 
-def _refuse(batch: Sequence[_QueuedWrite], cause: BaseException | None) -> None:
+def _refuse(batch: Sequence[_QueuedWrite], cause: BaseException | None, hint: str = "") -> None:
     """Tell everyone waiting on `batch` that none of it was saved."""
     failure = StorageUnavailable.unsaved()
     failure.__cause__ = cause
+    failure.operator_hint = hint
     for write in batch:
         if not write.future.done():
             write.future.set_exception(failure)
+
+
+def _cannot_write_now(path: Path, exc: BaseException) -> str:
+    """Why a write transaction failed on a file that serves otherwise, and what to do: for
+    the log, and for a command that was writing."""
+    path = path.absolute()
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code == sqlite3.SQLITE_FULL:
+        return f"The disk holding {path} is full ({exc}): free some space there. Nothing was saved."
+    if code == sqlite3.SQLITE_READONLY:
+        return (
+            f"{path} cannot be written ({exc}): it must be writable by the user widget runs as,"
+            " on a disk mounted read-write. Nothing was saved."
+        )
+    return f"{path} cannot be written now ({exc}): try again in a moment. Nothing was saved."
 
 
 def _cannot_use(path: Path, exc: sqlite3.Error | OSError) -> str:
