@@ -83,6 +83,8 @@ class Outbox:
         self._wake.set()
         await finish_or_cancel(self._task, STOP_GRACE_S)
         self._task = None
+        # Stopped: jobs done by hand from now on (work_once, as tests drive it) are done whole.
+        self._stopping = False
 
     def wake(self) -> None:
         """Something was just queued: look now rather than at the next poll."""
