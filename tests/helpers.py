@@ -20,12 +20,14 @@ import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
+import pytest
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
@@ -452,3 +454,17 @@ async def sent_early_alike(
     assert len(lines) == 2 * len(asked)
     assert lines[0::2] == lines[1::2]
     return early_answers
+
+
+def clock_by_hand(monkeypatch: pytest.MonkeyPatch, module: Any, start: datetime) -> list[datetime]:
+    """`module`'s datetime.now() answers clock[0], which the test moves on (limits by the day
+    kept up over hours, without waiting them)."""
+    clock = [start]
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> Clock:
+            return clock[0]  # type: ignore[return-value]
+
+    monkeypatch.setattr(module, "datetime", Clock)
+    return clock

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -15,7 +15,15 @@ import itsdangerous
 import pytest
 from starlette.applications import Starlette
 
-from tests.helpers import BLOG, OWN_ORIGIN, PAGE, PUBLIC_URL, make_settings, start_sign_in
+from tests.helpers import (
+    BLOG,
+    OWN_ORIGIN,
+    PAGE,
+    PUBLIC_URL,
+    clock_by_hand,
+    make_settings,
+    start_sign_in,
+)
 from tests.mail import Inbox, body_of, link_in, mail_settings
 from tests.signing_in import exchange, me, new_verifier
 from widget.app import create_app
@@ -181,14 +189,8 @@ async def test_an_address_gets_a_dozen_links_a_day_however_they_are_spread(
 ) -> None:
     """Three links a quarter of an hour, asked for from ever new networks, mailed someone who
     never asked 288 links a day."""
-    clock = [datetime.now(UTC) - timedelta(minutes=75)]  # up to now: mails are due at once
-
-    class Clock(datetime):
-        @classmethod
-        def now(cls, tz: tzinfo | None = None) -> Clock:
-            return clock[0]  # type: ignore[return-value]
-
-    monkeypatch.setattr(email_link, "datetime", Clock)
+    # Up to now: mails are due at once.
+    clock = clock_by_hand(monkeypatch, email_link, datetime.now(UTC) - timedelta(minutes=75))
     statuses = []
     for quarter in range(5):
         for n in range(3):

@@ -4,6 +4,7 @@ opt-in, follow-ups, one-click unsubscribe, moderators' emails, retries, and what
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import email.header
 import hashlib
@@ -14,6 +15,7 @@ import re
 import smtplib
 import threading
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -577,36 +579,49 @@ class SlowInbox(Inbox):
         return await super().handle_DATA(server, session, envelope)
 
 
-async def test_jobs_whose_lease_ran_out_meanwhile_are_left_to_the_worker_that_took_them(
-    tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Three mails claimed together; the first takes long enough for the batch's lease to run
-    out, and another instance claims what is left: the other two are its to send, not sent
-    here as well (each was sent twice: once by each instance)."""
+@contextlib.asynccontextmanager
+async def three_mails_held_up(
+    tmp_path: Path, database_url: str
+) -> AsyncIterator[tuple[Starlette, SlowInbox]]:
+    """An app whose mail server holds up the first of three mails queued together, until the
+    inbox is let go; the outbox has claimed all three and is sending the first."""
     inbox = SlowInbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     app = create_app(mail_settings(tmp_path, database_url, controller.port))
     try:
         async with app.router.lifespan_context(app):
-            storage = app.state.widget.storage
             mails = [Mail(f"n{n}@example.com", f"mail {n}", "t", "<p>h</p>") for n in range(3)]
-            await storage.add_jobs([("email", m.to_payload()) for m in mails], datetime.now(UTC))
+            await app.state.widget.storage.add_jobs(
+                [("email", m.to_payload()) for m in mails], datetime.now(UTC)
+            )
             app.state.widget.outbox.wake()
             assert await asyncio.to_thread(inbox.holding.wait, 10)
-            # Another instance, its clock just past the lease the three were claimed with.
-            held_until = min(as_time(row["locked_until"]) for row in await outbox_rows(storage))
-            taken = await storage.claim_jobs(held_until + timedelta(microseconds=1), 60.0, 20)
-            inbox.let_go.set()
-            for _ in range(500):  # until the worker has done with the three, one way or another
-                left = [r for r in caplog.records if "left to the worker" in r.getMessage()]
-                if len(left) == 2 or len(inbox.messages) == 3:
-                    break
-                await asyncio.sleep(0.02)
-            assert [m["Subject"] for m in inbox.messages] == ["mail 0"]
-            assert [job.payload["subject"] for job in taken] == ["mail 1", "mail 2"]
+            yield app, inbox
     finally:
+        inbox.let_go.set()
         controller.stop()
+
+
+async def test_jobs_whose_lease_ran_out_meanwhile_are_left_to_the_worker_that_took_them(
+    tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Three mails claimed together; the first takes long enough for the batch's lease to run
+    out, and another instance claims what is left: the other two are its to send, not sent
+    here as well (each was sent twice: once by each instance)."""
+    async with three_mails_held_up(tmp_path, database_url) as (app, inbox):
+        storage = app.state.widget.storage
+        # Another instance, its clock just past the lease the three were claimed with.
+        held_until = min(as_time(row["locked_until"]) for row in await outbox_rows(storage))
+        taken = await storage.claim_jobs(held_until + timedelta(microseconds=1), 60.0, 20)
+        inbox.let_go.set()
+        for _ in range(500):  # until the worker has done with the three, one way or another
+            left = [r for r in caplog.records if "left to the worker" in r.getMessage()]
+            if len(left) == 2 or len(inbox.messages) == 3:
+                break
+            await asyncio.sleep(0.02)
+        assert [m["Subject"] for m in inbox.messages] == ["mail 0"]
+        assert [job.payload["subject"] for job in taken] == ["mail 1", "mail 2"]
 
 
 async def test_a_stopping_outbox_lets_go_of_the_jobs_it_has_not_begun(
@@ -616,27 +631,14 @@ async def test_a_stopping_outbox_lets_go_of_the_jobs_it_has_not_begun(
     past the stop's grace: the two not begun are free for the next server at once. They
     stayed claimed for the rest of the lease, 5 minutes, mailing nobody meanwhile."""
     monkeypatch.setattr(outbox_module, "STOP_GRACE_S", 0.2)
-    inbox = SlowInbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    app = create_app(mail_settings(tmp_path, database_url, controller.port))
-    try:
-        async with app.router.lifespan_context(app):
-            storage = app.state.widget.storage
-            outbox: Outbox = app.state.widget.outbox
-            mails = [Mail(f"n{n}@example.com", f"mail {n}", "t", "<p>h</p>") for n in range(3)]
-            await storage.add_jobs([("email", m.to_payload()) for m in mails], datetime.now(UTC))
-            outbox.wake()
-            assert await asyncio.to_thread(inbox.holding.wait, 10)
-            await outbox.stop()  # the mail in hand is still held: cancelled after the grace
-            rows = {json.loads(r["payload"])["subject"]: r for r in await outbox_rows(storage)}
-            assert rows["mail 0"]["locked_until"] is not None  # perhaps sent: not at once again
-            assert (rows["mail 1"]["locked_until"], rows["mail 2"]["locked_until"]) == (None, None)
-            taken = await storage.claim_jobs(datetime.now(UTC), 60.0, 20)
-            assert [job.payload["subject"] for job in taken] == ["mail 1", "mail 2"]
-    finally:
-        inbox.let_go.set()
-        controller.stop()
+    async with three_mails_held_up(tmp_path, database_url) as (app, _):
+        storage = app.state.widget.storage
+        await app.state.widget.outbox.stop()  # the mail in hand is held: cancelled after the grace
+        rows = {json.loads(r["payload"])["subject"]: r for r in await outbox_rows(storage)}
+        assert rows["mail 0"]["locked_until"] is not None  # perhaps sent: not at once again
+        assert (rows["mail 1"]["locked_until"], rows["mail 2"]["locked_until"]) == (None, None)
+        taken = await storage.claim_jobs(datetime.now(UTC), 60.0, 20)
+        assert [job.payload["subject"] for job in taken] == ["mail 1", "mail 2"]
 
 
 def as_time(value: datetime | float) -> datetime:

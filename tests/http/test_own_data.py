@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import itsdangerous
@@ -20,6 +20,7 @@ from tests.helpers import (
     PAGE,
     PUBLIC_URL,
     ask_for_link,
+    clock_by_hand,
     comment_body,
     posted,
 )
@@ -115,14 +116,8 @@ async def test_an_address_gets_a_few_links_a_day_however_they_are_spread(
     """Three links an hour, asked for from ever new networks, mailed 72 a day to someone who
     once commented."""
     await posted(mail_client)
-    clock = [datetime.now(UTC) - timedelta(hours=3)]  # up to now: mails are due at once
-
-    class Clock(datetime):
-        @classmethod
-        def now(cls, tz: tzinfo | None = None) -> Clock:
-            return clock[0]  # type: ignore[return-value]
-
-    monkeypatch.setattr(own_data, "datetime", Clock)
+    # Up to now: mails are due at once.
+    clock = clock_by_hand(monkeypatch, own_data, datetime.now(UTC) - timedelta(hours=3))
     statuses = []
     for hour in range(3):
         for n in range(3):
