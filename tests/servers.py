@@ -30,6 +30,7 @@ __all__ = [
     "WidgetServer",
     "free_port",
     "host_pages",
+    "raw_live_stream",
     "serve_in_thread",
     "serve_until_it_stops",
     "widget_cli",
@@ -327,3 +328,23 @@ class EventStream:
     def close(self) -> None:
         self._response.close()
         self._client.close()
+
+
+def raw_live_stream(
+    server: WidgetServer, page: str = "/p/", forwarded_for: str = ""
+) -> tuple[socket.socket, bytes]:
+    """A live-update stream of the site "blog" opened as a script would, on a raw socket: the
+    socket, and the answer's head (with the body's first bytes)."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    forwarded = f"X-Forwarded-For: {forwarded_for}\r\n" if forwarded_for else ""
+    sock.sendall(
+        f"GET /api/v1/events?site=blog&page={page} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}"
+        f"\r\n{forwarded}\r\n".encode()
+    )
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+    return sock, answer

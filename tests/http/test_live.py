@@ -15,7 +15,7 @@ from oidc_provider_mock import User as MockUser
 
 from tests.helpers import provider_url
 from tests.postgres_cluster import PrivateCluster
-from tests.servers import EventStream, WidgetServer, widget_cli, widget_server
+from tests.servers import EventStream, WidgetServer, raw_live_stream, widget_cli, widget_server
 from tests.signing_in import mock_provider, new_verifier
 from widget.live import EventHub, TooManyListeners
 from widget.records import ThreadEvent
@@ -147,23 +147,6 @@ def test_too_many_readers_get_a_503(tmp_path: Path) -> None:
             pytest.fail("the closed stream's place was never freed")
 
 
-def raw_reader(server: WidgetServer, page: str, forwarded_for: str) -> tuple[socket.socket, bytes]:
-    """A live-update stream opened as a script would, on a raw socket: the socket and the
-    answer's head (with the body's first bytes)."""
-    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
-    sock.sendall(
-        f"GET /api/v1/events?site=blog&page={page} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}"
-        f"\r\nX-Forwarded-For: {forwarded_for}\r\n\r\n".encode()
-    )
-    answer = b""
-    while b"\r\n\r\n" not in answer:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        answer += chunk
-    return sock, answer
-
-
 @pytest.mark.slow  # widget in a process of its own
 def test_one_client_cannot_hold_every_live_readers_place(tmp_path: Path) -> None:
     """One client opened 500 streams on a thread in 1.2 s and every other reader of it got a
@@ -179,7 +162,7 @@ def test_one_client_cannot_hold_every_live_readers_place(tmp_path: Path) -> None
         contextlib.ExitStack() as held,
     ):
         for page in ("/hot/", "/hot/", "/made-up-1/"):
-            sock, answer = raw_reader(server, page, "203.0.113.7")
+            sock, answer = raw_live_stream(server, page, "203.0.113.7")
             held.callback(sock.close)
             assert answer.startswith(b"HTTP/1.1 200 "), answer
         refused = httpx.get(
@@ -190,7 +173,7 @@ def test_one_client_cannot_hold_every_live_readers_place(tmp_path: Path) -> None
         assert refused.status_code == 503
         assert refused.json()["error"].startswith("Too many pages on your network")
         assert refused.headers["retry-after"] == "30"
-        sock, answer = raw_reader(server, "/hot/", "198.51.100.9")
+        sock, answer = raw_live_stream(server, "/hot/", "198.51.100.9")
         held.callback(sock.close)
         assert answer.startswith(b"HTTP/1.1 200 "), answer
 

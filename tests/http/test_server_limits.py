@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import EventStream, WidgetServer, widget_cli, widget_server
+from tests.servers import EventStream, WidgetServer, raw_live_stream, widget_cli, widget_server
 
 pytestmark = pytest.mark.slow
 
@@ -231,19 +231,6 @@ def test_live_streams_outlast_the_timeouts(tmp_path: Path) -> None:
 # -- open files -----------------------------------------------------------------------------------
 
 
-def live_reader(server: WidgetServer) -> tuple[socket.socket, bytes]:
-    """A live-update stream on a raw socket: the socket, and the answer's status line."""
-    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
-    sock.sendall(b"GET /api/v1/events?site=blog&page=/p/ HTTP/1.1\r\nHost: x\r\n\r\n")
-    answer = b""
-    while b"\r\n\r\n" not in answer:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        answer += chunk
-    return sock, answer
-
-
 def healthz(server: WidgetServer) -> httpx.Response:
     return httpx.get(f"{server.local_url}/healthz", timeout=10)
 
@@ -285,7 +272,7 @@ def test_connections_and_live_readers_stay_under_the_open_file_limit(tmp_path: P
         # Live readers, up to their share; the pages still load when it is taken.
         answers = []
         for _ in range(live_readers + 10):
-            sock, answer = live_reader(server)
+            sock, answer = raw_live_stream(server)
             held.callback(sock.close)
             answers.append(answer)
         statuses = [answer.split(b"\r\n", 1)[0] for answer in answers]
