@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import io
 import os
@@ -154,9 +155,9 @@ async def app(settings: Settings) -> AsyncIterator[Starlette]:
 ClientFactory = Callable[..., httpx.AsyncClient]
 
 
-@pytest.fixture
-async def client_from(app: Starlette) -> AsyncIterator[ClientFactory]:
-    """Clients as seen from a given IP address: client_from("2001:db8::1")."""
+@contextlib.asynccontextmanager
+async def clients_of(app: Starlette) -> AsyncIterator[ClientFactory]:
+    """Clients of `app` as seen from a given IP address, closed afterwards."""
     clients: list[httpx.AsyncClient] = []
 
     def make(ip: str = "203.0.113.7") -> httpx.AsyncClient:
@@ -165,9 +166,18 @@ async def client_from(app: Starlette) -> AsyncIterator[ClientFactory]:
         clients.append(client)
         return client
 
-    yield make
-    for client in clients:
-        await client.aclose()
+    try:
+        yield make
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+@pytest.fixture
+async def client_from(app: Starlette) -> AsyncIterator[ClientFactory]:
+    """Clients as seen from a given IP address: client_from("2001:db8::1")."""
+    async with clients_of(app) as make:
+        yield make
 
 
 @pytest.fixture
@@ -198,6 +208,13 @@ async def mail_app(
     async with app.router.lifespan_context(app):
         await add_site(app.state.widget.storage, "blog", [BLOG], "The blog", QUICK)
         yield app
+
+
+@pytest.fixture
+async def mail_client_from(mail_app: Starlette) -> AsyncIterator[ClientFactory]:
+    """Visitors of the app that sends mail, each from the IP address given."""
+    async with clients_of(mail_app) as make:
+        yield make
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import itsdangerous
 import pytest
 from starlette.applications import Starlette
 
+from tests.conftest import ClientFactory
 from tests.helpers import (
     BLOG,
     DATA_REQUEST,
@@ -110,7 +111,7 @@ async def test_links_are_rate_limited_and_checked(
 
 
 async def test_an_address_gets_a_few_links_a_day_however_they_are_spread(
-    mail_client: httpx.AsyncClient, mail_app: Starlette, inbox: Inbox,
+    mail_client: httpx.AsyncClient, mail_client_from: ClientFactory, inbox: Inbox,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     """Three links an hour, asked for from ever new networks, mailed 72 a day to someone who
@@ -121,10 +122,8 @@ async def test_an_address_gets_a_few_links_a_day_however_they_are_spread(
     statuses = []
     for hour in range(3):
         for n in range(3):
-            network = (f"198.51.{hour}.{n + 1}", 40000)
-            transport = httpx.ASGITransport(app=mail_app, client=network)
-            async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as asking:
-                statuses.append((await ask_for_link(asking, ANN)).status_code)
+            asking = mail_client_from(f"198.51.{hour}.{n + 1}")  # a new network each
+            statuses.append((await ask_for_link(asking, ANN)).status_code)
         clock[0] += timedelta(hours=1)
     assert statuses == [303] * own_data.LINKS_PER_ADDRESS_PER_DAY + [429] * 3
     await inbox.wait_for(own_data.LINKS_PER_ADDRESS_PER_DAY)
